@@ -1,0 +1,103 @@
+/* k3c: one binary for a whole Kubernetes node. This file only parses the
+ * subcommand and dispatches; each subcommand lives in its component. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "server/server.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "version.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: k3c <command> [flags]\n"
+          "\n"
+          "k3c runs a Kubernetes node for edge and IoT devices from one binary.\n"
+          "\n"
+          "Commands:\n"
+          "  server        run the control plane (and, unless --disable-agent, a local agent)\n"
+          "  agent         run a node agent that joins a server (K3C_URL, K3C_TOKEN)\n"
+          "  token         manage join tokens (create, list, delete)\n"
+          "  kubectl       run kubectl with the admin kubeconfig\n"
+          "  check-config  report whether this host can run k3c\n"
+          "\n"
+          "Flags:\n"
+          "  -h, --help     show this help (k3c <command> --help for a command's flags)\n"
+          "  -v, --version  print the version\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "k3c: ");
+  fprintf(stderr, fmt, arg);
+  fputc('\n', stderr);
+  usage(stderr);
+  return 2;
+}
+
+static void print_version(void) {
+  printf("k3c version %s (%s)\n", K3C_VERSION, K3C_GIT_COMMIT);
+}
+
+/* Load config for a daemon subcommand; prints errors. Returns an exit code
+ * to use, or -1 to continue. */
+static int load_config(k3c_config_t *cfg, config_cmd_t cmd, const char *name, int argc,
+                       char **argv) {
+  char err[1024];
+  int r = config_load(cfg, cmd, argc, argv, err, sizeof(err));
+  if (r == -EAGAIN) {
+    printf("Usage: k3c %s [flags]\n\n", name);
+    config_print_help(stdout, cmd);
+    return 0;
+  }
+  if (r < 0) {
+    fprintf(stderr, "k3c %s: %s\n", name, err);
+    fprintf(stderr, "Usage: k3c %s [flags] (run 'k3c %s --help' for the flags)\n", name, name);
+    return 2;
+  }
+  if (cfg->debug)
+    log_set_level(LOG_LEVEL_DEBUG);
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  alloc_install_cjson_hooks();
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "-v") || !strcmp(cmd, "version")) {
+    print_version();
+    return 0;
+  }
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "kubectl"))
+    return cli_kubectl(argc - 2, argv + 2);
+  if (!strcmp(cmd, "check-config"))
+    return cli_check_config(argc - 2, argv + 2);
+
+  k3c_config_t cfg;
+  int rc;
+  if (!strcmp(cmd, "server")) {
+    if ((rc = load_config(&cfg, CONFIG_CMD_SERVER, "server", argc - 2, argv + 2)) < 0)
+      rc = server_run(&cfg);
+  } else if (!strcmp(cmd, "agent")) {
+    if ((rc = load_config(&cfg, CONFIG_CMD_AGENT, "agent", argc - 2, argv + 2)) < 0)
+      rc = cli_agent(&cfg);
+  } else if (!strcmp(cmd, "token")) {
+    return cli_token(argc - 2, argv + 2);
+  } else if (cmd[0] == '-') {
+    return bad_usage("unknown flag %s", cmd);
+  } else {
+    return bad_usage("unknown command \"%s\"", cmd);
+  }
+  config_done(&cfg);
+  return rc;
+}

@@ -1,0 +1,19 @@
+/* Small subcommands of the k3c binary that are not daemons. Each takes the
+ * arguments after its name and returns the process exit status. */
+#pragma once
+
+#include "config/config.h"
+
+/* exec kubectl with KUBECONFIG defaulting to the admin kubeconfig. Returns
+ * only on failure. */
+int cli_kubectl(int argc, char **argv);
+
+/* Print a readiness report for this host (kernel, cgroups, modules, tools).
+ * Exit status 0 when every required check passes, 1 otherwise. */
+int cli_check_config(int argc, char **argv);
+
+/* k3c token create|list|delete. */
+int cli_token(int argc, char **argv);
+
+/* k3c agent. */
+int cli_agent(const k3c_config_t *cfg);

@@ -1,0 +1,410 @@
+/* Option table and loader for flags, K3C_* environment variables and
+ * /etc/k3c/config.yaml. Names follow k3s where k3s has the option
+ * (https://docs.k3s.io/cli/server), so users can carry their configs over. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/fsutil.h"
+#include "yaml/decode.h"
+
+typedef enum { T_STRING, T_INT, T_BOOL, T_LIST, T_MODE } opt_type_t;
+
+typedef struct {
+  const char *name;
+  char short_name;
+  const char *env;
+  opt_type_t type;
+  size_t offset;
+  const char *def;
+  unsigned cmds;
+  const char *help;
+  int min, max; /* T_INT range */
+} opt_t;
+
+#define ALL (CONFIG_CMD_SERVER | CONFIG_CMD_AGENT | CONFIG_CMD_TOKEN)
+#define SRV CONFIG_CMD_SERVER
+#define AGT CONFIG_CMD_AGENT
+#define OFF(f) offsetof(k3c_config_t, f)
+
+static const opt_t opts[] = {
+    {"config", 'c', "K3C_CONFIG_FILE", T_STRING, OFF(config_file), CONFIG_DEFAULT_FILE, ALL,
+     "config file (keys are the flag names)", 0, 0},
+    {"debug", 0, "K3C_DEBUG", T_BOOL, OFF(debug), "false", ALL, "turn on debug logs", 0, 0},
+    {"data-dir", 'd', "K3C_DATA_DIR", T_STRING, OFF(data_dir), "/var/lib/k3c", ALL,
+     "folder to hold state", 0, 0},
+    {"node-name", 0, "K3C_NODE_NAME", T_STRING, OFF(node_name), NULL, SRV | AGT,
+     "node name (default: the host name)", 0, 0},
+    {"node-ip", 'i', "K3C_NODE_IP", T_LIST, OFF(node_ip), NULL, SRV | AGT,
+     "IP address(es) to advertise for the node", 0, 0},
+    {"token", 't', "K3C_TOKEN", T_STRING, OFF(token), NULL, ALL,
+     "shared secret used to join a server or agent to a cluster", 0, 0},
+    {"token-file", 0, "K3C_TOKEN_FILE", T_STRING, OFF(token_file), NULL, SRV | AGT,
+     "file holding the token", 0, 0},
+    {"bind-address", 0, NULL, T_STRING, OFF(bind_address), "0.0.0.0", SRV,
+     "address the API server listens on", 0, 0},
+    {"https-listen-port", 0, NULL, T_INT, OFF(https_listen_port), "6443", SRV,
+     "HTTPS listen port of the API server", 1, 65535},
+    {"tls-san", 0, NULL, T_LIST, OFF(tls_san), NULL, SRV,
+     "extra host names or IPs for the serving certificate", 0, 0},
+    {"write-kubeconfig", 'o', "K3C_KUBECONFIG_OUTPUT", T_STRING, OFF(write_kubeconfig),
+     "/etc/k3c/k3c.yaml", SRV, "write the admin kubeconfig to this file", 0, 0},
+    {"write-kubeconfig-mode", 0, "K3C_KUBECONFIG_MODE", T_MODE, OFF(write_kubeconfig_mode), "600",
+     SRV, "octal file mode of the admin kubeconfig", 0, 0},
+    {"disable-agent", 0, NULL, T_BOOL, OFF(disable_agent), "false", SRV,
+     "do not run a local agent", 0, 0},
+    {"cluster-cidr", 0, NULL, T_STRING, OFF(cluster_cidr), "10.42.0.0/16", SRV,
+     "IPv4 network for pod IPs", 0, 0},
+    {"service-cidr", 0, NULL, T_STRING, OFF(service_cidr), "10.43.0.0/16", SRV,
+     "IPv4 network for service IPs", 0, 0},
+    {"cluster-dns", 0, NULL, T_STRING, OFF(cluster_dns), "10.43.0.10", SRV,
+     "IPv4 address of the cluster DNS service", 0, 0},
+    {"datastore-endpoint", 0, "K3C_DATASTORE_ENDPOINT", T_STRING, OFF(datastore_endpoint), NULL,
+     SRV, "datastore (default: SQLite under the data dir)", 0, 0},
+    {"server", 's', "K3C_URL", T_STRING, OFF(server), NULL, AGT,
+     "server to connect to (https://host:6443)", 0, 0},
+    {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,
+     "use this containerd socket instead of starting one", 0, 0},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void *field(k3c_config_t *cfg, const opt_t *o) { return (char *)cfg + o->offset; }
+
+static void list_clear(config_list_t *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+static void list_add(config_list_t *l, const char *s, size_t len) {
+  l->v = xrealloc(l->v, (l->n + 2) * sizeof(char *));
+  l->v[l->n++] = xstrndup(s, len);
+  l->v[l->n] = NULL;
+}
+
+/* Split "a,b" into the list; empty items are dropped. */
+static void list_add_csv(config_list_t *l, const char *s) {
+  while (*s) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    if (len)
+      list_add(l, s, len);
+    s += len + (comma ? 1 : 0);
+  }
+}
+
+static int parse_bool(const char *s, bool *ret) {
+  if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) {
+    *ret = true;
+    return 0;
+  }
+  if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) {
+    *ret = false;
+    return 0;
+  }
+  return -EINVAL;
+}
+
+/* Set one option from text. A list set from one source replaces what a
+ * lower-precedence source gave (replace=true on the first value of a source). */
+static int set_value(k3c_config_t *cfg, const opt_t *o, const char *val, bool replace,
+                     const char *origin, char *err, size_t errlen) {
+  void *f = field(cfg, o);
+  char *end;
+  switch (o->type) {
+  case T_STRING:
+    free(*(char **)f);
+    *(char **)f = xstrdup(val);
+    return 0;
+  case T_BOOL:
+    if (parse_bool(val, (bool *)f) == 0)
+      return 0;
+    snprintf(err, errlen, "%s: invalid value \"%s\" for %s: expected true or false", origin, val,
+             o->name);
+    return -EINVAL;
+  case T_INT: {
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < o->min || v > o->max) {
+      snprintf(err, errlen, "%s: invalid value \"%s\" for %s: expected an integer from %d to %d",
+               origin, val, o->name, o->min, o->max);
+      return -EINVAL;
+    }
+    *(int *)f = (int)v;
+    return 0;
+  }
+  case T_MODE: {
+    errno = 0;
+    long v = strtol(val, &end, 8);
+    if (errno || end == val || *end || v < 0 || v > 07777) {
+      snprintf(err, errlen, "%s: invalid value \"%s\" for %s: expected an octal file mode such as 644",
+               origin, val, o->name);
+      return -EINVAL;
+    }
+    *(int *)f = (int)v;
+    return 0;
+  }
+  case T_LIST:
+    if (replace)
+      list_clear(f);
+    list_add_csv(f, val);
+    return 0;
+  }
+  return -EINVAL;
+}
+
+static const opt_t *find_long(const char *name, size_t len) {
+  for (size_t i = 0; i < NOPTS; i++)
+    if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len))
+      return &opts[i];
+  return NULL;
+}
+
+static const opt_t *find_short(char c) {
+  for (size_t i = 0; i < NOPTS; i++)
+    if (opts[i].short_name && opts[i].short_name == c)
+      return &opts[i];
+  return NULL;
+}
+
+static int apply_defaults(k3c_config_t *cfg, config_cmd_t cmd, char *err, size_t errlen) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    if (!opts[i].def)
+      continue;
+    int r = set_value(cfg, &opts[i], opts[i].def, true, "default", err, errlen);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* Render a YAML scalar as the text a flag would carry. */
+static int scalar_text(const cJSON *v, char *out, size_t outlen) {
+  if (cJSON_IsString(v))
+    snprintf(out, outlen, "%s", v->valuestring);
+  else if (cJSON_IsBool(v))
+    snprintf(out, outlen, "%s", cJSON_IsTrue(v) ? "true" : "false");
+  else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+    snprintf(out, outlen, "%lld", (long long)v->valuedouble);
+  else if (cJSON_IsNumber(v))
+    snprintf(out, outlen, "%g", v->valuedouble);
+  else
+    return -EINVAL;
+  return 0;
+}
+
+static int apply_file(k3c_config_t *cfg, config_cmd_t cmd, const char *path, bool must_exist,
+                      char *err, size_t errlen) {
+  char *text = NULL;
+  size_t len = 0;
+  cJSON *doc = NULL;
+  int r = fs_read_file(path, CONFIG_FILE_MAX, &text, &len);
+  if (r == -ENOENT && !must_exist)
+    return 0;
+  if (r == -E2BIG) {
+    snprintf(err, errlen, "config file %s: larger than %d bytes", path, CONFIG_FILE_MAX);
+    return -EINVAL;
+  }
+  if (r < 0) {
+    snprintf(err, errlen, "config file %s: %s", path, strerror(-r));
+    return -EINVAL;
+  }
+  char yerr[256];
+  if (yaml_parse_one(text, len, &doc, yerr, sizeof(yerr)) < 0) {
+    snprintf(err, errlen, "config file %s: %s", path, yerr);
+    r = -EINVAL;
+    goto out;
+  }
+  if (cJSON_IsNull(doc))
+    goto out;
+  if (!cJSON_IsObject(doc)) {
+    snprintf(err, errlen, "config file %s: expected a mapping of option names to values", path);
+    r = -EINVAL;
+    goto out;
+  }
+  char origin[PATH_MAX + 16];
+  snprintf(origin, sizeof(origin), "config file %s", path);
+  const cJSON *item;
+  cJSON_ArrayForEach(item, doc) {
+    const opt_t *o = find_long(item->string, strlen(item->string));
+    if (!o || !(o->cmds & cmd) || !strcmp(o->name, "config")) {
+      snprintf(err, errlen, "config file %s: unknown key \"%s\"%s", path, item->string,
+               o ? " (not valid for this subcommand)" : "");
+      r = -EINVAL;
+      goto out;
+    }
+    char val[4096];
+    if (o->type == T_LIST && cJSON_IsArray(item)) {
+      list_clear(field(cfg, o));
+      const cJSON *el;
+      cJSON_ArrayForEach(el, item) {
+        if (scalar_text(el, val, sizeof(val)) < 0) {
+          snprintf(err, errlen, "config file %s: %s: list items must be scalars", path, o->name);
+          r = -EINVAL;
+          goto out;
+        }
+        list_add(field(cfg, o), val, strlen(val));
+      }
+      continue;
+    }
+    if (scalar_text(item, val, sizeof(val)) < 0) {
+      snprintf(err, errlen, "config file %s: %s: expected a %s", path, o->name,
+               o->type == T_LIST ? "string or a list of strings" : "single value");
+      r = -EINVAL;
+      goto out;
+    }
+    if ((r = set_value(cfg, o, val, true, origin, err, errlen)) < 0)
+      goto out;
+  }
+out:
+  cJSON_Delete(doc);
+  free(text);
+  return r;
+}
+
+static int apply_env(k3c_config_t *cfg, config_cmd_t cmd, char *err, size_t errlen) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    const opt_t *o = &opts[i];
+    if (!o->env || !(o->cmds & cmd) || !strcmp(o->name, "config"))
+      continue;
+    const char *v = getenv(o->env);
+    if (!v || !*v)
+      continue;
+    int r = set_value(cfg, o, v, true, o->env, err, errlen);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* Resolve one argv element to an option and its value. */
+static int next_flag(config_cmd_t cmd, int argc, char **argv, int *i, const opt_t **ret_opt,
+                     const char **ret_val, char *err, size_t errlen) {
+  const char *a = argv[*i];
+  const opt_t *o = NULL;
+  const char *val = NULL;
+  if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+    return -EAGAIN;
+  if (a[0] == '-' && a[1] == '-' && a[2]) {
+    const char *name = a + 2;
+    const char *eq = strchr(name, '=');
+    o = find_long(name, eq ? (size_t)(eq - name) : strlen(name));
+    if (eq)
+      val = eq + 1;
+  } else if (a[0] == '-' && a[1] && !a[2]) {
+    o = find_short(a[1]);
+  } else {
+    snprintf(err, errlen, "unexpected argument \"%s\"", a);
+    return -EINVAL;
+  }
+  if (!o || !(o->cmds & cmd)) {
+    snprintf(err, errlen, "unknown flag %s", a);
+    return -EINVAL;
+  }
+  if (!val) {
+    if (o->type == T_BOOL) {
+      val = "true";
+    } else if (*i + 1 < argc) {
+      val = argv[++*i];
+    } else {
+      snprintf(err, errlen, "flag %s needs a value", a);
+      return -EINVAL;
+    }
+  }
+  *ret_opt = o;
+  *ret_val = val;
+  return 0;
+}
+
+int config_load(k3c_config_t *cfg, config_cmd_t cmd, int argc, char **argv, char *err,
+                size_t errlen) {
+  memset(cfg, 0, sizeof(*cfg));
+  int r = apply_defaults(cfg, cmd, err, errlen);
+  if (r < 0)
+    return r;
+
+  /* First pass: syntax check and find --config, so the file can sit below
+   * the environment and the flags. */
+  const char *file = NULL;
+  for (int i = 0; i < argc; i++) {
+    const opt_t *o;
+    const char *val;
+    if ((r = next_flag(cmd, argc, argv, &i, &o, &val, err, errlen)) < 0)
+      return r;
+    if (!strcmp(o->name, "config"))
+      file = val;
+  }
+  bool must_exist = true;
+  if (!file)
+    file = getenv("K3C_CONFIG_FILE");
+  if (!file || !*file) {
+    file = CONFIG_DEFAULT_FILE;
+    must_exist = false;
+  }
+  free(cfg->config_file);
+  cfg->config_file = xstrdup(file);
+  if ((r = apply_file(cfg, cmd, file, must_exist, err, errlen)) < 0)
+    return r;
+  if ((r = apply_env(cfg, cmd, err, errlen)) < 0)
+    return r;
+
+  /* Flags last. A repeated list flag accumulates; its first use replaces
+   * whatever the file or environment said. */
+  bool seen[NOPTS] = {false};
+  for (int i = 0; i < argc; i++) {
+    const opt_t *o;
+    const char *val;
+    if ((r = next_flag(cmd, argc, argv, &i, &o, &val, err, errlen)) < 0)
+      return r;
+    size_t idx = (size_t)(o - opts);
+    char origin[128];
+    snprintf(origin, sizeof(origin), "flag --%s", o->name);
+    if ((r = set_value(cfg, o, val, !seen[idx], origin, err, errlen)) < 0)
+      return r;
+    seen[idx] = true;
+  }
+  return 0;
+}
+
+void config_done(k3c_config_t *cfg) {
+  if (!cfg)
+    return;
+  for (size_t i = 0; i < NOPTS; i++) {
+    void *f = field(cfg, &opts[i]);
+    if (opts[i].type == T_STRING) {
+      free(*(char **)f);
+      *(char **)f = NULL;
+    } else if (opts[i].type == T_LIST) {
+      list_clear(f);
+    }
+  }
+}
+
+void config_print_help(FILE *out, config_cmd_t cmd) {
+  fprintf(out, "Options:\n");
+  for (size_t i = 0; i < NOPTS; i++) {
+    const opt_t *o = &opts[i];
+    if (!(o->cmds & cmd))
+      continue;
+    char flag[64];
+    if (o->short_name)
+      snprintf(flag, sizeof(flag), "-%c, --%s", o->short_name, o->name);
+    else
+      snprintf(flag, sizeof(flag), "    --%s", o->name);
+    const char *arg = o->type == T_BOOL ? "" : o->type == T_INT ? " N" : " value";
+    char left[96];
+    snprintf(left, sizeof(left), "%s%s", flag, arg);
+    fprintf(out, "  %-40s %s", left, o->help);
+    if (o->def && o->type != T_BOOL)
+      fprintf(out, " (default: %s)", o->def);
+    if (o->env)
+      fprintf(out, " [$%s]", o->env);
+    fputc('\n', out);
+  }
+}

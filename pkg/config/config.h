@@ -1,0 +1,68 @@
+/* Configuration shared by every k3c subcommand.
+ *
+ * One table (config.c) describes each option once: its flag name, its K3C_*
+ * environment variable, its type, default, help text and the subcommands it
+ * applies to. Values come from, lowest to highest precedence:
+ *   defaults < config file (/etc/k3c/config.yaml) < environment < flags.
+ * Config file keys are the flag names ("data-dir: /srv/k3c"). Unknown keys,
+ * unknown flags and bad values are errors that name the culprit.
+ * Not thread-safe; load once at start-up, then treat as read-only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+  CONFIG_CMD_SERVER = 1 << 0,
+  CONFIG_CMD_AGENT = 1 << 1,
+  CONFIG_CMD_TOKEN = 1 << 2,
+} config_cmd_t;
+
+typedef struct {
+  char **v; /* NULL-terminated */
+  size_t n;
+} config_list_t;
+
+typedef struct {
+  /* all subcommands */
+  char *config_file;
+  bool debug;
+  char *data_dir;
+  char *node_name;
+  config_list_t node_ip;
+  char *token;
+  char *token_file;
+  /* server */
+  char *bind_address;
+  int https_listen_port;
+  config_list_t tls_san;
+  char *write_kubeconfig;
+  int write_kubeconfig_mode;
+  bool disable_agent;
+  char *cluster_cidr;
+  char *service_cidr;
+  char *cluster_dns;
+  char *datastore_endpoint;
+  /* agent */
+  char *server;
+  char *container_runtime_endpoint;
+} k3c_config_t;
+
+#define CONFIG_DEFAULT_FILE "/etc/k3c/config.yaml"
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/* Fill cfg for subcommand cmd from defaults, the config file, the process
+ * environment and argv (argv[0] is the first flag, not the program name).
+ * The file is --config/-c, else $K3C_CONFIG_FILE, else CONFIG_DEFAULT_FILE
+ * (only the default may be missing). Returns 0, or -EINVAL with a one-line
+ * reason in err. On failure cfg is left initialised and may be freed.
+ * "--help"/"-h" returns -EAGAIN so the caller can print usage. */
+int config_load(k3c_config_t *cfg, config_cmd_t cmd, int argc, char **argv, char *err,
+                size_t errlen);
+
+/* Release every string the config owns. Accepts a zeroed or loaded config. */
+void config_done(k3c_config_t *cfg);
+
+/* Print the options that apply to cmd, with env names and defaults. */
+void config_print_help(FILE *out, config_cmd_t cmd);

@@ -1,0 +1,19 @@
+/* Allocation with k3c's out-of-memory policy: a failed allocation logs one
+ * line and aborts the process (as redis and h2o do). A daemon that cannot
+ * allocate cannot keep its promises; the service manager restarts it and the
+ * store recovers from SQLite. Every input-driven buffer is bounded
+ * separately, so OOM here means the machine, not a request. */
+#pragma once
+
+#include <stddef.h>
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* printf into a fresh string; caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Install xmalloc-style hooks into cJSON so its allocations share the policy. */
+void alloc_install_cjson_hooks(void);

@@ -1,0 +1,23 @@
+/* YAML (1.1, as kubectl users write it) to cJSON, via libyaml's event parser.
+ *
+ * Plain scalars are typed the way Kubernetes' YAML decoder types them:
+ * null/~/empty -> null, true/false/yes/no/on/off -> bool, integers
+ * (decimal, 0x hex, 0o and leading-0 octal), floats, else strings. Quoted
+ * and block scalars are always strings. Anchors, aliases and "<<" merge keys
+ * are supported. Nesting deeper than YAML_MAX_DEPTH is rejected.
+ * Pure functions: callable from any thread. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define YAML_MAX_DEPTH 128
+
+/* Parse every document of a stream. Empty documents are skipped. On
+ * success *ret_docs is a cJSON array (caller frees with cJSON_Delete).
+ * On failure returns -EINVAL and writes "line L, column C: reason" to err. */
+int yaml_parse_stream(const char *text, size_t len, cJSON **ret_docs, char *err, size_t errlen);
+
+/* Parse a stream that must hold at most one document; an empty stream gives
+ * JSON null. Returns 0 or -EINVAL with err filled. */
+int yaml_parse_one(const char *text, size_t len, cJSON **ret_doc, char *err, size_t errlen);

@@ -1,0 +1,21 @@
+# The k3c binary's command line: version, help, dispatch and usage errors.
+. "$(dirname "$0")/../lib.sh"
+K3C=${K3C_BIN:?set K3C_BIN to the k3c binary}
+
+expect_output "--version prints the version" '^k3c version v1\.32\.[0-9]+\+k3c[0-9]+ \(' "$K3C" --version
+expect_status "--version exits 0" 0 "$K3C" --version
+expect_output "--help lists the subcommands" 'server .*agent .*token .*kubectl .*check-config' sh -c "'$K3C' --help | tr '\n' ' '"
+expect_status "no arguments exits 2" 2 "$K3C"
+expect_status "unknown command exits 2" 2 "$K3C" frobnicate
+expect_output "unknown command names itself and shows usage" 'unknown command "frobnicate".*Usage: k3c' sh -c "'$K3C' frobnicate 2>&1 | tr '\n' ' '"
+expect_status "unknown global flag exits 2" 2 "$K3C" --frob
+expect_status "unknown server flag exits 2" 2 "$K3C" server --no-such-flag
+expect_output "unknown server flag is named" 'k3c server: unknown flag --no-such-flag' "$K3C" server --no-such-flag
+expect_output "server --help lists flags with env names" 'data-dir.*K3C_DATA_DIR' "$K3C" server --help
+expect_output "bad config file key is named" 'unknown key "bogus"' sh -c "printf 'bogus: 1\n' > /tmp/k3c-cli-test.yaml; '$K3C' server --config /tmp/k3c-cli-test.yaml"
+expect_output "agent needs server and token" 'K3C_URL' env -u K3C_URL -u K3C_TOKEN "$K3C" agent --config /dev/null
+expect_status "token without subcommand exits 2" 2 "$K3C" token
+expect_output "check-config prints a report" 'cgroup' "$K3C" check-config
+expect_output "kubectl subcommand runs kubectl" 'Client Version' "$K3C" kubectl version --client
+rm -f /tmp/k3c-cli-test.yaml
+done_testing

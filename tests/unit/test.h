@@ -1,0 +1,124 @@
+/* A tiny unit-test library: typed assertions that print both values, one
+ * process per test file, TAP output ("ok N - name") that scripts/test.sh
+ * counts. A failed assertion ends the current test only.
+ *
+ *   static void test_thing(void) { ASSERT_EQ_INT(1 + 1, 2); }
+ *   TEST_LIST = { TEST(test_thing), {0} };
+ *   TEST_MAIN()
+ */
+#pragma once
+
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  void (*fn)(void);
+} test_case_t;
+
+extern jmp_buf test__jmp;
+extern const char *test__skip_reason;
+
+#define TEST(fn) {#fn, fn}
+#define TEST_LIST const test_case_t test__cases[]
+
+#define TEST_FAIL(...)                                                         \
+  do {                                                                         \
+    printf("#   %s:%d: ", __FILE__, __LINE__);                                 \
+    printf(__VA_ARGS__);                                                       \
+    printf("\n");                                                              \
+    longjmp(test__jmp, 1);                                                     \
+  } while (0)
+
+/* Skip the current test, saying why. */
+#define TEST_SKIP(reason)                                                      \
+  do {                                                                         \
+    test__skip_reason = (reason);                                              \
+    longjmp(test__jmp, 2);                                                     \
+  } while (0)
+
+#define ASSERT_TRUE(c)                                                         \
+  do {                                                                         \
+    if (!(c))                                                                  \
+      TEST_FAIL("expected true: %s", #c);                                      \
+  } while (0)
+#define ASSERT_FALSE(c) ASSERT_TRUE(!(c))
+
+#define ASSERT_EQ_INT(a, b)                                                    \
+  do {                                                                         \
+    long long a_ = (long long)(a), b_ = (long long)(b);                        \
+    if (a_ != b_)                                                              \
+      TEST_FAIL("%s == %s: got %lld, want %lld", #a, #b, a_, b_);              \
+  } while (0)
+
+#define ASSERT_NE_INT(a, b)                                                    \
+  do {                                                                         \
+    long long a_ = (long long)(a), b_ = (long long)(b);                        \
+    if (a_ == b_)                                                              \
+      TEST_FAIL("%s != %s: both are %lld", #a, #b, a_);                        \
+  } while (0)
+
+#define ASSERT_GE_INT(a, b)                                                    \
+  do {                                                                         \
+    long long a_ = (long long)(a), b_ = (long long)(b);                        \
+    if (a_ < b_)                                                               \
+      TEST_FAIL("%s >= %s: got %lld < %lld", #a, #b, a_, b_);                  \
+  } while (0)
+
+#define ASSERT_EQ_STR(a, b)                                                    \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
+      TEST_FAIL("%s == %s: got \"%s\", want \"%s\"", #a, #b,                   \
+                a_ ? a_ : "(null)", b_ ? b_ : "(null)");                       \
+  } while (0)
+
+#define ASSERT_CONTAINS(hay, needle)                                           \
+  do {                                                                         \
+    const char *h_ = (hay), *n_ = (needle);                                    \
+    if (!h_ || !strstr(h_, n_))                                                \
+      TEST_FAIL("%s contains \"%s\": got \"%s\"", #hay, n_, h_ ? h_ : "(null)"); \
+  } while (0)
+
+#define ASSERT_NULL(p)                                                         \
+  do {                                                                         \
+    if ((p) != NULL)                                                           \
+      TEST_FAIL("expected NULL: %s", #p);                                      \
+  } while (0)
+#define ASSERT_NOT_NULL(p)                                                     \
+  do {                                                                         \
+    if ((p) == NULL)                                                           \
+      TEST_FAIL("expected non-NULL: %s", #p);                                  \
+  } while (0)
+
+extern const test_case_t test__cases[];
+
+#define TEST_MAIN()                                                            \
+  jmp_buf test__jmp;                                                           \
+  const char *test__skip_reason;                                               \
+  int main(int argc, char **argv) {                                            \
+    volatile int n = 0, failed = 0;                                            \
+    while (test__cases[n].name)                                                \
+      n++;                                                                     \
+    printf("1..%d\n", n);                                                      \
+    for (volatile int i = 0; i < n; i++) {                                     \
+      if (argc > 1 && !strstr(test__cases[i].name, argv[1]))                   \
+        continue;                                                              \
+      fflush(stdout);                                                          \
+      int rc = setjmp(test__jmp);                                              \
+      if (rc == 0) {                                                           \
+        test__cases[i].fn();                                                   \
+        printf("ok %d - %s\n", i + 1, test__cases[i].name);                    \
+      } else if (rc == 2) {                                                    \
+        printf("ok %d - %s # SKIP %s\n", i + 1, test__cases[i].name,           \
+               test__skip_reason);                                             \
+      } else {                                                                 \
+        printf("not ok %d - %s\n", i + 1, test__cases[i].name);                \
+        failed++;                                                              \
+      }                                                                        \
+    }                                                                          \
+    return failed ? 1 : 0;                                                     \
+  }

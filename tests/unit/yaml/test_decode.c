@@ -1,0 +1,91 @@
+/* Tests for pkg/yaml/decode.c: YAML 1.1 scalar typing, multi-document
+ * streams, anchors and merge keys, and error positions. */
+#include <errno.h>
+
+#include "test.h"
+#include "yaml/decode.h"
+
+static char err[256];
+
+static char *to_json(const char *yaml) {
+  cJSON *doc = NULL;
+  if (yaml_parse_one(yaml, strlen(yaml), &doc, err, sizeof(err)) < 0)
+    return NULL;
+  char *s = cJSON_PrintUnformatted(doc);
+  cJSON_Delete(doc);
+  return s;
+}
+
+#define ASSERT_YAML(yaml, want)                                                \
+  do {                                                                         \
+    char *got_ = to_json(yaml);                                                \
+    if (!got_)                                                                 \
+      TEST_FAIL("parse failed: %s", err);                                      \
+    int ok_ = strcmp(got_, want) == 0;                                         \
+    if (!ok_)                                                                  \
+      printf("#   got %s\n#   want %s\n", got_, want);                         \
+    free(got_);                                                                \
+    ASSERT_TRUE(ok_);                                                          \
+  } while (0)
+
+static void test_scalars(void) {
+  ASSERT_YAML("a: 1\nb: -2\nc: 0x1f\nd: 0o17\ne: 1.5\nf: 1e3\n",
+              "{\"a\":1,\"b\":-2,\"c\":31,\"d\":15,\"e\":1.5,\"f\":1000}");
+  ASSERT_YAML("a: true\nb: no\nc: On\nd: y\ne: ~\nf: null\ng:\n",
+              "{\"a\":true,\"b\":false,\"c\":true,\"d\":\"y\",\"e\":null,\"f\":null,\"g\":null}");
+  ASSERT_YAML("a: \"1\"\nb: '0x10'\nc: !!str 7\nd: v1.2\ne: 1.2.3\nf: 10Mi\n",
+              "{\"a\":\"1\",\"b\":\"0x10\",\"c\":\"7\",\"d\":\"v1.2\",\"e\":\"1.2.3\",\"f\":\"10Mi\"}");
+  ASSERT_YAML("s: |\n  line1\n  line2\n", "{\"s\":\"line1\\nline2\\n\"}");
+}
+
+static void test_nested(void) {
+  ASSERT_YAML("spec:\n  containers:\n  - name: c\n    ports: [80, 443]\n",
+              "{\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[80,443]}]}}");
+}
+
+static void test_anchors_and_merge(void) {
+  ASSERT_YAML("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nref: *b\n",
+              "{\"base\":{\"x\":1,\"y\":2},\"use\":{\"y\":3,\"x\":1},\"ref\":{\"x\":1,\"y\":2}}");
+}
+
+static void test_stream(void) {
+  const char *y = "---\na: 1\n---\n# only a comment\n---\nb: 2\n...\n";
+  cJSON *docs = NULL;
+  ASSERT_EQ_INT(yaml_parse_stream(y, strlen(y), &docs, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(cJSON_GetArraySize(docs), 2);
+  ASSERT_EQ_INT(cJSON_GetObjectItem(cJSON_GetArrayItem(docs, 1), "b")->valueint, 2);
+  cJSON_Delete(docs);
+  cJSON *one = NULL;
+  ASSERT_EQ_INT(yaml_parse_one(y, strlen(y), &one, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "expected one YAML document, found 2");
+  ASSERT_EQ_INT(yaml_parse_one("", 0, &one, err, sizeof(err)), 0);
+  ASSERT_TRUE(cJSON_IsNull(one));
+  cJSON_Delete(one);
+}
+
+static void test_errors(void) {
+  cJSON *doc = NULL;
+  const char *bad = "a: 1\nb: [unclosed\n";
+  ASSERT_EQ_INT(yaml_parse_one(bad, strlen(bad), &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "line ");
+  const char *dup = "a: 1\na: 2\n";
+  ASSERT_EQ_INT(yaml_parse_one(dup, strlen(dup), &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "line 2, column 1: duplicate key \"a\"");
+  const char *alias = "a: *nope\n";
+  ASSERT_EQ_INT(yaml_parse_one(alias, strlen(alias), &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "unknown alias");
+  /* nesting bomb */
+  char deep[1024];
+  size_t n = 0;
+  for (int i = 0; i < 300; i++)
+    deep[n++] = '[';
+  deep[n] = '\0';
+  ASSERT_EQ_INT(yaml_parse_one(deep, n, &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "nesting too deep");
+}
+
+TEST_LIST = {
+    TEST(test_scalars), TEST(test_nested), TEST(test_anchors_and_merge),
+    TEST(test_stream),  TEST(test_errors), {0},
+};
+TEST_MAIN()
