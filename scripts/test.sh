@@ -15,14 +15,15 @@ root=$PWD
 suites=${*:-unit integration e2e build}
 deps_install build test || exit 1
 
-if [ ! -f build-asan/build.ninja ]; then
-  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug >/dev/null || exit 1
+B=${K3C_BUILD_DIR:-build-asan}
+if [ ! -f "$B/build.ninja" ]; then
+  meson setup "$B" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug >/dev/null || exit 1
 fi
-echo "== building (ASan+UBSan) in build-asan/"
-ninja -C build-asan >build-asan/ninja.log 2>&1 || { tail -n 50 build-asan/ninja.log; echo "0 passed, 1 failed"; exit 1; }
+echo "== building (ASan+UBSan) in $B/"
+ninja -C "$B" >"$B/ninja.log" 2>&1 || { tail -n 50 "$B/ninja.log"; echo "0 passed, 1 failed"; exit 1; }
 scripts/check-banned.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-export K3C_BIN=$root/build-asan/k3c
+export K3C_BIN=$root/$B/k3c K3C_BUILD_DIR=$root/$B
 export K3C_SRC=$root
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:print_summary=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -35,8 +36,8 @@ failures=()
 run_tap() {
   local name=$1 limit=$2 out rc p f s planned ran
   shift 2
-  local log=$root/build-asan/testlogs/${name//\//_}.log
-  mkdir -p "$root/build-asan/testlogs"
+  local log=$root/$B/testlogs/${name//\//_}.log
+  mkdir -p "$root/$B/testlogs"
   local t0=$SECONDS
   timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
   rc=$?
@@ -67,8 +68,8 @@ for suite in $suites; do
   echo "== suite: $suite"
   case $suite in
     unit)
-      for t in $(find build-asan/tests/unit -type f -name 'test_*' -perm -u+x | sort); do
-        run_tap "unit/${t#build-asan/tests/unit/}" 300 "$t"
+      for t in $(find "$B/tests/unit" -type f -name 'test_*' -perm -u+x | sort); do
+        run_tap "unit/${t#$B/tests/unit/}" 300 "$t"
       done
       ;;
     integration|e2e|build)
@@ -84,7 +85,7 @@ for suite in $suites; do
 done
 
 if [ ${#failures[@]} -gt 0 ]; then
-  echo "failed: ${failures[*]} (logs in build-asan/testlogs/)"
+  echo "failed: ${failures[*]} (logs in $B/testlogs/)"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -1,0 +1,91 @@
+/* pkg/http: an HTTP/1.1 server over TLS (mbedTLS) on a libev loop.
+ * CONTRACT header: pkg/api codes against it.
+ *
+ * Keep-alive, pipelined requests served in order, chunked request bodies,
+ * chunked streaming responses (watches, logs), hard limits on header and
+ * body size (431/413), idle and header timeouts, many concurrent clients.
+ * Client certificates are optional and verified against a CA when given.
+ *
+ * Threads: everything runs on the loop passed to http_server_start; every
+ * function here must be called on that loop.
+ *
+ * Request lifetime: the handler is called once per request with a request
+ * object. The handler (or anything later, e.g. a store callback) must finish
+ * the request exactly once, with http_respond*() or http_stream_end(). The
+ * request object stays valid until then, even if the client disconnects; in
+ * that case http_req_gone() becomes true, the close callback runs (once),
+ * and responding is a cheap no-op that frees it. */
+#pragma once
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct http_server http_server_t;
+typedef struct http_req http_req_t;
+
+typedef void (*http_handler_cb)(http_req_t *req, void *data);
+typedef void (*http_close_cb)(http_req_t *req, void *data);
+
+typedef struct {
+  const char *bind_address;  /* "0.0.0.0", "::", "127.0.0.1" */
+  int port;
+  const char *cert_pem;      /* serving chain, PEM */
+  const char *key_pem;       /* its private key, PEM */
+  const char *client_ca_pem; /* CA that signs client certs; NULL = no client certs */
+  size_t max_header_bytes;   /* default 64 KiB */
+  size_t max_body_bytes;     /* default 3 MiB (etcd's request limit + slack) */
+  double idle_timeout;       /* seconds an idle keep-alive connection is kept; default 120 */
+  double request_timeout;    /* seconds to receive a whole request; default 60 */
+  int max_connections;       /* default 1024 */
+} http_server_opts_t;
+
+/* Listen and serve. Returns 0 or a negative errno with a reason in err
+ * ("bind 0.0.0.0:6443: Address already in use"). */
+int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http_handler_cb handler,
+                      void *data, http_server_t **ret_server, char *err, size_t errlen);
+/* Close the listener and every connection (close callbacks run). */
+void http_server_stop(http_server_t *srv);
+
+/* ---- request accessors (valid until the request is finished) ---- */
+const char *http_req_method(const http_req_t *r);   /* "GET" */
+const char *http_req_path(const http_req_t *r);     /* percent-decoded path, no query */
+const char *http_req_raw_query(const http_req_t *r); /* after '?', undecoded; "" if none */
+/* First value of a query parameter, percent-decoded (a '+' is a space);
+ * NULL if absent. Valid until the request is finished. */
+const char *http_req_query(const http_req_t *r, const char *name);
+/* All values of a repeated parameter (exec's command=...): NULL-terminated. */
+const char *const *http_req_query_all(const http_req_t *r, const char *name);
+/* Header value by case-insensitive name; NULL if absent. Repeated headers
+ * are joined with ", ". */
+const char *http_req_header(const http_req_t *r, const char *name);
+const char *http_req_body(const http_req_t *r, size_t *ret_len);
+/* Verified client certificate: subject CN and O values, or NULL/empty when
+ * the client sent no certificate. Groups are NULL-terminated. */
+const char *http_req_client_cn(const http_req_t *r);
+const char *const *http_req_client_orgs(const http_req_t *r);
+const char *http_req_remote_addr(const http_req_t *r); /* "1.2.3.4:5678" */
+bool http_req_gone(const http_req_t *r);
+
+/* Call cb once if the client disconnects before the request is finished. */
+void http_req_on_close(http_req_t *r, http_close_cb cb, void *data);
+
+/* ---- responses ---- */
+/* Add a response header (before the response starts). */
+void http_req_add_header(http_req_t *r, const char *name, const char *value);
+/* Send a complete response; body is copied. Finishes the request. */
+void http_respond(http_req_t *r, int status, const char *content_type, const char *body,
+                  size_t len);
+/* Same, taking ownership of a malloc'd body. */
+void http_respond_take(http_req_t *r, int status, const char *content_type, char *body, size_t len);
+
+/* Start a chunked response. Data is queued; http_stream_write returns the
+ * number of bytes queued but not yet sent (for back-pressure: pause the
+ * producer when this exceeds a few hundred KiB; the drain callback says when
+ * it falls below the low-water mark), or -EPIPE when the client is gone. */
+void http_stream_begin(http_req_t *r, int status, const char *content_type);
+long http_stream_write(http_req_t *r, const char *data, size_t len);
+typedef void (*http_drain_cb)(http_req_t *req, void *data);
+void http_stream_on_drain(http_req_t *r, http_drain_cb cb, void *data);
+/* Send the final chunk and finish the request. */
+void http_stream_end(http_req_t *r);
