@@ -1,3 +1,4 @@
+#!/bin/sh
 # cJSON: every Kubernetes object on the wire is JSON. One C file; Debian's
 # patches (security fixes of deb12u4) are applied when the source is unpacked.
 CJSON_VERSION=1.7.15-1+deb12u4

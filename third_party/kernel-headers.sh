@@ -1,3 +1,4 @@
+#!/bin/sh
 # Linux UAPI headers (linux/*.h, asm/*.h) for code such as netlink that needs
 # them. musl-gcc's specs hide /usr/include, so the prefix gets a folder of
 # links to Debian's kernel headers for the target (linux-libc-dev on x86_64,

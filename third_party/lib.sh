@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Helpers shared by the dependency recipes in this folder. Sourced, not run.
 #
 # A recipe (sqlite3.sh, mbedtls.sh, ...) is run by third_party/build.sh as

@@ -1,3 +1,4 @@
+#!/bin/sh
 # libev: the event loop. Its shipped configure script works for cross builds;
 # musl-gcc does not see kernel headers, so the linuxaio and io_uring backends
 # are left out and epoll is used.

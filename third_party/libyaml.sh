@@ -1,3 +1,4 @@
+#!/bin/sh
 # libyaml: YAML 1.1 parser for manifests and the config file. Debian's orig
 # tarball is the git tag without ./configure, so build it with its CMakeLists.
 LIBYAML_VERSION=0.2.5-1

@@ -1,3 +1,4 @@
+#!/bin/sh
 # mbed TLS 2.28: TLS, x509, keys, hashes, RNG. Upstream's library Makefile
 # builds the three static libraries without programs or tests.
 MBEDTLS_VERSION=2.28.3-1

@@ -1,3 +1,4 @@
+#!/bin/sh
 # SQLite, the embedded datastore. Debian's source package is SQLite's full
 # source tree, so the single-file amalgamation (sqlite3.c) is generated once
 # on the build machine (needs tclsh) and then compiled for each target.

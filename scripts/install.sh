@@ -1,0 +1,234 @@
+#!/bin/sh
+# Install k3c as a systemd service, in the manner of k3s's installer:
+#
+#   curl -sfL <url>/install.sh | INSTALL_K3C_URL_BASE=<url> sh -
+#   curl -sfL <url>/install.sh | K3C_URL=https://server:6443 K3C_TOKEN=<token> INSTALL_K3C_URL_BASE=<url> sh -
+#   INSTALL_K3C_ARTIFACT_DIR=/media/usb sh install.sh          (air-gapped)
+#
+# Arguments after `sh -s -` are appended to INSTALL_K3C_EXEC.
+#
+# Environment:
+#   INSTALL_K3C_URL_BASE      where <artifact> and <artifact>.sha256 are downloaded from
+#   INSTALL_K3C_ARTIFACT_DIR  a local folder holding <artifact> and <artifact>.sha256
+#                             (the out/ folder of scripts/release.sh); no download
+#   INSTALL_K3C_SKIP_DOWNLOAD=true  keep the k3c binary already in INSTALL_K3C_BIN_DIR
+#   INSTALL_K3C_EXEC          command and flags for the service ("server --flag ...");
+#                             the command defaults to agent when K3C_URL is set, else server
+#   INSTALL_K3C_BIN_DIR       default /usr/local/bin
+#   INSTALL_K3C_SYSTEMD_DIR   default /etc/systemd/system
+#   INSTALL_K3C_SKIP_ENABLE=true  do not enable the service (implies no start)
+#   INSTALL_K3C_SKIP_START=true   do not (re)start the service
+#   INSTALL_K3C_ARCH          use this instead of `uname -m` to pick the artifact
+#   INSTALL_K3C_ROOT          write every file under this folder instead of / and
+#                             leave systemd alone (for tests and image building)
+#   K3C_URL, K3C_TOKEN, other K3C_*  written to the service's environment file
+#
+# <artifact> is k3c (x86_64), k3c-arm64 (aarch64) or k3c-armhf (ARMv7 and later
+# in 32-bit mode; ARMv6 boards such as the first Raspberry Pi are not supported).
+set -e
+
+info() { echo "[INFO]  $*"; }
+fatal() { echo "[ERROR] $*" >&2; exit 1; }
+
+# --- settings ---
+ROOT=${INSTALL_K3C_ROOT:-}
+BIN_DIR=${INSTALL_K3C_BIN_DIR:-/usr/local/bin}
+SYSTEMD_DIR=${INSTALL_K3C_SYSTEMD_DIR:-/etc/systemd/system}
+EXEC=${INSTALL_K3C_EXEC:-}
+[ $# -gt 0 ] && EXEC="$EXEC $*"
+
+# First word of EXEC picks the command, as in k3s. Split on blanks, no globbing.
+set -f
+# shellcheck disable=SC2086
+set -- $EXEC
+set +f
+case ${1:-} in
+  server|agent) CMD=$1; shift ;;
+  -*|'') if [ -n "${K3C_URL:-}" ]; then CMD=agent; else CMD=server; fi ;;
+  *) fatal "INSTALL_K3C_EXEC must start with server, agent or a flag, not '$1'" ;;
+esac
+for a in "$@"; do
+  case $a in *"'"*|*"\\"*) fatal "INSTALL_K3C_EXEC is split on blanks; quotes and backslashes are not supported: $a" ;; esac
+done
+if [ "$CMD" = agent ]; then
+  [ -n "${K3C_URL:-}" ] || fatal "an agent needs K3C_URL (https://<server>:6443)"
+  [ -n "${K3C_TOKEN:-}" ] || fatal "an agent needs K3C_TOKEN (k3c token create on the server)"
+  SERVICE=k3c-agent
+else
+  SERVICE=k3c
+fi
+
+# --- which artifact ---
+MACHINE=${INSTALL_K3C_ARCH:-$(uname -m)}
+case $MACHINE in
+  x86_64|amd64) ARTIFACT=k3c ;;
+  aarch64|arm64) ARTIFACT=k3c-arm64 ;;
+  armv7*|armv8l|armhf|arm) ARTIFACT=k3c-armhf ;;
+  armv6*|armv5*) fatal "k3c-armhf needs ARMv7 (Debian armhf baseline); $MACHINE is not supported" ;;
+  *) fatal "no k3c build for architecture $MACHINE" ;;
+esac
+
+if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
+  fatal "run as root (or set INSTALL_K3C_ROOT to install into a folder)"
+fi
+for d in "$BIN_DIR" "$SYSTEMD_DIR"; do
+  mkdir -p "$ROOT$d"
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/k3c-install.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1" | cut -d' ' -f1
+  else fatal "neither sha256sum nor shasum is installed: cannot verify the download"
+  fi
+}
+
+download() { # URL FILE
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL -o "$2" "$1" || fatal "download of $1 failed"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -qO "$2" "$1" || fatal "download of $1 failed"
+  else
+    fatal "neither curl nor wget is installed"
+  fi
+}
+
+# --- get and verify the binary ---
+if [ "${INSTALL_K3C_SKIP_DOWNLOAD:-}" = true ]; then
+  [ -x "$ROOT$BIN_DIR/k3c" ] || fatal "INSTALL_K3C_SKIP_DOWNLOAD=true but $ROOT$BIN_DIR/k3c is missing"
+  info "keeping $BIN_DIR/k3c"
+else
+  if [ -n "${INSTALL_K3C_ARTIFACT_DIR:-}" ]; then
+    info "using $INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT"
+    [ -f "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT" ] || fatal "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT not found"
+    [ -f "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT.sha256" ] || fatal "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT.sha256 not found"
+    cp "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT" "$TMP/k3c"
+    cp "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT.sha256" "$TMP/k3c.sha256"
+  elif [ -n "${INSTALL_K3C_URL_BASE:-}" ]; then
+    base=${INSTALL_K3C_URL_BASE%/}
+    info "downloading $base/$ARTIFACT"
+    download "$base/$ARTIFACT.sha256" "$TMP/k3c.sha256"
+    download "$base/$ARTIFACT" "$TMP/k3c"
+  else
+    fatal "set INSTALL_K3C_URL_BASE (download) or INSTALL_K3C_ARTIFACT_DIR (local files)"
+  fi
+  want=$(awk -v f="$ARTIFACT" '$2 == f || $2 == "*" f { print $1 }' "$TMP/k3c.sha256")
+  [ -n "$want" ] || fatal "$ARTIFACT.sha256 has no line for $ARTIFACT"
+  got=$(sha256_of "$TMP/k3c")
+  [ "$got" = "$want" ] || fatal "sha256 of $ARTIFACT is $got, expected $want: refusing to install"
+  info "sha256 verified: $got"
+  chmod 755 "$TMP/k3c"
+  mv -f "$TMP/k3c" "$ROOT$BIN_DIR/k3c.new"
+  mv -f "$ROOT$BIN_DIR/k3c.new" "$ROOT$BIN_DIR/k3c"
+  info "installed $BIN_DIR/k3c"
+fi
+
+# --- service environment: every K3C_* variable, private ---
+ENV_FILE=$SYSTEMD_DIR/$SERVICE.service.env
+umask 077
+env | grep -E '^K3C_[A-Z0-9_]+=' >"$ROOT$ENV_FILE" || true
+umask 022
+info "wrote $ENV_FILE"
+
+# --- systemd unit ---
+# Each argument in single quotes: systemd's own quoting, so spaces survive.
+exec_args=""
+for a in "$@"; do
+  exec_args="$exec_args \\
+    '$a'"
+done
+cat >"$ROOT$SYSTEMD_DIR/$SERVICE.service" <<EOF
+[Unit]
+Description=k3c $CMD: Kubernetes for edge and IoT devices
+Wants=network-online.target
+After=network-online.target
+
+[Install]
+WantedBy=multi-user.target
+
+[Service]
+Type=exec
+EnvironmentFile=-/etc/default/%N
+EnvironmentFile=-$ENV_FILE
+KillMode=process
+Delegate=yes
+LimitNOFILE=1048576
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+TimeoutStartSec=0
+Restart=always
+RestartSec=5s
+ExecStartPre=-/sbin/modprobe br_netfilter
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=$BIN_DIR/k3c $CMD$exec_args
+EOF
+info "wrote $SYSTEMD_DIR/$SERVICE.service"
+
+# --- k3c-killall.sh: stop everything k3c started, keep the data ---
+cat >"$ROOT$BIN_DIR/k3c-killall.sh" <<EOF
+#!/bin/sh
+# Stop k3c and everything it started (containers, mounts, network devices).
+# Data in /var/lib/k3c and /etc/k3c is kept.
+[ "\$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+for s in k3c k3c-agent; do
+  systemctl stop "\$s" 2>/dev/null || true
+done
+# Processes running the k3c binary, and container shims k3c's containerd started.
+for p in /proc/[0-9]*; do
+  exe=\$(readlink "\$p/exe" 2>/dev/null) || continue
+  case \$exe in
+    $BIN_DIR/k3c|$BIN_DIR/k3c\ *) kill -9 "\${p#/proc/}" 2>/dev/null ;;
+  esac
+  case \$(tr '\0' ' ' <"\$p/cmdline" 2>/dev/null) in
+    *containerd-shim*k3c*) kill -9 "\${p#/proc/}" 2>/dev/null ;;
+  esac
+done
+# Mounts under k3c's folders, deepest first.
+awk '{ print \$2 }' /proc/self/mounts | grep -E '^(/run/k3c|/var/lib/k3c|/var/lib/kubelet)(/|\$)' |
+  sort -r | while read -r m; do umount -l "\$m" 2>/dev/null || true; done
+for dev in cni0 flannel.1; do
+  ip link delete "\$dev" 2>/dev/null || true
+done
+rm -rf /run/k3c
+EOF
+chmod 755 "$ROOT$BIN_DIR/k3c-killall.sh"
+info "wrote $BIN_DIR/k3c-killall.sh"
+
+# --- k3c-uninstall.sh: remove everything this script installed, and the data ---
+cat >"$ROOT$BIN_DIR/k3c-uninstall.sh" <<EOF
+#!/bin/sh
+# Remove k3c: stop it, delete the service, the binary, its data and config.
+[ "\$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+$BIN_DIR/k3c-killall.sh
+systemctl disable $SERVICE 2>/dev/null || true
+rm -f $SYSTEMD_DIR/$SERVICE.service $ENV_FILE
+systemctl daemon-reload 2>/dev/null || true
+rm -rf /etc/k3c /var/lib/k3c /var/lib/kubelet
+rm -f $BIN_DIR/k3c $BIN_DIR/k3c-killall.sh
+rm -f $BIN_DIR/k3c-uninstall.sh
+EOF
+chmod 755 "$ROOT$BIN_DIR/k3c-uninstall.sh"
+info "wrote $BIN_DIR/k3c-uninstall.sh"
+
+# --- enable and start ---
+if [ -n "$ROOT" ]; then
+  info "INSTALL_K3C_ROOT is set: not touching systemd"
+elif ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then
+  info "systemd is not running here: start k3c with '$BIN_DIR/k3c $CMD' or enable $SERVICE later"
+elif [ "${INSTALL_K3C_SKIP_ENABLE:-}" = true ]; then
+  systemctl daemon-reload
+  info "not enabling $SERVICE (INSTALL_K3C_SKIP_ENABLE=true)"
+else
+  systemctl daemon-reload
+  systemctl enable "$SERVICE" >/dev/null 2>&1
+  info "enabled $SERVICE"
+  if [ "${INSTALL_K3C_SKIP_START:-}" = true ]; then
+    info "not starting $SERVICE (INSTALL_K3C_SKIP_START=true)"
+  else
+    info "starting $SERVICE"
+    systemctl restart "$SERVICE"
+  fi
+fi
