@@ -27,8 +27,8 @@
 # in 32-bit mode; ARMv6 boards such as the first Raspberry Pi are not supported).
 set -e
 
-info() { echo "[INFO]  $*"; }
-fatal() { echo "[ERROR] $*" >&2; exit 1; }
+info() { printf "[INFO]  %s\n" "$*"; }
+fatal() { printf "[ERROR] %s\n" "$*" >&2; exit 1; }
 
 # --- settings ---
 ROOT=${INSTALL_K3C_ROOT:-}
