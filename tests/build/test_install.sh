@@ -12,6 +12,9 @@ cleanup() {
 }
 trap cleanup EXIT
 inst=$root/scripts/install.sh
+# The installer copies every K3C_* variable into the service's environment
+# file, so it runs with a clean environment (scripts/test.sh exports K3C_BIN...).
+clean_env() { env -i PATH="$PATH" HOME="${HOME:-/root}" TMPDIR="${TMPDIR:-/tmp}" "$@"; }
 
 t0=$SECONDS
 if out=$(bash "$root/scripts/release.sh" 2>&1); then
@@ -31,7 +34,7 @@ check "out/install.sh is scripts/install.sh" cmp "$root/out/install.sh" "$inst"
 run() {
   local r=$1
   shift
-  env -u K3C_URL -u K3C_TOKEN INSTALL_K3C_ROOT="$r" INSTALL_K3C_ARTIFACT_DIR="$root/out" "$@" sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$r" INSTALL_K3C_ARTIFACT_DIR="$root/out" "$@" sh "$inst"
 }
 
 # --- a server install ---
@@ -90,12 +93,12 @@ cp "$root"/out/k3c* "$bad/"
 printf 'X' | dd of="$bad/k3c" bs=1 seek=1000 conv=notrunc 2>/dev/null
 r=$tmp/corrupt
 expect_output "a corrupted artifact is refused" 'sha256 of k3c is [0-9a-f]{64}, expected [0-9a-f]{64}: refusing to install' \
-  env INSTALL_K3C_ROOT="$r" INSTALL_K3C_ARTIFACT_DIR="$bad" INSTALL_K3C_ARCH=x86_64 sh "$inst"
-expect_status "... with a non-zero exit status" 1 env INSTALL_K3C_ROOT="$r" INSTALL_K3C_ARTIFACT_DIR="$bad" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$r" INSTALL_K3C_ARTIFACT_DIR="$bad" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+expect_status "... with a non-zero exit status" 1 clean_env INSTALL_K3C_ROOT="$r" INSTALL_K3C_ARTIFACT_DIR="$bad" INSTALL_K3C_ARCH=x86_64 sh "$inst"
 check "... and nothing is installed" test ! -e "$r/usr/local/bin/k3c" -a ! -e "$r/etc/systemd/system/k3c.service"
 rm -f "$bad/k3c-arm64.sha256"
 expect_output "an artifact without a .sha256 is refused" 'k3c-arm64.sha256 not found' \
-  env INSTALL_K3C_ROOT="$tmp/nosum" INSTALL_K3C_ARTIFACT_DIR="$bad" INSTALL_K3C_ARCH=aarch64 sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$tmp/nosum" INSTALL_K3C_ARTIFACT_DIR="$bad" INSTALL_K3C_ARCH=aarch64 sh "$inst"
 
 # --- download over HTTP, and curl | sh ---
 srv=$tmp/www
@@ -108,18 +111,18 @@ http_pid=$!
 for i in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/good/k3c.sha256" && break; sleep 0.1; done
 r=$tmp/dl
 check "install with INSTALL_K3C_URL_BASE downloads and verifies" \
-  env -u INSTALL_K3C_ARTIFACT_DIR INSTALL_K3C_ROOT="$r" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/good/" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$r" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/good/" INSTALL_K3C_ARCH=x86_64 sh "$inst"
 check "downloaded binary is out/k3c" cmp "$r/usr/local/bin/k3c" "$root/out/k3c"
 expect_output "a corrupted download is refused" 'refusing to install' \
-  env INSTALL_K3C_ROOT="$tmp/dlbad" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/bad" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$tmp/dlbad" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/bad" INSTALL_K3C_ARCH=x86_64 sh "$inst"
 check "... and nothing is installed" test ! -e "$tmp/dlbad/usr/local/bin/k3c"
 expect_output "a missing download fails" 'download of .* failed' \
-  env INSTALL_K3C_ROOT="$tmp/dl404" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/nothing" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$tmp/dl404" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/nothing" INSTALL_K3C_ARCH=x86_64 sh "$inst"
 r=$tmp/pipe
 check "curl -sfL .../install.sh | sh -s - server --flag" sh -c "curl -sfL 'http://127.0.0.1:$port/good/install.sh' |
-  INSTALL_K3C_ROOT='$r' INSTALL_K3C_URL_BASE='http://127.0.0.1:$port/good' INSTALL_K3C_ARCH=x86_64 sh -s - server --disable-agent"
+  env -i PATH='$PATH' INSTALL_K3C_ROOT='$r' INSTALL_K3C_URL_BASE='http://127.0.0.1:$port/good' INSTALL_K3C_ARCH=x86_64 sh -s - server --disable-agent"
 expect_output "... with the arguments in ExecStart" "^ExecStart=/usr/local/bin/k3c server \\\\\$" grep '^ExecStart=' "$r/etc/systemd/system/k3c.service"
 expect_output "... each on its own line" "^    '--disable-agent'\$" grep -- "--disable-agent" "$r/etc/systemd/system/k3c.service"
 check "INSTALL_K3C_SKIP_DOWNLOAD=true keeps the installed binary" \
-  env INSTALL_K3C_ROOT="$r" INSTALL_K3C_SKIP_DOWNLOAD=true INSTALL_K3C_ARCH=x86_64 sh "$inst"
+  clean_env INSTALL_K3C_ROOT="$r" INSTALL_K3C_SKIP_DOWNLOAD=true INSTALL_K3C_ARCH=x86_64 sh "$inst"
 done_testing
