@@ -100,7 +100,9 @@ typedef struct {
   unsigned verbs;                  /* SCHEMA_VERB_* */
   const char *const *subresources; /* "status", "scale", "log", "exec", ...; NULL-terminated */
   const schema_type_t *type;
-  const schema_column_t *columns; /* after NAME; NAME and AGE are implied */
+  const schema_column_t *columns; /* all Table columns in upstream order, NAME and AGE included
+                                     (NAME: path .metadata.name; AGE: type date, path
+                                     .metadata.creationTimestamp) */
   size_t ncolumns;
 } schema_resource_t;
 
