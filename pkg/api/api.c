@@ -11,6 +11,7 @@
 
 #include "api/internal.h"
 #include "api/object.h"
+#include "api/review.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "version.h"
@@ -186,6 +187,8 @@ void api_server_handle(http_req_t *req, void *data) {
     }
     goto out;
   }
+  if (api__review(&call))
+    goto out;
   call.res = api_registry_find(call.ri.group, call.ri.version, call.ri.resource);
   if (!call.res) {
     api_status_not_found(&st, "", "", "");
@@ -194,6 +197,8 @@ void api_server_handle(http_req_t *req, void *data) {
     goto out;
   }
   call.want_table = api__wants_table(req);
+  if (api__action(&call))
+    goto out;
   if (!strcmp(call.ri.verb, "watch"))
     api__watch(&call);
   else

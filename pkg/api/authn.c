@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/internal.h"
 #include "util/alloc.h"
@@ -14,6 +15,7 @@
 struct api_token {
   char *token;
   api_user_t user;
+  time_t expires; /* 0 = never */
   api_token_t *next;
 };
 
@@ -139,7 +141,10 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
     const char *tok = auth + 7;
     while (*tok == ' ')
       tok++;
+    time_t now = time(NULL);
     for (api_token_t *t = srv->tokens; t; t = t->next) {
+      if (t->expires && t->expires < now)
+        continue;
       if (same_secret(t->token, tok)) {
         snprintf(user->name, sizeof(user->name), "%s", t->user.name);
         snprintf(user->uid, sizeof(user->uid), "%s", t->user.uid);
@@ -151,6 +156,32 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
     }
   }
   return false;
+}
+
+void api__token_add(api_server_t *srv, const char *token, const char *user, const char *uid,
+                    const char *const *groups, time_t expires) {
+  /* Drop expired tokens first so the list stays bounded by live ones. */
+  time_t now = time(NULL);
+  for (api_token_t **pp = &srv->tokens; *pp;) {
+    api_token_t *t = *pp;
+    if (t->expires && t->expires < now) {
+      *pp = t->next;
+      free(t->token);
+      api__user_done(&t->user);
+      free(t);
+    } else {
+      pp = &t->next;
+    }
+  }
+  api_token_t *t = xcalloc(1, sizeof(*t));
+  t->token = xstrdup(token);
+  snprintf(t->user.name, sizeof(t->user.name), "%s", user);
+  snprintf(t->user.uid, sizeof(t->user.uid), "%s", uid ? uid : "");
+  for (size_t i = 0; groups && groups[i]; i++)
+    add_group(&t->user, groups[i]);
+  t->expires = expires;
+  t->next = srv->tokens;
+  srv->tokens = t;
 }
 
 bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st) {

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "api/registry.h"
@@ -63,6 +64,9 @@ void api__tokens_free(api_server_t *srv);
  * anonymous requests. */
 bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user);
 void api__user_done(api_user_t *user);
+/* Register a bearer token (service-account tokens from TokenRequest). */
+void api__token_add(api_server_t *srv, const char *token, const char *user, const char *uid,
+                    const char *const *groups, time_t expires);
 /* RBAC is not in yet: system:masters may do anything; everyone else is
  * refused with upstream's Forbidden message. */
 bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st);
@@ -80,6 +84,21 @@ int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st);
  * REST create and by bootstrap (req NULL: log errors instead). */
 void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, const char *ns,
                  cJSON *obj, bool dry_run);
+
+typedef enum {
+  API_REPLY_OBJECT,  /* the stored object */
+  API_REPLY_SCALE,   /* its autoscaling/v1 Scale */
+  API_REPLY_SUCCESS, /* a Status with status Success */
+} api_reply_t;
+
+/* Store obj (taken) at key (taken) with op; with req, answer code and reply
+ * once durable, or the mapped Status error. release_on_fail runs the kind's
+ * deleted hook if the write fails (to return allocations). */
+void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                 store_op_kind_t op, char *key, cJSON *obj, int64_t expected, int code,
+                 api_reply_t reply, bool release_on_fail);
+/* Load the newest stored object of the call's name; fills st on failure. */
+int api__load(api_call_t *call, store_kv_t **ret_kv, cJSON **ret_obj, api_status_t *st);
 
 /* Selectors of a list or watch request; fills st on error. */
 int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t **ret_fs,

@@ -23,6 +23,14 @@ void api__cause(api_status_t *st, const char *reason, const char *field, const c
   api_status_add_cause(st, reason, field, msg);
 }
 
+void api__cause_required(api_status_t *st, const char *field) {
+  api_status_add_cause(st, "FieldValueRequired", field, "Required value");
+}
+
+void api__cause_invalid(api_status_t *st, const char *field, const char *msg) {
+  api__cause(st, "FieldValueInvalid", field, "Invalid value: %s", msg);
+}
+
 cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b) {
   int n = cJSON_GetArraySize(obj_get(obj, a));
   if (b)

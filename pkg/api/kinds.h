@@ -11,4 +11,7 @@ extern const api_hooks_t api_kind_service;
 /* Helpers shared by the kind files. */
 void api__cause(api_status_t *st, const char *reason, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* "Required value" / "Invalid value: <msg>" causes. */
+void api__cause_required(api_status_t *st, const char *field);
+void api__cause_invalid(api_status_t *st, const char *field, const char *msg);
 cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b);

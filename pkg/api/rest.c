@@ -218,7 +218,7 @@ typedef struct {
   char *key;
   char name[256];
   int code;        /* HTTP status on success */
-  bool as_scale;
+  api_reply_t reply;
   bool release_on_fail; /* run hooks->deleted(obj) if the write fails */
   bool deleting;
 } write_ctx_t;
@@ -260,10 +260,13 @@ static void write_done(int err, const store_kv_t *kv, void *data) {
   if (w->deleting && w->res->hooks->deleted)
     w->res->hooks->deleted(w->srv, w->obj);
   if (w->req) {
-    if (w->as_scale) {
+    if (w->reply == API_REPLY_SCALE) {
       cJSON *stored = cJSON_ParseWithLength(kv->value, kv->len);
       api__respond_obj(w->req, w->code, scale_of(w->res, stored));
       cJSON_Delete(stored);
+    } else if (w->reply == API_REPLY_SUCCESS) {
+      api_status_init(&st, w->code, "", "%s", "");
+      api__respond_status(w->req, &st);
     } else {
       api__respond_bytes(w->req, w->code, kv->value, kv->len);
     }
@@ -271,10 +274,9 @@ static void write_done(int err, const store_kv_t *kv, void *data) {
   write_ctx_free(w);
 }
 
-/* Submit obj (taken) for key; responds through write_done. */
-static void submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
-                   store_op_kind_t op, char *key, cJSON *obj, int64_t expected, int code,
-                   bool as_scale, bool release_on_fail) {
+void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                 store_op_kind_t op, char *key, cJSON *obj, int64_t expected, int code,
+                 api_reply_t reply, bool release_on_fail) {
   write_ctx_t *w = xcalloc(1, sizeof(*w));
   w->srv = srv;
   w->req = req;
@@ -282,7 +284,7 @@ static void submit(api_server_t *srv, http_req_t *req, const api_resource_t *res
   w->obj = obj;
   w->key = key;
   w->code = code;
-  w->as_scale = as_scale;
+  w->reply = reply;
   w->release_on_fail = release_on_fail;
   w->deleting = op == STORE_OP_DELETE;
   const char *name = obj_str(obj, "metadata.name");
@@ -383,8 +385,8 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, 
     api__respond_obj(req, 201, obj);
     return;
   }
-  submit(srv, req, res, STORE_OP_CREATE, api_resource_key(res, ns, name), obj, 0, 201, false,
-         true);
+  api__submit(srv, req, res, STORE_OP_CREATE, api_resource_key(res, ns, name), obj, 0, 201,
+              API_REPLY_OBJECT, true);
   return;
 fail:
   cJSON_Delete(obj);
@@ -513,8 +515,8 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     return;
   }
   char *key = api_resource_key(res, call->ri.ns, call->ri.name);
-  submit(call->srv, req, res, finished ? STORE_OP_DELETE : STORE_OP_UPDATE, key, obj,
-         oldkv->mod_rev, 200, as_scale, false);
+  api__submit(call->srv, req, res, finished ? STORE_OP_DELETE : STORE_OP_UPDATE, key, obj,
+              oldkv->mod_rev, 200, as_scale ? API_REPLY_SCALE : API_REPLY_OBJECT, false);
   return;
 fail:
   cJSON_Delete(obj);
@@ -599,6 +601,10 @@ static int load(api_call_t *call, bool latest, store_kv_t **ret_kv, cJSON **ret_
   }
   *ret_kv = kv;
   return 0;
+}
+
+int api__load(api_call_t *call, store_kv_t **ret_kv, cJSON **ret_obj, api_status_t *st) {
+  return load(call, true, ret_kv, ret_obj, st);
 }
 
 static void handle_get(api_call_t *call) {
@@ -1086,14 +1092,14 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
        * in a later revision (store writes commit in submission order). */
       delete_namespace_contents(srv, name);
       if (cJSON_GetArraySize(fin) == 0) {
-        submit(srv, req, res, STORE_OP_DELETE, key, obj, 0, 200, false, false);
+        api__submit(srv, req, res, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
         return;
       }
     }
-    submit(srv, req, res, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, false, false);
+    api__submit(srv, req, res, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
     return;
   }
-  submit(srv, req, res, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, false, false);
+  api__submit(srv, req, res, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_OBJECT, false);
   return;
 fail:
   cJSON_Delete(obj);
@@ -1121,7 +1127,7 @@ static void delete_namespace_contents(api_server_t *srv, const char *ns) {
           free(key);
           continue;
         }
-        submit(srv, NULL, res, STORE_OP_DELETE, key, obj, 0, 200, false, false);
+        api__submit(srv, NULL, res, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
       }
       store_list_done(&l);
     }
