@@ -169,6 +169,24 @@ static int child_get(cJSON *con, const pointer_t *p, cJSON **ret, char *why, siz
   return 0;
 }
 
+/* Insert item before position at (at == size appends). Written out because
+ * cJSON_InsertItemInArray of Debian's libcjson 1.7.15-1+deb12u4 refuses
+ * valid insertions (returns false and leaves the array unchanged). */
+static void array_insert(cJSON *arr, int at, cJSON *item) {
+  cJSON *after = cJSON_GetArrayItem(arr, at);
+  if (!after) {
+    cJSON_AddItemToArray(arr, item);
+    return;
+  }
+  item->next = after;
+  item->prev = after->prev; /* for the head, prev is the tail (cJSON's invariant) */
+  after->prev = item;
+  if (after == arr->child)
+    arr->child = item;
+  else
+    item->prev->next = item;
+}
+
 /* Insert value (owned) at p under con. Returns 0 or -1 with why. */
 static int child_add(cJSON *con, const pointer_t *p, cJSON *value, char *why, size_t whylen) {
   const char *key = last(p);
@@ -193,7 +211,7 @@ static int child_add(cJSON *con, const pointer_t *p, cJSON *value, char *why, si
     snprintf(why, whylen, "Unable to access invalid index: %ld: invalid index referenced", idx);
     goto bad;
   }
-  cJSON_InsertItemInArray(con, at, value);
+  array_insert(con, at, value);
   return 0;
 bad:
   cJSON_Delete(value);

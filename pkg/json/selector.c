@@ -93,7 +93,7 @@ static bool subdomain_ok(const char *s, size_t n) {
   "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 #define VALUE_RE_MSG                                                                               \
   "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', " \
-  "and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value',  or "   \
+  "and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or "   \
   "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 
 static void add_msg(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
