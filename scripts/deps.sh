@@ -6,7 +6,7 @@
 #   static  musl and the source packages of the static build
 #   cross   the aarch64/armhf cross compilers, musl for them, qemu-user
 
-DEPS_build="gcc pkg-config meson ninja-build git libsqlite3-dev libmbedtls-dev libyaml-dev libcjson-dev libev-dev"
+DEPS_build="gcc libc6-dev pkg-config meson ninja-build git libsqlite3-dev libmbedtls-dev libyaml-dev libcjson-dev libev-dev"
 DEPS_test="python3 python3-kubernetes python3-yaml curl openssl file procps iproute2 libclang-rt-14-dev"
 DEPS_static="musl-tools dpkg-dev tcl cmake make file"
 DEPS_cross="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static musl-dev:arm64 musl-dev:armhf"
