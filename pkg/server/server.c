@@ -11,18 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "http/server.h"
-#include "server/fallback.h"
+#include "store/store.h"
 #include "server/kubeconfig.h"
 #include "tls/pki.h"
 #include "tls/token.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 #include "util/log.h"
-
-/* The request handler and its data. The API layer replaces this with its
- * own entry point (api_server_handle) once it is wired in. */
-static http_handler_cb const request_handler = server_fallback_handle;
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
   log_info("server", "received signal %d, shutting down", w->signum);
@@ -84,6 +81,9 @@ int server_run(const k3c_config_t *cfg) {
   char *token = NULL, *url = NULL, *dir = NULL;
   tls_pki_t pki = {0};
   http_server_t *http = NULL;
+  store_t *store = NULL;
+  api_server_t *api = NULL;
+  char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
   ev_signal_init(&sigterm, on_signal, SIGTERM);
@@ -117,6 +117,31 @@ int server_run(const k3c_config_t *cfg) {
              (unsigned)cfg->write_kubeconfig_mode);
   }
 
+  db_dir = xasprintf("%s/db", dir);
+  db_path = xasprintf("%s/state.db", db_dir);
+  if ((r = fs_mkdir_p(db_dir, 0700)) < 0) {
+    log_error("server", "cannot create %s: %s", db_dir, strerror(-r));
+    goto out;
+  }
+  store_options_t sopts = {.path = db_path};
+  if ((r = store_open(loop, &sopts, &store, err, sizeof(err))) < 0) {
+    log_error("server", "datastore: %s", err);
+    goto out;
+  }
+  log_info("server", "datastore %s at revision %lld", db_path, (long long)store_revision(store));
+  tokens_path = xasprintf("%s/tokens.csv", dir);
+  api_server_opts_t aopts = {
+      .service_cidr = cfg->service_cidr,
+      .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
+      .advertise_port = cfg->https_listen_port,
+      .token_auth_file = tokens_path,
+  };
+  if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
+    log_error("server", "API server: %s", err);
+    goto out;
+  }
+  api_server_bootstrap(api);
+
   http_server_opts_t opts = {
       .bind_address = cfg->bind_address,
       .port = cfg->https_listen_port,
@@ -124,7 +149,7 @@ int server_run(const k3c_config_t *cfg) {
       .key_pem = pki.serving_key_pem,
       .client_ca_pem = pki.ca_cert_pem,
   };
-  if ((r = http_server_start(loop, &opts, request_handler, NULL, &http, err, sizeof(err))) < 0) {
+  if ((r = http_server_start(loop, &opts, api_server_handle, api, &http, err, sizeof(err))) < 0) {
     log_error("server", "HTTPS listener: %s", err);
     goto out;
   }
@@ -140,6 +165,11 @@ int server_run(const k3c_config_t *cfg) {
   status = 0;
 out:
   http_server_stop(http);
+  api_server_free(api);
+  store_close(store);
+  free(db_dir);
+  free(db_path);
+  free(tokens_path);
   tls_pki_done(&pki);
   free(token);
   free(url);
