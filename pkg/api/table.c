@@ -79,7 +79,7 @@ static cJSON *path_cell(const schema_column_t *c, const cJSON *obj) {
   if (!strcmp(c->type, "date"))
     return age_cell(cJSON_IsString(v) ? v->valuestring : NULL);
   if (!v || cJSON_IsNull(v))
-    return cJSON_CreateNull();
+    return !strcmp(c->type, "string") ? cJSON_CreateString("<none>") : cJSON_CreateNull();
   if (cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v))
     return cJSON_Duplicate(v, 0);
   char *s = cJSON_PrintUnformatted(v);
