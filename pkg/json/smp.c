@@ -856,7 +856,7 @@ static int apply_element_orders(smp_t *s, cJSON *orig, cJSON *patch, const void 
     cJSON_Delete(order);
     if (r < 0)
       return r;
-    c = next;
+    c = patch->child; /* the list itself may have gone: rescan */
   }
   return 0;
 }
