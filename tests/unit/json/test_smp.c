@@ -293,6 +293,13 @@ static void test_missing_merge_key_is_error(void) {
   CHECK_ERR(&t_pod, POD, "{\"spec\":{\"containers\":[{\"$patch\":\"delete\"}]}}",
             "does not contain declared merge key: name");
 }
+static void test_live_item_without_merge_key(void) {
+  /* regression (found by fuzz_jsonpatch): a live item lacking the merge key
+   * made the error path free list items twice */
+  CHECK_ERR(&t_pod, "{\"spec\":{\"containers\":[{\"name\":\"a\"},{\"naie\":\"b\"}]}}",
+            "{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}]}}",
+            "does not contain declared merge key: name");
+}
 static void test_mixed_element_types_is_error(void) {
   CHECK_ERR(&t_pod, POD, "{\"spec\":{\"containers\":[\"a\"]}}",
             "list element types are not identical");
@@ -511,6 +518,7 @@ TEST_LIST = {
     TEST(test_list_patch_replace),
     TEST(test_list_patch_merge_is_error),
     TEST(test_missing_merge_key_is_error),
+    TEST(test_live_item_without_merge_key),
     TEST(test_mixed_element_types_is_error),
     TEST(test_empty_merging_lists),
     TEST(test_finalizers_union),
