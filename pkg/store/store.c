@@ -84,6 +84,8 @@ struct store {
   int64_t db_compacted;
 };
 
+const store_backend_ops_t *store__backend = &store__sqlite_backend;
+
 /* ---- kv ---- */
 
 static store_kv_t *kv_new(const char *key, char *value, size_t len, int64_t create_rev,
@@ -702,7 +704,7 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   }
   s = xcalloc(1, sizeof(*s));
   s->loop = loop;
-  s->ops = &store__sqlite_backend;
+  s->ops = store__backend;
   store__index_init(&s->idx);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cond, NULL);
