@@ -82,6 +82,7 @@ struct store {
   ev_timer ttl_timer;
   ev_timer compact_timer;
   int64_t db_compacted;
+  double compact_every; /* seconds */
 };
 
 const store_backend_ops_t *store__backend = &store__sqlite_backend;
@@ -629,7 +630,7 @@ static void compact_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   struct store *s = (struct store *)((char *)t - offsetof(struct store, compact_timer));
   ev_ref(loop); /* the timer stopped itself; balance its ev_unref */
   compact_db(s);
-  timer_set(s, t, t->repeat > 0 ? t->repeat : (double)DEFAULT_COMPACT_MS / 1000.);
+  timer_set(s, t, s->compact_every);
 }
 
 typedef struct {
@@ -746,7 +747,7 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   if (opts->compact_interval_ms >= 0) {
     double every = (double)(opts->compact_interval_ms ? opts->compact_interval_ms
                                                       : DEFAULT_COMPACT_MS) / 1000.;
-    s->compact_timer.repeat = every;
+    s->compact_every = every;
     timer_set(s, &s->compact_timer, every);
   }
   *ret_store = s;
