@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -354,6 +355,7 @@ static const kind_hooks_t table[] = {
     {"apps", "ControllerRevision", &api_kind_workload},
     {"batch", "Job", &api_kind_workload},
     {"batch", "CronJob", &api_kind_workload},
+    {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd},
 };
 
 const api_hooks_t *api_kind_hooks(const char *group, const char *kind) {

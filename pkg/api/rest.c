@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
 #include "api/object.h"
 #include "json/patch.h"
@@ -186,6 +187,8 @@ static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const c
   if (check_schema(req, res, obj, st) < 0)
     return -EINVAL;
   memset(st, 0, sizeof(*st));
+  if (res->s->json_schema && api__crd_admit(req, res, obj, st) < 0)
+    return -EINVAL;
   const char *name = obj_str(obj, "metadata.name");
   if (!old) {
     const char *why = res->hooks->check_name ? res->hooks->check_name(name)
@@ -1109,12 +1112,20 @@ fail:
     api_status_done(&st);
 }
 
+/* Whether an earlier row stores under the same keys (another version). */
+static bool storage_seen(size_t upto, const api_resource_t *res) {
+  for (size_t i = 0; i < upto; i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r && !strcmp(r->storage_group, res->storage_group) && !strcmp(r->s->plural, res->s->plural))
+      return true;
+  }
+  return false;
+}
+
 static void delete_namespace_contents(api_server_t *srv, const char *ns) {
-  delete_opts_t o;
-  memset(&o, 0, sizeof(o));
   for (size_t i = 0; i < api_registry_count(); i++) {
     const api_resource_t *res = api_registry_at(i);
-    if (!res->s->namespaced)
+    if (!res || !res->s->namespaced || storage_seen(i, res))
       continue;
     char *prefix = api_resource_key(res, ns, NULL);
     store_list_opts_t lo = {.prefix = prefix};
