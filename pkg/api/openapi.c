@@ -254,10 +254,17 @@ static const char *const patch_types[] = {
     "application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
     "application/strategic-merge-patch+json", NULL};
 
+/* Custom resources take no strategic merge patch; kubectl reads this list
+ * to choose between SMP and merge patch for `apply`. */
+static const char *const custom_patch_types[] = {
+    "application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml",
+    NULL};
+
 typedef struct {
   const char *group, *version, *kind; /* GVK of the operation */
   const char *schema;                 /* schema name of the object */
   const char *idbase;                 /* "CoreV1NamespacedPod" */
+  bool custom;                        /* a custom resource (no SMP) */
 } opctx_t;
 
 static cJSON *operation(const opctx_t *c, const char *verb, const char *action, const char *desc,
@@ -273,7 +280,8 @@ static cJSON *operation(const opctx_t *c, const char *verb, const char *action, 
     add_write_params(params, patch);
   if (body_schema) {
     cJSON *rb = cJSON_AddObjectToObject(op, "requestBody");
-    cJSON_AddItemToObject(rb, "content", content(patch ? patch_types : body_types, body_schema));
+    const char *const *types = !patch ? body_types : c->custom ? custom_patch_types : patch_types;
+    cJSON_AddItemToObject(rb, "content", content(types, body_schema));
     cJSON_AddBoolToObject(rb, "required", true);
   }
   cJSON *responses = cJSON_AddObjectToObject(op, "responses");
@@ -320,7 +328,7 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
   bool custom = !r->type;
   char *idbase = xasprintf("%s%c%s%s%s", g, r->version[0] - 'a' + 'A', r->version + 1,
                            r->namespaced ? "Namespaced" : "", r->kind);
-  opctx_t c = {r->group, r->version, r->kind, type_name, idbase};
+  opctx_t c = {r->group, r->version, r->kind, type_name, idbase, custom};
 
   if (r->type)
     typeset_add(types, r->type);
@@ -374,7 +382,7 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
     char *all = xasprintf("%s/%s", prefix, r->plural);
     char *id = xasprintf("%s%c%s%sForAllNamespaces", g, r->version[0] - 'a' + 'A',
                          r->version + 1, r->kind);
-    opctx_t ca = {r->group, r->version, r->kind, type_name, id};
+    opctx_t ca = {r->group, r->version, r->kind, type_name, id, custom};
     pi = cJSON_CreateObject();
     cJSON_AddItemToObject(pi, "get",
                           operation(&ca, "list", "list", "List or watch objects of all namespaces.",
