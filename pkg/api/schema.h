@@ -39,6 +39,8 @@ typedef enum {
   SCHEMA_MAP,     /* JSON object with string keys; proto map<string, value> */
 } schema_container_t;
 
+enum { SCHEMA_LISTTYPE_NONE, SCHEMA_LISTTYPE_ATOMIC, SCHEMA_LISTTYPE_SET, SCHEMA_LISTTYPE_MAP };
+
 #define SCHEMA_PATCH_MERGE 1u       /* patchStrategy: merge */
 #define SCHEMA_PATCH_RETAIN_KEYS 2u /* patchStrategy: retainKeys */
 
@@ -55,7 +57,16 @@ typedef struct {
   bool required;
   const char *const *enums;  /* allowed string values, NULL-terminated; NULL = any */
   const char *description;   /* short, ours; may be NULL */
+  /* Added by the schema module: */
+  const char *map_keys;      /* x-kubernetes-list-map-keys, comma-separated; may be NULL */
+  uint8_t list_type;         /* SCHEMA_LISTTYPE_*: x-kubernetes-list-type */
+  bool pointer;              /* Go pointer: protobuf zero values are meaningful */
+  bool keep_zero;            /* JSON keeps zero values (pointer, or no omitempty) */
 } schema_field_t;
+/* A field with name "" is an embedded (json:",inline") struct: its fields
+ * are also listed, flattened, in the parent with proto 0, and the entry
+ * itself only says which protobuf field number carries them. Walkers of
+ * JSON skip it. */
 
 struct schema_type {
   const char *name; /* OpenAPI definition name: io.k8s.api.core.v1.PodSpec */
@@ -100,8 +111,14 @@ typedef struct {
   unsigned verbs;                  /* SCHEMA_VERB_* */
   const char *const *subresources; /* "status", "scale", "log", "exec", ...; NULL-terminated */
   const schema_type_t *type;
-  const schema_column_t *columns; /* after NAME; NAME and AGE are implied */
+  const schema_column_t *columns; /* all Table columns in upstream order, NAME and AGE included
+                                     (NAME: path .metadata.name; AGE: type date, path
+                                     .metadata.creationTimestamp) */
   size_t ncolumns;
+  /* Custom resources only (type is NULL): the version's openAPIV3Schema and
+   * the components.schemas name it is published under ("com.example.v1.Db"). */
+  const cJSON *json_schema;
+  const char *schema_name;
 } schema_resource_t;
 
 /* ---- generated tables ---- */

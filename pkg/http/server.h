@@ -89,3 +89,24 @@ typedef void (*http_drain_cb)(http_req_t *req, void *data);
 void http_stream_on_drain(http_req_t *r, http_drain_cb cb, void *data);
 /* Send the final chunk and finish the request. */
 void http_stream_end(http_req_t *r);
+
+/* ---- connection take-over (WebSocket / SPDY upgrades) ----
+ * exec, attach and port-forward answer "101 Switching Protocols" and then
+ * speak their own framing over the same TLS connection. */
+typedef struct http_upgrade http_upgrade_t;
+typedef void (*http_upgrade_data_cb)(http_upgrade_t *u, const char *bytes, size_t len, void *data);
+typedef void (*http_upgrade_close_cb)(http_upgrade_t *u, void *data);
+/* Send "101 Switching Protocols" with the headers added by
+ * http_req_add_header (Upgrade, Connection, Sec-WebSocket-Accept, ...) and
+ * take over the connection. Finishes the request. Bytes the client already
+ * sent after the request are delivered to on_data first (on a later loop
+ * iteration, never inside this call). on_close runs once when the client
+ * goes away, on an I/O error or at http_server_stop; u is invalid after it.
+ * Returns NULL (request finished, nothing to free) if the client is gone. */
+http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
+                                 http_upgrade_close_cb on_close, void *data);
+/* Queue bytes; returns bytes queued but not yet sent, or -EPIPE. */
+long http_upgrade_write(http_upgrade_t *u, const char *bytes, size_t len);
+/* Flush what is queued, then close. on_close is not called; u is invalid
+ * after this call. */
+void http_upgrade_close(http_upgrade_t *u);

@@ -1,12 +1,23 @@
-/* The server process: prepares the data dir, then runs the control plane
- * components on one libev loop until a termination signal. */
+/* The server process: prepares the data dir, the cluster PKI, the join
+ * token and the admin kubeconfig, then serves the Kubernetes API over HTTPS
+ * on one libev loop until SIGTERM or SIGINT (docs/PKI.md, docs/HTTP.md). */
 #include "server/server.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "api/api.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "server/kubeconfig.h"
+#include "tls/pki.h"
+#include "tls/token.h"
+#include "util/alloc.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -15,24 +26,157 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
   ev_break(loop, EVBREAK_ALL);
 }
 
-int server_run(const k3c_config_t *cfg) {
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/server", cfg->data_dir);
-  int r = fs_mkdir_p(path, 0700);
+static bool is_wildcard(const char *addr) {
+  return !addr || !*addr || !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::");
+}
+
+/* URL for local clients: loopback unless bound to one specific address. */
+static char *local_url(const k3c_config_t *cfg) {
+  const char *host = is_wildcard(cfg->bind_address) ? "127.0.0.1" : cfg->bind_address;
+  if (strchr(host, ':'))
+    return xasprintf("https://[%s]:%d", host, cfg->https_listen_port);
+  return xasprintf("https://%s:%d", host, cfg->https_listen_port);
+}
+
+static int setup_pki(const k3c_config_t *cfg, tls_pki_t *pki) {
+  char err[512] = "";
+  char host[256] = "";
+  tls_san_t san;
+  tls_san_init(&san);
+  if (gethostname(host, sizeof(host) - 1) < 0)
+    host[0] = '\0';
+  int r = tls_pki_serving_san(&san, host, (const char *const *)cfg->tls_san.v,
+                              (const char *const *)cfg->node_ip.v, cfg->service_cidr, err,
+                              sizeof(err));
+  if (r == 0 && !is_wildcard(cfg->bind_address))
+    tls_san_add(&san, cfg->bind_address);
   if (r < 0) {
-    log_error("server", "cannot create data dir %s: %s", path, strerror(-r));
-    return 1;
+    log_error("server", "serving certificate names: %s", err);
+    goto out;
   }
+  unsigned changes = 0;
+  tls_pki_opts_t opts = {.data_dir = cfg->data_dir, .serving_san = &san};
+  r = tls_pki_load(pki, &opts, &changes, err, sizeof(err));
+  if (r < 0) {
+    log_error("server", "certificates: %s", err);
+    goto out;
+  }
+  if (changes & TLS_PKI_CA_CREATED)
+    log_info("server", "created cluster CA %s", pki->ca_cert_path);
+  else
+    log_info("server", "using cluster CA %s", pki->ca_cert_path);
+  if (changes & TLS_PKI_SERVING_ISSUED)
+    log_info("server", "issued serving certificate %s (%zu DNS names, %zu IPs)",
+             pki->serving_cert_path, san.n_dns, san.n_ips);
+  if (changes & TLS_PKI_ADMIN_ISSUED)
+    log_info("server", "issued admin client certificate %s", pki->admin_cert_path);
+out:
+  tls_san_done(&san);
+  return r;
+}
+
+int server_run(const k3c_config_t *cfg) {
+  int status = 1, r;
+  char err[512] = "";
+  char *token = NULL, *url = NULL, *dir = NULL;
+  tls_pki_t pki = {0};
+  http_server_t *http = NULL;
+  store_t *store = NULL;
+  api_server_t *api = NULL;
+  char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
   ev_signal_init(&sigterm, on_signal, SIGTERM);
   ev_signal_init(&sigint, on_signal, SIGINT);
+  signal(SIGPIPE, SIG_IGN);
+
+  log_info("server", "k3c server starting, data dir %s", cfg->data_dir);
+  dir = xasprintf("%s/server", cfg->data_dir);
+  if ((r = fs_mkdir_p(dir, 0700)) < 0) {
+    log_error("server", "cannot create data dir %s: %s", dir, strerror(-r));
+    goto out;
+  }
+  if (setup_pki(cfg, &pki) < 0)
+    goto out;
+
+  if ((r = tls_token_ensure(cfg->data_dir, pki.ca_cert_pem, cfg->token, &token, err,
+                            sizeof(err))) < 0) {
+    log_error("server", "node token: %s", err);
+    goto out;
+  }
+  log_info("server", "node token is in %s/node-token", dir);
+
+  url = local_url(cfg);
+  if (cfg->write_kubeconfig && *cfg->write_kubeconfig) {
+    if ((r = server_kubeconfig_write(cfg->write_kubeconfig, (mode_t)cfg->write_kubeconfig_mode, url,
+                                     pki.ca_cert_pem, pki.admin_cert_pem, pki.admin_key_pem)) < 0) {
+      log_error("server", "write kubeconfig %s: %s", cfg->write_kubeconfig, strerror(-r));
+      goto out;
+    }
+    log_info("server", "wrote kubeconfig %s (mode %04o)", cfg->write_kubeconfig,
+             (unsigned)cfg->write_kubeconfig_mode);
+  }
+
+  db_dir = xasprintf("%s/db", dir);
+  db_path = xasprintf("%s/state.db", db_dir);
+  if ((r = fs_mkdir_p(db_dir, 0700)) < 0) {
+    log_error("server", "cannot create %s: %s", db_dir, strerror(-r));
+    goto out;
+  }
+  store_options_t sopts = {.path = db_path};
+  if ((r = store_open(loop, &sopts, &store, err, sizeof(err))) < 0) {
+    log_error("server", "datastore: %s", err);
+    goto out;
+  }
+  log_info("server", "datastore %s at revision %lld", db_path, (long long)store_revision(store));
+  tokens_path = xasprintf("%s/tokens.csv", dir);
+  api_server_opts_t aopts = {
+      .service_cidr = cfg->service_cidr,
+      .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
+      .advertise_port = cfg->https_listen_port,
+      .token_auth_file = tokens_path,
+  };
+  if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
+    log_error("server", "API server: %s", err);
+    goto out;
+  }
+  api_server_bootstrap(api);
+
+  http_server_opts_t opts = {
+      .bind_address = cfg->bind_address,
+      .port = cfg->https_listen_port,
+      .cert_pem = pki.serving_cert_pem,
+      .key_pem = pki.serving_key_pem,
+      .client_ca_pem = pki.ca_cert_pem,
+  };
+  if ((r = http_server_start(loop, &opts, api_server_handle, api, &http, err, sizeof(err))) < 0) {
+    log_error("server", "HTTPS listener: %s", err);
+    goto out;
+  }
+  if (!cfg->disable_agent)
+    log_warn("server", "the node agent is not part of this build yet: running the control plane "
+                       "only (pass --disable-agent to silence this)");
+  log_info("server", "serving HTTPS on %s:%d (kubectl: %s)",
+           cfg->bind_address ? cfg->bind_address : "0.0.0.0", cfg->https_listen_port, url);
+
   ev_signal_start(loop, &sigterm);
   ev_signal_start(loop, &sigint);
-  signal(SIGPIPE, SIG_IGN);
-  log_info("server", "k3c server starting, data dir %s", cfg->data_dir);
   ev_run(loop, 0);
   ev_signal_stop(loop, &sigterm);
   ev_signal_stop(loop, &sigint);
-  return 0;
+  log_info("server", "stopped");
+  status = 0;
+out:
+  http_server_stop(http);
+  api_server_free(api);
+  store_close(store);
+  free(db_dir);
+  free(db_path);
+  free(tokens_path);
+  tls_pki_done(&pki);
+  free(token);
+  free(url);
+  free(dir);
+  ev_loop_destroy(loop);
+  return status;
 }

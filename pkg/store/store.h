@@ -23,6 +23,20 @@
  *   -E2BIG     value larger than STORE_VALUE_MAX
  *   -EIO       the database failed; the write is not durable
  *   -ENOBUFS   (watch) the watcher fell too far behind and was cut off
+ *
+ * Additions by the store implementation (meaning of the above unchanged):
+ *   -EINVAL    also for a read revision newer than store_revision()
+ *   -EAGAIN    (write) more than STORE_INFLIGHT_MAX bytes of writes are
+ *              waiting for the disk; retry later (the API answers 429)
+ *   -ESHUTDOWN (write) store_close has begun (e.g. from a done callback
+ *              running inside store_close)
+ *   store_open: -EIO corrupt database, -EACCES/-EROFS/-ENOENT cannot open
+ *              for writing, -EBUSY used by another process, -EPROTO unknown
+ *              schema; err says which, with the path.
+ * store_close must not be called from inside a store callback. After
+ * store_close, watch handles are gone: do not call store_watch_stop.
+ * A revision is dense: if a commit fails (-EIO), the writes after it fail
+ * too and the next write reuses the first failed revision.
  */
 #pragma once
 
@@ -32,6 +46,8 @@
 #include <stdint.h>
 
 #define STORE_VALUE_MAX (3 * 1024 * 1024) /* etcd's default request limit is 1.5 MiB */
+/* Addition: bytes of submitted-but-uncommitted writes before -EAGAIN. */
+#define STORE_INFLIGHT_MAX ((size_t)64 * 1024 * 1024)
 
 typedef struct store store_t;
 

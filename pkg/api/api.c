@@ -1,0 +1,302 @@
+/* API server entry: routing of every HTTP request (health, version,
+ * discovery, OpenAPI, resources), response helpers and cluster bootstrap.
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/crd.h"
+#include "api/internal.h"
+#include "api/openapi_internal.h"
+#include "api/object.h"
+#include "api/review.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "version.h"
+
+int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t *opts,
+                   api_server_t **ret_srv, char *err, size_t errlen) {
+  api_registry_init();
+  api_server_t *srv = xcalloc(1, sizeof(*srv));
+  srv->loop = loop;
+  srv->store = store;
+  srv->service_cidr = xstrdup(opts->service_cidr ? opts->service_cidr : "10.43.0.0/16");
+  srv->advertise_ip = xstrdup(opts->advertise_ip ? opts->advertise_ip : "127.0.0.1");
+  srv->advertise_port = opts->advertise_port ? opts->advertise_port : 6443;
+  srv->node_port_min = opts->node_port_min ? opts->node_port_min : 30000;
+  srv->node_port_max = opts->node_port_max ? opts->node_port_max : 32767;
+  int r = api__ipalloc_new(srv, err, errlen);
+  if (r == 0 && opts->token_auth_file)
+    r = api__tokens_load(srv, opts->token_auth_file, err, errlen);
+  if (r < 0) {
+    api_server_free(srv);
+    return r;
+  }
+  api__ipalloc_load(srv);
+  if ((r = api__crd_start(srv, err, errlen)) < 0) {
+    api_server_free(srv);
+    return r;
+  }
+  *ret_srv = srv;
+  return 0;
+}
+
+void api_server_free(api_server_t *srv) {
+  if (!srv)
+    return;
+  api__watches_stop_all(srv);
+  api__crd_stop(srv);
+  api__tokens_free(srv);
+  api__ipalloc_free(srv);
+  free(srv->service_cidr);
+  free(srv->advertise_ip);
+  free(srv);
+}
+
+/* ---- responses ---- */
+
+void api__respond_status(http_req_t *req, api_status_t *st) {
+  size_t len;
+  char *body = api_status_json(st, &len);
+  if (st->code == 401)
+    http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"kubernetes-master\"");
+  http_respond_take(req, st->code, "application/json", body, len);
+  api_status_done(st);
+}
+
+void api__respond_obj(http_req_t *req, int code, cJSON *obj) {
+  char *body = cJSON_PrintUnformatted(obj);
+  cJSON_Delete(obj);
+  http_respond_take(req, code, "application/json", body, strlen(body));
+}
+
+void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len) {
+  http_respond(req, code, "application/json", json, len);
+}
+
+bool api__wants_table(http_req_t *req) {
+  const char *accept = http_req_header(req, "Accept");
+  return accept && strstr(accept, "as=Table") && strstr(accept, "g=meta.k8s.io");
+}
+
+bool api__query_bool(http_req_t *req, const char *name) {
+  const char *v = http_req_query(req, name);
+  return v && (!strcasecmp(v, "true") || !strcmp(v, "1"));
+}
+
+/* ---- non-resource endpoints ---- */
+
+static void serve_version(http_req_t *req) {
+  char *body = xasprintf("{\"major\":\"%s\",\"minor\":\"%s\",\"gitVersion\":\"%s\","
+                         "\"gitCommit\":\"%s\",\"gitTreeState\":\"clean\","
+                         "\"buildDate\":\"%s\",\"goVersion\":\"n/a (C)\",\"compiler\":\"gcc\","
+                         "\"platform\":\"linux/%s\"}",
+                         K3C_KUBE_MAJOR, K3C_KUBE_MINOR, K3C_VERSION, K3C_GIT_COMMIT,
+                         "1970-01-01T00:00:00Z",
+#if defined(__x86_64__)
+                         "amd64"
+#elif defined(__aarch64__)
+                         "arm64"
+#elif defined(__arm__)
+                         "arm"
+#else
+                         "unknown"
+#endif
+  );
+  http_respond_take(req, 200, "application/json", body, strlen(body));
+}
+
+static bool is_health(const char *path) {
+  static const char *const roots[] = {"/healthz", "/livez", "/readyz"};
+  for (size_t i = 0; i < 3; i++) {
+    size_t n = strlen(roots[i]);
+    if (!strncmp(path, roots[i], n) && (path[n] == '\0' || path[n] == '/'))
+      return true;
+  }
+  return false;
+}
+
+/* The served rows (built-in and custom) as the OpenAPI builders take them. */
+static const schema_resource_t **served_rows(size_t *ret_n) {
+  size_t n = 0, total = api_registry_count();
+  const schema_resource_t **v = xcalloc(total ? total : 1, sizeof(*v));
+  for (size_t i = 0; i < total; i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r)
+      v[n++] = r->s;
+  }
+  *ret_n = n;
+  return v;
+}
+
+static char *openapi_gv(const char *group, const char *version, size_t *ret_len) {
+  size_t n;
+  const schema_resource_t **rows = served_rows(&n);
+  cJSON *doc = schema__openapi_gv_doc(rows, n, group, version);
+  free(rows);
+  if (!doc)
+    return NULL;
+  char *s = cJSON_PrintUnformatted(doc);
+  cJSON_Delete(doc);
+  *ret_len = strlen(s);
+  return s;
+}
+
+static void serve_openapi(http_req_t *req, const char *path) {
+  size_t len = 0;
+  char *doc = NULL;
+  api_status_t st;
+  if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
+    size_t n;
+    const schema_resource_t **rows = served_rows(&n);
+    doc = schema__openapi_root(rows, n, &len);
+    free(rows);
+  } else if (!strncmp(path, "/openapi/v3/api/", 16)) {
+    doc = openapi_gv("", path + 16, &len);
+  } else if (!strncmp(path, "/openapi/v3/apis/", 17)) {
+    char group[128];
+    const char *gv = path + 17;
+    const char *slash = strchr(gv, '/');
+    if (slash && (size_t)(slash - gv) < sizeof(group)) {
+      memcpy(group, gv, (size_t)(slash - gv));
+      group[slash - gv] = '\0';
+      doc = openapi_gv(group, slash + 1, &len);
+    }
+  }
+  if (!doc) {
+    /* kubectl tolerates a missing /openapi/v2 and uses v3. */
+    api_status_not_found(&st, "", "", "");
+    snprintf(st.message, sizeof(st.message), "the server could not find the requested resource");
+    api__respond_status(req, &st);
+    return;
+  }
+  http_respond_take(req, 200, "application/json", doc, len);
+}
+
+void api_server_handle(http_req_t *req, void *data) {
+  api_server_t *srv = data;
+  const char *path = http_req_path(req);
+  const char *method = http_req_method(req);
+  api_status_t st;
+
+  if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
+    serve_version(req);
+    return;
+  }
+  if (is_health(path)) {
+    http_respond(req, 200, "text/plain; charset=utf-8", "ok", 2);
+    return;
+  }
+  api_call_t call;
+  memset(&call, 0, sizeof(call));
+  call.srv = srv;
+  call.req = req;
+  if (!api__authenticate(srv, req, &call.user)) {
+    api_status_init(&st, 401, "Unauthorized", "Unauthorized");
+    api__respond_status(req, &st);
+    return;
+  }
+  bool watch = api__query_bool(req, "watch");
+  if (api_reqinfo_parse(method, path, watch, &call.ri) < 0) {
+    api_status_not_found(&st, "", "", "");
+    snprintf(st.message, sizeof(st.message), "the server could not find the requested resource");
+    api__respond_status(req, &st);
+    goto out;
+  }
+  if (!api__authorize(&call.user, &call.ri, &st)) {
+    api__respond_status(req, &st);
+    goto out;
+  }
+  if (!strncmp(path, "/openapi/", 9)) {
+    serve_openapi(req, path);
+    goto out;
+  }
+  if (!call.ri.is_resource) {
+    if (!api__discovery(srv, req)) {
+      api_status_not_found(&st, "", "", "");
+      snprintf(st.message, sizeof(st.message), "the server could not find the requested resource");
+      api__respond_status(req, &st);
+    }
+    goto out;
+  }
+  if (api__review(&call))
+    goto out;
+  call.res = api_registry_find(call.ri.group, call.ri.version, call.ri.resource);
+  if (!call.res) {
+    api_status_not_found(&st, "", "", "");
+    snprintf(st.message, sizeof(st.message), "the server could not find the requested resource");
+    api__respond_status(req, &st);
+    goto out;
+  }
+  call.want_table = api__wants_table(req);
+  if (api__action(&call))
+    goto out;
+  if (!strcmp(call.ri.verb, "watch"))
+    api__watch(&call);
+  else
+    api__rest(&call);
+out:
+  api__user_done(&call.user);
+}
+
+/* ---- bootstrap ---- */
+
+static void bootstrap_create(api_server_t *srv, const char *group, const char *kind,
+                             const char *ns, const char *json) {
+  const api_resource_t *res = api_registry_find_kind(group, kind);
+  cJSON *obj = cJSON_Parse(json);
+  if (!res || !obj) {
+    log_error("api", "bootstrap: cannot build %s %s", kind, json);
+    cJSON_Delete(obj);
+    return;
+  }
+  char *key = api_resource_key(res, ns, obj_str(obj, "metadata.name"));
+  store_kv_t *kv = NULL;
+  if (store_get_latest(srv->store, key, &kv) == 0) {
+    store_kv_unref(kv);
+    cJSON_Delete(obj);
+  } else {
+    api__create(srv, NULL, res, ns, obj, false);
+  }
+  free(key);
+}
+
+void api_server_bootstrap(api_server_t *srv) {
+  static const char *const namespaces[] = {"default", "kube-system", "kube-public",
+                                           "kube-node-lease"};
+  for (size_t i = 0; i < 4; i++) {
+    char *json = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+                           "\"metadata\":{\"name\":\"%s\"}}",
+                           namespaces[i]);
+    bootstrap_create(srv, "", "Namespace", NULL, json);
+    free(json);
+  }
+  char first_ip[64];
+  snprintf(first_ip, sizeof(first_ip), "%s", srv->service_cidr);
+  char *slash = strchr(first_ip, '/');
+  if (slash)
+    *slash = '\0';
+  char *last = strrchr(first_ip, '.');
+  if (last)
+    snprintf(last, sizeof(first_ip) - (size_t)(last - first_ip), ".1");
+  char *svc = xasprintf(
+      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"kubernetes\","
+      "\"namespace\":\"default\",\"labels\":{\"component\":\"apiserver\",\"provider\":"
+      "\"kubernetes\"}},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"%s\",\"ports\":[{"
+      "\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\",\"targetPort\":%d}]}}",
+      first_ip, srv->advertise_port);
+  bootstrap_create(srv, "", "Service", "default", svc);
+  free(svc);
+  char *ep = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":"
+                       "\"kubernetes\",\"namespace\":\"default\",\"labels\":{"
+                       "\"endpointslice.kubernetes.io/skip-mirror\":\"true\"}},\"subsets\":[{"
+                       "\"addresses\":[{\"ip\":\"%s\"}],\"ports\":[{\"name\":\"https\","
+                       "\"port\":%d,\"protocol\":\"TCP\"}]}]}",
+                       srv->advertise_ip, srv->advertise_port);
+  bootstrap_create(srv, "", "Endpoints", "default", ep);
+  free(ep);
+}

@@ -1,0 +1,35 @@
+/* pkg/api: the Kubernetes API server. It authenticates a request, routes it
+ * through the resource registry, authorizes it, decodes and admits the
+ * object and reads or writes the store; watches stream store events.
+ * Loop thread only: the server, its store and the HTTP server share one
+ * libev loop. */
+#pragma once
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "http/server.h"
+#include "store/store.h"
+
+typedef struct api_server api_server_t;
+
+typedef struct {
+  const char *service_cidr;     /* "10.43.0.0/16": ClusterIPs come from here */
+  const char *advertise_ip;     /* node IP for the kubernetes service endpoints */
+  int advertise_port;           /* 6443 */
+  const char *token_auth_file;  /* CSV "token,user,uid,\"group1,group2\"", may be NULL */
+  int node_port_min, node_port_max; /* 30000..32767 */
+} api_server_opts_t;
+
+/* Create the API server over an open store. Loads allocator state from the
+ * store. Returns 0 or a negative errno with err. */
+int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t *opts,
+                   api_server_t **ret_srv, char *err, size_t errlen);
+/* Create what a fresh cluster needs (namespaces default, kube-system,
+ * kube-public, kube-node-lease; the kubernetes Service and Endpoints).
+ * Asynchronous; safe to call on every start. */
+void api_server_bootstrap(api_server_t *srv);
+/* The http_handler_cb of the API: pass the api_server_t as data. */
+void api_server_handle(http_req_t *req, void *data);
+/* Stop watches and free. Call before closing the store. */
+void api_server_free(api_server_t *srv);

@@ -1,0 +1,225 @@
+/* Authentication (client certificates, static bearer tokens) and the
+ * interim authorizer. Token file format is kube-apiserver's
+ * --token-auth-file: token,user,uid[,"group1,group2"].
+ * https://kubernetes.io/docs/reference/access-authn-authz/authentication/ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "util/alloc.h"
+#include "util/fsutil.h"
+
+struct api_token {
+  char *token;
+  api_user_t user;
+  time_t expires; /* 0 = never */
+  api_token_t *next;
+};
+
+static void add_group(api_user_t *u, const char *g) {
+  for (size_t i = 0; i + 1 < sizeof(u->groups) / sizeof(u->groups[0]); i++) {
+    if (!u->groups[i]) {
+      u->groups[i] = xstrdup(g);
+      return;
+    }
+    if (!strcmp(u->groups[i], g))
+      return;
+  }
+}
+
+void api__user_done(api_user_t *user) {
+  for (size_t i = 0; i < sizeof(user->groups) / sizeof(user->groups[0]); i++) {
+    free(user->groups[i]);
+    user->groups[i] = NULL;
+  }
+}
+
+/* Split one CSV line into at most max fields; quotes group commas. */
+static int csv_fields(char *line, char **fields, int max) {
+  int n = 0;
+  char *p = line;
+  while (*p && n < max) {
+    char *start = p;
+    char *out = p;
+    bool quoted = false;
+    while (*p && (quoted || *p != ',')) {
+      if (*p == '"')
+        quoted = !quoted;
+      else
+        *out++ = *p;
+      p++;
+    }
+    bool more = *p == ',';
+    *out = '\0';
+    fields[n++] = start;
+    if (more)
+      p++;
+    else
+      break;
+  }
+  return n;
+}
+
+int api__tokens_load(api_server_t *srv, const char *path, char *err, size_t errlen) {
+  char *text = NULL;
+  int r = fs_read_file(path, 1 << 20, &text, NULL);
+  if (r == -ENOENT)
+    return 0;
+  if (r < 0) {
+    snprintf(err, errlen, "token file %s: %s", path, strerror(-r));
+    return r;
+  }
+  int lineno = 0;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    lineno++;
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\r')
+      line[len - 1] = '\0';
+    if (!line[0] || line[0] == '#')
+      continue;
+    char *f[4] = {0};
+    int n = csv_fields(line, f, 4);
+    if (n < 3 || !f[0][0] || !f[1][0]) {
+      snprintf(err, errlen, "token file %s line %d: expected token,user,uid[,\"groups\"]", path,
+               lineno);
+      free(text);
+      return -EINVAL;
+    }
+    api_token_t *t = xcalloc(1, sizeof(*t));
+    t->token = xstrdup(f[0]);
+    snprintf(t->user.name, sizeof(t->user.name), "%s", f[1]);
+    snprintf(t->user.uid, sizeof(t->user.uid), "%s", f[2]);
+    if (n == 4) {
+      char *gsave = NULL;
+      for (char *g = strtok_r(f[3], ",", &gsave); g; g = strtok_r(NULL, ",", &gsave))
+        add_group(&t->user, g);
+    }
+    t->next = srv->tokens;
+    srv->tokens = t;
+  }
+  free(text);
+  return 0;
+}
+
+void api__tokens_free(api_server_t *srv) {
+  api_token_t *t = srv->tokens;
+  while (t) {
+    api_token_t *next = t->next;
+    free(t->token);
+    api__user_done(&t->user);
+    free(t);
+    t = next;
+  }
+  srv->tokens = NULL;
+}
+
+/* Constant-time comparison so token checks don't leak prefixes by timing. */
+static bool same_secret(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  unsigned char diff = (unsigned char)(la != lb);
+  for (size_t i = 0; i < la && i < lb; i++)
+    diff |= (unsigned char)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
+  memset(user, 0, sizeof(*user));
+  const char *cn = http_req_client_cn(req);
+  if (cn && cn[0]) {
+    snprintf(user->name, sizeof(user->name), "%s", cn);
+    for (const char *const *o = http_req_client_orgs(req); o && *o; o++)
+      add_group(user, *o);
+    add_group(user, "system:authenticated");
+    return true;
+  }
+  const char *auth = http_req_header(req, "Authorization");
+  if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+    const char *tok = auth + 7;
+    while (*tok == ' ')
+      tok++;
+    time_t now = time(NULL);
+    for (api_token_t *t = srv->tokens; t; t = t->next) {
+      if (t->expires && t->expires < now)
+        continue;
+      if (same_secret(t->token, tok)) {
+        snprintf(user->name, sizeof(user->name), "%s", t->user.name);
+        snprintf(user->uid, sizeof(user->uid), "%s", t->user.uid);
+        for (size_t i = 0; t->user.groups[i]; i++)
+          add_group(user, t->user.groups[i]);
+        add_group(user, "system:authenticated");
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void api__token_add(api_server_t *srv, const char *token, const char *user, const char *uid,
+                    const char *const *groups, time_t expires) {
+  /* Drop expired tokens first so the list stays bounded by live ones. */
+  time_t now = time(NULL);
+  for (api_token_t **pp = &srv->tokens; *pp;) {
+    api_token_t *t = *pp;
+    if (t->expires && t->expires < now) {
+      *pp = t->next;
+      free(t->token);
+      api__user_done(&t->user);
+      free(t);
+    } else {
+      pp = &t->next;
+    }
+  }
+  api_token_t *t = xcalloc(1, sizeof(*t));
+  t->token = xstrdup(token);
+  snprintf(t->user.name, sizeof(t->user.name), "%s", user);
+  snprintf(t->user.uid, sizeof(t->user.uid), "%s", uid ? uid : "");
+  for (size_t i = 0; groups && groups[i]; i++)
+    add_group(&t->user, groups[i]);
+  t->expires = expires;
+  t->next = srv->tokens;
+  srv->tokens = t;
+}
+
+/* The system:basic-user role: every user may ask who it is and what it may do. */
+static bool basic_user_allows(const api_reqinfo_t *ri) {
+  if (strcmp(ri->verb, "create"))
+    return false;
+  if (!strcmp(ri->group, "authentication.k8s.io"))
+    return !strcmp(ri->resource, "selfsubjectreviews");
+  if (!strcmp(ri->group, "authorization.k8s.io"))
+    return !strcmp(ri->resource, "selfsubjectaccessreviews") ||
+           !strcmp(ri->resource, "selfsubjectrulesreviews");
+  return false;
+}
+
+bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st) {
+  for (size_t i = 0; user->groups[i]; i++)
+    if (!strcmp(user->groups[i], "system:masters"))
+      return true;
+  if (!ri->is_resource)
+    return true; /* discovery, OpenAPI: system:discovery lets every user read them */
+  if (basic_user_allows(ri))
+    return true;
+  char res[300];
+  if (ri->subresource[0])
+    snprintf(res, sizeof(res), "%s/%s", ri->resource, ri->subresource);
+  else
+    snprintf(res, sizeof(res), "%s", ri->resource);
+  char where[400] = "at the cluster scope";
+  if (ri->ns[0])
+    snprintf(where, sizeof(where), "in the namespace \"%s\"", ri->ns);
+  char subject[600];
+  if (ri->name[0])
+    snprintf(subject, sizeof(subject), "%s \"%s\"", ri->resource, ri->name);
+  else
+    snprintf(subject, sizeof(subject), "%s", ri->resource);
+  api_status_init(st, 403, "Forbidden",
+                  "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group \"%s\" %s",
+                  subject, user->name, ri->verb, res, ri->group, where);
+  api_status_set_details(st, ri->group, ri->resource, ri->name);
+  return false;
+}

@@ -1,0 +1,128 @@
+/* Internal interfaces shared by the files of pkg/api (not for other
+ * components). Loop thread only. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "api/registry.h"
+#include "api/reqinfo.h"
+#include "api/status.h"
+#include "json/selector.h"
+
+typedef struct api_token api_token_t;
+typedef struct api_ipalloc api_ipalloc_t;
+typedef struct api_watch api_watch_t;
+
+struct api_server {
+  struct ev_loop *loop;
+  store_t *store;
+  char *service_cidr;
+  char *advertise_ip;
+  int advertise_port;
+  int node_port_min, node_port_max;
+  api_token_t *tokens;
+  api_ipalloc_t *ips;
+  unsigned char *node_ports; /* bitmap over node_port_min..max */
+  api_watch_t *watches;      /* active watch streams */
+  store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
+};
+
+typedef struct {
+  char name[256];
+  char uid[64];
+  char *groups[16]; /* NULL-terminated, owned */
+} api_user_t;
+
+/* One request to a resource. */
+typedef struct {
+  api_server_t *srv;
+  http_req_t *req;
+  api_reqinfo_t ri;
+  const api_resource_t *res;
+  api_user_t user;
+  bool want_table;
+} api_call_t;
+
+/* ---- responses (api.c) ---- */
+/* Send st as a Status response and release it. */
+void api__respond_status(http_req_t *req, api_status_t *st);
+/* Send an object as JSON; takes ownership of obj. */
+void api__respond_obj(http_req_t *req, int code, cJSON *obj);
+/* Send stored bytes as the JSON body. */
+void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len);
+/* Accept header asks for meta.k8s.io Table. */
+bool api__wants_table(http_req_t *req);
+/* Query boolean: "true"/"True"/"1". */
+bool api__query_bool(http_req_t *req, const char *name);
+
+/* ---- authentication (authn.c) ---- */
+int api__tokens_load(api_server_t *srv, const char *path, char *err, size_t errlen);
+void api__tokens_free(api_server_t *srv);
+/* Fill user from the client certificate or bearer token. Returns false for
+ * anonymous requests. */
+bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user);
+void api__user_done(api_user_t *user);
+/* Register a bearer token (service-account tokens from TokenRequest). */
+void api__token_add(api_server_t *srv, const char *token, const char *user, const char *uid,
+                    const char *const *groups, time_t expires);
+/* RBAC is not in yet: system:masters may do anything; everyone else is
+ * refused with upstream's Forbidden message. */
+bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st);
+
+/* ---- discovery (discovery.c) ---- */
+/* Serve /api, /apis, /api/v1, /apis/<g>, /apis/<g>/<v>. Returns false if
+ * the path is not a discovery path. */
+bool api__discovery(api_server_t *srv, http_req_t *req);
+
+/* ---- REST (rest.c) ---- */
+void api__rest(api_call_t *call);
+/* Decode a request body (JSON, YAML or Kubernetes protobuf). */
+int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st);
+/* Prepare obj for storage and submit a create; responds when done. Used by
+ * REST create and by bootstrap (req NULL: log errors instead). */
+void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, const char *ns,
+                 cJSON *obj, bool dry_run);
+
+typedef enum {
+  API_REPLY_OBJECT,  /* the stored object */
+  API_REPLY_SCALE,   /* its autoscaling/v1 Scale */
+  API_REPLY_SUCCESS, /* a Status with status Success */
+} api_reply_t;
+
+/* Store obj (taken) at key (taken) with op; with req, answer code and reply
+ * once durable, or the mapped Status error. release_on_fail runs the kind's
+ * deleted hook if the write fails (to return allocations). */
+void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                 store_op_kind_t op, char *key, cJSON *obj, int64_t expected, int code,
+                 api_reply_t reply, bool release_on_fail);
+/* Load the newest stored object of the call's name; fills st on failure. */
+int api__load(api_call_t *call, store_kv_t **ret_kv, cJSON **ret_obj, api_status_t *st);
+
+/* Selectors of a list or watch request; fills st on error. */
+int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t **ret_fs,
+                   api_status_t *st);
+/* Whether a stored object passes the selectors; parses only if needed.
+ * *ret_obj receives the parsed object when parsing happened (caller frees). */
+bool api__selected(const store_kv_t *kv, const label_selector_t *ls, const field_selector_t *fs,
+                   cJSON **ret_obj);
+
+/* ---- watch (watch.c) ---- */
+void api__watch(api_call_t *call);
+void api__watches_stop_all(api_server_t *srv);
+/* End the watches of resources that are no longer served (deleted CRDs). */
+void api__watches_stop_removed(api_server_t *srv);
+
+/* ---- Table (table.c) ---- */
+cJSON *api__table_new(const api_resource_t *res, bool include_object_meta);
+/* Add the row of obj (takes nothing). include: "None", "Metadata", "Object". */
+void api__table_add_row(cJSON *table, const api_resource_t *res, const cJSON *obj,
+                        const char *include);
+
+/* ---- allocators (ipalloc.c) ---- */
+int api__ipalloc_new(api_server_t *srv, char *err, size_t errlen);
+void api__ipalloc_free(api_server_t *srv);
+/* Load what stored Services already hold. */
+void api__ipalloc_load(api_server_t *srv);

@@ -1,0 +1,386 @@
+/* Pod hooks: upstream defaults (pkg/apis/core/v1/defaults.go), the
+ * validation users hit most (containers, names, images, update rules) and
+ * the READY/STATUS/RESTARTS cells of `kubectl get pods`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/kinds.h"
+#include "api/object.h"
+#include "util/buf.h"
+
+static cJSON *ensure_obj(cJSON *parent, const char *key) {
+  cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
+  if (!cJSON_IsObject(o)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+    o = cJSON_AddObjectToObject(parent, key);
+  }
+  return o;
+}
+
+static void default_str(cJSON *o, const char *key, const char *value) {
+  if (!cJSON_GetObjectItemCaseSensitive(o, key))
+    cJSON_AddStringToObject(o, key, value);
+}
+
+static void default_num(cJSON *o, const char *key, double value) {
+  if (!cJSON_GetObjectItemCaseSensitive(o, key))
+    cJSON_AddNumberToObject(o, key, value);
+}
+
+/* IfNotPresent unless the image has no tag or the tag is "latest". */
+static const char *pull_policy(const char *image) {
+  if (!image)
+    return "IfNotPresent";
+  if (strchr(image, '@'))
+    return "IfNotPresent";
+  const char *slash = strrchr(image, '/');
+  const char *colon = strrchr(slash ? slash : image, ':');
+  if (!colon || !strcmp(colon + 1, "latest"))
+    return "Always";
+  return "IfNotPresent";
+}
+
+static void container_defaults(cJSON *c) {
+  if (!cJSON_IsObject(c))
+    return;
+  default_str(c, "imagePullPolicy", pull_policy(obj_str(c, "image")));
+  default_str(c, "terminationMessagePath", "/dev/termination-log");
+  default_str(c, "terminationMessagePolicy", "File");
+  if (!cJSON_GetObjectItemCaseSensitive(c, "resources"))
+    cJSON_AddObjectToObject(c, "resources");
+  cJSON *p;
+  cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(c, "ports")) {
+    if (cJSON_IsObject(p))
+      default_str(p, "protocol", "TCP");
+  }
+}
+
+static bool has_resources(const cJSON *containers, const char *which) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, containers) {
+    const cJSON *r = obj_get(c, which);
+    if (cJSON_GetArraySize(r) > 0)
+      return true;
+  }
+  return false;
+}
+
+static const char *qos_class(const cJSON *spec) {
+  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(spec, "containers");
+  if (!has_resources(cs, "resources.requests") && !has_resources(cs, "resources.limits"))
+    return "BestEffort";
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cs) {
+    const cJSON *lim = obj_get(c, "resources.limits");
+    const cJSON *req = obj_get(c, "resources.requests");
+    if (!cJSON_GetObjectItemCaseSensitive(lim, "cpu") || !cJSON_GetObjectItemCaseSensitive(lim, "memory"))
+      return "Burstable";
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, req) {
+      const cJSON *l = cJSON_GetObjectItemCaseSensitive(lim, kv->string);
+      if (!l || !cJSON_Compare(l, kv, 1))
+        return "Burstable";
+    }
+  }
+  return "Guaranteed";
+}
+
+static void pod_defaults(cJSON *obj) {
+  cJSON *spec = ensure_obj(obj, "spec");
+  default_str(spec, "restartPolicy", "Always");
+  default_str(spec, "dnsPolicy", "ClusterFirst");
+  default_num(spec, "terminationGracePeriodSeconds", 30);
+  default_str(spec, "schedulerName", "default-scheduler");
+  default_num(spec, "priority", 0);
+  default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+  if (!cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"))
+    cJSON_AddBoolToObject(spec, "enableServiceLinks", true);
+  ensure_obj(spec, "securityContext");
+  const char *sa = obj_str(spec, "serviceAccountName");
+  if (!sa)
+    sa = obj_str(spec, "serviceAccount");
+  if (!sa)
+    sa = "default";
+  default_str(spec, "serviceAccountName", sa);
+  default_str(spec, "serviceAccount", sa);
+  cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers")) container_defaults(c);
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers")) container_defaults(c);
+  /* DefaultTolerationSeconds admission: tolerate not-ready/unreachable nodes for 300 s. */
+  static const char *const taints[] = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"};
+  cJSON *tols = cJSON_GetObjectItemCaseSensitive(spec, "tolerations");
+  if (!cJSON_IsArray(tols)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "tolerations");
+    tols = cJSON_AddArrayToObject(spec, "tolerations");
+  }
+  for (size_t i = 0; i < 2; i++) {
+    bool have = false;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tols) {
+      const char *k = obj_str(t, "key");
+      const char *e = obj_str(t, "effect");
+      if ((k && !strcmp(k, taints[i]) && (!e || !strcmp(e, "NoExecute"))) ||
+          (!k && obj_str(t, "operator") && !strcmp(obj_str(t, "operator"), "Exists")))
+        have = true;
+    }
+    if (!have) {
+      cJSON *t2 = cJSON_CreateObject();
+      cJSON_AddStringToObject(t2, "key", taints[i]);
+      cJSON_AddStringToObject(t2, "operator", "Exists");
+      cJSON_AddStringToObject(t2, "effect", "NoExecute");
+      cJSON_AddNumberToObject(t2, "tolerationSeconds", 300);
+      cJSON_AddItemToArray(tols, t2);
+    }
+  }
+  cJSON *status = ensure_obj(obj, "status");
+  default_str(status, "phase", "Pending");
+  default_str(status, "qosClass", qos_class(spec));
+}
+
+static void validate_containers(const cJSON *list, const char *field, bool required,
+                                api_status_t *st, const char **names, int *nnames) {
+  if (required && cJSON_GetArraySize(list) == 0) {
+    api__cause(st, "FieldValueRequired", field, "Required value");
+    return;
+  }
+  int i = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, list) {
+    char path[128];
+    const char *name = obj_str(c, "name");
+    snprintf(path, sizeof(path), "%s[%d].name", field, i);
+    if (!name || !name[0]) {
+      api__cause(st, "FieldValueRequired", path, "Required value");
+    } else {
+      const char *why = obj_check_dns1123_label(name);
+      if (why)
+        api__cause(st, "FieldValueInvalid", path, "Invalid value: \"%s\": %s", name, why);
+      for (int j = 0; j < *nnames; j++)
+        if (!strcmp(names[j], name))
+          api__cause(st, "FieldValueDuplicate", path, "Duplicate value: \"%s\"", name);
+      if (*nnames < 64)
+        names[(*nnames)++] = name;
+    }
+    const char *image = obj_str(c, "image");
+    if (!image || !image[0]) {
+      snprintf(path, sizeof(path), "%s[%d].image", field, i);
+      api__cause(st, "FieldValueRequired", path, "Required value");
+    }
+    const char *pp = obj_str(c, "imagePullPolicy");
+    if (pp && strcmp(pp, "Always") && strcmp(pp, "IfNotPresent") && strcmp(pp, "Never")) {
+      snprintf(path, sizeof(path), "%s[%d].imagePullPolicy", field, i);
+      api__cause(st, "FieldValueNotSupported", path,
+                 "Unsupported value: \"%s\": supported values: \"Always\", \"IfNotPresent\", \"Never\"",
+                 pp);
+    }
+    int j = 0;
+    const cJSON *port;
+    cJSON_ArrayForEach(port, obj_get(c, "ports")) {
+      const cJSON *cp = obj_get(port, "containerPort");
+      if (!cJSON_IsNumber(cp) || cp->valueint < 1 || cp->valueint > 65535) {
+        snprintf(path, sizeof(path), "%s[%d].ports[%d].containerPort", field, i, j);
+        api__cause(st, "FieldValueInvalid", path,
+                   "Invalid value: %d: must be between 1 and 65535, inclusive",
+                   cJSON_IsNumber(cp) ? cp->valueint : 0);
+      }
+      j++;
+    }
+    i++;
+  }
+}
+
+/* Only image, activeDeadlineSeconds, tolerations (additions) and
+ * terminationGracePeriodSeconds may change in a running pod's spec. */
+static bool spec_change_allowed(const cJSON *spec, const cJSON *old) {
+  cJSON *a = cJSON_Duplicate(spec, 1);
+  cJSON *b = cJSON_Duplicate(old, 1);
+  static const char *const mutable_fields[] = {"activeDeadlineSeconds", "tolerations",
+                                               "terminationGracePeriodSeconds", "schedulingGates"};
+  for (size_t i = 0; i < 4; i++) {
+    cJSON_DeleteItemFromObjectCaseSensitive(a, mutable_fields[i]);
+    cJSON_DeleteItemFromObjectCaseSensitive(b, mutable_fields[i]);
+  }
+  static const char *const lists[] = {"containers", "initContainers"};
+  for (size_t l = 0; l < 2; l++) {
+    cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, lists[l]);
+    cJSON *cb = cJSON_GetObjectItemCaseSensitive(b, lists[l]);
+    int n = cJSON_GetArraySize(ca);
+    for (int i = 0; i < n && i < cJSON_GetArraySize(cb); i++) {
+      cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetArrayItem(ca, i), "image");
+      cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetArrayItem(cb, i), "image");
+    }
+  }
+  /* nodeName may be set once (binding). */
+  if (!obj_str(old, "nodeName"))
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "nodeName");
+  bool same = cJSON_Compare(a, b, 1);
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  return same;
+}
+
+static void pod_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
+  const char *names[64];
+  int nnames = 0;
+  validate_containers(obj_get(obj, "spec.containers"), "spec.containers", true, st, names, &nnames);
+  validate_containers(obj_get(obj, "spec.initContainers"), "spec.initContainers", false, st, names,
+                      &nnames);
+  const char *rp = obj_str(obj, "spec.restartPolicy");
+  if (rp && strcmp(rp, "Always") && strcmp(rp, "OnFailure") && strcmp(rp, "Never"))
+    api__cause(st, "FieldValueNotSupported", "spec.restartPolicy",
+               "Unsupported value: \"%s\": supported values: \"Always\", \"OnFailure\", \"Never\"", rp);
+  const char *dp = obj_str(obj, "spec.dnsPolicy");
+  if (dp && strcmp(dp, "ClusterFirstWithHostNet") && strcmp(dp, "ClusterFirst") &&
+      strcmp(dp, "Default") && strcmp(dp, "None"))
+    api__cause(st, "FieldValueNotSupported", "spec.dnsPolicy",
+               "Unsupported value: \"%s\": supported values: \"ClusterFirstWithHostNet\", "
+               "\"ClusterFirst\", \"Default\", \"None\"",
+               dp);
+  if (old && !spec_change_allowed(obj_get(obj, "spec"), obj_get(old, "spec")))
+    api__cause(st, "FieldValueForbidden", "spec",
+               "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+               "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+               "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+               "(allow it to be set to 1 if it was previously negative)");
+}
+
+/* ---- Table cells (pkg/printers printPod) ---- */
+
+static cJSON *pod_ready(const cJSON *obj) {
+  int total = cJSON_GetArraySize(obj_get(obj, "spec.containers")), ready = 0;
+  const cJSON *cs;
+  cJSON_ArrayForEach(cs, obj_get(obj, "status.containerStatuses")) {
+    if (cJSON_IsTrue(obj_get(cs, "ready")))
+      ready++;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%d/%d", ready, total);
+  return cJSON_CreateString(buf);
+}
+
+static cJSON *pod_status(const cJSON *obj) {
+  const char *reason = obj_str(obj, "status.reason");
+  const char *phase = obj_str(obj, "status.phase");
+  char buf[128];
+  snprintf(buf, sizeof(buf), "%s", reason ? reason : phase ? phase : "Pending");
+  int i = 0;
+  const cJSON *cs;
+  int ninit = cJSON_GetArraySize(obj_get(obj, "spec.initContainers"));
+  bool initializing = false;
+  cJSON_ArrayForEach(cs, obj_get(obj, "status.initContainerStatuses")) {
+    const cJSON *term = obj_get(cs, "state.terminated");
+    const cJSON *exit = obj_get(term, "exitCode");
+    if (term && cJSON_IsNumber(exit) && exit->valueint == 0) {
+      i++;
+      continue;
+    }
+    initializing = true;
+    const char *r = term ? obj_str(term, "reason") : obj_str(cs, "state.waiting.reason");
+    if (r && strcmp(r, "PodInitializing"))
+      snprintf(buf, sizeof(buf), "Init:%s", r);
+    else
+      snprintf(buf, sizeof(buf), "Init:%d/%d", i, ninit);
+    break;
+  }
+  if (!initializing) {
+    bool running = false;
+    cJSON_ArrayForEach(cs, obj_get(obj, "status.containerStatuses")) {
+      const char *w = obj_str(cs, "state.waiting.reason");
+      const char *t = obj_str(cs, "state.terminated.reason");
+      if (w && w[0])
+        snprintf(buf, sizeof(buf), "%s", w);
+      else if (t && t[0])
+        snprintf(buf, sizeof(buf), "%s", t);
+      else if (obj_get(cs, "state.terminated")) {
+        const cJSON *code = obj_get(cs, "state.terminated.exitCode");
+        snprintf(buf, sizeof(buf), "ExitCode:%d", cJSON_IsNumber(code) ? code->valueint : 0);
+      } else if (obj_get(cs, "state.running") && cJSON_IsTrue(obj_get(cs, "ready")))
+        running = true;
+    }
+    if (running && !strcmp(buf, "Completed"))
+      snprintf(buf, sizeof(buf), "Running");
+  }
+  if (obj_get(obj, "metadata.deletionTimestamp"))
+    snprintf(buf, sizeof(buf), "%s", obj_str(obj, "status.reason") &&
+                                             !strcmp(obj_str(obj, "status.reason"), "NodeLost")
+                                         ? "Unknown"
+                                         : "Terminating");
+  return cJSON_CreateString(buf);
+}
+
+static cJSON *pod_restarts(const cJSON *obj) {
+  int restarts = 0;
+  time_t last = 0;
+  const cJSON *cs;
+  cJSON_ArrayForEach(cs, obj_get(obj, "status.containerStatuses")) {
+    const cJSON *n = obj_get(cs, "restartCount");
+    if (cJSON_IsNumber(n))
+      restarts += n->valueint;
+    const char *fin = obj_str(cs, "lastState.terminated.finishedAt");
+    time_t t = fin ? obj_time_parse(fin) : -1;
+    if (t > last)
+      last = t;
+  }
+  char buf[64];
+  if (restarts && last > 0) {
+    char age[32];
+    obj_human_duration((int64_t)(time(NULL) - last), age, sizeof(age));
+    snprintf(buf, sizeof(buf), "%d (%s ago)", restarts, age);
+  } else {
+    snprintf(buf, sizeof(buf), "%d", restarts);
+  }
+  return cJSON_CreateString(buf);
+}
+
+static cJSON *pod_gates(const cJSON *obj) {
+  int total = cJSON_GetArraySize(obj_get(obj, "spec.readinessGates"));
+  if (!total)
+    return cJSON_CreateString("<none>");
+  int ok = 0;
+  const cJSON *g;
+  cJSON_ArrayForEach(g, obj_get(obj, "spec.readinessGates")) {
+    const char *type = obj_str(g, "conditionType");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, obj_get(obj, "status.conditions")) {
+      const char *t = obj_str(c, "type"), *s = obj_str(c, "status");
+      if (type && t && s && !strcmp(t, type) && !strcmp(s, "True"))
+        ok++;
+    }
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%d/%d", ok, total);
+  return cJSON_CreateString(buf);
+}
+
+static cJSON *pod_cell(const char *col, const cJSON *obj) {
+  if (!strcmp(col, "Ready"))
+    return pod_ready(obj);
+  if (!strcmp(col, "Status"))
+    return pod_status(obj);
+  if (!strcmp(col, "Restarts"))
+    return pod_restarts(obj);
+  if (!strcmp(col, "Readiness Gates"))
+    return pod_gates(obj);
+  if (!strcmp(col, "IP")) {
+    const char *ip = obj_str(obj, "status.podIP");
+    return cJSON_CreateString(ip ? ip : "<none>");
+  }
+  if (!strcmp(col, "Node") || !strcmp(col, "Nominated Node")) {
+    const char *n = obj_str(obj, col[0] == 'N' && col[1] == 'o' && col[2] == 'd' ? "spec.nodeName"
+                                                                             : "status.nominatedNodeName");
+    return cJSON_CreateString(n ? n : "<none>");
+  }
+  return NULL;
+}
+
+static const char *const pod_fields[] = {
+    "spec.nodeName",   "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+    "spec.hostNetwork", "status.phase",      "status.podIP",       "status.nominatedNodeName",
+    NULL};
+
+const api_hooks_t api_kind_pod = {.defaults = pod_defaults,
+                                  .validate = pod_validate,
+                                  .cell = pod_cell,
+                                  .selectable_fields = pod_fields};

@@ -1,0 +1,306 @@
+/* Watch streams: a chunked HTTP response of JSON lines
+ * {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}, fed by a
+ * store watch, filtered by label and field selectors, with initial events,
+ * bookmarks, timeouts, 410 Gone and back-pressure.
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "api/object.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#define WATCH_DEFAULT_TIMEOUT 1800.0
+#define WATCH_BOOKMARK_INTERVAL 60.0
+#define WATCH_HIGH_WATER (1024 * 1024)
+
+struct api_watch {
+  api_server_t *srv;
+  http_req_t *req;
+  const api_resource_t *res;
+  store_watch_t *sw;
+  label_selector_t *ls;
+  field_selector_t *fs;
+  char *prefix;
+  const char *include;
+  bool table;
+  bool table_sent_columns;
+  bool bookmarks;
+  int64_t last_rev;
+  ev_timer timeout;
+  ev_timer bookmark;
+  api_watch_t *next, *prev;
+};
+
+static void watch_free(api_watch_t *w) {
+  api_server_t *srv = w->srv;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    srv->watches = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  ev_timer_stop(srv->loop, &w->timeout);
+  ev_timer_stop(srv->loop, &w->bookmark);
+  if (w->sw)
+    store_watch_stop(w->sw);
+  label_selector_free(w->ls);
+  field_selector_free(w->fs);
+  free(w->prefix);
+  free(w);
+}
+
+/* Finish the response and release everything. */
+static void watch_end(api_watch_t *w) {
+  http_req_t *req = w->req;
+  watch_free(w);
+  http_stream_end(req);
+}
+
+static void on_drain(http_req_t *req, void *data) {
+  api_watch_t *w = data;
+  if (w->sw)
+    store_watch_pause(w->sw, false);
+}
+
+static void send_line(api_watch_t *w, const char *type, const char *obj, size_t len) {
+  buf_t b;
+  buf_init(&b, len + 64);
+  buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
+  buf_append(&b, obj, len);
+  buf_append(&b, "}\n", 2);
+  long queued = http_stream_write(w->req, b.data, b.len);
+  buf_done(&b);
+  if (queued > WATCH_HIGH_WATER && w->sw)
+    store_watch_pause(w->sw, true);
+}
+
+static void send_object(api_watch_t *w, const char *type, const char *json, size_t len,
+                        const cJSON *parsed) {
+  if (!w->table) {
+    send_line(w, type, json, len);
+    return;
+  }
+  cJSON *obj = parsed ? NULL : cJSON_ParseWithLength(json, len);
+  const cJSON *o = parsed ? parsed : obj;
+  if (!o)
+    return;
+  cJSON *t = api__table_new(w->res, true);
+  if (w->table_sent_columns)
+    cJSON_DeleteItemFromObjectCaseSensitive(t, "columnDefinitions");
+  w->table_sent_columns = true;
+  api__table_add_row(t, w->res, o, w->include);
+  const char *rv = obj_str(o, "metadata.resourceVersion");
+  if (rv)
+    cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
+  char *s = cJSON_PrintUnformatted(t);
+  send_line(w, type, s, strlen(s));
+  free(s);
+  cJSON_Delete(t);
+  cJSON_Delete(obj);
+}
+
+static void send_bookmark(api_watch_t *w, bool initial_end) {
+  char *s = xasprintf("{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":"
+                      "\"%lld\"%s}}",
+                      w->res->s->kind, w->res->group_version, (long long)w->last_rev,
+                      initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
+  send_line(w, "BOOKMARK", s, strlen(s));
+  free(s);
+}
+
+static void send_error(api_watch_t *w, api_status_t *st) {
+  size_t len;
+  char *s = api_status_json(st, &len);
+  send_line(w, "ERROR", s, len);
+  free(s);
+  api_status_done(st);
+}
+
+static void on_event(store_watch_t *sw, const store_event_t *ev, void *data) {
+  api_watch_t *w = data;
+  w->last_rev = ev->kv->mod_rev;
+  cJSON *now = NULL, *before = NULL;
+  bool now_in = api__selected(ev->kv, w->ls, w->fs, &now);
+  bool was_in = ev->prev ? api__selected(ev->prev, w->ls, w->fs, &before) : false;
+  const char *type = NULL;
+  if (ev->kind == STORE_EVENT_DELETE)
+    type = now_in || was_in ? "DELETED" : NULL;
+  else if (now_in)
+    type = ev->created || !was_in ? "ADDED" : "MODIFIED";
+  else if (was_in)
+    type = "DELETED"; /* left the selection */
+  if (type)
+    send_object(w, type, ev->kv->value, ev->kv->len, now);
+  cJSON_Delete(now);
+  cJSON_Delete(before);
+}
+
+static void on_error(store_watch_t *sw, int err, int64_t last_rev, void *data) {
+  api_watch_t *w = data;
+  w->sw = NULL; /* already stopped by the store */
+  if (err == -EOVERFLOW) {
+    api_status_t st;
+    api_status_gone(&st, "too old resource version: %lld (%lld)", (long long)last_rev,
+                    (long long)store_compacted_revision(w->srv->store));
+    send_error(w, &st);
+  }
+  watch_end(w);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
+  api_watch_t *w = (api_watch_t *)((char *)t - offsetof(api_watch_t, timeout));
+  watch_end(w);
+}
+
+static void on_bookmark(struct ev_loop *loop, ev_timer *t, int revents) {
+  api_watch_t *w = (api_watch_t *)((char *)t - offsetof(api_watch_t, bookmark));
+  send_bookmark(w, false);
+}
+
+static void on_close(http_req_t *req, void *data) {
+  api_watch_t *w = data;
+  watch_end(w);
+}
+
+/* Send ADDED for every current object that matches; returns the revision
+ * the snapshot is consistent at, or a negative errno. */
+static int64_t send_initial(api_watch_t *w) {
+  char *tok = NULL;
+  int64_t rev = 0;
+  for (;;) {
+    store_list_opts_t lo = {.prefix = w->prefix, .rev = rev, .limit = 500, .continue_tok = tok};
+    store_list_t l;
+    int r = store_list(w->srv->store, &lo, &l);
+    free(tok);
+    tok = NULL;
+    if (r < 0)
+      return r;
+    rev = l.rev;
+    for (size_t i = 0; i < l.n; i++) {
+      cJSON *obj = NULL;
+      if (api__selected(l.items[i], w->ls, w->fs, &obj))
+        send_object(w, "ADDED", l.items[i]->value, l.items[i]->len, obj);
+      cJSON_Delete(obj);
+    }
+    if (l.continue_tok)
+      tok = xstrdup(l.continue_tok);
+    store_list_done(&l);
+    if (!tok)
+      return rev;
+  }
+}
+
+void api__watch(api_call_t *call) {
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  if (!(call->res->s->verbs & SCHEMA_VERB_WATCH) || call->ri.subresource[0]) {
+    api_status_init(&st, 405, "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  api_watch_t *w = xcalloc(1, sizeof(*w));
+  w->srv = call->srv;
+  w->req = call->req;
+  w->res = call->res;
+  if (api__selectors(call, &w->ls, &w->fs, &st) < 0) {
+    free(w);
+    api__respond_status(call->req, &st);
+    return;
+  }
+  /* A watch on one object (…/pods/x?watch=true) is a field selector on its name. */
+  if (call->ri.name[0]) {
+    field_selector_t *fs = NULL;
+    char *sel = xasprintf("metadata.name=%s", call->ri.name);
+    char err[128];
+    if (!w->fs && field_selector_parse(sel, &fs, err, sizeof(err)) == 0)
+      w->fs = fs;
+    free(sel);
+  }
+  w->prefix = api_resource_key(call->res, call->ri.ns, NULL);
+  w->table = call->want_table;
+  w->include = http_req_query(call->req, "includeObject");
+  w->bookmarks = api__query_bool(call->req, "allowWatchBookmarks");
+  w->next = call->srv->watches;
+  if (w->next)
+    w->next->prev = w;
+  call->srv->watches = w;
+
+  const char *rv = http_req_query(call->req, "resourceVersion");
+  const char *sie = http_req_query(call->req, "sendInitialEvents");
+  bool initial = sie ? api__query_bool(call->req, "sendInitialEvents")
+                     : (!rv || !rv[0] || !strcmp(rv, "0"));
+  int64_t from = 0;
+  if (rv && rv[0] && strcmp(rv, "0")) {
+    char *end;
+    from = strtoll(rv, &end, 10);
+    if (*end || from < 0) {
+      watch_free(w);
+      api_status_bad_request(&st, "invalid resource version: %s", rv);
+      api__respond_status(call->req, &st);
+      return;
+    }
+  }
+  http_stream_begin(call->req, 200,
+                    w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
+  http_req_on_close(call->req, on_close, w);
+  http_stream_on_drain(call->req, on_drain, w);
+  if (initial) {
+    int64_t snap = send_initial(w);
+    if (snap < 0) {
+      api_status_internal(&st, "listing initial events failed: %s", strerror((int)-snap));
+      send_error(w, &st);
+      watch_end(w);
+      return;
+    }
+    from = snap;
+    w->last_rev = snap;
+    if (sie && w->bookmarks)
+      send_bookmark(w, true);
+  } else {
+    w->last_rev = from;
+  }
+  int r = store_watch_start(call->srv->store, w->prefix, from ? from : store_revision(call->srv->store),
+                            on_event, on_error, w, &w->sw);
+  if (r < 0) {
+    w->sw = NULL;
+    if (r == -EOVERFLOW)
+      api_status_gone(&st, "too old resource version: %lld (%lld)", (long long)from,
+                      (long long)store_compacted_revision(call->srv->store));
+    else
+      api_status_internal(&st, "watch failed: %s", strerror(-r));
+    send_error(w, &st);
+    watch_end(w);
+    return;
+  }
+  const char *ts = http_req_query(call->req, "timeoutSeconds");
+  double timeout = ts ? strtod(ts, NULL) : WATCH_DEFAULT_TIMEOUT;
+  if (timeout <= 0)
+    timeout = WATCH_DEFAULT_TIMEOUT;
+  ev_timer_init(&w->timeout, on_timeout, timeout, 0);
+  ev_timer_start(call->srv->loop, &w->timeout);
+  if (w->bookmarks) {
+    ev_timer_init(&w->bookmark, on_bookmark, WATCH_BOOKMARK_INTERVAL, WATCH_BOOKMARK_INTERVAL);
+    ev_timer_start(call->srv->loop, &w->bookmark);
+  }
+}
+
+void api__watches_stop_removed(api_server_t *srv) {
+  api_watch_t *w = srv->watches;
+  while (w) {
+    api_watch_t *next = w->next;
+    if (w->res->removed)
+      watch_end(w);
+    w = next;
+  }
+}
+
+void api__watches_stop_all(api_server_t *srv) {
+  while (srv->watches)
+    watch_end(srv->watches);
+}

@@ -1,0 +1,1110 @@
+/* The HTTPS server: a listener and its connections on one libev loop, TLS
+ * through mbedTLS, HTTP/1.1 (RFC 9112) with keep-alive, in-order pipelining,
+ * chunked bodies in both directions, limits and timeouts. The design is in
+ * docs/HTTP.md: API calls never do socket I/O themselves; they queue bytes
+ * and arm the watcher, and the connection's io callback does the work. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include "http/parser.h"
+#include "http/response.h"
+#include "http/url.h"
+#include "tls/conf.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#define READ_CHUNK 16384
+#define WRITE_CHUNK 16384
+#define OUT_LIMIT ((size_t)512 << 20)   /* hard cap on queued response bytes */
+#define DRAIN_LOW_WATER ((size_t)64 << 10)
+#define LINGER_SECONDS 2.0
+#define HANDSHAKE_SECONDS 10.0
+#define HEADERS_EXTRA_MAX (64 << 10)
+
+typedef struct conn conn_t;
+
+typedef enum { REQ_RECEIVING, REQ_HANDLING, REQ_STREAMING } req_state_t;
+typedef enum { CONN_HANDSHAKE, CONN_ACTIVE, CONN_LINGER } conn_state_t;
+
+typedef struct {
+  char *name;
+  char *value;
+} hdr_t;
+
+struct http_req {
+  conn_t *conn; /* NULL once the client is gone */
+  req_state_t state;
+  char *method, *path, *raw_query;
+  http_query_t query;
+  bool query_ok;
+  hdr_t *headers;
+  size_t n_headers;
+  buf_t body;
+  bool chunked;
+  uint64_t body_left; /* Content-Length bytes still to read */
+  http_chunked_t chunk;
+  char *cn;
+  char **orgs; /* NULL-terminated, never NULL */
+  char remote[64];
+  int minor;
+  bool keep_alive;
+  bool is_head;
+  bool gone;
+  buf_t resp_headers;
+  http_close_cb close_cb;
+  void *close_data;
+  http_drain_cb drain_cb;
+  void *drain_data;
+  bool drain_wanted;
+  const char ***query_all; /* arrays handed out by http_req_query_all */
+  size_t n_query_all;
+};
+
+struct conn {
+  http_server_t *srv;
+  conn_t *prev, *next;
+  int fd;
+  ev_io io;
+  ev_timer timer;
+  int io_events;
+  conn_state_t state;
+  mbedtls_ssl_context ssl;
+  char remote[64];
+  char *cn;
+  char **orgs;
+  buf_t in;
+  size_t in_off;
+  buf_t out;
+  size_t out_off;
+  http_req_t *cur;
+  int busy;
+  bool processing;
+  bool read_paused;
+  bool want_write; /* TLS needs the socket writable to progress */
+  bool eof;
+  bool want_close; /* close once the output is flushed */
+  bool closing;    /* tear down now */
+  double req_start;  /* when the first byte of the current request arrived */
+  double last_active;
+  double deadline;
+  double linger_until;
+  /* upgraded connections */
+  bool upgraded;
+  http_upgrade_data_cb up_data;
+  http_upgrade_close_cb up_close;
+  void *up_ud;
+};
+
+struct http_server {
+  struct ev_loop *loop;
+  int fd;
+  ev_io accept_io;
+  ev_timer accept_pause;
+  tls_server_conf_t *tls;
+  http_handler_cb handler;
+  void *data;
+  size_t max_header;
+  size_t max_body;
+  double idle_timeout;
+  double request_timeout;
+  int max_conns;
+  int n_conns;
+  conn_t *conns;
+};
+
+static void conn_update(conn_t *c);
+static void conn_abort(conn_t *c);
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static void conn_enter(conn_t *c) { c->busy++; }
+static void conn_leave(conn_t *c) {
+  if (--c->busy == 0)
+    conn_update(c);
+}
+
+/* ---- requests ---- */
+
+static void free_strv(char **v) {
+  if (!v)
+    return;
+  for (char **p = v; *p; p++)
+    free(*p);
+  free(v);
+}
+
+static char **dup_strv(char *const *v) {
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  char **out = xcalloc(n + 1, sizeof(*out));
+  for (size_t i = 0; i < n; i++)
+    out[i] = xstrdup(v[i]);
+  return out;
+}
+
+static void req_free(http_req_t *r) {
+  if (!r)
+    return;
+  free(r->method);
+  free(r->path);
+  free(r->raw_query);
+  http_query_done(&r->query);
+  for (size_t i = 0; i < r->n_headers; i++) {
+    free(r->headers[i].name);
+    free(r->headers[i].value);
+  }
+  free(r->headers);
+  buf_done(&r->body);
+  free(r->cn);
+  free_strv(r->orgs);
+  buf_done(&r->resp_headers);
+  for (size_t i = 0; i < r->n_query_all; i++)
+    free(r->query_all[i]);
+  free(r->query_all);
+  free(r);
+}
+
+static void req_add_header(http_req_t *r, const char *name, size_t nlen, const char *value,
+                           size_t vlen) {
+  for (size_t i = 0; i < r->n_headers; i++) {
+    if (strlen(r->headers[i].name) == nlen && !strncasecmp(r->headers[i].name, name, nlen)) {
+      char *joined = xasprintf("%s, %.*s", r->headers[i].value, (int)vlen, value);
+      free(r->headers[i].value);
+      r->headers[i].value = joined;
+      return;
+    }
+  }
+  r->headers = xrealloc(r->headers, (r->n_headers + 1) * sizeof(*r->headers));
+  r->headers[r->n_headers].name = xstrndup(name, nlen);
+  r->headers[r->n_headers].value = xstrndup(value, vlen);
+  r->n_headers++;
+}
+
+/* Does a comma-separated header value contain token (case-insensitive)? */
+static bool header_has_token(const char *value, const char *token) {
+  if (!value)
+    return false;
+  size_t tl = strlen(token);
+  const char *p = value;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    const char *e = p;
+    while (*e && *e != ',')
+      e++;
+    const char *te = e;
+    while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+      te--;
+    if ((size_t)(te - p) == tl && !strncasecmp(p, token, tl))
+      return true;
+    p = e;
+  }
+  return false;
+}
+
+/* Build a request from a parsed head. Returns 0 or an HTTP error status. */
+static int req_new(conn_t *c, const http_head_t *h, http_req_t **ret) {
+  http_server_t *s = c->srv;
+  http_req_t *r = xcalloc(1, sizeof(*r));
+  int status = 0;
+  r->conn = c;
+  r->state = REQ_RECEIVING;
+  r->method = xstrndup(h->method, h->method_len);
+  r->minor = h->minor_version;
+  r->is_head = !strcmp(r->method, "HEAD");
+  snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
+  r->cn = c->cn ? xstrdup(c->cn) : NULL;
+  r->orgs = dup_strv(c->orgs);
+  buf_init(&r->body, s->max_body);
+  buf_init(&r->resp_headers, HEADERS_EXTRA_MAX);
+  for (size_t i = 0; i < h->n_headers; i++)
+    req_add_header(r, h->headers[i].name, h->headers[i].name_len, h->headers[i].value,
+                   h->headers[i].value_len);
+  if (http_target_split(h->target, h->target_len, &r->path, &r->raw_query) < 0) {
+    status = 400;
+    goto out;
+  }
+  r->query_ok = http_query_parse(r->raw_query, &r->query) == 0;
+
+  const char *conn_hdr = http_req_header(r, "Connection");
+  if (r->minor >= 1)
+    r->keep_alive = !header_has_token(conn_hdr, "close");
+  else
+    r->keep_alive = header_has_token(conn_hdr, "keep-alive");
+
+  const char *te = http_req_header(r, "Transfer-Encoding");
+  const char *cl = http_req_header(r, "Content-Length");
+  if (te) {
+    /* Only "chunked" is supported, and it must be last (RFC 9112 6.3). */
+    if (strcasecmp(te, "chunked") != 0) {
+      status = 501;
+      goto out;
+    }
+    if (cl) { /* both: a smuggling attempt; refuse and close */
+      status = 400;
+      goto out;
+    }
+    r->chunked = true;
+  } else if (cl) {
+    char *end = NULL;
+    errno = 0;
+    if (!*cl || *cl == '-' || *cl == '+') {
+      status = 400;
+      goto out;
+    }
+    unsigned long long v = strtoull(cl, &end, 10);
+    if (errno || *end) {
+      status = 400; /* includes "5, 5" from repeated fields */
+      goto out;
+    }
+    if (v > s->max_body) {
+      status = 413;
+      goto out;
+    }
+    r->body_left = v;
+  }
+out:
+  if (status) {
+    r->conn = NULL;
+    req_free(r);
+    return status;
+  }
+  *ret = r;
+  return 0;
+}
+
+/* Feed body bytes; returns bytes consumed, or a negative HTTP status. */
+static long req_feed_body(http_req_t *r, const char *p, size_t len, bool *done) {
+  if (r->chunked) {
+    long n = http_chunked_decode(&r->chunk, p, len, &r->body, done);
+    if (n == -E2BIG)
+      return -413;
+    if (n < 0)
+      return -400;
+    return n;
+  }
+  size_t n = len < r->body_left ? len : (size_t)r->body_left;
+  if (n && buf_append(&r->body, p, n) < 0)
+    return -413;
+  r->body_left -= n;
+  *done = r->body_left == 0;
+  return (long)n;
+}
+
+/* ---- queued output ---- */
+
+static int out_append(conn_t *c, const void *data, size_t len) {
+  if (c->out_off > 0 && c->out_off == c->out.len) {
+    c->out_off = 0;
+    buf_reset(&c->out);
+  }
+  return buf_append(&c->out, data, len);
+}
+
+static size_t out_queued(const conn_t *c) { return c->out.len - c->out_off; }
+
+/* An error response produced by the server itself; the connection closes
+ * after it (the request stream cannot be trusted to continue). */
+static void conn_error(conn_t *c, int status) {
+  char body[128];
+  int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_reason(status));
+  buf_t head;
+  buf_init(&head, 1024);
+  http_response_head_t h = {.status = status,
+                            .minor_version = 1,
+                            .content_type = "text/plain; charset=utf-8",
+                            .content_length = n,
+                            .close = true};
+  http_response_head_write(&head, &h);
+  out_append(c, head.data, head.len);
+  out_append(c, body, (size_t)n);
+  buf_done(&head);
+  c->want_close = true;
+}
+
+/* ---- TLS socket I/O (mbedTLS BIO callbacks) ---- */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  conn_t *c = ctx;
+  ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+  if (n >= 0)
+    return (int)n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return MBEDTLS_ERR_SSL_WANT_WRITE;
+  if (errno == EPIPE || errno == ECONNRESET)
+    return MBEDTLS_ERR_NET_CONN_RESET;
+  return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  conn_t *c = ctx;
+  ssize_t n = recv(c->fd, buf, len, 0);
+  if (n >= 0)
+    return (int)n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return MBEDTLS_ERR_SSL_WANT_READ;
+  if (errno == ECONNRESET)
+    return MBEDTLS_ERR_NET_CONN_RESET;
+  return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static void conn_handshake(conn_t *c) {
+  int r = mbedtls_ssl_handshake(&c->ssl);
+  c->want_write = false;
+  if (r == MBEDTLS_ERR_SSL_WANT_READ)
+    return;
+  if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+    c->want_write = true;
+    return;
+  }
+  if (r != 0) {
+    conn_abort(c);
+    return;
+  }
+  char *cn = NULL;
+  char **orgs = NULL;
+  if (tls_peer_identity(&c->ssl, &cn, &orgs) < 0) {
+    /* A certificate was offered but did not verify: refuse, as Go's
+     * VerifyClientCertIfGiven does, rather than treat it as anonymous. */
+    conn_abort(c);
+    return;
+  }
+  c->cn = cn;
+  c->orgs = orgs;
+  c->state = CONN_ACTIVE;
+  c->last_active = ev_now(c->srv->loop);
+}
+
+static void conn_read(conn_t *c) {
+  http_server_t *s = c->srv;
+  size_t high = s->max_header + READ_CHUNK;
+  while (!c->closing && !c->eof) {
+    if (c->in_off > 0) {
+      memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+      c->in.len -= c->in_off;
+      c->in.data[c->in.len] = '\0';
+      c->in_off = 0;
+    }
+    if (c->in.len >= high) {
+      c->read_paused = true;
+      return;
+    }
+    char tmp[READ_CHUNK];
+    int n = mbedtls_ssl_read(&c->ssl, (unsigned char *)tmp, sizeof(tmp));
+    if (n > 0) {
+      if (buf_append(&c->in, tmp, (size_t)n) < 0) {
+        conn_abort(c);
+        return;
+      }
+      c->last_active = ev_now(s->loop);
+      continue;
+    }
+    if (n == MBEDTLS_ERR_SSL_WANT_READ)
+      break;
+    if (n == MBEDTLS_ERR_SSL_WANT_WRITE) {
+      c->want_write = true;
+      break;
+    }
+    if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || n == MBEDTLS_ERR_SSL_CONN_EOF) {
+      c->eof = true;
+      break;
+    }
+    conn_abort(c);
+    return;
+  }
+  c->read_paused = false;
+}
+
+static void conn_write(conn_t *c) {
+  bool progress = false;
+  while (!c->closing && out_queued(c) > 0) {
+    size_t n = out_queued(c);
+    if (n > WRITE_CHUNK)
+      n = WRITE_CHUNK;
+    int w = mbedtls_ssl_write(&c->ssl, (const unsigned char *)c->out.data + c->out_off, n);
+    if (w > 0) {
+      c->out_off += (size_t)w;
+      progress = true;
+      continue;
+    }
+    if (w == MBEDTLS_ERR_SSL_WANT_WRITE || w == MBEDTLS_ERR_SSL_WANT_READ)
+      break;
+    conn_abort(c);
+    return;
+  }
+  if (c->out_off == c->out.len) {
+    c->out_off = 0;
+    if (c->out.cap > (256 << 10))
+      buf_done(&c->out); /* give a big response's memory back */
+    else
+      buf_reset(&c->out);
+  }
+  if (progress)
+    c->last_active = ev_now(c->srv->loop);
+  http_req_t *r = c->cur;
+  if (progress && r && r->state == REQ_STREAMING && r->drain_wanted && r->drain_cb &&
+      out_queued(c) <= DRAIN_LOW_WATER) {
+    r->drain_wanted = false;
+    r->drain_cb(r, r->drain_data);
+  }
+}
+
+/* Parse and dispatch buffered requests, one at a time, in order. */
+static void conn_process(conn_t *c) {
+  http_server_t *s = c->srv;
+  if (c->processing)
+    return;
+  c->processing = true;
+  while (c->state == CONN_ACTIVE && !c->closing && !c->want_close) {
+    size_t avail = c->in.len - c->in_off;
+    const char *p = c->in.data + c->in_off;
+    if (c->upgraded) {
+      if (avail && c->up_data) {
+        c->in_off += avail;
+        c->up_data((http_upgrade_t *)c, p, avail, c->up_ud);
+        continue;
+      }
+      break;
+    }
+    if (c->cur && c->cur->state != REQ_RECEIVING)
+      break; /* the handler has it; the next request waits its turn */
+    if (!c->cur) {
+      if (avail == 0)
+        break;
+      if (c->req_start == 0)
+        c->req_start = ev_now(s->loop);
+      http_head_t head;
+      long n = http_parse_head(p, avail, s->max_header, &head);
+      if (n == 0) {
+        if (c->eof)
+          c->want_close = true;
+        break;
+      }
+      if (n < 0) {
+        conn_error(c, n == -EMSGSIZE ? 431 : n == -EPROTONOSUPPORT ? 505 : 400);
+        break;
+      }
+      http_req_t *r = NULL;
+      int status = req_new(c, &head, &r);
+      c->in_off += (size_t)n;
+      if (status) {
+        conn_error(c, status);
+        break;
+      }
+      c->cur = r;
+      const char *expect = http_req_header(r, "Expect");
+      if (expect && !strcasecmp(expect, "100-continue") && (r->chunked || r->body_left > 0) &&
+          r->minor >= 1)
+        out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+      continue;
+    }
+    http_req_t *r = c->cur;
+    bool done = r->chunked ? false : r->body_left == 0;
+    if (!done) {
+      if (avail == 0) {
+        if (c->eof)
+          c->want_close = true;
+        break;
+      }
+      long n = req_feed_body(r, p, avail, &done);
+      if (n < 0) {
+        c->cur = NULL;
+        r->conn = NULL;
+        req_free(r);
+        conn_error(c, (int)-n);
+        break;
+      }
+      c->in_off += (size_t)n;
+      if (!done)
+        continue;
+    }
+    r->state = REQ_HANDLING;
+    c->req_start = 0;
+    s->handler(r, s->data); /* may finish r before returning */
+  }
+  c->processing = false;
+}
+
+/* ---- connection lifetime ---- */
+
+static void conn_free(conn_t *c) {
+  http_server_t *s = c->srv;
+  ev_io_stop(s->loop, &c->io);
+  ev_timer_stop(s->loop, &c->timer);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  s->n_conns--;
+  mbedtls_ssl_free(&c->ssl);
+  if (c->fd >= 0)
+    close(c->fd);
+  buf_done(&c->in);
+  buf_done(&c->out);
+  free(c->cn);
+  free_strv(c->orgs);
+  free(c);
+}
+
+/* Tear the connection down; the current request (if the handler has it)
+ * becomes "gone" and its close callback runs. Frees c when not busy. */
+static void conn_abort(conn_t *c) {
+  if (c->closing)
+    return;
+  c->closing = true;
+  conn_enter(c);
+  http_req_t *r = c->cur;
+  c->cur = NULL;
+  if (r) {
+    r->conn = NULL;
+    r->gone = true;
+    if (r->state == REQ_RECEIVING) {
+      req_free(r); /* the handler never saw it */
+    } else if (r->close_cb) {
+      http_close_cb cb = r->close_cb;
+      r->close_cb = NULL;
+      cb(r, r->close_data); /* may finish (and free) r */
+    }
+  }
+  if (c->upgraded && c->up_close) {
+    http_upgrade_close_cb cb = c->up_close;
+    c->up_close = NULL;
+    c->up_data = NULL;
+    cb((http_upgrade_t *)c, c->up_ud);
+  }
+  conn_leave(c);
+}
+
+static void set_deadline(conn_t *c, double at) {
+  http_server_t *s = c->srv;
+  if (at == c->deadline && (at == 0) == !ev_is_active(&c->timer))
+    return;
+  ev_timer_stop(s->loop, &c->timer);
+  c->deadline = at;
+  if (at > 0) {
+    double d = at - ev_now(s->loop);
+    ev_timer_set(&c->timer, d > 0 ? d : 0, 0);
+    ev_timer_start(s->loop, &c->timer);
+  }
+}
+
+/* After any activity: free, start closing, or re-arm watchers and timers. */
+static void conn_update(conn_t *c) {
+  http_server_t *s = c->srv;
+  if (c->closing) {
+    conn_free(c);
+    return;
+  }
+  double now = ev_now(s->loop);
+  if (c->state == CONN_ACTIVE && out_queued(c) == 0) {
+    bool handler_busy = c->cur && c->cur->state != REQ_RECEIVING;
+    if (c->want_close || (c->eof && !handler_busy && !c->upgraded)) {
+      /* Lingering close: say goodbye, stop sending, and read (and drop)
+       * what the client still sends so our last response is not lost to a
+       * reset. */
+      mbedtls_ssl_close_notify(&c->ssl);
+      shutdown(c->fd, SHUT_WR);
+      c->state = CONN_LINGER;
+      c->linger_until = now + LINGER_SECONDS;
+    } else if (c->eof && (handler_busy || c->upgraded)) {
+      conn_abort(c); /* the client left while we were answering */
+      return;
+    }
+  }
+  int ev = 0;
+  if (c->state != CONN_ACTIVE || !c->read_paused)
+    ev |= EV_READ;
+  if (c->want_write || (c->state == CONN_ACTIVE && out_queued(c) > 0))
+    ev |= EV_WRITE;
+  if (c->eof && c->state == CONN_ACTIVE)
+    ev &= ~EV_READ;
+  if (ev != c->io_events || !ev_is_active(&c->io)) {
+    ev_io_stop(s->loop, &c->io);
+    ev_io_set(&c->io, c->fd, ev);
+    c->io_events = ev;
+    if (ev)
+      ev_io_start(s->loop, &c->io);
+  }
+  /* (After the watcher update, which would clear a pending event.)
+   * Reads paused on a full buffer that processing has since drained:
+   * mbedTLS may hold decrypted bytes the socket will not signal again. */
+  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof &&
+      !(c->cur && c->cur->state != REQ_RECEIVING) && c->in.len - c->in_off < s->max_header)
+    ev_feed_event(s->loop, &c->io, EV_READ);
+  double at = 0;
+  switch (c->state) {
+  case CONN_HANDSHAKE:
+    at = c->deadline; /* fixed at accept */
+    break;
+  case CONN_LINGER:
+    at = c->linger_until;
+    break;
+  case CONN_ACTIVE:
+    if (out_queued(c) > 0)
+      at = c->last_active + s->idle_timeout; /* a client that stopped reading */
+    else if (c->upgraded || (c->cur && c->cur->state != REQ_RECEIVING))
+      at = 0; /* handler's business (watches last long) */
+    else if (c->req_start > 0)
+      at = c->req_start + s->request_timeout;
+    else
+      at = c->last_active + s->idle_timeout;
+    break;
+  }
+  set_deadline(c, at);
+}
+
+static void conn_linger_read(conn_t *c) {
+  char tmp[READ_CHUNK];
+  for (;;) {
+    int n = mbedtls_ssl_read(&c->ssl, (unsigned char *)tmp, sizeof(tmp));
+    if (n > 0)
+      continue;
+    if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
+      return;
+    conn_abort(c); /* EOF or error: done */
+    return;
+  }
+}
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  conn_t *c = container_of(w, conn_t, io);
+  conn_enter(c);
+  if (c->state == CONN_HANDSHAKE)
+    conn_handshake(c);
+  if (c->state == CONN_ACTIVE) {
+    for (int round = 0; round < 16 && !c->closing; round++) {
+      conn_read(c);
+      conn_process(c);
+      conn_write(c);
+      /* Loop while processing freed input space and reads were paused:
+       * mbedTLS may hold decrypted bytes the socket will not signal. */
+      if (!c->read_paused || c->closing || (c->cur && c->cur->state != REQ_RECEIVING))
+        break;
+    }
+  } else if (c->state == CONN_LINGER) {
+    conn_linger_read(c);
+  }
+  conn_leave(c);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  conn_t *c = container_of(w, conn_t, timer);
+  c->deadline = 0;
+  conn_enter(c);
+  conn_abort(c);
+  conn_leave(c);
+}
+
+/* ---- listener ---- */
+
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    port = ntohs(a->sin_port);
+    snprintf(out, outlen, "%s:%d", host, port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    port = ntohs(a->sin6_port);
+    snprintf(out, outlen, "[%s]:%d", host, port);
+  } else {
+    snprintf(out, outlen, "unknown");
+  }
+}
+
+static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  http_server_t *s = container_of(w, http_server_t, accept_pause);
+  ev_io_start(loop, &s->accept_io);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  http_server_t *s = container_of(w, http_server_t, accept_io);
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = accept4(s->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* Out of descriptors: back off instead of spinning on a ready fd. */
+        ev_io_stop(loop, &s->accept_io);
+        ev_timer_set(&s->accept_pause, 0.5, 0);
+        ev_timer_start(loop, &s->accept_pause);
+      }
+      return;
+    }
+    if (s->n_conns >= s->max_conns) {
+      close(fd); /* over the limit: refuse before spending a handshake on it */
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    conn_t *c = xcalloc(1, sizeof(*c));
+    c->srv = s;
+    c->fd = fd;
+    format_addr(&ss, c->remote, sizeof(c->remote));
+    buf_init(&c->in, s->max_header + 2 * READ_CHUNK);
+    buf_init(&c->out, OUT_LIMIT);
+    mbedtls_ssl_init(&c->ssl);
+    if (mbedtls_ssl_setup(&c->ssl, tls_server_conf_ssl(s->tls)) != 0) {
+      mbedtls_ssl_free(&c->ssl);
+      close(fd);
+      free(c);
+      continue;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
+    ev_timer_init(&c->timer, conn_timer_cb, 0, 0);
+    c->state = CONN_HANDSHAKE;
+    c->next = s->conns;
+    if (s->conns)
+      s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    c->deadline = ev_now(loop) + HANDSHAKE_SECONDS;
+    conn_enter(c);
+    conn_handshake(c); /* the ClientHello is often already here */
+    conn_leave(c);
+  }
+}
+
+int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http_handler_cb handler,
+                      void *data, http_server_t **ret_server, char *err, size_t errlen) {
+  int r = 0, fd = -1;
+  tls_server_conf_t *tls = NULL;
+  struct addrinfo hints = {0}, *ai = NULL;
+  const char *bind_addr = opts->bind_address && *opts->bind_address ? opts->bind_address : "0.0.0.0";
+  char port[16];
+  snprintf(port, sizeof(port), "%d", opts->port);
+
+  if ((r = tls_server_conf_new(opts->cert_pem, opts->key_pem, opts->client_ca_pem, &tls, err,
+                               errlen)) < 0)
+    goto out;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  int g = getaddrinfo(bind_addr, port, &hints, &ai);
+  if (g != 0) {
+    set_err(err, errlen, "bind address %s: %s", bind_addr, gai_strerror(g));
+    r = -EINVAL;
+    goto out;
+  }
+  fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r = -errno;
+    set_err(err, errlen, "socket: %s", strerror(errno));
+    goto out;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (ai->ai_family == AF_INET6) {
+    int zero = 0; /* "::" serves IPv4 too */
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+  }
+  if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+    r = -errno;
+    set_err(err, errlen, "bind %s:%d: %s", bind_addr, opts->port, strerror(errno));
+    goto out;
+  }
+  if (listen(fd, 511) < 0) {
+    r = -errno;
+    set_err(err, errlen, "listen %s:%d: %s", bind_addr, opts->port, strerror(errno));
+    goto out;
+  }
+  http_server_t *s = xcalloc(1, sizeof(*s));
+  s->loop = loop;
+  s->fd = fd;
+  s->tls = tls;
+  s->handler = handler;
+  s->data = data;
+  s->max_header = opts->max_header_bytes ? opts->max_header_bytes : 64 << 10;
+  s->max_body = opts->max_body_bytes ? opts->max_body_bytes : 3 << 20;
+  s->idle_timeout = opts->idle_timeout > 0 ? opts->idle_timeout : 120;
+  s->request_timeout = opts->request_timeout > 0 ? opts->request_timeout : 60;
+  s->max_conns = opts->max_connections > 0 ? opts->max_connections : 1024;
+  ev_io_init(&s->accept_io, accept_cb, fd, EV_READ);
+  ev_timer_init(&s->accept_pause, accept_resume_cb, 0.5, 0);
+  ev_io_start(loop, &s->accept_io);
+  *ret_server = s;
+  fd = -1;
+  tls = NULL;
+out:
+  if (ai)
+    freeaddrinfo(ai);
+  if (fd >= 0)
+    close(fd);
+  tls_server_conf_free(tls);
+  return r;
+}
+
+void http_server_stop(http_server_t *s) {
+  if (!s)
+    return;
+  ev_io_stop(s->loop, &s->accept_io);
+  ev_timer_stop(s->loop, &s->accept_pause);
+  close(s->fd);
+  while (s->conns) {
+    conn_t *c = s->conns;
+    if (c->busy) {
+      /* Only possible if called from inside a callback of this
+       * connection; unlink it so the server can go. */
+      c->closing = true;
+      break;
+    }
+    if (c->state == CONN_ACTIVE)
+      mbedtls_ssl_close_notify(&c->ssl);
+    conn_enter(c);
+    conn_abort(c);
+    conn_leave(c);
+  }
+  tls_server_conf_free(s->tls);
+  free(s);
+}
+
+/* ---- request accessors ---- */
+
+const char *http_req_method(const http_req_t *r) { return r->method; }
+const char *http_req_path(const http_req_t *r) { return r->path; }
+const char *http_req_raw_query(const http_req_t *r) { return r->raw_query; }
+
+const char *http_req_query(const http_req_t *r, const char *name) {
+  return http_query_get(&r->query, name);
+}
+
+const char *const *http_req_query_all(const http_req_t *r, const char *name) {
+  http_req_t *m = (http_req_t *)r; /* the cache is not part of the value */
+  size_t n = 0;
+  for (size_t i = 0; i < r->query.n; i++)
+    if (!strcmp(r->query.v[i].name, name))
+      n++;
+  const char **v = xcalloc(n + 1, sizeof(*v));
+  n = 0;
+  for (size_t i = 0; i < r->query.n; i++)
+    if (!strcmp(r->query.v[i].name, name))
+      v[n++] = r->query.v[i].value;
+  m->query_all = xrealloc(m->query_all, (m->n_query_all + 1) * sizeof(*m->query_all));
+  m->query_all[m->n_query_all++] = v;
+  return v;
+}
+
+const char *http_req_header(const http_req_t *r, const char *name) {
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (!strcasecmp(r->headers[i].name, name))
+      return r->headers[i].value;
+  return NULL;
+}
+
+const char *http_req_body(const http_req_t *r, size_t *ret_len) {
+  if (ret_len)
+    *ret_len = r->body.len;
+  return r->body.data ? r->body.data : "";
+}
+
+const char *http_req_client_cn(const http_req_t *r) { return r->cn; }
+const char *const *http_req_client_orgs(const http_req_t *r) {
+  return (const char *const *)r->orgs;
+}
+const char *http_req_remote_addr(const http_req_t *r) { return r->remote; }
+bool http_req_gone(const http_req_t *r) { return r->gone; }
+
+void http_req_on_close(http_req_t *r, http_close_cb cb, void *data) {
+  r->close_cb = cb;
+  r->close_data = data;
+}
+
+/* ---- responses ---- */
+
+void http_req_add_header(http_req_t *r, const char *name, const char *value) {
+  if (r->state == REQ_STREAMING)
+    return;
+  buf_printf(&r->resp_headers, "%s: %s\r\n", name, value);
+}
+
+/* The request is complete: detach it from the connection and free it. */
+static void req_finish(http_req_t *r) {
+  conn_t *c = r->conn;
+  if (c) {
+    c->cur = NULL;
+    if (!r->keep_alive)
+      c->want_close = true;
+    c->last_active = ev_now(c->srv->loop);
+    conn_enter(c);
+    req_free(r);
+    conn_leave(c); /* arms EV_WRITE; the io callback sends and moves on */
+    return;
+  }
+  req_free(r);
+}
+
+static void write_head(http_req_t *r, int status, const char *content_type, long long len) {
+  conn_t *c = r->conn;
+  buf_t head;
+  buf_init(&head, HEADERS_EXTRA_MAX + 1024);
+  bool close = !r->keep_alive || (len < 0 && r->minor == 0);
+  http_response_head_t h = {.status = status,
+                            .minor_version = r->minor,
+                            .content_type = content_type,
+                            .content_length = len,
+                            .close = close,
+                            .keep_alive_10 = !close && r->minor == 0,
+                            .extra = r->resp_headers.data,
+                            .extra_len = r->resp_headers.len};
+  http_response_head_write(&head, &h);
+  if (close)
+    r->keep_alive = false;
+  if (out_append(c, head.data, head.len) < 0)
+    c->want_close = true;
+  buf_done(&head);
+}
+
+void http_respond(http_req_t *r, int status, const char *content_type, const char *body,
+                  size_t len) {
+  conn_t *c = r->conn;
+  if (c && r->state == REQ_HANDLING) {
+    bool bodyless = http_status_bodyless(status);
+    write_head(r, status, content_type, bodyless ? -1 : (long long)len);
+    if (!r->is_head && !bodyless && len && out_append(c, body, len) < 0)
+      c->want_close = true;
+  }
+  req_finish(r);
+}
+
+void http_respond_take(http_req_t *r, int status, const char *content_type, char *body,
+                       size_t len) {
+  http_respond(r, status, content_type, body, len);
+  free(body);
+}
+
+void http_stream_begin(http_req_t *r, int status, const char *content_type) {
+  if (!r->conn || r->state != REQ_HANDLING)
+    return;
+  write_head(r, status, content_type, -1);
+  r->state = REQ_STREAMING;
+  conn_enter(r->conn);
+  conn_leave(r->conn);
+}
+
+long http_stream_write(http_req_t *r, const char *data, size_t len) {
+  conn_t *c = r->conn;
+  if (!c || c->closing)
+    return -EPIPE;
+  if (r->state != REQ_STREAMING)
+    return -EINVAL;
+  if (len && !r->is_head) {
+    int e;
+    if (r->minor >= 1) {
+      buf_t chunk;
+      buf_init(&chunk, len + 32);
+      e = http_chunk_write(&chunk, data, len);
+      if (e == 0)
+        e = out_append(c, chunk.data, chunk.len);
+      buf_done(&chunk);
+    } else {
+      e = out_append(c, data, len);
+    }
+    if (e < 0) {
+      /* The client is not reading at all: over half a GiB queued. */
+      c->want_close = true;
+      return -ENOBUFS;
+    }
+  }
+  size_t q = out_queued(c);
+  if (q > DRAIN_LOW_WATER)
+    r->drain_wanted = true;
+  conn_enter(c);
+  conn_leave(c);
+  return (long)q;
+}
+
+void http_stream_on_drain(http_req_t *r, http_drain_cb cb, void *data) {
+  r->drain_cb = cb;
+  r->drain_data = data;
+}
+
+void http_stream_end(http_req_t *r) {
+  conn_t *c = r->conn;
+  if (c && r->state == REQ_STREAMING && !r->is_head && r->minor >= 1)
+    out_append(c, "0\r\n\r\n", 5);
+  req_finish(r);
+}
+
+/* ---- upgrades ---- */
+
+http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
+                                 http_upgrade_close_cb on_close, void *data) {
+  conn_t *c = r->conn;
+  if (!c || r->state != REQ_HANDLING) {
+    req_finish(r);
+    return NULL;
+  }
+  buf_t head;
+  buf_init(&head, HEADERS_EXTRA_MAX + 1024);
+  buf_append_str(&head, "HTTP/1.1 101 Switching Protocols\r\n");
+  if (r->resp_headers.len)
+    buf_append(&head, r->resp_headers.data, r->resp_headers.len);
+  buf_append_str(&head, "\r\n");
+  out_append(c, head.data, head.len);
+  buf_done(&head);
+  c->upgraded = true;
+  c->up_data = on_data;
+  c->up_close = on_close;
+  c->up_ud = data;
+  r->keep_alive = true; /* the connection lives on */
+  req_finish(r);
+  return (http_upgrade_t *)c;
+}
+
+long http_upgrade_write(http_upgrade_t *u, const char *bytes, size_t len) {
+  conn_t *c = (conn_t *)u;
+  if (c->closing || c->want_close)
+    return -EPIPE;
+  if (out_append(c, bytes, len) < 0) {
+    c->want_close = true;
+    return -ENOBUFS;
+  }
+  conn_enter(c);
+  conn_leave(c);
+  return (long)out_queued(c);
+}
+
+void http_upgrade_close(http_upgrade_t *u) {
+  conn_t *c = (conn_t *)u;
+  c->up_close = NULL;
+  c->up_data = NULL;
+  c->want_close = true;
+  conn_enter(c);
+  conn_leave(c);
+}

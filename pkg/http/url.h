@@ -1,0 +1,34 @@
+/* Request-target helpers (RFC 3986): percent-decoding and query strings
+ * (application/x-www-form-urlencoded style, as Go's url.ParseQuery reads
+ * them). Pure functions; any thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Decode %XX escapes in [s, s+len); with plus_is_space '+' becomes ' '.
+ * -EINVAL on a malformed escape or a decoded NUL. *ret is malloc'd. */
+int http_url_decode(const char *s, size_t len, bool plus_is_space, char **ret);
+
+typedef struct {
+  char *name;
+  char *value;
+} http_param_t;
+
+typedef struct {
+  http_param_t *v; /* in order of appearance */
+  size_t n;
+} http_query_t;
+
+/* Split raw (without '?') on '&' and decode names and values ('+' is a
+ * space). "a" alone gives value "". Empty pieces are skipped. -EINVAL on a
+ * bad escape; q is left empty then. Free with http_query_done. */
+int http_query_parse(const char *raw, http_query_t *q);
+void http_query_done(http_query_t *q);
+/* First value of name, or NULL. */
+const char *http_query_get(const http_query_t *q, const char *name);
+
+/* Split a request-target into path (percent-decoded) and raw query (after
+ * '?', undecoded, "" when absent). Accepts origin-form ("/a?b"),
+ * absolute-form ("https://host/a?b") and "*". -EINVAL otherwise. */
+int http_target_split(const char *target, size_t len, char **ret_path, char **ret_raw_query);

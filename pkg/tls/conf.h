@@ -1,0 +1,28 @@
+/* mbedTLS server configuration for k3c's HTTPS listeners: TLS 1.2 (the
+ * highest mbedTLS 2.28 speaks), ECDHE-ECDSA with AES-GCM or ChaCha20-Poly1305,
+ * ALPN http/1.1, and optional client certificates verified against a CA.
+ *
+ * One conf is shared by every connection of a listener. It holds its own
+ * DRBG, so all handshakes using it must run on one thread (the loop that
+ * owns the listener). */
+#pragma once
+
+#include <stddef.h>
+
+#include <mbedtls/ssl.h>
+
+typedef struct tls_server_conf tls_server_conf_t;
+
+/* cert_pem may hold a chain (leaf first). client_ca_pem NULL = do not ask
+ * for client certificates. Returns 0 or a negative errno with a reason. */
+int tls_server_conf_new(const char *cert_pem, const char *key_pem, const char *client_ca_pem,
+                        tls_server_conf_t **ret_conf, char *err, size_t errlen);
+void tls_server_conf_free(tls_server_conf_t *conf); /* accepts NULL */
+const mbedtls_ssl_config *tls_server_conf_ssl(const tls_server_conf_t *conf);
+
+/* After a completed handshake: the verified client certificate's subject CN
+ * and O values. Returns 0 with *ret_cn = NULL when the client sent no
+ * certificate; -EKEYREJECTED when it sent one that did not verify. On
+ * success with a cert, *ret_cn and *ret_orgs (NULL-terminated, may be
+ * empty) are malloc'd: free each org, the array and the CN. */
+int tls_peer_identity(const mbedtls_ssl_context *ssl, char **ret_cn, char ***ret_orgs);

@@ -1,0 +1,11 @@
+/* Base64 (RFC 4648, standard alphabet, padded) as Kubernetes uses for
+ * []byte fields. Pure; any thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Encode len bytes; returns a NUL-terminated string the caller frees. */
+char *base64_encode(const void *data, size_t len);
+/* Whether s is valid padded standard base64 (the empty string is). */
+bool base64_valid(const char *s);
