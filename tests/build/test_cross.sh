@@ -29,6 +29,7 @@ smoke() {
   "$qemu" "$bin" server --disable-agent --data-dir "$d/data" --https-listen-port "$port" \
     --write-kubeconfig "$d/kc.yaml" >"$log" 2>&1 &
   server_pid=$!
+  local t0=$SECONDS
   # Up to 120 s: key generation under qemu is slow.
   for i in $(seq 1 240); do
     if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
@@ -53,6 +54,7 @@ smoke() {
       fail "$arch: API server listens on :$port and writes the kubeconfig" "after 120s: kubeconfig $( [ -s "$d/kc.yaml" ] && echo written || echo missing)" "$(tail -n 20 "$log")"
     fi
   else
+    echo "# $arch: API ready under qemu after $((SECONDS - t0))s"
     api "$arch" "$d" "$port"
   fi
   kill -TERM "$server_pid"
