@@ -92,13 +92,19 @@ static void issue_token(api_call_t *call, cJSON *tr) {
     return;
   }
   const cJSON *exp = obj_get(tr, "spec.expirationSeconds");
-  long secs = cJSON_IsNumber(exp) ? (long)exp->valuedouble : 3600;
-  if (secs < 600) {
-    api__cause_invalid(&st, "spec.expirationSeconds", "may not specify a duration less than 10 minutes");
+  /* Range-check the double before converting it: upstream allows up to 2^32
+   * seconds, which does not fit a 32-bit long (armhf). */
+  double dsecs = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
+  const char *why = dsecs < 600 ? "may not specify a duration less than 10 minutes"
+                    : dsecs > 4294967296.0 ? "may not specify a duration larger than 2^32 seconds"
+                                           : NULL;
+  if (why) {
+    api__cause_invalid(&st, "spec.expirationSeconds", why);
     api_status_invalid(&st, "authentication.k8s.io", "TokenRequest", call->ri.name);
     api__respond_status(call->req, &st);
     goto out;
   }
+  int64_t secs = (int64_t)dsecs;
   unsigned char rnd[24];
   if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
     abort();
