@@ -38,3 +38,8 @@ const char *obj_check_dns1123_subdomain(const char *s);
 const char *obj_check_dns1123_label(const char *s);
 /* Path-segment names (upstream ValidatePathSegmentName): no "/", "%", "."/".." */
 const char *obj_check_path_segment(const char *s);
+/* Label keys and annotation keys (upstream IsQualifiedName: optional DNS
+ * subdomain prefix and '/', then a name of at most 63 characters) and label
+ * values (IsValidLabelValue); same contract as the checks above. */
+const char *obj_check_qualified_name(const char *s);
+const char *obj_check_label_value(const char *s);

@@ -79,6 +79,11 @@ int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st) {
       api_status_bad_request(st, "error converting YAML to JSON: yaml: %s", err);
       return -EINVAL;
     }
+  } else if (ct && ct[0] && (strncmp(ct, "application/json", 16) || !strchr("; ", ct[16]))) {
+    api_status_init(st, 415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json, application/yaml, application/vnd.kubernetes.protobuf");
+    return -EINVAL;
   } else {
     obj = cJSON_ParseWithLength(body, len);
     if (!obj) {
@@ -178,6 +183,27 @@ static int check_type(const api_resource_t *res, cJSON *obj, api_status_t *st) {
   return 0;
 }
 
+/* Keys of labels and annotations are qualified names; label values have a
+ * shape of their own (upstream ValidateLabels, ValidateAnnotations). */
+static void check_meta_map(const cJSON *map, const char *field, bool values, api_status_t *st) {
+  const cJSON *e;
+  if (!cJSON_IsObject(map))
+    return;
+  cJSON_ArrayForEach(e, map) {
+    const char *bad = e->string;
+    const char *why = obj_check_qualified_name(e->string);
+    if (!why && values && cJSON_IsString(e)) {
+      bad = e->valuestring;
+      why = obj_check_label_value(e->valuestring);
+    }
+    if (why) {
+      char *msg = xasprintf("Invalid value: \"%s\": %s", bad, why);
+      api_status_add_cause(st, "FieldValueInvalid", field, msg);
+      free(msg);
+    }
+  }
+}
+
 /* Defaults, validation and schema checks shared by create and update. */
 static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
                  api_status_t *st) {
@@ -199,6 +225,8 @@ static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const c
   const cJSON *labels = obj_get(obj, "metadata.labels");
   if (labels && !cJSON_IsObject(labels))
     api_status_add_cause(st, "FieldValueInvalid", "metadata.labels", "Invalid value: must be a map of strings");
+  check_meta_map(labels, "metadata.labels", true, st);
+  check_meta_map(obj_get(obj, "metadata.annotations"), "metadata.annotations", false, st);
   if (res->hooks->validate)
     res->hooks->validate(obj, old, st);
   if (st->causes) {
