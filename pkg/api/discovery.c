@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "api/object.h"
 #include "util/alloc.h"
 
 typedef struct {
@@ -76,8 +77,9 @@ static cJSON *resource_list(const char *group, const char *version) {
   free(gv);
   cJSON *items = cJSON_AddArrayToObject(o, "resources");
   for (size_t i = 0; i < api_registry_count(); i++) {
-    const schema_resource_t *s = api_registry_at(i)->s;
-    if (strcmp(s->group, group) || strcmp(s->version, version))
+    const api_resource_t *row = api_registry_at(i);
+    const schema_resource_t *s = row ? row->s : NULL;
+    if (!s || strcmp(s->group, group) || strcmp(s->version, version))
       continue;
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "name", s->plural);
@@ -115,7 +117,8 @@ static cJSON *resource_list(const char *group, const char *version) {
 static size_t groups(const char **out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < api_registry_count(); i++) {
-    const char *g = api_registry_at(i)->s->group;
+    const api_resource_t *row = api_registry_at(i);
+    const char *g = row ? row->s->group : "";
     if (!g[0])
       continue;
     bool seen = false;
@@ -130,8 +133,9 @@ static size_t groups(const char **out, size_t max) {
 static size_t versions_of(const char *group, const char **out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < api_registry_count(); i++) {
-    const schema_resource_t *s = api_registry_at(i)->s;
-    if (strcmp(s->group, group))
+    const api_resource_t *row = api_registry_at(i);
+    const schema_resource_t *s = row ? row->s : NULL;
+    if (!s || strcmp(s->group, group))
       continue;
     bool seen = false;
     for (size_t j = 0; j < n && !seen; j++)
@@ -163,14 +167,6 @@ static cJSON *group_json(const char *group) {
 
 /* ---- aggregated (apidiscovery.k8s.io/v2) ---- */
 
-static cJSON *gvk_json(const char *group, const char *version, const char *kind) {
-  cJSON *k = cJSON_CreateObject();
-  cJSON_AddStringToObject(k, "group", group);
-  cJSON_AddStringToObject(k, "version", version);
-  cJSON_AddStringToObject(k, "kind", kind);
-  return k;
-}
-
 static cJSON *aggregated_group(const char *group) {
   const char *versions[8];
   size_t nv = group[0] ? versions_of(group, versions, 8) : 1;
@@ -185,12 +181,13 @@ static cJSON *aggregated_group(const char *group) {
     cJSON_AddStringToObject(ver, "version", versions[v]);
     cJSON *rs = cJSON_AddArrayToObject(ver, "resources");
     for (size_t i = 0; i < api_registry_count(); i++) {
-      const schema_resource_t *s = api_registry_at(i)->s;
-      if (strcmp(s->group, group) || strcmp(s->version, versions[v]))
+      const api_resource_t *row = api_registry_at(i);
+      const schema_resource_t *s = row ? row->s : NULL;
+      if (!s || strcmp(s->group, group) || strcmp(s->version, versions[v]))
         continue;
       cJSON *r = cJSON_CreateObject();
       cJSON_AddStringToObject(r, "resource", s->plural);
-      cJSON_AddItemToObject(r, "responseKind", gvk_json(s->group, s->version, s->kind));
+      cJSON_AddItemToObject(r, "responseKind", obj_gvk(s->group, s->version, s->kind));
       cJSON_AddStringToObject(r, "scope", s->namespaced ? "Namespaced" : "Cluster");
       cJSON_AddStringToObject(r, "singularResource", s->singular);
       cJSON_AddItemToObject(r, "verbs", verbs_json(s->verbs));
@@ -206,9 +203,9 @@ static cJSON *aggregated_group(const char *group) {
           cJSON_AddStringToObject(sr, "subresource", *sub);
           if (info && info->group)
             cJSON_AddItemToObject(sr, "responseKind",
-                                  gvk_json(info->group, info->version, info->kind));
+                                  obj_gvk(info->group, info->version, info->kind));
           else
-            cJSON_AddItemToObject(sr, "responseKind", gvk_json(s->group, s->version, s->kind));
+            cJSON_AddItemToObject(sr, "responseKind", obj_gvk(s->group, s->version, s->kind));
           cJSON_AddItemToObject(sr, "verbs", strings_json(info ? info->verbs : NULL));
           cJSON_AddItemToArray(subs, sr);
         }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -43,11 +44,7 @@ cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b) {
 static void ns_defaults(cJSON *obj) {
   cJSON *meta = obj_meta(obj);
   const char *name = obj_str(obj, "metadata.name");
-  cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
-  if (!cJSON_IsObject(labels)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");
-    labels = cJSON_AddObjectToObject(meta, "labels");
-  }
+  cJSON *labels = obj_child_object(meta, "labels");
   if (name)
     obj_set_str(labels, "kubernetes.io/metadata.name", name);
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
@@ -128,11 +125,7 @@ static void secret_defaults(cJSON *obj) {
   /* stringData is write-only: fold it into data, base64-encoded. */
   cJSON *sd = cJSON_DetachItemFromObjectCaseSensitive(obj, "stringData");
   if (cJSON_IsObject(sd) && cJSON_GetArraySize(sd) > 0) {
-    cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
-    if (!cJSON_IsObject(data)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
-      data = cJSON_AddObjectToObject(obj, "data");
-    }
+    cJSON *data = obj_child_object(obj, "data");
     const cJSON *kv;
     cJSON_ArrayForEach(kv, sd) {
       if (!cJSON_IsString(kv))
@@ -346,6 +339,15 @@ static const kind_hooks_t table[] = {
     {"", "Event", &event_hooks},
     {"", "Endpoints", &endpoints_hooks},
     {"coordination.k8s.io", "Lease", &lease_hooks},
+    {"", "ReplicationController", &api_kind_workload_core},
+    {"apps", "Deployment", &api_kind_workload},
+    {"apps", "ReplicaSet", &api_kind_workload},
+    {"apps", "StatefulSet", &api_kind_workload},
+    {"apps", "DaemonSet", &api_kind_workload},
+    {"apps", "ControllerRevision", &api_kind_workload},
+    {"batch", "Job", &api_kind_workload},
+    {"batch", "CronJob", &api_kind_workload},
+    {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd},
 };
 
 const api_hooks_t *api_kind_hooks(const char *group, const char *kind) {
