@@ -110,8 +110,10 @@ static cJSON *job_cell(const char *col, const cJSON *obj) {
       snprintf(buf, sizeof(buf), "%d/%d", succeeded, comp->valueint);
     else if (mode && !strcmp(mode, "Indexed"))
       snprintf(buf, sizeof(buf), "%d", succeeded);
-    else
+    else if (num(obj, "spec.parallelism", 1) > 1)
       snprintf(buf, sizeof(buf), "%d/1 of %d", succeeded, num(obj, "spec.parallelism", 1));
+    else
+      snprintf(buf, sizeof(buf), "%d/1", succeeded);
     return cJSON_CreateString(buf);
   }
   if (!strcmp(col, "Duration")) {
