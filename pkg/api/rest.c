@@ -206,11 +206,27 @@ static void check_meta_map(const cJSON *map, const char *field, bool values, api
   }
 }
 
+/* Upstream's metadata fields are omitempty: empty or null maps and lists are
+ * never stored nor returned ({"labels":{}} in a patch is no change). */
+static void drop_empty_meta(cJSON *obj) {
+  static const char *const keys[] = {"labels", "annotations", "finalizers", "ownerReferences",
+                                     "managedFields"};
+  cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  if (!cJSON_IsObject(meta))
+    return;
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, keys[i]);
+    if (cJSON_IsNull(v) || ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child))
+      cJSON_DeleteItemFromObjectCaseSensitive(meta, keys[i]);
+  }
+}
+
 /* Defaults, validation and schema checks shared by create and update. */
 static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
                  api_status_t *st) {
   if (res->hooks->defaults)
     res->hooks->defaults(obj);
+  drop_empty_meta(obj);
   if (check_schema(req, res, obj, st) < 0)
     return -EINVAL;
   memset(st, 0, sizeof(*st));
