@@ -11,6 +11,7 @@
  * The client is one thread and one libev loop with non-blocking mbedTLS
  * connections, so it uses at most one core and the server keeps the other. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -147,6 +148,23 @@ static long server_mem_kib(const char *field) {
   return v;
 }
 
+/* Open file descriptors of the server (connections that were not closed
+ * show up here). */
+static int server_fds(void) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/fd", (int)server_pid);
+  DIR *d = opendir(path);
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
 /* ---- the server process ---- */
 
 static int free_port(void) {
@@ -198,7 +216,16 @@ static void start_server(void) {
     char *const argv[] = {(char *)opt_k3c, "server", "--disable-agent", "--config", cfg,
                           "--data-dir", dir, "--bind-address", "127.0.0.1",
                           "--https-listen-port", portstr, "--write-kubeconfig", kc, NULL};
-    char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    /* Keep the environment (ASAN_OPTIONS in the test suite) but not K3C_*
+     * settings that could point the server somewhere else. */
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+      n++;
+    char **envp = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0, j = 0; i < n; i++)
+      if (strncmp(environ[i], "K3C_", 4) != 0)
+        envp[j++] = environ[i];
     execve(opt_k3c, argv, envp);
     fprintf(stderr, "exec %s: %s\n", opt_k3c, strerror(errno));
     _exit(127);
@@ -946,6 +973,8 @@ int main(int argc, char **argv) {
   start_server();
   double ready = wait_listening(t0);
   long rss_start = server_mem_kib("VmRSS");
+  usleep(50000); /* let the server drop wait_listening's probe connection */
+  int fds_start = server_fds();
   tls_setup();
   printf("k3c API benchmark: %s, data dir %s, port %d\n", opt_k3c, dir, port);
   printf("phases of %.1f s or %ld requests; list of %ld ConfigMaps with limit=%d; "
@@ -1012,6 +1041,20 @@ int main(int argc, char **argv) {
          "peak %.1f MiB\n",
          (double)rss_start / 1024, (double)rss_loaded / 1024,
          (double)server_mem_kib("VmRSS") / 1024, (double)server_mem_kib("VmHWM") / 1024);
+  /* Every client connection is closed by now; give the server a moment to
+   * see the close_notify alerts, then compare its descriptors. */
+  int fds_end = server_fds();
+  for (int i = 0; i < 100 && fds_end > fds_start; i++) {
+    usleep(10000);
+    fds_end = server_fds();
+  }
+  printf("server file descriptors: %d at start, %d after all clients closed\n", fds_start,
+         fds_end);
+  if (fds_end > fds_start) {
+    fprintf(stderr, "bench_api: the server kept %d descriptors open after the clients left\n",
+            fds_end - fds_start);
+    total_errors++;
+  }
   stop_server(true);
   tls_teardown();
   free(created);
