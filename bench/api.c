@@ -20,6 +20,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -415,6 +416,7 @@ typedef struct conn {
 } conn_t;
 
 static conn_t conns[MAX_CLIENTS];
+static int in_flight_total; /* over every phase running at once */
 static char negotiated[96];
 static int nconns;
 
@@ -532,6 +534,7 @@ static void request_start(conn_t *c) {
     die("request too large");
   p->issued++;
   p->in_flight++;
+  in_flight_total++;
   c->writing = true;
   c->t0 = now_s();
   conn_write(c);
@@ -649,6 +652,7 @@ static void request_done(conn_t *c, int status, const char *body, size_t len) {
   double us = (now_s() - c->t0) * 1e6;
   p->lat[p->done++] = us;
   p->in_flight--;
+  in_flight_total--;
   char want[96];
   snprintf(want, sizeof(want), "\"name\":\"%s\"", c->name);
   (void)len;
@@ -685,7 +689,7 @@ static void request_done(conn_t *c, int status, const char *body, size_t len) {
     request_start(c);
   else
     ev_io_stop(loop, &c->io), c->events = 0;
-  if (p->in_flight == 0)
+  if (in_flight_total == 0)
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -761,48 +765,124 @@ static double pct(const double *v, long n, double q) {
   return v[i];
 }
 
-static result_t run_phase(phase_t *p, int clients, double seconds) {
-  result_t res = {0};
-  p->lat = xcalloc((size_t)p->max, sizeof(double));
-  double cpu_srv0 = cpu_server_s(), cpu_cli0 = cpu_self_s();
-  double t0 = now_s();
-  p->deadline = t0 + seconds;
-  ev_timer stall;
-  ev_timer_init(&stall, on_stall, seconds + STALL_SECONDS, 0);
-  stall.data = p;
-  ev_timer_start(loop, &stall);
-  for (int i = 0; i < clients && phase_continues(p); i++) {
-    conns[i].phase = p;
-    request_start(&conns[i]);
-  }
-  if (p->in_flight > 0)
-    ev_run(loop, 0);
-  ev_timer_stop(loop, &stall);
-  res.wall = now_s() - t0;
-  res.srv_cpu = cpu_server_s() - cpu_srv0;
-  res.cli_cpu = cpu_self_s() - cpu_cli0;
-  check_server_alive("during the benchmark");
-  res.rss_kib = server_mem_kib("VmRSS");
+static void phase_summary(phase_t *p, int clients, result_t *res) {
   qsort(p->lat, (size_t)p->done, sizeof(double), cmp_double);
-  res.requests = p->done;
-  res.errors = p->errors;
-  res.p50 = pct(p->lat, p->done, 0.50);
-  res.p99 = pct(p->lat, p->done, 0.99);
-  res.max = p->done ? p->lat[p->done - 1] : 0;
+  res->requests = p->done;
+  res->errors = p->errors;
+  res->p50 = pct(p->lat, p->done, 0.50);
+  res->p99 = pct(p->lat, p->done, 0.99);
+  res->max = p->done ? p->lat[p->done - 1] : 0;
   free(p->lat);
   p->lat = NULL;
   if (p->errors)
     fprintf(stderr, "bench_api: %s x%d: %ld errors, first: %s\n", op_names[p->op], clients,
             p->errors, p->first_error);
+}
+
+/* The side client: its own thread and a blocking connection (conns[0]),
+ * so that its latencies are the server's and not the busy event loop's.
+ * Only GETs; created[] is not written while it runs. */
+static void *side_main(void *arg) {
+  phase_t *p = arg;
+  conn_t *c = &conns[0];
+  mbedtls_net_set_block(&c->net);
+  long seq = 0;
+  while (phase_continues(p)) {
+    snprintf(c->name, sizeof(c->name), "%s-%ld", p->prefix, created[seq++ % ncreated]);
+    buf_reset(&c->out);
+    buf_reset(&c->in);
+    buf_printf(&c->out, "GET /api/v1/namespaces/%s/configmaps/%s HTTP/1.1\r\nHost: %s\r\n"
+                        "User-Agent: k3c-bench\r\nAccept: application/json\r\n\r\n",
+               p->ns, c->name, host_hdr);
+    p->issued++;
+    double t0 = now_s();
+    size_t off = 0;
+    while (off < c->out.len) {
+      int r = mbedtls_ssl_write(&c->ssl, (const unsigned char *)c->out.data + off,
+                                c->out.len - off);
+      if (r <= 0)
+        conn_error(c, "write", r);
+      off += (size_t)r;
+    }
+    int status = 0, done = 0;
+    const char *body = NULL;
+    size_t len = 0;
+    while (done == 0) {
+      char tmp[16384];
+      int r = mbedtls_ssl_read(&c->ssl, (unsigned char *)tmp, sizeof(tmp));
+      if (r <= 0)
+        conn_error(c, "read", r);
+      if (buf_append(&c->in, tmp, (size_t)r) < 0)
+        die("response too large");
+      done = response_parse(c, &status, &body, &len);
+    }
+    p->lat[p->done++] = (now_s() - t0) * 1e6;
+    char want[96];
+    snprintf(want, sizeof(want), "\"name\":\"%s\"", c->name);
+    if (done < 0 || status != 200 || !strstr(body, want))
+      phase_fail(p, "get %s: status %d", c->name, status);
+  }
+  mbedtls_net_set_nonblock(&c->net);
+  return NULL;
+}
+
+/* Run phase p on connections 0..clients-1 for `seconds` (or p->max
+ * requests). With side != NULL, connection 0 runs side instead, in its own
+ * thread, at the same time as p runs on the others; its figures go to
+ * *ret_side. */
+static result_t run_phase(phase_t *p, int clients, double seconds, phase_t *side,
+                          result_t *ret_side) {
+  result_t res = {0};
+  p->lat = xcalloc((size_t)p->max, sizeof(double));
+  if (side)
+    side->lat = xcalloc((size_t)side->max, sizeof(double));
+  double cpu_srv0 = cpu_server_s(), cpu_cli0 = cpu_self_s();
+  double t0 = now_s();
+  p->deadline = t0 + seconds;
+  if (side)
+    side->deadline = p->deadline;
+  ev_timer stall;
+  ev_timer_init(&stall, on_stall, seconds + STALL_SECONDS, 0);
+  stall.data = p;
+  ev_timer_start(loop, &stall);
+  pthread_t thread;
+  if (side)
+    conns[0].phase = side;
+  if (side && pthread_create(&thread, NULL, side_main, side) != 0)
+    die("cannot start the side client thread");
+  for (int i = side ? 1 : 0; i < clients && phase_continues(p); i++) {
+    conns[i].phase = p;
+    request_start(&conns[i]);
+  }
+  if (in_flight_total > 0)
+    ev_run(loop, 0);
+  ev_timer_stop(loop, &stall);
+  if (side)
+    pthread_join(thread, NULL);
+  res.wall = now_s() - t0;
+  res.srv_cpu = cpu_server_s() - cpu_srv0;
+  res.cli_cpu = cpu_self_s() - cpu_cli0;
+  check_server_alive("during the benchmark");
+  res.rss_kib = server_mem_kib("VmRSS");
+  if (side) {
+    *ret_side = res;
+    phase_summary(side, 1, ret_side);
+  }
+  phase_summary(p, side ? clients - 1 : clients, &res);
   return res;
 }
 
-static void print_row(int clients, const char *op, const result_t *r) {
+/* cpu = false for a side phase, whose CPU time is shared with the main one. */
+static void print_row(int clients, const char *op, const result_t *r, bool cpu) {
   double n = r->requests ? (double)r->requests : 1;
-  printf("| %3d | %-7s | %8ld | %6ld | %8.0f | %7.2f | %7.2f | %7.2f | %7.0f | %7.0f | %6.1f |\n",
+  char srv[16] = "-", cli[16] = "-";
+  if (cpu) {
+    snprintf(srv, sizeof(srv), "%.0f", r->srv_cpu * 1e6 / n);
+    snprintf(cli, sizeof(cli), "%.0f", r->cli_cpu * 1e6 / n);
+  }
+  printf("| %3d | %-7s | %8ld | %6ld | %8.0f | %7.2f | %7.2f | %7.2f | %7s | %7s | %6.1f |\n",
          clients, op, r->requests, r->errors, (double)r->requests / r->wall, r->p50 / 1000,
-         r->p99 / 1000, r->max / 1000, r->srv_cpu * 1e6 / n, r->cli_cpu * 1e6 / n,
-         (double)r->rss_kib / 1024);
+         r->p99 / 1000, r->max / 1000, srv, cli, (double)r->rss_kib / 1024);
   fflush(stdout);
 }
 
@@ -992,7 +1072,7 @@ int main(int argc, char **argv) {
   int preload_clients = 16;
   open_clients(preload_clients);
   phase_t pre = {.op = OP_CREATE, .ns = "benchlist", .prefix = "l", .max = opt_objects};
-  result_t pr = run_phase(&pre, preload_clients, 300);
+  result_t pr = run_phase(&pre, preload_clients, 300, NULL, NULL);
   close_clients();
   if (pr.errors || pr.requests != opt_objects)
     die("preload failed: %ld of %ld created", pr.requests - pr.errors, opt_objects);
@@ -1027,9 +1107,20 @@ int main(int argc, char **argv) {
         continue;
       if (phases[i].op == OP_GET && ncreated == 0)
         die("no objects were created with %d clients", n);
-      result_t r = run_phase(&phases[i], n, opt_seconds);
+      result_t r = run_phase(&phases[i], n, opt_seconds, NULL, NULL);
       total_errors += r.errors;
-      print_row(n, op_names[phases[i].op], &r);
+      print_row(n, op_names[phases[i].op], &r, true);
+    }
+    /* Head-of-line blocking: one client's GETs while the others list. */
+    if (n >= 2 && (opt_ops & (1u << OP_GET)) && (opt_ops & (1u << OP_LIST))) {
+      phase_t list = phases[3], get = phases[2];
+      list.issued = list.done = list.errors = 0;
+      get.issued = get.done = get.errors = 0;
+      list.first_error[0] = get.first_error[0] = '\0';
+      result_t side;
+      result_t r = run_phase(&list, n, opt_seconds, &get, &side);
+      total_errors += r.errors + side.errors;
+      print_row(n, "get+L", &side, false);
     }
     close_clients();
     handshake_ms[k] = conn_ms;
