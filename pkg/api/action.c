@@ -141,7 +141,9 @@ out:
 bool api__action(api_call_t *call) {
   const char *sub = call->ri.subresource;
   bool core = !call->ri.group[0];
-  bool binding = core && !strcmp(call->ri.resource, "pods") && !strcmp(sub, "binding");
+  /* POST …/pods/<name>/binding, or the older …/bindings with the pod in metadata.name. */
+  bool binding = core && ((!strcmp(call->ri.resource, "pods") && !strcmp(sub, "binding")) ||
+                          (!strcmp(call->ri.resource, "bindings") && !call->ri.name[0]));
   bool eviction = core && !strcmp(call->ri.resource, "pods") && !strcmp(sub, "eviction");
   bool token = core && !strcmp(call->ri.resource, "serviceaccounts") && !strcmp(sub, "token");
   if (!binding && !eviction && !token)
@@ -157,6 +159,18 @@ bool api__action(api_call_t *call) {
   if (api__decode_body(call->req, &body, &st) < 0) {
     api__respond_status(call->req, &st);
     return true;
+  }
+  if (binding && !strcmp(call->ri.resource, "bindings")) {
+    /* Address the pod named in the Binding. */
+    const char *pod = obj_str(body, "metadata.name");
+    snprintf(call->ri.name, sizeof(call->ri.name), "%s", pod ? pod : "");
+    call->res = api_registry_find("", "v1", "pods");
+    if (!pod || !pod[0] || !call->res) {
+      cJSON_Delete(body);
+      api_status_bad_request(&st, "a Binding needs metadata.name (the pod to bind)");
+      api__respond_status(call->req, &st);
+      return true;
+    }
   }
   if (binding)
     bind_pod(call, body);

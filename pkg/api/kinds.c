@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -346,6 +347,15 @@ static const kind_hooks_t table[] = {
     {"", "Event", &event_hooks},
     {"", "Endpoints", &endpoints_hooks},
     {"coordination.k8s.io", "Lease", &lease_hooks},
+    {"", "ReplicationController", &api_kind_workload_core},
+    {"apps", "Deployment", &api_kind_workload},
+    {"apps", "ReplicaSet", &api_kind_workload},
+    {"apps", "StatefulSet", &api_kind_workload},
+    {"apps", "DaemonSet", &api_kind_workload},
+    {"apps", "ControllerRevision", &api_kind_workload},
+    {"batch", "Job", &api_kind_workload},
+    {"batch", "CronJob", &api_kind_workload},
+    {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd},
 };
 
 const api_hooks_t *api_kind_hooks(const char *group, const char *kind) {

@@ -7,6 +7,8 @@
 
 extern const api_hooks_t api_kind_pod;
 extern const api_hooks_t api_kind_service;
+extern const api_hooks_t api_kind_workload;      /* apps and batch kinds */
+extern const api_hooks_t api_kind_workload_core; /* ReplicationController */
 
 /* Helpers shared by the kind files. */
 void api__cause(api_status_t *st, const char *reason, const char *field, const char *fmt, ...)

@@ -78,6 +78,9 @@ static cJSON *path_cell(const schema_column_t *c, const cJSON *obj) {
   const cJSON *v = jsonpath(obj, c->path);
   if (!strcmp(c->type, "date"))
     return age_cell(cJSON_IsString(v) ? v->valuestring : NULL);
+  /* Built-in kinds print Go zero values for absent fields. */
+  if ((!v || cJSON_IsNull(v)) && !strcmp(c->type, "integer"))
+    return cJSON_CreateNumber(0);
   if (!v || cJSON_IsNull(v))
     return !strcmp(c->type, "string") ? cJSON_CreateString("<none>") : cJSON_CreateNull();
   if (cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v))

@@ -153,6 +153,9 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "HTTPS listener: %s", err);
     goto out;
   }
+  if (!cfg->disable_agent)
+    log_warn("server", "the node agent is not part of this build yet: running the control plane "
+                       "only (pass --disable-agent to silence this)");
   log_info("server", "serving HTTPS on %s:%d (kubectl: %s)",
            cfg->bind_address ? cfg->bind_address : "0.0.0.0", cfg->https_listen_port, url);
 
