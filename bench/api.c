@@ -418,6 +418,7 @@ typedef struct conn {
 static conn_t conns[MAX_CLIENTS];
 static int in_flight_total; /* over every phase running at once */
 static char negotiated[96];
+static size_t list_page_bytes; /* body of the last list answer */
 static int nconns;
 
 /* Objects created successfully in the current round (for the GETs). */
@@ -655,7 +656,6 @@ static void request_done(conn_t *c, int status, const char *body, size_t len) {
   in_flight_total--;
   char want[96];
   snprintf(want, sizeof(want), "\"name\":\"%s\"", c->name);
-  (void)len;
   switch (p->op) {
   case OP_VERSION:
     if (status != 200 || !strstr(body, "\"gitVersion\""))
@@ -677,6 +677,7 @@ static void request_done(conn_t *c, int status, const char *body, size_t len) {
       phase_fail(p, "get %s: status %d: %.120s", c->name, status, body);
     break;
   case OP_LIST: {
+    list_page_bytes = len;
     long items = count_substr(body, "\"uid\":\"");
     bool more = strstr(body, "\"continue\":\"") && !strstr(body, "\"continue\":\"\"");
     if (status != 200 || items != p->expect_items || more != (opt_objects > LIST_LIMIT))
@@ -1128,6 +1129,8 @@ int main(int argc, char **argv) {
   printf("\nTLS handshakes (client cert, ECDHE-ECDSA P-256, sequential):");
   for (int k = 0; k < opt_nclients; k++)
     printf(" %d in %.0f ms%s", opt_clients[k], handshake_ms[k], k + 1 < opt_nclients ? "," : "\n");
+  if (list_page_bytes)
+    printf("list page: %zu bytes of JSON\n", list_page_bytes);
   printf("server RSS: %.1f MiB at start, %.1f MiB after preload, %.1f MiB at end, "
          "peak %.1f MiB\n",
          (double)rss_start / 1024, (double)rss_loaded / 1024,
