@@ -24,6 +24,9 @@ for c in 1 8 24; do
     expect_output "$op answered with $c clients" "^\| +$c \| $op +\| +[1-9][0-9]* \| +0 \|" cat "$out"
   done
 done
+for c in 8 24; do
+  expect_output "GETs answered while $((c - 1)) clients list" "^\| +$c \| get\+L +\| +[1-9][0-9]* \| +0 \|" cat "$out"
+done
 fds=$(sed -nE 's/^server file descriptors: ([0-9]+) at start, ([0-9]+) after.*/\1 \2/p' "$out")
 if [ -n "$fds" ] && [ "${fds#* }" -le "${fds% *}" ]; then
   ok "no descriptors left open ($fds)"
