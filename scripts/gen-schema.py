@@ -395,7 +395,7 @@ def emit(out_path, types, order, resources):
             verbs = 'SCHEMA_VERBS_ALL'
         else:
             verbs = '|'.join('SCHEMA_VERB_' + x.upper() for x in r.verbs) or '0'
-        w('  {%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, &schema__types[%d], %s, %d},' % (
+        w('  {%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, &schema__types[%d], %s, %d, NULL, NULL},' % (
             cstr(g), cstr(v), cstr(kind), cstr(r.plural), cstr(r.singular or kind.lower()),
             'R%d_short' % ri if r.short else 'NULL', 'R%d_cat' % ri if r.categories else 'NULL',
             'true' if r.namespaced else 'false', verbs, 'R%d_sub' % ri if r.sub else 'NULL',

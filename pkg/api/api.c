@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
+#include "api/openapi_internal.h"
 #include "api/object.h"
 #include "api/review.h"
 #include "util/alloc.h"
@@ -35,6 +37,10 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
     return r;
   }
   api__ipalloc_load(srv);
+  if ((r = api__crd_start(srv, err, errlen)) < 0) {
+    api_server_free(srv);
+    return r;
+  }
   *ret_srv = srv;
   return 0;
 }
@@ -43,6 +49,7 @@ void api_server_free(api_server_t *srv) {
   if (!srv)
     return;
   api__watches_stop_all(srv);
+  api__crd_stop(srv);
   api__tokens_free(srv);
   api__ipalloc_free(srv);
   free(srv->service_cidr);
@@ -113,14 +120,43 @@ static bool is_health(const char *path) {
   return false;
 }
 
+/* The served rows (built-in and custom) as the OpenAPI builders take them. */
+static const schema_resource_t **served_rows(size_t *ret_n) {
+  size_t n = 0, total = api_registry_count();
+  const schema_resource_t **v = xcalloc(total ? total : 1, sizeof(*v));
+  for (size_t i = 0; i < total; i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r)
+      v[n++] = r->s;
+  }
+  *ret_n = n;
+  return v;
+}
+
+static char *openapi_gv(const char *group, const char *version, size_t *ret_len) {
+  size_t n;
+  const schema_resource_t **rows = served_rows(&n);
+  cJSON *doc = schema__openapi_gv_doc(rows, n, group, version);
+  free(rows);
+  if (!doc)
+    return NULL;
+  char *s = cJSON_PrintUnformatted(doc);
+  cJSON_Delete(doc);
+  *ret_len = strlen(s);
+  return s;
+}
+
 static void serve_openapi(http_req_t *req, const char *path) {
   size_t len = 0;
   char *doc = NULL;
   api_status_t st;
   if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
-    doc = schema_openapi_v3_root(&len);
+    size_t n;
+    const schema_resource_t **rows = served_rows(&n);
+    doc = schema__openapi_root(rows, n, &len);
+    free(rows);
   } else if (!strncmp(path, "/openapi/v3/api/", 16)) {
-    doc = schema_openapi_v3_gv("", path + 16, &len);
+    doc = openapi_gv("", path + 16, &len);
   } else if (!strncmp(path, "/openapi/v3/apis/", 17)) {
     char group[128];
     const char *gv = path + 17;
@@ -128,7 +164,7 @@ static void serve_openapi(http_req_t *req, const char *path) {
     if (slash && (size_t)(slash - gv) < sizeof(group)) {
       memcpy(group, gv, (size_t)(slash - gv));
       group[slash - gv] = '\0';
-      doc = schema_openapi_v3_gv(group, slash + 1, &len);
+      doc = openapi_gv(group, slash + 1, &len);
     }
   }
   if (!doc) {

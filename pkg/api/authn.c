@@ -184,12 +184,26 @@ void api__token_add(api_server_t *srv, const char *token, const char *user, cons
   srv->tokens = t;
 }
 
+/* The system:basic-user role: every user may ask who it is and what it may do. */
+static bool basic_user_allows(const api_reqinfo_t *ri) {
+  if (strcmp(ri->verb, "create"))
+    return false;
+  if (!strcmp(ri->group, "authentication.k8s.io"))
+    return !strcmp(ri->resource, "selfsubjectreviews");
+  if (!strcmp(ri->group, "authorization.k8s.io"))
+    return !strcmp(ri->resource, "selfsubjectaccessreviews") ||
+           !strcmp(ri->resource, "selfsubjectrulesreviews");
+  return false;
+}
+
 bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st) {
   for (size_t i = 0; user->groups[i]; i++)
     if (!strcmp(user->groups[i], "system:masters"))
       return true;
   if (!ri->is_resource)
     return true; /* discovery, OpenAPI: system:discovery lets every user read them */
+  if (basic_user_allows(ri))
+    return true;
   char res[300];
   if (ri->subresource[0])
     snprintf(res, sizeof(res), "%s/%s", ri->resource, ri->subresource);

@@ -76,8 +76,9 @@ static cJSON *resource_list(const char *group, const char *version) {
   free(gv);
   cJSON *items = cJSON_AddArrayToObject(o, "resources");
   for (size_t i = 0; i < api_registry_count(); i++) {
-    const schema_resource_t *s = api_registry_at(i)->s;
-    if (strcmp(s->group, group) || strcmp(s->version, version))
+    const api_resource_t *row = api_registry_at(i);
+    const schema_resource_t *s = row ? row->s : NULL;
+    if (!s || strcmp(s->group, group) || strcmp(s->version, version))
       continue;
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "name", s->plural);
@@ -115,7 +116,8 @@ static cJSON *resource_list(const char *group, const char *version) {
 static size_t groups(const char **out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < api_registry_count(); i++) {
-    const char *g = api_registry_at(i)->s->group;
+    const api_resource_t *row = api_registry_at(i);
+    const char *g = row ? row->s->group : "";
     if (!g[0])
       continue;
     bool seen = false;
@@ -130,8 +132,9 @@ static size_t groups(const char **out, size_t max) {
 static size_t versions_of(const char *group, const char **out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < api_registry_count(); i++) {
-    const schema_resource_t *s = api_registry_at(i)->s;
-    if (strcmp(s->group, group))
+    const api_resource_t *row = api_registry_at(i);
+    const schema_resource_t *s = row ? row->s : NULL;
+    if (!s || strcmp(s->group, group))
       continue;
     bool seen = false;
     for (size_t j = 0; j < n && !seen; j++)
@@ -185,8 +188,9 @@ static cJSON *aggregated_group(const char *group) {
     cJSON_AddStringToObject(ver, "version", versions[v]);
     cJSON *rs = cJSON_AddArrayToObject(ver, "resources");
     for (size_t i = 0; i < api_registry_count(); i++) {
-      const schema_resource_t *s = api_registry_at(i)->s;
-      if (strcmp(s->group, group) || strcmp(s->version, versions[v]))
+      const api_resource_t *row = api_registry_at(i);
+      const schema_resource_t *s = row ? row->s : NULL;
+      if (!s || strcmp(s->group, group) || strcmp(s->version, versions[v]))
         continue;
       cJSON *r = cJSON_CreateObject();
       cJSON_AddStringToObject(r, "resource", s->plural);

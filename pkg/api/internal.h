@@ -27,6 +27,7 @@ struct api_server {
   api_ipalloc_t *ips;
   unsigned char *node_ports; /* bitmap over node_port_min..max */
   api_watch_t *watches;      /* active watch streams */
+  store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
 };
 
 typedef struct {
@@ -111,6 +112,8 @@ bool api__selected(const store_kv_t *kv, const label_selector_t *ls, const field
 /* ---- watch (watch.c) ---- */
 void api__watch(api_call_t *call);
 void api__watches_stop_all(api_server_t *srv);
+/* End the watches of resources that are no longer served (deleted CRDs). */
+void api__watches_stop_removed(api_server_t *srv);
 
 /* ---- Table (table.c) ---- */
 cJSON *api__table_new(const api_resource_t *res, bool include_object_meta);

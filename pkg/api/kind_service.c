@@ -117,7 +117,7 @@ static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
     const char *oldip = obj_str(old, "spec.clusterIP");
     if (oldip && ip && strcmp(oldip, ip) && !type_is(old, "ExternalName") && !external_name)
       api__cause(st, "FieldValueInvalid", "spec.clusterIPs[0]",
-                 "Invalid value: \"%s\": may not change once set", ip);
+                 "Invalid value: []string{\"%s\"}: may not change once set", ip);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -376,6 +377,7 @@ static const kind_hooks_t table[] = {
     {"scheduling.k8s.io", "PriorityClass", &api_kind_priorityclass},
     {"certificates.k8s.io", "CertificateSigningRequest", &api_kind_csr},
     {"events.k8s.io", "Event", &api_kind_event_v1},
+    {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd},
 };
 
 const api_hooks_t *api_kind_hooks(const char *group, const char *kind) {

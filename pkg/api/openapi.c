@@ -254,10 +254,17 @@ static const char *const patch_types[] = {
     "application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
     "application/strategic-merge-patch+json", NULL};
 
+/* Custom resources take no strategic merge patch; kubectl reads this list
+ * to choose between SMP and merge patch for `apply`. */
+static const char *const custom_patch_types[] = {
+    "application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml",
+    NULL};
+
 typedef struct {
   const char *group, *version, *kind; /* GVK of the operation */
   const char *schema;                 /* schema name of the object */
   const char *idbase;                 /* "CoreV1NamespacedPod" */
+  bool custom;                        /* a custom resource (no SMP) */
 } opctx_t;
 
 static cJSON *operation(const opctx_t *c, const char *verb, const char *action, const char *desc,
@@ -273,7 +280,8 @@ static cJSON *operation(const opctx_t *c, const char *verb, const char *action, 
     add_write_params(params, patch);
   if (body_schema) {
     cJSON *rb = cJSON_AddObjectToObject(op, "requestBody");
-    cJSON_AddItemToObject(rb, "content", content(patch ? patch_types : body_types, body_schema));
+    const char *const *types = !patch ? body_types : c->custom ? custom_patch_types : patch_types;
+    cJSON_AddItemToObject(rb, "content", content(types, body_schema));
     cJSON_AddBoolToObject(rb, "required", true);
   }
   cJSON *responses = cJSON_AddObjectToObject(op, "responses");
@@ -314,24 +322,28 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
   char *coll = xasprintf("%s%s/%s", prefix, nsseg, r->plural);
   char *item = xasprintf("%s/{name}", coll);
   char *g = camel_group(r->group);
-  char *list_name = xasprintf("%sList", r->type->name);
-  const schema_type_t *list_t = schema_type_find(list_name);
+  const char *type_name = r->type ? r->type->name : r->schema_name;
+  char *list_name = xasprintf("%sList", type_name);
+  const schema_type_t *list_t = r->type ? schema_type_find(list_name) : NULL;
+  bool custom = !r->type;
   char *idbase = xasprintf("%s%c%s%s%s", g, r->version[0] - 'a' + 'A', r->version + 1,
                            r->namespaced ? "Namespaced" : "", r->kind);
-  opctx_t c = {r->group, r->version, r->kind, r->type->name, idbase};
+  opctx_t c = {r->group, r->version, r->kind, type_name, idbase, custom};
 
-  typeset_add(types, r->type);
-  typeset_add(types, list_t);
+  if (r->type)
+    typeset_add(types, r->type);
+  if (list_t)
+    typeset_add(types, list_t);
 
   cJSON *pi = cJSON_CreateObject();
-  if ((r->verbs & SCHEMA_VERB_LIST) && list_t)
+  if ((r->verbs & SCHEMA_VERB_LIST) && (list_t || custom))
     cJSON_AddItemToObject(pi, "get",
                           operation(&c, "list", "list", "List or watch objects.", list_name, NULL,
                                     false, "200"));
   if (r->verbs & SCHEMA_VERB_CREATE)
     cJSON_AddItemToObject(pi, "post",
-                          operation(&c, "create", "post", "Create an object.", r->type->name,
-                                    r->type->name, false, "201"));
+                          operation(&c, "create", "post", "Create an object.", type_name,
+                                    type_name, false, "201"));
   if (r->verbs & SCHEMA_VERB_DELETECOLLECTION)
     cJSON_AddItemToObject(pi, "delete",
                           operation(&c, "deletecollection", "deletecollection",
@@ -348,12 +360,12 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
     pi = cJSON_CreateObject();
     if (r->verbs & SCHEMA_VERB_GET)
       cJSON_AddItemToObject(pi, "get",
-                            operation(&c, "read", "get", "Read an object.", r->type->name, NULL,
+                            operation(&c, "read", "get", "Read an object.", type_name, NULL,
                                       false, "200"));
     if (r->verbs & SCHEMA_VERB_UPDATE)
       cJSON_AddItemToObject(pi, "put",
-                            operation(&c, "replace", "put", "Replace an object.", r->type->name,
-                                      r->type->name, false, "200"));
+                            operation(&c, "replace", "put", "Replace an object.", type_name,
+                                      type_name, false, "200"));
     if (r->verbs & SCHEMA_VERB_DELETE)
       cJSON_AddItemToObject(pi, "delete",
                             operation(&c, "delete", "delete", "Delete an object.", META "Status",
@@ -361,16 +373,16 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
     if (r->verbs & SCHEMA_VERB_PATCH)
       cJSON_AddItemToObject(pi, "patch",
                             operation(&c, "patch", "patch", "Partially update an object.",
-                                      r->type->name, META "Patch", true, "200"));
+                                      type_name, META "Patch", true, "200"));
     path_params(pi, r->namespaced, true);
     cJSON_AddItemToObject(paths, item, pi);
   }
 
-  if ((r->verbs & SCHEMA_VERB_LIST) && r->namespaced && list_t) {
+  if ((r->verbs & SCHEMA_VERB_LIST) && r->namespaced && (list_t || custom)) {
     char *all = xasprintf("%s/%s", prefix, r->plural);
     char *id = xasprintf("%s%c%s%sForAllNamespaces", g, r->version[0] - 'a' + 'A',
                          r->version + 1, r->kind);
-    opctx_t ca = {r->group, r->version, r->kind, r->type->name, id};
+    opctx_t ca = {r->group, r->version, r->kind, type_name, id, custom};
     pi = cJSON_CreateObject();
     cJSON_AddItemToObject(pi, "get",
                           operation(&ca, "list", "list", "List or watch objects of all namespaces.",
@@ -385,8 +397,10 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
     const schema_type_t *st = NULL;
     opctx_t sc = c;
     bool rw = false; /* get/put/patch, else post only */
+    const char *st_name = NULL;
     if (strcmp(*s, "status") == 0) {
       st = r->type, rw = true;
+      st_name = type_name;
     } else if (strcmp(*s, "scale") == 0) {
       st = schema_type_for_kind("autoscaling/v1", "Scale"), rw = true;
       sc.group = "autoscaling", sc.version = "v1", sc.kind = "Scale";
@@ -400,28 +414,31 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
       st = schema_type_for_kind("authentication.k8s.io/v1", "TokenRequest");
       sc.group = "authentication.k8s.io", sc.version = "v1", sc.kind = "TokenRequest";
     }
-    if (!st)
+    if (st)
+      st_name = st->name;
+    if (!st_name)
       continue;
-    typeset_add(types, st);
+    if (st)
+      typeset_add(types, st);
     char *sp = xasprintf("%s/%s", item, *s);
     char *sid = xasprintf("%s%c%s", idbase, (*s)[0] - 'a' + 'A', *s + 1);
     sc.idbase = sid;
-    sc.schema = st->name;
+    sc.schema = st_name;
     pi = cJSON_CreateObject();
     if (rw) {
       cJSON_AddItemToObject(pi, "get",
-                            operation(&sc, "read", "get", "Read a subresource.", st->name, NULL,
+                            operation(&sc, "read", "get", "Read a subresource.", st_name, NULL,
                                       false, "200"));
       cJSON_AddItemToObject(pi, "put",
-                            operation(&sc, "replace", "put", "Replace a subresource.", st->name,
-                                      st->name, false, "200"));
+                            operation(&sc, "replace", "put", "Replace a subresource.", st_name,
+                                      st_name, false, "200"));
       cJSON_AddItemToObject(pi, "patch",
                             operation(&sc, "patch", "patch", "Partially update a subresource.",
-                                      st->name, META "Patch", true, "200"));
+                                      st_name, META "Patch", true, "200"));
     } else {
       cJSON_AddItemToObject(pi, "post",
-                            operation(&sc, "create", "post", "Create a subresource.", st->name,
-                                      st->name, false, "201"));
+                            operation(&sc, "create", "post", "Create a subresource.", st_name,
+                                      st_name, false, "201"));
     }
     path_params(pi, r->namespaced, true);
     cJSON_AddItemToObject(paths, sp, pi);
@@ -434,6 +451,48 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
   free(g);
   free(list_name);
   free(idbase);
+}
+
+/* A custom resource's schema: its openAPIV3Schema with the standard object
+ * fields and its group-version-kind, as apiextensions-apiserver publishes. */
+static cJSON *custom_schema(const schema_resource_t *r) {
+  cJSON *s = r->json_schema ? cJSON_Duplicate(r->json_schema, 1) : cJSON_CreateObject();
+  if (!cJSON_GetObjectItemCaseSensitive(s, "type"))
+    cJSON_AddStringToObject(s, "type", "object");
+  cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
+  if (!cJSON_IsObject(props)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(s, "properties");
+    props = cJSON_AddObjectToObject(s, "properties");
+  }
+  static const char *const strs[] = {"apiVersion", "kind"};
+  for (size_t i = 0; i < 2; i++) {
+    if (!cJSON_GetObjectItemCaseSensitive(props, strs[i])) {
+      cJSON *p = cJSON_AddObjectToObject(props, strs[i]);
+      cJSON_AddStringToObject(p, "type", "string");
+    }
+  }
+  if (!cJSON_GetObjectItemCaseSensitive(props, "metadata"))
+    cJSON_AddItemToObject(props, "metadata", ref(META "ObjectMeta"));
+  cJSON *gvks = cJSON_AddArrayToObject(s, "x-kubernetes-group-version-kind");
+  cJSON_AddItemToArray(gvks, gvk_obj(r->group, r->version, r->kind));
+  return s;
+}
+
+static cJSON *custom_list_schema(const schema_resource_t *r) {
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddStringToObject(s, "type", "object");
+  cJSON *props = cJSON_AddObjectToObject(s, "properties");
+  cJSON *items = cJSON_AddObjectToObject(props, "items");
+  cJSON_AddStringToObject(items, "type", "array");
+  cJSON_AddItemToObject(items, "items", ref(r->schema_name));
+  cJSON_AddItemToObject(props, "metadata", ref(META "ListMeta"));
+  cJSON *req = cJSON_AddArrayToObject(s, "required");
+  cJSON_AddItemToArray(req, cJSON_CreateString("items"));
+  char *kind = xasprintf("%sList", r->kind);
+  cJSON *gvks = cJSON_AddArrayToObject(s, "x-kubernetes-group-version-kind");
+  cJSON_AddItemToArray(gvks, gvk_obj(r->group, r->version, kind));
+  free(kind);
+  return s;
 }
 
 cJSON *schema__openapi_gv_doc(const schema_resource_t *const *res, size_t nres, const char *group,
@@ -457,6 +516,12 @@ cJSON *schema__openapi_gv_doc(const schema_resource_t *const *res, size_t nres, 
       add_resource_paths(paths, res[i], &types);
   typeset_add(&types, schema_type_find(META "Status"));
   typeset_add(&types, schema_type_find(META "DeleteOptions"));
+  for (size_t i = 0; i < nres; i++) /* custom resources refer to the meta types */
+    if (!res[i]->type && !strcmp(res[i]->group, group) && !strcmp(res[i]->version, version)) {
+      typeset_add(&types, schema_type_find(META "ObjectMeta"));
+      typeset_add(&types, schema_type_find(META "ListMeta"));
+      break;
+    }
   cJSON *schemas = cJSON_AddObjectToObject(cJSON_AddObjectToObject(doc, "components"), "schemas");
   /* Emit in name order so the document (and its hash) is stable. */
   for (size_t i = 1; i < types.n; i++)
@@ -467,6 +532,15 @@ cJSON *schema__openapi_gv_doc(const schema_resource_t *const *res, size_t nres, 
     }
   for (size_t i = 0; i < types.n; i++)
     cJSON_AddItemToObject(schemas, types.v[i]->name, schema__openapi_type_schema(types.v[i]));
+  for (size_t i = 0; i < nres; i++) {
+    const schema_resource_t *r = res[i];
+    if (r->type || !r->schema_name || strcmp(r->group, group) || strcmp(r->version, version))
+      continue;
+    cJSON_AddItemToObject(schemas, r->schema_name, custom_schema(r));
+    char *list = xasprintf("%sList", r->schema_name);
+    cJSON_AddItemToObject(schemas, list, custom_list_schema(r));
+    free(list);
+  }
   cJSON *patch = cJSON_CreateObject();
   cJSON_AddStringToObject(patch, "description", "A patch document: JSON patch, merge patch, "
                                                 "strategic merge patch or apply configuration.");

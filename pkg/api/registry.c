@@ -5,16 +5,27 @@
 
 #include "util/alloc.h"
 
-static api_resource_t *resources;
-static size_t nresources;
+/* Rows are allocated one by one so that pointers to them stay valid when
+ * custom resources are added. */
+static api_resource_t **resources;
+static size_t nresources, capacity;
+
+static api_resource_t *append(void) {
+  if (nresources == capacity) {
+    capacity = capacity ? capacity * 2 : 64;
+    resources = xrealloc(resources, capacity * sizeof(*resources));
+  }
+  api_resource_t *r = xcalloc(1, sizeof(*r));
+  resources[nresources++] = r;
+  return r;
+}
 
 void api_registry_init(void) {
   if (resources)
     return;
-  resources = xcalloc(schema_nresources, sizeof(*resources));
   for (size_t i = 0; i < schema_nresources; i++) {
     const schema_resource_t *s = &schema_resources[i];
-    api_resource_t *r = &resources[nresources++];
+    api_resource_t *r = append();
     r->s = s;
     r->hooks = api_kind_hooks(s->group, s->kind);
     r->group_version = s->group[0] ? xasprintf("%s/%s", s->group, s->version) : s->version;
@@ -24,33 +35,51 @@ void api_registry_init(void) {
   }
 }
 
+api_resource_t *api_registry_add(const char *group, const char *version, const char *plural) {
+  for (size_t i = 0; i < nresources; i++) {
+    api_resource_t *r = resources[i];
+    if (r->custom && !strcmp(r->s->group, group) && !strcmp(r->s->version, version) &&
+        !strcmp(r->s->plural, plural))
+      return r;
+  }
+  return append();
+}
+
+api_resource_t *api_registry_row(size_t i) { return i < nresources ? resources[i] : NULL; }
+
+/* Live rows only: a removed custom resource is invisible everywhere. */
 size_t api_registry_count(void) { return nresources; }
 
-const api_resource_t *api_registry_at(size_t i) { return i < nresources ? &resources[i] : NULL; }
+const api_resource_t *api_registry_at(size_t i) {
+  return i < nresources && !resources[i]->removed && resources[i]->s ? resources[i] : NULL;
+}
 
 const api_resource_t *api_registry_find(const char *group, const char *version,
                                         const char *plural) {
   for (size_t i = 0; i < nresources; i++) {
-    const schema_resource_t *s = resources[i].s;
-    if (!strcmp(s->group, group) && !strcmp(s->version, version) && !strcmp(s->plural, plural))
-      return &resources[i];
+    const api_resource_t *r = api_registry_at(i);
+    if (r && !strcmp(r->s->group, group) && !strcmp(r->s->version, version) &&
+        !strcmp(r->s->plural, plural))
+      return r;
   }
   return NULL;
 }
 
 const api_resource_t *api_registry_find_kind(const char *group, const char *kind) {
   for (size_t i = 0; i < nresources; i++) {
-    const schema_resource_t *s = resources[i].s;
-    if (!strcmp(s->group, group) && !strcmp(s->kind, kind))
-      return &resources[i];
+    const api_resource_t *r = api_registry_at(i);
+    if (r && !strcmp(r->s->group, group) && !strcmp(r->s->kind, kind))
+      return r;
   }
   return NULL;
 }
 
 bool api_registry_has_group_version(const char *group, const char *version) {
-  for (size_t i = 0; i < nresources; i++)
-    if (!strcmp(resources[i].s->group, group) && !strcmp(resources[i].s->version, version))
+  for (size_t i = 0; i < nresources; i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r && !strcmp(r->s->group, group) && !strcmp(r->s->version, version))
       return true;
+  }
   return false;
 }
 

@@ -42,6 +42,8 @@ typedef struct {
 
 struct api_resource {
   const schema_resource_t *s;
+  bool removed;       /* a custom resource whose definition was deleted */
+  void *custom;       /* owned data of a custom resource row (crd.c) */
   const api_hooks_t *hooks; /* never NULL (an empty table when the kind has none) */
   const char *group_version; /* "v1" or "apps/v1" */
   const char *storage_group; /* "core" for "", else the group */
@@ -52,7 +54,10 @@ struct api_resource {
 /* Build the table from the generated schema. Idempotent. */
 void api_registry_init(void);
 size_t api_registry_count(void);
+/* The i-th live row, or NULL when it is a removed custom resource. */
 const api_resource_t *api_registry_at(size_t i);
+/* The i-th row, removed or not (for owners of custom rows). */
+api_resource_t *api_registry_row(size_t i);
 /* By group, version and plural (or a subresource-less path segment). */
 const api_resource_t *api_registry_find(const char *group, const char *version,
                                         const char *plural);
@@ -66,6 +71,12 @@ bool api_resource_has_subresource(const api_resource_t *r, const char *sub);
  * cluster-scoped resources and for all-namespaces lists; name may be NULL
  * for a list prefix (ends with '/'). Caller frees. */
 char *api_resource_key(const api_resource_t *r, const char *ns, const char *name);
+
+/* Add a row for a custom resource (crd.c). Rows are never freed while the
+ * server runs (requests and watches hold pointers to them): a deleted CRD's
+ * row is marked removed and reused if the same group/version/plural comes
+ * back. Returns the row to fill. */
+api_resource_t *api_registry_add(const char *group, const char *version, const char *plural);
 
 /* The hooks of a kind (kinds.c); never NULL. */
 const api_hooks_t *api_kind_hooks(const char *group, const char *kind);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
+#include "api/managed.h"
 #include "api/object.h"
 #include "json/patch.h"
 #include "json/selector.h"
@@ -186,6 +188,8 @@ static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const c
   if (check_schema(req, res, obj, st) < 0)
     return -EINVAL;
   memset(st, 0, sizeof(*st));
+  if (res->s->json_schema && api__crd_admit(req, res, obj, st) < 0)
+    return -EINVAL;
   const char *name = obj_str(obj, "metadata.name");
   if (!old) {
     const char *why = res->hooks->check_name ? res->hooks->check_name(name)
@@ -381,6 +385,12 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, 
     goto fail;
   if (!dry_run && res->hooks->admit_create && res->hooks->admit_create(srv, obj, &st) < 0)
     goto fail;
+  if (!obj_get(obj, "metadata.managedFields")) {
+    char manager[128];
+    api_managed_name(req ? http_req_query(req, "fieldManager") : "k3c",
+                     req ? http_req_header(req, "User-Agent") : NULL, manager, sizeof(manager));
+    api_managed_update(res, obj, NULL, manager, "");
+  }
   if (dry_run) {
     api__respond_obj(req, 201, obj);
     return;
@@ -462,7 +472,7 @@ static bool unchanged(cJSON *obj, const cJSON *old) {
 
 /* The update path shared by PUT and PATCH: obj (taken) replaces old. */
 static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const store_kv_t *oldkv,
-                          bool as_scale) {
+                          bool as_scale, bool applied) {
   api_status_t st;
   memset(&st, 0, sizeof(st));
   const api_resource_t *res = call->res;
@@ -493,6 +503,12 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     goto fail;
   if (res->hooks->admit_update && res->hooks->admit_update(call->srv, obj, old, &st) < 0)
     goto fail;
+  if (!applied) {
+    char manager[128];
+    api_managed_name(http_req_query(req, "fieldManager"), http_req_header(req, "User-Agent"),
+                     manager, sizeof(manager));
+    api_managed_update(res, obj, old, manager, as_scale ? "scale" : call->ri.subresource);
+  }
   /* Removing the last finalizer of an object being deleted deletes it. */
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
   bool finished = obj_get(obj, "metadata.deletionTimestamp") && cJSON_GetArraySize(fin) == 0;
@@ -867,9 +883,9 @@ static void handle_update(api_call_t *call) {
     const char *srv_rv = obj_str(obj, "metadata.resourceVersion");
     if (srv_rv && srv_rv[0])
       obj_set_str(obj_meta(next), "resourceVersion", srv_rv);
-    update_object(call, next, old, kv, true);
+    update_object(call, next, old, kv, true, false);
   } else {
-    update_object(call, obj, old, kv, false);
+    update_object(call, obj, old, kv, false, false);
     obj = NULL;
   }
 out:
@@ -910,8 +926,7 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
                                           "request: %s", err);
       r = -EINVAL;
     }
-  } else if (!strncmp(ct, "application/merge-patch+json", 28) ||
-             !strncmp(ct, "application/apply-patch+yaml", 28)) {
+  } else if (!strncmp(ct, "application/merge-patch+json", 28)) {
     if (!cJSON_IsObject(patch)) {
       api_status_bad_request(st, "the merge patch must be a JSON object");
       r = -EINVAL;
@@ -943,25 +958,80 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
   return r;
 }
 
+/* PATCH with application/apply-patch+yaml: create or merge the applied
+ * configuration under field ownership (managed.c). */
+static void server_side_apply(api_call_t *call) {
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  const char *manager = http_req_query(call->req, "fieldManager");
+  cJSON *cfg = NULL, *old = NULL, *next = NULL;
+  store_kv_t *kv = NULL;
+  if (!manager || !manager[0]) {
+    api_status_add_cause(&st, "FieldValueRequired", "fieldManager", "Required value: is required for apply patch");
+    api_status_invalid(&st, "meta.k8s.io", "PatchOptions", "");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  if (api__decode_body(call->req, &cfg, &st) < 0) {
+    api__respond_status(call->req, &st);
+    return;
+  }
+  if (!cJSON_IsObject(cfg) || !obj_str(cfg, "apiVersion") || !obj_str(cfg, "kind")) {
+    cJSON_Delete(cfg);
+    api_status_bad_request(&st, "the applied configuration must be an object with apiVersion and kind");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  const char *name = obj_str(cfg, "metadata.name");
+  if (name && strcmp(name, call->ri.name)) {
+    cJSON_Delete(cfg);
+    api_status_bad_request(&st, "the name of the object (%s) does not match the name on the URL (%s)",
+                           name, call->ri.name);
+    api__respond_status(call->req, &st);
+    return;
+  }
+  bool force = api__query_bool(call->req, "force");
+  int r = load(call, true, &kv, &old, &st);
+  if (r < 0 && r != -ENOENT) {
+    cJSON_Delete(cfg);
+    api__respond_status(call->req, &st);
+    return;
+  }
+  api_status_done(&st);
+  memset(&st, 0, sizeof(st));
+  if (r == -ENOENT) {
+    cJSON *meta = obj_meta(cfg);
+    if (!obj_str(cfg, "metadata.name"))
+      obj_set_str(meta, "name", call->ri.name);
+    if (api_managed_apply(call->res, NULL, cfg, manager, force, &next, &st) < 0) {
+      api__respond_status(call->req, &st);
+    } else {
+      api__create(call->srv, call->req, call->res, call->ri.ns, next, dry_run_query(call->req));
+      next = NULL;
+    }
+  } else if (api_managed_apply(call->res, old, cfg, manager, force, &next, &st) < 0) {
+    api__respond_status(call->req, &st);
+  } else {
+    update_object(call, next, old, kv, false, true);
+    next = NULL;
+  }
+  cJSON_Delete(cfg);
+  cJSON_Delete(old);
+  cJSON_Delete(next);
+  store_kv_unref(kv);
+}
+
 static void handle_patch(api_call_t *call) {
   api_status_t st;
   cJSON *old = NULL, *next = NULL;
   store_kv_t *kv = NULL;
   bool scale = !strcmp(call->ri.subresource, "scale");
   const char *ct = http_req_header(call->req, "Content-Type");
-  int r = load(call, true, &kv, &old, &st);
-  if (r == -ENOENT && ct && !strncmp(ct, "application/apply-patch+yaml", 28) &&
-      !call->ri.subresource[0]) {
-    /* Server-side apply of an absent object creates it. */
-    api_status_done(&st);
-    cJSON *obj = NULL;
-    if (api__decode_body(call->req, &obj, &st) < 0) {
-      api__respond_status(call->req, &st);
-      return;
-    }
-    api__create(call->srv, call->req, call->res, call->ri.ns, obj, dry_run_query(call->req));
+  if (ct && !strncmp(ct, "application/apply-patch+yaml", 28) && !call->ri.subresource[0]) {
+    server_side_apply(call);
     return;
   }
+  int r = load(call, true, &kv, &old, &st);
   if (r < 0) {
     api__respond_status(call->req, &st);
     return;
@@ -984,7 +1054,7 @@ static void handle_patch(api_call_t *call) {
     cJSON_Delete(next);
     api__respond_status(call->req, &st);
   } else {
-    update_object(call, next, old, kv, scale);
+    update_object(call, next, old, kv, scale, false);
   }
   cJSON_Delete(old);
   store_kv_unref(kv);
@@ -1109,12 +1179,20 @@ fail:
     api_status_done(&st);
 }
 
+/* Whether an earlier row stores under the same keys (another version). */
+static bool storage_seen(size_t upto, const api_resource_t *res) {
+  for (size_t i = 0; i < upto; i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r && !strcmp(r->storage_group, res->storage_group) && !strcmp(r->s->plural, res->s->plural))
+      return true;
+  }
+  return false;
+}
+
 static void delete_namespace_contents(api_server_t *srv, const char *ns) {
-  delete_opts_t o;
-  memset(&o, 0, sizeof(o));
   for (size_t i = 0; i < api_registry_count(); i++) {
     const api_resource_t *res = api_registry_at(i);
-    if (!res->s->namespaced)
+    if (!res || !res->s->namespaced || storage_seen(i, res))
       continue;
     char *prefix = api_resource_key(res, ns, NULL);
     store_list_opts_t lo = {.prefix = prefix};

@@ -115,6 +115,10 @@ typedef struct {
                                      (NAME: path .metadata.name; AGE: type date, path
                                      .metadata.creationTimestamp) */
   size_t ncolumns;
+  /* Custom resources only (type is NULL): the version's openAPIV3Schema and
+   * the components.schemas name it is published under ("com.example.v1.Db"). */
+  const cJSON *json_schema;
+  const char *schema_name;
 } schema_resource_t;
 
 /* ---- generated tables ---- */

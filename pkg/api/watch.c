@@ -290,6 +290,16 @@ void api__watch(api_call_t *call) {
   }
 }
 
+void api__watches_stop_removed(api_server_t *srv) {
+  api_watch_t *w = srv->watches;
+  while (w) {
+    api_watch_t *next = w->next;
+    if (w->res->removed)
+      watch_end(w);
+    w = next;
+  }
+}
+
 void api__watches_stop_all(api_server_t *srv) {
   while (srv->watches)
     watch_end(srv->watches);

@@ -649,11 +649,6 @@ static void conn_update(conn_t *c) {
     ev |= EV_WRITE;
   if (c->eof && c->state == CONN_ACTIVE)
     ev &= ~EV_READ;
-  /* Reads paused on a full buffer that processing has since drained:
-   * mbedTLS may hold decrypted bytes the socket will not signal again. */
-  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof &&
-      !(c->cur && c->cur->state != REQ_RECEIVING) && c->in.len - c->in_off < s->max_header)
-    ev_feed_event(s->loop, &c->io, EV_READ);
   if (ev != c->io_events || !ev_is_active(&c->io)) {
     ev_io_stop(s->loop, &c->io);
     ev_io_set(&c->io, c->fd, ev);
@@ -661,6 +656,12 @@ static void conn_update(conn_t *c) {
     if (ev)
       ev_io_start(s->loop, &c->io);
   }
+  /* (After the watcher update, which would clear a pending event.)
+   * Reads paused on a full buffer that processing has since drained:
+   * mbedTLS may hold decrypted bytes the socket will not signal again. */
+  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof &&
+      !(c->cur && c->cur->state != REQ_RECEIVING) && c->in.len - c->in_off < s->max_header)
+    ev_feed_event(s->loop, &c->io, EV_READ);
   double at = 0;
   switch (c->state) {
   case CONN_HANDSHAKE:

@@ -487,26 +487,21 @@ static int order_items(smp_t *s, vec_t *patch_items, vec_t *server_only,
  * (partitionPrimitivesByPresentInList / partitionMapsByPresentInList). */
 static int partition(smp_t *s, vec_t *merged, const cJSON *const *by, size_t nby,
                      const char *mk, vec_t *in, vec_t *rest) {
+  /* check everything first so that on error the items stay in merged */
+  if (mk) {
+    int r = check_merge_keys(s, merged->v, merged->n, mk);
+    if (r < 0)
+      return r;
+    for (size_t j = 0; j < nby; j++)
+      if (!cJSON_IsObject(by[j]))
+        return fail(s, "value for key %zu is not a map", j);
+  }
   for (size_t i = 0; i < merged->n; i++) {
-    const cJSON *key = merged->v[i];
-    if (mk) {
-      if (!cJSON_IsObject(merged->v[i]))
-        return fail(s, "expected a map[string]interface {}, but received a %s",
-                    go_type(merged->v[i]));
-      key = cJSON_GetObjectItemCaseSensitive(merged->v[i], mk);
-      if (!key)
-        return no_merge_key(s, merged->v[i], mk);
-    }
+    const cJSON *key = key_of(merged->v[i], mk);
     bool found = false;
     for (size_t j = 0; j < nby && !found; j++) {
-      if (mk) {
-        if (!cJSON_IsObject(by[j]))
-          return fail(s, "value for key %zu is not a map", j);
-        const cJSON *bk = cJSON_GetObjectItemCaseSensitive(by[j], mk);
-        found = bk && json_equal(bk, key);
-      } else {
-        found = json_equal(by[j], key);
-      }
+      const cJSON *bk = key_of(by[j], mk);
+      found = bk && json_equal(bk, key);
     }
     vec_push(found ? in : rest, merged->v[i]);
   }
@@ -856,7 +851,7 @@ static int apply_element_orders(smp_t *s, cJSON *orig, cJSON *patch, const void 
     cJSON_Delete(order);
     if (r < 0)
       return r;
-    c = next;
+    c = patch->child; /* the list itself may have gone: rescan */
   }
   return 0;
 }

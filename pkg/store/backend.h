@@ -55,3 +55,8 @@ typedef struct {
 
 /* The SQLite backend (sqlite.c). */
 extern const store_backend_ops_t store__sqlite_backend;
+
+/* The backend store_open uses. Until store_options_t grows an endpoint
+ * (etcd://, postgres://), this is the SQLite backend; tests point it at a
+ * fault-injecting wrapper. Set only while no store is open. */
+extern const store_backend_ops_t *store__backend;

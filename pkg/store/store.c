@@ -70,6 +70,11 @@ struct store {
   bool stop;
   bool writer_failed; /* the writer fails every batch until the loop resets it */
   ev_async async;
+  /* Writes submitted during one loop iteration are handed to the writer
+   * together (before the loop blocks, or after a batch of acks whose
+   * callbacks submitted more), so closed-loop clients form full batches. */
+  req_list_t local;
+  ev_prepare flush;
 
   /* TTL: a min-heap of nodes by expiry */
   ttl_entry_t *heap;
@@ -77,7 +82,10 @@ struct store {
   ev_timer ttl_timer;
   ev_timer compact_timer;
   int64_t db_compacted;
+  double compact_every; /* seconds */
 };
+
+const store_backend_ops_t *store__backend = &store__sqlite_backend;
 
 /* ---- kv ---- */
 
@@ -348,6 +356,8 @@ static void finish(struct store *s, req_t *r) {
   free(r);
 }
 
+static void flush(struct store *s);
+
 static void drain_done(struct store *s) {
   pthread_mutex_lock(&s->mu);
   req_t *r = s->done.head;
@@ -358,6 +368,7 @@ static void drain_done(struct store *s) {
     finish(s, r);
     r = next;
   }
+  flush(s);
   if (s->failed && s->inflight == 0) {
     /* Everything after the failed batch has failed too and nothing is in
      * flight: take up writing again after the last committed revision, so
@@ -374,11 +385,21 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents) {
   drain_done((struct store *)((char *)w - offsetof(struct store, async)));
 }
 
-static void enqueue(struct store *s, req_t *r) {
+static void enqueue(struct store *s, req_t *r) { list_push(&s->local, r); }
+
+static void flush(struct store *s) {
+  if (!s->local.head)
+    return;
   pthread_mutex_lock(&s->mu);
-  list_push(&s->submit, r);
+  *s->submit.tail = s->local.head;
+  s->submit.tail = s->local.tail;
   pthread_cond_signal(&s->cond);
   pthread_mutex_unlock(&s->mu);
+  list_init(&s->local);
+}
+
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+  flush((struct store *)((char *)w - offsetof(struct store, flush)));
 }
 
 /* ---- writes ---- */
@@ -609,7 +630,7 @@ static void compact_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   struct store *s = (struct store *)((char *)t - offsetof(struct store, compact_timer));
   ev_ref(loop); /* the timer stopped itself; balance its ev_unref */
   compact_db(s);
-  timer_set(s, t, t->repeat > 0 ? t->repeat : (double)DEFAULT_COMPACT_MS / 1000.);
+  timer_set(s, t, s->compact_every);
 }
 
 typedef struct {
@@ -684,13 +705,15 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   }
   s = xcalloc(1, sizeof(*s));
   s->loop = loop;
-  s->ops = &store__sqlite_backend;
+  s->ops = store__backend;
   store__index_init(&s->idx);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cond, NULL);
   list_init(&s->submit);
   list_init(&s->done);
+  list_init(&s->local);
   ev_async_init(&s->async, async_cb);
+  ev_prepare_init(&s->flush, flush_cb);
   ev_timer_init(&s->ttl_timer, ttl_timer_cb, 0., 0.);
   ev_timer_init(&s->compact_timer, compact_timer_cb, 0., 0.);
 
@@ -718,11 +741,13 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   s->thread_started = true;
   ev_async_start(loop, &s->async);
   ev_unref(loop); /* only in-flight writes keep the loop alive */
+  ev_prepare_start(loop, &s->flush);
+  ev_unref(loop);
   ttl_arm(s);
   if (opts->compact_interval_ms >= 0) {
     double every = (double)(opts->compact_interval_ms ? opts->compact_interval_ms
                                                       : DEFAULT_COMPACT_MS) / 1000.;
-    s->compact_timer.repeat = every;
+    s->compact_every = every;
     timer_set(s, &s->compact_timer, every);
   }
   *ret_store = s;
@@ -745,6 +770,7 @@ void store_close(store_t *s) {
   timer_clear(s, &s->ttl_timer);
   timer_clear(s, &s->compact_timer);
   if (s->thread_started) {
+    flush(s);
     pthread_mutex_lock(&s->mu);
     s->stop = true;
     pthread_cond_signal(&s->cond);
@@ -756,6 +782,8 @@ void store_close(store_t *s) {
       ev_unref(s->loop); /* finish() keeps the ref while closing */
     ev_ref(s->loop);
     ev_async_stop(s->loop, &s->async);
+    ev_ref(s->loop);
+    ev_prepare_stop(s->loop, &s->flush);
   }
   store__hub_done(&s->hub);
   for (size_t i = 0; i < s->heap_n; i++)

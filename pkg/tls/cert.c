@@ -150,8 +150,10 @@ int tls_san_encode(const tls_san_t *s, unsigned char **ret_der, size_t *ret_len)
   int r = 0;
   char **dns = xcalloc(s->n_dns + 1, sizeof(*dns));
   tls_ip_t *ips = xcalloc(s->n_ips + 1, sizeof(*ips));
-  memcpy(dns, s->dns, s->n_dns * sizeof(*dns));
-  memcpy(ips, s->ips, s->n_ips * sizeof(*ips));
+  if (s->n_dns)
+    memcpy(dns, s->dns, s->n_dns * sizeof(*dns));
+  if (s->n_ips)
+    memcpy(ips, s->ips, s->n_ips * sizeof(*ips));
   qsort(dns, s->n_dns, sizeof(*dns), cmp_str);
   qsort(ips, s->n_ips, sizeof(*ips), cmp_ip);
 

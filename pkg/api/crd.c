@@ -1,0 +1,517 @@
+/* CustomResourceDefinition behaviour: validation of the definition,
+ * Established/NamesAccepted status, serving every served version as a
+ * registry row (discovery, REST, Table columns, OpenAPI follow from the
+ * row) and deleting the custom objects with their definition.
+ * https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/ */
+#include "api/crd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/crdschema.h"
+#include "api/kinds.h"
+#include "api/object.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define CRD_PREFIX "/registry/apiextensions.k8s.io/customresourcedefinitions/"
+
+/* Everything a custom row owns. */
+typedef struct crd_row {
+  schema_resource_t s;
+  char *group, *version, *kind, *plural, *singular, *schema_name;
+  char **short_names, **categories, **subresources;
+  schema_column_t *columns;
+  cJSON *schema;
+  char *crd_name;
+  struct crd_row *graveyard_next;
+} crd_row_t;
+
+/* Old row data stays alive until shutdown: in-flight writes may still
+ * point at it. Definitions change rarely, so this stays small. */
+static crd_row_t *graveyard;
+
+static void row_free(crd_row_t *c) {
+  if (!c)
+    return;
+  free(c->group);
+  free(c->version);
+  free(c->kind);
+  free(c->plural);
+  free(c->singular);
+  free(c->schema_name);
+  for (char **p = c->short_names; p && *p; p++)
+    free(*p);
+  free(c->short_names);
+  for (char **p = c->categories; p && *p; p++)
+    free(*p);
+  free(c->categories);
+  free(c->subresources);
+  for (size_t i = 0; i < c->s.ncolumns; i++) {
+    free((char *)c->columns[i].name);
+    free((char *)c->columns[i].type);
+    free((char *)c->columns[i].description);
+    free((char *)c->columns[i].path);
+  }
+  free(c->columns);
+  cJSON_Delete(c->schema);
+  free(c->crd_name);
+  free(c);
+}
+
+static char **strv_from(const cJSON *arr) {
+  int n = cJSON_GetArraySize(arr);
+  if (n <= 0)
+    return NULL;
+  char **v = xcalloc((size_t)n + 1, sizeof(char *));
+  int i = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    if (cJSON_IsString(e))
+      v[i++] = xstrdup(e->valuestring);
+  }
+  return v;
+}
+
+static void add_column(crd_row_t *c, size_t *n, const char *name, const char *type,
+                       const char *format, const char *desc, int priority, const char *path) {
+  schema_column_t *col = &c->columns[(*n)++];
+  col->name = xstrdup(name);
+  col->type = xstrdup(type ? type : "string");
+  col->format = format;
+  col->description = xstrdup(desc ? desc : "");
+  col->priority = priority;
+  col->path = xstrdup(path);
+}
+
+/* "com.example" + v1 + Kind -> "com.example.v1.Kind" (reversed group, as upstream). */
+static char *schema_name_of(const char *group, const char *version, const char *kind) {
+  char rev[512] = "";
+  char g[256];
+  snprintf(g, sizeof(g), "%s", group);
+  size_t used = 0;
+  for (char *dot = strrchr(g, '.');; dot = strrchr(g, '.')) {
+    const char *part = dot ? dot + 1 : g;
+    int w = snprintf(rev + used, sizeof(rev) - used, "%s%s", used ? "." : "", part);
+    if (w > 0)
+      used += (size_t)w;
+    if (!dot || used >= sizeof(rev))
+      break;
+    *dot = '\0';
+  }
+  return xasprintf("%s.%s.%s", rev, version, kind);
+}
+
+static crd_row_t *row_build(const cJSON *crd, const cJSON *ver) {
+  crd_row_t *c = xcalloc(1, sizeof(*c));
+  const cJSON *names = obj_get(crd, "spec.names");
+  c->group = xstrdup(obj_str(crd, "spec.group"));
+  c->version = xstrdup(obj_str(ver, "name"));
+  c->kind = xstrdup(obj_str(names, "kind"));
+  c->plural = xstrdup(obj_str(names, "plural"));
+  const char *singular = obj_str(names, "singular");
+  if (singular && singular[0]) {
+    c->singular = xstrdup(singular);
+  } else {
+    c->singular = xstrdup(c->kind);
+    for (char *p = c->singular; *p; p++)
+      if (*p >= 'A' && *p <= 'Z')
+        *p = (char)(*p - 'A' + 'a');
+  }
+  c->short_names = strv_from(obj_get(names, "shortNames"));
+  c->categories = strv_from(obj_get(names, "categories"));
+  c->subresources = xcalloc(3, sizeof(char *));
+  size_t nsub = 0;
+  if (obj_get(ver, "subresources.status"))
+    c->subresources[nsub++] = "status";
+  if (obj_get(ver, "subresources.scale"))
+    c->subresources[nsub++] = "scale";
+  const cJSON *schema = obj_get(ver, "schema.openAPIV3Schema");
+  c->schema = schema ? cJSON_Duplicate(schema, 1) : NULL;
+  c->schema_name = schema_name_of(c->group, c->version, c->kind);
+  c->crd_name = xstrdup(obj_str(crd, "metadata.name"));
+
+  const cJSON *cols = obj_get(ver, "additionalPrinterColumns");
+  size_t want = (size_t)cJSON_GetArraySize(cols) + 2;
+  c->columns = xcalloc(want, sizeof(schema_column_t));
+  size_t n = 0;
+  add_column(c, &n, "Name", "string", "name", "Name must be unique within a namespace.", 0,
+             ".metadata.name");
+  const cJSON *col;
+  cJSON_ArrayForEach(col, cols) {
+    const char *name = obj_str(col, "name"), *path = obj_str(col, "jsonPath");
+    if (!name || !path)
+      continue;
+    const cJSON *prio = obj_get(col, "priority");
+    add_column(c, &n, name, obj_str(col, "type"), "", obj_str(col, "description"),
+               cJSON_IsNumber(prio) ? prio->valueint : 0, path);
+  }
+  if (n == 1)
+    add_column(c, &n, "Age", "date", "",
+               "CreationTimestamp is a timestamp representing the server time when this object was "
+               "created.",
+               0, ".metadata.creationTimestamp");
+
+  c->s.group = c->group;
+  c->s.version = c->version;
+  c->s.kind = c->kind;
+  c->s.plural = c->plural;
+  c->s.singular = c->singular;
+  c->s.short_names = (const char *const *)c->short_names;
+  c->s.categories = (const char *const *)c->categories;
+  const char *scope = obj_str(crd, "spec.scope");
+  c->s.namespaced = !scope || strcmp(scope, "Cluster") != 0;
+  c->s.verbs = SCHEMA_VERBS_ALL;
+  c->s.subresources = (const char *const *)c->subresources;
+  c->s.type = NULL;
+  c->s.columns = c->columns;
+  c->s.ncolumns = n;
+  c->s.json_schema = c->schema;
+  c->s.schema_name = c->schema_name;
+  return c;
+}
+
+static const api_hooks_t custom_hooks = {.generation = true};
+
+static void watches_of_removed(api_server_t *srv) { api__watches_stop_removed(srv); }
+
+/* Serve the versions of crd; rows of versions no longer served go away. */
+static void crd_register(api_server_t *srv, const cJSON *crd) {
+  const char *name = obj_str(crd, "metadata.name");
+  const char *group = obj_str(crd, "spec.group");
+  const char *plural = obj_str(crd, "spec.names.plural");
+  if (!name || !group || !plural)
+    return;
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    api_resource_t *r = (api_resource_t *)api_registry_at(i);
+    crd_row_t *c = r ? r->custom : NULL;
+    if (!c || strcmp(c->crd_name, name))
+      continue;
+    bool served = false;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, obj_get(crd, "spec.versions")) {
+      const char *vn = obj_str(v, "name");
+      served |= vn && !strcmp(vn, c->version) && cJSON_IsTrue(obj_get(v, "served"));
+    }
+    if (!served || strcmp(c->plural, plural) || strcmp(c->group, group))
+      r->removed = true;
+  }
+  const cJSON *v;
+  cJSON_ArrayForEach(v, obj_get(crd, "spec.versions")) {
+    if (!cJSON_IsTrue(obj_get(v, "served")) || !obj_str(v, "name"))
+      continue;
+    api_resource_t *r = api_registry_add(group, obj_str(v, "name"), plural);
+    crd_row_t *old = r->custom;
+    crd_row_t *c = row_build(crd, v);
+    r->s = &c->s;
+    r->custom = c;
+    r->hooks = &custom_hooks;
+    free((char *)r->group_version);
+    r->group_version = xasprintf("%s/%s", c->group, c->version);
+    r->storage_group = c->group;
+    r->has_status = api_resource_has_subresource(r, "status");
+    r->has_scale = api_resource_has_subresource(r, "scale");
+    r->removed = false;
+    if (old) {
+      old->graveyard_next = graveyard;
+      graveyard = old;
+    }
+  }
+  watches_of_removed(srv);
+}
+
+static void crd_unregister(api_server_t *srv, const cJSON *crd) {
+  const char *name = obj_str(crd, "metadata.name");
+  if (!name)
+    return;
+  char *prefix = NULL;
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    api_resource_t *r = (api_resource_t *)api_registry_at(i);
+    crd_row_t *c = r ? r->custom : NULL;
+    if (!c || strcmp(c->crd_name, name))
+      continue;
+    r->removed = true;
+    if (!prefix)
+      prefix = xasprintf("/registry/%s/%s/", c->group, c->plural);
+  }
+  watches_of_removed(srv);
+  if (!prefix)
+    return;
+  /* The definition's objects go with it. */
+  store_list_opts_t lo = {.prefix = prefix};
+  store_list_t l;
+  if (store_list(srv->store, &lo, &l) == 0) {
+    for (size_t i = 0; i < l.n; i++) {
+      store_write_t w = {.op = STORE_OP_DELETE, .key = l.items[i]->key, .value = l.items[i]->value,
+                         .len = l.items[i]->len};
+      int r = store_write(srv->store, &w, NULL, NULL);
+      if (r < 0)
+        log_warn("api", "deleting %s with its definition %s: %s", l.items[i]->key, name,
+                 strerror(-r));
+    }
+    if (l.n)
+      log_info("api", "deleted %zu objects of %s", l.n, name);
+    store_list_done(&l);
+  }
+  free(prefix);
+}
+
+static void on_crd_event(store_watch_t *w, const store_event_t *ev, void *data) {
+  api_server_t *srv = data;
+  cJSON *crd = cJSON_ParseWithLength(ev->kv->value, ev->kv->len);
+  if (!crd)
+    return;
+  if (ev->kind == STORE_EVENT_DELETE)
+    crd_unregister(srv, crd);
+  else
+    crd_register(srv, crd);
+  cJSON_Delete(crd);
+}
+
+static void on_crd_error(store_watch_t *w, int err, int64_t last_rev, void *data) {
+  api_server_t *srv = data;
+  srv->crd_watch = NULL;
+  /* Catch up from the current state and follow again. */
+  log_warn("api", "CRD watch ended (%s); reloading definitions", strerror(-err));
+  char msg[256];
+  if (api__crd_start(srv, msg, sizeof(msg)) < 0)
+    log_error("api", "CRD watch: %s", msg);
+}
+
+int api__crd_start(api_server_t *srv, char *err, size_t errlen) {
+  store_list_opts_t lo = {.prefix = CRD_PREFIX};
+  store_list_t l;
+  int r = store_list(srv->store, &lo, &l);
+  if (r < 0) {
+    snprintf(err, errlen, "listing CustomResourceDefinitions: %s", strerror(-r));
+    return r;
+  }
+  for (size_t i = 0; i < l.n; i++) {
+    cJSON *crd = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
+    if (crd)
+      crd_register(srv, crd);
+    cJSON_Delete(crd);
+  }
+  int64_t rev = l.rev;
+  store_list_done(&l);
+  r = store_watch_start(srv->store, CRD_PREFIX, rev, on_crd_event, on_crd_error, srv,
+                        &srv->crd_watch);
+  if (r < 0) {
+    snprintf(err, errlen, "watching CustomResourceDefinitions: %s", strerror(-r));
+    return r;
+  }
+  return 0;
+}
+
+void api__crd_stop(api_server_t *srv) {
+  if (srv->crd_watch)
+    store_watch_stop(srv->crd_watch);
+  srv->crd_watch = NULL;
+  while (graveyard) {
+    crd_row_t *next = graveyard->graveyard_next;
+    row_free(graveyard);
+    graveyard = next;
+  }
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    api_resource_t *r = (api_resource_t *)api_registry_row(i);
+    if (r && r->custom) {
+      row_free(r->custom);
+      r->custom = NULL;
+      r->s = NULL;
+      free((char *)r->group_version);
+      r->group_version = NULL;
+      r->removed = true;
+    }
+  }
+}
+
+/* ---- the CustomResourceDefinition kind ---- */
+
+static void set_condition(cJSON *conds, const char *type, const char *reason, const char *msg,
+                          const char *now) {
+  cJSON *c;
+  cJSON_ArrayForEach(c, conds) {
+    const char *t = obj_str(c, "type");
+    if (t && !strcmp(t, type))
+      return;
+  }
+  c = cJSON_CreateObject();
+  cJSON_AddStringToObject(c, "type", type);
+  cJSON_AddStringToObject(c, "status", "True");
+  cJSON_AddStringToObject(c, "lastTransitionTime", now);
+  cJSON_AddStringToObject(c, "reason", reason);
+  cJSON_AddStringToObject(c, "message", msg);
+  cJSON_AddItemToArray(conds, c);
+}
+
+/* k3c accepts names and establishes the API at once (upstream's naming and
+ * establishing controllers do this a moment after creation). */
+static void crd_defaults(cJSON *obj) {
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+  if (!cJSON_IsObject(spec))
+    return;
+  cJSON *names = cJSON_GetObjectItemCaseSensitive(spec, "names");
+  if (cJSON_IsObject(names)) {
+    const char *kind = obj_str(names, "kind");
+    if (!obj_str(names, "singular") && kind) {
+      char *s = xstrdup(kind);
+      for (char *p = s; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+          *p = (char)(*p - 'A' + 'a');
+      cJSON_AddStringToObject(names, "singular", s);
+      free(s);
+    }
+    if (!obj_str(names, "listKind") && kind) {
+      char *lk = xasprintf("%sList", kind);
+      cJSON_AddStringToObject(names, "listKind", lk);
+      free(lk);
+    }
+  }
+  cJSON *conv = cJSON_GetObjectItemCaseSensitive(spec, "conversion");
+  if (!conv) {
+    conv = cJSON_AddObjectToObject(spec, "conversion");
+    cJSON_AddStringToObject(conv, "strategy", "None");
+  }
+  cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+  if (!cJSON_IsObject(status)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+    status = cJSON_AddObjectToObject(obj, "status");
+  }
+  if (names)
+    obj_set(status, "acceptedNames", cJSON_Duplicate(names, 1));
+  cJSON *conds = cJSON_GetObjectItemCaseSensitive(status, "conditions");
+  if (!cJSON_IsArray(conds)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(status, "conditions");
+    conds = cJSON_AddArrayToObject(status, "conditions");
+  }
+  char now[32];
+  obj_time_format(time(NULL), now, sizeof(now));
+  set_condition(conds, "NamesAccepted", "NoConflicts", "no conflicts found", now);
+  set_condition(conds, "Established", "InitialNamesAccepted", "the initial names have been accepted",
+                now);
+  cJSON *stored = cJSON_CreateArray();
+  const cJSON *v;
+  cJSON_ArrayForEach(v, obj_get(obj, "spec.versions")) {
+    if (cJSON_IsTrue(obj_get(v, "storage")) && obj_str(v, "name"))
+      cJSON_AddItemToArray(stored, cJSON_CreateString(obj_str(v, "name")));
+  }
+  obj_set(status, "storedVersions", stored);
+}
+
+static void crd_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
+  const char *group = obj_str(obj, "spec.group");
+  const char *plural = obj_str(obj, "spec.names.plural");
+  const char *kind = obj_str(obj, "spec.names.kind");
+  const char *name = obj_str(obj, "metadata.name");
+  if (!group || !group[0])
+    api__cause_required(st, "spec.group");
+  else if (!strchr(group, '.'))
+    api__cause(st, "FieldValueInvalid", "spec.group",
+               "Invalid value: \"%s\": should be a domain with at least one dot", group);
+  if (!plural || !plural[0])
+    api__cause_required(st, "spec.names.plural");
+  else if (obj_check_dns1123_label(plural))
+    api__cause(st, "FieldValueInvalid", "spec.names.plural", "Invalid value: \"%s\": %s", plural,
+               obj_check_dns1123_label(plural));
+  if (!kind || !kind[0])
+    api__cause_required(st, "spec.names.kind");
+  if (group && plural && name) {
+    char want[512];
+    snprintf(want, sizeof(want), "%s.%s", plural, group);
+    if (strcmp(want, name))
+      api__cause(st, "FieldValueInvalid", "metadata.name",
+                 "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group", name);
+  }
+  const char *scope = obj_str(obj, "spec.scope");
+  if (!scope || (strcmp(scope, "Namespaced") && strcmp(scope, "Cluster")))
+    api__cause(st, "FieldValueNotSupported", "spec.scope",
+               "Unsupported value: \"%s\": supported values: \"Cluster\", \"Namespaced\"",
+               scope ? scope : "");
+  const cJSON *versions = obj_get(obj, "spec.versions");
+  if (cJSON_GetArraySize(versions) == 0)
+    api__cause(st, "FieldValueInvalid", "spec.versions", "Invalid value: must have exactly one version marked as storage version");
+  int storage = 0, i = 0;
+  const cJSON *v;
+  cJSON_ArrayForEach(v, versions) {
+    char field[128];
+    if (cJSON_IsTrue(obj_get(v, "storage")))
+      storage++;
+    const char *vn = obj_str(v, "name");
+    if (!vn || obj_check_dns1123_label(vn)) {
+      snprintf(field, sizeof(field), "spec.versions[%d].name", i);
+      api__cause(st, "FieldValueInvalid", field, "Invalid value: \"%s\": must be a DNS-1035 label", vn ? vn : "");
+    }
+    const cJSON *schema = obj_get(v, "schema.openAPIV3Schema");
+    snprintf(field, sizeof(field), "spec.versions[%d].schema.openAPIV3Schema", i);
+    if (!schema)
+      api__cause_required(st, field);
+    else
+      crd_schema_check(schema, field, st);
+    i++;
+  }
+  if (cJSON_GetArraySize(versions) > 0 && storage != 1)
+    api__cause(st, "FieldValueInvalid", "spec.versions",
+               "Invalid value: must have exactly one version marked as storage version");
+  if (old) {
+    const char *oscope = obj_str(old, "spec.scope");
+    if (oscope && scope && strcmp(oscope, scope))
+      api__cause(st, "FieldValueInvalid", "spec.scope", "Invalid value: \"%s\": field is immutable", scope);
+    const char *ogroup = obj_str(old, "spec.group");
+    if (ogroup && group && strcmp(ogroup, group))
+      api__cause(st, "FieldValueInvalid", "spec.group", "Invalid value: \"%s\": field is immutable", group);
+  }
+}
+
+const api_hooks_t api_kind_crd = {.defaults = crd_defaults, .validate = crd_validate};
+
+/* ---- custom objects ---- */
+
+typedef struct {
+  char fields[16][256];
+  int n, total;
+} unknown_t;
+
+static void on_unknown(const char *path, void *data) {
+  unknown_t *u = data;
+  if (u->n < 16)
+    snprintf(u->fields[u->n++], sizeof(u->fields[0]), "%s", path);
+  u->total++;
+}
+
+int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_status_t *st) {
+  const cJSON *schema = res->s->json_schema;
+  if (!schema)
+    return 0;
+  unknown_t u;
+  memset(&u, 0, sizeof(u));
+  crd_schema_prune(schema, obj, on_unknown, &u);
+  const char *mode = req ? http_req_query(req, "fieldValidation") : NULL;
+  if (u.total && mode && !strcmp(mode, "Strict")) {
+    char list[1024] = "";
+    size_t used = 0;
+    for (int i = 0; i < u.n; i++) {
+      int w = snprintf(list + used, sizeof(list) - used, "%sunknown field \"%s\"", i ? ", " : "",
+                       u.fields[i]);
+      if (w < 0 || (size_t)w >= sizeof(list) - used)
+        break;
+      used += (size_t)w;
+    }
+    api_status_bad_request(st, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s",
+                           res->s->kind, res->group_version, res->s->kind, list);
+    return -EINVAL;
+  }
+  for (int i = 0; i < u.n && req && !(mode && !strcmp(mode, "Ignore")); i++) {
+    char *w = xasprintf("299 - \"unknown field \\\"%s\\\"\"", u.fields[i]);
+    http_req_add_header(req, "Warning", w);
+    free(w);
+  }
+  crd_schema_default(schema, obj);
+  if (crd_schema_validate(schema, obj, st) > 0) {
+    api_status_invalid(st, res->s->group, res->s->kind, obj_str(obj, "metadata.name"));
+    return -EINVAL;
+  }
+  return 0;
+}

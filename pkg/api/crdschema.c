@@ -1,0 +1,338 @@
+/* Structural schema enforcement for custom resources (crdschema.h).
+ * Keywords: type, nullable, properties, additionalProperties, items,
+ * required, enum, pattern (POSIX extended regex), minimum, maximum,
+ * exclusiveMinimum/Maximum, minLength, maxLength, minItems, maxItems,
+ * default, x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string,
+ * x-kubernetes-embedded-resource. */
+#include "api/crdschema.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+
+#define MAX_DEPTH 64
+
+static const cJSON *kw(const cJSON *schema, const char *name) {
+  return cJSON_GetObjectItemCaseSensitive(schema, name);
+}
+
+static bool preserves(const cJSON *schema) {
+  return cJSON_IsTrue(kw(schema, "x-kubernetes-preserve-unknown-fields")) ||
+         cJSON_IsTrue(kw(schema, "x-kubernetes-embedded-resource"));
+}
+
+static void child_path(char *out, size_t n, const char *base, const char *key) {
+  if (base[0])
+    snprintf(out, n, "%s.%s", base, key);
+  else
+    snprintf(out, n, "%s", key);
+}
+
+/* ---- defaulting ---- */
+
+static void apply_defaults(const cJSON *schema, cJSON *obj, int depth) {
+  if (!schema || depth > MAX_DEPTH)
+    return;
+  if (cJSON_IsObject(obj)) {
+    const cJSON *props = kw(schema, "properties");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, props) {
+      const cJSON *def = kw(p, "default");
+      if (def && !cJSON_GetObjectItemCaseSensitive(obj, p->string))
+        cJSON_AddItemToObject(obj, p->string, cJSON_Duplicate(def, 1));
+      cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, p->string);
+      if (child)
+        apply_defaults(p, child, depth + 1);
+    }
+    const cJSON *ap = kw(schema, "additionalProperties");
+    if (cJSON_IsObject(ap)) {
+      cJSON *c;
+      cJSON_ArrayForEach(c, obj) apply_defaults(ap, c, depth + 1);
+    }
+  } else if (cJSON_IsArray(obj)) {
+    const cJSON *items = kw(schema, "items");
+    cJSON *c;
+    cJSON_ArrayForEach(c, obj) apply_defaults(items, c, depth + 1);
+  }
+}
+
+void crd_schema_default(const cJSON *schema, cJSON *obj) { apply_defaults(schema, obj, 0); }
+
+/* ---- pruning ---- */
+
+static void prune(const cJSON *schema, cJSON *obj, const char *path, bool root, crd_unknown_cb cb,
+                  void *data, int depth) {
+  if (!schema || depth > MAX_DEPTH)
+    return;
+  char sub[1024];
+  if (cJSON_IsObject(obj)) {
+    const cJSON *props = kw(schema, "properties");
+    const cJSON *ap = kw(schema, "additionalProperties");
+    bool keep_all = preserves(schema) || cJSON_IsTrue(ap) || (cJSON_IsObject(ap) && !props);
+    cJSON *c = obj->child;
+    while (c) {
+      cJSON *next = c->next;
+      child_path(sub, sizeof(sub), path, c->string);
+      const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, c->string) : NULL;
+      bool meta = root && (!strcmp(c->string, "apiVersion") || !strcmp(c->string, "kind") ||
+                           !strcmp(c->string, "metadata"));
+      if (meta) {
+        /* metadata is validated as ObjectMeta elsewhere */
+      } else if (ps) {
+        prune(ps, c, sub, false, cb, data, depth + 1);
+      } else if (cJSON_IsObject(ap)) {
+        prune(ap, c, sub, false, cb, data, depth + 1);
+      } else if (!keep_all) {
+        if (cb)
+          cb(sub, data);
+        cJSON_Delete(cJSON_DetachItemViaPointer(obj, c));
+      }
+      c = next;
+    }
+  } else if (cJSON_IsArray(obj)) {
+    const cJSON *items = kw(schema, "items");
+    int i = 0;
+    cJSON *c;
+    cJSON_ArrayForEach(c, obj) {
+      snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
+      prune(items, c, sub, false, cb, data, depth + 1);
+    }
+  }
+}
+
+void crd_schema_prune(const cJSON *schema, cJSON *obj, crd_unknown_cb cb, void *data) {
+  prune(schema, obj, "", true, cb, data, 0);
+}
+
+/* ---- validation ---- */
+
+static const char *json_type(const cJSON *v) {
+  if (cJSON_IsString(v))
+    return "string";
+  if (cJSON_IsBool(v))
+    return "boolean";
+  if (cJSON_IsNumber(v))
+    return v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15 ? "integer"
+                                                                                  : "number";
+  if (cJSON_IsArray(v))
+    return "array";
+  if (cJSON_IsObject(v))
+    return "object";
+  return "null";
+}
+
+/* The value as upstream prints it in messages: strings quoted, others bare. */
+static void value_text(const cJSON *v, char *out, size_t n) {
+  if (cJSON_IsString(v)) {
+    snprintf(out, n, "\"%s\"", v->valuestring);
+    return;
+  }
+  char *s = cJSON_PrintUnformatted(v);
+  snprintf(out, n, "%s", s ? s : "null");
+  free(s);
+}
+
+static bool type_ok(const char *want, const cJSON *v, const cJSON *schema) {
+  const char *have = json_type(v);
+  if (cJSON_IsTrue(kw(schema, "x-kubernetes-int-or-string")))
+    return !strcmp(have, "integer") || !strcmp(have, "string");
+  if (!want)
+    return true;
+  if (!strcmp(want, "number"))
+    return !strcmp(have, "number") || !strcmp(have, "integer");
+  return !strcmp(want, have);
+}
+
+static int validate(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st,
+                    int depth);
+
+static int problem(api_status_t *st, const char *reason, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int problem(api_status_t *st, const char *reason, const char *path, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  api_status_add_cause(st, reason, path[0] ? path : "<root>", msg);
+  return 1;
+}
+
+static int validate_number(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st) {
+  int n = 0;
+  char val[64];
+  value_text(v, val, sizeof(val));
+  const cJSON *min = kw(schema, "minimum"), *max = kw(schema, "maximum");
+  bool xmin = cJSON_IsTrue(kw(schema, "exclusiveMinimum"));
+  bool xmax = cJSON_IsTrue(kw(schema, "exclusiveMaximum"));
+  if (cJSON_IsNumber(min) && (xmin ? v->valuedouble <= min->valuedouble : v->valuedouble < min->valuedouble))
+    n += problem(st, "FieldValueInvalid", path, "Invalid value: %s: %s in body should be greater than %s%g",
+                 val, path, xmin ? "" : "or equal to ", min->valuedouble);
+  if (cJSON_IsNumber(max) && (xmax ? v->valuedouble >= max->valuedouble : v->valuedouble > max->valuedouble))
+    n += problem(st, "FieldValueInvalid", path, "Invalid value: %s: %s in body should be less than %s%g",
+                 val, path, xmax ? "" : "or equal to ", max->valuedouble);
+  return n;
+}
+
+static int validate_string(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st) {
+  int n = 0;
+  size_t len = strlen(v->valuestring);
+  const cJSON *minl = kw(schema, "minLength"), *maxl = kw(schema, "maxLength");
+  if (cJSON_IsNumber(minl) && (double)len < minl->valuedouble)
+    n += problem(st, "FieldValueInvalid", path, "Invalid value: \"%s\": %s in body should be at least %d chars long",
+                 v->valuestring, path, minl->valueint);
+  if (cJSON_IsNumber(maxl) && (double)len > maxl->valuedouble)
+    n += problem(st, "FieldValueTooLong", path, "Too long: may not be more than %d bytes", maxl->valueint);
+  const cJSON *pat = kw(schema, "pattern");
+  if (cJSON_IsString(pat)) {
+    regex_t re;
+    if (regcomp(&re, pat->valuestring, REG_EXTENDED | REG_NOSUB) == 0) {
+      if (regexec(&re, v->valuestring, 0, NULL, 0) != 0)
+        n += problem(st, "FieldValueInvalid", path, "Invalid value: \"%s\": %s in body should match '%s'",
+                     v->valuestring, path, pat->valuestring);
+      regfree(&re);
+    }
+  }
+  return n;
+}
+
+static int validate(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st,
+                    int depth) {
+  if (!schema || depth > MAX_DEPTH)
+    return 0;
+  int n = 0;
+  char val[512], sub[1024];
+  if (cJSON_IsNull(v)) {
+    if (cJSON_IsTrue(kw(schema, "nullable")))
+      return 0;
+    const cJSON *t = kw(schema, "type");
+    return problem(st, "FieldValueTypeInvalid", path, "Invalid value: \"null\": %s in body must be of type %s: \"null\"",
+                   path, cJSON_IsString(t) ? t->valuestring : "object");
+  }
+  const cJSON *t = kw(schema, "type");
+  const char *want = cJSON_IsString(t) ? t->valuestring : NULL;
+  if (!type_ok(want, v, schema)) {
+    value_text(v, val, sizeof(val));
+    return problem(st, "FieldValueTypeInvalid", path, "Invalid value: \"%s\": %s in body must be of type %s: %s",
+                   json_type(v), path, want ? want : "int-or-string", val);
+  }
+  const cJSON *en = kw(schema, "enum");
+  if (cJSON_IsArray(en)) {
+    bool found = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, en) found |= cJSON_Compare(e, v, 1);
+    if (!found) {
+      char list[512] = "";
+      size_t used = 0;
+      cJSON_ArrayForEach(e, en) {
+        char one[128];
+        value_text(e, one, sizeof(one));
+        int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", one);
+        if (w < 0 || (size_t)w >= sizeof(list) - used)
+          break;
+        used += (size_t)w;
+      }
+      value_text(v, val, sizeof(val));
+      n += problem(st, "FieldValueNotSupported", path, "Unsupported value: %s: supported values: %s", val, list);
+    }
+  }
+  if (cJSON_IsNumber(v))
+    n += validate_number(schema, v, path, st);
+  if (cJSON_IsString(v))
+    n += validate_string(schema, v, path, st);
+  if (cJSON_IsArray(v)) {
+    int count = cJSON_GetArraySize(v);
+    const cJSON *mi = kw(schema, "minItems"), *ma = kw(schema, "maxItems");
+    if (cJSON_IsNumber(mi) && count < mi->valueint)
+      n += problem(st, "FieldValueInvalid", path, "Invalid value: %d: %s in body should have at least %d items",
+                   count, path, mi->valueint);
+    if (cJSON_IsNumber(ma) && count > ma->valueint)
+      n += problem(st, "FieldValueTooMany", path, "Too many: %d: must have at most %d items", count, ma->valueint);
+    const cJSON *items = kw(schema, "items");
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v) {
+      snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
+      n += validate(items, c, sub, st, depth + 1);
+    }
+  }
+  if (cJSON_IsObject(v)) {
+    const cJSON *req;
+    cJSON_ArrayForEach(req, kw(schema, "required")) {
+      if (cJSON_IsString(req) && !cJSON_GetObjectItemCaseSensitive(v, req->valuestring)) {
+        child_path(sub, sizeof(sub), path, req->valuestring);
+        n += problem(st, "FieldValueRequired", sub, "Required value");
+      }
+    }
+    const cJSON *props = kw(schema, "properties");
+    const cJSON *ap = kw(schema, "additionalProperties");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v) {
+      if (depth == 0 && (!strcmp(c->string, "apiVersion") || !strcmp(c->string, "kind") ||
+                         !strcmp(c->string, "metadata")))
+        continue;
+      child_path(sub, sizeof(sub), path, c->string);
+      const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, c->string) : NULL;
+      if (ps)
+        n += validate(ps, c, sub, st, depth + 1);
+      else if (cJSON_IsObject(ap))
+        n += validate(ap, c, sub, st, depth + 1);
+    }
+  }
+  return n;
+}
+
+int crd_schema_validate(const cJSON *schema, const cJSON *obj, api_status_t *st) {
+  return validate(schema, obj, "", st, 0);
+}
+
+static int check(const cJSON *schema, const char *field, api_status_t *st, int depth) {
+  if (depth > MAX_DEPTH)
+    return problem(st, "FieldValueInvalid", field, "Invalid value: the schema nests too deeply");
+  if (!cJSON_IsObject(schema))
+    return problem(st, "FieldValueInvalid", field, "Invalid value: must be an object");
+  int n = 0;
+  char sub[1024];
+  const cJSON *t = kw(schema, "type");
+  bool untyped_ok = preserves(schema) || cJSON_IsTrue(kw(schema, "x-kubernetes-int-or-string"));
+  if (!t && !untyped_ok && depth > 0) {
+    snprintf(sub, sizeof(sub), "%s.type", field);
+    n += problem(st, "FieldValueRequired", sub, "Required value: must not be empty for specified object fields");
+  }
+  const cJSON *pat = kw(schema, "pattern");
+  if (cJSON_IsString(pat)) {
+    regex_t re;
+    if (regcomp(&re, pat->valuestring, REG_EXTENDED | REG_NOSUB) != 0) {
+      snprintf(sub, sizeof(sub), "%s.pattern", field);
+      n += problem(st, "FieldValueInvalid", sub, "Invalid value: \"%s\": must be a valid regular expression",
+                   pat->valuestring);
+    } else {
+      regfree(&re);
+    }
+  }
+  const cJSON *c;
+  cJSON_ArrayForEach(c, kw(schema, "properties")) {
+    snprintf(sub, sizeof(sub), "%s.properties[%s]", field, c->string);
+    n += check(c, sub, st, depth + 1);
+  }
+  const cJSON *items = kw(schema, "items");
+  if (items) {
+    snprintf(sub, sizeof(sub), "%s.items", field);
+    n += check(items, sub, st, depth + 1);
+  }
+  const cJSON *ap = kw(schema, "additionalProperties");
+  if (cJSON_IsObject(ap)) {
+    snprintf(sub, sizeof(sub), "%s.additionalProperties", field);
+    n += check(ap, sub, st, depth + 1);
+  }
+  return n;
+}
+
+int crd_schema_check(const cJSON *schema, const char *field, api_status_t *st) {
+  return check(schema, field, st, 0);
+}

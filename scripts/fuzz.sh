@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build the libFuzzer harnesses in fuzz/ with clang and run each for a while.
+#
+#   bash scripts/fuzz.sh [SECONDS] [HARNESS...]    default: 60 s, all harnesses
+#
+# Needs clang (Debian: clang-14 with libclang-rt-14-dev). New interesting
+# inputs land in build-fuzz/corpus-<harness>/; copy small, meaningful ones
+# into fuzz/corpus/<harness>/ (they then replay as unit tests).
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+harnesses=${*:-jsonpatch selector}
+CC=${CC:-$(command -v clang-14 || command -v clang)}
+out=build-fuzz
+mkdir -p "$out"
+flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ipkg"
+srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c"
+for h in $harnesses; do
+  echo "== fuzz_$h"
+  $CC $flags -o "$out/fuzz_$h" "fuzz/fuzz_$h.c" $srcs -lcjson -lpthread
+  mkdir -p "$out/corpus-$h"
+  "$out/fuzz_$h" -max_total_time="$secs" -max_len=4096 "$out/corpus-$h" "fuzz/corpus/$h"
+done

@@ -1,0 +1,195 @@
+"""Helpers for k3c integration tests (python3 standard library only).
+
+    from k3ctest import Tap, Server
+
+    t = Tap()
+    srv = Server()                 # temp data dir, free port, kubeconfig in the temp dir
+    srv.start()                    # runs $K3C_BIN server ..., waits until /readyz answers
+    status, headers, body = srv.request("GET", "/version")
+    t.ok(status == 200, "version answers", body)
+    t.ok("Server Version" in srv.kubectl("version").stdout, "kubectl version")
+    t.ok(srv.stop_clean(), "server exited cleanly", srv.log_tail())
+    t.done()                       # prints the plan, exits 0 only if every test passed
+
+Server(extra_args=[...], data_dir=None, tmp=None): extra flags for `k3c server`;
+reuse data_dir/tmp to restart a server on the same state. Attributes: port, url,
+data_dir, tmp, kubeconfig, ca_file, cert_file, key_file (written from the
+kubeconfig after start), proc, log_path.
+srv.ssl_context(client_cert=True) gives an SSLContext trusting the cluster CA.
+srv.connect(client_cert=True) gives an http.client.HTTPSConnection.
+srv.stop() sends SIGTERM and returns the exit status; srv.stop_clean() also
+checks the log for sanitizer reports (leaks count as failure).
+"""
+import base64
+import http.client
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class Tap:
+    """TAP output: ok(cond, name, diag) prints "ok N - name" or "not ok N - name"."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name), flush=True)
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, name), flush=True)
+            if diag is not None:
+                for line in str(diag).splitlines()[-30:]:
+                    print("#   " + line, flush=True)
+        return bool(cond)
+
+    def skip(self, name, reason):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, reason), flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def k3c_bin():
+    b = os.environ.get("K3C_BIN")
+    if not b:
+        sys.exit("K3C_BIN is not set (run through scripts/test.sh)")
+    return b
+
+
+class Server:
+    def __init__(self, extra_args=(), data_dir=None, tmp=None, port=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="k3c-test-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        self.port = port or free_port()
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.kubeconfig = os.path.join(self.tmp, "kubeconfig.yaml")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = None
+        self.ca_file = os.path.join(self.tmp, "ca.crt")
+        self.cert_file = os.path.join(self.tmp, "admin.crt")
+        self.key_file = os.path.join(self.tmp, "admin.key")
+
+    def start(self, timeout=60):
+        """Start the server and wait until GET /readyz answers 200 over TLS."""
+        self.log_path = os.path.join(self.tmp, "server-%d.log" % int(time.time() * 1000))
+        args = [k3c_bin(), "server", "--config", "/dev/null", "--data-dir", self.data_dir,
+                "--https-listen-port", str(self.port), "--bind-address", "127.0.0.1",
+                "--write-kubeconfig", self.kubeconfig] + self.extra_args
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("k3c server exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
+            if os.path.exists(self.kubeconfig):
+                try:
+                    self._extract_kubeconfig()
+                    status, _, _ = self.request("GET", "/readyz", client_cert=False, timeout=5)
+                    if status == 200:
+                        return self
+                except (OSError, ValueError, http.client.HTTPException) as e:
+                    last = e
+            time.sleep(0.1)
+        raise RuntimeError("k3c server not ready after %ss (%s):\n%s" % (timeout, last, self.log_tail()))
+
+    def _extract_kubeconfig(self):
+        fields = {}
+        with open(self.kubeconfig) as f:
+            for line in f:
+                line = line.strip()
+                for key in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
+                    if line.startswith(key + ":"):
+                        fields[key] = base64.b64decode(line.split(":", 1)[1].strip())
+        if len(fields) != 3:
+            raise ValueError("kubeconfig incomplete")
+        for key, path in (("certificate-authority-data", self.ca_file),
+                          ("client-certificate-data", self.cert_file),
+                          ("client-key-data", self.key_file)):
+            with open(path, "wb") as f:
+                f.write(fields[key])
+        os.chmod(self.key_file, 0o600)
+
+    def ssl_context(self, client_cert=True):
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        if client_cert:
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
+    def connect(self, client_cert=True, timeout=30):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                           context=self.ssl_context(client_cert))
+
+    def request(self, method, path, body=None, headers=None, client_cert=True, timeout=30):
+        """One request on a fresh connection: (status, headers dict lower-cased, body bytes)."""
+        c = self.connect(client_cert, timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def kubectl(self, *args, timeout=120):
+        """Run kubectl with the generated kubeconfig; returns CompletedProcess (text)."""
+        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.tmp)
+        return subprocess.run(["kubectl", "--kubeconfig", self.kubeconfig] + list(args),
+                              capture_output=True, text=True, timeout=timeout, env=env)
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit status (None if it had to be killed)."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
+                return None
+        self.log.close()
+        return self.proc.returncode
+
+    def stop_clean(self, timeout=30):
+        """Stop, then True when the exit status is 0 and the log has no sanitizer report."""
+        rc = self.stop(timeout)
+        log = self.log_text()
+        return rc == 0 and not any(m in log for m in SANITIZER_MARKS)
+
+    def log_text(self):
+        if not self.log_path or not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
