@@ -96,6 +96,14 @@ void api__pod_spec_defaults(cJSON *spec) {
   default_num(spec, "terminationGracePeriodSeconds", 30);
   default_str(spec, "schedulerName", "default-scheduler");
   ensure_obj(spec, "securityContext");
+  /* The deprecated serviceAccount mirrors serviceAccountName (conversion). */
+  const char *sa = obj_str(spec, "serviceAccountName");
+  if (!sa)
+    sa = obj_str(spec, "serviceAccount");
+  if (sa) {
+    default_str(spec, "serviceAccountName", sa);
+    default_str(spec, "serviceAccount", sa);
+  }
   cJSON *c;
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers")) container_defaults(c);
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers")) container_defaults(c);

@@ -358,7 +358,8 @@ static cJSON *podtemplate_cell(const char *col, const cJSON *obj) {
     }
     qsort(keys, n, sizeof(keys[0]), cmp_str);
     for (size_t i = 0; i < n; i++) {
-      const char *v = obj_str(labels, keys[i]);
+      const cJSON *vj = cJSON_GetObjectItemCaseSensitive(labels, keys[i]);
+      const char *v = cJSON_IsString(vj) ? vj->valuestring : NULL;
       buf_printf(&b, "%s%s=%s", b.len ? "," : "", keys[i], v ? v : "");
     }
     return take(&b, "<none>");

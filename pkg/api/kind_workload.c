@@ -11,6 +11,7 @@
 
 #include "api/kinds.h"
 #include "api/object.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 
 static int num(const cJSON *obj, const char *path, int dflt) {
@@ -380,7 +381,8 @@ void api__go_map(const cJSON *m, char *buf, size_t n) {
   buf_init(&b, n);
   buf_append_str(&b, nk ? "map[string]string{" : "map[string]string(nil)");
   for (int i = 0; i < nk; i++) {
-    const char *v = obj_str(m, keys[i]);
+    const cJSON *vj = cJSON_GetObjectItemCaseSensitive(m, keys[i]);
+    const char *v = cJSON_IsString(vj) ? vj->valuestring : NULL;
     buf_printf(&b, "%s\"%s\":\"%s\"", i ? ", " : "", keys[i], v ? v : "");
   }
   if (nk)
@@ -406,13 +408,15 @@ static bool selector_matches(const cJSON *sel, const cJSON *labels) {
     ml = sel; /* a plain map (ReplicationController) */
   const cJSON *kv;
   cJSON_ArrayForEach(kv, ml) {
-    const char *have = obj_str(labels, kv->string);
+    const cJSON *hj = cJSON_GetObjectItemCaseSensitive(labels, kv->string);
+    const char *have = cJSON_IsString(hj) ? hj->valuestring : NULL;
     if (!cJSON_IsString(kv) || !have || strcmp(have, kv->valuestring))
       return false;
   }
   cJSON_ArrayForEach(kv, me) {
     const char *key = obj_str(kv, "key"), *op = obj_str(kv, "operator");
-    const char *have = key ? obj_str(labels, key) : NULL;
+    const cJSON *hj = key ? cJSON_GetObjectItemCaseSensitive(labels, key) : NULL;
+    const char *have = cJSON_IsString(hj) ? hj->valuestring : NULL;
     const cJSON *vals = obj_get(kv, "values");
     if (!op)
       return false;
@@ -451,7 +455,9 @@ void api__validate_immutable(const cJSON *a, const cJSON *b, const char *field, 
   if (cJSON_Compare(a, b, 1) || (!a && !b))
     return;
   char *v = a ? cJSON_PrintUnformatted(a) : NULL;
-  api__cause(st, "FieldValueInvalid", field, "Invalid value: %s: field is immutable", v ? v : "null");
+  char *msg = xasprintf("Invalid value: %s: field is immutable", v ? v : "null");
+  api_status_add_cause(st, "FieldValueInvalid", field, msg);
+  free(msg);
   free(v);
 }
 
