@@ -10,15 +10,6 @@
 #include "api/object.h"
 #include "util/buf.h"
 
-static cJSON *ensure_obj(cJSON *parent, const char *key) {
-  cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
-  if (!cJSON_IsObject(o)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
-    o = cJSON_AddObjectToObject(parent, key);
-  }
-  return o;
-}
-
 static void default_str(cJSON *o, const char *key, const char *value) {
   if (!cJSON_GetObjectItemCaseSensitive(o, key))
     cJSON_AddStringToObject(o, key, value);
@@ -95,7 +86,7 @@ void api__pod_spec_defaults(cJSON *spec) {
   default_str(spec, "dnsPolicy", "ClusterFirst");
   default_num(spec, "terminationGracePeriodSeconds", 30);
   default_str(spec, "schedulerName", "default-scheduler");
-  ensure_obj(spec, "securityContext");
+  obj_child_object(spec, "securityContext");
   /* The deprecated serviceAccount mirrors serviceAccountName (conversion). */
   const char *sa = obj_str(spec, "serviceAccountName");
   if (!sa)
@@ -110,7 +101,7 @@ void api__pod_spec_defaults(cJSON *spec) {
 }
 
 static void pod_defaults(cJSON *obj) {
-  cJSON *spec = ensure_obj(obj, "spec");
+  cJSON *spec = obj_child_object(obj, "spec");
   api__pod_spec_defaults(spec);
   default_num(spec, "priority", 0);
   default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
@@ -125,11 +116,7 @@ static void pod_defaults(cJSON *obj) {
   default_str(spec, "serviceAccount", sa);
   /* DefaultTolerationSeconds admission: tolerate not-ready/unreachable nodes for 300 s. */
   static const char *const taints[] = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"};
-  cJSON *tols = cJSON_GetObjectItemCaseSensitive(spec, "tolerations");
-  if (!cJSON_IsArray(tols)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(spec, "tolerations");
-    tols = cJSON_AddArrayToObject(spec, "tolerations");
-  }
+  cJSON *tols = obj_child_array(spec, "tolerations");
   for (size_t i = 0; i < 2; i++) {
     bool have = false;
     const cJSON *t;
@@ -149,7 +136,7 @@ static void pod_defaults(cJSON *obj) {
       cJSON_AddItemToArray(tols, t2);
     }
   }
-  cJSON *status = ensure_obj(obj, "status");
+  cJSON *status = obj_child_object(obj, "status");
   default_str(status, "phase", "Pending");
   default_str(status, "qosClass", qos_class(spec));
 }

@@ -44,11 +44,7 @@ cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b) {
 static void ns_defaults(cJSON *obj) {
   cJSON *meta = obj_meta(obj);
   const char *name = obj_str(obj, "metadata.name");
-  cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
-  if (!cJSON_IsObject(labels)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");
-    labels = cJSON_AddObjectToObject(meta, "labels");
-  }
+  cJSON *labels = obj_child_object(meta, "labels");
   if (name)
     obj_set_str(labels, "kubernetes.io/metadata.name", name);
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
@@ -129,11 +125,7 @@ static void secret_defaults(cJSON *obj) {
   /* stringData is write-only: fold it into data, base64-encoded. */
   cJSON *sd = cJSON_DetachItemFromObjectCaseSensitive(obj, "stringData");
   if (cJSON_IsObject(sd) && cJSON_GetArraySize(sd) > 0) {
-    cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
-    if (!cJSON_IsObject(data)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
-      data = cJSON_AddObjectToObject(obj, "data");
-    }
+    cJSON *data = obj_child_object(obj, "data");
     const cJSON *kv;
     cJSON_ArrayForEach(kv, sd) {
       if (!cJSON_IsString(kv))

@@ -11,14 +11,34 @@
 
 #include "util/alloc.h"
 
-cJSON *obj_meta(cJSON *obj) {
-  cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+cJSON *obj_child_object(cJSON *parent, const char *key) {
+  cJSON *m = cJSON_GetObjectItemCaseSensitive(parent, key);
   if (!cJSON_IsObject(m)) {
     if (m)
-      cJSON_DeleteItemFromObjectCaseSensitive(obj, "metadata");
-    m = cJSON_AddObjectToObject(obj, "metadata");
+      cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+    m = cJSON_AddObjectToObject(parent, key);
   }
   return m;
+}
+
+cJSON *obj_child_array(cJSON *parent, const char *key) {
+  cJSON *m = cJSON_GetObjectItemCaseSensitive(parent, key);
+  if (!cJSON_IsArray(m)) {
+    if (m)
+      cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+    m = cJSON_AddArrayToObject(parent, key);
+  }
+  return m;
+}
+
+cJSON *obj_meta(cJSON *obj) { return obj_child_object(obj, "metadata"); }
+
+cJSON *obj_gvk(const char *group, const char *version, const char *kind) {
+  cJSON *k = cJSON_CreateObject();
+  cJSON_AddStringToObject(k, "group", group);
+  cJSON_AddStringToObject(k, "version", version);
+  cJSON_AddStringToObject(k, "kind", kind);
+  return k;
 }
 
 const cJSON *obj_get(const cJSON *obj, const char *path) {

@@ -11,6 +11,12 @@
 
 /* The object's metadata object, created if absent. */
 cJSON *obj_meta(cJSON *obj);
+/* The object (or array) member key of parent, created (or replacing a value
+ * of another type) when absent. */
+cJSON *obj_child_object(cJSON *parent, const char *key);
+cJSON *obj_child_array(cJSON *parent, const char *key);
+/* {"group":g,"version":v,"kind":k} */
+cJSON *obj_gvk(const char *group, const char *version, const char *kind);
 /* String at a dotted path ("metadata.name", "spec.nodeName"), or NULL. */
 const char *obj_str(const cJSON *obj, const char *path);
 /* Any item at a dotted path, or NULL. */

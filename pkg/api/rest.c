@@ -927,6 +927,12 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
     if (!cJSON_IsArray(patch)) {
       api_status_bad_request(st, "json: cannot unmarshal object into Go value of type jsonpatch.Patch");
       r = -EINVAL;
+    } else if (cJSON_GetArraySize(patch) > 10000) {
+      /* upstream's bound: a patch of many operations is CPU a client could abuse */
+      api_status_init(st, 422, "Invalid",
+                      "The allowed maximum operations in a JSON patch is 10000, got %d",
+                      cJSON_GetArraySize(patch));
+      r = -EINVAL;
     } else if (json_patch_apply(doc, patch, ret, err, sizeof(err)) < 0) {
       api_status_init(st, 422, "Invalid", "the server rejected our request due to an error in our "
                                           "request: %s", err);
