@@ -490,14 +490,19 @@ static void keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSO
       meta = obj_meta(obj);
     }
   }
-  const cJSON *og = cJSON_GetObjectItemCaseSensitive(om, "generation");
-  if (res->hooks->generation) {
-    double g = cJSON_IsNumber(og) ? og->valuedouble : 1;
-    if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(obj, "spec"),
-                       cJSON_GetObjectItemCaseSensitive(old, "spec"), 1))
-      g += 1;
-    obj_set(meta, "generation", cJSON_CreateNumber(g));
-  }
+}
+
+/* metadata.generation: bumped when the spec changes; compared after the
+ * defaults ran, so a patch that drops defaulted fields is no change. */
+static void set_generation(const api_resource_t *res, cJSON *obj, const cJSON *old) {
+  if (!res->hooks->generation)
+    return;
+  const cJSON *og = obj_get(old, "metadata.generation");
+  double g = cJSON_IsNumber(og) ? og->valuedouble : 1;
+  if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(obj, "spec"),
+                     cJSON_GetObjectItemCaseSensitive(old, "spec"), 1))
+    g += 1;
+  obj_set(obj_meta(obj), "generation", cJSON_CreateNumber(g));
 }
 
 /* Whether two stored forms are the same, ignoring resourceVersion. */
@@ -545,6 +550,7 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
   keep_system_fields(res, obj, old, as_scale ? NULL : call->ri.subresource);
   if (admit(req, res, obj, old, &st) < 0)
     goto fail;
+  set_generation(res, obj, old);
   if (res->hooks->admit_update && res->hooks->admit_update(call->srv, obj, old, &st) < 0)
     goto fail;
   if (!applied) {
