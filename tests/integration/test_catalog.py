@@ -365,7 +365,7 @@ spec:
     metadata: {labels: {a: b}}
     spec: {containers: [{name: c, image: busybox}]}
 """)
-r = kc("apply", "-f", old, "--validate=false")
+r = kc("apply", "-f", old)
 t.ok(r.returncode != 0 and 'no matches for kind "Deployment" in version "apps/v1beta2"' in r.stderr and
      "ensure CRDs are installed first" in r.stderr, "apps/v1beta2 is not served (kubectl's message)", r.stderr)
 st, _, body = srv.request("POST", "/apis/extensions/v1beta1/namespaces/shop/ingresses",
