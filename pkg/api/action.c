@@ -41,14 +41,7 @@ static void bind_pod(api_call_t *call, cJSON *binding) {
   } else {
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
     obj_set_str(spec, "nodeName", node);
-    cJSON *status = cJSON_GetObjectItemCaseSensitive(pod, "status");
-    if (!status)
-      status = cJSON_AddObjectToObject(pod, "status");
-    cJSON *conds = cJSON_GetObjectItemCaseSensitive(status, "conditions");
-    if (!cJSON_IsArray(conds)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(status, "conditions");
-      conds = cJSON_AddArrayToObject(status, "conditions");
-    }
+    cJSON *conds = obj_child_array(obj_child_object(pod, "status"), "conditions");
     char now[32];
     obj_time_format(time(NULL), now, sizeof(now));
     cJSON *c = cJSON_CreateObject();

@@ -375,18 +375,10 @@ static void crd_defaults(cJSON *obj) {
     conv = cJSON_AddObjectToObject(spec, "conversion");
     cJSON_AddStringToObject(conv, "strategy", "None");
   }
-  cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
-  if (!cJSON_IsObject(status)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-    status = cJSON_AddObjectToObject(obj, "status");
-  }
+  cJSON *status = obj_child_object(obj, "status");
   if (names)
     obj_set(status, "acceptedNames", cJSON_Duplicate(names, 1));
-  cJSON *conds = cJSON_GetObjectItemCaseSensitive(status, "conditions");
-  if (!cJSON_IsArray(conds)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(status, "conditions");
-    conds = cJSON_AddArrayToObject(status, "conditions");
-  }
+  cJSON *conds = obj_child_array(status, "conditions");
   char now[32];
   obj_time_format(time(NULL), now, sizeof(now));
   set_condition(conds, "NamesAccepted", "NoConflicts", "no conflicts found", now);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "api/object.h"
 #include "util/alloc.h"
 
 typedef struct {
@@ -166,14 +167,6 @@ static cJSON *group_json(const char *group) {
 
 /* ---- aggregated (apidiscovery.k8s.io/v2) ---- */
 
-static cJSON *gvk_json(const char *group, const char *version, const char *kind) {
-  cJSON *k = cJSON_CreateObject();
-  cJSON_AddStringToObject(k, "group", group);
-  cJSON_AddStringToObject(k, "version", version);
-  cJSON_AddStringToObject(k, "kind", kind);
-  return k;
-}
-
 static cJSON *aggregated_group(const char *group) {
   const char *versions[8];
   size_t nv = group[0] ? versions_of(group, versions, 8) : 1;
@@ -194,7 +187,7 @@ static cJSON *aggregated_group(const char *group) {
         continue;
       cJSON *r = cJSON_CreateObject();
       cJSON_AddStringToObject(r, "resource", s->plural);
-      cJSON_AddItemToObject(r, "responseKind", gvk_json(s->group, s->version, s->kind));
+      cJSON_AddItemToObject(r, "responseKind", obj_gvk(s->group, s->version, s->kind));
       cJSON_AddStringToObject(r, "scope", s->namespaced ? "Namespaced" : "Cluster");
       cJSON_AddStringToObject(r, "singularResource", s->singular);
       cJSON_AddItemToObject(r, "verbs", verbs_json(s->verbs));
@@ -210,9 +203,9 @@ static cJSON *aggregated_group(const char *group) {
           cJSON_AddStringToObject(sr, "subresource", *sub);
           if (info && info->group)
             cJSON_AddItemToObject(sr, "responseKind",
-                                  gvk_json(info->group, info->version, info->kind));
+                                  obj_gvk(info->group, info->version, info->kind));
           else
-            cJSON_AddItemToObject(sr, "responseKind", gvk_json(s->group, s->version, s->kind));
+            cJSON_AddItemToObject(sr, "responseKind", obj_gvk(s->group, s->version, s->kind));
           cJSON_AddItemToObject(sr, "verbs", strings_json(info ? info->verbs : NULL));
           cJSON_AddItemToArray(subs, sr);
         }

@@ -10,15 +10,6 @@
 #include "api/object.h"
 #include "util/buf.h"
 
-static cJSON *ensure_obj(cJSON *parent, const char *key) {
-  cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
-  if (!cJSON_IsObject(o)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
-    o = cJSON_AddObjectToObject(parent, key);
-  }
-  return o;
-}
-
 static void default_str(cJSON *o, const char *key, const char *value) {
   if (!cJSON_GetObjectItemCaseSensitive(o, key))
     cJSON_AddStringToObject(o, key, value);
@@ -87,17 +78,35 @@ static const char *qos_class(const cJSON *spec) {
   return "Guaranteed";
 }
 
-static void pod_defaults(cJSON *obj) {
-  cJSON *spec = ensure_obj(obj, "spec");
+/* SetDefaults_PodSpec and its containers: what a pod template gets too. */
+void api__pod_spec_defaults(cJSON *spec) {
+  if (!cJSON_IsObject(spec))
+    return;
   default_str(spec, "restartPolicy", "Always");
   default_str(spec, "dnsPolicy", "ClusterFirst");
   default_num(spec, "terminationGracePeriodSeconds", 30);
   default_str(spec, "schedulerName", "default-scheduler");
+  obj_child_object(spec, "securityContext");
+  /* The deprecated serviceAccount mirrors serviceAccountName (conversion). */
+  const char *sa = obj_str(spec, "serviceAccountName");
+  if (!sa)
+    sa = obj_str(spec, "serviceAccount");
+  if (sa) {
+    default_str(spec, "serviceAccountName", sa);
+    default_str(spec, "serviceAccount", sa);
+  }
+  cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers")) container_defaults(c);
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers")) container_defaults(c);
+}
+
+static void pod_defaults(cJSON *obj) {
+  cJSON *spec = obj_child_object(obj, "spec");
+  api__pod_spec_defaults(spec);
   default_num(spec, "priority", 0);
   default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
   if (!cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"))
     cJSON_AddBoolToObject(spec, "enableServiceLinks", true);
-  ensure_obj(spec, "securityContext");
   const char *sa = obj_str(spec, "serviceAccountName");
   if (!sa)
     sa = obj_str(spec, "serviceAccount");
@@ -105,16 +114,9 @@ static void pod_defaults(cJSON *obj) {
     sa = "default";
   default_str(spec, "serviceAccountName", sa);
   default_str(spec, "serviceAccount", sa);
-  cJSON *c;
-  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers")) container_defaults(c);
-  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers")) container_defaults(c);
   /* DefaultTolerationSeconds admission: tolerate not-ready/unreachable nodes for 300 s. */
   static const char *const taints[] = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"};
-  cJSON *tols = cJSON_GetObjectItemCaseSensitive(spec, "tolerations");
-  if (!cJSON_IsArray(tols)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(spec, "tolerations");
-    tols = cJSON_AddArrayToObject(spec, "tolerations");
-  }
+  cJSON *tols = obj_child_array(spec, "tolerations");
   for (size_t i = 0; i < 2; i++) {
     bool have = false;
     const cJSON *t;
@@ -134,7 +136,7 @@ static void pod_defaults(cJSON *obj) {
       cJSON_AddItemToArray(tols, t2);
     }
   }
-  cJSON *status = ensure_obj(obj, "status");
+  cJSON *status = obj_child_object(obj, "status");
   default_str(status, "phase", "Pending");
   default_str(status, "qosClass", qos_class(spec));
 }
@@ -221,23 +223,31 @@ static bool spec_change_allowed(const cJSON *spec, const cJSON *old) {
   return same;
 }
 
-static void pod_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
+void api__pod_spec_validate(const cJSON *spec, const char *prefix, api_status_t *st) {
   const char *names[64];
   int nnames = 0;
-  validate_containers(obj_get(obj, "spec.containers"), "spec.containers", true, st, names, &nnames);
-  validate_containers(obj_get(obj, "spec.initContainers"), "spec.initContainers", false, st, names,
-                      &nnames);
-  const char *rp = obj_str(obj, "spec.restartPolicy");
+  char f[256];
+  snprintf(f, sizeof(f), "%s.containers", prefix);
+  validate_containers(obj_get(spec, "containers"), f, true, st, names, &nnames);
+  snprintf(f, sizeof(f), "%s.initContainers", prefix);
+  validate_containers(obj_get(spec, "initContainers"), f, false, st, names, &nnames);
+  const char *rp = obj_str(spec, "restartPolicy");
+  snprintf(f, sizeof(f), "%s.restartPolicy", prefix);
   if (rp && strcmp(rp, "Always") && strcmp(rp, "OnFailure") && strcmp(rp, "Never"))
-    api__cause(st, "FieldValueNotSupported", "spec.restartPolicy",
+    api__cause(st, "FieldValueNotSupported", f,
                "Unsupported value: \"%s\": supported values: \"Always\", \"OnFailure\", \"Never\"", rp);
-  const char *dp = obj_str(obj, "spec.dnsPolicy");
+  const char *dp = obj_str(spec, "dnsPolicy");
+  snprintf(f, sizeof(f), "%s.dnsPolicy", prefix);
   if (dp && strcmp(dp, "ClusterFirstWithHostNet") && strcmp(dp, "ClusterFirst") &&
       strcmp(dp, "Default") && strcmp(dp, "None"))
-    api__cause(st, "FieldValueNotSupported", "spec.dnsPolicy",
+    api__cause(st, "FieldValueNotSupported", f,
                "Unsupported value: \"%s\": supported values: \"ClusterFirstWithHostNet\", "
                "\"ClusterFirst\", \"Default\", \"None\"",
                dp);
+}
+
+static void pod_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
+  api__pod_spec_validate(obj_get(obj, "spec"), "spec", st);
   if (old && !spec_change_allowed(obj_get(obj, "spec"), obj_get(old, "spec")))
     api__cause(st, "FieldValueForbidden", "spec",
                "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"

@@ -44,11 +44,7 @@ cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b) {
 static void ns_defaults(cJSON *obj) {
   cJSON *meta = obj_meta(obj);
   const char *name = obj_str(obj, "metadata.name");
-  cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
-  if (!cJSON_IsObject(labels)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");
-    labels = cJSON_AddObjectToObject(meta, "labels");
-  }
+  cJSON *labels = obj_child_object(meta, "labels");
   if (name)
     obj_set_str(labels, "kubernetes.io/metadata.name", name);
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
@@ -129,11 +125,7 @@ static void secret_defaults(cJSON *obj) {
   /* stringData is write-only: fold it into data, base64-encoded. */
   cJSON *sd = cJSON_DetachItemFromObjectCaseSensitive(obj, "stringData");
   if (cJSON_IsObject(sd) && cJSON_GetArraySize(sd) > 0) {
-    cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
-    if (!cJSON_IsObject(data)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
-      data = cJSON_AddObjectToObject(obj, "data");
-    }
+    cJSON *data = obj_child_object(obj, "data");
     const cJSON *kv;
     cJSON_ArrayForEach(kv, sd) {
       if (!cJSON_IsString(kv))
@@ -355,6 +347,28 @@ static const kind_hooks_t table[] = {
     {"apps", "ControllerRevision", &api_kind_workload},
     {"batch", "Job", &api_kind_workload},
     {"batch", "CronJob", &api_kind_workload},
+    {"", "PersistentVolumeClaim", &api_kind_pvc},
+    {"", "PersistentVolume", &api_kind_pv},
+    {"", "ResourceQuota", &api_kind_resourcequota},
+    {"", "LimitRange", &api_kind_limitrange},
+    {"", "PodTemplate", &api_kind_podtemplate},
+    {"storage.k8s.io", "StorageClass", &api_kind_storageclass},
+    {"storage.k8s.io", "CSIDriver", &api_kind_csidriver},
+    {"storage.k8s.io", "CSINode", &api_kind_csinode},
+    {"storage.k8s.io", "VolumeAttachment", &api_kind_volumeattachment},
+    {"networking.k8s.io", "Ingress", &api_kind_ingress},
+    {"networking.k8s.io", "IngressClass", &api_kind_ingressclass},
+    {"networking.k8s.io", "NetworkPolicy", &api_kind_networkpolicy},
+    {"discovery.k8s.io", "EndpointSlice", &api_kind_endpointslice},
+    {"rbac.authorization.k8s.io", "Role", &api_kind_role},
+    {"rbac.authorization.k8s.io", "ClusterRole", &api_kind_clusterrole},
+    {"rbac.authorization.k8s.io", "RoleBinding", &api_kind_rolebinding},
+    {"rbac.authorization.k8s.io", "ClusterRoleBinding", &api_kind_clusterrolebinding},
+    {"policy", "PodDisruptionBudget", &api_kind_pdb},
+    {"autoscaling", "HorizontalPodAutoscaler", &api_kind_hpa},
+    {"scheduling.k8s.io", "PriorityClass", &api_kind_priorityclass},
+    {"certificates.k8s.io", "CertificateSigningRequest", &api_kind_csr},
+    {"events.k8s.io", "Event", &api_kind_event_v1},
     {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd},
 };
 

@@ -17,3 +17,31 @@ void api__cause(api_status_t *st, const char *reason, const char *field, const c
 void api__cause_required(api_status_t *st, const char *field);
 void api__cause_invalid(api_status_t *st, const char *field, const char *msg);
 cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b);
+
+/* Pod spec defaults (SetDefaults_PodSpec, containers) for pods and the pod
+ * templates of workloads; validation of containers, restartPolicy and
+ * dnsPolicy with field paths under prefix ("spec", "spec.template.spec"). */
+void api__pod_spec_defaults(cJSON *spec);
+void api__pod_spec_validate(const cJSON *spec, const char *prefix, api_status_t *st);
+
+/* Hooks of the other areas (kind_storage.c, kind_network.c, kind_rbac.c,
+ * kind_policy.c). */
+extern const api_hooks_t api_kind_pvc, api_kind_pv, api_kind_storageclass, api_kind_csidriver,
+    api_kind_csinode, api_kind_volumeattachment;
+extern const api_hooks_t api_kind_ingress, api_kind_ingressclass, api_kind_networkpolicy,
+    api_kind_endpointslice;
+extern const api_hooks_t api_kind_role, api_kind_clusterrole, api_kind_rolebinding,
+    api_kind_clusterrolebinding;
+extern const api_hooks_t api_kind_pdb, api_kind_hpa, api_kind_priorityclass, api_kind_csr,
+    api_kind_resourcequota, api_kind_limitrange, api_kind_podtemplate, api_kind_event_v1;
+
+/* Shared cell/format helpers (kind_workload.c). */
+cJSON *api__cell_selector(const cJSON *sel); /* label selector text, "<none>" */
+cJSON *api__cell_age(const char *ts);        /* "5m", "<none>" when absent */
+cJSON *api__cell_string(const char *s, const char *empty);
+/* Validation helpers (kind_workload.c). */
+void api__validate_selector_matches(const cJSON *sel, const cJSON *labels, const char *field,
+                                    api_status_t *st);
+void api__validate_immutable(const cJSON *a, const cJSON *b, const char *field, api_status_t *st);
+/* Go-like rendering of a label map: map[string]string{"a":"b", "c":"d"}. */
+void api__go_map(const cJSON *m, char *buf, size_t n);

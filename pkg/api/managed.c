@@ -312,29 +312,14 @@ static void delete_at(cJSON *obj, const char *const *path, int depth) {
 
 /* ---- managedFields entries ---- */
 
-static cJSON *entries_of(cJSON *obj) {
-  cJSON *meta = obj_meta(obj);
-  cJSON *mf = cJSON_GetObjectItemCaseSensitive(meta, "managedFields");
-  if (!cJSON_IsArray(mf)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(meta, "managedFields");
-    mf = cJSON_AddArrayToObject(meta, "managedFields");
-  }
-  return mf;
-}
+static cJSON *entries_of(cJSON *obj) { return obj_child_array(obj_meta(obj), "managedFields"); }
 
 static bool entry_is(const cJSON *e, const char *manager, const char *op, const char *sub) {
   const char *m = obj_str(e, "manager"), *o = obj_str(e, "operation"), *s = obj_str(e, "subresource");
   return m && o && !strcmp(m, manager) && !strcmp(o, op) && !strcmp(s ? s : "", sub);
 }
 
-static cJSON *entry_fields(cJSON *e) {
-  cJSON *f = cJSON_GetObjectItemCaseSensitive(e, "fieldsV1");
-  if (!cJSON_IsObject(f)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(e, "fieldsV1");
-    f = cJSON_AddObjectToObject(e, "fieldsV1");
-  }
-  return f;
-}
+static cJSON *entry_fields(cJSON *e) { return obj_child_object(e, "fieldsV1"); }
 
 static cJSON *entry_get(cJSON *mf, const api_resource_t *res, const char *manager, const char *op,
                         const char *sub) {

@@ -11,14 +11,34 @@
 
 #include "util/alloc.h"
 
-cJSON *obj_meta(cJSON *obj) {
-  cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+cJSON *obj_child_object(cJSON *parent, const char *key) {
+  cJSON *m = cJSON_GetObjectItemCaseSensitive(parent, key);
   if (!cJSON_IsObject(m)) {
     if (m)
-      cJSON_DeleteItemFromObjectCaseSensitive(obj, "metadata");
-    m = cJSON_AddObjectToObject(obj, "metadata");
+      cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+    m = cJSON_AddObjectToObject(parent, key);
   }
   return m;
+}
+
+cJSON *obj_child_array(cJSON *parent, const char *key) {
+  cJSON *m = cJSON_GetObjectItemCaseSensitive(parent, key);
+  if (!cJSON_IsArray(m)) {
+    if (m)
+      cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+    m = cJSON_AddArrayToObject(parent, key);
+  }
+  return m;
+}
+
+cJSON *obj_meta(cJSON *obj) { return obj_child_object(obj, "metadata"); }
+
+cJSON *obj_gvk(const char *group, const char *version, const char *kind) {
+  cJSON *k = cJSON_CreateObject();
+  cJSON_AddStringToObject(k, "group", group);
+  cJSON_AddStringToObject(k, "version", version);
+  cJSON_AddStringToObject(k, "kind", kind);
+  return k;
 }
 
 const cJSON *obj_get(const cJSON *obj, const char *path) {
@@ -210,5 +230,66 @@ const char *obj_check_path_segment(const char *s) {
     return "may not contain '/'";
   if (strchr(s, '%'))
     return "may not contain '%'";
+  return NULL;
+}
+
+/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], the shape of label values and of
+ * the name part of qualified names */
+static bool qualified_part_ok(const char *s, size_t len) {
+  if (len == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
+      return false;
+  }
+  return true;
+}
+
+const char *obj_check_qualified_name(const char *s) {
+  const char *name = s;
+  const char *slash = strchr(s, '/');
+  if (slash) {
+    if (strchr(slash + 1, '/'))
+      return "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must "
+             "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+             "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') "
+             "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')";
+    if (slash == s)
+      return "prefix part must be non-empty";
+    char prefix[256];
+    size_t plen = (size_t)(slash - s);
+    if (plen >= sizeof(prefix))
+      return "prefix part must be no more than 253 characters";
+    memcpy(prefix, s, plen);
+    prefix[plen] = '\0';
+    if (obj_check_dns1123_subdomain(prefix))
+      return "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+             "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
+             "'example.com', regex used for validation is "
+             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    name = slash + 1;
+  }
+  size_t len = strlen(name);
+  if (len == 0)
+    return "name part must be non-empty";
+  if (len > 63)
+    return "name part must be no more than 63 characters";
+  if (!qualified_part_ok(name, len))
+    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
+           "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
+           "regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+  return NULL;
+}
+
+const char *obj_check_label_value(const char *s) {
+  size_t len = strlen(s);
+  if (len > 63)
+    return "must be no more than 63 characters";
+  if (len && !qualified_part_ok(s, len))
+    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+           "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+           "'my_value',  or '12345', regex used for validation is "
+           "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
   return NULL;
 }

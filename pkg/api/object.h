@@ -11,6 +11,12 @@
 
 /* The object's metadata object, created if absent. */
 cJSON *obj_meta(cJSON *obj);
+/* The object (or array) member key of parent, created (or replacing a value
+ * of another type) when absent. */
+cJSON *obj_child_object(cJSON *parent, const char *key);
+cJSON *obj_child_array(cJSON *parent, const char *key);
+/* {"group":g,"version":v,"kind":k} */
+cJSON *obj_gvk(const char *group, const char *version, const char *kind);
 /* String at a dotted path ("metadata.name", "spec.nodeName"), or NULL. */
 const char *obj_str(const cJSON *obj, const char *path);
 /* Any item at a dotted path, or NULL. */
@@ -38,3 +44,8 @@ const char *obj_check_dns1123_subdomain(const char *s);
 const char *obj_check_dns1123_label(const char *s);
 /* Path-segment names (upstream ValidatePathSegmentName): no "/", "%", "."/".." */
 const char *obj_check_path_segment(const char *s);
+/* Label keys and annotation keys (upstream IsQualifiedName: optional DNS
+ * subdomain prefix and '/', then a name of at most 63 characters) and label
+ * values (IsValidLabelValue); same contract as the checks above. */
+const char *obj_check_qualified_name(const char *s);
+const char *obj_check_label_value(const char *s);

@@ -81,6 +81,11 @@ int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st) {
       api_status_bad_request(st, "error converting YAML to JSON: yaml: %s", err);
       return -EINVAL;
     }
+  } else if (ct && ct[0] && (strncmp(ct, "application/json", 16) || !strchr("; ", ct[16]))) {
+    api_status_init(st, 415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json, application/yaml, application/vnd.kubernetes.protobuf");
+    return -EINVAL;
   } else {
     obj = cJSON_ParseWithLength(body, len);
     if (!obj) {
@@ -180,11 +185,48 @@ static int check_type(const api_resource_t *res, cJSON *obj, api_status_t *st) {
   return 0;
 }
 
+/* Keys of labels and annotations are qualified names; label values have a
+ * shape of their own (upstream ValidateLabels, ValidateAnnotations). */
+static void check_meta_map(const cJSON *map, const char *field, bool values, api_status_t *st) {
+  const cJSON *e;
+  if (!cJSON_IsObject(map))
+    return;
+  cJSON_ArrayForEach(e, map) {
+    const char *bad = e->string;
+    const char *why = obj_check_qualified_name(e->string);
+    if (!why && values && cJSON_IsString(e)) {
+      bad = e->valuestring;
+      why = obj_check_label_value(e->valuestring);
+    }
+    if (why) {
+      char *msg = xasprintf("Invalid value: \"%s\": %s", bad, why);
+      api_status_add_cause(st, "FieldValueInvalid", field, msg);
+      free(msg);
+    }
+  }
+}
+
+/* Upstream's metadata fields are omitempty: empty or null maps and lists are
+ * never stored nor returned ({"labels":{}} in a patch is no change). */
+static void drop_empty_meta(cJSON *obj) {
+  static const char *const keys[] = {"labels", "annotations", "finalizers", "ownerReferences",
+                                     "managedFields"};
+  cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  if (!cJSON_IsObject(meta))
+    return;
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, keys[i]);
+    if (cJSON_IsNull(v) || ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child))
+      cJSON_DeleteItemFromObjectCaseSensitive(meta, keys[i]);
+  }
+}
+
 /* Defaults, validation and schema checks shared by create and update. */
 static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
                  api_status_t *st) {
   if (res->hooks->defaults)
     res->hooks->defaults(obj);
+  drop_empty_meta(obj);
   if (check_schema(req, res, obj, st) < 0)
     return -EINVAL;
   memset(st, 0, sizeof(*st));
@@ -203,6 +245,8 @@ static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const c
   const cJSON *labels = obj_get(obj, "metadata.labels");
   if (labels && !cJSON_IsObject(labels))
     api_status_add_cause(st, "FieldValueInvalid", "metadata.labels", "Invalid value: must be a map of strings");
+  check_meta_map(labels, "metadata.labels", true, st);
+  check_meta_map(obj_get(obj, "metadata.annotations"), "metadata.annotations", false, st);
   if (res->hooks->validate)
     res->hooks->validate(obj, old, st);
   if (st->causes) {
@@ -446,14 +490,19 @@ static void keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSO
       meta = obj_meta(obj);
     }
   }
-  const cJSON *og = cJSON_GetObjectItemCaseSensitive(om, "generation");
-  if (res->hooks->generation) {
-    double g = cJSON_IsNumber(og) ? og->valuedouble : 1;
-    if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(obj, "spec"),
-                       cJSON_GetObjectItemCaseSensitive(old, "spec"), 1))
-      g += 1;
-    obj_set(meta, "generation", cJSON_CreateNumber(g));
-  }
+}
+
+/* metadata.generation: bumped when the spec changes; compared after the
+ * defaults ran, so a patch that drops defaulted fields is no change. */
+static void set_generation(const api_resource_t *res, cJSON *obj, const cJSON *old) {
+  if (!res->hooks->generation)
+    return;
+  const cJSON *og = obj_get(old, "metadata.generation");
+  double g = cJSON_IsNumber(og) ? og->valuedouble : 1;
+  if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(obj, "spec"),
+                     cJSON_GetObjectItemCaseSensitive(old, "spec"), 1))
+    g += 1;
+  obj_set(obj_meta(obj), "generation", cJSON_CreateNumber(g));
 }
 
 /* Whether two stored forms are the same, ignoring resourceVersion. */
@@ -501,6 +550,7 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
   keep_system_fields(res, obj, old, as_scale ? NULL : call->ri.subresource);
   if (admit(req, res, obj, old, &st) < 0)
     goto fail;
+  set_generation(res, obj, old);
   if (res->hooks->admit_update && res->hooks->admit_update(call->srv, obj, old, &st) < 0)
     goto fail;
   if (!applied) {

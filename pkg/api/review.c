@@ -38,8 +38,6 @@ static void access_review(api_call_t *call, cJSON *obj) {
   cJSON_AddBoolToObject(status, "allowed", allowed);
   if (allowed)
     cJSON_AddStringToObject(status, "reason", "allowed by the system:masters group");
-  else
-    cJSON_AddStringToObject(status, "reason", "no RBAC policy matched");
   api_status_done(&st);
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);

@@ -139,6 +139,19 @@ static size_t path_push(check_t *c, const char *fmt, const char *s, int idx) {
   return old;
 }
 
+/* Duplicate keys (in structs and in maps): upstream rejects them in strict mode too. */
+static void check_duplicate(check_t *c, const cJSON *obj, const cJSON *e) {
+  for (const cJSON *d = obj->child; d != e; d = d->next)
+    if (d->string && e->string && strcmp(d->string, e->string) == 0) {
+      char msg[1100 + 24];
+      snprintf(msg, sizeof msg, "duplicate field \"%s\"", c->path);
+      c->n++;
+      if (c->cb)
+        c->cb(c->path, true, msg, c->data);
+      break;
+    }
+}
+
 static void check_value(check_t *c, const schema_field_t *f, const cJSON *v, int depth) {
   if (cJSON_IsNull(v))
     return;
@@ -172,6 +185,7 @@ static void check_field(check_t *c, const schema_field_t *f, const cJSON *v, int
     }
     for (const cJSON *e = v->child; e; e = e->next) {
       size_t old = path_push(c, "%s%s", e->string ? e->string : "", -1);
+      check_duplicate(c, v, e);
       check_value(c, f, e, depth);
       c->path[old] = 0;
     }
@@ -191,16 +205,7 @@ static void check_object(check_t *c, const schema_type_t *t, const cJSON *obj, i
       if (!t->preserve_unknown)
         problem(c, true, NULL, NULL);
     } else {
-      /* Duplicate keys: upstream rejects them in strict mode too. */
-      for (const cJSON *d = obj->child; d != e; d = d->next)
-        if (d->string && strcmp(d->string, name) == 0) {
-          char msg[1100 + 24];
-          snprintf(msg, sizeof msg, "duplicate field \"%s\"", c->path);
-          c->n++;
-          if (c->cb)
-            c->cb(c->path, true, msg, c->data);
-          break;
-        }
+      check_duplicate(c, obj, e);
       check_field(c, f, e, depth);
     }
     c->path[old] = 0;

@@ -27,6 +27,7 @@
 #include "http/response.h"
 #include "http/url.h"
 #include "tls/conf.h"
+#include "util/errbuf.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -134,16 +135,6 @@ struct http_server {
 static void conn_update(conn_t *c);
 static void conn_abort(conn_t *c);
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 static void conn_enter(conn_t *c) { c->busy++; }
 static void conn_leave(conn_t *c) {
@@ -818,14 +809,14 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
   int g = getaddrinfo(bind_addr, port, &hints, &ai);
   if (g != 0) {
-    set_err(err, errlen, "bind address %s: %s", bind_addr, gai_strerror(g));
+    errbuf_set(err, errlen, "bind address %s: %s", bind_addr, gai_strerror(g));
     r = -EINVAL;
     goto out;
   }
   fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     r = -errno;
-    set_err(err, errlen, "socket: %s", strerror(errno));
+    errbuf_set(err, errlen, "socket: %s", strerror(errno));
     goto out;
   }
   int one = 1;
@@ -836,12 +827,12 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   }
   if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
     r = -errno;
-    set_err(err, errlen, "bind %s:%d: %s", bind_addr, opts->port, strerror(errno));
+    errbuf_set(err, errlen, "bind %s:%d: %s", bind_addr, opts->port, strerror(errno));
     goto out;
   }
   if (listen(fd, 511) < 0) {
     r = -errno;
-    set_err(err, errlen, "listen %s:%d: %s", bind_addr, opts->port, strerror(errno));
+    errbuf_set(err, errlen, "listen %s:%d: %s", bind_addr, opts->port, strerror(errno));
     goto out;
   }
   http_server_t *s = xcalloc(1, sizeof(*s));

@@ -22,26 +22,17 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
+#include "util/errbuf.h"
 #include "util/alloc.h"
 
 #define PEM_MAX (64 * 1024)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* Append ": <mbedTLS reason>" for an mbedTLS error code. */
 static void set_mbed_err(char *err, size_t errlen, const char *what, int code) {
   char msg[160];
   mbedtls_strerror(code, msg, sizeof(msg));
-  set_err(err, errlen, "%s: %s (-0x%04x)", what, msg, (unsigned)-code);
+  errbuf_set(err, errlen, "%s: %s (-0x%04x)", what, msg, (unsigned)-code);
 }
 
 /* ---- random numbers: one DRBG per call keeps this thread-safe ---- */
@@ -228,7 +219,7 @@ int tls_key_generate(char **ret_key_pem, char *err, size_t errlen) {
   unsigned char *buf = NULL;
   mbedtls_pk_init(&pk);
   if ((r = rng_init(&rng)) < 0) {
-    set_err(err, errlen, "cannot seed the random number generator");
+    errbuf_set(err, errlen, "cannot seed the random number generator");
     goto out_rng;
   }
   if ((m = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
@@ -326,12 +317,12 @@ int tls_cert_create(const tls_cert_spec_t *spec, const char *key_pem, const char
   mbedtls_mpi_init(&serial);
 
   if (!spec->cn || !*spec->cn || spec->days <= 0 || (!ca_cert_pem != !ca_key_pem)) {
-    set_err(err, errlen, "bad certificate request");
+    errbuf_set(err, errlen, "bad certificate request");
     r = -EINVAL;
     goto out;
   }
   if ((r = rng_init(&rng)) < 0) {
-    set_err(err, errlen, "cannot seed the random number generator");
+    errbuf_set(err, errlen, "cannot seed the random number generator");
     goto out;
   }
   rng_ok = true;
@@ -430,7 +421,7 @@ int tls_cert_create(const tls_cert_spec_t *spec, const char *key_pem, const char
   }
   if (spec->san && spec->san->n_dns + spec->san->n_ips > 0) {
     if ((r = tls_san_encode(spec->san, &san_der, &san_len)) < 0) {
-      set_err(err, errlen, "encode subjectAltName: %s", strerror(-r));
+      errbuf_set(err, errlen, "encode subjectAltName: %s", strerror(-r));
       goto out;
     }
     if ((m = mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,

@@ -14,21 +14,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "util/errbuf.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 
 #define PKI_FILE_MAX (256 * 1024)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 void tls_pki_done(tls_pki_t *pki) {
   if (!pki)
@@ -54,7 +45,7 @@ static int read_opt(const char *path, char **ret, char *err, size_t errlen) {
     return 0;
   }
   if (r < 0) {
-    set_err(err, errlen, "read %s: %s", path, strerror(-r));
+    errbuf_set(err, errlen, "read %s: %s", path, strerror(-r));
     return r;
   }
   *ret = data;
@@ -64,7 +55,7 @@ static int read_opt(const char *path, char **ret, char *err, size_t errlen) {
 static int write_file(const char *path, const char *pem, mode_t mode, char *err, size_t errlen) {
   int r = fs_write_atomic(path, pem, strlen(pem), mode);
   if (r < 0)
-    set_err(err, errlen, "write %s: %s", path, strerror(-r));
+    errbuf_set(err, errlen, "write %s: %s", path, strerror(-r));
   return r;
 }
 
@@ -91,21 +82,21 @@ static int load_ca(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *changes
      * token depends on it. Refuse to start instead. */
     tls_cert_info_t info;
     if (!pki->ca_key_pem) {
-      set_err(err, errlen, "%s exists but %s is missing", pki->ca_cert_path, pki->ca_key_path);
+      errbuf_set(err, errlen, "%s exists but %s is missing", pki->ca_cert_path, pki->ca_key_path);
       return -ENOENT;
     }
     if ((r = tls_cert_info(pki->ca_cert_pem, &info, err, errlen)) < 0)
       return r;
     if (!info.is_ca) {
-      set_err(err, errlen, "%s is not a CA certificate", pki->ca_cert_path);
+      errbuf_set(err, errlen, "%s is not a CA certificate", pki->ca_cert_path);
       return -EINVAL;
     }
     if (tls_cert_key_matches(pki->ca_cert_pem, pki->ca_key_pem) != 0) {
-      set_err(err, errlen, "%s does not match %s", pki->ca_key_path, pki->ca_cert_path);
+      errbuf_set(err, errlen, "%s does not match %s", pki->ca_key_path, pki->ca_cert_path);
       return -EKEYREJECTED;
     }
     if (info.not_after <= now_of(opts)) {
-      set_err(err, errlen, "cluster CA %s has expired", pki->ca_cert_path);
+      errbuf_set(err, errlen, "cluster CA %s has expired", pki->ca_cert_path);
       return -EKEYEXPIRED;
     }
     return 0;
@@ -182,7 +173,7 @@ int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_chang
   memset(pki, 0, sizeof(*pki));
   pki->dir = xasprintf("%s/server/tls", opts->data_dir);
   if ((r = fs_mkdir_p(pki->dir, 0700)) < 0) {
-    set_err(err, errlen, "create %s: %s", pki->dir, strerror(-r));
+    errbuf_set(err, errlen, "create %s: %s", pki->dir, strerror(-r));
     goto out;
   }
   pki->ca_cert_path = xasprintf("%s/server-ca.crt", pki->dir);
@@ -229,7 +220,7 @@ int tls_pki_issue(const tls_pki_t *pki, const tls_cert_spec_t *spec, char **ret_
   if (s.days == 0)
     s.days = TLS_PKI_LEAF_DAYS;
   if (s.usage & TLS_USAGE_CA) {
-    set_err(err, errlen, "refusing to issue an intermediate CA");
+    errbuf_set(err, errlen, "refusing to issue an intermediate CA");
     return -EINVAL;
   }
   return tls_cert_issue(&s, pki->ca_cert_pem, pki->ca_key_pem, ret_cert_pem, ret_key_pem, err,
@@ -262,7 +253,7 @@ static int add_host_addrs(tls_san_t *san, char *err, size_t errlen) {
   struct ifaddrs *ifa = NULL;
   if (getifaddrs(&ifa) < 0) {
     int r = -errno;
-    set_err(err, errlen, "list host addresses: %s", strerror(errno));
+    errbuf_set(err, errlen, "list host addresses: %s", strerror(errno));
     return r;
   }
   for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
@@ -311,7 +302,7 @@ int tls_pki_serving_san(tls_san_t *san, const char *hostname, const char *const 
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       char ip[INET6_ADDRSTRLEN];
       if (cidr_first_ip(tok, ip, sizeof(ip)) < 0) {
-        set_err(err, errlen, "bad service CIDR \"%s\"", tok);
+        errbuf_set(err, errlen, "bad service CIDR \"%s\"", tok);
         free(copy);
         return -EINVAL;
       }
@@ -322,7 +313,7 @@ int tls_pki_serving_san(tls_san_t *san, const char *hostname, const char *const 
   if (node_ips && node_ips[0]) {
     for (const char *const *ip = node_ips; *ip; ip++) {
       if (tls_san_add_ip(san, *ip) < 0) {
-        set_err(err, errlen, "bad node IP \"%s\"", *ip);
+        errbuf_set(err, errlen, "bad node IP \"%s\"", *ip);
         return -EINVAL;
       }
     }
@@ -332,7 +323,7 @@ int tls_pki_serving_san(tls_san_t *san, const char *hostname, const char *const 
   if (extra) {
     for (const char *const *e = extra; *e; e++) {
       if (tls_san_add(san, *e) < 0) {
-        set_err(err, errlen, "bad --tls-san \"%s\": not a DNS name or IP address", *e);
+        errbuf_set(err, errlen, "bad --tls-san \"%s\": not a DNS name or IP address", *e);
         return -EINVAL;
       }
     }

@@ -11,19 +11,10 @@
 #include <sys/random.h>
 
 #include "tls/cert.h"
+#include "util/errbuf.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 void tls_token_ca_hash(const char *ca_pem, char ret_hex[65]) {
   tls_sha256_hex(ca_pem, strlen(ca_pem), ret_hex);
@@ -81,7 +72,7 @@ static int write_if_changed(const char *path, const char *content, char *err, si
   free(old);
   int r = fs_write_atomic(path, content, strlen(content), 0600);
   if (r < 0)
-    set_err(err, errlen, "write %s: %s", path, strerror(-r));
+    errbuf_set(err, errlen, "write %s: %s", path, strerror(-r));
   return r;
 }
 
@@ -93,12 +84,12 @@ int tls_token_ensure(const char *data_dir, const char *ca_pem, const char *confi
   char *token_path = xasprintf("%s/token", dir);
   char *node_path = xasprintf("%s/node-token", dir);
   if ((r = fs_mkdir_p(dir, 0700)) < 0) {
-    set_err(err, errlen, "create %s: %s", dir, strerror(-r));
+    errbuf_set(err, errlen, "create %s: %s", dir, strerror(-r));
     goto out;
   }
   if (configured && *configured) {
     if (tls_token_parse(configured, NULL, NULL, &secret) < 0) {
-      set_err(err, errlen, "malformed --token");
+      errbuf_set(err, errlen, "malformed --token");
       r = -EINVAL;
       goto out;
     }
@@ -109,7 +100,7 @@ int tls_token_ensure(const char *data_dir, const char *ca_pem, const char *confi
     unsigned char raw[16];
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
       r = -EIO;
-      set_err(err, errlen, "getrandom failed");
+      errbuf_set(err, errlen, "getrandom failed");
       goto out;
     }
     secret = xmalloc(33);

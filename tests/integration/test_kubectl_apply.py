@@ -160,6 +160,24 @@ k.ok(["patch", "cm", "m1", "--type=merge", "-p", '{"data":{"dry":"1"}}', "--dry-
      out="configmap/m1 patched")
 k.ok("get cm m1 -o json", check=lambda o: "dry" not in json.loads(o)["data"])
 
+# empty metadata maps are omitted as upstream's omitempty does, so this is no change
+k.ok("create configmap plain --from-literal=x=1", out="configmap/plain created")
+k.ok(["patch", "cm", "plain", "--type=merge", "-p", '{"metadata":{"labels":{},"annotations":{}}}'],
+     out="configmap/plain patched (no change)")
+k.ok("get cm plain -o json", check=lambda o: "labels" not in o and "annotations" not in o)
+
+# ---- diff (a server-side dry-run apply)
+plain = k.write("plain.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  x: \"2\"\n")
+r = k.run(["diff", "-f", plain])
+t.ok(r.returncode == 1 and '-  x: "1"' in r.stdout and '+  x: "2"' in r.stdout
+     and "annotations" not in r.stdout and len([l for l in r.stdout.splitlines() if l[:1] in "+-"
+                                                and l[:3] not in ("+++", "---")]) == 2,
+     "kubectl diff shows just the changed value", k.diag("diff -f plain.yaml", r))
+k.ok("get cm plain -o jsonpath={.data.x}", out="1")
+k.ok(["apply", "-f", plain], out="configmap/plain configured")
+r = k.run(["diff", "-f", plain])
+t.ok(r.returncode == 0 and r.stdout == "", "kubectl diff after apply shows nothing", k.diag("diff", r))
+
 # ---- edit with a scripted editor
 editor = k.write("editor.sh", "#!/bin/sh\nsed -i 's/z: \"26\"/z: \"edited\"/' \"$1\"\n")
 os.chmod(editor, stat.S_IRWXU)

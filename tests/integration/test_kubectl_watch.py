@@ -169,8 +169,9 @@ t.ok(w.until(lambda l: l.startswith("pd "), timeout=20) is not None, "get pods -
 t.ok(w.proc.poll() is None, "the watch is still open", w.stop())
 w.stop()
 
-ev = Lines(k.popen("get pods -w --output-watch-events --watch-only"))
-time.sleep(1.5)
+ev = Lines(k.popen("get pods -w --output-watch-events"))
+t.ok(ev.until(lambda l: l.split()[:2] == ["ADDED", "pd"]) is not None,
+     "--output-watch-events lists existing pods as ADDED", "\n".join(ev.seen))
 k.ok("delete pod pd --wait=true", out='pod "pd" deleted')
 line = ev.until(lambda l: "pd" in l and l.split()[0] == "DELETED", timeout=20)
 t.ok(line is not None, "--output-watch-events shows DELETED for the deleted pod", ev.stop())
