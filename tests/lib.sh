@@ -4,7 +4,9 @@ tap__n=0
 tap__failed=0
 
 ok()   { tap__n=$((tap__n + 1)); echo "ok $tap__n - $1"; }
-fail() { tap__n=$((tap__n + 1)); tap__failed=$((tap__failed + 1)); echo "not ok $tap__n - $1"; shift; [ $# -gt 0 ] && printf '#   %s\n' "$@"; return 0; }
+# Every line of the details is a TAP comment, so output that itself holds
+# "ok N" lines is not counted.
+fail() { tap__n=$((tap__n + 1)); tap__failed=$((tap__failed + 1)); echo "not ok $tap__n - $1"; shift; [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /'; return 0; }
 skip() { tap__n=$((tap__n + 1)); echo "ok $tap__n - $1 # SKIP $2"; }
 
 # check NAME CMD...: passes when CMD exits 0; shows its output when it fails.
