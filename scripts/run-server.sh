@@ -7,6 +7,6 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 deps_install build
-[ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
-ninja -C build
-exec ./build/k3c server "$@"
+[ -f build-release/build.ninja ] || meson setup build-release --buildtype=release >/dev/null
+ninja -C build-release
+exec ./build-release/k3c server "$@"
