@@ -100,6 +100,35 @@ void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
                  api_reply_t reply, bool release_on_fail);
 /* Load the newest stored object of the call's name; fills st on failure. */
 int api__load(api_call_t *call, store_kv_t **ret_kv, cJSON **ret_obj, api_status_t *st);
+/* dryRun=All in the query. */
+bool api__dry_run(http_req_t *req);
+
+/* ---- store writes (write.c) ---- */
+/* Map a store error to the upstream Status for res/name. */
+void api__store_error(api_status_t *st, int err, const api_resource_t *res, const char *name);
+/* The autoscaling/v1 Scale of an object; new object. */
+cJSON *api__scale_of(const api_resource_t *res, const cJSON *obj);
+/* Take spec.replicas from a Scale into obj; fills st (422) when invalid. */
+int api__scale_apply(cJSON *obj, const cJSON *scale, api_status_t *st);
+
+/* ---- admission (admit.c) ---- */
+/* Check a body's apiVersion/kind against res and fill them in. */
+int api__check_type(const api_resource_t *res, cJSON *obj, api_status_t *st);
+/* Defaults, schema and per-kind validation; old is NULL on create. */
+int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
+               api_status_t *st);
+/* What an update may not change is taken from old (sub: "", "status"). */
+void api__keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSON *old,
+                             const char *sub);
+/* metadata.generation: kept, +1 when spec changed (kinds that track it). */
+void api__set_generation(const api_resource_t *res, cJSON *obj, const cJSON *old);
+/* Whether obj equals the stored old, resourceVersion aside. */
+bool api__unchanged(cJSON *obj, const cJSON *old);
+
+/* ---- verbs in their own files ---- */
+void api__list(api_call_t *call);           /* list.c */
+void api__delete(api_call_t *call);         /* delete.c */
+void api__deletecollection(api_call_t *call);
 
 /* Selectors of a list or watch request; fills st on error. */
 int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t **ret_fs,

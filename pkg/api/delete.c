@@ -1,0 +1,238 @@
+/* Deletion: DeleteOptions (preconditions, propagationPolicy, dryRun),
+ * finalizers, namespaces that take their content with them, and
+ * deletecollection.
+ * https://kubernetes.io/docs/concepts/architecture/garbage-collection/ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "api/object.h"
+#include "util/alloc.h"
+
+/* ---- delete ---- */
+
+typedef struct {
+  const char *propagation;
+  const char *pre_uid;
+  const char *pre_rv;
+  bool dry_run;
+  cJSON *doc;
+} delete_opts_t;
+
+static int delete_opts(http_req_t *req, delete_opts_t *o, api_status_t *st) {
+  memset(o, 0, sizeof(*o));
+  size_t len = 0;
+  const char *body = http_req_body(req, &len);
+  if (body && len) {
+    o->doc = cJSON_ParseWithLength(body, len);
+    if (!o->doc) {
+      const char *ct = http_req_header(req, "Content-Type");
+      if (ct && !strncmp(ct, "application/vnd.kubernetes.protobuf", 35)) {
+        char err[256];
+        if (schema_pb_decode_envelope((const uint8_t *)body, len, &o->doc, err, sizeof(err)) < 0) {
+          api_status_bad_request(st, "unable to decode DeleteOptions: %s", err);
+          return -EINVAL;
+        }
+      } else {
+        api_status_bad_request(st, "the body of a delete request must be DeleteOptions JSON");
+        return -EINVAL;
+      }
+    }
+    o->propagation = obj_str(o->doc, "propagationPolicy");
+    o->pre_uid = obj_str(o->doc, "preconditions.uid");
+    o->pre_rv = obj_str(o->doc, "preconditions.resourceVersion");
+    const cJSON *dr = obj_get(o->doc, "dryRun");
+    o->dry_run = cJSON_GetArraySize(dr) > 0;
+  }
+  if (!o->propagation)
+    o->propagation = http_req_query(req, "propagationPolicy");
+  if (api__dry_run(req))
+    o->dry_run = true;
+  if (o->propagation && strcmp(o->propagation, "Background") && strcmp(o->propagation, "Foreground") &&
+      strcmp(o->propagation, "Orphan")) {
+    api_status_add_cause(st, "FieldValueNotSupported", "propagationPolicy",
+                         "Unsupported value: supported values: \"Foreground\", \"Background\", \"Orphan\"");
+    api_status_invalid(st, "", "DeleteOptions", "");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static void delete_namespace_contents(api_server_t *srv, const char *ns);
+
+/* Delete one object: finalizers make it a graceful update. */
+static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                       const store_kv_t *kv, const delete_opts_t *o) {
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
+  const char *name = obj ? obj_str(obj, "metadata.name") : "";
+  if (!obj) {
+    api_status_internal(&st, "stored object is not valid JSON");
+    goto fail;
+  }
+  if (o->pre_uid && strcmp(o->pre_uid, obj_str(obj, "metadata.uid") ? obj_str(obj, "metadata.uid") : "")) {
+    char why[256];
+    snprintf(why, sizeof(why), "Precondition failed: UID in precondition: %s, UID in object meta: %s",
+             o->pre_uid, obj_str(obj, "metadata.uid"));
+    api_status_conflict(&st, res->s->group, res->s->plural, name, why);
+    goto fail;
+  }
+  char rv[32];
+  snprintf(rv, sizeof(rv), "%lld", (long long)kv->mod_rev);
+  if (o->pre_rv && strcmp(o->pre_rv, rv)) {
+    char why[256];
+    snprintf(why, sizeof(why), "Precondition failed: ResourceVersion in precondition: %s, "
+             "ResourceVersion in object meta: %s", o->pre_rv, rv);
+    api_status_conflict(&st, res->s->group, res->s->plural, name, why);
+    goto fail;
+  }
+  if (o->dry_run) {
+    api__respond_obj(req, 200, obj);
+    return;
+  }
+  const cJSON *fin = obj_get(obj, "metadata.finalizers");
+  bool is_ns = !strcmp(res->s->kind, "Namespace") && !res->s->group[0];
+  char *key = api_resource_key(res, obj_str(obj, "metadata.namespace"), name);
+  if (cJSON_GetArraySize(fin) > 0 || is_ns) {
+    cJSON *meta = obj_meta(obj);
+    if (!cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp")) {
+      char now[32];
+      obj_time_format(time(NULL), now, sizeof(now));
+      obj_set_str(meta, "deletionTimestamp", now);
+      obj_set(meta, "deletionGracePeriodSeconds", cJSON_CreateNumber(0));
+    }
+    if (is_ns) {
+      cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+      if (!status)
+        status = cJSON_AddObjectToObject(obj, "status");
+      obj_set_str(status, "phase", "Terminating");
+      /* The namespace's content goes first; the namespace record follows
+       * in a later revision (store writes commit in submission order). */
+      delete_namespace_contents(srv, name);
+      if (cJSON_GetArraySize(fin) == 0) {
+        api__submit(srv, req, res, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
+        return;
+      }
+    }
+    api__submit(srv, req, res, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
+    return;
+  }
+  api__submit(srv, req, res, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_OBJECT, false);
+  return;
+fail:
+  cJSON_Delete(obj);
+  if (req)
+    api__respond_status(req, &st);
+  else
+    api_status_done(&st);
+}
+
+/* Whether an earlier row stores under the same keys (another version). */
+static bool storage_seen(size_t upto, const api_resource_t *res) {
+  for (size_t i = 0; i < upto; i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r && !strcmp(r->storage_group, res->storage_group) && !strcmp(r->s->plural, res->s->plural))
+      return true;
+  }
+  return false;
+}
+
+static void delete_namespace_contents(api_server_t *srv, const char *ns) {
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    const api_resource_t *res = api_registry_at(i);
+    if (!res || !res->s->namespaced || storage_seen(i, res))
+      continue;
+    char *prefix = api_resource_key(res, ns, NULL);
+    store_list_opts_t lo = {.prefix = prefix};
+    store_list_t l;
+    if (store_list(srv->store, &lo, &l) == 0) {
+      for (size_t j = 0; j < l.n; j++) {
+        char *key = xstrdup(l.items[j]->key);
+        cJSON *obj = cJSON_ParseWithLength(l.items[j]->value, l.items[j]->len);
+        if (!obj) {
+          free(key);
+          continue;
+        }
+        api__submit(srv, NULL, res, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
+      }
+      store_list_done(&l);
+    }
+    free(prefix);
+  }
+}
+
+void api__delete(api_call_t *call) {
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  delete_opts_t o;
+  store_kv_t *kv = NULL;
+  if (call->ri.subresource[0]) {
+    api_status_init(&st, 405, "MethodNotAllowed", "the server does not allow this method on the "
+                                                  "requested resource");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  if (delete_opts(call->req, &o, &st) < 0) {
+    api__respond_status(call->req, &st);
+    cJSON_Delete(o.doc);
+    return;
+  }
+  if (api__load(call, &kv, NULL, &st) < 0) {
+    api__respond_status(call->req, &st);
+    cJSON_Delete(o.doc);
+    return;
+  }
+  delete_one(call->srv, call->req, call->res, kv, &o);
+  store_kv_unref(kv);
+  cJSON_Delete(o.doc);
+}
+
+void api__deletecollection(api_call_t *call) {
+  api_status_t st;
+  delete_opts_t o;
+  label_selector_t *ls = NULL;
+  field_selector_t *fs = NULL;
+  memset(&st, 0, sizeof(st));
+  if (delete_opts(call->req, &o, &st) < 0 || api__selectors(call, &ls, &fs, &st) < 0) {
+    api__respond_status(call->req, &st);
+    cJSON_Delete(o.doc);
+    return;
+  }
+  char *prefix = api_resource_key(call->res, call->ri.ns, NULL);
+  store_list_opts_t lo = {.prefix = prefix};
+  store_list_t l;
+  int r = store_list(call->srv->store, &lo, &l);
+  cJSON *out = cJSON_CreateObject();
+  char lk[160];
+  snprintf(lk, sizeof(lk), "%sList", call->res->s->kind);
+  cJSON_AddStringToObject(out, "kind", lk);
+  cJSON_AddStringToObject(out, "apiVersion", call->res->group_version);
+  cJSON_AddObjectToObject(out, "metadata");
+  cJSON *items = cJSON_AddArrayToObject(out, "items");
+  if (r == 0) {
+    for (size_t i = 0; i < l.n; i++) {
+      cJSON *obj = NULL;
+      if (!api__selected(l.items[i], ls, fs, &obj)) {
+        cJSON_Delete(obj);
+        continue;
+      }
+      if (!obj)
+        obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
+      if (obj)
+        cJSON_AddItemToArray(items, obj);
+      if (!o.dry_run)
+        delete_one(call->srv, NULL, call->res, l.items[i], &o);
+    }
+    store_list_done(&l);
+  }
+  free(prefix);
+  label_selector_free(ls);
+  field_selector_free(fs);
+  cJSON_Delete(o.doc);
+  api__respond_obj(call->req, 200, out);
+}
+

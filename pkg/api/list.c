@@ -1,0 +1,196 @@
+/* Lists: label and field selectors, limit/continue pagination at one
+ * consistent revision, resourceVersion semantics, and the stored bytes sent
+ * as they are (or as a Table).
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "api/object.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#define LIST_BYTES_MAX (256u * 1024 * 1024)
+
+int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t **ret_fs,
+                   api_status_t *st) {
+  char err[512];
+  const char *ls = http_req_query(call->req, "labelSelector");
+  const char *fs = http_req_query(call->req, "fieldSelector");
+  *ret_ls = NULL;
+  *ret_fs = NULL;
+  if (ls && ls[0] && label_selector_parse(ls, ret_ls, err, sizeof(err)) < 0) {
+    api_status_bad_request(st, "unable to parse requirement: %s", err);
+    return -EINVAL;
+  }
+  if (fs && fs[0]) {
+    if (field_selector_parse(fs, ret_fs, err, sizeof(err)) < 0) {
+      label_selector_free(*ret_ls);
+      *ret_ls = NULL;
+      api_status_bad_request(st, "invalid field selector: %s", err);
+      return -EINVAL;
+    }
+    for (size_t i = 0; i < field_selector_count(*ret_fs); i++) {
+      const char *f = field_selector_field(*ret_fs, i);
+      bool ok = !strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace");
+      for (const char *const *p = call->res->hooks->selectable_fields; !ok && p && *p; p++)
+        ok = !strcmp(*p, f);
+      if (!ok) {
+        api_status_bad_request(st, "field label not supported: %s", f);
+        label_selector_free(*ret_ls);
+        field_selector_free(*ret_fs);
+        *ret_ls = NULL;
+        *ret_fs = NULL;
+        return -EINVAL;
+      }
+    }
+  }
+  return 0;
+}
+
+bool api__selected(const store_kv_t *kv, const label_selector_t *ls, const field_selector_t *fs,
+                   cJSON **ret_obj) {
+  *ret_obj = NULL;
+  if ((!ls || label_selector_empty(ls)) && !fs)
+    return true;
+  cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
+  if (!obj)
+    return false;
+  bool ok = (!ls || label_selector_match(ls, obj_get(obj, "metadata.labels"))) &&
+            (!fs || field_selector_match(fs, obj));
+  *ret_obj = obj;
+  return ok;
+}
+
+void api__list(api_call_t *call) {
+  api_status_t st;
+  label_selector_t *ls = NULL;
+  field_selector_t *fs = NULL;
+  cJSON *table = NULL;
+  buf_t out;
+  buf_init(&out, LIST_BYTES_MAX);
+  if (api__selectors(call, &ls, &fs, &st) < 0) {
+    api__respond_status(call->req, &st);
+    return;
+  }
+  const char *limit_s = http_req_query(call->req, "limit");
+  long limit = limit_s ? strtol(limit_s, NULL, 10) : 0;
+  if (limit < 0)
+    limit = 0;
+  const char *cont = http_req_query(call->req, "continue");
+  int64_t at_rev = 0;
+  const char *rv = http_req_query(call->req, "resourceVersion");
+  const char *rvm = http_req_query(call->req, "resourceVersionMatch");
+  if (rv && rv[0] && rvm && !strcmp(rvm, "Exact"))
+    at_rev = strtoll(rv, NULL, 10);
+  char *prefix = api_resource_key(call->res, call->ri.ns, NULL);
+  const char *include = http_req_query(call->req, "includeObject");
+  if (call->want_table)
+    table = api__table_new(call->res, true);
+  size_t count = 0;
+  int64_t list_rev = 0;
+  char *next = NULL;
+  size_t remaining = 0;
+  bool filtered = (ls && !label_selector_empty(ls)) || fs;
+  char *tok = cont && cont[0] ? xstrdup(cont) : NULL;
+  for (;;) {
+    store_list_opts_t lo = {.prefix = prefix,
+                            .rev = at_rev,
+                            .limit = limit ? (size_t)limit - count : 0,
+                            .continue_tok = tok};
+    store_list_t l;
+    int r = store_list(call->srv->store, &lo, &l);
+    if (r < 0) {
+      api__store_error(&st, r, call->res, "");
+      if (r == -EINVAL)
+        api_status_bad_request(&st, "invalid continue token");
+      api__respond_status(call->req, &st);
+      goto out;
+    }
+    list_rev = l.rev;
+    at_rev = l.rev;
+    for (size_t i = 0; i < l.n; i++) {
+      cJSON *obj = NULL;
+      if (!api__selected(l.items[i], ls, fs, &obj)) {
+        cJSON_Delete(obj);
+        continue;
+      }
+      count++;
+      if (table) {
+        if (!obj)
+          obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
+        if (obj)
+          api__table_add_row(table, call->res, obj, include);
+      } else {
+        if (out.len)
+          buf_append(&out, ",", 1);
+        if (buf_append(&out, l.items[i]->value, l.items[i]->len) < 0) {
+          cJSON_Delete(obj);
+          store_list_done(&l);
+          api_status_init(&st, 500, "InternalError",
+                          "the list is larger than %u bytes; use limit and continue to page it",
+                          LIST_BYTES_MAX);
+          api__respond_status(call->req, &st);
+          goto out;
+        }
+      }
+      cJSON_Delete(obj);
+    }
+    free(tok);
+    tok = l.continue_tok ? xstrdup(l.continue_tok) : NULL;
+    remaining = l.remaining;
+    store_list_done(&l);
+    if (!tok || !limit || count >= (size_t)limit)
+      break;
+  }
+  next = tok;
+  tok = NULL;
+  char rvs[32];
+  snprintf(rvs, sizeof(rvs), "%lld", (long long)list_rev);
+  if (table) {
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(table, "metadata");
+    cJSON_AddStringToObject(m, "resourceVersion", rvs);
+    if (next)
+      cJSON_AddStringToObject(m, "continue", next);
+    char *body = cJSON_PrintUnformatted(table);
+    http_respond_take(call->req, 200, "application/json;as=Table;v=v1;g=meta.k8s.io", body,
+                      strlen(body));
+  } else {
+    buf_t head;
+    buf_init(&head, 4096);
+    buf_printf(&head, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"",
+               call->res->s->kind, call->res->group_version, rvs);
+    if (next) {
+      cJSON *c = cJSON_CreateString(next);
+      char *cs = cJSON_PrintUnformatted(c);
+      buf_printf(&head, ",\"continue\":%s", cs);
+      free(cs);
+      cJSON_Delete(c);
+      if (!filtered)
+        buf_printf(&head, ",\"remainingItemCount\":%zu", remaining);
+    }
+    buf_append_str(&head, "},\"items\":[");
+    size_t hlen, blen;
+    char *h = buf_steal(&head, &hlen);
+    char *b = buf_steal(&out, &blen);
+    char *body = xmalloc(hlen + blen + 3);
+    memcpy(body, h, hlen);
+    memcpy(body + hlen, b, blen);
+    memcpy(body + hlen + blen, "]}", 3);
+    free(h);
+    free(b);
+    http_respond_take(call->req, 200, "application/json", body, hlen + blen + 2);
+  }
+out:
+  free(tok);
+  free(next);
+  free(prefix);
+  cJSON_Delete(table);
+  buf_done(&out);
+  label_selector_free(ls);
+  field_selector_free(fs);
+}
+
