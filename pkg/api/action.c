@@ -50,7 +50,7 @@ static void bind_pod(api_call_t *call, cJSON *binding) {
     cJSON_AddNullToObject(c, "lastProbeTime");
     cJSON_AddStringToObject(c, "lastTransitionTime", now);
     cJSON_AddItemToArray(conds, c);
-    api__submit(call->srv, call->req, call->res, STORE_OP_UPDATE,
+    api__submit(call->srv, call->req, call->res, call->view, STORE_OP_UPDATE,
                 api_resource_key(call->res, call->ri.ns, call->ri.name), pod, kv->mod_rev, 201,
                 API_REPLY_SUCCESS, false);
     pod = NULL;
@@ -69,7 +69,7 @@ static void evict_pod(api_call_t *call) {
     return;
   }
   /* PodDisruptionBudgets are not enforced yet: eviction deletes. */
-  api__submit(call->srv, call->req, call->res, STORE_OP_DELETE,
+  api__submit(call->srv, call->req, call->res, call->view, STORE_OP_DELETE,
               api_resource_key(call->res, call->ri.ns, call->ri.name), pod, kv->mod_rev, 201,
               API_REPLY_SUCCESS, false);
   store_kv_unref(kv);

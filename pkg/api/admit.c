@@ -71,16 +71,65 @@ typedef struct {
   const char *msgs[32];
   char paths[32][256];
   int n;
-  bool unknown_only;
   int unknown, typed;
+  char unknown_paths[64][256];
 } problems_t;
+
+void api__add_warning(http_req_t *req, const char *text) {
+  /* RFC 7234 warn-text is a quoted-string: escape quotes and backslashes. */
+  buf_t b;
+  buf_init(&b, 4096);
+  buf_append_str(&b, "299 - \"");
+  for (const char *c = text; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      buf_append(&b, "\\", 1);
+    buf_append(&b, c, 1);
+  }
+  buf_append_str(&b, "\"");
+  http_req_add_header(req, "Warning", b.data);
+  buf_done(&b);
+}
+
+/* Remove the field at a dotted path ("spec.containers[0].foo") from obj. */
+static void remove_path(cJSON *obj, const char *path) {
+  cJSON *cur = obj;
+  char key[256];
+  const char *p = path;
+  while (cur && *p) {
+    size_t len = strcspn(p, ".[");
+    if (len >= sizeof(key))
+      return;
+    memcpy(key, p, len);
+    key[len] = '\0';
+    p += len;
+    if (!*p) {
+      cJSON_DeleteItemFromObjectCaseSensitive(cur, key);
+      return;
+    }
+    if (len)
+      cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+    while (cur && *p == '[') {
+      char *end;
+      long i = strtol(p + 1, &end, 10);
+      if (*end != ']')
+        return;
+      cur = cJSON_GetArrayItem(cur, (int)i);
+      p = end + 1;
+    }
+    if (*p == '.')
+      p++;
+  }
+}
 
 static void on_problem(const char *path, bool unknown_field, const char *msg, void *data) {
   problems_t *p = data;
-  if (unknown_field)
+  if (unknown_field) {
+    if (p->unknown < (int)(sizeof(p->unknown_paths) / sizeof(p->unknown_paths[0])))
+      snprintf(p->unknown_paths[p->unknown], sizeof(p->unknown_paths[0]), "%s", path);
     p->unknown++;
-  else
+  } else {
     p->typed++;
+  }
   if (p->n < 32) {
     snprintf(p->paths[p->n], sizeof(p->paths[0]), "%s", msg);
     p->n++;
@@ -89,7 +138,7 @@ static void on_problem(const char *path, bool unknown_field, const char *msg, vo
 
 /* Schema check honouring fieldValidation (Strict, Warn, Ignore). Returns
  * -EINVAL and fills st when the request must fail. */
-static int check_schema(http_req_t *req, const api_resource_t *res, const cJSON *obj,
+static int check_schema(http_req_t *req, const api_resource_t *res, cJSON *obj,
                         api_status_t *st) {
   if (!res->s->type)
     return 0;
@@ -102,10 +151,16 @@ static int check_schema(http_req_t *req, const api_resource_t *res, const cJSON 
   bool strict = mode && !strcmp(mode, "Strict");
   bool ignore = mode && !strcmp(mode, "Ignore");
   if (p.typed == 0 && !strict) {
-    for (int i = 0; i < p.n && req && !ignore; i++) {
-      char *w = xasprintf("299 - \"%s\"", p.paths[i]);
-      http_req_add_header(req, "Warning", w);
-      free(w);
+    for (int i = 0; i < p.n && req && !ignore; i++)
+      api__add_warning(req, p.paths[i]);
+    /* Unknown fields are dropped, as decoding into upstream's typed structs
+     * does; a few passes cover objects with more than the recorded paths. */
+    for (int pass = 0; pass < 16 && p.unknown > 0; pass++) {
+      int n = p.unknown < 64 ? p.unknown : 64;
+      for (int i = 0; i < n; i++)
+        remove_path(obj, p.unknown_paths[i]);
+      memset(&p, 0, sizeof(p));
+      schema_check(res->s->type, obj, on_problem, &p);
     }
     return 0;
   }

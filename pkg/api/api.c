@@ -251,7 +251,8 @@ void api_server_handle(http_req_t *req, void *data) {
   }
   if (api__review(&call))
     goto out;
-  call.res = api_registry_find(call.ri.group, call.ri.version, call.ri.resource);
+  call.view = api_registry_find(call.ri.group, call.ri.version, call.ri.resource);
+  call.res = call.view ? call.view->storage : NULL;
   if (!call.res) {
     api_status_not_found(&st, "", "", "");
     snprintf(st.message, sizeof(st.message), "the server could not find the requested resource");
@@ -286,7 +287,7 @@ static void bootstrap_create(api_server_t *srv, const char *group, const char *k
     store_kv_unref(kv);
     cJSON_Delete(obj);
   } else {
-    api__create(srv, NULL, res, ns, obj, false);
+    api__create(srv, NULL, res, NULL, ns, obj, false);
   }
   free(key);
 }

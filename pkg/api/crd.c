@@ -215,6 +215,7 @@ static void crd_register(api_server_t *srv, const cJSON *crd) {
     r->has_status = api_resource_has_subresource(r, "status");
     r->has_scale = api_resource_has_subresource(r, "scale");
     r->removed = false;
+    r->storage = r;
     if (old) {
       old->graveyard_next = graveyard;
       graveyard = old;
@@ -496,8 +497,8 @@ int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_s
     return -EINVAL;
   }
   for (int i = 0; i < u.n && req && !(mode && !strcmp(mode, "Ignore")); i++) {
-    char *w = xasprintf("299 - \"unknown field \\\"%s\\\"\"", u.fields[i]);
-    http_req_add_header(req, "Warning", w);
+    char *w = xasprintf("unknown field \"%s\"", u.fields[i]);
+    api__add_warning(req, w);
     free(w);
   }
   crd_schema_default(schema, obj);

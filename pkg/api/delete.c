@@ -65,6 +65,7 @@ static void delete_namespace_contents(api_server_t *srv, const char *ns);
 
 /* Delete one object: finalizers make it a graceful update. */
 static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                       const api_resource_t *view,
                        const store_kv_t *kv, const delete_opts_t *o) {
   api_status_t st;
   memset(&st, 0, sizeof(st));
@@ -91,6 +92,7 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     goto fail;
   }
   if (o->dry_run) {
+    api__from_storage(view, obj);
     api__respond_obj(req, 200, obj);
     return;
   }
@@ -114,14 +116,14 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
        * in a later revision (store writes commit in submission order). */
       delete_namespace_contents(srv, name);
       if (cJSON_GetArraySize(fin) == 0) {
-        api__submit(srv, req, res, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
+        api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
         return;
       }
     }
-    api__submit(srv, req, res, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
+    api__submit(srv, req, res, view, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
     return;
   }
-  api__submit(srv, req, res, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_OBJECT, false);
+  api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_OBJECT, false);
   return;
 fail:
   cJSON_Delete(obj);
@@ -157,7 +159,8 @@ static void delete_namespace_contents(api_server_t *srv, const char *ns) {
           free(key);
           continue;
         }
-        api__submit(srv, NULL, res, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
+        api__submit(srv, NULL, res, NULL, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT,
+                    false);
       }
       store_list_done(&l);
     }
@@ -186,7 +189,7 @@ void api__delete(api_call_t *call) {
     cJSON_Delete(o.doc);
     return;
   }
-  delete_one(call->srv, call->req, call->res, kv, &o);
+  delete_one(call->srv, call->req, call->res, call->view, kv, &o);
   store_kv_unref(kv);
   cJSON_Delete(o.doc);
 }
@@ -208,9 +211,9 @@ void api__deletecollection(api_call_t *call) {
   int r = store_list(call->srv->store, &lo, &l);
   cJSON *out = cJSON_CreateObject();
   char lk[160];
-  snprintf(lk, sizeof(lk), "%sList", call->res->s->kind);
+  snprintf(lk, sizeof(lk), "%sList", call->view->s->kind);
   cJSON_AddStringToObject(out, "kind", lk);
-  cJSON_AddStringToObject(out, "apiVersion", call->res->group_version);
+  cJSON_AddStringToObject(out, "apiVersion", call->view->group_version);
   cJSON_AddObjectToObject(out, "metadata");
   cJSON *items = cJSON_AddArrayToObject(out, "items");
   if (r == 0) {
@@ -222,10 +225,12 @@ void api__deletecollection(api_call_t *call) {
       }
       if (!obj)
         obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
-      if (obj)
+      if (obj) {
+        api__from_storage(call->view, obj);
         cJSON_AddItemToArray(items, obj);
+      }
       if (!o.dry_run)
-        delete_one(call->srv, NULL, call->res, l.items[i], &o);
+        delete_one(call->srv, NULL, call->res, NULL, l.items[i], &o);
     }
     store_list_done(&l);
   }

@@ -41,7 +41,8 @@ typedef struct {
   api_server_t *srv;
   http_req_t *req;
   api_reqinfo_t ri;
-  const api_resource_t *res;
+  const api_resource_t *res;  /* the row whose form is stored (view->storage) */
+  const api_resource_t *view; /* the row the client addressed (its version) */
   api_user_t user;
   bool want_table;
 } api_call_t;
@@ -55,6 +56,8 @@ void api__respond_obj(http_req_t *req, int code, cJSON *obj);
 void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len);
 /* Accept header asks for meta.k8s.io Table. */
 bool api__wants_table(http_req_t *req);
+/* Add a "Warning: 299 - ..." response header (kubectl prints these). */
+void api__add_warning(http_req_t *req, const char *text);
 /* Query boolean: "true"/"True"/"1". */
 bool api__query_bool(http_req_t *req, const char *name);
 
@@ -83,8 +86,8 @@ void api__rest(api_call_t *call);
 int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st);
 /* Prepare obj for storage and submit a create; responds when done. Used by
  * REST create and by bootstrap (req NULL: log errors instead). */
-void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, const char *ns,
-                 cJSON *obj, bool dry_run);
+void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                 const api_resource_t *view, const char *ns, cJSON *obj, bool dry_run);
 
 typedef enum {
   API_REPLY_OBJECT,  /* the stored object */
@@ -93,11 +96,12 @@ typedef enum {
 } api_reply_t;
 
 /* Store obj (taken) at key (taken) with op; with req, answer code and reply
- * once durable, or the mapped Status error. release_on_fail runs the kind's
+ * (rendered as the view's version; NULL view: res) once durable, or the
+ * mapped Status error. release_on_fail runs the kind's
  * deleted hook if the write fails (to return allocations). */
 void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
-                 store_op_kind_t op, char *key, cJSON *obj, int64_t expected, int code,
-                 api_reply_t reply, bool release_on_fail);
+                 const api_resource_t *view, store_op_kind_t op, char *key, cJSON *obj,
+                 int64_t expected, int code, api_reply_t reply, bool release_on_fail);
 /* Load the newest stored object of the call's name; fills st on failure. */
 int api__load(api_call_t *call, store_kv_t **ret_kv, cJSON **ret_obj, api_status_t *st);
 /* dryRun=All in the query. */
@@ -124,6 +128,28 @@ void api__keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSON 
 void api__set_generation(const api_resource_t *res, cJSON *obj, const cJSON *old);
 /* Whether obj equals the stored old, resourceVersion aside. */
 bool api__unchanged(cJSON *obj, const cJSON *old);
+
+/* ---- versions (convert.c) ---- */
+/* Whether the view's objects are stored in another version's form. */
+bool api__converts(const api_resource_t *view);
+/* A request object of the view's version into the stored form (checks its
+ * apiVersion/kind and the view's validation first). Returns 0 or -1 with st. */
+int api__to_storage(const api_resource_t *view, cJSON *obj, api_status_t *st);
+/* A stored object (parsed) into the view's version, in place. */
+void api__from_storage(const api_resource_t *view, cJSON *obj);
+/* Stored bytes in the view's version: a new string, or NULL when the view
+ * is the stored form (send the bytes as they are). */
+char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, size_t *ret_len);
+/* Answer with a stored object as the view's version. */
+void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, const char *json,
+                         size_t len);
+
+/* The row a view's Table is rendered with (its own when it has computed
+ * cells, else the stored row), and adding a stored object (converted in
+ * place when needed) to such a Table. */
+const api_resource_t *api__table_row(const api_resource_t *view);
+void api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
+                           const char *include);
 
 /* ---- verbs in their own files ---- */
 void api__list(api_call_t *call);           /* list.c */

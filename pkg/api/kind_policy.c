@@ -456,7 +456,10 @@ static cJSON *event_v1_cell(const char *col, const cJSON *obj) {
 static const char *const event_v1_fields[] = {"regarding.kind", "regarding.namespace", "regarding.name",
                                               "regarding.uid", "reason", "type", "reportingController",
                                               NULL};
-const api_hooks_t api_kind_event_v1 = {.validate = event_v1_validate,
+const api_hooks_t api_kind_event_v1 = {.storage_version = "v1",
+                                       .to_storage = api__event_to_core,
+                                       .from_storage = api__event_from_core,
+                                       .validate = event_v1_validate,
                                        .cell = event_v1_cell,
                                        .selectable_fields = event_v1_fields,
                                        .create_on_update = true};

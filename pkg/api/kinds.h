@@ -10,6 +10,11 @@ extern const api_hooks_t api_kind_service;
 extern const api_hooks_t api_kind_workload;      /* apps and batch kinds */
 extern const api_hooks_t api_kind_workload_core; /* ReplicationController */
 
+/* Conversions between served versions and the stored one (convert.c). */
+extern const api_hooks_t api_kind_hpa_v1;
+void api__event_to_core(cJSON *obj);   /* events.k8s.io/v1 -> v1 (stored) */
+void api__event_from_core(cJSON *obj); /* v1 (stored) -> events.k8s.io/v1 */
+
 /* Helpers shared by the kind files. */
 void api__cause(api_status_t *st, const char *reason, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

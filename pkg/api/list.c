@@ -89,7 +89,7 @@ void api__list(api_call_t *call) {
   char *prefix = api_resource_key(call->res, call->ri.ns, NULL);
   const char *include = http_req_query(call->req, "includeObject");
   if (call->want_table)
-    table = api__table_new(call->res, true);
+    table = api__table_new(api__table_row(call->view), true);
   size_t count = 0;
   int64_t list_rev = 0;
   char *next = NULL;
@@ -123,11 +123,15 @@ void api__list(api_call_t *call) {
         if (!obj)
           obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
         if (obj)
-          api__table_add_row(table, call->res, obj, include);
+          api__table_add_stored(table, call->view, obj, include);
       } else {
+        size_t vlen = l.items[i]->len;
+        char *conv = api__view_bytes(call->view, l.items[i]->value, l.items[i]->len, &vlen);
         if (out.len)
           buf_append(&out, ",", 1);
-        if (buf_append(&out, l.items[i]->value, l.items[i]->len) < 0) {
+        int ar = buf_append(&out, conv ? conv : l.items[i]->value, vlen);
+        free(conv);
+        if (ar < 0) {
           cJSON_Delete(obj);
           store_list_done(&l);
           api_status_init(&st, 500, "InternalError",
@@ -162,7 +166,7 @@ void api__list(api_call_t *call) {
     buf_t head;
     buf_init(&head, 4096);
     buf_printf(&head, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"",
-               call->res->s->kind, call->res->group_version, rvs);
+               call->view->s->kind, call->view->group_version, rvs);
     if (next) {
       cJSON *c = cJSON_CreateString(next);
       char *cs = cJSON_PrintUnformatted(c);

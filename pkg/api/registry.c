@@ -27,11 +27,25 @@ void api_registry_init(void) {
     const schema_resource_t *s = &schema_resources[i];
     api_resource_t *r = append();
     r->s = s;
-    r->hooks = api_kind_hooks(s->group, s->kind);
+    r->hooks = api_kind_hooks(s->group, s->version, s->kind);
     r->group_version = s->group[0] ? xasprintf("%s/%s", s->group, s->version) : s->version;
     r->storage_group = s->group[0] ? s->group : "core";
     r->has_status = api_resource_has_subresource(r, "status");
     r->has_scale = api_resource_has_subresource(r, "scale");
+    r->storage = r;
+  }
+  /* Rows stored in another version's form share that row's keys. */
+  for (size_t i = 0; i < nresources; i++) {
+    api_resource_t *r = resources[i];
+    const char *sv = r->hooks->storage_version;
+    for (size_t j = 0; sv && j < nresources; j++) {
+      api_resource_t *o = resources[j];
+      if (o != r && !strcmp(o->group_version, sv) && !strcmp(o->s->kind, r->s->kind) &&
+          !o->hooks->storage_version) {
+        r->storage = o;
+        r->storage_group = o->storage_group;
+      }
+    }
   }
 }
 

@@ -33,6 +33,12 @@ typedef struct {
   void (*deleted)(api_server_t *srv, const cJSON *obj);
   /* Whether metadata.generation is kept (bumped when spec changes). */
   bool generation;
+  /* Kinds served in more than one version keep one stored form: the
+   * group/version that is stored ("autoscaling/v2"), and conversions of an
+   * object, in place, to it and back (convert.c). NULL: stored as itself. */
+  const char *storage_version;
+  void (*to_storage)(cJSON *obj);
+  void (*from_storage)(cJSON *obj);
   /* PUT of an absent object creates it (upstream AllowCreateOnUpdate). */
   bool create_on_update;
   /* Name rule: obj_check_dns1123_label for namespaces, services...; NULL
@@ -47,6 +53,7 @@ struct api_resource {
   const api_hooks_t *hooks; /* never NULL (an empty table when the kind has none) */
   const char *group_version; /* "v1" or "apps/v1" */
   const char *storage_group; /* "core" for "", else the group */
+  const api_resource_t *storage; /* the row whose form is stored (itself for most) */
   bool has_status;
   bool has_scale;
 };
@@ -79,4 +86,4 @@ char *api_resource_key(const api_resource_t *r, const char *ns, const char *name
 api_resource_t *api_registry_add(const char *group, const char *version, const char *plural);
 
 /* The hooks of a kind (kinds.c); never NULL. */
-const api_hooks_t *api_kind_hooks(const char *group, const char *kind);
+const api_hooks_t *api_kind_hooks(const char *group, const char *version, const char *kind);

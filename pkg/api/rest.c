@@ -42,8 +42,8 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
   return true;
 }
 
-void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, const char *ns,
-                 cJSON *obj, bool dry_run) {
+void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
+                 const api_resource_t *view, const char *ns, cJSON *obj, bool dry_run) {
   api_status_t st;
   memset(&st, 0, sizeof(st));
   if (api__check_type(res, obj, &st) < 0)
@@ -105,10 +105,11 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res, 
     api_managed_update(res, obj, NULL, manager, "");
   }
   if (dry_run) {
+    api__from_storage(view, obj);
     api__respond_obj(req, 201, obj);
     return;
   }
-  api__submit(srv, req, res, STORE_OP_CREATE, api_resource_key(res, ns, name), obj, 0, 201,
+  api__submit(srv, req, res, view, STORE_OP_CREATE, api_resource_key(res, ns, name), obj, 0, 201,
               API_REPLY_OBJECT, true);
   return;
 fail:
@@ -169,7 +170,7 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     if (as_scale)
       api__respond_obj(req, 200, api__scale_of(res, old));
     else
-      api__respond_bytes(req, 200, oldkv->value, oldkv->len);
+      api__respond_stored(req, 200, call->view, oldkv->value, oldkv->len);
     cJSON_Delete(obj);
     return;
   }
@@ -178,12 +179,13 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
       api__respond_obj(req, 200, api__scale_of(res, obj));
       cJSON_Delete(obj);
     } else {
+      api__from_storage(call->view, obj);
       api__respond_obj(req, 200, obj);
     }
     return;
   }
   char *key = api_resource_key(res, call->ri.ns, call->ri.name);
-  api__submit(call->srv, req, res, finished ? STORE_OP_DELETE : STORE_OP_UPDATE, key, obj,
+  api__submit(call->srv, req, res, call->view, finished ? STORE_OP_DELETE : STORE_OP_UPDATE, key, obj,
               oldkv->mod_rev, 200, as_scale ? API_REPLY_SCALE : API_REPLY_OBJECT, false);
   return;
 fail:
@@ -232,8 +234,8 @@ static void handle_get(api_call_t *call) {
   if (!strcmp(call->ri.subresource, "scale")) {
     api__respond_obj(call->req, 200, api__scale_of(call->res, obj));
   } else if (call->want_table) {
-    cJSON *t = api__table_new(call->res, true);
-    api__table_add_row(t, call->res, obj, http_req_query(call->req, "includeObject"));
+    cJSON *t = api__table_new(api__table_row(call->view), true);
+    api__table_add_stored(t, call->view, obj, http_req_query(call->req, "includeObject"));
     char rv[32];
     snprintf(rv, sizeof(rv), "%lld", (long long)kv->mod_rev);
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
@@ -242,7 +244,7 @@ static void handle_get(api_call_t *call) {
     http_respond_take(call->req, 200, "application/json;as=Table;v=v1;g=meta.k8s.io", body,
                       strlen(body));
   } else {
-    api__respond_bytes(call->req, 200, kv->value, kv->len);
+    api__respond_stored(call->req, 200, call->view, kv->value, kv->len);
   }
   cJSON_Delete(obj);
   store_kv_unref(kv);
@@ -267,7 +269,13 @@ static void handle_create(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  api__create(call->srv, call->req, call->res, call->ri.ns, obj, api__dry_run(call->req));
+  if (api__to_storage(call->view, obj, &st) < 0) {
+    cJSON_Delete(obj);
+    api__respond_status(call->req, &st);
+    return;
+  }
+  api__create(call->srv, call->req, call->res, call->view, call->ri.ns, obj,
+              api__dry_run(call->req));
 }
 
 static void handle_update(api_call_t *call) {
@@ -279,10 +287,16 @@ static void handle_update(api_call_t *call) {
     return;
   }
   bool scale = !strcmp(call->ri.subresource, "scale");
+  if (!scale && api__to_storage(call->view, obj, &st) < 0) {
+    cJSON_Delete(obj);
+    api__respond_status(call->req, &st);
+    return;
+  }
   int r = api__load(call, &kv, &old, &st);
   if (r == -ENOENT && call->res->hooks->create_on_update && !call->ri.subresource[0]) {
     api_status_done(&st);
-    api__create(call->srv, call->req, call->res, call->ri.ns, obj, api__dry_run(call->req));
+    api__create(call->srv, call->req, call->res, call->view, call->ri.ns, obj,
+                api__dry_run(call->req));
     return;
   }
   if (r < 0) {
@@ -400,6 +414,11 @@ static void server_side_apply(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
+  if (api__to_storage(call->view, cfg, &st) < 0) {
+    cJSON_Delete(cfg);
+    api__respond_status(call->req, &st);
+    return;
+  }
   if (!cJSON_IsObject(cfg) || !obj_str(cfg, "apiVersion") || !obj_str(cfg, "kind")) {
     cJSON_Delete(cfg);
     api_status_bad_request(&st, "the applied configuration must be an object with apiVersion and kind");
@@ -430,7 +449,8 @@ static void server_side_apply(api_call_t *call) {
     if (api_managed_apply(call->res, NULL, cfg, manager, force, &next, &st) < 0) {
       api__respond_status(call->req, &st);
     } else {
-      api__create(call->srv, call->req, call->res, call->ri.ns, next, api__dry_run(call->req));
+      api__create(call->srv, call->req, call->res, call->view, call->ri.ns, next,
+                  api__dry_run(call->req));
       next = NULL;
     }
   } else if (api_managed_apply(call->res, old, cfg, manager, force, &next, &st) < 0) {
@@ -471,6 +491,14 @@ static void handle_patch(api_call_t *call) {
       r = api__scale_apply(next, patched, &st);
       cJSON_Delete(patched);
     }
+  } else if (api__converts(call->view)) {
+    /* The patch speaks the client's version: apply it to that view. */
+    cJSON *view = cJSON_Duplicate(old, 1);
+    api__from_storage(call->view, view);
+    r = apply_patch(call, view, call->view->s->type, &next, &st);
+    cJSON_Delete(view);
+    if (r == 0)
+      r = api__to_storage(call->view, next, &st);
   } else {
     r = apply_patch(call, old, call->res->s->type, &next, &st);
   }

@@ -21,7 +21,8 @@
 struct api_watch {
   api_server_t *srv;
   http_req_t *req;
-  const api_resource_t *res;
+  const api_resource_t *res;  /* stored form */
+  const api_resource_t *view; /* the version events are sent as */
   store_watch_t *sw;
   label_selector_t *ls;
   field_selector_t *fs;
@@ -82,18 +83,20 @@ static void send_line(api_watch_t *w, const char *type, const char *obj, size_t 
 static void send_object(api_watch_t *w, const char *type, const char *json, size_t len,
                         const cJSON *parsed) {
   if (!w->table) {
-    send_line(w, type, json, len);
+    size_t vlen = len;
+    char *conv = api__view_bytes(w->view, json, len, &vlen);
+    send_line(w, type, conv ? conv : json, vlen);
+    free(conv);
     return;
   }
-  cJSON *obj = parsed ? NULL : cJSON_ParseWithLength(json, len);
-  const cJSON *o = parsed ? parsed : obj;
+  cJSON *o = parsed ? cJSON_Duplicate(parsed, 1) : cJSON_ParseWithLength(json, len);
   if (!o)
     return;
-  cJSON *t = api__table_new(w->res, true);
+  cJSON *t = api__table_new(api__table_row(w->view), true);
   if (w->table_sent_columns)
     cJSON_DeleteItemFromObjectCaseSensitive(t, "columnDefinitions");
   w->table_sent_columns = true;
-  api__table_add_row(t, w->res, o, w->include);
+  api__table_add_stored(t, w->view, o, w->include);
   const char *rv = obj_str(o, "metadata.resourceVersion");
   if (rv)
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
@@ -101,13 +104,13 @@ static void send_object(api_watch_t *w, const char *type, const char *json, size
   send_line(w, type, s, strlen(s));
   free(s);
   cJSON_Delete(t);
-  cJSON_Delete(obj);
+  cJSON_Delete(o);
 }
 
 static void send_bookmark(api_watch_t *w, bool initial_end) {
   char *s = xasprintf("{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":"
                       "\"%lld\"%s}}",
-                      w->res->s->kind, w->res->group_version, (long long)w->last_rev,
+                      w->view->s->kind, w->view->group_version, (long long)w->last_rev,
                       initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
   send_line(w, "BOOKMARK", s, strlen(s));
   free(s);
@@ -208,6 +211,7 @@ void api__watch(api_call_t *call) {
   w->srv = call->srv;
   w->req = call->req;
   w->res = call->res;
+  w->view = call->view;
   if (api__selectors(call, &w->ls, &w->fs, &st) < 0) {
     free(w);
     api__respond_status(call->req, &st);

@@ -49,6 +49,7 @@ typedef struct {
   api_server_t *srv;
   http_req_t *req; /* NULL for internal writes */
   const api_resource_t *res;
+  const api_resource_t *view; /* the version answers are rendered as */
   cJSON *obj;      /* what is stored */
   char *key;
   char name[256];
@@ -101,19 +102,20 @@ static void write_done(int err, const store_kv_t *kv, void *data) {
       api_status_init(&st, w->code, "", "%s", "");
       api__respond_status(w->req, &st);
     } else {
-      api__respond_bytes(w->req, w->code, kv->value, kv->len);
+      api__respond_stored(w->req, w->code, w->view, kv->value, kv->len);
     }
   }
   write_ctx_free(w);
 }
 
 void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
-                 store_op_kind_t op, char *key, cJSON *obj, int64_t expected, int code,
-                 api_reply_t reply, bool release_on_fail) {
+                 const api_resource_t *view, store_op_kind_t op, char *key, cJSON *obj,
+                 int64_t expected, int code, api_reply_t reply, bool release_on_fail) {
   write_ctx_t *w = xcalloc(1, sizeof(*w));
   w->srv = srv;
   w->req = req;
   w->res = res;
+  w->view = view ? view : res;
   w->obj = obj;
   w->key = key;
   w->code = code;
