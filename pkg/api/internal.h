@@ -171,6 +171,8 @@ void api__watches_stop_all(api_server_t *srv);
 void api__watches_stop_removed(api_server_t *srv);
 
 /* ---- Table (table.c) ---- */
+/* Human age since an RFC 3339 time ("5m"), or missing when there is none. */
+cJSON *api__cell_age(const char *ts, const char *missing);
 cJSON *api__table_new(const api_resource_t *res, bool include_object_meta);
 /* Add the row of obj (takes nothing). include: "None", "Metadata", "Object". */
 void api__table_add_row(cJSON *table, const api_resource_t *res, const cJSON *obj,

@@ -398,15 +398,6 @@ static void event_v1_validate(const cJSON *obj, const cJSON *old, api_status_t *
     api__cause(st, "FieldValueTooLong", "note", "Too long: may not be more than 1024 bytes");
 }
 
-static cJSON *since(const char *ts) {
-  time_t t = ts ? obj_time_parse(ts) : -1;
-  if (t < 0)
-    return cJSON_CreateString("<unknown>");
-  char buf[32];
-  obj_human_duration((int64_t)(time(NULL) - t), buf, sizeof(buf));
-  return cJSON_CreateString(buf);
-}
-
 static cJSON *event_v1_cell(const char *col, const cJSON *obj) {
   char buf[512];
   if (!strcmp(col, "Last Seen")) {
@@ -415,11 +406,11 @@ static cJSON *event_v1_cell(const char *col, const cJSON *obj) {
       ts = obj_str(obj, "series.lastObservedTime");
     if (!ts)
       ts = obj_str(obj, "eventTime");
-    return since(ts);
+    return api__cell_age(ts, "<unknown>");
   }
   if (!strcmp(col, "First Seen")) {
     const char *ts = obj_str(obj, "deprecatedFirstTimestamp");
-    return since(ts ? ts : obj_str(obj, "eventTime"));
+    return api__cell_age(ts ? ts : obj_str(obj, "eventTime"), "<unknown>");
   }
   if (!strcmp(col, "Object")) {
     const char *kind = obj_str(obj, "regarding.kind"), *name = obj_str(obj, "regarding.name");

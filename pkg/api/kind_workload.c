@@ -75,14 +75,6 @@ cJSON *api__cell_selector(const cJSON *sel) {
   return take_string(&b, "<none>");
 }
 
-cJSON *api__cell_age(const char *ts) {
-  time_t t = ts ? obj_time_parse(ts) : -1;
-  if (t < 0)
-    return cJSON_CreateString("<none>");
-  char buf[32];
-  obj_human_duration((int64_t)(time(NULL) - t), buf, sizeof(buf));
-  return cJSON_CreateString(buf);
-}
 
 static bool has_condition(const cJSON *obj, const char *type) {
   const cJSON *c;
@@ -143,7 +135,7 @@ static cJSON *cronjob_cell(const char *col, const cJSON *obj) {
   if (!strcmp(col, "Active"))
     return cJSON_CreateNumber(cJSON_GetArraySize(obj_get(obj, "status.active")));
   if (!strcmp(col, "Last Schedule"))
-    return api__cell_age(obj_str(obj, "status.lastScheduleTime"));
+    return api__cell_age(obj_str(obj, "status.lastScheduleTime"), "<none>");
   return NULL;
 }
 

@@ -241,12 +241,7 @@ static cJSON *event_cell(const char *col, const cJSON *obj) {
       ts = obj_str(obj, "eventTime");
     if (!ts)
       ts = obj_str(obj, "metadata.creationTimestamp");
-    time_t t = ts ? obj_time_parse(ts) : -1;
-    char buf[32];
-    if (t < 0)
-      return cJSON_CreateString("<unknown>");
-    obj_human_duration((int64_t)(time(NULL) - t), buf, sizeof(buf));
-    return cJSON_CreateString(buf);
+    return api__cell_age(ts, "<unknown>");
   }
   if (!strcmp(col, "Object")) {
     const char *kind = obj_str(obj, "involvedObject.kind");

@@ -42,7 +42,6 @@ extern const api_hooks_t api_kind_pdb, api_kind_hpa, api_kind_priorityclass, api
 
 /* Shared cell/format helpers (kind_workload.c). */
 cJSON *api__cell_selector(const cJSON *sel); /* label selector text, "<none>" */
-cJSON *api__cell_age(const char *ts);        /* "5m", "<none>" when absent */
 cJSON *api__cell_string(const char *s, const char *empty);
 /* Validation helpers (kind_workload.c). */
 void api__validate_selector_matches(const cJSON *sel, const cJSON *labels, const char *field,

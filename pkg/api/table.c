@@ -65,10 +65,10 @@ static const cJSON *jsonpath(const cJSON *obj, const char *path) {
   return cur;
 }
 
-static cJSON *age_cell(const char *ts) {
+cJSON *api__cell_age(const char *ts, const char *missing) {
   time_t t = ts ? obj_time_parse(ts) : -1;
   if (t < 0)
-    return cJSON_CreateString("<unknown>");
+    return cJSON_CreateString(missing);
   char buf[32];
   obj_human_duration((int64_t)(time(NULL) - t), buf, sizeof(buf));
   return cJSON_CreateString(buf);
@@ -77,7 +77,7 @@ static cJSON *age_cell(const char *ts) {
 static cJSON *path_cell(const schema_column_t *c, const cJSON *obj) {
   const cJSON *v = jsonpath(obj, c->path);
   if (!strcmp(c->type, "date"))
-    return age_cell(cJSON_IsString(v) ? v->valuestring : NULL);
+    return api__cell_age(cJSON_IsString(v) ? v->valuestring : NULL, "<unknown>");
   /* Built-in kinds print Go zero values for absent fields. */
   if ((!v || cJSON_IsNull(v)) && !strcmp(c->type, "integer"))
     return cJSON_CreateNumber(0);
