@@ -11,6 +11,7 @@
 #include "api/reqinfo.h"
 #include "api/status.h"
 #include "json/selector.h"
+#include "util/buf.h"
 
 typedef struct api_token api_token_t;
 typedef struct api_ipalloc api_ipalloc_t;
@@ -173,6 +174,8 @@ void api__watches_stop_removed(api_server_t *srv);
 /* ---- Table (table.c) ---- */
 /* Human age since an RFC 3339 time ("5m"), or missing when there is none. */
 cJSON *api__cell_age(const char *ts, const char *missing);
+/* A string cell from a buffer's text (freed), or empty when it is empty. */
+cJSON *api__cell_take(buf_t *b, const char *empty);
 cJSON *api__table_new(const api_resource_t *res, bool include_object_meta);
 /* Add the row of obj (takes nothing). include: "None", "Metadata", "Object". */
 void api__table_add_row(cJSON *table, const api_resource_t *res, const cJSON *obj,

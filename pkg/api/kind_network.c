@@ -10,13 +10,6 @@
 #include "api/object.h"
 #include "util/buf.h"
 
-static cJSON *take(buf_t *b, const char *empty) {
-  char *s = buf_steal(b, NULL);
-  cJSON *c = cJSON_CreateString(s[0] ? s : empty);
-  free(s);
-  return c;
-}
-
 /* ---- Ingress ---- */
 
 static void ingress_backend(const cJSON *be, const char *path, api_status_t *st) {
@@ -130,7 +123,7 @@ static cJSON *ingress_cell(const char *col, const cJSON *obj) {
     }
     if (n > 3)
       buf_printf(&b, " + %d more...", n - 3);
-    return take(&b, "*");
+    return api__cell_take(&b, "*");
   }
   if (!strcmp(col, "Address")) {
     const cJSON *in;
@@ -303,7 +296,7 @@ static cJSON *eps_cell(const char *col, const cJSON *obj) {
   }
   if (n > 3)
     buf_printf(&b, " + %d more...", n - 3);
-  return take(&b, "<unset>");
+  return api__cell_take(&b, "<unset>");
 }
 
 const api_hooks_t api_kind_endpointslice = {.defaults = eps_defaults,

@@ -13,22 +13,6 @@
 #include "api/object.h"
 #include "util/buf.h"
 
-static cJSON *obj_child(cJSON *parent, const char *key) {
-  cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
-  if (!cJSON_IsObject(o)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
-    o = cJSON_AddObjectToObject(parent, key);
-  }
-  return o;
-}
-
-static cJSON *take(buf_t *b, const char *empty) {
-  char *s = buf_steal(b, NULL);
-  cJSON *c = cJSON_CreateString(s[0] ? s : empty);
-  free(s);
-  return c;
-}
-
 /* An int-or-string or quantity as text. */
 static void scalar_text(const cJSON *v, char *buf, size_t n) {
   if (cJSON_IsString(v))
@@ -74,7 +58,7 @@ static cJSON *policy(const char *type, int value, int period) {
 }
 
 static void hpa_rules(cJSON *behavior, const char *which, bool up) {
-  cJSON *r = obj_child(behavior, which);
+  cJSON *r = obj_child_object(behavior, which);
   if (up && !cJSON_GetObjectItemCaseSensitive(r, "stabilizationWindowSeconds"))
     cJSON_AddNumberToObject(r, "stabilizationWindowSeconds", 0);
   if (!cJSON_GetObjectItemCaseSensitive(r, "selectPolicy"))
@@ -88,7 +72,7 @@ static void hpa_rules(cJSON *behavior, const char *which, bool up) {
 }
 
 static void hpa_defaults(cJSON *obj) {
-  cJSON *spec = obj_child(obj, "spec");
+  cJSON *spec = obj_child_object(obj, "spec");
   if (!cJSON_GetObjectItemCaseSensitive(spec, "minReplicas"))
     cJSON_AddNumberToObject(spec, "minReplicas", 1);
   if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "metrics")) == 0) {
@@ -183,7 +167,7 @@ static cJSON *hpa_cell(const char *col, const cJSON *obj) {
                  cJSON_GetArrayItem(obj_get(obj, "status.currentMetrics"), i));
     if (n > 3)
       buf_printf(&b, " + %d more...", n - 3);
-    return take(&b, "<none>");
+    return api__cell_take(&b, "<none>");
   }
   if (!strcmp(col, "MinPods")) {
     const cJSON *v = obj_get(obj, "spec.minReplicas");
@@ -273,7 +257,7 @@ static cJSON *csr_cell(const char *col, const cJSON *obj) {
     buf_append_str(&b, "Pending");
   if (obj_str(obj, "status.certificate"))
     buf_append_str(&b, ",Issued");
-  return take(&b, "Pending");
+  return api__cell_take(&b, "Pending");
 }
 
 const api_hooks_t api_kind_csr = {.validate = csr_validate, .cell = csr_cell};
@@ -307,7 +291,7 @@ static cJSON *quota_cell(const char *col, const cJSON *obj) {
       scalar_text(cJSON_GetObjectItemCaseSensitive(used, keys[i]), u, sizeof(u));
     buf_printf(&b, "%s%s: %s/%s", b.len ? ", " : "", keys[i], u, h);
   }
-  return take(&b, "");
+  return api__cell_take(&b, "");
 }
 
 static void quota_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
@@ -341,7 +325,7 @@ const api_hooks_t api_kind_limitrange = {.validate = limitrange_validate};
 static void podtemplate_defaults(cJSON *obj) {
   cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "template");
   if (cJSON_IsObject(t))
-    api__pod_spec_defaults(obj_child(t, "spec"));
+    api__pod_spec_defaults(obj_child_object(t, "spec"));
 }
 
 static cJSON *podtemplate_cell(const char *col, const cJSON *obj) {
@@ -362,14 +346,14 @@ static cJSON *podtemplate_cell(const char *col, const cJSON *obj) {
       const char *v = cJSON_IsString(vj) ? vj->valuestring : NULL;
       buf_printf(&b, "%s%s=%s", b.len ? "," : "", keys[i], v ? v : "");
     }
-    return take(&b, "<none>");
+    return api__cell_take(&b, "<none>");
   }
   const char *field = !strcmp(col, "Containers") ? "name" : "image";
   cJSON_ArrayForEach(x, obj_get(obj, "template.spec.containers")) {
     const char *v = obj_str(x, field);
     buf_printf(&b, "%s%s", b.len ? "," : "", v ? v : "");
   }
-  return take(&b, "<none>");
+  return api__cell_take(&b, "<none>");
 }
 
 static void podtemplate_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {

@@ -162,10 +162,7 @@ static cJSON *binding_cell(const char *col, const cJSON *obj) {
     else
       buf_printf(&b, "%s%s", b.len ? ", " : "", n ? n : "");
   }
-  char *str = buf_steal(&b, NULL);
-  cJSON *c = cJSON_CreateString(str);
-  free(str);
-  return c;
+  return api__cell_take(&b, "");
 }
 
 const api_hooks_t api_kind_rolebinding = {

@@ -328,10 +328,7 @@ static cJSON *svc_cell(const char *col, const cJSON *obj) {
     buf_done(&b);
     return NULL;
   }
-  char *s = buf_steal(&b, NULL);
-  cJSON *c = cJSON_CreateString(s[0] ? s : "<none>");
-  free(s);
-  return c;
+  return api__cell_take(&b, "<none>");
 }
 
 const api_hooks_t api_kind_service = {.defaults = svc_defaults,

@@ -10,15 +10,6 @@
 #include "api/object.h"
 #include "util/buf.h"
 
-static cJSON *obj_child(cJSON *parent, const char *key) {
-  cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
-  if (!cJSON_IsObject(o)) {
-    cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
-    o = cJSON_AddObjectToObject(parent, key);
-  }
-  return o;
-}
-
 static void dflt_str(cJSON *o, const char *key, const char *v) {
   if (!cJSON_GetObjectItemCaseSensitive(o, key))
     cJSON_AddStringToObject(o, key, v);
@@ -46,10 +37,7 @@ static cJSON *access_modes(const cJSON *modes) {
       }
     }
   }
-  char *s = buf_steal(&b, NULL);
-  cJSON *c = cJSON_CreateString(s);
-  free(s);
-  return c;
+  return api__cell_take(&b, "");
 }
 
 static const char *storage_class(const cJSON *obj) {
@@ -104,8 +92,8 @@ static void volume_mode(const cJSON *obj, api_status_t *st) {
 /* ---- PersistentVolumeClaim ---- */
 
 static void pvc_defaults(cJSON *obj) {
-  dflt_str(obj_child(obj, "spec"), "volumeMode", "Filesystem");
-  dflt_str(obj_child(obj, "status"), "phase", "Pending");
+  dflt_str(obj_child_object(obj, "spec"), "volumeMode", "Filesystem");
+  dflt_str(obj_child_object(obj, "status"), "phase", "Pending");
 }
 
 static void pvc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
@@ -164,10 +152,10 @@ const api_hooks_t api_kind_pvc = {.defaults = pvc_defaults, .validate = pvc_vali
 /* ---- PersistentVolume ---- */
 
 static void pv_defaults(cJSON *obj) {
-  cJSON *spec = obj_child(obj, "spec");
+  cJSON *spec = obj_child_object(obj, "spec");
   dflt_str(spec, "persistentVolumeReclaimPolicy", "Retain");
   dflt_str(spec, "volumeMode", "Filesystem");
-  dflt_str(obj_child(obj, "status"), "phase", "Pending");
+  dflt_str(obj_child_object(obj, "status"), "phase", "Pending");
 }
 
 static const char *const pv_sources[] = {
@@ -290,7 +278,7 @@ const api_hooks_t api_kind_storageclass = {
 /* ---- CSIDriver, CSINode, VolumeAttachment ---- */
 
 static void csidriver_defaults(cJSON *obj) {
-  cJSON *spec = obj_child(obj, "spec");
+  cJSON *spec = obj_child_object(obj, "spec");
   dflt_bool(spec, "attachRequired", true);
   dflt_bool(spec, "podInfoOnMount", false);
   dflt_bool(spec, "storageCapacity", false);
@@ -327,10 +315,7 @@ static cJSON *csidriver_cell(const char *col, const cJSON *obj) {
         buf_printf(&b, "%s%s", b.len ? "," : "", x->valuestring);
     }
   }
-  char *s = buf_steal(&b, NULL);
-  cJSON *c = cJSON_CreateString(s[0] ? s : "<unset>");
-  free(s);
-  return c;
+  return api__cell_take(&b, "<unset>");
 }
 
 const api_hooks_t api_kind_csidriver = {.defaults = csidriver_defaults, .cell = csidriver_cell};

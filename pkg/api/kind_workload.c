@@ -19,13 +19,6 @@ static int num(const cJSON *obj, const char *path, int dflt) {
   return cJSON_IsNumber(v) ? v->valueint : dflt;
 }
 
-static cJSON *take_string(buf_t *b, const char *empty) {
-  char *s = buf_steal(b, NULL);
-  cJSON *c = cJSON_CreateString(s[0] ? s : empty);
-  free(s);
-  return c;
-}
-
 /* "name,name" of the template's containers, or their images. */
 static cJSON *template_list(const cJSON *obj, const char *tmpl, const char *field) {
   char path[128];
@@ -37,7 +30,7 @@ static cJSON *template_list(const cJSON *obj, const char *tmpl, const char *fiel
     const char *v = obj_str(c, field);
     buf_printf(&b, "%s%s", b.len ? "," : "", v ? v : "");
   }
-  return take_string(&b, "<none>");
+  return api__cell_take(&b, "<none>");
 }
 
 /* Label selector in its string form (matchLabels and matchExpressions). */
@@ -72,7 +65,7 @@ cJSON *api__cell_selector(const cJSON *sel) {
       buf_append_str(&b, ")");
     }
   }
-  return take_string(&b, "<none>");
+  return api__cell_take(&b, "<none>");
 }
 
 
@@ -164,7 +157,7 @@ static cJSON *workload_cell(const char *col, const cJSON *obj) {
       if (cJSON_IsString(kv))
         buf_printf(&b, "%s%s=%s", b.len ? "," : "", kv->string, kv->valuestring);
     }
-    return take_string(&b, "<none>");
+    return api__cell_take(&b, "<none>");
   }
   if (!strcmp(col, "Controller")) {
     const cJSON *o;

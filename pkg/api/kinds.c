@@ -217,10 +217,7 @@ static cJSON *node_cell(const char *col, const cJSON *obj) {
       else if (!strcmp(k, "kubernetes.io/role") && cJSON_IsString(l))
         buf_printf(&b, "%s%s", b.len ? "," : "", l->valuestring);
     }
-    char *s = buf_steal(&b, NULL);
-    cJSON *c = cJSON_CreateString(s[0] ? s : "<none>");
-    free(s);
-    return c;
+    return api__cell_take(&b, "<none>");
   }
   if (!strcmp(col, "Internal-IP") || !strcmp(col, "External-IP")) {
     const char *ip = node_address(obj, col[0] == 'I' ? "InternalIP" : "ExternalIP");
@@ -305,10 +302,7 @@ static cJSON *endpoints_cell(const char *col, const cJSON *obj) {
   }
   if (total > shown)
     buf_printf(&b, " + %d more...", total - shown);
-  char *s = buf_steal(&b, NULL);
-  cJSON *c = cJSON_CreateString(s[0] ? s : "<none>");
-  free(s);
-  return c;
+  return api__cell_take(&b, "<none>");
 }
 static const api_hooks_t endpoints_hooks = {.cell = endpoints_cell, .create_on_update = true};
 

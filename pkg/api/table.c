@@ -74,6 +74,13 @@ cJSON *api__cell_age(const char *ts, const char *missing) {
   return cJSON_CreateString(buf);
 }
 
+cJSON *api__cell_take(buf_t *b, const char *empty) {
+  char *s = buf_steal(b, NULL);
+  cJSON *c = cJSON_CreateString(s[0] ? s : empty);
+  free(s);
+  return c;
+}
+
 static cJSON *path_cell(const schema_column_t *c, const cJSON *obj) {
   const cJSON *v = jsonpath(obj, c->path);
   if (!strcmp(c->type, "date"))
