@@ -4,8 +4,8 @@
 
 #include "api/internal.h"
 
-/* SelfSubjectAccessReview / SelfSubjectReview. Returns false if the call is
- * not one of them (nothing sent). */
+/* SelfSubjectAccessReview / SelfSubjectRulesReview / SelfSubjectReview.
+ * Returns false if the call is not one of them (nothing sent). */
 bool api__review(api_call_t *call);
 /* pods/binding, pods/eviction, serviceaccounts/token. Returns false if the
  * call is not one of them. */
