@@ -326,15 +326,7 @@ static void bootstrap_kubernetes_service(api_server_t *srv) {
   free(ep);
 }
 
-/* Every 10 s: two in-memory reads when nothing is missing. */
-static void reconcile_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)loop;
-  (void)revents;
-  api_server_t *srv = (api_server_t *)((char *)w - offsetof(api_server_t, reconcile));
-  bootstrap_kubernetes_service(srv);
-}
-
-void api_server_bootstrap(api_server_t *srv) {
+static void bootstrap_namespaces(api_server_t *srv) {
   static const char *const namespaces[] = {"default", "kube-system", "kube-public",
                                            "kube-node-lease"};
   for (size_t i = 0; i < 4; i++) {
@@ -344,6 +336,36 @@ void api_server_bootstrap(api_server_t *srv) {
     bootstrap_create(srv, "", "Namespace", NULL, json);
     free(json);
   }
+}
+
+/* Whether namespace default is stored and not being deleted. */
+static bool default_namespace_ready(api_server_t *srv) {
+  char *key = api_resource_key(api_registry_find_kind("", "Namespace"), NULL, "default");
+  store_kv_t *kv = NULL;
+  int r = store_get_latest(srv->store, key, &kv);
+  free(key);
+  if (r < 0)
+    return false;
+  bool ready = !strstr(kv->value, "\"deletionTimestamp\"");
+  store_kv_unref(kv);
+  return ready;
+}
+
+/* Every 10 s, as upstream's apiserver does for its system namespaces and
+ * the kubernetes Service: a few in-memory reads when nothing is missing.
+ * A namespace re-created now is stored later (group commit): the Service
+ * follows on the next tick. */
+static void reconcile_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  api_server_t *srv = (api_server_t *)((char *)w - offsetof(api_server_t, reconcile));
+  bootstrap_namespaces(srv);
+  if (default_namespace_ready(srv))
+    bootstrap_kubernetes_service(srv);
+}
+
+void api_server_bootstrap(api_server_t *srv) {
+  bootstrap_namespaces(srv);
   bootstrap_kubernetes_service(srv);
   if (!ev_is_active(&srv->reconcile)) {
     ev_timer_init(&srv->reconcile, reconcile_cb, 10., 10.);

@@ -1,6 +1,7 @@
 """More kubectl against a real `k3c server --disable-agent`: CertificateSigningRequest
 requestor and approval (`kubectl certificate approve|deny`), SelfSubjectRulesReview
-(`kubectl auth can-i --list`), the kubernetes Service coming back after a delete,
+(`kubectl auth can-i --list`), the kubernetes Service and system namespaces coming back
+after a delete,
 and `kubectl create -f` of a v1 Binding."""
 import json
 import os
@@ -199,6 +200,12 @@ r = k.wait_for("get endpoints kubernetes -o jsonpath={.subsets[0].ports[0].port}
 t.ok(r.returncode == 0 and r.stdout == str(srv.port),
      "endpoints/kubernetes is re-created with the API port", k.diag("get endpoints", r))
 
+k.ok("delete ns kube-public", out='namespace "kube-public" deleted')
+r = k.wait_for("get ns kube-public -o jsonpath={.status.phase}",
+               lambda r: r.returncode == 0 and r.stdout == "Active", timeout=15)
+t.ok(r.returncode == 0 and r.stdout == "Active",
+     "namespace kube-public is re-created within 15 s", k.diag("get ns kube-public", r))
+
 # ---- kubectl create -f of a v1 Binding ----
 k.ok("run bound --image=busybox", out="pod/bound created")
 binding = k.write("binding.yaml", """apiVersion: v1
@@ -217,5 +224,16 @@ k.ok(["create", "-f", binding], out="status/<unknown> created",
 k.ok("get pod bound -o jsonpath={.spec.nodeName}", out="node-a",
      name="the Binding set spec.nodeName")
 k.fails(["create", "-f", binding], err='pod bound is already assigned to node "node-a"')
+
+# Deleting namespace default takes the Service with it; both come back (upstream refuses
+# to delete default at all).
+k.ok("delete ns default", out='namespace "default" deleted')
+r = k.wait_for("get svc kubernetes -n default -o jsonpath={.spec.clusterIP}",
+               lambda r: r.returncode == 0 and r.stdout == "10.43.0.1", timeout=25)
+t.ok(r.returncode == 0 and r.stdout == "10.43.0.1",
+     "after namespace default is deleted, it and svc/kubernetes come back within 25 s",
+     k.diag("get svc kubernetes", r))
+t.ok("bootstrap create" not in srv.log_text(), "no failed re-creates in the server log",
+     srv.log_tail())
 
 k.finish()
