@@ -94,6 +94,13 @@ ap = subs.get("certificatesigningrequests/approval", {})
 t.ok(ap.get("kind") == "CertificateSigningRequest" and ap.get("verbs") == ["get", "patch", "update"],
      "discovery lists certificatesigningrequests/approval (get, patch, update)", ap)
 
+r = k.ok(["get", "--raw", "/openapi/v3/apis/certificates.k8s.io/v1"])
+ops = load_json(r.stdout).get("paths", {}).get(CSR_PATH + "/{name}/approval", {})
+t.ok(sorted(m for m in ops if m in ("get", "put", "patch", "post")) == ["get", "patch", "put"]
+     and ops.get("put", {}).get("operationId")
+     == "replaceCertificatesV1CertificateSigningRequestApproval",
+     "OpenAPI v3 has …/{name}/approval with get, put, patch", sorted(ops))
+
 k.ok("certificate approve alice",
      out="certificatesigningrequest.certificates.k8s.io/alice approved",
      name="kubectl certificate approve (approval only: no signer controller issues the "
