@@ -1,5 +1,6 @@
 /* Action subresources: pods/binding (the scheduler's bind), pods/eviction
- * (drain) and serviceaccounts/token (TokenRequest).
+ * (drain) and serviceaccounts/token (TokenRequest); and the create of a
+ * CertificateSigningRequest, which records who asked.
  * https://kubernetes.io/docs/reference/kubernetes-api/ */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ static void issue_token(api_call_t *call, cJSON *tr) {
   cJSON *sa = NULL;
   if (api__load(call, &kv, &sa, &st) < 0) {
     api__respond_status(call->req, &st);
+    cJSON_Delete(tr);
     return;
   }
   const cJSON *exp = obj_get(tr, "spec.expirationSeconds");
@@ -137,7 +139,41 @@ out:
   store_kv_unref(kv);
 }
 
+/* POST …/certificatesigningrequests: spec.username, uid, groups and extra
+ * are the requesting user's, whatever the client sent (upstream
+ * csrStrategy.PrepareForCreate). */
+static bool create_csr(api_call_t *call) {
+  if (strcmp(call->ri.group, "certificates.k8s.io") ||
+      strcmp(call->ri.resource, "certificatesigningrequests") || strcmp(call->ri.verb, "create") ||
+      call->ri.subresource[0])
+    return false;
+  api_status_t st;
+  cJSON *obj = NULL;
+  if (api__decode_body(call->req, &obj, &st) < 0) {
+    api__respond_status(call->req, &st);
+    return true;
+  }
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+  if (cJSON_IsObject(spec)) {
+    const api_user_t *u = &call->user;
+    obj_set_str(spec, "username", u->name);
+    if (u->uid[0])
+      obj_set_str(spec, "uid", u->uid);
+    else
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "uid");
+    cJSON *groups = cJSON_CreateArray();
+    for (size_t i = 0; u->groups[i]; i++)
+      cJSON_AddItemToArray(groups, cJSON_CreateString(u->groups[i]));
+    obj_set(spec, "groups", groups);
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "extra"); /* no authenticator sets extra */
+  }
+  api__create(call->srv, call->req, call->res, call->view, call->ri.ns, obj, api__dry_run(call->req));
+  return true;
+}
+
 bool api__action(api_call_t *call) {
+  if (create_csr(call))
+    return true;
   const char *sub = call->ri.subresource;
   bool core = !call->ri.group[0];
   /* POST …/pods/<name>/binding, or the older …/bindings with the pod in metadata.name. */

@@ -278,6 +278,28 @@ int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJS
 
 /* ---- updates ---- */
 
+/* The approval subresource (CertificateSigningRequest): the request's
+ * metadata and status.conditions, everything else from old. */
+static void keep_all_but_conditions(cJSON *obj, const cJSON *old) {
+  cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+  cJSON *conds = cJSON_IsObject(status)
+                     ? cJSON_DetachItemFromObjectCaseSensitive(status, "conditions")
+                     : NULL;
+  cJSON *meta = cJSON_DetachItemFromObjectCaseSensitive(obj, "metadata");
+  cJSON *copy = cJSON_Duplicate(old, 1);
+  cJSON *child = obj->child;
+  obj->child = copy->child;
+  copy->child = child;
+  cJSON_Delete(copy);
+  if (meta)
+    obj_set(obj, "metadata", meta);
+  status = obj_child_object(obj, "status");
+  if (conds)
+    obj_set(status, "conditions", conds);
+  else
+    cJSON_DeleteItemFromObjectCaseSensitive(status, "conditions");
+}
+
 /* Carry over what a client may not change in an update. */
 void api__keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSON *old,
                                const char *sub) {
@@ -291,6 +313,10 @@ void api__keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSON 
       obj_set(meta, keep[i], cJSON_Duplicate(v, 1));
     else
       cJSON_DeleteItemFromObjectCaseSensitive(meta, keep[i]);
+  }
+  if (sub && !strcmp(sub, "approval")) {
+    keep_all_but_conditions(obj, old);
+    return;
   }
   if (res->has_status) {
     const char *replace = sub && !strcmp(sub, "status") ? "spec" : "status";

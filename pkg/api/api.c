@@ -4,6 +4,7 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
   srv->advertise_port = opts->advertise_port ? opts->advertise_port : 6443;
   srv->node_port_min = opts->node_port_min ? opts->node_port_min : 30000;
   srv->node_port_max = opts->node_port_max ? opts->node_port_max : 32767;
+  ev_timer_init(&srv->reconcile, NULL, 0, 0);
   int r = api__ipalloc_new(srv, err, errlen);
   if (r == 0 && opts->token_auth_file)
     r = api__tokens_load(srv, opts->token_auth_file, err, errlen);
@@ -48,6 +50,10 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
 void api_server_free(api_server_t *srv) {
   if (!srv)
     return;
+  if (ev_is_active(&srv->reconcile)) {
+    ev_ref(srv->loop); /* balance the ev_unref of api_server_bootstrap */
+    ev_timer_stop(srv->loop, &srv->reconcile);
+  }
   api__watches_stop_all(srv);
   api__crd_stop(srv);
   api__tokens_free(srv);
@@ -292,16 +298,9 @@ static void bootstrap_create(api_server_t *srv, const char *group, const char *k
   free(key);
 }
 
-void api_server_bootstrap(api_server_t *srv) {
-  static const char *const namespaces[] = {"default", "kube-system", "kube-public",
-                                           "kube-node-lease"};
-  for (size_t i = 0; i < 4; i++) {
-    char *json = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
-                           "\"metadata\":{\"name\":\"%s\"}}",
-                           namespaces[i]);
-    bootstrap_create(srv, "", "Namespace", NULL, json);
-    free(json);
-  }
+/* The kubernetes Service and its Endpoints in default, as upstream's
+ * apiserver keeps them: created when missing. */
+static void bootstrap_kubernetes_service(api_server_t *srv) {
   char first_ip[64];
   snprintf(first_ip, sizeof(first_ip), "%s", srv->service_cidr);
   char *slash = strchr(first_ip, '/');
@@ -326,4 +325,52 @@ void api_server_bootstrap(api_server_t *srv) {
                        srv->advertise_ip, srv->advertise_port);
   bootstrap_create(srv, "", "Endpoints", "default", ep);
   free(ep);
+}
+
+static void bootstrap_namespaces(api_server_t *srv) {
+  static const char *const namespaces[] = {"default", "kube-system", "kube-public",
+                                           "kube-node-lease"};
+  for (size_t i = 0; i < 4; i++) {
+    char *json = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+                           "\"metadata\":{\"name\":\"%s\"}}",
+                           namespaces[i]);
+    bootstrap_create(srv, "", "Namespace", NULL, json);
+    free(json);
+  }
+}
+
+/* Whether namespace default is stored and not being deleted. */
+static bool default_namespace_ready(api_server_t *srv) {
+  char *key = api_resource_key(api_registry_find_kind("", "Namespace"), NULL, "default");
+  store_kv_t *kv = NULL;
+  int r = store_get_latest(srv->store, key, &kv);
+  free(key);
+  if (r < 0)
+    return false;
+  bool ready = !strstr(kv->value, "\"deletionTimestamp\"");
+  store_kv_unref(kv);
+  return ready;
+}
+
+/* Every 10 s, as upstream's apiserver does for its system namespaces and
+ * the kubernetes Service: a few in-memory reads when nothing is missing.
+ * A namespace re-created now is stored later (group commit): the Service
+ * follows on the next tick. */
+static void reconcile_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  api_server_t *srv = (api_server_t *)((char *)w - offsetof(api_server_t, reconcile));
+  bootstrap_namespaces(srv);
+  if (default_namespace_ready(srv))
+    bootstrap_kubernetes_service(srv);
+}
+
+void api_server_bootstrap(api_server_t *srv) {
+  bootstrap_namespaces(srv);
+  bootstrap_kubernetes_service(srv);
+  if (!ev_is_active(&srv->reconcile)) {
+    ev_timer_init(&srv->reconcile, reconcile_cb, 10., 10.);
+    ev_timer_start(srv->loop, &srv->reconcile);
+    ev_unref(srv->loop); /* the timer alone does not keep the loop running */
+  }
 }

@@ -27,7 +27,10 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
                    api_server_t **ret_srv, char *err, size_t errlen);
 /* Create what a fresh cluster needs (namespaces default, kube-system,
  * kube-public, kube-node-lease; the kubernetes Service and Endpoints).
- * Asynchronous; safe to call on every start. */
+ * Asynchronous; safe to call on every start. Starts a 10 s timer that
+ * re-creates those namespaces and the kubernetes Service and Endpoints when
+ * they are deleted (stopped by api_server_free; it does not keep the loop
+ * alive). */
 void api_server_bootstrap(api_server_t *srv);
 /* The http_handler_cb of the API: pass the api_server_t as data. */
 void api_server_handle(http_req_t *req, void *data);

@@ -29,6 +29,7 @@ struct api_server {
   unsigned char *node_ports; /* bitmap over node_port_min..max */
   api_watch_t *watches;      /* active watch streams */
   store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
+  ev_timer reconcile;        /* re-creates the kubernetes Service (api.c) */
 };
 
 typedef struct {

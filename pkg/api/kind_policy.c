@@ -223,6 +223,77 @@ const api_hooks_t api_kind_priorityclass = {
 
 /* ---- CertificateSigningRequest ---- */
 
+/* Conditions of a type: Approved and Denied are set through the approval
+ * subresource, Failed through status; none of them may be removed. */
+static int count_type(const cJSON *conds, const char *type) {
+  int n = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, conds) {
+    const char *t = obj_str(c, "type");
+    n += t && !strcmp(t, type);
+  }
+  return n;
+}
+
+static void csr_validate_conditions(const cJSON *obj, const cJSON *old, api_status_t *st) {
+  static const char *const true_only[] = {"Approved", "Denied", "Failed"};
+  const cJSON *conds = obj_get(obj, "status.conditions");
+  const cJSON *old_conds = obj_get(old, "status.conditions");
+  bool approved = false, denied = false;
+  /* upstream tolerates what an old object already holds */
+  bool both_ok = old && count_type(old_conds, "Approved") && count_type(old_conds, "Denied");
+  int i = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, conds) {
+    char field[64];
+    const char *type = obj_str(c, "type");
+    const char *status = obj_str(c, "status");
+    snprintf(field, sizeof(field), "status.conditions[%d].type", i);
+    if (!type || !type[0])
+      api__cause_required(st, field);
+    bool only_true = false;
+    for (size_t k = 0; type && k < 3; k++)
+      only_true = only_true || !strcmp(type, true_only[k]);
+    snprintf(field, sizeof(field), "status.conditions[%d].status", i);
+    if (!status || !status[0])
+      api__cause_required(st, field);
+    else if (only_true && strcmp(status, "True"))
+      api__cause(st, "FieldValueNotSupported", field,
+                 "Unsupported value: \"%s\": supported values: \"True\"", status);
+    else if (!only_true && strcmp(status, "True") && strcmp(status, "False") &&
+             strcmp(status, "Unknown"))
+      api__cause(st, "FieldValueNotSupported", field,
+                 "Unsupported value: \"%s\": supported values: \"False\", \"True\", \"Unknown\"",
+                 status);
+    snprintf(field, sizeof(field), "status.conditions[%d].type", i);
+    if (type && !strcmp(type, "Approved"))
+      approved = true;
+    if (type && !strcmp(type, "Denied"))
+      denied = true;
+    if (!both_ok && approved && denied && type &&
+        (!strcmp(type, "Approved") || !strcmp(type, "Denied")))
+      api__cause(st, "FieldValueInvalid", field,
+                 "Invalid value: \"%s\": Approved and Denied conditions are mutually exclusive",
+                 type);
+    /* a duplicate: the same type earlier in the list */
+    int before = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, conds) {
+      if (p == c)
+        break;
+      const char *pt = obj_str(p, "type");
+      before += type && pt && !strcmp(pt, type);
+    }
+    if (before)
+      api__cause(st, "FieldValueDuplicate", field, "Duplicate value: \"%s\"", type);
+    i++;
+  }
+  for (size_t k = 0; old && k < 3; k++)
+    if (count_type(conds, true_only[k]) < count_type(old_conds, true_only[k]))
+      api__cause(st, "FieldValueForbidden", "status.conditions",
+                 "Forbidden: updates may not remove a condition of type \"%s\"", true_only[k]);
+}
+
 static void csr_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   if (!obj_str(obj, "spec.request"))
     api__cause_required(st, "spec.request");
@@ -232,6 +303,41 @@ static void csr_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
     api__cause_required(st, "spec.usages");
   if (old)
     api__validate_immutable(obj_get(obj, "spec"), obj_get(old, "spec"), "spec", st);
+  csr_validate_conditions(obj, old, st);
+}
+
+/* Condition times the client left out: lastUpdateTime now; lastTransitionTime
+ * kept from the old condition of the same type and status, else now
+ * (upstream populateConditionTimestamps). */
+static int csr_admit_update(api_server_t *srv, cJSON *obj, const cJSON *old, api_status_t *st) {
+  (void)srv;
+  (void)st;
+  char now[32];
+  obj_time_format(time(NULL), now, sizeof(now));
+  cJSON *conds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"),
+                                                  "conditions");
+  cJSON *c;
+  cJSON_ArrayForEach(c, conds) {
+    if (!cJSON_IsObject(c))
+      continue;
+    if (!obj_str(c, "lastUpdateTime"))
+      obj_set_str(c, "lastUpdateTime", now);
+    if (obj_str(c, "lastTransitionTime"))
+      continue;
+    const char *since = now;
+    const char *type = obj_str(c, "type"), *status = obj_str(c, "status");
+    const cJSON *o;
+    cJSON_ArrayForEach(o, obj_get(old, "status.conditions")) {
+      const char *ot = obj_str(o, "type"), *os = obj_str(o, "status");
+      const char *ots = obj_str(o, "lastTransitionTime");
+      if (type && status && ot && os && ots && !strcmp(ot, type) && !strcmp(os, status)) {
+        since = ots;
+        break;
+      }
+    }
+    obj_set_str(c, "lastTransitionTime", since);
+  }
+  return 0;
 }
 
 static cJSON *csr_cell(const char *col, const cJSON *obj) {
@@ -260,7 +366,8 @@ static cJSON *csr_cell(const char *col, const cJSON *obj) {
   return api__cell_take(&b, "Pending");
 }
 
-const api_hooks_t api_kind_csr = {.validate = csr_validate, .cell = csr_cell};
+const api_hooks_t api_kind_csr = {
+    .validate = csr_validate, .cell = csr_cell, .admit_update = csr_admit_update};
 
 /* ---- ResourceQuota, LimitRange, PodTemplate ---- */
 

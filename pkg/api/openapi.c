@@ -398,7 +398,7 @@ static void add_resource_paths(cJSON *paths, const schema_resource_t *r, typeset
     opctx_t sc = c;
     bool rw = false; /* get/put/patch, else post only */
     const char *st_name = NULL;
-    if (strcmp(*s, "status") == 0) {
+    if (strcmp(*s, "status") == 0 || strcmp(*s, "approval") == 0) {
       st = r->type, rw = true;
       st_name = type_name;
     } else if (strcmp(*s, "scale") == 0) {

@@ -531,7 +531,8 @@ void api__rest(api_call_t *call) {
     need = SCHEMA_VERB_DELETE;
   else if (!strcmp(verb, "deletecollection"))
     need = SCHEMA_VERB_DELETECOLLECTION;
-  bool sub_ok = !sub[0] || ((!strcmp(sub, "status") || !strcmp(sub, "scale")) &&
+  bool sub_ok = !sub[0] || ((!strcmp(sub, "status") || !strcmp(sub, "scale") ||
+                             !strcmp(sub, "approval")) &&
                             api_resource_has_subresource(call->res, sub) &&
                             (need & (SCHEMA_VERB_GET | SCHEMA_VERB_UPDATE | SCHEMA_VERB_PATCH)));
   if (sub[0] && !api_resource_has_subresource(call->res, sub)) {

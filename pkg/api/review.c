@@ -1,5 +1,6 @@
 /* Review APIs a client calls about itself: SelfSubjectAccessReview
- * (`kubectl auth can-i`) and SelfSubjectReview (`kubectl auth whoami`).
+ * (`kubectl auth can-i`), SelfSubjectRulesReview (`kubectl auth can-i
+ * --list`) and SelfSubjectReview (`kubectl auth whoami`).
  * https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access */
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,72 @@ static void access_review(api_call_t *call, cJSON *obj) {
   api__respond_obj(call->req, 201, obj);
 }
 
+static cJSON *strings(const char *const *v) {
+  cJSON *a = cJSON_CreateArray();
+  for (; *v; v++)
+    cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+  return a;
+}
+
+static cJSON *resource_rule(const char *const *verbs, const char *const *groups,
+                            const char *const *resources) {
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddItemToObject(r, "verbs", strings(verbs));
+  cJSON_AddItemToObject(r, "apiGroups", strings(groups));
+  cJSON_AddItemToObject(r, "resources", strings(resources));
+  return r;
+}
+
+static cJSON *non_resource_rule(const char *const *verbs, const char *const *urls) {
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddItemToObject(r, "verbs", strings(verbs));
+  cJSON_AddItemToObject(r, "nonResourceURLs", strings(urls));
+  return r;
+}
+
+/* The rules api__authorize applies, written out: everything for
+ * system:masters; for everyone else the self reviews (upstream's
+ * system:basic-user) and reads of the discovery, version and health
+ * endpoints (system:discovery, system:public-info-viewer). */
+static void rules_review(api_call_t *call, cJSON *obj) {
+  static const char *const all[] = {"*", NULL};
+  static const char *const create[] = {"create", NULL};
+  static const char *const get[] = {"get", NULL};
+  static const char *const authz[] = {"authorization.k8s.io", NULL};
+  static const char *const authz_res[] = {"selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                                          NULL};
+  static const char *const authn[] = {"authentication.k8s.io", NULL};
+  static const char *const authn_res[] = {"selfsubjectreviews", NULL};
+  static const char *const urls[] = {"/api",     "/api/*",  "/apis",   "/apis/*",
+                                     "/healthz", "/livez",  "/readyz", "/version",
+                                     "/version/", "/openapi", "/openapi/*", NULL};
+  const char *ns = obj_str(obj, "spec.namespace");
+  if (!ns || !ns[0]) {
+    api_status_t st;
+    cJSON_Delete(obj);
+    api_status_bad_request(&st, "no namespace on request");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  bool master = false;
+  for (size_t i = 0; call->user.groups[i]; i++)
+    master = master || !strcmp(call->user.groups[i], "system:masters");
+  cJSON *status = cJSON_CreateObject();
+  cJSON *rr = cJSON_AddArrayToObject(status, "resourceRules");
+  cJSON *nrr = cJSON_AddArrayToObject(status, "nonResourceRules");
+  if (master) {
+    cJSON_AddItemToArray(rr, resource_rule(all, all, all));
+    cJSON_AddItemToArray(nrr, non_resource_rule(all, all));
+  } else {
+    cJSON_AddItemToArray(rr, resource_rule(create, authz, authz_res));
+    cJSON_AddItemToArray(rr, resource_rule(create, authn, authn_res));
+    cJSON_AddItemToArray(nrr, non_resource_rule(get, urls));
+  }
+  cJSON_AddBoolToObject(status, "incomplete", false);
+  obj_set(obj, "status", status);
+  api__respond_obj(call->req, 201, obj);
+}
+
 static void self_review(api_call_t *call, cJSON *obj) {
   cJSON *status = cJSON_CreateObject();
   cJSON *ui = cJSON_AddObjectToObject(status, "userInfo");
@@ -60,9 +127,11 @@ bool api__review(api_call_t *call) {
   const api_reqinfo_t *ri = &call->ri;
   bool access = !strcmp(ri->group, "authorization.k8s.io") &&
                 !strcmp(ri->resource, "selfsubjectaccessreviews");
+  bool rules = !strcmp(ri->group, "authorization.k8s.io") &&
+               !strcmp(ri->resource, "selfsubjectrulesreviews");
   bool self = !strcmp(ri->group, "authentication.k8s.io") &&
               !strcmp(ri->resource, "selfsubjectreviews");
-  if (!access && !self)
+  if (!access && !rules && !self)
     return false;
   api_status_t st;
   if (strcmp(ri->verb, "create") || ri->name[0]) {
@@ -82,11 +151,15 @@ bool api__review(api_call_t *call) {
     api__respond_status(call->req, &st);
     return true;
   }
-  obj_set_str(obj, "apiVersion", access ? "authorization.k8s.io/v1" : "authentication.k8s.io/v1");
-  obj_set_str(obj, "kind", access ? "SelfSubjectAccessReview" : "SelfSubjectReview");
+  obj_set_str(obj, "apiVersion", self ? "authentication.k8s.io/v1" : "authorization.k8s.io/v1");
+  obj_set_str(obj, "kind", access  ? "SelfSubjectAccessReview"
+                           : rules ? "SelfSubjectRulesReview"
+                                   : "SelfSubjectReview");
   obj_meta(obj);
   if (access)
     access_review(call, obj);
+  else if (rules)
+    rules_review(call, obj);
   else
     self_review(call, obj);
   return true;

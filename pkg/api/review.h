@@ -4,9 +4,10 @@
 
 #include "api/internal.h"
 
-/* SelfSubjectAccessReview / SelfSubjectReview. Returns false if the call is
- * not one of them (nothing sent). */
+/* SelfSubjectAccessReview / SelfSubjectRulesReview / SelfSubjectReview.
+ * Returns false if the call is not one of them (nothing sent). */
 bool api__review(api_call_t *call);
-/* pods/binding, pods/eviction, serviceaccounts/token. Returns false if the
+/* pods/binding, pods/eviction, serviceaccounts/token and the create of a
+ * CertificateSigningRequest (fills the requestor). Returns false if the
  * call is not one of them. */
 bool api__action(api_call_t *call);
