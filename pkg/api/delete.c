@@ -63,6 +63,16 @@ static int delete_opts(http_req_t *req, delete_opts_t *o, api_status_t *st) {
 
 static void delete_namespace_contents(api_server_t *srv, const char *ns);
 
+static bool protected_namespace(const api_resource_t *res, const char *name) {
+  static const char *const keep[] = {"default", "kube-system", "kube-public"};
+  if (strcmp(res->s->kind, "Namespace") || res->s->group[0] || !name)
+    return false;
+  for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+    if (!strcmp(name, keep[i]))
+      return true;
+  return false;
+}
+
 /* Delete one object: finalizers make it a graceful update. */
 static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t *res,
                        const api_resource_t *view,
@@ -80,6 +90,13 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     snprintf(why, sizeof(why), "Precondition failed: UID in precondition: %s, UID in object meta: %s",
              o->pre_uid, obj_str(obj, "metadata.uid"));
     api_status_conflict(&st, res->s->group, res->s->plural, name, why);
+    goto fail;
+  }
+  if (protected_namespace(res, name)) {
+    /* upstream's NamespaceLifecycle admission keeps these */
+    api_status_init(&st, 403, "Forbidden",
+                    "namespaces \"%s\" is forbidden: this namespace may not be deleted", name);
+    api_status_set_details(&st, "", "namespaces", name);
     goto fail;
   }
   char rv[32];

@@ -207,11 +207,7 @@ r = k.wait_for("get endpoints kubernetes -o jsonpath={.subsets[0].ports[0].port}
 t.ok(r.returncode == 0 and r.stdout == str(srv.port),
      "endpoints/kubernetes is re-created with the API port", k.diag("get endpoints", r))
 
-k.ok("delete ns kube-public", out='namespace "kube-public" deleted')
-r = k.wait_for("get ns kube-public -o jsonpath={.status.phase}",
-               lambda r: r.returncode == 0 and r.stdout == "Active", timeout=15)
-t.ok(r.returncode == 0 and r.stdout == "Active",
-     "namespace kube-public is re-created within 15 s", k.diag("get ns kube-public", r))
+k.fails("delete ns kube-public", err='namespaces "kube-public" is forbidden: this namespace may not be deleted')
 
 # ---- kubectl create -f of a v1 Binding ----
 k.ok("run bound --image=busybox", out="pod/bound created")
@@ -232,14 +228,15 @@ k.ok("get pod bound -o jsonpath={.spec.nodeName}", out="node-a",
      name="the Binding set spec.nodeName")
 k.fails(["create", "-f", binding], err='pod bound is already assigned to node "node-a"')
 
-# Deleting namespace default takes the Service with it; both come back (upstream refuses
-# to delete default at all).
-k.ok("delete ns default", out='namespace "default" deleted')
-r = k.wait_for("get svc kubernetes -n default -o jsonpath={.spec.clusterIP}",
-               lambda r: r.returncode == 0 and r.stdout == "10.43.0.1", timeout=25)
-t.ok(r.returncode == 0 and r.stdout == "10.43.0.1",
-     "after namespace default is deleted, it and svc/kubernetes come back within 25 s",
-     k.diag("get svc kubernetes", r))
+# The system namespaces cannot be deleted (upstream's NamespaceLifecycle); kube-node-lease
+# can, and comes back like upstream's system namespaces controller brings it back.
+k.fails("delete ns default", err='namespaces "default" is forbidden: this namespace may not be deleted')
+k.fails("delete ns kube-system", err='namespaces "kube-system" is forbidden: this namespace may not be deleted')
+k.ok("delete ns kube-node-lease", out='namespace "kube-node-lease" deleted')
+r = k.wait_for("get ns kube-node-lease -o jsonpath={.status.phase}",
+               lambda r: r.returncode == 0 and r.stdout == "Active", timeout=25)
+t.ok(r.returncode == 0 and r.stdout == "Active",
+     "a deleted kube-node-lease namespace comes back within 25 s", k.diag("get ns kube-node-lease", r))
 t.ok("bootstrap create" not in srv.log_text(), "no failed re-creates in the server log",
      srv.log_tail())
 
