@@ -10,15 +10,30 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector}
+harnesses=${*:-jsonpatch selector http_parser yaml}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ipkg"
-srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c"
+util="pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c"
 for h in $harnesses; do
+  # the sources (and libraries) each harness links
+  case $h in
+  jsonpatch | selector)
+    srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c $util"
+    libs="-lcjson" ;;
+  http_parser)
+    srcs="pkg/http/parser.c pkg/http/url.c $util"
+    libs="-lcjson" ;;
+  yaml)
+    srcs="pkg/yaml/decode.c $util"
+    libs="-lyaml -lcjson -lm" ;;
+  *)
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml)" >&2
+    exit 2 ;;
+  esac
   echo "== fuzz_$h"
-  $CC $flags -o "$out/fuzz_$h" "fuzz/fuzz_$h.c" $srcs -lcjson -lpthread
+  $CC $flags -o "$out/fuzz_$h" "fuzz/fuzz_$h.c" $srcs $libs -lpthread
   mkdir -p "$out/corpus-$h"
   "$out/fuzz_$h" -max_total_time="$secs" -max_len=4096 "$out/corpus-$h" "fuzz/corpus/$h"
 done
