@@ -16,6 +16,7 @@
 typedef struct anchor {
   char *name;
   cJSON *value; /* owned copy */
+  size_t cost;  /* copy_cost(value) */
   struct anchor *next;
 } anchor_t;
 
@@ -25,6 +26,7 @@ typedef struct {
   char *err;
   size_t errlen;
   int depth;
+  size_t copied; /* bytes copied for anchors and aliases, <= YAML_MAX_COPY_BYTES */
 } ctx_t;
 
 static int fail(ctx_t *c, const yaml_mark_t *mark, const char *reason) {
@@ -57,18 +59,44 @@ static void anchors_free(anchor_t *a) {
   }
 }
 
-static void anchor_add(ctx_t *c, const char *name, const cJSON *value) {
+/* Roughly what cJSON_Duplicate(v, 1) allocates; stops counting past limit. */
+static size_t copy_cost(const cJSON *v, size_t limit) {
+  size_t n = sizeof(cJSON);
+  if (v->string)
+    n += strlen(v->string) + 1;
+  if (v->valuestring)
+    n += strlen(v->valuestring) + 1;
+  for (const cJSON *k = v->child; k && n <= limit; k = k->next)
+    n += copy_cost(k, limit - n);
+  return n;
+}
+
+/* Account for copying cost bytes; fails once the stream's budget is spent. */
+static int charge(ctx_t *c, size_t cost, const yaml_mark_t *mark) {
+  if (cost > YAML_MAX_COPY_BYTES - c->copied)
+    return fail(c, mark, "anchors and aliases expand to too much data");
+  c->copied += cost;
+  return 0;
+}
+
+static int anchor_add(ctx_t *c, const char *name, const cJSON *value, const yaml_mark_t *mark) {
+  size_t cost = copy_cost(value, YAML_MAX_COPY_BYTES);
+  int r = charge(c, cost, mark);
+  if (r < 0)
+    return r;
   anchor_t *a = xcalloc(1, sizeof(*a));
   a->name = xstrdup(name);
   a->value = cJSON_Duplicate(value, 1);
+  a->cost = cost;
   a->next = c->anchors;
   c->anchors = a;
+  return 0;
 }
 
-static const cJSON *anchor_find(ctx_t *c, const char *name) {
+static const anchor_t *anchor_find(ctx_t *c, const char *name) {
   for (anchor_t *a = c->anchors; a; a = a->next)
     if (strcmp(a->name, name) == 0)
-      return a->value;
+      return a;
   return NULL;
 }
 
@@ -287,12 +315,14 @@ static int parse_node(ctx_t *c, yaml_event_t *ev, cJSON **ret) {
   }
   switch (ev->type) {
   case YAML_ALIAS_EVENT: {
-    const cJSON *a = anchor_find(c, (const char *)ev->data.alias.anchor);
+    const anchor_t *a = anchor_find(c, (const char *)ev->data.alias.anchor);
     if (!a) {
       r = fail(c, &ev->start_mark, "unknown alias");
       break;
     }
-    val = cJSON_Duplicate(a, 1);
+    if ((r = charge(c, a->cost, &ev->start_mark)) < 0)
+      break;
+    val = cJSON_Duplicate(a->value, 1);
     break;
   }
   case YAML_SCALAR_EVENT: {
@@ -324,8 +354,10 @@ static int parse_node(ctx_t *c, yaml_event_t *ev, cJSON **ret) {
   c->depth--;
   if (r < 0)
     return r;
-  if (anchor)
-    anchor_add(c, anchor, val);
+  if (anchor && (r = anchor_add(c, anchor, val, &ev->start_mark)) < 0) {
+    cJSON_Delete(val);
+    return r;
+  }
   *ret = val;
   return 0;
 }

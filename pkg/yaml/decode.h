@@ -4,7 +4,8 @@
  * null/~/empty -> null, true/false/yes/no/on/off -> bool, integers
  * (decimal, 0x hex, 0o and leading-0 octal), floats, else strings. Quoted
  * and block scalars are always strings. Anchors, aliases and "<<" merge keys
- * are supported. Nesting deeper than YAML_MAX_DEPTH is rejected.
+ * are supported. Nesting deeper than YAML_MAX_DEPTH, or aliases expanding
+ * to more than YAML_MAX_COPY_BYTES, is rejected.
  * Pure functions: callable from any thread. */
 #pragma once
 
@@ -12,6 +13,10 @@
 #include <stddef.h>
 
 #define YAML_MAX_DEPTH 128
+/* Anchors and aliases are expanded by copying; a stream may copy at most
+ * this many bytes of cJSON nodes and strings, so a few hundred bytes of
+ * nested aliases ("billion laughs") cannot exhaust memory. */
+#define YAML_MAX_COPY_BYTES (16u << 20)
 
 /* Parse every document of a stream. Empty documents are skipped. On
  * success *ret_docs is a cJSON array (caller frees with cJSON_Delete).

@@ -84,8 +84,29 @@ static void test_errors(void) {
   ASSERT_CONTAINS(err, "nesting too deep");
 }
 
+/* "Billion laughs": 9 aliases per level, 9 levels, would be 9^9 nodes. */
+static void test_alias_bomb(void) {
+  char y[2048];
+  size_t n = (size_t)snprintf(y, sizeof(y), "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+  for (int i = 1; i < 9; i++) {
+    n += (size_t)snprintf(y + n, sizeof(y) - n, "a%d: &a%d [", i, i);
+    for (int k = 0; k < 9; k++)
+      n += (size_t)snprintf(y + n, sizeof(y) - n, "%s*a%d", k ? ", " : "", i - 1);
+    n += (size_t)snprintf(y + n, sizeof(y) - n, "]\n");
+  }
+  ASSERT_TRUE(n < sizeof(y));
+  cJSON *doc = NULL;
+  ASSERT_EQ_INT(yaml_parse_one(y, n, &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "anchors and aliases expand to too much data");
+  /* the same with three levels is ordinary use and decodes */
+  const char *ok = "a0: &a0 [x, y]\na1: &a1 [*a0, *a0, *a0]\na2: [*a1, *a1, *a1]\n";
+  ASSERT_EQ_INT(yaml_parse_one(ok, strlen(ok), &doc, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "a2")), 3);
+  cJSON_Delete(doc);
+}
+
 TEST_LIST = {
     TEST(test_scalars), TEST(test_nested), TEST(test_anchors_and_merge),
-    TEST(test_stream),  TEST(test_errors), {0},
+    TEST(test_stream),  TEST(test_errors), TEST(test_alias_bomb), {0},
 };
 TEST_MAIN()
