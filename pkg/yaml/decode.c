@@ -128,9 +128,13 @@ static int parse_int(const char *s, double *ret) {
   }
   char clean[64];
   size_t n = 0;
-  for (const char *q = p; *q && n < sizeof(clean) - 1; q++)
-    if (*q != '_')
-      clean[n++] = *q;
+  for (const char *q = p; *q; q++) {
+    if (*q == '_')
+      continue;
+    if (n == sizeof(clean) - 1)
+      return -1; /* too many digits for any integer: keep it as a string */
+    clean[n++] = *q;
+  }
   clean[n] = '\0';
   errno = 0;
   unsigned long long v = strtoull(clean, NULL, base);

@@ -38,6 +38,23 @@ static void test_scalars(void) {
   ASSERT_YAML("s: |\n  line1\n  line2\n", "{\"s\":\"line1\\nline2\\n\"}");
 }
 
+/* Regression: digits beyond the conversion buffer were cut off, so 70
+ * zeros and a 1 decoded as 0; such a scalar is a string. */
+static void test_long_digit_string(void) {
+  char y[128] = "a: ";
+  size_t n = strlen(y);
+  for (int i = 0; i < 70; i++)
+    y[n++] = '0';
+  y[n++] = '1';
+  y[n] = '\0';
+  cJSON *doc = NULL;
+  ASSERT_EQ_INT(yaml_parse_one(y, strlen(y), &doc, err, sizeof(err)), 0);
+  const cJSON *a = cJSON_GetObjectItem(doc, "a");
+  ASSERT_TRUE(cJSON_IsString(a));
+  ASSERT_EQ_INT(strlen(a->valuestring), 71);
+  cJSON_Delete(doc);
+}
+
 static void test_nested(void) {
   ASSERT_YAML("spec:\n  containers:\n  - name: c\n    ports: [80, 443]\n",
               "{\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[80,443]}]}}");
@@ -106,7 +123,7 @@ static void test_alias_bomb(void) {
 }
 
 TEST_LIST = {
-    TEST(test_scalars), TEST(test_nested), TEST(test_anchors_and_merge),
+    TEST(test_scalars), TEST(test_long_digit_string), TEST(test_nested), TEST(test_anchors_and_merge),
     TEST(test_stream),  TEST(test_errors), TEST(test_alias_bomb), {0},
 };
 TEST_MAIN()
