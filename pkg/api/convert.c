@@ -22,38 +22,35 @@ static void move(cJSON *src, const char *from, cJSON *dst, const char *to) {
 
 /* ---- HorizontalPodAutoscaler: autoscaling/v1 <-> autoscaling/v2 ---- */
 
+/* [{"type":"Resource","resource":{"name":"cpu",<which>:{...,"averageUtilization":v}}}]:
+ * a v2 metric list holding v1's one CPU figure (which: "target" or "current"). */
+static cJSON *cpu_metrics(const char *which, double v) {
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "type", "Resource");
+  cJSON *res = cJSON_AddObjectToObject(m, "resource");
+  cJSON_AddStringToObject(res, "name", "cpu");
+  cJSON *value = cJSON_AddObjectToObject(res, which);
+  if (!strcmp(which, "target"))
+    cJSON_AddStringToObject(value, "type", "Utilization");
+  cJSON_AddNumberToObject(value, "averageUtilization", v);
+  cJSON *metrics = cJSON_CreateArray();
+  cJSON_AddItemToArray(metrics, m);
+  return metrics;
+}
+
 static void hpa_to_v2(cJSON *obj) {
   obj_set_str(obj, "apiVersion", "autoscaling/v2");
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
   cJSON *cpu = spec ? cJSON_DetachItemFromObjectCaseSensitive(spec, "targetCPUUtilizationPercentage")
                     : NULL;
-  if (cJSON_IsNumber(cpu)) {
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "type", "Resource");
-    cJSON *res = cJSON_AddObjectToObject(m, "resource");
-    cJSON_AddStringToObject(res, "name", "cpu");
-    cJSON *target = cJSON_AddObjectToObject(res, "target");
-    cJSON_AddStringToObject(target, "type", "Utilization");
-    cJSON_AddNumberToObject(target, "averageUtilization", cpu->valuedouble);
-    cJSON *metrics = cJSON_CreateArray();
-    cJSON_AddItemToArray(metrics, m);
-    obj_set(spec, "metrics", metrics);
-  }
+  if (cJSON_IsNumber(cpu))
+    obj_set(spec, "metrics", cpu_metrics("target", cpu->valuedouble));
   cJSON_Delete(cpu);
   cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
   cJSON *cur = status ? cJSON_DetachItemFromObjectCaseSensitive(status, "currentCPUUtilizationPercentage")
                       : NULL;
-  if (cJSON_IsNumber(cur)) {
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "type", "Resource");
-    cJSON *res = cJSON_AddObjectToObject(m, "resource");
-    cJSON_AddStringToObject(res, "name", "cpu");
-    cJSON_AddNumberToObject(cJSON_AddObjectToObject(res, "current"), "averageUtilization",
-                            cur->valuedouble);
-    cJSON *metrics = cJSON_CreateArray();
-    cJSON_AddItemToArray(metrics, m);
-    obj_set(status, "currentMetrics", metrics);
-  }
+  if (cJSON_IsNumber(cur))
+    obj_set(status, "currentMetrics", cpu_metrics("current", cur->valuedouble));
   cJSON_Delete(cur);
 }
 
