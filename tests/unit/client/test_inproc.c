@@ -132,8 +132,8 @@ static int events;
 static char event_types[128];
 static void on_event(const char *type, cJSON *obj, void *data) {
   events++;
-  strncat(event_types, type, sizeof(event_types) - strlen(event_types) - 2);
-  strcat(event_types, ",");
+  size_t len = strlen(event_types);
+  snprintf(event_types + len, sizeof(event_types) - len, "%s,", type);
   cJSON_Delete(obj);
   if (events == 2)
     ev_break(loop, EVBREAK_ALL);
