@@ -8,12 +8,14 @@
 #include <stdlib.h>
 
 #include "client/informer.h"
+#include "controller/deployment.h"
 #include "controller/replicaset.h"
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets;
+  client_informer_t *pods, *replicasets, *deployments;
   controller_replicaset_t *rs;
+  controller_deployment_t *deploy;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -31,13 +33,16 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   controller_manager_t *m = xcalloc(1, sizeof(*m));
   int r;
   if ((r = informer(c, "", "pods", &m->pods)) < 0 ||
-      (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0)
+      (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
+      (r = informer(c, "apps", "deployments", &m->deployments)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
-  if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0)
+  if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
+      (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0)
     goto fail;
   client_informer_start(m->pods);
   client_informer_start(m->replicasets);
+  client_informer_start(m->deployments);
   *ret_mgr = m;
   return 0;
 fail:
@@ -48,7 +53,9 @@ fail:
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->deployments);
   client_informer_free(m->replicasets);
   client_informer_free(m->pods);
   free(m);
