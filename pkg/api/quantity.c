@@ -456,7 +456,7 @@ int quantity_from_double(double v, quantity_t *ret_q, const char **ret_err) {
   if (!exp_form) {
     /* Re-print the shortest digits in plain form. */
     char *e = strchr(buf, 'e');
-    int ex = e ? atoi(e + 1) : 0;
+    int ex = e ? (int)strtol(e + 1, NULL, 10) : 0;
     int digits = 0;
     for (char *p = buf; p < e; p++)
       digits += is_digit(*p);
