@@ -49,8 +49,8 @@ struct dsync {
   cJSON *d;
   cJSON *rss[MAX_RS]; /* copies of the owned ReplicaSets */
   size_t n_rss;
-  client_req_t **reqs;
-  size_t n_reqs, cap_reqs;
+  void **ops; /* dop_t of the requests in flight (cancelled at free) */
+  size_t n_ops, cap_ops;
   int pending;
   int err;
   void (*then)(dsync_t *); /* runs when pending reaches 0 */
@@ -174,11 +174,11 @@ static void track(dsync_t *s, dop_t *op, client_req_t *r) {
   }
   op->self = r;
   s->pending++;
-  if (s->n_reqs == s->cap_reqs) {
-    s->cap_reqs = s->cap_reqs ? s->cap_reqs * 2 : 8;
-    s->reqs = xrealloc(s->reqs, s->cap_reqs * sizeof(*s->reqs));
+  if (s->n_ops == s->cap_ops) {
+    s->cap_ops = s->cap_ops ? s->cap_ops * 2 : 8;
+    s->ops = xrealloc(s->ops, s->cap_ops * sizeof(*s->ops));
   }
-  s->reqs[s->n_reqs++] = r;
+  s->ops[s->n_ops++] = op;
 }
 
 static void dsync_free(dsync_t *s) {
@@ -189,9 +189,12 @@ static void dsync_free(dsync_t *s) {
     dc->syncs = s->next;
   if (s->next)
     s->next->prev = s->prev;
-  for (size_t i = 0; i < s->n_reqs; i++)
-    client_req_cancel(s->reqs[i]);
-  free(s->reqs);
+  for (size_t i = 0; i < s->n_ops; i++) {
+    dop_t *op = s->ops[i];
+    client_req_cancel(op->self); /* its callback will not run: free it here */
+    free(op);
+  }
+  free(s->ops);
   for (size_t i = 0; i < s->n_rss; i++)
     cJSON_Delete(s->rss[i]);
   cJSON_Delete(s->d);
@@ -210,9 +213,9 @@ static void dsync_end(dsync_t *s) {
 
 /* An operation finished: when it was the last, run the next step. */
 static void op_finish(dsync_t *s, dop_t *op) {
-  for (size_t i = 0; i < s->n_reqs; i++) {
-    if (s->reqs[i] == op->self) {
-      s->reqs[i] = s->reqs[--s->n_reqs];
+  for (size_t i = 0; i < s->n_ops; i++) {
+    if (s->ops[i] == op) {
+      s->ops[i] = s->ops[--s->n_ops];
       break;
     }
   }

@@ -13,8 +13,8 @@
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments;
-  controller_replicaset_t *rs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs;
+  controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
 };
 
@@ -34,15 +34,18 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   int r;
   if ((r = informer(c, "", "pods", &m->pods)) < 0 ||
       (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
-      (r = informer(c, "apps", "deployments", &m->deployments)) < 0)
+      (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
+      (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
+      (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
       (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0)
     goto fail;
   client_informer_start(m->pods);
   client_informer_start(m->replicasets);
   client_informer_start(m->deployments);
+  client_informer_start(m->rcs);
   *ret_mgr = m;
   return 0;
 fail:
@@ -54,7 +57,9 @@ void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
   controller_deployment_free(m->deploy);
+  controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->rcs);
   client_informer_free(m->deployments);
   client_informer_free(m->replicasets);
   client_informer_free(m->pods);

@@ -1,4 +1,5 @@
-/* The ReplicaSet controller: keeps spec.replicas active pods matching the
+/* The ReplicaSet controller (and, with a label-map selector, the
+ * ReplicationController one): keeps spec.replicas active pods matching the
  * selector, adopting matching orphans and releasing owned pods that stopped
  * matching (ownerReferences), creating in slow-start batches and deleting
  * the least valuable pods first, with upstream's expectations so that a
@@ -99,7 +100,19 @@ typedef struct {
 
 typedef struct sync sync_t;
 
+/* What differs between ReplicaSets and ReplicationControllers. */
+typedef struct {
+  const char *group, *resource, *kind, *api_version, *component;
+  bool map_selector; /* spec.selector is a plain label map (v1 RC) */
+} kind_t;
+
+static const kind_t kind_rs = {"apps", "replicasets", "ReplicaSet", "apps/v1",
+                               "replicaset-controller", false};
+static const kind_t kind_rc = {"", "replicationcontrollers", "ReplicationController", "v1",
+                               "replication-controller", true};
+
 struct controller_replicaset {
+  const kind_t *k;
   client_t *c;
   client_informer_t *rs_inf, *pod_inf;
   controller_t *ctl;
@@ -125,8 +138,8 @@ struct sync {
   cJSON *rs;     /* a copy: the cache may change while requests run */
   pod_t *pods;   /* the active pods this ReplicaSet owns */
   size_t n_pods, cap_pods;
-  client_req_t **reqs;
-  size_t n_reqs, cap_reqs;
+  void **ops;           /* op_t of the requests in flight (cancelled at free) */
+  size_t n_ops, cap_ops;
   int pending;
   int err;
   char errmsg[1024];
@@ -217,7 +230,7 @@ static bool owner_key(controller_replicaset_t *rc, const cJSON *pod, char *key, 
   const cJSON *ref = controller_ref(pod);
   const char *kind = jstr(ref, "kind"), *name = jstr(ref, "name"), *uid = jstr(ref, "uid");
   const char *ns = jstr(pod, "metadata.namespace");
-  if (!ref || !kind || strcmp(kind, "ReplicaSet") || !name || !ns)
+  if (!ref || !kind || strcmp(kind, rc->k->kind) || !name || !ns)
     return false;
   const cJSON *rs = client_informer_get(rc->rs_inf, ns, name);
   const char *rs_uid = jstr(rs, "metadata.uid");
@@ -225,6 +238,22 @@ static bool owner_key(controller_replicaset_t *rc, const cJSON *pod, char *key, 
     return false;
   key_of(ns, name, key, len);
   return true;
+}
+
+/* The selector of a ReplicaSet (a LabelSelector) or of a
+ * ReplicationController (a label map). */
+static int selector_of(const kind_t *k, const cJSON *obj, label_selector_t **ret, char *err,
+                       size_t errlen) {
+  const cJSON *sel = json_get_path(obj, "spec.selector");
+  if (!k->map_selector)
+    return label_selector_from_json(sel, ret, err, errlen);
+  if (!cJSON_IsObject(sel) || !sel->child)
+    return label_selector_from_json(NULL, ret, err, errlen); /* selects nothing */
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddItemToObject(m, "matchLabels", cJSON_Duplicate(sel, 1));
+  int r = label_selector_from_json(m, ret, err, errlen);
+  cJSON_Delete(m);
+  return r;
 }
 
 /* An orphan may be adopted by any ReplicaSet whose selector matches it. */
@@ -237,7 +266,7 @@ static void enqueue_matching(controller_replicaset_t *rc, const cJSON *pod) {
   for (size_t i = 0; i < n; i++) {
     label_selector_t *sel = NULL;
     char err[256];
-    if (label_selector_from_json(json_get_path(sets[i], "spec.selector"), &sel, err, sizeof(err)) < 0)
+    if (selector_of(rc->k, sets[i], &sel, err, sizeof(err)) < 0)
       continue;
     if (!label_selector_empty(sel) && label_selector_match(sel, labels))
       controller_enqueue_obj(rc->ctl, sets[i]);
@@ -305,6 +334,8 @@ static void rs_deleted(const cJSON *rs, void *data) {
 
 /* ---- one reconcile ---- */
 
+static void op_cancel(void *op);
+
 static void sync_free(sync_t *s) {
   controller_replicaset_t *rc = s->rc;
   if (s->prev)
@@ -313,9 +344,9 @@ static void sync_free(sync_t *s) {
     rc->syncs = s->next;
   if (s->next)
     s->next->prev = s->prev;
-  for (size_t i = 0; i < s->n_reqs; i++)
-    client_req_cancel(s->reqs[i]);
-  free(s->reqs);
+  for (size_t i = 0; i < s->n_ops; i++)
+    op_cancel(s->ops[i]);
+  free(s->ops);
   for (size_t i = 0; i < s->n_pods; i++) {
     free(s->pods[i].name);
     free(s->pods[i].uid);
@@ -335,15 +366,13 @@ static void sync_end(sync_t *s) {
   free(key);
 }
 
-static void track(sync_t *s, client_req_t *r) {
-  if (!r)
-    return;
+static void track(sync_t *s, void *op) {
   s->pending++;
-  if (s->n_reqs == s->cap_reqs) {
-    s->cap_reqs = s->cap_reqs ? s->cap_reqs * 2 : 8;
-    s->reqs = xrealloc(s->reqs, s->cap_reqs * sizeof(*s->reqs));
+  if (s->n_ops == s->cap_ops) {
+    s->cap_ops = s->cap_ops ? s->cap_ops * 2 : 8;
+    s->ops = xrealloc(s->ops, s->cap_ops * sizeof(*s->ops));
   }
-  s->reqs[s->n_reqs++] = r;
+  s->ops[s->n_ops++] = op;
 }
 
 typedef struct {
@@ -352,12 +381,22 @@ typedef struct {
   char *name, *uid;
 } op_t;
 
+/* Cancel a tracked request at free: its callback will not run, so its
+ * operation is freed here. */
+static void op_cancel(void *p) {
+  op_t *op = p;
+  client_req_cancel(op->self);
+  free(op->name);
+  free(op->uid);
+  free(op);
+}
+
 /* A tracked request finished: forget its handle (the client frees it after
  * the callback returns) and the operation. */
 static void op_forget(sync_t *s, op_t *op) {
-  for (size_t i = 0; i < s->n_reqs; i++) {
-    if (s->reqs[i] == op->self) {
-      s->reqs[i] = s->reqs[--s->n_reqs];
+  for (size_t i = 0; i < s->n_ops; i++) {
+    if (s->ops[i] == op) {
+      s->ops[i] = s->ops[--s->n_ops];
       break;
     }
   }
@@ -442,8 +481,8 @@ static void patch_owner(sync_t *s, const cJSON *pod, bool adopt) {
   cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
   cJSON *r = cJSON_CreateObject();
   if (adopt) {
-    cJSON_AddStringToObject(r, "apiVersion", "apps/v1");
-    cJSON_AddStringToObject(r, "kind", "ReplicaSet");
+    cJSON_AddStringToObject(r, "apiVersion", rc->k->api_version);
+    cJSON_AddStringToObject(r, "kind", rc->k->kind);
     cJSON_AddStringToObject(r, "name", jstr(s->rs, "metadata.name"));
     cJSON_AddStringToObject(r, "uid", jstr(s->rs, "metadata.uid"));
     cJSON_AddTrueToObject(r, "controller");
@@ -465,7 +504,7 @@ static void patch_owner(sync_t *s, const cJSON *pod, bool adopt) {
     return;
   }
   op->self = req;
-  track(s, req);
+  track(s, op);
 }
 
 /* ---- scaling ---- */
@@ -542,8 +581,8 @@ static void create_batch(sync_t *s) {
     }
     cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "apiVersion", "apps/v1");
-    cJSON_AddStringToObject(r, "kind", "ReplicaSet");
+    cJSON_AddStringToObject(r, "apiVersion", rc->k->api_version);
+    cJSON_AddStringToObject(r, "kind", rc->k->kind);
     cJSON_AddStringToObject(r, "name", s->name);
     cJSON_AddStringToObject(r, "uid", jstr(s->rs, "metadata.uid"));
     cJSON_AddTrueToObject(r, "controller");
@@ -562,7 +601,7 @@ static void create_batch(sync_t *s) {
       continue;
     }
     op->self = req;
-    track(s, req);
+    track(s, op);
   }
   if (s->pending == 0) { /* nothing could be started */
     for (; s->to_create > 0; s->to_create--)
@@ -637,7 +676,7 @@ static void manage(sync_t *s) {
         continue;
       }
       op->self = req;
-      track(s, req);
+      track(s, op);
     }
     after_step(s, write_status);
     return;
@@ -743,7 +782,7 @@ static void write_status(sync_t *s) {
   cJSON_Delete(st);
   op_t *op = xcalloc(1, sizeof(*op));
   op->s = s;
-  client_ref_t ref = {.group = "apps", .version = "v1", .resource = "replicasets", .ns = s->ns,
+  client_ref_t ref = {.group = rc->k->group, .version = "v1", .resource = rc->k->resource, .ns = s->ns,
                       .name = s->name, .subresource = "status"};
   client_req_t *req = client_patch(rc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, status_done, op);
   cJSON_Delete(p);
@@ -754,7 +793,7 @@ static void write_status(sync_t *s) {
     return;
   }
   op->self = req;
-  track(s, req);
+  track(s, op);
 }
 
 /* ---- reconcile(key) ---- */
@@ -783,7 +822,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   bool deleting = json_get_path(rs, "metadata.deletionTimestamp") != NULL;
   label_selector_t *sel = NULL, *tmpl = NULL;
   char err[256];
-  if (label_selector_from_json(json_get_path(rs, "spec.selector"), &sel, err, sizeof(err)) < 0 ||
+  if (selector_of(rc->k, rs, &sel, err, sizeof(err)) < 0 ||
       label_selector_empty(sel)) {
     /* upstream: an invalid or empty selector matches nothing */
     label_selector_free(sel);
@@ -824,19 +863,20 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
 
 /* ---- lifetime ---- */
 
-int controller_replicaset_new(client_t *c, client_informer_t *rs_inf, client_informer_t *pod_inf,
-                              struct ev_loop *loop, controller_replicaset_t **ret_rc) {
+static int start(const kind_t *k, client_t *c, client_informer_t *rs_inf,
+                 client_informer_t *pod_inf, struct ev_loop *loop, controller_replicaset_t **ret_rc) {
   controller_replicaset_t *rc = xcalloc(1, sizeof(*rc));
+  rc->k = k;
   rc->c = c;
   rc->rs_inf = rs_inf;
   rc->pod_inf = pod_inf;
-  controller_opts_t o = {.name = "replicaset-controller", .sync = reconcile, .data = rc};
+  controller_opts_t o = {.name = k->component, .sync = reconcile, .data = rc};
   int r = controller_new(loop, &o, &rc->ctl);
   if (r < 0) {
     free(rc);
     return r;
   }
-  rc->rec = controller_recorder_new(c, "replicaset-controller");
+  rc->rec = controller_recorder_new(c, k->component);
   controller_wait_for(rc->ctl, rs_inf);
   controller_wait_for(rc->ctl, pod_inf);
   client_informer_handlers_t rh = {rs_added, rs_updated, rs_deleted};
@@ -846,6 +886,17 @@ int controller_replicaset_new(client_t *c, client_informer_t *rs_inf, client_inf
   controller_start(rc->ctl);
   *ret_rc = rc;
   return 0;
+}
+
+int controller_replicaset_new(client_t *c, client_informer_t *rs_inf, client_informer_t *pod_inf,
+                              struct ev_loop *loop, controller_replicaset_t **ret_rc) {
+  return start(&kind_rs, c, rs_inf, pod_inf, loop, ret_rc);
+}
+
+int controller_replicationcontroller_new(client_t *c, client_informer_t *rc_inf,
+                                         client_informer_t *pod_inf, struct ev_loop *loop,
+                                         controller_replicaset_t **ret_rc) {
+  return start(&kind_rc, c, rc_inf, pod_inf, loop, ret_rc);
 }
 
 void controller_replicaset_free(controller_replicaset_t *rc) {

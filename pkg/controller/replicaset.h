@@ -1,4 +1,5 @@
-/* The ReplicaSet controller (replicaset.c). Loop thread only. */
+/* The ReplicaSet controller, which also serves v1 ReplicationControllers
+ * (replicaset.c). Loop thread only. */
 #pragma once
 
 #include "client/informer.h"
@@ -13,5 +14,10 @@ typedef struct controller_replicaset controller_replicaset_t;
  * informers and the client must outlive it. */
 int controller_replicaset_new(client_t *c, client_informer_t *rs_inf, client_informer_t *pod_inf,
                               struct ev_loop *loop, controller_replicaset_t **ret_rc);
+/* The same for v1 ReplicationControllers (rc_inf: v1
+ * replicationcontrollers; events from "replication-controller"). */
+int controller_replicationcontroller_new(client_t *c, client_informer_t *rc_inf,
+                                         client_informer_t *pod_inf, struct ev_loop *loop,
+                                         controller_replicaset_t **ret_rc);
 /* Cancels its requests; free before the informers. Accepts NULL. */
 void controller_replicaset_free(controller_replicaset_t *rc);

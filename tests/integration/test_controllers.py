@@ -179,6 +179,43 @@ t.ok(not p["metadata"].get("ownerReferences"), "a pod whose labels stop matching
      p["metadata"])
 t.ok(len(pods_json("app=web")) == 3, "and replaced so that 3 match again")
 
+# ---- ReplicationController: the same controller with a label-map selector ----
+rcpath = k.write("rc.yaml", """apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy
+spec:
+  replicas: 2
+  selector: {app: legacy}
+  template:
+    metadata:
+      labels: {app: legacy}
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.36
+""")
+k.ok(["apply", "-f", rcpath], out="replicationcontroller/legacy created")
+items = wait_pods("app=legacy", 2)
+t.ok(len(items) == 2 and all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicationController"
+                             and p["metadata"]["ownerReferences"][0]["apiVersion"] == "v1"
+                             for p in items),
+     "a ReplicationController gets its pods, owned by kind ReplicationController",
+     [p["metadata"].get("ownerReferences") for p in items])
+evs = wait_events("legacy", "SuccessfulCreate", 2)
+t.ok(len(evs) == 2 and all(e["source"]["component"] == "replication-controller" for e in evs),
+     "its events come from replication-controller", json.dumps(evs, indent=1))
+k.ok(["scale", "rc", "legacy", "--replicas=1"], out="scaled")
+t.ok(len(wait_pods("app=legacy", 1)) == 1, "kubectl scale rc works")
+deadline = time.time() + 20
+while time.time() < deadline:
+    st = json.loads(k.run(["get", "rc", "legacy", "-o", "json"]).stdout).get("status", {})
+    if st.get("replicas") == 1 and st.get("observedGeneration") == 2:
+        break
+    time.sleep(0.2)
+t.ok(st.get("replicas") == 1 and st.get("fullyLabeledReplicas") == 1, "RC status follows", st)
+t.ok(len(pods_json("app=web")) == 3, "the ReplicaSet's pods are untouched by the RC")
+
 # ---- python client: create a ReplicaSet, watch its pods appear ----
 try:
     from kubernetes import client, config, watch
