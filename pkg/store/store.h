@@ -175,7 +175,9 @@ typedef void (*store_watch_error_cb)(store_watch_t *w, int err, int64_t last_rev
  * (after_rev 0 = from now on). Returns -EOVERFLOW at once if after_rev is
  * older than the compacted revision. Events for after_rev < current are
  * replayed from the window before live events, from the loop, not from
- * inside this call. */
+ * inside this call. An after_rev beyond the current revision (up to
+ * INT64_MAX) is valid: the watch waits until revisions pass it. -EINVAL for
+ * a negative after_rev. */
 int store_watch_start(store_t *s, const char *prefix, int64_t after_rev, store_event_cb cb,
                       store_watch_error_cb err_cb, void *data, store_watch_t **ret_watch);
 void store_watch_stop(store_watch_t *w);
