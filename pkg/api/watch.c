@@ -282,8 +282,8 @@ void api__watch(api_call_t *call) {
     watch_end(w);
     return;
   }
-  const char *ts = http_req_query(call->req, "timeoutSeconds");
-  double timeout = ts ? strtod(ts, NULL) : WATCH_DEFAULT_TIMEOUT;
+  /* Checked by api__params_check; 0 or less is the default, as upstream. */
+  double timeout = (double)api__param_int(call->req, "timeoutSeconds", 0);
   if (timeout <= 0)
     timeout = WATCH_DEFAULT_TIMEOUT;
   ev_timer_init(&w->timeout, on_timeout, timeout, 0);
