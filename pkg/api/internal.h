@@ -64,7 +64,7 @@ void api__add_warning(http_req_t *req, const char *text);
 /* Query boolean as upstream decodes one: absent, "0" and "false" are false. */
 bool api__query_bool(http_req_t *req, const char *name);
 
-/* ---- query options (param.c) ---- */
+/* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,
  * gracePeriodSeconds, resourceVersionMatch, sendInitialEvents, dryRun) as
  * upstream's parameter codec and option validation do: 0, or -EINVAL with
