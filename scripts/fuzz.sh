@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector http_parser yaml query}
+harnesses=${*:-jsonpatch selector http_parser yaml quantity query}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -28,11 +28,14 @@ for h in $harnesses; do
   yaml)
     srcs="pkg/yaml/decode.c $util"
     libs="-lyaml -lcjson -lm" ;;
+  quantity)
+    srcs="pkg/api/quantity.c"
+    libs="-lm" ;;
   query)
     srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
     libs="-lcjson" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml query)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity query)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"
