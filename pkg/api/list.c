@@ -79,6 +79,11 @@ static int list_revision(api_call_t *call, int64_t *ret_rev, api_status_t *st) {
     api_status_init(st, 500, "", "%s", err);
     return -EINVAL;
   }
+  const char *cont = http_req_query(call->req, "continue");
+  if (cont && cont[0] && rv && rv[0] && strcmp(rv, "0")) {
+    api_status_bad_request(st, "specifying resource version is not allowed when using continue");
+    return -EINVAL;
+  }
   int64_t now = store_revision(call->srv->store);
   if (min_rev > now) {
     /* storage.NewTooLargeResourceVersionError; upstream waits up to 3 s for

@@ -142,6 +142,13 @@ t.ok(s == 504 and status_of(b).get("reason") == "Timeout" and
      "list at a resourceVersion not reached answers 504 Too large resource version", (s, b))
 s, b = raw("GET", CM + "?limit=1")
 t.ok(s == 200 and len(json.loads(b)["items"]) == 1, "control: limit=1 still pages", (s, b))
+tok = json.loads(b)["metadata"].get("continue", "")
+s, b = raw("GET", CM + "?limit=1&resourceVersion=1&continue=" + tok)
+t.ok(s == 400 and status_of(b).get("message") ==
+     "specifying resource version is not allowed when using continue",
+     "continue with a resourceVersion refused as upstream", (s, b))
+s, b = raw("GET", CM + "?limit=1&continue=" + tok)
+t.ok(s == 200 and len(json.loads(b)["items"]) == 1, "control: the continue token pages on", (s, b))
 s, b = raw("DELETE", CM + "/keep-a?gracePeriodSeconds=soon")
 t.ok(s == 400 and status_of(b).get("message") ==
      'strconv.ParseInt: parsing "soon": invalid syntax' and "keep-a" in cm_names(),
