@@ -177,6 +177,8 @@ static bool json_equal(const cJSON *a, const cJSON *b, int depth) {
   return true; /* null, true, false */
 }
 
+bool api_managed_equal(const cJSON *a, const cJSON *b) { return json_equal(a, b, 0); }
+
 /* ---- the schema as server-side apply sees it ---- */
 
 typedef enum { VT_UNTYPED, VT_SCALAR, VT_STRUCT, VT_MAP, VT_LIST } vkind_t;
