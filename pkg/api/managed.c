@@ -815,6 +815,29 @@ static cJSON *merge(const cJSON *l, const cJSON *r, const vtype_t *vt, int depth
   return cJSON_Duplicate(r, 1);
 }
 
+/* Go drops a null given for a field of a built-in type: so does apply. */
+static void drop_nulls(cJSON *v, const vtype_t *vt, int depth) {
+  if (depth > MAX_DEPTH)
+    return;
+  if (cJSON_IsObject(v) && vt_mapish(vt)) {
+    cJSON *c = v->child;
+    while (c) {
+      cJSON *next = c->next;
+      const schema_field_t *sf;
+      vtype_t cvt = vt_child(vt, c->string, &sf);
+      if (cJSON_IsNull(c) && sf)
+        cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
+      else
+        drop_nulls(c, &cvt, depth + 1);
+      c = next;
+    }
+  } else if (cJSON_IsArray(v) && vt->kind == VT_LIST) {
+    vtype_t et = vt_item(vt);
+    for (cJSON *c = v->child; c; c = c->next)
+      drop_nulls(c, &et, depth + 1);
+  }
+}
+
 /* ---- Compare ---- */
 
 typedef struct {
@@ -1690,6 +1713,7 @@ int api_managed_apply(const api_resource_t *res, const cJSON *live, const cJSON 
     api_fieldset_free(me->set);
     me->set = set;
     merged = prune(&sc, merged, &m, last, &e);
+    drop_nulls(merged, &sc.vt, 0);
     long self = (long)(me - m.e);
     r = smd_update(&sc, &m, cur, merged, self, force, NULL, &cs, &ncs);
     if (r != -EBUSY)

@@ -120,6 +120,13 @@ static void test_conflict_message(void) {
                       "\"spec\":{\"replicas\":2,\"paused\":false}}", "b", false, &st), -EBUSY);
   ASSERT_EQ_STR(st.message, "Apply failed with 2 conflicts: conflicts with \"a\":\n- .spec.paused\n- .spec.replicas");
   api_status_done(&st);
+  /* a null unsets the field; the applier owns it */
+  cJSON *copy = cJSON_Duplicate(live, 1);
+  ASSERT_EQ_INT(apply(dep, &copy, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
+                      "\"spec\":{\"replicas\":1,\"paused\":true,\"minReadySeconds\":null}}", "a", false, &st), 0);
+  ASSERT_AT(copy, "spec", "{\"replicas\":1,\"paused\":true}");
+  ASSERT_AT(entry(copy, "a", "Apply"), "fieldsV1", "{\"f:spec\":{\"f:minReadySeconds\":{},\"f:paused\":{},\"f:replicas\":{}}}");
+  cJSON_Delete(copy);
   /* force moves ownership */
   ASSERT_EQ_INT(apply(dep, &live, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
                       "\"spec\":{\"replicas\":2}}", "b", true, &st), 0);
