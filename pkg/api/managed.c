@@ -18,6 +18,7 @@
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/strmap.h"
 
 #define MAX_DEPTH 48
 #define MAX_UPDATE_MANAGERS 10
@@ -51,14 +52,8 @@ typedef struct {
   size_t cap;
 } smap_t;
 
-static uint32_t shash(const char *s, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
-}
+/* keyed SipHash (util/strmap): hostile keys cannot be made to collide */
+static uint32_t shash(const char *s, size_t len) { return (uint32_t)strmap_hash(s, len); }
 
 static void smap_init(smap_t *m, size_t n) {
   size_t cap = 16;
