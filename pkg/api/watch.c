@@ -254,6 +254,7 @@ void api__watch(api_call_t *call) {
                     w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
   http_req_on_close(call->req, on_close, w);
   http_stream_on_drain(call->req, on_drain, w);
+  http_req_long_running(call->req, true); /* not in flight; cut first when over budget */
   if (initial) {
     int64_t snap = send_initial(w);
     if (snap < 0) {
