@@ -140,3 +140,9 @@ bool http_quota_may_produce(const http_quota_t *l, size_t queued, size_t total, 
    * not read are the ones holding the memory. */
   return queued < l->conn_out_mark && (!*over || queued == 0);
 }
+
+bool http_quota_inflight_add(const http_quota_t *l, http_client_t *e, bool by_user, bool exempt) {
+  e->inflight++;
+  int max = by_user ? l->max_inflight_per_user : l->max_inflight_per_addr;
+  return exempt || e->inflight <= max;
+}

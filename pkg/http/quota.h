@@ -78,6 +78,14 @@ typedef enum {
 http_admit_t http_quota_admit(const http_quota_t *l, int n_conns, int n_unauth,
                               const http_client_t *addr);
 
+/* Count one more request in flight against e (an address entry, or a user
+ * entry when by_user) and say whether it may be served: false when that
+ * takes e over its limit (the caller answers 429 and, when the request is
+ * finished, decrements as for any other). exempt: system:masters, whose
+ * requests are counted but never refused, as upstream's max-in-flight
+ * filter lets them through. */
+bool http_quota_inflight_add(const http_quota_t *l, http_client_t *e, bool by_user, bool exempt);
+
 /* May a connection with `queued` bytes of unsent output produce more (parse
  * its next pipelined request, or give a stream its next chunk), when all
  * connections together hold `total`? Only below the per-connection mark;

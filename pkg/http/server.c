@@ -665,8 +665,7 @@ static void conn_process(conn_t *c) {
     r->state = REQ_HANDLING;
     c->req_start = 0;
     r->in_addr = c->addr;
-    c->addr->inflight++;
-    if (c->addr->inflight > s->lim.max_inflight_per_addr) {
+    if (!http_quota_inflight_add(&s->lim, c->addr, false, false)) {
       respond_too_many(r);
       continue;
     }
@@ -1290,8 +1289,7 @@ int http_req_set_user(http_req_t *r, const char *user, bool exempt) {
   }
   if (!r->in_user && r->in_addr) { /* counted once, and not once long-running */
     r->in_user = c->user;
-    c->user->inflight++;
-    if (!exempt && c->user->inflight > s->lim.max_inflight_per_user)
+    if (!http_quota_inflight_add(&s->lim, c->user, true, exempt))
       return -EBUSY;
   }
   return 0;

@@ -279,7 +279,9 @@ def open_one(i):
 
 
 t0 = time.time()
-with concurrent.futures.ThreadPoolExecutor(max_workers=50) as ex:
+# 16 at a time: with 50 handshakes queued an ASan server on a loaded machine can
+# pass the 10 s handshake deadline for the last of them.
+with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
     list(ex.map(open_one, range(N - 20)))
     list(ex.map(open_one, range(N - 20, N)))
 for s in socks:

@@ -92,5 +92,22 @@ static void test_budget(void) {
   ASSERT_TRUE(http_quota_may_produce(&l, 50, 1000, &over)); /* at the budget is not over */
 }
 
-TEST_LIST = {TEST(test_defaults), TEST(test_table), TEST(test_admit), TEST(test_budget), {0}};
+static void test_inflight(void) {
+  http_quota_t l = {.max_inflight_per_addr = 3, .max_inflight_per_user = 2};
+  http_quota_defaults(&l);
+  http_client_t a = {.key = "a:x"}, u = {.key = "u:alice"}, m = {.key = "u:admin"};
+  ASSERT_TRUE(http_quota_inflight_add(&l, &a, false, false));
+  ASSERT_TRUE(http_quota_inflight_add(&l, &a, false, false));
+  ASSERT_TRUE(http_quota_inflight_add(&l, &a, false, false));
+  ASSERT_FALSE(http_quota_inflight_add(&l, &a, false, false)); /* the 4th of an address */
+  ASSERT_EQ_INT(a.inflight, 4); /* counted all the same: finishing it decrements */
+  ASSERT_TRUE(http_quota_inflight_add(&l, &u, true, false));
+  ASSERT_TRUE(http_quota_inflight_add(&l, &u, true, false));
+  ASSERT_FALSE(http_quota_inflight_add(&l, &u, true, false)); /* the user limit is smaller */
+  for (int i = 0; i < 10; i++)
+    ASSERT_TRUE(http_quota_inflight_add(&l, &m, true, true)); /* system:masters */
+  ASSERT_EQ_INT(m.inflight, 10);
+}
+
+TEST_LIST = {TEST(test_inflight), TEST(test_defaults), TEST(test_table), TEST(test_admit), TEST(test_budget), {0}};
 TEST_MAIN()
