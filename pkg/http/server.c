@@ -41,6 +41,7 @@
 #define HANDSHAKE_SECONDS 10.0
 #define HANDSHAKE_GRACE 2.0 /* a handshake younger than this is not evicted */
 #define HEADERS_EXTRA_MAX (64 << 10)
+#define PIPELINE_BATCH 8 /* requests one connection may dispatch per loop iteration */
 
 typedef struct conn conn_t;
 
@@ -106,6 +107,7 @@ struct conn {
   bool processing;
   bool read_paused;
   bool out_paused; /* pipelined requests wait: our output is above the mark */
+  bool resume;     /* pipelined requests wait for the next loop iteration (fairness) */
   bool want_write; /* TLS needs the socket writable to progress */
   bool eof;
   bool want_close; /* close once the output is flushed */
@@ -144,6 +146,7 @@ struct http_server {
   size_t out_total;  /* queued output of every connection */
   bool over_budget;
   ev_timer budget_timer; /* deferred budget enforcement and wake-ups */
+  ev_timer resume_timer; /* next batch of pipelined requests (conn_t.resume) */
   conn_t *conns;
 };
 
@@ -594,6 +597,7 @@ static void conn_process(conn_t *c) {
   if (c->processing)
     return;
   c->processing = true;
+  int dispatched = 0;
   while (c->state == CONN_ACTIVE && !c->closing && !c->want_close) {
     size_t avail = c->in.len - c->in_off;
     const char *p = c->in.data + c->in_off;
@@ -615,6 +619,12 @@ static void conn_process(conn_t *c) {
         break;
       }
       c->out_paused = false;
+      if (dispatched == PIPELINE_BATCH) {
+        /* Let other connections have the loop: a client that pipelines
+         * thousands of requests gets a batch per loop iteration. */
+        c->resume = true;
+        break;
+      }
       if (c->req_start == 0)
         c->req_start = ev_now(s->loop);
       http_head_t head;
@@ -664,6 +674,7 @@ static void conn_process(conn_t *c) {
     }
     r->state = REQ_HANDLING;
     c->req_start = 0;
+    dispatched++;
     r->in_addr = c->addr;
     if (!http_quota_inflight_add(&s->lim, c->addr, false, false)) {
       respond_too_many(r);
@@ -790,9 +801,13 @@ static void conn_update(conn_t *c) {
   /* (After the watcher update, which would clear a pending event.)
    * Reads paused on a full buffer that processing has since drained:
    * mbedTLS may hold decrypted bytes the socket will not signal again. */
-  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof &&
+  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof && !c->resume &&
       !(c->cur && c->cur->state != REQ_RECEIVING) && c->in.len - c->in_off < s->max_header)
     ev_feed_event(s->loop, &c->io, EV_READ);
+  if (c->resume && c->state == CONN_ACTIVE && !ev_is_active(&s->resume_timer)) {
+    ev_timer_set(&s->resume_timer, 0, 0);
+    ev_timer_start(s->loop, &s->resume_timer);
+  }
   double at = 0;
   switch (c->state) {
   case CONN_HANDSHAKE:
@@ -853,7 +868,7 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
       if (c->closing || handler_has(c))
         break;
       bool read_more = c->read_paused && c->in.len - c->in_off < high;
-      bool parse_more = c->out_paused && c->in.len > c->in_off && may_produce(c);
+      bool parse_more = c->out_paused && !c->resume && c->in.len > c->in_off && may_produce(c);
       if (!read_more && !parse_more)
         break;
     }
@@ -936,6 +951,17 @@ static void budget_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   }
 }
 
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  http_server_t *s = container_of(w, http_server_t, resume_timer);
+  for (conn_t *c = s->conns; c; c = c->next) {
+    if (!c->resume)
+      continue;
+    c->resume = false;
+    if (!c->closing && c->state == CONN_ACTIVE)
+      ev_feed_event(loop, &c->io, EV_READ); /* its io callback runs its next batch */
+  }
+}
+
 static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   http_server_t *s = container_of(w, http_server_t, accept_pause);
   ev_io_start(loop, &s->accept_io);
@@ -943,7 +969,9 @@ static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
   http_server_t *s = container_of(w, http_server_t, accept_io);
-  for (int i = 0; i < 64; i++) {
+  /* 16 at a time: each costs the first handshake step, and connections
+   * already open should get the loop between bursts. */
+  for (int i = 0; i < 16; i++) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     int fd = accept4(s->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1064,6 +1092,7 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   http_quota_defaults(&s->lim);
   http_clients_init(&s->clients);
   ev_timer_init(&s->budget_timer, budget_cb, 0, 0);
+  ev_timer_init(&s->resume_timer, resume_cb, 0, 0);
   ev_io_init(&s->accept_io, accept_cb, fd, EV_READ);
   ev_timer_init(&s->accept_pause, accept_resume_cb, 0.5, 0);
   ev_io_start(loop, &s->accept_io);
@@ -1085,6 +1114,7 @@ void http_server_stop(http_server_t *s) {
   ev_io_stop(s->loop, &s->accept_io);
   ev_timer_stop(s->loop, &s->accept_pause);
   ev_timer_stop(s->loop, &s->budget_timer);
+  ev_timer_stop(s->loop, &s->resume_timer);
   close(s->fd);
   while (s->conns) {
     conn_t *c = s->conns;
