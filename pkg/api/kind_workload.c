@@ -723,6 +723,7 @@ static void workload_validate(const cJSON *obj, const cJSON *old, api_status_t *
     }
   } else if (!strcmp(kind, "CronJob")) {
     validate_schedule(obj, st);
+    api__validate_timezone(obj, st);
     static const char *const cp[] = {"Allow", "Forbid", "Replace", NULL};
     one_of(obj, "spec.concurrencyPolicy", cp, st);
     const cJSON *jt = obj_get(obj, "spec.jobTemplate.spec.template");
