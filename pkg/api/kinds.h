@@ -34,6 +34,9 @@ void api__pod_spec_validate(const cJSON *spec, const char *prefix, api_status_t 
  * the 1 MiB data limit, ConfigMap size, CronJob spec.timeZone, Endpoints
  * and EndpointSlice addresses, CSR spec.request. */
 void api__validate_pod_spec_fields(const cJSON *spec, const char *prefix, api_status_t *st);
+/* Volume names pod templates may also mount (StatefulSet volumeClaimTemplates);
+ * NULL again after the validation. */
+void api__validate_extra_volumes(const cJSON *claim_templates);
 void api__validate_secret(const cJSON *obj, api_status_t *st);
 void api__validate_configmap(const cJSON *obj, api_status_t *st);
 void api__validate_timezone(const cJSON *obj, api_status_t *st);

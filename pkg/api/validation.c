@@ -205,6 +205,12 @@ static bool volume_source(const cJSON *vol, const char *path, api_status_t *st) 
   return ok;
 }
 
+/* Names a pod template may mount besides its volumes: a StatefulSet's
+ * volumeClaimTemplates (set around its validation; loop thread only). */
+static const cJSON *extra_volumes;
+
+void api__validate_extra_volumes(const cJSON *claim_templates) { extra_volumes = claim_templates; }
+
 /* ValidateVolumes; the valid names go to vols (for the mounts). */
 static void volumes(const cJSON *list, const char *prefix, names_t *vols, api_status_t *st) {
   int i = 0;
@@ -374,6 +380,12 @@ static void ports(const cJSON *c, const char *path, api_status_t *st) {
 void api__validate_pod_spec_fields(const cJSON *spec, const char *prefix, api_status_t *st) {
   names_t vols = {.n = 0};
   volumes(obj_get(spec, "volumes"), prefix, &vols, st);
+  const cJSON *ct;
+  cJSON_ArrayForEach(ct, extra_volumes) {
+    const char *n = obj_str(ct, "metadata.name");
+    if (n)
+      names_add(&vols, n);
+  }
   static const char *const lists[] = {"initContainers", "containers"};
   for (size_t l = 0; l < 2; l++) {
     int i = 0;
@@ -633,6 +645,11 @@ static void endpoint_addresses(const cJSON *list, const char *path, api_status_t
 
 void api__validate_endpoints(const cJSON *obj, const cJSON *old, api_status_t *st) {
   (void)old;
+  /* default/kubernetes is the API server's own address, which may be the
+   * loopback one on a single-node k3c (api.c reconciles it). */
+  const char *own = obj_str(obj, "metadata.name"), *ns = obj_str(obj, "metadata.namespace");
+  if (own && ns && !strcmp(own, "kubernetes") && !strcmp(ns, "default"))
+    return;
   int i = 0;
   const cJSON *s;
   cJSON_ArrayForEach(s, obj_get(obj, "subsets")) {
