@@ -18,6 +18,20 @@
 
 typedef struct store_backend store_backend_t;
 
+/* Revisions handled per compaction transaction (each deletes at most twice
+ * as many rows: the superseded version and a tombstone). */
+#define STORE_COMPACT_SLICE 500
+
+typedef struct store_backend_stats {
+  int64_t file_bytes; /* the database file */
+  int64_t wal_bytes;  /* its -wal file (0 if absent) */
+  int64_t live_bytes; /* pages in use: (page count - free pages) * page size */
+  int64_t free_bytes; /* free pages not yet returned to the file system */
+  int64_t rows;       /* rows (revisions) kept */
+  int64_t compact_rev;
+  int auto_vacuum;    /* 0 none, 1 full, 2 incremental */
+} store_backend_stats_t;
+
 /* One revision of one key. Borrowed: valid for the duration of the call. */
 typedef struct {
   int64_t rev;           /* the write's revision (unique, increasing) */
@@ -51,8 +65,18 @@ typedef struct {
   int (*commit)(store_backend_t *b, const store_backend_row_t *rows, size_t n, char *err,
                 size_t errlen);
   /* Forget history at and below rev: rows superseded at or below rev and
-   * tombstones at or below rev. The newest version of live keys stays. */
+   * tombstones at or below rev. The newest version of live keys stays.
+   * Bounded work per call: one call does one slice (a transaction of at
+   * most STORE_COMPACT_SLICE revisions, or one incremental-vacuum step, or
+   * the final WAL checkpoint) and returns 1 when more is left (call again,
+   * with the same or a newer rev, after other work), 0 when the file holds
+   * no more history and free pages than allowed, or a negative errno. */
   int (*compact)(store_backend_t *b, int64_t rev);
+  /* Sizes for `k3c datastore status` (optional; NULL if unknown). */
+  int (*stats)(store_backend_t *b, struct store_backend_stats *ret);
+  /* Rebuild the file without free pages (VACUUM); blocks for a time that
+   * grows with the live data (optional). */
+  int (*defrag)(store_backend_t *b, char *err, size_t errlen);
   /* Close; accepts NULL. */
   void (*close)(store_backend_t *b);
 } store_backend_ops_t;

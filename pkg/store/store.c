@@ -88,6 +88,7 @@ struct store {
   ev_timer ttl_timer;
   ev_timer compact_timer;
   int64_t db_compacted;
+  size_t compacting;    /* compaction requests not yet finished */
   double compact_every; /* seconds */
 };
 
@@ -266,6 +267,18 @@ static void *writer_main(void *arg) {
     if (batch->kind == REQ_COMPACT) {
       if (!failed)
         err = s->ops->compact(s->backend, batch->compact_rev);
+      if (err > 0) {
+        /* One slice done, more to do: queue the rest behind the writes
+         * that came in meanwhile, so no write waits for a whole
+         * compaction. At close the rest is left for the next start. */
+        pthread_mutex_lock(&s->mu);
+        if (!s->stop) {
+          list_push(&s->submit, batch);
+          continue;
+        }
+        pthread_mutex_unlock(&s->mu);
+        err = 0;
+      }
     } else if (!failed) {
       if (n > rows_cap) {
         rows_cap = n;
@@ -367,6 +380,8 @@ static void finish(struct store *s, req_t *r) {
     if (r->cb)
       r->cb(r->err, r->err ? NULL : r->kv, r->data);
     store_kv_unref(r->kv);
+  } else if (r->kind == REQ_COMPACT) {
+    s->compacting--;
   }
   free(r);
 }
@@ -637,6 +652,7 @@ static void compact_db(struct store *s) {
   r->kind = REQ_COMPACT;
   r->compact_rev = rev;
   s->db_compacted = rev;
+  s->compacting++;
   enqueue(s, r);
 }
 
@@ -651,6 +667,8 @@ int store_compact(store_t *s, int64_t rev) {
     compact_db(s);
   return 0;
 }
+
+bool store_compacting(const store_t *s) { return s->compacting != 0; }
 
 static void compact_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   struct store *s = (struct store *)((char *)t - offsetof(struct store, compact_timer));
