@@ -158,7 +158,7 @@ static void test_compaction_slices_exact(void) {
           keep = false;
     }
     if (keep)
-      p += sprintf(p, "%s%lld", p == want ? "" : ",", (long long)rev);
+      p += snprintf(p, (size_t)(want + 16 * N - p), "%s%lld", p == want ? "" : ",", (long long)rev);
   }
   ASSERT_EQ_INT(store_compact(s, cut), 0);
   ASSERT_EQ_INT(store_compacted_revision(s), cut);
