@@ -80,7 +80,7 @@ int cli_datastore(int argc, char **argv) {
   const char *data_dir = getenv("K3C_DATA_DIR"), *db = NULL, *cmd = NULL;
   char *path = NULL, err[1024];
   store_backend_t *b = NULL;
-  int64_t rev = 0, compact_rev = 0;
+  int64_t rev = 0, compact_rev = 0, start = 0;
   int rc = 2, r;
 
   if (!data_dir || !*data_dir)
@@ -138,7 +138,8 @@ int cli_datastore(int argc, char **argv) {
     fprintf(stderr, "k3c datastore: %s\n", err);
     goto out;
   }
-  r = store__sqlite_backend.load(b, ignore_row, NULL, &rev, &compact_rev, err, sizeof(err));
+  r = store__sqlite_backend.load(b, 0, ignore_row, NULL, &rev, &compact_rev, &start,
+                                 err, sizeof(err));
   if (r < 0) {
     fprintf(stderr, "k3c datastore: %s\n", err);
     goto out;

@@ -42,9 +42,12 @@ typedef struct {
   int64_t prev_rev;      /* mod_rev of the version this one replaces, 0 if none */
   int64_t lease_expires; /* unix seconds, 0 = none */
   bool deleted;
+  bool history;          /* load: a row of the history after *ret_start */
 } store_backend_row_t;
 
-/* Called once per live key by load, in any order. Return 0 or a negative
+/* Called by load: first once per key live at the history start (any
+ * order, row->history false), then once per row after it in revision
+ * order (row->history true, tombstones included). Return 0 or a negative
  * errno to abort loading. */
 typedef int (*store_backend_load_cb)(const store_backend_row_t *row, void *data);
 
@@ -53,10 +56,14 @@ typedef struct {
   /* Open or create the log at path. On failure returns a negative errno and
    * writes a readable reason (with the path) to err. */
   int (*open)(const char *path, store_backend_t **ret_backend, char *err, size_t errlen);
-  /* Report the newest version of every live key, then the newest revision
-   * ever written and the compacted revision. Errors as for open. */
-  int (*load)(store_backend_t *b, store_backend_load_cb cb, void *data, int64_t *ret_rev,
-              int64_t *ret_compact_rev, char *err, size_t errlen);
+  /* Report the state at a start revision (every key live then), then up
+   * to `history` rows after it, in revision order, so the store can rebuild
+   * its event window; then the newest revision ever written, the compacted
+   * revision and the start (= the newest revision when history is 0, or
+   * when the rows after the start are not dense). Errors as for open. */
+  int (*load)(store_backend_t *b, int64_t history, store_backend_load_cb cb, void *data,
+              int64_t *ret_rev, int64_t *ret_compact_rev, int64_t *ret_start, char *err,
+              size_t errlen);
   /* Append rows atomically: all or none are durable when this returns
    * (0), or none (negative errno). Rows come in revision order. On failure
    * err gets a reason with the path and the backend's own codes; the errno

@@ -213,19 +213,9 @@ out:
   return r;
 }
 
-static int backend_load(store_backend_t *b, store_backend_load_cb cb, void *data, int64_t *ret_rev,
-                        int64_t *ret_compact_rev, char *err, size_t errlen) {
-  sqlite3_stmt *st = NULL;
-  int64_t max_rev = 0, compact_rev = 0;
-  int rc, r = 0;
-
-  /* The newest row of each key; live keys only. */
-  rc = sqlite3_prepare_v2(b->db,
-                          "SELECT rev, key, create_rev, prev_rev, lease, value FROM kv"
-                          " WHERE rev IN (SELECT max(rev) FROM kv GROUP BY key) AND deleted = 0",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK)
-    return open_error(b, rc, "loading keys", err, errlen);
+static int load_rows(struct store_backend *b, sqlite3_stmt *st, bool history,
+                     store_backend_load_cb cb, void *data, char *err, size_t errlen) {
+  int rc, r;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     store_backend_row_t row = {
         .rev = sqlite3_column_int64(st, 0),
@@ -235,40 +225,94 @@ static int backend_load(store_backend_t *b, store_backend_load_cb cb, void *data
         .lease_expires = sqlite3_column_int64(st, 4),
         .value = sqlite3_column_blob(st, 5),
         .len = (size_t)sqlite3_column_bytes(st, 5),
+        .deleted = sqlite3_column_int(st, 6) != 0,
+        .history = history,
     };
     if (!row.key || !row.key[0] || row.rev <= 0 || row.create_rev <= 0 ||
-        row.create_rev > row.rev) {
+        row.create_rev > row.rev || row.prev_rev < 0 || row.prev_rev >= row.rev) {
       snprintf(err, errlen, "database %s is corrupt: bad row at revision %lld", b->path,
                (long long)row.rev);
-      r = -EIO;
-      goto out;
+      return -EIO;
     }
     if (!row.value)
       row.value = "";
     r = cb(&row, data);
     if (r < 0) {
-      snprintf(err, errlen, "database %s: loading key %s failed: %s", b->path, row.key,
-               strerror(-r));
-      goto out;
+      snprintf(err, errlen, "database %s: loading key %s at revision %lld failed: %s", b->path,
+               row.key, (long long)row.rev, strerror(-r));
+      return r;
     }
   }
-  if (rc != SQLITE_DONE) {
-    r = open_error(b, rc, "loading keys", err, errlen);
-    goto out;
-  }
+  if (rc != SQLITE_DONE)
+    return open_error(b, rc, "loading keys", err, errlen);
+  return 0;
+}
+
+static int backend_load(store_backend_t *b, int64_t history, store_backend_load_cb cb, void *data,
+                        int64_t *ret_rev, int64_t *ret_compact_rev, int64_t *ret_start, char *err,
+                        size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  int64_t max_rev = 0, compact_rev = 0, start, after = 0;
+  int rc, r = 0;
+
   if (query_int(b->db, "SELECT max(rev) FROM kv", &max_rev, &rc) < 0 ||
-      query_int(b->db, "SELECT value FROM meta WHERE name = 'compact_rev'", &compact_rev, &rc) < 0) {
-    r = open_error(b, rc, "loading the revision", err, errlen);
-    goto out;
-  }
+      query_int(b->db, "SELECT value FROM meta WHERE name = 'compact_rev'", &compact_rev, &rc) < 0)
+    return open_error(b, rc, "loading the revision", err, errlen);
   if (compact_rev < 1) {
     snprintf(err, errlen, "database %s is corrupt: compacted revision %lld", b->path,
              (long long)compact_rev);
-    r = -EIO;
-    goto out;
+    return -EIO;
   }
-  *ret_rev = max_rev > compact_rev ? max_rev : compact_rev;
+  if (max_rev < compact_rev)
+    max_rev = compact_rev;
+  /* History: the rows after start, kept until compaction. Revisions are
+   * dense (one per write), so a count short of the span means rows are
+   * missing (a database from elsewhere): then no history, as before. */
+  start = max_rev - (history > 0 ? history : 0);
+  if (start < compact_rev)
+    start = compact_rev;
+  if (start < max_rev) {
+    sqlite3_stmt *cnt = NULL;
+    rc = sqlite3_prepare_v2(b->db, "SELECT count(*) FROM kv WHERE rev > ?1", -1, &cnt, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(cnt, 1, start);
+      rc = sqlite3_step(cnt);
+      after = rc == SQLITE_ROW ? sqlite3_column_int64(cnt, 0) : 0;
+      rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(cnt);
+    if (rc != SQLITE_OK)
+      return open_error(b, rc, "loading the history", err, errlen);
+    if (after != max_rev - start) {
+      log_warn("store", "database %s: revisions after %lld are not dense (%lld rows for %lld);"
+               " starting without watch history", b->path, (long long)start, (long long)after,
+               (long long)(max_rev - start));
+      start = max_rev;
+    }
+  }
+  /* The newest row of each key at start; live keys only. */
+  rc = sqlite3_prepare_v2(b->db,
+                          "SELECT rev, key, create_rev, prev_rev, lease, value, deleted FROM kv"
+                          " WHERE rev IN (SELECT max(rev) FROM kv WHERE rev <= ?1 GROUP BY key)"
+                          " AND deleted = 0",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return open_error(b, rc, "loading keys", err, errlen);
+  sqlite3_bind_int64(st, 1, start);
+  if ((r = load_rows(b, st, false, cb, data, err, errlen)) < 0)
+    goto out;
+  sqlite3_finalize(st);
+  rc = sqlite3_prepare_v2(b->db,
+                          "SELECT rev, key, create_rev, prev_rev, lease, value, deleted FROM kv"
+                          " WHERE rev > ?1 ORDER BY rev", -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return open_error(b, rc, "loading the history", err, errlen);
+  sqlite3_bind_int64(st, 1, start);
+  if ((r = load_rows(b, st, true, cb, data, err, errlen)) < 0)
+    goto out;
+  *ret_rev = max_rev;
   *ret_compact_rev = compact_rev;
+  *ret_start = start;
 out:
   sqlite3_finalize(st);
   return r;

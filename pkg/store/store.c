@@ -721,10 +721,29 @@ static void ttl_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* ---- open and close ---- */
 
+/* Loading: rows of the state at the history start go straight into the
+ * index; history rows are kept in revision order until the event window
+ * exists, then applied as if just committed. */
+typedef struct {
+  struct store *s;
+  req_t *hist;
+  size_t n, cap;
+} load_ctx_t;
+
 static int load_row(const store_backend_row_t *row, void *data) {
-  struct store *s = data;
+  load_ctx_t *c = data;
+  struct store *s = c->s;
   store_kv_t *kv = kv_new(row->key, copy_value(row->value, row->len), row->len, row->create_rev,
                           row->rev, row->lease_expires);
+  if (row->history) {
+    if (c->n == c->cap) {
+      c->cap = c->cap ? c->cap * 2 : 256;
+      c->hist = xrealloc(c->hist, c->cap * sizeof(*c->hist));
+    }
+    c->hist[c->n++] = (req_t){.kind = REQ_WRITE, .kv = kv, .tomb = row->deleted,
+                              .prev_rev = row->prev_rev};
+    return 0;
+  }
   store__node_t *n = store__index_get(&s->idx, row->key);
   if (n->chain) {
     store_kv_unref(kv);
@@ -733,6 +752,12 @@ static int load_row(const store_backend_row_t *row, void *data) {
   store__node_push(n, kv, false);
   heap_set(s, n, row->lease_expires);
   return 0;
+}
+
+static void load_ctx_done(load_ctx_t *c) {
+  for (size_t i = 0; i < c->n; i++)
+    store_kv_unref(c->hist[i].kv);
+  free(c->hist);
 }
 
 int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_store, char *err,
@@ -764,13 +789,33 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   r = s->ops->open(opts->path, &s->backend, err, errlen);
   if (r < 0)
     goto fail;
-  r = s->ops->load(s->backend, load_row, s, &rev, &compact_rev, err, errlen);
-  if (r < 0)
-    goto fail;
+  /* The event window is rebuilt from the rows kept until compaction, so
+   * a watch from shortly before a restart resumes instead of 410. */
+  size_t window = opts->watch_window ? opts->watch_window : DEFAULT_WINDOW;
+  load_ctx_t lc = {.s = s};
+  int64_t start = 0;
+  r = s->ops->load(s->backend, (int64_t)window, load_row, &lc, &rev, &compact_rev, &start, err,
+                   errlen);
+  if (r == 0 && lc.n != (size_t)(rev - start)) {
+    snprintf(err, errlen, "store: the backend gave %zu history rows for revisions %lld..%lld",
+             lc.n, (long long)start + 1, (long long)rev);
+    r = -EIO;
+  }
+  for (size_t i = 0; r == 0 && i < lc.n; i++)
+    if (lc.hist[i].kv->mod_rev != start + 1 + (int64_t)i) {
+      snprintf(err, errlen, "store: history row %lld out of order", (long long)lc.hist[i].kv->mod_rev);
+      r = -EIO;
+    }
   s->next_rev = rev + 1;
   s->db_compacted = compact_rev;
-  store__hub_init(&s->hub, loop, opts->watch_window ? opts->watch_window : DEFAULT_WINDOW,
-                  opts->watcher_queue_max ? opts->watcher_queue_max : DEFAULT_QUEUE_MAX, rev);
+  store__hub_init(&s->hub, loop, window,
+                  opts->watcher_queue_max ? opts->watcher_queue_max : DEFAULT_QUEUE_MAX,
+                  r == 0 ? start : rev);
+  for (size_t i = 0; r == 0 && i < lc.n; i++)
+    apply(s, &lc.hist[i]);
+  load_ctx_done(&lc);
+  if (r < 0)
+    goto fail;
 
   /* The writer thread takes no signals: they belong to the loop thread. */
   sigset_t all, old;
