@@ -342,7 +342,7 @@ static void apply(struct store *s, req_t *r) {
   store__event_t ev = {.kind = r->tomb ? STORE_EVENT_DELETE : STORE_EVENT_PUT,
                        .kv = store_kv_ref(kv), .prev = store_kv_ref(prev),
                        .created = !r->tomb && !prev};
-  store__node_push(n, store_kv_ref(kv), r->tomb);
+  store__index_push(&s->idx, n, store_kv_ref(kv), r->tomb);
   if (n->pending && n->pending_rev == kv->mod_rev) {
     store_kv_unref(n->pending);
     n->pending = NULL;
@@ -563,6 +563,25 @@ int store_get_latest(store_t *s, const char *key, store_kv_t **ret_kv) {
   return 0;
 }
 
+/* Live keys under prefix after `after` at revision rev: the count now
+ * (O(log n), index.c) minus what the events since rev added: +1 for a
+ * create, -1 for a delete. O(log n + events since rev), and the events
+ * since rev are bounded by the window. */
+static size_t count_at(struct store *s, const char *prefix, const char *after, int64_t rev) {
+  int64_t count = (int64_t)store__index_count(&s->idx, prefix, after);
+  size_t plen = strlen(prefix);
+  for (int64_t r = rev + 1; r <= store_revision(s); r++) {
+    const store__event_t *e = store__hub_get(&s->hub, r);
+    if (!e || strncmp(e->kv->key, prefix, plen) != 0 || strcmp(e->kv->key, after) <= 0)
+      continue;
+    if (e->kind == STORE_EVENT_DELETE)
+      count++;
+    else if (e->created)
+      count--;
+  }
+  return count > 0 ? (size_t)count : 0;
+}
+
 int store_list(store_t *s, const store_list_opts_t *o, store_list_t *ret_list) {
   char *after = NULL;
   int64_t rev = o ? o->rev : 0;
@@ -592,19 +611,20 @@ int store_list(store_t *s, const store_list_opts_t *o, store_list_t *ret_list) {
   if (n && after && strcmp(n->key, after) == 0)
     n = store__index_next(n);
   for (; n && strncmp(n->key, o->prefix, plen) == 0; n = store__index_next(n)) {
+    if (o->limit && l.n == o->limit)
+      break;
     store_kv_t *kv = store__node_live_at(n, rev);
     if (!kv)
       continue;
-    if (o->limit && l.n == o->limit) {
-      l.remaining++;
-      continue;
-    }
     if (l.n == cap) {
       cap = cap ? cap * 2 : 16;
       l.items = xrealloc(l.items, cap * sizeof(*l.items));
     }
     l.items[l.n++] = store_kv_ref(kv);
   }
+  /* A page costs O(page): the rest is counted, not walked. */
+  if (n && strncmp(n->key, o->prefix, plen) == 0)
+    l.remaining = count_at(s, o->prefix, l.items[l.n - 1]->key, rev);
   if (l.remaining)
     l.continue_tok = store__token_encode(rev, l.items[l.n - 1]->key);
   *ret_list = l;
@@ -625,12 +645,7 @@ void store_list_done(store_list_t *l) {
 }
 
 size_t store_count(store_t *s, const char *prefix) {
-  size_t count = 0, plen = strlen(prefix);
-  for (store__node_t *n = store__index_seek(&s->idx, prefix);
-       n && strncmp(n->key, prefix, plen) == 0; n = store__index_next(n))
-    if (store__node_current(n))
-      count++;
-  return count;
+  return store__index_count(&s->idx, prefix, NULL);
 }
 
 /* ---- watch ---- */
@@ -749,7 +764,7 @@ static int load_row(const store_backend_row_t *row, void *data) {
     store_kv_unref(kv);
     return -EEXIST;
   }
-  store__node_push(n, kv, false);
+  store__index_push(&s->idx, n, kv, false);
   heap_set(s, n, row->lease_expires);
   return 0;
 }
