@@ -16,6 +16,7 @@
 #include "store/token.h"
 #include "store/watch.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 #define DEFAULT_WINDOW 10000
 #define DEFAULT_QUEUE_MAX 10000
@@ -382,6 +383,14 @@ static void finish(struct store *s, req_t *r) {
     store_kv_unref(r->kv);
   } else if (r->kind == REQ_COMPACT) {
     s->compacting--;
+    if (r->err < 0) {
+      /* The history stays (reads are unaffected); the next compaction
+       * (timer or store_compact) starts again where the backend stopped. */
+      log_warn("store", "compaction to revision %lld failed: %s; retrying at the next one",
+               (long long)r->compact_rev, strerror(-r->err));
+      if (s->db_compacted == r->compact_rev)
+        s->db_compacted = 0;
+    }
   }
   free(r);
 }
