@@ -279,7 +279,7 @@ static void handle_create(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  if (api__decode_body(call->req, &obj, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &obj, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
@@ -296,7 +296,7 @@ static void handle_update(api_call_t *call) {
   api_status_t st;
   cJSON *obj = NULL, *old = NULL;
   store_kv_t *kv = NULL;
-  if (api__decode_body(call->req, &obj, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &obj, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
@@ -357,11 +357,8 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
       return -EINVAL;
     }
   } else {
-    patch = body ? cJSON_ParseWithLength(body, len) : NULL;
-    if (!patch) {
-      api_status_bad_request(st, "the patch body is not valid JSON");
+    if (api__decode_patch(call->req, body ? body : "", body ? len : 0, &patch, st) < 0)
       return -EINVAL;
-    }
   }
   if (!strncmp(ct, "application/json-patch+json", 27)) {
     if (!cJSON_IsArray(patch)) {
@@ -424,7 +421,7 @@ static void server_side_apply(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  if (api__decode_body(call->req, &cfg, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &cfg, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }

@@ -101,6 +101,30 @@ static void test_errors(void) {
   ASSERT_CONTAINS(err, "nesting too deep");
 }
 
+static void on_dup(size_t line, const char *key, void *data) {
+  char *out = data;
+  size_t n = strlen(out);
+  snprintf(out + n, 256 - n, "%zu:%s;", line, key);
+}
+
+/* With a callback, a repeated key keeps the last value (go-yaml's
+ * non-strict decoding) and is reported with the line of its value. */
+static void test_duplicates_reported(void) {
+  char seen[256] = "";
+  cJSON *doc = NULL;
+  const char *y = "metadata:\n  name: a\n  name: b\n  x:\n    - 1\n  x: [2]\nkind: K\n";
+  ASSERT_EQ_INT(yaml_parse_one_dups(y, strlen(y), &doc, on_dup, seen, err, sizeof(err)), 0);
+  ASSERT_EQ_STR(seen, "3:name;6:x;");
+  char *s = cJSON_PrintUnformatted(doc);
+  ASSERT_EQ_STR(s, "{\"metadata\":{\"name\":\"b\",\"x\":[2]},\"kind\":\"K\"}");
+  free(s);
+  cJSON_Delete(doc);
+  /* a NUL in a quoted scalar is refused: cJSON would cut the string there */
+  const char *nul = "a: \"x\\0y\"\n";
+  ASSERT_EQ_INT(yaml_parse_one(nul, strlen(nul), &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "NUL");
+}
+
 /* "Billion laughs": 9 aliases per level, 9 levels, would be 9^9 nodes. */
 static void test_alias_bomb(void) {
   char y[2048];
@@ -124,6 +148,6 @@ static void test_alias_bomb(void) {
 
 TEST_LIST = {
     TEST(test_scalars), TEST(test_long_digit_string), TEST(test_nested), TEST(test_anchors_and_merge),
-    TEST(test_stream),  TEST(test_errors), TEST(test_alias_bomb), {0},
+    TEST(test_stream),  TEST(test_errors), TEST(test_alias_bomb), TEST(test_duplicates_reported), {0},
 };
 TEST_MAIN()
