@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector http_parser yaml}
+harnesses=${*:-jsonpatch selector strict http_parser yaml}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -19,8 +19,8 @@ util="pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c"
 for h in $harnesses; do
   # the sources (and libraries) each harness links
   case $h in
-  jsonpatch | selector)
-    srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c $util"
+  jsonpatch | selector | strict)
+    srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c pkg/json/strict.c $util"
     libs="-lcjson" ;;
   http_parser)
     srcs="pkg/http/parser.c pkg/http/url.c $util"
@@ -29,7 +29,7 @@ for h in $harnesses; do
     srcs="pkg/yaml/decode.c $util"
     libs="-lyaml -lcjson -lm" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

@@ -170,7 +170,7 @@ static void go_float(double f, char *out, size_t n) {
     if (*p >= '0' && *p <= '9' && nd < sizeof(digits) - 1)
       digits[nd++] = *p;
   digits[nd] = '\0';
-  int ex = *p == 'e' ? atoi(p + 1) : 0;
+  int ex = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
   while (nd > 1 && digits[nd - 1] == '0')
     digits[--nd] = '\0';
   char buf[400];
