@@ -498,6 +498,7 @@ int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJS
   if (res->hooks->validate)
     res->hooks->validate(obj, old, st);
   if (st->causes) {
+    name = obj_str(obj, "metadata.name"); /* the hook may have replaced items */
     api_status_invalid(st, res->s->group, res->s->kind, name ? name : "");
     return -EINVAL;
   }
