@@ -13,10 +13,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
-
-/* Objects up to this many members are searched linearly for duplicates;
- * larger ones get a hash table of their keys. */
-#define SMALL_OBJECT 8
+#include "util/keyset.h"
 
 typedef struct {
   const char *key; /* member name (the item's string), or NULL in an array */
@@ -140,45 +137,6 @@ static void append_child(cJSON *parent, cJSON *item) {
     item->prev = last;
     parent->child->prev = item;
   }
-}
-
-/* ---- key sets: linear duplicate detection ---- */
-
-typedef struct {
-  cJSON **slots;
-  size_t cap; /* power of two */
-  size_t n;
-} keyset_t;
-
-static uint64_t hash_key(const char *s) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
-
-static cJSON **keyset_slot(keyset_t *ks, const char *key) {
-  size_t i = (size_t)hash_key(key) & (ks->cap - 1);
-  while (ks->slots[i] && strcmp(ks->slots[i]->string, key))
-    i = (i + 1) & (ks->cap - 1);
-  return &ks->slots[i];
-}
-
-static void keyset_put(keyset_t *ks, cJSON *item) {
-  if ((ks->n + 1) * 2 > ks->cap) {
-    keyset_t bigger = {.cap = ks->cap ? ks->cap * 2 : 32};
-    bigger.slots = xcalloc(bigger.cap, sizeof(cJSON *));
-    for (size_t i = 0; i < ks->cap; i++)
-      if (ks->slots[i])
-        *keyset_slot(&bigger, ks->slots[i]->string) = ks->slots[i];
-    bigger.n = ks->n;
-    free(ks->slots);
-    *ks = bigger;
-  }
-  cJSON **s = keyset_slot(ks, item->string);
-  if (!*s)
-    ks->n++;
-  *s = item;
 }
 
 /* ---- scanning ---- */
@@ -522,32 +480,16 @@ static int parse_object(parser_t *ps, cJSON **ret) {
     }
     v->string = key;
     /* Last value wins, in the first one's place (as a Go map or struct
-     * field would hold it). */
-    cJSON *old = NULL, **slot = NULL;
-    if (ks.cap) {
-      slot = keyset_slot(&ks, key);
-      old = *slot;
-    } else {
-      for (cJSON *c = obj->child; c; c = c->next)
-        if (!strcmp(c->string, key)) {
-          old = c;
-          break;
-        }
-    }
+     * field would hold it); keys are hashed past a few members. */
+    cJSON *old = keyset_find(&ks, obj, members, key);
     if (old) {
       report_dup(ps, key);
-      if (slot)
-        *slot = v; /* before old (whose key the table compares) is freed */
+      keyset_put(&ks, v); /* before old, whose key the index compares, is freed */
       cJSON_ReplaceItemViaPointer(obj, old, v);
     } else {
       append_child(obj, v);
       members++;
-      if (ks.cap) {
-        keyset_put(&ks, v);
-      } else if (members > SMALL_OBJECT) {
-        for (cJSON *c = obj->child; c; c = c->next)
-          keyset_put(&ks, c);
-      }
+      keyset_put(&ks, v);
     }
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == ',') {
@@ -561,11 +503,11 @@ static int parse_object(parser_t *ps, cJSON **ret) {
     fail_char(ps, "after object key:value pair");
     goto fail;
   }
-  free(ks.slots);
+  keyset_done(&ks);
   *ret = obj;
   return 0;
 fail:
-  free(ks.slots);
+  keyset_done(&ks);
   cJSON_Delete(obj);
   return -EINVAL;
 }

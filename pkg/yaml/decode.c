@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "util/alloc.h"
+#include "util/keyset.h"
 
 typedef struct anchor {
   char *name;
@@ -225,6 +226,8 @@ static int merge_into(cJSON *map, const cJSON *src) {
 static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
   cJSON *map = cJSON_CreateObject();
   cJSON *merges = NULL;
+  keyset_t keys = {0}; /* repeated keys found in constant time */
+  size_t members = 0;
   int r = 0;
   for (;;) {
     yaml_event_t kev;
@@ -249,7 +252,7 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
     yaml_mark_t kmark = kev.start_mark;
     yaml_event_delete(&kev);
     yaml_event_t vev;
-    cJSON *val = NULL;
+    cJSON *val = NULL, *dup = NULL;
     if ((r = next_event(c, &vev)) < 0) {
       free(key);
       goto out;
@@ -265,10 +268,13 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
       if (!merges)
         merges = cJSON_CreateArray();
       cJSON_AddItemToArray(merges, val);
-    } else if (c->on_dup && cJSON_GetObjectItemCaseSensitive(map, key)) {
+    } else if (c->on_dup && (dup = keyset_find(&keys, map, members, key))) {
       c->on_dup(vline, key, c->dup_data);
-      cJSON_ReplaceItemInObjectCaseSensitive(map, key, val);
-    } else if (cJSON_GetObjectItemCaseSensitive(map, key)) {
+      val->string = dup->string; /* the key moves to the new item */
+      keyset_put(&keys, val);
+      dup->string = NULL;
+      cJSON_ReplaceItemViaPointer(map, dup, val);
+    } else if (keyset_find(&keys, map, members, key)) {
       char msg[300];
       snprintf(msg, sizeof(msg), "duplicate key \"%.200s\"", key);
       cJSON_Delete(val);
@@ -277,6 +283,8 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
       goto out;
     } else {
       cJSON_AddItemToObject(map, key, val);
+      members++;
+      keyset_put(&keys, val);
     }
     free(key);
   }
@@ -285,6 +293,7 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
     goto out;
   }
 out:
+  keyset_done(&keys);
   cJSON_Delete(merges);
   if (r < 0) {
     cJSON_Delete(map);

@@ -113,7 +113,7 @@ static void test_duplicates_linear(void) {
   ASSERT_EQ_INT(res.ndups, JSON_STRICT_MAX_DUPS);
   ASSERT_EQ_INT(res.ndup_keys, 40000);
   ASSERT_EQ_INT(cJSON_GetObjectItemCaseSensitive(d, "key-39999")->valueint, 0);
-  ASSERT_TRUE(secs < 5.0); /* ~0.1 s on the sanitizer build; pairwise would take minutes */
+  ASSERT_TRUE(secs < 15.0); /* ~0.1 s unloaded; pairwise would take minutes */
   cJSON_Delete(d);
   json_strict_result_done(&res);
   buf_done(&b);
