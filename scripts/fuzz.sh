@@ -15,7 +15,7 @@ CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ipkg"
-util="pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c"
+util="pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c pkg/util/keyset.c"
 for h in $harnesses; do
   # the sources (and libraries) each harness links
   case $h in
