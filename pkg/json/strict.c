@@ -13,7 +13,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/keyset.h"
+#include "util/strmap.h"
 
 typedef struct {
   const char *key; /* member name (the item's string), or NULL in an array */
@@ -441,8 +441,8 @@ fail:
 
 static int parse_object(parser_t *ps, cJSON **ret) {
   cJSON *obj = new_item(cJSON_Object);
-  keyset_t ks = {0};
-  size_t members = 0;
+  strmap_t keys;
+  strmap_init(&keys);
   frame_t *f = &ps->frames[ps->depth];
   f->key = NULL;
   f->index = -1;
@@ -478,18 +478,25 @@ static int parse_object(parser_t *ps, cJSON **ret) {
       cJSON_free(key);
       goto fail;
     }
-    v->string = key;
     /* Last value wins, in the first one's place (as a Go map or struct
-     * field would hold it); keys are hashed past a few members. */
-    cJSON *old = keyset_find(&ks, obj, members, key);
+     * field would hold it); keys are found through a hash map. */
+    cJSON *old = strmap_get(&keys, key);
     if (old) {
       report_dup(ps, key);
-      keyset_put(&ks, v); /* before old, whose key the index compares, is freed */
+      /* the new item takes over the earlier one's key string, which the
+       * map borrows */
+      v->string = old->string;
+      old->string = NULL;
+      cJSON_free(key);
       cJSON_ReplaceItemViaPointer(obj, old, v);
+      strmap_set(&keys, v->string, v);
     } else {
+      v->string = key;
       append_child(obj, v);
-      members++;
-      keyset_put(&ks, v);
+      if (strmap_put(&keys, key, v, NULL) < 0) {
+        fail(ps, JSON_STRICT_ERR_SYNTAX, "%s", "too many keys in one object");
+        goto fail;
+      }
     }
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == ',') {
@@ -503,11 +510,11 @@ static int parse_object(parser_t *ps, cJSON **ret) {
     fail_char(ps, "after object key:value pair");
     goto fail;
   }
-  keyset_done(&ks);
+  strmap_done(&keys);
   *ret = obj;
   return 0;
 fail:
-  keyset_done(&ks);
+  strmap_done(&keys);
   cJSON_Delete(obj);
   return -EINVAL;
 }
