@@ -424,8 +424,9 @@ static int dec_map_entry(pbctx_t *c, const schema_type_t *t, const schema_field_
     ret = fail(c, "strings may not contain the NUL character");
     goto out;
   }
+  /* a repeated key is collapsed, last wins, once the message is decoded
+   * (json_strict_dedup): deleting it here would scan the map per entry */
   char *k = json_utf8_sanitize((const char *)key, kl);
-  cJSON_DeleteItemFromObjectCaseSensitive(map, k);
   cJSON_AddItemToObject(map, k, val);
   free(k);
   val = NULL;
@@ -532,6 +533,7 @@ int schema_pb_decode(const schema_type_t *t, const uint8_t *buf, size_t len, cJS
     cJSON_Delete(o);
     return r;
   }
+  json_strict_dedup(o); /* repeated map entries: the last wins, as in Go */
   *ret_obj = o;
   return 0;
 }
@@ -570,11 +572,11 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
         if (g.wt != WT_LEN)
           continue;
         if (g.num == 1) {
-          free(api_version);
-          api_version = xstrndup((const char *)g.data, g.len);
+          free(api_version); /* echoed in errors: valid UTF-8 only */
+          api_version = json_utf8_sanitize((const char *)g.data, g.len);
         } else if (g.num == 2) {
           free(kind);
-          kind = xstrndup((const char *)g.data, g.len);
+          kind = json_utf8_sanitize((const char *)g.data, g.len);
         }
       }
     } else if (f.num == 2) {
@@ -606,6 +608,7 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
   ret = dec_message(&c, t, raw, rawlen, obj, 0);
   if (ret < 0)
     goto out;
+  json_strict_dedup(obj); /* repeated map entries: the last wins, as in Go */
   *ret_obj = obj;
   obj = NULL;
 out:

@@ -584,6 +584,36 @@ int json_strict_parse(const char *text, size_t len, cJSON **ret_doc, json_strict
   return 0;
 }
 
+static size_t dedup(cJSON *v, int depth) {
+  size_t removed = 0;
+  if (depth > 2 * JSON_STRICT_MAX_DEPTH)
+    return 0;
+  if (cJSON_IsObject(v) && v->child && v->child->next) {
+    strmap_t seen;
+    strmap_init(&seen);
+    for (cJSON *c = v->child, *next; c; c = next) {
+      next = c->next;
+      void *prev = NULL;
+      if (!c->string || strmap_put(&seen, c->string, c, &prev) != -EEXIST)
+        continue;
+      /* c wins; it takes over prev's key string, which the map borrows */
+      cJSON *p = prev;
+      char *k = p->string;
+      p->string = c->string;
+      c->string = k;
+      strmap_set(&seen, c->string, c);
+      cJSON_Delete(cJSON_DetachItemViaPointer(v, p));
+      removed++;
+    }
+    strmap_done(&seen);
+  }
+  for (cJSON *c = v ? v->child : NULL; c; c = c->next)
+    removed += dedup(c, depth + 1);
+  return removed;
+}
+
+size_t json_strict_dedup(cJSON *v) { return dedup(v, 0); }
+
 void json_strict_result_done(json_strict_result_t *res) {
   if (!res)
     return;

@@ -56,6 +56,11 @@ int json_strict_parse(const char *text, size_t len, cJSON **ret_doc, json_strict
 /* Release what res holds (the duplicate paths); res may be reused after. */
 void json_strict_result_done(json_strict_result_t *res);
 
+/* Collapse repeated keys in every object of v (any depth) to their last
+ * value, in linear time, for trees built by other decoders (protobuf map
+ * entries). Returns the number of items removed. */
+size_t json_strict_dedup(cJSON *v);
+
 /* Copy of s with every invalid UTF-8 sequence replaced by U+FFFD (Go's
  * rule: one replacement per byte that does not start a valid sequence).
  * Caller frees. For error messages that quote request bytes. */

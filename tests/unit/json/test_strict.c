@@ -3,6 +3,7 @@
  * replacement, \u0000 refusal, trailing data, Go's syntax error wording,
  * number range and nesting depth. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,6 +120,34 @@ static void test_duplicates_linear(void) {
   buf_done(&b);
 }
 
+/* Trees built by other decoders (protobuf maps) are collapsed the same way,
+ * in linear time. */
+static void test_dedup_trees(void) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *m = cJSON_AddObjectToObject(o, "m");
+  char key[32];
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < 40000; i++) {
+      snprintf(key, sizeof(key), "k%d", i);
+      cJSON_AddItemToObject(m, key, cJSON_CreateNumber(pass));
+    }
+  cJSON_AddItemToObject(o, "x", cJSON_CreateNumber(1));
+  cJSON_AddItemToObject(o, "x", cJSON_CreateString("last"));
+  ASSERT_EQ_INT((int)json_strict_dedup(o), 40001);
+  ASSERT_EQ_INT(cJSON_GetArraySize(o), 2);
+  ASSERT_EQ_INT(cJSON_GetArraySize(m), 40000);
+  ASSERT_EQ_INT(cJSON_GetObjectItemCaseSensitive(m, "k39999")->valueint, 1);
+  ASSERT_EQ_STR(cJSON_GetObjectItemCaseSensitive(o, "x")->valuestring, "last");
+  cJSON_Delete(o);
+  o = J("{\"a\":{\"x\":1},\"b\":[{\"y\":1}]}");
+  cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(o, "a"), "x", cJSON_CreateNumber(2));
+  cJSON_AddItemToObject(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "b"), 0), "y",
+                        cJSON_CreateNumber(3));
+  ASSERT_EQ_INT((int)json_strict_dedup(o), 2);
+  ASSERT_JSON_EQ(o, "{\"a\":{\"x\":2},\"b\":[{\"y\":3}]}");
+  cJSON_Delete(o);
+}
+
 static void test_invalid_utf8_replaced(void) {
   json_strict_result_t res;
   /* a lone continuation byte, a truncated sequence, an overlong, a UTF-8
@@ -219,7 +248,7 @@ static void test_depth(void) {
 
 TEST_LIST = {
     TEST(test_plain_documents),      TEST(test_duplicates_last_wins), TEST(test_duplicates_in_big_object),
-    TEST(test_duplicates_linear),    TEST(test_invalid_utf8_replaced), TEST(test_nul_refused),
+    TEST(test_duplicates_linear),    TEST(test_dedup_trees),    TEST(test_invalid_utf8_replaced), TEST(test_nul_refused),
     TEST(test_trailing_and_syntax),  TEST(test_numbers),               TEST(test_depth),
     {0}};
 
