@@ -127,6 +127,17 @@ int api__params_check(const api_call_t *call, api_status_t *st) {
     if (check_ints(req, delete_ints, st) < 0 || check_dry_run(req, "DeleteOptions", st) < 0)
       return -EINVAL;
   }
+  if (!strcmp(verb, "get")) {
+    /* GetOptions.resourceVersion reaches the storage's ParseResourceVersion:
+     * a plain error, answered 500 without a reason (list and watch parse
+     * theirs where they use it). */
+    char err[512];
+    int64_t rv;
+    if (api_param_rv(http_req_query(req, "resourceVersion"), &rv, err, sizeof(err)) < 0) {
+      api_status_init(st, 500, "", "%s", err);
+      return -EINVAL;
+    }
+  }
   if (!strcmp(verb, "create"))
     return check_dry_run(req, "CreateOptions", st);
   if (!strcmp(verb, "update"))

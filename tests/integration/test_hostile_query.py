@@ -136,6 +136,12 @@ for q, code, msg in (
     s, b = raw("GET", CM + "?" + q)
     m = status_of(b).get("message")
     t.ok(s == code and (msg is None or m == msg), "GET ?%s answers %d as upstream" % (q, code), (s, b))
+s, b = raw("GET", CM + "/keep-a?resourceVersion=1e30")
+t.ok(s == 500 and status_of(b).get("message") == 'resourceVersion: Invalid value: "1e30": '
+     'strconv.ParseUint: parsing "1e30": invalid syntax', "GET one object ?resourceVersion=1e30 "
+     "refused as upstream", (s, b))
+s, b = raw("GET", CM + "/keep-a?resourceVersion=0")
+t.ok(s == 200, "control: GET one object ?resourceVersion=0", (s, b))
 s, b = raw("GET", CM + "?resourceVersion=9223372036854775807")
 t.ok(s == 504 and status_of(b).get("reason") == "Timeout" and
      "Too large resource version: 9223372036854775807" in status_of(b).get("message", ""),
