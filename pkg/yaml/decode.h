@@ -5,7 +5,8 @@
  * (decimal, 0x hex, 0o and leading-0 octal), floats, else strings. Quoted
  * and block scalars are always strings. Anchors, aliases and "<<" merge keys
  * are supported. Nesting deeper than YAML_MAX_DEPTH, or aliases expanding
- * to more than YAML_MAX_COPY_BYTES, is rejected.
+ * to more than YAML_MAX_COPY_BYTES, is rejected, and so is a NUL character
+ * in a scalar (cJSON strings end at NUL).
  * Pure functions: callable from any thread. */
 #pragma once
 

@@ -222,6 +222,16 @@ t.ok(st == 201 and obj["metadata"]["name"] == "y2" and
      "Warn YAML duplicate: last value and a warning", (st, hdrs, obj))
 readable_and_deletable(CM, "y2", "YAML duplicate")
 
+ayml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ap\ndata:\n  a: one\n  a: two\n"
+st, _, obj = raw("PATCH", CM + "/ap?fieldManager=m&fieldValidation=Strict", ayml, "application/apply-patch+yaml")
+t.ok(st == 400 and msg(obj) == 'error strict decoding patch: error converting YAML to JSON: yaml: unmarshal '
+     'errors:\n  line 7: key "a" already set in map', "Strict apply with a duplicate: upstream's 400", (st, obj))
+st, hdrs, obj = raw("PATCH", CM + "/ap?fieldManager=m", ayml, "application/apply-patch+yaml")
+t.ok(st == 201 and obj.get("data") == {"a": "two"} and
+     warnings(hdrs) == ['299 - "line 7: key \\"a\\" already set in map"'],
+     "Warn apply with a duplicate: created with the last value, and a warning", (st, hdrs, obj))
+readable_and_deletable(CM, "ap", "applied with a duplicate")
+
 # ---- patches go through the same decoder
 st, _, obj = raw("POST", CM, cm_body('{"name":"p1"}'))
 st, _, obj = raw("PATCH", CM + "/p1?fieldValidation=Strict", '{"data":{"a":"1","a":"2"}}',
