@@ -225,8 +225,7 @@ static void test_check_types(void) {
 }
 
 /* Integers beyond int32/int64 fail as upstream's typed decoder fails
- * (regression: replicas 1.2e29 was stored). Duplicate keys are the
- * decoder's business now (json/strict.c; tests/unit/json/test_strict.c). */
+ * (regression: replicas 1.2e29 was stored). */
 static void test_check_int_range(void) {
   probs_t p;
   int n = check("apps/v1", "Deployment",
@@ -245,8 +244,16 @@ static void test_check_int_range(void) {
                            "PodSpec.spec.template.spec.activeDeadlineSeconds of type int64");
   ASSERT_EQ_STR(p.msgs[3], "json: cannot unmarshal number 3000000000 into Go struct field "
                            "ContainerPort.spec.template.spec.containers.ports.containerPort of type int32");
-  /* a repeated key in a cJSON tree built elsewhere is no longer a schema problem */
-  ASSERT_EQ_INT(check("v1", "ConfigMap", "{\"data\":{},\"data\":{}}", &p), 0);
+}
+
+/* Bodies reach schema_check with duplicates already collapsed by the
+ * decoders (json/strict.c, yaml/decode.c); a tree built elsewhere still
+ * gets them reported. */
+static void test_check_duplicate_field(void) {
+  probs_t p;
+  int n = check("v1", "ConfigMap", "{\"data\":{},\"data\":{}}", &p);
+  ASSERT_EQ_INT(n, 1);
+  ASSERT_EQ_STR(p.msgs[0], "duplicate field \"data\"");
 }
 
 /* ---- strategic merge patch view ---- */
@@ -296,7 +303,7 @@ TEST_LIST = {
     TEST(test_check_valid_manifest),
     TEST(test_check_unknown_fields),
     TEST(test_check_types),
-    TEST(test_check_int_range),
+    TEST(test_check_int_range), TEST(test_check_duplicate_field),
     TEST(test_smp),
     {0},
 };
