@@ -43,13 +43,13 @@ def prober(port, ca, cert, key, q, stop):
     q.put(out)
 
 
-def fit(make):
-    """Largest-ish n whose body make(n) stays within LIMIT: bodies grow
+def fit(make, limit=LIMIT):
+    """Largest-ish n whose body make(n) stays within limit: bodies grow
     linearly in n, so extrapolate from a small one and step down."""
-    n = max(1, 2000 * (LIMIT - 400) // len(make(2000)))
+    n = max(1, 2000 * (limit - 400) // len(make(2000)))
     body = make(n)
-    while len(body) > LIMIT:
-        n = n * (LIMIT - 400) // len(body)
+    while len(body) > limit:
+        n = n * (limit - 400) // len(body)
         body = make(n)
     return n, body
 
@@ -127,15 +127,11 @@ def main():
 
     n_full, cm_full = fit(lambda n: cm_json(n, name="full"))
     # Stored objects carry managedFields (an entry per key), so the largest
-    # ConfigMap that is accepted has about half the keys of a 3 MiB body.
-    n_cm, cm = fit(lambda n: cm_json(n) + b" " * (LIMIT // 2))
-    cm = cm.rstrip()
-    n_al, al = fit(lambda n: cm_yaml_aliases(n) + b" " * (LIMIT // 2))
-    al = al.rstrip() + b"\n"
-    n_env, env = fit(lambda n: pod_env(n) + b" " * (LIMIT // 2))
-    env = env.rstrip()
-    n_ctr, ctr = fit(lambda n: pod_containers(n) + b" " * (3 * LIMIT // 4))
-    ctr = ctr.rstrip()
+    # ConfigMap that is accepted has about a third of the keys of a 3 MiB body.
+    n_cm, cm = fit(cm_json, LIMIT // 3)
+    n_al, al = fit(cm_yaml_aliases, LIMIT // 2)
+    n_env, env = fit(pod_env, LIMIT // 3)
+    n_ctr, ctr = fit(pod_containers, LIMIT // 8)  # defaults add ~1 KiB per container
     n_ep, ep = fit(endpoints)
     patch = json.dumps({"data": {f"k{i}": "w" for i in range(n_cm)}}, separators=(",", ":")).encode()
     apply_body = cm_json(n_cm, val="a")
