@@ -42,11 +42,6 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
   return true;
 }
 
-/* Prepare obj (taken) for storage and submit the create. The name and
- * namespace the store key is made of are copied out of obj once they are
- * known: admission may replace or delete metadata items, so no pointer into
- * obj's items is kept across it, and the stored object is given exactly the
- * name its key holds. */
 /* A dry-run create of a name that exists fails as the real one would. */
 static bool dry_run_exists(api_server_t *srv, const api_resource_t *res, const char *ns,
                            const char *name, api_status_t *st) {
@@ -61,6 +56,11 @@ static bool dry_run_exists(api_server_t *srv, const api_resource_t *res, const c
   return true;
 }
 
+/* Prepare obj (taken) for storage and submit the create. The name and
+ * namespace the store key is made of are copied out of obj once they are
+ * known: admission may replace or delete metadata items, so no pointer into
+ * obj's items is kept across it, and the stored object is given exactly the
+ * name its key holds. */
 void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
                  const api_resource_t *view, const char *url_ns, cJSON *obj, bool dry_run) {
   api_status_t st;
