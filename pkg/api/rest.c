@@ -42,6 +42,20 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
   return true;
 }
 
+/* A dry-run create of a name that exists fails as the real one would. */
+static bool dry_run_exists(api_server_t *srv, const api_resource_t *res, const char *ns,
+                           const char *name, api_status_t *st) {
+  char *key = api_resource_key(res, res->s->namespaced ? ns : NULL, name);
+  store_kv_t *kv = NULL;
+  int r = store_get_latest(srv->store, key, &kv);
+  free(key);
+  if (r < 0)
+    return false;
+  store_kv_unref(kv);
+  api__store_error(st, -EEXIST, res, name);
+  return true;
+}
+
 /* Prepare obj (taken) for storage and submit the create. The name and
  * namespace the store key is made of are copied out of obj once they are
  * known: admission may replace or delete metadata items, so no pointer into
@@ -102,7 +116,13 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
   if (api__admit(req, res, obj, NULL, &st) < 0)
     goto fail;
-  if (!dry_run && res->hooks->admit_create && res->hooks->admit_create(srv, obj, &st) < 0)
+  if (dry_run && dry_run_exists(srv, res, ns, name, &st))
+    goto fail;
+  /* A dry run goes through the allocations too; they are shown, not kept. */
+  srv->dry_run = dry_run;
+  int admitted = res->hooks->admit_create ? res->hooks->admit_create(srv, obj, &st) : 0;
+  srv->dry_run = false;
+  if (admitted < 0)
     goto fail;
   /* The stored object carries the name and namespace of its key. */
   meta = obj_meta(obj);
@@ -168,7 +188,11 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
   if (api__admit(req, res, obj, old, &st) < 0)
     goto fail;
   api__set_generation(res, obj, old);
-  if (res->hooks->admit_update && res->hooks->admit_update(call->srv, obj, old, &st) < 0)
+  bool dry_run = http_req_query(req, "dryRun") != NULL;
+  call->srv->dry_run = dry_run; /* allocations shown, not kept */
+  int admitted = res->hooks->admit_update ? res->hooks->admit_update(call->srv, obj, old, &st) : 0;
+  call->srv->dry_run = false;
+  if (admitted < 0)
     goto fail;
   if (!applied) {
     char manager[128];
@@ -179,7 +203,6 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
   /* Removing the last finalizer of an object being deleted deletes it. */
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
   bool finished = obj_get(obj, "metadata.deletionTimestamp") && cJSON_GetArraySize(fin) == 0;
-  bool dry_run = http_req_query(req, "dryRun") != NULL;
   if (!finished && api__unchanged(obj, old)) {
     if (as_scale)
       api__respond_obj(req, 200, api__scale_of(res, old));
@@ -279,7 +302,7 @@ static void handle_create(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  if (api__decode_body(call->req, &obj, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &obj, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
@@ -296,7 +319,7 @@ static void handle_update(api_call_t *call) {
   api_status_t st;
   cJSON *obj = NULL, *old = NULL;
   store_kv_t *kv = NULL;
-  if (api__decode_body(call->req, &obj, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &obj, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
@@ -357,11 +380,8 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
       return -EINVAL;
     }
   } else {
-    patch = body ? cJSON_ParseWithLength(body, len) : NULL;
-    if (!patch) {
-      api_status_bad_request(st, "the patch body is not valid JSON");
+    if (api__decode_patch(call->req, body ? body : "", body ? len : 0, &patch, st) < 0)
       return -EINVAL;
-    }
   }
   if (!strncmp(ct, "application/json-patch+json", 27)) {
     if (!cJSON_IsArray(patch)) {
@@ -424,7 +444,7 @@ static void server_side_apply(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  if (api__decode_body(call->req, &cfg, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &cfg, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
