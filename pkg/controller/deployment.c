@@ -74,6 +74,15 @@ static long status_of(const cJSON *o, const char *f) {
   return (long)N(o, path, 0);
 }
 
+/* Available pods of a ReplicaSet for scale-down decisions: its status lags
+ * its spec, and pods above spec.replicas are about to be deleted, so they
+ * never count (else a stale status lets two scale-downs in a row go below
+ * replicas - maxUnavailable). */
+static long avail_of(const cJSON *rs) {
+  long a = status_of(rs, "availableReplicas"), r = replicas_of(rs);
+  return a < r ? a : r;
+}
+
 static long revision_of(const cJSON *rs) {
   const cJSON *a = json_get_path(rs, "metadata.annotations");
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, REV_ANN);
@@ -639,7 +648,7 @@ static void roll(dsync_t *s) {
   }
   /* scale old ones down without going under replicas - maxUnavailable */
   long min_avail = want - unavail;
-  long new_unavail = replicas_of(nrs) - status_of(nrs, "availableReplicas");
+  long new_unavail = replicas_of(nrs) - avail_of(nrs);
   long max_down = spec_total - min_avail - new_unavail;
   if (max_down <= 0)
     return;
@@ -647,7 +656,7 @@ static void roll(dsync_t *s) {
   long cleaned = 0;
   for (size_t i = 0; i < n_old && cleaned < max_down; i++) {
     long r = replicas_of(olds[i]);
-    long unhealthy = r - status_of(olds[i], "availableReplicas");
+    long unhealthy = r - avail_of(olds[i]);
     if (r == 0 || unhealthy <= 0)
       continue;
     long down = unhealthy < max_down - cleaned ? unhealthy : max_down - cleaned;
@@ -658,7 +667,7 @@ static void roll(dsync_t *s) {
     return;
   long avail = 0;
   for (size_t i = 0; i < s->n_rss; i++)
-    avail += status_of(s->rss[i], "availableReplicas");
+    avail += avail_of(s->rss[i]);
   long total_down = avail - min_avail;
   for (size_t i = 0; i < n_old && total_down > 0; i++) {
     long r = replicas_of(olds[i]);
