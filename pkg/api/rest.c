@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/admission.h"
 #include "api/crd.h"
 #include "api/internal.h"
 #include "api/managed.h"
@@ -94,7 +95,9 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "generation");
   if (res->has_status && strcmp(res->s->kind, "Node") != 0)
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-  if (api__admit(req, res, obj, NULL, &st) < 0)
+  api_admission_t adm = {.srv = srv, .req = req, .res = res, .obj = obj, .sub = ""};
+  if (api__admission_mutate(&adm, &st) < 0 || api__admit(req, res, obj, NULL, &st) < 0 ||
+      api__admission_validate(&adm, &st) < 0)
     goto fail;
   if (!dry_run && res->hooks->admit_create && res->hooks->admit_create(srv, obj, &st) < 0)
     goto fail;
@@ -151,7 +154,10 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     goto fail;
   }
   api__keep_system_fields(res, obj, old, as_scale ? NULL : call->ri.subresource);
-  if (api__admit(req, res, obj, old, &st) < 0)
+  api_admission_t adm = {.srv = call->srv, .req = req, .res = res, .obj = obj, .old = old,
+                         .sub = as_scale ? "scale" : call->ri.subresource};
+  if (api__admission_mutate(&adm, &st) < 0 || api__admit(req, res, obj, old, &st) < 0 ||
+      api__admission_validate(&adm, &st) < 0)
     goto fail;
   api__set_generation(res, obj, old);
   if (res->hooks->admit_update && res->hooks->admit_update(call->srv, obj, old, &st) < 0)
