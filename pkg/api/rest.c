@@ -43,43 +43,49 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
   return true;
 }
 
+/* Prepare obj (taken) for storage and submit the create. The name and
+ * namespace the store key is made of are copied out of obj once they are
+ * known: admission may replace or delete metadata items, so no pointer into
+ * obj's items is kept across it, and the stored object is given exactly the
+ * name its key holds. */
 void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
-                 const api_resource_t *view, const char *ns, cJSON *obj, bool dry_run) {
+                 const api_resource_t *view, const char *url_ns, cJSON *obj, bool dry_run) {
   api_status_t st;
   memset(&st, 0, sizeof(st));
+  char *ns = NULL, *name = NULL;
   if (api__check_type(res, obj, &st) < 0)
     goto fail;
   cJSON *meta = obj_meta(obj);
-  const char *obj_ns = obj_str(obj, "metadata.namespace");
   if (res->s->namespaced) {
-    if (obj_ns && obj_ns[0] && ns && ns[0] && strcmp(obj_ns, ns)) {
+    const char *obj_ns = obj_str(obj, "metadata.namespace");
+    if (obj_ns && obj_ns[0] && url_ns && url_ns[0] && strcmp(obj_ns, url_ns)) {
       api_status_bad_request(&st, "the namespace of the provided object does not match the "
                                   "namespace sent on the request");
       goto fail;
     }
-    if (!ns || !ns[0])
-      ns = obj_ns && obj_ns[0] ? obj_ns : "default";
+    ns = xstrdup(url_ns && url_ns[0] ? url_ns : obj_ns && obj_ns[0] ? obj_ns : "default");
     obj_set_str(meta, "namespace", ns);
     if (!namespace_usable(srv, ns, &st))
       goto fail;
   } else {
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
   }
-  const char *name = obj_str(obj, "metadata.name");
+  const char *body_name = obj_str(obj, "metadata.name");
   const char *gen = obj_str(obj, "metadata.generateName");
-  if ((!name || !name[0]) && gen && gen[0]) {
+  if ((!body_name || !body_name[0]) && gen && gen[0]) {
     char buf[256];
     snprintf(buf, sizeof(buf), "%.*s", 58, gen);
     obj_random_suffix(buf, sizeof(buf));
     obj_set_str(meta, "name", buf);
-    name = obj_str(obj, "metadata.name");
+    body_name = obj_str(obj, "metadata.name");
   }
-  if (!name || !name[0]) {
+  if (!body_name || !body_name[0]) {
     api_status_add_cause(&st, "FieldValueRequired", "metadata.name",
                          "Required value: name or generateName is required");
     api_status_invalid(&st, res->s->group, res->s->kind, "");
     goto fail;
   }
+  name = xstrdup(body_name);
   char uid[40], now[32];
   obj_uuid(uid, sizeof(uid));
   obj_time_format(time(NULL), now, sizeof(now));
@@ -101,6 +107,11 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     goto fail;
   if (!dry_run && res->hooks->admit_create && res->hooks->admit_create(srv, obj, &st) < 0)
     goto fail;
+  /* The stored object carries the name and namespace of its key. */
+  meta = obj_meta(obj);
+  obj_set_str(meta, "name", name);
+  if (ns)
+    obj_set_str(meta, "namespace", ns);
   if (!obj_get(obj, "metadata.managedFields")) {
     char manager[128];
     api_managed_name(req ? http_req_query(req, "fieldManager") : "k3c",
@@ -110,11 +121,11 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
   if (dry_run) {
     api__from_storage(view, obj);
     api__respond_obj(req, 201, obj);
-    return;
+    goto out;
   }
   api__submit(srv, req, res, view, STORE_OP_CREATE, api_resource_key(res, ns, name), obj, 0, 201,
               API_REPLY_OBJECT, true);
-  return;
+  goto out;
 fail:
   cJSON_Delete(obj);
   if (req)
@@ -123,6 +134,9 @@ fail:
     log_error("api", "bootstrap create of %s failed: %s", res->s->kind, st.message);
     api_status_done(&st);
   }
+out:
+  free(ns);
+  free(name);
 }
 
 /* The update path shared by PUT and PATCH: obj (taken) replaces old. */
@@ -433,9 +447,10 @@ static void server_side_apply(api_call_t *call) {
   }
   const char *name = obj_str(cfg, "metadata.name");
   if (name && strcmp(name, call->ri.name)) {
-    cJSON_Delete(cfg);
+    /* the message is built before cfg (which holds name) is freed */
     api_status_bad_request(&st, "the name of the object (%s) does not match the name on the URL (%s)",
                            name, call->ri.name);
+    cJSON_Delete(cfg);
     api__respond_status(call->req, &st);
     return;
   }
