@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector http_parser yaml}
+harnesses=${*:-jsonpatch selector http_parser yaml quantity}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -28,8 +28,11 @@ for h in $harnesses; do
   yaml)
     srcs="pkg/yaml/decode.c $util"
     libs="-lyaml -lcjson -lm" ;;
+  quantity)
+    srcs="pkg/api/quantity.c"
+    libs="-lm" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

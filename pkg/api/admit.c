@@ -250,6 +250,8 @@ int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJS
   if (check_schema(req, res, obj, st) < 0)
     return -EINVAL;
   memset(st, 0, sizeof(*st));
+  if (api__typed_canonicalize(res, obj, st) < 0)
+    return -EINVAL;
   if (res->s->json_schema && api__crd_admit(req, res, obj, st) < 0)
     return -EINVAL;
   const char *name = obj_str(obj, "metadata.name");

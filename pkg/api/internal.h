@@ -120,6 +120,9 @@ int api__scale_apply(cJSON *obj, const cJSON *scale, api_status_t *st);
 /* ---- admission (admit.c) ---- */
 /* Check a body's apiVersion/kind against res and fill them in. */
 int api__check_type(const api_resource_t *res, cJSON *obj, api_status_t *st);
+/* Rewrite every Quantity of obj to its canonical text (typed.c); -EINVAL
+ * with upstream's decode error (400) in st for a malformed one. */
+int api__typed_canonicalize(const api_resource_t *res, cJSON *obj, api_status_t *st);
 /* Defaults, schema and per-kind validation; old is NULL on create. */
 int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
                api_status_t *st);
