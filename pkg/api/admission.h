@@ -55,3 +55,8 @@ int api__admit_defaults(api_admission_t *a, api_status_t *st); /* DefaultTolerat
 int api__validate_limitranger(api_admission_t *a, api_status_t *st);
 int api__validate_podsecurity(api_admission_t *a, api_status_t *st);
 int api__validate_priority(api_admission_t *a, api_status_t *st);
+
+/* LimitRange item defaults (SetDefaults_LimitRangeItem): a Container item's
+ * default limit from max, its default request from the default limit, then
+ * from min. In place. */
+void api__limitrange_defaults(cJSON *obj);

@@ -77,11 +77,15 @@ void api__respond_status(http_req_t *req, api_status_t *st) {
 void api__respond_obj(http_req_t *req, int code, cJSON *obj) {
   char *body = cJSON_PrintUnformatted(obj);
   cJSON_Delete(obj);
-  http_respond_take(req, code, "application/json", body, strlen(body));
+  if (api__respond_yaml(req, code, body, strlen(body)))
+    free(body);
+  else
+    http_respond_take(req, code, "application/json", body, strlen(body));
 }
 
 void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len) {
-  http_respond(req, code, "application/json", json, len);
+  if (!api__respond_yaml(req, code, json, len))
+    http_respond(req, code, "application/json", json, len);
 }
 
 bool api__wants_table(http_req_t *req) {
@@ -114,16 +118,6 @@ static void serve_version(http_req_t *req) {
 #endif
   );
   http_respond_take(req, 200, "application/json", body, strlen(body));
-}
-
-static bool is_health(const char *path) {
-  static const char *const roots[] = {"/healthz", "/livez", "/readyz"};
-  for (size_t i = 0; i < 3; i++) {
-    size_t n = strlen(roots[i]);
-    if (!strncmp(path, roots[i], n) && (path[n] == '\0' || path[n] == '/'))
-      return true;
-  }
-  return false;
 }
 
 /* The served rows (built-in and custom) as the OpenAPI builders take them. */
@@ -219,10 +213,8 @@ void api_server_handle(http_req_t *req, void *data) {
     serve_version(req);
     return;
   }
-  if (is_health(path)) {
-    http_respond(req, 200, "text/plain; charset=utf-8", "ok", 2);
+  if (api__health(req, path))
     return;
-  }
   api_call_t call;
   memset(&call, 0, sizeof(call));
   call.srv = srv;
@@ -265,6 +257,7 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
+  api__crd_warn(req, call.view);
   call.want_table = api__wants_table(req);
   if (api__action(&call))
     goto out;

@@ -109,8 +109,14 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     goto fail;
   }
   if (o->dry_run) {
-    api__from_storage(view, obj);
-    api__respond_obj(req, 200, obj);
+    cJSON *reply = api__deleted_reply(res, obj);
+    if (reply) {
+      cJSON_Delete(obj);
+      api__respond_obj(req, 200, reply);
+    } else {
+      api__from_storage(view, obj);
+      api__respond_obj(req, 200, obj);
+    }
     return;
   }
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
@@ -140,7 +146,8 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     api__submit(srv, req, res, view, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
     return;
   }
-  api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_OBJECT, false);
+  api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_DELETED,
+              false);
   return;
 fail:
   cJSON_Delete(obj);

@@ -103,6 +103,20 @@ void api__pod_spec_defaults(cJSON *spec) {
 static void pod_defaults(cJSON *obj) {
   cJSON *spec = obj_child_object(obj, "spec");
   api__pod_spec_defaults(spec);
+  /* A container's limit without a request is its request too (SetDefaults_Pod). */
+  static const char *const lists[] = {"containers", "initContainers"};
+  for (size_t i = 0; i < 2; i++) {
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[i])) {
+      cJSON *res = cJSON_GetObjectItemCaseSensitive(c, "resources");
+      const cJSON *kv;
+      cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(res, "limits")) {
+        cJSON *req = obj_child_object(res, "requests");
+        if (!cJSON_GetObjectItemCaseSensitive(req, kv->string))
+          cJSON_AddItemToObject(req, kv->string, cJSON_Duplicate(kv, 1));
+      }
+    }
+  }
   /* priority and preemptionPolicy: Priority admission (admission_priority.c). */
   if (!cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"))
     cJSON_AddBoolToObject(spec, "enableServiceLinks", true);

@@ -327,7 +327,7 @@ static void handle_update(api_call_t *call) {
   if (scale) {
     cJSON *next = cJSON_Duplicate(old, 1);
     memset(&st, 0, sizeof(st));
-    if (api__scale_apply(next, obj, &st) < 0) {
+    if (api__scale_apply(call->res, next, obj, &st) < 0) {
       cJSON_Delete(next);
       api__respond_status(call->req, &st);
       goto out;
@@ -509,7 +509,7 @@ static void handle_patch(api_call_t *call) {
     cJSON_Delete(s);
     if (r == 0) {
       next = cJSON_Duplicate(old, 1);
-      r = api__scale_apply(next, patched, &st);
+      r = api__scale_apply(call->res, next, patched, &st);
       cJSON_Delete(patched);
     }
   } else if (api__converts(call->view)) {
