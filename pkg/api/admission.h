@@ -60,3 +60,11 @@ int api__validate_priority(api_admission_t *a, api_status_t *st);
  * default limit from max, its default request from the default limit, then
  * from min. In place. */
 void api__limitrange_defaults(cJSON *obj);
+
+/* Evaluate a pod's metadata and spec against a Pod Security Standard level
+ * ("privileged", "baseline", "restricted") at a policy version ("latest",
+ * "v1.30"). Returns 0 when allowed; 1 with *ret_detail (caller frees) in
+ * upstream's words ("privileged (container \"c\" must not set ...), ...");
+ * -EINVAL for an unknown level or version. Pure. */
+int api__podsecurity_evaluate(const char *level, const char *version, const cJSON *meta,
+                              const cJSON *spec, char **ret_detail);

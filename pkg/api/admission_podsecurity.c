@@ -859,6 +859,23 @@ static void result_done(psa_result_t *r) {
 
 /* ---- policies from namespace labels ---- */
 
+static int parse_level(const char *s, int *ret);
+static int parse_version(const char *s, int *ret);
+
+int api__podsecurity_evaluate(const char *level, const char *version, const cJSON *meta,
+                              const cJSON *spec, char **ret_detail) {
+  int lv, minor;
+  if (parse_level(level, &lv) < 0 || parse_version(version, &minor) < 0)
+    return -EINVAL;
+  psa_result_t r;
+  evaluate(lv, minor, meta, spec, &r);
+  int n = r.n;
+  if (n)
+    *ret_detail = buf_steal(&r.detail, NULL);
+  result_done(&r);
+  return n ? 1 : 0;
+}
+
 typedef struct {
   int level;
   int minor; /* -1: latest */

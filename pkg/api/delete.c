@@ -99,6 +99,16 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     api_status_set_details(&st, "", "namespaces", name);
     goto fail;
   }
+  if (!strcmp(res->s->group, "scheduling.k8s.io") && !strcmp(res->s->kind, "PriorityClass") &&
+      name && (!strcmp(name, "system-node-critical") || !strcmp(name, "system-cluster-critical"))) {
+    /* upstream's priorityclass registry keeps the system classes */
+    api_status_init(&st, 403, "Forbidden",
+                    "priorityclasses.scheduling.k8s.io \"%s\" is forbidden: this is a system "
+                    "priority class and cannot be deleted",
+                    name);
+    api_status_set_details(&st, "scheduling.k8s.io", "priorityclasses", name);
+    goto fail;
+  }
   char rv[32];
   snprintf(rv, sizeof(rv), "%lld", (long long)kv->mod_rev);
   if (o->pre_rv && strcmp(o->pre_rv, rv)) {
