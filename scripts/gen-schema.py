@@ -42,6 +42,8 @@ class Field:
         self.enums = None
         self.desc = None
         self.inline = False
+        self.default = None     # JSON text of the OpenAPI default
+        self.map_atomic = False # +mapType=atomic
 
 
 class Type:
@@ -50,6 +52,7 @@ class Type:
         self.pkg = pkg
         self.gv = None
         self.open = False
+        self.atomic = False     # +structType=atomic
         self.desc = None
         self.fields = []
         self.where = ''
@@ -105,6 +108,8 @@ def parse(paths):
                                 t.gv = o[3:]
                             elif o == 'open':
                                 t.open = True
+                            elif o == 'atomic':
+                                t.atomic = True
                             elif o.startswith('desc='):
                                 t.desc = o[5:]
                             else:
@@ -187,16 +192,24 @@ def parse_field(tok, cur_pkg, where):
             fl.list_type = v
         elif k == 'key':
             fl.map_keys = v
+        elif o == 'map=atomic':
+            fl.map_atomic = True
         elif k == 'enum':
             fl.enums = v.split('|')
         elif k == 'desc':
             fl.desc = v
+        elif k == 'default':
+            fl.default = v
         else:
             raise DefError('%s: unknown field option %r' % (where, o))
     if fl.inline and (fl.kind != 'SCHEMA_OBJECT' or fl.container != 'SCHEMA_ONE'):
         raise DefError('%s: an inline field must be one object' % where)
     if fl.list_type and fl.container != 'SCHEMA_LIST':
         fl.list_type = None     # upstream puts listType on a few non-lists; meaningless
+    if fl.map_atomic:
+        if fl.container != 'SCHEMA_MAP':
+            raise DefError('%s: map=atomic is for maps' % where)
+        fl.list_type = 'atomic'
     return fl
 
 
@@ -344,21 +357,22 @@ def emit(out_path, types, order, resources):
         for fl in fields:
             ref = '&schema__types[%d]' % idx[fl.ref] if fl.ref else 'NULL'
             patch = '|'.join(fl.patch) if fl.patch else '0'
-            w('  {%s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s},' % (
+            w('  {%s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s},' % (
                 cstr(fl.name), fl.proto, fl.kind, fl.container, ref, cstr(fl.merge_key),
                 patch, 'true' if fl.required else 'false',
                 enum_ids[tuple(fl.enums)] if fl.enums else 'NULL', cstr(fl.desc),
                 cstr(fl.map_keys), LIST_TYPES.get(fl.list_type, 'SCHEMA_LISTTYPE_NONE'),
                 'true' if fl.pointer else 'false',
-                'true' if (fl.keep or fl.pointer) else 'false'))
+                'true' if (fl.keep or fl.pointer) else 'false', cstr(fl.default)))
         w('};')
     w('')
     w('const schema_type_t schema__types[%d] = {' % len(names))
     for i, n in enumerate(names):
         t = types[n]
         nf = len(flatten(types, t))
-        w('  {%s, %s, %s, %d, %s},' % (cstr(n), cstr(t.desc), 'F%d' % i if nf else 'NULL', nf,
-                                      'true' if t.open else 'false'))
+        w('  {%s, %s, %s, %d, %s, %s},' % (cstr(n), cstr(t.desc), 'F%d' % i if nf else 'NULL', nf,
+                                          'true' if t.open else 'false',
+                                          'true' if t.atomic else 'false'))
     w('};')
     w('')
     kinds = sorted((t.gv, t.name.rsplit('.', 1)[1], idx[t.name]) for t in order if t.gv)

@@ -26,6 +26,7 @@ typedef struct crd_row {
   char **short_names, **categories, **subresources;
   schema_column_t *columns;
   cJSON *schema;
+  crd_patterns_t *patterns; /* schema's patterns, compiled once for every request */
   char *crd_name;
   char *warning;      /* deprecation warning of this version, or NULL */
   char *scale_paths[3]; /* specReplicasPath, statusReplicasPath, labelSelectorPath */
@@ -59,6 +60,7 @@ static void row_free(crd_row_t *c) {
     free((char *)c->columns[i].path);
   }
   free(c->columns);
+  crd_patterns_free(c->patterns);
   cJSON_Delete(c->schema);
   free(c->crd_name);
   free(c->warning);
@@ -200,6 +202,7 @@ static crd_row_t *row_build(const cJSON *crd, const cJSON *ver) {
     c->subresources[nsub++] = "scale";
   const cJSON *schema = obj_get(ver, "schema.openAPIV3Schema");
   c->schema = schema ? cJSON_Duplicate(schema, 1) : NULL;
+  c->patterns = crd_patterns_new(c->schema);
   c->schema_name = schema_name_of(c->group, c->version, c->kind);
   c->crd_name = xstrdup(obj_str(crd, "metadata.name"));
   c->warning = deprecation_warning(crd, ver);
@@ -612,7 +615,9 @@ int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_s
     free(w);
   }
   crd_schema_default(schema, obj);
-  if (crd_schema_validate(schema, obj, st) > 0) {
+  const crd_row_t *row = res->custom;
+  const crd_patterns_t *pats = row && row->schema == schema ? row->patterns : NULL;
+  if (crd_schema_validate(schema, pats, obj, st) > 0) {
     api_status_invalid(st, res->s->group, res->s->kind, obj_str(obj, "metadata.name"));
     return -EINVAL;
   }

@@ -1,6 +1,6 @@
 /* Structural schema enforcement for custom resources (crdschema.h).
  * Keywords: type, nullable, properties, additionalProperties, items,
- * required, enum, pattern (POSIX extended regex), minimum, maximum,
+ * required, enum, pattern (RE2 syntax, linear-time util/regex.h), minimum, maximum,
  * exclusiveMinimum/Maximum, minLength, maxLength, minItems, maxItems,
  * default, x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string,
  * x-kubernetes-embedded-resource, x-kubernetes-list-type set/map uniqueness. */
@@ -8,13 +8,14 @@
 
 #include <math.h>
 #include <stdarg.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/regex.h"
+#include "util/strmap.h"
 
 #define MAX_DEPTH 64
 
@@ -110,7 +111,54 @@ void crd_schema_prune(const cJSON *schema, cJSON *obj, crd_unknown_cb cb, void *
   prune(schema, obj, "", true, cb, data, 0);
 }
 
+/* ---- patterns ---- */
+
+struct crd_patterns {
+  strmap_t by_text; /* pattern text (borrowed from the schema) -> regex_prog_t */
+};
+
+static void patterns_collect(crd_patterns_t *ps, const cJSON *schema, int depth) {
+  if (!cJSON_IsObject(schema) || depth > MAX_DEPTH)
+    return;
+  const cJSON *pat = kw(schema, "pattern");
+  if (cJSON_IsString(pat) && !strmap_has(&ps->by_text, pat->valuestring)) {
+    regex_prog_t *re = NULL;
+    char err[256];
+    if (regex_prog_compile(pat->valuestring, &re, err, sizeof(err)) == 0 &&
+        strmap_put(&ps->by_text, pat->valuestring, re, NULL) < 0)
+      regex_prog_free(re);
+  }
+  const cJSON *c;
+  cJSON_ArrayForEach(c, kw(schema, "properties")) patterns_collect(ps, c, depth + 1);
+  patterns_collect(ps, kw(schema, "items"), depth + 1);
+  patterns_collect(ps, kw(schema, "additionalProperties"), depth + 1);
+}
+
+crd_patterns_t *crd_patterns_new(const cJSON *schema) {
+  crd_patterns_t *ps = xcalloc(1, sizeof(*ps));
+  strmap_init(&ps->by_text);
+  patterns_collect(ps, schema, 0);
+  return ps;
+}
+
+void crd_patterns_free(crd_patterns_t *ps) {
+  if (!ps)
+    return;
+  for (size_t i = 0; i < ps->by_text._cap; i++)
+    if (ps->by_text._slots[i].key)
+      regex_prog_free(ps->by_text._slots[i].value);
+  strmap_done(&ps->by_text);
+  free(ps);
+}
+
 /* ---- validation ---- */
+
+typedef struct {
+  api_status_t *st;
+  const crd_patterns_t *pats;
+  uint64_t budget; /* NFA steps left for this object's pattern checks */
+  bool over;       /* budget ran out: reported once, no more pattern checks */
+} vctx_t;
 
 static const char *json_type(const cJSON *v) {
   if (cJSON_IsString(v))
@@ -149,8 +197,7 @@ static bool type_ok(const char *want, const cJSON *v, const cJSON *schema) {
   return !strcmp(want, have);
 }
 
-static int validate(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st,
-                    int depth);
+static int validate(const cJSON *schema, const cJSON *v, const char *path, vctx_t *x, int depth);
 
 static int problem(api_status_t *st, const char *reason, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -180,7 +227,8 @@ static int validate_number(const cJSON *schema, const cJSON *v, const char *path
   return n;
 }
 
-static int validate_string(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st) {
+static int validate_string(const cJSON *schema, const cJSON *v, const char *path, vctx_t *x) {
+  api_status_t *st = x->st;
   int n = 0;
   size_t len = strlen(v->valuestring);
   const cJSON *minl = kw(schema, "minLength"), *maxl = kw(schema, "maxLength");
@@ -190,13 +238,20 @@ static int validate_string(const cJSON *schema, const cJSON *v, const char *path
   if (cJSON_IsNumber(maxl) && (double)len > maxl->valuedouble)
     n += problem(st, "FieldValueTooLong", path, "Too long: may not be more than %d bytes", maxl->valueint);
   const cJSON *pat = kw(schema, "pattern");
-  if (cJSON_IsString(pat)) {
-    regex_t re;
-    if (regcomp(&re, pat->valuestring, REG_EXTENDED | REG_NOSUB) == 0) {
-      if (regexec(&re, v->valuestring, 0, NULL, 0) != 0)
-        n += problem(st, "FieldValueInvalid", path, "Invalid value: \"%s\": %s in body should match '%s'",
-                     v->valuestring, path, pat->valuestring);
-      regfree(&re);
+  const regex_prog_t *re = cJSON_IsString(pat) && x->pats && !x->over
+                               ? strmap_get(&x->pats->by_text, pat->valuestring)
+                               : NULL;
+  if (re) {
+    int m = regex_prog_match(re, v->valuestring, len, &x->budget);
+    if (m == 0)
+      n += problem(st, "FieldValueInvalid", path, "Invalid value: \"%s\": %s in body should match '%s'",
+                   v->valuestring, path, pat->valuestring);
+    else if (m < 0) {
+      x->over = true;
+      n += problem(st, "FieldValueInvalid", path,
+                   "Invalid value: %s: matching the object's strings against the schema's patterns "
+                   "takes more than %u steps; use shorter values or simpler patterns",
+                   path, (unsigned)CRD_PATTERN_BUDGET);
     }
   }
   return n;
@@ -336,10 +391,10 @@ static int validate_list_type(const cJSON *schema, const cJSON *v, const char *p
   return r;
 }
 
-static int validate(const cJSON *schema, const cJSON *v, const char *path, api_status_t *st,
-                    int depth) {
+static int validate(const cJSON *schema, const cJSON *v, const char *path, vctx_t *x, int depth) {
   if (!schema || depth > MAX_DEPTH)
     return 0;
+  api_status_t *st = x->st;
   int n = 0;
   char val[512], sub[1024];
   if (cJSON_IsNull(v)) {
@@ -379,7 +434,7 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, api_s
   if (cJSON_IsNumber(v))
     n += validate_number(schema, v, path, st);
   if (cJSON_IsString(v))
-    n += validate_string(schema, v, path, st);
+    n += validate_string(schema, v, path, x);
   if (cJSON_IsArray(v)) {
     int count = cJSON_GetArraySize(v);
     const cJSON *mi = kw(schema, "minItems"), *ma = kw(schema, "maxItems");
@@ -393,7 +448,7 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, api_s
     const cJSON *c;
     cJSON_ArrayForEach(c, v) {
       snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
-      n += validate(items, c, sub, st, depth + 1);
+      n += validate(items, c, sub, x, depth + 1);
     }
     n += validate_list_type(schema, v, path, st);
   }
@@ -415,16 +470,18 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, api_s
       child_path(sub, sizeof(sub), path, c->string);
       const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, c->string) : NULL;
       if (ps)
-        n += validate(ps, c, sub, st, depth + 1);
+        n += validate(ps, c, sub, x, depth + 1);
       else if (cJSON_IsObject(ap))
-        n += validate(ap, c, sub, st, depth + 1);
+        n += validate(ap, c, sub, x, depth + 1);
     }
   }
   return n;
 }
 
-int crd_schema_validate(const cJSON *schema, const cJSON *obj, api_status_t *st) {
-  return validate(schema, obj, "", st, 0);
+int crd_schema_validate(const cJSON *schema, const crd_patterns_t *pats, const cJSON *obj,
+                        api_status_t *st) {
+  vctx_t x = {.st = st, .pats = pats, .budget = CRD_PATTERN_BUDGET};
+  return validate(schema, obj, "", &x, 0);
 }
 
 static int check(const cJSON *schema, const char *field, api_status_t *st, int depth) {
@@ -442,14 +499,15 @@ static int check(const cJSON *schema, const char *field, api_status_t *st, int d
   }
   const cJSON *pat = kw(schema, "pattern");
   if (cJSON_IsString(pat)) {
-    regex_t re;
-    if (regcomp(&re, pat->valuestring, REG_EXTENDED | REG_NOSUB) != 0) {
+    regex_prog_t *re = NULL;
+    char why[256];
+    if (regex_prog_compile(pat->valuestring, &re, why, sizeof(why)) < 0) {
       snprintf(sub, sizeof(sub), "%s.pattern", field);
-      n += problem(st, "FieldValueInvalid", sub, "Invalid value: \"%s\": must be a valid regular expression",
-                   pat->valuestring);
-    } else {
-      regfree(&re);
+      n += problem(st, "FieldValueInvalid", sub,
+                   "Invalid value: \"%s\": must be a valid regular expression, but isn't: %s",
+                   pat->valuestring, why);
     }
+    regex_prog_free(re);
   }
   const cJSON *c;
   cJSON_ArrayForEach(c, kw(schema, "properties")) {

@@ -59,9 +59,11 @@ typedef struct {
   const char *description;   /* short, ours; may be NULL */
   /* Added by the schema module: */
   const char *map_keys;      /* x-kubernetes-list-map-keys, comma-separated; may be NULL */
-  uint8_t list_type;         /* SCHEMA_LISTTYPE_*: x-kubernetes-list-type */
+  uint8_t list_type;         /* SCHEMA_LISTTYPE_*: x-kubernetes-list-type; for a map,
+                                ATOMIC is x-kubernetes-map-type: atomic */
   bool pointer;              /* Go pointer: protobuf zero values are meaningful */
   bool keep_zero;            /* JSON keeps zero values (pointer, or no omitempty) */
+  const char *default_json;  /* OpenAPI default as JSON text ("\"TCP\""); NULL = none */
 } schema_field_t;
 /* A field with name "" is an embedded (json:",inline") struct: its fields
  * are also listed, flattened, in the parent with proto 0, and the entry
@@ -74,6 +76,8 @@ struct schema_type {
   const schema_field_t *fields;
   size_t nfields;
   bool preserve_unknown; /* accept any extra fields (e.g. RawExtension holders) */
+  bool atomic;           /* x-kubernetes-map-type: atomic (+structType=atomic): server-side
+                            apply owns and replaces the object as one value */
 };
 
 /* One printer column, as in metav1.TableColumnDefinition. The value is the

@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "util/alloc.h"
+#include "util/strmap.h"
 
 typedef struct anchor {
   char *name;
@@ -22,7 +23,8 @@ typedef struct anchor {
 
 typedef struct {
   yaml_parser_t parser;
-  anchor_t *anchors;
+  anchor_t *anchors; /* every anchor of the document, owned (redefined ones too) */
+  strmap_t by_name;  /* anchor name -> its latest anchor_t, keys borrowed from anchors */
   char *err;
   size_t errlen;
   int depth;
@@ -49,7 +51,11 @@ static int next_event(ctx_t *c, yaml_event_t *ev) {
   return 0;
 }
 
-static void anchors_free(anchor_t *a) {
+static void anchors_free(ctx_t *c) {
+  anchor_t *a = c->anchors;
+  c->anchors = NULL;
+  strmap_done(&c->by_name);
+  strmap_init(&c->by_name);
   while (a) {
     anchor_t *n = a->next;
     free(a->name);
@@ -90,15 +96,12 @@ static int anchor_add(ctx_t *c, const char *name, const cJSON *value, const yaml
   a->cost = cost;
   a->next = c->anchors;
   c->anchors = a;
+  if (strmap_set(&c->by_name, a->name, a) < 0)
+    return fail(c, mark, "too many anchors");
   return 0;
 }
 
-static const anchor_t *anchor_find(ctx_t *c, const char *name) {
-  for (anchor_t *a = c->anchors; a; a = a->next)
-    if (strcmp(a->name, name) == 0)
-      return a;
-  return NULL;
-}
+static const anchor_t *anchor_find(ctx_t *c, const char *name) { return strmap_get(&c->by_name, name); }
 
 static int parse_int(const char *s, double *ret) {
   const char *p = s;
@@ -204,18 +207,24 @@ static cJSON *plain_scalar(const char *s) {
 
 static int parse_node(ctx_t *c, yaml_event_t *ev, cJSON **ret);
 
-static int merge_into(cJSON *map, const cJSON *src) {
+/* Add src's keys (a mapping, or a list of mappings: earlier ones win) that
+ * map lacks; keys indexes map's keys and is kept up to date. */
+static int merge_into(cJSON *map, strmap_t *keys, const cJSON *src) {
   if (cJSON_IsArray(src)) {
     const cJSON *it;
-    cJSON_ArrayForEach(it, src) if (merge_into(map, it) < 0) return -1;
+    cJSON_ArrayForEach(it, src) if (merge_into(map, keys, it) < 0) return -1;
     return 0;
   }
   if (!cJSON_IsObject(src))
     return -1;
   const cJSON *it;
   cJSON_ArrayForEach(it, src) {
-    if (!cJSON_GetObjectItemCaseSensitive(map, it->string))
-      cJSON_AddItemToObject(map, it->string, cJSON_Duplicate(it, 1));
+    if (strmap_has(keys, it->string))
+      continue;
+    cJSON *copy = cJSON_Duplicate(it, 1);
+    cJSON_AddItemToObject(map, it->string, copy);
+    if (strmap_put(keys, copy->string, copy, NULL) < 0)
+      return -1;
   }
   return 0;
 }
@@ -223,6 +232,8 @@ static int merge_into(cJSON *map, const cJSON *src) {
 static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
   cJSON *map = cJSON_CreateObject();
   cJSON *merges = NULL;
+  strmap_t keys; /* map's keys, borrowed from its items: duplicates found in O(1) */
+  strmap_init(&keys);
   int r = 0;
   for (;;) {
     yaml_event_t kev;
@@ -257,7 +268,7 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
       if (!merges)
         merges = cJSON_CreateArray();
       cJSON_AddItemToArray(merges, val);
-    } else if (cJSON_GetObjectItemCaseSensitive(map, key)) {
+    } else if (strmap_has(&keys, key)) {
       char msg[300];
       snprintf(msg, sizeof(msg), "duplicate key \"%.200s\"", key);
       cJSON_Delete(val);
@@ -266,14 +277,20 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
       goto out;
     } else {
       cJSON_AddItemToObject(map, key, val);
+      if (strmap_put(&keys, val->string, val, NULL) < 0) {
+        free(key);
+        r = fail(c, &kmark, "too many keys");
+        goto out;
+      }
     }
     free(key);
   }
-  if (merges && merge_into(map, merges) < 0) {
+  if (merges && merge_into(map, &keys, merges) < 0) {
     r = fail(c, &start->start_mark, "merge key \"<<\" needs a mapping or a list of mappings");
     goto out;
   }
 out:
+  strmap_done(&keys);
   cJSON_Delete(merges);
   if (r < 0) {
     cJSON_Delete(map);
@@ -403,14 +420,14 @@ int yaml_parse_stream(const char *text, size_t len, cJSON **ret_docs, char *err,
       break;
     }
     yaml_event_delete(&end);
-    anchors_free(c.anchors);
-    c.anchors = NULL;
+    anchors_free(&c);
     if (cJSON_IsNull(doc))
       cJSON_Delete(doc);
     else
       cJSON_AddItemToArray(docs, doc);
   }
-  anchors_free(c.anchors);
+  anchors_free(&c);
+  strmap_done(&c.by_name);
   yaml_parser_delete(&c.parser);
   if (r < 0) {
     cJSON_Delete(docs);

@@ -1,6 +1,10 @@
 """Server-side apply with real kubectl: create and re-apply, field managers in
 managedFields, a conflict with another manager (and --force-conflicts), a
-field dropped from the applied configuration is removed."""
+field dropped from the applied configuration is removed; list items removed
+from associative lists (Service ports, containers, container ports, env)
+leave a valid object, a changed key replaces the item, items another manager
+owns stay, kubectl's client-side to server-side migration, and the exact
+managedFields upstream writes for a Deployment."""
 import json
 import os
 import subprocess
@@ -88,9 +92,151 @@ def main():
     t.ok(r.returncode == 0 and any(e["manager"] == "kubectl-create" and e["operation"] == "Update" for e in mf),
          "a create records an Update entry for its field manager", r2.stdout + r2.stderr)
 
+    lists(t, k, srv)
+
     t.ok(srv.stop_clean(), "server exits cleanly", srv.log_tail())
     srv.cleanup()
     t.done()
+
+
+SVC = """
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  selector: {app: web}
+  ports:
+%s
+"""
+
+DEP2 = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d2}
+spec:
+  selector: {matchLabels: {app: d2}}
+  template:
+    metadata: {labels: {app: d2}}
+    spec:
+      containers:
+%s
+"""
+
+
+def container(name, ports=(), env=()):
+    s = "      - name: %s\n        image: busybox:1.36\n" % name
+    if ports:
+        s += "        ports:\n" + "".join("        - containerPort: %d\n" % p for p in ports)
+    if env:
+        s += "        env:\n" + "".join("        - {name: %s, value: v%s}\n" % (e, e) for e in env)
+    return s
+
+
+def port(name, num, proto=None):
+    s = "  - {name: %s, port: %d" % (name, num)
+    if proto:
+        s += ", protocol: %s" % proto
+    return s + "}"
+
+
+def lists(t, k, srv):
+    def get(kind, name):
+        r = k("get", kind, name, "-o", "json", "--show-managed-fields")
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+
+    def apply(text, *extra):
+        return k("apply", "--server-side", *extra, "-f", "-", stdin=text)
+
+    # Service ports a,b -> a
+    r = apply(SVC % "\n".join([port("a", 80), port("b", 81)]))
+    r2 = apply(SVC % port("a", 80))
+    ports = get("svc", "svc").get("spec", {}).get("ports", [])
+    t.ok(r.returncode == 0 and r2.returncode == 0 and [(p.get("name"), p.get("port")) for p in ports] == [("a", 80)]
+         and all(p.get("protocol") == "TCP" and p.get("targetPort") == 80 for p in ports),
+         "removing a Service port removes the item (no port 0, no nameless item)", r.stderr + r2.stderr + json.dumps(ports))
+    # changing the protocol (a key field) replaces the item
+    r = apply(SVC % port("a", 80, "UDP"))
+    ports = get("svc", "svc").get("spec", {}).get("ports", [])
+    t.ok(r.returncode == 0 and [(p.get("port"), p.get("protocol")) for p in ports] == [(80, "UDP")],
+         "changing a port's protocol replaces the item", r.stderr + json.dumps(ports))
+    r = apply(SVC % port("a", 8080, "UDP"))
+    ports = get("svc", "svc").get("spec", {}).get("ports", [])
+    t.ok(r.returncode == 0 and [(p.get("port"), p.get("protocol")) for p in ports] == [(8080, "UDP")],
+         "changing a port number replaces the item", r.stderr + json.dumps(ports))
+
+    # Deployment: remove a container, change a containerPort, env A,B,C -> A,C
+    r = apply(DEP2 % (container("app", ports=[80], env="ABC") + container("side")))
+    r2 = apply(DEP2 % container("app", ports=[80], env="ABC"))
+    obj = get("deploy", "d2")
+    cs = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    t.ok(r.returncode == 0 and r2.returncode == 0 and [c.get("name") for c in cs] == ["app"],
+         "removing a container from the applied configuration removes it", r.stderr + r2.stderr + json.dumps(cs))
+    r = apply(DEP2 % container("app", ports=[8080], env="ABC"))
+    cs = get("deploy", "d2").get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    t.ok(r.returncode == 0 and [p.get("containerPort") for p in cs[0].get("ports", [])] == [8080]
+         and all(p.get("protocol") == "TCP" for p in cs[0]["ports"]),
+         "changing a containerPort replaces the port item", r.stderr + json.dumps(cs))
+    r = apply(DEP2 % container("app", ports=[8080], env="AC"))
+    cs = get("deploy", "d2").get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    env = cs[0].get("env", []) if cs else []
+    t.ok(r.returncode == 0 and [(e.get("name"), e.get("value")) for e in env] == [("A", "vA"), ("C", "vC")],
+         "env A,B,C -> A,C stores A and C (no nameless entry)", r.stderr + json.dumps(env))
+
+    # items another manager owns stay
+    r = apply(DEP2 % container("app", env="D"), "--field-manager=other")
+    r2 = apply(DEP2 % (container("app", ports=[8080], env="A")))
+    cs = get("deploy", "d2").get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    env = [e.get("name") for e in cs[0].get("env", [])] if cs else []
+    t.ok(r.returncode == 0 and r2.returncode == 0 and env == ["A", "D"],
+         "an env item another manager applied stays when kubectl drops C", r.stderr + r2.stderr + json.dumps(env))
+    r = apply(DEP2 % (container("app", env="D") + container("extra")), "--field-manager=other")
+    r2 = apply(DEP2 % (container("app", ports=[8080], env="A")))
+    cs = get("deploy", "d2").get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    t.ok(r.returncode == 0 and r2.returncode == 0 and [c["name"] for c in cs] == ["app", "extra"],
+         "a container only another manager applied stays", r.stderr + r2.stderr + json.dumps([c["name"] for c in cs]))
+    r = apply(DEP2 % container("app", env="D"), "--field-manager=other")
+    cs = get("deploy", "d2").get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    t.ok(r.returncode == 0 and [c["name"] for c in cs] == ["app"],
+         "the other manager dropping its container removes it", r.stderr + json.dumps([c["name"] for c in cs]))
+
+    # client-side apply, then server-side apply (kubectl migrates the
+    # kubectl-client-side-apply fields): a key dropped from the manifest goes
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mig}\ndata: {a: '1', b: '2'}\n"
+    r = k("apply", "-f", "-", stdin=cm)
+    r2 = apply(cm.replace(", b: '2'", ""))
+    obj = get("cm", "mig")
+    mf = obj.get("metadata", {}).get("managedFields", [])
+    t.ok(r.returncode == 0 and r2.returncode == 0 and obj.get("data") == {"a": "1"},
+         "kubectl apply then apply --server-side: the dropped key is removed", r.stderr + r2.stderr + json.dumps(obj))
+    t.ok(not any(e["manager"] == "kubectl-client-side-apply" for e in mf)
+         and any(e["manager"] == "kubectl" and e["operation"] == "Apply" for e in mf),
+         "the client-side apply fields moved to the server-side applier", json.dumps(mf))
+
+    # clearing managedFields with [{}]
+    r = k("patch", "cm", "mig", "--type=merge", "-p", '{"metadata":{"managedFields":[{}]}}')
+    obj = get("cm", "mig")
+    t.ok(r.returncode == 0 and "managedFields" not in obj.get("metadata", {}),
+         "a patch with managedFields [{}] clears them", r.stderr + json.dumps(obj.get("metadata")))
+
+    # managedFields exactly as upstream writes them
+    dep = DEP2.replace("d2", "exact") % container("app", ports=[80], env="A")
+    r = apply(dep)
+    status, _, body = srv.request("GET", "/apis/apps/v1/namespaces/default/deployments/exact")
+    obj = json.loads(body) if status == 200 else {}
+    entry = [e for e in obj.get("metadata", {}).get("managedFields", []) if e["manager"] == "kubectl"]
+    want = {"f:spec": {"f:selector": {}, "f:template": {
+        "f:metadata": {"f:labels": {"f:app": {}}},
+        "f:spec": {"f:containers": {'k:{"name":"app"}': {
+            ".": {}, "f:env": {'k:{"name":"A"}': {".": {}, "f:name": {}, "f:value": {}}},
+            "f:image": {}, "f:name": {},
+            "f:ports": {'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}}}}}}}}
+    got = entry[0] if entry else {}
+    t.ok(list(got.keys()) == ["manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1"]
+         and got.get("operation") == "Apply" and got.get("apiVersion") == "apps/v1" and got.get("fieldsType") == "FieldsV1",
+         "the Apply entry has upstream's fields in upstream's order", json.dumps(got))
+    t.ok(json.dumps(got.get("fieldsV1")) == json.dumps(want),
+         "fieldsV1 of a Deployment apply is upstream's, key for key and in order",
+         json.dumps(got.get("fieldsV1")) + "\n want " + json.dumps(want))
 
 
 if __name__ == "__main__":

@@ -311,7 +311,7 @@ static const schema_field_t dfields[] = {
     {.name = "dur", .proto = 2, .kind = SCHEMA_DURATION, .pointer = true, .keep_zero = true},
     {.name = "b", .proto = 3, .kind = SCHEMA_BYTES, .container = SCHEMA_LIST},
 };
-static const schema_type_t dtype = {"test.Doubles", NULL, dfields, 3, false};
+static const schema_type_t dtype = {"test.Doubles", NULL, dfields, 3, false, false};
 
 static void test_double_duration_bytes(void) {
   enc_t m = {0}, dur = {0};
@@ -386,7 +386,7 @@ static void test_depth_bound(void) {
    * lookalikes: a chain of 200 nested field-1 messages in ObjectMeta's
    * ownerReferences is not recursive, so build recursion with a test type. */
   static schema_field_t rf[1];
-  static schema_type_t rt = {"test.Rec", NULL, rf, 1, false};
+  static schema_type_t rt = {"test.Rec", NULL, rf, 1, false, false};
   rf[0] = (schema_field_t){.name = "r", .proto = 1, .kind = SCHEMA_OBJECT, .type = &rt};
   static uint8_t buf[4096];
   size_t n = 0;

@@ -1,6 +1,9 @@
 /* Tests for pkg/yaml/decode.c: YAML 1.1 scalar typing, multi-document
  * streams, anchors and merge keys, and error positions. */
 #include <errno.h>
+#include <time.h>
+
+#include "util/buf.h"
 
 #include "test.h"
 #include "yaml/decode.h"
@@ -122,8 +125,96 @@ static void test_alias_bomb(void) {
   cJSON_Delete(doc);
 }
 
+/* Time limits: the linear code takes ~0.1 s for these inputs in a release
+ * build and ~1 s under ASan (its allocator dominates); the quadratic code
+ * took a minute or more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOW 5.0
+#else
+#define SLOW 1.0
+#endif
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Issue #19: alias lookup was a linear scan of the anchors, so 80,000
+ * anchors with one alias each took 81 s. Now a hash map: well under 1 s
+ * in a release build. */
+static void test_many_aliases(void) {
+  enum { N = 80000 };
+  buf_t b;
+  buf_init(&b, 8u << 20);
+  ASSERT_EQ_INT(buf_append_str(&b, "anchors:\n"), 0);
+  for (int i = 0; i < N; i++)
+    ASSERT_EQ_INT(buf_printf(&b, "  k%d: &a%d v%d\n", i, i, i), 0);
+  ASSERT_EQ_INT(buf_append_str(&b, "aliases:\n"), 0);
+  for (int i = 0; i < N; i++)
+    ASSERT_EQ_INT(buf_printf(&b, "  - *a%d\n", i), 0);
+  double t0 = now_s();
+  cJSON *doc = NULL;
+  int r = yaml_parse_one(b.data, b.len, &doc, err, sizeof(err));
+  double dt = now_s() - t0;
+  printf("# %d anchors + %d aliases (%zu bytes): %.3f s\n", N, N, b.len, dt);
+  buf_done(&b);
+  ASSERT_EQ_INT(r, 0);
+  const cJSON *al = cJSON_GetObjectItem(doc, "aliases");
+  ASSERT_EQ_INT(cJSON_GetArraySize(al), N);
+  ASSERT_EQ_STR(al->child->valuestring, "v0");
+  ASSERT_EQ_STR(al->child->prev->valuestring, "v79999");
+  cJSON_Delete(doc);
+  ASSERT_TRUE(dt < SLOW);
+}
+
+/* The latest definition of a redefined anchor is the one an alias names;
+ * anchors do not carry over to the next document. */
+static void test_anchor_redefined(void) {
+  ASSERT_YAML("a: &x 1\nb: *x\nc: &x 2\nd: *x\n", "{\"a\":1,\"b\":1,\"c\":2,\"d\":2}");
+  const char *y = "a: &x 1\n---\nb: *x\n";
+  cJSON *docs = NULL;
+  ASSERT_EQ_INT(yaml_parse_stream(y, strlen(y), &docs, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "unknown alias");
+}
+
+/* Duplicate-key detection and merge keys used GetObjectItem per key
+ * (quadratic): 100,000 keys, a duplicate at the end, and a merge of a
+ * 50,000-key mapping all take well under a second. */
+static void test_many_keys(void) {
+  enum { N = 100000 };
+  buf_t b;
+  buf_init(&b, 8u << 20);
+  for (int i = 0; i < N; i++)
+    ASSERT_EQ_INT(buf_printf(&b, "key%d: %d\n", i, i), 0);
+  double t0 = now_s();
+  cJSON *doc = NULL;
+  ASSERT_EQ_INT(yaml_parse_one(b.data, b.len, &doc, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(cJSON_GetArraySize(doc), N);
+  cJSON_Delete(doc);
+  ASSERT_EQ_INT(buf_append_str(&b, "key5: again\n"), 0);
+  ASSERT_EQ_INT(yaml_parse_one(b.data, b.len, &doc, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "line 100001, column 1: duplicate key \"key5\"");
+  buf_reset(&b);
+  ASSERT_EQ_INT(buf_append_str(&b, "base: &b\n"), 0);
+  for (int i = 0; i < N / 2; i++)
+    ASSERT_EQ_INT(buf_printf(&b, "  k%d: %d\n", i, i), 0);
+  ASSERT_EQ_INT(buf_append_str(&b, "use:\n  k7: seven\n  <<: *b\n"), 0);
+  ASSERT_EQ_INT(yaml_parse_one(b.data, b.len, &doc, err, sizeof(err)), 0);
+  const cJSON *use = cJSON_GetObjectItem(doc, "use");
+  ASSERT_EQ_INT(cJSON_GetArraySize(use), N / 2);
+  ASSERT_EQ_STR(cJSON_GetObjectItem(use, "k7")->valuestring, "seven");
+  ASSERT_EQ_INT(cJSON_GetObjectItem(use, "k49999")->valueint, 49999);
+  cJSON_Delete(doc);
+  double dt = now_s() - t0;
+  printf("# 100,000 keys twice + 50,000-key merge: %.3f s\n", dt);
+  buf_done(&b);
+  ASSERT_TRUE(dt < 2 * SLOW);
+}
+
 TEST_LIST = {
     TEST(test_scalars), TEST(test_long_digit_string), TEST(test_nested), TEST(test_anchors_and_merge),
-    TEST(test_stream),  TEST(test_errors), TEST(test_alias_bomb), {0},
+    TEST(test_stream),  TEST(test_errors), TEST(test_alias_bomb),
+    TEST(test_many_aliases), TEST(test_anchor_redefined), TEST(test_many_keys), {0},
 };
 TEST_MAIN()
