@@ -30,6 +30,7 @@ typedef struct crd_row {
   char *crd_name;
   char *warning;      /* deprecation warning of this version, or NULL */
   char *scale_paths[3]; /* specReplicasPath, statusReplicasPath, labelSelectorPath */
+  char **selectable;    /* selectableFields as dotted paths, NULL-terminated, or NULL */
   struct crd_row *graveyard_next;
 } crd_row_t;
 
@@ -66,6 +67,9 @@ static void row_free(crd_row_t *c) {
   free(c->warning);
   for (size_t i = 0; i < 3; i++)
     free(c->scale_paths[i]);
+  for (char **p = c->selectable; p && *p; p++)
+    free(*p);
+  free(c->selectable);
   free(c);
 }
 
@@ -212,6 +216,18 @@ static crd_row_t *row_build(const cJSON *crd, const cJSON *ver) {
     const char *p = obj_str(obj_get(ver, "subresources.scale"), scale_keys[i]);
     c->scale_paths[i] = p && p[0] == '.' && p[1] ? xstrdup(p + 1) : NULL;
   }
+  const cJSON *sf = obj_get(ver, "selectableFields");
+  int nsf = cJSON_GetArraySize(sf);
+  if (nsf > 0) {
+    c->selectable = xcalloc((size_t)nsf + 1, sizeof(char *));
+    int k = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, sf) {
+      const char *jp = obj_str(f, "jsonPath");
+      if (jp && jp[0] == '.' && jp[1])
+        c->selectable[k++] = xstrdup(jp + 1);
+    }
+  }
 
   const cJSON *cols = obj_get(ver, "additionalPrinterColumns");
   size_t want = (size_t)cJSON_GetArraySize(cols) + 2;
@@ -324,6 +340,11 @@ void api__crd_warn(http_req_t *req, const api_resource_t *view) {
   const crd_row_t *c = view ? view->custom : NULL;
   if (c && c->warning)
     api__add_warning(req, c->warning);
+}
+
+const char *const *api__crd_selectable_fields(const api_resource_t *view) {
+  const crd_row_t *c = view ? view->custom : NULL;
+  return c ? (const char *const *)c->selectable : NULL;
 }
 
 bool api__crd_scale_paths(const api_resource_t *res, const char **ret_spec,

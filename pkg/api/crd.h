@@ -31,3 +31,7 @@ bool api__crd_scale_paths(const api_resource_t *res, const char **ret_spec,
  * <0, 0, >0 as a has lower, equal or higher priority than b (v2 > v1 >
  * v1beta1 > v1alpha1 > other strings). */
 int api__version_cmp(const char *a, const char *b);
+
+/* A custom row's selectableFields as dotted paths ("spec.color"),
+ * NULL-terminated; NULL for built-in rows or when there are none. */
+const char *const *api__crd_selectable_fields(const api_resource_t *view);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
 #include "api/object.h"
 #include "util/alloc.h"
@@ -28,18 +29,29 @@ static const struct {
     {"certificates.k8s.io", "CertificateSigningRequest", {"spec.signerName", NULL}},
 };
 
-static bool selectable(const api_resource_t *view, const char *f) {
-  if (!strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace"))
-    return true;
-  for (const char *const *p = view->hooks->selectable_fields; p && *p; p++)
-    if (!strcmp(*p, f))
-      return true;
+/* Whether f is selectable for the view; *ret_own tells whether the kind
+ * has fields of its own (then upstream's field label conversion refuses
+ * others with "field label not supported", else the default conversion
+ * answers "is not a known field selector"). */
+static bool selectable(const api_resource_t *view, const char *f, bool *ret_own) {
+  bool own = false, ok = !strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace");
+  for (const char *const *p = view->hooks->selectable_fields; p && *p; p++) {
+    own = true;
+    ok = ok || !strcmp(*p, f);
+  }
   for (size_t i = 0; i < sizeof(kind_fields) / sizeof(kind_fields[0]); i++)
     if (!strcmp(view->s->group, kind_fields[i].group) && !strcmp(view->s->kind, kind_fields[i].kind))
-      for (const char *const *p = kind_fields[i].fields; *p; p++)
-        if (!strcmp(*p, f))
-          return true;
-  return false;
+      for (const char *const *p = kind_fields[i].fields; *p; p++) {
+        own = true;
+        ok = ok || !strcmp(*p, f);
+      }
+  const char *const *crd = api__crd_selectable_fields(view);
+  for (const char *const *p = crd; p && *p; p++) {
+    own = true;
+    ok = ok || !strcmp(*p, f);
+  }
+  *ret_own = own;
+  return ok;
 }
 
 /* events.k8s.io/v1 names fields of the stored core/v1 Event differently
@@ -109,9 +121,14 @@ int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t
     }
     for (size_t i = 0; i < field_selector_count(*ret_fs); i++) {
       const char *f = field_selector_field(*ret_fs, i);
-      bool ok = selectable(view, f);
-      if (!ok) {
-        api_status_bad_request(st, "field label not supported: %s", f);
+      bool own;
+      if (!selectable(view, f, &own)) {
+        if (own)
+          api_status_bad_request(st, "field label not supported: %s", f);
+        else
+          api_status_bad_request(st, "\"%s\" is not a known field selector: only "
+                                     "\"metadata.name\", \"metadata.namespace\"",
+                                 f);
         label_selector_free(*ret_ls);
         field_selector_free(*ret_fs);
         *ret_ls = NULL;

@@ -149,11 +149,16 @@ k.ok("get rs --field-selector status.replicas=0 -o name", out="replicaset.apps/s
      name="replicasets by status.replicas")
 k.ok("get pods -A --field-selector metadata.namespace=lr,status.phase=Pending -o name",
      out="pod/plain", name="pods by namespace and phase")
-k.fails("get configmaps --field-selector data.x=y", name="unsupported field refused",
-        err="field label not supported: data.x")
+k.fails("get configmaps --field-selector data.x=y",
+        name="a kind with only metadata fields refuses others as upstream's default conversion",
+        err='"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"')
 k.fails("get deployments --field-selector status.replicas=1",
         name="a field of another kind is refused for deployments",
-        err="field label not supported: status.replicas")
+        err='"status.replicas" is not a known field selector: only "metadata.name", '
+            '"metadata.namespace"')
+k.fails("get services --field-selector spec.ports=1",
+        name="a kind with fields of its own refuses others",
+        err="field label not supported: spec.ports")
 st, _, body = api("POST", "/api/v1/namespaces/default/events", {
     "apiVersion": "v1", "kind": "Event", "metadata": {"name": "ev1"},
     "involvedObject": {"kind": "Pod", "name": "plain", "namespace": "default"},

@@ -79,7 +79,9 @@ spec:
     served: true
     storage: true
     schema:
-%s    additionalPrinterColumns:
+%s    selectableFields:
+    - {jsonPath: .spec.color}
+    additionalPrinterColumns:
     - {name: Color, type: string, jsonPath: .spec.color}
     - {name: Size, type: integer, jsonPath: .spec.size}
     subresources:
@@ -160,6 +162,15 @@ r = k.ok("get widgets", name="kubectl get widgets")
 table = {row[0]: row for row in rows(r.stdout)}
 t.ok(table.get("one", [None] * 4)[1:3] == ["blue", "2"] and table.get("two") == ["two", "red"],
      "kubectl prints them empty, as against upstream", r.stdout)
+
+# ---- selectableFields ----
+k.ok("get widgets.v1.example.com --field-selector spec.color=red -o name",
+     check=lambda out: out.strip() == "widget.example.com/two", name="select on a selectableField")
+k.fails("get widgets.v1.example.com --field-selector spec.size=2",
+        name="other fields are refused", err="field label not supported: spec.size")
+k.fails("get widgets.v1alpha1.example.com --field-selector spec.color=red",
+        name="a version without selectableFields refuses them",
+        err='"spec.color" is not a known field selector: only "metadata.name", "metadata.namespace"')
 
 # ---- scale ----
 st, _, out = srv.request("GET", "/apis/example.com/v1/namespaces/default/widgets/one/scale")
