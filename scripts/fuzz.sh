@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector http_parser yaml quantity}
+harnesses=${*:-jsonpatch selector http_parser yaml quantity query}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -31,8 +31,11 @@ for h in $harnesses; do
   quantity)
     srcs="pkg/api/quantity.c"
     libs="-lm" ;;
+  query)
+    srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
+    libs="-lcjson" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity query)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

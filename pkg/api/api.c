@@ -15,6 +15,7 @@
 #include "api/openapi_internal.h"
 #include "api/object.h"
 #include "api/review.h"
+#include "http/url.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "version.h"
@@ -94,8 +95,10 @@ bool api__wants_table(http_req_t *req) {
 }
 
 bool api__query_bool(http_req_t *req, const char *name) {
+  /* runtime.Convert_Slice_string_To_bool: only absent, "0" and "false"
+   * (any case) are false; "" ("?watch") and any other value are true. */
   const char *v = http_req_query(req, name);
-  return v && (!strcasecmp(v, "true") || !strcmp(v, "1"));
+  return v && strcmp(v, "0") && strcasecmp(v, "false");
 }
 
 /* ---- non-resource endpoints ---- */
@@ -203,12 +206,52 @@ static void serve_openapi(http_req_t *req, const char *path) {
   http_respond_take(req, 200, "application/json", doc, len);
 }
 
+/* Version, health, discovery and OpenAPI documents are read-only: upstream
+ * serves them from GET routes, and go-restful's answer to another method
+ * becomes this Status through the apiserver's ServiceErrorHandler. The
+ * health endpoints (plain handlers upstream, limited to get by RBAC for
+ * anonymous users) answer the same here, for everyone. */
+static bool nonresource_method_ok(http_req_t *req, const char *method) {
+  if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+    return true;
+  api_status_t st;
+  api_status_init(&st, 405, "MethodNotAllowed",
+                  "the server does not allow this method on the requested resource");
+  http_req_add_header(req, "Allow", "GET, HEAD");
+  api__respond_status(req, &st);
+  return false;
+}
+
+/* A path this server answers outside the resource tree (may be 404 below). */
+static bool is_nonresource(const char *path) {
+  static const char *const roots[] = {"/api", "/apis", "/openapi", "/version"};
+  for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+    size_t n = strlen(roots[i]);
+    if (!strncmp(path, roots[i], n) && (path[n] == '\0' || path[n] == '/'))
+      return true;
+  }
+  return is_health(path);
+}
+
 void api_server_handle(http_req_t *req, void *data) {
   api_server_t *srv = data;
   const char *path = http_req_path(req);
   const char *method = http_req_method(req);
   api_status_t st;
+  char qerr[256];
 
+  /* Refuse the whole request when any parameter does not decode: serving
+   * it with parameters dropped turned a selected DELETE into "delete all"
+   * and a dry run into a real write. */
+  if (http_query_check(http_req_raw_query(req), qerr, sizeof(qerr)) < 0) {
+    api_status_bad_request(&st, "%s", qerr);
+    api__respond_status(req, &st);
+    return;
+  }
+  if (!strcmp(path, "/version") || !strcmp(path, "/version/") || is_health(path)) {
+    if (!nonresource_method_ok(req, method))
+      return;
+  }
   if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
     serve_version(req);
     return;
@@ -235,6 +278,8 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
+  if (!call.ri.is_resource && is_nonresource(path) && !nonresource_method_ok(req, method))
+    goto out;
   if (!strncmp(path, "/openapi/", 9)) {
     serve_openapi(req, path);
     goto out;
@@ -261,6 +306,10 @@ void api_server_handle(http_req_t *req, void *data) {
   call.want_table = api__wants_table(req);
   if (api__action(&call))
     goto out;
+  if (api__params_check(&call, &st) < 0) {
+    api__respond_status(req, &st);
+    goto out;
+  }
   if (!strcmp(call.ri.verb, "watch"))
     api__watch(&call);
   else

@@ -30,6 +30,7 @@ struct api_server {
   api_watch_t *watches;      /* active watch streams */
   store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
   ev_timer reconcile;        /* re-creates the kubernetes Service (api.c) */
+  uint64_t store_failures_logged; /* store_failure count last logged (write.c) */
 };
 
 typedef struct {
@@ -63,8 +64,17 @@ bool api__respond_yaml(http_req_t *req, int code, const char *json, size_t len);
 bool api__wants_table(http_req_t *req);
 /* Add a "Warning: 299 - ..." response header (kubectl prints these). */
 void api__add_warning(http_req_t *req, const char *text);
-/* Query boolean: "true"/"True"/"1". */
+/* Query boolean as upstream decodes one: absent, "0" and "false" are false. */
 bool api__query_bool(http_req_t *req, const char *name);
+
+/* ---- query options (options.c) ---- */
+/* Check the query parameters the call's verb decodes (limit, timeoutSeconds,
+ * gracePeriodSeconds, resourceVersionMatch, sendInitialEvents, dryRun) as
+ * upstream's parameter codec and option validation do: 0, or -EINVAL with
+ * st filled (400 for a malformed number, 422 for an invalid option). */
+int api__params_check(const api_call_t *call, api_status_t *st);
+/* An integer parameter already checked by api__params_check, or dflt. */
+int64_t api__param_int(http_req_t *req, const char *name, int64_t dflt);
 
 /* ---- authentication (authn.c) ---- */
 int api__tokens_load(api_server_t *srv, const char *path, char *err, size_t errlen);
@@ -121,6 +131,9 @@ bool api__dry_run(http_req_t *req);
 /* ---- store writes (write.c) ---- */
 /* Map a store error to the upstream Status for res/name. */
 void api__store_error(api_status_t *st, int err, const api_resource_t *res, const char *name);
+/* For a datastore failure (-EIO, -ENOSPC, ...): log the store's reason
+ * (database path, SQLite code, errno) once per failed commit. */
+void api__store_failure_log(api_server_t *srv, int err);
 /* The autoscaling/v1 Scale of an object; new object. */
 cJSON *api__scale_of(const api_resource_t *res, const cJSON *obj);
 /* What a delete answers: NULL for the kinds whose upstream registry

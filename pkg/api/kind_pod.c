@@ -313,14 +313,24 @@ static cJSON *pod_status(const cJSON *obj) {
   return cJSON_CreateString(buf);
 }
 
+/* The RESTARTS column: the sum over containers, as upstream's printer sums
+ * into a Go int. Each count is an int32 (cJSON clamps valueint to int);
+ * summed in int64 and saturated, so no stored status can overflow it. */
 static cJSON *pod_restarts(const cJSON *obj) {
-  int restarts = 0;
+  int64_t restarts = 0;
   time_t last = 0;
   const cJSON *cs;
   cJSON_ArrayForEach(cs, obj_get(obj, "status.containerStatuses")) {
     const cJSON *n = obj_get(cs, "restartCount");
-    if (cJSON_IsNumber(n))
-      restarts += n->valueint;
+    if (cJSON_IsNumber(n)) {
+      int64_t v = n->valueint;
+      if (v > 0 && restarts > INT64_MAX - v)
+        restarts = INT64_MAX;
+      else if (v < 0 && restarts < INT64_MIN - v)
+        restarts = INT64_MIN;
+      else
+        restarts += v;
+    }
     const char *fin = obj_str(cs, "lastState.terminated.finishedAt");
     time_t t = fin ? obj_time_parse(fin) : -1;
     if (t > last)
@@ -330,9 +340,9 @@ static cJSON *pod_restarts(const cJSON *obj) {
   if (restarts && last > 0) {
     char age[32];
     obj_human_duration((int64_t)(time(NULL) - last), age, sizeof(age));
-    snprintf(buf, sizeof(buf), "%d (%s ago)", restarts, age);
+    snprintf(buf, sizeof(buf), "%lld (%s ago)", (long long)restarts, age);
   } else {
-    snprintf(buf, sizeof(buf), "%d", restarts);
+    snprintf(buf, sizeof(buf), "%lld", (long long)restarts);
   }
   return cJSON_CreateString(buf);
 }

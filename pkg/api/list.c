@@ -11,6 +11,7 @@
 #include "api/crd.h"
 #include "api/internal.h"
 #include "api/object.h"
+#include "api/param.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -193,6 +194,38 @@ bool api__selected(const store_kv_t *kv, const label_selector_t *ls, const field
   return ok;
 }
 
+/* The revision to list at from resourceVersion/resourceVersionMatch: 0
+ * for the newest, the given one for Exact. An unparsable one or one the
+ * store has not reached is refused as upstream refuses it. */
+static int list_revision(api_call_t *call, int64_t *ret_rev, api_status_t *st) {
+  const char *rv = http_req_query(call->req, "resourceVersion");
+  const char *rvm = http_req_query(call->req, "resourceVersionMatch");
+  char err[512];
+  int64_t min_rev = 0;
+  if (api_param_rv(rv, &min_rev, err, sizeof(err)) < 0) {
+    /* upstream's storage error, answered as 500 without a reason */
+    api_status_init(st, 500, "", "%s", err);
+    return -EINVAL;
+  }
+  const char *cont = http_req_query(call->req, "continue");
+  if (cont && cont[0] && rv && rv[0] && strcmp(rv, "0")) {
+    api_status_bad_request(st, "specifying resource version is not allowed when using continue");
+    return -EINVAL;
+  }
+  int64_t now = store_revision(call->srv->store);
+  if (min_rev > now) {
+    /* storage.NewTooLargeResourceVersionError; upstream waits up to 3 s for
+     * the revision first, k3c's store is the source of truth and answers at once. */
+    api_status_init(st, 504, "Timeout", "Timeout: Too large resource version: %lld, current: %lld",
+                    (long long)min_rev, (long long)now);
+    api_status_add_cause(st, "ResourceVersionTooLarge", NULL, "Too large resource version");
+    st->retry_after = 1;
+    return -ERANGE;
+  }
+  *ret_rev = rvm && !strcmp(rvm, "Exact") ? min_rev : 0;
+  return 0;
+}
+
 void api__list(api_call_t *call) {
   api_status_t st;
   label_selector_t *ls = NULL;
@@ -204,16 +237,19 @@ void api__list(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  const char *limit_s = http_req_query(call->req, "limit");
-  long limit = limit_s ? strtol(limit_s, NULL, 10) : 0;
-  if (limit < 0)
+  /* limit was checked by api__params_check; <= 0 is no limit, as upstream. */
+  int64_t limit = api__param_int(call->req, "limit", 0);
+  if (limit < 0 || (uint64_t)limit > SIZE_MAX)
     limit = 0;
   const char *cont = http_req_query(call->req, "continue");
   int64_t at_rev = 0;
-  const char *rv = http_req_query(call->req, "resourceVersion");
-  const char *rvm = http_req_query(call->req, "resourceVersionMatch");
-  if (rv && rv[0] && rvm && !strcmp(rvm, "Exact"))
-    at_rev = strtoll(rv, NULL, 10);
+  if (list_revision(call, &at_rev, &st) < 0) {
+    api__respond_status(call->req, &st);
+    label_selector_free(ls);
+    field_selector_free(fs);
+    buf_done(&out);
+    return;
+  }
   char *prefix = api_resource_key(call->res, call->ri.ns, NULL);
   const char *include = http_req_query(call->req, "includeObject");
   if (call->want_table)

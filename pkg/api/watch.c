@@ -11,6 +11,7 @@
 
 #include "api/internal.h"
 #include "api/object.h"
+#include "api/param.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -240,15 +241,14 @@ void api__watch(api_call_t *call) {
   bool initial = sie ? api__query_bool(call->req, "sendInitialEvents")
                      : (!rv || !rv[0] || !strcmp(rv, "0"));
   int64_t from = 0;
-  if (rv && rv[0] && strcmp(rv, "0")) {
-    char *end;
-    from = strtoll(rv, &end, 10);
-    if (*end || from < 0) {
-      watch_free(w);
-      api_status_bad_request(&st, "invalid resource version: %s", rv);
-      api__respond_status(call->req, &st);
-      return;
-    }
+  char rverr[512];
+  if (api_param_rv(rv, &from, rverr, sizeof(rverr)) < 0) {
+    /* Upstream's storage returns a plain error here, which the apiserver
+     * answers as 500 without a reason. */
+    watch_free(w);
+    api_status_init(&st, 500, "", "%s", rverr);
+    api__respond_status(call->req, &st);
+    return;
   }
   http_stream_begin(call->req, 200,
                     w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
@@ -282,8 +282,8 @@ void api__watch(api_call_t *call) {
     watch_end(w);
     return;
   }
-  const char *ts = http_req_query(call->req, "timeoutSeconds");
-  double timeout = ts ? strtod(ts, NULL) : WATCH_DEFAULT_TIMEOUT;
+  /* Checked by api__params_check; 0 or less is the default, as upstream. */
+  double timeout = (double)api__param_int(call->req, "timeoutSeconds", 0);
   if (timeout <= 0)
     timeout = WATCH_DEFAULT_TIMEOUT;
   ev_timer_init(&w->timeout, on_timeout, timeout, 0);

@@ -39,9 +39,43 @@ void api__store_error(api_status_t *st, int err, const api_resource_t *res, cons
     api_status_gone(st, "The provided continue parameter is too old to display a consistent list "
                         "result. You can start a new list without the continue parameter.");
     break;
+  /* The datastore's disk failed. etcd would say "etcdserver: mvcc: database
+   * space exceeded"; this says what to do. The database path and the SQLite
+   * codes go to the server log (api__store_failure_log), not to clients. */
+  case -ENOSPC:
+    api_status_internal(st, "the datastore's disk is full: free space on the server's data disk "
+                            "and retry (the server log names the database)");
+    break;
+  case -EDQUOT:
+    api_status_internal(st, "the datastore's disk quota is exceeded: raise the quota or free "
+                            "space and retry (the server log names the database)");
+    break;
+  case -EFBIG:
+    api_status_internal(st, "the datastore's file reached the file size limit: raise the limit "
+                            "and retry (the server log names the database)");
+    break;
+  case -EROFS:
+    api_status_internal(st, "the datastore's disk is read-only: the server log names the database");
+    break;
+  case -EIO:
+    api_status_internal(st, "storage error: the datastore failed to write (Input/output error); "
+                            "the server log has the reason");
+    break;
   default:
     api_status_internal(st, "storage error: %s", strerror(-err));
   }
+}
+
+void api__store_failure_log(api_server_t *srv, int err) {
+  if (err != -EIO && err != -ENOSPC && err != -EDQUOT && err != -EFBIG && err != -EROFS)
+    return;
+  uint64_t n = 0;
+  const char *why = store_failure(srv->store, &n);
+  if (n == srv->store_failures_logged)
+    return; /* this failure is logged already; the writes it took with it are not */
+  srv->store_failures_logged = n;
+  log_error("api", "datastore write failed: %s%s", why[0] ? why : strerror(-err),
+            err == -ENOSPC ? "; writes fail until space is freed" : "");
 }
 
 /* ---- writes ---- */
@@ -81,6 +115,7 @@ static void write_done(int err, const store_kv_t *kv, void *data) {
   write_ctx_t *w = data;
   api_status_t st;
   if (err < 0) {
+    api__store_failure_log(w->srv, err);
     if (w->release_on_fail && w->res->hooks->deleted)
       w->res->hooks->deleted(w->srv, w->obj);
     if (w->req) {

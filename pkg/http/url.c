@@ -4,6 +4,7 @@
 #include "http/url.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,57 @@ int http_url_decode(const char *s, size_t len, bool plus_is_space, char **ret) {
   return 0;
 }
 
+/* The parameter name of the piece [p, p+len) for error messages, cut. */
+static void piece_name(const char *p, size_t len, char *out, size_t n) {
+  const char *eq = memchr(p, '=', len);
+  size_t nlen = eq ? (size_t)(eq - p) : len;
+  if (nlen >= n)
+    nlen = n - 1;
+  memcpy(out, p, nlen);
+  out[nlen] = '\0';
+}
+
+int http_query_check(const char *raw, char *err, size_t errlen) {
+  char name[64];
+  for (const char *p = raw; *p; p++) {
+    if (*p == ';') {
+      snprintf(err, errlen, "invalid semicolon separator in query");
+      return -EINVAL;
+    }
+    if (*p != '%')
+      continue;
+    if (hexval(p[1]) < 0 || hexval(p[2]) < 0) {
+      /* Go's url.EscapeError: the '%' and at most two bytes after it. */
+      size_t n = p[1] ? (p[2] ? 3 : 2) : 1;
+      char esc[16];
+      size_t o = 0;
+      for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+          esc[o++] = (char)c;
+        else
+          o += (size_t)snprintf(esc + o, sizeof(esc) - o, c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
+      }
+      esc[o] = '\0';
+      snprintf(err, errlen, "invalid URL escape \"%s\"", esc);
+      return -EINVAL;
+    }
+    if (p[1] == '0' && p[2] == '0') {
+      const char *start = p;
+      while (start > raw && start[-1] != '&')
+        start--;
+      const char *amp = strchr(p, '&');
+      piece_name(start, amp ? (size_t)(amp - start) : strlen(start), name, sizeof(name));
+      snprintf(err, errlen,
+               "query parameter \"%s\": %%00 (a NUL byte) is not supported in query values",
+               name);
+      return -EINVAL;
+    }
+    p += 2;
+  }
+  return 0;
+}
+
 void http_query_done(http_query_t *q) {
   if (!q)
     return;
@@ -61,8 +113,11 @@ void http_query_done(http_query_t *q) {
 }
 
 int http_query_parse(const char *raw, http_query_t *q) {
+  char err[128];
   q->v = NULL;
   q->n = 0;
+  if (http_query_check(raw, err, sizeof(err)) < 0)
+    return -EINVAL;
   const char *p = raw;
   while (*p) {
     const char *amp = strchr(p, '&');

@@ -20,9 +20,19 @@ typedef struct {
   size_t n;
 } http_query_t;
 
+/* Whether raw (without '?') is a query every parameter of which decodes:
+ * 0, or -EINVAL with a reason in err (Go's url.ParseQuery wording):
+ *   invalid URL escape "%zz"                  malformed %XX
+ *   invalid semicolon separator in query      ';' (Go drops such a pair)
+ *   query parameter "x": %00 (a NUL byte) ... C strings cannot carry NUL
+ * A request is refused whole on any of these, never served with some
+ * parameters dropped (a DELETE without its labelSelector deletes all). */
+int http_query_check(const char *raw, char *err, size_t errlen);
+
 /* Split raw (without '?') on '&' and decode names and values ('+' is a
- * space). "a" alone gives value "". Empty pieces are skipped. -EINVAL on a
- * bad escape; q is left empty then. Free with http_query_done. */
+ * space). "a" alone gives value "". Empty pieces are skipped. -EINVAL when
+ * http_query_check refuses raw; q is left empty then. Free with
+ * http_query_done. */
 int http_query_parse(const char *raw, http_query_t *q);
 void http_query_done(http_query_t *q);
 /* First value of name, or NULL. */

@@ -44,8 +44,12 @@ typedef struct {
   int (*load)(store_backend_t *b, store_backend_load_cb cb, void *data, int64_t *ret_rev,
               int64_t *ret_compact_rev, char *err, size_t errlen);
   /* Append rows atomically: all or none are durable when this returns
-   * (0), or none (-EIO). Rows come in revision order. */
-  int (*commit)(store_backend_t *b, const store_backend_row_t *rows, size_t n);
+   * (0), or none (negative errno). Rows come in revision order. On failure
+   * err gets a reason with the path and the backend's own codes; the errno
+   * says what kind: -ENOSPC disk full, -EDQUOT quota exceeded, -EFBIG file
+   * size limit, -EROFS read-only, -EIO any other I/O or database error. */
+  int (*commit)(store_backend_t *b, const store_backend_row_t *rows, size_t n, char *err,
+                size_t errlen);
   /* Forget history at and below rev: rows superseded at or below rev and
    * tombstones at or below rev. The newest version of live keys stays. */
   int (*compact)(store_backend_t *b, int64_t rev);

@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "store/backend.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 
 #define SCHEMA_VERSION 1
+/* Less free space than this after a failed write counts as a full disk. */
+#define DISK_FULL_BYTES (256u * 1024)
 
 struct store_backend {
   sqlite3 *db;
@@ -232,10 +235,42 @@ out:
   return r;
 }
 
-static int backend_commit(store_backend_t *b, const store_backend_row_t *rows, size_t n) {
+/* Whether the database's file system has (almost) no space left for us:
+ * an fsync or a write can fail with a plain I/O error on a full disk. */
+static bool disk_full(const struct store_backend *b) {
+  char *dir = xstrdup(b->path);
+  struct statvfs v;
+  bool full = statvfs(dirname(dir), &v) == 0 &&
+              (unsigned long long)v.f_bavail * v.f_frsize < DISK_FULL_BYTES;
+  free(dir);
+  return full;
+}
+
+/* Map a failed write to an errno and a reason naming the database, the
+ * SQLite code and the system errno, read before anything else runs on db. */
+static int write_error(struct store_backend *b, int rc, const char *what, char *err,
+                       size_t errlen) {
+  int sys = sqlite3_system_errno(b->db);
+  const char *msg = sqlite3_errmsg(b->db);
+  int r = -EIO;
+  if ((rc & 0xff) == SQLITE_FULL || sys == ENOSPC || ((rc & 0xff) == SQLITE_IOERR && disk_full(b)))
+    r = -ENOSPC;
+  else if (sys == EDQUOT || sys == EFBIG || sys == EROFS)
+    r = -sys;
+  else if ((rc & 0xff) == SQLITE_READONLY)
+    r = -EROFS;
+  snprintf(err, errlen, "database %s: %s failed: %s (SQLite code %d: %s%s%s)", b->path, what,
+           r == -ENOSPC ? "disk full" : msg, rc, sqlite3_errstr(rc),
+           sys ? "; errno " : "", sys ? strerror(sys) : "");
+  return r;
+}
+
+static int backend_commit(store_backend_t *b, const store_backend_row_t *rows, size_t n,
+                          char *err, size_t errlen) {
   sqlite3_stmt *st = b->insert;
-  if (sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-    return -EIO;
+  int rc, r;
+  if ((rc = sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+    return write_error(b, rc, "beginning a transaction", err, errlen);
   for (size_t i = 0; i < n; i++) {
     const store_backend_row_t *row = &rows[i];
     sqlite3_bind_int64(st, 1, row->rev);
@@ -245,21 +280,26 @@ static int backend_commit(store_backend_t *b, const store_backend_row_t *rows, s
     sqlite3_bind_int(st, 5, row->deleted ? 1 : 0);
     sqlite3_bind_int64(st, 6, row->lease_expires);
     sqlite3_bind_blob64(st, 7, row->value, row->len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+      r = write_error(b, rc, "inserting a row", err, errlen);
+      sqlite3_reset(st);
       goto fail;
+    }
+    sqlite3_reset(st);
   }
   sqlite3_clear_bindings(st);
-  if (sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+  if ((rc = sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+    r = write_error(b, rc, "committing", err, errlen);
     goto fail;
+  }
   return 0;
 fail:
   sqlite3_clear_bindings(st);
   /* A failed COMMIT may already have rolled back; ROLLBACK is then a no-op
    * error we ignore. Either way nothing of this batch is in the database. */
   sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
-  return -EIO;
+  return r;
 }
 
 static int backend_compact(store_backend_t *b, int64_t rev) {

@@ -58,6 +58,9 @@ struct store {
   size_t inflight;    /* writes submitted, callback not yet run */
   size_t inflight_bytes;
   bool failed;        /* a commit failed; refuse writes until inflight drains */
+  int fail_err;       /* its errno (-ENOSPC, -EIO, ...) */
+  char fail_reason[STORE_REASON_MAX]; /* its reason, copied from the writer */
+  uint64_t failures;  /* failed commits since open (episodes, not writes) */
   bool closing;
 
   /* writer thread; everything below mu is shared with it */
@@ -69,6 +72,9 @@ struct store {
   req_list_t done;    /* writer -> loop */
   bool stop;
   bool writer_failed; /* the writer fails every batch until the loop resets it */
+  int writer_err;     /* the errno those batches fail with */
+  char writer_reason[STORE_REASON_MAX];
+  uint64_t writer_failures;
   ev_async async;
   /* Writes submitted during one loop iteration are handed to the writer
    * together (before the loop blocks, or after a batch of acks whose
@@ -253,9 +259,10 @@ static void *writer_main(void *arg) {
       s->submit.tail = &s->submit.head;
     last->next = NULL;
     bool failed = s->writer_failed;
+    int err = failed ? s->writer_err : -EIO;
     pthread_mutex_unlock(&s->mu);
+    char why[STORE_REASON_MAX] = "";
 
-    int err = -EIO;
     if (batch->kind == REQ_COMPACT) {
       if (!failed)
         err = s->ops->compact(s->backend, batch->compact_rev);
@@ -272,10 +279,18 @@ static void *writer_main(void *arg) {
             .create_rev = kv->create_rev, .prev_rev = r->prev_rev,
             .lease_expires = kv->lease_expires, .deleted = r->tomb};
       }
-      err = s->ops->commit(s->backend, rows, n);
+      err = s->ops->commit(s->backend, rows, n, why, sizeof(why));
+      if (err < 0 && !why[0])
+        snprintf(why, sizeof(why), "database commit failed: %s", strerror(-err));
     }
 
     pthread_mutex_lock(&s->mu);
+    if (err < 0 && batch->kind == REQ_WRITE && !failed) {
+      /* The first failed batch of an episode: its reason is the one to report. */
+      s->writer_err = err;
+      snprintf(s->writer_reason, sizeof(s->writer_reason), "%s", why);
+      s->writer_failures++;
+    }
     if (err < 0 && batch->kind == REQ_WRITE)
       s->writer_failed = true;
     for (req_t *r = batch, *next; r; r = next) {
@@ -362,6 +377,11 @@ static void drain_done(struct store *s) {
   pthread_mutex_lock(&s->mu);
   req_t *r = s->done.head;
   list_init(&s->done);
+  if (s->writer_failures != s->failures) {
+    s->failures = s->writer_failures;
+    s->fail_err = s->writer_err;
+    snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", s->writer_reason);
+  }
   pthread_mutex_unlock(&s->mu);
   while (r) {
     req_t *next = r->next;
@@ -408,7 +428,7 @@ int store_write(store_t *s, const store_write_t *w, store_done_cb cb, void *data
   if (s->closing)
     return -ESHUTDOWN;
   if (s->failed)
-    return -EIO;
+    return s->fail_err < 0 ? s->fail_err : -EIO;
   if (!w || !w->key || !w->key[0] || w->ttl_seconds < 0 ||
       (w->op != STORE_OP_CREATE && w->op != STORE_OP_UPDATE && w->op != STORE_OP_DELETE))
     return -EINVAL;
@@ -483,6 +503,12 @@ int store_write(store_t *s, const store_write_t *w, store_done_cb cb, void *data
 int64_t store_revision(const store_t *s) { return store__hub_last_rev(&s->hub); }
 
 int64_t store_compacted_revision(const store_t *s) { return s->hub.first_rev - 1; }
+
+const char *store_failure(const store_t *s, uint64_t *ret_count) {
+  if (ret_count)
+    *ret_count = s->failures;
+  return s->fail_reason;
+}
 
 /* Check a read revision; 0 means current. */
 static int read_rev(const store_t *s, int64_t rev, int64_t *ret_rev) {

@@ -22,6 +22,10 @@
  *   -EINVAL    bad argument (bad continue token, empty key)
  *   -E2BIG     value larger than STORE_VALUE_MAX
  *   -EIO       the database failed; the write is not durable
+ *   -ENOSPC    (write) the database's disk is full; not durable. Also
+ *              -EDQUOT (quota), -EFBIG (file size limit), -EROFS: the
+ *              kind of failure as the backend saw it; store_failure says
+ *              more (path, SQLite code, errno)
  *   -ENOBUFS   (watch) the watcher fell too far behind and was cut off
  *
  * Additions by the store implementation (meaning of the above unchanged):
@@ -35,8 +39,9 @@
  *              schema; err says which, with the path.
  * store_close must not be called from inside a store callback. After
  * store_close, watch handles are gone: do not call store_watch_stop.
- * A revision is dense: if a commit fails (-EIO), the writes after it fail
- * too and the next write reuses the first failed revision.
+ * A revision is dense: if a commit fails (-EIO, -ENOSPC, ...), the writes
+ * after it fail too, with the same error, and the next write reuses the
+ * first failed revision.
  */
 #pragma once
 
@@ -83,6 +88,15 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
 void store_close(store_t *s);
 
 int64_t store_revision(const store_t *s);           /* latest committed revision */
+
+#define STORE_REASON_MAX 512
+/* The reason of the last failed commit, with the database path and the
+ * backend's codes ("database /x/state.db: committing failed: disk full
+ * (SQLite code 13: ...; errno No space left on device)"), or "" if none
+ * failed; *ret_count (optional) is how many commits have failed since
+ * open, so a caller can log each failure once. The string is owned by the
+ * store and valid until the next loop iteration. */
+const char *store_failure(const store_t *s, uint64_t *ret_count);
 int64_t store_compacted_revision(const store_t *s); /* oldest revision still readable */
 
 /* ---- reads (committed state only) ---- */
@@ -175,7 +189,9 @@ typedef void (*store_watch_error_cb)(store_watch_t *w, int err, int64_t last_rev
  * (after_rev 0 = from now on). Returns -EOVERFLOW at once if after_rev is
  * older than the compacted revision. Events for after_rev < current are
  * replayed from the window before live events, from the loop, not from
- * inside this call. */
+ * inside this call. An after_rev beyond the current revision (up to
+ * INT64_MAX) is valid: the watch waits until revisions pass it. -EINVAL for
+ * a negative after_rev. */
 int store_watch_start(store_t *s, const char *prefix, int64_t after_rev, store_event_cb cb,
                       store_watch_error_cb err_cb, void *data, store_watch_t **ret_watch);
 void store_watch_stop(store_watch_t *w);

@@ -189,9 +189,14 @@ int store__hub_watch(store__hub_t *h, const char *prefix, int64_t after_rev, sto
   w->cb = cb;
   w->err_cb = err_cb;
   w->data = data;
-  for (int64_t r = after_rev + 1; r <= last; r++)
-    if (matches(w, store__hub_get(h, r)->kv))
+  /* A start in the future (up to INT64_MAX) is a cursor past the window:
+   * nothing is pending and events arrive once revisions pass it. Count only
+   * inside the window, so after_rev + 1 is never computed at INT64_MAX. */
+  for (int64_t r = after_rev; r < last; r++) {
+    const store__event_t *e = store__hub_get(h, r + 1);
+    if (e && matches(w, e->kv))
       w->pending++;
+  }
   w->next = h->watchers;
   if (w->next)
     w->next->prev = w;

@@ -134,7 +134,31 @@ static void test_status_wording(void) {
   api_status_done(&st);
 }
 
-TEST_LIST = {TEST(test_core_paths),     TEST(test_namespace_paths), TEST(test_group_paths),
+/* Methods the API has no verb for (issue #19): the verb is empty, so the
+ * dispatcher answers 405; the path is still classified. Non-resource paths
+ * stay non-resource whatever the method. */
+static void test_unknown_methods(void) {
+  api_reqinfo_t ri;
+  const char *const methods[] = {"OPTIONS", "TRACE", "CONNECT", "PROPFIND", "get", ""};
+  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+    ASSERT_EQ_INT(api_reqinfo_parse(methods[i], "/api/v1/namespaces/d/configmaps", false, &ri), 0);
+    ASSERT_TRUE(ri.is_resource);
+    ASSERT_EQ_STR(ri.verb, "");
+    ASSERT_EQ_INT(api_reqinfo_parse(methods[i], "/version", false, &ri), 0);
+    ASSERT_FALSE(ri.is_resource);
+  }
+  ASSERT_EQ_INT(api_reqinfo_parse("POST", "/api", false, &ri), 0);
+  ASSERT_FALSE(ri.is_resource);
+  ASSERT_EQ_INT(api_reqinfo_parse("DELETE", "/apis/apps/v1", false, &ri), 0);
+  ASSERT_FALSE(ri.is_resource);
+  ASSERT_EQ_INT(api_reqinfo_parse("PUT", "/openapi/v3", false, &ri), 0);
+  ASSERT_FALSE(ri.is_resource);
+  /* a watch=true on a write is not a watch */
+  ASSERT_EQ_INT(api_reqinfo_parse("DELETE", "/api/v1/namespaces/d/configmaps", true, &ri), 0);
+  ASSERT_EQ_STR(ri.verb, "deletecollection");
+}
+
+TEST_LIST = {TEST(test_unknown_methods), TEST(test_core_paths),     TEST(test_namespace_paths), TEST(test_group_paths),
              TEST(test_names),          TEST(test_human_duration),  TEST(test_times_and_uids),
              TEST(test_status_wording), {0}};
 TEST_MAIN()

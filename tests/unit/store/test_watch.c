@@ -281,6 +281,38 @@ static void test_watch_many(void) {
   t_teardown();
 }
 
+/* Regression (issue #19): a start revision at INT64_MAX made the pending
+ * count compute after_rev + 1 (signed overflow) and read events outside the
+ * window (NULL dereference). A start in the future is valid and quiet; one
+ * a few revisions ahead gets exactly the events after it. */
+static void test_watch_future_start(void) {
+  t_setup();
+  store_t *s = t_open();
+  int64_t now = t_put(s, "/f/a", "v0");
+  t_put(s, "/f/a", "v1");
+  rec_t far = {0}, near = {0}, neg = {0};
+  store_watch_t *wf = watch(s, "/f/", INT64_MAX, &far);
+  store_watch_t *wn = watch(s, "/f/", now + 3, &near);
+  store_watch_t *wx = NULL;
+  ASSERT_EQ_INT(store_watch_start(s, "/f/", -1, rec_cb, rec_err, &neg, &wx), -EINVAL);
+  ASSERT_EQ_INT(store_watch_start(s, "/f/", INT64_MIN, rec_cb, rec_err, &neg, &wx), -EINVAL);
+  for (int i = 0; i < 4; i++)
+    t_put(s, "/f/a", "v");
+  wait_events(&near, 2); /* now+4, now+5 */
+  for (int i = 0; i < 20; i++)
+    ev_run(tloop, EVRUN_NOWAIT);
+  ASSERT_EQ_INT(near.n, 2);
+  ASSERT_EQ_INT(near.revs[0], now + 4);
+  ASSERT_EQ_INT(near.revs[1], now + 5);
+  ASSERT_EQ_INT(far.n, 0);
+  ASSERT_FALSE(far.errored);
+  ASSERT_EQ_INT(neg.n, 0);
+  store_watch_stop(wf);
+  store_watch_stop(wn);
+  store_close(s);
+  t_teardown();
+}
+
 TEST_LIST = {
     TEST(test_watch_live),
     TEST(test_watch_replay),
@@ -289,6 +321,7 @@ TEST_LIST = {
     TEST(test_watch_pause_resume),
     TEST(test_watch_stop_in_callback),
     TEST(test_watch_many),
+    TEST(test_watch_future_start),
     {0},
 };
 TEST_MAIN()
