@@ -123,6 +123,16 @@ static void serve_version(http_req_t *req) {
   http_respond_take(req, 200, "application/json", body, strlen(body));
 }
 
+static bool is_health(const char *path) {
+  static const char *const roots[] = {"/healthz", "/livez", "/readyz"};
+  for (size_t i = 0; i < 3; i++) {
+    size_t n = strlen(roots[i]);
+    if (!strncmp(path, roots[i], n) && (path[n] == '\0' || path[n] == '/'))
+      return true;
+  }
+  return false;
+}
+
 /* The served rows (built-in and custom) as the OpenAPI builders take them. */
 static const schema_resource_t **served_rows(size_t *ret_n) {
   size_t n = 0, total = api_registry_count();
