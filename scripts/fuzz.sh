@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector http_parser yaml quantity query}
+harnesses=${*:-jsonpatch selector http_parser yaml quantity query fieldset}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -34,8 +34,11 @@ for h in $harnesses; do
   query)
     srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
     libs="-lcjson" ;;
+  fieldset)
+    srcs="pkg/api/fieldset.c pkg/util/strmap.c $util"
+    libs="-lcjson -lm" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity query)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity query fieldset)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

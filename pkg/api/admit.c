@@ -11,6 +11,7 @@
 
 #include "api/crd.h"
 #include "api/internal.h"
+#include "api/managed.h"
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -366,7 +367,7 @@ bool api__unchanged(cJSON *obj, const cJSON *old) {
   cJSON *saved = cJSON_DetachItemFromObjectCaseSensitive(meta, "resourceVersion");
   if (orv)
     cJSON_AddStringToObject(meta, "resourceVersion", orv);
-  bool same = cJSON_Compare(obj, old, 1);
+  bool same = api_managed_equal(obj, old); /* linear; cJSON_Compare is quadratic */
   cJSON_DeleteItemFromObjectCaseSensitive(meta, "resourceVersion");
   if (saved)
     cJSON_AddItemToObject(meta, "resourceVersion", saved);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/strmap.h"
 
 #define INDEX_FROM 8 /* children counts above this get a hash index */
 #define MAX_DEPTH 64
@@ -28,14 +29,9 @@ struct api_fieldset {
   size_t nslots;
 };
 
-static uint32_t hash_of(const char *s, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
-}
+/* Keyed SipHash (util/strmap): colliding path elements cannot be
+ * precomputed to make look-ups quadratic. */
+static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)strmap_hash(s, len); }
 
 static api_fieldset_t *node_new(const char *pe, size_t len, uint32_t hash) {
   api_fieldset_t *n = xcalloc(1, sizeof(*n));

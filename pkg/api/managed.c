@@ -18,6 +18,7 @@
 #include "api/object.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/strmap.h"
 
 #define MAX_DEPTH 48
 #define MAX_UPDATE_MANAGERS 10
@@ -51,14 +52,8 @@ typedef struct {
   size_t cap;
 } smap_t;
 
-static uint32_t shash(const char *s, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
-}
+/* keyed SipHash (util/strmap): hostile keys cannot be made to collide */
+static uint32_t shash(const char *s, size_t len) { return (uint32_t)strmap_hash(s, len); }
 
 static void smap_init(smap_t *m, size_t n) {
   size_t cap = 16;
@@ -177,19 +172,26 @@ static bool json_equal(const cJSON *a, const cJSON *b, int depth) {
   return true; /* null, true, false */
 }
 
+bool api_managed_equal(const cJSON *a, const cJSON *b) { return json_equal(a, b, 0); }
+
 /* ---- the schema as server-side apply sees it ---- */
 
 typedef enum { VT_UNTYPED, VT_SCALAR, VT_STRUCT, VT_MAP, VT_LIST } vkind_t;
 enum { LR_ATOMIC, LR_SET, LR_MAP };
 
+/* A position in an object: from the built-in schema (t, f) or, for custom
+ * resources, from the version's openAPIV3Schema (js). */
 typedef struct {
   vkind_t kind;
   bool atomic;
+  bool named;              /* a struct field (not a map key) */
+  bool root;               /* a custom resource's top: metadata is ObjectMeta */
   const schema_type_t *t;  /* VT_STRUCT */
   const schema_field_t *f; /* VT_MAP, VT_LIST: the field */
+  const cJSON *js;         /* JSON schema of this position (custom resources) */
 } vtype_t;
 
-static const vtype_t untyped = {VT_UNTYPED, false, NULL, NULL};
+static const vtype_t untyped = {VT_UNTYPED, false, false, false, NULL, NULL, NULL};
 
 /* x-kubernetes-list-type, else what the patch strategy implies (as
  * kube-openapi's schema conversion does). */
@@ -220,8 +222,54 @@ static int list_rel(const schema_field_t *f, const char **ret_keys) {
   return LR_ATOMIC;
 }
 
+static const char *js_str(const cJSON *js, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(js, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A custom resource list: atomic unless x-kubernetes-list-type says. */
+static int js_list_rel(const cJSON *js) {
+  const char *lt = js_str(js, "x-kubernetes-list-type");
+  if (lt && !strcmp(lt, "set"))
+    return LR_SET;
+  if (lt && !strcmp(lt, "map") && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(js, "x-kubernetes-list-map-keys")) > 0)
+    return LR_MAP;
+  return LR_ATOMIC;
+}
+
+static int vt_list_rel(const vtype_t *lt) {
+  const char *keys;
+  return lt->f ? list_rel(lt->f, &keys) : js_list_rel(lt->js);
+}
+
+static vtype_t vt_js(const cJSON *js) {
+  vtype_t v = untyped;
+  if (!cJSON_IsObject(js))
+    return v;
+  v.js = js;
+  const char *type = js_str(js, "type");
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(js, "properties");
+  const cJSON *add = cJSON_GetObjectItemCaseSensitive(js, "additionalProperties");
+  const char *mt = js_str(js, "x-kubernetes-map-type");
+  if (type && !strcmp(type, "array")) {
+    v.kind = VT_LIST;
+    v.atomic = js_list_rel(js) == LR_ATOMIC;
+  } else if (cJSON_IsObject(props) && props->child) {
+    v.kind = VT_STRUCT;
+    v.atomic = mt && !strcmp(mt, "atomic");
+  } else if (cJSON_IsObject(add)) {
+    v.kind = VT_MAP;
+    v.atomic = mt && !strcmp(mt, "atomic");
+  } else if (type && strcmp(type, "object")) {
+    v.kind = VT_SCALAR;
+  } else {
+    v.js = NULL; /* preserve-unknown-fields or an open object: deduced */
+  }
+  return v;
+}
+
 static vtype_t vt_elem(const schema_field_t *f) {
-  vtype_t v = {VT_SCALAR, false, NULL, NULL};
+  vtype_t v = {VT_SCALAR, false, false, false, NULL, NULL, NULL};
   if (f->kind == SCHEMA_OBJECT && f->type) {
     v.kind = VT_STRUCT;
     v.t = f->type;
@@ -237,35 +285,54 @@ static vtype_t vt_field(const schema_field_t *f) {
     return untyped;
   if (f->container == SCHEMA_LIST) {
     const char *keys;
-    vtype_t v = {VT_LIST, list_rel(f, &keys) == LR_ATOMIC, NULL, f};
+    vtype_t v = {VT_LIST, list_rel(f, &keys) == LR_ATOMIC, false, false, NULL, f, NULL};
     return v;
   }
   if (f->container == SCHEMA_MAP) {
-    vtype_t v = {VT_MAP, f->list_type == SCHEMA_LISTTYPE_ATOMIC, NULL, f};
+    vtype_t v = {VT_MAP, f->list_type == SCHEMA_LISTTYPE_ATOMIC, false, false, NULL, f, NULL};
     return v;
   }
   return vt_elem(f);
 }
 
-/* The type of member name of an object of type vt; *ret_f is the struct
- * field when name is one (a "named field"), else NULL. */
+/* The type of member name of an object of type vt (.named when it is a
+ * struct field); *ret_f is the built-in schema's field, if any. */
 static vtype_t vt_child(const vtype_t *vt, const char *name, const schema_field_t **ret_f) {
   *ret_f = NULL;
-  if (vt->kind == VT_STRUCT) {
+  vtype_t v = untyped;
+  if (vt->root && !strcmp(name, "metadata")) {
+    v.kind = VT_STRUCT;
+    v.t = schema_type_find("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+    v.named = true;
+    if (!v.t)
+      v = untyped;
+  } else if (vt->kind == VT_STRUCT && vt->t) {
     const schema_field_t *f = schema_field_find(vt->t, name);
     if (f && f->name[0]) {
       *ret_f = f;
-      return vt_field(f);
+      v = vt_field(f);
+      v.named = true;
     }
-    return untyped;
+  } else if (vt->kind == VT_STRUCT && vt->js) {
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(vt->js, "properties"), name);
+    if (p) {
+      v = vt_js(p);
+      v.named = true;
+    }
+  } else if (vt->kind == VT_MAP && vt->f) {
+    v = vt_elem(vt->f);
+  } else if (vt->kind == VT_MAP && vt->js) {
+    v = vt_js(cJSON_GetObjectItemCaseSensitive(vt->js, "additionalProperties"));
   }
-  if (vt->kind == VT_MAP)
-    return vt_elem(vt->f);
-  return untyped;
+  return v;
 }
 
 static vtype_t vt_item(const vtype_t *vt) {
-  return vt->kind == VT_LIST ? vt_elem(vt->f) : untyped;
+  if (vt->kind != VT_LIST)
+    return untyped;
+  if (vt->f)
+    return vt_elem(vt->f);
+  return vt_js(cJSON_GetObjectItemCaseSensitive(vt->js, "items"));
 }
 
 static bool vt_mapish(const vtype_t *vt) {
@@ -286,11 +353,14 @@ static void pe_field(buf_t *b, const char *name) {
   buf_append_str(b, name);
 }
 
+static int name_cmp(const void *x, const void *y) {
+  return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
 /* The path element of a list item: k:{...} for keyed lists (missing key
  * fields take their schema default), v:... for sets. */
 static int pe_item(const vtype_t *lt, const cJSON *item, buf_t *b, err_t *e) {
-  const char *keys;
-  int rel = list_rel(lt->f, &keys);
+  int rel = vt_list_rel(lt);
   buf_reset(b);
   if (rel == LR_SET) {
     if (cJSON_IsObject(item) || cJSON_IsArray(item) || cJSON_IsNull(item)) {
@@ -309,53 +379,61 @@ static int pe_item(const vtype_t *lt, const cJSON *item, buf_t *b, err_t *e) {
                                 : "associative list with keys may not have non-map elements");
     return -EINVAL;
   }
+  /* key names, sorted (few): "a,b" from the built-in schema, a JSON array
+   * for custom resources */
+  char namebuf[8][128];
   const char *names[8];
-  size_t lens[8], n = 0;
-  for (const char *p = keys; *p && n < 8;) {
-    size_t len = strcspn(p, ",");
-    names[n] = p;
-    lens[n++] = len;
-    p += len + (p[len] == ',');
-  }
-  /* sort key names (few) */
-  for (size_t i = 1; i < n; i++)
-    for (size_t j = i; j > 0; j--) {
-      size_t m = lens[j] < lens[j - 1] ? lens[j] : lens[j - 1];
-      int c = memcmp(names[j], names[j - 1], m);
-      if (c > 0 || (c == 0 && lens[j] >= lens[j - 1]))
-        break;
-      const char *tn = names[j];
-      size_t tl = lens[j];
-      names[j] = names[j - 1], lens[j] = lens[j - 1];
-      names[j - 1] = tn, lens[j - 1] = tl;
+  size_t n = 0;
+  const char *keys = NULL;
+  if (lt->f) {
+    list_rel(lt->f, &keys);
+    for (const char *p = keys ? keys : ""; *p && n < 8;) {
+      size_t len = strcspn(p, ",");
+      snprintf(namebuf[n], sizeof(namebuf[n]), "%.*s", (int)len, p);
+      names[n] = namebuf[n];
+      n++;
+      p += len + (p[len] == ',');
     }
-  const schema_type_t *et = lt->f->type;
+  } else {
+    const cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(lt->js, "x-kubernetes-list-map-keys")) {
+      if (cJSON_IsString(k) && n < 8)
+        names[n++] = k->valuestring;
+    }
+  }
+  qsort(names, n, sizeof(names[0]), name_cmp);
+  const schema_type_t *et = lt->f ? lt->f->type : NULL;
+  const cJSON *eprops = lt->f ? NULL
+                              : cJSON_GetObjectItemCaseSensitive(
+                                    cJSON_GetObjectItemCaseSensitive(lt->js, "items"), "properties");
   buf_append(b, "k:{", 3);
   int found = 0;
   for (size_t i = 0; i < n; i++) {
-    char name[128];
-    snprintf(name, sizeof(name), "%.*s", (int)lens[i], names[i]);
+    const char *name = names[i];
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, name);
     const schema_field_t *kf = et ? schema_field_find(et, name) : NULL;
-    if (!v && !(kf && kf->default_json))
+    const cJSON *jdef = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(eprops, name), "default");
+    if (!v && !(kf && kf->default_json) && !jdef)
       continue;
     if (found++)
       buf_append(b, ",", 1);
     cJSON nm = {0};
     nm.type = cJSON_String;
-    nm.valuestring = name;
+    nm.valuestring = (char *)name;
     api_fieldset_write_value(b, &nm);
     buf_append(b, ":", 1);
     if (v)
       api_fieldset_write_value(b, v);
-    else
+    else if (kf && kf->default_json)
       buf_append_str(b, kf->default_json);
+    else
+      api_fieldset_write_value(b, jdef);
   }
   if (!found) {
     buf_t q;
     buf_init(&q, 4096);
     for (size_t i = 0; i < n; i++)
-      buf_printf(&q, "%s\"%.*s\"", i ? " " : "", (int)lens[i], names[i]);
+      buf_printf(&q, "%s\"%s\"", i ? " " : "", names[i]);
     snprintf(e->msg, sizeof(e->msg),
              "associative list with keys has an element that omits all key fields [%s] (and "
              "doesn't have default values for any key fields)",
@@ -462,7 +540,7 @@ static void tofs(const cJSON *v, const vtype_t *vt, api_fieldset_t *node, int de
       pe_field(&b, c->string);
       api_fieldset_t *n2 = api_fieldset_child(node, b.data, b.len, true);
       tofs(c, &cvt, n2, depth + 1, e);
-      if (cJSON_IsNull(c) || (cJSON_IsObject(c) && !c->child) || !sf)
+      if (cJSON_IsNull(c) || (cJSON_IsObject(c) && !c->child) || !cvt.named)
         api_fieldset_set_member(n2, true);
       if (!api_fieldset_is_member(n2) && !api_fieldset_count(n2))
         api_fieldset_remove(node, b.data, b.len);
@@ -500,7 +578,7 @@ static void ensure_named_into(api_fieldset_t *dst, const api_fieldset_t *src, co
     const schema_field_t *sf = NULL;
     vtype_t cvt = pe[0] == 'f' ? vt_child(vt, pe + 2, &sf) : vt_item(vt);
     api_fieldset_t *d = api_fieldset_child(dst, pe, strlen(pe), true);
-    if (api_fieldset_is_member(k) || (sf && api_fieldset_count(k)))
+    if (api_fieldset_is_member(k) || (cvt.named && api_fieldset_count(k)))
       api_fieldset_set_member(d, true);
     ensure_named_into(d, k, &cvt, depth + 1);
   }
@@ -730,6 +808,29 @@ static cJSON *merge(const cJSON *l, const cJSON *r, const vtype_t *vt, int depth
     return m ? m : cJSON_Duplicate(r, 1);
   }
   return cJSON_Duplicate(r, 1);
+}
+
+/* Go drops a null given for a field of a built-in type: so does apply. */
+static void drop_nulls(cJSON *v, const vtype_t *vt, int depth) {
+  if (depth > MAX_DEPTH)
+    return;
+  if (cJSON_IsObject(v) && vt_mapish(vt)) {
+    cJSON *c = v->child;
+    while (c) {
+      cJSON *next = c->next;
+      const schema_field_t *sf;
+      vtype_t cvt = vt_child(vt, c->string, &sf);
+      if (cJSON_IsNull(c) && sf)
+        cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
+      else
+        drop_nulls(c, &cvt, depth + 1);
+      c = next;
+    }
+  } else if (cJSON_IsArray(v) && vt->kind == VT_LIST) {
+    vtype_t et = vt_item(vt);
+    for (cJSON *c = v->child; c; c = c->next)
+      drop_nulls(c, &et, depth + 1);
+  }
 }
 
 /* ---- Compare ---- */
@@ -1314,6 +1415,11 @@ static scope_t scope_of(const api_resource_t *res, const char *sub) {
   if (res->s->type) {
     sc.vt.kind = VT_STRUCT;
     sc.vt.t = res->s->type;
+  } else if (res->s->json_schema) {
+    sc.vt = vt_js(res->s->json_schema);
+    if (sc.vt.kind != VT_STRUCT)
+      sc.vt = untyped;
+    sc.vt.root = true;
   }
   return sc;
 }
@@ -1602,6 +1708,7 @@ int api_managed_apply(const api_resource_t *res, const cJSON *live, const cJSON 
     api_fieldset_free(me->set);
     me->set = set;
     merged = prune(&sc, merged, &m, last, &e);
+    drop_nulls(merged, &sc.vt, 0);
     long self = (long)(me - m.e);
     r = smd_update(&sc, &m, cur, merged, self, force, NULL, &cs, &ncs);
     if (r != -EBUSY)

@@ -78,6 +78,10 @@ struct http_req {
   bool drain_wanted;
   const char ***query_all; /* arrays handed out by http_req_query_all */
   size_t n_query_all;
+  /* in-process requests (http_req_local_new): no conn, output to the sink */
+  bool local;
+  const http_local_sink_t *sink; /* NULL once cancelled */
+  void *sink_data;
 };
 
 struct conn {
@@ -984,6 +988,13 @@ static void write_head(http_req_t *r, int status, const char *content_type, long
 void http_respond(http_req_t *r, int status, const char *content_type, const char *body,
                   size_t len) {
   conn_t *c = r->conn;
+  if (r->local && r->sink && r->state == REQ_HANDLING) {
+    r->sink->head(r->sink_data, status, content_type, r->resp_headers.data ? r->resp_headers.data : "",
+                  r->resp_headers.len);
+    if (len && !http_status_bodyless(status))
+      r->sink->body(r->sink_data, body, len);
+    r->sink->end(r->sink_data);
+  }
   if (c && r->state == REQ_HANDLING) {
     bool bodyless = http_status_bodyless(status);
     write_head(r, status, content_type, bodyless ? -1 : (long long)len);
@@ -1000,6 +1011,15 @@ void http_respond_take(http_req_t *r, int status, const char *content_type, char
 }
 
 void http_stream_begin(http_req_t *r, int status, const char *content_type) {
+  if (r->local) {
+    if (r->state != REQ_HANDLING)
+      return;
+    r->state = REQ_STREAMING;
+    if (r->sink)
+      r->sink->head(r->sink_data, status, content_type,
+                    r->resp_headers.data ? r->resp_headers.data : "", r->resp_headers.len);
+    return;
+  }
   if (!r->conn || r->state != REQ_HANDLING)
     return;
   write_head(r, status, content_type, -1);
@@ -1010,6 +1030,15 @@ void http_stream_begin(http_req_t *r, int status, const char *content_type) {
 
 long http_stream_write(http_req_t *r, const char *data, size_t len) {
   conn_t *c = r->conn;
+  if (r->local) {
+    if (!r->sink)
+      return -EPIPE;
+    if (r->state != REQ_STREAMING)
+      return -EINVAL;
+    if (len)
+      r->sink->body(r->sink_data, data, len);
+    return 0; /* the sink takes everything at once: nothing stays queued */
+  }
   if (!c || c->closing)
     return -EPIPE;
   if (r->state != REQ_STREAMING)
@@ -1047,6 +1076,8 @@ void http_stream_on_drain(http_req_t *r, http_drain_cb cb, void *data) {
 
 void http_stream_end(http_req_t *r) {
   conn_t *c = r->conn;
+  if (r->local && r->sink && r->state == REQ_STREAMING)
+    r->sink->end(r->sink_data);
   if (c && r->state == REQ_STREAMING && !r->is_head && r->minor >= 1)
     out_append(c, "0\r\n\r\n", 5);
   req_finish(r);
@@ -1058,6 +1089,10 @@ http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
                                  http_upgrade_close_cb on_close, void *data) {
   conn_t *c = r->conn;
   if (!c || r->state != REQ_HANDLING) {
+    if (r->local && r->sink) { /* no connection to take over */
+      r->sink->head(r->sink_data, 400, NULL, "", 0);
+      r->sink->end(r->sink_data);
+    }
     req_finish(r);
     return NULL;
   }
@@ -1098,4 +1133,48 @@ void http_upgrade_close(http_upgrade_t *u) {
   c->want_close = true;
   conn_enter(c);
   conn_leave(c);
+}
+
+/* ---- in-process requests ---- */
+
+http_req_t *http_req_local_new(const char *method, const char *target, const char *const *headers,
+                               const char *body, size_t len, const char *cn,
+                               const char *const *orgs, const http_local_sink_t *sink,
+                               void *sink_data) {
+  http_req_t *r = xcalloc(1, sizeof(*r));
+  r->local = true;
+  r->sink = sink;
+  r->sink_data = sink_data;
+  r->state = REQ_HANDLING;
+  r->minor = 1;
+  r->keep_alive = true;
+  r->method = xstrdup(method);
+  r->is_head = !strcmp(method, "HEAD");
+  snprintf(r->remote, sizeof(r->remote), "@in-process");
+  r->cn = cn ? xstrdup(cn) : NULL;
+  r->orgs = dup_strv((char *const *)orgs);
+  buf_init(&r->body, len + 1);
+  buf_init(&r->resp_headers, HEADERS_EXTRA_MAX);
+  if (len)
+    buf_append(&r->body, body, len);
+  for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+    req_add_header(r, headers[i], strlen(headers[i]), headers[i + 1], strlen(headers[i + 1]));
+  if (http_target_split(target, strlen(target), &r->path, &r->raw_query) < 0) {
+    req_free(r);
+    return NULL;
+  }
+  r->query_ok = http_query_parse(r->raw_query, &r->query) == 0;
+  return r;
+}
+
+void http_req_local_cancel(http_req_t *r) {
+  if (!r->local || r->gone)
+    return;
+  r->sink = NULL;
+  r->gone = true;
+  if (r->close_cb) {
+    http_close_cb cb = r->close_cb;
+    r->close_cb = NULL;
+    cb(r, r->close_data); /* may finish (and free) r */
+  }
 }

@@ -110,3 +110,34 @@ long http_upgrade_write(http_upgrade_t *u, const char *bytes, size_t len);
 /* Flush what is queued, then close. on_close is not called; u is invalid
  * after this call. */
 void http_upgrade_close(http_upgrade_t *u);
+
+/* ---- in-process requests ----
+ * A request that no connection carries: pkg/client's in-process backend
+ * builds one and passes it to the same handler the listener calls, so an
+ * in-process call goes through exactly the code an HTTPS call does (authn,
+ * routing, admission, storage) without a socket. What the handler sends
+ * arrives at the sink: head once, body zero or more times (a whole body, or
+ * one stream write each), then end once. The sink may be called from inside
+ * the handler or later from any loop callback. */
+typedef struct {
+  /* status and content type; headers: the "Name: value\r\n" lines added. */
+  void (*head)(void *data, int status, const char *content_type, const char *headers,
+               size_t headers_len);
+  void (*body)(void *data, const char *bytes, size_t len);
+  void (*end)(void *data);
+} http_local_sink_t;
+
+/* A request for method and target ("/api/v1/pods?watch=true"); headers is a
+ * NULL-terminated list of name, value pairs (may be NULL); body is copied;
+ * cn/orgs are the identity a client certificate would carry. The request
+ * belongs to the handler it is passed to, as any other. Returns NULL (-EINVAL)
+ * for a malformed target. */
+http_req_t *http_req_local_new(const char *method, const char *target, const char *const *headers,
+                               const char *body, size_t len, const char *cn,
+                               const char *const *orgs, const http_local_sink_t *sink,
+                               void *sink_data);
+/* The caller of a local request goes away: the sink is never called again,
+ * http_req_gone() becomes true and the close callback (if any) runs now, as
+ * for a client that disconnects. The request itself is freed when the
+ * handler finishes it. */
+void http_req_local_cancel(http_req_t *r);

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "client/client.h"
+#include "controller/manager.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "server/kubeconfig.h"
@@ -83,6 +85,8 @@ int server_run(const k3c_config_t *cfg) {
   http_server_t *http = NULL;
   store_t *store = NULL;
   api_server_t *api = NULL;
+  client_t *cm_client = NULL;
+  controller_manager_t *cm = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
@@ -153,6 +157,16 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "HTTPS listener: %s", err);
     goto out;
   }
+  /* The controllers call the API in-process, as kube-controller-manager
+   * would over HTTPS (docs/CLIENT.md). Until RBAC lands its identity is in
+   * system:masters. */
+  static const char *const cm_groups[] = {"system:masters", NULL};
+  if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-controller-manager",
+                             cm_groups, &cm_client)) < 0 ||
+      (r = controller_manager_start(loop, cm_client, &cm)) < 0) {
+    log_error("server", "controllers: %s", strerror(-r));
+    goto out;
+  }
   if (!cfg->disable_agent)
     log_warn("server", "the node agent is not part of this build yet: running the control plane "
                        "only (pass --disable-agent to silence this)");
@@ -167,6 +181,8 @@ int server_run(const k3c_config_t *cfg) {
   log_info("server", "stopped");
   status = 0;
 out:
+  controller_manager_free(cm);
+  client_free(cm_client);
   http_server_stop(http);
   api_server_free(api);
   store_close(store);

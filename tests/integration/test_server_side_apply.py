@@ -93,6 +93,7 @@ def main():
          "a create records an Update entry for its field manager", r2.stdout + r2.stderr)
 
     lists(t, k, srv)
+    custom(t, k)
 
     t.ok(srv.stop_clean(), "server exits cleanly", srv.log_tail())
     srv.cleanup()
@@ -237,6 +238,72 @@ def lists(t, k, srv):
     t.ok(json.dumps(got.get("fieldsV1")) == json.dumps(want),
          "fieldsV1 of a Deployment apply is upstream's, key for key and in order",
          json.dumps(got.get("fieldsV1")) + "\n want " + json.dumps(want))
+
+
+CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: pools.ssa.example.com}
+spec:
+  group: ssa.example.com
+  scope: Namespaced
+  names: {plural: pools, singular: pool, kind: Pool}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              members:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    weight: {type: integer}
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string}
+"""
+
+POOL = """
+apiVersion: ssa.example.com/v1
+kind: Pool
+metadata: {name: p}
+spec:
+  members:
+%s
+  tags: [%s]
+"""
+
+
+def custom(t, k):
+    """Custom resources are typed by their openAPIV3Schema."""
+    r = k("apply", "-f", "-", stdin=CRD)
+    r2 = k("wait", "--for=condition=established", "--timeout=20s", "crd/pools.ssa.example.com")
+    t.ok(r.returncode == 0 and r2.returncode == 0, "a CRD with list-map and set lists", r.stderr + r2.stderr)
+    r = k("apply", "--server-side", "-f", "-", stdin=POOL % ("  - {name: a, weight: 1}\n  - {name: b, weight: 2}", "tx, ty"))
+    r2 = k("apply", "--server-side", "-f", "-", stdin=POOL % ("  - {name: b, weight: 3}", "ty"))
+    g = k("get", "pool", "p", "-o", "json", "--show-managed-fields")
+    obj = json.loads(g.stdout) if g.returncode == 0 else {}
+    spec = obj.get("spec", {})
+    t.ok(r.returncode == 0 and r2.returncode == 0 and spec.get("members") == [{"name": "b", "weight": 3}]
+         and spec.get("tags") == ["ty"],
+         "a custom resource's list-map item and set member dropped from the applied configuration go",
+         r.stderr + r2.stderr + json.dumps(spec))
+    entry = [e for e in obj.get("metadata", {}).get("managedFields", []) if e["manager"] == "kubectl"]
+    t.ok(entry and entry[0]["fieldsV1"] == {"f:spec": {"f:members": {'k:{"name":"b"}': {".": {}, "f:name": {}, "f:weight": {}}},
+                                                       "f:tags": {'v:"ty"': {}}}},
+         "the custom resource's fieldsV1 follows its schema", json.dumps(entry))
 
 
 if __name__ == "__main__":

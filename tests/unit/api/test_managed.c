@@ -120,6 +120,13 @@ static void test_conflict_message(void) {
                       "\"spec\":{\"replicas\":2,\"paused\":false}}", "b", false, &st), -EBUSY);
   ASSERT_EQ_STR(st.message, "Apply failed with 2 conflicts: conflicts with \"a\":\n- .spec.paused\n- .spec.replicas");
   api_status_done(&st);
+  /* a null unsets the field; the applier owns it */
+  cJSON *copy = cJSON_Duplicate(live, 1);
+  ASSERT_EQ_INT(apply(dep, &copy, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
+                      "\"spec\":{\"replicas\":1,\"paused\":true,\"minReadySeconds\":null}}", "a", false, &st), 0);
+  ASSERT_AT(copy, "spec", "{\"replicas\":1,\"paused\":true}");
+  ASSERT_AT(entry(copy, "a", "Apply"), "fieldsV1", "{\"f:spec\":{\"f:minReadySeconds\":{},\"f:paused\":{},\"f:replicas\":{}}}");
+  cJSON_Delete(copy);
   /* force moves ownership */
   ASSERT_EQ_INT(apply(dep, &live, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
                       "\"spec\":{\"replicas\":2}}", "b", true, &st), 0);
@@ -189,7 +196,37 @@ static void test_big_configmap_linear(void) {
   cJSON_Delete(out);
 }
 
+static void test_custom_resource_schema(void) {
+  /* a custom resource is typed by its openAPIV3Schema: list-map keys with
+   * defaults, sets, and struct fields that are not members */
+  cJSON *js = cJSON_Parse(
+      "{\"type\":\"object\",\"properties\":{\"apiVersion\":{\"type\":\"string\"},\"kind\":{\"type\":\"string\"},"
+      "\"metadata\":{\"type\":\"object\"},\"spec\":{\"type\":\"object\",\"properties\":{"
+      "\"items\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"map\",\"x-kubernetes-list-map-keys\":[\"name\",\"zone\"],"
+      "\"items\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"zone\":{\"type\":\"string\",\"default\":\"z1\"},"
+      "\"v\":{\"type\":\"integer\"}}}},"
+      "\"tags\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"set\",\"items\":{\"type\":\"string\"}}}}}}");
+  schema_resource_t s = {.group = "example.com", .version = "v1", .kind = "Db", .plural = "dbs", .json_schema = js};
+  static const api_hooks_t hooks = {0};
+  api_resource_t res = {.s = &s, .hooks = &hooks, .group_version = "example.com/v1"};
+  api_status_t st;
+  cJSON *live = NULL;
+  ASSERT_EQ_INT(apply(&res, &live, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Db\",\"metadata\":{\"name\":\"x\",\"labels\":{\"a\":\"b\"}},"
+                      "\"spec\":{\"items\":[{\"name\":\"a\",\"v\":1},{\"name\":\"b\"}],\"tags\":[\"t1\",\"t2\"]}}", "kubectl", false, &st), 0);
+  ASSERT_AT(entry(live, "kubectl", "Apply"), "fieldsV1",
+            "{\"f:metadata\":{\"f:labels\":{\"f:a\":{}}},\"f:spec\":{\"f:items\":{\"k:{\\\"name\\\":\\\"a\\\",\\\"zone\\\":\\\"z1\\\"}\":"
+            "{\".\":{},\"f:name\":{},\"f:v\":{}},\"k:{\\\"name\\\":\\\"b\\\",\\\"zone\\\":\\\"z1\\\"}\":{\".\":{},\"f:name\":{}}},"
+            "\"f:tags\":{\"v:\\\"t1\\\"\":{},\"v:\\\"t2\\\"\":{}}}}");
+  ASSERT_EQ_INT(apply(&res, &live, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Db\",\"metadata\":{\"name\":\"x\"},"
+                      "\"spec\":{\"items\":[{\"name\":\"a\",\"v\":2}],\"tags\":[\"t2\"]}}", "kubectl", false, &st), 0);
+  ASSERT_AT(live, "spec", "{\"items\":[{\"name\":\"a\",\"v\":2}],\"tags\":[\"t2\"]}");
+  ASSERT_NULL(obj_get(live, "metadata.labels"));
+  cJSON_Delete(live);
+  cJSON_Delete(js);
+}
+
 TEST_LIST = {
+    TEST(test_custom_resource_schema),
     TEST(test_service_port_removed),
     TEST(test_env_middle_removed),
     TEST(test_set_and_atomic),

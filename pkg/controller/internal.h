@@ -1,0 +1,23 @@
+/* Helpers shared by the controllers of pkg/controller (not for other
+ * components): reading fields of cached objects and ownerReferences. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* The string at dotted path, or NULL (borrowed from obj). */
+const char *controller__str(const cJSON *obj, const char *path);
+/* The number at dotted path, or dflt. */
+double controller__num(const cJSON *obj, const char *path, double dflt);
+/* The ownerReference with controller: true, or NULL. */
+const cJSON *controller__ref(const cJSON *obj);
+/* Whether obj's controllerRef is kind with uid. */
+bool controller__owned_by(const cJSON *obj, const char *kind, const char *uid);
+/* "2026-01-02T03:04:05Z" for now into out (at least 21 bytes). */
+void controller__now(char *out, size_t len);
+/* An RFC 3339 time in seconds since the epoch, 0 when unparsable. */
+time_t controller__time(const char *s);
+/* A controller ownerReference (blockOwnerDeletion) to owner of apiVersion/kind. */
+cJSON *controller__owner_ref(const cJSON *owner, const char *api_version, const char *kind);

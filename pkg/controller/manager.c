@@ -1,0 +1,67 @@
+/* The controller manager: shared informers for the kinds the controllers
+ * read, created once with the indexes every user needs, then the
+ * controllers. The shape of kube-controller-manager's SharedInformerFactory
+ * and controller start-up. */
+#include "controller/manager.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "client/informer.h"
+#include "controller/deployment.h"
+#include "controller/replicaset.h"
+#include "util/alloc.h"
+
+struct controller_manager {
+  client_informer_t *pods, *replicasets, *deployments, *rcs;
+  controller_replicaset_t *rs, *rc;
+  controller_deployment_t *deploy;
+};
+
+static int informer(client_t *c, const char *group, const char *resource,
+                    client_informer_t **ret) {
+  client_ref_t ref = {.group = group, .version = "v1", .resource = resource};
+  int r = client_informer_new(c, &ref, NULL, NULL, 0, ret);
+  if (r < 0)
+    return r;
+  client_informer_add_index(*ret, CLIENT_INDEX_NAMESPACE, client_index_namespace);
+  client_informer_add_index(*ret, CLIENT_INDEX_OWNER, client_index_owner_uid);
+  return 0;
+}
+
+int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manager_t **ret_mgr) {
+  controller_manager_t *m = xcalloc(1, sizeof(*m));
+  int r;
+  if ((r = informer(c, "", "pods", &m->pods)) < 0 ||
+      (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
+      (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
+      (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0)
+    goto fail;
+  client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
+  if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
+      (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
+      (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0)
+    goto fail;
+  client_informer_start(m->pods);
+  client_informer_start(m->replicasets);
+  client_informer_start(m->deployments);
+  client_informer_start(m->rcs);
+  *ret_mgr = m;
+  return 0;
+fail:
+  controller_manager_free(m);
+  return r;
+}
+
+void controller_manager_free(controller_manager_t *m) {
+  if (!m)
+    return;
+  controller_deployment_free(m->deploy);
+  controller_replicaset_free(m->rc);
+  controller_replicaset_free(m->rs);
+  client_informer_free(m->rcs);
+  client_informer_free(m->deployments);
+  client_informer_free(m->replicasets);
+  client_informer_free(m->pods);
+  free(m);
+}

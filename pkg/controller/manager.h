@@ -1,0 +1,17 @@
+/* pkg/controller manager: what `k3c server` runs as its
+ * kube-controller-manager: the shared informers (one per kind, shared by
+ * every controller that reads the kind) and the controllers on them.
+ * Loop thread only. */
+#pragma once
+
+#include <ev.h>
+
+#include "client/client.h"
+
+typedef struct controller_manager controller_manager_t;
+
+/* Start the informers and controllers over c (which must outlive the
+ * manager). Returns 0 or a negative errno. */
+int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manager_t **ret_mgr);
+/* Stop every controller, then the informers. Accepts NULL. */
+void controller_manager_free(controller_manager_t *mgr);

@@ -1,0 +1,59 @@
+/* Field helpers shared by the controllers (internal.h). */
+#include <string.h>
+#include <time.h>
+
+#include "controller/internal.h"
+#include "json/util.h"
+
+const char *controller__str(const cJSON *obj, const char *path) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double controller__num(const cJSON *obj, const char *path, double dflt) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+const cJSON *controller__ref(const cJSON *obj) {
+  const cJSON *r;
+  cJSON_ArrayForEach(r, json_get_path(obj, "metadata.ownerReferences")) {
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "controller")))
+      return r;
+  }
+  return NULL;
+}
+
+bool controller__owned_by(const cJSON *obj, const char *kind, const char *uid) {
+  const cJSON *r = controller__ref(obj);
+  const char *k = controller__str(r, "kind"), *u = controller__str(r, "uid");
+  return r && k && u && uid && !strcmp(k, kind) && !strcmp(u, uid);
+}
+
+void controller__now(char *out, size_t len) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+time_t controller__time(const char *s) {
+  struct tm tm;
+  memset(&tm, 0, sizeof(tm));
+  if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+    return 0;
+  return timegm(&tm);
+}
+
+cJSON *controller__owner_ref(const cJSON *owner, const char *api_version, const char *kind) {
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, "apiVersion", api_version);
+  cJSON_AddStringToObject(r, "kind", kind);
+  const char *name = controller__str(owner, "metadata.name");
+  const char *uid = controller__str(owner, "metadata.uid");
+  cJSON_AddStringToObject(r, "name", name ? name : "");
+  cJSON_AddStringToObject(r, "uid", uid ? uid : "");
+  cJSON_AddTrueToObject(r, "controller");
+  cJSON_AddTrueToObject(r, "blockOwnerDeletion");
+  return r;
+}
