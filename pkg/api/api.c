@@ -277,6 +277,13 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     return;
   }
+  bool masters = false;
+  for (size_t i = 0; call.user.groups[i]; i++)
+    masters = masters || !strcmp(call.user.groups[i], "system:masters");
+  if (http_req_set_user(req, call.user.name, masters) < 0) {
+    http_respond_too_many(req);
+    goto out;
+  }
   bool watch = api__query_bool(req, "watch");
   if (api_reqinfo_parse(method, path, watch, &call.ri) < 0) {
     api_status_not_found(&st, "", "", "");

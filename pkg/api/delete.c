@@ -16,6 +16,7 @@
 
 typedef struct {
   const char *propagation;
+  bool orphan_dependents; /* the deprecated DeleteOptions.orphanDependents */
   const char *pre_uid;
   const char *pre_rv;
   bool dry_run;
@@ -42,6 +43,7 @@ static int delete_opts(http_req_t *req, delete_opts_t *o, api_status_t *st) {
       }
     }
     o->propagation = obj_str(o->doc, "propagationPolicy");
+    o->orphan_dependents = cJSON_IsTrue(obj_get(o->doc, "orphanDependents"));
     o->pre_uid = obj_str(o->doc, "preconditions.uid");
     o->pre_rv = obj_str(o->doc, "preconditions.resourceVersion");
     const cJSON *dr = obj_get(o->doc, "dryRun");
@@ -71,6 +73,40 @@ static bool protected_namespace(const api_resource_t *res, const char *name) {
     if (!strcmp(name, keep[i]))
       return true;
   return false;
+}
+
+/* Orphan and Foreground propagation keep an object with the orphan or
+ * foregroundDeletion finalizer until the garbage collector
+ * (pkg/controller/gc.c) has dealt with its dependents, as upstream does;
+ * only for the kinds the collector follows as owners (elsewhere nothing
+ * would remove the finalizer), which are deleted at once otherwise. */
+static const char *gc_finalizer(const api_resource_t *res, const delete_opts_t *o) {
+  static const char *const owners[][2] = {
+      {"apps", "Deployment"}, {"apps", "ReplicaSet"}, {"", "ReplicationController"}};
+  const char *p = o->propagation;
+  if (!p && o->orphan_dependents)
+    p = "Orphan";
+  if (!p || !strcmp(p, "Background"))
+    return NULL;
+  for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++)
+    if (!strcmp(res->s->group, owners[i][0]) && !strcmp(res->s->kind, owners[i][1]))
+      return !strcmp(p, "Orphan") ? "orphan" : "foregroundDeletion";
+  return NULL;
+}
+
+static void add_finalizer(cJSON *obj, const char *f) {
+  cJSON *meta = obj_meta(obj);
+  cJSON *list = cJSON_GetObjectItemCaseSensitive(meta, "finalizers");
+  if (!cJSON_IsArray(list)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "finalizers");
+    list = cJSON_AddArrayToObject(meta, "finalizers");
+  }
+  const cJSON *v;
+  cJSON_ArrayForEach(v, list) {
+    if (cJSON_IsString(v) && !strcmp(v->valuestring, f))
+      return;
+  }
+  cJSON_AddItemToArray(list, cJSON_CreateString(f));
 }
 
 /* Delete one object: finalizers make it a graceful update. */
@@ -129,6 +165,9 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     }
     return;
   }
+  const char *gcf = gc_finalizer(res, o);
+  if (gcf)
+    add_finalizer(obj, gcf);
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
   bool is_ns = !strcmp(res->s->kind, "Namespace") && !res->s->group[0];
   char *key = api_resource_key(res, obj_str(obj, "metadata.namespace"), name);

@@ -60,6 +60,8 @@ void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len)
 /* When Accept names application/yaml first: answer the JSON document as
  * YAML and return true (media.c); false: the caller answers JSON. */
 bool api__respond_yaml(http_req_t *req, int code, const char *json, size_t len);
+/* Whether Accept names application/yaml first. */
+bool api__wants_yaml(http_req_t *req);
 /* Accept header asks for meta.k8s.io Table. */
 bool api__wants_table(http_req_t *req);
 /* Add a "Warning: 299 - ..." response header (kubectl prints these). */

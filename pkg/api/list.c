@@ -15,7 +15,66 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 
-#define LIST_BYTES_MAX (256u * 1024 * 1024)
+#define LIST_INLINE_MAX (128u * 1024)         /* smaller JSON lists: one body, Content-Length */
+#define LIST_YAML_MAX (32u * 1024 * 1024)     /* YAML lists are built whole; larger ones stream JSON */
+#define LIST_PIECE (32u * 1024)               /* a streamed list is written in pieces this big */
+
+/* A JSON list being streamed: the selected items of the snapshot (shared
+ * references, not copies), written a piece at a time while the connection
+ * has room (http_stream_writable), the rest on the drain callback. So a slow
+ * reader of a big list holds the store's objects, not a second serialised
+ * copy of them. */
+typedef struct {
+  http_req_t *req;
+  const api_resource_t *view;
+  store_kv_t **items;
+  size_t n, next;
+} list_stream_t;
+
+static void list_stream_free(list_stream_t *ls) {
+  for (size_t i = 0; i < ls->n; i++)
+    store_kv_unref(ls->items[i]);
+  free(ls->items);
+  free(ls);
+}
+
+/* Append ",<item as the requested version>" (no comma before the first). */
+static void item_append(buf_t *out, const api_resource_t *view, const store_kv_t *kv, bool first) {
+  size_t vlen = kv->len;
+  char *conv = api__view_bytes(view, kv->value, kv->len, &vlen);
+  if (!first)
+    buf_append(out, ",", 1);
+  buf_append(out, conv ? conv : kv->value, vlen);
+  free(conv);
+}
+
+static void list_stream_pump(list_stream_t *ls) {
+  buf_t piece;
+  buf_init(&piece, LIST_PIECE + ((size_t)64 << 20)); /* a piece holds at least one object */
+  while (ls->next < ls->n && http_stream_writable(ls->req)) {
+    buf_reset(&piece);
+    while (ls->next < ls->n && piece.len < LIST_PIECE) {
+      item_append(&piece, ls->view, ls->items[ls->next], ls->next == 0);
+      ls->next++;
+    }
+    http_stream_write(ls->req, piece.data, piece.len);
+  }
+  buf_done(&piece);
+  if (ls->next < ls->n)
+    return; /* the drain callback goes on (or the close callback frees ls) */
+  http_req_t *req = ls->req;
+  http_stream_write(req, "]}", 2);
+  list_stream_free(ls);
+  http_stream_end(req);
+}
+
+static void list_stream_drain(http_req_t *req, void *data) { list_stream_pump(data); }
+
+static void list_stream_close(http_req_t *req, void *data) {
+  list_stream_t *ls = data;
+  list_stream_free(ls);
+  http_stream_end(req); /* the client is gone: this only frees the request */
+}
 
 /* Selectable fields of kinds whose hooks are shared with kinds that have
  * other fields (upstream's per-kind GetAttrs / SelectableFields). */
@@ -231,8 +290,8 @@ void api__list(api_call_t *call) {
   label_selector_t *ls = NULL;
   field_selector_t *fs = NULL;
   cJSON *table = NULL;
-  buf_t out;
-  buf_init(&out, LIST_BYTES_MAX);
+  store_kv_t **kvs = NULL; /* selected items (JSON lists), new references */
+  size_t n_kvs = 0, cap_kvs = 0, kvs_bytes = 0;
   if (api__selectors(call, &ls, &fs, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
@@ -247,7 +306,6 @@ void api__list(api_call_t *call) {
     api__respond_status(call->req, &st);
     label_selector_free(ls);
     field_selector_free(fs);
-    buf_done(&out);
     return;
   }
   char *prefix = api_resource_key(call->res, call->ri.ns, NULL);
@@ -289,21 +347,12 @@ void api__list(api_call_t *call) {
         if (obj)
           api__table_add_stored(table, call->view, obj, include);
       } else {
-        size_t vlen = l.items[i]->len;
-        char *conv = api__view_bytes(call->view, l.items[i]->value, l.items[i]->len, &vlen);
-        if (out.len)
-          buf_append(&out, ",", 1);
-        int ar = buf_append(&out, conv ? conv : l.items[i]->value, vlen);
-        free(conv);
-        if (ar < 0) {
-          cJSON_Delete(obj);
-          store_list_done(&l);
-          api_status_init(&st, 500, "InternalError",
-                          "the list is larger than %u bytes; use limit and continue to page it",
-                          LIST_BYTES_MAX);
-          api__respond_status(call->req, &st);
-          goto out;
+        if (n_kvs == cap_kvs) {
+          cap_kvs = cap_kvs ? cap_kvs * 2 : 64;
+          kvs = xrealloc(kvs, cap_kvs * sizeof(*kvs));
         }
+        kvs[n_kvs++] = store_kv_ref(l.items[i]);
+        kvs_bytes += l.items[i]->len + 1;
       }
       cJSON_Delete(obj);
     }
@@ -328,7 +377,7 @@ void api__list(api_call_t *call) {
                       strlen(body));
   } else {
     buf_t head;
-    buf_init(&head, 4096);
+    buf_init(&head, LIST_INLINE_MAX + ((size_t)64 << 20)); /* head, and small lists inline */
     buf_printf(&head, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"",
                call->view->s->kind, call->view->group_version, rvs);
     if (next) {
@@ -341,26 +390,41 @@ void api__list(api_call_t *call) {
         buf_printf(&head, ",\"remainingItemCount\":%zu", remaining);
     }
     buf_append_str(&head, "},\"items\":[");
-    size_t hlen, blen;
-    char *h = buf_steal(&head, &hlen);
-    char *b = buf_steal(&out, &blen);
-    char *body = xmalloc(hlen + blen + 3);
-    memcpy(body, h, hlen);
-    memcpy(body + hlen, b, blen);
-    memcpy(body + hlen + blen, "]}", 3);
-    free(h);
-    free(b);
-    if (api__respond_yaml(call->req, 200, body, hlen + blen + 2))
-      free(body);
-    else
-      http_respond_take(call->req, 200, "application/json", body, hlen + blen + 2);
+    bool yaml = api__wants_yaml(call->req) && kvs_bytes <= LIST_YAML_MAX;
+    if (kvs_bytes <= LIST_INLINE_MAX || yaml) {
+      for (size_t i = 0; i < n_kvs; i++)
+        item_append(&head, call->view, kvs[i], i == 0);
+      buf_append(&head, "]}", 2);
+      size_t blen;
+      char *body = buf_steal(&head, &blen);
+      if (yaml && api__respond_yaml(call->req, 200, body, blen))
+        free(body);
+      else
+        http_respond_take(call->req, 200, "application/json", body, blen);
+    } else {
+      list_stream_t *lst = xcalloc(1, sizeof(*lst));
+      lst->req = call->req;
+      lst->view = call->view;
+      lst->items = kvs;
+      lst->n = n_kvs;
+      kvs = NULL;
+      n_kvs = 0;
+      http_stream_begin(call->req, 200, "application/json");
+      http_stream_write(call->req, head.data, head.len);
+      buf_done(&head);
+      http_req_on_close(call->req, list_stream_close, lst);
+      http_stream_on_drain(call->req, list_stream_drain, lst);
+      list_stream_pump(lst);
+    }
   }
 out:
   free(tok);
   free(next);
   free(prefix);
   cJSON_Delete(table);
-  buf_done(&out);
+  for (size_t i = 0; i < n_kvs; i++)
+    store_kv_unref(kvs[i]);
+  free(kvs);
   label_selector_free(ls);
   field_selector_free(fs);
 }

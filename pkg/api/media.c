@@ -10,7 +10,7 @@
 #include "yaml/encode.h"
 
 /* Whether the first media range of Accept is application/yaml. */
-static bool wants_yaml(http_req_t *req) {
+bool api__wants_yaml(http_req_t *req) {
   const char *accept = http_req_header(req, "Accept");
   if (!accept)
     return false;
@@ -20,7 +20,7 @@ static bool wants_yaml(http_req_t *req) {
 }
 
 bool api__respond_yaml(http_req_t *req, int code, const char *json, size_t len) {
-  if (!wants_yaml(req))
+  if (!api__wants_yaml(req))
     return false;
   cJSON *doc = cJSON_ParseWithLength(json, len);
   char *text = NULL;

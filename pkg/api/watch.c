@@ -17,7 +17,7 @@
 
 #define WATCH_DEFAULT_TIMEOUT 1800.0
 #define WATCH_BOOKMARK_INTERVAL 60.0
-#define WATCH_HIGH_WATER (1024 * 1024)
+#define WATCH_INITIAL_PAGE 500
 
 struct api_watch {
   api_server_t *srv;
@@ -33,6 +33,14 @@ struct api_watch {
   bool table_sent_columns;
   bool bookmarks;
   int64_t last_rev;
+  /* initial events, produced while the connection has room: a cursor over
+   * the snapshot at init_rev, one store page at a time */
+  bool initial_pending;
+  bool initial_bookmark;
+  int64_t init_rev;
+  store_list_t page;
+  size_t page_next;
+  bool page_valid;
   ev_timer timeout;
   ev_timer bookmark;
   api_watch_t *next, *prev;
@@ -50,6 +58,8 @@ static void watch_free(api_watch_t *w) {
   ev_timer_stop(srv->loop, &w->bookmark);
   if (w->sw)
     store_watch_stop(w->sw);
+  if (w->page_valid)
+    store_list_done(&w->page);
   label_selector_free(w->ls);
   field_selector_free(w->fs);
   free(w->prefix);
@@ -63,9 +73,13 @@ static void watch_end(api_watch_t *w) {
   http_stream_end(req);
 }
 
+static void initial_pump(api_watch_t *w);
+
 static void on_drain(http_req_t *req, void *data) {
   api_watch_t *w = data;
-  if (w->sw)
+  if (w->initial_pending)
+    initial_pump(w);
+  else if (w->sw)
     store_watch_pause(w->sw, false);
 }
 
@@ -75,10 +89,10 @@ static void send_line(api_watch_t *w, const char *type, const char *obj, size_t 
   buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
   buf_append(&b, obj, len);
   buf_append(&b, "}\n", 2);
-  long queued = http_stream_write(w->req, b.data, b.len);
+  http_stream_write(w->req, b.data, b.len);
   buf_done(&b);
-  if (queued > WATCH_HIGH_WATER && w->sw)
-    store_watch_pause(w->sw, true);
+  if (w->sw && !http_stream_writable(w->req))
+    store_watch_pause(w->sw, true); /* resumed by on_drain */
 }
 
 static void send_object(api_watch_t *w, const char *type, const char *json, size_t len,
@@ -171,31 +185,65 @@ static void on_close(http_req_t *req, void *data) {
   watch_end(w);
 }
 
-/* Send ADDED for every current object that matches; returns the revision
- * the snapshot is consistent at, or a negative errno. */
-static int64_t send_initial(api_watch_t *w) {
-  char *tok = NULL;
-  int64_t rev = 0;
-  for (;;) {
-    store_list_opts_t lo = {.prefix = w->prefix, .rev = rev, .limit = 500, .continue_tok = tok};
-    store_list_t l;
-    int r = store_list(w->srv->store, &lo, &l);
-    free(tok);
-    tok = NULL;
-    if (r < 0)
-      return r;
-    rev = l.rev;
-    for (size_t i = 0; i < l.n; i++) {
-      cJSON *obj = NULL;
-      if (api__selected(l.items[i], w->ls, w->fs, &obj))
-        send_object(w, "ADDED", l.items[i]->value, l.items[i]->len, obj);
-      cJSON_Delete(obj);
+/* Fetch the first page of the snapshot (rev 0: now) or the next one. */
+static int initial_page(api_watch_t *w, const char *tok) {
+  store_list_opts_t lo = {
+      .prefix = w->prefix, .rev = w->init_rev, .limit = WATCH_INITIAL_PAGE, .continue_tok = tok};
+  store_list_t l;
+  int r = store_list(w->srv->store, &lo, &l);
+  if (r < 0)
+    return r;
+  if (w->page_valid)
+    store_list_done(&w->page);
+  w->page = l;
+  w->page_valid = true;
+  w->page_next = 0;
+  w->init_rev = l.rev;
+  return 0;
+}
+
+static int start_live(api_watch_t *w);
+
+/* ADDED for every object of the snapshot that matches, while the
+ * connection has room; the drain callback calls again. Then the bookmark
+ * and the live events from the snapshot's revision on. */
+static void initial_pump(api_watch_t *w) {
+  api_status_t st;
+  while (http_stream_writable(w->req)) {
+    if (w->page_next == w->page.n) {
+      if (!w->page.continue_tok) {
+        w->initial_pending = false;
+        store_list_done(&w->page);
+        w->page_valid = false;
+        w->last_rev = w->init_rev;
+        if (w->initial_bookmark)
+          send_bookmark(w, true);
+        if (start_live(w) < 0)
+          watch_end(w);
+        return;
+      }
+      char *tok = xstrdup(w->page.continue_tok);
+      int r = initial_page(w, tok);
+      free(tok);
+      if (r < 0) {
+        /* The snapshot left the store's window while a slow client read
+         * it: 410, and the client lists again. */
+        if (r == -EOVERFLOW)
+          api_status_gone(&st, "too old resource version: %lld (%lld)", (long long)w->init_rev,
+                          (long long)store_compacted_revision(w->srv->store));
+        else
+          api_status_internal(&st, "listing initial events failed: %s", strerror(-r));
+        send_error(w, &st);
+        watch_end(w);
+        return;
+      }
+      continue;
     }
-    if (l.continue_tok)
-      tok = xstrdup(l.continue_tok);
-    store_list_done(&l);
-    if (!tok)
-      return rev;
+    store_kv_t *kv = w->page.items[w->page_next++];
+    cJSON *obj = NULL;
+    if (api__selected(kv, w->ls, w->fs, &obj))
+      send_object(w, "ADDED", kv->value, kv->len, obj);
+    cJSON_Delete(obj);
   }
 }
 
@@ -254,44 +302,54 @@ void api__watch(api_call_t *call) {
                     w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
   http_req_on_close(call->req, on_close, w);
   http_stream_on_drain(call->req, on_drain, w);
-  if (initial) {
-    int64_t snap = send_initial(w);
-    if (snap < 0) {
-      api_status_internal(&st, "listing initial events failed: %s", strerror((int)-snap));
-      send_error(w, &st);
-      watch_end(w);
-      return;
-    }
-    from = snap;
-    w->last_rev = snap;
-    if (sie && w->bookmarks)
-      send_bookmark(w, true);
-  } else {
-    w->last_rev = from;
-  }
-  int r = store_watch_start(call->srv->store, w->prefix, from ? from : store_revision(call->srv->store),
-                            on_event, on_error, w, &w->sw);
-  if (r < 0) {
-    w->sw = NULL;
-    if (r == -EOVERFLOW)
-      api_status_gone(&st, "too old resource version: %lld (%lld)", (long long)from,
-                      (long long)store_compacted_revision(call->srv->store));
-    else
-      api_status_internal(&st, "watch failed: %s", strerror(-r));
-    send_error(w, &st);
-    watch_end(w);
-    return;
-  }
+  http_req_long_running(call->req, true); /* not in flight; cut first when over budget */
   /* Checked by api__params_check; 0 or less is the default, as upstream. */
   double timeout = (double)api__param_int(call->req, "timeoutSeconds", 0);
   if (timeout <= 0)
     timeout = WATCH_DEFAULT_TIMEOUT;
   ev_timer_init(&w->timeout, on_timeout, timeout, 0);
   ev_timer_start(call->srv->loop, &w->timeout);
+  if (initial) {
+    w->initial_pending = true;
+    w->initial_bookmark = sie && w->bookmarks;
+    int r = initial_page(w, NULL);
+    if (r < 0) {
+      api_status_internal(&st, "listing initial events failed: %s", strerror(-r));
+      send_error(w, &st);
+      watch_end(w);
+      return;
+    }
+    initial_pump(w); /* goes on from on_drain; then start_live */
+    return;
+  }
+  w->last_rev = from;
+  if (start_live(w) < 0)
+    watch_end(w);
+}
+
+/* Live events after w->last_rev (0: from now on), and periodic bookmarks.
+ * On failure the ERROR event is sent; the caller ends the watch. */
+static int start_live(api_watch_t *w) {
+  api_status_t st;
+  store_t *store = w->srv->store;
+  int64_t from = w->last_rev;
+  int r = store_watch_start(store, w->prefix, from ? from : store_revision(store), on_event,
+                            on_error, w, &w->sw);
+  if (r < 0) {
+    w->sw = NULL;
+    if (r == -EOVERFLOW)
+      api_status_gone(&st, "too old resource version: %lld (%lld)", (long long)from,
+                      (long long)store_compacted_revision(store));
+    else
+      api_status_internal(&st, "watch failed: %s", strerror(-r));
+    send_error(w, &st);
+    return r;
+  }
   if (w->bookmarks) {
     ev_timer_init(&w->bookmark, on_bookmark, WATCH_BOOKMARK_INTERVAL, WATCH_BOOKMARK_INTERVAL);
-    ev_timer_start(call->srv->loop, &w->bookmark);
+    ev_timer_start(w->srv->loop, &w->bookmark);
   }
+  return 0;
 }
 
 void api__watches_stop_removed(api_server_t *srv) {

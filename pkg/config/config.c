@@ -65,6 +65,10 @@ static const opt_t opts[] = {
      "IPv4 address of the cluster DNS service", 0, 0},
     {"datastore-endpoint", 0, "K3C_DATASTORE_ENDPOINT", T_STRING, OFF(datastore_endpoint), NULL,
      SRV, "datastore (default: SQLite under the data dir)", 0, 0},
+    {"output-budget-mib", 0, NULL, T_INT, OFF(output_budget_mib), "64", SRV,
+     "MiB of unsent responses all API connections may hold; over it, slow readers pause "
+     "and the slowest watches are cut",
+     1, 65536},
     {"server", 's', "K3C_URL", T_STRING, OFF(server), NULL, AGT,
      "server to connect to (https://host:6443)", 0, 0},
     {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,

@@ -44,6 +44,7 @@ typedef struct {
   char *service_cidr;
   char *cluster_dns;
   char *datastore_endpoint;
+  int output_budget_mib; /* unsent response bytes all connections may hold */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

@@ -9,6 +9,7 @@
 
 #include "client/informer.h"
 #include "controller/deployment.h"
+#include "controller/gc.h"
 #include "controller/replicaset.h"
 #include "util/alloc.h"
 
@@ -16,6 +17,7 @@ struct controller_manager {
   client_informer_t *pods, *replicasets, *deployments, *rcs;
   controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
+  controller_gc_t *gc;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -40,8 +42,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
       (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
-      (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0)
+      (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0 ||
+      (r = controller_gc_new(c, loop, &m->gc)) < 0)
     goto fail;
+  /* The collector follows the kinds that own and are owned today. */
+  controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
+  controller_gc_add(m->gc, m->replicasets, "apps", "replicasets", "ReplicaSet", true, true);
+  controller_gc_add(m->gc, m->rcs, "", "replicationcontrollers", "ReplicationController", true, false);
+  controller_gc_add(m->gc, m->pods, "", "pods", "Pod", false, true);
+  controller_gc_start(m->gc);
   client_informer_start(m->pods);
   client_informer_start(m->replicasets);
   client_informer_start(m->deployments);
@@ -56,6 +65,7 @@ fail:
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_gc_free(m->gc);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);

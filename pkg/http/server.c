@@ -23,6 +23,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 
+#include "http/quota.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "http/url.h"
@@ -36,10 +37,11 @@
 #define READ_CHUNK 16384
 #define WRITE_CHUNK 16384
 #define OUT_LIMIT ((size_t)512 << 20)   /* hard cap on queued response bytes */
-#define DRAIN_LOW_WATER ((size_t)64 << 10)
 #define LINGER_SECONDS 2.0
 #define HANDSHAKE_SECONDS 10.0
+#define HANDSHAKE_GRACE 2.0 /* a handshake younger than this is not evicted */
 #define HEADERS_EXTRA_MAX (64 << 10)
+#define PIPELINE_BATCH 8 /* requests one connection may dispatch per loop iteration */
 
 typedef struct conn conn_t;
 
@@ -78,6 +80,10 @@ struct http_req {
   bool drain_wanted;
   const char ***query_all; /* arrays handed out by http_req_query_all */
   size_t n_query_all;
+  /* in-flight accounting (quota.h): what this request is counted against */
+  http_client_t *in_addr;
+  http_client_t *in_user;
+  bool droppable; /* a stream the budget may cut (watches) */
   /* in-process requests (http_req_local_new): no conn, output to the sink */
   bool local;
   const http_local_sink_t *sink; /* NULL once cancelled */
@@ -104,10 +110,16 @@ struct conn {
   int busy;
   bool processing;
   bool read_paused;
+  bool out_paused; /* pipelined requests wait: our output is above the mark */
+  bool resume;     /* pipelined requests wait for the next loop iteration (fairness) */
   bool want_write; /* TLS needs the socket writable to progress */
   bool eof;
   bool want_close; /* close once the output is flushed */
   bool closing;    /* tear down now */
+  http_client_t *addr; /* source address entry, always set */
+  http_client_t *user; /* authenticated user entry; NULL = unauthenticated */
+  bool anon;           /* handshake done without a client cert, no user yet (the pool) */
+  double created;
   double req_start;  /* when the first byte of the current request arrived */
   double last_active;
   double deadline;
@@ -131,8 +143,14 @@ struct http_server {
   size_t max_body;
   double idle_timeout;
   double request_timeout;
-  int max_conns;
+  http_quota_t lim;
+  http_clients_t clients;
   int n_conns;
+  int n_unauth;
+  size_t out_total;  /* queued output of every connection */
+  bool over_budget;
+  ev_timer budget_timer; /* deferred budget enforcement and wake-ups */
+  ev_timer resume_timer; /* next batch of pipelined requests (conn_t.resume) */
   conn_t *conns;
 };
 
@@ -144,6 +162,78 @@ static void conn_enter(conn_t *c) { c->busy++; }
 static void conn_leave(conn_t *c) {
   if (--c->busy == 0)
     conn_update(c);
+}
+
+static bool handler_has(const conn_t *c) { return c->cur && c->cur->state != REQ_RECEIVING; }
+
+/* ---- per-client accounting (quota.h) ---- */
+
+/* Attribute c to an authenticated user (from its client cert or a token the
+ * API accepted). Returns false if that user has too many connections. */
+static bool conn_set_user(conn_t *c, const char *name) {
+  http_server_t *s = c->srv;
+  char key[320];
+  snprintf(key, sizeof(key), "u:%s", name);
+  if (c->user && !strcmp(c->user->key, key))
+    return c->user->conns <= s->lim.max_conns_per_user;
+  http_client_t *u = http_clients_get(&s->clients, key);
+  u->conns++;
+  if (c->user) {
+    c->user->conns--;
+    http_clients_release(&s->clients, c->user);
+  } else if (c->anon) {
+    s->n_unauth--;
+    c->addr->unauth--;
+    c->anon = false;
+  }
+  c->user = u;
+  return u->conns <= s->lim.max_conns_per_user;
+}
+
+/* Stop counting r as in flight (finished, gone, or long-running). */
+static void req_uncount(http_server_t *s, http_req_t *r) {
+  if (r->in_addr) {
+    r->in_addr->inflight--;
+    http_clients_release(&s->clients, r->in_addr);
+    r->in_addr = NULL;
+  }
+  if (r->in_user) {
+    r->in_user->inflight--;
+    http_clients_release(&s->clients, r->in_user);
+    r->in_user = NULL;
+  }
+}
+
+/* Close the oldest anonymous connection (of addr, or of anyone) that no
+ * handler is working for and that is not a fresh handshake (which may yet
+ * show a client certificate). Returns false if there is none. */
+static bool evict_unauth(http_server_t *s, const http_client_t *addr, double now) {
+  conn_t *victim = NULL;
+  for (conn_t *c = s->conns; c; c = c->next) {
+    if (c->closing || c->user || c->busy || handler_has(c) || c->upgraded)
+      continue;
+    if (c->state == CONN_HANDSHAKE && now - c->created < HANDSHAKE_GRACE)
+      continue;
+    if (addr && c->addr != addr)
+      continue;
+    if (!victim || c->created < victim->created)
+      victim = c;
+  }
+  if (!victim)
+    return false;
+  conn_enter(victim);
+  conn_abort(victim);
+  conn_leave(victim);
+  return true;
+}
+
+static const char too_many_body[] = "Too many requests, please try again later.\n";
+
+static void respond_too_many(http_req_t *r) {
+  /* As upstream's max-in-flight filter: plain text, retry after a second. */
+  http_req_add_header(r, "Retry-After", "1");
+  http_req_add_header(r, "X-Content-Type-Options", "nosniff");
+  http_respond(r, 429, "text/plain; charset=utf-8", too_many_body, sizeof(too_many_body) - 1);
 }
 
 /* ---- requests ---- */
@@ -317,15 +407,39 @@ static long req_feed_body(http_req_t *r, const char *p, size_t len, bool *done) 
 
 /* ---- queued output ---- */
 
+static size_t out_queued(const conn_t *c) { return c->out.len - c->out_off; }
+
+static void budget_check_soon(http_server_t *s) {
+  if (!ev_is_active(&s->budget_timer)) {
+    ev_timer_set(&s->budget_timer, 0, 0);
+    ev_timer_start(s->loop, &s->budget_timer);
+  }
+}
+
 static int out_append(conn_t *c, const void *data, size_t len) {
+  http_server_t *s = c->srv;
   if (c->out_off > 0 && c->out_off == c->out.len) {
     c->out_off = 0;
     buf_reset(&c->out);
   }
-  return buf_append(&c->out, data, len);
+  int e = buf_append(&c->out, data, len);
+  if (e == 0) {
+    s->out_total += len;
+    if (!s->over_budget && s->out_total > s->lim.out_budget)
+      budget_check_soon(s); /* enforcement runs outside any handler's call */
+  }
+  return e;
 }
 
-static size_t out_queued(const conn_t *c) { return c->out.len - c->out_off; }
+/* May c produce more output now (parse its next request, feed a stream)? */
+static bool may_produce(conn_t *c) {
+  http_server_t *s = c->srv;
+  bool was_over = s->over_budget;
+  bool ok = http_quota_may_produce(&s->lim, out_queued(c), s->out_total, &s->over_budget);
+  if (was_over != s->over_budget)
+    budget_check_soon(s);
+  return ok;
+}
 
 /* An error response produced by the server itself; the connection closes
  * after it (the request stream cannot be trusted to continue). */
@@ -395,6 +509,13 @@ static void conn_handshake(conn_t *c) {
   }
   c->cn = cn;
   c->orgs = orgs;
+  if (cn && cn[0]) {
+    conn_set_user(c, cn); /* over its limit: its requests get 429 */
+  } else {
+    c->anon = true;
+    c->srv->n_unauth++;
+    c->addr->unauth++;
+  }
   c->state = CONN_ACTIVE;
   c->last_active = ev_now(c->srv->loop);
 }
@@ -448,6 +569,7 @@ static void conn_write(conn_t *c) {
     int w = mbedtls_ssl_write(&c->ssl, (const unsigned char *)c->out.data + c->out_off, n);
     if (w > 0) {
       c->out_off += (size_t)w;
+      c->srv->out_total -= (size_t)w;
       progress = true;
       continue;
     }
@@ -466,8 +588,8 @@ static void conn_write(conn_t *c) {
   if (progress)
     c->last_active = ev_now(c->srv->loop);
   http_req_t *r = c->cur;
-  if (progress && r && r->state == REQ_STREAMING && r->drain_wanted && r->drain_cb &&
-      out_queued(c) <= DRAIN_LOW_WATER) {
+  if (r && r->state == REQ_STREAMING && r->drain_wanted && r->drain_cb &&
+      out_queued(c) <= c->srv->lim.conn_out_mark / 4 && may_produce(c)) {
     r->drain_wanted = false;
     r->drain_cb(r, r->drain_data);
   }
@@ -479,6 +601,7 @@ static void conn_process(conn_t *c) {
   if (c->processing)
     return;
   c->processing = true;
+  int dispatched = 0;
   while (c->state == CONN_ACTIVE && !c->closing && !c->want_close) {
     size_t avail = c->in.len - c->in_off;
     const char *p = c->in.data + c->in_off;
@@ -495,6 +618,17 @@ static void conn_process(conn_t *c) {
     if (!c->cur) {
       if (avail == 0)
         break;
+      if (!may_produce(c)) {
+        c->out_paused = true; /* resumes when the client has read enough */
+        break;
+      }
+      c->out_paused = false;
+      if (dispatched == PIPELINE_BATCH) {
+        /* Let other connections have the loop: a client that pipelines
+         * thousands of requests gets a batch per loop iteration. */
+        c->resume = true;
+        break;
+      }
       if (c->req_start == 0)
         c->req_start = ev_now(s->loop);
       http_head_t head;
@@ -544,6 +678,12 @@ static void conn_process(conn_t *c) {
     }
     r->state = REQ_HANDLING;
     c->req_start = 0;
+    dispatched++;
+    r->in_addr = c->addr;
+    if (!http_quota_inflight_add(&s->lim, c->addr, false, false)) {
+      respond_too_many(r);
+      continue;
+    }
     s->handler(r, s->data); /* may finish r before returning */
   }
   c->processing = false;
@@ -562,6 +702,16 @@ static void conn_free(conn_t *c) {
   if (c->next)
     c->next->prev = c->prev;
   s->n_conns--;
+  s->out_total -= out_queued(c);
+  if (c->user) {
+    c->user->conns--;
+    http_clients_release(&s->clients, c->user);
+  } else if (c->anon) {
+    s->n_unauth--;
+    c->addr->unauth--;
+  }
+  c->addr->conns--;
+  http_clients_release(&s->clients, c->addr);
   mbedtls_ssl_free(&c->ssl);
   if (c->fd >= 0)
     close(c->fd);
@@ -582,6 +732,7 @@ static void conn_abort(conn_t *c) {
   http_req_t *r = c->cur;
   c->cur = NULL;
   if (r) {
+    req_uncount(c->srv, r);
     r->conn = NULL;
     r->gone = true;
     if (r->state == REQ_RECEIVING) {
@@ -654,9 +805,13 @@ static void conn_update(conn_t *c) {
   /* (After the watcher update, which would clear a pending event.)
    * Reads paused on a full buffer that processing has since drained:
    * mbedTLS may hold decrypted bytes the socket will not signal again. */
-  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof &&
+  if (c->state == CONN_ACTIVE && c->read_paused && !c->eof && !c->resume &&
       !(c->cur && c->cur->state != REQ_RECEIVING) && c->in.len - c->in_off < s->max_header)
     ev_feed_event(s->loop, &c->io, EV_READ);
+  if (c->resume && c->state == CONN_ACTIVE && !ev_is_active(&s->resume_timer)) {
+    ev_timer_set(&s->resume_timer, 0, 0);
+    ev_timer_start(s->loop, &s->resume_timer);
+  }
   double at = 0;
   switch (c->state) {
   case CONN_HANDSHAKE:
@@ -674,6 +829,14 @@ static void conn_update(conn_t *c) {
       at = c->req_start + s->request_timeout;
     else
       at = c->last_active + s->idle_timeout;
+    if (!c->user && !c->upgraded && !handler_has(c)) {
+      /* Anonymous connections live unauth_idle from their start, whatever
+       * they do (health checks do not keep them), unless a handler is
+       * answering them right now. */
+      double cap = c->created + s->lim.unauth_idle;
+      if (at == 0 || at > cap)
+        at = cap;
+    }
     break;
   }
   set_deadline(c, at);
@@ -698,13 +861,19 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
   if (c->state == CONN_HANDSHAKE)
     conn_handshake(c);
   if (c->state == CONN_ACTIVE) {
+    size_t high = c->srv->max_header + READ_CHUNK;
     for (int round = 0; round < 16 && !c->closing; round++) {
       conn_read(c);
       conn_process(c);
       conn_write(c);
-      /* Loop while processing freed input space and reads were paused:
-       * mbedTLS may hold decrypted bytes the socket will not signal. */
-      if (!c->read_paused || c->closing || (c->cur && c->cur->state != REQ_RECEIVING))
+      /* Loop while processing freed input space and reads were paused
+       * (mbedTLS may hold decrypted bytes the socket will not signal), or
+       * while writing made room for the next pipelined request. */
+      if (c->closing || handler_has(c))
+        break;
+      bool read_more = c->read_paused && c->in.len - c->in_off < high;
+      bool parse_more = c->out_paused && !c->resume && c->in.len > c->in_off && may_produce(c);
+      if (!read_more && !parse_more)
         break;
     }
   } else if (c->state == CONN_LINGER) {
@@ -741,6 +910,62 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t out
   }
 }
 
+/* The host part of an address, as the per-address key ("a:10.0.0.1"). */
+static void addr_key(const struct sockaddr_storage *ss, char *out, size_t outlen) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (ss->ss_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, host,
+              sizeof(host));
+  else if (ss->ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, host,
+              sizeof(host));
+  snprintf(out, outlen, "a:%s", host);
+}
+
+static void budget_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  http_server_t *s = container_of(w, http_server_t, budget_timer);
+  http_quota_may_produce(&s->lim, 0, s->out_total, &s->over_budget);
+  if (s->over_budget) {
+    /* Cut the streams the budget may cut (watches: the client re-watches,
+     * as after upstream drops a slow watcher), biggest backlog first,
+     * until the total is back under 3/4 of the budget. Everyone else with a
+     * backlog is paused by may_produce until then. */
+    while (s->out_total > s->lim.out_budget / 4 * 3) {
+      conn_t *victim = NULL;
+      for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->closing || c->busy || !c->cur || !c->cur->droppable || out_queued(c) == 0)
+          continue;
+        if (!victim || out_queued(c) > out_queued(victim))
+          victim = c;
+      }
+      if (!victim)
+        break;
+      conn_enter(victim);
+      conn_abort(victim);
+      conn_leave(victim);
+    }
+    http_quota_may_produce(&s->lim, 0, s->out_total, &s->over_budget);
+  }
+  if (!s->over_budget) {
+    /* Wake what the budget paused. */
+    for (conn_t *c = s->conns; c; c = c->next)
+      if (c->state == CONN_ACTIVE && !c->closing &&
+          (c->out_paused || (c->cur && c->cur->drain_wanted)))
+        ev_feed_event(loop, &c->io, EV_WRITE);
+  }
+}
+
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  http_server_t *s = container_of(w, http_server_t, resume_timer);
+  for (conn_t *c = s->conns; c; c = c->next) {
+    if (!c->resume)
+      continue;
+    c->resume = false;
+    if (!c->closing && c->state == CONN_ACTIVE)
+      ev_feed_event(loop, &c->io, EV_READ); /* its io callback runs its next batch */
+  }
+}
+
 static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   http_server_t *s = container_of(w, http_server_t, accept_pause);
   ev_io_start(loop, &s->accept_io);
@@ -748,7 +973,9 @@ static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
   http_server_t *s = container_of(w, http_server_t, accept_io);
-  for (int i = 0; i < 64; i++) {
+  /* 16 at a time: each costs the first handshake step, and connections
+   * already open should get the loop between bursts. */
+  for (int i = 0; i < 16; i++) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     int fd = accept4(s->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -761,8 +988,17 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
       }
       return;
     }
-    if (s->n_conns >= s->max_conns) {
-      close(fd); /* over the limit: refuse before spending a handshake on it */
+    char key[INET6_ADDRSTRLEN + 8];
+    addr_key(&ss, key, sizeof(key));
+    http_client_t *addr = http_clients_get(&s->clients, key);
+    http_admit_t adm = http_quota_admit(&s->lim, s->n_conns, s->n_unauth, addr);
+    bool by_addr = adm == HTTP_ADMIT_ROOM_ADDR || adm == HTTP_ADMIT_TRIM_ADDR;
+    bool evicted = adm != HTTP_ADMIT_OK && evict_unauth(s, by_addr ? addr : NULL, ev_now(loop));
+    if ((adm == HTTP_ADMIT_ROOM_ADDR || adm == HTTP_ADMIT_ROOM_ANY) && !evicted) {
+      /* Over a limit and nothing anonymous to make room: refuse before
+       * spending a handshake on it. */
+      close(fd);
+      http_clients_release(&s->clients, addr);
       continue;
     }
     int one = 1;
@@ -771,12 +1007,17 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     c->srv = s;
     c->fd = fd;
     format_addr(&ss, c->remote, sizeof(c->remote));
+    c->addr = addr;
+    addr->conns++;
+    c->created = ev_now(loop);
     buf_init(&c->in, s->max_header + 2 * READ_CHUNK);
     buf_init(&c->out, OUT_LIMIT);
     mbedtls_ssl_init(&c->ssl);
     if (mbedtls_ssl_setup(&c->ssl, tls_server_conf_ssl(s->tls)) != 0) {
       mbedtls_ssl_free(&c->ssl);
       close(fd);
+      addr->conns--;
+      http_clients_release(&s->clients, addr);
       free(c);
       continue;
     }
@@ -849,7 +1090,13 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   s->max_body = opts->max_body_bytes ? opts->max_body_bytes : 3 << 20;
   s->idle_timeout = opts->idle_timeout > 0 ? opts->idle_timeout : 120;
   s->request_timeout = opts->request_timeout > 0 ? opts->request_timeout : 60;
-  s->max_conns = opts->max_connections > 0 ? opts->max_connections : 1024;
+  s->lim = opts->limits;
+  if (opts->max_connections > 0)
+    s->lim.max_conns = opts->max_connections;
+  http_quota_defaults(&s->lim);
+  http_clients_init(&s->clients);
+  ev_timer_init(&s->budget_timer, budget_cb, 0, 0);
+  ev_timer_init(&s->resume_timer, resume_cb, 0, 0);
   ev_io_init(&s->accept_io, accept_cb, fd, EV_READ);
   ev_timer_init(&s->accept_pause, accept_resume_cb, 0.5, 0);
   ev_io_start(loop, &s->accept_io);
@@ -870,6 +1117,8 @@ void http_server_stop(http_server_t *s) {
     return;
   ev_io_stop(s->loop, &s->accept_io);
   ev_timer_stop(s->loop, &s->accept_pause);
+  ev_timer_stop(s->loop, &s->budget_timer);
+  ev_timer_stop(s->loop, &s->resume_timer);
   close(s->fd);
   while (s->conns) {
     conn_t *c = s->conns;
@@ -886,6 +1135,7 @@ void http_server_stop(http_server_t *s) {
     conn_leave(c);
   }
   tls_server_conf_free(s->tls);
+  http_clients_done(&s->clients);
   free(s);
 }
 
@@ -952,6 +1202,7 @@ void http_req_add_header(http_req_t *r, const char *name, const char *value) {
 static void req_finish(http_req_t *r) {
   conn_t *c = r->conn;
   if (c) {
+    req_uncount(c->srv, r);
     c->cur = NULL;
     if (!r->keep_alive)
       c->want_close = true;
@@ -1062,7 +1313,7 @@ long http_stream_write(http_req_t *r, const char *data, size_t len) {
     }
   }
   size_t q = out_queued(c);
-  if (q > DRAIN_LOW_WATER)
+  if (q > c->srv->lim.conn_out_mark / 4)
     r->drain_wanted = true;
   conn_enter(c);
   conn_leave(c);
@@ -1073,6 +1324,45 @@ void http_stream_on_drain(http_req_t *r, http_drain_cb cb, void *data) {
   r->drain_cb = cb;
   r->drain_data = data;
 }
+
+bool http_stream_writable(http_req_t *r) {
+  conn_t *c = r->conn;
+  if (r->local) /* the sink takes everything at once */
+    return r->sink && r->state == REQ_STREAMING;
+  if (!c || c->closing || r->state != REQ_STREAMING)
+    return false;
+  if (may_produce(c))
+    return true;
+  r->drain_wanted = true;
+  return false;
+}
+
+/* ---- per-client limits ---- */
+
+int http_req_set_user(http_req_t *r, const char *user, bool exempt) {
+  conn_t *c = r->conn;
+  if (!c || !user || !user[0])
+    return 0;
+  http_server_t *s = c->srv;
+  if (!conn_set_user(c, user)) {
+    r->keep_alive = false; /* make room: this connection goes after the answer */
+    return -EBUSY;
+  }
+  if (!r->in_user && r->in_addr) { /* counted once, and not once long-running */
+    r->in_user = c->user;
+    if (!http_quota_inflight_add(&s->lim, c->user, true, exempt))
+      return -EBUSY;
+  }
+  return 0;
+}
+
+void http_req_long_running(http_req_t *r, bool droppable) {
+  if (r->conn)
+    req_uncount(r->conn->srv, r);
+  r->droppable = droppable;
+}
+
+void http_respond_too_many(http_req_t *r) { respond_too_many(r); }
 
 void http_stream_end(http_req_t *r) {
   conn_t *c = r->conn;

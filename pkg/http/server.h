@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http/quota.h"
+
 typedef struct http_server http_server_t;
 typedef struct http_req http_req_t;
 
@@ -37,7 +39,8 @@ typedef struct {
   size_t max_body_bytes;     /* default 3 MiB (etcd's request limit + slack) */
   double idle_timeout;       /* seconds an idle keep-alive connection is kept; default 120 */
   double request_timeout;    /* seconds to receive a whole request; default 60 */
-  int max_connections;       /* default 1024 */
+  int max_connections;       /* overrides limits.max_conns when > 0 */
+  http_quota_t limits;      /* per-client and memory limits; zero fields = defaults */
 } http_server_opts_t;
 
 /* Listen and serve. Returns 0 or a negative errno with a reason in err
@@ -89,6 +92,31 @@ typedef void (*http_drain_cb)(http_req_t *req, void *data);
 void http_stream_on_drain(http_req_t *r, http_drain_cb cb, void *data);
 /* Send the final chunk and finish the request. */
 void http_stream_end(http_req_t *r);
+/* Should a producer that can make output at will (a list, a watch's initial
+ * events) write its next piece now? False while the connection's queue is
+ * above its mark or the server is over its output budget; the drain
+ * callback then runs when it may go on. False too once the client is gone.
+ * Always true for a local request while its sink is there. */
+bool http_stream_writable(http_req_t *r);
+
+/* ---- per-client limits (docs/SECURITY.md, "Connections and memory") ----
+ * The server counts every request against its source address while a
+ * handler has it; over the address's in-flight limit it answers 429 itself.
+ * The API layer names the authenticated user of each request: */
+/* user: the authenticated name (NULL/"" = anonymous: nothing happens).
+ * The connection counts as that user's from now on (no longer in the small
+ * anonymous pool with its short lifetime), and the request counts against
+ * the user's in-flight limit unless exempt (system:masters, as upstream).
+ * Returns 0, or -EBUSY when the user is over its in-flight or connection
+ * limit: answer with http_respond_too_many. */
+int http_req_set_user(http_req_t *r, const char *user, bool exempt);
+/* The request will last (watch, log follow): stop counting it in flight.
+ * droppable: a stream the server may cut when over its output budget, as
+ * upstream drops slow watchers (the client re-watches). */
+void http_req_long_running(http_req_t *r, bool droppable);
+/* 429 "Too many requests, please try again later." with Retry-After: 1, as
+ * upstream's max-in-flight filter answers. Finishes the request. */
+void http_respond_too_many(http_req_t *r);
 
 /* ---- connection take-over (WebSocket / SPDY upgrades) ----
  * exec, attach and port-forward answer "101 Switching Protocols" and then

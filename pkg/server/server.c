@@ -152,6 +152,7 @@ int server_run(const k3c_config_t *cfg) {
       .cert_pem = pki.serving_cert_pem,
       .key_pem = pki.serving_key_pem,
       .client_ca_pem = pki.ca_cert_pem,
+      .limits = {.out_budget = (size_t)cfg->output_budget_mib << 20},
   };
   if ((r = http_server_start(loop, &opts, api_server_handle, api, &http, err, sizeof(err))) < 0) {
     log_error("server", "HTTPS listener: %s", err);

@@ -134,7 +134,7 @@ kind: ReplicaSet
 metadata:
   name: sel-rs
 spec:
-  replicas: 2
+  replicas: 0
   selector:
     matchLabels: {app: rs}
   template:
@@ -147,6 +147,8 @@ spec:
 """)], name="create a replicaset")
 k.ok("get rs --field-selector status.replicas=0 -o name", out="replicaset.apps/sel-rs",
      name="replicasets by status.replicas")
+k.ok("get rs --field-selector status.replicas=1 -o name", check=lambda out: "sel-rs" not in out,
+     name="status.replicas=1 does not match a scaled-to-zero replicaset")
 k.ok("get pods -A --field-selector metadata.namespace=lr,status.phase=Pending -o name",
      out="pod/plain", name="pods by namespace and phase")
 k.fails("get configmaps --field-selector data.x=y",

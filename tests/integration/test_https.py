@@ -259,16 +259,18 @@ st_, hd, body, _ = read_response(s)
 t.ok(st_ == 200 and body == b"ok" and closed_by_peer(s), "HTTP/1.0 request is answered and closed")
 s.close()
 
-# 200 parallel connections: all open at once, then all ask
+# 200 parallel connections: all open at once, then all ask. Most carry the
+# client cert: anonymous connections are a small pool per address (32) that
+# lives 10 s (docs/SECURITY.md), so only the last 20 opened are anonymous.
 N = 200
 socks = []
 errors = []
 lock = threading.Lock()
 
 
-def open_one(_):
+def open_one(i):
     try:
-        s = raw_tls(srv, client_cert=(len(socks) % 2 == 0))
+        s = raw_tls(srv, client_cert=(i < N - 20))
         with lock:
             socks.append(s)
     except Exception as e:  # noqa: BLE001
@@ -277,8 +279,11 @@ def open_one(_):
 
 
 t0 = time.time()
-with concurrent.futures.ThreadPoolExecutor(max_workers=50) as ex:
-    list(ex.map(open_one, range(N)))
+# 16 at a time: with 50 handshakes queued an ASan server on a loaded machine can
+# pass the 10 s handshake deadline for the last of them.
+with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
+    list(ex.map(open_one, range(N - 20)))
+    list(ex.map(open_one, range(N - 20, N)))
 for s in socks:
     s.sendall(b"GET /version HTTP/1.1\r\nHost: a\r\n\r\n")
 good = 0
