@@ -13,9 +13,10 @@
 #include "api/registry.h"
 #include "util/alloc.h"
 
+/* CPU time of this thread: the figures hold on a busy machine too */
 static double now_ms(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 

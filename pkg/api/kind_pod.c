@@ -1,6 +1,7 @@
 /* Pod hooks: upstream defaults (pkg/apis/core/v1/defaults.go), the
  * validation users hit most (containers, names, images, update rules) and
  * the READY/STATUS/RESTARTS cells of `kubectl get pods`. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "api/kinds.h"
 #include "api/object.h"
 #include "util/buf.h"
+#include "util/strmap.h"
 
 static void default_str(cJSON *o, const char *key, const char *value) {
   if (!cJSON_GetObjectItemCaseSensitive(o, key))
@@ -134,8 +136,10 @@ static void pod_defaults(cJSON *obj) {
   default_str(status, "qosClass", qos_class(spec));
 }
 
+/* names: the container names seen so far (borrowed from the spec), so a
+ * duplicate is found in O(1) however many containers there are. */
 static void validate_containers(const cJSON *list, const char *field, bool required,
-                                api_status_t *st, const char **names, int *nnames) {
+                                api_status_t *st, strmap_t *names) {
   if (required && cJSON_GetArraySize(list) == 0) {
     api__cause(st, "FieldValueRequired", field, "Required value");
     return;
@@ -152,11 +156,8 @@ static void validate_containers(const cJSON *list, const char *field, bool requi
       const char *why = obj_check_dns1123_label(name);
       if (why)
         api__cause(st, "FieldValueInvalid", path, "Invalid value: \"%s\": %s", name, why);
-      for (int j = 0; j < *nnames; j++)
-        if (!strcmp(names[j], name))
-          api__cause(st, "FieldValueDuplicate", path, "Duplicate value: \"%s\"", name);
-      if (*nnames < 64)
-        names[(*nnames)++] = name;
+      if (strmap_put(names, name, (void *)c, NULL) == -EEXIST)
+        api__cause(st, "FieldValueDuplicate", path, "Duplicate value: \"%s\"", name);
     }
     const char *image = obj_str(c, "image");
     if (!image || !image[0]) {
@@ -201,10 +202,10 @@ static bool spec_change_allowed(const cJSON *spec, const cJSON *old) {
   for (size_t l = 0; l < 2; l++) {
     cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, lists[l]);
     cJSON *cb = cJSON_GetObjectItemCaseSensitive(b, lists[l]);
-    int n = cJSON_GetArraySize(ca);
-    for (int i = 0; i < n && i < cJSON_GetArraySize(cb); i++) {
-      cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetArrayItem(ca, i), "image");
-      cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetArrayItem(cb, i), "image");
+    /* walk both lists together: GetArrayItem(i) per index was quadratic */
+    for (cJSON *x = ca ? ca->child : NULL, *y = cb ? cb->child : NULL; x && y; x = x->next, y = y->next) {
+      cJSON_DeleteItemFromObjectCaseSensitive(x, "image");
+      cJSON_DeleteItemFromObjectCaseSensitive(y, "image");
     }
   }
   /* nodeName may be set once (binding). */
@@ -217,13 +218,14 @@ static bool spec_change_allowed(const cJSON *spec, const cJSON *old) {
 }
 
 void api__pod_spec_validate(const cJSON *spec, const char *prefix, api_status_t *st) {
-  const char *names[64];
-  int nnames = 0;
+  strmap_t names;
+  strmap_init(&names);
   char f[256];
   snprintf(f, sizeof(f), "%s.containers", prefix);
-  validate_containers(obj_get(spec, "containers"), f, true, st, names, &nnames);
+  validate_containers(obj_get(spec, "containers"), f, true, st, &names);
   snprintf(f, sizeof(f), "%s.initContainers", prefix);
-  validate_containers(obj_get(spec, "initContainers"), f, false, st, names, &nnames);
+  validate_containers(obj_get(spec, "initContainers"), f, false, st, &names);
+  strmap_done(&names);
   const char *rp = obj_str(spec, "restartPolicy");
   snprintf(f, sizeof(f), "%s.restartPolicy", prefix);
   if (rp && strcmp(rp, "Always") && strcmp(rp, "OnFailure") && strcmp(rp, "Never"))

@@ -4,6 +4,7 @@
  * LimitRange, PodTemplate (core/v1) and events.k8s.io/v1 Event: upstream
  * defaults (pkg/apis/<group>/v1/defaults.go), validation wording
  * (pkg/apis/<group>/validation) and printer cells (pkg/printers). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "api/kinds.h"
 #include "api/object.h"
 #include "util/buf.h"
+#include "util/strmap.h"
 
 /* An int-or-string or quantity as text. */
 static void scalar_text(const cJSON *v, char *buf, size_t n) {
@@ -243,6 +245,8 @@ static void csr_validate_conditions(const cJSON *obj, const cJSON *old, api_stat
   bool approved = false, denied = false;
   /* upstream tolerates what an old object already holds */
   bool both_ok = old && count_type(old_conds, "Approved") && count_type(old_conds, "Denied");
+  strmap_t seen; /* condition types so far: duplicates in O(1), not a rescan */
+  strmap_init(&seen);
   int i = 0;
   const cJSON *c;
   cJSON_ArrayForEach(c, conds) {
@@ -277,18 +281,11 @@ static void csr_validate_conditions(const cJSON *obj, const cJSON *old, api_stat
                  "Invalid value: \"%s\": Approved and Denied conditions are mutually exclusive",
                  type);
     /* a duplicate: the same type earlier in the list */
-    int before = 0;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, conds) {
-      if (p == c)
-        break;
-      const char *pt = obj_str(p, "type");
-      before += type && pt && !strcmp(pt, type);
-    }
-    if (before)
+    if (type && strmap_put(&seen, type, (void *)c, NULL) == -EEXIST)
       api__cause(st, "FieldValueDuplicate", field, "Duplicate value: \"%s\"", type);
     i++;
   }
+  strmap_done(&seen);
   for (size_t k = 0; old && k < 3; k++)
     if (count_type(conds, true_only[k]) < count_type(old_conds, true_only[k]))
       api__cause(st, "FieldValueForbidden", "status.conditions",

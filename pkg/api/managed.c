@@ -841,6 +841,7 @@ typedef struct {
   size_t plen[MAX_DEPTH + 2];
   int depth;
   err_t *e;
+  buf_t pe[MAX_DEPTH + 2]; /* the "f:name" of each level, reused */
 } cmp_t;
 
 static void cmp_insert(cmp_t *c, api_fieldset_t *set) {
@@ -905,11 +906,11 @@ static bool cmp_map(cmp_t *c, const cJSON *l, const cJSON *r, const vtype_t *vt)
         lv = implicit(vt->kind == VT_STRUCT ? sf : NULL);
       if (!rv && rm)
         rv = implicit(vt->kind == VT_STRUCT ? sf : NULL);
-      char *pe = xasprintf("f:%s", x->string);
-      cmp_push(c, pe, strlen(pe));
+      buf_t *pb = &c->pe[c->depth];
+      pe_field(pb, x->string);
+      cmp_push(c, pb->data, pb->len);
       compare(c, lv, rv, &cvt);
       c->depth--;
-      free(pe);
     }
   }
   oindex_done(&li);
@@ -1329,7 +1330,11 @@ static void compare_objects(const scope_t *sc, const cJSON *l, const cJSON *r, c
   err_t e = {0};
   cmp_t c = {.added = api_fieldset_new(), .modified = api_fieldset_new(),
              .removed = api_fieldset_new(), .e = &e};
+  for (int i = 0; i < MAX_DEPTH + 2; i++)
+    buf_init(&c.pe[i], PE_LIMIT);
   compare(&c, l ? l : &empty_object, r ? r : &empty_object, &sc->vt);
+  for (int i = 0; i < MAX_DEPTH + 2; i++)
+    buf_done(&c.pe[i]);
   api_fieldset_t *sets[] = {c.added, c.modified, c.removed};
   for (int i = 0; i < 3; i++) {
     /* managedFields is not a field anyone owns */
@@ -1471,11 +1476,20 @@ static cJSON *prune(const scope_t *sc, cJSON *merged, const managers_t *m, const
   if (!last || api_fieldset_empty(last))
     return merged;
   const vtype_t *vt = &sc->vt;
-  api_fieldset_t *last_n = ensure_named(last, vt);
-  cJSON *pruned = remove_root(merged, last_n, vt, e);
   api_fieldset_t *managed = api_fieldset_new();
   for (size_t i = 0; i < m->n; i++)
     api_fieldset_union(managed, m->e[i].set);
+  /* nothing given up that nobody else holds: nothing to remove */
+  api_fieldset_t *dropped = api_fieldset_copy(last);
+  api_fieldset_subtract(dropped, managed);
+  bool none = api_fieldset_empty(dropped);
+  api_fieldset_free(dropped);
+  if (none) {
+    api_fieldset_free(managed);
+    return merged;
+  }
+  api_fieldset_t *last_n = ensure_named(last, vt);
+  cJSON *pruned = remove_root(merged, last_n, vt, e);
   api_fieldset_t *ms = fieldset_of(merged, vt, e), *ps = fieldset_of(pruned, vt, e);
   api_fieldset_t *ms_n = ensure_named(ms, vt), *ps_n = ensure_named(ps, vt);
   api_fieldset_t *mg_n = ensure_named(managed, vt);

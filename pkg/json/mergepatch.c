@@ -9,11 +9,12 @@
 
 /* Merge patch into target in place. target is an object. */
 static void merge_into(cJSON *target, const cJSON *patch) {
+  strmap_t idx; /* target's keys: O(1) per patch key, not a scan of target */
+  json_index_init(&idx, target);
   for (const cJSON *p = patch->child; p; p = p->next) {
-    cJSON *cur = cJSON_GetObjectItemCaseSensitive(target, p->string);
+    cJSON *cur = json_index_get(&idx, p->string);
     if (cJSON_IsNull(p)) {
-      if (cur)
-        cJSON_Delete(cJSON_DetachItemViaPointer(target, cur));
+      json_index_del(target, &idx, p->string);
       continue;
     }
     if (cJSON_IsObject(p) && cJSON_IsObject(cur)) {
@@ -28,11 +29,9 @@ static void merge_into(cJSON *target, const cJSON *patch) {
       v = json_dup(p);
       json_prune_nulls(v);
     }
-    if (cur)
-      cJSON_ReplaceItemInObjectCaseSensitive(target, p->string, v);
-    else
-      cJSON_AddItemToObject(target, p->string, v);
+    json_index_set(target, &idx, p->string, v);
   }
+  json_index_done(&idx);
 }
 
 cJSON *json_merge_patch(const cJSON *original, const cJSON *patch) {

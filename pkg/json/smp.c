@@ -918,18 +918,23 @@ static int merge_map(smp_t *s, cJSON *orig, cJSON *patch, const void *type) {
   if (r < 0)
     return r;
 
+  strmap_t idx; /* orig's keys: O(1) per patch key, not a scan of orig */
+  json_index_init(&idx, orig);
+  r = 0;
   for (cJSON *pv = patch->child; pv; pv = pv->next) {
     const char *k = pv->string;
     bool delete_list = false;
     if (has_prefix(k, P_DELETE)) {
       k = directive_field(k, P_DELETE);
-      if (!k)
+      if (!k) {
+        json_index_done(&idx);
         return fail(s, "invalid patch format of primitive list");
+      }
       delete_list = true;
     }
-    cJSON *ov = cJSON_GetObjectItemCaseSensitive(orig, k);
+    cJSON *ov = json_index_get(&idx, k);
     if (cJSON_IsNull(pv)) {
-      obj_delete(orig, k);
+      json_index_del(orig, &idx, k);
       continue;
     }
     if (!ov || kind_of(ov) != kind_of(pv)) {
@@ -938,10 +943,10 @@ static int merge_map(smp_t *s, cJSON *orig, cJSON *patch, const void *type) {
       bool keep;
       cJSON *v = new_value(pv, &keep);
       if (keep) {
-        obj_set(orig, k, v);
+        json_index_set(orig, &idx, k, v);
       } else {
         cJSON_Delete(v);
-        obj_delete(orig, k);
+        json_index_del(orig, &idx, k);
       }
       continue;
     }
@@ -957,14 +962,15 @@ static int merge_map(smp_t *s, cJSON *orig, cJSON *patch, const void *type) {
       break;
     }
     default:
-      obj_set(orig, k, json_dup(pv));
+      json_index_set(orig, &idx, k, json_dup(pv));
       break;
     }
     path_pop(s, saved);
     if (r < 0)
-      return r;
+      break;
   }
-  return 0;
+  json_index_done(&idx);
+  return r;
 }
 
 int json_smp_apply(const cJSON *original, const cJSON *patch, const smp_schema_t *schema,

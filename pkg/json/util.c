@@ -117,3 +117,33 @@ const char *json_brief(const cJSON *v, char *out, size_t outlen) {
   }
   return out;
 }
+
+void json_index_init(strmap_t *idx, const cJSON *obj) {
+  strmap_init(idx);
+  for (cJSON *c = obj ? obj->child : NULL; c; c = c->next)
+    if (c->string)
+      strmap_put(idx, c->string, c, NULL); /* the first occurrence wins, as GetObjectItem */
+}
+
+void json_index_set(cJSON *obj, strmap_t *idx, const char *key, cJSON *value) {
+  cJSON *cur = strmap_get(idx, key);
+  if (!cur) {
+    cJSON_AddItemToObject(obj, key, value);
+    strmap_put(idx, value->string, value, NULL);
+    return;
+  }
+  /* give value its key with cJSON's own allocator, then swap it in place */
+  cJSON *tmp = cJSON_CreateObject();
+  cJSON_AddItemToObject(tmp, key, value);
+  cJSON_DetachItemViaPointer(tmp, value);
+  cJSON_Delete(tmp);
+  strmap_del(idx, key); /* its key string belongs to cur */
+  cJSON_ReplaceItemViaPointer(obj, cur, value);
+  strmap_put(idx, value->string, value, NULL);
+}
+
+void json_index_del(cJSON *obj, strmap_t *idx, const char *key) {
+  cJSON *cur = strmap_del(idx, key);
+  if (cur)
+    cJSON_Delete(cJSON_DetachItemViaPointer(obj, cur));
+}

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/strmap.h"
+
 /* Deep equality as JSON defines it: objects compare as unordered key sets,
  * arrays element-wise, numbers by value (1 == 1.0), true/false by value.
  * Two NULL pointers are equal; NULL never equals a value. */
@@ -28,3 +30,19 @@ void json_prune_nulls(cJSON *v);
 /* Compact text of v for error messages, truncated to fit out (always
  * NUL-terminated). Returns out. */
 const char *json_brief(const cJSON *v, char *out, size_t outlen);
+
+/* Key index of one object, for code that looks up, replaces or deletes
+ * many keys of the same object: cJSON does each by a linear scan, which
+ * made patches of a 40,000-key map quadratic. The index maps each key
+ * (its first occurrence) to its item; keys are borrowed from the items.
+ * Use json_index_set / json_index_del to change obj so the index stays
+ * true; json_index_done frees it (not obj). */
+void json_index_init(strmap_t *idx, const cJSON *obj);
+#define json_index_done strmap_done
+static inline cJSON *json_index_get(const strmap_t *idx, const char *key) {
+  return strmap_get(idx, key);
+}
+/* Set obj[key] = value (takes ownership), replacing the item in place. */
+void json_index_set(cJSON *obj, strmap_t *idx, const char *key, cJSON *value);
+/* Delete obj[key] if present. */
+void json_index_del(cJSON *obj, strmap_t *idx, const char *key);

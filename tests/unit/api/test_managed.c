@@ -165,6 +165,34 @@ static void test_update_entry(void) {
   cJSON_Delete(same);
 }
 
+static void test_cap_update_managers(void) {
+  /* more than ten Update managers: the oldest fold into "ancient-changes" */
+  const api_resource_t *cm = res_of("", "configmaps");
+  cJSON *obj = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},\"data\":{}}");
+  api_managed_update(cm, obj, NULL, "m00", "");
+  for (int i = 1; i <= 11; i++) {
+    cJSON *next = cJSON_Duplicate(obj, 1);
+    char k[16], m[16];
+    snprintf(k, sizeof(k), "k%02d", i);
+    snprintf(m, sizeof(m), "m%02d", i);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(next, "data"), k, "v");
+    api_managed_update(cm, next, obj, m, "");
+    cJSON_Delete(obj);
+    obj = next;
+  }
+  const cJSON *mf = obj_get(obj, "metadata.managedFields");
+  ASSERT_EQ_INT(cJSON_GetArraySize(mf), 10);
+  const cJSON *anc = entry(obj, "ancient-changes", "Update");
+  ASSERT_NOT_NULL(anc);
+  /* m00 (the create: data {} as a leaf), m01 and m02 are the oldest (same second: by name) */
+  ASSERT_AT(anc, "fieldsV1", "{\"f:data\":{\".\":{},\"f:k01\":{},\"f:k02\":{}}}");
+  ASSERT_NULL(entry(obj, "m02", "Update"));
+  ASSERT_NOT_NULL(entry(obj, "m03", "Update"));
+  ASSERT_NULL(entry(obj, "m01", "Update"));
+  ASSERT_NOT_NULL(entry(obj, "m11", "Update"));
+  cJSON_Delete(obj);
+}
+
 static void test_big_configmap_linear(void) {
   /* 40,000 keys (about 0.5 MB): create + apply in well under a second */
   const api_resource_t *cm = res_of("", "configmaps");
@@ -232,6 +260,7 @@ TEST_LIST = {
     TEST(test_set_and_atomic),
     TEST(test_conflict_message),
     TEST(test_update_entry),
+    TEST(test_cap_update_managers),
     TEST(test_big_configmap_linear),
     {0},
 };
