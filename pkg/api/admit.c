@@ -245,6 +245,8 @@ static void drop_empty_meta(cJSON *obj) {
 /* Defaults, validation and schema checks shared by create and update. */
 int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
                  api_status_t *st) {
+  if (old && res->hooks->prepare_update)
+    res->hooks->prepare_update(obj, old);
   if (res->hooks->defaults)
     res->hooks->defaults(obj);
   drop_empty_meta(obj);

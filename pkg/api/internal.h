@@ -27,6 +27,7 @@ struct api_server {
   api_token_t *tokens;
   api_ipalloc_t *ips;
   unsigned char *node_ports; /* bitmap over node_port_min..max */
+  bool dry_run;              /* set around admit hooks of a dryRun request: show, keep nothing */
   api_watch_t *watches;      /* active watch streams */
   store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
   ev_timer reconcile;        /* re-creates the kubernetes Service (api.c) */

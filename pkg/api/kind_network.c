@@ -270,6 +270,7 @@ static void eps_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
     }
     i++;
   }
+  api__validate_endpointslice_addresses(obj, st);
 }
 
 static cJSON *eps_cell(const char *col, const cJSON *obj) {

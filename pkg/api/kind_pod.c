@@ -208,9 +208,7 @@ static bool spec_change_allowed(const cJSON *spec, const cJSON *old) {
       cJSON_DeleteItemFromObjectCaseSensitive(y, "image");
     }
   }
-  /* nodeName may be set once (binding). */
-  if (!obj_str(old, "nodeName"))
-    cJSON_DeleteItemFromObjectCaseSensitive(a, "nodeName");
+  /* nodeName is set only through the binding subresource (action.c). */
   bool same = cJSON_Compare(a, b, 1);
   cJSON_Delete(a);
   cJSON_Delete(b);
@@ -239,6 +237,7 @@ void api__pod_spec_validate(const cJSON *spec, const char *prefix, api_status_t 
                "Unsupported value: \"%s\": supported values: \"ClusterFirstWithHostNet\", "
                "\"ClusterFirst\", \"Default\", \"None\"",
                dp);
+  api__validate_pod_spec_fields(spec, prefix, st);
 }
 
 static void pod_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {

@@ -295,6 +295,8 @@ static void csr_validate_conditions(const cJSON *obj, const cJSON *old, api_stat
 static void csr_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   if (!obj_str(obj, "spec.request"))
     api__cause_required(st, "spec.request");
+  else
+    api__validate_csr_request(obj, st);
   if (!obj_str(obj, "spec.signerName"))
     api__cause_required(st, "spec.signerName");
   if (cJSON_GetArraySize(obj_get(obj, "spec.usages")) == 0)

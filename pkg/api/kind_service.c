@@ -9,6 +9,7 @@
 #include "api/ipalloc.h"
 #include "api/kinds.h"
 #include "api/object.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 
 static bool type_is(const cJSON *obj, const char *t) {
@@ -65,6 +66,78 @@ static void svc_defaults(cJSON *obj) {
     cJSON_AddObjectToObject(status, "loadBalancer");
 }
 
+/* ---- type changes (upstream dropTypeDependentFields) ---- */
+
+static bool needs_cluster_ip(const cJSON *obj) { return !type_is(obj, "ExternalName"); }
+
+static bool same(const cJSON *a, const cJSON *b) {
+  return (!a && !b) || (a && b && cJSON_Compare(a, b, 1));
+}
+
+static bool same_field(const cJSON *obj, const cJSON *old, const char *path) {
+  return same(obj_get(obj, path), obj_get(old, path));
+}
+
+/* The new ports add no node port the old ones did not have. */
+static bool same_node_ports(const cJSON *obj, const cJSON *old) {
+  const cJSON *p;
+  cJSON_ArrayForEach(p, obj_get(obj, "spec.ports")) {
+    const cJSON *np = obj_get(p, "nodePort");
+    if (!cJSON_IsNumber(np) || np->valueint == 0)
+      continue;
+    bool found = false;
+    const cJSON *op;
+    cJSON_ArrayForEach(op, obj_get(old, "spec.ports")) {
+      const cJSON *onp = obj_get(op, "nodePort");
+      found |= cJSON_IsNumber(onp) && onp->valueint == np->valueint;
+    }
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* A type change drops what only the old type needed and what was filled in
+ * automatically, unless the client changed it too: ClusterIP/ipFamilies/
+ * ipFamilyPolicy going to ExternalName, node ports going to ClusterIP or
+ * ExternalName, allocateLoadBalancerNodePorts and the load-balancer status
+ * leaving LoadBalancer, externalTrafficPolicy when not externally reachable.
+ * The allocations are given back in svc_admit_update. */
+static void svc_prepare_update(cJSON *obj, const cJSON *old) {
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+  if (!cJSON_IsObject(spec))
+    return;
+  if (needs_cluster_ip(old) && !needs_cluster_ip(obj)) {
+    if (same_field(obj, old, "spec.clusterIP") && same_field(obj, old, "spec.clusterIPs")) {
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
+    }
+    if (same_field(obj, old, "spec.ipFamilies"))
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
+    if (same_field(obj, old, "spec.ipFamilyPolicy"))
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilyPolicy");
+  }
+  if (wants_node_ports(old) && !wants_node_ports(obj) && same_node_ports(obj, old)) {
+    cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(spec, "ports")) {
+      if (cJSON_IsObject(p))
+        cJSON_DeleteItemFromObjectCaseSensitive(p, "nodePort");
+    }
+  }
+  if (!type_is(obj, "LoadBalancer")) {
+    if (obj_get(old, "spec.allocateLoadBalancerNodePorts") &&
+        same_field(obj, old, "spec.allocateLoadBalancerNodePorts"))
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "allocateLoadBalancerNodePorts");
+    if (obj_get(old, "spec.loadBalancerClass") && same_field(obj, old, "spec.loadBalancerClass"))
+      cJSON_DeleteItemFromObjectCaseSensitive(spec, "loadBalancerClass");
+    cJSON *status = obj_child_object(obj, "status");
+    obj_set(status, "loadBalancer", cJSON_CreateObject());
+  }
+  bool external = wants_node_ports(obj) || cJSON_GetArraySize(obj_get(obj, "spec.externalIPs")) > 0;
+  if (!external && same_field(obj, old, "spec.externalTrafficPolicy"))
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "externalTrafficPolicy");
+}
+
 static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   const char *type = obj_str(obj, "spec.type");
   if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") &&
@@ -76,11 +149,28 @@ static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   bool external_name = type_is(obj, "ExternalName");
   if (external_name) {
     const char *en = obj_str(obj, "spec.externalName");
+    if (cJSON_GetArraySize(obj_get(obj, "spec.clusterIPs")) > 0)
+      api__cause(st, "FieldValueForbidden", "spec.clusterIPs",
+                 "Forbidden: may not be set for ExternalName services");
+    if (cJSON_GetArraySize(obj_get(obj, "spec.ipFamilies")) > 0)
+      api__cause(st, "FieldValueForbidden", "spec.ipFamilies",
+                 "Forbidden: may not be set for ExternalName services");
+    if (obj_str(obj, "spec.ipFamilyPolicy"))
+      api__cause(st, "FieldValueForbidden", "spec.ipFamilyPolicy",
+                 "Forbidden: may not be set for ExternalName services");
     if (!en || !en[0])
       api__cause(st, "FieldValueRequired", "spec.externalName", "Required value");
   } else if (cJSON_GetArraySize(obj_get(obj, "spec.ports")) == 0) {
     api__cause(st, "FieldValueRequired", "spec.ports", "Required value");
   }
+  if (!type_is(obj, "LoadBalancer") && obj_get(obj, "spec.allocateLoadBalancerNodePorts"))
+    api__cause(st, "FieldValueForbidden", "spec.allocateLoadBalancerNodePorts",
+               "Forbidden: may only be used when `type` is 'LoadBalancer'");
+  const char *etp = obj_str(obj, "spec.externalTrafficPolicy");
+  if (etp && etp[0] && !wants_node_ports(obj) &&
+      cJSON_GetArraySize(obj_get(obj, "spec.externalIPs")) == 0)
+    api__cause(st, "FieldValueInvalid", "spec.externalTrafficPolicy",
+               "Invalid value: \"%s\": may only be set for externally-accessible services", etp);
   const char *ip = obj_str(obj, "spec.clusterIP");
   if (ip && !strcmp(ip, "None") && wants_node_ports(obj))
     api__cause(st, "FieldValueInvalid", "spec.clusterIPs[0]",
@@ -108,8 +198,8 @@ static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
     }
     if (obj_get(p, "nodePort") && !wants_node_ports(obj)) {
       snprintf(path, sizeof(path), "spec.ports[%d].nodePort", i);
-      api__cause(st, "FieldValueForbidden", path,
-                 "Forbidden: may not be used when `type` is 'ClusterIP'");
+      api__cause(st, "FieldValueForbidden", path, "Forbidden: may not be used when `type` is '%s'",
+                 type ? type : "ClusterIP");
     }
     i++;
   }
@@ -168,6 +258,11 @@ static int claim_ports(api_server_t *srv, cJSON *obj, const cJSON *old, api_stat
         from_old = true;
       }
     }
+    if (!from_old && !want && type_is(obj, "LoadBalancer") &&
+        cJSON_IsFalse(obj_get(obj, "spec.allocateLoadBalancerNodePorts"))) {
+      i++; /* no automatic node port for this LoadBalancer */
+      continue;
+    }
     if (!from_old) {
       int got;
       int r = api_nodeport_claim(srv, want, &got);
@@ -195,7 +290,7 @@ static int claim_ports(api_server_t *srv, cJSON *obj, const cJSON *old, api_stat
 }
 
 static int allocate(api_server_t *srv, cJSON *obj, const cJSON *old, api_status_t *st) {
-  int claimed[64];
+  int *claimed = xcalloc((size_t)cJSON_GetArraySize(obj_get(obj, "spec.ports")) + 1, sizeof(int));
   int nclaimed = 0;
   char ipbuf[64] = "";
   bool new_ip = false;
@@ -221,22 +316,23 @@ static int allocate(api_server_t *srv, cJSON *obj, const cJSON *old, api_status_
           snprintf(msg, sizeof(msg), "failed to allocate a serviceIP: range is full");
         api__cause(st, "FieldValueInvalid", "spec.clusterIPs",
                    "Invalid value: []string{\"%s\"}: %s", want ? want : "", msg);
+        free(claimed);
         return r;
       }
       set_cluster_ip(obj, ipbuf);
       new_ip = true;
     }
   }
-  if (wants_node_ports(obj)) {
-    if (claim_ports(srv, obj, old, st, claimed, &nclaimed) < 0) {
-      for (int i = 0; i < nclaimed; i++)
-        api_nodeport_release(srv, claimed[i]);
-      if (new_ip)
-        api_ipalloc_release(srv, ipbuf);
-      return -EINVAL;
-    }
+  bool failed = wants_node_ports(obj) && claim_ports(srv, obj, old, st, claimed, &nclaimed) < 0;
+  /* A dry run shows what would be allocated and keeps none of it. */
+  if (failed || srv->dry_run) {
+    for (int i = 0; i < nclaimed; i++)
+      api_nodeport_release(srv, claimed[i]);
+    if (new_ip)
+      api_ipalloc_release(srv, ipbuf);
   }
-  return 0;
+  free(claimed);
+  return failed ? -EINVAL : 0;
 }
 
 static int svc_admit_create(api_server_t *srv, cJSON *obj, api_status_t *st) {
@@ -252,6 +348,8 @@ static int svc_admit_update(api_server_t *srv, cJSON *obj, const cJSON *old, api
     api_status_invalid(st, "", "Service", obj_str(obj, "metadata.name"));
     return -EINVAL;
   }
+  if (srv->dry_run)
+    return 0; /* nothing is given back either */
   /* Give back node ports the new spec no longer uses. */
   const cJSON *op;
   cJSON_ArrayForEach(op, obj_get(old, "spec.ports")) {
@@ -267,8 +365,14 @@ static int svc_admit_update(api_server_t *srv, cJSON *obj, const cJSON *old, api
     if (!kept)
       api_nodeport_release(srv, onp->valueint);
   }
-  if (type_is(obj, "ExternalName") && obj_str(old, "spec.clusterIP"))
-    api_ipalloc_release(srv, obj_str(old, "spec.clusterIP"));
+  /* and the cluster IPs, when the new spec has none (to ExternalName) */
+  if (!obj_str(obj, "spec.clusterIP")) {
+    const cJSON *ip;
+    cJSON_ArrayForEach(ip, obj_get(old, "spec.clusterIPs")) {
+      if (cJSON_IsString(ip))
+        api_ipalloc_release(srv, ip->valuestring);
+    }
+  }
   return 0;
 }
 
@@ -331,7 +435,8 @@ static cJSON *svc_cell(const char *col, const cJSON *obj) {
   return api__cell_take(&b, "<none>");
 }
 
-const api_hooks_t api_kind_service = {.defaults = svc_defaults,
+const api_hooks_t api_kind_service = {.prepare_update = svc_prepare_update,
+                                      .defaults = svc_defaults,
                                       .validate = svc_validate,
                                       .cell = svc_cell,
                                       .admit_create = svc_admit_create,

@@ -681,7 +681,10 @@ static void workload_validate(const cJSON *obj, const cJSON *old, api_status_t *
   bool apps = !strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") ||
               !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet");
   if (apps) {
+    if (!strcmp(kind, "StatefulSet"))
+      api__validate_extra_volumes(obj_get(obj, "spec.volumeClaimTemplates"));
     validate_selector_template(obj, kind, "spec.selector", "spec.template", st);
+    api__validate_extra_volumes(NULL);
     restart_policy_only(obj, "spec.template", always_only, st);
     nonnegative(obj, "spec.replicas", st);
     nonnegative(obj, "spec.minReadySeconds", st);
@@ -750,6 +753,7 @@ static void workload_validate(const cJSON *obj, const cJSON *old, api_status_t *
     }
   } else if (!strcmp(kind, "CronJob")) {
     validate_schedule(obj, st);
+    api__validate_timezone(obj, st);
     static const char *const cp[] = {"Allow", "Forbid", "Replace", NULL};
     one_of(obj, "spec.concurrencyPolicy", cp, st);
     const cJSON *jt = obj_get(obj, "spec.jobTemplate.spec.template");

@@ -110,6 +110,7 @@ static void immutable_data(const cJSON *obj, const cJSON *old, api_status_t *st)
 static void cm_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   check_data_keys(obj, "data", st);
   check_data_keys(obj, "binaryData", st);
+  api__validate_configmap(obj, st);
   immutable_data(obj, old, st);
 }
 
@@ -152,6 +153,7 @@ static void secret_validate(const cJSON *obj, const cJSON *old, api_status_t *st
                     obj_str(old, "type") ? obj_str(old, "type") : ""))
     api__cause(st, "FieldValueInvalid", "type", "Invalid value: \"%s\": field is immutable",
                obj_str(obj, "type"));
+  api__validate_secret(obj, st);
   immutable_data(obj, old, st);
 }
 
@@ -304,7 +306,8 @@ static cJSON *endpoints_cell(const char *col, const cJSON *obj) {
     buf_printf(&b, " + %d more...", total - shown);
   return api__cell_take(&b, "<none>");
 }
-static const api_hooks_t endpoints_hooks = {.cell = endpoints_cell, .create_on_update = true};
+static const api_hooks_t endpoints_hooks = {
+    .validate = api__validate_endpoints, .cell = endpoints_cell, .create_on_update = true};
 
 /* ---- the table ---- */
 

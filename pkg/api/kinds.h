@@ -29,6 +29,21 @@ cJSON *api__cell_count(const cJSON *obj, const char *a, const char *b);
 void api__pod_spec_defaults(cJSON *spec);
 void api__pod_spec_validate(const cJSON *spec, const char *prefix, api_status_t *st);
 
+/* Upstream-level field validation (validation.c), called from the hooks:
+ * pod volumes/mounts/env/ports/resources under prefix, typed Secrets and
+ * the 1 MiB data limit, ConfigMap size, CronJob spec.timeZone, Endpoints
+ * and EndpointSlice addresses, CSR spec.request. */
+void api__validate_pod_spec_fields(const cJSON *spec, const char *prefix, api_status_t *st);
+/* Volume names pod templates may also mount (StatefulSet volumeClaimTemplates);
+ * NULL again after the validation. */
+void api__validate_extra_volumes(const cJSON *claim_templates);
+void api__validate_secret(const cJSON *obj, api_status_t *st);
+void api__validate_configmap(const cJSON *obj, api_status_t *st);
+void api__validate_timezone(const cJSON *obj, api_status_t *st);
+void api__validate_endpoints(const cJSON *obj, const cJSON *old, api_status_t *st);
+void api__validate_endpointslice_addresses(const cJSON *obj, api_status_t *st);
+void api__validate_csr_request(const cJSON *obj, api_status_t *st);
+
 /* Hooks of the other areas (kind_storage.c, kind_network.c, kind_rbac.c,
  * kind_policy.c). */
 extern const api_hooks_t api_kind_pvc, api_kind_pv, api_kind_storageclass, api_kind_csidriver,

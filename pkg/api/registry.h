@@ -19,6 +19,9 @@ typedef struct api_resource api_resource_t;
 typedef struct {
   /* Fill upstream defaults into a new or updated object (in place). */
   void (*defaults)(cJSON *obj);
+  /* An update's consequences, before defaults and validation (upstream's
+   * PrepareForUpdate): fields the new object no longer needs. */
+  void (*prepare_update)(cJSON *obj, const cJSON *old);
   /* Add a cause to st for each problem; old is NULL on create. */
   void (*validate)(const cJSON *obj, const cJSON *old, api_status_t *st);
   /* Computed Table cell for a column whose schema path is NULL. */

@@ -48,6 +48,20 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
  * known: admission may replace or delete metadata items, so no pointer into
  * obj's items is kept across it, and the stored object is given exactly the
  * name its key holds. */
+/* A dry-run create of a name that exists fails as the real one would. */
+static bool dry_run_exists(api_server_t *srv, const api_resource_t *res, const char *ns,
+                           const char *name, api_status_t *st) {
+  char *key = api_resource_key(res, res->s->namespaced ? ns : NULL, name);
+  store_kv_t *kv = NULL;
+  int r = store_get_latest(srv->store, key, &kv);
+  free(key);
+  if (r < 0)
+    return false;
+  store_kv_unref(kv);
+  api__store_error(st, -EEXIST, res, name);
+  return true;
+}
+
 void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
                  const api_resource_t *view, const char *url_ns, cJSON *obj, bool dry_run) {
   api_status_t st;
@@ -105,7 +119,13 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
   if (api__admission_mutate(&adm, &st) < 0 || api__admit(req, res, obj, NULL, &st) < 0 ||
       api__admission_validate(&adm, &st) < 0)
     goto fail;
-  if (!dry_run && res->hooks->admit_create && res->hooks->admit_create(srv, obj, &st) < 0)
+  if (dry_run && dry_run_exists(srv, res, ns, name, &st))
+    goto fail;
+  /* A dry run goes through the allocations too; they are shown, not kept. */
+  srv->dry_run = dry_run;
+  int admitted = res->hooks->admit_create ? res->hooks->admit_create(srv, obj, &st) : 0;
+  srv->dry_run = false;
+  if (admitted < 0)
     goto fail;
   /* The stored object carries the name and namespace of its key. */
   meta = obj_meta(obj);
@@ -174,7 +194,11 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
       api__admission_validate(&adm, &st) < 0)
     goto fail;
   api__set_generation(res, obj, old);
-  if (res->hooks->admit_update && res->hooks->admit_update(call->srv, obj, old, &st) < 0)
+  bool dry_run = http_req_query(req, "dryRun") != NULL;
+  call->srv->dry_run = dry_run; /* allocations shown, not kept */
+  int admitted = res->hooks->admit_update ? res->hooks->admit_update(call->srv, obj, old, &st) : 0;
+  call->srv->dry_run = false;
+  if (admitted < 0)
     goto fail;
   if (!applied) {
     char manager[128];
@@ -185,7 +209,6 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
   /* Removing the last finalizer of an object being deleted deletes it. */
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
   bool finished = obj_get(obj, "metadata.deletionTimestamp") && cJSON_GetArraySize(fin) == 0;
-  bool dry_run = http_req_query(req, "dryRun") != NULL;
   if (!finished && api__unchanged(obj, old)) {
     if (as_scale)
       api__respond_obj(req, 200, api__scale_of(res, old));
