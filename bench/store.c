@@ -97,12 +97,11 @@ static double bench_sqlite_writes(int per_txn, double seconds) {
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   if (sqlite3_open(path, &db) != SQLITE_OK ||
-      sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
-                       "PRAGMA synchronous=FULL;"
+      sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA auto_vacuum=INCREMENTAL;"
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        "CREATE TABLE kv (rev INTEGER PRIMARY KEY, key TEXT NOT NULL,"
                        " create_rev INTEGER NOT NULL, prev_rev INTEGER NOT NULL,"
-                       " deleted INTEGER NOT NULL, lease INTEGER NOT NULL, value BLOB NOT NULL);"
-                       "CREATE INDEX kv_key ON kv (key, rev);",
+                       " deleted INTEGER NOT NULL, lease INTEGER NOT NULL, value BLOB NOT NULL);",
                    NULL, NULL, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, "INSERT INTO kv VALUES (?1, ?2, ?1, 0, 0, 0, ?3)", -1, &st, NULL) !=
           SQLITE_OK)

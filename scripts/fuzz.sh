@@ -10,17 +10,17 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector http_parser yaml quantity query fieldset}
+harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ipkg"
-util="pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c"
+util="pkg/util/alloc.c pkg/util/buf.c pkg/util/log.c pkg/util/strmap.c"
 for h in $harnesses; do
   # the sources (and libraries) each harness links
   case $h in
-  jsonpatch | selector)
-    srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c $util"
+  jsonpatch | selector | strict)
+    srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c pkg/json/strict.c $util"
     libs="-lcjson" ;;
   http_parser)
     srcs="pkg/http/parser.c pkg/http/url.c $util"
@@ -35,10 +35,10 @@ for h in $harnesses; do
     srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
     libs="-lcjson" ;;
   fieldset)
-    srcs="pkg/api/fieldset.c pkg/util/strmap.c $util"
+    srcs="pkg/api/fieldset.c $util" # $util has strmap.c
     libs="-lcjson -lm" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector http_parser yaml quantity query fieldset)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

@@ -22,6 +22,7 @@ static void usage(FILE *out) {
           "  server        run the control plane (and, unless --disable-agent, a local agent)\n"
           "  agent         run a node agent that joins a server (K3C_URL, K3C_TOKEN)\n"
           "  token         manage join tokens (create, list, delete)\n"
+          "  datastore     show the datastore's size, compact or defrag it (server stopped)\n"
           "  kubectl       run kubectl with the admin kubeconfig\n"
           "  check-config  report whether this host can run k3c\n"
           "\n"
@@ -80,6 +81,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "kubectl"))
     return cli_kubectl(argc - 2, argv + 2);
+  if (!strcmp(cmd, "datastore"))
+    return cli_datastore(argc - 2, argv + 2);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 2, argv + 2);
 

@@ -13,13 +13,186 @@
 #include "api/internal.h"
 #include "api/managed.h"
 #include "api/object.h"
+#include "json/strict.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "yaml/decode.h"
 
 /* ---- body decoding ---- */
 
-int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st) {
+/* upstream's fieldValidation directive; absent means Warn */
+typedef enum { VALIDATE_WARN, VALIDATE_STRICT, VALIDATE_IGNORE } validation_t;
+
+static validation_t validation_of(http_req_t *req) {
+  const char *mode = req ? http_req_query(req, "fieldValidation") : NULL;
+  if (mode && !strcmp(mode, "Strict"))
+    return VALIDATE_STRICT;
+  if (mode && !strcmp(mode, "Ignore"))
+    return VALIDATE_IGNORE;
+  return VALIDATE_WARN;
+}
+
+/* upstream's summarizeData(body, 30) for "the object provided is unrecognized" */
+static char *summarize(const char *body, size_t len) {
+  if (len == 0)
+    return xstrdup("<empty>");
+  size_t n = len > 30 ? 30 : len;
+  const char *more = len > 30 ? " ..." : "";
+  if (body[0] == '{') {
+    char *clean = json_utf8_sanitize(body, n);
+    char *s = xasprintf("%s%s", clean, more);
+    free(clean);
+    return s;
+  }
+  char hex[61];
+  for (size_t i = 0; i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", (unsigned char)body[i]);
+  return xasprintf("%s%s", hex, more);
+}
+
+/* Go's %q of a string, enough for keys in messages: quotes and backslashes escaped. */
+static void go_quote(buf_t *b, const char *s) {
+  buf_append_str(b, "\"");
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      buf_append(b, "\\", 1);
+    buf_append(b, s, 1);
+  }
+  buf_append_str(b, "\"");
+}
+
+typedef struct {
+  buf_t lines; /* "line N: key \"k\" already set in map", '\n'-separated */
+  int n;
+} yaml_dups_t;
+
+static void on_yaml_dup(size_t line, const char *key, void *data) {
+  yaml_dups_t *d = data;
+  if (d->n >= JSON_STRICT_MAX_DUPS)
+    return;
+  buf_printf(&d->lines, "%sline %zu: key ", d->n ? "\n" : "", line);
+  go_quote(&d->lines, key);
+  buf_append_str(&d->lines, " already set in map");
+  d->n++;
+}
+
+/* The "<Kind> in version "<v>" cannot be handled as a <Kind>: " frame of a
+ * typed decoding error: the body's kind and version, defaulted from res. */
+static void typed_frame(const api_resource_t *res, const cJSON *obj, char *out, size_t n) {
+  const char *kind = obj_str(obj, "kind"), *av = obj_str(obj, "apiVersion");
+  const char *version = av && av[0] ? (strrchr(av, '/') ? strrchr(av, '/') + 1 : av) : NULL;
+  if (!res) {
+    out[0] = '\0';
+    return;
+  }
+  snprintf(out, n, "%s in version \"%s\" cannot be handled as a %s: ", kind && kind[0] ? kind : res->s->kind,
+           version && version[0] ? version : res->s->version, res->s->kind);
+}
+
+/* Duplicate keys after decoding (the last value was kept): refused under
+ * fieldValidation=Strict, warned about under Warn, as upstream's strict
+ * decoder does. text: the strict errors, ", "-joined (JSON) or the go-yaml
+ * error text (YAML). */
+static int strict_errors(http_req_t *req, const api_resource_t *res, const cJSON *obj, bool yaml,
+                         const char *text, api_status_t *st) {
+  validation_t v = validation_of(req);
+  bool apply = false;
+  const char *ct = http_req_header(req, "Content-Type");
+  if (ct && !strncmp(ct, "application/apply-patch+yaml", 28))
+    apply = true;
+  if (v == VALIDATE_STRICT) {
+    char frame[512];
+    typed_frame(res, obj, frame, sizeof(frame));
+    if (apply)
+      api_status_bad_request(st, "error strict decoding patch: error converting YAML to JSON: "
+                                 "yaml: unmarshal errors:\n  %s", text);
+    else if (yaml)
+      api_status_bad_request(st, "%sstrict decoding error: yaml: unmarshal errors:\n  %s", frame, text);
+    else
+      api_status_bad_request(st, "%sstrict decoding error: %s", frame, text);
+    return -EINVAL;
+  }
+  if (v == VALIDATE_WARN) {
+    /* one warning per error, as upstream's addStrictDecodingWarnings */
+    const char *sep = yaml ? "\n" : ", ";
+    char *copy = xstrdup(text);
+    char *p = copy;
+    while (p && *p) {
+      char *next = strstr(p, sep);
+      if (next)
+        *next = '\0';
+      api__add_warning(req, p);
+      p = next ? next + strlen(sep) : NULL;
+    }
+    free(copy);
+  }
+  return 0;
+}
+
+static int decode_json(http_req_t *req, const api_resource_t *res, const char *body, size_t len,
+                       cJSON **ret_obj, api_status_t *st) {
+  json_strict_result_t jr;
+  cJSON *obj = NULL;
+  int r = json_strict_parse(body, len, &obj, &jr);
+  if (r < 0) {
+    if (jr.kind == JSON_STRICT_ERR_NUL) {
+      api_status_bad_request(st, "the request body cannot be stored: strings may not contain the NUL "
+                                 "character (\\u0000)%s%s (byte %zu)",
+                             jr.err_path[0] ? ", found in " : "", jr.err_path, jr.err_offset);
+    } else if (jr.kind == JSON_STRICT_ERR_NUMBER && res) {
+      api_status_bad_request(st, "%s in version \"%s\" cannot be handled as a %s: %s", res->s->kind,
+                             res->s->version, res->s->kind, jr.err);
+    } else if (res) {
+      char *sum = summarize(body, len);
+      api_status_bad_request(st, "the object provided is unrecognized (must be of type %s): couldn't "
+                                 "get version/kind; json parse error: %s (%s)",
+                             res->s->kind, jr.err, sum);
+      free(sum);
+    } else {
+      api_status_bad_request(st, "couldn't get version/kind; json parse error: %s", jr.err);
+    }
+    json_strict_result_done(&jr);
+    return -EINVAL;
+  }
+  if (jr.ndups) {
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    for (size_t i = 0; i < jr.ndups; i++) {
+      buf_append_str(&b, i ? ", duplicate field " : "duplicate field ");
+      go_quote(&b, jr.dups[i]);
+    }
+    r = strict_errors(req, res, obj, false, b.data, st);
+    buf_done(&b);
+  }
+  json_strict_result_done(&jr);
+  if (r < 0) {
+    cJSON_Delete(obj);
+    return r;
+  }
+  *ret_obj = obj;
+  return 0;
+}
+
+static int decode_yaml(http_req_t *req, const api_resource_t *res, const char *body, size_t len,
+                       cJSON **ret_obj, api_status_t *st) {
+  char err[512] = "";
+  cJSON *obj = NULL;
+  yaml_dups_t d = {.n = 0};
+  buf_init(&d.lines, 1u << 20);
+  int r = yaml_parse_one_dups(body, len, &obj, on_yaml_dup, &d, err, sizeof(err));
+  if (r < 0) {
+    api_status_bad_request(st, "error converting YAML to JSON: yaml: %s", err);
+  } else if (d.n && (r = strict_errors(req, res, obj, true, d.lines.data, st)) < 0) {
+    cJSON_Delete(obj);
+  } else {
+    *ret_obj = obj;
+  }
+  buf_done(&d.lines);
+  return r < 0 ? -EINVAL : 0;
+}
+
+int api__decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_obj,
+                        api_status_t *st) {
   size_t len = 0;
   const char *body = http_req_body(req, &len);
   const char *ct = http_req_header(req, "Content-Type");
@@ -43,26 +216,65 @@ int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st) {
       return r;
     }
   } else if (ct && (!strncmp(ct, "application/yaml", 16) || !strncmp(ct, "application/apply-patch+yaml", 28))) {
-    if (yaml_parse_one(body, len, &obj, err, sizeof(err)) < 0) {
-      api_status_bad_request(st, "error converting YAML to JSON: yaml: %s", err);
+    if (decode_yaml(req, res, body, len, &obj, st) < 0)
       return -EINVAL;
-    }
   } else if (ct && ct[0] && (strncmp(ct, "application/json", 16) || !strchr("; ", ct[16]))) {
     api_status_init(st, 415, "UnsupportedMediaType",
                     "the body of the request was in an unknown format - accepted media types "
                     "include: application/json, application/yaml, application/vnd.kubernetes.protobuf");
     return -EINVAL;
-  } else {
-    obj = cJSON_ParseWithLength(body, len);
-    if (!obj) {
-      const char *at = cJSON_GetErrorPtr();
-      long off = at && at >= body && at <= body + len ? (long)(at - body) : 0;
-      api_status_bad_request(st, "couldn't get version/kind; json parse error: invalid JSON at byte %ld",
-                             off);
-      return -EINVAL;
-    }
+  } else if (decode_json(req, res, body, len, &obj, st) < 0) {
+    return -EINVAL;
   }
   *ret_obj = obj;
+  return 0;
+}
+
+int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st) {
+  return api__decode_body_as(req, NULL, ret_obj, st);
+}
+
+int api__decode_patch(http_req_t *req, const char *body, size_t len, cJSON **ret_patch,
+                      api_status_t *st) {
+  json_strict_result_t jr;
+  cJSON *patch = NULL;
+  if (json_strict_parse(body, len, &patch, &jr) < 0) {
+    if (jr.kind == JSON_STRICT_ERR_NUL)
+      api_status_bad_request(st, "the patch cannot be applied: strings may not contain the NUL "
+                                 "character (\\u0000)%s%s (byte %zu)",
+                             jr.err_path[0] ? ", found in " : "", jr.err_path, jr.err_offset);
+    else
+      api_status_bad_request(st, "error decoding patch: %s", jr.err);
+    json_strict_result_done(&jr);
+    return -EINVAL;
+  }
+  int r = 0;
+  if (jr.ndups) {
+    /* upstream decodes the patch strictly under Strict and Warn: its
+     * duplicates are strict decoding errors of their own */
+    validation_t v = validation_of(req);
+    const char *prefix = cJSON_IsArray(patch) ? "json patch " : "";
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    for (size_t i = 0; i < jr.ndups; i++) {
+      size_t from = b.len + (i ? 2 : 0);
+      buf_printf(&b, "%s%sduplicate field ", i ? ", " : "", prefix);
+      go_quote(&b, jr.dups[i]);
+      if (v == VALIDATE_WARN)
+        api__add_warning(req, b.data + from);
+    }
+    if (v == VALIDATE_STRICT) {
+      api_status_bad_request(st, "strict decoding error: %s", b.data);
+      r = -EINVAL;
+    }
+    buf_done(&b);
+  }
+  json_strict_result_done(&jr);
+  if (r < 0) {
+    cJSON_Delete(patch);
+    return r;
+  }
+  *ret_patch = patch;
   return 0;
 }
 
@@ -175,10 +387,10 @@ static int check_schema(http_req_t *req, const api_resource_t *res, cJSON *obj,
   }
   if (strict)
     api_status_bad_request(st, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s",
-                           res->s->kind, res->group_version, res->s->kind, msg);
+                           res->s->kind, res->s->version, res->s->kind, msg);
   else
     api_status_bad_request(st, "%s in version \"%s\" cannot be handled as a %s: %s", res->s->kind,
-                           res->group_version, res->s->kind, msg);
+                           res->s->version, res->s->kind, msg);
   return -EINVAL;
 }
 
@@ -212,9 +424,22 @@ static void check_meta_map(const cJSON *map, const char *field, bool values, api
   const cJSON *e;
   if (!cJSON_IsObject(map))
     return;
+  size_t total = 0;
   cJSON_ArrayForEach(e, map) {
     const char *bad = e->string;
-    const char *why = obj_check_qualified_name(e->string);
+    const char *why;
+    if (values) {
+      why = obj_check_qualified_name(e->string);
+    } else {
+      /* annotation keys: a qualified name, case aside (upstream lowercases) */
+      char *lower = xstrdup(e->string);
+      for (char *c = lower; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+          *c = (char)(*c - 'A' + 'a');
+      why = obj_check_qualified_name(lower);
+      free(lower);
+      total += strlen(e->string) + (cJSON_IsString(e) ? strlen(e->valuestring) : 0);
+    }
     if (!why && values && cJSON_IsString(e)) {
       bad = e->valuestring;
       why = obj_check_label_value(e->valuestring);
@@ -225,6 +450,9 @@ static void check_meta_map(const cJSON *map, const char *field, bool values, api
       free(msg);
     }
   }
+  /* upstream's TotalAnnotationSizeLimitB: keys and values, 256 KiB */
+  if (!values && total > 256 * 1024)
+    api_status_add_cause(st, "FieldValueTooLong", field, "Too long: must have at most 262144 bytes");
 }
 
 /* Upstream's metadata fields are omitempty: empty or null maps and lists are
@@ -275,6 +503,7 @@ int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJS
   if (res->hooks->validate)
     res->hooks->validate(obj, old, st);
   if (st->causes) {
+    name = obj_str(obj, "metadata.name"); /* the hook may have replaced items */
     api_status_invalid(st, res->s->group, res->s->kind, name ? name : "");
     return -EINVAL;
   }

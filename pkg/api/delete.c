@@ -10,6 +10,7 @@
 
 #include "api/internal.h"
 #include "api/object.h"
+#include "json/strict.h"
 #include "util/alloc.h"
 
 /* ---- delete ---- */
@@ -28,7 +29,10 @@ static int delete_opts(http_req_t *req, delete_opts_t *o, api_status_t *st) {
   size_t len = 0;
   const char *body = http_req_body(req, &len);
   if (body && len) {
-    o->doc = cJSON_ParseWithLength(body, len);
+    json_strict_result_t jr;
+    if (json_strict_parse(body, len, &o->doc, &jr) < 0)
+      o->doc = NULL; /* protobuf, or refused below */
+    json_strict_result_done(&jr);
     if (!o->doc) {
       const char *ct = http_req_header(req, "Content-Type");
       if (ct && !strncmp(ct, "application/vnd.kubernetes.protobuf", 35)) {

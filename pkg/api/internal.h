@@ -105,8 +105,18 @@ bool api__discovery(api_server_t *srv, http_req_t *req);
 
 /* ---- REST (rest.c) ---- */
 void api__rest(api_call_t *call);
-/* Decode a request body (JSON, YAML or Kubernetes protobuf). */
+/* Decode a request body (JSON, YAML or Kubernetes protobuf) with the strict
+ * decoder (json/strict.h): duplicate keys keep the last value and are
+ * refused (fieldValidation=Strict) or warned about (Warn, the default);
+ * \u0000, trailing data and syntax errors are 400s. res (may be NULL)
+ * names the kind in upstream's error frames. */
+int api__decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_obj,
+                        api_status_t *st);
 int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st);
+/* Decode a JSON patch document (merge, strategic merge or JSON patch) the
+ * same way; duplicates are refused or warned about as upstream does. */
+int api__decode_patch(http_req_t *req, const char *body, size_t len, cJSON **ret_patch,
+                      api_status_t *st);
 /* Prepare obj for storage and submit a create; responds when done. Used by
  * REST create and by bootstrap (req NULL: log errors instead). */
 void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,

@@ -1146,7 +1146,7 @@ static int managers_decode(const cJSON *mf, managers_t *ret, char *err, size_t e
     }
     const char *mgr = obj_str(e, "manager"), *sub = obj_str(e, "subresource");
     api_fieldset_t *set = NULL;
-    char ferr[256];
+    char ferr[200]; /* leaves room for the prefix in a 256-byte err */
     if (api_fieldset_from_json(cJSON_GetObjectItemCaseSensitive(e, "fieldsV1"), &set, ferr,
                                sizeof(ferr)) < 0) {
       snprintf(err, errlen, "error decoding versioned set: %s", ferr);

@@ -178,8 +178,10 @@ void obj_human_duration(int64_t s, char *buf, size_t n) {
   }
 }
 
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? -- one dot-separated part; the 63-character
+ * limit belongs to labels only (upstream's subdomain regex has none per part) */
 static bool label_ok(const char *s, size_t len) {
-  if (len == 0 || len > 63)
+  if (len == 0)
     return false;
   if (!isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
     return false;
@@ -192,7 +194,7 @@ static bool label_ok(const char *s, size_t len) {
 }
 
 const char *obj_check_dns1123_label(const char *s) {
-  if (strlen(s) > 63)
+  if (strlen(s) > 63) /* upstream reports the regex too; k3c's message is the first */
     return "must be no more than 63 characters";
   if (!label_ok(s, strlen(s)))
     return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "

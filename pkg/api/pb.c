@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api/schema_tables.h"
+#include "json/strict.h"
 #include "util/alloc.h"
 
 #define PB_MAX_DEPTH 48
@@ -102,11 +103,16 @@ static int rd_field(rd_t *r, pbfield_t *f) {
   }
 }
 
-static cJSON *string_n(const uint8_t *p, size_t n) {
-  char *s = xstrndup((const char *)p, n);
-  cJSON *v = cJSON_CreateString(s);
+/* A protobuf string as JSON: invalid UTF-8 becomes U+FFFD (as Go's JSON
+ * encoder would write it); a NUL byte is refused, as in JSON bodies
+ * (docs/SECURITY.md "Decoding"): cJSON would cut the string there. */
+static int string_n(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret) {
+  if (memchr(p, 0, n))
+    return fail(c, "strings may not contain the NUL character");
+  char *s = json_utf8_sanitize((const char *)p, n);
+  *ret = cJSON_CreateString(s);
   free(s);
-  return v;
+  return 0;
 }
 
 static cJSON *base64(const uint8_t *p, size_t n) {
@@ -234,8 +240,7 @@ static int dec_wrapped_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **re
     if (f.num == 1 && f.wt == WT_LEN)
       s = f.data, sl = f.len;
   }
-  *ret = string_n(s, sl);
-  return 0;
+  return string_n(c, s, sl, ret);
 }
 
 static int dec_int_or_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret) {
@@ -254,7 +259,9 @@ static int dec_int_or_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret
     else if (f.num == 3 && f.wt == WT_LEN)
       s = f.data, sl = f.len;
   }
-  *ret = type == 1 ? string_n(s, sl) : cJSON_CreateNumber((double)iv);
+  if (type == 1)
+    return string_n(c, s, sl, ret);
+  *ret = cJSON_CreateNumber((double)iv);
   return 0;
 }
 
@@ -272,9 +279,12 @@ static int dec_raw(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret) {
   *ret = NULL;
   if (!raw || rl == 0)
     return 0;
-  cJSON *j = cJSON_ParseWithLength((const char *)raw, rl);
-  if (!j)
-    return fail(c, "embedded raw object is not JSON");
+  json_strict_result_t jr;
+  cJSON *j = NULL;
+  int r2 = json_strict_parse((const char *)raw, rl, &j, &jr);
+  json_strict_result_done(&jr);
+  if (r2 < 0)
+    return fail(c, "embedded raw object is not JSON: %s", jr.err);
   *ret = j;
   return 0;
 }
@@ -292,8 +302,7 @@ static int dec_value(pbctx_t *c, const schema_type_t *t, const schema_field_t *f
     goto badwire;
   switch (fl->kind) {
   case SCHEMA_STRING:
-    *ret = string_n(f->data, f->len);
-    return 0;
+    return string_n(c, f->data, f->len, ret);
   case SCHEMA_BYTES:
     *ret = base64(f->data, f->len);
     return 0;
@@ -411,8 +420,13 @@ static int dec_map_entry(pbctx_t *c, const schema_type_t *t, const schema_field_
     if (!val)
       val = cJSON_CreateNull();
   }
-  char *k = xstrndup((const char *)key, kl);
-  cJSON_DeleteItemFromObjectCaseSensitive(map, k);
+  if (memchr(key, 0, kl)) {
+    ret = fail(c, "strings may not contain the NUL character");
+    goto out;
+  }
+  /* a repeated key is collapsed, last wins, once the message is decoded
+   * (json_strict_dedup): deleting it here would scan the map per entry */
+  char *k = json_utf8_sanitize((const char *)key, kl);
   cJSON_AddItemToObject(map, k, val);
   free(k);
   val = NULL;
@@ -519,6 +533,7 @@ int schema_pb_decode(const schema_type_t *t, const uint8_t *buf, size_t len, cJS
     cJSON_Delete(o);
     return r;
   }
+  json_strict_dedup(o); /* repeated map entries: the last wins, as in Go */
   *ret_obj = o;
   return 0;
 }
@@ -557,11 +572,11 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
         if (g.wt != WT_LEN)
           continue;
         if (g.num == 1) {
-          free(api_version);
-          api_version = xstrndup((const char *)g.data, g.len);
+          free(api_version); /* echoed in errors: valid UTF-8 only */
+          api_version = json_utf8_sanitize((const char *)g.data, g.len);
         } else if (g.num == 2) {
           free(kind);
-          kind = xstrndup((const char *)g.data, g.len);
+          kind = json_utf8_sanitize((const char *)g.data, g.len);
         }
       }
     } else if (f.num == 2) {
@@ -593,6 +608,7 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
   ret = dec_message(&c, t, raw, rawlen, obj, 0);
   if (ret < 0)
     goto out;
+  json_strict_dedup(obj); /* repeated map entries: the last wins, as in Go */
   *ret_obj = obj;
   obj = NULL;
 out:

@@ -69,7 +69,7 @@ static int mag_inc(mag_t *m) {
     m->d[i]++;
     return 0;
   }
-  if (m->n >= WORK_MAX)
+  if (m->n < 0 || m->n >= WORK_MAX)
     return -ERANGE;
   memmove(m->d + 1, m->d, (size_t)m->n);
   m->d[0] = 1;

@@ -43,11 +43,6 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
   return true;
 }
 
-/* Prepare obj (taken) for storage and submit the create. The name and
- * namespace the store key is made of are copied out of obj once they are
- * known: admission may replace or delete metadata items, so no pointer into
- * obj's items is kept across it, and the stored object is given exactly the
- * name its key holds. */
 /* A dry-run create of a name that exists fails as the real one would. */
 static bool dry_run_exists(api_server_t *srv, const api_resource_t *res, const char *ns,
                            const char *name, api_status_t *st) {
@@ -62,6 +57,11 @@ static bool dry_run_exists(api_server_t *srv, const api_resource_t *res, const c
   return true;
 }
 
+/* Prepare obj (taken) for storage and submit the create. The name and
+ * namespace the store key is made of are copied out of obj once they are
+ * known: admission may replace or delete metadata items, so no pointer into
+ * obj's items is kept across it, and the stored object is given exactly the
+ * name its key holds. */
 void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
                  const api_resource_t *view, const char *url_ns, cJSON *obj, bool dry_run) {
   api_status_t st;
@@ -308,7 +308,7 @@ static void handle_create(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  if (api__decode_body(call->req, &obj, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &obj, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
@@ -325,7 +325,7 @@ static void handle_update(api_call_t *call) {
   api_status_t st;
   cJSON *obj = NULL, *old = NULL;
   store_kv_t *kv = NULL;
-  if (api__decode_body(call->req, &obj, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &obj, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }
@@ -386,11 +386,8 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
       return -EINVAL;
     }
   } else {
-    patch = body ? cJSON_ParseWithLength(body, len) : NULL;
-    if (!patch) {
-      api_status_bad_request(st, "the patch body is not valid JSON");
+    if (api__decode_patch(call->req, body ? body : "", body ? len : 0, &patch, st) < 0)
       return -EINVAL;
-    }
   }
   if (!strncmp(ct, "application/json-patch+json", 27)) {
     if (!cJSON_IsArray(patch)) {
@@ -453,7 +450,7 @@ static void server_side_apply(api_call_t *call) {
     api__respond_status(call->req, &st);
     return;
   }
-  if (api__decode_body(call->req, &cfg, &st) < 0) {
+  if (api__decode_body_as(call->req, call->view, &cfg, &st) < 0) {
     api__respond_status(call->req, &st);
     return;
   }

@@ -140,6 +140,64 @@ static size_t path_push(check_t *c, const char *fmt, const char *s, int idx) {
   return old;
 }
 
+/* A float64 as Go's encoding/json writes it (shortest digits; exponent form
+ * below 1e-6 and from 1e21): the number upstream's decoder quotes. */
+static void go_float(double f, char *out, size_t n) {
+  char e[40];
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(e, sizeof(e), "%.*e", prec - 1, f);
+    if (strtod(e, NULL) == f)
+      break;
+  }
+  snprintf(e, sizeof(e), "%.*e", prec - 1, f);
+  double a = fabs(f);
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    /* C's %e already has Go's two-digit exponent; Go trims "e-07" to "e-7" */
+    char *x = strchr(e, 'e');
+    if (x && x[1] == '-' && x[2] == '0' && x[3] && !x[4])
+      memmove(x + 2, x + 3, 2);
+    snprintf(out, n, "%s", e);
+    return;
+  }
+  /* digits and decimal exponent from the %e form, laid out in fixed notation */
+  char digits[24];
+  size_t nd = 0;
+  const char *p = e;
+  bool neg = *p == '-';
+  if (neg)
+    p++;
+  for (; *p && *p != 'e'; p++)
+    if (*p >= '0' && *p <= '9' && nd < sizeof(digits) - 1)
+      digits[nd++] = *p;
+  digits[nd] = '\0';
+  int ex = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
+  while (nd > 1 && digits[nd - 1] == '0')
+    digits[--nd] = '\0';
+  char buf[400];
+  size_t o = 0;
+  if (neg)
+    buf[o++] = '-';
+  if (ex < 0) {
+    buf[o++] = '0';
+    buf[o++] = '.';
+    for (int i = -1; i > ex; i--)
+      buf[o++] = '0';
+    for (size_t i = 0; i < nd; i++)
+      buf[o++] = digits[i];
+  } else {
+    for (int i = 0; i <= ex; i++)
+      buf[o++] = (size_t)i < nd ? digits[i] : '0';
+    if ((size_t)ex + 1 < nd) {
+      buf[o++] = '.';
+      for (size_t i = (size_t)ex + 1; i < nd; i++)
+        buf[o++] = digits[i];
+    }
+  }
+  buf[o] = '\0';
+  snprintf(out, n, "%s", buf);
+}
+
 /* Duplicate keys (in structs and in maps): upstream rejects them in strict
  * mode too. seen holds the keys met so far in this object (borrowed), so
  * a 40,000-key map costs 40,000 lookups, not 800 million comparisons. */
@@ -153,7 +211,46 @@ static void check_duplicate(check_t *c, strmap_t *seen, const cJSON *e, bool rep
     c->cb(c->path, true, msg, c->data);
 }
 
-static void check_value(check_t *c, const schema_field_t *f, const cJSON *v, int depth) {
+/* An integral number outside int32/int64: upstream's typed decoder fails
+ * with "json: cannot unmarshal number 1.2e+29 into Go struct field
+ * DeploymentSpec.spec.replicas of type int32" (struct: the Go type holding
+ * the field; path: JSON names without list indices). */
+static bool out_of_range(check_t *c, const schema_type_t *parent, const schema_field_t *f,
+                         const cJSON *v) {
+  if (!cJSON_IsNumber(v) || (f->kind != SCHEMA_INT32 && f->kind != SCHEMA_INT64))
+    return false;
+  double d = v->valuedouble;
+  bool bad = f->kind == SCHEMA_INT32 ? d < -2147483648.0 || d > 2147483647.0
+                                     : d < -9223372036854775808.0 || d >= 9223372036854775808.0;
+  if (!bad)
+    return false;
+  char num[64], path[1024];
+  go_float(d, num, sizeof(num));
+  size_t o = 0;
+  for (const char *p = c->path; *p && o < sizeof(path) - 1; p++) {
+    if (*p == '[') {
+      while (*p && *p != ']')
+        p++;
+      if (!*p)
+        break;
+      continue;
+    }
+    path[o++] = *p;
+  }
+  path[o] = '\0';
+  const char *sname = parent && parent->name ? strrchr(parent->name, '.') : NULL;
+  sname = sname ? sname + 1 : parent && parent->name ? parent->name : "";
+  char msg[1200];
+  snprintf(msg, sizeof msg, "json: cannot unmarshal number %s into Go struct field %s.%s of type %s", num,
+           sname, path, f->kind == SCHEMA_INT32 ? "int32" : "int64");
+  c->n++;
+  if (c->cb)
+    c->cb(c->path, false, msg, c->data);
+  return true;
+}
+
+static void check_value(check_t *c, const schema_type_t *parent, const schema_field_t *f,
+                        const cJSON *v, int depth) {
   if (cJSON_IsNull(v))
     return;
   const char *want = scalar_mismatch(f->kind, v);
@@ -161,11 +258,14 @@ static void check_value(check_t *c, const schema_field_t *f, const cJSON *v, int
     problem(c, false, json_type_name(v), want);
     return;
   }
+  if (out_of_range(c, parent, f, v))
+    return;
   if (f->kind == SCHEMA_OBJECT && f->type)
     check_object(c, f->type, v, depth + 1);
 }
 
-static void check_field(check_t *c, const schema_field_t *f, const cJSON *v, int depth) {
+static void check_field(check_t *c, const schema_type_t *parent, const schema_field_t *f,
+                        const cJSON *v, int depth) {
   if (cJSON_IsNull(v))
     return;
   if (f->container == SCHEMA_LIST) {
@@ -176,7 +276,7 @@ static void check_field(check_t *c, const schema_field_t *f, const cJSON *v, int
     int i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
       size_t old = path_push(c, NULL, NULL, i);
-      check_value(c, f, e, depth);
+      check_value(c, parent, f, e, depth);
       c->path[old] = 0;
     }
   } else if (f->container == SCHEMA_MAP) {
@@ -189,12 +289,12 @@ static void check_field(check_t *c, const schema_field_t *f, const cJSON *v, int
     for (const cJSON *e = v->child; e; e = e->next) {
       size_t old = path_push(c, "%s%s", e->string ? e->string : "", -1);
       check_duplicate(c, &seen, e, true);
-      check_value(c, f, e, depth);
+      check_value(c, parent, f, e, depth);
       c->path[old] = 0;
     }
     strmap_done(&seen);
   } else {
-    check_value(c, f, v, depth);
+    check_value(c, parent, f, v, depth);
   }
 }
 
@@ -212,7 +312,7 @@ static void check_object(check_t *c, const schema_type_t *t, const cJSON *obj, i
       if (!t->preserve_unknown)
         problem(c, true, NULL, NULL);
     } else {
-      check_field(c, f, e, depth);
+      check_field(c, t, f, e, depth);
     }
     c->path[old] = 0;
   }

@@ -266,7 +266,7 @@ static void volume_mounts(const cJSON *c, const char *path, const names_t *vols,
 }
 
 static void key_selector(const cJSON *sel, const char *path, api_status_t *st) {
-  char f[384];
+  char f[512];
   const char *name = str_or(obj_str(sel, "name"), "");
   const char *why = obj_check_dns1123_subdomain(name);
   if (why) {

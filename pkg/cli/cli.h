@@ -15,5 +15,9 @@ int cli_check_config(int argc, char **argv);
 /* k3c token create|list|delete. */
 int cli_token(int argc, char **argv);
 
+/* k3c datastore status|compact|defrag: sizes, compaction and VACUUM of a
+ * stopped server's database (pkg/cli/datastore.c). */
+int cli_datastore(int argc, char **argv);
+
 /* k3c agent. */
 int cli_agent(const k3c_config_t *cfg);

@@ -9,9 +9,9 @@
 
 static store__node_t *node_new(const char *key, int level) {
   size_t klen = key ? strlen(key) : 0;
-  store__node_t *n = xcalloc(1, sizeof(*n) + (size_t)level * sizeof(n->next[0]) + klen + 1);
+  store__node_t *n = xcalloc(1, sizeof(*n) + (size_t)level * sizeof(n->lv[0]) + klen + 1);
   n->level = level;
-  n->key = (char *)&n->next[level];
+  n->key = (char *)&n->lv[level];
   if (key)
     memcpy(n->key, key, klen + 1);
   return n;
@@ -39,9 +39,9 @@ void store__index_init(store__index_t *idx) {
 void store__index_done(store__index_t *idx) {
   if (!idx->head)
     return;
-  store__node_t *n = idx->head->next[0];
+  store__node_t *n = idx->head->lv[0].next;
   while (n) {
-    store__node_t *next = n->next[0];
+    store__node_t *next = n->lv[0].next;
     node_free(n);
     n = next;
   }
@@ -49,25 +49,31 @@ void store__index_done(store__index_t *idx) {
   idx->head = NULL;
 }
 
-/* Fill update[] with the last node before key on every level. */
-static store__node_t *find_prev(store__index_t *idx, const char *key,
-                                store__node_t **update) {
+/* Fill update[] with the last node before key on every level, and rank[]
+ * (optional) with the live nodes up to and including it. */
+static store__node_t *find_prev(store__index_t *idx, const char *key, store__node_t **update,
+                                size_t *rank) {
   store__node_t *x = idx->head;
+  size_t r = 0;
   for (int i = idx->level - 1; i >= 0; i--) {
-    while (x->next[i] && strcmp(x->next[i]->key, key) < 0)
-      x = x->next[i];
+    while (x->lv[i].next && strcmp(x->lv[i].next->key, key) < 0) {
+      r += x->lv[i].width;
+      x = x->lv[i].next;
+    }
     if (update)
       update[i] = x;
+    if (rank)
+      rank[i] = r;
   }
-  return x->next[0];
+  return x->lv[0].next;
 }
 
 store__node_t *store__index_seek(store__index_t *idx, const char *key) {
-  return find_prev(idx, key, NULL);
+  return find_prev(idx, key, NULL, NULL);
 }
 
 store__node_t *store__index_find(store__index_t *idx, const char *key) {
-  store__node_t *n = find_prev(idx, key, NULL);
+  store__node_t *n = find_prev(idx, key, NULL, NULL);
   return n && strcmp(n->key, key) == 0 ? n : NULL;
 }
 
@@ -87,37 +93,99 @@ static int random_level(store__index_t *idx) {
 
 store__node_t *store__index_get(store__index_t *idx, const char *key) {
   store__node_t *update[STORE__INDEX_MAX_LEVEL];
-  store__node_t *n = find_prev(idx, key, update);
+  size_t rank[STORE__INDEX_MAX_LEVEL];
+  store__node_t *n = find_prev(idx, key, update, rank);
   if (n && strcmp(n->key, key) == 0)
     return n;
   int level = random_level(idx);
-  for (int i = idx->level; i < level; i++)
+  for (int i = idx->level; i < level; i++) {
     update[i] = idx->head;
+    rank[i] = 0;
+    idx->head->lv[i].width = idx->live; /* an unused level spans everything */
+  }
   if (level > idx->level)
     idx->level = level;
   n = node_new(key, level);
+  /* The new node has weight 0: spans above it are unchanged; at its own
+   * levels, the span of update[i] is split at it. */
   for (int i = 0; i < level; i++) {
-    n->next[i] = update[i]->next[i];
-    update[i]->next[i] = n;
+    size_t before = rank[0] - rank[i]; /* live nodes in (update[i], n) */
+    n->lv[i].next = update[i]->lv[i].next;
+    n->lv[i].width = update[i]->lv[i].width - before;
+    update[i]->lv[i].next = n;
+    update[i]->lv[i].width = before;
   }
   idx->nodes++;
   return n;
+}
+
+/* Set the node's weight (live or not) and every span that covers it. */
+static void set_live(store__index_t *idx, store__node_t *n, bool live) {
+  if (n->live == live)
+    return;
+  store__node_t *update[STORE__INDEX_MAX_LEVEL];
+  find_prev(idx, n->key, update, NULL);
+  for (int i = 0; i < idx->level; i++) {
+    if (live)
+      update[i]->lv[i].width++;
+    else
+      update[i]->lv[i].width--;
+  }
+  n->live = live;
+  if (live)
+    idx->live++;
+  else
+    idx->live--;
 }
 
 bool store__index_release(store__index_t *idx, store__node_t *n) {
   if (n->chain || n->pending || n->ttl_slot)
     return false;
   store__node_t *update[STORE__INDEX_MAX_LEVEL];
-  store__node_t *found = find_prev(idx, n->key, update);
+  set_live(idx, n, false);
+  store__node_t *found = find_prev(idx, n->key, update, NULL);
   if (found != n)
     return false;
-  for (int i = 0; i < n->level; i++)
-    update[i]->next[i] = n->next[i];
-  while (idx->level > 1 && !idx->head->next[idx->level - 1])
+  for (int i = 0; i < n->level; i++) {
+    update[i]->lv[i].width += n->lv[i].width;
+    update[i]->lv[i].next = n->lv[i].next;
+  }
+  while (idx->level > 1 && !idx->head->lv[idx->level - 1].next)
     idx->level--;
   idx->nodes--;
   node_free(n);
   return true;
+}
+
+/* Live nodes with a key < key (or <= key when inclusive). */
+static size_t rank_of(store__index_t *idx, const char *key, bool inclusive) {
+  size_t rank[STORE__INDEX_MAX_LEVEL];
+  store__node_t *n = find_prev(idx, key, NULL, rank);
+  size_t r = rank[0];
+  if (inclusive && n && n->live && strcmp(n->key, key) == 0)
+    r++;
+  return r;
+}
+
+size_t store__index_count(store__index_t *idx, const char *prefix, const char *after) {
+  size_t plen = strlen(prefix);
+  size_t lo = rank_of(idx, prefix, false);
+  if (after && strncmp(after, prefix, plen) == 0)
+    lo = rank_of(idx, after, true);
+  /* The first key after every key with this prefix: the prefix with its
+   * last byte below 0xff incremented (none: to the end). */
+  char *end = xstrdup(prefix);
+  size_t elen = plen;
+  while (elen > 0 && (unsigned char)end[elen - 1] == 0xff)
+    elen--;
+  size_t hi = idx->live;
+  if (elen > 0) {
+    end[elen - 1] = (char)((unsigned char)end[elen - 1] + 1);
+    end[elen] = '\0';
+    hi = rank_of(idx, end, false);
+  }
+  free(end);
+  return hi > lo ? hi - lo : 0;
 }
 
 const store__ver_t *store__node_at(const store__node_t *n, int64_t rev) {
@@ -142,12 +210,13 @@ store_kv_t *store__node_latest(const store__node_t *n) {
   return store__node_current(n);
 }
 
-void store__node_push(store__node_t *n, store_kv_t *kv, bool tomb) {
+void store__index_push(store__index_t *idx, store__node_t *n, store_kv_t *kv, bool tomb) {
   store__ver_t *v = xmalloc(sizeof(*v));
   v->older = n->chain;
   v->kv = kv;
   v->tomb = tomb;
   n->chain = v;
+  set_live(idx, n, !tomb);
 }
 
 void store__node_trim(store__node_t *n, int64_t compacted) {

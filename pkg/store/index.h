@@ -28,14 +28,22 @@ typedef struct store__node {
   int64_t pending_rev;  /* revision of that write */
   bool pending_tomb;
   size_t ttl_slot;      /* position in the TTL heap + 1; 0 = not in it */
+  bool live;            /* weight: the newest committed version is not a tombstone */
   int level;
-  struct store__node *next[];
+  /* Per level: the next node, and the number of live nodes in
+   * (this, next] (to the end of the list when next is NULL), so the live
+   * keys of a range are counted in O(log n) (an indexable skip list). */
+  struct store__level {
+    struct store__node *next;
+    size_t width;
+  } lv[];
 } store__node_t;
 
 typedef struct {
   store__node_t *head; /* sentinel, no key */
   int level;
   size_t nodes;
+  size_t live; /* live nodes in all */
   uint32_t rng;
 } store__index_t;
 
@@ -47,7 +55,7 @@ store__node_t *store__index_find(store__index_t *idx, const char *key);
 store__node_t *store__index_get(store__index_t *idx, const char *key);
 /* First node whose key is >= key (NULL at the end). */
 store__node_t *store__index_seek(store__index_t *idx, const char *key);
-static inline store__node_t *store__index_next(const store__node_t *n) { return n->next[0]; }
+static inline store__node_t *store__index_next(const store__node_t *n) { return n->lv[0].next; }
 /* Remove and free the node if nothing refers to it any more (no versions,
  * nothing pending, not in the TTL heap). Returns true if it was freed. */
 bool store__index_release(store__index_t *idx, store__node_t *n);
@@ -60,7 +68,11 @@ store_kv_t *store__node_live_at(const store__node_t *n, int64_t rev);
 store_kv_t *store__node_current(const store__node_t *n);
 /* Newest value including pending writes, or NULL when absent/deleted. */
 store_kv_t *store__node_latest(const store__node_t *n);
-/* Push a committed version (takes the reference). */
-void store__node_push(store__node_t *n, store_kv_t *kv, bool tomb);
+/* Push a committed version (takes the reference) and update the node's
+ * weight in the live counts. */
+void store__index_push(store__index_t *idx, store__node_t *n, store_kv_t *kv, bool tomb);
+/* Keys currently live with key > after (or all when after is NULL) that
+ * start with prefix: O(log n), nothing walked. */
+size_t store__index_count(store__index_t *idx, const char *prefix, const char *after);
 /* Drop versions no read at a revision >= compacted can see. */
 void store__node_trim(store__node_t *n, int64_t compacted);

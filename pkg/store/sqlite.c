@@ -8,20 +8,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "store/backend.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
+#include "util/log.h"
 
 #define SCHEMA_VERSION 1
 /* Less free space than this after a failed write counts as a full disk. */
 #define DISK_FULL_BYTES (256u * 1024)
+/* WAL sizing (docs/STORE.md "Disk space"): checkpoint every ~4 MiB of WAL
+ * (SQLite's default of 1000 pages), and cut the file back to 4 MiB when
+ * it is reset, so a burst of large batches does not leave a big WAL. */
+#define WAL_AUTOCHECKPOINT_PAGES 1000
+#define WAL_SIZE_LIMIT (4 * 1024 * 1024)
+/* Free pages returned to the file system per incremental_vacuum step
+ * (1 MiB at 4 KiB pages), and free pages left alone (they are reused by
+ * the next writes, and moving them costs WAL writes). */
+#define VACUUM_STEP_PAGES 256
+#define VACUUM_KEEP_PAGES 64
 
 struct store_backend {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *insert;
+  int64_t compact_done; /* meta compact_rev: history below it is deleted */
+  bool maint_dirty;     /* a compaction slice or vacuum step ran since the last checkpoint */
 };
 
 static const char schema_sql[] =
@@ -29,7 +43,6 @@ static const char schema_sql[] =
     "CREATE TABLE kv (rev INTEGER PRIMARY KEY, key TEXT NOT NULL,"
     " create_rev INTEGER NOT NULL, prev_rev INTEGER NOT NULL, deleted INTEGER NOT NULL,"
     " lease INTEGER NOT NULL, value BLOB NOT NULL);"
-    "CREATE INDEX kv_key ON kv (key, rev);"
     "INSERT INTO meta VALUES ('schema', 1), ('compact_rev', 1);";
 
 /* Map an SQLite failure at open time to an errno and a sentence. */
@@ -114,8 +127,14 @@ static int backend_open(const char *path, store_backend_t **ret_backend, char *e
   /* Exclusive locking before the first WAL access: no shared memory file,
    * and a second process opening the same file fails instead of diverging
    * from our in-memory state. */
-  rc = sqlite3_exec(b->db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
-                           " PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+  /* auto_vacuum=INCREMENTAL takes effect on a new database (before its
+   * first table); an older file is converted below with one VACUUM. */
+  char pragmas[256];
+  snprintf(pragmas, sizeof(pragmas),
+           "PRAGMA locking_mode=EXCLUSIVE; PRAGMA auto_vacuum=INCREMENTAL;"
+           " PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=%d;"
+           " PRAGMA journal_size_limit=%d;", WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT);
+  rc = sqlite3_exec(b->db, pragmas, NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     r = open_error(b, rc, "setting WAL mode", err, errlen);
     goto out;
@@ -151,10 +170,39 @@ static int backend_open(const char *path, store_backend_t **ret_backend, char *e
       goto rollback;
     }
   }
+  /* No (key, rev) index: every write would dirty a random index page (4 KiB
+   * through the WAL and again at the checkpoint for a 1 KiB update, +40%
+   * bytes written, measured). Compaction goes by rev and prev_rev, and the
+   * one query by key, at load, scans the table once. Older k3c databases
+   * lose the index here; an older k3c still reads the file. */
+  rc = sqlite3_exec(b->db, "DROP INDEX IF EXISTS kv_key", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    r = open_error(b, rc, "updating the schema", err, errlen);
+    goto rollback;
+  }
   rc = sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     r = open_error(b, rc, "committing the schema", err, errlen);
     goto rollback;
+  }
+  int64_t av = 2;
+  if (n != 0 && query_int(b->db, "PRAGMA auto_vacuum", &av, &rc) == 0 && av != 2) {
+    /* Once per database written before auto_vacuum: rebuild it so freed
+     * pages can be given back while the server runs. Needs free space
+     * about the size of the live data; on failure the store still works,
+     * only without shrinking. */
+    log_info("store", "database %s: converting to auto_vacuum=incremental (one VACUUM)", path);
+    rc = sqlite3_exec(b->db, "VACUUM", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+      log_warn("store", "database %s: VACUUM failed (%s); the file will not shrink until it "
+               "succeeds (k3c datastore defrag)", path, sqlite3_errmsg(b->db));
+    else
+      sqlite3_exec(b->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  }
+  if (query_int(b->db, "SELECT value FROM meta WHERE name = 'compact_rev'", &b->compact_done,
+                &rc) < 0) {
+    r = open_error(b, rc, "reading the compacted revision", err, errlen);
+    goto out;
   }
   rc = sqlite3_prepare_v3(b->db, "INSERT INTO kv VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1,
                           SQLITE_PREPARE_PERSISTENT, &b->insert, NULL);
@@ -174,19 +222,9 @@ out:
   return r;
 }
 
-static int backend_load(store_backend_t *b, store_backend_load_cb cb, void *data, int64_t *ret_rev,
-                        int64_t *ret_compact_rev, char *err, size_t errlen) {
-  sqlite3_stmt *st = NULL;
-  int64_t max_rev = 0, compact_rev = 0;
-  int rc, r = 0;
-
-  /* The newest row of each key; live keys only. */
-  rc = sqlite3_prepare_v2(b->db,
-                          "SELECT rev, key, create_rev, prev_rev, lease, value FROM kv"
-                          " WHERE rev IN (SELECT max(rev) FROM kv GROUP BY key) AND deleted = 0",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK)
-    return open_error(b, rc, "loading keys", err, errlen);
+static int load_rows(struct store_backend *b, sqlite3_stmt *st, bool history,
+                     store_backend_load_cb cb, void *data, char *err, size_t errlen) {
+  int rc, r;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     store_backend_row_t row = {
         .rev = sqlite3_column_int64(st, 0),
@@ -196,40 +234,94 @@ static int backend_load(store_backend_t *b, store_backend_load_cb cb, void *data
         .lease_expires = sqlite3_column_int64(st, 4),
         .value = sqlite3_column_blob(st, 5),
         .len = (size_t)sqlite3_column_bytes(st, 5),
+        .deleted = sqlite3_column_int(st, 6) != 0,
+        .history = history,
     };
     if (!row.key || !row.key[0] || row.rev <= 0 || row.create_rev <= 0 ||
-        row.create_rev > row.rev) {
+        row.create_rev > row.rev || row.prev_rev < 0 || row.prev_rev >= row.rev) {
       snprintf(err, errlen, "database %s is corrupt: bad row at revision %lld", b->path,
                (long long)row.rev);
-      r = -EIO;
-      goto out;
+      return -EIO;
     }
     if (!row.value)
       row.value = "";
     r = cb(&row, data);
     if (r < 0) {
-      snprintf(err, errlen, "database %s: loading key %s failed: %s", b->path, row.key,
-               strerror(-r));
-      goto out;
+      snprintf(err, errlen, "database %s: loading key %s at revision %lld failed: %s", b->path,
+               row.key, (long long)row.rev, strerror(-r));
+      return r;
     }
   }
-  if (rc != SQLITE_DONE) {
-    r = open_error(b, rc, "loading keys", err, errlen);
-    goto out;
-  }
+  if (rc != SQLITE_DONE)
+    return open_error(b, rc, "loading keys", err, errlen);
+  return 0;
+}
+
+static int backend_load(store_backend_t *b, int64_t history, store_backend_load_cb cb, void *data,
+                        int64_t *ret_rev, int64_t *ret_compact_rev, int64_t *ret_start, char *err,
+                        size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  int64_t max_rev = 0, compact_rev = 0, start, after = 0;
+  int rc, r = 0;
+
   if (query_int(b->db, "SELECT max(rev) FROM kv", &max_rev, &rc) < 0 ||
-      query_int(b->db, "SELECT value FROM meta WHERE name = 'compact_rev'", &compact_rev, &rc) < 0) {
-    r = open_error(b, rc, "loading the revision", err, errlen);
-    goto out;
-  }
+      query_int(b->db, "SELECT value FROM meta WHERE name = 'compact_rev'", &compact_rev, &rc) < 0)
+    return open_error(b, rc, "loading the revision", err, errlen);
   if (compact_rev < 1) {
     snprintf(err, errlen, "database %s is corrupt: compacted revision %lld", b->path,
              (long long)compact_rev);
-    r = -EIO;
-    goto out;
+    return -EIO;
   }
-  *ret_rev = max_rev > compact_rev ? max_rev : compact_rev;
+  if (max_rev < compact_rev)
+    max_rev = compact_rev;
+  /* History: the rows after start, kept until compaction. Revisions are
+   * dense (one per write), so a count short of the span means rows are
+   * missing (a database from elsewhere): then no history, as before. */
+  start = max_rev - (history > 0 ? history : 0);
+  if (start < compact_rev)
+    start = compact_rev;
+  if (start < max_rev) {
+    sqlite3_stmt *cnt = NULL;
+    rc = sqlite3_prepare_v2(b->db, "SELECT count(*) FROM kv WHERE rev > ?1", -1, &cnt, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(cnt, 1, start);
+      rc = sqlite3_step(cnt);
+      after = rc == SQLITE_ROW ? sqlite3_column_int64(cnt, 0) : 0;
+      rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(cnt);
+    if (rc != SQLITE_OK)
+      return open_error(b, rc, "loading the history", err, errlen);
+    if (after != max_rev - start) {
+      log_warn("store", "database %s: revisions after %lld are not dense (%lld rows for %lld);"
+               " starting without watch history", b->path, (long long)start, (long long)after,
+               (long long)(max_rev - start));
+      start = max_rev;
+    }
+  }
+  /* The newest row of each key at start; live keys only. */
+  rc = sqlite3_prepare_v2(b->db,
+                          "SELECT rev, key, create_rev, prev_rev, lease, value, deleted FROM kv"
+                          " WHERE rev IN (SELECT max(rev) FROM kv WHERE rev <= ?1 GROUP BY key)"
+                          " AND deleted = 0",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return open_error(b, rc, "loading keys", err, errlen);
+  sqlite3_bind_int64(st, 1, start);
+  if ((r = load_rows(b, st, false, cb, data, err, errlen)) < 0)
+    goto out;
+  sqlite3_finalize(st);
+  rc = sqlite3_prepare_v2(b->db,
+                          "SELECT rev, key, create_rev, prev_rev, lease, value, deleted FROM kv"
+                          " WHERE rev > ?1 ORDER BY rev", -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return open_error(b, rc, "loading the history", err, errlen);
+  sqlite3_bind_int64(st, 1, start);
+  if ((r = load_rows(b, st, true, cb, data, err, errlen)) < 0)
+    goto out;
+  *ret_rev = max_rev;
   *ret_compact_rev = compact_rev;
+  *ret_start = start;
 out:
   sqlite3_finalize(st);
   return r;
@@ -302,33 +394,111 @@ fail:
   return r;
 }
 
-static int backend_compact(store_backend_t *b, int64_t rev) {
-  sqlite3_stmt *del = NULL, *meta = NULL;
+/* One compaction transaction: the revisions (lo, hi] are looked at; the
+ * version each of them superseded (its prev_rev) and the tombstones among
+ * them are deleted. A version is superseded at or below rev exactly when a
+ * newer row at or below rev names it as prev_rev, so walking the revisions
+ * once, slice by slice, deletes the same rows as one big DELETE would, with
+ * no transaction (and no WAL) growing with the size of the history. */
+static int compact_slice(struct store_backend *b, int64_t lo, int64_t hi) {
+  sqlite3_stmt *prev = NULL, *tomb = NULL, *meta = NULL;
   int r = -EIO;
   if (sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
     return -EIO;
   if (sqlite3_prepare_v2(b->db,
-                         "DELETE FROM kv WHERE rev <= ?1 AND (deleted = 1 OR EXISTS"
-                         " (SELECT 1 FROM kv AS n WHERE n.key = kv.key AND n.rev > kv.rev"
-                         " AND n.rev <= ?1))",
-                         -1, &del, NULL) != SQLITE_OK ||
+                         "DELETE FROM kv WHERE rev IN (SELECT prev_rev FROM kv WHERE rev > ?1"
+                         " AND rev <= ?2 AND prev_rev > 0)", -1, &prev, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(b->db, "DELETE FROM kv WHERE rev > ?1 AND rev <= ?2 AND deleted = 1", -1,
+                         &tomb, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(b->db,
                          "UPDATE meta SET value = max(value, ?1) WHERE name = 'compact_rev'", -1,
                          &meta, NULL) != SQLITE_OK)
     goto out;
-  sqlite3_bind_int64(del, 1, rev);
-  sqlite3_bind_int64(meta, 1, rev);
-  if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(meta) != SQLITE_DONE)
+  sqlite3_bind_int64(prev, 1, lo);
+  sqlite3_bind_int64(prev, 2, hi);
+  sqlite3_bind_int64(tomb, 1, lo);
+  sqlite3_bind_int64(tomb, 2, hi);
+  sqlite3_bind_int64(meta, 1, hi);
+  if (sqlite3_step(prev) != SQLITE_DONE || sqlite3_step(tomb) != SQLITE_DONE ||
+      sqlite3_step(meta) != SQLITE_DONE)
     goto out;
   if (sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     goto out;
+  b->compact_done = hi;
   r = 0;
 out:
   if (r < 0)
     sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
-  sqlite3_finalize(del);
+  sqlite3_finalize(prev);
+  sqlite3_finalize(tomb);
   sqlite3_finalize(meta);
   return r;
+}
+
+static int backend_compact(store_backend_t *b, int64_t rev) {
+  int64_t freelist = 0;
+  int rc;
+  if (b->compact_done < rev) {
+    int64_t hi = rev - b->compact_done > STORE_COMPACT_SLICE ? b->compact_done + STORE_COMPACT_SLICE
+                                                            : rev;
+    int r = compact_slice(b, b->compact_done, hi);
+    if (r < 0)
+      return r;
+    b->maint_dirty = true;
+    return 1;
+  }
+  if (query_int(b->db, "PRAGMA freelist_count", &freelist, &rc) < 0)
+    return -EIO;
+  if (freelist > VACUUM_KEEP_PAGES) {
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", VACUUM_STEP_PAGES);
+    if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      return -EIO;
+    int64_t after = freelist;
+    if (query_int(b->db, "PRAGMA freelist_count", &after, &rc) < 0)
+      return -EIO;
+    b->maint_dirty = true;
+    if (after < freelist) /* not an old file without auto_vacuum */
+      return 1;
+  }
+  /* Copy the WAL into the database and cut it to zero bytes. No reader
+   * can hold it (exclusive lock), so this completes. */
+  rc = sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  b->maint_dirty = false;
+  return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+static int64_t file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+static int backend_stats(store_backend_t *b, store_backend_stats_t *ret) {
+  int64_t page_size = 0, pages = 0, freelist = 0, rows = 0, av = 0;
+  int rc;
+  if (query_int(b->db, "PRAGMA page_size", &page_size, &rc) < 0 ||
+      query_int(b->db, "PRAGMA page_count", &pages, &rc) < 0 ||
+      query_int(b->db, "PRAGMA freelist_count", &freelist, &rc) < 0 ||
+      query_int(b->db, "PRAGMA auto_vacuum", &av, &rc) < 0 ||
+      query_int(b->db, "SELECT count(*) FROM kv", &rows, &rc) < 0)
+    return -EIO;
+  char *wal = xasprintf("%s-wal", b->path);
+  *ret = (store_backend_stats_t){
+      .file_bytes = file_size(b->path), .wal_bytes = file_size(wal),
+      .live_bytes = (pages - freelist) * page_size, .free_bytes = freelist * page_size,
+      .rows = rows, .compact_rev = b->compact_done, .auto_vacuum = (int)av};
+  free(wal);
+  return 0;
+}
+
+static int backend_defrag(store_backend_t *b, char *err, size_t errlen) {
+  int rc = sqlite3_exec(b->db, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return write_error(b, rc, "VACUUM", err, errlen);
+  rc = sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return write_error(b, rc, "checkpointing the WAL", err, errlen);
+  return 0;
 }
 
 const store_backend_ops_t store__sqlite_backend = {
@@ -337,5 +507,7 @@ const store_backend_ops_t store__sqlite_backend = {
     .load = backend_load,
     .commit = backend_commit,
     .compact = backend_compact,
+    .stats = backend_stats,
+    .defrag = backend_defrag,
     .close = backend_close,
 };

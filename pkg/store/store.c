@@ -16,6 +16,7 @@
 #include "store/token.h"
 #include "store/watch.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 #define DEFAULT_WINDOW 10000
 #define DEFAULT_QUEUE_MAX 10000
@@ -88,6 +89,7 @@ struct store {
   ev_timer ttl_timer;
   ev_timer compact_timer;
   int64_t db_compacted;
+  size_t compacting;    /* compaction requests not yet finished */
   double compact_every; /* seconds */
 };
 
@@ -266,6 +268,18 @@ static void *writer_main(void *arg) {
     if (batch->kind == REQ_COMPACT) {
       if (!failed)
         err = s->ops->compact(s->backend, batch->compact_rev);
+      if (err > 0) {
+        /* One slice done, more to do: queue the rest behind the writes
+         * that came in meanwhile, so no write waits for a whole
+         * compaction. At close the rest is left for the next start. */
+        pthread_mutex_lock(&s->mu);
+        if (!s->stop) {
+          list_push(&s->submit, batch);
+          continue;
+        }
+        pthread_mutex_unlock(&s->mu);
+        err = 0;
+      }
     } else if (!failed) {
       if (n > rows_cap) {
         rows_cap = n;
@@ -329,7 +343,7 @@ static void apply(struct store *s, req_t *r) {
   store__event_t ev = {.kind = r->tomb ? STORE_EVENT_DELETE : STORE_EVENT_PUT,
                        .kv = store_kv_ref(kv), .prev = store_kv_ref(prev),
                        .created = !r->tomb && !prev};
-  store__node_push(n, store_kv_ref(kv), r->tomb);
+  store__index_push(&s->idx, n, store_kv_ref(kv), r->tomb);
   if (n->pending && n->pending_rev == kv->mod_rev) {
     store_kv_unref(n->pending);
     n->pending = NULL;
@@ -367,6 +381,16 @@ static void finish(struct store *s, req_t *r) {
     if (r->cb)
       r->cb(r->err, r->err ? NULL : r->kv, r->data);
     store_kv_unref(r->kv);
+  } else if (r->kind == REQ_COMPACT) {
+    s->compacting--;
+    if (r->err < 0) {
+      /* The history stays (reads are unaffected); the next compaction
+       * (timer or store_compact) starts again where the backend stopped. */
+      log_warn("store", "compaction to revision %lld failed: %s; retrying at the next one",
+               (long long)r->compact_rev, strerror(-r->err));
+      if (s->db_compacted == r->compact_rev)
+        s->db_compacted = 0;
+    }
   }
   free(r);
 }
@@ -548,6 +572,25 @@ int store_get_latest(store_t *s, const char *key, store_kv_t **ret_kv) {
   return 0;
 }
 
+/* Live keys under prefix after `after` at revision rev: the count now
+ * (O(log n), index.c) minus what the events since rev added: +1 for a
+ * create, -1 for a delete. O(log n + events since rev), and the events
+ * since rev are bounded by the window. */
+static size_t count_at(struct store *s, const char *prefix, const char *after, int64_t rev) {
+  int64_t count = (int64_t)store__index_count(&s->idx, prefix, after);
+  size_t plen = strlen(prefix);
+  for (int64_t r = rev + 1; r <= store_revision(s); r++) {
+    const store__event_t *e = store__hub_get(&s->hub, r);
+    if (!e || strncmp(e->kv->key, prefix, plen) != 0 || strcmp(e->kv->key, after) <= 0)
+      continue;
+    if (e->kind == STORE_EVENT_DELETE)
+      count++;
+    else if (e->created)
+      count--;
+  }
+  return count > 0 ? (size_t)count : 0;
+}
+
 int store_list(store_t *s, const store_list_opts_t *o, store_list_t *ret_list) {
   char *after = NULL;
   int64_t rev = o ? o->rev : 0;
@@ -577,19 +620,20 @@ int store_list(store_t *s, const store_list_opts_t *o, store_list_t *ret_list) {
   if (n && after && strcmp(n->key, after) == 0)
     n = store__index_next(n);
   for (; n && strncmp(n->key, o->prefix, plen) == 0; n = store__index_next(n)) {
+    if (o->limit && l.n == o->limit)
+      break;
     store_kv_t *kv = store__node_live_at(n, rev);
     if (!kv)
       continue;
-    if (o->limit && l.n == o->limit) {
-      l.remaining++;
-      continue;
-    }
     if (l.n == cap) {
       cap = cap ? cap * 2 : 16;
       l.items = xrealloc(l.items, cap * sizeof(*l.items));
     }
     l.items[l.n++] = store_kv_ref(kv);
   }
+  /* A page costs O(page): the rest is counted, not walked. */
+  if (n && strncmp(n->key, o->prefix, plen) == 0)
+    l.remaining = count_at(s, o->prefix, l.items[l.n - 1]->key, rev);
   if (l.remaining)
     l.continue_tok = store__token_encode(rev, l.items[l.n - 1]->key);
   *ret_list = l;
@@ -610,12 +654,7 @@ void store_list_done(store_list_t *l) {
 }
 
 size_t store_count(store_t *s, const char *prefix) {
-  size_t count = 0, plen = strlen(prefix);
-  for (store__node_t *n = store__index_seek(&s->idx, prefix);
-       n && strncmp(n->key, prefix, plen) == 0; n = store__index_next(n))
-    if (store__node_current(n))
-      count++;
-  return count;
+  return store__index_count(&s->idx, prefix, NULL);
 }
 
 /* ---- watch ---- */
@@ -637,6 +676,7 @@ static void compact_db(struct store *s) {
   r->kind = REQ_COMPACT;
   r->compact_rev = rev;
   s->db_compacted = rev;
+  s->compacting++;
   enqueue(s, r);
 }
 
@@ -651,6 +691,8 @@ int store_compact(store_t *s, int64_t rev) {
     compact_db(s);
   return 0;
 }
+
+bool store_compacting(const store_t *s) { return s->compacting != 0; }
 
 static void compact_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   struct store *s = (struct store *)((char *)t - offsetof(struct store, compact_timer));
@@ -703,18 +745,43 @@ static void ttl_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* ---- open and close ---- */
 
+/* Loading: rows of the state at the history start go straight into the
+ * index; history rows are kept in revision order until the event window
+ * exists, then applied as if just committed. */
+typedef struct {
+  struct store *s;
+  req_t *hist;
+  size_t n, cap;
+} load_ctx_t;
+
 static int load_row(const store_backend_row_t *row, void *data) {
-  struct store *s = data;
+  load_ctx_t *c = data;
+  struct store *s = c->s;
   store_kv_t *kv = kv_new(row->key, copy_value(row->value, row->len), row->len, row->create_rev,
                           row->rev, row->lease_expires);
+  if (row->history) {
+    if (c->n == c->cap) {
+      c->cap = c->cap ? c->cap * 2 : 256;
+      c->hist = xrealloc(c->hist, c->cap * sizeof(*c->hist));
+    }
+    c->hist[c->n++] = (req_t){.kind = REQ_WRITE, .kv = kv, .tomb = row->deleted,
+                              .prev_rev = row->prev_rev};
+    return 0;
+  }
   store__node_t *n = store__index_get(&s->idx, row->key);
   if (n->chain) {
     store_kv_unref(kv);
     return -EEXIST;
   }
-  store__node_push(n, kv, false);
+  store__index_push(&s->idx, n, kv, false);
   heap_set(s, n, row->lease_expires);
   return 0;
+}
+
+static void load_ctx_done(load_ctx_t *c) {
+  for (size_t i = 0; i < c->n; i++)
+    store_kv_unref(c->hist[i].kv);
+  free(c->hist);
 }
 
 int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_store, char *err,
@@ -746,13 +813,33 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   r = s->ops->open(opts->path, &s->backend, err, errlen);
   if (r < 0)
     goto fail;
-  r = s->ops->load(s->backend, load_row, s, &rev, &compact_rev, err, errlen);
-  if (r < 0)
-    goto fail;
+  /* The event window is rebuilt from the rows kept until compaction, so
+   * a watch from shortly before a restart resumes instead of 410. */
+  size_t window = opts->watch_window ? opts->watch_window : DEFAULT_WINDOW;
+  load_ctx_t lc = {.s = s};
+  int64_t start = 0;
+  r = s->ops->load(s->backend, (int64_t)window, load_row, &lc, &rev, &compact_rev, &start, err,
+                   errlen);
+  if (r == 0 && lc.n != (size_t)(rev - start)) {
+    snprintf(err, errlen, "store: the backend gave %zu history rows for revisions %lld..%lld",
+             lc.n, (long long)start + 1, (long long)rev);
+    r = -EIO;
+  }
+  for (size_t i = 0; r == 0 && i < lc.n; i++)
+    if (lc.hist[i].kv->mod_rev != start + 1 + (int64_t)i) {
+      snprintf(err, errlen, "store: history row %lld out of order", (long long)lc.hist[i].kv->mod_rev);
+      r = -EIO;
+    }
   s->next_rev = rev + 1;
   s->db_compacted = compact_rev;
-  store__hub_init(&s->hub, loop, opts->watch_window ? opts->watch_window : DEFAULT_WINDOW,
-                  opts->watcher_queue_max ? opts->watcher_queue_max : DEFAULT_QUEUE_MAX, rev);
+  store__hub_init(&s->hub, loop, window,
+                  opts->watcher_queue_max ? opts->watcher_queue_max : DEFAULT_QUEUE_MAX,
+                  r == 0 ? start : rev);
+  for (size_t i = 0; r == 0 && i < lc.n; i++)
+    apply(s, &lc.hist[i]);
+  load_ctx_done(&lc);
+  if (r < 0)
+    goto fail;
 
   /* The writer thread takes no signals: they belong to the loop thread. */
   sigset_t all, old;

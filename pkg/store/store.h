@@ -200,5 +200,12 @@ void store_watch_stop(store_watch_t *w);
  * accumulate up to watcher_queue_max events before being cut off. */
 void store_watch_pause(store_watch_t *w, bool paused);
 
-/* Drop history at and below rev (bounded by the current revision). */
+/* Drop history at and below rev (bounded by the current revision). In
+ * memory at once; on disk in bounded slices on the writer thread between
+ * write batches, then free pages are returned to the file system in small
+ * incremental-vacuum steps and the WAL is checkpointed and truncated
+ * (docs/STORE.md "Disk space"). */
 int store_compact(store_t *s, int64_t rev);
+/* Addition: whether a compaction started by store_compact or the timer is
+ * still running on disk. */
+bool store_compacting(const store_t *s);

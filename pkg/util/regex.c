@@ -438,7 +438,7 @@ static int parse_repeat(parser_t *ps, int *ret) {
   bool repeated = false;
   for (;;) {
     const char *at = ps->p;
-    int min, max;
+    int min = 0, max = 0;
     char c = *ps->p;
     if (c == '*')
       min = 0, max = -1, ps->p++;
@@ -471,7 +471,7 @@ static int parse_repeat(parser_t *ps, int *ret) {
 static int parse_cat(parser_t *ps, int *ret) {
   int cat = node_new(ps, N_CAT), last = -1;
   while (*ps->p && *ps->p != '|' && *ps->p != ')') {
-    int n;
+    int n = -1;
     int r = parse_repeat(ps, &n);
     if (r < 0)
       return r;

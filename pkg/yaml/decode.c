@@ -29,6 +29,8 @@ typedef struct {
   size_t errlen;
   int depth;
   size_t copied; /* bytes copied for anchors and aliases, <= YAML_MAX_COPY_BYTES */
+  yaml_dup_cb on_dup; /* NULL: a repeated key fails the parse */
+  void *dup_data;
 } ctx_t;
 
 static int fail(ctx_t *c, const yaml_mark_t *mark, const char *reason) {
@@ -248,16 +250,22 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
       yaml_event_delete(&kev);
       goto out;
     }
+    if (strlen((const char *)kev.data.scalar.value) != kev.data.scalar.length) {
+      r = fail(c, &kev.start_mark, "strings may not contain the NUL character");
+      yaml_event_delete(&kev);
+      goto out;
+    }
     char *key = xstrdup((const char *)kev.data.scalar.value);
     int is_merge = kev.data.scalar.plain_implicit && !strcmp(key, "<<");
     yaml_mark_t kmark = kev.start_mark;
     yaml_event_delete(&kev);
     yaml_event_t vev;
-    cJSON *val = NULL;
+    cJSON *val = NULL, *dup = NULL;
     if ((r = next_event(c, &vev)) < 0) {
       free(key);
       goto out;
     }
+    size_t vline = vev.start_mark.line + 1;
     r = parse_node(c, &vev, &val);
     yaml_event_delete(&vev);
     if (r < 0) {
@@ -268,6 +276,14 @@ static int parse_mapping(ctx_t *c, yaml_event_t *start, cJSON **ret) {
       if (!merges)
         merges = cJSON_CreateArray();
       cJSON_AddItemToArray(merges, val);
+    } else if (c->on_dup && (dup = strmap_get(&keys, key))) {
+      /* the last value wins: it takes over the earlier item's key string,
+       * which the map borrows */
+      c->on_dup(vline, key, c->dup_data);
+      val->string = dup->string;
+      dup->string = NULL;
+      strmap_set(&keys, val->string, val);
+      cJSON_ReplaceItemViaPointer(map, dup, val);
     } else if (strmap_has(&keys, key)) {
       char msg[300];
       snprintf(msg, sizeof(msg), "duplicate key \"%.200s\"", key);
@@ -350,6 +366,10 @@ static int parse_node(ctx_t *c, yaml_event_t *ev, cJSON **ret) {
     anchor = (const char *)ev->data.scalar.anchor;
     const char *s = (const char *)ev->data.scalar.value;
     const char *tag = (const char *)ev->data.scalar.tag;
+    if (strlen(s) != ev->data.scalar.length) { /* "\0" in a quoted scalar: cJSON cannot hold it */
+      r = fail(c, &ev->start_mark, "strings may not contain the NUL character");
+      break;
+    }
     if (tag && !strcmp(tag, "tag:yaml.org,2002:str"))
       val = cJSON_CreateString(s);
     else if (ev->data.scalar.plain_implicit && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
@@ -383,8 +403,9 @@ static int parse_node(ctx_t *c, yaml_event_t *ev, cJSON **ret) {
   return 0;
 }
 
-int yaml_parse_stream(const char *text, size_t len, cJSON **ret_docs, char *err, size_t errlen) {
-  ctx_t c = {.err = err, .errlen = errlen};
+static int parse_stream(const char *text, size_t len, cJSON **ret_docs, yaml_dup_cb cb,
+                        void *data, char *err, size_t errlen) {
+  ctx_t c = {.err = err, .errlen = errlen, .on_dup = cb, .dup_data = data};
   cJSON *docs = cJSON_CreateArray();
   int r = 0;
   if (!yaml_parser_initialize(&c.parser)) {
@@ -437,9 +458,14 @@ int yaml_parse_stream(const char *text, size_t len, cJSON **ret_docs, char *err,
   return 0;
 }
 
-int yaml_parse_one(const char *text, size_t len, cJSON **ret_doc, char *err, size_t errlen) {
+int yaml_parse_stream(const char *text, size_t len, cJSON **ret_docs, char *err, size_t errlen) {
+  return parse_stream(text, len, ret_docs, NULL, NULL, err, errlen);
+}
+
+int yaml_parse_one_dups(const char *text, size_t len, cJSON **ret_doc, yaml_dup_cb cb, void *data,
+                        char *err, size_t errlen) {
   cJSON *docs;
-  int r = yaml_parse_stream(text, len, &docs, err, errlen);
+  int r = parse_stream(text, len, &docs, cb, data, err, errlen);
   if (r < 0)
     return r;
   int n = cJSON_GetArraySize(docs);
@@ -451,4 +477,8 @@ int yaml_parse_one(const char *text, size_t len, cJSON **ret_doc, char *err, siz
   *ret_doc = n ? cJSON_DetachItemFromArray(docs, 0) : cJSON_CreateNull();
   cJSON_Delete(docs);
   return 0;
+}
+
+int yaml_parse_one(const char *text, size_t len, cJSON **ret_doc, char *err, size_t errlen) {
+  return yaml_parse_one_dups(text, len, ret_doc, NULL, NULL, err, errlen);
 }

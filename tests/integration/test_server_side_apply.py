@@ -239,6 +239,28 @@ def lists(t, k, srv):
          "fieldsV1 of a Deployment apply is upstream's, key for key and in order",
          json.dumps(got.get("fieldsV1")) + "\n want " + json.dumps(want))
 
+    # and the Update entry of `kubectl create deployment`, as upstream writes it
+    r = k("create", "deployment", "made", "--image=nginx", "--port=80")
+    status, _, body = srv.request("GET", "/apis/apps/v1/namespaces/default/deployments/made")
+    obj = json.loads(body) if status == 200 else {}
+    entry = [e for e in obj.get("metadata", {}).get("managedFields", []) if e["manager"] == "kubectl-create"]
+    labels = {"f:labels": {".": {}, "f:app": {}}}
+    want = {"f:metadata": labels, "f:spec": {
+        "f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {}, "f:selector": {},
+        "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}, "f:type": {}},
+        "f:template": {"f:metadata": labels, "f:spec": {
+            "f:containers": {'k:{"name":"nginx"}': {
+                ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {},
+                "f:ports": {".": {}, 'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}, "f:protocol": {}}},
+                "f:resources": {}, "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}},
+            "f:dnsPolicy": {}, "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {},
+            "f:terminationGracePeriodSeconds": {}}}}}
+    got = entry[0] if entry else {}
+    t.ok(r.returncode == 0 and got.get("operation") == "Update"
+         and json.dumps(got.get("fieldsV1")) == json.dumps(want),
+         "the kubectl-create Update entry of a Deployment is upstream's (\".\" for new maps and items only)",
+         r.stderr + json.dumps(got.get("fieldsV1")) + "\n want " + json.dumps(want))
+
 
 CRD = """
 apiVersion: apiextensions.k8s.io/v1

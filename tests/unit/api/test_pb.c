@@ -249,6 +249,37 @@ static void test_int_or_string_quantity_raw(void) {
   ASSERT_NULL(s);
 }
 
+/* Issue #19: map entries repeat (last wins, once, not a scan per entry),
+ * invalid UTF-8 becomes U+FFFD (responses stay valid JSON), NUL is refused. */
+static void test_map_repeats_utf8_nul(void) {
+  enc_t cm = {0}, e1 = {0}, e2 = {0}, e3 = {0};
+  put_str(&e1, 1, "a");
+  put_str(&e1, 2, "1");
+  put_str(&e2, 1, "a");
+  put_str(&e2, 2, "2");
+  put_str(&e3, 1, "b");
+  put_str(&e3, 2, "x\xff");
+  put_msg(&cm, 2, &e1);
+  put_msg(&cm, 2, &e2);
+  put_msg(&cm, 2, &e3);
+  int r;
+  char *s = decode_type("io.k8s.api.core.v1.ConfigMap", &cm, &r);
+  ASSERT_EQ_INT(r, 0);
+  int ok = strcmp(s, "{\"data\":{\"a\":\"2\",\"b\":\"x\xef\xbf\xbd\"}}") == 0;
+  if (!ok)
+    printf("#   got %s\n", s);
+  free(s);
+  ASSERT_TRUE(ok);
+  enc_t bad = {0}, e4 = {0};
+  put_str(&e4, 1, "k");
+  put_bytes(&e4, 2, "x\0y", 3);
+  put_msg(&bad, 2, &e4);
+  s = decode_type("io.k8s.api.core.v1.ConfigMap", &bad, &r);
+  ASSERT_EQ_INT(r, -EINVAL);
+  ASSERT_CONTAINS(err, "NUL");
+  ASSERT_NULL(s);
+}
+
 static void test_zero_values_and_unknown_fields(void) {
   /* ContainerPort: containerPort is required (no omitempty): 0 kept;
    * hostPort 0 (omitempty) dropped; name "" dropped; unknown field 99
@@ -468,6 +499,7 @@ TEST_LIST = {
     TEST(test_double_duration_bytes),
     TEST(test_envelope_errors),
     TEST(test_depth_bound),
+    TEST(test_map_repeats_utf8_nul),
     TEST(test_fuzz_replay),
     {0},
 };

@@ -1,5 +1,6 @@
 /* Tests for pkg/api/reqinfo.c (URL -> RequestInfo), object.c (names, ages,
  * times) and status.c (upstream error wording). */
+#include <string.h>
 #include <errno.h>
 
 #include "api/object.h"
@@ -68,6 +69,17 @@ static void test_names(void) {
   ASSERT_NOT_NULL(obj_check_dns1123_subdomain("-x"));
   ASSERT_NOT_NULL(obj_check_dns1123_subdomain("a..b"));
   ASSERT_NOT_NULL(obj_check_dns1123_subdomain(""));
+  /* regression: a part longer than 63 characters is a valid subdomain
+   * (upstream's regex has no per-part limit); 253 in all is the limit */
+  char longpart[200];
+  memset(longpart, 'a', 100);
+  memcpy(longpart + 100, ".example.com", 13);
+  ASSERT_NULL(obj_check_dns1123_subdomain(longpart));
+  char toolong[300];
+  memset(toolong, 'a', 254);
+  toolong[254] = '\0';
+  ASSERT_EQ_STR(obj_check_dns1123_subdomain(toolong), "must be no more than 253 characters");
+  ASSERT_NOT_NULL(obj_check_dns1123_label(longpart));
   ASSERT_NULL(obj_check_dns1123_label("dev-1"));
   ASSERT_NOT_NULL(obj_check_dns1123_label("dev.1"));
   ASSERT_CONTAINS(obj_check_dns1123_label("Dev"), "a lowercase RFC 1123 label must consist of");

@@ -224,6 +224,31 @@ static void test_check_types(void) {
   cJSON_Delete(arr);
 }
 
+/* Integers beyond int32/int64 fail as upstream's typed decoder fails
+ * (regression: replicas 1.2e29 was stored). */
+static void test_check_int_range(void) {
+  probs_t p;
+  int n = check("apps/v1", "Deployment",
+                "{\"spec\":{\"replicas\":1.2e29,\"revisionHistoryLimit\":2147483647,"
+                "\"progressDeadlineSeconds\":-2147483649,\"template\":{\"spec\":{"
+                "\"activeDeadlineSeconds\":9.3e18,\"containers\":[{\"name\":\"c\",\"ports\":[{"
+                "\"containerPort\":3000000000}]}]}}}}",
+                &p);
+  ASSERT_EQ_INT(n, 4);
+  ASSERT_FALSE(p.unknown[0]);
+  ASSERT_EQ_STR(p.msgs[0], "json: cannot unmarshal number 1.2e+29 into Go struct field "
+                           "DeploymentSpec.spec.replicas of type int32");
+  ASSERT_EQ_STR(p.msgs[1], "json: cannot unmarshal number -2147483649 into Go struct field "
+                           "DeploymentSpec.spec.progressDeadlineSeconds of type int32");
+  ASSERT_EQ_STR(p.msgs[2], "json: cannot unmarshal number 9300000000000000000 into Go struct field "
+                           "PodSpec.spec.template.spec.activeDeadlineSeconds of type int64");
+  ASSERT_EQ_STR(p.msgs[3], "json: cannot unmarshal number 3000000000 into Go struct field "
+                           "ContainerPort.spec.template.spec.containers.ports.containerPort of type int32");
+}
+
+/* Bodies reach schema_check with duplicates already collapsed by the
+ * decoders (json/strict.c, yaml/decode.c); a tree built elsewhere still
+ * gets them reported. */
 static void test_check_duplicate_field(void) {
   probs_t p;
   int n = check("v1", "ConfigMap", "{\"data\":{},\"data\":{}}", &p);
@@ -278,7 +303,7 @@ TEST_LIST = {
     TEST(test_check_valid_manifest),
     TEST(test_check_unknown_fields),
     TEST(test_check_types),
-    TEST(test_check_duplicate_field),
+    TEST(test_check_int_range), TEST(test_check_duplicate_field),
     TEST(test_smp),
     {0},
 };

@@ -282,8 +282,146 @@ static void test_crash_rounds(void) {
   t_teardown();
 }
 
+/* ---- torn WAL and truncated database (#18) ---- */
+
+#define TORN_KEYS 50
+
+static void torn_value(char *buf, size_t len, int i) {
+  snprintf(buf, len, "value-%d-%0400d", i, i);
+}
+
+/* A child writes TORN_KEYS keys, each acknowledged, says so, and is
+ * SIGKILLed: the WAL holds every commit, nothing is checkpointed. */
+static void write_and_die(void) {
+  int fds[2];
+  ASSERT_EQ_INT(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_TRUE(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    tloop = ev_loop_new(EVFLAG_AUTO);
+    store_t *s = t_open();
+    char key[32], val[512];
+    for (int i = 0; i < TORN_KEYS; i++) {
+      snprintf(key, sizeof(key), "/t/%02d", i);
+      torn_value(val, sizeof(val), i);
+      t_put(s, key, val);
+    }
+    char c = 'k';
+    if (write(fds[1], &c, 1) != 1)
+      _exit(3);
+    pause();
+    _exit(0);
+  }
+  close(fds[1]);
+  char c = 0;
+  struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+  ASSERT_TRUE(poll(&pfd, 1, 60000) == 1);
+  ASSERT_EQ_INT(read(fds[0], &c, 1), 1);
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+static void check_torn_keys(store_t *s) {
+  char key[32], val[512];
+  for (int i = 0; i < TORN_KEYS; i++) {
+    snprintf(key, sizeof(key), "/t/%02d", i);
+    torn_value(val, sizeof(val), i);
+    store_kv_t *kv = NULL;
+    ASSERT_EQ_INT(store_get(s, key, 0, &kv), 0);
+    ASSERT_EQ_STR(kv->value, val);
+    store_kv_unref(kv);
+  }
+  ASSERT_EQ_INT(store_revision(s), TORN_KEYS + 1);
+}
+
+/* Power lost while the next transaction was being written: its frames are
+ * at the end of the WAL, torn (half a frame) or with a bad checksum.
+ * Recovery stops at the last intact commit: every acknowledged write is
+ * there, the torn one is not, and writing goes on. */
+static void test_torn_wal(void) {
+  for (int variant = 0; variant < 2; variant++) {
+    t_setup();
+    write_and_die();
+    char wal[400];
+    snprintf(wal, sizeof(wal), "%s-wal", tpath);
+    FILE *f = fopen(wal, "r+b");
+    ASSERT_TRUE(f != NULL);
+    unsigned char hdr[32], fh[24];
+    ASSERT_EQ_INT(fread(hdr, 1, 32, f), 32);
+    size_t page = ((size_t)hdr[8] << 24) | ((size_t)hdr[9] << 16) | ((size_t)hdr[10] << 8) | hdr[11];
+    ASSERT_TRUE(page >= 512 && page <= 65536);
+    ASSERT_EQ_INT(fseek(f, -(long)(24 + page), SEEK_END), 0);
+    ASSERT_EQ_INT(fread(fh, 1, 24, f), 24); /* the last frame's header: right salts */
+    unsigned char *body = malloc(page);
+    for (size_t i = 0; i < page; i++)
+      body[i] = (unsigned char)(i * 131 + 7);
+    fh[7] = (unsigned char)(fh[7] + 1); /* a commit frame for one more page */
+    ASSERT_EQ_INT(fseek(f, 0, SEEK_END), 0);
+    ASSERT_EQ_INT(fwrite(fh, 1, 24, f), 24);
+    ASSERT_EQ_INT(fwrite(body, 1, variant == 0 ? page / 2 : page, f), variant == 0 ? page / 2 : page);
+    free(body);
+    fclose(f);
+
+    store_t *s = t_open();
+    check_torn_keys(s);
+    ASSERT_TRUE(t_put(s, "/t/after", "x") == TORN_KEYS + 2);
+    store_close(s);
+    s = t_open();
+    store_kv_t *kv = NULL;
+    ASSERT_EQ_INT(store_get(s, "/t/after", 0, &kv), 0);
+    store_kv_unref(kv);
+    store_close(s);
+    t_teardown();
+  }
+}
+
+/* A database file cut short (a lost write-back, a bad copy): the store
+ * refuses to start with "corrupt ... restore it from a backup" and leaves
+ * the file as it is, instead of starting without the lost rows. */
+static void test_truncated_database(void) {
+  static const long cuts[] = {2, 3};
+  for (int c = 0; c < 2; c++) {
+    t_setup();
+    store_t *s = t_open();
+    char key[32], val[1100];
+    memset(val, 'v', 1024);
+    val[1024] = 0;
+    for (int i = 0; i < 300; i++) {
+      snprintf(key, sizeof(key), "/big/%03d", i);
+      t_put(s, key, val);
+    }
+    store_close(s); /* clean: the WAL is checkpointed into the file */
+    FILE *f = fopen(tpath, "r+b");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_EQ_INT(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    fclose(f);
+    ASSERT_TRUE(size > 64 * 1024);
+    long cut = c == 0 ? (size / cuts[c]) / 4096 * 4096 : size - size / cuts[c] - 100;
+    ASSERT_EQ_INT(truncate(tpath, cut), 0);
+    s = NULL;
+    int r = store_open(tloop, &(store_options_t){.path = tpath, .compact_interval_ms = -1}, &s,
+                       terr, sizeof(terr));
+    ASSERT_EQ_INT(r, -EIO);
+    ASSERT_CONTAINS(terr, "is corrupt");
+    ASSERT_CONTAINS(terr, "restore it from a backup");
+    ASSERT_CONTAINS(terr, tpath);
+    printf("# cut to %ld of %ld bytes: %s\n", cut, size, terr);
+    f = fopen(tpath, "rb");
+    ASSERT_EQ_INT(fseek(f, 0, SEEK_END), 0);
+    ASSERT_EQ_INT(ftell(f), cut); /* left as it was */
+    fclose(f);
+    t_teardown();
+  }
+}
+
 TEST_LIST = {
     TEST(test_crash_rounds),
+    TEST(test_torn_wal),
+    TEST(test_truncated_database),
     {0},
 };
 TEST_MAIN()

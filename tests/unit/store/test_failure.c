@@ -169,10 +169,62 @@ static void test_sqlite_file_limit(void) {
   t_teardown();
 }
 
+static volatile int fail_compacts;
+
+static int faulty_compact(store_backend_t *b, int64_t rev) {
+  if (fail_compacts > 0) {
+    fail_compacts--;
+    return -ENOSPC;
+  }
+  return store__sqlite_backend.compact(b, rev);
+}
+
+/* A full disk during compaction: writes and reads go on, the history is
+ * kept, and the next compaction finishes the job (#18). */
+static void test_compaction_failure(void) {
+  t_setup();
+  faulty = store__sqlite_backend;
+  faulty.compact = faulty_compact;
+  store__backend = &faulty;
+  store_t *s = t_open();
+  for (int i = 0; i < 20; i++)
+    t_put(s, "/c/a", "v");
+  fail_compacts = 1;
+  ASSERT_EQ_INT(store_compact(s, store_revision(s)), 0);
+  double end = ev_time() + 20;
+  while (store_compacting(s) && ev_time() < end) {
+    ev_run(tloop, EVRUN_NOWAIT);
+    usleep(1000);
+  }
+  ASSERT_FALSE(store_compacting(s));
+  ASSERT_EQ_INT(fail_compacts, 0);
+  int64_t rev = t_put(s, "/c/b", "still writing");
+  ASSERT_TRUE(rev > 20);
+  ASSERT_EQ_INT(store_compact(s, store_revision(s)), 0);
+  ASSERT_TRUE(store_compacting(s)); /* retried, not forgotten */
+  end = ev_time() + 20;
+  while (store_compacting(s) && ev_time() < end) {
+    ev_run(tloop, EVRUN_NOWAIT);
+    usleep(1000);
+  }
+  store_close(s);
+  store__backend = &store__sqlite_backend;
+  store_backend_t *b = NULL;
+  store_backend_stats_t st;
+  char err[512];
+  ASSERT_EQ_INT(store__sqlite_backend.open(tpath, &b, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(store__sqlite_backend.stats(b, &st), 0);
+  ASSERT_EQ_INT(st.rows, 2);
+  ASSERT_EQ_INT(st.compact_rev, rev);
+  store__sqlite_backend.close(b);
+  t_teardown();
+}
+
 TEST_LIST = {
     TEST(test_commit_failure),
     TEST(test_disk_full_reported),
     TEST(test_sqlite_file_limit),
+    TEST(test_compaction_failure),
     {0},
 };
 TEST_MAIN()

@@ -313,6 +313,62 @@ static void test_watch_future_start(void) {
   t_teardown();
 }
 
+/* The event window is rebuilt from the database at open: a watch from a
+ * revision taken before a restart gets every event after it, with kinds,
+ * values and previous values as before the restart, then live events. A
+ * revision older than the reloaded window is compacted (-EOVERFLOW). */
+static void test_watch_after_restart(void) {
+  t_setup();
+  store_options_t o = {.path = tpath, .compact_interval_ms = -1, .watch_window = 50};
+  store_t *s = t_open_opts(&o);
+  char val[32];
+  for (int i = 0; i < 100; i++) { /* older than the window of 50 */
+    snprintf(val, sizeof(val), "old%d", i);
+    t_put(s, "/w/old", val);
+  }
+  t_put(s, "/w/a", "a1");
+  int64_t from = t_put(s, "/w/b", "b1");
+  t_put(s, "/w/a", "a2");
+  t_put(s, "/other/x", "x");
+  ASSERT_EQ_INT(t_write(s, STORE_OP_DELETE, "/w/b", NULL, 0, 0, NULL), 0);
+  t_put(s, "/w/b", "b2");
+  int64_t last = store_revision(s);
+  store_close(s);
+
+  s = t_open_opts(&o);
+  ASSERT_EQ_INT(store_revision(s), last);
+  ASSERT_EQ_INT(store_compacted_revision(s), last - 50);
+  rec_t a = {0}, old = {0};
+  store_watch_t *w = watch(s, "/w/", from, &a);
+  wait_events(&a, 3);
+  ASSERT_EQ_INT(a.n, 3);
+  ASSERT_EQ_INT(a.revs[0], from + 1);
+  ASSERT_EQ_INT(a.kinds[0], STORE_EVENT_PUT);
+  ASSERT_EQ_STR(a.values[0], "a2");
+  ASSERT_EQ_STR(a.prevs[0], "a1");
+  ASSERT_EQ_INT(a.revs[1], from + 3);
+  ASSERT_EQ_INT(a.kinds[1], STORE_EVENT_DELETE);
+  ASSERT_EQ_STR(a.values[1], "b1");
+  ASSERT_EQ_INT(a.revs[2], from + 4);
+  ASSERT_TRUE(a.created[2]);
+  ASSERT_EQ_STR(a.values[2], "b2");
+  ASSERT_EQ_STR(a.prevs[2], "-");
+  /* reads at revisions before the restart work too */
+  store_kv_t *kv = NULL;
+  ASSERT_EQ_INT(store_get(s, "/w/b", from, &kv), 0);
+  ASSERT_EQ_STR(kv->value, "b1");
+  store_kv_unref(kv);
+  /* live events follow */
+  t_put(s, "/w/c", "c1");
+  wait_events(&a, 4);
+  ASSERT_EQ_INT(a.revs[3], last + 1);
+  store_watch_stop(w);
+  store_watch_t *wo = NULL;
+  ASSERT_EQ_INT(store_watch_start(s, "/w/", last - 60, rec_cb, rec_err, &old, &wo), -EOVERFLOW);
+  store_close(s);
+  t_teardown();
+}
+
 TEST_LIST = {
     TEST(test_watch_live),
     TEST(test_watch_replay),
@@ -322,6 +378,7 @@ TEST_LIST = {
     TEST(test_watch_stop_in_callback),
     TEST(test_watch_many),
     TEST(test_watch_future_start),
+    TEST(test_watch_after_restart),
     {0},
 };
 TEST_MAIN()
