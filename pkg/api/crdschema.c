@@ -15,6 +15,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/regex.h"
+#include "json/util.h"
 #include "util/strmap.h"
 
 #define MAX_DEPTH 64
@@ -35,6 +36,40 @@ static void child_path(char *out, size_t n, const char *base, const char *key) {
     snprintf(out, n, "%s", key);
 }
 
+/* Key lookups in one object, many times: a hash index (json/util.h) when
+ * the object is big, so an object of K keys against P properties costs
+ * O(K + P), not O(K * P). Small objects keep the plain scan. */
+#define INDEX_MIN 16
+
+typedef struct {
+  const cJSON *obj;
+  strmap_t idx;
+  bool indexed;
+} keys_t;
+
+static void keys_init(keys_t *k, const cJSON *obj) {
+  k->obj = obj;
+  k->indexed = false;
+  int n = 0;
+  for (const cJSON *c = obj ? obj->child : NULL; c && n < INDEX_MIN; c = c->next)
+    n++;
+  if (n >= INDEX_MIN) {
+    json_index_init(&k->idx, obj);
+    k->indexed = true;
+  }
+}
+
+static cJSON *keys_get(const keys_t *k, const char *key) {
+  if (!k->obj || !key)
+    return NULL;
+  return k->indexed ? json_index_get(&k->idx, key) : cJSON_GetObjectItemCaseSensitive(k->obj, key);
+}
+
+static void keys_done(keys_t *k) {
+  if (k->indexed)
+    json_index_done(&k->idx);
+}
+
 /* ---- defaulting ---- */
 
 static void apply_defaults(const cJSON *schema, cJSON *obj, int depth) {
@@ -43,14 +78,19 @@ static void apply_defaults(const cJSON *schema, cJSON *obj, int depth) {
   if (cJSON_IsObject(obj)) {
     const cJSON *props = kw(schema, "properties");
     const cJSON *p;
+    keys_t have;
+    keys_init(&have, obj);
     cJSON_ArrayForEach(p, props) {
       const cJSON *def = kw(p, "default");
-      if (def && !cJSON_GetObjectItemCaseSensitive(obj, p->string))
-        cJSON_AddItemToObject(obj, p->string, cJSON_Duplicate(def, 1));
-      cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, p->string);
+      cJSON *child = keys_get(&have, p->string);
+      if (def && !child) {
+        child = cJSON_Duplicate(def, 1);
+        cJSON_AddItemToObject(obj, p->string, child);
+      }
       if (child)
         apply_defaults(p, child, depth + 1);
     }
+    keys_done(&have);
     const cJSON *ap = kw(schema, "additionalProperties");
     if (cJSON_IsObject(ap)) {
       cJSON *c;
@@ -76,11 +116,13 @@ static void prune(const cJSON *schema, cJSON *obj, const char *path, bool root, 
     const cJSON *props = kw(schema, "properties");
     const cJSON *ap = kw(schema, "additionalProperties");
     bool keep_all = preserves(schema) || cJSON_IsTrue(ap) || (cJSON_IsObject(ap) && !props);
+    keys_t pk;
+    keys_init(&pk, props);
     cJSON *c = obj->child;
     while (c) {
       cJSON *next = c->next;
       child_path(sub, sizeof(sub), path, c->string);
-      const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, c->string) : NULL;
+      const cJSON *ps = keys_get(&pk, c->string);
       bool meta = root && (!strcmp(c->string, "apiVersion") || !strcmp(c->string, "kind") ||
                            !strcmp(c->string, "metadata"));
       if (meta) {
@@ -96,6 +138,7 @@ static void prune(const cJSON *schema, cJSON *obj, const char *path, bool root, 
       }
       c = next;
     }
+    keys_done(&pk);
   } else if (cJSON_IsArray(obj)) {
     const cJSON *items = kw(schema, "items");
     int i = 0;
@@ -454,26 +497,31 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, vctx_
   }
   if (cJSON_IsObject(v)) {
     const cJSON *req;
+    keys_t have, pk;
+    keys_init(&have, v);
     cJSON_ArrayForEach(req, kw(schema, "required")) {
-      if (cJSON_IsString(req) && !cJSON_GetObjectItemCaseSensitive(v, req->valuestring)) {
+      if (cJSON_IsString(req) && !keys_get(&have, req->valuestring)) {
         child_path(sub, sizeof(sub), path, req->valuestring);
         n += problem(st, "FieldValueRequired", sub, "Required value");
       }
     }
+    keys_done(&have);
     const cJSON *props = kw(schema, "properties");
     const cJSON *ap = kw(schema, "additionalProperties");
+    keys_init(&pk, props);
     const cJSON *c;
     cJSON_ArrayForEach(c, v) {
       if (depth == 0 && (!strcmp(c->string, "apiVersion") || !strcmp(c->string, "kind") ||
                          !strcmp(c->string, "metadata")))
         continue;
       child_path(sub, sizeof(sub), path, c->string);
-      const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, c->string) : NULL;
+      const cJSON *ps = keys_get(&pk, c->string);
       if (ps)
         n += validate(ps, c, sub, x, depth + 1);
       else if (cJSON_IsObject(ap))
         n += validate(ap, c, sub, x, depth + 1);
     }
+    keys_done(&pk);
   }
   return n;
 }

@@ -27,24 +27,49 @@
 typedef struct {
   http_req_t *req;
   const api_resource_t *view;
+  cJSON *rows_of;      /* Tables: an empty Table each row is made in, then taken from */
+  const char *include; /* Tables: includeObject (the request's) */
   store_kv_t **items;
   size_t n, next;
+  bool wrote; /* an item is out: the next one needs a comma */
 } list_stream_t;
 
 static void list_stream_free(list_stream_t *ls) {
   for (size_t i = 0; i < ls->n; i++)
     store_kv_unref(ls->items[i]);
   free(ls->items);
+  cJSON_Delete(ls->rows_of);
   free(ls);
 }
 
-/* Append ",<item as the requested version>" (no comma before the first). */
-static void item_append(buf_t *out, const api_resource_t *view, const store_kv_t *kv, bool first) {
+/* Append ",<item as the requested version>" (no comma before the first),
+ * or for a Table its row. */
+static void item_append(buf_t *out, list_stream_t *ls, const store_kv_t *kv) {
+  if (ls->rows_of) {
+    cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
+    if (!obj)
+      return;
+    api__table_add_stored(ls->rows_of, ls->view, obj, ls->include);
+    cJSON_Delete(obj);
+    cJSON *rows = cJSON_GetObjectItemCaseSensitive(ls->rows_of, "rows");
+    cJSON *row = cJSON_DetachItemFromArray(rows, 0);
+    char *s = row ? cJSON_PrintUnformatted(row) : NULL;
+    if (s) {
+      if (ls->wrote)
+        buf_append(out, ",", 1);
+      buf_append_str(out, s);
+      ls->wrote = true;
+    }
+    free(s);
+    cJSON_Delete(row);
+    return;
+  }
   size_t vlen = kv->len;
-  char *conv = api__view_bytes(view, kv->value, kv->len, &vlen);
-  if (!first)
+  char *conv = api__view_bytes(ls->view, kv->value, kv->len, &vlen);
+  if (ls->wrote)
     buf_append(out, ",", 1);
   buf_append(out, conv ? conv : kv->value, vlen);
+  ls->wrote = true;
   free(conv);
 }
 
@@ -54,7 +79,7 @@ static void list_stream_pump(list_stream_t *ls) {
   while (ls->next < ls->n && http_stream_writable(ls->req)) {
     buf_reset(&piece);
     while (ls->next < ls->n && piece.len < LIST_PIECE) {
-      item_append(&piece, ls->view, ls->items[ls->next], ls->next == 0);
+      item_append(&piece, ls, ls->items[ls->next]);
       ls->next++;
     }
     http_stream_write(ls->req, piece.data, piece.len);
@@ -290,7 +315,7 @@ void api__list(api_call_t *call) {
   label_selector_t *ls = NULL;
   field_selector_t *fs = NULL;
   cJSON *table = NULL;
-  store_kv_t **kvs = NULL; /* selected items (JSON lists), new references */
+  store_kv_t **kvs = NULL; /* selected items, new references */
   size_t n_kvs = 0, cap_kvs = 0, kvs_bytes = 0;
   if (api__selectors(call, &ls, &fs, &st) < 0) {
     api__respond_status(call->req, &st);
@@ -341,19 +366,12 @@ void api__list(api_call_t *call) {
         continue;
       }
       count++;
-      if (table) {
-        if (!obj)
-          obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
-        if (obj)
-          api__table_add_stored(table, call->view, obj, include);
-      } else {
-        if (n_kvs == cap_kvs) {
-          cap_kvs = cap_kvs ? cap_kvs * 2 : 64;
-          kvs = xrealloc(kvs, cap_kvs * sizeof(*kvs));
-        }
-        kvs[n_kvs++] = store_kv_ref(l.items[i]);
-        kvs_bytes += l.items[i]->len + 1;
+      if (n_kvs == cap_kvs) {
+        cap_kvs = cap_kvs ? cap_kvs * 2 : 64;
+        kvs = xrealloc(kvs, cap_kvs * sizeof(*kvs));
       }
+      kvs[n_kvs++] = store_kv_ref(l.items[i]);
+      kvs_bytes += l.items[i]->len + 1;
       cJSON_Delete(obj);
     }
     free(tok);
@@ -367,17 +385,29 @@ void api__list(api_call_t *call) {
   tok = NULL;
   char rvs[32];
   snprintf(rvs, sizeof(rvs), "%lld", (long long)list_rev);
+  buf_t head;
+  buf_init(&head, LIST_INLINE_MAX + ((size_t)64 << 20)); /* head, and small lists inline */
+  const char *ctype = "application/json";
   if (table) {
+    /* The Table without rows, printed, ends in "rows":[]}: its rows go
+     * in between as for items. */
+    ctype = "application/json;as=Table;v=v1;g=meta.k8s.io";
     cJSON *m = cJSON_GetObjectItemCaseSensitive(table, "metadata");
     cJSON_AddStringToObject(m, "resourceVersion", rvs);
     if (next)
       cJSON_AddStringToObject(m, "continue", next);
-    char *body = cJSON_PrintUnformatted(table);
-    http_respond_take(call->req, 200, "application/json;as=Table;v=v1;g=meta.k8s.io", body,
-                      strlen(body));
+    char *t = cJSON_PrintUnformatted(table);
+    size_t tl = strlen(t);
+    if (tl < 3 || strcmp(t + tl - 3, "[]}")) {
+      free(t);
+      api_status_internal(&st, "cannot frame the Table");
+      api__respond_status(call->req, &st);
+      buf_done(&head);
+      goto out;
+    }
+    buf_append(&head, t, tl - 2);
+    free(t);
   } else {
-    buf_t head;
-    buf_init(&head, LIST_INLINE_MAX + ((size_t)64 << 20)); /* head, and small lists inline */
     buf_printf(&head, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"",
                call->view->s->kind, call->view->group_version, rvs);
     if (next) {
@@ -390,32 +420,38 @@ void api__list(api_call_t *call) {
         buf_printf(&head, ",\"remainingItemCount\":%zu", remaining);
     }
     buf_append_str(&head, "},\"items\":[");
-    bool yaml = api__wants_yaml(call->req) && kvs_bytes <= LIST_YAML_MAX;
-    if (kvs_bytes <= LIST_INLINE_MAX || yaml) {
-      for (size_t i = 0; i < n_kvs; i++)
-        item_append(&head, call->view, kvs[i], i == 0);
-      buf_append(&head, "]}", 2);
-      size_t blen;
-      char *body = buf_steal(&head, &blen);
-      if (yaml && api__respond_yaml(call->req, 200, body, blen))
-        free(body);
-      else
-        http_respond_take(call->req, 200, "application/json", body, blen);
-    } else {
-      list_stream_t *lst = xcalloc(1, sizeof(*lst));
-      lst->req = call->req;
-      lst->view = call->view;
-      lst->items = kvs;
-      lst->n = n_kvs;
-      kvs = NULL;
-      n_kvs = 0;
-      http_stream_begin(call->req, 200, "application/json");
-      http_stream_write(call->req, head.data, head.len);
-      buf_done(&head);
-      http_req_on_close(call->req, list_stream_close, lst);
-      http_stream_on_drain(call->req, list_stream_drain, lst);
-      list_stream_pump(lst);
-    }
+  }
+  bool yaml = !table && api__wants_yaml(call->req) && kvs_bytes <= LIST_YAML_MAX;
+  list_stream_t *lst = xcalloc(1, sizeof(*lst));
+  lst->req = call->req;
+  lst->view = call->view;
+  lst->include = include;
+  if (table) {
+    lst->rows_of = table; /* its rows array is empty again after each row */
+    table = NULL;
+  }
+  lst->items = kvs;
+  lst->n = n_kvs;
+  kvs = NULL;
+  n_kvs = 0;
+  if (kvs_bytes <= LIST_INLINE_MAX || yaml) {
+    for (size_t i = 0; i < lst->n; i++)
+      item_append(&head, lst, lst->items[i]);
+    buf_append(&head, "]}", 2);
+    list_stream_free(lst);
+    size_t blen;
+    char *body = buf_steal(&head, &blen);
+    if (yaml && api__respond_yaml(call->req, 200, body, blen))
+      free(body);
+    else
+      http_respond_take(call->req, 200, ctype, body, blen);
+  } else {
+    http_stream_begin(call->req, 200, ctype);
+    http_stream_write(call->req, head.data, head.len);
+    buf_done(&head);
+    http_req_on_close(call->req, list_stream_close, lst);
+    http_stream_on_drain(call->req, list_stream_drain, lst);
+    list_stream_pump(lst);
   }
 out:
   free(tok);

@@ -174,7 +174,7 @@ static void go_float(double f, char *out, size_t n) {
   int ex = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
   while (nd > 1 && digits[nd - 1] == '0')
     digits[--nd] = '\0';
-  char buf[400];
+  char buf[64]; /* |f| in [1e-6, 1e21): sign, "0.", 6 zeros and 23 digits, or 22 digits, "." and 23 */
   size_t o = 0;
   if (neg)
     buf[o++] = '-';

@@ -808,7 +808,7 @@ static void conn_update(conn_t *c) {
   if (c->state == CONN_ACTIVE && c->read_paused && !c->eof && !c->resume &&
       !(c->cur && c->cur->state != REQ_RECEIVING) && c->in.len - c->in_off < s->max_header)
     ev_feed_event(s->loop, &c->io, EV_READ);
-  if (c->resume && c->state == CONN_ACTIVE && !ev_is_active(&s->resume_timer)) {
+  if (c->resume && c->state != CONN_HANDSHAKE && !ev_is_active(&s->resume_timer)) {
     ev_timer_set(&s->resume_timer, 0, 0);
     ev_timer_start(s->loop, &s->resume_timer);
   }
@@ -844,7 +844,9 @@ static void conn_update(conn_t *c) {
 
 static void conn_linger_read(conn_t *c) {
   char tmp[READ_CHUNK];
-  for (;;) {
+  /* Bounded: a client that sends as fast as we drop must not hold the loop
+   * (mbedTLS may hold decrypted bytes: go on next loop iteration). */
+  for (int i = 0; i < 64; i++) {
     int n = mbedtls_ssl_read(&c->ssl, (unsigned char *)tmp, sizeof(tmp));
     if (n > 0)
       continue;
@@ -853,6 +855,7 @@ static void conn_linger_read(conn_t *c) {
     conn_abort(c); /* EOF or error: done */
     return;
   }
+  c->resume = true; /* conn_update arms the resume timer */
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -961,7 +964,7 @@ static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     if (!c->resume)
       continue;
     c->resume = false;
-    if (!c->closing && c->state == CONN_ACTIVE)
+    if (!c->closing && c->state != CONN_HANDSHAKE)
       ev_feed_event(loop, &c->io, EV_READ); /* its io callback runs its next batch */
   }
 }

@@ -4,7 +4,7 @@ and /healthz on its keep-alive connection. The attacks:
 
   pipeline  six anonymous clients pipelining GET /version and never reading
   idle      1,024 anonymous connections pinging /healthz
-  lists     20 clients asking for a 4.5 MB list and never reading
+  lists     20 clients asking for a 5 MB list (half as Tables) and never reading
   watch     1,000 watches that never read, on a namespace whose initial
             events are 4.5 MB
 
@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from k3ctest import Server, Tap  # noqa: E402
 
 RSS_LIMIT_KB = 256 * 1024
+TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 WATCH_TOKEN = "watcher-token-5f2c9a17d3"
 PIPE_N, PIPE_SECONDS = 6, 8
 IDLE_N = 1024
@@ -367,6 +368,16 @@ class Run:
                 and doc["metadata"].get("resourceVersion"),
                 "the %d-item list (%d bytes, %s) arrives whole" % (len(items), len(body),
                                                                    hd.get("transfer-encoding", "length")))
+        # kubectl's Table, the same way (rows streamed from the snapshot).
+        st, hd, body = self.srv.request("GET", "/api/v1/namespaces/big/configmaps", timeout=120,
+                                        headers={"Accept": TABLE_ACCEPT})
+        doc = json.loads(body) if st == 200 else {}
+        rows = doc.get("rows", [])
+        self.ok(st == 200 and doc.get("kind") == "Table" and len(rows) == BIG_N
+                and rows[-1]["cells"][0] == "cm-%04d" % (BIG_N - 1) and doc["metadata"].get("resourceVersion")
+                and len(doc.get("columnDefinitions", [])) > 0,
+                "the %d-row Table (%d bytes, %s) arrives whole" % (len(rows), len(body),
+                                                                  hd.get("transfer-encoding", "length")))
         st1, _, b1 = self.srv.request("GET", "/api/v1/namespaces/big/configmaps?limit=1000")
         p1 = json.loads(b1)
         tok = p1["metadata"].get("continue", "")
@@ -377,14 +388,17 @@ class Run:
                 and p1["metadata"].get("remainingItemCount") == BIG_N - 1000 and not p2["metadata"].get("continue"),
                 "a paged list keeps its revision, continue token and remainingItemCount")
 
-    def slow_sockets(self, n, request, bearer=None):
-        """n TLS connections that send request and never read."""
+    def slow_sockets(self, n, request, bearer=None, table_every=0):
+        """n TLS connections that send request and never read (every
+        table_every-th asking for a Table, as kubectl get does)."""
         socks = []
         lock = threading.Lock()
         hdr = "Authorization: Bearer %s\r\n" % bearer if bearer else ""
         raw = ("GET %s HTTP/1.1\r\nHost: a\r\n%s\r\n" % (request, hdr)).encode()
+        raw_table = ("GET %s HTTP/1.1\r\nHost: a\r\nAccept: %s\r\n%s\r\n"
+                     % (request, TABLE_ACCEPT, hdr)).encode()
 
-        def one(_):
+        def one(i):
             try:
                 ctx = self.srv.ssl_context(client_cert=bearer is None)
                 s = socket.socket()
@@ -392,7 +406,7 @@ class Run:
                 s.settimeout(30)
                 s.connect(("127.0.0.1", self.srv.port))
                 s = ctx.wrap_socket(s, server_hostname="localhost")
-                s.sendall(raw)
+                s.sendall(raw_table if table_every and i % table_every == 0 else raw)
                 with lock:
                     socks.append(s)
             except OSError:
@@ -402,12 +416,12 @@ class Run:
 
     def attack_lists(self):
         sampler = self.sampler()
-        socks, opener = self.slow_sockets(20, "/api/v1/namespaces/big/configmaps")
+        socks, opener = self.slow_sockets(20, "/api/v1/namespaces/big/configmaps", table_every=2)
         opener()
         settled = self.settle()  # the first pieces of 20 lists are work like any other
         lat = self.steady(3)
         peak = sampler.done()
-        self.judge("lists", lat, peak, ", %d slow list readers, server busy %.1f s after they asked"
+        self.judge("lists", lat, peak, ", %d slow list readers (half of them Tables), server busy %.1f s after they asked"
                    % (len(socks), settled))
         for s in socks:
             s.close()
