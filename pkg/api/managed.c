@@ -24,6 +24,8 @@
 #define MAX_UPDATE_MANAGERS 10
 #define PE_LIMIT (4u << 20)
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+/* the top bit of an order entry: the item comes from the right-hand list */
+#define ORDER_RIGHT (~(SIZE_MAX >> 1))
 
 void api_managed_name(const char *field_manager, const char *user_agent, char *out, size_t n) {
   if (field_manager && field_manager[0]) {
@@ -962,7 +964,7 @@ static bool cmp_list(cmp_t *c, const cJSON *l, const cJSON *r, const vtype_t *vt
     if (f < 0) {
       rfirst[i] = (long)i, rcount[i] = 1, rlast[i] = (long)i;
       if (smap_get(&lm, rp.pe[i], rp.len[i]) < 0)
-        order[norder++] = ((size_t)1 << 62) | i;
+        order[norder++] = ORDER_RIGHT | i;
     } else {
       rnext[rlast[f]] = (long)i, rlast[f] = (long)i, rcount[f]++;
     }
@@ -971,8 +973,8 @@ static bool cmp_list(cmp_t *c, const cJSON *l, const cJSON *r, const vtype_t *vt
   (void)rfirst;
   vtype_t et = vt_item(vt);
   for (size_t k = 0; k < norder; k++) {
-    bool right = order[k] >> 62;
-    size_t idx = order[k] & (((size_t)1 << 62) - 1);
+    bool right = (order[k] & ORDER_RIGHT) != 0;
+    size_t idx = order[k] & ~ORDER_RIGHT;
     const char *pe = right ? rp.pe[idx] : lp.pe[idx];
     size_t len = right ? rp.len[idx] : lp.len[idx];
     long li = smap_get(&lm, pe, len), ri = smap_get(&rm, pe, len);
