@@ -78,11 +78,15 @@ void api__respond_status(http_req_t *req, api_status_t *st) {
 void api__respond_obj(http_req_t *req, int code, cJSON *obj) {
   char *body = cJSON_PrintUnformatted(obj);
   cJSON_Delete(obj);
-  http_respond_take(req, code, "application/json", body, strlen(body));
+  if (api__respond_yaml(req, code, body, strlen(body)))
+    free(body);
+  else
+    http_respond_take(req, code, "application/json", body, strlen(body));
 }
 
 void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len) {
-  http_respond(req, code, "application/json", json, len);
+  if (!api__respond_yaml(req, code, json, len))
+    http_respond(req, code, "application/json", json, len);
 }
 
 bool api__wants_table(http_req_t *req) {
@@ -262,10 +266,8 @@ void api_server_handle(http_req_t *req, void *data) {
     serve_version(req);
     return;
   }
-  if (is_health(path)) {
-    http_respond(req, 200, "text/plain; charset=utf-8", "ok", 2);
+  if (api__health(req, path))
     return;
-  }
   api_call_t call;
   memset(&call, 0, sizeof(call));
   call.srv = srv;
@@ -317,6 +319,7 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
+  api__crd_warn(req, call.view);
   call.want_table = api__wants_table(req);
   if (api__action(&call))
     goto out;
@@ -395,6 +398,27 @@ static void bootstrap_namespaces(api_server_t *srv) {
   }
 }
 
+/* The system PriorityClasses, as upstream's scheduling post-start hook
+ * keeps them. */
+static void bootstrap_priority_classes(api_server_t *srv) {
+  static const struct {
+    const char *name;
+    long value;
+    const char *description;
+  } classes[] = {{"system-node-critical", 2000001000,
+                  "Used for system critical pods that must not be moved from their current node."},
+                 {"system-cluster-critical", 2000000000,
+                  "Used for system critical pods that must run in the cluster, but can be moved "
+                  "to another node if necessary."}};
+  for (size_t i = 0; i < 2; i++) {
+    char *json = xasprintf("{\"apiVersion\":\"scheduling.k8s.io/v1\",\"kind\":\"PriorityClass\","
+                           "\"metadata\":{\"name\":\"%s\"},\"value\":%ld,\"description\":\"%s\"}",
+                           classes[i].name, classes[i].value, classes[i].description);
+    bootstrap_create(srv, "scheduling.k8s.io", "PriorityClass", NULL, json);
+    free(json);
+  }
+}
+
 /* Whether namespace default is stored and not being deleted. */
 static bool default_namespace_ready(api_server_t *srv) {
   char *key = api_resource_key(api_registry_find_kind("", "Namespace"), NULL, "default");
@@ -417,12 +441,14 @@ static void reconcile_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   api_server_t *srv = (api_server_t *)((char *)w - offsetof(api_server_t, reconcile));
   bootstrap_namespaces(srv);
+  bootstrap_priority_classes(srv);
   if (default_namespace_ready(srv))
     bootstrap_kubernetes_service(srv);
 }
 
 void api_server_bootstrap(api_server_t *srv) {
   bootstrap_namespaces(srv);
+  bootstrap_priority_classes(srv);
   bootstrap_kubernetes_service(srv);
   if (!ev_is_active(&srv->reconcile)) {
     ev_timer_init(&srv->reconcile, reconcile_cb, 10., 10.);

@@ -118,7 +118,23 @@ void api__event_from_core(cJSON *obj) {
 /* ---- request and response edges ---- */
 
 bool api__converts(const api_resource_t *view) {
-  return view && view->storage && view->storage != view && view->hooks->to_storage;
+  return view && view->storage && view->storage != view &&
+         (view->hooks->to_storage || view->custom);
+}
+
+/* Custom resources convert with strategy None: apiVersion only. */
+static void convert_to(const api_resource_t *view, cJSON *obj) {
+  if (view->custom)
+    obj_set_str(obj, "apiVersion", view->storage->group_version);
+  else
+    view->hooks->to_storage(obj);
+}
+
+static void convert_from(const api_resource_t *view, cJSON *obj) {
+  if (view->custom)
+    obj_set_str(obj, "apiVersion", view->group_version);
+  else
+    view->hooks->from_storage(obj);
 }
 
 int api__to_storage(const api_resource_t *view, cJSON *obj, api_status_t *st) {
@@ -134,13 +150,13 @@ int api__to_storage(const api_resource_t *view, cJSON *obj, api_status_t *st) {
       return -1;
     }
   }
-  view->hooks->to_storage(obj);
+  convert_to(view, obj);
   return 0;
 }
 
 void api__from_storage(const api_resource_t *view, cJSON *obj) {
   if (api__converts(view) && obj)
-    view->hooks->from_storage(obj);
+    convert_from(view, obj);
 }
 
 char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, size_t *ret_len) {
@@ -149,7 +165,7 @@ char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, 
   cJSON *obj = cJSON_ParseWithLength(json, len);
   if (!obj)
     return NULL;
-  view->hooks->from_storage(obj);
+  convert_from(view, obj);
   char *s = cJSON_PrintUnformatted(obj);
   cJSON_Delete(obj);
   *ret_len = strlen(s);
@@ -160,14 +176,17 @@ void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, 
                          size_t len) {
   size_t n;
   char *conv = api__view_bytes(view, json, len, &n);
-  if (conv)
+  if (conv && api__respond_yaml(req, code, conv, n))
+    free(conv);
+  else if (conv)
     http_respond_take(req, code, "application/json", conv, n);
-  else
+  else if (!api__respond_yaml(req, code, json, len))
     http_respond(req, code, "application/json", json, len);
 }
 
 const api_resource_t *api__table_row(const api_resource_t *view) {
-  return api__converts(view) && !view->hooks->cell ? view->storage : view;
+  /* custom versions keep their own printer columns */
+  return api__converts(view) && !view->hooks->cell && !view->custom ? view->storage : view;
 }
 
 void api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,

@@ -28,6 +28,9 @@ typedef struct crd_row {
   cJSON *schema;
   crd_patterns_t *patterns; /* schema's patterns, compiled once for every request */
   char *crd_name;
+  char *warning;      /* deprecation warning of this version, or NULL */
+  char *scale_paths[3]; /* specReplicasPath, statusReplicasPath, labelSelectorPath */
+  char **selectable;    /* selectableFields as dotted paths, NULL-terminated, or NULL */
   struct crd_row *graveyard_next;
 } crd_row_t;
 
@@ -61,7 +64,77 @@ static void row_free(crd_row_t *c) {
   crd_patterns_free(c->patterns);
   cJSON_Delete(c->schema);
   free(c->crd_name);
+  free(c->warning);
+  for (size_t i = 0; i < 3; i++)
+    free(c->scale_paths[i]);
+  for (char **p = c->selectable; p && *p; p++)
+    free(*p);
+  free(c->selectable);
   free(c);
+}
+
+/* Kubernetes-aware version order (upstream CompareKubeAwareVersionStrings):
+ * v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > anything not of that shape,
+ * which compare alphabetically. */
+static bool kube_version(const char *v, long *major, int *stability, long *minor) {
+  if (v[0] != 'v' || v[1] < '1' || v[1] > '9')
+    return false;
+  char *end;
+  *major = strtol(v + 1, &end, 10);
+  *stability = 3;
+  *minor = 0;
+  if (!*end)
+    return true;
+  if (!strncmp(end, "beta", 4))
+    *stability = 2, end += 4;
+  else if (!strncmp(end, "alpha", 5))
+    *stability = 1, end += 5;
+  else
+    return false;
+  if (*end < '1' || *end > '9')
+    return false;
+  *minor = strtol(end, &end, 10);
+  return !*end;
+}
+
+int api__version_cmp(const char *a, const char *b) {
+  long ma, mia, mb, mib;
+  int sa, sb;
+  bool ka = kube_version(a, &ma, &sa, &mia), kb = kube_version(b, &mb, &sb, &mib);
+  if (ka != kb)
+    return ka ? 1 : -1;
+  if (!ka)
+    return -strcmp(a, b) < 0 ? -1 : -strcmp(a, b) > 0;
+  if (ma != mb)
+    return ma < mb ? -1 : 1;
+  if (sa != sb)
+    return sa < sb ? -1 : 1;
+  return mia < mib ? -1 : mia > mib;
+}
+
+/* The Warning a deprecated version answers with (upstream's
+ * deprecationWarning, or "<group>/<version> <Kind> is deprecated" naming
+ * the newest served non-deprecated later version). */
+static char *deprecation_warning(const cJSON *crd, const cJSON *ver) {
+  if (!cJSON_IsTrue(obj_get(ver, "deprecated")))
+    return NULL;
+  const char *text = obj_str(ver, "deprecationWarning");
+  if (text)
+    return xstrdup(text);
+  const char *group = obj_str(crd, "spec.group"), *kind = obj_str(crd, "spec.names.kind");
+  const char *name = obj_str(ver, "name");
+  const char *best = NULL;
+  const cJSON *v;
+  cJSON_ArrayForEach(v, obj_get(crd, "spec.versions")) {
+    const char *vn = obj_str(v, "name");
+    if (!vn || !cJSON_IsTrue(obj_get(v, "served")) || cJSON_IsTrue(obj_get(v, "deprecated")))
+      continue;
+    if (api__version_cmp(name, vn) < 0 && (!best || api__version_cmp(vn, best) > 0))
+      best = vn;
+  }
+  if (best)
+    return xasprintf("%s/%s %s is deprecated; use %s/%s %s", group, name, kind, group, best, kind);
+  return xasprintf("%s/%s %s is deprecated", group, name, kind);
 }
 
 static char **strv_from(const cJSON *arr) {
@@ -136,6 +209,25 @@ static crd_row_t *row_build(const cJSON *crd, const cJSON *ver) {
   c->patterns = crd_patterns_new(c->schema);
   c->schema_name = schema_name_of(c->group, c->version, c->kind);
   c->crd_name = xstrdup(obj_str(crd, "metadata.name"));
+  c->warning = deprecation_warning(crd, ver);
+  static const char *const scale_keys[] = {"specReplicasPath", "statusReplicasPath",
+                                           "labelSelectorPath"};
+  for (size_t i = 0; i < 3; i++) {
+    const char *p = obj_str(obj_get(ver, "subresources.scale"), scale_keys[i]);
+    c->scale_paths[i] = p && p[0] == '.' && p[1] ? xstrdup(p + 1) : NULL;
+  }
+  const cJSON *sf = obj_get(ver, "selectableFields");
+  int nsf = cJSON_GetArraySize(sf);
+  if (nsf > 0) {
+    c->selectable = xcalloc((size_t)nsf + 1, sizeof(char *));
+    int k = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, sf) {
+      const char *jp = obj_str(f, "jsonPath");
+      if (jp && jp[0] == '.' && jp[1])
+        c->selectable[k++] = xstrdup(jp + 1);
+    }
+  }
 
   const cJSON *cols = obj_get(ver, "additionalPrinterColumns");
   size_t want = (size_t)cJSON_GetArraySize(cols) + 2;
@@ -224,7 +316,46 @@ static void crd_register(api_server_t *srv, const cJSON *crd) {
       graveyard = old;
     }
   }
+  /* Every served version reads and writes the storage version's objects
+   * (conversion None: only apiVersion changes, convert.c). */
+  const char *storage_version = NULL;
+  cJSON_ArrayForEach(v, obj_get(crd, "spec.versions")) {
+    if (cJSON_IsTrue(obj_get(v, "storage")))
+      storage_version = obj_str(v, "name");
+  }
+  const api_resource_t *storage =
+      storage_version ? api_registry_find(group, storage_version, plural) : NULL;
+  if (storage && storage->removed)
+    storage = NULL;
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    api_resource_t *r = (api_resource_t *)api_registry_at(i);
+    crd_row_t *c = r ? r->custom : NULL;
+    if (c && !strcmp(c->crd_name, name))
+      r->storage = storage ? storage : r;
+  }
   watches_of_removed(srv);
+}
+
+void api__crd_warn(http_req_t *req, const api_resource_t *view) {
+  const crd_row_t *c = view ? view->custom : NULL;
+  if (c && c->warning)
+    api__add_warning(req, c->warning);
+}
+
+const char *const *api__crd_selectable_fields(const api_resource_t *view) {
+  const crd_row_t *c = view ? view->custom : NULL;
+  return c ? (const char *const *)c->selectable : NULL;
+}
+
+bool api__crd_scale_paths(const api_resource_t *res, const char **ret_spec,
+                          const char **ret_status, const char **ret_selector) {
+  const crd_row_t *c = res ? res->custom : NULL;
+  if (!c)
+    return false;
+  *ret_spec = c->scale_paths[0];
+  *ret_status = c->scale_paths[1];
+  *ret_selector = c->scale_paths[2];
+  return true;
 }
 
 static void crd_unregister(api_server_t *srv, const cJSON *crd) {

@@ -17,3 +17,21 @@ void api__crd_stop(api_server_t *srv);
  * (fieldValidation=Strict), else they are dropped with a warning header.
  * Returns 0, or -EINVAL with st filled (422 Invalid or 400 strict). */
 int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_status_t *st);
+
+/* Add the Warning header of a deprecated custom resource version. */
+void api__crd_warn(http_req_t *req, const api_resource_t *view);
+
+/* For a custom row: the scale subresource's specReplicasPath,
+ * statusReplicasPath and labelSelectorPath as dotted paths ("spec.replicas";
+ * NULL when unset) and true; false for built-in rows. Borrowed from the row. */
+bool api__crd_scale_paths(const api_resource_t *res, const char **ret_spec,
+                          const char **ret_status, const char **ret_selector);
+
+/* Kubernetes-aware version order (upstream CompareKubeAwareVersionStrings):
+ * <0, 0, >0 as a has lower, equal or higher priority than b (v2 > v1 >
+ * v1beta1 > v1alpha1 > other strings). */
+int api__version_cmp(const char *a, const char *b);
+
+/* A custom row's selectableFields as dotted paths ("spec.color"),
+ * NULL-terminated; NULL for built-in rows or when there are none. */
+const char *const *api__crd_selectable_fields(const api_resource_t *view);

@@ -3,7 +3,7 @@
  * required, enum, pattern (RE2 syntax, linear-time util/regex.h), minimum, maximum,
  * exclusiveMinimum/Maximum, minLength, maxLength, minItems, maxItems,
  * default, x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string,
- * x-kubernetes-embedded-resource. */
+ * x-kubernetes-embedded-resource, x-kubernetes-list-type set/map uniqueness. */
 #include "api/crdschema.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/regex.h"
 #include "json/util.h"
 #include "util/strmap.h"
@@ -299,6 +300,140 @@ static int validate_string(const cJSON *schema, const cJSON *v, const char *path
   return n;
 }
 
+/* ---- x-kubernetes-list-type set and map: unique items / keys ---- */
+
+/* A value as Go's %#v prints it inside interface{} (strings quoted,
+ * objects as map[string]interface {}{...} with sorted keys). */
+static void go_value(buf_t *b, const cJSON *v, int depth) {
+  if (depth > 8) {
+    buf_append_str(b, "...");
+  } else if (cJSON_IsString(v)) {
+    buf_printf(b, "\"%s\"", v->valuestring);
+  } else if (cJSON_IsObject(v)) {
+    const cJSON *keys[64];
+    int n = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v) {
+      if (n >= 64)
+        break;
+      int i = n++;
+      while (i > 0 && strcmp(keys[i - 1]->string, c->string) > 0) {
+        keys[i] = keys[i - 1];
+        i--;
+      }
+      keys[i] = c;
+    }
+    buf_append_str(b, "map[string]interface {}{");
+    for (int i = 0; i < n; i++) {
+      buf_printf(b, "%s\"%s\":", i ? ", " : "", keys[i]->string);
+      go_value(b, keys[i], depth + 1);
+    }
+    buf_append_str(b, "}");
+  } else if (cJSON_IsArray(v)) {
+    buf_append_str(b, "[]interface {}{");
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v) {
+      if (i++)
+        buf_append_str(b, ", ");
+      go_value(b, c, depth + 1);
+    }
+    buf_append_str(b, "}");
+  } else {
+    char text[128];
+    value_text(v, text, sizeof(text));
+    buf_append_str(b, text);
+  }
+}
+
+/* Indices of second appearances (upstream validateListSet reports each
+ * value once, at its first repeat). keys[i] NULL stands for "no key". */
+static int list_duplicates(const cJSON *const *keys, int n, const char *path, bool as_map,
+                           const char *key_field, api_status_t *st) {
+  int found = 0;
+  for (int i = 1; i < n; i++) {
+    int seen = 0;
+    for (int j = 0; j < i; j++) {
+      bool same = (!keys[i] && !keys[j]) || (keys[i] && keys[j] && cJSON_Compare(keys[i], keys[j], 1));
+      if (same)
+        seen++;
+    }
+    if (seen != 1)
+      continue;
+    char sub[1024];
+    snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+    buf_t b;
+    buf_init(&b, 4096);
+    buf_append_str(&b, "Duplicate value: ");
+    if (as_map && key_field) {
+      buf_append_str(&b, "map[string]interface {}{");
+      if (keys[i]) {
+        buf_printf(&b, "\"%s\":", key_field);
+        go_value(&b, keys[i], 0);
+      }
+      buf_append_str(&b, "}");
+    } else if (!keys[i]) {
+      buf_append_str(&b, "map[string]interface {}{}");
+    } else if (cJSON_IsObject(keys[i]) || cJSON_IsArray(keys[i])) {
+      go_value(&b, keys[i], 0);
+    } else {
+      char text[512];
+      value_text(keys[i], text, sizeof(text));
+      buf_append_str(&b, text);
+    }
+    api_status_add_cause(st, "FieldValueDuplicate", sub, b.data);
+    buf_done(&b);
+    found++;
+  }
+  return found;
+}
+
+static int validate_list_type(const cJSON *schema, const cJSON *v, const char *path,
+                              api_status_t *st) {
+  const cJSON *lt = kw(schema, "x-kubernetes-list-type");
+  int n = cJSON_GetArraySize(v);
+  if (!cJSON_IsString(lt) || n <= 1 || n > 4096)
+    return 0;
+  const cJSON **keys = xcalloc((size_t)n, sizeof(*keys));
+  cJSON **owned = xcalloc((size_t)n, sizeof(*owned));
+  int r = 0, i = 0;
+  const cJSON *c;
+  if (!strcmp(lt->valuestring, "set")) {
+    cJSON_ArrayForEach(c, v) keys[i++] = c;
+    r = list_duplicates(keys, n, path, false, NULL, st);
+  } else if (!strcmp(lt->valuestring, "map")) {
+    const cJSON *mk = kw(schema, "x-kubernetes-list-map-keys");
+    int nk = cJSON_GetArraySize(mk);
+    cJSON_ArrayForEach(c, v) {
+      if (nk == 1) {
+        const cJSON *k0 = cJSON_GetArrayItem(mk, 0);
+        keys[i] = cJSON_IsString(k0) ? cJSON_GetObjectItemCaseSensitive(c, k0->valuestring) : NULL;
+      } else {
+        /* several key fields: the object of the present ones */
+        cJSON *key = cJSON_CreateObject();
+        const cJSON *k;
+        cJSON_ArrayForEach(k, mk) {
+          const cJSON *kv = cJSON_IsString(k) ? cJSON_GetObjectItemCaseSensitive(c, k->valuestring)
+                                              : NULL;
+          if (kv)
+            cJSON_AddItemToObject(key, k->valuestring, cJSON_Duplicate(kv, 1));
+        }
+        owned[i] = key;
+        keys[i] = key;
+      }
+      i++;
+    }
+    const cJSON *k0 = cJSON_GetArrayItem(mk, 0);
+    r = list_duplicates(keys, n, path, nk == 1, nk == 1 && cJSON_IsString(k0) ? k0->valuestring : NULL,
+                        st);
+  }
+  for (i = 0; i < n; i++)
+    cJSON_Delete(owned[i]);
+  free(owned);
+  free(keys);
+  return r;
+}
+
 static int validate(const cJSON *schema, const cJSON *v, const char *path, vctx_t *x, int depth) {
   if (!schema || depth > MAX_DEPTH)
     return 0;
@@ -358,6 +493,7 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, vctx_
       snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
       n += validate(items, c, sub, x, depth + 1);
     }
+    n += validate_list_type(schema, v, path, st);
   }
   if (cJSON_IsObject(v)) {
     const cJSON *req;

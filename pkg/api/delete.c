@@ -139,6 +139,16 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     api_status_set_details(&st, "", "namespaces", name);
     goto fail;
   }
+  if (!strcmp(res->s->group, "scheduling.k8s.io") && !strcmp(res->s->kind, "PriorityClass") &&
+      name && (!strcmp(name, "system-node-critical") || !strcmp(name, "system-cluster-critical"))) {
+    /* upstream's priorityclass registry keeps the system classes */
+    api_status_init(&st, 403, "Forbidden",
+                    "priorityclasses.scheduling.k8s.io \"%s\" is forbidden: this is a system "
+                    "priority class and cannot be deleted",
+                    name);
+    api_status_set_details(&st, "scheduling.k8s.io", "priorityclasses", name);
+    goto fail;
+  }
   char rv[32];
   snprintf(rv, sizeof(rv), "%lld", (long long)kv->mod_rev);
   if (o->pre_rv && strcmp(o->pre_rv, rv)) {
@@ -149,8 +159,14 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     goto fail;
   }
   if (o->dry_run) {
-    api__from_storage(view, obj);
-    api__respond_obj(req, 200, obj);
+    cJSON *reply = api__deleted_reply(res, obj);
+    if (reply) {
+      cJSON_Delete(obj);
+      api__respond_obj(req, 200, reply);
+    } else {
+      api__from_storage(view, obj);
+      api__respond_obj(req, 200, obj);
+    }
     return;
   }
   const char *gcf = gc_finalizer(res, o);
@@ -183,7 +199,8 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     api__submit(srv, req, res, view, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
     return;
   }
-  api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_OBJECT, false);
+  api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, kv->mod_rev, 200, API_REPLY_DELETED,
+              false);
   return;
 fail:
   cJSON_Delete(obj);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
 #include "api/object.h"
 #include "util/alloc.h"
@@ -143,6 +144,13 @@ static size_t versions_of(const char *group, const char **out, size_t max) {
     if (!seen && n < max)
       out[n++] = s->version;
   }
+  /* highest priority first, as upstream lists them (the first is preferred) */
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && api__version_cmp(out[j - 1], out[j]) < 0; j--) {
+      const char *t = out[j];
+      out[j] = out[j - 1];
+      out[j - 1] = t;
+    }
   return n;
 }
 

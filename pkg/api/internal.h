@@ -58,6 +58,11 @@ void api__respond_status(http_req_t *req, api_status_t *st);
 void api__respond_obj(http_req_t *req, int code, cJSON *obj);
 /* Send stored bytes as the JSON body. */
 void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len);
+/* When Accept names application/yaml first: answer the JSON document as
+ * YAML and return true (media.c); false: the caller answers JSON. */
+bool api__respond_yaml(http_req_t *req, int code, const char *json, size_t len);
+/* Whether Accept names application/yaml first. */
+bool api__wants_yaml(http_req_t *req);
 /* Accept header asks for meta.k8s.io Table. */
 bool api__wants_table(http_req_t *req);
 /* Add a "Warning: 299 - ..." response header (kubectl prints these). */
@@ -88,6 +93,11 @@ void api__token_add(api_server_t *srv, const char *token, const char *user, cons
  * refused with upstream's Forbidden message. */
 bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st);
 
+/* ---- health (health.c) ---- */
+/* Serve /healthz, /livez, /readyz and their per-check paths (anonymous).
+ * Returns false if path is none of them. */
+bool api__health(http_req_t *req, const char *path);
+
 /* ---- discovery (discovery.c) ---- */
 /* Serve /api, /apis, /api/v1, /apis/<g>, /apis/<g>/<v>. Returns false if
  * the path is not a discovery path. */
@@ -116,6 +126,7 @@ typedef enum {
   API_REPLY_OBJECT,  /* the stored object */
   API_REPLY_SCALE,   /* its autoscaling/v1 Scale */
   API_REPLY_SUCCESS, /* a Status with status Success */
+  API_REPLY_DELETED, /* the deleted object or, for most kinds, a Success Status naming it */
 } api_reply_t;
 
 /* Store obj (taken) at key (taken) with op; with req, answer code and reply
@@ -138,8 +149,13 @@ void api__store_error(api_status_t *st, int err, const api_resource_t *res, cons
 void api__store_failure_log(api_server_t *srv, int err);
 /* The autoscaling/v1 Scale of an object; new object. */
 cJSON *api__scale_of(const api_resource_t *res, const cJSON *obj);
+/* What a delete answers: NULL for the kinds whose upstream registry
+ * returns the deleted object itself (pods, services, PVs, PVCs, ...), else
+ * a new {"kind":"Status","status":"Success","details":{name, group, kind
+ * (plural), uid}}. */
+cJSON *api__deleted_reply(const api_resource_t *res, const cJSON *obj);
 /* Take spec.replicas from a Scale into obj; fills st (422) when invalid. */
-int api__scale_apply(cJSON *obj, const cJSON *scale, api_status_t *st);
+int api__scale_apply(const api_resource_t *res, cJSON *obj, const cJSON *scale, api_status_t *st);
 
 /* ---- admission (admit.c) ---- */
 /* Check a body's apiVersion/kind against res and fill them in. */

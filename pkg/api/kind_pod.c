@@ -105,8 +105,21 @@ void api__pod_spec_defaults(cJSON *spec) {
 static void pod_defaults(cJSON *obj) {
   cJSON *spec = obj_child_object(obj, "spec");
   api__pod_spec_defaults(spec);
-  default_num(spec, "priority", 0);
-  default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+  /* A container's limit without a request is its request too (SetDefaults_Pod). */
+  static const char *const lists[] = {"containers", "initContainers"};
+  for (size_t i = 0; i < 2; i++) {
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[i])) {
+      cJSON *res = cJSON_GetObjectItemCaseSensitive(c, "resources");
+      const cJSON *kv;
+      cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(res, "limits")) {
+        cJSON *req = obj_child_object(res, "requests");
+        if (!cJSON_GetObjectItemCaseSensitive(req, kv->string))
+          cJSON_AddItemToObject(req, kv->string, cJSON_Duplicate(kv, 1));
+      }
+    }
+  }
+  /* priority and preemptionPolicy: Priority admission (admission_priority.c). */
   if (!cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"))
     cJSON_AddBoolToObject(spec, "enableServiceLinks", true);
   const char *sa = obj_str(spec, "serviceAccountName");
@@ -116,28 +129,8 @@ static void pod_defaults(cJSON *obj) {
     sa = "default";
   default_str(spec, "serviceAccountName", sa);
   default_str(spec, "serviceAccount", sa);
-  /* DefaultTolerationSeconds admission: tolerate not-ready/unreachable nodes for 300 s. */
-  static const char *const taints[] = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"};
-  cJSON *tols = obj_child_array(spec, "tolerations");
-  for (size_t i = 0; i < 2; i++) {
-    bool have = false;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, tols) {
-      const char *k = obj_str(t, "key");
-      const char *e = obj_str(t, "effect");
-      if ((k && !strcmp(k, taints[i]) && (!e || !strcmp(e, "NoExecute"))) ||
-          (!k && obj_str(t, "operator") && !strcmp(obj_str(t, "operator"), "Exists")))
-        have = true;
-    }
-    if (!have) {
-      cJSON *t2 = cJSON_CreateObject();
-      cJSON_AddStringToObject(t2, "key", taints[i]);
-      cJSON_AddStringToObject(t2, "operator", "Exists");
-      cJSON_AddStringToObject(t2, "effect", "NoExecute");
-      cJSON_AddNumberToObject(t2, "tolerationSeconds", 300);
-      cJSON_AddItemToArray(tols, t2);
-    }
-  }
+  /* tolerations for not-ready/unreachable nodes: DefaultTolerationSeconds
+   * admission (admission_defaults.c). */
   cJSON *status = obj_child_object(obj, "status");
   default_str(status, "phase", "Pending");
   default_str(status, "qosClass", qos_class(spec));

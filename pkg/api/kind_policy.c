@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/admission.h"
 #include "api/kinds.h"
 #include "api/object.h"
 #include "util/buf.h"
@@ -426,7 +427,8 @@ static void limitrange_validate(const cJSON *obj, const cJSON *old, api_status_t
   }
 }
 
-const api_hooks_t api_kind_limitrange = {.validate = limitrange_validate};
+const api_hooks_t api_kind_limitrange = {.defaults = api__limitrange_defaults,
+                                         .validate = limitrange_validate};
 
 static void podtemplate_defaults(cJSON *obj) {
   cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "template");
@@ -534,9 +536,10 @@ static cJSON *event_v1_cell(const char *col, const cJSON *obj) {
   return NULL;
 }
 
-static const char *const event_v1_fields[] = {"regarding.kind", "regarding.namespace", "regarding.name",
-                                              "regarding.uid", "reason", "type", "reportingController",
-                                              NULL};
+static const char *const event_v1_fields[] = {
+    "regarding.kind",      "regarding.namespace", "regarding.name", "regarding.uid",
+    "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason", "type",
+    "reportingController", NULL};
 const api_hooks_t api_kind_event_v1 = {.storage_version = "v1",
                                        .to_storage = api__event_to_core,
                                        .from_storage = api__event_from_core,

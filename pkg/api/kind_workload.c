@@ -267,10 +267,37 @@ static void job_spec_defaults(cJSON *spec) {
            cJSON_GetObjectItemCaseSensitive(spec, "podFailurePolicy") ? "Failed" : "TerminatingOrFailed");
 }
 
+/* The status a workload has from its creation on: upstream's status
+ * structs serialized (integers without omitempty are 0, the rest absent). */
+static void status_defaults(cJSON *obj, const char *kind) {
+  static const struct {
+    const char *kind;
+    const char *const fields[5];
+  } zero[] = {
+      {"Deployment", {NULL}},
+      {"Job", {NULL}},
+      {"CronJob", {NULL}},
+      {"ReplicaSet", {"replicas", NULL}},
+      {"ReplicationController", {"replicas", NULL}},
+      {"StatefulSet", {"availableReplicas", "replicas", NULL}},
+      {"DaemonSet",
+       {"currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady",
+        NULL}},
+  };
+  for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+    if (strcmp(kind, zero[i].kind))
+      continue;
+    cJSON *status = child_obj(obj, "status");
+    for (const char *const *f = zero[i].fields; *f; f++)
+      dflt_num(status, *f, 0);
+  }
+}
+
 static void workload_defaults(cJSON *obj) {
   const char *kind = obj_str(obj, "kind");
   if (!kind)
     return;
+  status_defaults(obj, kind);
   cJSON *spec = child_obj(obj, "spec");
   if (!strcmp(kind, "Deployment")) {
     dflt_num(spec, "replicas", 1);

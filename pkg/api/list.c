@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
 #include "api/object.h"
 #include "api/param.h"
@@ -15,6 +16,7 @@
 #include "util/buf.h"
 
 #define LIST_INLINE_MAX (128u * 1024)         /* smaller JSON lists: one body, Content-Length */
+#define LIST_YAML_MAX (32u * 1024 * 1024)     /* YAML lists are built whole; larger ones stream JSON */
 #define LIST_PIECE (32u * 1024)               /* a streamed list is written in pieces this big */
 
 /* A JSON list being streamed: the selected items of the snapshot (shared
@@ -99,11 +101,96 @@ static void list_stream_close(http_req_t *req, void *data) {
   http_stream_end(req); /* the client is gone: this only frees the request */
 }
 
+/* Selectable fields of kinds whose hooks are shared with kinds that have
+ * other fields (upstream's per-kind GetAttrs / SelectableFields). */
+static const struct {
+  const char *group, *kind;
+  const char *const fields[3];
+} kind_fields[] = {
+    {"", "Service", {"spec.clusterIP", "spec.type", NULL}},
+    {"", "ReplicationController", {"status.replicas", NULL}},
+    {"apps", "ReplicaSet", {"status.replicas", NULL}},
+    {"batch", "Job", {"status.successful", NULL}},
+    {"certificates.k8s.io", "CertificateSigningRequest", {"spec.signerName", NULL}},
+};
+
+/* Whether f is selectable for the view; *ret_own tells whether the kind
+ * has fields of its own (then upstream's field label conversion refuses
+ * others with "field label not supported", else the default conversion
+ * answers "is not a known field selector"). */
+static bool selectable(const api_resource_t *view, const char *f, bool *ret_own) {
+  bool own = false, ok = !strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace");
+  for (const char *const *p = view->hooks->selectable_fields; p && *p; p++) {
+    own = true;
+    ok = ok || !strcmp(*p, f);
+  }
+  for (size_t i = 0; i < sizeof(kind_fields) / sizeof(kind_fields[0]); i++)
+    if (!strcmp(view->s->group, kind_fields[i].group) && !strcmp(view->s->kind, kind_fields[i].kind))
+      for (const char *const *p = kind_fields[i].fields; *p; p++) {
+        own = true;
+        ok = ok || !strcmp(*p, f);
+      }
+  const char *const *crd = api__crd_selectable_fields(view);
+  for (const char *const *p = crd; p && *p; p++) {
+    own = true;
+    ok = ok || !strcmp(*p, f);
+  }
+  *ret_own = own;
+  return ok;
+}
+
+/* events.k8s.io/v1 names fields of the stored core/v1 Event differently
+ * (upstream's field label conversion for events.k8s.io). */
+static const char *const event_field_map[][2] = {{"regarding.", "involvedObject."},
+                                                 {"reportingController", "reportingComponent"}};
+
+/* The selector text with the view's field names as stored; new string. */
+static char *fields_as_stored(const api_resource_t *view, const char *fs) {
+  buf_t b;
+  buf_init(&b, 65536);
+  bool events = !strcmp(view->s->group, "events.k8s.io");
+  const char *p = fs;
+  while (*p) {
+    size_t n = 0;
+    while (p[n] && p[n] != '=' && p[n] != '!' && p[n] != ',')
+      n++;
+    bool done = false;
+    for (size_t i = 0; events && i < 2 && !done; i++) {
+      size_t k = strlen(event_field_map[i][0]);
+      if (n >= k && !strncmp(p, event_field_map[i][0], k) &&
+          (event_field_map[i][0][k - 1] == '.' || n == k)) {
+        buf_append_str(&b, event_field_map[i][1]);
+        buf_append(&b, p + k, n - k);
+        done = true;
+      }
+    }
+    if (!done)
+      buf_append(&b, p, n);
+    p += n;
+    /* the value, up to an unescaped comma */
+    while (*p && *p != ',') {
+      if (*p == '\\' && p[1]) {
+        buf_append(&b, p, 2);
+        p += 2;
+        continue;
+      }
+      buf_append(&b, p, 1);
+      p++;
+    }
+    if (*p == ',') {
+      buf_append(&b, ",", 1);
+      p++;
+    }
+  }
+  return buf_steal(&b, NULL);
+}
+
 int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t **ret_fs,
                    api_status_t *st) {
   char err[512];
   const char *ls = http_req_query(call->req, "labelSelector");
   const char *fs = http_req_query(call->req, "fieldSelector");
+  const api_resource_t *view = call->view ? call->view : call->res;
   *ret_ls = NULL;
   *ret_fs = NULL;
   if (ls && ls[0] && label_selector_parse(ls, ret_ls, err, sizeof(err)) < 0) {
@@ -119,11 +206,14 @@ int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t
     }
     for (size_t i = 0; i < field_selector_count(*ret_fs); i++) {
       const char *f = field_selector_field(*ret_fs, i);
-      bool ok = !strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace");
-      for (const char *const *p = call->res->hooks->selectable_fields; !ok && p && *p; p++)
-        ok = !strcmp(*p, f);
-      if (!ok) {
-        api_status_bad_request(st, "field label not supported: %s", f);
+      bool own;
+      if (!selectable(view, f, &own)) {
+        if (own)
+          api_status_bad_request(st, "field label not supported: %s", f);
+        else
+          api_status_bad_request(st, "\"%s\" is not a known field selector: only "
+                                     "\"metadata.name\", \"metadata.namespace\"",
+                                 f);
         label_selector_free(*ret_ls);
         field_selector_free(*ret_fs);
         *ret_ls = NULL;
@@ -131,8 +221,37 @@ int api__selectors(api_call_t *call, label_selector_t **ret_ls, field_selector_t
         return -EINVAL;
       }
     }
+    if (view != call->res) {
+      char *text = fields_as_stored(view, fs);
+      field_selector_free(*ret_fs);
+      *ret_fs = NULL;
+      int r = field_selector_parse(text, ret_fs, err, sizeof(err));
+      free(text);
+      if (r < 0) {
+        label_selector_free(*ret_ls);
+        *ret_ls = NULL;
+        api_status_bad_request(st, "invalid field selector: %s", err);
+        return -EINVAL;
+      }
+    }
   }
   return 0;
+}
+
+/* Upstream's field sets hold integers that are 0 when a status omits
+ * them (Job status.successful, ReplicaSet status.replicas). The field to
+ * add for matching (removed again after), or NULL. */
+static const char *zero_field(const cJSON *obj) {
+  const char *kind = obj_str(obj, "kind"), *av = obj_str(obj, "apiVersion");
+  const char *f = NULL;
+  if (kind && av && !strcmp(kind, "Job") && !strcmp(av, "batch/v1"))
+    f = "successful";
+  else if (kind && av && ((!strcmp(kind, "ReplicaSet") && !strcmp(av, "apps/v1")) ||
+                          (!strcmp(kind, "ReplicationController") && !strcmp(av, "v1"))))
+    f = "replicas";
+  if (f && cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"), f))
+    f = NULL;
+  return f;
 }
 
 bool api__selected(const store_kv_t *kv, const label_selector_t *ls, const field_selector_t *fs,
@@ -143,8 +262,18 @@ bool api__selected(const store_kv_t *kv, const label_selector_t *ls, const field
   cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
   if (!obj)
     return false;
+  const char *zero = fs ? zero_field(obj) : NULL;
+  bool had_status = cJSON_GetObjectItemCaseSensitive(obj, "status") != NULL;
+  if (zero)
+    cJSON_AddNumberToObject(obj_child_object(obj, "status"), zero, 0);
   bool ok = (!ls || label_selector_match(ls, obj_get(obj, "metadata.labels"))) &&
             (!fs || field_selector_match(fs, obj));
+  if (zero) {
+    if (had_status)
+      cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"), zero);
+    else
+      cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+  }
   *ret_obj = obj;
   return ok;
 }
@@ -292,6 +421,7 @@ void api__list(api_call_t *call) {
     }
     buf_append_str(&head, "},\"items\":[");
   }
+  bool yaml = !table && api__wants_yaml(call->req) && kvs_bytes <= LIST_YAML_MAX;
   list_stream_t *lst = xcalloc(1, sizeof(*lst));
   lst->req = call->req;
   lst->view = call->view;
@@ -304,14 +434,17 @@ void api__list(api_call_t *call) {
   lst->n = n_kvs;
   kvs = NULL;
   n_kvs = 0;
-  if (kvs_bytes <= LIST_INLINE_MAX) {
+  if (kvs_bytes <= LIST_INLINE_MAX || yaml) {
     for (size_t i = 0; i < lst->n; i++)
       item_append(&head, lst, lst->items[i]);
     buf_append(&head, "]}", 2);
     list_stream_free(lst);
     size_t blen;
     char *body = buf_steal(&head, &blen);
-    http_respond_take(call->req, 200, ctype, body, blen);
+    if (yaml && api__respond_yaml(call->req, 200, body, blen))
+      free(body);
+    else
+      http_respond_take(call->req, 200, ctype, body, blen);
   } else {
     http_stream_begin(call->req, 200, ctype);
     http_stream_write(call->req, head.data, head.len);

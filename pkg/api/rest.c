@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/admission.h"
 #include "api/crd.h"
 #include "api/internal.h"
 #include "api/managed.h"
@@ -114,7 +115,9 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "generation");
   if (res->has_status && strcmp(res->s->kind, "Node") != 0)
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-  if (api__admit(req, res, obj, NULL, &st) < 0)
+  api_admission_t adm = {.srv = srv, .req = req, .res = res, .obj = obj, .sub = ""};
+  if (api__admission_mutate(&adm, &st) < 0 || api__admit(req, res, obj, NULL, &st) < 0 ||
+      api__admission_validate(&adm, &st) < 0)
     goto fail;
   if (dry_run && dry_run_exists(srv, res, ns, name, &st))
     goto fail;
@@ -185,7 +188,10 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     goto fail;
   }
   api__keep_system_fields(res, obj, old, as_scale ? NULL : call->ri.subresource);
-  if (api__admit(req, res, obj, old, &st) < 0)
+  api_admission_t adm = {.srv = call->srv, .req = req, .res = res, .obj = obj, .old = old,
+                         .sub = as_scale ? "scale" : call->ri.subresource};
+  if (api__admission_mutate(&adm, &st) < 0 || api__admit(req, res, obj, old, &st) < 0 ||
+      api__admission_validate(&adm, &st) < 0)
     goto fail;
   api__set_generation(res, obj, old);
   bool dry_run = http_req_query(req, "dryRun") != NULL;
@@ -344,7 +350,7 @@ static void handle_update(api_call_t *call) {
   if (scale) {
     cJSON *next = cJSON_Duplicate(old, 1);
     memset(&st, 0, sizeof(st));
-    if (api__scale_apply(next, obj, &st) < 0) {
+    if (api__scale_apply(call->res, next, obj, &st) < 0) {
       cJSON_Delete(next);
       api__respond_status(call->req, &st);
       goto out;
@@ -523,7 +529,7 @@ static void handle_patch(api_call_t *call) {
     cJSON_Delete(s);
     if (r == 0) {
       next = cJSON_Duplicate(old, 1);
-      r = api__scale_apply(next, patched, &st);
+      r = api__scale_apply(call->res, next, patched, &st);
       cJSON_Delete(patched);
     }
   } else if (api__converts(call->view)) {

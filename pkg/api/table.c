@@ -81,8 +81,12 @@ cJSON *api__cell_take(buf_t *b, const char *empty) {
   return c;
 }
 
-static cJSON *path_cell(const schema_column_t *c, const cJSON *obj) {
+static cJSON *path_cell(const schema_column_t *c, const cJSON *obj, bool custom) {
   const cJSON *v = jsonpath(obj, c->path);
+  /* Custom resources: an unset column is a null cell, which kubectl
+   * prints as <none> (upstream's CRD table convertor). */
+  if (custom && (!v || cJSON_IsNull(v)) && strcmp(c->path, ".metadata.creationTimestamp"))
+    return cJSON_CreateNull();
   if (!strcmp(c->type, "date"))
     return api__cell_age(cJSON_IsString(v) ? v->valuestring : NULL, "<unknown>");
   /* Built-in kinds print Go zero values for absent fields. */
@@ -106,7 +110,7 @@ void api__table_add_row(cJSON *table, const api_resource_t *res, const cJSON *ob
     const schema_column_t *c = &res->s->columns[i];
     cJSON *cell = NULL;
     if (c->path)
-      cell = path_cell(c, obj);
+      cell = path_cell(c, obj, res->custom != NULL);
     else if (res->hooks->cell)
       cell = res->hooks->cell(c->name, obj);
     cJSON_AddItemToArray(cells, cell ? cell : cJSON_CreateString("<unknown>"));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crd.h"
 #include "api/internal.h"
 #include "api/object.h"
 #include "util/alloc.h"
@@ -133,6 +134,12 @@ static void write_done(int err, const store_kv_t *kv, void *data) {
       cJSON *stored = cJSON_ParseWithLength(kv->value, kv->len);
       api__respond_obj(w->req, w->code, api__scale_of(w->res, stored));
       cJSON_Delete(stored);
+    } else if (w->reply == API_REPLY_DELETED) {
+      cJSON *reply = api__deleted_reply(w->res, w->obj);
+      if (reply)
+        api__respond_obj(w->req, w->code, reply);
+      else
+        api__respond_stored(w->req, w->code, w->view, kv->value, kv->len);
     } else if (w->reply == API_REPLY_SUCCESS) {
       api_status_init(&st, w->code, "", "%s", "");
       api__respond_status(w->req, &st);
@@ -173,6 +180,40 @@ void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     write_done(r, NULL, w);
 }
 
+/* ---- delete replies ---- */
+
+cJSON *api__deleted_reply(const api_resource_t *res, const cJSON *obj) {
+  /* upstream registries with ReturnDeletedObject (and namespaces) */
+  static const struct {
+    const char *group, *kind;
+  } returned[] = {{"", "Pod"},
+                  {"", "Service"},
+                  {"", "ServiceAccount"},
+                  {"", "PersistentVolume"},
+                  {"", "PersistentVolumeClaim"},
+                  {"", "Namespace"},
+                  {"storage.k8s.io", "StorageClass"},
+                  {"storage.k8s.io", "VolumeAttachment"}};
+  for (size_t i = 0; i < sizeof(returned) / sizeof(returned[0]); i++)
+    if (!strcmp(res->s->group, returned[i].group) && !strcmp(res->s->kind, returned[i].kind))
+      return NULL;
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddStringToObject(s, "kind", "Status");
+  cJSON_AddStringToObject(s, "apiVersion", "v1");
+  cJSON_AddObjectToObject(s, "metadata");
+  cJSON_AddStringToObject(s, "status", "Success");
+  cJSON *d = cJSON_AddObjectToObject(s, "details");
+  const char *name = obj_str(obj, "metadata.name");
+  const char *uid = obj_str(obj, "metadata.uid");
+  cJSON_AddStringToObject(d, "name", name ? name : "");
+  if (res->s->group[0])
+    cJSON_AddStringToObject(d, "group", res->s->group);
+  cJSON_AddStringToObject(d, "kind", res->s->plural);
+  if (uid)
+    cJSON_AddStringToObject(d, "uid", uid);
+  return s;
+}
+
 /* ---- scale subresource ---- */
 
 cJSON *api__scale_of(const api_resource_t *res, const cJSON *obj) {
@@ -186,6 +227,21 @@ cJSON *api__scale_of(const api_resource_t *res, const cJSON *obj) {
     const cJSON *v = obj_get(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), keep[i]);
     if (v)
       cJSON_AddItemToObject(m, keep[i], cJSON_Duplicate(v, 1));
+  }
+  const char *spec_path, *status_path, *selector_path;
+  if (api__crd_scale_paths(res, &spec_path, &status_path, &selector_path)) {
+    /* custom resources: the paths of the scale subresource; missing is 0 */
+    const cJSON *want = spec_path ? obj_get(obj, spec_path) : NULL;
+    const cJSON *have = status_path ? obj_get(obj, status_path) : NULL;
+    const char *sel = selector_path ? obj_str(obj, selector_path) : NULL;
+    cJSON *spec = cJSON_AddObjectToObject(s, "spec");
+    if (cJSON_IsNumber(want) && want->valuedouble != 0)
+      cJSON_AddNumberToObject(spec, "replicas", want->valuedouble);
+    cJSON *status = cJSON_AddObjectToObject(s, "status");
+    cJSON_AddNumberToObject(status, "replicas", cJSON_IsNumber(have) ? have->valuedouble : 0);
+    if (sel && sel[0])
+      cJSON_AddStringToObject(status, "selector", sel);
+    return s;
   }
   const cJSON *want = obj_get(obj, "spec.replicas");
   cJSON *spec = cJSON_AddObjectToObject(s, "spec");
@@ -208,18 +264,43 @@ cJSON *api__scale_of(const api_resource_t *res, const cJSON *obj) {
     cJSON_AddStringToObject(status, "selector", text);
     free(text);
   }
-  (void)res;
   return s;
 }
 
+/* Set a number at a dotted path, creating the objects on the way. */
+static void set_path_number(cJSON *obj, const char *path, double v) {
+  char key[256];
+  cJSON *cur = obj;
+  const char *p = path;
+  for (;;) {
+    size_t n = strcspn(p, ".");
+    if (n >= sizeof(key))
+      return;
+    memcpy(key, p, n);
+    key[n] = '\0';
+    if (!p[n]) {
+      obj_set(cur, key, cJSON_CreateNumber(v));
+      return;
+    }
+    cur = obj_child_object(cur, key);
+    p += n + 1;
+  }
+}
+
 /* Apply a Scale (JSON) to the object: only spec.replicas moves. */
-int api__scale_apply(cJSON *obj, const cJSON *scale, api_status_t *st) {
+int api__scale_apply(const api_resource_t *res, cJSON *obj, const cJSON *scale, api_status_t *st) {
   const cJSON *r = obj_get(scale, "spec.replicas");
   if (!cJSON_IsNumber(r) || r->valuedouble < 0 || r->valuedouble != (double)(int)r->valuedouble) {
     api_status_add_cause(st, "FieldValueInvalid", "spec.replicas",
                          "Invalid value: must be greater than or equal to 0");
     api_status_invalid(st, "autoscaling", "Scale", obj_str(obj, "metadata.name"));
     return -EINVAL;
+  }
+  const char *spec_path, *status_path, *selector_path;
+  if (api__crd_scale_paths(res, &spec_path, &status_path, &selector_path)) {
+    if (spec_path)
+      set_path_number(obj, spec_path, r->valuedouble);
+    return 0;
   }
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
   if (!spec)

@@ -86,8 +86,9 @@ good = pod("good", limits={"cpu": "0.5", "memory": "1024Ki", "ephemeral-storage"
 good["spec"]["overhead"] = {"cpu": "1000m"}
 st, body = post("/api/v1/namespaces/default/pods", good)
 t.ok(st == 201, "pod with non-canonical quantities created", body)
+# a limit without a request is also the request (upstream SetDefaults_Pod)
 want_res = {"limits": {"cpu": "500m", "memory": "1Mi", "ephemeral-storage": "1e3"},
-            "requests": {"cpu": "250m", "memory": "1k"}}
+            "requests": {"cpu": "250m", "memory": "1k", "ephemeral-storage": "1e3"}}
 t.ok(st == 201 and body["spec"]["containers"][0]["resources"] == want_res,
      "the create answer is canonical", body.get("spec"))
 r = srv.kubectl("get", "pod", "good", "-o", "json")
@@ -143,8 +144,9 @@ lr = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
 st, body = post("/api/v1/namespaces/default/limitranges", lr)
 t.ok(st == 201 and body["spec"]["limits"][0]["max"] == {"cpu": "2"} and
      body["spec"]["limits"][0]["min"] == {"cpu": "100m"} and
-     body["spec"]["limits"][0]["default"] == {"memory": "1Gi"},
-     "LimitRange quantities canonical", body)
+     body["spec"]["limits"][0]["default"] == {"memory": "1Gi", "cpu": "2"} and
+     body["spec"]["limits"][0]["defaultRequest"] == {"memory": "512Mi", "cpu": "2"},
+     "LimitRange quantities canonical (item defaults from max and default, as upstream)", body)
 pvc["metadata"]["name"] = "pvc"
 pvc["spec"]["resources"]["requests"]["storage"] = "1.5Gi"
 st, body = post("/api/v1/namespaces/default/persistentvolumeclaims", pvc)
