@@ -96,6 +96,17 @@ extern const char *test__skip_reason;
 
 extern const test_case_t test__cases[];
 
+/* A time limit in seconds for a complexity check, scaled by the environment's
+ * K3C_TEST_TIME_SCALE (tests/build/test_cross.sh sets it under qemu-user,
+ * which runs code several times slower). The limits separate linear from
+ * quadratic code, which differ by orders of magnitude, so scaling keeps them
+ * meaningful. */
+static inline double t_time_limit(double seconds) {
+  const char *s = getenv("K3C_TEST_TIME_SCALE");
+  double f = s ? strtod(s, NULL) : 1.0;
+  return f > 1.0 ? seconds * f : seconds;
+}
+
 #define TEST_MAIN()                                                            \
   jmp_buf test__jmp;                                                           \
   const char *test__skip_reason;                                               \
