@@ -449,34 +449,35 @@ static void conn_update(hconn_t *c) {
   }
 }
 
-/* Run one step with the connection marked busy; close afterwards if a
- * callback asked for it, else hand it the next pending request. */
-static void conn_run(hconn_t *c) {
+/* One step with the connection marked busy. A callback that asked for the
+ * connection to close gets it closed here: returns false, c is gone. */
+static bool conn_step_busy(hconn_t *c) {
   https_t *h = c->h;
   c->busy++;
   conn_step(c);
   c->busy--;
-  if (c->dead) {
-    c->dead = false;
-    conn_close(c, -ECANCELED);
-    dispatch(h);
+  if (!c->dead)
+    return true;
+  c->dead = false;
+  conn_close(c, -ECANCELED);
+  dispatch(h);
+  return false;
+}
+
+/* Run one step; if the connection is then free, hand it the next pending
+ * request and step that too. */
+static void conn_run(hconn_t *c) {
+  https_t *h = c->h;
+  if (!conn_step_busy(c))
     return;
-  }
   if (!c->cur && !c->watch && c->state == C_READY && h->pending) {
     hreq_t *q = h->pending;
     h->pending = q->next;
     if (!h->pending)
       h->pending_tail = NULL;
     start_request(c, q);
-    c->busy++;
-    conn_step(c);
-    c->busy--;
-    if (c->dead) {
-      c->dead = false;
-      conn_close(c, -ECANCELED);
-      dispatch(h);
+    if (!conn_step_busy(c))
       return;
-    }
   }
   conn_update(c);
 }
