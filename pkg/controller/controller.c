@@ -324,13 +324,9 @@ void controller_expectations_expect_dels(controller_expectations_t *e, const cha
   exp_t *x = exp_get(e, key, now);
   if (!x)
     return;
-  for (size_t i = 0; i < x->n_dels; i++)
-    free(x->dels[i]);
-  free(x->dels);
-  x->dels = n ? xcalloc(n, sizeof(*x->dels)) : NULL;
-  x->n_dels = 0;
+  x->dels = xrealloc(x->dels, (x->n_dels + n + 1) * sizeof(*x->dels));
   for (size_t i = 0; i < n; i++)
-    if (uids[i])
+    if (uids[i] && !controller_expectations_expects_del(e, key, uids[i]))
       x->dels[x->n_dels++] = xstrdup(uids[i]);
   x->at = now;
 }

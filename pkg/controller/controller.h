@@ -125,7 +125,7 @@ void controller_expectations_free(controller_expectations_t *e); /* accepts NULL
 /* Expect n creations for key (replacing what was expected). */
 void controller_expectations_expect_adds(controller_expectations_t *e, const char *key, int n,
                                          double now);
-/* Expect the uids (copied) to go for key (replacing what was expected). */
+/* Expect the uids (copied) to go for key, besides those still expected. */
 void controller_expectations_expect_dels(controller_expectations_t *e, const char *key,
                                          const char *const *uids, size_t n, double now);
 /* One expected creation seen (or never coming: a create failed). */
