@@ -123,8 +123,10 @@ static cJSON *cronjob_cell(const char *col, const cJSON *obj) {
     const char *tz = obj_str(obj, "spec.timeZone");
     return cJSON_CreateString(tz ? tz : "<none>");
   }
-  if (!strcmp(col, "Suspend"))
-    return cJSON_CreateBool(cJSON_IsTrue(obj_get(obj, "spec.suspend")));
+  if (!strcmp(col, "Suspend")) { /* upstream's printBoolPtr: a string */
+    const cJSON *v = obj_get(obj, "spec.suspend");
+    return cJSON_CreateString(!cJSON_IsBool(v) ? "<unset>" : cJSON_IsTrue(v) ? "True" : "False");
+  }
   if (!strcmp(col, "Active"))
     return cJSON_CreateNumber(cJSON_GetArraySize(obj_get(obj, "status.active")));
   if (!strcmp(col, "Last Schedule"))

@@ -9,17 +9,19 @@
 
 #include "client/informer.h"
 #include "controller/deployment.h"
+#include "controller/cronjob.h"
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *cronjobs;
   controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
   controller_job_t *job;
   controller_ttl_t *ttl;
+  controller_cronjob_t *cronjob;
   controller_gc_t *gc;
 };
 
@@ -41,7 +43,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
       (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
       (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
-      (r = informer(c, "batch", "jobs", &m->jobs)) < 0)
+      (r = informer(c, "batch", "jobs", &m->jobs)) < 0 ||
+      (r = informer(c, "batch", "cronjobs", &m->cronjobs)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -49,13 +52,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0 ||
       (r = controller_job_new(c, m->jobs, m->pods, loop, &m->job)) < 0 ||
       (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
+      (r = controller_cronjob_new(c, m->cronjobs, m->jobs, loop, &m->cronjob)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
   controller_gc_add(m->gc, m->replicasets, "apps", "replicasets", "ReplicaSet", true, true);
   controller_gc_add(m->gc, m->rcs, "", "replicationcontrollers", "ReplicationController", true, false);
-  controller_gc_add(m->gc, m->jobs, "batch", "jobs", "Job", true, false);
+  controller_gc_add(m->gc, m->cronjobs, "batch", "cronjobs", "CronJob", true, false);
+  controller_gc_add(m->gc, m->jobs, "batch", "jobs", "Job", true, true);
   controller_gc_add(m->gc, m->pods, "", "pods", "Pod", false, true);
   controller_gc_start(m->gc);
   client_informer_start(m->pods);
@@ -63,6 +68,7 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->deployments);
   client_informer_start(m->rcs);
   client_informer_start(m->jobs);
+  client_informer_start(m->cronjobs);
   *ret_mgr = m;
   return 0;
 fail:
@@ -78,11 +84,13 @@ void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
   controller_gc_free(m->gc);
+  controller_cronjob_free(m->cronjob);
   controller_ttl_free(m->ttl);
   controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->cronjobs);
   client_informer_free(m->jobs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);
