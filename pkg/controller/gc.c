@@ -1,6 +1,7 @@
 /* The garbage collector, for the owner kinds the controllers manage
- * (Deployments, ReplicaSets, ReplicationControllers) and their dependents
- * among the cached kinds (ReplicaSets, pods): a dependent whose owners are
+ * (the manager registers them: Deployments, ReplicaSets, ReplicationControllers,
+ * Jobs, CronJobs, StatefulSets) and their dependents among the cached kinds
+ * (ReplicaSets, Jobs, ControllerRevisions, pods): a dependent whose owners are
  * all gone is deleted (background propagation); an owner being deleted
  * with the "orphan" finalizer first has its dependents' ownerReferences
  * removed, with "foregroundDeletion" first has its dependents deleted;
@@ -18,7 +19,7 @@
 #include "util/alloc.h"
 
 #define S controller__str
-#define MAX_KINDS 8
+#define MAX_KINDS 16
 
 typedef struct {
   client_informer_t *inf;

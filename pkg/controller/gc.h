@@ -12,7 +12,7 @@ typedef struct controller_gc controller_gc_t;
 int controller_gc_new(client_t *c, struct ev_loop *loop, controller_gc_t **ret_gc);
 /* Follow the objects of inf (group/resource/kind, served as v1, with the
  * owner index): as owners (their deletion cascades), as dependents (deleted
- * when every owner is gone), or both. At most 8 kinds, before start. */
+ * when every owner is gone), or both. At most 16 kinds, before start. */
 int controller_gc_add(controller_gc_t *gc, client_informer_t *inf, const char *group,
                       const char *resource, const char *kind, bool owner, bool dependent);
 void controller_gc_start(controller_gc_t *gc);

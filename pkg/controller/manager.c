@@ -13,15 +13,18 @@
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
+#include "controller/statefulset.h"
 #include "util/alloc.h"
 
 struct controller_manager {
   client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *cronjobs;
+  client_informer_t *statefulsets, *revisions, *pvcs;
   controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
   controller_job_t *job;
   controller_ttl_t *ttl;
   controller_cronjob_t *cronjob;
+  controller_statefulset_t *sts;
   controller_gc_t *gc;
 };
 
@@ -44,7 +47,10 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
       (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
       (r = informer(c, "batch", "jobs", &m->jobs)) < 0 ||
-      (r = informer(c, "batch", "cronjobs", &m->cronjobs)) < 0)
+      (r = informer(c, "batch", "cronjobs", &m->cronjobs)) < 0 ||
+      (r = informer(c, "apps", "statefulsets", &m->statefulsets)) < 0 ||
+      (r = informer(c, "apps", "controllerrevisions", &m->revisions)) < 0 ||
+      (r = informer(c, "", "persistentvolumeclaims", &m->pvcs)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -53,6 +59,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_job_new(c, m->jobs, m->pods, loop, &m->job)) < 0 ||
       (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
       (r = controller_cronjob_new(c, m->cronjobs, m->jobs, loop, &m->cronjob)) < 0 ||
+      (r = controller_statefulset_new(c, m->statefulsets, m->pods, m->revisions, m->pvcs, loop,
+                                      &m->sts)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
@@ -61,6 +69,9 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   controller_gc_add(m->gc, m->rcs, "", "replicationcontrollers", "ReplicationController", true, false);
   controller_gc_add(m->gc, m->cronjobs, "batch", "cronjobs", "CronJob", true, false);
   controller_gc_add(m->gc, m->jobs, "batch", "jobs", "Job", true, true);
+  controller_gc_add(m->gc, m->statefulsets, "apps", "statefulsets", "StatefulSet", true, false);
+  controller_gc_add(m->gc, m->revisions, "apps", "controllerrevisions", "ControllerRevision", false,
+                    true);
   controller_gc_add(m->gc, m->pods, "", "pods", "Pod", false, true);
   controller_gc_start(m->gc);
   client_informer_start(m->pods);
@@ -69,6 +80,9 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->rcs);
   client_informer_start(m->jobs);
   client_informer_start(m->cronjobs);
+  client_informer_start(m->statefulsets);
+  client_informer_start(m->revisions);
+  client_informer_start(m->pvcs);
   *ret_mgr = m;
   return 0;
 fail:
@@ -84,12 +98,16 @@ void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
   controller_gc_free(m->gc);
+  controller_statefulset_free(m->sts);
   controller_cronjob_free(m->cronjob);
   controller_ttl_free(m->ttl);
   controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->pvcs);
+  client_informer_free(m->revisions);
+  client_informer_free(m->statefulsets);
   client_informer_free(m->cronjobs);
   client_informer_free(m->jobs);
   client_informer_free(m->rcs);
