@@ -232,21 +232,29 @@ static void claim_template_defaults(cJSON *pvc) {
   dflt_str(child_obj(pvc, "status"), "phase", "Pending");
 }
 
-/* A Job's generated selector and pod labels (upstream generateSelector). */
+/* A Job's generated selector and pod labels (upstream generateSelector,
+ * unless spec.manualSelector): the job-name and controller-uid labels the
+ * template lacks, and controller-uid in the selector's matchLabels, also
+ * when the user gave a selector. */
 static void job_selector(cJSON *obj, cJSON *spec) {
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "manualSelector")))
     return;
   const char *uid = obj_str(obj, "metadata.uid");
   const char *name = obj_str(obj, "metadata.name");
-  if (!uid || !name || cJSON_GetObjectItemCaseSensitive(spec, "selector"))
+  if (!uid || !name)
     return;
-  cJSON *ml = child_obj(child_obj(spec, "selector"), "matchLabels");
-  obj_set_str(ml, "batch.kubernetes.io/controller-uid", uid);
   cJSON *labels = child_obj(child_obj(child_obj(spec, "template"), "metadata"), "labels");
-  obj_set_str(labels, "batch.kubernetes.io/controller-uid", uid);
-  obj_set_str(labels, "batch.kubernetes.io/job-name", name);
-  obj_set_str(labels, "controller-uid", uid);
-  obj_set_str(labels, "job-name", name);
+  static const char *const name_keys[] = {"job-name", "batch.kubernetes.io/job-name"};
+  static const char *const uid_keys[] = {"controller-uid", "batch.kubernetes.io/controller-uid"};
+  for (int i = 0; i < 2; i++) {
+    if (!cJSON_GetObjectItemCaseSensitive(labels, name_keys[i]))
+      obj_set_str(labels, name_keys[i], name);
+    if (!cJSON_GetObjectItemCaseSensitive(labels, uid_keys[i]))
+      obj_set_str(labels, uid_keys[i], uid);
+  }
+  cJSON *ml = child_obj(child_obj(spec, "selector"), "matchLabels");
+  if (!cJSON_GetObjectItemCaseSensitive(ml, "batch.kubernetes.io/controller-uid"))
+    obj_set_str(ml, "batch.kubernetes.io/controller-uid", uid);
   cJSON *meta = obj_meta(obj);
   if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(meta, "labels")) == 0) {
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");

@@ -439,7 +439,7 @@ static void delete_pod(ssync_t *s, const spod_t *p) {
   s->deleted++;
 }
 
-/* The template a missing pod of ordinal ord gets (upstream
+/* The template for a missing pod of ordinal ord (upstream
  * newVersionedStatefulSetPod): the current revision below the partition
  * (or, without one, below status.currentReplicas), else the update one. */
 static void template_for(ssync_t *s, int ord, const cJSON **ret_tmpl, const char **ret_rev) {

@@ -106,6 +106,32 @@ t.ok(spec["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": 
      and spec["completionMode"] == "NonIndexed" and spec["suspend"] is False,
      "the API defaults the Job's selector, template labels, completions, parallelism, backoffLimit",
      json.dumps(spec, indent=1))
+t.ok(j["metadata"].get("labels") == tl, "the Job's own labels are its template's (upstream's defaulting)",
+     j["metadata"].get("labels"))
+# a selector given without manualSelector still gets the generated parts (upstream
+# generateSelector); with manualSelector: true it is left as given
+for manual in (False, True):
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "sel-%s" % str(manual).lower()},
+            "spec": {"selector": {"matchLabels": {"app": "sel"}}, "suspend": True,
+                     "template": {"metadata": {"labels": {"app": "sel"}},
+                                  "spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "c", "image": "busybox:1.36"}]}}}}
+    if manual:
+        body["spec"]["manualSelector"] = True
+    r = k.run(["create", "-f", "-", "-o", "json"], input=json.dumps(body))
+    o = json.loads(r.stdout) if r.returncode == 0 else {}
+    sp = o.get("spec", {})
+    u = o.get("metadata", {}).get("uid")
+    if manual:
+        good = sp.get("selector") == {"matchLabels": {"app": "sel"}} \
+            and sp["template"]["metadata"]["labels"] == {"app": "sel"}
+    else:
+        good = sp.get("selector") == {"matchLabels": {"app": "sel", "batch.kubernetes.io/controller-uid": u}} \
+            and sp["template"]["metadata"]["labels"] == {
+                "app": "sel", "batch.kubernetes.io/controller-uid": u, "batch.kubernetes.io/job-name": "sel-false",
+                "controller-uid": u, "job-name": "sel-false"}
+    t.ok(good, "a given selector, manualSelector %s: %s" % (
+        manual, "left as given" if manual else "controller-uid added to it and the template"), r.stdout + r.stderr)
 ps = wait(lambda: pods("hello"))
 p = ps[0] if ps else None
 refs = p.metadata.owner_references if p else []
