@@ -112,11 +112,11 @@ void api__tree_free(cJSON *tree) {
   offload_relock();
 }
 
-static void tree_free_task(void *tree) { api__tree_free(tree); }
+static void tree_free_task(void *tree) { cJSON_Delete(tree); }
 
 static void write_ctx_free(write_ctx_t *w) {
   if (w->offloaded && !offload_in_task())
-    offload_submit(tree_free_task, w->obj); /* done on the loop: free it over there */
+    offload_submit_pure(tree_free_task, w->obj); /* done on the loop: free it over there */
   else
     api__tree_free(w->obj);
   free(w->pre);

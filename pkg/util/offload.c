@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -16,6 +17,7 @@
 typedef struct task {
   offload_task_cb fn;
   void *data;
+  bool pure; /* runs without the lock */
   struct task *next;
 } task_t;
 
@@ -105,6 +107,11 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&qmu);
     if (!t)
       break;
+    if (t->pure) {
+      t->fn(t->data);
+      free(t);
+      continue;
+    }
     lock_take(true);
     in_task = true;
     t->fn(t->data);
@@ -165,7 +172,7 @@ void offload_stop(void) {
   lock_give(); /* no lock without a worker: the loop runs alone again */
 }
 
-void offload_submit(offload_task_cb fn, void *data) {
+static void submit(offload_task_cb fn, void *data, bool pure) {
   if (!started) {
     fn(data);
     return;
@@ -173,12 +180,17 @@ void offload_submit(offload_task_cb fn, void *data) {
   task_t *t = xcalloc(1, sizeof(*t));
   t->fn = fn;
   t->data = data;
+  t->pure = pure;
   pthread_mutex_lock(&qmu);
   *qtail = t;
   qtail = &t->next;
   pthread_cond_signal(&qcv);
   pthread_mutex_unlock(&qmu);
 }
+
+void offload_submit(offload_task_cb fn, void *data) { submit(fn, data, false); }
+
+void offload_submit_pure(offload_task_cb fn, void *data) { submit(fn, data, true); }
 
 void offload_unlock(void) {
   if (!in_task || in_unlocked)
@@ -192,6 +204,10 @@ void offload_unlock(void) {
 void offload_relock(void) {
   if (!in_task || !in_unlocked)
     return;
+  /* After a long burst of pure work this thread is the first the kernel
+   * preempts on a busy machine; let that happen now, not while the loop
+   * waits for the lock. */
+  sched_yield();
   lock_take(true);
   in_unlocked = false;
   unlocked--;

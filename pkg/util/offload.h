@@ -39,6 +39,11 @@ void offload_stop(void);
  * task) only. Without offload_start, fn runs at once. */
 void offload_submit(offload_task_cb fn, void *data);
 
+/* Queue fn(data) to run on the worker without the lock: pure work on
+ * memory the caller hands over (freeing a big tree the loop is done with).
+ * Loop thread or a task. Without offload_start, fn runs at once. */
+void offload_submit_pure(offload_task_cb fn, void *data);
+
 /* Inside a task: release the lock for pure work / take it back. A no-op
  * pair elsewhere. Nesting is not allowed. */
 void offload_unlock(void);

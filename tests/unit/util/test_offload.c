@@ -197,6 +197,26 @@ static void test_defer_waits_for_unlocked_tasks(void) {
   ASSERT_EQ_INT(p.ran_after_relock, 1);
 }
 
+static atomic_int pure_ran;
+static void pure_task(void *data) {
+  (void)data;
+  atomic_store(&pure_ran, 1);
+}
+
+static void test_pure_task_runs_while_the_loop_holds_the_lock(void) {
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  atomic_store(&pure_ran, 0);
+  ASSERT_EQ_INT(offload_start(loop), 0); /* this thread holds the lock now */
+  offload_submit_pure(pure_task, NULL);
+  double give_up = now_s() + 10;
+  while (!atomic_load(&pure_ran) && now_s() < give_up) {
+  }
+  int ran = atomic_load(&pure_ran);
+  offload_stop();
+  ev_loop_destroy(loop);
+  ASSERT_EQ_INT(ran, 1);
+}
+
 static int order[8], norder;
 static void order_task(void *data) { order[norder++] = (int)(long)data; }
 
@@ -220,6 +240,7 @@ TEST_LIST = {
     TEST(test_lock_excludes_the_loop_and_unlock_frees_it),
     TEST(test_loop_keeps_its_pace_while_unlocked),
     TEST(test_defer_waits_for_unlocked_tasks),
+    TEST(test_pure_task_runs_while_the_loop_holds_the_lock),
     TEST(test_stop_runs_what_is_queued_in_order),
     {0},
 };
