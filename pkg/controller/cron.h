@@ -30,8 +30,9 @@ int controller_cron_parse(const char *spec, controller_cron_t *ret_cron, char *e
  * process's local zone). Returns -1 when it never fires within 5 years
  * ("0 0 30 2 *") or tz is unknown.
  * A named zone other than UTC is read through the C library: TZ is set
- * for the call and restored, so no other thread may read the time zone
- * meanwhile (k3c's other threads do not). */
+ * for the call and restored, so no other thread may read TZ or the local
+ * zone meanwhile (k3c's store writer and offload worker format UTC times
+ * only, and read the environment only at start-up). */
 time_t controller_cron_next(const controller_cron_t *c, time_t after, const char *tz);
 
 /* t as the wall clock of tz (as for controller_cron_next), tm_gmtoff set.
