@@ -218,10 +218,14 @@ void api__rbac_stop(api_server_t *srv) {
 
 /* ---- decisions ---- */
 
-bool api__rbac_allows(api_server_t *srv, const api_user_t *user, const rbac_attrs_t *at) {
+static bool is_master(const api_user_t *user) {
   for (size_t i = 0; user->groups[i]; i++)
     if (!strcmp(user->groups[i], "system:masters"))
       return true;
+  return false;
+}
+
+static bool fresh(api_server_t *srv) {
   api_rbac_t *a = srv->rbac;
   if (!a)
     return false;
@@ -229,23 +233,31 @@ bool api__rbac_allows(api_server_t *srv, const api_user_t *user, const rbac_attr
     log_error("api", "RBAC: cannot read roles and bindings from the datastore");
     return false;
   }
+  return true;
+}
+
+/* The role of binding b when it applies to u in namespace ns (a
+ * RoleBinding grants in its own namespace only), else NULL. */
+static role_t *applying(api_rbac_t *a, const binding_t *b, const rbac_user_t *u, const char *ns) {
+  if (b->ns[0] && strcmp(b->ns, ns ? ns : ""))
+    return NULL;
+  const cJSON *s;
+  cJSON_ArrayForEach(s, b->subjects) {
+    if (rbac_subject_matches(s, u, b->ns))
+      return strmap_get(&a->roles, b->role_key);
+  }
+  return NULL;
+}
+
+bool api__rbac_allows(api_server_t *srv, const api_user_t *user, const rbac_attrs_t *at) {
+  if (is_master(user))
+    return true;
+  if (!fresh(srv))
+    return false;
+  api_rbac_t *a = srv->rbac;
   rbac_user_t u = {.name = user->name, .groups = (const char *const *)user->groups};
-  const char *ns = at->ns ? at->ns : "";
   for (size_t i = 0; i < a->nbindings; i++) {
-    binding_t *b = &a->bindings[i];
-    if (b->ns[0] && strcmp(b->ns, ns))
-      continue; /* a RoleBinding grants in its namespace only */
-    bool applies = false;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, b->subjects) {
-      if (rbac_subject_matches(s, &u, b->ns)) {
-        applies = true;
-        break;
-      }
-    }
-    if (!applies)
-      continue;
-    role_t *r = strmap_get(&a->roles, b->role_key);
+    role_t *r = applying(a, &a->bindings[i], &u, at->ns);
     if (r && rbac_rules_allow(&r->rules, at))
       return true;
   }
@@ -256,40 +268,16 @@ bool api__rbac_allows(api_server_t *srv, const api_user_t *user, const rbac_attr
  * of ns), appended to out: escalation checks and rules reviews. */
 void api__rbac_rules_of(api_server_t *srv, const api_user_t *user, const char *ns,
                         rbac_rules_t *out, bool *ret_all) {
-  *ret_all = false;
-  for (size_t i = 0; user->groups[i]; i++)
-    if (!strcmp(user->groups[i], "system:masters"))
-      *ret_all = true;
-  api_rbac_t *a = srv->rbac;
-  if (*ret_all || !a || ((a->stale || !a->watch) && snapshot_build(srv) < 0))
+  *ret_all = is_master(user);
+  if (*ret_all || !fresh(srv))
     return;
+  api_rbac_t *a = srv->rbac;
   rbac_user_t u = {.name = user->name, .groups = (const char *const *)user->groups};
   for (size_t i = 0; i < a->nbindings; i++) {
-    binding_t *b = &a->bindings[i];
-    if (b->ns[0] && strcmp(b->ns, ns ? ns : ""))
-      continue;
-    const cJSON *s;
-    bool applies = false;
-    cJSON_ArrayForEach(s, b->subjects) applies = applies || rbac_subject_matches(s, &u, b->ns);
-    role_t *r = applies ? strmap_get(&a->roles, b->role_key) : NULL;
+    role_t *r = applying(a, &a->bindings[i], &u, ns);
     if (!r)
       continue;
-    for (size_t k = 0; k < r->rules.n; k++) {
-      /* share nothing: copy through JSON-free duplication of the strings */
-      out->rules = xrealloc(out->rules, (out->n + 1) * sizeof(*out->rules));
-      rbac_rule_t *d = &out->rules[out->n++];
-      const rbac_rule_t *sr = &r->rules.rules[k];
-      char **const *from[] = {&sr->verbs, &sr->groups, &sr->resources, &sr->names, &sr->urls};
-      char ***to[] = {&d->verbs, &d->groups, &d->resources, &d->names, &d->urls};
-      for (size_t f = 0; f < 5; f++) {
-        size_t n = 0;
-        while ((*from[f])[n])
-          n++;
-        *to[f] = xcalloc(n + 1, sizeof(char *));
-        for (size_t j = 0; j < n; j++)
-          (*to[f])[j] = xstrdup((*from[f])[j]);
-      }
-    }
+    rbac_rules_add(out, &r->rules);
   }
 }
 
@@ -511,9 +499,7 @@ int api__validate_rbac(api_admission_t *a, api_status_t *st) {
     bool cluster = !strcmp(rk, "ClusterRole");
     if (user_may(a->srv, u, "bind", cluster ? "clusterroles" : "roles", ns, rn))
       return 0;
-    api_rbac_t *rb = a->srv->rbac;
-    if (rb && (rb->stale || !rb->watch))
-      snapshot_build(a->srv);
+    api_rbac_t *rb = fresh(a->srv) ? a->srv->rbac : NULL;
     char *key = xasprintf("%s/%s", cluster ? "" : ns, rn);
     role_t *role = rb ? strmap_get(&rb->roles, key) : NULL;
     free(key);

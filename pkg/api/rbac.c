@@ -46,6 +46,29 @@ void rbac_rules_add_json(rbac_rules_t *rules, const cJSON *array) {
   }
 }
 
+static char **strings_copy(char *const *v) {
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  char **c = xcalloc(n + 1, sizeof(*c));
+  for (size_t i = 0; i < n; i++)
+    c[i] = xstrdup(v[i]);
+  return c;
+}
+
+void rbac_rules_add(rbac_rules_t *rules, const rbac_rules_t *more) {
+  for (size_t i = 0; i < more->n; i++) {
+    const rbac_rule_t *m = &more->rules[i];
+    rules->rules = xrealloc(rules->rules, (rules->n + 1) * sizeof(*rules->rules));
+    rbac_rule_t *x = &rules->rules[rules->n++];
+    x->verbs = strings_copy(m->verbs);
+    x->groups = strings_copy(m->groups);
+    x->resources = strings_copy(m->resources);
+    x->names = strings_copy(m->names);
+    x->urls = strings_copy(m->urls);
+  }
+}
+
 static void rule_done(rbac_rule_t *r) {
   strings_free(r->verbs);
   strings_free(r->groups);

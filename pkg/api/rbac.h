@@ -42,6 +42,8 @@ typedef struct {
 /* Append the PolicyRules of a JSON array to rules (items that are not
  * objects are skipped). Accepts NULL. */
 void rbac_rules_add_json(rbac_rules_t *rules, const cJSON *array);
+/* Append copies of more's rules to rules. */
+void rbac_rules_add(rbac_rules_t *rules, const rbac_rules_t *more);
 void rbac_rules_done(rbac_rules_t *rules);
 
 bool rbac_rule_allows(const rbac_rule_t *r, const rbac_attrs_t *a);
