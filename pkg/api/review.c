@@ -15,7 +15,8 @@ static void copy_attr(char *dst, size_t n, const cJSON *attrs, const char *key) 
   snprintf(dst, n, "%s", v ? v : "");
 }
 
-static void access_review(api_call_t *call, cJSON *obj) {
+/* Is user allowed what spec asks? The answer goes into obj's status. */
+static void access_review(api_call_t *call, cJSON *obj, const api_user_t *user) {
   const cJSON *ra = obj_get(obj, "spec.resourceAttributes");
   const cJSON *nra = obj_get(obj, "spec.nonResourceAttributes");
   api_reqinfo_t ri;
@@ -40,12 +41,54 @@ static void access_review(api_call_t *call, cJSON *obj) {
   snprintf(method, sizeof(method), "%s", verb); /* non-resource verbs are lower-case methods */
   api_status_t st;
   memset(&st, 0, sizeof(st));
-  bool allowed = api__authorize(call->srv, &call->user, &ri, method, path, &st);
+  bool allowed = api__authorize(call->srv, user, &ri, method, path, &st);
   cJSON *status = cJSON_CreateObject();
   cJSON_AddBoolToObject(status, "allowed", allowed);
   api_status_done(&st);
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);
+}
+
+/* SubjectAccessReview and LocalSubjectAccessReview: about the user and
+ * groups the spec names (nothing is added to them, as upstream). */
+static void subject_review(api_call_t *call, cJSON *obj, bool local) {
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  const char *name = obj_str(obj, "spec.user");
+  const cJSON *groups = obj_get(obj, "spec.groups");
+  if ((!name || !name[0]) && cJSON_GetArraySize(groups) == 0) {
+    cJSON_Delete(obj);
+    api_status_add_cause(&st, "FieldValueRequired", "spec.user",
+                         "Invalid value: \"\": at least one of user or group must be specified");
+    api_status_invalid(&st, "authorization.k8s.io", local ? "LocalSubjectAccessReview" : "SubjectAccessReview", "");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  if (local) {
+    cJSON *ra = (cJSON *)obj_get(obj, "spec.resourceAttributes");
+    const char *ns = obj_str(ra, "namespace");
+    if (cJSON_IsObject(ra) && (!ns || !ns[0])) {
+      obj_set_str(ra, "namespace", call->ri.ns);
+    } else if (ra && strcmp(ns, call->ri.ns)) {
+      api_status_bad_request(&st, "spec.resourceAttributes.namespace must match metadata.namespace");
+      cJSON_Delete(obj);
+      api__respond_status(call->req, &st);
+      return;
+    }
+    obj_set_str(obj_meta(obj), "namespace", call->ri.ns);
+  }
+  api_user_t u;
+  memset(&u, 0, sizeof(u));
+  snprintf(u.name, sizeof(u.name), "%s", name ? name : "");
+  const char *uid = obj_str(obj, "spec.uid");
+  snprintf(u.uid, sizeof(u.uid), "%s", uid ? uid : "");
+  const cJSON *g;
+  cJSON_ArrayForEach(g, groups) {
+    if (cJSON_IsString(g))
+      api__user_add_group(&u, g->valuestring);
+  }
+  access_review(call, obj, &u);
+  api__user_done(&u);
 }
 
 static cJSON *strv_json(char *const *v) {
@@ -127,7 +170,11 @@ bool api__review(api_call_t *call) {
                !strcmp(ri->resource, "selfsubjectrulesreviews");
   bool self = !strcmp(ri->group, "authentication.k8s.io") &&
               !strcmp(ri->resource, "selfsubjectreviews");
-  if (!access && !rules && !self)
+  bool subject = !strcmp(ri->group, "authorization.k8s.io") &&
+                 !strcmp(ri->resource, "subjectaccessreviews");
+  bool local = !strcmp(ri->group, "authorization.k8s.io") &&
+               !strcmp(ri->resource, "localsubjectaccessreviews");
+  if (!access && !rules && !self && !subject && !local)
     return false;
   api_status_t st;
   if (strcmp(ri->verb, "create") || ri->name[0]) {
@@ -148,12 +195,16 @@ bool api__review(api_call_t *call) {
     return true;
   }
   obj_set_str(obj, "apiVersion", self ? "authentication.k8s.io/v1" : "authorization.k8s.io/v1");
-  obj_set_str(obj, "kind", access  ? "SelfSubjectAccessReview"
-                           : rules ? "SelfSubjectRulesReview"
-                                   : "SelfSubjectReview");
+  obj_set_str(obj, "kind", access    ? "SelfSubjectAccessReview"
+                           : rules   ? "SelfSubjectRulesReview"
+                           : subject ? "SubjectAccessReview"
+                           : local   ? "LocalSubjectAccessReview"
+                                     : "SelfSubjectReview");
   obj_meta(obj);
   if (access)
-    access_review(call, obj);
+    access_review(call, obj, &call->user);
+  else if (subject || local)
+    subject_review(call, obj, local);
   else if (rules)
     rules_review(call, obj);
   else

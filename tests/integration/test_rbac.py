@@ -162,6 +162,42 @@ r = as_(alice_cfg, "auth", "can-i", "--list", "-n", "dev")
 t.ok(r.returncode == 0 and "podtemplates" in r.stdout and "rolebindings.rbac.authorization.k8s.io"
      in r.stdout, "can-i --list shows the rules bound in dev", r.stdout[-600:] + r.stderr)
 
+# ---- SubjectAccessReview and LocalSubjectAccessReview (what webhooks and metrics-server ask)
+def sar(path, spec):
+    kind = "LocalSubjectAccessReview" if "local" in path else "SubjectAccessReview"
+    st, _, b = srv.request("POST", path, json.dumps({"apiVersion": "authorization.k8s.io/v1",
+                                                     "kind": kind, "spec": spec}).encode(),
+                           {"Content-Type": "application/json"})
+    try:
+        return st, json.loads(b)
+    except ValueError:
+        return st, {}
+
+
+st, o = sar("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            {"user": "alice", "resourceAttributes": {"namespace": "dev", "verb": "list",
+                                                      "resource": "pods"}})
+t.ok(st == 201 and o.get("status", {}).get("allowed") is True, "SubjectAccessReview: alice may list pods in dev",
+     (st, o))
+st, o = sar("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            {"user": "alice", "resourceAttributes": {"namespace": "prod", "verb": "list",
+                                                      "resource": "pods"}})
+t.ok(st == 201 and o.get("status", {}).get("allowed") is False, "... but not in prod", (st, o))
+st, o = sar("/apis/authorization.k8s.io/v1/namespaces/dev/localsubjectaccessreviews",
+            {"groups": ["system:masters"], "resourceAttributes": {"verb": "delete", "resource": "nodes"}})
+t.ok(st == 201 and o.get("status", {}).get("allowed") is True
+     and o["spec"]["resourceAttributes"]["namespace"] == "dev",
+     "LocalSubjectAccessReview takes the URL's namespace and the spec's groups", (st, o))
+st, o = sar("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            {"resourceAttributes": {"verb": "get", "resource": "pods"}})
+t.ok(st == 422 and "at least one of user or group must be specified" in json.dumps(o),
+     "a review without user or groups is invalid", (st, o))
+r = as_(alice_cfg, "create", "-f", "-", stdin=json.dumps({
+    "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+    "spec": {"user": "x", "nonResourceAttributes": {"path": "/healthz", "verb": "get"}}}))
+t.ok(r.returncode != 0 and 'subjectaccessreviews.authorization.k8s.io is forbidden: User "alice"'
+     in r.stderr, "asking about others needs the create verb on subjectaccessreviews", r.stderr)
+
 # ---- a service account's token
 k("create", "serviceaccount", "bot", "-n", "dev")
 r = k("create", "token", "bot", "-n", "dev")
