@@ -160,8 +160,8 @@ static int add_soname_links(buf_t *b, const char *dir, char **done, size_t ndone
     if (e->d_type != DT_LNK || !strstr(e->d_name, ".so"))
       continue;
     char path[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    if (!realpath(path, real))
+    if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+        !realpath(path, real))
       continue;
     for (size_t i = 0; i < ndone; i++) {
       if (strcmp(done[i], real))

@@ -19,13 +19,16 @@ done
 dir=$(mktemp -d /tmp/k3c-cri.XXXXXX)
 sock=$dir/agent/run/containerd/containerd.sock
 
-# Processes of this test: containerd (its pid file) and the shims that name
-# our socket on their command line. Found by pid, never by name.
+# Processes of this test: containerd and the shims, whose command lines
+# name our directory, and the containers' processes, which are in the pod
+# cgroups under the test's cgroup parent /k3c-e2e (a container whose shim
+# died is orphaned there). Found by pid, never by name.
 our_pids() {
   local p
   for p in /proc/[0-9]*; do
     tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$dir/" && echo "${p#/proc/}"
   done
+  find /sys/fs/cgroup/pids/k3c-e2e /sys/fs/cgroup/k3c-e2e -name cgroup.procs -exec cat {} + 2>/dev/null
 }
 cleanup() {
   local pids p m
@@ -41,7 +44,11 @@ cleanup() {
     umount -l "$m" 2>/dev/null
   done
   rm -rf "$dir"
-  for c in /sys/fs/cgroup/*/k3c-e2e; do [ -d "$c" ] && rmdir "$c"/* "$c" 2>/dev/null; done
+  # The pod cgroups under the test's cgroup parent (empty once its
+  # processes are gone), deepest first.
+  for c in /sys/fs/cgroup/*/k3c-e2e /sys/fs/cgroup/k3c-e2e; do
+    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
   return 0
 }
 trap cleanup EXIT
