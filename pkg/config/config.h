@@ -45,6 +45,7 @@ typedef struct {
   char *cluster_dns;
   char *datastore_endpoint;
   int output_budget_mib; /* unsent response bytes all connections may hold */
+  int job_backoff_seconds; /* the Job controller's first pod failure back-off */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

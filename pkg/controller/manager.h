@@ -13,5 +13,7 @@ typedef struct controller_manager controller_manager_t;
 /* Start the informers and controllers over c (which must outlive the
  * manager). Returns 0 or a negative errno. */
 int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manager_t **ret_mgr);
+/* The Job controller's pod failure back-off (seconds; tests shorten it). */
+void controller_manager_set_job_backoff(controller_manager_t *mgr, double base, double max);
 /* Stop every controller, then the informers. Accepts NULL. */
 void controller_manager_free(controller_manager_t *mgr);
