@@ -5,7 +5,8 @@
  * other, in order. Environment: K3C_CRI_E2E_DIR (an empty data dir) and
  * K3C_CRI_E2E_IMAGE (a busybox OCI tarball named docker.io/library/
  * busybox:e2e), K3C_CRI_E2E_PAUSE and _PAUSE_NAME (`k3c pause
- * --write-image`'s tarball and the name it printed). */
+ * --write-image`'s tarball and the name it printed); both tarballs are in
+ * <dir>/agent/images/. */
 #include <errno.h>
 #include <ev.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/containerd.h"
+#include "agent/images.h"
 #include "agent/pause.h"
 #include "cri/cri.h"
 #include "test.h"
@@ -239,17 +241,15 @@ static void test_version_and_status(void) {
 }
 
 static void test_import_images(void) {
-  char err[512];
+  char err[512], images[512];
   size_t n = 0;
-  int r = cri_image_import(agent_containerd_socket(sup), getenv("K3C_CRI_E2E_PAUSE"), NULL, &n,
-                           err, sizeof err);
+  /* the images folder holds the pause and busybox tarballs and a stray file */
+  snprintf(images, sizeof images, "%s/agent/images", dir);
+  int r = agent_images_import_dir(agent_containerd_socket(sup), images, NULL, &n, err,
+                                  sizeof err);
   if (r < 0)
-    TEST_FAIL("pause import: %s", err);
-  ASSERT_EQ_INT(n, 1);
-  r = cri_image_import(agent_containerd_socket(sup), getenv("K3C_CRI_E2E_IMAGE"), NULL, &n, err,
-                       sizeof err);
-  if (r < 0)
-    TEST_FAIL("busybox import: %s", err);
+    TEST_FAIL("images folder import: %s", err);
+  ASSERT_EQ_INT(n, 2);
   /* importing again reuses what is there */
   r = cri_image_import(agent_containerd_socket(sup), getenv("K3C_CRI_E2E_IMAGE"), NULL, &n, err,
                        sizeof err);

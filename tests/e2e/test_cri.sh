@@ -53,14 +53,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-/usr/bin/python3 "$here/oci_image.py" "$dir/busybox.tar" docker.io/library/busybox:e2e ||
+mkdir -p "$dir/agent/images"
+echo "not an image" >"$dir/agent/images/README.txt"
+/usr/bin/python3 "$here/oci_image.py" "$dir/agent/images/busybox.tar" docker.io/library/busybox:e2e ||
   { echo "1..1"; echo "not ok 1 - build the busybox OCI image"; exit 1; }
 
 k3c=${K3C_BIN:-$B/k3c}
-pause_name=$("$k3c" pause --write-image "$dir/k3c-pause.tar") ||
+pause_name=$("$k3c" pause --write-image "$dir/agent/images/k3c-pause.tar") ||
   { echo "1..1"; echo "not ok 1 - k3c pause --write-image"; exit 1; }
 
-K3C_CRI_E2E_DIR=$dir K3C_CRI_E2E_IMAGE=$dir/busybox.tar K3C_CRI_E2E_PAUSE=$dir/k3c-pause.tar \
+K3C_CRI_E2E_DIR=$dir K3C_CRI_E2E_IMAGE=$dir/agent/images/busybox.tar \
+  K3C_CRI_E2E_PAUSE=$dir/agent/images/k3c-pause.tar \
   K3C_CRI_E2E_PAUSE_NAME=$pause_name timeout --kill-after=10 300 "$driver"
 rc=$?
 if [ "$rc" != 0 ]; then
