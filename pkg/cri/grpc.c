@@ -295,9 +295,10 @@ static void pump_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     else
       c->done_head->prev = NULL;
     c->pending--;
+    bool was_last = x == last;
     deliver(x);
     call_free(x);
-    if (x == last && !c->closing)
+    if (was_last && !c->closing)
       break;
   }
   c->in_pump = false;
