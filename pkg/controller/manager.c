@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "client/informer.h"
+#include "controller/clusterroleaggregation.h"
 #include "controller/deployment.h"
 #include "controller/gc.h"
 #include "controller/job.h"
@@ -15,7 +16,8 @@
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *clusterroles;
+  controller_aggregation_t *aggregation;
   controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
   controller_job_t *job;
@@ -41,7 +43,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
       (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
       (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
-      (r = informer(c, "batch", "jobs", &m->jobs)) < 0)
+      (r = informer(c, "batch", "jobs", &m->jobs)) < 0 ||
+      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -49,7 +52,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0 ||
       (r = controller_job_new(c, m->jobs, m->pods, loop, &m->job)) < 0 ||
       (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
-      (r = controller_gc_new(c, loop, &m->gc)) < 0)
+      (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
+      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -63,6 +67,7 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->deployments);
   client_informer_start(m->rcs);
   client_informer_start(m->jobs);
+  client_informer_start(m->clusterroles);
   *ret_mgr = m;
   return 0;
 fail:
@@ -77,12 +82,14 @@ void controller_manager_set_job_backoff(controller_manager_t *m, double base, do
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_aggregation_free(m->aggregation);
   controller_gc_free(m->gc);
   controller_ttl_free(m->ttl);
   controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->clusterroles);
   client_informer_free(m->jobs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);
