@@ -257,4 +257,28 @@ hollow2 = Hollow(srv, 3, extra_args=["--hollow-lease-seconds", "1"]).start()
 p = wait_json(["pod", "web"], phase_is("Running"))
 t.ok(p.get("status", {}).get("podIP") == ips[0], "a restarted agent keeps the running pod and its IP", p.get("status"))
 t.ok(hollow2.stop_clean(), "the second agent stops cleanly", hollow2.log_tail())
+
+# An agent whose server does not answer yet waits for it, as a kubelet does.
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+from k3ctest import k3c_bin  # noqa: E402
+with socket.socket() as sk:
+    sk.bind(("127.0.0.1", 0))
+    dead_port = sk.getsockname()[1]
+with open(srv.kubeconfig) as f:
+    kc = f.read().replace(":%d" % srv.port, ":%d" % dead_port)
+dead_kc = os.path.join(srv.tmp, "dead.yaml")
+with open(dead_kc, "w") as f:
+    f.write(kc)
+log_path = os.path.join(srv.tmp, "hollow-dead.log")
+with open(log_path, "w") as log:
+    proc = subprocess.Popen([k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "1", "--kubeconfig", dead_kc],
+                            stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(3)
+    alive = proc.poll() is None
+    proc.terminate()
+    rc = proc.wait(30)
+with open(log_path) as f:
+    text = f.read()
+t.ok(alive and rc == 0 and "retrying" in text, "with no server yet the agent keeps retrying, and stops cleanly", text)
 k.finish()
