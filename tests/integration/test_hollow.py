@@ -213,6 +213,7 @@ k.ok(["apply", "-f", "-"], input="apiVersion: v1\nkind: Node\nmetadata: {name: b
 pod("lonely", node="bare")
 r = k.run(["delete", "pod", "lonely", "--wait=false"])
 k.fails("get pod lonely", err='pods "lonely" not found', name="a pod on a node without a kubelet is deleted at once")
+k.ok("delete node bare", out="deleted")
 
 # python client: the hollow node's pods as the client library sees them
 try:
@@ -231,6 +232,25 @@ try:
 except ImportError as e:
     t.skip("python client pods", "python3-kubernetes missing: %s" % e)
     t.skip("python client node", "python3-kubernetes missing")
+
+# ---- a Deployment on hollow nodes: the scheduler binds, the agent runs ----
+HAS_SCHEDULER = os.path.exists(os.path.join(os.environ.get("K3C_SRC", ""), "pkg/scheduler/scheduler.c"))
+if HAS_SCHEDULER:
+    k.ok("create deployment dep --image=busybox:1.36 --replicas=6", out="deployment.apps/dep created")
+    r = k.run(["rollout", "status", "deployment/dep", "--timeout=90s"])
+    t.ok(r.returncode == 0 and "successfully rolled out" in r.stdout,
+         "a Deployment's pods are scheduled onto hollow nodes and run: rollout status returns", k.diag("rollout status", r))
+    pods = get_json("pods", "-l", "app=dep").get("items", [])
+    nodes = {p_["spec"].get("nodeName") for p_ in pods}
+    t.ok(len(pods) == 6 and all(p_.get("status", {}).get("phase") == "Running" for p_ in pods)
+         and nodes <= {"hollow-0", "hollow-1", "hollow-2"} and len(nodes) >= 2,
+         "six Running pods spread over the hollow nodes", [(p_["metadata"]["name"], p_["spec"].get("nodeName")) for p_ in pods])
+    k.ok("scale deployment dep --replicas=2", out="scaled")
+    left = wait_json(["pods", "-l", "app=dep"], lambda o: len(o.get("items", [])) == 2, timeout=30)
+    t.ok(len(left.get("items", [])) == 2, "scaling down: the agent finishes the graceful deletions", left.get("items"))
+else:
+    for name in ("Deployment rollout on hollow nodes", "pods spread over hollow nodes", "scale down"):
+        t.skip(name, "the scheduler is not built yet")
 
 # ---- stopping the agent ----
 t.ok(hollow.stop_clean(), "the hollow agent stops cleanly on SIGTERM", hollow.log_tail())
