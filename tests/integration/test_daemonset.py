@@ -244,6 +244,23 @@ time.sleep(1)
 st = get_json("ds", "picky").get("status", {})
 t.ok(st.get("desiredNumberScheduled") == 1 and len(ds_pods("picky")) == 1, "desiredNumberScheduled 1", st)
 
+AFF = ("affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: "
+       "[{matchExpressions: [{key: kubernetes.io/hostname, operator: NotIn, values: [hollow-0, extra-0]}]}]}}}")
+ds("aff", extra=AFF)
+t.ok(wait(lambda: nodes_of("aff") == ["hollow-1", "hollow-2"]), "required node affinity (NotIn) picks the other nodes",
+     nodes_of("aff", False))
+k.ok("taint node hollow-2 dedicated=db:NoSchedule", out="tainted")
+ds("tol", extra="tolerations: [{key: dedicated, operator: Equal, value: db, effect: NoSchedule}]")
+t.ok(wait(lambda: "hollow-2" in nodes_of("tol") and len(nodes_of("tol")) == 4),
+     "a DaemonSet that tolerates the taint runs on the tainted node too", nodes_of("tol", False))
+time.sleep(1)
+t.ok(nodes_of("aff") == ["hollow-1", "hollow-2"], "a NoSchedule taint added later keeps the running pod (as upstream)",
+     nodes_of("aff", False))
+st = get_json("ds", "aff").get("status", {})
+t.ok(st.get("desiredNumberScheduled") == 1 and st.get("numberMisscheduled") == 1,
+     "... counted as misscheduled: desired 1, misscheduled 1", st)
+k.ok("taint node hollow-2 dedicated-", out="untainted")
+
 # ---- python client ----
 try:
     from kubernetes import client, config
