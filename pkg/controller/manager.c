@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "client/informer.h"
+#include "controller/clusterroleaggregation.h"
+#include "controller/daemonset.h"
 #include "controller/deployment.h"
 #include "controller/cronjob.h"
 #include "controller/gc.h"
@@ -19,7 +21,10 @@
 struct controller_manager {
   client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *cronjobs;
   client_informer_t *statefulsets, *revisions, *pvcs;
+  client_informer_t *nodes, *daemonsets, *clusterroles;
+  controller_aggregation_t *aggregation;
   controller_replicaset_t *rs, *rc;
+  controller_daemonset_t *ds;
   controller_deployment_t *deploy;
   controller_job_t *job;
   controller_ttl_t *ttl;
@@ -49,8 +54,11 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "batch", "jobs", &m->jobs)) < 0 ||
       (r = informer(c, "batch", "cronjobs", &m->cronjobs)) < 0 ||
       (r = informer(c, "apps", "statefulsets", &m->statefulsets)) < 0 ||
+      (r = informer(c, "", "persistentvolumeclaims", &m->pvcs)) < 0 ||
+      (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
+      (r = informer(c, "apps", "daemonsets", &m->daemonsets)) < 0 ||
       (r = informer(c, "apps", "controllerrevisions", &m->revisions)) < 0 ||
-      (r = informer(c, "", "persistentvolumeclaims", &m->pvcs)) < 0)
+      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -61,7 +69,10 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_cronjob_new(c, m->cronjobs, m->jobs, loop, &m->cronjob)) < 0 ||
       (r = controller_statefulset_new(c, m->statefulsets, m->pods, m->revisions, m->pvcs, loop,
                                       &m->sts)) < 0 ||
-      (r = controller_gc_new(c, loop, &m->gc)) < 0)
+      (r = controller_daemonset_new(c, m->daemonsets, m->nodes, m->pods, m->revisions, loop,
+                                    &m->ds)) < 0 ||
+      (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
+      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -70,6 +81,7 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   controller_gc_add(m->gc, m->cronjobs, "batch", "cronjobs", "CronJob", true, false);
   controller_gc_add(m->gc, m->jobs, "batch", "jobs", "Job", true, true);
   controller_gc_add(m->gc, m->statefulsets, "apps", "statefulsets", "StatefulSet", true, false);
+  controller_gc_add(m->gc, m->daemonsets, "apps", "daemonsets", "DaemonSet", true, false);
   controller_gc_add(m->gc, m->revisions, "apps", "controllerrevisions", "ControllerRevision", false,
                     true);
   controller_gc_add(m->gc, m->pods, "", "pods", "Pod", false, true);
@@ -81,8 +93,11 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->jobs);
   client_informer_start(m->cronjobs);
   client_informer_start(m->statefulsets);
-  client_informer_start(m->revisions);
   client_informer_start(m->pvcs);
+  client_informer_start(m->nodes);
+  client_informer_start(m->daemonsets);
+  client_informer_start(m->revisions);
+  client_informer_start(m->clusterroles);
   *ret_mgr = m;
   return 0;
 fail:
@@ -97,18 +112,23 @@ void controller_manager_set_job_backoff(controller_manager_t *m, double base, do
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_aggregation_free(m->aggregation);
   controller_gc_free(m->gc);
   controller_statefulset_free(m->sts);
   controller_cronjob_free(m->cronjob);
+  controller_daemonset_free(m->ds);
   controller_ttl_free(m->ttl);
   controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
   client_informer_free(m->pvcs);
-  client_informer_free(m->revisions);
   client_informer_free(m->statefulsets);
   client_informer_free(m->cronjobs);
+  client_informer_free(m->clusterroles);
+  client_informer_free(m->revisions);
+  client_informer_free(m->daemonsets);
+  client_informer_free(m->nodes);
   client_informer_free(m->jobs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);
