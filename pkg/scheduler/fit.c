@@ -28,12 +28,12 @@ static bool set_reason(char *reason, size_t reasonlen, const char *text) {
   return false;
 }
 
-bool sched_fit_node_name(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+bool scheduler_fit_node_name(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
   const char *want = str(pod, "spec.nodeName");
   const char *name = str(node, "metadata.name");
   if (!want || !want[0] || (name && !strcmp(want, name)))
     return true;
-  return set_reason(reason, reasonlen, SCHED_REASON_NODE_NAME);
+  return set_reason(reason, reasonlen, SCHEDULER_REASON_NODE_NAME);
 }
 
 /* Go's strconv.ParseInt(s, 10, 64): optional sign, decimal digits only. */
@@ -66,7 +66,7 @@ static bool values_contain(const cJSON *values, const char *value) {
   return false;
 }
 
-bool sched_fit_requirement(const cJSON *req, const char *value) {
+bool scheduler_fit_requirement(const cJSON *req, const char *value) {
   const char *op = item_str(req, "operator");
   const cJSON *values = cJSON_GetObjectItemCaseSensitive(req, "values");
   if (!op)
@@ -90,7 +90,7 @@ bool sched_fit_requirement(const cJSON *req, const char *value) {
   return false;
 }
 
-bool sched_fit_node_selector_term(const cJSON *term, const cJSON *node) {
+bool scheduler_fit_node_selector_term(const cJSON *term, const cJSON *node) {
   const cJSON *exprs = cJSON_GetObjectItemCaseSensitive(term, "matchExpressions");
   const cJSON *fields = cJSON_GetObjectItemCaseSensitive(term, "matchFields");
   if (cJSON_GetArraySize(exprs) == 0 && cJSON_GetArraySize(fields) == 0)
@@ -101,7 +101,7 @@ bool sched_fit_node_selector_term(const cJSON *term, const cJSON *node) {
     const char *key = item_str(r, "key");
     if (!key)
       return false;
-    if (!sched_fit_requirement(r, item_str(labels, key)))
+    if (!scheduler_fit_requirement(r, item_str(labels, key)))
       return false;
   }
   cJSON_ArrayForEach(r, fields) {
@@ -110,20 +110,20 @@ bool sched_fit_node_selector_term(const cJSON *term, const cJSON *node) {
     /* Only metadata.name is a node field selector key, with In/NotIn. */
     if (!key || strcmp(key, "metadata.name") || !op || (strcmp(op, "In") && strcmp(op, "NotIn")))
       return false;
-    if (!sched_fit_requirement(r, str(node, "metadata.name")))
+    if (!scheduler_fit_requirement(r, str(node, "metadata.name")))
       return false;
   }
   return true;
 }
 
-bool sched_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+bool scheduler_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
   const cJSON *sel = json_get_path(pod, "spec.nodeSelector");
   const cJSON *labels = json_get_path(node, "metadata.labels");
   const cJSON *kv;
   cJSON_ArrayForEach(kv, sel) {
     const char *have = item_str(labels, kv->string);
     if (!cJSON_IsString(kv) || !have || strcmp(have, kv->valuestring))
-      return set_reason(reason, reasonlen, SCHED_REASON_NODE_AFFINITY);
+      return set_reason(reason, reasonlen, SCHEDULER_REASON_NODE_AFFINITY);
   }
   const cJSON *required = json_get_path(
       pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution");
@@ -131,13 +131,13 @@ bool sched_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, 
     return true;
   const cJSON *term;
   cJSON_ArrayForEach(term, cJSON_GetObjectItemCaseSensitive(required, "nodeSelectorTerms")) {
-    if (sched_fit_node_selector_term(term, node))
+    if (scheduler_fit_node_selector_term(term, node))
       return true;
   }
-  return set_reason(reason, reasonlen, SCHED_REASON_NODE_AFFINITY);
+  return set_reason(reason, reasonlen, SCHEDULER_REASON_NODE_AFFINITY);
 }
 
-bool sched_fit_tolerates(const cJSON *tol, const cJSON *taint) {
+bool scheduler_fit_tolerates(const cJSON *tol, const cJSON *taint) {
   const char *teffect = item_str(tol, "effect"), *effect = item_str(taint, "effect");
   const char *tkey = item_str(tol, "key"), *key = item_str(taint, "key");
   const char *op = item_str(tol, "operator");
@@ -152,22 +152,22 @@ bool sched_fit_tolerates(const cJSON *tol, const cJSON *taint) {
   return !strcmp(op, "Exists");
 }
 
-bool sched_fit_pod_tolerates(const cJSON *pod, const cJSON *taint) {
+bool scheduler_fit_pod_tolerates(const cJSON *pod, const cJSON *taint) {
   const cJSON *tol;
   cJSON_ArrayForEach(tol, json_get_path(pod, "spec.tolerations")) {
-    if (sched_fit_tolerates(tol, taint))
+    if (scheduler_fit_tolerates(tol, taint))
       return true;
   }
   return false;
 }
 
-bool sched_fit_taints(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+bool scheduler_fit_taints(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
   const cJSON *taint;
   cJSON_ArrayForEach(taint, json_get_path(node, "spec.taints")) {
     const char *effect = item_str(taint, "effect");
     if (!effect || (strcmp(effect, "NoSchedule") && strcmp(effect, "NoExecute")))
       continue;
-    if (sched_fit_pod_tolerates(pod, taint))
+    if (scheduler_fit_pod_tolerates(pod, taint))
       continue;
     if (reason && reasonlen) {
       const char *key = item_str(taint, "key"), *value = item_str(taint, "value");
@@ -179,20 +179,20 @@ bool sched_fit_taints(const cJSON *pod, const cJSON *node, char *reason, size_t 
   return true;
 }
 
-bool sched_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+bool scheduler_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
   if (!cJSON_IsTrue(json_get_path(node, "spec.unschedulable")))
     return true;
   cJSON *taint = cJSON_CreateObject();
-  cJSON_AddStringToObject(taint, "key", SCHED_TAINT_UNSCHEDULABLE);
+  cJSON_AddStringToObject(taint, "key", SCHEDULER_TAINT_UNSCHEDULABLE);
   cJSON_AddStringToObject(taint, "effect", "NoSchedule");
-  bool ok = sched_fit_pod_tolerates(pod, taint);
+  bool ok = scheduler_fit_pod_tolerates(pod, taint);
   cJSON_Delete(taint);
-  return ok ? true : set_reason(reason, reasonlen, SCHED_REASON_UNSCHEDULABLE);
+  return ok ? true : set_reason(reason, reasonlen, SCHEDULER_REASON_UNSCHEDULABLE);
 }
 
-bool sched_fit_node(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
-  return sched_fit_unschedulable(pod, node, reason, reasonlen) &&
-         sched_fit_node_name(pod, node, reason, reasonlen) &&
-         sched_fit_taints(pod, node, reason, reasonlen) &&
-         sched_fit_node_affinity(pod, node, reason, reasonlen);
+bool scheduler_fit_node(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+  return scheduler_fit_unschedulable(pod, node, reason, reasonlen) &&
+         scheduler_fit_node_name(pod, node, reason, reasonlen) &&
+         scheduler_fit_taints(pod, node, reason, reasonlen) &&
+         scheduler_fit_node_affinity(pod, node, reason, reasonlen);
 }

@@ -16,50 +16,50 @@
 #include <stddef.h>
 
 /* Upstream's reasons, word for word. */
-#define SCHED_REASON_NODE_NAME "node(s) didn't match the requested node name"
-#define SCHED_REASON_NODE_AFFINITY "node(s) didn't match Pod's node affinity/selector"
-#define SCHED_REASON_UNSCHEDULABLE "node(s) were unschedulable"
+#define SCHEDULER_REASON_NODE_NAME "node(s) didn't match the requested node name"
+#define SCHEDULER_REASON_NODE_AFFINITY "node(s) didn't match Pod's node affinity/selector"
+#define SCHEDULER_REASON_UNSCHEDULABLE "node(s) were unschedulable"
 /* "node(s) had untolerated taint {key: value}" is built per taint. */
 
-#define SCHED_TAINT_UNSCHEDULABLE "node.kubernetes.io/unschedulable"
-#define SCHED_TAINT_NOT_READY "node.kubernetes.io/not-ready"
-#define SCHED_TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
+#define SCHEDULER_TAINT_UNSCHEDULABLE "node.kubernetes.io/unschedulable"
+#define SCHEDULER_TAINT_NOT_READY "node.kubernetes.io/not-ready"
+#define SCHEDULER_TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
 
 /* spec.nodeName is empty or names node. */
-bool sched_fit_node_name(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_node_name(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
 
 /* spec.nodeSelector (every label equal) and
  * spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
  * (the terms ORed; in a term, every matchExpression on labels and every
  * matchField on metadata.name ANDed) hold for node. */
-bool sched_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
 
 /* One NodeSelectorTerm ({matchExpressions, matchFields}) against node. An
  * empty term matches nothing, as upstream. */
-bool sched_fit_node_selector_term(const cJSON *term, const cJSON *node);
+bool scheduler_fit_node_selector_term(const cJSON *term, const cJSON *node);
 
 /* One NodeSelectorRequirement {key, operator, values} against a value
  * (NULL when the label is absent): In, NotIn, Exists, DoesNotExist, Gt, Lt
  * (Gt/Lt: one integer value, compared with the label as an integer). */
-bool sched_fit_requirement(const cJSON *req, const char *value);
+bool scheduler_fit_requirement(const cJSON *req, const char *value);
 
 /* Whether toleration tolerates taint (upstream's ToleratesTaint: an empty
  * effect matches every effect, an empty key with Exists every key,
  * operator "" is Equal). */
-bool sched_fit_tolerates(const cJSON *toleration, const cJSON *taint);
+bool scheduler_fit_tolerates(const cJSON *toleration, const cJSON *taint);
 /* Whether one of the pod's spec.tolerations tolerates taint. */
-bool sched_fit_pod_tolerates(const cJSON *pod, const cJSON *taint);
+bool scheduler_fit_pod_tolerates(const cJSON *pod, const cJSON *taint);
 
 /* Every NoSchedule and NoExecute taint of node is tolerated by the pod
  * (PreferNoSchedule taints only score). The reason names the first
  * untolerated one: "node(s) had untolerated taint {key: value}". */
-bool sched_fit_taints(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_taints(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
 
 /* spec.unschedulable is not set, or the pod tolerates the
  * node.kubernetes.io/unschedulable:NoSchedule taint. */
-bool sched_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
 
 /* The four checks above in upstream's plugin order (NodeUnschedulable,
  * NodeName, TaintToleration, NodeAffinity); the reason is the first
  * failing one's. */
-bool sched_fit_node(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_node(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);

@@ -10,7 +10,7 @@
 #include "api/quantity.h"
 #include "json/util.h"
 
-int sched_quantity_int(const cJSON *q, int64_t scale, int64_t *ret_v) {
+int scheduler_quantity_int(const cJSON *q, int64_t scale, int64_t *ret_v) {
   quantity_t v;
   const char *err;
   int r;
@@ -61,7 +61,7 @@ int sched_quantity_int(const cJSON *q, int64_t scale, int64_t *ret_v) {
   return 0;
 }
 
-static int64_t *slot(sched_resources_t *r, const char *name, bool create) {
+static int64_t *slot(scheduler_resources_t *r, const char *name, bool create) {
   if (!strcmp(name, "cpu"))
     return &r->milli_cpu;
   if (!strcmp(name, "memory"))
@@ -73,7 +73,7 @@ static int64_t *slot(sched_resources_t *r, const char *name, bool create) {
   for (int i = 0; i < r->nscalar; i++)
     if (!strcmp(r->scalar[i].name, name))
       return &r->scalar[i].value;
-  if (!create || r->nscalar >= SCHED_SCALAR_MAX || strlen(name) >= SCHED_SCALAR_NAME_MAX)
+  if (!create || r->nscalar >= SCHEDULER_SCALAR_MAX || strlen(name) >= SCHEDULER_SCALAR_NAME_MAX)
     return NULL;
   int i = r->nscalar++;
   snprintf(r->scalar[i].name, sizeof(r->scalar[i].name), "%s", name);
@@ -87,27 +87,27 @@ static int64_t sat_add(int64_t a, int64_t b) {
   return a + b;
 }
 
-int64_t sched_resources_get(const sched_resources_t *r, const char *name) {
-  int64_t *p = slot((sched_resources_t *)r, name, false);
+int64_t scheduler_resources_get(const scheduler_resources_t *r, const char *name) {
+  int64_t *p = slot((scheduler_resources_t *)r, name, false);
   return p ? *p : 0;
 }
 
-void sched_resources_add_one(sched_resources_t *r, const char *name, int64_t v) {
+void scheduler_resources_add_one(scheduler_resources_t *r, const char *name, int64_t v) {
   int64_t *p = slot(r, name, true);
   if (p)
     *p = sat_add(*p, v);
 }
 
-void sched_resources_add(sched_resources_t *a, const sched_resources_t *b) {
+void scheduler_resources_add(scheduler_resources_t *a, const scheduler_resources_t *b) {
   a->milli_cpu = sat_add(a->milli_cpu, b->milli_cpu);
   a->memory = sat_add(a->memory, b->memory);
   a->ephemeral = sat_add(a->ephemeral, b->ephemeral);
   a->pods = sat_add(a->pods, b->pods);
   for (int i = 0; i < b->nscalar; i++)
-    sched_resources_add_one(a, b->scalar[i].name, b->scalar[i].value);
+    scheduler_resources_add_one(a, b->scalar[i].name, b->scalar[i].value);
 }
 
-void sched_resources_sub(sched_resources_t *a, const sched_resources_t *b) {
+void scheduler_resources_sub(scheduler_resources_t *a, const scheduler_resources_t *b) {
   a->milli_cpu -= b->milli_cpu;
   a->memory -= b->memory;
   a->ephemeral -= b->ephemeral;
@@ -119,19 +119,19 @@ void sched_resources_sub(sched_resources_t *a, const sched_resources_t *b) {
   }
 }
 
-void sched_resources_from_list(const cJSON *list, sched_resources_t *ret) {
+void scheduler_resources_from_list(const cJSON *list, scheduler_resources_t *ret) {
   memset(ret, 0, sizeof(*ret));
   const cJSON *q;
   cJSON_ArrayForEach(q, list) {
     int64_t v;
-    if (!q->string || sched_quantity_int(q, strcmp(q->string, "cpu") ? 1 : 1000, &v) < 0)
+    if (!q->string || scheduler_quantity_int(q, strcmp(q->string, "cpu") ? 1 : 1000, &v) < 0)
       continue;
-    sched_resources_add_one(ret, q->string, v);
+    scheduler_resources_add_one(ret, q->string, v);
   }
 }
 
 /* a = max(a, b) per resource. */
-static void res_max(sched_resources_t *a, const sched_resources_t *b) {
+static void res_max(scheduler_resources_t *a, const scheduler_resources_t *b) {
   if (b->milli_cpu > a->milli_cpu)
     a->milli_cpu = b->milli_cpu;
   if (b->memory > a->memory)
@@ -145,40 +145,40 @@ static void res_max(sched_resources_t *a, const sched_resources_t *b) {
   }
 }
 
-void sched_resources_pod(const cJSON *pod, sched_resources_t *ret) {
-  sched_resources_t sum, c;
+void scheduler_resources_pod(const cJSON *pod, scheduler_resources_t *ret) {
+  scheduler_resources_t sum, c;
   memset(&sum, 0, sizeof(sum));
   const cJSON *ctr;
   cJSON_ArrayForEach(ctr, json_get_path(pod, "spec.containers")) {
-    sched_resources_from_list(json_get_path(ctr, "resources.requests"), &c);
-    sched_resources_add(&sum, &c);
+    scheduler_resources_from_list(json_get_path(ctr, "resources.requests"), &c);
+    scheduler_resources_add(&sum, &c);
   }
-  sched_resources_t sidecars, init_max;
+  scheduler_resources_t sidecars, init_max;
   memset(&sidecars, 0, sizeof(sidecars));
   memset(&init_max, 0, sizeof(init_max));
   cJSON_ArrayForEach(ctr, json_get_path(pod, "spec.initContainers")) {
-    sched_resources_from_list(json_get_path(ctr, "resources.requests"), &c);
+    scheduler_resources_from_list(json_get_path(ctr, "resources.requests"), &c);
     const cJSON *rp = cJSON_GetObjectItemCaseSensitive(ctr, "restartPolicy");
     if (cJSON_IsString(rp) && !strcmp(rp->valuestring, "Always")) {
       /* A sidecar runs alongside the containers and the later init containers. */
-      sched_resources_add(&sum, &c);
-      sched_resources_add(&sidecars, &c);
+      scheduler_resources_add(&sum, &c);
+      scheduler_resources_add(&sidecars, &c);
       res_max(&init_max, &sidecars);
     } else {
-      sched_resources_add(&c, &sidecars);
+      scheduler_resources_add(&c, &sidecars);
       res_max(&init_max, &c);
     }
   }
   res_max(&sum, &init_max);
-  sched_resources_from_list(json_get_path(pod, "spec.overhead"), &c);
-  sched_resources_add(&sum, &c);
+  scheduler_resources_from_list(json_get_path(pod, "spec.overhead"), &c);
+  scheduler_resources_add(&sum, &c);
   sum.pods = 1;
   *ret = sum;
 }
 
-void sched_resources_node(const cJSON *node, sched_resources_t *ret) {
+void scheduler_resources_node(const cJSON *node, scheduler_resources_t *ret) {
   const cJSON *list = json_get_path(node, "status.allocatable");
   if (!cJSON_IsObject(list))
     list = json_get_path(node, "status.capacity");
-  sched_resources_from_list(list, ret);
+  scheduler_resources_from_list(list, ret);
 }

@@ -1,7 +1,7 @@
 /* pkg/scheduler resource: the resources a pod requests and a node offers,
  * as integers the filters and scores add and compare in O(1): milli-CPU,
  * bytes of memory and ephemeral storage, a pod count and up to
- * SCHED_SCALAR_MAX extended resources (nvidia.com/gpu, hugepages-2Mi, ...)
+ * SCHEDULER_SCALAR_MAX extended resources (nvidia.com/gpu, hugepages-2Mi, ...)
  * by name. A pod's requests follow upstream's PodRequests: the containers'
  * sum, at least each init container's (plus the restartable init
  * containers started before it, which also add to the sum), plus
@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SCHED_SCALAR_MAX 8
-#define SCHED_SCALAR_NAME_MAX 64
+#define SCHEDULER_SCALAR_MAX 8
+#define SCHEDULER_SCALAR_NAME_MAX 64
 
 typedef struct {
   int64_t milli_cpu;
@@ -25,28 +25,28 @@ typedef struct {
   int64_t pods;
   int nscalar;
   struct {
-    char name[SCHED_SCALAR_NAME_MAX];
+    char name[SCHEDULER_SCALAR_NAME_MAX];
     int64_t value; /* whole units */
-  } scalar[SCHED_SCALAR_MAX];
-} sched_resources_t;
+  } scalar[SCHEDULER_SCALAR_MAX];
+} scheduler_resources_t;
 
 /* A resource.Quantity (string, or a JSON number) as an integer: *ret_v is
  * value*scale rounded up (scale 1000 gives milli-units, 1 whole units),
  * clamped to 0..INT64_MAX. Returns 0 or -EINVAL (not a quantity). */
-int sched_quantity_int(const cJSON *q, int64_t scale, int64_t *ret_v);
+int scheduler_quantity_int(const cJSON *q, int64_t scale, int64_t *ret_v);
 
 /* The amount of resource name ("cpu" in milli-units, the others whole)
  * in r (0 when absent). */
-int64_t sched_resources_get(const sched_resources_t *r, const char *name);
-/* r[name] += v (a new scalar past SCHED_SCALAR_MAX is dropped). */
-void sched_resources_add_one(sched_resources_t *r, const char *name, int64_t v);
+int64_t scheduler_resources_get(const scheduler_resources_t *r, const char *name);
+/* r[name] += v (a new scalar past SCHEDULER_SCALAR_MAX is dropped). */
+void scheduler_resources_add_one(scheduler_resources_t *r, const char *name, int64_t v);
 /* a += b, a -= b (per resource). */
-void sched_resources_add(sched_resources_t *a, const sched_resources_t *b);
-void sched_resources_sub(sched_resources_t *a, const sched_resources_t *b);
+void scheduler_resources_add(scheduler_resources_t *a, const scheduler_resources_t *b);
+void scheduler_resources_sub(scheduler_resources_t *a, const scheduler_resources_t *b);
 
 /* A ResourceList object ({"cpu":"100m",...}) into *ret (zeroed first). */
-void sched_resources_from_list(const cJSON *list, sched_resources_t *ret);
+void scheduler_resources_from_list(const cJSON *list, scheduler_resources_t *ret);
 /* What pod requests (pods = 1). */
-void sched_resources_pod(const cJSON *pod, sched_resources_t *ret);
+void scheduler_resources_pod(const cJSON *pod, scheduler_resources_t *ret);
 /* What node offers: status.allocatable (status.capacity when absent). */
-void sched_resources_node(const cJSON *node, sched_resources_t *ret);
+void scheduler_resources_node(const cJSON *node, scheduler_resources_t *ret);

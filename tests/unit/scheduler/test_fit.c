@@ -16,9 +16,9 @@ static void test_node_name(void) {
   cJSON *p1 = J("{'spec':{'nodeName':'n1'}}"), *p2 = J("{'spec':{'nodeName':'n2'}}"),
         *p3 = J("{'spec':{}}");
   char why[128] = "";
-  ASSERT_TRUE(sched_fit_node_name(p1, n, why, sizeof(why)));
-  ASSERT_TRUE(sched_fit_node_name(p3, n, why, sizeof(why)));
-  ASSERT_FALSE(sched_fit_node_name(p2, n, why, sizeof(why)));
+  ASSERT_TRUE(scheduler_fit_node_name(p1, n, why, sizeof(why)));
+  ASSERT_TRUE(scheduler_fit_node_name(p3, n, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_node_name(p2, n, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) didn't match the requested node name");
   cJSON_Delete(n), cJSON_Delete(p1), cJSON_Delete(p2), cJSON_Delete(p3);
 }
@@ -29,16 +29,16 @@ static void test_node_selector(void) {
   cJSON *bad = J("{'spec':{'nodeSelector':{'zone':'a','disk':'hdd'}}}");
   cJSON *missing = J("{'spec':{'nodeSelector':{'gpu':'yes'}}}");
   char why[128] = "";
-  ASSERT_TRUE(sched_fit_node_affinity(ok, n, why, sizeof(why)));
-  ASSERT_FALSE(sched_fit_node_affinity(bad, n, why, sizeof(why)));
+  ASSERT_TRUE(scheduler_fit_node_affinity(ok, n, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_node_affinity(bad, n, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) didn't match Pod's node affinity/selector");
-  ASSERT_FALSE(sched_fit_node_affinity(missing, n, NULL, 0));
+  ASSERT_FALSE(scheduler_fit_node_affinity(missing, n, NULL, 0));
   cJSON_Delete(n), cJSON_Delete(ok), cJSON_Delete(bad), cJSON_Delete(missing);
 }
 
 static bool req(const char *json, const char *value) {
   cJSON *r = J(json);
-  bool b = sched_fit_requirement(r, value);
+  bool b = scheduler_fit_requirement(r, value);
   cJSON_Delete(r);
   return b;
 }
@@ -73,7 +73,7 @@ static bool aff(const char *terms) {
            "{'nodeSelectorTerms':%s}}}}}",
            terms);
   cJSON *p = J(buf), *n = node();
-  bool b = sched_fit_node_affinity(p, n, NULL, 0);
+  bool b = scheduler_fit_node_affinity(p, n, NULL, 0);
   cJSON_Delete(p), cJSON_Delete(n);
   return b;
 }
@@ -101,13 +101,13 @@ static void test_required_affinity(void) {
                "'requiredDuringSchedulingIgnoredDuringExecution':{'nodeSelectorTerms':[{"
                "'matchExpressions':[{'key':'zone','operator':'Exists'}]}]}}}}}");
   cJSON *n = node();
-  ASSERT_FALSE(sched_fit_node_affinity(p, n, NULL, 0));
+  ASSERT_FALSE(scheduler_fit_node_affinity(p, n, NULL, 0));
   cJSON_Delete(p), cJSON_Delete(n);
 }
 
 static bool tol(const char *t, const char *taint) {
   cJSON *a = J(t), *b = J(taint);
-  bool r = sched_fit_tolerates(a, b);
+  bool r = scheduler_fit_tolerates(a, b);
   cJSON_Delete(a), cJSON_Delete(b);
   return r;
 }
@@ -135,16 +135,16 @@ static void test_taints(void) {
                "{'key':'dedicated','value':'gpu','effect':'NoExecute'}]}}");
   cJSON *none = J("{'spec':{}}");
   char why[128] = "";
-  ASSERT_FALSE(sched_fit_taints(none, n, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_taints(none, n, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }");
   cJSON *one = J("{'spec':{'tolerations':[{'key':'node-role.kubernetes.io/control-plane',"
                  "'operator':'Exists','effect':'NoSchedule'}]}}");
-  ASSERT_FALSE(sched_fit_taints(one, n, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_taints(one, n, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) had untolerated taint {dedicated: gpu}");
   cJSON *all = J("{'spec':{'tolerations':[{'operator':'Exists'}]}}");
-  ASSERT_TRUE(sched_fit_taints(all, n, why, sizeof(why)));
+  ASSERT_TRUE(scheduler_fit_taints(all, n, why, sizeof(why)));
   cJSON *soft = J("{'metadata':{'name':'n2'},'spec':{'taints':[{'key':'soft','effect':'PreferNoSchedule'}]}}");
-  ASSERT_TRUE(sched_fit_taints(none, soft, NULL, 0));
+  ASSERT_TRUE(scheduler_fit_taints(none, soft, NULL, 0));
   cJSON_Delete(n), cJSON_Delete(none), cJSON_Delete(one), cJSON_Delete(all), cJSON_Delete(soft);
 }
 
@@ -154,17 +154,17 @@ static void test_unschedulable(void) {
   cJSON *t = J("{'spec':{'tolerations':[{'key':'node.kubernetes.io/unschedulable',"
                "'operator':'Exists','effect':'NoSchedule'}]}}");
   char why[128] = "";
-  ASSERT_FALSE(sched_fit_unschedulable(p, n, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_unschedulable(p, n, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) were unschedulable");
-  ASSERT_TRUE(sched_fit_unschedulable(t, n, why, sizeof(why)));
-  /* sched_fit_node reports the first failing check in plugin order. */
+  ASSERT_TRUE(scheduler_fit_unschedulable(t, n, why, sizeof(why)));
+  /* scheduler_fit_node reports the first failing check in plugin order. */
   cJSON *p2 = J("{'spec':{'nodeName':'other','nodeSelector':{'x':'y'}}}");
-  ASSERT_FALSE(sched_fit_node(p2, n, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_node(p2, n, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) were unschedulable");
   cJSON *n2 = J("{'metadata':{'name':'n2','labels':{'x':'y'}},'spec':{}}");
-  ASSERT_FALSE(sched_fit_node(p2, n2, why, sizeof(why)));
+  ASSERT_FALSE(scheduler_fit_node(p2, n2, why, sizeof(why)));
   ASSERT_EQ_STR(why, "node(s) didn't match the requested node name");
-  ASSERT_TRUE(sched_fit_node(p, n2, why, sizeof(why)));
+  ASSERT_TRUE(scheduler_fit_node(p, n2, why, sizeof(why)));
   cJSON_Delete(n), cJSON_Delete(p), cJSON_Delete(t), cJSON_Delete(p2), cJSON_Delete(n2);
 }
 

@@ -9,7 +9,7 @@
 static int64_t q(const char *s, int64_t scale) {
   cJSON *v = cJSON_CreateString(s);
   int64_t out = -1;
-  if (sched_quantity_int(v, scale, &out) < 0)
+  if (scheduler_quantity_int(v, scale, &out) < 0)
     out = -2;
   cJSON_Delete(v);
   return out;
@@ -30,7 +30,7 @@ static void test_quantity(void) {
   ASSERT_EQ_INT(q("abc", 1), -2);
   cJSON *n = cJSON_CreateNumber(4);
   int64_t v = 0;
-  ASSERT_EQ_INT(sched_quantity_int(n, 1000, &v), 0);
+  ASSERT_EQ_INT(scheduler_quantity_int(n, 1000, &v), 0);
   ASSERT_EQ_INT(v, 4000);
   cJSON_Delete(n);
 }
@@ -41,23 +41,23 @@ static void test_pod_requests(void) {
                "{'name':'b','resources':{'requests':{'cpu':'200m','nvidia.com/gpu':'1'}}}],"
                "'initContainers':[{'name':'i','resources':{'requests':{'cpu':'1','memory':'1Mi'}}}],"
                "'overhead':{'cpu':'10m'}}}");
-  sched_resources_t r;
-  sched_resources_pod(p, &r);
+  scheduler_resources_t r;
+  scheduler_resources_pod(p, &r);
   ASSERT_EQ_INT(r.milli_cpu, 1010); /* max(300m, 1) + 10m */
   ASSERT_EQ_INT(r.memory, 64 << 20);
   ASSERT_EQ_INT(r.pods, 1);
-  ASSERT_EQ_INT(sched_resources_get(&r, "nvidia.com/gpu"), 1);
-  ASSERT_EQ_INT(sched_resources_get(&r, "cpu"), 1010);
+  ASSERT_EQ_INT(scheduler_resources_get(&r, "nvidia.com/gpu"), 1);
+  ASSERT_EQ_INT(scheduler_resources_get(&r, "cpu"), 1010);
   cJSON_Delete(p);
   /* A sidecar (restartPolicy Always) adds to the sum and to later init containers. */
   p = J("{'spec':{'containers':[{'name':'a','resources':{'requests':{'cpu':'100m'}}}],"
         "'initContainers':[{'name':'s','restartPolicy':'Always','resources':{'requests':{'cpu':'200m'}}},"
         "{'name':'i','resources':{'requests':{'cpu':'250m'}}}]}}");
-  sched_resources_pod(p, &r);
+  scheduler_resources_pod(p, &r);
   ASSERT_EQ_INT(r.milli_cpu, 450); /* max(100+200, 250+200) */
   cJSON_Delete(p);
   p = J("{'spec':{'containers':[{'name':'a'}]}}");
-  sched_resources_pod(p, &r);
+  scheduler_resources_pod(p, &r);
   ASSERT_EQ_INT(r.milli_cpu, 0);
   ASSERT_EQ_INT(r.pods, 1);
   cJSON_Delete(p);
@@ -66,23 +66,23 @@ static void test_pod_requests(void) {
 static void test_node_and_arith(void) {
   cJSON *n = J("{'status':{'capacity':{'cpu':'8'},'allocatable':{'cpu':'4','memory':'8Gi',"
                "'pods':'110','ephemeral-storage':'10Gi','example.com/dongle':'2'}}}");
-  sched_resources_t a, b;
-  sched_resources_node(n, &a);
+  scheduler_resources_t a, b;
+  scheduler_resources_node(n, &a);
   ASSERT_EQ_INT(a.milli_cpu, 4000);
   ASSERT_EQ_INT(a.pods, 110);
   ASSERT_EQ_INT(a.ephemeral, 10LL << 30);
-  ASSERT_EQ_INT(sched_resources_get(&a, "example.com/dongle"), 2);
+  ASSERT_EQ_INT(scheduler_resources_get(&a, "example.com/dongle"), 2);
   b = a;
-  sched_resources_add(&b, &a);
+  scheduler_resources_add(&b, &a);
   ASSERT_EQ_INT(b.milli_cpu, 8000);
-  ASSERT_EQ_INT(sched_resources_get(&b, "example.com/dongle"), 4);
-  sched_resources_sub(&b, &a);
+  ASSERT_EQ_INT(scheduler_resources_get(&b, "example.com/dongle"), 4);
+  scheduler_resources_sub(&b, &a);
   ASSERT_EQ_INT(b.memory, 8LL << 30);
-  ASSERT_EQ_INT(sched_resources_get(&b, "example.com/dongle"), 2);
+  ASSERT_EQ_INT(scheduler_resources_get(&b, "example.com/dongle"), 2);
   cJSON_Delete(n);
   /* capacity when allocatable is absent */
   n = J("{'status':{'capacity':{'cpu':'8'}}}");
-  sched_resources_node(n, &a);
+  scheduler_resources_node(n, &a);
   ASSERT_EQ_INT(a.milli_cpu, 8000);
   cJSON_Delete(n);
 }
