@@ -43,6 +43,13 @@ static void bind_pod(api_call_t *call, cJSON *binding) {
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
     obj_set_str(spec, "nodeName", node);
     cJSON *conds = obj_child_array(obj_child_object(pod, "status"), "conditions");
+    /* One PodScheduled condition: a False one from an unschedulable cycle
+     * becomes True, as upstream's UpdatePodCondition. */
+    for (int i = cJSON_GetArraySize(conds) - 1; i >= 0; i--) {
+      const char *t = obj_str(cJSON_GetArrayItem(conds, i), "type");
+      if (t && !strcmp(t, "PodScheduled"))
+        cJSON_DeleteItemFromArray(conds, i);
+    }
     char now[32];
     obj_time_format(time(NULL), now, sizeof(now));
     cJSON *c = cJSON_CreateObject();

@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "client/client.h"
 #include "controller/manager.h"
+#include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "server/kubeconfig.h"
@@ -87,6 +88,8 @@ int server_run(const k3c_config_t *cfg) {
   api_server_t *api = NULL;
   client_t *cm_client = NULL;
   controller_manager_t *cm = NULL;
+  client_t *sched_client = NULL;
+  scheduler_t *sched = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
@@ -168,6 +171,17 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "controllers: %s", strerror(-r));
     goto out;
   }
+  /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
+  if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
+                             &sched_client)) < 0) {
+    log_error("server", "scheduler: %s", strerror(-r));
+    goto out;
+  }
+  client_set_user_agent(sched_client, "k3c-scheduler");
+  if ((r = scheduler_new(loop, sched_client, &sched)) < 0) {
+    log_error("server", "scheduler: %s", strerror(-r));
+    goto out;
+  }
   if (!cfg->disable_agent)
     log_warn("server", "the node agent is not part of this build yet: running the control plane "
                        "only (pass --disable-agent to silence this)");
@@ -182,6 +196,8 @@ int server_run(const k3c_config_t *cfg) {
   log_info("server", "stopped");
   status = 0;
 out:
+  scheduler_free(sched);
+  client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);
   http_server_stop(http);
