@@ -13,11 +13,15 @@
 
 #include "api/schema_tables.h"
 #include "json/strict.h"
+#include "proto/proto.h"
 #include "util/alloc.h"
 
 #define PB_MAX_DEPTH 48
 
-enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
+/* The wire format is pkg/proto's; these names keep the decoder short. */
+#define WT_VARINT PROTO_VARINT
+#define WT_FIXED64 PROTO_I64
+#define WT_LEN PROTO_LEN
 
 typedef struct {
   char *err;
@@ -35,73 +39,13 @@ static int fail(pbctx_t *c, const char *fmt, ...) {
   return -EINVAL;
 }
 
-typedef struct {
-  const uint8_t *p, *end;
-} rd_t;
+typedef proto_reader_t rd_t;
+typedef proto_field_t pbfield_t;
 
-static int rd_varint(rd_t *r, uint64_t *ret) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (r->p >= r->end)
-      return -1;
-    uint8_t b = *r->p++;
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *ret = v;
-      return 0;
-    }
-  }
-  return -1;
-}
+static int rd_varint(rd_t *r, uint64_t *ret) { return proto_varint_read(&r->p, r->end, ret); }
 
-/* One field: number, wire type and payload (varint value or byte range). */
-typedef struct {
-  uint32_t num;
-  int wt;
-  uint64_t v;
-  const uint8_t *data;
-  size_t len;
-} pbfield_t;
-
-static int rd_field(rd_t *r, pbfield_t *f) {
-  uint64_t tag;
-  if (rd_varint(r, &tag) < 0)
-    return -1;
-  if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-    return -1;
-  f->num = (uint32_t)(tag >> 3);
-  f->wt = (int)(tag & 7);
-  f->data = NULL;
-  f->len = 0;
-  switch (f->wt) {
-  case WT_VARINT:
-    return rd_varint(r, &f->v);
-  case WT_FIXED64:
-    if (r->end - r->p < 8)
-      return -1;
-    memcpy(&f->v, r->p, 8); /* little-endian hosts only (x86, arm) */
-    r->p += 8;
-    return 0;
-  case WT_FIXED32: {
-    uint32_t v32;
-    if (r->end - r->p < 4)
-      return -1;
-    memcpy(&v32, r->p, 4);
-    f->v = v32;
-    r->p += 4;
-    return 0;
-  }
-  case WT_LEN:
-    if (rd_varint(r, &f->v) < 0 || f->v > (uint64_t)(r->end - r->p))
-      return -1;
-    f->data = r->p;
-    f->len = (size_t)f->v;
-    r->p += f->len;
-    return 0;
-  default: /* groups (3, 4) are not used by Kubernetes */
-    return -1;
-  }
-}
+/* One field (groups come back whole and are skipped as unknown fields). */
+static int rd_field(rd_t *r, pbfield_t *f) { return proto_reader_next(r, f) > 0 ? 0 : -1; }
 
 /* A protobuf string as JSON: invalid UTF-8 becomes U+FFFD (as Go's JSON
  * encoder would write it); a NUL byte is refused, as in JSON bodies
@@ -142,7 +86,7 @@ static cJSON *base64(const uint8_t *p, size_t n) {
 /* metav1.Time / MicroTime {1 seconds, 2 nanos}. *ret = NULL for the zero time
  * (gogo writes an empty message for it). */
 static int dec_time(pbctx_t *c, const uint8_t *p, size_t n, bool micro, cJSON **ret) {
-  rd_t r = {p, p + n};
+  rd_t r = {p, p + n, 0};
   int64_t secs = 0, nanos = 0;
   bool any = false;
   while (r.p < r.end) {
@@ -230,7 +174,7 @@ static void fmt_duration(int64_t d, char *buf, size_t room) {
 
 /* Find the string field 1 of a small wrapper message (Quantity). */
 static int dec_wrapped_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret) {
-  rd_t r = {p, p + n};
+  rd_t r = {p, p + n, 0};
   const uint8_t *s = (const uint8_t *)"";
   size_t sl = 0;
   while (r.p < r.end) {
@@ -244,7 +188,7 @@ static int dec_wrapped_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **re
 }
 
 static int dec_int_or_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret) {
-  rd_t r = {p, p + n};
+  rd_t r = {p, p + n, 0};
   int64_t type = 0, iv = 0;
   const uint8_t *s = (const uint8_t *)"";
   size_t sl = 0;
@@ -266,7 +210,7 @@ static int dec_int_or_string(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret
 }
 
 static int dec_raw(pbctx_t *c, const uint8_t *p, size_t n, cJSON **ret) {
-  rd_t r = {p, p + n};
+  rd_t r = {p, p + n, 0};
   const uint8_t *raw = NULL;
   size_t rl = 0;
   while (r.p < r.end) {
@@ -343,7 +287,7 @@ static int dec_value(pbctx_t *c, const schema_type_t *t, const schema_field_t *f
   case SCHEMA_MICROTIME:
     return dec_time(c, f->data, f->len, fl->kind == SCHEMA_MICROTIME, ret);
   case SCHEMA_DURATION: {
-    rd_t r = {f->data, f->data + f->len};
+    rd_t r = {f->data, f->data + f->len, 0};
     int64_t d = 0;
     while (r.p < r.end) {
       pbfield_t g;
@@ -385,7 +329,7 @@ static bool is_scalar_number(schema_kind_t k) {
 /* A map entry message {1 key, 2 value}. */
 static int dec_map_entry(pbctx_t *c, const schema_type_t *t, const schema_field_t *fl,
                          const pbfield_t *f, int depth, cJSON *map) {
-  rd_t r = {f->data, f->data + f->len};
+  rd_t r = {f->data, f->data + f->len, 0};
   const uint8_t *key = (const uint8_t *)"";
   size_t kl = 0;
   cJSON *val = NULL;
@@ -457,7 +401,7 @@ static int dec_message(pbctx_t *c, const schema_type_t *t, const uint8_t *p, siz
                        int depth) {
   if (depth > PB_MAX_DEPTH)
     return fail(c, "%s: nested too deeply", t->name);
-  rd_t r = {p, p + n};
+  rd_t r = {p, p + n, 0};
   while (r.p < r.end) {
     pbfield_t f;
     if (rd_field(&r, &f) < 0)
@@ -485,7 +429,7 @@ static int dec_message(pbctx_t *c, const schema_type_t *t, const uint8_t *p, siz
     if (fl->container == SCHEMA_LIST) {
       cJSON *arr = child(obj, fl->name, true);
       if (f.wt == WT_LEN && is_scalar_number(fl->kind)) { /* packed repeated */
-        rd_t pr = {f.data, f.data + f.len};
+        rd_t pr = {f.data, f.data + f.len, 0};
         while (pr.p < pr.end) {
           pbfield_t g = {.num = f.num, .wt = fl->kind == SCHEMA_DOUBLE ? WT_FIXED64 : WT_VARINT};
           if (g.wt == WT_VARINT ? rd_varint(&pr, &g.v) < 0 : pr.end - pr.p < 8)
@@ -552,7 +496,7 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
     ret = fail(&c, "protobuf body lacks the k8s envelope");
     goto out;
   }
-  rd_t r = {body + 4, body + len};
+  rd_t r = {body + 4, body + len, 0};
   while (r.p < r.end) {
     pbfield_t f;
     if (rd_field(&r, &f) < 0) {
@@ -562,7 +506,7 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
     if (f.wt != WT_LEN)
       continue;
     if (f.num == 1) {
-      rd_t tr = {f.data, f.data + f.len};
+      rd_t tr = {f.data, f.data + f.len, 0};
       while (tr.p < tr.end) {
         pbfield_t g;
         if (rd_field(&tr, &g) < 0) {
