@@ -24,6 +24,7 @@ struct api_server {
   char *advertise_ip;
   int advertise_port;
   int node_port_min, node_port_max;
+  int not_ready_toleration_seconds, unreachable_toleration_seconds;
   api_token_t *tokens;
   api_ipalloc_t *ips;
   unsigned char *node_ports; /* bitmap over node_port_min..max */

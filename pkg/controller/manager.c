@@ -62,6 +62,8 @@ fail:
   return r;
 }
 
+client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
+
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;

@@ -111,7 +111,8 @@ enum { OP_BIND, OP_STATUS, OP_DELETE };
 struct scheduler {
   struct ev_loop *loop;
   client_t *c;
-  client_informer_t *pods, *nodes;
+  client_informer_t *pods, *nodes; /* pods may be shared */
+  client_informer_t *own_pods;      /* pods when it is not */
   controller_t *ctl;
   controller_recorder_t *rec;
   strmap_t node_map; /* name -> snode_t */
@@ -526,7 +527,7 @@ static void op_done(const client_result_t *res, void *data) {
     spod_t *p = strmap_get(&s->pod_map, o->key);
     if (res->code == 201 || res->code == 200) {
       s->stats.bound++;
-      if (p && p->assumed && p->node_name && !strcmp(p->node_name, o->node)) {
+      if (p && p->node_name && !strcmp(p->node_name, o->node)) {
         const cJSON *pod = pod_obj(s, p);
         if (pod)
           controller_recorder_eventf(s->rec, pod, "Normal", "Scheduled",
@@ -1420,7 +1421,7 @@ static void cycle_sync(controller_t *ctl, const char *key, void *data) {
 
 /* ---- lifetime ---- */
 
-int scheduler_new(struct ev_loop *loop, client_t *c, scheduler_t **ret_s) {
+int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, scheduler_t **ret_s) {
   scheduler_t *s = xcalloc(1, sizeof(*s));
   s->loop = loop;
   s->c = c;
@@ -1431,10 +1432,15 @@ int scheduler_new(struct ev_loop *loop, client_t *c, scheduler_t **ret_s) {
   client_ref_t pref = {.version = "v1", .resource = "pods"};
   client_ref_t nref = {.version = "v1", .resource = "nodes"};
   int r;
-  if ((r = client_informer_new(c, &pref, NULL, NULL, 0, &s->pods)) < 0 ||
-      (r = client_informer_new(c, &nref, NULL, NULL, 0, &s->nodes)) < 0)
+  s->pods = pods;
+  if (!pods) {
+    if ((r = client_informer_new(c, &pref, NULL, NULL, 0, &s->own_pods)) < 0)
+      goto fail;
+    s->pods = s->own_pods;
+    client_informer_add_index(s->pods, CLIENT_INDEX_NODE, client_index_node_name);
+  }
+  if ((r = client_informer_new(c, &nref, NULL, NULL, 0, &s->nodes)) < 0)
     goto fail;
-  client_informer_add_index(s->pods, CLIENT_INDEX_NODE, client_index_node_name);
   /* One cycle at a time: a cycle is synchronous CPU work and its binding
    * is asynchronous, so one worker keeps placements sequential (each sees
    * the previous one's assumption) without waiting for the API. */
@@ -1454,7 +1460,8 @@ int scheduler_new(struct ev_loop *loop, client_t *c, scheduler_t **ret_s) {
   ev_timer_init(&s->flush, flush_cb, FLUSH_INTERVAL, FLUSH_INTERVAL);
   ev_timer_start(loop, &s->flush);
   client_informer_start(s->nodes);
-  client_informer_start(s->pods);
+  if (s->own_pods)
+    client_informer_start(s->own_pods);
   *ret_s = s;
   return 0;
 fail:
@@ -1474,7 +1481,7 @@ void scheduler_free(scheduler_t *s) {
   }
   controller_free(s->ctl);
   controller_recorder_free(s->rec);
-  client_informer_free(s->pods);
+  client_informer_free(s->own_pods);
   client_informer_free(s->nodes);
   for (size_t i = 0; i < s->pod_map._cap; i++) {
     spod_t *p = s->pod_map._slots[i].key ? s->pod_map._slots[i].value : NULL;

@@ -13,12 +13,16 @@
 #include <ev.h>
 
 #include "client/client.h"
+#include "client/informer.h"
 
 typedef struct scheduler scheduler_t;
 
-/* Start scheduling through c (which must outlive the scheduler): creates
- * and starts its pod and node informers. Returns 0 or a negative errno. */
-int scheduler_new(struct ev_loop *loop, client_t *c, scheduler_t **ret_s);
+/* Start scheduling through c (which must outlive the scheduler). pods: a
+ * shared v1 pods informer with the nodeName index (client/cache.h), started
+ * by its owner, which must outlive the scheduler; NULL: the scheduler makes
+ * and starts its own. The node informer is its own. Returns 0 or a
+ * negative errno. */
+int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, scheduler_t **ret_s);
 /* Cancel the requests in flight, stop the informers, free. Accepts NULL. */
 void scheduler_free(scheduler_t *s);
 

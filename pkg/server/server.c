@@ -142,6 +142,8 @@ int server_run(const k3c_config_t *cfg) {
       .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
       .advertise_port = cfg->https_listen_port,
       .token_auth_file = tokens_path,
+      .not_ready_toleration_seconds = cfg->default_not_ready_toleration_seconds,
+      .unreachable_toleration_seconds = cfg->default_unreachable_toleration_seconds,
   };
   if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
     log_error("server", "API server: %s", err);
@@ -178,7 +180,8 @@ int server_run(const k3c_config_t *cfg) {
     goto out;
   }
   client_set_user_agent(sched_client, "k3c-scheduler");
-  if ((r = scheduler_new(loop, sched_client, &sched)) < 0) {
+  if (!cfg->disable_scheduler &&
+      (r = scheduler_new(loop, sched_client, controller_manager_pods(cm), &sched)) < 0) {
     log_error("server", "scheduler: %s", strerror(-r));
     goto out;
   }
