@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "client/client.h"
 #include "controller/manager.h"
+#include "controller/nodelifecycle.h"
 #include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -90,6 +91,7 @@ int server_run(const k3c_config_t *cfg) {
   controller_manager_t *cm = NULL;
   client_t *sched_client = NULL;
   scheduler_t *sched = NULL;
+  controller_nodelifecycle_t *nlc = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
@@ -173,6 +175,13 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "controllers: %s", strerror(-r));
     goto out;
   }
+  /* The node lifecycle controller is kube-controller-manager's too; it
+   * runs beside the manager because it takes the grace-period flag. */
+  if ((r = controller_nodelifecycle_new(cm_client, controller_manager_pods(cm), loop,
+                                        cfg->node_monitor_grace_period, &nlc)) < 0) {
+    log_error("server", "node lifecycle controller: %s", strerror(-r));
+    goto out;
+  }
   /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
   if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
                              &sched_client)) < 0) {
@@ -200,6 +209,7 @@ int server_run(const k3c_config_t *cfg) {
   status = 0;
 out:
   scheduler_free(sched);
+  controller_nodelifecycle_free(nlc);
   client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);

@@ -17,7 +17,7 @@ from k3ctest import Server, Tap  # noqa: E402
 from kube import Kube  # noqa: E402
 
 t = Tap()
-srv = Server(extra_args=["--disable-agent"]).start()
+srv = Server(extra_args=["--disable-agent", "--node-monitor-grace-period", "3600"]).start()
 k = Kube(t, srv)
 
 from kubernetes import client, config  # noqa: E402

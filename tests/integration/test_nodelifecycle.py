@@ -1,0 +1,163 @@
+"""The node lifecycle controller in a real `k3c server --disable-agent` with shortened
+timings (--node-monitor-grace-period 3, --default-*-toleration-seconds 2). The test plays
+the kubelet: it creates a Node with a Ready condition and renews its Lease in
+kube-node-lease. Checked: DefaultTolerationSeconds admission adds the two NoExecute
+tolerations with the flag's seconds; a node renewing its Lease stays Ready and untainted;
+when renewals stop it becomes Ready=Unknown (NodeStatusUnknown, upstream's message) with
+the unreachable NoSchedule and NoExecute taints; its pods are deleted once their
+toleration expires (TaintManagerEviction event) while a pod tolerating the taint forever
+stays; a fresh Ready status removes the taints; a pod with no toleration on a node with a
+NoExecute taint goes at once."""
+import datetime
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from k3ctest import Server, Tap  # noqa: E402
+from kube import Kube  # noqa: E402
+
+t = Tap()
+srv = Server(extra_args=["--disable-agent", "--node-monitor-grace-period", "3",
+                         "--default-not-ready-toleration-seconds", "2",
+                         "--default-unreachable-toleration-seconds", "2"]).start()
+k = Kube(t, srv)
+
+from kubernetes import client, config  # noqa: E402
+
+api = config.new_client_from_config(config_file=srv.kubeconfig)
+v1 = client.CoreV1Api(api)
+coord = client.CoordinationV1Api(api)
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ready_status(name):
+    alloc = {"cpu": "4", "memory": "8Gi", "pods": "110"}
+    ts = now()[:19] + "Z"
+    v1.patch_node_status(name, {"status": {"capacity": alloc, "allocatable": alloc, "conditions": [
+        {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+         "lastHeartbeatTime": ts, "lastTransitionTime": ts}]}})
+
+
+def make_node(name):
+    v1.create_node({"apiVersion": "v1", "kind": "Node",
+                    "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
+    ready_status(name)
+    coord.create_namespaced_lease("kube-node-lease", {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now()}})
+
+
+renew = {"h1": True}
+stop = threading.Event()
+
+
+def kubelet():
+    while not stop.is_set():
+        for name, on in list(renew.items()):
+            if on:
+                try:
+                    coord.patch_namespaced_lease(name, "kube-node-lease", {"spec": {"renewTime": now()}})
+                except client.rest.ApiException:
+                    pass
+        stop.wait(0.5)
+
+
+def wait(cond, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def ready(name):
+    for c in v1.read_node(name).status.conditions or []:
+        if c.type == "Ready":
+            return c
+    return None
+
+
+def taints(name):
+    spec = v1.read_node(name).spec
+    return sorted((x.key, x.effect) for x in ((spec and spec.taints) or []))
+
+
+def exists(name):
+    try:
+        v1.read_namespaced_pod(name, "default")
+        return True
+    except client.rest.ApiException as e:
+        return e.status != 404
+
+
+def make_pod(name, node, tolerations=None):
+    spec = {"containers": [{"name": "c", "image": "busybox"}],
+            "nodeSelector": {"kubernetes.io/hostname": node}}
+    if tolerations is not None:
+        spec["tolerations"] = tolerations
+    return v1.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod",
+                                                "metadata": {"name": name}, "spec": spec})
+
+
+make_node("h1")
+threading.Thread(target=kubelet, daemon=True).start()
+p = make_pod("web", "h1")
+tols = sorted((x.key, x.effect, x.operator, x.toleration_seconds) for x in p.spec.tolerations)
+t.ok(tols == [("node.kubernetes.io/not-ready", "NoExecute", "Exists", 2),
+              ("node.kubernetes.io/unreachable", "NoExecute", "Exists", 2)],
+     "DefaultTolerationSeconds adds the two tolerations with the flag's seconds", tols)
+make_pod("forever", "h1", tolerations=[{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                        "effect": "NoExecute"}])
+t.ok(wait(lambda: v1.read_namespaced_pod("web", "default").spec.node_name == "h1" and
+          v1.read_namespaced_pod("forever", "default").spec.node_name == "h1"), "pods bound to h1")
+time.sleep(5)
+c = ready("h1")
+t.ok(c.status == "True" and taints("h1") == [], "renewing its Lease, the node stays Ready and untainted",
+     (c, taints("h1")))
+
+# ---- the kubelet stops ----
+renew["h1"] = False
+stopped = time.time()
+c = wait(lambda: ready("h1") if ready("h1").status == "Unknown" else None, timeout=15)
+t.ok(c and c.reason == "NodeStatusUnknown" and c.message == "Kubelet stopped posting node status.",
+     "Ready becomes Unknown after the grace period", c)
+t.ok(c and time.time() - stopped >= 2.5, "not before the grace period", time.time() - stopped)
+want = [("node.kubernetes.io/unreachable", "NoExecute"), ("node.kubernetes.io/unreachable", "NoSchedule")]
+t.ok(wait(lambda: taints("h1") == want), "the unreachable NoSchedule and NoExecute taints", taints("h1"))
+ta = [x for x in v1.read_node("h1").spec.taints if x.effect == "NoExecute"]
+t.ok(ta and ta[0].time_added is not None, "the NoExecute taint has timeAdded", ta)
+tainted = time.time()
+t.ok(wait(lambda: not exists("web"), timeout=15), "the pod is evicted when its toleration expires")
+t.ok(time.time() - tainted >= 1.0, "not before its 2 s toleration", time.time() - tainted)
+evs = [e for e in v1.list_namespaced_event("default").items
+       if e.reason == "TaintManagerEviction" and e.involved_object.name == "web"]
+t.ok(evs and evs[0].message == "Marking for deletion Pod default/web", "TaintManagerEviction event",
+     [e.message for e in evs])
+time.sleep(1)
+t.ok(exists("forever"), "a pod tolerating the taint without tolerationSeconds stays")
+r = k.run("get nodes h1")
+t.ok(r.returncode == 0 and "NotReady" in r.stdout, "kubectl get nodes shows NotReady", r.stdout)
+
+# ---- back ----
+ready_status("h1")
+renew["h1"] = True
+t.ok(wait(lambda: taints("h1") == []), "a fresh Ready status removes the taints", taints("h1"))
+t.ok(ready("h1").status == "True", "Ready again")
+
+# ---- a pod that does not tolerate a NoExecute taint goes at once ----
+make_pod("plain", "h1", tolerations=[])
+t.ok(wait(lambda: exists("plain") and v1.read_namespaced_pod("plain", "default").spec.node_name == "h1"),
+     "a pod with no default tolerations... bound")
+k.ok("taint node h1 dedicated=x:NoExecute", out="node/h1 tainted")
+t.ok(wait(lambda: not exists("plain")), "is evicted at once by an untolerated NoExecute taint")
+
+stop.set()
+t.ok(srv.stop_clean(), "server exited cleanly", srv.log_tail())
+t.done()
