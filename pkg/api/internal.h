@@ -33,6 +33,15 @@ struct api_server {
   store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
   ev_timer reconcile;        /* re-creates the kubernetes Service (api.c) */
   uint64_t store_failures_logged; /* store_failure count last logged (write.c) */
+  /* Evictions allowed by a PodDisruptionBudget whose decremented status is
+   * not stored yet (action.c): per budget, the revision they were decided
+   * on and how many. */
+  struct {
+    char key[320];
+    int64_t rev;
+    int n;
+  } pdb_pending[16];
+  unsigned pdb_pending_next;
 };
 
 typedef struct {

@@ -9,15 +9,17 @@
 
 #include "client/informer.h"
 #include "controller/deployment.h"
+#include "controller/disruption.h"
 #include "controller/gc.h"
 #include "controller/replicaset.h"
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments, *rcs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs, *pdbs;
   controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
   controller_gc_t *gc;
+  controller_disruption_t *disruption;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -37,13 +39,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   if ((r = informer(c, "", "pods", &m->pods)) < 0 ||
       (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
       (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
-      (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0)
+      (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
+      (r = informer(c, "policy", "poddisruptionbudgets", &m->pdbs)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
       (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
       (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0 ||
-      (r = controller_gc_new(c, loop, &m->gc)) < 0)
+      (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
+      (r = controller_disruption_new(c, m->pdbs, m->pods, loop, &m->disruption)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -55,6 +59,7 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->replicasets);
   client_informer_start(m->deployments);
   client_informer_start(m->rcs);
+  client_informer_start(m->pdbs);
   *ret_mgr = m;
   return 0;
 fail:
@@ -67,10 +72,12 @@ client_informer_t *controller_manager_pods(const controller_manager_t *m) { retu
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_disruption_free(m->disruption);
   controller_gc_free(m->gc);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->pdbs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);
   client_informer_free(m->replicasets);

@@ -9,6 +9,7 @@ toleration expires (TaintManagerEviction event) while a pod tolerating the taint
 stays; a fresh Ready status removes the taints; a pod with no toleration on a node with a
 NoExecute taint goes at once."""
 import datetime
+import json
 import os
 import sys
 import threading
@@ -157,6 +158,73 @@ t.ok(wait(lambda: exists("plain") and v1.read_namespaced_pod("plain", "default")
      "a pod with no default tolerations... bound")
 k.ok("taint node h1 dedicated=x:NoExecute", out="node/h1 tainted")
 t.ok(wait(lambda: not exists("plain")), "is evicted at once by an untolerated NoExecute taint")
+
+# ---- kubectl drain against a PodDisruptionBudget ----
+policy = client.PolicyV1Api(api)
+
+
+def run_pods():
+    """The kubelet's part for d1/d2: bound pods become Running and Ready."""
+    while not stop.is_set():
+        try:
+            for p in v1.list_namespaced_pod("default").items:
+                if p.spec.node_name in ("d1", "d2") and p.status.phase == "Pending":
+                    v1.patch_namespaced_pod_status(p.metadata.name, "default", {"status": {
+                        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+        except client.rest.ApiException:
+            pass
+        stop.wait(0.3)
+
+
+for n in ("d1", "d2"):
+    make_node(n)
+    renew[n] = True
+k.ok("cordon d2", out="node/d2 cordoned")
+threading.Thread(target=run_pods, daemon=True).start()
+v1.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod",
+                                     "metadata": {"name": "guarded1", "labels": {"app": "guarded"}},
+                                     "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                              "nodeSelector": {"kubernetes.io/hostname": "d1"}}})
+t.ok(wait(lambda: v1.read_namespaced_pod("guarded1", "default").spec.node_name == "d1"), "guarded1 runs on d1")
+t.ok(wait(lambda: v1.read_namespaced_pod("guarded1", "default").status.phase == "Running"), "guarded1 Running")
+policy.create_namespaced_pod_disruption_budget("default", {
+    "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "keep-one"},
+    "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}})
+
+
+def pdb():
+    return policy.read_namespaced_pod_disruption_budget("keep-one", "default").status
+
+
+st = wait(lambda: pdb() if pdb() and pdb().current_healthy == 1 else None)
+t.ok(st and st.desired_healthy == 1 and st.disruptions_allowed == 0 and st.expected_pods == 1,
+     "PDB status: 1 healthy, 1 desired, 0 disruptions allowed", st)
+status, _, body = srv.request("POST", "/api/v1/namespaces/default/pods/guarded1/eviction", body=json.dumps({
+    "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "guarded1", "namespace": "default"}}),
+    headers={"Content-Type": "application/json"})
+b = json.loads(body)
+t.ok(status == 429 and b.get("reason") == "TooManyRequests" and
+     b.get("message") == "Cannot evict pod as it would violate the pod's disruption budget." and
+     b["details"]["causes"] == [{"reason": "DisruptionBudget",
+                                 "message": "The disruption budget keep-one needs 1 healthy pods and has 1 currently"}],
+     "the eviction API refuses with upstream's 429", (status, b))
+r = k.run("drain d1 --force --timeout=6s")
+t.ok(r.returncode != 0 and "Cannot evict pod as it would violate the pod's disruption budget." in r.stderr,
+     "kubectl drain is refused by the PDB", r.stdout + r.stderr)
+t.ok(v1.read_node("d1").spec.unschedulable is True and exists("guarded1"), "d1 cordoned, guarded1 still there")
+# A second replica elsewhere makes room in the budget.
+k.ok("uncordon d2", out="node/d2 uncordoned")
+v1.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod",
+                                     "metadata": {"name": "guarded2", "labels": {"app": "guarded"}},
+                                     "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+t.ok(wait(lambda: v1.read_namespaced_pod("guarded2", "default").spec.node_name == "d2"), "guarded2 runs on d2")
+st = wait(lambda: pdb() if pdb().disruptions_allowed == 1 else None)
+t.ok(st and st.current_healthy == 2, "PDB status: 1 disruption allowed", pdb())
+r = k.run("drain d1 --force --timeout=20s")
+t.ok(r.returncode == 0 and "node/d1 drained" in r.stdout, "kubectl drain then succeeds", r.stdout + r.stderr)
+t.ok(not exists("guarded1") and exists("guarded2"), "guarded1 evicted, guarded2 kept")
+st = wait(lambda: pdb() if pdb().current_healthy == 1 and pdb().disruptions_allowed == 0 else None)
+t.ok(st is not None, "the budget is back to 0 allowed", pdb())
 
 stop.set()
 t.ok(srv.stop_clean(), "server exited cleanly", srv.log_tail())
