@@ -1235,9 +1235,9 @@ static void preempt(cycle_t *cy, const reasons_t *node_rs, char *msg, size_t msg
     }
   }
   if (!have) {
-    char tmp[2048];
-    histo_format(&h, s->nnodes, tmp, sizeof(tmp));
-    snprintf(msg, msglen, "preemption: %s", tmp);
+    int l = snprintf(msg, msglen, "preemption: ");
+    if (l > 0 && (size_t)l < msglen)
+      histo_format(&h, s->nnodes, msg + l, msglen - (size_t)l);
     return;
   }
   msg[0] = 0;
