@@ -19,6 +19,10 @@ from k3ctest import Server  # noqa: E402
 NODES = int(os.environ.get("K3C_BENCH_NODES", "100"))
 PODS = int(os.environ.get("K3C_BENCH_PODS", "3000"))
 CLIENTS = int(os.environ.get("K3C_BENCH_CLIENTS", "4"))
+# backlog: create every pod first with a nodeSelector no node matches, then label the
+# nodes: the scheduler's own rate, without the creation rate in front of it.
+BACKLOG = os.environ.get("K3C_BENCH_BACKLOG") == "1"
+THREADS = int(os.environ.get("K3C_BENCH_THREADS", "16"))  # connections per client process
 
 
 def conn(srv):
@@ -38,16 +42,28 @@ def req(c, method, path, body=None, ctype="application/json"):
 
 
 def creator(srv, first, count, out):
-    c = conn(srv)
+    """One process: THREADS connections, each creating its share of pods in turn (a
+    create is answered once durable, so parallel requests fill the group commits)."""
     times = {}
-    for i in range(first, first + count):
-        name = "p%05d" % i
-        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-                "spec": {"containers": [{"name": "c", "image": "pause",
-                                         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}
-        t0 = time.time()
-        req(c, "POST", "/api/v1/namespaces/default/pods", body)
-        times[name] = t0
+
+    def run(names):
+        c = conn(srv)
+        for name in names:
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                    "spec": {"containers": [{"name": "c", "image": "pause",
+                                             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}
+            if BACKLOG:
+                body["spec"]["nodeSelector"] = {"bench": "go"}
+            t0 = time.time()
+            req(c, "POST", "/api/v1/namespaces/default/pods", body)
+            times[name] = t0
+
+    names = ["p%05d" % i for i in range(first, first + count)]
+    ths = [threading.Thread(target=run, args=(names[k::THREADS],)) for k in range(THREADS)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
     out.put(times)
 
 
@@ -119,6 +135,23 @@ def main():
         for p in procs:
             p.join()
         t_created = time.time()
+        if BACKLOG:
+            time.sleep(11)  # past every pod's back-off (at most 10 s)
+            t_start = time.time()
+            created = {n: t_start for n in created}
+
+            def label(names):
+                lc = conn(srv)
+                for name in names:
+                    req(lc, "PATCH", "/api/v1/nodes/" + name, {"metadata": {"labels": {"bench": "go"}}},
+                        ctype="application/merge-patch+json")
+
+            names = ["node-%03d" % i for i in range(NODES)]
+            ls = [threading.Thread(target=label, args=(names[k::8],)) for k in range(8)]
+            for th in ls:
+                th.start()
+            for th in ls:
+                th.join()
         done.wait(120)
         t_end = max(bound.values()) if bound else time.time()
         rss = rss_kib(s.proc.pid)
@@ -128,7 +161,8 @@ def main():
         def pct(p):
             return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000 if lat else float("nan")
 
-        print("nodes %d, pods %d, client processes %d" % (NODES, PODS, CLIENTS))
+        print("nodes %d, pods %d, client processes %d x %d connections%s" % (
+            NODES, PODS, CLIENTS, THREADS, ", backlog (times from the first node label)" if BACKLOG else ""))
         print("created: %d pods in %.2f s (%.0f pods/s)" % (len(created), t_created - t_start,
                                                            len(created) / (t_created - t_start)))
         print("bound:   %d pods in %.2f s from the first create (%.0f pods/s); "

@@ -86,7 +86,8 @@ static bool protected_namespace(const api_resource_t *res, const char *name) {
  * would remove the finalizer), which are deleted at once otherwise. */
 static const char *gc_finalizer(const api_resource_t *res, const delete_opts_t *o) {
   static const char *const owners[][2] = {
-      {"apps", "Deployment"}, {"apps", "ReplicaSet"}, {"", "ReplicationController"}};
+      {"apps", "Deployment"}, {"apps", "ReplicaSet"}, {"", "ReplicationController"},
+      {"batch", "Job"}};
   const char *p = o->propagation;
   if (!p && o->orphan_dependents)
     p = "Orphan";

@@ -81,6 +81,8 @@ static const opt_t opts[] = {
      OFF(default_unreachable_toleration_seconds), "300", SRV,
      "tolerationSeconds of the node.kubernetes.io/unreachable toleration added to new pods", 1,
      86400},
+    {"job-pod-failure-backoff", 0, NULL, T_INT, OFF(job_backoff_seconds), "10", SRV,
+     "seconds before a Job replaces a failed pod, doubled per failure up to 6 minutes", 1, 360},
     {"server", 's', "K3C_URL", T_STRING, OFF(server), NULL, AGT,
      "server to connect to (https://host:6443)", 0, 0},
     {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,

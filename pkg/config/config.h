@@ -49,6 +49,7 @@ typedef struct {
   int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */
   int default_not_ready_toleration_seconds; /* DefaultTolerationSeconds admission */
   int default_unreachable_toleration_seconds;
+  int job_backoff_seconds; /* the Job controller's first pod failure back-off */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/strmap.h"
 
 #define MAX_WAIT 8
 
@@ -166,4 +167,212 @@ int controller_key_split(const char *key, char *ns, size_t nslen, char *name, si
   if (a < 0 || (size_t)a >= nslen || b < 0 || (size_t)b >= namelen || !name[0])
     return -EINVAL;
   return 0;
+}
+
+/* ---- the requests of one reconcile ---- */
+
+void controller_ops_init(controller_ops_t *ops, void *owner, controller_step_cb end) {
+  memset(ops, 0, sizeof(*ops));
+  ops->_owner = owner;
+  ops->_end = end;
+}
+
+static void op_free(controller_op_t *op) {
+  free(op->name);
+  free(op->uid);
+  free(op);
+}
+
+void controller_ops_done(controller_ops_t *ops) {
+  for (size_t i = 0; i < ops->_n; i++) {
+    client_req_cancel(ops->_ops[i]->req); /* no callback follows: free it here */
+    op_free(ops->_ops[i]);
+  }
+  free(ops->_ops);
+  ops->_ops = NULL;
+  ops->_n = ops->_cap = 0;
+  ops->_then = NULL;
+}
+
+controller_op_t *controller_op_new(controller_ops_t *ops, int kind, const char *name,
+                                   const char *uid) {
+  controller_op_t *op = xcalloc(1, sizeof(*op));
+  op->set = ops;
+  op->kind = kind;
+  op->name = name ? xstrdup(name) : NULL;
+  op->uid = uid ? xstrdup(uid) : NULL;
+  return op;
+}
+
+int controller_op_track(controller_op_t *op, client_req_t *req) {
+  if (!req) {
+    op_free(op);
+    return -EINVAL;
+  }
+  controller_ops_t *ops = op->set;
+  op->req = req;
+  if (ops->_n == ops->_cap) {
+    ops->_cap = ops->_cap ? ops->_cap * 2 : 8;
+    ops->_ops = xrealloc(ops->_ops, ops->_cap * sizeof(*ops->_ops));
+  }
+  ops->_ops[ops->_n++] = op;
+  return 0;
+}
+
+void controller_op_finish(controller_op_t *op) {
+  controller_ops_t *ops = op->set;
+  for (size_t i = 0; i < ops->_n; i++) {
+    if (ops->_ops[i] == op) {
+      ops->_ops[i] = ops->_ops[--ops->_n];
+      break;
+    }
+  }
+  op_free(op);
+  if (ops->_n)
+    return;
+  controller_step_cb then = ops->_then ? ops->_then : ops->_end;
+  ops->_then = NULL;
+  if (then)
+    then(ops->_owner); /* may free the owner, and ops with it */
+}
+
+void controller_ops_after(controller_ops_t *ops, controller_step_cb then) {
+  if (ops->_n == 0) {
+    then(ops->_owner);
+    return;
+  }
+  ops->_then = then;
+}
+
+size_t controller_ops_pending(const controller_ops_t *ops) { return ops->_n; }
+
+/* ---- expectations ---- */
+
+#define EXP_MAX_KEYS 65536
+#define EXP_TTL 300.0 /* upstream's ExpectationsTimeout */
+
+typedef struct {
+  char *key; /* the map's key */
+  int adds;
+  char **dels; /* uids whose deletion is expected */
+  size_t n_dels;
+  double at;
+} exp_t;
+
+struct controller_expectations {
+  strmap_t map; /* key -> exp_t */
+};
+
+controller_expectations_t *controller_expectations_new(void) {
+  controller_expectations_t *e = xcalloc(1, sizeof(*e));
+  strmap_init(&e->map);
+  return e;
+}
+
+static void exp_clear(exp_t *x) {
+  for (size_t i = 0; i < x->n_dels; i++)
+    free(x->dels[i]);
+  free(x->dels);
+  x->dels = NULL;
+  x->n_dels = 0;
+  x->adds = 0;
+}
+
+static void exp_free(exp_t *x) {
+  exp_clear(x);
+  free(x->key);
+  free(x);
+}
+
+void controller_expectations_free(controller_expectations_t *e) {
+  if (!e)
+    return;
+  for (size_t i = 0; i < e->map._cap; i++)
+    if (e->map._slots[i].key)
+      exp_free(e->map._slots[i].value);
+  strmap_done(&e->map);
+  free(e);
+}
+
+static exp_t *exp_get(controller_expectations_t *e, const char *key, double now) {
+  exp_t *x = strmap_get(&e->map, key);
+  if (x)
+    return x;
+  if (e->map.len >= EXP_MAX_KEYS)
+    return NULL;
+  x = xcalloc(1, sizeof(*x));
+  x->key = xstrdup(key);
+  x->at = now;
+  if (strmap_put(&e->map, x->key, x, NULL) < 0) {
+    exp_free(x);
+    return NULL;
+  }
+  return x;
+}
+
+void controller_expectations_expect_adds(controller_expectations_t *e, const char *key, int n,
+                                         double now) {
+  exp_t *x = exp_get(e, key, now);
+  if (!x)
+    return;
+  x->adds = n;
+  x->at = now;
+}
+
+void controller_expectations_expect_dels(controller_expectations_t *e, const char *key,
+                                         const char *const *uids, size_t n, double now) {
+  exp_t *x = exp_get(e, key, now);
+  if (!x)
+    return;
+  x->dels = xrealloc(x->dels, (x->n_dels + n + 1) * sizeof(*x->dels));
+  for (size_t i = 0; i < n; i++)
+    if (uids[i] && !controller_expectations_expects_del(e, key, uids[i]))
+      x->dels[x->n_dels++] = xstrdup(uids[i]);
+  x->at = now;
+}
+
+void controller_expectations_observe_add(controller_expectations_t *e, const char *key) {
+  exp_t *x = strmap_get(&e->map, key);
+  if (x && x->adds > 0)
+    x->adds--;
+}
+
+void controller_expectations_observe_del(controller_expectations_t *e, const char *key,
+                                         const char *uid) {
+  exp_t *x = strmap_get(&e->map, key);
+  if (!x || !uid)
+    return;
+  for (size_t i = 0; i < x->n_dels; i++) {
+    if (!strcmp(x->dels[i], uid)) {
+      free(x->dels[i]);
+      x->dels[i] = x->dels[--x->n_dels];
+      return;
+    }
+  }
+}
+
+bool controller_expectations_expects_del(const controller_expectations_t *e, const char *key,
+                                         const char *uid) {
+  const exp_t *x = strmap_get(&e->map, key);
+  for (size_t i = 0; x && uid && i < x->n_dels; i++)
+    if (!strcmp(x->dels[i], uid))
+      return true;
+  return false;
+}
+
+bool controller_expectations_satisfied(controller_expectations_t *e, const char *key, double now) {
+  exp_t *x = strmap_get(&e->map, key);
+  if (!x)
+    return true;
+  if ((x->adds <= 0 && x->n_dels == 0) || now - x->at > EXP_TTL) {
+    exp_clear(x);
+    return true;
+  }
+  return false;
+}
+
+void controller_expectations_delete(controller_expectations_t *e, const char *key) {
+  exp_t *x = strmap_del(&e->map, key);
+  if (x)
+    exp_free(x);
 }

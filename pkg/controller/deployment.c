@@ -49,21 +49,12 @@ struct dsync {
   cJSON *d;
   cJSON *rss[MAX_RS]; /* copies of the owned ReplicaSets */
   size_t n_rss;
-  void **ops; /* dop_t of the requests in flight (cancelled at free) */
-  size_t n_ops, cap_ops;
-  int pending;
+  controller_ops_t ops; /* the requests in flight */
   int err;
-  void (*then)(dsync_t *); /* runs when pending reaches 0 */
   cJSON *new_rs;           /* borrowed from rss[] (or the created one) */
   bool created_new;
   char created_name[300];
 };
-
-typedef struct {
-  dsync_t *s;
-  client_req_t *self;
-  int kind; /* 0 claim, 1 create, 2 scale, 3 other */
-} dop_t;
 
 /* ---- helpers ---- */
 
@@ -175,20 +166,13 @@ static void template_hash(const cJSON *d, char *out, size_t len) {
 
 /* ---- requests of one sync ---- */
 
-static void track(dsync_t *s, dop_t *op, client_req_t *r) {
-  if (!r) {
-    free(op);
+/* Start tracking a request of s (NULL: a malformed ref, the sync fails). */
+static void track(dsync_t *s, client_req_t *r, controller_op_t *op) {
+  if (controller_op_track(op, r) < 0)
     s->err = -EINVAL;
-    return;
-  }
-  op->self = r;
-  s->pending++;
-  if (s->n_ops == s->cap_ops) {
-    s->cap_ops = s->cap_ops ? s->cap_ops * 2 : 8;
-    s->ops = xrealloc(s->ops, s->cap_ops * sizeof(*s->ops));
-  }
-  s->ops[s->n_ops++] = op;
 }
+
+static controller_op_t *new_op(dsync_t *s) { return controller_op_new(&s->ops, 0, NULL, NULL); }
 
 static void dsync_free(dsync_t *s) {
   controller_deployment_t *dc = s->dc;
@@ -198,12 +182,7 @@ static void dsync_free(dsync_t *s) {
     dc->syncs = s->next;
   if (s->next)
     s->next->prev = s->prev;
-  for (size_t i = 0; i < s->n_ops; i++) {
-    dop_t *op = s->ops[i];
-    client_req_cancel(op->self); /* its callback will not run: free it here */
-    free(op);
-  }
-  free(s->ops);
+  controller_ops_done(&s->ops); /* their callbacks will not run */
   for (size_t i = 0; i < s->n_rss; i++)
     cJSON_Delete(s->rss[i]);
   cJSON_Delete(s->d);
@@ -220,37 +199,14 @@ static void dsync_end(dsync_t *s) {
   free(key);
 }
 
-/* An operation finished: when it was the last, run the next step. */
-static void op_finish(dsync_t *s, dop_t *op) {
-  for (size_t i = 0; i < s->n_ops; i++) {
-    if (s->ops[i] == op) {
-      s->ops[i] = s->ops[--s->n_ops];
-      break;
-    }
-  }
-  free(op);
-  if (--s->pending == 0) {
-    void (*then)(dsync_t *) = s->then;
-    s->then = NULL;
-    if (then)
-      then(s);
-    else
-      dsync_end(s);
-  }
-}
-
-static void after(dsync_t *s, void (*then)(dsync_t *)) {
-  if (s->pending == 0)
-    then(s);
-  else
-    s->then = then;
-}
+static void dsync_end_cb(void *s) { dsync_end(s); }
 
 static void generic_done(const client_result_t *res, void *data) {
-  dop_t *op = data;
+  controller_op_t *op = data;
+  dsync_t *s = controller_op_owner(op);
   if (res->code >= 300 && res->code != 404)
-    op->s->err = -EAGAIN;
-  op_finish(op->s, op);
+    s->err = -EAGAIN;
+  controller_op_finish(op);
 }
 
 /* ---- scaling a ReplicaSet ---- */
@@ -275,10 +231,8 @@ static void scale_rs(dsync_t *s, cJSON *rs, long to, long desired, long max_repl
   cJSON_AddNumberToObject(cJSON_AddObjectToObject(p, "spec"), "replicas", (double)to);
   client_ref_t ref = {.group = "apps", .version = "v1", .resource = "replicasets", .ns = s->ns,
                       .name = S(rs, "metadata.name")};
-  dop_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  op->kind = 2;
-  track(s, op, client_patch(dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, generic_done, op));
+  controller_op_t *op = new_op(s);
+  track(s, client_patch(dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, generic_done, op), op);
   cJSON_Delete(p);
   /* The copy follows, so the status written at the end counts the new size. */
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(rs, "spec");
@@ -317,10 +271,11 @@ static void set_condition(cJSON *conds, const cJSON *old_conds, const char *type
 }
 
 static void status_done(const client_result_t *res, void *data) {
-  dop_t *op = data;
+  controller_op_t *op = data;
+  dsync_t *s = controller_op_owner(op);
   if (res->code != 200 && res->code != 404)
-    op->s->err = -EAGAIN;
-  op_finish(op->s, op);
+    s->err = -EAGAIN;
+  controller_op_finish(op);
 }
 
 static void write_status(dsync_t *s) {
@@ -416,7 +371,7 @@ static void write_status(dsync_t *s) {
       cJSON_DeleteItemFromObject(st, counts[i]);
   if (json_equal(st, old)) {
     cJSON_Delete(st);
-    after(s, dsync_end);
+    controller_ops_after(&s->ops, dsync_end_cb);
     return;
   }
   cJSON *p = cJSON_CreateObject();
@@ -434,12 +389,10 @@ static void write_status(dsync_t *s) {
   cJSON_Delete(st);
   client_ref_t ref = {.group = "apps", .version = "v1", .resource = "deployments", .ns = s->ns,
                       .name = s->name, .subresource = "status"};
-  dop_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  op->kind = 3;
-  track(s, op, client_patch(dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, status_done, op));
+  controller_op_t *op = new_op(s);
+  track(s, client_patch(dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, status_done, op), op);
   cJSON_Delete(p);
-  after(s, dsync_end);
+  controller_ops_after(&s->ops, dsync_end_cb);
 }
 
 /* ---- the deployment's own revision annotation ---- */
@@ -459,10 +412,8 @@ static void sync_revision_annotation(dsync_t *s) {
   cJSON_AddStringToObject(an, REV_ANN, want);
   client_ref_t ref = {.group = "apps", .version = "v1", .resource = "deployments", .ns = s->ns,
                       .name = s->name};
-  dop_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  op->kind = 3;
-  track(s, op, client_patch(s->dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, generic_done, op));
+  controller_op_t *op = new_op(s);
+  track(s, client_patch(s->dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, generic_done, op), op);
   cJSON_Delete(p);
 }
 
@@ -490,10 +441,8 @@ static void cleanup_old(dsync_t *s) {
   for (size_t i = 0; i < n - (size_t)limit; i++) {
     client_ref_t ref = {.group = "apps", .version = "v1", .resource = "replicasets", .ns = s->ns,
                         .name = S(dead[i], "metadata.name")};
-    dop_t *op = xcalloc(1, sizeof(*op));
-    op->s = s;
-    op->kind = 3;
-    track(s, op, client_delete(s->dc->c, &ref, NULL, generic_done, op));
+    controller_op_t *op = new_op(s);
+    track(s, client_delete(s->dc->c, &ref, NULL, generic_done, op), op);
   }
 }
 
@@ -508,8 +457,8 @@ static long max_old_revision(const dsync_t *s) {
 }
 
 static void create_done(const client_result_t *res, void *data) {
-  dop_t *op = data;
-  dsync_t *s = op->s;
+  controller_op_t *op = data;
+  dsync_t *s = controller_op_owner(op);
   if (res->code == 201) {
     s->created_new = true;
     long n = (long)N(res->obj, "spec.replicas", 0);
@@ -539,7 +488,7 @@ static void create_done(const client_result_t *res, void *data) {
                                res->message && res->message[0] ? res->message : "create failed");
     s->err = -EAGAIN;
   }
-  op_finish(s, op);
+  controller_op_finish(op);
 }
 
 static void create_new_rs(dsync_t *s, long replicas) {
@@ -599,10 +548,8 @@ static void create_new_rs(dsync_t *s, long replicas) {
   cJSON_AddItemToObject(spec, "selector", sel);
   cJSON_AddItemToObject(spec, "template", tmpl);
   client_ref_t ref = {.group = "apps", .version = "v1", .resource = "replicasets", .ns = s->ns};
-  dop_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  op->kind = 1;
-  track(s, op, client_create(dc->c, &ref, rs, create_done, op));
+  controller_op_t *op = new_op(s);
+  track(s, client_create(dc->c, &ref, rs, create_done, op), op);
   cJSON_Delete(rs);
 }
 
@@ -734,10 +681,8 @@ static void bump_revision(dsync_t *s) {
   cJSON_AddStringToObject(an, REV_ANN, v);
   client_ref_t ref = {.group = "apps", .version = "v1", .resource = "replicasets", .ns = s->ns,
                       .name = S(s->new_rs, "metadata.name")};
-  dop_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  op->kind = 3;
-  track(s, op, client_patch(s->dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, generic_done, op));
+  controller_op_t *op = new_op(s);
+  track(s, client_patch(s->dc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, generic_done, op), op);
   cJSON_Delete(p);
   cJSON *md = cJSON_GetObjectItemCaseSensitive(s->new_rs, "metadata");
   cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
@@ -747,7 +692,8 @@ static void bump_revision(dsync_t *s) {
   cJSON_AddStringToObject(ann, REV_ANN, v);
 }
 
-static void after_create(dsync_t *s) {
+static void after_create_cb(void *p) {
+  dsync_t *s = p;
   if (s->err) {
     write_status(s);
     return;
@@ -756,7 +702,8 @@ static void after_create(dsync_t *s) {
   write_status(s);
 }
 
-static void rollout(dsync_t *s) {
+static void rollout_cb(void *p) {
+  dsync_t *s = p;
   if (s->err) { /* a claim failed: try again later */
     write_status(s);
     return;
@@ -785,18 +732,14 @@ static void rollout(dsync_t *s) {
     roll(s);
     cleanup_old(s);
   }
-  if (s->pending) {
-    s->then = after_create;
-    return;
-  }
-  after_create(s);
+  controller_ops_after(&s->ops, after_create_cb);
 }
 
 /* ---- claiming ReplicaSets ---- */
 
 static void claim_done(const client_result_t *res, void *data) {
-  dop_t *op = data;
-  dsync_t *s = op->s;
+  controller_op_t *op = data;
+  dsync_t *s = controller_op_owner(op);
   if (res->code == 200 && res->obj) {
     const char *uid = S(s->d, "metadata.uid");
     if (controller__owned_by(res->obj, "Deployment", uid) && s->n_rss < MAX_RS)
@@ -804,7 +747,7 @@ static void claim_done(const client_result_t *res, void *data) {
   } else if (res->code != 404 && res->code != 422) {
     s->err = -EAGAIN;
   }
-  op_finish(s, op);
+  controller_op_finish(op);
 }
 
 static void claim(dsync_t *s, const cJSON *rs, bool adopt) {
@@ -822,10 +765,8 @@ static void claim(dsync_t *s, const cJSON *rs, bool adopt) {
   cJSON_AddStringToObject(md, "uid", S(rs, "metadata.uid"));
   client_ref_t ref = {.group = "apps", .version = "v1", .resource = "replicasets", .ns = s->ns,
                       .name = S(rs, "metadata.name")};
-  dop_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  op->kind = 0;
-  track(s, op, client_patch(s->dc->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, claim_done, op));
+  controller_op_t *op = new_op(s);
+  track(s, client_patch(s->dc->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, claim_done, op), op);
   cJSON_Delete(p);
 }
 
@@ -838,6 +779,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   if (s->next)
     s->next->prev = s;
   dc->syncs = s;
+  controller_ops_init(&s->ops, s, dsync_end_cb);
   if (controller_key_split(key, s->ns, sizeof(s->ns), s->name, sizeof(s->name)) < 0) {
     dsync_end(s);
     return;
@@ -880,7 +822,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   }
   free(sets);
   label_selector_free(sel);
-  after(s, rollout);
+  controller_ops_after(&s->ops, rollout_cb);
 }
 
 /* ---- handlers ---- */

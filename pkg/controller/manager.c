@@ -11,13 +11,16 @@
 #include "controller/deployment.h"
 #include "controller/disruption.h"
 #include "controller/gc.h"
+#include "controller/job.h"
 #include "controller/replicaset.h"
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments, *rcs, *pdbs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *pdbs;
   controller_replicaset_t *rs, *rc;
   controller_deployment_t *deploy;
+  controller_job_t *job;
+  controller_ttl_t *ttl;
   controller_gc_t *gc;
   controller_disruption_t *disruption;
 };
@@ -40,12 +43,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
       (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
       (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
+      (r = informer(c, "batch", "jobs", &m->jobs)) < 0 ||
       (r = informer(c, "policy", "poddisruptionbudgets", &m->pdbs)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
       (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
       (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0 ||
+      (r = controller_job_new(c, m->jobs, m->pods, loop, &m->job)) < 0 ||
+      (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
       (r = controller_disruption_new(c, m->pdbs, m->pods, loop, &m->disruption)) < 0)
     goto fail;
@@ -53,12 +59,14 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
   controller_gc_add(m->gc, m->replicasets, "apps", "replicasets", "ReplicaSet", true, true);
   controller_gc_add(m->gc, m->rcs, "", "replicationcontrollers", "ReplicationController", true, false);
+  controller_gc_add(m->gc, m->jobs, "batch", "jobs", "Job", true, false);
   controller_gc_add(m->gc, m->pods, "", "pods", "Pod", false, true);
   controller_gc_start(m->gc);
   client_informer_start(m->pods);
   client_informer_start(m->replicasets);
   client_informer_start(m->deployments);
   client_informer_start(m->rcs);
+  client_informer_start(m->jobs);
   client_informer_start(m->pdbs);
   *ret_mgr = m;
   return 0;
@@ -69,15 +77,22 @@ fail:
 
 client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
 
+void controller_manager_set_job_backoff(controller_manager_t *m, double base, double max) {
+  controller_job_set_backoff(m->job, base, max);
+}
+
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
   controller_disruption_free(m->disruption);
   controller_gc_free(m->gc);
+  controller_ttl_free(m->ttl);
+  controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
   client_informer_free(m->pdbs);
+  client_informer_free(m->jobs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);
   client_informer_free(m->replicasets);

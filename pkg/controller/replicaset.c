@@ -18,9 +18,7 @@
 #include "json/util.h"
 #include "util/alloc.h"
 
-#define BURST 500              /* upstream's burstReplicas */
-#define EXPECTATIONS_TTL 300.0 /* upstream's ExpectationsTimeout */
-#define MAX_EXP 65536
+#define BURST 500 /* upstream's burstReplicas */
 
 /* ---- small JSON readers ---- */
 
@@ -86,16 +84,6 @@ static bool pod_available(const cJSON *pod, double min_ready, time_t now) {
   return false;
 }
 
-/* ---- expectations ---- */
-
-typedef struct {
-  char *key;
-  int adds;
-  char **dels; /* uids whose deletion is expected */
-  size_t n_dels;
-  double at;
-} exp_t;
-
 /* ---- the controller ---- */
 
 typedef struct sync sync_t;
@@ -117,8 +105,7 @@ struct controller_replicaset {
   client_informer_t *rs_inf, *pod_inf;
   controller_t *ctl;
   controller_recorder_t *rec;
-  exp_t *exps;
-  size_t n_exps, cap_exps;
+  controller_expectations_t *exps;
   sync_t *syncs; /* reconciles in flight */
 };
 
@@ -138,86 +125,12 @@ struct sync {
   cJSON *rs;     /* a copy: the cache may change while requests run */
   pod_t *pods;   /* the active pods this ReplicaSet owns */
   size_t n_pods, cap_pods;
-  void **ops;           /* op_t of the requests in flight (cancelled at free) */
-  size_t n_ops, cap_ops;
-  int pending;
+  controller_ops_t ops; /* the requests in flight */
   int err;
   char errmsg[1024];
   bool create_failed;
   int to_create, created_ok, batch;
 };
-
-static exp_t *exp_find(controller_replicaset_t *rc, const char *key) {
-  for (size_t i = 0; i < rc->n_exps; i++)
-    if (!strcmp(rc->exps[i].key, key))
-      return &rc->exps[i];
-  return NULL;
-}
-
-static void exp_clear(exp_t *e) {
-  for (size_t i = 0; i < e->n_dels; i++)
-    free(e->dels[i]);
-  free(e->dels);
-  e->dels = NULL;
-  e->n_dels = 0;
-  e->adds = 0;
-}
-
-static void exp_delete(controller_replicaset_t *rc, const char *key) {
-  exp_t *e = exp_find(rc, key);
-  if (!e)
-    return;
-  exp_clear(e);
-  free(e->key);
-  *e = rc->exps[--rc->n_exps];
-}
-
-static exp_t *exp_get(controller_replicaset_t *rc, const char *key, double now) {
-  exp_t *e = exp_find(rc, key);
-  if (e)
-    return e;
-  if (rc->n_exps >= MAX_EXP)
-    return NULL;
-  if (rc->n_exps == rc->cap_exps) {
-    rc->cap_exps = rc->cap_exps ? rc->cap_exps * 2 : 16;
-    rc->exps = xrealloc(rc->exps, rc->cap_exps * sizeof(*rc->exps));
-  }
-  e = &rc->exps[rc->n_exps++];
-  memset(e, 0, sizeof(*e));
-  e->key = xstrdup(key);
-  e->at = now;
-  return e;
-}
-
-static bool exp_satisfied(controller_replicaset_t *rc, const char *key, double now) {
-  exp_t *e = exp_find(rc, key);
-  if (!e)
-    return true;
-  if ((e->adds <= 0 && e->n_dels == 0) || now - e->at > EXPECTATIONS_TTL) {
-    exp_clear(e);
-    return true;
-  }
-  return false;
-}
-
-static void exp_observe_add(controller_replicaset_t *rc, const char *key) {
-  exp_t *e = exp_find(rc, key);
-  if (e && e->adds > 0)
-    e->adds--;
-}
-
-static void exp_observe_del(controller_replicaset_t *rc, const char *key, const char *uid) {
-  exp_t *e = exp_find(rc, key);
-  if (!e || !uid)
-    return;
-  for (size_t i = 0; i < e->n_dels; i++) {
-    if (!strcmp(e->dels[i], uid)) {
-      free(e->dels[i]);
-      e->dels[i] = e->dels[--e->n_dels];
-      return;
-    }
-  }
-}
 
 /* ---- event handlers: which ReplicaSets a pod change concerns ---- */
 
@@ -280,13 +193,13 @@ static void pod_added(const cJSON *pod, void *data) {
   char key[600];
   if (json_get_path(pod, "metadata.deletionTimestamp")) {
     if (owner_key(rc, pod, key, sizeof(key))) {
-      exp_observe_del(rc, key, jstr(pod, "metadata.uid"));
+      controller_expectations_observe_del(rc->exps, key, jstr(pod, "metadata.uid"));
       controller_enqueue(rc->ctl, key);
     }
     return;
   }
   if (owner_key(rc, pod, key, sizeof(key))) {
-    exp_observe_add(rc, key);
+    controller_expectations_observe_add(rc->exps, key);
     controller_enqueue(rc->ctl, key);
     return;
   }
@@ -304,7 +217,7 @@ static void pod_updated(const cJSON *old, const cJSON *pod, void *data) {
   bool was_deleting = json_get_path(old, "metadata.deletionTimestamp") != NULL;
   bool has = owner_key(rc, pod, key, sizeof(key));
   if (has && now_deleting && !was_deleting)
-    exp_observe_del(rc, key, jstr(pod, "metadata.uid"));
+    controller_expectations_observe_del(rc->exps, key, jstr(pod, "metadata.uid"));
   if (owner_key(rc, old, okey, sizeof(okey)) && (!has || strcmp(okey, key)))
     controller_enqueue(rc->ctl, okey); /* released or moved */
   if (has)
@@ -317,7 +230,7 @@ static void pod_deleted(const cJSON *pod, void *data) {
   controller_replicaset_t *rc = data;
   char key[600];
   if (owner_key(rc, pod, key, sizeof(key))) {
-    exp_observe_del(rc, key, jstr(pod, "metadata.uid"));
+    controller_expectations_observe_del(rc->exps, key, jstr(pod, "metadata.uid"));
     controller_enqueue(rc->ctl, key);
   }
 }
@@ -334,8 +247,6 @@ static void rs_deleted(const cJSON *rs, void *data) {
 
 /* ---- one reconcile ---- */
 
-static void op_cancel(void *op);
-
 static void sync_free(sync_t *s) {
   controller_replicaset_t *rc = s->rc;
   if (s->prev)
@@ -344,9 +255,7 @@ static void sync_free(sync_t *s) {
     rc->syncs = s->next;
   if (s->next)
     s->next->prev = s->prev;
-  for (size_t i = 0; i < s->n_ops; i++)
-    op_cancel(s->ops[i]);
-  free(s->ops);
+  controller_ops_done(&s->ops);
   for (size_t i = 0; i < s->n_pods; i++) {
     free(s->pods[i].name);
     free(s->pods[i].uid);
@@ -366,45 +275,7 @@ static void sync_end(sync_t *s) {
   free(key);
 }
 
-static void track(sync_t *s, void *op) {
-  s->pending++;
-  if (s->n_ops == s->cap_ops) {
-    s->cap_ops = s->cap_ops ? s->cap_ops * 2 : 8;
-    s->ops = xrealloc(s->ops, s->cap_ops * sizeof(*s->ops));
-  }
-  s->ops[s->n_ops++] = op;
-}
-
-typedef struct {
-  sync_t *s;
-  client_req_t *self;
-  char *name, *uid;
-} op_t;
-
-/* Cancel a tracked request at free: its callback will not run, so its
- * operation is freed here. */
-static void op_cancel(void *p) {
-  op_t *op = p;
-  client_req_cancel(op->self);
-  free(op->name);
-  free(op->uid);
-  free(op);
-}
-
-/* A tracked request finished: forget its handle (the client frees it after
- * the callback returns) and the operation. */
-static void op_forget(sync_t *s, op_t *op) {
-  for (size_t i = 0; i < s->n_ops; i++) {
-    if (s->ops[i] == op) {
-      s->ops[i] = s->ops[--s->n_ops];
-      break;
-    }
-  }
-  s->pending--;
-  free(op->name);
-  free(op->uid);
-  free(op);
-}
+static void sync_end_cb(void *s) { sync_end(s); }
 
 static void pods_add(sync_t *s, const cJSON *pod, const label_selector_t *tmpl, double min_ready,
                      time_t now) {
@@ -445,18 +316,14 @@ static label_selector_t *template_selector(const cJSON *rs) {
   return sel;
 }
 
-static void after_step(sync_t *s, void (*next)(sync_t *)) {
-  if (s->pending == 0)
-    next(s);
-}
-
 /* ---- adoption and release ---- */
 
-static void claim_next(sync_t *s) { manage(s); }
+static void manage_cb(void *s) { manage(s); }
+static void write_status_cb(void *s) { write_status(s); }
 
 static void claim_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  sync_t *s = op->s;
+  controller_op_t *op = data;
+  sync_t *s = controller_op_owner(op);
   bool adopt = op->name != NULL;
   if (adopt && res->code == 200) {
     /* Adopted: it counts as ours now (upstream's ClaimPods result). */
@@ -466,16 +333,13 @@ static void claim_done(const client_result_t *res, void *data) {
   } else if (res->code != 200 && res->code != 404 && res->code != 422) {
     s->err = -EAGAIN; /* retried with back-off */
   }
-  op_forget(s, op);
-  after_step(s, claim_next);
+  controller_op_finish(op);
 }
 
 static void patch_owner(sync_t *s, const cJSON *pod, bool adopt) {
   controller_replicaset_t *rc = s->rc;
-  op_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
-  if (adopt)
-    op->name = xstrdup(jstr(pod, "metadata.name"));
+  controller_op_t *op =
+      controller_op_new(&s->ops, 0, adopt ? jstr(pod, "metadata.name") : NULL, NULL);
   cJSON *p = cJSON_CreateObject();
   cJSON *md = cJSON_AddObjectToObject(p, "metadata");
   cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
@@ -496,15 +360,8 @@ static void patch_owner(sync_t *s, const cJSON *pod, bool adopt) {
   cJSON_AddStringToObject(md, "uid", jstr(pod, "metadata.uid"));
   client_ref_t ref = {.version = "v1", .resource = "pods", .ns = s->ns,
                       .name = jstr(pod, "metadata.name")};
-  client_req_t *req = client_patch(rc->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, claim_done, op);
+  controller_op_track(op, client_patch(rc->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, claim_done, op));
   cJSON_Delete(p);
-  if (!req) {
-    free(op->name);
-    free(op);
-    return;
-  }
-  op->self = req;
-  track(s, op);
 }
 
 /* ---- scaling ---- */
@@ -528,8 +385,8 @@ static int rank_cmp(const void *a, const void *b) {
 static void create_batch(sync_t *s);
 
 static void create_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  sync_t *s = op->s;
+  controller_op_t *op = data;
+  sync_t *s = controller_op_owner(op);
   controller_replicaset_t *rc = s->rc;
   if (res->code == 201 || res->code == 200) {
     s->created_ok++;
@@ -537,7 +394,7 @@ static void create_done(const client_result_t *res, void *data) {
                                jstr(res->obj, "metadata.name") ? jstr(res->obj, "metadata.name")
                                                                : "");
   } else {
-    exp_observe_add(rc, s->key); /* it will never be seen */
+    controller_expectations_observe_add(rc->exps, s->key); /* it will never be seen */
     if (!s->create_failed) {
       s->create_failed = true;
       snprintf(s->errmsg, sizeof(s->errmsg), "%s",
@@ -547,13 +404,21 @@ static void create_done(const client_result_t *res, void *data) {
     }
     s->err = -EAGAIN;
   }
-  op_forget(s, op);
-  if (s->pending == 0) {
-    if (!s->create_failed && s->to_create > 0)
-      create_batch(s);
-    else
-      write_status(s);
+  controller_op_finish(op);
+}
+
+/* A batch answered: the next one, or (after a failure) give up the rest
+ * for this sync. The pods not attempted will never be seen, so they stop
+ * being expected (else the next syncs would wait 5 minutes for them). */
+static void create_next(void *p) {
+  sync_t *s = p;
+  if (!s->create_failed && s->to_create > 0) {
+    create_batch(s);
+    return;
   }
+  for (; s->to_create > 0; s->to_create--)
+    controller_expectations_observe_add(s->rc->exps, s->key);
+  write_status(s);
 }
 
 /* Create the next slow-start batch (1, 2, 4, ...), as upstream does so that
@@ -590,50 +455,44 @@ static void create_batch(sync_t *s) {
     cJSON_AddItemToArray(refs, r);
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(tmpl, "spec");
     cJSON_AddItemToObject(pod, "spec", spec ? cJSON_Duplicate(spec, 1) : cJSON_CreateObject());
-    op_t *op = xcalloc(1, sizeof(*op));
-    op->s = s;
+    controller_op_t *op = controller_op_new(&s->ops, 0, NULL, NULL);
     client_ref_t ref = {.version = "v1", .resource = "pods", .ns = s->ns};
-    client_req_t *req = client_create(rc->c, &ref, pod, create_done, op);
+    if (controller_op_track(op, client_create(rc->c, &ref, pod, create_done, op)) < 0)
+      controller_expectations_observe_add(rc->exps, s->key);
     cJSON_Delete(pod);
-    if (!req) {
-      free(op);
-      exp_observe_add(rc, s->key);
-      continue;
-    }
-    op->self = req;
-    track(s, op);
   }
-  if (s->pending == 0) { /* nothing could be started */
+  if (controller_ops_pending(&s->ops) == 0) { /* nothing could be started */
     for (; s->to_create > 0; s->to_create--)
-      exp_observe_add(rc, s->key);
+      controller_expectations_observe_add(rc->exps, s->key);
     write_status(s);
+    return;
   }
+  controller_ops_after(&s->ops, create_next);
 }
 
 static void delete_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  sync_t *s = op->s;
+  controller_op_t *op = data;
+  sync_t *s = controller_op_owner(op);
   controller_replicaset_t *rc = s->rc;
   if (res->code == 200 || res->code == 202) {
     controller_recorder_eventf(rc->rec, s->rs, "Normal", "SuccessfulDelete", "Deleted pod: %s",
                                op->name);
   } else {
-    exp_observe_del(rc, s->key, op->uid);
+    controller_expectations_observe_del(rc->exps, s->key, op->uid);
     if (res->code != 404) {
       controller_recorder_eventf(rc->rec, s->rs, "Warning", "FailedDelete", "Error deleting: %s",
                                  res->message && res->message[0] ? res->message : "request failed");
       s->err = -EAGAIN;
     }
   }
-  op_forget(s, op);
-  after_step(s, write_status);
+  controller_op_finish(op);
 }
 
 static void manage(sync_t *s) {
   controller_replicaset_t *rc = s->rc;
   double now = ev_now(controller_loop(rc->ctl));
   if (s->err || json_get_path(s->rs, "metadata.deletionTimestamp") ||
-      !exp_satisfied(rc, s->key, now)) {
+      !controller_expectations_satisfied(rc->exps, s->key, now)) {
     write_status(s);
     return;
   }
@@ -641,11 +500,7 @@ static void manage(sync_t *s) {
   int diff = (int)s->n_pods - want;
   if (diff < 0) {
     int n = -diff > BURST ? BURST : -diff;
-    exp_t *e = exp_get(rc, s->key, now);
-    if (e) {
-      e->adds = n;
-      e->at = now;
-    }
+    controller_expectations_expect_adds(rc->exps, s->key, n, now);
     s->to_create = n;
     s->batch = 1;
     create_batch(s);
@@ -654,31 +509,18 @@ static void manage(sync_t *s) {
   if (diff > 0) {
     int n = diff > BURST ? BURST : diff;
     qsort(s->pods, s->n_pods, sizeof(*s->pods), rank_cmp);
-    exp_t *e = exp_get(rc, s->key, now);
-    if (e) {
-      e->at = now;
-      e->dels = xcalloc((size_t)n, sizeof(*e->dels));
-      for (int i = 0; i < n; i++)
-        e->dels[e->n_dels++] = xstrdup(s->pods[i].uid);
-    }
+    const char **uids = xcalloc((size_t)n, sizeof(*uids));
+    for (int i = 0; i < n; i++)
+      uids[i] = s->pods[i].uid;
+    controller_expectations_expect_dels(rc->exps, s->key, uids, (size_t)n, now);
+    free(uids);
     for (int i = 0; i < n; i++) {
-      op_t *op = xcalloc(1, sizeof(*op));
-      op->s = s;
-      op->name = xstrdup(s->pods[i].name);
-      op->uid = xstrdup(s->pods[i].uid);
-      client_ref_t ref = {.version = "v1", .resource = "pods", .ns = s->ns, .name = op->name};
-      client_req_t *req = client_delete(rc->c, &ref, NULL, delete_done, op);
-      if (!req) {
-        exp_observe_del(rc, s->key, op->uid);
-        free(op->name);
-        free(op->uid);
-        free(op);
-        continue;
-      }
-      op->self = req;
-      track(s, op);
+      controller_op_t *op = controller_op_new(&s->ops, 0, s->pods[i].name, s->pods[i].uid);
+      client_ref_t ref = {.version = "v1", .resource = "pods", .ns = s->ns, .name = s->pods[i].name};
+      if (controller_op_track(op, client_delete(rc->c, &ref, NULL, delete_done, op)) < 0)
+        controller_expectations_observe_del(rc->exps, s->key, s->pods[i].uid);
     }
-    after_step(s, write_status);
+    controller_ops_after(&s->ops, write_status_cb);
     return;
   }
   write_status(s);
@@ -687,12 +529,11 @@ static void manage(sync_t *s) {
 /* ---- status ---- */
 
 static void status_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  sync_t *s = op->s;
+  controller_op_t *op = data;
+  sync_t *s = controller_op_owner(op);
   if (res->code != 200 && res->code != 404)
     s->err = -EAGAIN;
-  op_forget(s, op);
-  sync_end(s);
+  controller_op_finish(op); /* the set's end: sync_end */
 }
 
 static void write_status(sync_t *s) {
@@ -780,20 +621,15 @@ static void write_status(sync_t *s) {
     cJSON_AddItemToObject(ps, name, item);
   }
   cJSON_Delete(st);
-  op_t *op = xcalloc(1, sizeof(*op));
-  op->s = s;
+  controller_op_t *op = controller_op_new(&s->ops, 0, NULL, NULL);
   client_ref_t ref = {.group = rc->k->group, .version = "v1", .resource = rc->k->resource, .ns = s->ns,
                       .name = s->name, .subresource = "status"};
-  client_req_t *req = client_patch(rc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, status_done, op);
+  int r = controller_op_track(op, client_patch(rc->c, &ref, CLIENT_PATCH_MERGE, p, NULL, status_done, op));
   cJSON_Delete(p);
-  if (!req) {
-    free(op);
-    s->err = -EINVAL;
+  if (r < 0) {
+    s->err = r;
     sync_end(s);
-    return;
   }
-  op->self = req;
-  track(s, op);
 }
 
 /* ---- reconcile(key) ---- */
@@ -807,13 +643,14 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   if (s->next)
     s->next->prev = s;
   rc->syncs = s;
+  controller_ops_init(&s->ops, s, sync_end_cb);
   if (controller_key_split(key, s->ns, sizeof(s->ns), s->name, sizeof(s->name)) < 0) {
     sync_end(s);
     return;
   }
   const cJSON *rs = client_informer_get(rc->rs_inf, s->ns, s->name);
   if (!rs) {
-    exp_delete(rc, key);
+    controller_expectations_delete(rc->exps, key);
     sync_end(s);
     return;
   }
@@ -857,8 +694,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   free(pods);
   label_selector_free(sel);
   label_selector_free(tmpl);
-  if (s->pending == 0)
-    manage(s);
+  controller_ops_after(&s->ops, manage_cb);
 }
 
 /* ---- lifetime ---- */
@@ -877,6 +713,7 @@ static int start(const kind_t *k, client_t *c, client_informer_t *rs_inf,
     return r;
   }
   rc->rec = controller_recorder_new(c, k->component);
+  rc->exps = controller_expectations_new();
   controller_wait_for(rc->ctl, rs_inf);
   controller_wait_for(rc->ctl, pod_inf);
   client_informer_handlers_t rh = {rs_added, rs_updated, rs_deleted};
@@ -906,10 +743,6 @@ void controller_replicaset_free(controller_replicaset_t *rc) {
     sync_free(rc->syncs); /* cancels their requests: no callback follows */
   controller_free(rc->ctl);
   controller_recorder_free(rc->rec);
-  for (size_t i = 0; i < rc->n_exps; i++) {
-    exp_clear(&rc->exps[i]);
-    free(rc->exps[i].key);
-  }
-  free(rc->exps);
+  controller_expectations_free(rc->exps);
   free(rc);
 }

@@ -194,6 +194,7 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "scheduler: %s", strerror(-r));
     goto out;
   }
+  controller_manager_set_job_backoff(cm, cfg->job_backoff_seconds, 360);
   if (!cfg->disable_agent)
     log_warn("server", "the node agent is not part of this build yet: running the control plane "
                        "only (pass --disable-agent to silence this)");

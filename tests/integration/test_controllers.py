@@ -249,6 +249,34 @@ except ImportError as e:
     t.skip("python client watch", "python3-kubernetes missing: %s" % e)
     t.skip("python client status", "python3-kubernetes missing")
 
+# ---- a refused create gives up the rest of its batch without waiting for it ----
+# Regression: pods a failed slow-start batch never attempted stayed "expected",
+# so the ReplicaSet created nothing more for 5 minutes once creating worked again.
+k.ok(["create", "namespace", "strict"], out="namespace/strict created")
+k.ok(["label", "namespace", "strict", "pod-security.kubernetes.io/enforce=restricted"],
+     out="namespace/strict labeled")
+path = k.write("strict.yaml", RS % {"name": "strict", "replicas": 3})
+k.ok(["apply", "-n", "strict", "-f", path], out="replicaset.apps/strict created")
+evs = []
+deadline = time.time() + 20
+while time.time() < deadline and not evs:
+    r = k.run(["get", "events", "-n", "strict", "-o", "json"])
+    evs = [e for e in json.loads(r.stdout)["items"] if e.get("reason") == "FailedCreate"] if r.returncode == 0 else []
+    time.sleep(0.3)
+t.ok(evs and "violates PodSecurity" in evs[0]["message"],
+     "pods refused by PodSecurity: a FailedCreate event", evs)
+k.ok(["label", "namespace", "strict", "pod-security.kubernetes.io/enforce-"],
+     out="namespace/strict unlabeled")
+deadline = time.time() + 30
+n = 0
+while time.time() < deadline:
+    r = k.run(["get", "pods", "-n", "strict", "-l", "app=strict", "-o", "name"])
+    n = len(r.stdout.split())
+    if n == 3:
+        break
+    time.sleep(0.3)
+t.ok(n == 3, "once the namespace allows them the three pods are created within 30 s", n)
+
 # ---- changes made while the server was down are reconciled at start ----
 k.ok(["scale", "rs", "web", "--replicas=1"], out="scaled")
 wait_pods("app=web", 1)

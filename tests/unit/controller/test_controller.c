@@ -1,6 +1,10 @@
 /* Tests for pkg/controller/controller.c on a real libev loop: keys are
  * deduplicated, at most `workers` reconciles run at once, a failed key is
- * retried after its back-off and forgotten after a success, keys split. */
+ * retried after its back-off and forgotten after a success, keys split;
+ * a reconcile's request set (controller_ops_t: the next step runs once the
+ * last request answered, the end when no step waits, done cancels so no
+ * callback follows) and the expectations (creations and deletions in
+ * flight, their 5 minute expiry). */
 #include <errno.h>
 #include <string.h>
 
@@ -124,9 +128,162 @@ static void test_key_split(void) {
                 -EINVAL);
 }
 
+/* ---- controller_ops_t over an in-process client whose fake API holds
+ * every request until the test answers it ---- */
+
+static http_req_t *held_reqs[8];
+static int n_held;
+
+static void hold_handler(http_req_t *r, void *data) {
+  if (n_held < 8)
+    held_reqs[n_held++] = r;
+  else
+    http_respond(r, 500, "text/plain", "x", 1);
+}
+
+static void answer(int i, int code) {
+  const char *b = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x\"}}";
+  http_respond(held_reqs[i], code, "application/json", b, strlen(b));
+  held_reqs[i] = NULL;
+}
+
+typedef struct {
+  controller_ops_t ops;
+  char trail[128];
+  int codes;
+} owner_t;
+
+static void trail(owner_t *o, const char *what) {
+  size_t l = strlen(o->trail);
+  snprintf(o->trail + l, sizeof(o->trail) - l, "%s ", what);
+}
+
+static void op_cb(const client_result_t *res, void *data) {
+  controller_op_t *op = data;
+  owner_t *o = controller_op_owner(op);
+  o->codes += res->code;
+  trail(o, op->name);
+  controller_op_finish(op);
+}
+
+static void step_two(void *p) { trail(p, "two"); }
+static void the_end(void *p) { trail(p, "end"); }
+
+static void start_op(owner_t *o, client_t *c, const char *name) {
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = "ns", .name = name};
+  controller_op_t *op = controller_op_new(&o->ops, 1, name, "uid-1");
+  ASSERT_EQ_INT(controller_op_track(op, client_get(c, &ref, NULL, op_cb, op)), 0);
+}
+
+static void test_ops_steps(void) {
+  static const char *const groups[] = {"system:masters", NULL};
+  client_t *c = NULL;
+  ASSERT_EQ_INT(client_inproc_new(loop, hold_handler, NULL, "t", groups, &c), 0);
+  owner_t o = {0};
+  controller_ops_init(&o.ops, &o, the_end);
+  /* nothing in flight: the step runs at once */
+  controller_ops_after(&o.ops, step_two);
+  ASSERT_EQ_STR(o.trail, "two ");
+  o.trail[0] = '\0';
+  n_held = 0;
+  start_op(&o, c, "a");
+  start_op(&o, c, "b");
+  controller_ops_after(&o.ops, step_two);
+  ASSERT_EQ_INT(controller_ops_pending(&o.ops), 2);
+  RUN_UNTIL(n_held == 2, 2);
+  ASSERT_EQ_INT(n_held, 2);
+  answer(1, 200);
+  RUN_UNTIL(strlen(o.trail) >= 2, 2);
+  ASSERT_EQ_STR(o.trail, "b ");     /* one answered: the step still waits */
+  answer(0, 404);
+  RUN_UNTIL(strlen(o.trail) >= 8, 2);
+  ASSERT_EQ_STR(o.trail, "b a two "); /* the last one answered: the step ran */
+  ASSERT_EQ_INT(o.codes, 604);
+  ASSERT_EQ_INT(controller_ops_pending(&o.ops), 0);
+  /* with no step waiting, the last answer ends the set */
+  o.trail[0] = '\0';
+  n_held = 0;
+  start_op(&o, c, "c");
+  RUN_UNTIL(n_held == 1, 2);
+  answer(0, 200);
+  RUN_UNTIL(strlen(o.trail) >= 6, 2);
+  ASSERT_EQ_STR(o.trail, "c end ");
+  /* a malformed ref: no request, the record is freed, -EINVAL */
+  controller_op_t *bad = controller_op_new(&o.ops, 0, "x", NULL);
+  ASSERT_EQ_INT(controller_op_track(bad, NULL), -EINVAL);
+  ASSERT_EQ_INT(controller_ops_pending(&o.ops), 0);
+  controller_ops_done(&o.ops);
+  client_free(c);
+}
+
+static void test_ops_done_cancels(void) {
+  static const char *const groups[] = {"system:masters", NULL};
+  client_t *c = NULL;
+  ASSERT_EQ_INT(client_inproc_new(loop, hold_handler, NULL, "t", groups, &c), 0);
+  owner_t o = {0};
+  controller_ops_init(&o.ops, &o, the_end);
+  n_held = 0;
+  start_op(&o, c, "a");
+  start_op(&o, c, "b");
+  controller_ops_after(&o.ops, step_two);
+  RUN_UNTIL(n_held == 2, 2);
+  controller_ops_done(&o.ops); /* the owner goes away with requests in flight */
+  ASSERT_EQ_INT(controller_ops_pending(&o.ops), 0);
+  answer(0, 200);
+  answer(1, 200);
+  double end = ev_time() + 0.1;
+  while (ev_time() < end)
+    ev_run(loop, EVRUN_NOWAIT);
+  ASSERT_EQ_STR(o.trail, ""); /* no callback, no step, no end */
+  client_free(c);
+}
+
+static void test_expectations(void) {
+  controller_expectations_t *e = controller_expectations_new();
+  ASSERT_TRUE(controller_expectations_satisfied(e, "ns/a", 0));
+  controller_expectations_expect_adds(e, "ns/a", 2, 100);
+  ASSERT_FALSE(controller_expectations_satisfied(e, "ns/a", 101));
+  controller_expectations_observe_add(e, "ns/a");
+  ASSERT_FALSE(controller_expectations_satisfied(e, "ns/a", 101));
+  controller_expectations_observe_add(e, "ns/a");
+  ASSERT_TRUE(controller_expectations_satisfied(e, "ns/a", 101));
+  controller_expectations_observe_add(e, "ns/a"); /* more than expected: stays satisfied */
+  ASSERT_TRUE(controller_expectations_satisfied(e, "ns/a", 101));
+  const char *uids[] = {"u1", "u2"};
+  controller_expectations_expect_dels(e, "ns/b", uids, 2, 200);
+  ASSERT_TRUE(controller_expectations_expects_del(e, "ns/b", "u2"));
+  ASSERT_FALSE(controller_expectations_expects_del(e, "ns/b", "u3"));
+  ASSERT_FALSE(controller_expectations_expects_del(e, "ns/a", "u1"));
+  controller_expectations_observe_del(e, "ns/b", "u3"); /* not expected: nothing changes */
+  controller_expectations_observe_del(e, "ns/b", "u1");
+  ASSERT_FALSE(controller_expectations_satisfied(e, "ns/b", 201));
+  ASSERT_FALSE(controller_expectations_expects_del(e, "ns/b", "u1"));
+  /* older than 5 minutes: given up */
+  ASSERT_TRUE(controller_expectations_satisfied(e, "ns/b", 200 + 301));
+  ASSERT_FALSE(controller_expectations_expects_del(e, "ns/b", "u2"));
+  controller_expectations_expect_adds(e, "ns/c", 1, 0);
+  controller_expectations_delete(e, "ns/c");
+  ASSERT_TRUE(controller_expectations_satisfied(e, "ns/c", 1));
+  /* many keys (the map grows) */
+  char key[32];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(key, sizeof(key), "ns/k%d", i);
+    controller_expectations_expect_adds(e, key, 1, 0);
+  }
+  for (int i = 0; i < 5000; i += 2) {
+    snprintf(key, sizeof(key), "ns/k%d", i);
+    controller_expectations_delete(e, key);
+  }
+  ASSERT_TRUE(controller_expectations_satisfied(e, "ns/k10", 1));
+  ASSERT_FALSE(controller_expectations_satisfied(e, "ns/k11", 1));
+  controller_expectations_free(e);
+  controller_expectations_free(NULL);
+}
+
 TEST_LIST = {
     TEST(test_dedup_and_workers), TEST(test_retry_backoff), TEST(test_enqueue_after),
-    TEST(test_key_split), {0},
+    TEST(test_key_split), TEST(test_ops_steps), TEST(test_ops_done_cancels),
+    TEST(test_expectations), {0},
 };
 
 int main_(int argc, char **argv);
