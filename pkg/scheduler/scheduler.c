@@ -95,6 +95,9 @@ typedef struct {
   double since; /* when it became unschedulable */
   double last;  /* its last attempt */
   bool waiting; /* in the unschedulable set (not queued) */
+  /* its requests, for the queueing hint (scalars: looked up again) */
+  int64_t milli_cpu, memory, ephemeral;
+  bool scalars;
 } unsched_t;
 
 typedef struct op op_t;
@@ -195,6 +198,7 @@ static snode_t *node_get(scheduler_t *s, const char *name) {
 }
 
 static void move_unschedulable(scheduler_t *s);
+static void move_unschedulable_for(scheduler_t *s, const snode_t *n);
 
 static void node_set(scheduler_t *s, const cJSON *obj, bool changed) {
   const char *name = str(obj, "metadata.name");
@@ -233,7 +237,7 @@ static void node_set(scheduler_t *s, const cJSON *obj, bool changed) {
   n->obj = obj;
   scheduler_resources_node(obj, &n->alloc);
   if (changed)
-    move_unschedulable(s);
+    move_unschedulable_for(s, n);
 }
 
 static void node_remove(scheduler_t *s, const char *name) {
@@ -428,6 +432,44 @@ static void move_unschedulable(scheduler_t *s) {
   for (size_t i = 0; i < s->unsched._cap; i++) {
     unsched_t *u = s->unsched._slots[i].key ? s->unsched._slots[i].value : NULL;
     if (u && u->waiting)
+      unsched_requeue(s, u);
+  }
+}
+
+/* Upstream's queueing hint for a node change: only the pods that could
+ * now go to that node (its own properties and free resources; a
+ * necessary condition) are moved, so a burst of node updates does not
+ * send every pending pod round again and again, growing its back-off. */
+static bool fits_node_alone(const unsched_t *u, const cJSON *pod, const snode_t *n) {
+  if (n->alloc.pods < n->req.pods + 1 || u->milli_cpu > n->alloc.milli_cpu - n->req.milli_cpu ||
+      u->memory > n->alloc.memory - n->req.memory ||
+      u->ephemeral > n->alloc.ephemeral - n->req.ephemeral)
+    return false;
+  if (!scheduler_fit_node(pod, n->obj, NULL, 0))
+    return false;
+  if (!u->scalars)
+    return true;
+  scheduler_resources_t r;
+  scheduler_resources_pod(pod, &r);
+  for (int i = 0; i < r.nscalar; i++)
+    if (r.scalar[i].value > scheduler_resources_get(&n->alloc, r.scalar[i].name) -
+                                scheduler_resources_get(&n->req, r.scalar[i].name))
+      return false;
+  return true;
+}
+
+static void move_unschedulable_for(scheduler_t *s, const snode_t *n) {
+  if (!s->unsched.len)
+    return;
+  for (size_t i = 0; i < s->unsched._cap; i++) {
+    unsched_t *u = s->unsched._slots[i].key ? s->unsched._slots[i].value : NULL;
+    if (!u || !u->waiting)
+      continue;
+    char ns[256], name[256];
+    if (controller_key_split(u->key, ns, sizeof(ns), name, sizeof(name)) < 0)
+      continue;
+    const cJSON *pod = client_informer_get(s->pods, ns, name);
+    if (pod && fits_node_alone(u, pod, n))
       unsched_requeue(s, u);
   }
 }
@@ -1321,7 +1363,7 @@ static void bind_pod(scheduler_t *s, const cJSON *pod, const char *key, snode_t 
   }
 }
 
-static void unschedulable(scheduler_t *s, const char *key) {
+static void unschedulable(scheduler_t *s, const char *key, const scheduler_resources_t *res) {
   unsched_t *u = strmap_get(&s->unsched, key);
   double now = now_mono(s);
   if (!u) {
@@ -1337,6 +1379,10 @@ static void unschedulable(scheduler_t *s, const char *key) {
   u->attempts++;
   u->last = now;
   u->waiting = true;
+  u->milli_cpu = res->milli_cpu;
+  u->memory = res->memory;
+  u->ephemeral = res->ephemeral;
+  u->scalars = res->nscalar > 0;
 }
 
 static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
@@ -1391,7 +1437,7 @@ static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
   }
   controller_recorder_eventf(s->rec, pod, "Warning", "FailedScheduling", "%s", msg);
   patch_status(s, pod, msg, nominated);
-  unschedulable(s, key);
+  unschedulable(s, key, &cy.res);
 out:
   free(sc);
   free(node_rs);
