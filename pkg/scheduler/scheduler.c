@@ -69,7 +69,13 @@ typedef struct {
   char *node_name; /* where it counts */
   snode_t *node;   /* NULL while that node is not known */
   size_t idx;      /* in node->pods */
-  scheduler_resources_t res;
+  /* its requests, compact (a full scheduler_resources_t is 600 bytes) */
+  int64_t milli_cpu, memory, ephemeral;
+  int nscalar;
+  struct spod_scalar {
+    char *name;
+    int64_t value;
+  } *scalars;
   int64_t nz_cpu, nz_mem;
   int32_t priority;
   bool assumed;
@@ -168,6 +174,25 @@ static const cJSON *pod_obj(scheduler_t *s, const spod_t *p) {
 
 /* ---- nodes and their sums ---- */
 
+static void spod_scalars_free(spod_t *p) {
+  for (int i = 0; i < p->nscalar; i++)
+    free(p->scalars[i].name);
+  free(p->scalars);
+  p->scalars = NULL;
+  p->nscalar = 0;
+}
+
+/* p's requests as a scheduler_resources_t (pods = 1). */
+static void spod_res(const spod_t *p, scheduler_resources_t *r) {
+  memset(r, 0, sizeof(*r));
+  r->milli_cpu = p->milli_cpu;
+  r->memory = p->memory;
+  r->ephemeral = p->ephemeral;
+  r->pods = 1;
+  for (int i = 0; i < p->nscalar; i++)
+    scheduler_resources_add_one(r, p->scalars[i].name, p->scalars[i].value);
+}
+
 static void node_attach(snode_t *n, spod_t *p) {
   if (n->npods == n->cap) {
     n->cap = n->cap ? n->cap * 2 : 8;
@@ -176,7 +201,9 @@ static void node_attach(snode_t *n, spod_t *p) {
   p->node = n;
   p->idx = n->npods;
   n->pods[n->npods++] = p;
-  scheduler_resources_add(&n->req, &p->res);
+  scheduler_resources_t r;
+  spod_res(p, &r);
+  scheduler_resources_add(&n->req, &r);
   n->nz_cpu += p->nz_cpu;
   n->nz_mem += p->nz_mem;
 }
@@ -187,7 +214,9 @@ static void node_detach(spod_t *p) {
     return;
   n->pods[p->idx] = n->pods[--n->npods];
   n->pods[p->idx]->idx = p->idx;
-  scheduler_resources_sub(&n->req, &p->res);
+  scheduler_resources_t r;
+  spod_res(p, &r);
+  scheduler_resources_sub(&n->req, &r);
   n->nz_cpu -= p->nz_cpu;
   n->nz_mem -= p->nz_mem;
   p->node = NULL;
@@ -327,7 +356,23 @@ static bool pod_has_anti(const cJSON *pod) {
 }
 
 static void pod_fill(spod_t *p, const cJSON *pod) {
-  scheduler_resources_pod(pod, &p->res);
+  scheduler_resources_t r;
+  scheduler_resources_pod(pod, &r);
+  p->milli_cpu = r.milli_cpu;
+  p->memory = r.memory;
+  p->ephemeral = r.ephemeral;
+  for (int i = 0; i < p->nscalar; i++)
+    free(p->scalars[i].name);
+  free(p->scalars);
+  p->scalars = NULL;
+  p->nscalar = r.nscalar;
+  if (r.nscalar) {
+    p->scalars = xcalloc((size_t)r.nscalar, sizeof(*p->scalars));
+    for (int i = 0; i < r.nscalar; i++) {
+      p->scalars[i].name = xstrdup(r.scalar[i].name);
+      p->scalars[i].value = r.scalar[i].value;
+    }
+  }
   pod_nonzero(pod, &p->nz_cpu, &p->nz_mem);
   p->priority = (int32_t)(cJSON_IsNumber(json_get_path(pod, "spec.priority"))
                               ? json_get_path(pod, "spec.priority")->valuedouble
@@ -382,6 +427,7 @@ static void spod_free(scheduler_t *s, spod_t *p) {
   node_detach(p);
   anti_set(s, p, false);
   strmap_del(&s->pod_map, p->key);
+  spod_scalars_free(p);
   free(p->key), free(p->ns), free(p->name), free(p->uid), free(p->node_name), free(p->ports);
   free(p);
 }
@@ -1154,8 +1200,11 @@ static bool select_victims(const cycle_t *cy, snode_t *n, candidate_t *cand, rea
     return false;
   }
   scheduler_resources_t req = n->req;
-  for (size_t j = 0; j < np; j++)
-    scheduler_resources_sub(&req, &pot[j]->res);
+  for (size_t j = 0; j < np; j++) {
+    scheduler_resources_t r;
+    spod_res(pot[j], &r);
+    scheduler_resources_sub(&req, &r);
+  }
   if (!fit_resources(cy, n, &req, rs) || (cy->nports && !fit_ports(cy, n, pot, np))) {
     if (!rs->n)
       fail(rs, false, REASON_PORTS);
@@ -1166,7 +1215,9 @@ static bool select_victims(const cycle_t *cy, snode_t *n, candidate_t *cand, rea
   size_t nv = 0;
   for (size_t j = 0; j < np; j++) {
     scheduler_resources_t with = req;
-    scheduler_resources_add(&with, &pot[j]->res);
+    scheduler_resources_t r;
+    spod_res(pot[j], &r);
+    scheduler_resources_add(&with, &r);
     reasons_t tmp = {0};
     /* The pods kept so far do not conflict (checked with all removed);
      * putting this one back adds only its own ports. */
@@ -1532,7 +1583,8 @@ void scheduler_free(scheduler_t *s) {
   for (size_t i = 0; i < s->pod_map._cap; i++) {
     spod_t *p = s->pod_map._slots[i].key ? s->pod_map._slots[i].value : NULL;
     if (p) {
-      free(p->key), free(p->ns), free(p->name), free(p->uid), free(p->node_name), free(p->ports);
+      spod_scalars_free(p);
+  free(p->key), free(p->ns), free(p->name), free(p->uid), free(p->node_name), free(p->ports);
       free(p);
     }
   }
