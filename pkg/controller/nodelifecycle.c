@@ -197,6 +197,41 @@ static void mark_unknown(controller_nodelifecycle_t *nl, const cJSON *node) {
   cJSON_Delete(p);
 }
 
+/* upstream's MarkPodsNotReady: the pods of a node that went Unknown are
+ * not Ready any more (a status patch of their Ready condition, an event). */
+static void mark_pods_not_ready(controller_nodelifecycle_t *nl, const char *node) {
+  size_t n = 0;
+  const cJSON **pods = client_cache_by_index(client_informer_cache(nl->pods), CLIENT_INDEX_NODE,
+                                             node, &n);
+  char now[32];
+  controller__now(now, sizeof(now));
+  for (size_t i = 0; pods && i < n; i++) {
+    const cJSON *c, *ready = NULL;
+    cJSON_ArrayForEach(c, json_get_path(pods[i], "status.conditions")) {
+      const char *t = str(c, "type");
+      if (t && !strcmp(t, "Ready"))
+        ready = c;
+    }
+    const char *st = str(ready, "status");
+    if (!st || strcmp(st, "True"))
+      continue;
+    cJSON *cond = json_dup(ready);
+    cJSON_ReplaceItemInObjectCaseSensitive(cond, "status", cJSON_CreateString("False"));
+    cJSON_DeleteItemFromObjectCaseSensitive(cond, "lastTransitionTime");
+    cJSON_AddStringToObject(cond, "lastTransitionTime", now);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(p, "status"), "conditions"),
+                         cond);
+    client_ref_t ref = {.version = "v1", .resource = "pods", .ns = str(pods[i], "metadata.namespace"),
+                        .name = str(pods[i], "metadata.name"), .subresource = "status"};
+    op_t *o = op_new(nl);
+    track(o, client_patch(nl->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, op_done, o));
+    cJSON_Delete(p);
+    controller_recorder_eventf(nl->rec, pods[i], "Warning", "NodeNotReady", "Node is not ready");
+  }
+  free(pods);
+}
+
 static bool has_taint(const cJSON *node, const char *key, const char *effect) {
   const cJSON *t;
   cJSON_ArrayForEach(t, json_get_path(node, "spec.taints")) {
@@ -324,6 +359,9 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   if (silent > nl->grace && (!status || strcmp(status, "Unknown"))) {
     mark_unknown(nl, node);
     status = "Unknown"; /* what the patch makes it */
+    controller_recorder_eventf(nl->rec, node, "Normal", "NodeNotReady",
+                               "Node %s status is now: NodeNotReady", key);
+    mark_pods_not_ready(nl, key);
   }
   set_taints(nl, node, status);
 

@@ -116,6 +116,8 @@ t.ok(tols == [("node.kubernetes.io/not-ready", "NoExecute", "Exists", 2),
      "DefaultTolerationSeconds adds the two tolerations with the flag's seconds", tols)
 make_pod("forever", "h1", tolerations=[{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
                                         "effect": "NoExecute"}])
+v1.patch_namespaced_pod_status("forever", "default", {"status": {"phase": "Running", "conditions": [
+    {"type": "Ready", "status": "True"}]}})
 t.ok(wait(lambda: v1.read_namespaced_pod("web", "default").spec.node_name == "h1" and
           v1.read_namespaced_pod("forever", "default").spec.node_name == "h1"), "pods bound to h1")
 time.sleep(5)
@@ -144,6 +146,12 @@ t.ok(evs and evs[0].message == "Marking for deletion Pod default/web", "TaintMan
      [e.message for e in evs])
 time.sleep(1)
 t.ok(exists("forever"), "a pod tolerating the taint without tolerationSeconds stays")
+rc = [c for c in v1.read_namespaced_pod("forever", "default").status.conditions or [] if c.type == "Ready"]
+t.ok(rc and rc[0].status == "False", "its Ready condition became False (MarkPodsNotReady)", rc)
+evs = [e for e in v1.list_namespaced_event("default").items if e.reason == "NodeNotReady"]
+t.ok(sorted((e.involved_object.kind, e.message) for e in evs) ==
+     [("Node", "Node h1 status is now: NodeNotReady"), ("Pod", "Node is not ready")],
+     "NodeNotReady events on the node and the pod", [(e.involved_object.kind, e.message) for e in evs])
 r = k.run("get nodes h1")
 t.ok(r.returncode == 0 and "NotReady" in r.stdout, "kubectl get nodes shows NotReady", r.stdout)
 
