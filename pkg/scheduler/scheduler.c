@@ -532,7 +532,7 @@ static void flush_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 /* ---- pod events ---- */
 
-static void pod_event(scheduler_t *s, const cJSON *pod, bool deleted) {
+static void pod_event(scheduler_t *s, const cJSON *pod, bool deleted, bool spec_changed) {
   char key[512];
   if (client_cache_key(pod, key, sizeof(key)) < 0)
     return;
@@ -569,16 +569,23 @@ static void pod_event(scheduler_t *s, const cJSON *pod, bool deleted) {
   if (!pod_ours(pod) || json_get_path(pod, "metadata.deletionTimestamp"))
     return;
   unsched_t *u = strmap_get(&s->unsched, key);
-  if (u && u->waiting)
-    return; /* waits for a cluster change (our own status patch lands here) */
+  if (u && u->waiting) {
+    /* It waits for a cluster change (our own status patch lands here); a
+     * change of its own spec (tolerations added) is one. */
+    if (spec_changed)
+      unsched_requeue(s, u);
+    return;
+  }
   controller_enqueue(s->ctl, key);
 }
 
-static void pod_added(const cJSON *obj, void *data) { pod_event(data, obj, false); }
+static void pod_added(const cJSON *obj, void *data) { pod_event(data, obj, false, false); }
 static void pod_updated(const cJSON *old, const cJSON *obj, void *data) {
-  pod_event(data, obj, false);
+  pod_event(data, obj, false,
+            !json_equal(json_get_path(old, "spec"), json_get_path(obj, "spec")) ||
+                !json_equal(json_get_path(old, "metadata.labels"), json_get_path(obj, "metadata.labels")));
 }
-static void pod_deleted(const cJSON *obj, void *data) { pod_event(data, obj, true); }
+static void pod_deleted(const cJSON *obj, void *data) { pod_event(data, obj, true, false); }
 
 /* ---- requests in flight ---- */
 

@@ -154,6 +154,14 @@ evs = wait(lambda: events("intolerant", "FailedScheduling"))
 t.ok(evs and "2 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }" in evs[0].message
      and "3 node(s) didn't match Pod's node affinity/selector" in evs[0].message,
      "an intolerant one stays Pending", [e.message for e in evs or []])
+# Adding a toleration (allowed on a pod update) is a change of the pod itself: retried.
+cur = v1.read_namespaced_pod("intolerant", "default").spec.tolerations or []
+v1.patch_namespaced_pod("intolerant", "default", {"spec": {"tolerations": [
+    {"key": t.key, "operator": t.operator, "effect": t.effect, "tolerationSeconds": t.toleration_seconds}
+    for t in cur] + [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                      "effect": "NoSchedule"}]}})
+t.ok(wait(lambda: node_of("intolerant") in ("n2", "n3")), "scheduled once it gains the toleration",
+     node_of("intolerant"))
 
 # ---- required pod anti-affinity ----
 for n in ("a1", "a2", "a3"):
