@@ -117,6 +117,16 @@ struct op {
 };
 enum { OP_BIND, OP_STATUS, OP_DELETE };
 
+/* A preemptor waiting for its victims to go: its requests are held on
+ * the node for pods of lower or equal priority (upstream's nominated
+ * pods). */
+typedef struct {
+  char *key, *node;
+  int32_t priority;
+  int64_t milli_cpu, memory, ephemeral;
+} nomination_t;
+#define NOMINATIONS_MAX 1024
+
 struct scheduler {
   struct ev_loop *loop;
   client_t *c;
@@ -133,6 +143,8 @@ struct scheduler {
   strmap_t unsched; /* "ns/name" -> unsched_t */
   ev_timer flush;
   op_t *ops;
+  nomination_t *noms;
+  size_t nnoms, noms_cap;
   uint64_t rng;
   scheduler_stats_t stats;
 };
@@ -444,6 +456,36 @@ static void spod_place(scheduler_t *s, spod_t *p, const cJSON *pod, const char *
   anti_set(s, p, pod_has_anti(pod));
 }
 
+/* ---- nominations ---- */
+
+static void unnominate(scheduler_t *s, const char *key) {
+  for (size_t i = 0; i < s->nnoms; i++)
+    if (!strcmp(s->noms[i].key, key)) {
+      free(s->noms[i].key);
+      free(s->noms[i].node);
+      s->noms[i] = s->noms[--s->nnoms];
+      return;
+    }
+}
+
+static void nominate(scheduler_t *s, const char *key, const char *node, int32_t priority,
+                     const scheduler_resources_t *res) {
+  unnominate(s, key);
+  if (s->nnoms >= NOMINATIONS_MAX)
+    return;
+  if (s->nnoms == s->noms_cap) {
+    s->noms_cap = s->noms_cap ? s->noms_cap * 2 : 8;
+    s->noms = xrealloc(s->noms, s->noms_cap * sizeof(*s->noms));
+  }
+  nomination_t *m = &s->noms[s->nnoms++];
+  m->key = xstrdup(key);
+  m->node = xstrdup(node);
+  m->priority = priority;
+  m->milli_cpu = res->milli_cpu;
+  m->memory = res->memory;
+  m->ephemeral = res->ephemeral;
+}
+
 /* ---- the unschedulable set ---- */
 
 static double backoff(int attempts) {
@@ -539,6 +581,8 @@ static void pod_event(scheduler_t *s, const cJSON *pod, bool deleted, bool spec_
   spod_t *p = strmap_get(&s->pod_map, key);
   const char *node = str(pod, "spec.nodeName");
   bool bound = node && node[0];
+  if (deleted || pod_terminal(pod) || (node && node[0]))
+    unnominate(s, key);
   if (deleted || pod_terminal(pod)) {
     bool freed = p && p->node;
     if (p)
@@ -670,6 +714,7 @@ typedef struct {
 typedef struct {
   scheduler_t *s;
   const cJSON *pod;
+  const char *key;
   const char *ns;
   scheduler_resources_t res;
   int64_t nz_cpu, nz_mem;
@@ -1024,7 +1069,18 @@ static bool filter(const cycle_t *cy, const snode_t *n, reasons_t *rs) {
     return fail(rs, true, why);
   if (cy->nports && !fit_ports(cy, n, NULL, 0))
     return fail(rs, false, REASON_PORTS);
-  if (!fit_resources(cy, n, &n->req, rs))
+  scheduler_resources_t req = n->req;
+  const scheduler_t *s = cy->s;
+  for (size_t i = 0; i < s->nnoms; i++) {
+    const nomination_t *m = &s->noms[i];
+    if (m->priority >= cy->priority && !strcmp(m->node, n->name) && strcmp(m->key, cy->key)) {
+      req.milli_cpu += m->milli_cpu;
+      req.memory += m->memory;
+      req.ephemeral += m->ephemeral;
+      req.pods++;
+    }
+  }
+  if (!fit_resources(cy, n, &req, rs))
     return false;
   if (!fit_spread(cy, n, rs))
     return false;
@@ -1345,6 +1401,7 @@ static void preempt(cycle_t *cy, const reasons_t *node_rs, char *msg, size_t msg
   for (size_t j = 0; j < best.nvictims; j++)
     delete_victim(s, best.victims[j], cy->pod, best.n->name);
   *ret_nominated = best.n->name;
+  nominate(s, cy->key, best.n->name, cy->priority, &cy->res);
   free(best.victims);
 }
 
@@ -1399,6 +1456,7 @@ static void bind_pod(scheduler_t *s, const cJSON *pod, const char *key, snode_t 
     return;
   spod_place(s, p, pod, n->name);
   p->assumed = true;
+  unnominate(s, key);
   cJSON *b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "apiVersion", "v1");
   cJSON_AddStringToObject(b, "kind", "Binding");
@@ -1454,6 +1512,7 @@ static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
   }
   cycle_t cy;
   cycle_init(&cy, s, pod);
+  cy.key = key;
   scored_t *sc = xmalloc((s->nnodes + 1) * sizeof(*sc));
   reasons_t *node_rs = xmalloc((s->nnodes + 1) * sizeof(*node_rs));
   size_t nfeasible = 0;
@@ -1612,6 +1671,11 @@ void scheduler_free(scheduler_t *s) {
   }
   strmap_done(&s->unsched);
   free(s->anti);
+  for (size_t i = 0; i < s->nnoms; i++) {
+    free(s->noms[i].key);
+    free(s->noms[i].node);
+  }
+  free(s->noms);
   free(s);
 }
 

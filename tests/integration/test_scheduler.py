@@ -206,6 +206,11 @@ value: 10
 ---
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
+metadata: {name: mid}
+value: 500
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
 metadata: {name: high-never}
 value: 1000
 preemptionPolicy: Never
@@ -216,7 +221,15 @@ make_pod("low", cpu="800m", node_selector={"pool": "prio"}, priority_class_name=
 t.ok(wait(lambda: node_of("low") == "p1"), "the low-priority pod runs on p1")
 low_uid = v1.read_namespaced_pod("low", "default").metadata.uid
 high = make_pod("high", cpu="800m", node_selector={"pool": "prio"}, priority_class_name="high")
+# A pod of lower priority created while the preemptor waits does not end up in its place
+# (its nomination holds p1's cpu; the timing here does not always hit that window).
+wait(lambda: v1.read_namespaced_pod("high", "default").status.nominated_node_name == "p1", timeout=10)
+make_pod("mid", cpu="800m", node_selector={"pool": "prio"}, priority_class_name="mid")
 t.ok(wait(lambda: node_of("high") == "p1"), "the high-priority pod is bound to p1", node_of("high"))
+time.sleep(1)
+t.ok(node_of("mid") is None and not events("mid", "Preempted"),
+     "a lower-priority pod created meanwhile stays Pending (not bound, not preempted)",
+     (node_of("mid"), [e.message for e in events("mid", "Preempted")]))
 
 
 def gone(name):
