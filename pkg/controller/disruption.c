@@ -5,17 +5,17 @@
  * (upstream asks the pods' controllers for their scale). */
 #include "controller/disruption.h"
 
+#include "controller/internal.h"
+#include "util/alloc.h"
+
+#include "json/selector.h"
+#include "json/util.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "controller/internal.h"
-#include "json/selector.h"
-#include "json/util.h"
-#include "util/alloc.h"
 
 #define COMPONENT "disruption-controller"
 #define DELETION_TIMEOUT 120 /* seconds a disrupted pod is not counted healthy */
@@ -98,8 +98,8 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   if (cJSON_IsObject(js))
     label_selector_from_json(js, &sel, err, sizeof(err));
   size_t n = 0;
-  const cJSON **pods = client_cache_by_index(client_informer_cache(dc->pods), CLIENT_INDEX_NAMESPACE,
-                                             ns, &n);
+  const cJSON **pods =
+      client_cache_by_index(client_informer_cache(dc->pods), CLIENT_INDEX_NAMESPACE, ns, &n);
   time_t now = time(NULL);
   const cJSON *disrupted = json_get_path(pdb, "status.disruptedPods");
   cJSON *keep = cJSON_CreateObject();
@@ -152,7 +152,8 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
     if (t && !strcmp(t, "DisruptionAllowed"))
       old_c = c;
   }
-  const char *old_s = controller__str(old_c, "status"), *old_t = controller__str(old_c, "lastTransitionTime");
+  const char *old_s = controller__str(old_c, "status"),
+             *old_t = controller__str(old_c, "lastTransitionTime");
   char ts[32];
   controller__now(ts, sizeof(ts));
   cJSON *cond = cJSON_CreateObject();
@@ -173,8 +174,11 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   cJSON *obj = json_dup(pdb);
   cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
   cJSON_AddItemToObject(obj, "status", st);
-  client_ref_t ref = {.group = "policy", .version = "v1", .resource = "poddisruptionbudgets",
-                      .ns = ns, .name = name};
+  client_ref_t ref = {.group = "policy",
+                      .version = "v1",
+                      .resource = "poddisruptionbudgets",
+                      .ns = ns,
+                      .name = name};
   op_t *o = xcalloc(1, sizeof(*o));
   o->dc = dc;
   o->key = xstrdup(key);
@@ -196,8 +200,8 @@ static void pod_changed(controller_disruption_t *dc, const cJSON *pod) {
   if (!ns)
     return;
   size_t n = 0;
-  const cJSON **pdbs = client_cache_by_index(client_informer_cache(dc->pdbs), CLIENT_INDEX_NAMESPACE,
-                                             ns, &n);
+  const cJSON **pdbs =
+      client_cache_by_index(client_informer_cache(dc->pdbs), CLIENT_INDEX_NAMESPACE, ns, &n);
   for (size_t i = 0; pdbs && i < n; i++) {
     label_selector_t *sel = NULL;
     char err[128];
@@ -210,7 +214,9 @@ static void pod_changed(controller_disruption_t *dc, const cJSON *pod) {
   free(pdbs);
 }
 
-static void pod_added(const cJSON *obj, void *data) { pod_changed(data, obj); }
+static void pod_added(const cJSON *obj, void *data) {
+  pod_changed(data, obj);
+}
 static void pod_updated(const cJSON *old, const cJSON *obj, void *data) {
   pod_changed(data, old);
   pod_changed(data, obj);
@@ -219,7 +225,9 @@ static void pdb_added(const cJSON *obj, void *data) {
   controller_disruption_t *dc = data;
   controller_enqueue_obj(dc->ctl, obj);
 }
-static void pdb_updated(const cJSON *old, const cJSON *obj, void *data) { pdb_added(obj, data); }
+static void pdb_updated(const cJSON *old, const cJSON *obj, void *data) {
+  pdb_added(obj, data);
+}
 
 int controller_disruption_new(client_t *c, client_informer_t *pdb_inf, client_informer_t *pod_inf,
                               struct ev_loop *loop, controller_disruption_t **ret_dc) {

@@ -2,21 +2,22 @@
  * renewals and status heartbeats, the not-ready / unreachable taints, and
  * eviction of pods whose toleration of a NoExecute taint ran out (the shape
  * of upstream's pkg/controller/nodelifecycle and tainteviction).
- * https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/#taint-based-evictions */
+ * https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/#taint-based-evictions
+ */
 #include "controller/nodelifecycle.h"
 
+#include "controller/events.h"
+#include "controller/internal.h"
+#include "scheduler/fit.h"
+#include "util/alloc.h"
+#include "util/strmap.h"
+
+#include "json/util.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "controller/events.h"
-#include "controller/internal.h"
-#include "scheduler/fit.h"
-#include "json/util.h"
-#include "util/alloc.h"
-#include "util/strmap.h"
 
 #define COMPONENT "node-controller"
 #define NOT_READY "node.kubernetes.io/not-ready"
@@ -42,16 +43,20 @@ struct controller_nodelifecycle {
   client_informer_t *pods, *nodes, *leases;
   controller_t *ctl;
   controller_recorder_t *rec;
-  strmap_t health; /* node name -> health_t */
+  strmap_t health;  /* node name -> health_t */
   strmap_t evicted; /* "ns/name/uid" being deleted -> (void *)1, key owned */
   ev_timer tick;
   double grace;
   op_t *ops;
 };
 
-static double now_mono(controller_nodelifecycle_t *nl) { return ev_now(nl->loop); }
+static double now_mono(controller_nodelifecycle_t *nl) {
+  return ev_now(nl->loop);
+}
 
-static const char *str(const cJSON *o, const char *path) { return controller__str(o, path); }
+static const char *str(const cJSON *o, const char *path) {
+  return controller__str(o, path);
+}
 
 static const cJSON *condition(const cJSON *node, const char *type) {
   const cJSON *c;
@@ -124,8 +129,12 @@ static void node_seen(controller_nodelifecycle_t *nl, const cJSON *node) {
   controller_enqueue(nl->ctl, name);
 }
 
-static void node_added(const cJSON *obj, void *data) { node_seen(data, obj); }
-static void node_updated(const cJSON *old, const cJSON *obj, void *data) { node_seen(data, obj); }
+static void node_added(const cJSON *obj, void *data) {
+  node_seen(data, obj);
+}
+static void node_updated(const cJSON *old, const cJSON *obj, void *data) {
+  node_seen(data, obj);
+}
 static void node_deleted(const cJSON *obj, void *data) {
   controller_nodelifecycle_t *nl = data;
   const char *name = str(obj, "metadata.name");
@@ -146,8 +155,12 @@ static void lease_seen(controller_nodelifecycle_t *nl, const cJSON *lease) {
   h->probe = now_mono(nl);
 }
 
-static void lease_added(const cJSON *obj, void *data) { lease_seen(data, obj); }
-static void lease_updated(const cJSON *old, const cJSON *obj, void *data) { lease_seen(data, obj); }
+static void lease_added(const cJSON *obj, void *data) {
+  lease_seen(data, obj);
+}
+static void lease_updated(const cJSON *old, const cJSON *obj, void *data) {
+  lease_seen(data, obj);
+}
 
 /* A pod that lands on a tainted node is looked at at once. */
 static void pod_seen(const cJSON *old, const cJSON *obj, void *data) {
@@ -156,7 +169,9 @@ static void pod_seen(const cJSON *old, const cJSON *obj, void *data) {
   if (node && node[0] && (!old || !str(old, "spec.nodeName") || !str(old, "spec.nodeName")[0]))
     controller_enqueue(nl->ctl, node);
 }
-static void pod_added(const cJSON *obj, void *data) { pod_seen(NULL, obj, data); }
+static void pod_added(const cJSON *obj, void *data) {
+  pod_seen(NULL, obj, data);
+}
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   controller_nodelifecycle_t *nl =
@@ -183,14 +198,17 @@ static void mark_unknown(controller_nodelifecycle_t *nl, const cJSON *node) {
     cJSON_AddStringToObject(c, "status", "Unknown");
     /* upstream's words (node_lifecycle_controller.go) */
     cJSON_AddStringToObject(c, "reason", cur ? "NodeStatusUnknown" : "NodeStatusNeverUpdated");
-    cJSON_AddStringToObject(c, "message", cur ? "Kubelet stopped posting node status."
-                                              : "Kubelet never posted node status.");
+    cJSON_AddStringToObject(c, "message",
+                            cur ? "Kubelet stopped posting node status."
+                                : "Kubelet never posted node status.");
     const char *hb = str(cur, "lastHeartbeatTime");
     cJSON_AddStringToObject(c, "lastHeartbeatTime", hb ? hb : now);
     cJSON_AddStringToObject(c, "lastTransitionTime", now);
     cJSON_AddItemToArray(conds, c);
   }
-  client_ref_t ref = {.version = "v1", .resource = "nodes", .name = str(node, "metadata.name"),
+  client_ref_t ref = {.version = "v1",
+                      .resource = "nodes",
+                      .name = str(node, "metadata.name"),
                       .subresource = "status"};
   op_t *o = op_new(nl);
   track(o, client_patch(nl->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, op_done, o));
@@ -201,8 +219,8 @@ static void mark_unknown(controller_nodelifecycle_t *nl, const cJSON *node) {
  * not Ready any more (a status patch of their Ready condition, an event). */
 static void mark_pods_not_ready(controller_nodelifecycle_t *nl, const char *node) {
   size_t n = 0;
-  const cJSON **pods = client_cache_by_index(client_informer_cache(nl->pods), CLIENT_INDEX_NODE,
-                                             node, &n);
+  const cJSON **pods =
+      client_cache_by_index(client_informer_cache(nl->pods), CLIENT_INDEX_NODE, node, &n);
   char now[32];
   controller__now(now, sizeof(now));
   for (size_t i = 0; pods && i < n; i++) {
@@ -222,8 +240,11 @@ static void mark_pods_not_ready(controller_nodelifecycle_t *nl, const char *node
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(p, "status"), "conditions"),
                          cond);
-    client_ref_t ref = {.version = "v1", .resource = "pods", .ns = str(pods[i], "metadata.namespace"),
-                        .name = str(pods[i], "metadata.name"), .subresource = "status"};
+    client_ref_t ref = {.version = "v1",
+                        .resource = "pods",
+                        .ns = str(pods[i], "metadata.namespace"),
+                        .name = str(pods[i], "metadata.name"),
+                        .subresource = "status"};
     op_t *o = op_new(nl);
     track(o, client_patch(nl->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, op_done, o));
     cJSON_Delete(p);
@@ -244,8 +265,10 @@ static bool has_taint(const cJSON *node, const char *key, const char *effect) {
 
 /* Make the node's not-ready/unreachable taints what ready says. */
 static void set_taints(controller_nodelifecycle_t *nl, const cJSON *node, const char *ready) {
-  const char *want = !ready ? NULL : !strcmp(ready, "False") ? NOT_READY
-                                   : !strcmp(ready, "Unknown") ? UNREACHABLE : NULL;
+  const char *want = !ready                      ? NULL
+                     : !strcmp(ready, "False")   ? NOT_READY
+                     : !strcmp(ready, "Unknown") ? UNREACHABLE
+                                                 : NULL;
   static const char *const keys[] = {NOT_READY, UNREACHABLE};
   bool ok = true;
   for (size_t i = 0; i < 2; i++) {
@@ -369,8 +392,8 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
    * ones already there; a taint being added is seen on the next event). */
   double next = -1;
   size_t n = 0;
-  const cJSON **pods = client_cache_by_index(client_informer_cache(nl->pods), CLIENT_INDEX_NODE,
-                                             key, &n);
+  const cJSON **pods =
+      client_cache_by_index(client_informer_cache(nl->pods), CLIENT_INDEX_NODE, key, &n);
   time_t now = time(NULL);
   for (size_t i = 0; pods && i < n; i++) {
     if (json_get_path(pods[i], "metadata.deletionTimestamp"))
@@ -399,7 +422,9 @@ int controller_nodelifecycle_new(client_t *c, client_informer_t *pods, struct ev
   strmap_init(&nl->health);
   strmap_init(&nl->evicted);
   client_ref_t nref = {.version = "v1", .resource = "nodes"};
-  client_ref_t lref = {.group = "coordination.k8s.io", .version = "v1", .resource = "leases",
+  client_ref_t lref = {.group = "coordination.k8s.io",
+                       .version = "v1",
+                       .resource = "leases",
                        .ns = "kube-node-lease"};
   controller_opts_t o = {.name = COMPONENT, .sync = reconcile, .data = nl};
   int r;

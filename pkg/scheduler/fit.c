@@ -4,13 +4,12 @@
  * https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/ */
 #include "scheduler/fit.h"
 
+#include "json/util.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "json/util.h"
 
 static const char *str(const cJSON *obj, const char *path) {
   const cJSON *v = json_get_path(obj, path);
@@ -116,7 +115,8 @@ bool scheduler_fit_node_selector_term(const cJSON *term, const cJSON *node) {
   return true;
 }
 
-bool scheduler_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+bool scheduler_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason,
+                                 size_t reasonlen) {
   const cJSON *sel = json_get_path(pod, "spec.nodeSelector");
   const cJSON *labels = json_get_path(node, "metadata.labels");
   const cJSON *kv;
@@ -179,7 +179,8 @@ bool scheduler_fit_taints(const cJSON *pod, const cJSON *node, char *reason, siz
   return true;
 }
 
-bool scheduler_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen) {
+bool scheduler_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason,
+                                 size_t reasonlen) {
   if (!cJSON_IsTrue(json_get_path(node, "spec.unschedulable")))
     return true;
   cJSON *taint = cJSON_CreateObject();

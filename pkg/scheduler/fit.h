@@ -32,7 +32,8 @@ bool scheduler_fit_node_name(const cJSON *pod, const cJSON *node, char *reason, 
  * spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
  * (the terms ORed; in a term, every matchExpression on labels and every
  * matchField on metadata.name ANDed) hold for node. */
-bool scheduler_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_node_affinity(const cJSON *pod, const cJSON *node, char *reason,
+                                 size_t reasonlen);
 
 /* One NodeSelectorTerm ({matchExpressions, matchFields}) against node. An
  * empty term matches nothing, as upstream. */
@@ -57,7 +58,8 @@ bool scheduler_fit_taints(const cJSON *pod, const cJSON *node, char *reason, siz
 
 /* spec.unschedulable is not set, or the pod tolerates the
  * node.kubernetes.io/unschedulable:NoSchedule taint. */
-bool scheduler_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason, size_t reasonlen);
+bool scheduler_fit_unschedulable(const cJSON *pod, const cJSON *node, char *reason,
+                                 size_t reasonlen);
 
 /* The four checks above in upstream's plugin order (NodeUnschedulable,
  * NodeName, TaintToleration, NodeAffinity); the reason is the first

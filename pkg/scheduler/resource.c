@@ -3,12 +3,12 @@
  * framework.Resource. */
 #include "scheduler/resource.h"
 
+#include "api/quantity.h"
+
+#include "json/util.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "api/quantity.h"
-#include "json/util.h"
 
 int scheduler_quantity_int(const cJSON *q, int64_t scale, int64_t *ret_v) {
   quantity_t v;

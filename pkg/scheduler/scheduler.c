@@ -14,6 +14,16 @@
  * and go, so a cycle is O(nodes) for a pod without inter-pod terms. */
 #include "scheduler/scheduler.h"
 
+#include "client/informer.h"
+#include "controller/controller.h"
+#include "controller/events.h"
+#include "scheduler/fit.h"
+#include "scheduler/resource.h"
+#include "util/alloc.h"
+#include "util/strmap.h"
+
+#include "json/selector.h"
+#include "json/util.h"
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -21,16 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "client/informer.h"
-#include "controller/controller.h"
-#include "controller/events.h"
-#include "json/selector.h"
-#include "json/util.h"
-#include "scheduler/fit.h"
-#include "scheduler/resource.h"
-#include "util/alloc.h"
-#include "util/strmap.h"
 
 #define SCHEDULER_NAME "default-scheduler"
 #define REASON_MAX 256
@@ -75,7 +75,7 @@ typedef struct {
   struct spod_scalar {
     char *name;
     int64_t value;
-  } *scalars;
+  } * scalars;
   int64_t nz_cpu, nz_mem;
   int32_t priority;
   bool assumed;
@@ -131,7 +131,7 @@ struct scheduler {
   struct ev_loop *loop;
   client_t *c;
   client_informer_t *pods, *nodes; /* pods may be shared */
-  client_informer_t *own_pods;      /* pods when it is not */
+  client_informer_t *own_pods;     /* pods when it is not */
   controller_t *ctl;
   controller_recorder_t *rec;
   strmap_t node_map; /* name -> snode_t */
@@ -161,7 +161,9 @@ static const char *label(const cJSON *obj, const char *key) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static double now_mono(scheduler_t *s) { return ev_now(s->loop); }
+static double now_mono(scheduler_t *s) {
+  return ev_now(s->loop);
+}
 
 static uint64_t rnd(scheduler_t *s) {
   s->rng ^= s->rng << 13;
@@ -262,8 +264,8 @@ static void node_set(scheduler_t *s, const cJSON *obj, bool changed) {
     s->nodev[s->nnodes++] = n;
     /* Pods bound to it before it was seen now count. */
     size_t cnt = 0;
-    const cJSON **bound = client_cache_by_index(client_informer_cache(s->pods), CLIENT_INDEX_NODE,
-                                                name, &cnt);
+    const cJSON **bound =
+        client_cache_by_index(client_informer_cache(s->pods), CLIENT_INDEX_NODE, name, &cnt);
     for (size_t i = 0; bound && i < cnt; i++) {
       char key[512];
       if (client_cache_key(bound[i], key, sizeof(key)) < 0)
@@ -307,7 +309,9 @@ static bool node_changed(const cJSON *old, const cJSON *obj) {
   return false;
 }
 
-static void node_added(const cJSON *obj, void *data) { node_set(data, obj, true); }
+static void node_added(const cJSON *obj, void *data) {
+  node_set(data, obj, true);
+}
 static void node_updated(const cJSON *old, const cJSON *obj, void *data) {
   node_set(data, obj, node_changed(old, obj));
 }
@@ -364,7 +368,8 @@ static void pod_nonzero(const cJSON *pod, int64_t *ret_cpu, int64_t *ret_mem) {
 
 static bool pod_has_anti(const cJSON *pod) {
   return cJSON_GetArraySize(json_get_path(
-             pod, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")) > 0;
+             pod, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")) >
+         0;
 }
 
 static void pod_fill(spod_t *p, const cJSON *pod) {
@@ -623,13 +628,18 @@ static void pod_event(scheduler_t *s, const cJSON *pod, bool deleted, bool spec_
   controller_enqueue(s->ctl, key);
 }
 
-static void pod_added(const cJSON *obj, void *data) { pod_event(data, obj, false, false); }
+static void pod_added(const cJSON *obj, void *data) {
+  pod_event(data, obj, false, false);
+}
 static void pod_updated(const cJSON *old, const cJSON *obj, void *data) {
   pod_event(data, obj, false,
             !json_equal(json_get_path(old, "spec"), json_get_path(obj, "spec")) ||
-                !json_equal(json_get_path(old, "metadata.labels"), json_get_path(obj, "metadata.labels")));
+                !json_equal(json_get_path(old, "metadata.labels"),
+                            json_get_path(obj, "metadata.labels")));
 }
-static void pod_deleted(const cJSON *obj, void *data) { pod_event(data, obj, true, false); }
+static void pod_deleted(const cJSON *obj, void *data) {
+  pod_event(data, obj, true, false);
+}
 
 /* ---- requests in flight ---- */
 
@@ -702,7 +712,7 @@ typedef struct {
 
 typedef struct {
   const char *topo_key;
-  int64_t weight; /* preferred terms; 0 for required */
+  int64_t weight;  /* preferred terms; 0 for required */
   strmap_t values; /* topology values with matching pods -> count */
 } termset_t;
 
@@ -725,8 +735,8 @@ typedef struct {
   int nspread;
   termset_t aff[TERMS_MAX], anti[TERMS_MAX], pref[TERMS_MAX];
   int naff, nanti, npref;
-  bool aff_any;     /* some pod matches some required affinity term */
-  bool aff_self;    /* the pod matches all its own required affinity terms */
+  bool aff_any;      /* some pod matches some required affinity term */
+  bool aff_self;     /* the pod matches all its own required affinity terms */
   pair_t *forbidden; /* existing pods' anti-affinity: (key, value) pairs */
   size_t nforbidden, forbidden_cap;
 } cycle_t;
@@ -923,7 +933,8 @@ static void cycle_init(cycle_t *cy, scheduler_t *s, const cJSON *pod) {
     sp->hard = !wu || !strcmp(wu, "DoNotSchedule");
     sp->max_skew = cJSON_IsNumber(ms) ? (int64_t)ms->valuedouble : 1;
     sp->min_domains = cJSON_IsNumber(md) ? (int64_t)md->valuedouble : 1;
-    sp->self_match = sp->sel && label_selector_match(sp->sel, json_get_path(pod, "metadata.labels"));
+    sp->self_match =
+        sp->sel && label_selector_match(sp->sel, json_get_path(pod, "metadata.labels"));
     strmap_init(&sp->counts);
     for (size_t i = 0; i < s->nnodes; i++) {
       snode_t *n = s->nodev[i];
@@ -1144,7 +1155,8 @@ static void score(const cycle_t *cy, scored_t *sc, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const snode_t *nd = sc[i].n;
     int64_t cpu = nd->nz_cpu + cy->nz_cpu, mem = nd->nz_mem + cy->nz_mem;
-    int64_t la = (least_allocated(nd->alloc.milli_cpu, cpu) + least_allocated(nd->alloc.memory, mem)) / 2;
+    int64_t la =
+        (least_allocated(nd->alloc.milli_cpu, cpu) + least_allocated(nd->alloc.memory, mem)) / 2;
     double fc = frac(nd->req.milli_cpu + cy->res.milli_cpu, nd->alloc.milli_cpu);
     double fm = frac(nd->req.memory + cy->res.memory, nd->alloc.memory);
     int64_t ba = (int64_t)((1.0 - fabs(fc - fm) / 2) * 100);
@@ -1441,8 +1453,11 @@ static void patch_status(scheduler_t *s, const cJSON *pod, const char *msg, cons
   cJSON_AddItemToArray(conds, cond);
   if (nominated)
     cJSON_AddStringToObject(st, "nominatedNodeName", nominated);
-  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = str(pod, "metadata.namespace"),
-                      .name = str(pod, "metadata.name"), .subresource = "status"};
+  client_ref_t ref = {.version = "v1",
+                      .resource = "pods",
+                      .ns = str(pod, "metadata.namespace"),
+                      .name = str(pod, "metadata.name"),
+                      .subresource = "status"};
   op_t *o = op_new(s, OP_STATUS, ref.name ? ref.name : "", NULL);
   o->req = client_patch(s->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, op_done, o);
   if (!o->req)
@@ -1468,8 +1483,8 @@ static void bind_pod(scheduler_t *s, const cJSON *pod, const char *key, snode_t 
   cJSON *target = cJSON_AddObjectToObject(b, "target");
   cJSON_AddStringToObject(target, "kind", "Node");
   cJSON_AddStringToObject(target, "name", n->name);
-  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = p->ns, .name = p->name,
-                      .subresource = "binding"};
+  client_ref_t ref = {
+      .version = "v1", .resource = "pods", .ns = p->ns, .name = p->name, .subresource = "binding"};
   op_t *o = op_new(s, OP_BIND, key, n->name);
   o->req = client_create(s->c, &ref, b, op_done, o);
   cJSON_Delete(b);
@@ -1607,8 +1622,12 @@ int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, sc
   /* One cycle at a time: a cycle is synchronous CPU work and its binding
    * is asynchronous, so one worker keeps placements sequential (each sees
    * the previous one's assumption) without waiting for the API. */
-  controller_opts_t o = {.name = SCHEDULER_NAME, .workers = 1, .base_delay = BACKOFF_INITIAL,
-                         .max_delay = BACKOFF_MAX, .sync = cycle_sync, .data = s};
+  controller_opts_t o = {.name = SCHEDULER_NAME,
+                         .workers = 1,
+                         .base_delay = BACKOFF_INITIAL,
+                         .max_delay = BACKOFF_MAX,
+                         .sync = cycle_sync,
+                         .data = s};
   if ((r = controller_new(loop, &o, &s->ctl)) < 0)
     goto fail;
   s->rec = controller_recorder_new(c, SCHEDULER_NAME);
@@ -1650,7 +1669,7 @@ void scheduler_free(scheduler_t *s) {
     spod_t *p = s->pod_map._slots[i].key ? s->pod_map._slots[i].value : NULL;
     if (p) {
       spod_scalars_free(p);
-  free(p->key), free(p->ns), free(p->name), free(p->uid), free(p->node_name), free(p->ports);
+      free(p->key), free(p->ns), free(p->name), free(p->uid), free(p->node_name), free(p->ports);
       free(p);
     }
   }
@@ -1679,4 +1698,6 @@ void scheduler_free(scheduler_t *s) {
   free(s);
 }
 
-void scheduler_stats(const scheduler_t *s, scheduler_stats_t *ret_stats) { *ret_stats = s->stats; }
+void scheduler_stats(const scheduler_t *s, scheduler_stats_t *ret_stats) {
+  *ret_stats = s->stats;
+}

@@ -10,10 +10,10 @@
  * Threads: the loop of its client; every function on that loop. */
 #pragma once
 
-#include <ev.h>
-
 #include "client/client.h"
 #include "client/informer.h"
+
+#include <ev.h>
 
 typedef struct scheduler scheduler_t;
 

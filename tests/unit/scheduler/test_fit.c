@@ -3,7 +3,6 @@
  * against tolerations (upstream's ToleratesTaint table), unschedulable
  * nodes, and the reasons in upstream's wording. */
 #include "scheduler/fit.h"
-
 #include "sjson.h"
 #include "test.h"
 
@@ -92,7 +91,8 @@ static void test_required_affinity(void) {
   ASSERT_FALSE(aff("[]"));
   /* matchFields on metadata.name. */
   ASSERT_TRUE(aff("[{'matchFields':[{'key':'metadata.name','operator':'In','values':['n1']}]}]"));
-  ASSERT_FALSE(aff("[{'matchFields':[{'key':'metadata.name','operator':'NotIn','values':['n1']}]}]"));
+  ASSERT_FALSE(
+      aff("[{'matchFields':[{'key':'metadata.name','operator':'NotIn','values':['n1']}]}]"));
   ASSERT_FALSE(aff("[{'matchFields':[{'key':'metadata.uid','operator':'In','values':['n1']}]}]"));
   ASSERT_TRUE(aff("[{'matchFields':[{'key':'metadata.name','operator':'In','values':['n1']}],"
                   "'matchExpressions':[{'key':'zone','operator':'NotIn','values':['b']}]}]"));
@@ -114,7 +114,8 @@ static bool tol(const char *t, const char *taint) {
 
 static void test_tolerations(void) {
   const char *taint = "{'key':'dedicated','value':'gpu','effect':'NoSchedule'}";
-  ASSERT_TRUE(tol("{'key':'dedicated','operator':'Equal','value':'gpu','effect':'NoSchedule'}", taint));
+  ASSERT_TRUE(
+      tol("{'key':'dedicated','operator':'Equal','value':'gpu','effect':'NoSchedule'}", taint));
   ASSERT_TRUE(tol("{'key':'dedicated','value':'gpu'}", taint)); /* "" is Equal, any effect */
   ASSERT_FALSE(tol("{'key':'dedicated','value':'cpu'}", taint));
   ASSERT_FALSE(tol("{'key':'dedicated','value':'gpu','effect':'NoExecute'}", taint));
@@ -143,7 +144,8 @@ static void test_taints(void) {
   ASSERT_EQ_STR(why, "node(s) had untolerated taint {dedicated: gpu}");
   cJSON *all = J("{'spec':{'tolerations':[{'operator':'Exists'}]}}");
   ASSERT_TRUE(scheduler_fit_taints(all, n, why, sizeof(why)));
-  cJSON *soft = J("{'metadata':{'name':'n2'},'spec':{'taints':[{'key':'soft','effect':'PreferNoSchedule'}]}}");
+  cJSON *soft = J(
+      "{'metadata':{'name':'n2'},'spec':{'taints':[{'key':'soft','effect':'PreferNoSchedule'}]}}");
   ASSERT_TRUE(scheduler_fit_taints(none, soft, NULL, 0));
   cJSON_Delete(n), cJSON_Delete(none), cJSON_Delete(one), cJSON_Delete(all), cJSON_Delete(soft);
 }
@@ -169,8 +171,13 @@ static void test_unschedulable(void) {
 }
 
 TEST_LIST = {
-    TEST(test_node_name),         TEST(test_node_selector), TEST(test_requirement_operators),
-    TEST(test_required_affinity), TEST(test_tolerations),   TEST(test_taints),
-    TEST(test_unschedulable),     {0},
+    TEST(test_node_name),
+    TEST(test_node_selector),
+    TEST(test_requirement_operators),
+    TEST(test_required_affinity),
+    TEST(test_tolerations),
+    TEST(test_taints),
+    TEST(test_unschedulable),
+    {0},
 };
 TEST_MAIN()

@@ -2,7 +2,6 @@
  * rounding up, clamping), pod requests (containers' sum, init containers'
  * max, sidecars, overhead, extended resources) and node allocatable. */
 #include "scheduler/resource.h"
-
 #include "sjson.h"
 #include "test.h"
 
@@ -36,11 +35,12 @@ static void test_quantity(void) {
 }
 
 static void test_pod_requests(void) {
-  cJSON *p = J("{'spec':{'containers':["
-               "{'name':'a','resources':{'requests':{'cpu':'100m','memory':'64Mi'}}},"
-               "{'name':'b','resources':{'requests':{'cpu':'200m','nvidia.com/gpu':'1'}}}],"
-               "'initContainers':[{'name':'i','resources':{'requests':{'cpu':'1','memory':'1Mi'}}}],"
-               "'overhead':{'cpu':'10m'}}}");
+  cJSON *p =
+      J("{'spec':{'containers':["
+        "{'name':'a','resources':{'requests':{'cpu':'100m','memory':'64Mi'}}},"
+        "{'name':'b','resources':{'requests':{'cpu':'200m','nvidia.com/gpu':'1'}}}],"
+        "'initContainers':[{'name':'i','resources':{'requests':{'cpu':'1','memory':'1Mi'}}}],"
+        "'overhead':{'cpu':'10m'}}}");
   scheduler_resources_t r;
   scheduler_resources_pod(p, &r);
   ASSERT_EQ_INT(r.milli_cpu, 1010); /* max(300m, 1) + 10m */
@@ -51,7 +51,8 @@ static void test_pod_requests(void) {
   cJSON_Delete(p);
   /* A sidecar (restartPolicy Always) adds to the sum and to later init containers. */
   p = J("{'spec':{'containers':[{'name':'a','resources':{'requests':{'cpu':'100m'}}}],"
-        "'initContainers':[{'name':'s','restartPolicy':'Always','resources':{'requests':{'cpu':'200m'}}},"
+        "'initContainers':[{'name':'s','restartPolicy':'Always','resources':{'requests':{'cpu':'"
+        "200m'}}},"
         "{'name':'i','resources':{'requests':{'cpu':'250m'}}}]}}");
   scheduler_resources_pod(p, &r);
   ASSERT_EQ_INT(r.milli_cpu, 450); /* max(100+200, 250+200) */
