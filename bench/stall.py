@@ -202,10 +202,11 @@ def main():
     for name, size, status, t0, t1, cpu in windows:
         lat = [b - a for a, b in probes if b >= t0 and a <= t1]
         # a probe sent before the window and answered in it waited too
-        worst = max(lat) * 1000 if lat else float("nan")
-        if name != "no load (reference)":
+        worst = max(lat) * 1000 if lat else None
+        if name != "no load (reference)" and worst is not None:
             worst_all = max(worst_all, worst)
-        print(f"{name:48} {size:>9} {status!s:>6} {1000 * (t1 - t0):>7.0f}ms {1000 * cpu:>8.0f}ms {worst:>15.1f}ms")
+        shown = f"{worst:>15.1f}ms" if worst is not None else f"{'(no probe in it)':>17}"
+        print(f"{name:48} {size:>9} {status!s:>6} {1000 * (t1 - t0):>7.0f}ms {1000 * cpu:>8.0f}ms {shown}")
     print(f"longest stall under load: {worst_all:.1f} ms (target <= {TARGET_MS:.0f} ms); "
           f"server exited cleanly: {ok}")
     srv.cleanup()

@@ -16,6 +16,7 @@
 #include "json/strict.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/offload.h"
 #include "yaml/decode.h"
 
 /* ---- body decoding ---- */
@@ -191,8 +192,8 @@ static int decode_yaml(http_req_t *req, const api_resource_t *res, const char *b
   return r < 0 ? -EINVAL : 0;
 }
 
-int api__decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_obj,
-                        api_status_t *st) {
+static int decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_obj,
+                          api_status_t *st) {
   size_t len = 0;
   const char *body = http_req_body(req, &len);
   const char *ct = http_req_header(req, "Content-Type");
@@ -228,6 +229,16 @@ int api__decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_
   }
   *ret_obj = obj;
   return 0;
+}
+
+/* Decoding reads only the request's bytes and builds a private tree: the
+ * loop runs meanwhile when this is an offloaded request (util/offload.h). */
+int api__decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_obj,
+                        api_status_t *st) {
+  offload_unlock();
+  int r = decode_body_as(req, res, ret_obj, st);
+  offload_relock();
+  return r;
 }
 
 int api__decode_body(http_req_t *req, cJSON **ret_obj, api_status_t *st) {
@@ -470,8 +481,7 @@ static void drop_empty_meta(cJSON *obj) {
   }
 }
 
-/* Defaults, validation and schema checks shared by create and update. */
-int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
+static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
                  api_status_t *st) {
   if (old && res->hooks->prepare_update)
     res->hooks->prepare_update(obj, old);
@@ -508,6 +518,18 @@ int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJS
     return -EINVAL;
   }
   return 0;
+}
+
+/* Defaults, validation and schema checks shared by create and update. They
+ * read obj, old, the constant schema tables and res's rows (a CRD's old
+ * rows outlive every request, crd.c), so an offloaded request runs them
+ * with the loop lock released. */
+int api__admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
+               api_status_t *st) {
+  offload_unlock();
+  int r = admit(req, res, obj, old, st);
+  offload_relock();
+  return r;
 }
 
 /* ---- updates ---- */

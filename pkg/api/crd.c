@@ -15,6 +15,7 @@
 #include "api/kinds.h"
 #include "api/object.h"
 #include "util/alloc.h"
+#include "util/offload.h"
 #include "util/log.h"
 
 #define CRD_PREFIX "/registry/apiextensions.k8s.io/customresourcedefinitions/"
@@ -304,7 +305,8 @@ static void crd_register(api_server_t *srv, const cJSON *crd) {
     r->s = &c->s;
     r->custom = c;
     r->hooks = &custom_hooks;
-    free((char *)r->group_version);
+    /* an offloaded request may be reading the old string right now */
+    offload_defer(free, (char *)r->group_version);
     r->group_version = xasprintf("%s/%s", c->group, c->version);
     r->storage_group = c->group;
     r->has_status = api_resource_has_subresource(r, "status");

@@ -139,6 +139,9 @@ typedef enum {
   API_REPLY_DELETED, /* the deleted object or, for most kinds, a Success Status naming it */
 } api_reply_t;
 
+/* Free a request's object tree; with the loop lock released when the
+ * request is offloaded (util/offload.h). Never inside a store call. */
+void api__tree_free(cJSON *tree);
 /* Store obj (taken) at key (taken) with op; with req, answer code and reply
  * (rendered as the view's version; NULL view: res) once durable, or the
  * mapped Status error. release_on_fail runs the kind's

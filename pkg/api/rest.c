@@ -19,6 +19,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/offload.h"
 #include "yaml/decode.h"
 
 static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st) {
@@ -136,7 +137,9 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     char manager[128];
     api_managed_name(req ? http_req_query(req, "fieldManager") : "k3c",
                      req ? http_req_header(req, "User-Agent") : NULL, manager, sizeof(manager));
+    offload_unlock();
     api_managed_update(res, obj, NULL, manager, "");
+    offload_relock();
   }
   if (dry_run) {
     api__from_storage(view, obj);
@@ -147,7 +150,7 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
               API_REPLY_OBJECT, true);
   goto out;
 fail:
-  cJSON_Delete(obj);
+  api__tree_free(obj);
   if (req)
     api__respond_status(req, &st);
   else {
@@ -204,17 +207,22 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     char manager[128];
     api_managed_name(http_req_query(req, "fieldManager"), http_req_header(req, "User-Agent"),
                      manager, sizeof(manager));
+    offload_unlock();
     api_managed_update(res, obj, old, manager, as_scale ? "scale" : call->ri.subresource);
+    offload_relock();
   }
   /* Removing the last finalizer of an object being deleted deletes it. */
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
   bool finished = obj_get(obj, "metadata.deletionTimestamp") && cJSON_GetArraySize(fin) == 0;
-  if (!finished && api__unchanged(obj, old)) {
+  offload_unlock();
+  bool unchanged = !finished && api__unchanged(obj, old);
+  offload_relock();
+  if (unchanged) {
     if (as_scale)
       api__respond_obj(req, 200, api__scale_of(res, old));
     else
       api__respond_stored(req, 200, call->view, oldkv->value, oldkv->len);
-    cJSON_Delete(obj);
+    api__tree_free(obj);
     return;
   }
   if (dry_run) {
@@ -232,7 +240,7 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
               oldkv->mod_rev, 200, as_scale ? API_REPLY_SCALE : API_REPLY_OBJECT, false);
   return;
 fail:
-  cJSON_Delete(obj);
+  api__tree_free(obj);
   api__respond_status(req, &st);
 }
 
@@ -250,7 +258,9 @@ static int load(api_call_t *call, bool latest, store_kv_t **ret_kv, cJSON **ret_
     return r;
   }
   if (ret_obj) {
+    offload_unlock(); /* kv is referenced and its bytes never change */
     *ret_obj = cJSON_ParseWithLength(kv->value, kv->len);
+    offload_relock();
     if (!*ret_obj) {
       store_kv_unref(kv);
       api_status_internal(st, "stored object %s is not valid JSON", call->ri.name);
@@ -364,14 +374,13 @@ static void handle_update(api_call_t *call) {
     obj = NULL;
   }
 out:
-  cJSON_Delete(obj);
-  cJSON_Delete(old);
+  api__tree_free(obj);
+  api__tree_free(old);
   store_kv_unref(kv);
 }
 
-/* Apply the request's patch document to doc; returns a new document. */
-static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *type,
-                       cJSON **ret, api_status_t *st) {
+static int apply_patch_doc(api_call_t *call, const cJSON *doc, const schema_type_t *type,
+                           cJSON **ret, api_status_t *st) {
   const char *ct = http_req_header(call->req, "Content-Type");
   size_t len = 0;
   const char *body = http_req_body(call->req, &len);
@@ -436,6 +445,17 @@ static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *
   return r;
 }
 
+/* Apply the request's patch document to doc; returns a new document.
+ * Reads only the request's bytes, doc and constant schema tables: the
+ * loop runs meanwhile for an offloaded request. */
+static int apply_patch(api_call_t *call, const cJSON *doc, const schema_type_t *type,
+                       cJSON **ret, api_status_t *st) {
+  offload_unlock();
+  int r = apply_patch_doc(call, doc, type, ret, st);
+  offload_relock();
+  return r;
+}
+
 /* PATCH with application/apply-patch+yaml: create or merge the applied
  * configuration under field ownership (managed.c). */
 static void server_side_apply(api_call_t *call) {
@@ -483,26 +503,25 @@ static void server_side_apply(api_call_t *call) {
   }
   api_status_done(&st);
   memset(&st, 0, sizeof(st));
-  if (r == -ENOENT) {
-    cJSON *meta = obj_meta(cfg);
-    if (!obj_str(cfg, "metadata.name"))
-      obj_set_str(meta, "name", call->ri.name);
-    if (api_managed_apply(call->res, NULL, cfg, manager, force, &next, &st) < 0) {
-      api__respond_status(call->req, &st);
-    } else {
-      api__create(call->srv, call->req, call->res, call->view, call->ri.ns, next,
-                  api__dry_run(call->req));
-      next = NULL;
-    }
-  } else if (api_managed_apply(call->res, old, cfg, manager, force, &next, &st) < 0) {
+  bool create = r == -ENOENT;
+  if (create && !obj_str(cfg, "metadata.name"))
+    obj_set_str(obj_meta(cfg), "name", call->ri.name);
+  offload_unlock();
+  r = api_managed_apply(call->res, create ? NULL : old, cfg, manager, force, &next, &st);
+  offload_relock();
+  if (r < 0) {
     api__respond_status(call->req, &st);
+  } else if (create) {
+    api__create(call->srv, call->req, call->res, call->view, call->ri.ns, next,
+                api__dry_run(call->req));
+    next = NULL;
   } else {
     update_object(call, next, old, kv, false, true);
     next = NULL;
   }
-  cJSON_Delete(cfg);
-  cJSON_Delete(old);
-  cJSON_Delete(next);
+  api__tree_free(cfg);
+  api__tree_free(old);
+  api__tree_free(next);
   store_kv_unref(kv);
 }
 
@@ -544,12 +563,12 @@ static void handle_patch(api_call_t *call) {
     r = apply_patch(call, old, call->res->s->type, &next, &st);
   }
   if (r < 0) {
-    cJSON_Delete(next);
+    api__tree_free(next);
     api__respond_status(call->req, &st);
   } else {
     update_object(call, next, old, kv, scale, false);
   }
-  cJSON_Delete(old);
+  api__tree_free(old);
   store_kv_unref(kv);
 }
 

@@ -4,6 +4,7 @@
  * stored (and what kubectl describe parses later) is always well formed.
  * https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,36 +104,41 @@ static bool walk_field(walk_t *w, const schema_field_t *f, cJSON *v, int depth) 
 
 /* Which types (transitively) hold a quantity, so walks skip the rest:
  * computed once over all types as a fixed point (types can be recursive,
- * JSONSchemaProps). Loop thread only. */
-static bool has_quantity(const schema_type_t *t) {
-  static unsigned char *memo; /* per index of schema__types: 1 = no, 2 = yes */
-  if (!t)
-    return false;
-  if (!memo) {
-    memo = xcalloc(schema__ntypes ? schema__ntypes : 1, 1);
-    for (size_t i = 0; i < schema__ntypes; i++)
-      memo[i] = 1;
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (size_t i = 0; i < schema__ntypes; i++) {
-        if (memo[i] == 2)
-          continue;
-        const schema_type_t *ty = &schema__types[i];
-        for (size_t j = 0; j < ty->nfields; j++) {
-          const schema_field_t *f = &ty->fields[j];
-          if (f->kind == SCHEMA_QUANTITY ||
-              (f->kind == SCHEMA_OBJECT && f->type && memo[f->type - schema__types] == 2)) {
-            memo[i] = 2;
-            changed = true;
-            break;
-          }
+ * JSONSchemaProps). Any thread: the loop's and offloaded requests'. */
+static unsigned char *quantity_memo; /* per index of schema__types: 1 = no, 2 = yes */
+static pthread_once_t quantity_once = PTHREAD_ONCE_INIT;
+
+static void quantity_memo_build(void) {
+  unsigned char *memo = xcalloc(schema__ntypes ? schema__ntypes : 1, 1);
+  for (size_t i = 0; i < schema__ntypes; i++)
+    memo[i] = 1;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < schema__ntypes; i++) {
+      if (memo[i] == 2)
+        continue;
+      const schema_type_t *ty = &schema__types[i];
+      for (size_t j = 0; j < ty->nfields; j++) {
+        const schema_field_t *f = &ty->fields[j];
+        if (f->kind == SCHEMA_QUANTITY ||
+            (f->kind == SCHEMA_OBJECT && f->type && memo[f->type - schema__types] == 2)) {
+          memo[i] = 2;
+          changed = true;
+          break;
         }
       }
     }
   }
+  quantity_memo = memo;
+}
+
+static bool has_quantity(const schema_type_t *t) {
+  if (!t)
+    return false;
+  pthread_once(&quantity_once, quantity_memo_build);
   if (t < schema__types || t >= schema__types + schema__ntypes)
     return true; /* not from the tables: walk it */
-  return memo[t - schema__types] == 2;
+  return quantity_memo[t - schema__types] == 2;
 }
 
 static bool walk_object(walk_t *w, const schema_type_t *t, cJSON *obj, int depth) {

@@ -14,6 +14,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/offload.h"
 
 /* ---- errors ---- */
 
@@ -80,6 +81,8 @@ void api__store_failure_log(api_server_t *srv, int err) {
 
 /* ---- writes ---- */
 
+#define PLACEHOLDER_LEN 43 /* "k3c-rv-" and a UUID */
+
 typedef struct {
   api_server_t *srv;
   http_req_t *req; /* NULL for internal writes */
@@ -92,10 +95,31 @@ typedef struct {
   api_reply_t reply;
   bool release_on_fail; /* run hooks->deleted(obj) if the write fails */
   bool deleting;
+  /* obj encoded ahead of the store call with a placeholder resourceVersion
+   * at pre_at (the store only splices the revision in); NULL: encode then */
+  char *pre;
+  size_t pre_len, pre_at;
+  bool offloaded; /* submitted by an offloaded request: obj is big */
 } write_ctx_t;
 
+/* Free a request's tree; a big one costs milliseconds, so an offloaded
+ * request frees it with the loop lock released. Not inside store calls. */
+void api__tree_free(cJSON *tree) {
+  if (!tree)
+    return;
+  offload_unlock();
+  cJSON_Delete(tree);
+  offload_relock();
+}
+
+static void tree_free_task(void *tree) { cJSON_Delete(tree); }
+
 static void write_ctx_free(write_ctx_t *w) {
-  cJSON_Delete(w->obj);
+  if (w->offloaded && !offload_in_task())
+    offload_submit_pure(tree_free_task, w->obj); /* done on the loop: free it over there */
+  else
+    api__tree_free(w->obj);
+  free(w->pre);
   free(w->key);
   free(w);
 }
@@ -104,11 +128,47 @@ static char *encode_with_rev(int64_t rev, const store_kv_t *prev, void *data, si
                              int *ret_err) {
   write_ctx_t *w = data;
   char rv[32];
-  snprintf(rv, sizeof(rv), "%lld", (long long)rev);
+  int n = snprintf(rv, sizeof(rv), "%lld", (long long)rev);
   obj_set_str(obj_meta(w->obj), "resourceVersion", rv);
+  if (w->pre) {
+    size_t tail = w->pre_len - w->pre_at - PLACEHOLDER_LEN;
+    char *s = xmalloc(w->pre_at + (size_t)n + tail + 1);
+    memcpy(s, w->pre, w->pre_at);
+    memcpy(s + w->pre_at, rv, (size_t)n);
+    memcpy(s + w->pre_at + (size_t)n, w->pre + w->pre_at + PLACEHOLDER_LEN, tail + 1);
+    *ret_len = w->pre_at + (size_t)n + tail;
+    return s;
+  }
   char *s = cJSON_PrintUnformatted(w->obj);
   *ret_len = strlen(s);
   return s;
+}
+
+/* Encode w->obj with a random placeholder where its resourceVersion goes,
+ * with the loop lock released when offloaded: encoding 3 MiB takes tens of
+ * ms, splicing the revision in later (under the store's call) one copy.
+ * Only when the placeholder occurs exactly once in the text (a body that
+ * holds it too makes two); otherwise the store's call encodes. */
+static void pre_encode(write_ctx_t *w) {
+  char ph[PLACEHOLDER_LEN + 8], uid[40];
+  obj_uuid(uid, sizeof(uid));
+  snprintf(ph, sizeof(ph), "k3c-rv-%s", uid);
+  if (strlen(ph) != PLACEHOLDER_LEN)
+    return;
+  obj_set_str(obj_meta(w->obj), "resourceVersion", ph);
+  offload_unlock();
+  char *s = cJSON_PrintUnformatted(w->obj);
+  size_t len = strlen(s);
+  char *at = strstr(s, ph);
+  bool once = at && !strstr(at + 1, ph);
+  offload_relock();
+  if (!once) {
+    free(s);
+    return;
+  }
+  w->pre = s;
+  w->pre_len = len;
+  w->pre_at = (size_t)(at - s);
 }
 
 static void write_done(int err, const store_kv_t *kv, void *data) {
@@ -166,6 +226,9 @@ void api__submit(api_server_t *srv, http_req_t *req, const api_resource_t *res,
   w->deleting = op == STORE_OP_DELETE;
   const char *name = obj_str(obj, "metadata.name");
   snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
+  w->offloaded = offload_in_task();
+  if (op != STORE_OP_DELETE && w->offloaded)
+    pre_encode(w);
   int64_t ttl = 0;
   if (!strcmp(res->s->kind, "Event") && op == STORE_OP_CREATE)
     ttl = 3600; /* upstream --event-ttl default */

@@ -30,6 +30,7 @@
 #include "tls/conf.h"
 #include "util/errbuf.h"
 #include "util/alloc.h"
+#include "util/offload.h"
 #include "util/buf.h"
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -141,6 +142,7 @@ struct http_server {
   void *data;
   size_t max_header;
   size_t max_body;
+  size_t offload_min;
   double idle_timeout;
   double request_timeout;
   http_quota_t lim;
@@ -595,6 +597,31 @@ static void conn_write(conn_t *c) {
   }
 }
 
+typedef struct {
+  http_server_t *srv;
+  http_req_t *req;
+} offload_job_t;
+
+static void run_offloaded(void *data) {
+  offload_job_t *j = data;
+  j->srv->handler(j->req, j->srv->data);
+  free(j);
+}
+
+/* Hand a received request to the handler: big bodies on the offload
+ * worker (the next request of the connection waits for this one either
+ * way), the rest right here. */
+static void dispatch(http_server_t *s, http_req_t *r) {
+  if (s->offload_min && r->body.len >= s->offload_min) {
+    offload_job_t *j = xcalloc(1, sizeof(*j));
+    j->srv = s;
+    j->req = r;
+    offload_submit(run_offloaded, j);
+    return;
+  }
+  s->handler(r, s->data); /* may finish r before returning */
+}
+
 /* Parse and dispatch buffered requests, one at a time, in order. */
 static void conn_process(conn_t *c) {
   http_server_t *s = c->srv;
@@ -684,7 +711,7 @@ static void conn_process(conn_t *c) {
       respond_too_many(r);
       continue;
     }
-    s->handler(r, s->data); /* may finish r before returning */
+    dispatch(s, r);
   }
   c->processing = false;
 }
@@ -1091,6 +1118,7 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   s->data = data;
   s->max_header = opts->max_header_bytes ? opts->max_header_bytes : 64 << 10;
   s->max_body = opts->max_body_bytes ? opts->max_body_bytes : 3 << 20;
+  s->offload_min = opts->offload_body_min;
   s->idle_timeout = opts->idle_timeout > 0 ? opts->idle_timeout : 120;
   s->request_timeout = opts->request_timeout > 0 ? opts->request_timeout : 60;
   s->lim = opts->limits;

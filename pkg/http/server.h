@@ -41,6 +41,10 @@ typedef struct {
   double request_timeout;    /* seconds to receive a whole request; default 60 */
   int max_connections;       /* overrides limits.max_conns when > 0 */
   http_quota_t limits;      /* per-client and memory limits; zero fields = defaults */
+  /* Requests with a body of at least this many bytes run their handler on
+   * util/offload's worker (under the loop lock; the handler's pure parts
+   * then leave the loop). 0: every handler runs on the loop. */
+  size_t offload_body_min;
 } http_server_opts_t;
 
 /* Listen and serve. Returns 0 or a negative errno with a reason in err

@@ -24,6 +24,7 @@
 #include "util/alloc.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/offload.h"
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
   log_info("server", "received signal %d, shutting down", w->signum);
@@ -160,6 +161,9 @@ int server_run(const k3c_config_t *cfg) {
       .key_pem = pki.serving_key_pem,
       .client_ca_pem = pki.ca_cert_pem,
       .limits = {.out_budget = (size_t)cfg->output_budget_mib << 20},
+      /* bodies this big take tens of ms of decoding and validation:
+       * their handlers run on the offload worker (util/offload.h) */
+      .offload_body_min = 64 << 10,
   };
   if ((r = http_server_start(loop, &opts, api_server_handle, api, &http, err, sizeof(err))) < 0) {
     log_error("server", "HTTPS listener: %s", err);
@@ -203,7 +207,12 @@ int server_run(const k3c_config_t *cfg) {
 
   ev_signal_start(loop, &sigterm);
   ev_signal_start(loop, &sigint);
+  if ((r = offload_start(loop)) < 0) {
+    log_error("server", "starting the request worker thread: %s", strerror(-r));
+    goto out;
+  }
   ev_run(loop, 0);
+  offload_stop();
   ev_signal_stop(loop, &sigterm);
   ev_signal_stop(loop, &sigint);
   log_info("server", "stopped");

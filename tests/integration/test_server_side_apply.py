@@ -6,6 +6,7 @@ leave a valid object, a changed key replaces the item, items another manager
 owns stay, kubectl's client-side to server-side migration, and the exact
 managedFields upstream writes for a Deployment."""
 import json
+import time
 import os
 import subprocess
 import sys
@@ -54,11 +55,21 @@ def main():
          and "f:replicas" in entry["fieldsV1"]["f:spec"]
          and 'k:{"name":"nginx"}' in entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"],
          "managedFields records the applier's fields (keyed list items included)", json.dumps(list(m)))
+    # the Deployment controller writes status after the create: wait until
+    # the object is settled, then the re-apply must not write
     rv = obj.get("metadata", {}).get("resourceVersion")
-    r = k("apply", "--server-side", "-f", "-", stdin=DEPLOY)
-    _, obj2 = managers()
-    t.ok(r.returncode == 0 and obj2.get("metadata", {}).get("resourceVersion") == rv,
-         "re-applying the same configuration writes nothing", r.stdout + r.stderr)
+    settle = time.time() + 20
+    while time.time() < settle:
+        time.sleep(0.5)
+        _, now = managers()
+        cur = now.get("metadata", {}).get("resourceVersion")
+        if cur == rv:
+            break
+        rv = cur
+    r = k("apply", "--server-side", "-f", "-", "-o", "json", stdin=DEPLOY)
+    applied = json.loads(r.stdout) if r.returncode == 0 else {}
+    t.ok(r.returncode == 0 and applied.get("metadata", {}).get("resourceVersion") == rv,
+         "re-applying the same configuration writes nothing", r.stdout[-300:] + r.stderr)
 
     r = k("scale", "deploy", "web", "--replicas=5")
     t.ok(r.returncode == 0, "kubectl scale", r.stderr)
