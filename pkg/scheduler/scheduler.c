@@ -104,6 +104,7 @@ typedef struct {
   /* its requests, for the queueing hint (scalars: looked up again) */
   int64_t milli_cpu, memory, ephemeral;
   bool scalars;
+  int32_t priority;
 } unsched_t;
 
 typedef struct op op_t;
@@ -127,6 +128,12 @@ typedef struct {
 } nomination_t;
 #define NOMINATIONS_MAX 1024
 
+typedef struct {
+  char *key;
+  int32_t priority;
+  uint64_t seq;
+} active_t;
+
 struct scheduler {
   struct ev_loop *loop;
   client_t *c;
@@ -145,6 +152,11 @@ struct scheduler {
   op_t *ops;
   nomination_t *noms;
   size_t nnoms, noms_cap;
+  active_t *active; /* binary heap */
+  size_t nactive, active_cap;
+  uint64_t active_seq;
+  strmap_t active_keys; /* keys in the heap (owned by its entries) */
+  ev_idle idle;
   uint64_t rng;
   scheduler_stats_t stats;
 };
@@ -242,6 +254,7 @@ static snode_t *node_get(scheduler_t *s, const char *name) {
 
 static void move_unschedulable(scheduler_t *s);
 static void move_unschedulable_for(scheduler_t *s, const snode_t *n);
+static void move_unschedulable_above(scheduler_t *s, int32_t priority);
 
 static void node_set(scheduler_t *s, const cJSON *obj, bool changed) {
   const char *name = str(obj, "metadata.name");
@@ -567,6 +580,14 @@ static void move_unschedulable_for(scheduler_t *s, const snode_t *n) {
   }
 }
 
+static void move_unschedulable_above(scheduler_t *s, int32_t priority) {
+  for (size_t i = 0; i < s->unsched._cap; i++) {
+    unsched_t *u = s->unsched._slots[i].key ? s->unsched._slots[i].value : NULL;
+    if (u && u->waiting && u->priority > priority)
+      unsched_requeue(s, u);
+  }
+}
+
 static void flush_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   scheduler_t *s = (scheduler_t *)((char *)w - offsetof(scheduler_t, flush));
   double now = now_mono(s);
@@ -602,9 +623,14 @@ static void pod_event(scheduler_t *s, const cJSON *pod, bool deleted, bool spec_
     p = spod_get_or_new(s, key, str(pod, "metadata.namespace"), str(pod, "metadata.name"));
     if (!p)
       return;
+    bool confirmed = p->assumed && !is_new;
     if (is_new || !p->assumed)
       spod_place(s, p, pod, node);
     p->assumed = false;
+    /* An assumed pod is no preemption victim; once its binding is seen,
+     * the pending pods of higher priority may preempt it. */
+    if (confirmed && s->unsched.len)
+      move_unschedulable_above(s, p->priority);
     unsched_drop(s, key);
     /* A new pod on a node can satisfy pending pods' pod affinity. */
     if (is_new && s->unsched.len)
@@ -1494,7 +1520,8 @@ static void bind_pod(scheduler_t *s, const cJSON *pod, const char *key, snode_t 
   }
 }
 
-static void unschedulable(scheduler_t *s, const char *key, const scheduler_resources_t *res) {
+static void unschedulable(scheduler_t *s, const char *key, const scheduler_resources_t *res,
+                          int32_t priority) {
   unsched_t *u = strmap_get(&s->unsched, key);
   double now = now_mono(s);
   if (!u) {
@@ -1514,6 +1541,7 @@ static void unschedulable(scheduler_t *s, const char *key, const scheduler_resou
   u->memory = res->memory;
   u->ephemeral = res->ephemeral;
   u->scalars = res->nscalar > 0;
+  u->priority = priority;
 }
 
 static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
@@ -1569,20 +1597,18 @@ static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
   }
   controller_recorder_eventf(s->rec, pod, "Warning", "FailedScheduling", "%s", msg);
   patch_status(s, pod, msg, nominated);
-  unschedulable(s, key, &cy.res);
+  unschedulable(s, key, &cy.res, cy.priority);
 out:
   free(sc);
   free(node_rs);
   cycle_done(&cy);
 }
 
-static void cycle_sync(controller_t *ctl, const char *key, void *data) {
-  scheduler_t *s = data;
+/* The pod of key if it is still to be scheduled, else NULL. */
+static const cJSON *pending_pod(scheduler_t *s, const char *key) {
   char ns[256], name[256];
-  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0) {
-    controller_done(ctl, key, 0);
-    return;
-  }
+  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0)
+    return NULL;
   const cJSON *pod = client_informer_get(s->pods, ns, name);
   spod_t *p = strmap_get(&s->pod_map, key);
   const char *node = str(pod, "spec.nodeName");
@@ -1590,11 +1616,90 @@ static void cycle_sync(controller_t *ctl, const char *key, void *data) {
       json_get_path(pod, "metadata.deletionTimestamp")) {
     if (!pod || (node && node[0]))
       unsched_drop(s, key);
-    controller_done(ctl, key, 0);
+    return NULL;
+  }
+  return pod;
+}
+
+/* ---- the active queue: by priority, then arrival (upstream's PrioritySort) ---- */
+
+static bool heap_less(const active_t *a, const active_t *b) {
+  return a->priority != b->priority ? a->priority > b->priority : a->seq < b->seq;
+}
+
+static void heap_swap(scheduler_t *s, size_t i, size_t j) {
+  active_t t = s->active[i];
+  s->active[i] = s->active[j];
+  s->active[j] = t;
+}
+
+static void active_push(scheduler_t *s, const char *key, int32_t priority) {
+  if (strmap_has(&s->active_keys, key))
+    return;
+  if (s->nactive == s->active_cap) {
+    s->active_cap = s->active_cap ? s->active_cap * 2 : 64;
+    s->active = xrealloc(s->active, s->active_cap * sizeof(*s->active));
+  }
+  char *k = xstrdup(key);
+  if (strmap_put(&s->active_keys, k, (void *)1, NULL) < 0) {
+    free(k);
     return;
   }
-  schedule_one(s, pod, key);
+  size_t i = s->nactive++;
+  s->active[i] = (active_t){.key = k, .priority = priority, .seq = ++s->active_seq};
+  while (i > 0 && heap_less(&s->active[i], &s->active[(i - 1) / 2])) {
+    heap_swap(s, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+  if (!ev_is_active(&s->idle))
+    ev_idle_start(s->loop, &s->idle);
+}
+
+/* Pop the first key (caller frees). */
+static char *active_pop(scheduler_t *s) {
+  if (!s->nactive)
+    return NULL;
+  char *k = s->active[0].key;
+  strmap_del(&s->active_keys, k);
+  s->active[0] = s->active[--s->nactive];
+  for (size_t i = 0;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < s->nactive && heap_less(&s->active[l], &s->active[m]))
+      m = l;
+    if (r < s->nactive && heap_less(&s->active[r], &s->active[m]))
+      m = r;
+    if (m == i)
+      break;
+    heap_swap(s, i, m);
+    i = m;
+  }
+  return k;
+}
+
+/* The controller's queue (deduplicated, delayed adds for back-off) feeds
+ * the priority heap; cycles run from an idle watcher, highest priority
+ * first, a bounded number per loop iteration so requests keep flowing. */
+static void cycle_sync(controller_t *ctl, const char *key, void *data) {
+  scheduler_t *s = data;
+  const cJSON *pod = pending_pod(s, key);
+  if (pod) {
+    const cJSON *prio = json_get_path(pod, "spec.priority");
+    active_push(s, key, cJSON_IsNumber(prio) ? (int32_t)prio->valuedouble : 0);
+  }
   controller_done(ctl, key, 0);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  scheduler_t *s = (scheduler_t *)((char *)w - offsetof(scheduler_t, idle));
+  for (int i = 0; i < 64 && s->nactive; i++) {
+    char *key = active_pop(s);
+    const cJSON *pod = pending_pod(s, key);
+    if (pod)
+      schedule_one(s, pod, key);
+    free(key);
+  }
+  if (!s->nactive)
+    ev_idle_stop(loop, w);
 }
 
 /* ---- lifetime ---- */
@@ -1607,6 +1712,8 @@ int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, sc
   strmap_init(&s->node_map);
   strmap_init(&s->pod_map);
   strmap_init(&s->unsched);
+  strmap_init(&s->active_keys);
+  ev_idle_init(&s->idle, idle_cb);
   client_ref_t pref = {.version = "v1", .resource = "pods"};
   client_ref_t nref = {.version = "v1", .resource = "nodes"};
   int r;
@@ -1619,9 +1726,11 @@ int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, sc
   }
   if ((r = client_informer_new(c, &nref, NULL, NULL, 0, &s->nodes)) < 0)
     goto fail;
-  /* One cycle at a time: a cycle is synchronous CPU work and its binding
-   * is asynchronous, so one worker keeps placements sequential (each sees
-   * the previous one's assumption) without waiting for the API. */
+  /* The controller's queue only deduplicates and delays (back-off); its
+   * sync moves keys to the priority heap at once. Cycles run one at a time
+   * from the idle watcher: a cycle is synchronous CPU work and its binding
+   * asynchronous, so each cycle sees the previous one's assumption without
+   * waiting for the API. */
   controller_opts_t o = {.name = SCHEDULER_NAME,
                          .workers = 1,
                          .base_delay = BACKOFF_INITIAL,
@@ -1654,8 +1763,10 @@ fail:
 void scheduler_free(scheduler_t *s) {
   if (!s)
     return;
-  if (s->loop)
+  if (s->loop) {
     ev_timer_stop(s->loop, &s->flush);
+    ev_idle_stop(s->loop, &s->idle);
+  }
   while (s->ops) {
     if (s->ops->req)
       client_req_cancel(s->ops->req);
@@ -1695,6 +1806,10 @@ void scheduler_free(scheduler_t *s) {
     free(s->noms[i].node);
   }
   free(s->noms);
+  for (size_t i = 0; i < s->nactive; i++)
+    free(s->active[i].key);
+  free(s->active);
+  strmap_done(&s->active_keys);
   free(s);
 }
 

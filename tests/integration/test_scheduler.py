@@ -260,6 +260,22 @@ evs = wait(lambda: events("never", "FailedScheduling"))
 t.ok(evs and evs[0].message.endswith(" preemption: not eligible due to preemptionPolicy=Never."),
      "preemptionPolicy Never", [e.message for e in evs or []])
 
+# ---- the pending queue is ordered by priority ----
+for i in range(5):
+    make_pod("q-low%d" % i, cpu="800m", node_selector={"pool": "order"}, priority_class_name="low")
+make_pod("q-high", cpu="800m", node_selector={"pool": "order"}, priority_class_name="high")
+t.ok(wait(lambda: all(events(n, "FailedScheduling") for n in ["q-high"] + ["q-low%d" % i for i in range(5)])),
+     "six pods wait for a node of pool=order")
+time.sleep(1.2)  # past their first back-off
+make_node("o1", cpu="1", labels={"pool": "order"})
+t.ok(wait(lambda: node_of("q-high") == "o1"), "the node's one place goes to the highest priority",
+     [(n, node_of(n)) for n in ["q-high"] + ["q-low%d" % i for i in range(5)]])
+lows = v1.list_namespaced_pod("default", label_selector="").items
+lows = {p.metadata.name: p.spec.node_name for p in lows if p.metadata.name.startswith("q-low")}
+t.ok(lows == {"q-low%d" % i: None for i in range(5)} and
+     not any(events("q-low%d" % i, "Preempted") for i in range(5)),
+     "the low-priority ones stay Pending (none was bound first and then preempted)", lows)
+
 # ---- cordon / uncordon ----
 make_node("c1", cpu="4", labels={"pool": "cordon"})
 k.ok("cordon c1", out="node/c1 cordoned")
