@@ -173,6 +173,10 @@ def main():
             pct(0.50), pct(0.99), lat[-1] * 1000 if lat else float("nan")))
         print("server RSS: %.1f MiB with %d nodes and no pods, %.1f MiB with %d pods bound (peak %.1f MiB)" % (
             rss_idle["VmRSS"] / 1024, NODES, rss["VmRSS"] / 1024, len(bound), rss["VmHWM"] / 1024))
+        s.stop()
+        for line in s.log_text().splitlines():
+            if "scheduler:" in line and "cycles" in line:
+                print("server log: " + line.split("[server] ", 1)[-1])
         ok = len(bound) == PODS
         if not ok:
             print("NOT ALL PODS BOUND: %d of %d" % (len(bound), PODS))

@@ -44,6 +44,7 @@
 #define BACKOFF_INITIAL 1.0
 #define BACKOFF_MAX 10.0
 #define FLUSH_INTERVAL 60.0
+#define CYCLE_BUDGET 0.01 /* seconds of cycles per loop iteration */
 
 #define REASON_PORTS "node(s) didn't have free ports for the requested pod ports"
 #define REASON_SPREAD "node(s) didn't match pod topology spread constraints"
@@ -88,6 +89,9 @@ typedef struct {
 struct snode {
   char *name;
   const cJSON *obj; /* borrowed from the node informer, current */
+  /* fields of obj the filters read for every pod (node_cache) */
+  const cJSON *labels, *taints;
+  bool unschedulable, hard_taints, soft_taints;
   scheduler_resources_t alloc, req;
   int64_t nz_cpu, nz_mem;
   spod_t **pods;
@@ -152,16 +156,26 @@ struct scheduler {
   op_t *ops;
   nomination_t *noms;
   size_t nnoms, noms_cap;
+  struct scored *sc_buf; /* per-node scratch of a cycle */
+  struct reasons *rs_buf;
+  size_t scratch_cap;
   active_t *active; /* binary heap */
   size_t nactive, active_cap;
   uint64_t active_seq;
   strmap_t active_keys; /* keys in the heap (owned by its entries) */
-  ev_idle idle;
+  ev_check work;        /* runs cycles while the heap has pods */
+  ev_idle idle;         /* keeps the loop from blocking meanwhile */
   uint64_t rng;
   scheduler_stats_t stats;
 };
 
 /* ---- small helpers ---- */
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static const char *str(const cJSON *obj, const char *path) {
   const cJSON *v = json_get_path(obj, path);
@@ -248,6 +262,21 @@ static void node_detach(spod_t *p) {
   p->node = NULL;
 }
 
+static void node_cache(snode_t *n) {
+  n->labels = json_get_path(n->obj, "metadata.labels");
+  n->taints = json_get_path(n->obj, "spec.taints");
+  n->unschedulable = cJSON_IsTrue(json_get_path(n->obj, "spec.unschedulable"));
+  n->hard_taints = n->soft_taints = false;
+  const cJSON *t;
+  cJSON_ArrayForEach(t, n->taints) {
+    const char *e = str(t, "effect");
+    if (e && (!strcmp(e, "NoSchedule") || !strcmp(e, "NoExecute")))
+      n->hard_taints = true;
+    else if (e && !strcmp(e, "PreferNoSchedule"))
+      n->soft_taints = true;
+  }
+}
+
 static snode_t *node_get(scheduler_t *s, const char *name) {
   return name ? strmap_get(&s->node_map, name) : NULL;
 }
@@ -291,6 +320,7 @@ static void node_set(scheduler_t *s, const cJSON *obj, bool changed) {
     changed = true;
   }
   n->obj = obj;
+  node_cache(n);
   scheduler_resources_node(obj, &n->alloc);
   if (changed)
     move_unschedulable_for(s, n);
@@ -761,13 +791,17 @@ typedef struct {
   int nspread;
   termset_t aff[TERMS_MAX], anti[TERMS_MAX], pref[TERMS_MAX];
   int naff, nanti, npref;
-  bool aff_any;      /* some pod matches some required affinity term */
-  bool aff_self;     /* the pod matches all its own required affinity terms */
+  bool aff_any;  /* some pod matches some required affinity term */
+  bool aff_self; /* the pod matches all its own required affinity terms */
+  /* the pod's fields the node checks read (per pod, not per node) */
+  const char *want_node;
+  const cJSON *node_selector, *tolerations, *required, *terms, *preferred;
+  bool tolerates_unsched;
   pair_t *forbidden; /* existing pods' anti-affinity: (key, value) pairs */
   size_t nforbidden, forbidden_cap;
 } cycle_t;
 
-typedef struct {
+typedef struct reasons {
   int n;
   bool unresolvable;
   char r[NODE_REASONS_MAX][REASON_MAX];
@@ -880,6 +914,24 @@ static void cycle_init(cycle_t *cy, scheduler_t *s, const cJSON *pod) {
   const cJSON *prio = json_get_path(pod, "spec.priority");
   cy->priority = cJSON_IsNumber(prio) ? (int32_t)prio->valuedouble : 0;
   cy->nports = pod_ports(pod, cy->ports, PORTS_MAX);
+  cy->want_node = str(pod, "spec.nodeName");
+  cy->node_selector = json_get_path(pod, "spec.nodeSelector");
+  cy->tolerations = json_get_path(pod, "spec.tolerations");
+  const cJSON *na = json_get_path(pod, "spec.affinity.nodeAffinity");
+  cy->required =
+      cJSON_GetObjectItemCaseSensitive(na, "requiredDuringSchedulingIgnoredDuringExecution");
+  if (!cJSON_IsObject(cy->required))
+    cy->required = NULL;
+  cy->terms = cJSON_GetObjectItemCaseSensitive(cy->required, "nodeSelectorTerms");
+  cy->preferred =
+      cJSON_GetObjectItemCaseSensitive(na, "preferredDuringSchedulingIgnoredDuringExecution");
+  {
+    cJSON *ut = cJSON_CreateObject();
+    cJSON_AddStringToObject(ut, "key", SCHEDULER_TAINT_UNSCHEDULABLE);
+    cJSON_AddStringToObject(ut, "effect", "NoSchedule");
+    cy->tolerates_unsched = scheduler_fit_pod_tolerates(pod, ut);
+    cJSON_Delete(ut);
+  }
 
   /* Existing pods' required anti-affinity against this pod. */
   for (size_t i = 0; i < s->nanti; i++) {
@@ -1096,13 +1148,66 @@ static bool fit_interpod(const cycle_t *cy, const snode_t *n, reasons_t *rs) {
   return true;
 }
 
+/* scheduler_fit_node (fit.c) with the pod's and the node's fields looked
+ * up once: the same checks, order and reasons. */
+static bool fit_node_fast(const cycle_t *cy, const snode_t *n, char *why, size_t len) {
+  if (n->unschedulable && !cy->tolerates_unsched) {
+    snprintf(why, len, "%s", SCHEDULER_REASON_UNSCHEDULABLE);
+    return false;
+  }
+  if (cy->want_node && cy->want_node[0] && strcmp(cy->want_node, n->name)) {
+    snprintf(why, len, "%s", SCHEDULER_REASON_NODE_NAME);
+    return false;
+  }
+  const cJSON *t;
+  if (n->hard_taints) {
+    cJSON_ArrayForEach(t, n->taints) {
+      const char *e = str(t, "effect");
+      if (!e || (strcmp(e, "NoSchedule") && strcmp(e, "NoExecute")))
+        continue;
+      bool ok = false;
+      const cJSON *tol;
+      cJSON_ArrayForEach(tol, cy->tolerations) {
+        if ((ok = scheduler_fit_tolerates(tol, t)))
+          break;
+      }
+      if (!ok) {
+        const char *k = str(t, "key"), *v = str(t, "value");
+        snprintf(why, len, "node(s) had untolerated taint {%s: %s}", k ? k : "", v ? v : "");
+        return false;
+      }
+    }
+  }
+  const cJSON *kv;
+  cJSON_ArrayForEach(kv, cy->node_selector) {
+    const cJSON *have = cJSON_GetObjectItemCaseSensitive(n->labels, kv->string);
+    if (!cJSON_IsString(kv) || !cJSON_IsString(have) ||
+        strcmp(have->valuestring, kv->valuestring)) {
+      snprintf(why, len, "%s", SCHEDULER_REASON_NODE_AFFINITY);
+      return false;
+    }
+  }
+  if (cy->required) {
+    bool any = false;
+    cJSON_ArrayForEach(t, cy->terms) {
+      if ((any = scheduler_fit_node_selector_term(t, n->obj)))
+        break;
+    }
+    if (!any) {
+      snprintf(why, len, "%s", SCHEDULER_REASON_NODE_AFFINITY);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* Every filter in upstream's order; a node stops at its first failing
  * plugin (NodeResourcesFit may give several reasons). */
 static bool filter(const cycle_t *cy, const snode_t *n, reasons_t *rs) {
   char why[REASON_MAX];
   rs->n = 0;
   rs->unresolvable = false;
-  if (!scheduler_fit_node(cy->pod, n->obj, why, sizeof(why)))
+  if (!fit_node_fast(cy, n, why, sizeof(why)))
     return fail(rs, true, why);
   if (cy->nports && !fit_ports(cy, n, NULL, 0))
     return fail(rs, false, REASON_PORTS);
@@ -1139,7 +1244,7 @@ static double frac(int64_t req, int64_t alloc) {
   return f > 1 ? 1 : f;
 }
 
-typedef struct {
+typedef struct scored {
   snode_t *n;
   int64_t base;     /* LeastAllocated + BalancedAllocation */
   int64_t naff;     /* preferred node affinity raw */
@@ -1187,8 +1292,8 @@ static void score(const cycle_t *cy, scored_t *sc, size_t n) {
     double fm = frac(nd->req.memory + cy->res.memory, nd->alloc.memory);
     int64_t ba = (int64_t)((1.0 - fabs(fc - fm) / 2) * 100);
     sc[i].base = la + ba;
-    sc[i].naff = pref_node_affinity(cy->pod, nd->obj);
-    sc[i].taints = prefer_taints(cy->pod, nd->obj);
+    sc[i].naff = cy->preferred ? pref_node_affinity(cy->pod, nd->obj) : 0;
+    sc[i].taints = nd->soft_taints ? prefer_taints(cy->pod, nd->obj) : 0;
     if (sc[i].naff > max_aff)
       max_aff = sc[i].naff;
     if (sc[i].taints > max_taint)
@@ -1512,7 +1617,9 @@ static void bind_pod(scheduler_t *s, const cJSON *pod, const char *key, snode_t 
   client_ref_t ref = {
       .version = "v1", .resource = "pods", .ns = p->ns, .name = p->name, .subresource = "binding"};
   op_t *o = op_new(s, OP_BIND, key, n->name);
-  o->req = client_create(s->c, &ref, b, op_done, o);
+  double cpu = cpu_now();
+  o->req = client_create(s->c, &ref, b, op_done, o); /* the API handles it in this call */
+  s->stats.bind_seconds += cpu_now() - cpu;
   cJSON_Delete(b);
   if (!o->req) {
     op_free(o);
@@ -1550,14 +1657,22 @@ static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
    * that finds the same resourceVersion): take the current pointers. */
   for (size_t i = 0; i < s->nnodes; i++) {
     const cJSON *o = client_informer_get(s->nodes, NULL, s->nodev[i]->name);
-    if (o)
+    if (o && o != s->nodev[i]->obj) {
       s->nodev[i]->obj = o;
+      node_cache(s->nodev[i]);
+    }
   }
   cycle_t cy;
   cycle_init(&cy, s, pod);
   cy.key = key;
-  scored_t *sc = xmalloc((s->nnodes + 1) * sizeof(*sc));
-  reasons_t *node_rs = xmalloc((s->nnodes + 1) * sizeof(*node_rs));
+  /* per-node scratch, kept between cycles (no allocation per pod) */
+  if (s->scratch_cap < s->nnodes + 1) {
+    s->scratch_cap = s->nnodes + 1;
+    s->sc_buf = xrealloc(s->sc_buf, s->scratch_cap * sizeof(*s->sc_buf));
+    s->rs_buf = xrealloc(s->rs_buf, s->scratch_cap * sizeof(*s->rs_buf));
+  }
+  scored_t *sc = s->sc_buf;
+  reasons_t *node_rs = s->rs_buf;
   size_t nfeasible = 0;
   for (size_t i = 0; i < s->nnodes; i++) {
     if (filter(&cy, s->nodev[i], &node_rs[i]))
@@ -1599,8 +1714,6 @@ static void schedule_one(scheduler_t *s, const cJSON *pod, const char *key) {
   patch_status(s, pod, msg, nominated);
   unschedulable(s, key, &cy.res, cy.priority);
 out:
-  free(sc);
-  free(node_rs);
   cycle_done(&cy);
 }
 
@@ -1651,8 +1764,10 @@ static void active_push(scheduler_t *s, const char *key, int32_t priority) {
     heap_swap(s, i, (i - 1) / 2);
     i = (i - 1) / 2;
   }
-  if (!ev_is_active(&s->idle))
+  if (!ev_is_active(&s->work)) {
+    ev_check_start(s->loop, &s->work);
     ev_idle_start(s->loop, &s->idle);
+  }
 }
 
 /* Pop the first key (caller frees). */
@@ -1689,18 +1804,30 @@ static void cycle_sync(controller_t *ctl, const char *key, void *data) {
   controller_done(ctl, key, 0);
 }
 
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
-  scheduler_t *s = (scheduler_t *)((char *)w - offsetof(scheduler_t, idle));
-  for (int i = 0; i < 64 && s->nactive; i++) {
+/* Cycles run from a check watcher (after each poll, so a loop busy with
+ * I/O does not starve them as it would an idle watcher), for at most
+ * CYCLE_BUDGET seconds per loop iteration; an idle watcher keeps the loop
+ * from blocking while pods wait. */
+static void work_cb(struct ev_loop *loop, ev_check *w, int revents) {
+  scheduler_t *s = (scheduler_t *)((char *)w - offsetof(scheduler_t, work));
+  double start = ev_time(), cpu = cpu_now();
+  for (int i = 0; s->nactive; i++) {
+    if ((i & 15) == 15 && ev_time() - start > CYCLE_BUDGET)
+      break;
     char *key = active_pop(s);
     const cJSON *pod = pending_pod(s, key);
     if (pod)
       schedule_one(s, pod, key);
     free(key);
   }
-  if (!s->nactive)
-    ev_idle_stop(loop, w);
+  s->stats.cycle_seconds += cpu_now() - cpu;
+  if (!s->nactive) {
+    ev_check_stop(loop, w);
+    ev_idle_stop(loop, &s->idle);
+  }
 }
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {}
 
 /* ---- lifetime ---- */
 
@@ -1714,6 +1841,7 @@ int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, sc
   strmap_init(&s->unsched);
   strmap_init(&s->active_keys);
   ev_idle_init(&s->idle, idle_cb);
+  ev_check_init(&s->work, work_cb);
   client_ref_t pref = {.version = "v1", .resource = "pods"};
   client_ref_t nref = {.version = "v1", .resource = "nodes"};
   int r;
@@ -1766,6 +1894,7 @@ void scheduler_free(scheduler_t *s) {
   if (s->loop) {
     ev_timer_stop(s->loop, &s->flush);
     ev_idle_stop(s->loop, &s->idle);
+    ev_check_stop(s->loop, &s->work);
   }
   while (s->ops) {
     if (s->ops->req)
@@ -1810,6 +1939,8 @@ void scheduler_free(scheduler_t *s) {
     free(s->active[i].key);
   free(s->active);
   strmap_done(&s->active_keys);
+  free(s->sc_buf);
+  free(s->rs_buf);
   free(s);
 }
 

@@ -33,5 +33,8 @@ typedef struct {
   unsigned bind_errors;   /* bindings refused or failed */
   unsigned preemptions;   /* cycles that evicted victims */
   unsigned victims;       /* pods deleted to make room */
+  double cycle_seconds;   /* CPU time spent in cycles (filters, scores, preemption, the
+                           * binding request handed to the in-process API) */
+  double bind_seconds;    /* of which in the binding request (the API's handler) */
 } scheduler_stats_t;
 void scheduler_stats(const scheduler_t *s, scheduler_stats_t *ret_stats);

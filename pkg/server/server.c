@@ -218,6 +218,15 @@ int server_run(const k3c_config_t *cfg) {
   log_info("server", "stopped");
   status = 0;
 out:
+  if (sched) {
+    scheduler_stats_t ss;
+    scheduler_stats(sched, &ss);
+    log_info("server", "scheduler: %u cycles, %u bound, %u unschedulable, %u preemptions, %.3f s "
+                       "CPU in cycles (%.1f us a cycle, %.1f us of it in the API's binding)",
+             ss.attempts, ss.bound, ss.unschedulable, ss.preemptions, ss.cycle_seconds,
+             ss.attempts ? ss.cycle_seconds * 1e6 / ss.attempts : 0.0,
+             ss.attempts ? ss.bind_seconds * 1e6 / ss.attempts : 0.0);
+  }
   scheduler_free(sched);
   controller_nodelifecycle_free(nlc);
   client_free(sched_client);
