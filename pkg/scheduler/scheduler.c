@@ -1490,6 +1490,17 @@ static void preempt(cycle_t *cy, const reasons_t *node_rs, char *msg, size_t msg
     snprintf(msg, msglen, "preemption: not eligible due to preemptionPolicy=Never.");
     return;
   }
+  /* Victims chosen before are still going (graceful deletion): wait for
+   * them rather than choose more (upstream's PodEligibleToPreemptOthers). */
+  const snode_t *nom = node_get(s, str(cy->pod, "status.nominatedNodeName"));
+  for (size_t j = 0; nom && j < nom->npods; j++) {
+    const cJSON *o = nom->pods[j]->priority < cy->priority ? pod_obj(s, nom->pods[j]) : NULL;
+    if (o && json_get_path(o, "metadata.deletionTimestamp")) {
+      snprintf(msg, msglen,
+               "preemption: not eligible due to a terminating pod on the nominated node.");
+      return;
+    }
+  }
   histo_t h = {0};
   candidate_t best = {0};
   bool have = false;

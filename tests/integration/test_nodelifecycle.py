@@ -54,15 +54,21 @@ def make_node(name):
 
 
 renew = {"h1": True}
+hold = set()  # nodes whose kubelet does not finish graceful deletions for now
 stop = threading.Event()
 
 
 def kubelet():
+    """Renew the Leases of the live nodes and finish graceful deletions on them (a pod
+    bound to a node with a live Lease is deleted gracefully: its kubelet deletes it)."""
     while not stop.is_set():
         for name, on in list(renew.items()):
             if on:
                 try:
                     coord.patch_namespaced_lease(name, "kube-node-lease", {"spec": {"renewTime": now()}})
+                    for p in v1.list_namespaced_pod("default", field_selector="spec.nodeName=" + name).items:
+                        if p.metadata.deletion_timestamp and name not in hold:
+                            v1.delete_namespaced_pod(p.metadata.name, "default", grace_period_seconds=0)
                 except client.rest.ApiException:
                     pass
         stop.wait(0.5)
@@ -88,6 +94,14 @@ def ready(name):
 def taints(name):
     spec = v1.read_node(name).spec
     return sorted((x.key, x.effect) for x in ((spec and spec.taints) or []))
+
+
+def going(name):
+    """Gone, or being deleted (a pod on a node whose kubelet is not there stays Terminating)."""
+    try:
+        return v1.read_namespaced_pod(name, "default").metadata.deletion_timestamp is not None
+    except client.rest.ApiException as e:
+        return e.status == 404
 
 
 def exists(name):
@@ -137,7 +151,8 @@ t.ok(wait(lambda: taints("h1") == want), "the unreachable NoSchedule and NoExecu
 ta = [x for x in v1.read_node("h1").spec.taints if x.effect == "NoExecute"]
 t.ok(ta and ta[0].time_added is not None, "the NoExecute taint has timeAdded", ta)
 added = ta[0].time_added.timestamp() if ta else time.time()
-t.ok(wait(lambda: not exists("web"), timeout=15), "the pod is evicted when its toleration expires")
+t.ok(wait(lambda: going("web"), timeout=15),
+     "the pod is evicted when its toleration expires (Terminating: its kubelet is gone)")
 # timeAdded has whole seconds; the eviction is due 2 s after it
 t.ok(time.time() - added >= 1.9, "not before its 2 s toleration", time.time() - added)
 evs = [e for e in v1.list_namespaced_event("default").items
@@ -145,7 +160,7 @@ evs = [e for e in v1.list_namespaced_event("default").items
 t.ok(evs and evs[0].message == "Marking for deletion Pod default/web", "TaintManagerEviction event",
      [e.message for e in evs])
 time.sleep(1)
-t.ok(exists("forever"), "a pod tolerating the taint without tolerationSeconds stays")
+t.ok(exists("forever") and not going("forever"), "a pod tolerating the taint without tolerationSeconds stays")
 rc = [c for c in v1.read_namespaced_pod("forever", "default").status.conditions or [] if c.type == "Ready"]
 t.ok(rc and rc[0].status == "False", "its Ready condition became False (MarkPodsNotReady)", rc)
 evs = [e for e in v1.list_namespaced_event("default").items if e.reason == "NodeNotReady"]
@@ -166,7 +181,8 @@ make_pod("plain", "h1", tolerations=[])
 t.ok(wait(lambda: exists("plain") and v1.read_namespaced_pod("plain", "default").spec.node_name == "h1"),
      "a pod with no default tolerations... bound")
 k.ok("taint node h1 dedicated=x:NoExecute", out="node/h1 tainted")
-t.ok(wait(lambda: not exists("plain")), "is evicted at once by an untolerated NoExecute taint")
+t.ok(wait(lambda: not exists("plain")), "is evicted at once by an untolerated NoExecute taint (and its kubelet "
+     "finishes the deletion)")
 
 # ---- kubectl drain against a PodDisruptionBudget ----
 policy = client.PolicyV1Api(api)
@@ -234,6 +250,44 @@ t.ok(r.returncode == 0 and "node/d1 drained" in r.stdout, "kubectl drain then su
 t.ok(not exists("guarded1") and exists("guarded2"), "guarded1 evicted, guarded2 kept")
 st = wait(lambda: pdb() if pdb().current_healthy == 1 and pdb().disruptions_allowed == 0 else None)
 t.ok(st is not None, "the budget is back to 0 allowed", pdb())
+
+# ---- preemption on a node with a kubelet: the victim terminates gracefully ----
+r = k.run(["apply", "-f", "-"], input="""
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: urgent}
+value: 1000
+""")
+t.ok(r.returncode == 0, "priority class urgent", r.stderr)
+make_node("pp")
+renew["pp"] = True
+hold.add("pp")
+v1.patch_node_status("pp", {"status": {"allocatable": {"cpu": "1", "memory": "8Gi", "pods": "110"}}})
+v1.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lowpp"},
+                                     "spec": {"containers": [{"name": "c", "image": "busybox",
+                                                              "resources": {"requests": {"cpu": "800m"}}}],
+                                              "nodeSelector": {"kubernetes.io/hostname": "pp"}}})
+t.ok(wait(lambda: v1.read_namespaced_pod("lowpp", "default").spec.node_name == "pp"), "lowpp runs on pp")
+v1.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "urgentpp"},
+                                     "spec": {"containers": [{"name": "c", "image": "busybox",
+                                                              "resources": {"requests": {"cpu": "800m"}}}],
+                                              "priorityClassName": "urgent",
+                                              "nodeSelector": {"kubernetes.io/hostname": "pp"}}})
+t.ok(wait(lambda: going("lowpp") and exists("lowpp")), "the victim is Terminating (its kubelet holds it)")
+# a pod deletion elsewhere makes the scheduler look at the preemptor again
+v1.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nudge"},
+                                     "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                              "nodeSelector": {"kubernetes.io/hostname": "d2"}}})
+wait(lambda: v1.read_namespaced_pod("nudge", "default").spec.node_name == "d2")
+v1.delete_namespaced_pod("nudge", "default", grace_period_seconds=0)
+want = "preemption: not eligible due to a terminating pod on the nominated node."
+evs = wait(lambda: [e for e in v1.list_namespaced_event("default").items
+                    if e.involved_object.name == "urgentpp" and e.message.endswith(want)])
+t.ok(evs, "while it terminates, the preemptor does not choose more victims",
+     [e.message for e in v1.list_namespaced_event("default").items if e.involved_object.name == "urgentpp"])
+hold.discard("pp")
+t.ok(wait(lambda: v1.read_namespaced_pod("urgentpp", "default").spec.node_name == "pp"),
+     "once the victim is gone the preemptor is bound")
 
 stop.set()
 t.ok(srv.stop_clean(), "server exited cleanly", srv.log_tail())
