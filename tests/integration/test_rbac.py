@@ -114,6 +114,24 @@ t.ok(r, "its rules reach view's subjects")
 r = as_(alice_cfg, "auth", "can-i", "list", "podtemplates", "-n", "dev")
 t.ok(r.stdout.strip() == "yes", "can-i agrees", r.stdout + r.stderr)
 
+
+def view_rules():
+    r = k("get", "clusterrole", "view", "-o", "json")
+    return json.loads(r.stdout).get("rules", []) if r.returncode == 0 else []
+
+
+rules = until(lambda: (lambda v: v if any("podtemplates" in x.get("resources", []) for x in v) else None)(
+    view_rules()))
+t.ok(rules is not None and any("pods/log" in x.get("resources", []) for x in rules),
+     "the aggregation controller writes the union into view's rules", view_rules())
+r = k("describe", "clusterrole", "edit")
+t.ok(r.returncode == 0 and "deployments.apps" in r.stdout and "podtemplates" in r.stdout,
+     "kubectl describe clusterrole edit lists what edit aggregates (view's too)", r.stdout[-500:])
+k("delete", "clusterrole", "podtemplate-reader")
+gone = until(lambda: not any("podtemplates" in x.get("resources", []) for x in view_rules()) or None)
+t.ok(gone, "a deleted aggregated role's rules leave view", view_rules())
+k("apply", "-f", "-", stdin=json.dumps(agg))
+
 # ---- edit, then escalation
 k("create", "rolebinding", "alice-edit", "--clusterrole=edit", "--user=alice", "-n", "dev")
 r = until(lambda: as_(alice_cfg, "create", "configmap", "c2", "-n", "dev").returncode == 0 or None)
