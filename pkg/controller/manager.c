@@ -12,6 +12,7 @@
 #include "controller/daemonset.h"
 #include "controller/deployment.h"
 #include "controller/cronjob.h"
+#include "controller/disruption.h"
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
@@ -19,7 +20,7 @@
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *cronjobs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *cronjobs, *pdbs;
   client_informer_t *statefulsets, *revisions, *pvcs;
   client_informer_t *nodes, *daemonsets, *clusterroles;
   controller_aggregation_t *aggregation;
@@ -31,6 +32,7 @@ struct controller_manager {
   controller_cronjob_t *cronjob;
   controller_statefulset_t *sts;
   controller_gc_t *gc;
+  controller_disruption_t *disruption;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -58,7 +60,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
       (r = informer(c, "apps", "daemonsets", &m->daemonsets)) < 0 ||
       (r = informer(c, "apps", "controllerrevisions", &m->revisions)) < 0 ||
-      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0)
+      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0 ||
+      (r = informer(c, "policy", "poddisruptionbudgets", &m->pdbs)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -72,7 +75,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_daemonset_new(c, m->daemonsets, m->nodes, m->pods, m->revisions, loop,
                                     &m->ds)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
-      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0)
+      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0 ||
+      (r = controller_disruption_new(c, m->pdbs, m->pods, loop, &m->disruption)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -98,12 +102,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->daemonsets);
   client_informer_start(m->revisions);
   client_informer_start(m->clusterroles);
+  client_informer_start(m->pdbs);
   *ret_mgr = m;
   return 0;
 fail:
   controller_manager_free(m);
   return r;
 }
+
+client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
 
 void controller_manager_set_job_backoff(controller_manager_t *m, double base, double max) {
   controller_job_set_backoff(m->job, base, max);
@@ -112,6 +119,7 @@ void controller_manager_set_job_backoff(controller_manager_t *m, double base, do
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_disruption_free(m->disruption);
   controller_aggregation_free(m->aggregation);
   controller_gc_free(m->gc);
   controller_statefulset_free(m->sts);
@@ -125,6 +133,7 @@ void controller_manager_free(controller_manager_t *m) {
   client_informer_free(m->pvcs);
   client_informer_free(m->statefulsets);
   client_informer_free(m->cronjobs);
+  client_informer_free(m->pdbs);
   client_informer_free(m->clusterroles);
   client_informer_free(m->revisions);
   client_informer_free(m->daemonsets);
