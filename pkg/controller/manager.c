@@ -9,6 +9,7 @@
 
 #include "client/informer.h"
 #include "controller/deployment.h"
+#include "controller/endpoints.h"
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
@@ -21,6 +22,8 @@ struct controller_manager {
   controller_job_t *job;
   controller_ttl_t *ttl;
   controller_gc_t *gc;
+  client_informer_t *services, *endpoints;
+  controller_endpoints_t *eps;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -43,6 +46,9 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
       (r = informer(c, "batch", "jobs", &m->jobs)) < 0)
     goto fail;
+  if ((r = informer(c, "", "services", &m->services)) < 0 ||
+      (r = informer(c, "", "endpoints", &m->endpoints)) < 0)
+    goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
       (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
@@ -50,6 +56,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_job_new(c, m->jobs, m->pods, loop, &m->job)) < 0 ||
       (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0)
+    goto fail;
+  if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -63,6 +71,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->deployments);
   client_informer_start(m->rcs);
   client_informer_start(m->jobs);
+  client_informer_start(m->services);
+  client_informer_start(m->endpoints);
   *ret_mgr = m;
   return 0;
 fail:
@@ -77,12 +87,15 @@ void controller_manager_set_job_backoff(controller_manager_t *m, double base, do
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_endpoints_free(m->eps);
   controller_gc_free(m->gc);
   controller_ttl_free(m->ttl);
   controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->endpoints);
+  client_informer_free(m->services);
   client_informer_free(m->jobs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);
