@@ -46,6 +46,7 @@ typedef struct {
   char *datastore_endpoint;
   int output_budget_mib; /* unsent response bytes all connections may hold */
   int job_backoff_seconds; /* the Job controller's first pod failure back-off */
+  int max_endpoints_per_slice; /* the EndpointSlice controller's endpoints per slice */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

@@ -10,6 +10,7 @@
 #include "client/informer.h"
 #include "controller/deployment.h"
 #include "controller/endpoints.h"
+#include "controller/endpointslice.h"
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
@@ -22,8 +23,9 @@ struct controller_manager {
   controller_job_t *job;
   controller_ttl_t *ttl;
   controller_gc_t *gc;
-  client_informer_t *services, *endpoints;
+  client_informer_t *services, *endpoints, *slices, *nodes;
   controller_endpoints_t *eps;
+  controller_endpointslice_t *epslices;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -47,7 +49,9 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "batch", "jobs", &m->jobs)) < 0)
     goto fail;
   if ((r = informer(c, "", "services", &m->services)) < 0 ||
-      (r = informer(c, "", "endpoints", &m->endpoints)) < 0)
+      (r = informer(c, "", "endpoints", &m->endpoints)) < 0 ||
+      (r = informer(c, "discovery.k8s.io", "endpointslices", &m->slices)) < 0 ||
+      (r = informer(c, "", "nodes", &m->nodes)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -57,7 +61,9 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0)
     goto fail;
-  if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0)
+  if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
+      (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes, 0, loop,
+                                        &m->epslices)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -73,6 +79,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->jobs);
   client_informer_start(m->services);
   client_informer_start(m->endpoints);
+  client_informer_start(m->slices);
+  client_informer_start(m->nodes);
   *ret_mgr = m;
   return 0;
 fail:
@@ -84,9 +92,14 @@ void controller_manager_set_job_backoff(controller_manager_t *m, double base, do
   controller_job_set_backoff(m->job, base, max);
 }
 
+void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int max) {
+  controller_endpointslice_set_max(m->epslices, max);
+}
+
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_endpointslice_free(m->epslices);
   controller_endpoints_free(m->eps);
   controller_gc_free(m->gc);
   controller_ttl_free(m->ttl);
@@ -94,6 +107,8 @@ void controller_manager_free(controller_manager_t *m) {
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->nodes);
+  client_informer_free(m->slices);
   client_informer_free(m->endpoints);
   client_informer_free(m->services);
   client_informer_free(m->jobs);

@@ -15,5 +15,7 @@ typedef struct controller_manager controller_manager_t;
 int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manager_t **ret_mgr);
 /* The Job controller's pod failure back-off (seconds; tests shorten it). */
 void controller_manager_set_job_backoff(controller_manager_t *mgr, double base, double max);
+/* Endpoints per EndpointSlice (1..1000; upstream's --max-endpoints-per-slice). */
+void controller_manager_set_max_endpoints_per_slice(controller_manager_t *mgr, int max);
 /* Stop every controller, then the informers. Accepts NULL. */
 void controller_manager_free(controller_manager_t *mgr);

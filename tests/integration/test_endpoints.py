@@ -236,5 +236,4 @@ kep = ep_json("kubernetes")
 t.ok(kep and (kep.get("metadata", {}).get("labels") or {}).get("endpointslice.kubernetes.io/skip-mirror") == "true"
      and len(ips(kep)) == 1, "the API server's own kubernetes Endpoints are untouched", json.dumps(kep))
 
-srv.stop()
-t.done()
+k.finish()
