@@ -470,7 +470,9 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   ec->syncs = s;
   controller_ops_init(&s->ops, s, esync_end);
   char ns[256], name[256];
-  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0) {
+  /* default/kubernetes is the API server's own (api.c keeps both) */
+  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0 ||
+      (!strcmp(ns, "default") && !strcmp(name, "kubernetes"))) {
     esync_end(s);
     return;
   }

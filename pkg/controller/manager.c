@@ -14,6 +14,7 @@
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
+#include "controller/resourcequota.h"
 #include "util/alloc.h"
 
 struct controller_manager {
@@ -26,6 +27,8 @@ struct controller_manager {
   client_informer_t *services, *endpoints, *slices, *nodes;
   controller_endpoints_t *eps;
   controller_endpointslice_t *epslices;
+  client_informer_t *quotas;
+  controller_quota_t *quota;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -51,7 +54,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   if ((r = informer(c, "", "services", &m->services)) < 0 ||
       (r = informer(c, "", "endpoints", &m->endpoints)) < 0 ||
       (r = informer(c, "discovery.k8s.io", "endpointslices", &m->slices)) < 0 ||
-      (r = informer(c, "", "nodes", &m->nodes)) < 0)
+      (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
+      (r = informer(c, "", "resourcequotas", &m->quotas)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
@@ -63,7 +67,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
     goto fail;
   if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
       (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes, 0, loop,
-                                        &m->epslices)) < 0)
+                                        &m->epslices)) < 0 ||
+      (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -81,6 +86,7 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->endpoints);
   client_informer_start(m->slices);
   client_informer_start(m->nodes);
+  client_informer_start(m->quotas);
   *ret_mgr = m;
   return 0;
 fail:
@@ -99,6 +105,7 @@ void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_quota_free(m->quota);
   controller_endpointslice_free(m->epslices);
   controller_endpoints_free(m->eps);
   controller_gc_free(m->gc);
@@ -107,6 +114,7 @@ void controller_manager_free(controller_manager_t *m) {
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->quotas);
   client_informer_free(m->nodes);
   client_informer_free(m->slices);
   client_informer_free(m->endpoints);

@@ -233,6 +233,12 @@ t.ok(ok and ips(ep_json("web")) == ["10.42.0.13", "10.42.0.15"],
      "services select pods of their own namespace only", json.dumps([ep_json("web", "ep2"), ep_json("web")]))
 
 kep = ep_json("kubernetes")
+v1.delete_namespaced_service("kubernetes", "default")
+time.sleep(1.5)
+t.ok(ep_json("kubernetes") is not None, "deleting svc/kubernetes leaves the API server's own "
+     "Endpoints alone (regression: the controller deleted them)")
+wait(lambda: k.run(["get", "svc", "kubernetes"]).returncode == 0)
+
 t.ok(kep and (kep.get("metadata", {}).get("labels") or {}).get("endpointslice.kubernetes.io/skip-mirror") == "true"
      and len(ips(kep)) == 1, "the API server's own kubernetes Endpoints are untouched", json.dumps(kep))
 
