@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/hollow.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "server/server.h"
@@ -93,7 +94,7 @@ int main(int argc, char **argv) {
       rc = server_run(&cfg);
   } else if (!strcmp(cmd, "agent")) {
     if ((rc = load_config(&cfg, CONFIG_CMD_AGENT, "agent", argc - 2, argv + 2)) < 0)
-      rc = cli_agent(&cfg);
+      rc = cfg.hollow > 0 ? agent_hollow_run(&cfg) : cli_agent(&cfg);
   } else if (!strcmp(cmd, "token")) {
     return cli_token(argc - 2, argv + 2);
   } else if (cmd[0] == '-') {

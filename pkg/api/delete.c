@@ -21,6 +21,8 @@ typedef struct {
   const char *pre_uid;
   const char *pre_rv;
   bool dry_run;
+  bool has_grace; /* gracePeriodSeconds given */
+  long long grace;
   cJSON *doc;
 } delete_opts_t;
 
@@ -52,6 +54,14 @@ static int delete_opts(http_req_t *req, delete_opts_t *o, api_status_t *st) {
     o->pre_rv = obj_str(o->doc, "preconditions.resourceVersion");
     const cJSON *dr = obj_get(o->doc, "dryRun");
     o->dry_run = cJSON_GetArraySize(dr) > 0;
+  }
+  const cJSON *gp = obj_get(o->doc, "gracePeriodSeconds");
+  if (cJSON_IsNumber(gp)) {
+    o->has_grace = true;
+    o->grace = (long long)gp->valuedouble;
+  } else if (http_req_query(req, "gracePeriodSeconds")) {
+    o->has_grace = true; /* its syntax was checked with the query options */
+    o->grace = strtoll(http_req_query(req, "gracePeriodSeconds"), NULL, 10);
   }
   if (!o->propagation)
     o->propagation = http_req_query(req, "propagationPolicy");
@@ -112,6 +122,80 @@ static void add_finalizer(cJSON *obj, const char *f) {
       return;
   }
   cJSON_AddItemToArray(list, cJSON_CreateString(f));
+}
+
+/* Whether a kubelet would finish a graceful deletion on node: its Lease in
+ * kube-node-lease was renewed within its duration. k3c differs from
+ * upstream here: a pod bound to a node nothing runs on (a Node object
+ * written by hand) is deleted at once, not left Terminating forever. */
+static bool node_has_kubelet(api_server_t *srv, const char *node) {
+  const api_resource_t *lr = api_registry_find("coordination.k8s.io", "v1", "leases");
+  if (!lr || !node || !node[0])
+    return false;
+  char *key = api_resource_key(lr, "kube-node-lease", node);
+  store_kv_t *kv = NULL;
+  bool live = false;
+  if (store_get_latest(srv->store, key, &kv) == 0 && kv) {
+    cJSON *lease = cJSON_ParseWithLength(kv->value, kv->len);
+    const cJSON *d = obj_get(lease, "spec.leaseDurationSeconds");
+    time_t renew = obj_time_parse(obj_str(lease, "spec.renewTime"));
+    live = renew > 0 && (double)time(NULL) <= (double)renew + (cJSON_IsNumber(d) ? d->valuedouble : 40);
+    cJSON_Delete(lease);
+    store_kv_unref(kv);
+  }
+  free(key);
+  return live;
+}
+
+typedef enum { GRACE_NONE, GRACE_START, GRACE_PENDING } grace_t;
+
+/* Graceful pod deletion, as upstream's podStrategy.CheckGracefulDelete
+ * and rest.BeforeDelete decide it: a pod bound to a node and not finished
+ * gets deletionTimestamp = now + its grace period (the request's
+ * gracePeriodSeconds, else spec.terminationGracePeriodSeconds) and
+ * deletionGracePeriodSeconds, and stays until its kubelet deletes it with
+ * grace period 0; a second delete may only shorten the period. */
+static grace_t pod_grace(api_server_t *srv, const api_resource_t *res, cJSON *obj,
+                         const delete_opts_t *o) {
+  if (res->s->group[0] || strcmp(res->s->kind, "Pod"))
+    return GRACE_NONE;
+  cJSON *meta = obj_meta(obj);
+  const char *ts = obj_str(obj, "metadata.deletionTimestamp");
+  if (ts) {
+    const cJSON *cur = obj_get(obj, "metadata.deletionGracePeriodSeconds");
+    long long period = cJSON_IsNumber(cur) ? (long long)cur->valuedouble : 0;
+    if (period == 0)
+      return GRACE_NONE; /* a deletion that did not complete: finish it */
+    if (!o->has_grace || o->grace >= period)
+      return GRACE_PENDING;
+    long long grace = o->grace < 0 ? 1 : o->grace;
+    if (grace == 0)
+      return GRACE_NONE;
+    char when[32];
+    obj_time_format(obj_time_parse(ts) - (time_t)period + (time_t)grace, when, sizeof(when));
+    obj_set_str(meta, "deletionTimestamp", when);
+    obj_set(meta, "deletionGracePeriodSeconds", cJSON_CreateNumber((double)grace));
+    return GRACE_START;
+  }
+  long long period = 0;
+  const cJSON *tg = obj_get(obj, "spec.terminationGracePeriodSeconds");
+  if (o->has_grace)
+    period = o->grace;
+  else if (cJSON_IsNumber(tg))
+    period = (long long)tg->valuedouble;
+  const char *node = obj_str(obj, "spec.nodeName");
+  const char *phase = obj_str(obj, "status.phase");
+  if (!node || !node[0] || (phase && (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded"))))
+    period = 0;
+  if (period < 0)
+    period = 1;
+  if (period == 0 || !node_has_kubelet(srv, node))
+    return GRACE_NONE;
+  char when[32];
+  obj_time_format(time(NULL) + (time_t)period, when, sizeof(when));
+  obj_set_str(meta, "deletionTimestamp", when);
+  obj_set(meta, "deletionGracePeriodSeconds", cJSON_CreateNumber((double)period));
+  return GRACE_START;
 }
 
 /* Delete one object: finalizers make it a graceful update. */
@@ -175,7 +259,23 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     add_finalizer(obj, gcf);
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
   bool is_ns = !strcmp(res->s->kind, "Namespace") && !res->s->group[0];
+  grace_t grace = pod_grace(srv, res, obj, o);
+  if (grace == GRACE_PENDING) { /* nothing changes: the object as it is */
+    if (req) {
+      api__from_storage(view, obj);
+      api__respond_obj(req, 200, obj);
+    } else {
+      cJSON_Delete(obj);
+    }
+    return;
+  }
   char *key = api_resource_key(res, obj_str(obj, "metadata.namespace"), name);
+  if (grace == GRACE_START) {
+    /* upstream answers 200 with the pod, not 202 */
+    api__submit(srv, req, res, view, STORE_OP_UPDATE, key, obj, kv->mod_rev, 200,
+                API_REPLY_OBJECT, false);
+    return;
+  }
   if (cJSON_GetArraySize(fin) > 0 || is_ns) {
     cJSON *meta = obj_meta(obj);
     if (!cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp")) {

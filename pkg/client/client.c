@@ -161,13 +161,11 @@ int client_ref_path(const client_ref_t *ref, char *out, size_t outlen) {
 
 /* ---- requests ---- */
 
-static client_req_t *start(client_t *c, const client_ref_t *ref, const char *method,
-                           const char *query, const char *content_type, const cJSON *body,
-                           bool watch, client_event_cb event_cb, client_done_cb done_cb,
-                           void *data) {
-  char path[1024], target[8192];
-  if (client_ref_path(ref, path, sizeof(path)) < 0)
-    return NULL;
+static client_req_t *start_path(client_t *c, const char *path, const char *method,
+                                const char *query, const char *content_type, const cJSON *body,
+                                bool watch, client_event_cb event_cb, client_done_cb done_cb,
+                                void *data) {
+  char target[8192];
   bool has_q = (query && query[0]) || watch;
   int n = snprintf(target, sizeof(target), "%s%s%s%s%s", path, has_q ? "?" : "",
                    watch ? "watch=true" : "", watch && query && query[0] ? "&" : "",
@@ -196,6 +194,22 @@ static client_req_t *start(client_t *c, const client_ref_t *ref, const char *met
     return NULL;
   }
   return r;
+}
+
+static client_req_t *start(client_t *c, const client_ref_t *ref, const char *method,
+                           const char *query, const char *content_type, const cJSON *body,
+                           bool watch, client_event_cb event_cb, client_done_cb done_cb,
+                           void *data) {
+  char path[1024];
+  if (client_ref_path(ref, path, sizeof(path)) < 0)
+    return NULL;
+  return start_path(c, path, method, query, content_type, body, watch, event_cb, done_cb, data);
+}
+
+client_req_t *client_get_path(client_t *c, const char *path, client_done_cb cb, void *data) {
+  if (!path || path[0] != '/' || strlen(path) >= 1024 || strpbrk(path, "?# "))
+    return NULL;
+  return start_path(c, path, "GET", NULL, NULL, NULL, false, NULL, cb, data);
 }
 
 client_req_t *client_get(client_t *c, const client_ref_t *ref, const char *query, client_done_cb cb,

@@ -116,6 +116,10 @@ client_req_t *client_patch(client_t *c, const client_ref_t *ref, client_patch_t 
 client_req_t *client_delete(client_t *c, const client_ref_t *ref, const cJSON *options,
                             client_done_cb cb, void *data);
 
+/* GET of a path outside the resource tree ("/version"); NULL for a path
+ * that does not start with '/', has a query or is over 1 KiB. */
+client_req_t *client_get_path(client_t *c, const char *path, client_done_cb cb, void *data);
+
 /* A watch: each event arrives at event_cb as (type "ADDED"|"MODIFIED"|
  * "DELETED"|"BOOKMARK"|"ERROR", object); the callback owns obj and frees it
  * with cJSON_Delete. When

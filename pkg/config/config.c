@@ -77,6 +77,24 @@ static const opt_t opts[] = {
      "server to connect to (https://host:6443)", 0, 0},
     {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,
      "use this containerd socket instead of starting one", 0, 0},
+    {"kubeconfig", 0, "K3C_KUBECONFIG", T_STRING, OFF(kubeconfig), NULL, AGT,
+     "kubeconfig file with the server and credentials to use (instead of --server/--token)", 0, 0},
+    {"hollow", 0, NULL, T_INT, OFF(hollow), "0", AGT,
+     "run N hollow nodes: registered, heartbeating, playing the kubelet without containers "
+     "(docs/HOLLOW.md)",
+     0, 10000},
+    {"hollow-prefix", 0, NULL, T_STRING, OFF(hollow_prefix), "hollow-", AGT,
+     "name prefix of the hollow nodes (prefix0, prefix1, ...)", 0, 0},
+    {"hollow-cpu", 0, NULL, T_STRING, OFF(hollow_cpu), "4", AGT,
+     "cpu capacity of each hollow node", 0, 0},
+    {"hollow-memory", 0, NULL, T_STRING, OFF(hollow_memory), "8Gi", AGT,
+     "memory capacity of each hollow node", 0, 0},
+    {"hollow-pods", 0, NULL, T_INT, OFF(hollow_pods), "110", AGT,
+     "pod capacity of each hollow node", 1, 100000},
+    {"hollow-lease-seconds", 0, NULL, T_INT, OFF(hollow_lease_seconds), "10", AGT,
+     "seconds between renewals of each hollow node's Lease", 1, 3600},
+    {"hollow-status-seconds", 0, NULL, T_INT, OFF(hollow_status_seconds), "60", AGT,
+     "seconds between node status posts of each hollow node", 1, 3600},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

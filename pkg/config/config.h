@@ -50,6 +50,15 @@ typedef struct {
   /* agent */
   char *server;
   char *container_runtime_endpoint;
+  char *kubeconfig;      /* agent credentials from a kubeconfig file */
+  /* hollow agent (pkg/agent/hollow.h): N fake nodes, no containers */
+  int hollow;            /* 0: a real agent */
+  char *hollow_prefix;
+  char *hollow_cpu;
+  char *hollow_memory;
+  int hollow_pods;
+  int hollow_lease_seconds;
+  int hollow_status_seconds;
 } k3c_config_t;
 
 #define CONFIG_DEFAULT_FILE "/etc/k3c/config.yaml"

@@ -19,6 +19,10 @@ srv.ssl_context(client_cert=True) gives an SSLContext trusting the cluster CA.
 srv.connect(client_cert=True) gives an http.client.HTTPSConnection.
 srv.stop() sends SIGTERM and returns the exit status; srv.stop_clean() also
 checks the log for sanitizer reports (leaks count as failure).
+
+Hollow(srv, n, extra_args=[...]).start() runs `k3c agent --hollow n` with the
+server's admin kubeconfig (nodes hollow-0..n-1 by default) and waits until the
+nodes are Ready; stop()/stop_clean() end it by its pid as for the server.
 """
 import base64
 import http.client
@@ -193,3 +197,66 @@ class Server:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Hollow:
+    """`k3c agent --hollow N` against srv, with srv's admin kubeconfig."""
+
+    def __init__(self, srv, n, extra_args=(), prefix="hollow-"):
+        self.srv = srv
+        self.n = n
+        self.prefix = prefix
+        self.names = ["%s%d" % (prefix, i) for i in range(n)]
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = None
+
+    def start(self, timeout=60, wait_ready=True):
+        self.log_path = os.path.join(self.srv.tmp, "hollow-%d.log" % int(time.time() * 1000))
+        args = [k3c_bin(), "agent", "--config", "/dev/null", "--hollow", str(self.n),
+                "--hollow-prefix", self.prefix, "--kubeconfig", self.srv.kubeconfig] + self.extra_args
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_ready:
+            return self
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("k3c agent --hollow exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
+            r = self.srv.kubectl("get", "nodes", "-o",
+                                 "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status}{'\\n'}{end}")
+            ready = {l.split("=")[0] for l in r.stdout.split() if l.endswith("=True")}
+            if all(name in ready for name in self.names):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError("hollow nodes not Ready after %ss:\n%s" % (timeout, self.log_tail()))
+
+    def stop(self, timeout=30):
+        """SIGTERM by pid and wait; returns the exit status (None if it had to be killed)."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
+                return None
+        self.log.close()
+        return self.proc.returncode
+
+    def stop_clean(self, timeout=30):
+        rc = self.stop(timeout)
+        log = self.log_text()
+        return rc == 0 and not any(m in log for m in SANITIZER_MARKS)
+
+    def log_text(self):
+        if not self.log_path or not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])

@@ -1,0 +1,788 @@
+/* Hollow nodes (`k3c agent --hollow N`), in the spirit of upstream's
+ * kubemark: N Node objects with capacity, addresses, nodeInfo and the
+ * kubelet's conditions, a Lease per node renewed in kube-node-lease, and a
+ * kubelet's part on the pods bound to them without any container: status
+ * from hollow_pod.c, graceful deletion finished with grace period 0.
+ * https://kubernetes.io/docs/concepts/architecture/nodes/#node-heartbeats */
+#include "agent/hollow.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <mbedtls/base64.h>
+
+#include "agent/hollow_pod.h"
+#include "client/informer.h"
+#include "controller/controller.h"
+#include "json/util.h"
+#include "util/alloc.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/strmap.h"
+#include "yaml/decode.h"
+
+#define LEASE_DURATION 40 /* upstream's kubelet: nodeLeaseDurationSeconds */
+#define POD_WORKERS 32
+#define IPS_PER_NODE 253 /* pod addresses .2 .. .254 of the node's /24 */
+
+typedef struct agent_hollow_node node_t;
+
+/* One request the agent has in flight, cancelled when it is freed. */
+typedef struct op {
+  agent_hollow_t *h;
+  struct op *prev, *next;
+  client_req_t *req;
+  node_t *node; /* node requests */
+  char *key;    /* pod requests: the reconciled key */
+  int kind;
+} op_t;
+
+enum { OP_VERSION, OP_REGISTER, OP_GET_NODE, OP_STATUS, OP_LEASE, OP_LEASE_CREATE, OP_POD };
+
+struct agent_hollow_node {
+  agent_hollow_t *h;
+  int index;
+  char name[256];
+  char ip[20];
+  char *uid;
+  bool registered, status_busy, lease_busy;
+  time_t since; /* conditions' lastTransitionTime */
+  ev_timer lease_timer, status_timer;
+  unsigned next_ip;
+};
+
+struct agent_hollow {
+  struct ev_loop *loop;
+  client_t *c;
+  agent_hollow_opts_t o; /* strings owned */
+  node_t *nodes;
+  strmap_t by_name;
+  client_informer_t *pods;
+  controller_t *ctl;
+  op_t *ops;
+};
+
+/* ---- small helpers ---- */
+
+static const char *jstr(const cJSON *obj, const char *path) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void now_rfc3339(char *out, size_t len) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void time_rfc3339(time_t t, char *out, size_t len) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* metav1.MicroTime: "2006-01-02T15:04:05.000000Z" */
+static void now_micro(char *out, size_t len) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  struct tm tm;
+  gmtime_r(&tv.tv_sec, &tm);
+  char base[32];
+  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, len, "%s.%06ldZ", base, (long)tv.tv_usec);
+}
+
+static const char *arch(void) {
+#if defined(__x86_64__)
+  return "amd64";
+#elif defined(__aarch64__)
+  return "arm64";
+#elif defined(__arm__)
+  return "arm";
+#else
+  return "unknown";
+#endif
+}
+
+static op_t *op_new(agent_hollow_t *h, int kind, node_t *node, const char *key) {
+  op_t *op = xcalloc(1, sizeof(*op));
+  op->h = h;
+  op->kind = kind;
+  op->node = node;
+  op->key = key ? xstrdup(key) : NULL;
+  op->next = h->ops;
+  if (op->next)
+    op->next->prev = op;
+  h->ops = op;
+  return op;
+}
+
+static void op_free(op_t *op) {
+  agent_hollow_t *h = op->h;
+  if (op->prev)
+    op->prev->next = op->next;
+  else
+    h->ops = op->next;
+  if (op->next)
+    op->next->prev = op->prev;
+  free(op->key);
+  free(op);
+}
+
+/* Start req for op, or free op when it could not start. */
+static bool op_started(op_t *op, client_req_t *req) {
+  if (!req) {
+    op_free(op);
+    return false;
+  }
+  op->req = req;
+  return true;
+}
+
+/* ---- nodes ---- */
+
+static void node_post_status(node_t *n);
+static void node_renew_lease(node_t *n);
+
+static cJSON *node_object(node_t *n) {
+  agent_hollow_t *h = n->h;
+  cJSON *node = cJSON_CreateObject();
+  cJSON_AddStringToObject(node, "apiVersion", "v1");
+  cJSON_AddStringToObject(node, "kind", "Node");
+  cJSON *md = cJSON_AddObjectToObject(node, "metadata");
+  cJSON_AddStringToObject(md, "name", n->name);
+  cJSON *l = cJSON_AddObjectToObject(md, "labels");
+  cJSON_AddStringToObject(l, "beta.kubernetes.io/arch", arch());
+  cJSON_AddStringToObject(l, "beta.kubernetes.io/os", "linux");
+  cJSON_AddStringToObject(l, "kubernetes.io/arch", arch());
+  cJSON_AddStringToObject(l, "kubernetes.io/hostname", n->name);
+  cJSON_AddStringToObject(l, "kubernetes.io/os", "linux");
+  cJSON_AddStringToObject(l, "node.k3c.io/hollow", "true");
+  cJSON *a = cJSON_AddObjectToObject(md, "annotations");
+  cJSON_AddStringToObject(a, "node.alpha.kubernetes.io/ttl", "0");
+  cJSON_AddObjectToObject(node, "spec");
+  (void)h;
+  return node;
+}
+
+static void add_resources(cJSON *obj, const char *name, const agent_hollow_opts_t *o) {
+  cJSON *r = cJSON_AddObjectToObject(obj, name);
+  char pods[16];
+  snprintf(pods, sizeof(pods), "%d", o->pods);
+  cJSON_AddStringToObject(r, "cpu", o->cpu);
+  cJSON_AddStringToObject(r, "ephemeral-storage", "100Gi");
+  cJSON_AddStringToObject(r, "memory", o->memory);
+  cJSON_AddStringToObject(r, "pods", pods);
+}
+
+static void add_condition(cJSON *conds, const char *type, const char *status, const char *reason,
+                          const char *message, const char *beat, const char *since) {
+  cJSON *c = cJSON_CreateObject();
+  cJSON_AddStringToObject(c, "type", type);
+  cJSON_AddStringToObject(c, "status", status);
+  cJSON_AddStringToObject(c, "lastHeartbeatTime", beat);
+  cJSON_AddStringToObject(c, "lastTransitionTime", since);
+  cJSON_AddStringToObject(c, "reason", reason);
+  cJSON_AddStringToObject(c, "message", message);
+  cJSON_AddItemToArray(conds, c);
+}
+
+/* The status a kubelet posts: capacity, conditions, addresses, nodeInfo. */
+static cJSON *node_status(node_t *n) {
+  agent_hollow_t *h = n->h;
+  char beat[32], since[32];
+  now_rfc3339(beat, sizeof(beat));
+  time_rfc3339(n->since, since, sizeof(since));
+  cJSON *p = cJSON_CreateObject();
+  cJSON *st = cJSON_AddObjectToObject(p, "status");
+  add_resources(st, "capacity", &h->o);
+  add_resources(st, "allocatable", &h->o);
+  cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+  add_condition(conds, "MemoryPressure", "False", "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available", beat, since);
+  add_condition(conds, "DiskPressure", "False", "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure", beat, since);
+  add_condition(conds, "PIDPressure", "False", "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available", beat, since);
+  add_condition(conds, "Ready", "True", "KubeletReady", "kubelet is posting ready status", beat,
+                since);
+  cJSON *addrs = cJSON_AddArrayToObject(st, "addresses");
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddStringToObject(a, "type", "InternalIP");
+  cJSON_AddStringToObject(a, "address", n->ip);
+  cJSON_AddItemToArray(addrs, a);
+  a = cJSON_CreateObject();
+  cJSON_AddStringToObject(a, "type", "Hostname");
+  cJSON_AddStringToObject(a, "address", n->name);
+  cJSON_AddItemToArray(addrs, a);
+  cJSON *de = cJSON_AddObjectToObject(cJSON_AddObjectToObject(st, "daemonEndpoints"),
+                                      "kubeletEndpoint");
+  cJSON_AddNumberToObject(de, "Port", 10250);
+  cJSON *ni = cJSON_AddObjectToObject(st, "nodeInfo");
+  char id[64];
+  snprintf(id, sizeof(id), "hollow-%08x%024d", 0x6b3c0000u + (unsigned)n->index, n->index);
+  cJSON_AddStringToObject(ni, "machineID", id);
+  cJSON_AddStringToObject(ni, "systemUUID", id);
+  cJSON_AddStringToObject(ni, "bootID", id);
+  cJSON_AddStringToObject(ni, "kernelVersion", "hollow");
+  cJSON_AddStringToObject(ni, "osImage", "k3c hollow node");
+  cJSON_AddStringToObject(ni, "containerRuntimeVersion", "hollow://1.0");
+  cJSON_AddStringToObject(ni, "kubeletVersion", h->o.kubelet_version);
+  cJSON_AddStringToObject(ni, "kubeProxyVersion", h->o.kubelet_version);
+  cJSON_AddStringToObject(ni, "operatingSystem", "linux");
+  cJSON_AddStringToObject(ni, "architecture", arch());
+  return p;
+}
+
+static void set_uid(node_t *n, const cJSON *obj) {
+  const char *uid = jstr(obj, "metadata.uid");
+  if (!uid)
+    return;
+  free(n->uid);
+  n->uid = xstrdup(uid);
+}
+
+static void node_registered(node_t *n) {
+  if (!n->registered)
+    log_info("hollow", "node %s registered", n->name);
+  n->registered = true;
+  node_post_status(n);
+  node_renew_lease(n);
+  ev_timer_again(n->h->loop, &n->status_timer);
+  ev_timer_again(n->h->loop, &n->lease_timer);
+}
+
+static void node_done(const client_result_t *res, void *data);
+
+static void node_register(node_t *n) {
+  agent_hollow_t *h = n->h;
+  cJSON *node = node_object(n);
+  client_ref_t ref = {.version = "v1", .resource = "nodes"};
+  op_t *op = op_new(h, OP_REGISTER, n, NULL);
+  op_started(op, client_create(h->c, &ref, node, node_done, op));
+  cJSON_Delete(node);
+}
+
+static void node_done(const client_result_t *res, void *data) {
+  op_t *op = data;
+  node_t *n = op->node;
+  agent_hollow_t *h = op->h;
+  int kind = op->kind;
+  op_free(op);
+  if (kind == OP_REGISTER && res->code == 409) {
+    client_ref_t ref = {.version = "v1", .resource = "nodes", .name = n->name};
+    op_t *g = op_new(h, OP_GET_NODE, n, NULL);
+    op_started(g, client_get(h->c, &ref, NULL, node_done, g));
+    return;
+  }
+  if (res->code == 200 || res->code == 201) {
+    set_uid(n, res->obj);
+    node_registered(n);
+    return;
+  }
+  log_warn("hollow", "node %s: registering: %d %s", n->name, res->code,
+           res->message ? res->message : "");
+  ev_timer_again(h->loop, &n->status_timer); /* the status tick retries */
+}
+
+static void status_done(const client_result_t *res, void *data) {
+  op_t *op = data;
+  node_t *n = op->node;
+  op_free(op);
+  n->status_busy = false;
+  if (res->code == 404) { /* deleted: register again, as a kubelet does */
+    n->registered = false;
+    node_register(n);
+  } else if (res->code != 200) {
+    log_warn("hollow", "node %s: status: %d %s", n->name, res->code,
+             res->message ? res->message : "");
+  }
+}
+
+static void node_post_status(node_t *n) {
+  agent_hollow_t *h = n->h;
+  if (n->status_busy)
+    return;
+  cJSON *p = node_status(n);
+  client_ref_t ref = {.version = "v1", .resource = "nodes", .name = n->name,
+                      .subresource = "status"};
+  op_t *op = op_new(h, OP_STATUS, n, NULL);
+  n->status_busy = op_started(op, client_patch(h->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL,
+                                               status_done, op));
+  cJSON_Delete(p);
+}
+
+static cJSON *lease_object(node_t *n, bool full) {
+  cJSON *l = cJSON_CreateObject();
+  char now[40];
+  now_micro(now, sizeof(now));
+  if (full) {
+    cJSON_AddStringToObject(l, "apiVersion", "coordination.k8s.io/v1");
+    cJSON_AddStringToObject(l, "kind", "Lease");
+    cJSON *md = cJSON_AddObjectToObject(l, "metadata");
+    cJSON_AddStringToObject(md, "name", n->name);
+    cJSON_AddStringToObject(md, "namespace", "kube-node-lease");
+    if (n->uid) {
+      cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+      cJSON *r = cJSON_CreateObject();
+      cJSON_AddStringToObject(r, "apiVersion", "v1");
+      cJSON_AddStringToObject(r, "kind", "Node");
+      cJSON_AddStringToObject(r, "name", n->name);
+      cJSON_AddStringToObject(r, "uid", n->uid);
+      cJSON_AddItemToArray(refs, r);
+    }
+  }
+  cJSON *spec = cJSON_AddObjectToObject(l, "spec");
+  cJSON_AddStringToObject(spec, "holderIdentity", n->name);
+  cJSON_AddNumberToObject(spec, "leaseDurationSeconds", LEASE_DURATION);
+  cJSON_AddStringToObject(spec, "renewTime", now);
+  return l;
+}
+
+static void lease_done(const client_result_t *res, void *data) {
+  op_t *op = data;
+  node_t *n = op->node;
+  agent_hollow_t *h = op->h;
+  int kind = op->kind;
+  op_free(op);
+  n->lease_busy = false;
+  if (kind == OP_LEASE && res->code == 404) {
+    cJSON *l = lease_object(n, true);
+    client_ref_t ref = {.group = "coordination.k8s.io", .version = "v1", .resource = "leases",
+                        .ns = "kube-node-lease"};
+    op_t *c = op_new(h, OP_LEASE_CREATE, n, NULL);
+    n->lease_busy = op_started(c, client_create(h->c, &ref, l, lease_done, c));
+    cJSON_Delete(l);
+    return;
+  }
+  if (res->code != 200 && res->code != 201)
+    log_warn("hollow", "node %s: lease: %d %s", n->name, res->code,
+             res->message ? res->message : "");
+}
+
+static void node_renew_lease(node_t *n) {
+  agent_hollow_t *h = n->h;
+  if (n->lease_busy)
+    return;
+  cJSON *l = lease_object(n, false);
+  client_ref_t ref = {.group = "coordination.k8s.io", .version = "v1", .resource = "leases",
+                      .ns = "kube-node-lease", .name = n->name};
+  op_t *op = op_new(h, OP_LEASE, n, NULL);
+  n->lease_busy =
+      op_started(op, client_patch(h->c, &ref, CLIENT_PATCH_MERGE, l, NULL, lease_done, op));
+  cJSON_Delete(l);
+}
+
+static void lease_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+  node_t *n = (node_t *)((char *)w - offsetof(node_t, lease_timer));
+  if (n->registered)
+    node_renew_lease(n);
+}
+
+static void status_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+  node_t *n = (node_t *)((char *)w - offsetof(node_t, status_timer));
+  if (n->registered)
+    node_post_status(n);
+  else
+    node_register(n);
+}
+
+/* ---- pods ---- */
+
+static node_t *pod_node(agent_hollow_t *h, const cJSON *pod) {
+  const char *name = jstr(pod, "spec.nodeName");
+  return name && name[0] ? strmap_get(&h->by_name, name) : NULL;
+}
+
+static void pod_changed(agent_hollow_t *h, const cJSON *pod) {
+  if (pod_node(h, pod))
+    controller_enqueue_obj(h->ctl, pod);
+}
+
+static void pod_added(const cJSON *pod, void *data) { pod_changed(data, pod); }
+static void pod_updated(const cJSON *old, const cJSON *pod, void *data) {
+  pod_changed(data, pod);
+}
+
+/* A fake address for a new pod: node i's pods live in 10.(64+i/256).(i%256).0/24,
+ * skipping addresses its other pods hold. */
+static void pod_ip(agent_hollow_t *h, node_t *n, char *out, size_t len) {
+  size_t count = 0;
+  const cJSON **pods =
+      client_cache_by_index(client_informer_cache(h->pods), CLIENT_INDEX_NODE, n->name, &count);
+  for (unsigned tries = 0; tries < IPS_PER_NODE; tries++) {
+    unsigned host = 2 + (n->next_ip++ % IPS_PER_NODE);
+    snprintf(out, len, "10.%d.%d.%u", 64 + n->index / 256, n->index % 256, host);
+    bool used = false;
+    for (size_t i = 0; i < count && !used; i++) {
+      const char *ip = jstr(pods[i], "status.podIP");
+      used = ip && !strcmp(ip, out);
+    }
+    if (!used)
+      break;
+  }
+  free(pods);
+}
+
+static void pod_done(const client_result_t *res, void *data) {
+  op_t *op = data;
+  agent_hollow_t *h = op->h;
+  char *key = op->key;
+  op->key = NULL;
+  op_free(op);
+  /* 404: gone; 409: changed or replaced meanwhile (its event requeues it) */
+  int err = res->code == 200 || res->code == 201 || res->code == 404 || res->code == 409 ? 0
+                                                                                         : -EAGAIN;
+  if (err)
+    log_warn("hollow", "pod %s: %d %s", key, res->code, res->message ? res->message : "");
+  controller_done(h->ctl, key, err);
+  free(key);
+}
+
+static void pod_sync(controller_t *ctl, const char *key, void *data) {
+  agent_hollow_t *h = data;
+  char ns[256], name[256];
+  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0) {
+    controller_done(ctl, key, 0);
+    return;
+  }
+  const cJSON *pod = client_informer_get(h->pods, ns, name);
+  node_t *n = pod ? pod_node(h, pod) : NULL;
+  if (!n) {
+    controller_done(ctl, key, 0);
+    return;
+  }
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = ns, .name = name};
+  const char *uid = jstr(pod, "metadata.uid");
+  if (json_get_path(pod, "metadata.deletionTimestamp")) {
+    /* The containers are gone at once: finish the graceful deletion. */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "DeleteOptions");
+    cJSON_AddStringToObject(o, "apiVersion", "v1");
+    cJSON_AddNumberToObject(o, "gracePeriodSeconds", 0);
+    if (uid)
+      cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "preconditions"), "uid", uid);
+    op_t *op = op_new(h, OP_POD, NULL, key);
+    bool ok = op_started(op, client_delete(h->c, &ref, o, pod_done, op));
+    cJSON_Delete(o);
+    if (!ok)
+      controller_done(ctl, key, -EINVAL);
+    return;
+  }
+  const char *phase = jstr(pod, "status.phase");
+  if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
+    controller_done(ctl, key, 0);
+    return;
+  }
+  char ip[32] = "";
+  const char *have = jstr(pod, "status.podIP");
+  if (!have || !have[0])
+    pod_ip(h, n, ip, sizeof(ip));
+  cJSON *st = NULL;
+  double wake = -1;
+  if (agent_hollow_pod_status(pod, time(NULL), n->ip, ip, &st, &wake) < 0) {
+    controller_done(ctl, key, 0);
+    return;
+  }
+  if (wake >= 0)
+    controller_enqueue_after(ctl, key, wake + 0.05);
+  if (json_equal(st, cJSON_GetObjectItemCaseSensitive(pod, "status"))) {
+    cJSON_Delete(st);
+    controller_done(ctl, key, 0);
+    return;
+  }
+  /* A merge patch of the status, guarded by the pod's uid so that a pod
+   * replaced under the same name is not given this one's status. */
+  cJSON *p = cJSON_CreateObject();
+  if (uid)
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
+  cJSON_AddItemToObject(p, "status", st);
+  ref.subresource = "status";
+  op_t *op = op_new(h, OP_POD, NULL, key);
+  bool ok = op_started(op, client_patch(h->c, &ref, CLIENT_PATCH_MERGE, p, NULL, pod_done, op));
+  cJSON_Delete(p);
+  if (!ok)
+    controller_done(ctl, key, -EINVAL);
+}
+
+/* ---- lifetime ---- */
+
+int agent_hollow_new(struct ev_loop *loop, client_t *c, const agent_hollow_opts_t *opts,
+                     agent_hollow_t **ret_agent) {
+  if (opts->nodes <= 0 || !opts->prefix || strlen(opts->prefix) > 200)
+    return -EINVAL;
+  agent_hollow_t *h = xcalloc(1, sizeof(*h));
+  int r = -EINVAL;
+  h->loop = loop;
+  h->c = c;
+  h->o = *opts;
+  h->o.prefix = xstrdup(opts->prefix);
+  h->o.cpu = xstrdup(opts->cpu ? opts->cpu : "4");
+  h->o.memory = xstrdup(opts->memory ? opts->memory : "8Gi");
+  h->o.kubelet_version = xstrdup(opts->kubelet_version ? opts->kubelet_version : "");
+  if (h->o.pods <= 0)
+    h->o.pods = 110;
+  if (h->o.lease_seconds <= 0)
+    h->o.lease_seconds = 10;
+  if (h->o.status_seconds <= 0)
+    h->o.status_seconds = 60;
+  strmap_init(&h->by_name);
+  h->nodes = xcalloc((size_t)opts->nodes, sizeof(*h->nodes));
+  time_t now = time(NULL);
+  for (int i = 0; i < opts->nodes; i++) {
+    node_t *n = &h->nodes[i];
+    n->h = h;
+    n->index = i;
+    n->since = now;
+    snprintf(n->name, sizeof(n->name), "%s%d", opts->prefix, i);
+    snprintf(n->ip, sizeof(n->ip), "10.244.%d.%d", i / 254, i % 254 + 1);
+    ev_init(&n->lease_timer, lease_tick);
+    n->lease_timer.repeat = h->o.lease_seconds;
+    ev_init(&n->status_timer, status_tick);
+    n->status_timer.repeat = h->o.status_seconds;
+    if (strmap_put(&h->by_name, n->name, n, NULL) < 0)
+      goto fail;
+  }
+  /* One watch for every node's pods: the bound ones (a single node can
+   * ask the server for exactly its own). */
+  char fs[300];
+  if (opts->nodes == 1)
+    snprintf(fs, sizeof(fs), "spec.nodeName=%s", h->nodes[0].name);
+  else
+    snprintf(fs, sizeof(fs), "spec.nodeName!=");
+  client_ref_t pods = {.version = "v1", .resource = "pods"};
+  if ((r = client_informer_new(c, &pods, NULL, fs, 0, &h->pods)) < 0)
+    goto fail;
+  client_informer_add_index(h->pods, CLIENT_INDEX_NODE, client_index_node_name);
+  controller_opts_t co = {.name = "hollow-kubelet", .workers = POD_WORKERS, .sync = pod_sync,
+                          .data = h};
+  if ((r = controller_new(loop, &co, &h->ctl)) < 0)
+    goto fail;
+  controller_wait_for(h->ctl, h->pods);
+  client_informer_handlers_t ph = {pod_added, pod_updated, NULL};
+  client_informer_add_handlers(h->pods, &ph, h);
+  controller_start(h->ctl);
+  client_informer_start(h->pods);
+  for (int i = 0; i < opts->nodes; i++)
+    node_register(&h->nodes[i]);
+  *ret_agent = h;
+  return 0;
+fail:
+  agent_hollow_free(h);
+  return r;
+}
+
+void agent_hollow_free(agent_hollow_t *h) {
+  if (!h)
+    return;
+  while (h->ops) {
+    client_req_cancel(h->ops->req);
+    op_free(h->ops);
+  }
+  controller_free(h->ctl);
+  client_informer_free(h->pods);
+  for (int i = 0; h->nodes && i < h->o.nodes; i++) {
+    ev_timer_stop(h->loop, &h->nodes[i].lease_timer);
+    ev_timer_stop(h->loop, &h->nodes[i].status_timer);
+    free(h->nodes[i].uid);
+  }
+  free(h->nodes);
+  strmap_done(&h->by_name);
+  free((char *)h->o.prefix);
+  free((char *)h->o.cpu);
+  free((char *)h->o.memory);
+  free((char *)h->o.kubelet_version);
+  free(h);
+}
+
+/* ---- the process: kubeconfig, version, signals ---- */
+
+typedef struct {
+  char *server, *ca, *cert, *key, *token;
+} creds_t;
+
+static void creds_done(creds_t *k) {
+  free(k->server);
+  free(k->ca);
+  free(k->cert);
+  free(k->key);
+  free(k->token);
+}
+
+/* The named entry of a kubeconfig list ("clusters", "users", "contexts"),
+ * or the first one when name is NULL. */
+static const cJSON *kc_entry(const cJSON *doc, const char *list, const char *field,
+                             const char *name) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, list)) {
+    const char *n = jstr(e, "name");
+    if (!name || (n && !strcmp(n, name)))
+      return cJSON_GetObjectItemCaseSensitive(e, field);
+  }
+  return NULL;
+}
+
+/* A PEM from "<field>-data" (base64) or "<field>" (a file path). */
+static int kc_pem(const cJSON *obj, const char *field, char **ret, char *err, size_t errlen) {
+  char name[64];
+  snprintf(name, sizeof(name), "%s-data", field);
+  const char *data = jstr(obj, name);
+  if (data) {
+    size_t len = strlen(data), out = 0;
+    unsigned char *buf = xmalloc(len + 1);
+    if (mbedtls_base64_decode(buf, len + 1, &out, (const unsigned char *)data, len) != 0) {
+      free(buf);
+      snprintf(err, errlen, "%s is not base64", name);
+      return -EINVAL;
+    }
+    buf[out] = 0;
+    *ret = (char *)buf;
+    return 0;
+  }
+  const char *path = jstr(obj, field);
+  if (!path)
+    return 0;
+  int r = fs_read_file(path, 1 << 20, ret, NULL);
+  if (r < 0)
+    snprintf(err, errlen, "%s %s: %s", field, path, strerror(-r));
+  return r;
+}
+
+static int kubeconfig_load(const char *path, creds_t *k, char *err, size_t errlen) {
+  char *text = NULL;
+  size_t len = 0;
+  cJSON *doc = NULL;
+  int r = fs_read_file(path, 1 << 20, &text, &len);
+  if (r < 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(-r));
+    return r;
+  }
+  char yerr[256];
+  if ((r = yaml_parse_one(text, len, &doc, yerr, sizeof(yerr))) < 0) {
+    snprintf(err, errlen, "%s: %s", path, yerr);
+    goto out;
+  }
+  const char *cur = jstr(doc, "current-context");
+  const cJSON *ctx = kc_entry(doc, "contexts", "context", cur);
+  const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? jstr(ctx, "cluster") : NULL);
+  const cJSON *user = kc_entry(doc, "users", "user", ctx ? jstr(ctx, "user") : NULL);
+  r = -EINVAL;
+  if (!cluster || !jstr(cluster, "server")) {
+    snprintf(err, errlen, "%s: no cluster with a server", path);
+    goto out;
+  }
+  k->server = xstrdup(jstr(cluster, "server"));
+  if ((r = kc_pem(cluster, "certificate-authority", &k->ca, err, errlen)) < 0 ||
+      (r = kc_pem(user, "client-certificate", &k->cert, err, errlen)) < 0 ||
+      (r = kc_pem(user, "client-key", &k->key, err, errlen)) < 0)
+    goto out;
+  if (jstr(user, "token"))
+    k->token = xstrdup(jstr(user, "token"));
+  r = -EINVAL;
+  if (!k->ca) {
+    snprintf(err, errlen, "%s: the cluster has no certificate-authority(-data)", path);
+    goto out;
+  }
+  if (!(k->cert && k->key) && !k->token) {
+    snprintf(err, errlen, "%s: the user has neither a client certificate and key nor a token", path);
+    goto out;
+  }
+  r = 0;
+out:
+  cJSON_Delete(doc);
+  free(text);
+  return r;
+}
+
+typedef struct {
+  const k3c_config_t *cfg;
+  const char *server;
+  client_t *c;
+  agent_hollow_t *h;
+  int status;
+} run_t;
+
+static void version_done(const client_result_t *res, void *data) {
+  run_t *run = data;
+  struct ev_loop *loop = ev_default_loop(0);
+  const char *v = jstr(res->obj, "gitVersion");
+  if (res->code != 200 || !v) {
+    log_error("hollow", "cannot read the server's version: %d %s", res->code,
+              res->err ? strerror(-res->err) : res->message ? res->message : "");
+    run->status = 1;
+    ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  const k3c_config_t *cfg = run->cfg;
+  agent_hollow_opts_t o = {
+      .nodes = cfg->hollow,
+      .prefix = cfg->hollow_prefix,
+      .cpu = cfg->hollow_cpu,
+      .memory = cfg->hollow_memory,
+      .pods = cfg->hollow_pods,
+      .lease_seconds = cfg->hollow_lease_seconds,
+      .status_seconds = cfg->hollow_status_seconds,
+      .kubelet_version = v,
+  };
+  int r = agent_hollow_new(loop, run->c, &o, &run->h);
+  if (r < 0) {
+    log_error("hollow", "cannot start: %s", strerror(-r));
+    run->status = 1;
+    ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  log_info("hollow", "%d hollow node(s) %s0..%s%d for server %s (%s)", cfg->hollow,
+           cfg->hollow_prefix, cfg->hollow_prefix, cfg->hollow - 1, run->server, v);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+  ev_break(loop, EVBREAK_ALL);
+}
+
+int agent_hollow_run(const k3c_config_t *cfg) {
+  if (!cfg->kubeconfig || !cfg->kubeconfig[0]) {
+    log_error("hollow", "k3c agent --hollow needs --kubeconfig (joining with --server/--token is "
+                        "not built yet)");
+    return 2;
+  }
+  creds_t k;
+  memset(&k, 0, sizeof(k));
+  char err[512];
+  if (kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
+    log_error("hollow", "kubeconfig %s", err);
+    creds_done(&k);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct ev_loop *loop = ev_default_loop(0);
+  run_t run = {.cfg = cfg, .server = k.server};
+  client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
+                            .key_pem = k.key, .bearer = k.token, .max_connections = 8};
+  if (client_https_new(loop, &ho, &run.c, err, sizeof(err)) < 0) {
+    log_error("hollow", "client for %s: %s", k.server, err);
+    creds_done(&k);
+    return 1;
+  }
+  client_set_user_agent(run.c, "k3c-hollow-kubelet");
+  client_get_path(run.c, "/version", version_done, &run);
+  ev_signal sigterm, sigint;
+  ev_signal_init(&sigterm, on_signal, SIGTERM);
+  ev_signal_init(&sigint, on_signal, SIGINT);
+  ev_signal_start(loop, &sigterm);
+  ev_signal_start(loop, &sigint);
+  ev_run(loop, 0);
+  ev_signal_stop(loop, &sigterm);
+  ev_signal_stop(loop, &sigint);
+  agent_hollow_free(run.h);
+  client_free(run.c);
+  ev_loop_destroy(loop);
+  creds_done(&k);
+  log_info("hollow", "stopped");
+  return run.status;
+}
