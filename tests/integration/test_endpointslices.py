@@ -9,14 +9,15 @@ targetPort; a pod on an unknown node left out until the node exists; a 250-pod S
 into slices of 100, 100 and 50; a deleted pod changing only the slice that held it and a new
 pod going into the slice with room; no rewrites at rest; slices deleted with their Service;
 no slices for a selector-less Service; `kubectl get endpointslices`, `kubectl describe svc`;
-and --max-endpoints-per-slice on a second server."""
+pods of a Deployment run by a hollow node (`k3c agent --hollow`) in both the Endpoints and the
+slices, following a scale-down; and --max-endpoints-per-slice on a second server."""
 import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from k3ctest import Server, Tap  # noqa: E402
+from k3ctest import Hollow, Server, Tap  # noqa: E402
 from kube import Kube  # noqa: E402
 
 t = Tap()
@@ -24,6 +25,7 @@ srv = Server(extra_args=["--disable-agent"]).start()
 k = Kube(t, srv)
 
 from kubernetes import client, config  # noqa: E402
+from kubernetes.client.rest import ApiException  # noqa: E402
 
 api = config.new_client_from_config(config_file=srv.kubeconfig)
 v1 = client.CoreV1Api(api)
@@ -205,6 +207,44 @@ time.sleep(1.5)
 t.ok(slices("ext") == [], "no slices for a Service without a selector")
 v1.delete_namespaced_service("big", "default")
 t.ok(wait(lambda: slices("big") == []), "deleting the Service deletes its slices")
+
+# ---- pods run by a hollow node ----
+hollow = Hollow(srv, 1, prefix="hw-").start()
+apps = client.AppsV1Api(api)
+apps.create_namespaced_deployment("default", {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hw"},
+    "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "hw"}},
+             "template": {"metadata": {"labels": {"app": "hw"}}, "spec": {
+                 "nodeName": "hw-0", "containers": [{"name": "c", "image": "busybox",
+                                                     "ports": [{"name": "web", "containerPort": 8080}]}]}}}})
+v1.create_namespaced_service("default", {
+    "apiVersion": "v1", "kind": "Service", "metadata": {"name": "hw"},
+    "spec": {"selector": {"app": "hw"}, "ports": [{"port": 80, "targetPort": "web"}]}})
+
+
+def hw_state():
+    pods = [p for p in v1.list_namespaced_pod("default", label_selector="app=hw").items
+            if p.status.pod_ip and not p.metadata.deletion_timestamp]
+    try:
+        ep = v1.read_namespaced_endpoints("hw", "default")
+        ep_ips = sorted(a.ip for ss in ep.subsets or [] for a in ss.addresses or [])
+    except ApiException:
+        ep_ips = None
+    sl = slices("hw")
+    return sorted(p.status.pod_ip for p in pods), ep_ips, addrs(sl, ready=True), sl
+
+
+def hw_ok(n):
+    pods, ep_ips, sl_ips, sl = hw_state()
+    return len(pods) == n and pods == ep_ips == sl_ips and all(
+        e.get("nodeName") == "hw-0" for x in sl for e in x.get("endpoints") or [])
+
+
+t.ok(wait(lambda: hw_ok(3), 60), "the hollow node's running pods are in the Endpoints and the slice",
+     repr(hw_state()[:3]))
+apps.patch_namespaced_deployment_scale("hw", "default", {"spec": {"replicas": 1}})
+t.ok(wait(lambda: hw_ok(1), 60), "scaled down to 1: both follow", repr(hw_state()[:3]))
+t.ok(hollow.stop_clean(), "the hollow agent exited cleanly", hollow.log_text()[-2000:])
 
 t.ok(srv.stop_clean(), "server exited cleanly", srv.log_tail())
 srv.cleanup()
