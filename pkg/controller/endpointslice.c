@@ -24,6 +24,8 @@
 #define LABEL_SERVICE "kubernetes.io/service-name"
 #define LABEL_MANAGED "endpointslice.kubernetes.io/managed-by"
 #define LABEL_HEADLESS "service.kubernetes.io/headless"
+#define LABEL_SKIP_MIRROR "endpointslice.kubernetes.io/skip-mirror"
+#define MIRROR_PREFIX "m|" /* queue keys of the mirroring side: "m|ns/name" */
 #define ANN_TRIGGER "endpoints.kubernetes.io/last-change-trigger-time"
 #define ZONE_LABEL "topology.kubernetes.io/zone"
 #define TRACK_MAX_AGE 30.0 /* seconds a write may stay unseen before it is forgotten */
@@ -43,7 +45,7 @@ typedef struct esync esync_t;
 
 struct controller_endpointslice {
   client_t *c;
-  client_informer_t *svc_inf, *pod_inf, *eps_inf, *node_inf;
+  client_informer_t *svc_inf, *pod_inf, *eps_inf, *node_inf, *ep_inf;
   controller_t *ctl;
   esync_t *syncs;
   strmap_t tracks; /* service key -> track_t */
@@ -179,6 +181,11 @@ typedef struct {
   size_t ng, capg;
   wslice_t *w;
   size_t nw, capw;
+  /* what new slices are made of: the owner (a Service, or the Endpoints
+   * being mirrored), its kind, the slices' labels (owned), the Service */
+  const cJSON *owner;
+  const char *owner_kind, *ns, *svc_name;
+  cJSON *labels;
 } plan_t;
 
 static void plan_done(plan_t *p) {
@@ -197,6 +204,7 @@ static void plan_done(plan_t *p) {
   for (size_t i = 0; i < p->nw; i++)
     cJSON_Delete(p->w[i].obj);
   free(p->w);
+  cJSON_Delete(p->labels);
 }
 
 /* A canonical key of a ports array (order does not matter, as upstream's
@@ -360,30 +368,46 @@ static cJSON *slice_labels(const cJSON *svc) {
   return out;
 }
 
-static cJSON *new_slice(const cJSON *svc, const cJSON *ports) {
+/* upstream mirroring's labels: the Endpoints' own without the reserved
+ * ones (and the skip-mirror label), service-name and managed-by. */
+static cJSON *mirror_labels(const cJSON *ep) {
+  cJSON *out = cJSON_CreateObject();
+  const cJSON *l;
+  cJSON_ArrayForEach(l, json_get_path(ep, "metadata.labels")) {
+    if (!cJSON_IsString(l) || !strcmp(l->string, LABEL_SERVICE) ||
+        !strcmp(l->string, LABEL_MANAGED) || !strcmp(l->string, LABEL_SKIP_MIRROR))
+      continue;
+    cJSON_AddStringToObject(out, l->string, l->valuestring);
+  }
+  cJSON_AddStringToObject(out, LABEL_SERVICE, S(ep, "metadata.name"));
+  cJSON_AddStringToObject(out, LABEL_MANAGED, CONTROLLER_ENDPOINTSLICE_MIRROR_MANAGER);
+  return out;
+}
+
+static cJSON *new_slice(const plan_t *p, const cJSON *ports) {
   cJSON *s = cJSON_CreateObject();
   cJSON_AddStringToObject(s, "apiVersion", "discovery.k8s.io/v1");
   cJSON_AddStringToObject(s, "kind", "EndpointSlice");
   cJSON *md = cJSON_AddObjectToObject(s, "metadata");
-  char *gen = xasprintf("%s-", S(svc, "metadata.name"));
+  char *gen = xasprintf("%s-", p->svc_name);
   cJSON_AddStringToObject(md, "generateName", gen);
   free(gen);
-  cJSON_AddStringToObject(md, "namespace", S(svc, "metadata.namespace"));
-  cJSON_AddItemToObject(md, "labels", slice_labels(svc));
+  cJSON_AddStringToObject(md, "namespace", p->ns);
+  cJSON_AddItemToObject(md, "labels", cJSON_Duplicate(p->labels, 1));
   cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
-  cJSON_AddItemToArray(refs, controller__owner_ref(svc, "v1", "Service"));
+  cJSON_AddItemToArray(refs, controller__owner_ref(p->owner, "v1", p->owner_kind));
   cJSON_AddStringToObject(s, "addressType", "IPv4");
   cJSON_AddItemToObject(s, "endpoints", cJSON_CreateArray());
   cJSON_AddItemToObject(s, "ports", ports ? cJSON_Duplicate(ports, 1) : cJSON_CreateArray());
   return s;
 }
 
-static bool owned_by(const cJSON *slice, const cJSON *svc) {
-  const char *uid = S(svc, "metadata.uid");
+static bool owned_by(const cJSON *slice, const plan_t *p) {
+  const char *uid = S(p->owner, "metadata.uid");
   const cJSON *r;
   cJSON_ArrayForEach(r, json_get_path(slice, "metadata.ownerReferences")) {
     const char *k = S(r, "kind"), *u = S(r, "uid");
-    if (k && u && uid && !strcmp(k, "Service") && !strcmp(u, uid))
+    if (k && u && uid && !strcmp(k, p->owner_kind) && !strcmp(u, uid))
       return true;
   }
   return false;
@@ -429,7 +453,7 @@ static int by_len_desc(const void *a, const void *b) {
 static bool empty_array(const cJSON *v) { return !v || cJSON_IsNull(v) || !v->child; }
 
 /* upstream's reconcileByPortMapping for group gi, then the placeholder. */
-static void plan_group(plan_t *p, int gi, const cJSON *svc, int max) {
+static void plan_group(plan_t *p, int gi, int max) {
   group_t *g = &p->g[gi];
   size_t cursor = 0;
   /* 2. fill the slices being written, fullest first */
@@ -464,17 +488,16 @@ static void plan_group(plan_t *p, int gi, const cJSON *svc, int max) {
     if (fill)
       fill->state = W_UPDATE;
     else
-      fill = plan_slice(p, new_slice(svc, g->ports), W_CREATE, gi);
+      fill = plan_slice(p, new_slice(p, g->ports), W_CREATE, gi);
     cJSON *eps = slice_eps(fill->obj);
     while (g->left && cJSON_GetArraySize(eps) < max)
       cJSON_AddItemToArray(eps, cJSON_Duplicate(next_left(g, &cursor)->ep, 1));
   }
 }
 
-/* Build the plan: p->w holds every slice with what to do with it. */
-static void plan_build(plan_t *p, const cJSON *svc, const cJSON *const *pods, size_t npods,
-                       const cJSON *const *slices, size_t nslices,
-                       const client_informer_t *node_inf, int max, int *ret_missing_nodes) {
+/* The desired endpoints of svc from its pods, grouped by port set. */
+static void plan_from_pods(plan_t *p, const cJSON *svc, const cJSON *const *pods, size_t npods,
+                           const client_informer_t *node_inf, int *ret_missing_nodes) {
   bool publish = cJSON_IsTrue(json_get_path(svc, "spec.publishNotReadyAddresses"));
   const char *cip = S(svc, "spec.clusterIP");
   bool headless_noports = cJSON_GetArraySize(json_get_path(svc, "spec.ports")) == 0 && cip &&
@@ -494,12 +517,61 @@ static void plan_build(plan_t *p, const cJSON *svc, const cJSON *const *pods, si
     group_add(group_get(p, ports), pod_endpoint(svc, pod, node));
   }
   *ret_missing_nodes = missing;
+}
+
+/* The desired endpoints mirrored from ep's subsets (upstream's
+ * endpointslicemirroring: addresses ready, notReadyAddresses not; at most
+ * 1000 addresses per subset). */
+static void plan_from_endpoints(plan_t *p, const cJSON *ep) {
+  const cJSON *sub;
+  cJSON_ArrayForEach(sub, json_get_path(ep, "subsets")) {
+    const char *fields[] = {"addresses", "notReadyAddresses"};
+    int taken = 0;
+    for (int f = 0; f < 2; f++) {
+      const cJSON *a;
+      cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(sub, fields[f])) {
+        const char *ip = S(a, "ip");
+        if (!ip || !strchr(ip, '.') || taken++ >= 1000)
+          continue;
+        cJSON *ports = cJSON_CreateArray();
+        const cJSON *sp;
+        cJSON_ArrayForEach(sp, cJSON_GetObjectItemCaseSensitive(sub, "ports")) {
+          cJSON *pp = cJSON_CreateObject();
+          const char *name = S(sp, "name"), *proto = S(sp, "protocol"), *app = S(sp, "appProtocol");
+          cJSON_AddStringToObject(pp, "name", name ? name : "");
+          cJSON_AddStringToObject(pp, "protocol", proto && *proto ? proto : "TCP");
+          cJSON_AddNumberToObject(pp, "port", controller__num(sp, "port", 0));
+          if (app && *app)
+            cJSON_AddStringToObject(pp, "appProtocol", app);
+          cJSON_AddItemToArray(ports, pp);
+        }
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(e, "addresses"), cJSON_CreateString(ip));
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(e, "conditions"), "ready", f == 0);
+        const char *v;
+        if ((v = S(a, "hostname")) && *v)
+          cJSON_AddStringToObject(e, "hostname", v);
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(a, "targetRef");
+        if (cJSON_IsObject(ref))
+          cJSON_AddItemToObject(e, "targetRef", cJSON_Duplicate(ref, 1));
+        if ((v = S(a, "nodeName")) && *v)
+          cJSON_AddStringToObject(e, "nodeName", v);
+        group_add(group_get(p, ports), e);
+      }
+    }
+  }
+}
+
+/* Plan the writes: p->w holds every slice with what to do with it.
+ * placeholder: keep one empty slice when there are no endpoints. */
+static void plan_slices(plan_t *p, const cJSON *const *slices, size_t nslices, int max,
+                        bool placeholder) {
   /* 1. existing slices: keep desired endpoints where they are */
-  cJSON *labels = slice_labels(svc);
+  const cJSON *labels = p->labels;
   size_t ndel_or_foreign = 0;
   for (size_t i = 0; i < nslices; i++) {
     cJSON *obj = json_dup(slices[i]);
-    if (!owned_by(obj, svc) || strcmp(S(obj, "addressType") ? S(obj, "addressType") : "", "IPv4")) {
+    if (!owned_by(obj, p) || strcmp(S(obj, "addressType") ? S(obj, "addressType") : "", "IPv4")) {
       plan_slice(p, obj, W_DELETE, -1);
       ndel_or_foreign++;
       continue;
@@ -549,17 +621,17 @@ static void plan_build(plan_t *p, const cJSON *svc, const cJSON *const *pods, si
     }
   }
   for (size_t gi = 0; gi < p->ng; gi++)
-    plan_group(p, (int)gi, svc, max);
+    plan_group(p, (int)gi, max);
   /* a Service without endpoints keeps one placeholder slice */
   size_t ncreate = 0;
   for (size_t i = 0; i < p->nw; i++)
     ncreate += p->w[i].state == W_CREATE;
-  if (nslices == ndel_or_foreign && ncreate == 0) {
+  if (placeholder && nslices == ndel_or_foreign && ncreate == 0) {
     wslice_t *keep = NULL;
     if (ndel_or_foreign == 1) {
       for (size_t i = 0; i < p->nw; i++) {
         const cJSON *o = p->w[i].obj;
-        if (p->w[i].state == W_DELETE && owned_by(o, svc) &&
+        if (p->w[i].state == W_DELETE && owned_by(o, p) &&
             empty_array(cJSON_GetObjectItemCaseSensitive(o, "endpoints")) &&
             empty_array(cJSON_GetObjectItemCaseSensitive(o, "ports")) &&
             json_equal(labels, json_get_path(o, "metadata.labels")))
@@ -569,16 +641,15 @@ static void plan_build(plan_t *p, const cJSON *svc, const cJSON *const *pods, si
     if (keep)
       keep->state = W_UNCHANGED;
     else
-      plan_slice(p, new_slice(svc, NULL), W_CREATE, -1);
+      plan_slice(p, new_slice(p, NULL), W_CREATE, -1);
   }
-  cJSON_Delete(labels);
   /* finalize: a create reuses a slice that would be deleted */
   for (size_t i = 0; i < p->nw; i++) {
     if (p->w[i].state != W_CREATE)
       continue;
     for (size_t j = 0; j < p->nw; j++) {
       wslice_t *d = &p->w[j];
-      if (d->state != W_DELETE || !owned_by(d->obj, svc))
+      if (d->state != W_DELETE || !owned_by(d->obj, p))
         continue;
       const char *at = S(d->obj, "addressType");
       if (!at || strcmp(at, "IPv4"))
@@ -638,7 +709,7 @@ static void set_trigger(cJSON *slice, const char *trig) {
 /* The slices the controller manages for svc ns/name (borrowed, caller frees
  * the array). */
 static const cJSON **managed_slices(controller_endpointslice_t *ec, const char *ns,
-                                    const char *name, size_t *ret_n) {
+                                    const char *name, const char *manager, size_t *ret_n) {
   size_t n = 0, m = 0;
   const cJSON **all = client_cache_by_index(client_informer_cache(ec->eps_inf),
                                             CLIENT_INDEX_NAMESPACE, ns, &n);
@@ -648,8 +719,7 @@ static const cJSON **managed_slices(controller_endpointslice_t *ec, const char *
     const cJSON *sn = cJSON_GetObjectItemCaseSensitive(l, LABEL_SERVICE);
     const cJSON *mb = cJSON_GetObjectItemCaseSensitive(l, LABEL_MANAGED);
     if (cJSON_IsString(sn) && !strcmp(sn->valuestring, name) && cJSON_IsString(mb) &&
-        !strcmp(mb->valuestring, CONTROLLER_ENDPOINTSLICE_MANAGER) &&
-        !json_get_path(all[i], "metadata.deletionTimestamp"))
+        !strcmp(mb->valuestring, manager) && !json_get_path(all[i], "metadata.deletionTimestamp"))
       out[m++] = all[i];
   }
   free(all);
@@ -664,31 +734,44 @@ static void start_delete(esync_t *s, const char *ns, const char *name) {
   controller_op_track(op, client_delete(s->ec->c, &ref, NULL, write_done, op));
 }
 
-static void reconcile(controller_t *ctl, const char *key, void *data) {
-  controller_endpointslice_t *ec = data;
-  esync_t *s = xcalloc(1, sizeof(*s));
-  s->ec = ec;
-  s->key = xstrdup(key);
-  s->track = xcalloc(1, sizeof(*s->track));
-  s->track->at = ev_now(controller_loop(ctl));
-  s->next = ec->syncs;
-  if (s->next)
-    s->next->prev = s;
-  ec->syncs = s;
-  controller_ops_init(&s->ops, s, esync_end);
-  char ns[256], name[256];
-  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0) {
-    esync_end(s);
-    return;
+/* Start the writes of plan p (slices of ns), annotated with trig. */
+static void plan_write(esync_t *s, plan_t *p, const char *ns, const char *trig) {
+  client_ref_t ref = {.group = "discovery.k8s.io", .version = "v1", .resource = "endpointslices",
+                      .ns = ns};
+  for (size_t i = 0; i < p->nw; i++) {
+    wslice_t *w = &p->w[i];
+    const char *wname = S(w->obj, "metadata.name");
+    controller_op_t *op;
+    switch (w->state) {
+    case W_CREATE:
+      if (trig)
+        set_trigger(w->obj, trig);
+      ref.name = NULL;
+      op = controller_op_new(&s->ops, OP_CREATE, NULL, NULL);
+      controller_op_track(op, client_create(s->ec->c, &ref, w->obj, write_done, op));
+      break;
+    case W_UPDATE:
+      if (trig)
+        set_trigger(w->obj, trig);
+      ref.name = wname;
+      op = controller_op_new(&s->ops, OP_UPDATE, wname, NULL);
+      controller_op_track(op, client_update(s->ec->c, &ref, w->obj, write_done, op));
+      break;
+    case W_DELETE:
+      if (wname)
+        start_delete(s, ns, wname);
+      break;
+    default:
+      break;
+    }
   }
-  if (!track_seen(ec, key, ns, ev_now(controller_loop(ctl)))) {
-    s->err = -EAGAIN; /* our last writes are not in the cache yet */
-    esync_end(s);
-    return;
-  }
+}
+
+static void reconcile_service(esync_t *s, const char *ns, const char *name) {
+  controller_endpointslice_t *ec = s->ec;
   const cJSON *svc = client_informer_get(ec->svc_inf, ns, name);
   size_t nslices = 0;
-  const cJSON **slices = managed_slices(ec, ns, name, &nslices);
+  const cJSON **slices = managed_slices(ec, ns, name, CONTROLLER_ENDPOINTSLICE_MANAGER, &nslices);
   if (!svc) { /* k3c's collector does not follow Services: delete them here */
     for (size_t i = 0; i < nslices; i++)
       start_delete(s, ns, S(slices[i], "metadata.name"));
@@ -711,43 +794,91 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   free(all);
   plan_t p;
   memset(&p, 0, sizeof(p));
+  p.owner = svc;
+  p.owner_kind = "Service";
+  p.ns = ns;
+  p.svc_name = name;
+  p.labels = slice_labels(svc);
   int missing = 0;
-  plan_build(&p, svc, pods, m, slices, nslices, ec->node_inf, ec->max, &missing);
+  plan_from_pods(&p, svc, pods, m, ec->node_inf, &missing);
+  plan_slices(&p, slices, nslices, ec->max, true);
   char trig[64];
   trigger_time(svc, pods, m, trig, sizeof(trig));
   free(pods);
   free(slices);
-  client_ref_t ref = {.group = "discovery.k8s.io", .version = "v1", .resource = "endpointslices",
-                      .ns = ns};
-  for (size_t i = 0; i < p.nw; i++) {
-    wslice_t *w = &p.w[i];
-    const char *wname = S(w->obj, "metadata.name");
-    controller_op_t *op;
-    switch (w->state) {
-    case W_CREATE:
-      set_trigger(w->obj, trig);
-      ref.name = NULL;
-      op = controller_op_new(&s->ops, OP_CREATE, NULL, NULL);
-      controller_op_track(op, client_create(ec->c, &ref, w->obj, write_done, op));
-      break;
-    case W_UPDATE:
-      set_trigger(w->obj, trig);
-      ref.name = wname;
-      op = controller_op_new(&s->ops, OP_UPDATE, wname, NULL);
-      controller_op_track(op, client_update(ec->c, &ref, w->obj, write_done, op));
-      break;
-    case W_DELETE:
-      if (wname)
-        start_delete(s, ns, wname);
-      break;
-    default:
-      break;
-    }
-  }
+  plan_write(s, &p, ns, trig);
   plan_done(&p);
   if (missing)
     s->err = -EAGAIN; /* pods on nodes not (yet) known: again later */
   controller_ops_after(&s->ops, esync_end);
+}
+
+/* upstream's endpointslicemirroring: the custom Endpoints of a Service
+ * without a selector become EndpointSlices managed by the mirroring
+ * controller, owned by the Endpoints. */
+static void reconcile_mirror(esync_t *s, const char *ns, const char *name) {
+  controller_endpointslice_t *ec = s->ec;
+  const cJSON *svc = client_informer_get(ec->svc_inf, ns, name);
+  const cJSON *ep = client_informer_get(ec->ep_inf, ns, name);
+  const cJSON *skip = cJSON_GetObjectItemCaseSensitive(json_get_path(ep, "metadata.labels"),
+                                                       LABEL_SKIP_MIRROR);
+  bool mirror = svc && ep && !cJSON_IsObject(json_get_path(svc, "spec.selector")) &&
+                !(cJSON_IsString(skip) && !strcmp(skip->valuestring, "true")) &&
+                !cJSON_GetObjectItemCaseSensitive(json_get_path(ep, "metadata.annotations"),
+                                                  "control-plane.alpha.kubernetes.io/leader");
+  size_t nslices = 0;
+  const cJSON **slices =
+      managed_slices(ec, ns, name, CONTROLLER_ENDPOINTSLICE_MIRROR_MANAGER, &nslices);
+  if (!mirror) {
+    for (size_t i = 0; i < nslices; i++)
+      start_delete(s, ns, S(slices[i], "metadata.name"));
+    free(slices);
+    controller_ops_after(&s->ops, esync_end);
+    return;
+  }
+  plan_t p;
+  memset(&p, 0, sizeof(p));
+  p.owner = ep;
+  p.owner_kind = "Endpoints";
+  p.ns = ns;
+  p.svc_name = name;
+  p.labels = mirror_labels(ep);
+  plan_from_endpoints(&p, ep);
+  plan_slices(&p, slices, nslices, ec->max, false);
+  free(slices);
+  plan_write(s, &p, ns, NULL);
+  plan_done(&p);
+  controller_ops_after(&s->ops, esync_end);
+}
+
+static void reconcile(controller_t *ctl, const char *key, void *data) {
+  controller_endpointslice_t *ec = data;
+  esync_t *s = xcalloc(1, sizeof(*s));
+  s->ec = ec;
+  s->key = xstrdup(key);
+  s->track = xcalloc(1, sizeof(*s->track));
+  s->track->at = ev_now(controller_loop(ctl));
+  s->next = ec->syncs;
+  if (s->next)
+    s->next->prev = s;
+  ec->syncs = s;
+  controller_ops_init(&s->ops, s, esync_end);
+  bool mirror = !strncmp(key, MIRROR_PREFIX, strlen(MIRROR_PREFIX));
+  char ns[256], name[256];
+  if (controller_key_split(mirror ? key + strlen(MIRROR_PREFIX) : key, ns, sizeof(ns), name,
+                           sizeof(name)) < 0) {
+    esync_end(s);
+    return;
+  }
+  if (!track_seen(ec, key, ns, ev_now(controller_loop(ctl)))) {
+    s->err = -EAGAIN; /* our last writes are not in the cache yet */
+    esync_end(s);
+    return;
+  }
+  if (mirror)
+    reconcile_mirror(s, ns, name);
+  else
+    reconcile_service(s, ns, name);
 }
 
 /* ---- event handlers ---- */
@@ -772,8 +903,18 @@ static void pod_updated(const cJSON *old, const cJSON *pod, void *data) {
   enqueue_for_pod(data, pod, old);
 }
 
+static void enqueue_mirror(controller_endpointslice_t *ec, const cJSON *obj) {
+  const char *ns = S(obj, "metadata.namespace"), *name = S(obj, "metadata.name");
+  if (!ns || !name)
+    return;
+  char key[600];
+  snprintf(key, sizeof(key), MIRROR_PREFIX "%s/%s", ns, name);
+  controller_enqueue(ec->ctl, key);
+}
+
 static void svc_added(const cJSON *svc, void *data) {
   controller_enqueue_obj(((controller_endpointslice_t *)data)->ctl, svc);
+  enqueue_mirror(data, svc);
 }
 static void svc_updated(const cJSON *old, const cJSON *svc, void *data) { svc_added(svc, data); }
 
@@ -784,11 +925,13 @@ static void slice_event(controller_endpointslice_t *ec, const cJSON *slice, bool
   const cJSON *sn = cJSON_GetObjectItemCaseSensitive(l, LABEL_SERVICE);
   const cJSON *mb = cJSON_GetObjectItemCaseSensitive(l, LABEL_MANAGED);
   const char *ns = S(slice, "metadata.namespace");
-  if (!cJSON_IsString(sn) || !cJSON_IsString(mb) || !ns ||
-      strcmp(mb->valuestring, CONTROLLER_ENDPOINTSLICE_MANAGER))
+  if (!cJSON_IsString(sn) || !cJSON_IsString(mb) || !ns)
+    return;
+  bool mirror = !strcmp(mb->valuestring, CONTROLLER_ENDPOINTSLICE_MIRROR_MANAGER);
+  if (!mirror && strcmp(mb->valuestring, CONTROLLER_ENDPOINTSLICE_MANAGER))
     return;
   char key[600];
-  snprintf(key, sizeof(key), "%s/%s", ns, sn->valuestring);
+  snprintf(key, sizeof(key), "%s%s/%s", mirror ? MIRROR_PREFIX : "", ns, sn->valuestring);
   if (deleted || strmap_get(&ec->tracks, key))
     controller_enqueue(ec->ctl, key);
 }
@@ -797,6 +940,11 @@ static void slice_updated(const cJSON *old, const cJSON *slice, void *data) {
   slice_event(data, slice, false);
 }
 static void slice_deleted(const cJSON *slice, void *data) { slice_event(data, slice, true); }
+
+static void ep_changed(const cJSON *ep, void *data) { enqueue_mirror(data, ep); }
+static void ep_updated(const cJSON *old, const cJSON *ep, void *data) {
+  enqueue_mirror(data, ep);
+}
 
 static void enqueue_managed(const cJSON *svc, void *data) {
   if (controller__service_managed(svc))
@@ -810,9 +958,11 @@ static void node_added(const cJSON *node, void *data) {
 
 int controller_endpointslice_new(client_t *c, client_informer_t *svc_inf,
                                  client_informer_t *pod_inf, client_informer_t *eps_inf,
-                                 client_informer_t *node_inf, int max_per_slice,
-                                 struct ev_loop *loop, controller_endpointslice_t **ret_ec) {
+                                 client_informer_t *node_inf, client_informer_t *ep_inf,
+                                 int max_per_slice, struct ev_loop *loop,
+                                 controller_endpointslice_t **ret_ec) {
   controller_endpointslice_t *ec = xcalloc(1, sizeof(*ec));
+  ec->ep_inf = ep_inf;
   ec->c = c;
   ec->svc_inf = svc_inf;
   ec->pod_inf = pod_inf;
@@ -830,6 +980,7 @@ int controller_endpointslice_new(client_t *c, client_informer_t *svc_inf,
   controller_wait_for(ec->ctl, pod_inf);
   controller_wait_for(ec->ctl, eps_inf);
   controller_wait_for(ec->ctl, node_inf);
+  controller_wait_for(ec->ctl, ep_inf);
   client_informer_handlers_t hs = {svc_added, svc_updated, svc_added};
   client_informer_handlers_t hp = {pod_added, pod_updated, pod_added};
   client_informer_handlers_t he = {slice_added, slice_updated, slice_deleted};
@@ -838,6 +989,8 @@ int controller_endpointslice_new(client_t *c, client_informer_t *svc_inf,
   client_informer_add_handlers(pod_inf, &hp, ec);
   client_informer_add_handlers(eps_inf, &he, ec);
   client_informer_add_handlers(node_inf, &hn, ec);
+  client_informer_handlers_t hm = {ep_changed, ep_updated, ep_changed};
+  client_informer_add_handlers(ep_inf, &hm, ec);
   controller_start(ec->ctl);
   *ret_ec = ec;
   return 0;

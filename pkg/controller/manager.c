@@ -66,8 +66,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_gc_new(c, loop, &m->gc)) < 0)
     goto fail;
   if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
-      (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes, 0, loop,
-                                        &m->epslices)) < 0 ||
+      (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes,
+                                        m->endpoints, 0, loop, &m->epslices)) < 0 ||
       (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */

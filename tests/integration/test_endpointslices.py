@@ -8,7 +8,8 @@ targetRef, hostname for a headless Service; ports with name/port/protocol from a
 targetPort; a pod on an unknown node left out until the node exists; a 250-pod Service split
 into slices of 100, 100 and 50; a deleted pod changing only the slice that held it and a new
 pod going into the slice with room; no rewrites at rest; slices deleted with their Service;
-no slices for a selector-less Service; `kubectl get endpointslices`, `kubectl describe svc`;
+no slices for a selector-less Service without Endpoints, its custom Endpoints mirrored (labels,
+ports, ready, owner, updates, skip-mirror); `kubectl get endpointslices`, `kubectl describe svc`;
 pods of a Deployment run by a hollow node (`k3c agent --hollow`) in both the Endpoints and the
 slices, following a scale-down; and --max-endpoints-per-slice on a second server."""
 import json
@@ -205,6 +206,33 @@ v1.create_namespaced_service("default", {
     "spec": {"ports": [{"port": 5432}]}})
 time.sleep(1.5)
 t.ok(slices("ext") == [], "no slices for a Service without a selector")
+
+# ---- mirroring of a selector-less Service's Endpoints ----
+v1.create_namespaced_endpoints("default", {
+    "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "ext", "labels": {"x": "y"}},
+    "subsets": [{"addresses": [{"ip": "192.168.7.7"}], "notReadyAddresses": [{"ip": "192.168.7.8"}],
+                 "ports": [{"name": "pg", "port": 5432}]}]})
+ep_uid = v1.read_namespaced_endpoints("ext", "default").metadata.uid
+items = wait(lambda: (lambda it: it if addrs(it) == ["192.168.7.7", "192.168.7.8"] else None)(slices("ext")))
+m = (items or [{}])[0]
+mmd = m.get("metadata", {})
+t.ok(items and len(items) == 1 and mmd.get("labels") == {
+    "x": "y", "kubernetes.io/service-name": "ext", MB: "endpointslicemirroring-controller.k8s.io"}
+    and m.get("ports") == [{"name": "pg", "port": 5432, "protocol": "TCP"}]
+    and addrs(items, ready=True) == ["192.168.7.7"] and addrs(items, ready=False) == ["192.168.7.8"],
+    "a selector-less Service's Endpoints are mirrored into a slice (labels, ports, ready)",
+    json.dumps(items, indent=1))
+refs = mmd.get("ownerReferences") or [{}]
+t.ok(refs[0].get("kind") == "Endpoints" and refs[0].get("uid") == ep_uid,
+     "the mirrored slice is owned by the Endpoints", json.dumps(refs))
+v1.patch_namespaced_endpoints("ext", "default", {"subsets": [
+    {"addresses": [{"ip": "192.168.7.9"}], "ports": [{"name": "pg", "port": 5432}]}]})
+t.ok(wait(lambda: addrs(slices("ext")) == ["192.168.7.9"]), "the mirror follows the Endpoints",
+     json.dumps(slices("ext")))
+v1.patch_namespaced_endpoints("ext", "default", {"metadata": {"labels": {
+    "endpointslice.kubernetes.io/skip-mirror": "true"}}})
+t.ok(wait(lambda: slices("ext") == []), "the skip-mirror label removes the mirrored slice",
+     json.dumps(slices("ext")))
 v1.delete_namespaced_service("big", "default")
 t.ok(wait(lambda: slices("big") == []), "deleting the Service deletes its slices")
 
