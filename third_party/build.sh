@@ -13,7 +13,7 @@ TP_JOBS=${TP_JOBS:-2}
 export TP_ARCH TP_PREFIX TP_SRC TP_JOBS
 
 # The order is the link order's reverse; kernel-headers is not a library.
-recipes="sqlite3 mbedtls libyaml cjson libev kernel-headers"
+recipes="sqlite3 mbedtls libyaml cjson libev nghttp2 kernel-headers"
 
 stamp=$( (echo "$TP_ARCH"; cat "$here"/*.sh) | sha256sum | cut -c1-16)
 if [ "$(cat "$TP_PREFIX/.k3c-stamp" 2>/dev/null)" = "$stamp" ]; then

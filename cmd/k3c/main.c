@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/hollow.h"
+#include "agent/pause.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "server/server.h"
@@ -26,6 +27,7 @@ static void usage(FILE *out) {
           "  datastore     show the datastore's size, compact or defrag it (server stopped)\n"
           "  kubectl       run kubectl with the admin kubeconfig\n"
           "  check-config  report whether this host can run k3c\n"
+          "  pause         the pod sandbox process of k3c's pause image (sleeps until SIGTERM)\n"
           "\n"
           "Flags:\n"
           "  -h, --help     show this help (k3c <command> --help for a command's flags)\n"
@@ -86,6 +88,8 @@ int main(int argc, char **argv) {
     return cli_datastore(argc - 2, argv + 2);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 2, argv + 2);
+  if (!strcmp(cmd, "pause"))
+    return agent_pause_cli(argc - 2, argv + 2); /* the pod sandbox's process */
 
   k3c_config_t cfg;
   int rc;
