@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -705,16 +706,31 @@ typedef struct {
   const char *server;
   client_t *c;
   agent_hollow_t *h;
+  ev_timer retry; /* asks /version again while the server does not answer */
   int status;
 } run_t;
+
+static void version_done(const client_result_t *res, void *data);
+
+static void version_retry(struct ev_loop *loop, ev_timer *w, int revents) {
+  run_t *run = (run_t *)((char *)w - offsetof(run_t, retry));
+  client_get_path(run->c, "/version", version_done, run);
+}
 
 static void version_done(const client_result_t *res, void *data) {
   run_t *run = data;
   struct ev_loop *loop = ev_default_loop(0);
   const char *v = jstr(res->obj, "gitVersion");
+  if (res->code == 0 || res->code >= 500) { /* not up yet: as a kubelet, wait for it */
+    log_warn("hollow", "server %s: %s; retrying", run->server,
+             res->err ? strerror(-res->err) : res->message ? res->message : "no answer");
+    ev_timer_set(&run->retry, 2.0, 0.0);
+    ev_timer_start(loop, &run->retry);
+    return;
+  }
   if (res->code != 200 || !v) {
     log_error("hollow", "cannot read the server's version: %d %s", res->code,
-              res->err ? strerror(-res->err) : res->message ? res->message : "");
+              res->message ? res->message : "");
     run->status = 1;
     ev_break(loop, EVBREAK_ALL);
     return;
@@ -770,6 +786,7 @@ int agent_hollow_run(const k3c_config_t *cfg) {
     return 1;
   }
   client_set_user_agent(run.c, "k3c-hollow-kubelet");
+  ev_timer_init(&run.retry, version_retry, 2.0, 0.0);
   client_get_path(run.c, "/version", version_done, &run);
   ev_signal sigterm, sigint;
   ev_signal_init(&sigterm, on_signal, SIGTERM);
@@ -779,6 +796,7 @@ int agent_hollow_run(const k3c_config_t *cfg) {
   ev_run(loop, 0);
   ev_signal_stop(loop, &sigterm);
   ev_signal_stop(loop, &sigint);
+  ev_timer_stop(loop, &run.retry);
   agent_hollow_free(run.h);
   client_free(run.c);
   ev_loop_destroy(loop);

@@ -70,3 +70,8 @@ void api__limitrange_defaults(cJSON *obj);
  * -EINVAL for an unknown level or version. Pure. */
 int api__podsecurity_evaluate(const char *level, const char *version, const cJSON *meta,
                               const cJSON *spec, char **ret_detail);
+
+/* RBAC escalation prevention (authz.c): a Role or ClusterRole only with
+ * rules its author holds (or the escalate verb), a binding only to a role
+ * whose rules its author holds (or the bind verb). */
+int api__validate_rbac(api_admission_t *a, api_status_t *st);

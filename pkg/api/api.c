@@ -44,6 +44,11 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
     api_server_free(srv);
     return r;
   }
+  if ((r = api__rbac_start(srv)) < 0) {
+    snprintf(err, errlen, "watching RBAC objects: %s", strerror(-r));
+    api_server_free(srv);
+    return r;
+  }
   *ret_srv = srv;
   return 0;
 }
@@ -57,6 +62,7 @@ void api_server_free(api_server_t *srv) {
   }
   api__watches_stop_all(srv);
   api__crd_stop(srv);
+  api__rbac_stop(srv);
   api__tokens_free(srv);
   api__ipalloc_free(srv);
   free(srv->service_cidr);
@@ -277,6 +283,10 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     return;
   }
+  if (api__impersonate(srv, req, &call.user, &st) < 0) {
+    api__respond_status(req, &st);
+    goto out;
+  }
   bool masters = false;
   for (size_t i = 0; call.user.groups[i]; i++)
     masters = masters || !strcmp(call.user.groups[i], "system:masters");
@@ -291,7 +301,8 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
-  if (!api__authorize(&call.user, &call.ri, &st)) {
+  http_req_set_app(req, api__user_dup(&call.user), api__user_free); /* escalation checks */
+  if (!api__authorize(srv, &call.user, &call.ri, method, path, &st)) {
     api__respond_status(req, &st);
     goto out;
   }
@@ -447,6 +458,7 @@ static void reconcile_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 }
 
 void api_server_bootstrap(api_server_t *srv) {
+  api__rbac_bootstrap(srv);
   bootstrap_namespaces(srv);
   bootstrap_priority_classes(srv);
   bootstrap_kubernetes_service(srv);

@@ -19,7 +19,7 @@ struct api_token {
   api_token_t *next;
 };
 
-static void add_group(api_user_t *u, const char *g) {
+void api__user_add_group(api_user_t *u, const char *g) {
   for (size_t i = 0; i + 1 < sizeof(u->groups) / sizeof(u->groups[0]); i++) {
     if (!u->groups[i]) {
       u->groups[i] = xstrdup(g);
@@ -96,7 +96,7 @@ int api__tokens_load(api_server_t *srv, const char *path, char *err, size_t errl
     if (n == 4) {
       char *gsave = NULL;
       for (char *g = strtok_r(f[3], ",", &gsave); g; g = strtok_r(NULL, ",", &gsave))
-        add_group(&t->user, g);
+        api__user_add_group(&t->user, g);
     }
     t->next = srv->tokens;
     srv->tokens = t;
@@ -132,8 +132,8 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
   if (cn && cn[0]) {
     snprintf(user->name, sizeof(user->name), "%s", cn);
     for (const char *const *o = http_req_client_orgs(req); o && *o; o++)
-      add_group(user, *o);
-    add_group(user, "system:authenticated");
+      api__user_add_group(user, *o);
+    api__user_add_group(user, "system:authenticated");
     return true;
   }
   const char *auth = http_req_header(req, "Authorization");
@@ -149,8 +149,8 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
         snprintf(user->name, sizeof(user->name), "%s", t->user.name);
         snprintf(user->uid, sizeof(user->uid), "%s", t->user.uid);
         for (size_t i = 0; t->user.groups[i]; i++)
-          add_group(user, t->user.groups[i]);
-        add_group(user, "system:authenticated");
+          api__user_add_group(user, t->user.groups[i]);
+        api__user_add_group(user, "system:authenticated");
         return true;
       }
     }
@@ -178,48 +178,29 @@ void api__token_add(api_server_t *srv, const char *token, const char *user, cons
   snprintf(t->user.name, sizeof(t->user.name), "%s", user);
   snprintf(t->user.uid, sizeof(t->user.uid), "%s", uid ? uid : "");
   for (size_t i = 0; groups && groups[i]; i++)
-    add_group(&t->user, groups[i]);
+    api__user_add_group(&t->user, groups[i]);
   t->expires = expires;
   t->next = srv->tokens;
   srv->tokens = t;
 }
 
-/* The system:basic-user role: every user may ask who it is and what it may do. */
-static bool basic_user_allows(const api_reqinfo_t *ri) {
-  if (strcmp(ri->verb, "create"))
-    return false;
-  if (!strcmp(ri->group, "authentication.k8s.io"))
-    return !strcmp(ri->resource, "selfsubjectreviews");
-  if (!strcmp(ri->group, "authorization.k8s.io"))
-    return !strcmp(ri->resource, "selfsubjectaccessreviews") ||
-           !strcmp(ri->resource, "selfsubjectrulesreviews");
-  return false;
+static void user_copy(api_user_t *to, const api_user_t *from) {
+  memset(to, 0, sizeof(*to));
+  snprintf(to->name, sizeof(to->name), "%s", from->name);
+  snprintf(to->uid, sizeof(to->uid), "%s", from->uid);
+  for (size_t i = 0; from->groups[i]; i++)
+    api__user_add_group(to, from->groups[i]);
 }
 
-bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st) {
-  for (size_t i = 0; user->groups[i]; i++)
-    if (!strcmp(user->groups[i], "system:masters"))
-      return true;
-  if (!ri->is_resource)
-    return true; /* discovery, OpenAPI: system:discovery lets every user read them */
-  if (basic_user_allows(ri))
-    return true;
-  char res[300];
-  if (ri->subresource[0])
-    snprintf(res, sizeof(res), "%s/%s", ri->resource, ri->subresource);
-  else
-    snprintf(res, sizeof(res), "%s", ri->resource);
-  char where[400] = "at the cluster scope";
-  if (ri->ns[0])
-    snprintf(where, sizeof(where), "in the namespace \"%s\"", ri->ns);
-  char subject[600];
-  if (ri->name[0])
-    snprintf(subject, sizeof(subject), "%s \"%s\"", ri->resource, ri->name);
-  else
-    snprintf(subject, sizeof(subject), "%s", ri->resource);
-  api_status_init(st, 403, "Forbidden",
-                  "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group \"%s\" %s",
-                  subject, user->name, ri->verb, res, ri->group, where);
-  api_status_set_details(st, ri->group, ri->resource, ri->name);
-  return false;
+api_user_t *api__user_dup(const api_user_t *user) {
+  api_user_t *u = xmalloc(sizeof(*u));
+  user_copy(u, user);
+  return u;
+}
+
+void api__user_free(void *user) {
+  if (!user)
+    return;
+  api__user_done(user);
+  free(user);
 }

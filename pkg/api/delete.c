@@ -97,7 +97,7 @@ static bool protected_namespace(const api_resource_t *res, const char *name) {
 static const char *gc_finalizer(const api_resource_t *res, const delete_opts_t *o) {
   static const char *const owners[][2] = {
       {"apps", "Deployment"}, {"apps", "ReplicaSet"}, {"", "ReplicationController"},
-      {"batch", "Job"}};
+      {"batch", "Job"}, {"apps", "DaemonSet"}};
   const char *p = o->propagation;
   if (!p && o->orphan_dependents)
     p = "Orphan";

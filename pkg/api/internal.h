@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/rbac.h"
 #include "api/registry.h"
 #include "api/reqinfo.h"
 #include "api/status.h"
@@ -16,6 +17,7 @@
 typedef struct api_token api_token_t;
 typedef struct api_ipalloc api_ipalloc_t;
 typedef struct api_watch api_watch_t;
+typedef struct api_rbac api_rbac_t;
 
 struct api_server {
   struct ev_loop *loop;
@@ -30,6 +32,7 @@ struct api_server {
   bool dry_run;              /* set around admit hooks of a dryRun request: show, keep nothing */
   api_watch_t *watches;      /* active watch streams */
   store_watch_t *crd_watch;  /* follows CustomResourceDefinitions (crd.c) */
+  api_rbac_t *rbac;          /* roles and bindings, compiled (authz.c) */
   ev_timer reconcile;        /* re-creates the kubernetes Service (api.c) */
   uint64_t store_failures_logged; /* store_failure count last logged (write.c) */
 };
@@ -91,7 +94,28 @@ void api__token_add(api_server_t *srv, const char *token, const char *user, cons
                     const char *const *groups, time_t expires);
 /* RBAC is not in yet: system:masters may do anything; everyone else is
  * refused with upstream's Forbidden message. */
-bool api__authorize(const api_user_t *user, const api_reqinfo_t *ri, api_status_t *st);
+/* RBAC (authz.c): may user do what ri (method and path for non-resource
+ * requests) asks? false fills st with upstream's 403. */
+bool api__authorize(api_server_t *srv, const api_user_t *user, const api_reqinfo_t *ri,
+                    const char *method, const char *path, api_status_t *st);
+/* Apply Impersonate-User/-Group/-Uid headers: each authorized with the
+ * impersonate verb, then user becomes the impersonated one. Returns 0, or
+ * -EPERM with st filled. */
+int api__impersonate(api_server_t *srv, http_req_t *req, api_user_t *user, api_status_t *st);
+void api__user_add_group(api_user_t *u, const char *g);
+/* A heap copy of user (api__user_free frees it): the request's user rides
+ * on the request (http_req_set_app) for admission's escalation checks. */
+api_user_t *api__user_dup(const api_user_t *user);
+void api__user_free(void *user);
+/* The rules RBAC grants user where ns applies, appended to out (owned by
+ * the caller: rbac_rules_done); *ret_all for system:masters. */
+void api__rbac_rules_of(api_server_t *srv, const api_user_t *user, const char *ns,
+                        rbac_rules_t *out, bool *ret_all);
+bool api__rbac_allows(api_server_t *srv, const api_user_t *user, const rbac_attrs_t *at);
+int api__rbac_start(api_server_t *srv);
+void api__rbac_stop(api_server_t *srv);
+/* The default roles and bindings, created or reconciled (rbac_policy.c). */
+void api__rbac_bootstrap(api_server_t *srv);
 
 /* ---- health (health.c) ---- */
 /* Serve /healthz, /livez, /readyz and their per-check paths (anonymous).

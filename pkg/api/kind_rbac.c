@@ -70,8 +70,25 @@ static void clusterrole_validate(const cJSON *obj, const cJSON *old, api_status_
   rules_validate(obj, false, st);
 }
 
-const api_hooks_t api_kind_role = {.validate = role_validate};
-const api_hooks_t api_kind_clusterrole = {.validate = clusterrole_validate};
+/* RBAC names are path segments (upstream's ValidatePathSegmentName), so
+ * the default roles' "system:..." names are valid. */
+static const char *path_segment_name(const char *name) {
+  if (!name || !name[0])
+    return "name or generateName is required";
+  if (!strcmp(name, "."))
+    return "may not be '.'";
+  if (!strcmp(name, ".."))
+    return "may not be '..'";
+  if (strchr(name, '/'))
+    return "may not contain '/'";
+  if (strchr(name, '%'))
+    return "may not contain '%'";
+  return NULL;
+}
+
+const api_hooks_t api_kind_role = {.validate = role_validate, .check_name = path_segment_name};
+const api_hooks_t api_kind_clusterrole = {.validate = clusterrole_validate,
+                                          .check_name = path_segment_name};
 
 static void binding_defaults(cJSON *obj) {
   cJSON *ref = cJSON_GetObjectItemCaseSensitive(obj, "roleRef");
@@ -165,7 +182,11 @@ static cJSON *binding_cell(const char *col, const cJSON *obj) {
   return api__cell_take(&b, "");
 }
 
-const api_hooks_t api_kind_rolebinding = {
-    .defaults = binding_defaults, .validate = rolebinding_validate, .cell = binding_cell};
-const api_hooks_t api_kind_clusterrolebinding = {
-    .defaults = binding_defaults, .validate = clusterrolebinding_validate, .cell = binding_cell};
+const api_hooks_t api_kind_rolebinding = {.defaults = binding_defaults,
+                                           .validate = rolebinding_validate,
+                                           .cell = binding_cell,
+                                           .check_name = path_segment_name};
+const api_hooks_t api_kind_clusterrolebinding = {.defaults = binding_defaults,
+                                                  .validate = clusterrolebinding_validate,
+                                                  .cell = binding_cell,
+                                                  .check_name = path_segment_name};

@@ -7,6 +7,7 @@
 
 #include "api/internal.h"
 #include "api/object.h"
+#include "api/rbac.h"
 #include "api/review.h"
 
 static void copy_attr(char *dst, size_t n, const cJSON *attrs, const char *key) {
@@ -14,7 +15,8 @@ static void copy_attr(char *dst, size_t n, const cJSON *attrs, const char *key) 
   snprintf(dst, n, "%s", v ? v : "");
 }
 
-static void access_review(api_call_t *call, cJSON *obj) {
+/* Is user allowed what spec asks? The answer goes into obj's status. */
+static void access_review(api_call_t *call, cJSON *obj, const api_user_t *user) {
   const cJSON *ra = obj_get(obj, "spec.resourceAttributes");
   const cJSON *nra = obj_get(obj, "spec.nonResourceAttributes");
   api_reqinfo_t ri;
@@ -32,57 +34,74 @@ static void access_review(api_call_t *call, cJSON *obj) {
     copy_attr(verb, sizeof(verb), nra, "verb");
   }
   ri.verb = verb;
+  char path[1024] = "";
+  if (!ra && nra)
+    copy_attr(path, sizeof(path), nra, "path");
+  char method[64];
+  snprintf(method, sizeof(method), "%s", verb); /* non-resource verbs are lower-case methods */
   api_status_t st;
   memset(&st, 0, sizeof(st));
-  bool allowed = api__authorize(&call->user, &ri, &st);
+  bool allowed = api__authorize(call->srv, user, &ri, method, path, &st);
   cJSON *status = cJSON_CreateObject();
   cJSON_AddBoolToObject(status, "allowed", allowed);
-  if (allowed)
-    cJSON_AddStringToObject(status, "reason", "allowed by the system:masters group");
   api_status_done(&st);
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);
 }
 
-static cJSON *strings(const char *const *v) {
+/* SubjectAccessReview and LocalSubjectAccessReview: about the user and
+ * groups the spec names (nothing is added to them, as upstream). */
+static void subject_review(api_call_t *call, cJSON *obj, bool local) {
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  const char *name = obj_str(obj, "spec.user");
+  const cJSON *groups = obj_get(obj, "spec.groups");
+  if ((!name || !name[0]) && cJSON_GetArraySize(groups) == 0) {
+    cJSON_Delete(obj);
+    api_status_add_cause(&st, "FieldValueRequired", "spec.user",
+                         "Invalid value: \"\": at least one of user or group must be specified");
+    api_status_invalid(&st, "authorization.k8s.io", local ? "LocalSubjectAccessReview" : "SubjectAccessReview", "");
+    api__respond_status(call->req, &st);
+    return;
+  }
+  if (local) {
+    cJSON *ra = (cJSON *)obj_get(obj, "spec.resourceAttributes");
+    const char *ns = obj_str(ra, "namespace");
+    if (cJSON_IsObject(ra) && (!ns || !ns[0])) {
+      obj_set_str(ra, "namespace", call->ri.ns);
+    } else if (ra && strcmp(ns, call->ri.ns)) {
+      api_status_bad_request(&st, "spec.resourceAttributes.namespace must match metadata.namespace");
+      cJSON_Delete(obj);
+      api__respond_status(call->req, &st);
+      return;
+    }
+    obj_set_str(obj_meta(obj), "namespace", call->ri.ns);
+  }
+  api_user_t u;
+  memset(&u, 0, sizeof(u));
+  snprintf(u.name, sizeof(u.name), "%s", name ? name : "");
+  const char *uid = obj_str(obj, "spec.uid");
+  snprintf(u.uid, sizeof(u.uid), "%s", uid ? uid : "");
+  const cJSON *g;
+  cJSON_ArrayForEach(g, groups) {
+    if (cJSON_IsString(g))
+      api__user_add_group(&u, g->valuestring);
+  }
+  access_review(call, obj, &u);
+  api__user_done(&u);
+}
+
+static cJSON *strv_json(char *const *v) {
   cJSON *a = cJSON_CreateArray();
-  for (; *v; v++)
-    cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+  for (size_t i = 0; v && v[i]; i++)
+    cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
   return a;
 }
 
-static cJSON *resource_rule(const char *const *verbs, const char *const *groups,
-                            const char *const *resources) {
-  cJSON *r = cJSON_CreateObject();
-  cJSON_AddItemToObject(r, "verbs", strings(verbs));
-  cJSON_AddItemToObject(r, "apiGroups", strings(groups));
-  cJSON_AddItemToObject(r, "resources", strings(resources));
-  return r;
-}
-
-static cJSON *non_resource_rule(const char *const *verbs, const char *const *urls) {
-  cJSON *r = cJSON_CreateObject();
-  cJSON_AddItemToObject(r, "verbs", strings(verbs));
-  cJSON_AddItemToObject(r, "nonResourceURLs", strings(urls));
-  return r;
-}
-
-/* The rules api__authorize applies, written out: everything for
- * system:masters; for everyone else the self reviews (upstream's
- * system:basic-user) and reads of the discovery, version and health
- * endpoints (system:discovery, system:public-info-viewer). */
+/* The rules RBAC grants the user in spec.namespace (cluster-wide bindings
+ * and those of the namespace), as upstream's SelfSubjectRulesReview lists
+ * them; everything for system:masters. */
 static void rules_review(api_call_t *call, cJSON *obj) {
-  static const char *const all[] = {"*", NULL};
-  static const char *const create[] = {"create", NULL};
-  static const char *const get[] = {"get", NULL};
-  static const char *const authz[] = {"authorization.k8s.io", NULL};
-  static const char *const authz_res[] = {"selfsubjectaccessreviews", "selfsubjectrulesreviews",
-                                          NULL};
-  static const char *const authn[] = {"authentication.k8s.io", NULL};
-  static const char *const authn_res[] = {"selfsubjectreviews", NULL};
-  static const char *const urls[] = {"/api",     "/api/*",  "/apis",   "/apis/*",
-                                     "/healthz", "/livez",  "/readyz", "/version",
-                                     "/version/", "/openapi", "/openapi/*", NULL};
   const char *ns = obj_str(obj, "spec.namespace");
   if (!ns || !ns[0]) {
     api_status_t st;
@@ -91,20 +110,40 @@ static void rules_review(api_call_t *call, cJSON *obj) {
     api__respond_status(call->req, &st);
     return;
   }
-  bool master = false;
-  for (size_t i = 0; call->user.groups[i]; i++)
-    master = master || !strcmp(call->user.groups[i], "system:masters");
+  rbac_rules_t rules = {0};
+  bool all = false;
+  api__rbac_rules_of(call->srv, &call->user, ns, &rules, &all);
   cJSON *status = cJSON_CreateObject();
   cJSON *rr = cJSON_AddArrayToObject(status, "resourceRules");
   cJSON *nrr = cJSON_AddArrayToObject(status, "nonResourceRules");
-  if (master) {
-    cJSON_AddItemToArray(rr, resource_rule(all, all, all));
-    cJSON_AddItemToArray(nrr, non_resource_rule(all, all));
-  } else {
-    cJSON_AddItemToArray(rr, resource_rule(create, authz, authz_res));
-    cJSON_AddItemToArray(rr, resource_rule(create, authn, authn_res));
-    cJSON_AddItemToArray(nrr, non_resource_rule(get, urls));
+  if (all) {
+    char *star[] = {"*", NULL};
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddItemToObject(r, "verbs", strv_json(star));
+    cJSON_AddItemToObject(r, "apiGroups", strv_json(star));
+    cJSON_AddItemToObject(r, "resources", strv_json(star));
+    cJSON_AddItemToArray(rr, r);
+    cJSON *n = cJSON_CreateObject();
+    cJSON_AddItemToObject(n, "verbs", strv_json(star));
+    cJSON_AddItemToObject(n, "nonResourceURLs", strv_json(star));
+    cJSON_AddItemToArray(nrr, n);
   }
+  for (size_t i = 0; i < rules.n; i++) {
+    const rbac_rule_t *x = &rules.rules[i];
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddItemToObject(r, "verbs", strv_json(x->verbs));
+    if (x->urls[0]) {
+      cJSON_AddItemToObject(r, "nonResourceURLs", strv_json(x->urls));
+      cJSON_AddItemToArray(nrr, r);
+      continue;
+    }
+    cJSON_AddItemToObject(r, "apiGroups", strv_json(x->groups));
+    cJSON_AddItemToObject(r, "resources", strv_json(x->resources));
+    if (x->names[0])
+      cJSON_AddItemToObject(r, "resourceNames", strv_json(x->names));
+    cJSON_AddItemToArray(rr, r);
+  }
+  rbac_rules_done(&rules);
   cJSON_AddBoolToObject(status, "incomplete", false);
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);
@@ -131,7 +170,11 @@ bool api__review(api_call_t *call) {
                !strcmp(ri->resource, "selfsubjectrulesreviews");
   bool self = !strcmp(ri->group, "authentication.k8s.io") &&
               !strcmp(ri->resource, "selfsubjectreviews");
-  if (!access && !rules && !self)
+  bool subject = !strcmp(ri->group, "authorization.k8s.io") &&
+                 !strcmp(ri->resource, "subjectaccessreviews");
+  bool local = !strcmp(ri->group, "authorization.k8s.io") &&
+               !strcmp(ri->resource, "localsubjectaccessreviews");
+  if (!access && !rules && !self && !subject && !local)
     return false;
   api_status_t st;
   if (strcmp(ri->verb, "create") || ri->name[0]) {
@@ -152,12 +195,16 @@ bool api__review(api_call_t *call) {
     return true;
   }
   obj_set_str(obj, "apiVersion", self ? "authentication.k8s.io/v1" : "authorization.k8s.io/v1");
-  obj_set_str(obj, "kind", access  ? "SelfSubjectAccessReview"
-                           : rules ? "SelfSubjectRulesReview"
-                                   : "SelfSubjectReview");
+  obj_set_str(obj, "kind", access    ? "SelfSubjectAccessReview"
+                           : rules   ? "SelfSubjectRulesReview"
+                           : subject ? "SubjectAccessReview"
+                           : local   ? "LocalSubjectAccessReview"
+                                     : "SelfSubjectReview");
   obj_meta(obj);
   if (access)
-    access_review(call, obj);
+    access_review(call, obj, &call->user);
+  else if (subject || local)
+    subject_review(call, obj, local);
   else if (rules)
     rules_review(call, obj);
   else

@@ -136,32 +136,10 @@ static cJSON *template_sans_hash(const cJSON *rs) {
   return t;
 }
 
-/* The pod-template-hash: FNV-1a 32 of the template's JSON and the collision
- * count, in upstream's safe alphabet (the values are k3c's own; the shape,
- * 10 or fewer characters from "bcdfghjklmnpqrstvwxz2456789", is upstream's). */
+/* The pod-template-hash of the Deployment's template and collision count. */
 static void template_hash(const cJSON *d, char *out, size_t len) {
-  cJSON *t = cJSON_Duplicate(json_get_path(d, "spec.template"), 1);
-  json_prune_nulls(t);
-  char *text = cJSON_PrintUnformatted(t);
-  cJSON_Delete(t);
-  uint32_t h = 2166136261u;
-  for (const char *p = text; p && *p; p++)
-    h = (h ^ (unsigned char)*p) * 16777619u;
-  free(text);
-  long collisions = (long)N(d, "status.collisionCount", 0);
-  if (collisions) {
-    char c[32];
-    snprintf(c, sizeof(c), "%ld", collisions);
-    for (const char *p = c; *p; p++)
-      h = (h ^ (unsigned char)*p) * 16777619u;
-  }
-  static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
-  char dec[16];
-  snprintf(dec, sizeof(dec), "%u", h);
-  size_t i = 0;
-  for (; dec[i] && i + 1 < len; i++)
-    out[i] = alnum[(unsigned char)dec[i] % (sizeof(alnum) - 1)];
-  out[i] = '\0';
+  controller__template_hash(json_get_path(d, "spec.template"),
+                            (long)N(d, "status.collisionCount", 0), out, len);
 }
 
 /* ---- requests of one sync ---- */

@@ -21,3 +21,9 @@ void controller__now(char *out, size_t len);
 time_t controller__time(const char *s);
 /* A controller ownerReference (blockOwnerDeletion) to owner of apiVersion/kind. */
 cJSON *controller__owner_ref(const cJSON *owner, const char *api_version, const char *kind);
+/* A pod template's hash (pod-template-hash, controller-revision-hash):
+ * FNV-1a 32 of the template's JSON (nulls dropped) and the collision count,
+ * in upstream's safe alphabet (the values are k3c's own; the shape, 10 or
+ * fewer characters from "bcdfghjklmnpqrstvwxz2456789", is upstream's).
+ * out: at least 11 bytes. */
+void controller__template_hash(const cJSON *tmpl, long collisions, char *out, size_t len);

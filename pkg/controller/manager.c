@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "client/informer.h"
+#include "controller/clusterroleaggregation.h"
+#include "controller/daemonset.h"
 #include "controller/deployment.h"
 #include "controller/endpoints.h"
 #include "controller/endpointslice.h"
@@ -19,12 +21,15 @@
 
 struct controller_manager {
   client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs;
+  client_informer_t *nodes, *daemonsets, *revisions, *clusterroles;
+  controller_aggregation_t *aggregation;
   controller_replicaset_t *rs, *rc;
+  controller_daemonset_t *ds;
   controller_deployment_t *deploy;
   controller_job_t *job;
   controller_ttl_t *ttl;
   controller_gc_t *gc;
-  client_informer_t *services, *endpoints, *slices, *nodes;
+  client_informer_t *services, *endpoints, *slices;
   controller_endpoints_t *eps;
   controller_endpointslice_t *epslices;
   client_informer_t *quotas;
@@ -49,12 +54,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "apps", "replicasets", &m->replicasets)) < 0 ||
       (r = informer(c, "apps", "deployments", &m->deployments)) < 0 ||
       (r = informer(c, "", "replicationcontrollers", &m->rcs)) < 0 ||
-      (r = informer(c, "batch", "jobs", &m->jobs)) < 0)
+      (r = informer(c, "batch", "jobs", &m->jobs)) < 0 ||
+      (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
+      (r = informer(c, "apps", "daemonsets", &m->daemonsets)) < 0 ||
+      (r = informer(c, "apps", "controllerrevisions", &m->revisions)) < 0 ||
+      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0)
     goto fail;
   if ((r = informer(c, "", "services", &m->services)) < 0 ||
       (r = informer(c, "", "endpoints", &m->endpoints)) < 0 ||
       (r = informer(c, "discovery.k8s.io", "endpointslices", &m->slices)) < 0 ||
-      (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
       (r = informer(c, "", "resourcequotas", &m->quotas)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
@@ -63,7 +71,10 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_deployment_new(c, m->deployments, m->replicasets, loop, &m->deploy)) < 0 ||
       (r = controller_job_new(c, m->jobs, m->pods, loop, &m->job)) < 0 ||
       (r = controller_ttl_new(c, m->jobs, loop, &m->ttl)) < 0 ||
-      (r = controller_gc_new(c, loop, &m->gc)) < 0)
+      (r = controller_daemonset_new(c, m->daemonsets, m->nodes, m->pods, m->revisions, loop,
+                                    &m->ds)) < 0 ||
+      (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
+      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0)
     goto fail;
   if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
       (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes,
@@ -75,6 +86,9 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   controller_gc_add(m->gc, m->replicasets, "apps", "replicasets", "ReplicaSet", true, true);
   controller_gc_add(m->gc, m->rcs, "", "replicationcontrollers", "ReplicationController", true, false);
   controller_gc_add(m->gc, m->jobs, "batch", "jobs", "Job", true, false);
+  controller_gc_add(m->gc, m->daemonsets, "apps", "daemonsets", "DaemonSet", true, false);
+  controller_gc_add(m->gc, m->revisions, "apps", "controllerrevisions", "ControllerRevision", false,
+                    true);
   controller_gc_add(m->gc, m->pods, "", "pods", "Pod", false, true);
   controller_gc_start(m->gc);
   client_informer_start(m->pods);
@@ -82,10 +96,13 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->deployments);
   client_informer_start(m->rcs);
   client_informer_start(m->jobs);
+  client_informer_start(m->nodes);
+  client_informer_start(m->daemonsets);
+  client_informer_start(m->revisions);
+  client_informer_start(m->clusterroles);
   client_informer_start(m->services);
   client_informer_start(m->endpoints);
   client_informer_start(m->slices);
-  client_informer_start(m->nodes);
   client_informer_start(m->quotas);
   *ret_mgr = m;
   return 0;
@@ -105,17 +122,22 @@ void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_aggregation_free(m->aggregation);
   controller_quota_free(m->quota);
   controller_endpointslice_free(m->epslices);
   controller_endpoints_free(m->eps);
   controller_gc_free(m->gc);
+  controller_daemonset_free(m->ds);
   controller_ttl_free(m->ttl);
   controller_job_free(m->job);
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
-  client_informer_free(m->quotas);
+  client_informer_free(m->clusterroles);
+  client_informer_free(m->revisions);
+  client_informer_free(m->daemonsets);
   client_informer_free(m->nodes);
+  client_informer_free(m->quotas);
   client_informer_free(m->slices);
   client_informer_free(m->endpoints);
   client_informer_free(m->services);

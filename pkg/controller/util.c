@@ -1,4 +1,7 @@
 /* Field helpers shared by the controllers (internal.h). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -56,4 +59,28 @@ cJSON *controller__owner_ref(const cJSON *owner, const char *api_version, const 
   cJSON_AddTrueToObject(r, "controller");
   cJSON_AddTrueToObject(r, "blockOwnerDeletion");
   return r;
+}
+
+void controller__template_hash(const cJSON *tmpl, long collisions, char *out, size_t len) {
+  cJSON *t = tmpl ? cJSON_Duplicate(tmpl, 1) : cJSON_CreateObject();
+  json_prune_nulls(t);
+  char *text = cJSON_PrintUnformatted(t);
+  cJSON_Delete(t);
+  uint32_t h = 2166136261u;
+  for (const char *p = text; p && *p; p++)
+    h = (h ^ (unsigned char)*p) * 16777619u;
+  free(text);
+  if (collisions) {
+    char c[32];
+    snprintf(c, sizeof(c), "%ld", collisions);
+    for (const char *p = c; *p; p++)
+      h = (h ^ (unsigned char)*p) * 16777619u;
+  }
+  static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
+  char dec[16];
+  snprintf(dec, sizeof(dec), "%u", h);
+  size_t i = 0;
+  for (; dec[i] && i + 1 < len; i++)
+    out[i] = alnum[(unsigned char)dec[i] % (sizeof(alnum) - 1)];
+  out[i] = '\0';
 }

@@ -85,6 +85,8 @@ struct http_req {
   http_client_t *in_addr;
   http_client_t *in_user;
   bool droppable; /* a stream the budget may cut (watches) */
+  void *app;                 /* http_req_set_app */
+  void (*app_free)(void *);
   /* in-process requests (http_req_local_new): no conn, output to the sink */
   bool local;
   const http_local_sink_t *sink; /* NULL once cancelled */
@@ -277,6 +279,8 @@ static void req_free(http_req_t *r) {
   for (size_t i = 0; i < r->n_query_all; i++)
     free(r->query_all[i]);
   free(r->query_all);
+  if (r->app && r->app_free)
+    r->app_free(r->app);
   free(r);
 }
 
@@ -1215,6 +1219,15 @@ const char *const *http_req_client_orgs(const http_req_t *r) {
 }
 const char *http_req_remote_addr(const http_req_t *r) { return r->remote; }
 bool http_req_gone(const http_req_t *r) { return r->gone; }
+
+void http_req_set_app(http_req_t *r, void *data, void (*free_fn)(void *)) {
+  if (r->app && r->app_free)
+    r->app_free(r->app);
+  r->app = data;
+  r->app_free = free_fn;
+}
+
+void *http_req_app(const http_req_t *r) { return r->app; }
 
 void http_req_on_close(http_req_t *r, http_close_cb cb, void *data) {
   r->close_cb = cb;

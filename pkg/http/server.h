@@ -74,6 +74,11 @@ const char *const *http_req_client_orgs(const http_req_t *r);
 const char *http_req_remote_addr(const http_req_t *r); /* "1.2.3.4:5678" */
 bool http_req_gone(const http_req_t *r);
 
+/* Data of the application riding on the request (the API's
+ * authenticated user), freed with free_fn when the request is freed. */
+void http_req_set_app(http_req_t *r, void *data, void (*free_fn)(void *));
+void *http_req_app(const http_req_t *r);
+
 /* Call cb once if the client disconnects before the request is finished. */
 void http_req_on_close(http_req_t *r, http_close_cb cb, void *data);
 

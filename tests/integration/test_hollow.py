@@ -213,6 +213,7 @@ k.ok(["apply", "-f", "-"], input="apiVersion: v1\nkind: Node\nmetadata: {name: b
 pod("lonely", node="bare")
 r = k.run(["delete", "pod", "lonely", "--wait=false"])
 k.fails("get pod lonely", err='pods "lonely" not found', name="a pod on a node without a kubelet is deleted at once")
+k.ok("delete node bare", out="deleted")
 
 # python client: the hollow node's pods as the client library sees them
 try:
@@ -231,6 +232,25 @@ try:
 except ImportError as e:
     t.skip("python client pods", "python3-kubernetes missing: %s" % e)
     t.skip("python client node", "python3-kubernetes missing")
+
+# ---- a Deployment on hollow nodes: the scheduler binds, the agent runs ----
+HAS_SCHEDULER = os.path.exists(os.path.join(os.environ.get("K3C_SRC", ""), "pkg/scheduler/scheduler.c"))
+if HAS_SCHEDULER:
+    k.ok("create deployment dep --image=busybox:1.36 --replicas=6", out="deployment.apps/dep created")
+    r = k.run(["rollout", "status", "deployment/dep", "--timeout=90s"])
+    t.ok(r.returncode == 0 and "successfully rolled out" in r.stdout,
+         "a Deployment's pods are scheduled onto hollow nodes and run: rollout status returns", k.diag("rollout status", r))
+    pods = get_json("pods", "-l", "app=dep").get("items", [])
+    nodes = {p_["spec"].get("nodeName") for p_ in pods}
+    t.ok(len(pods) == 6 and all(p_.get("status", {}).get("phase") == "Running" for p_ in pods)
+         and nodes <= {"hollow-0", "hollow-1", "hollow-2"} and len(nodes) >= 2,
+         "six Running pods spread over the hollow nodes", [(p_["metadata"]["name"], p_["spec"].get("nodeName")) for p_ in pods])
+    k.ok("scale deployment dep --replicas=2", out="scaled")
+    left = wait_json(["pods", "-l", "app=dep"], lambda o: len(o.get("items", [])) == 2, timeout=30)
+    t.ok(len(left.get("items", [])) == 2, "scaling down: the agent finishes the graceful deletions", left.get("items"))
+else:
+    for name in ("Deployment rollout on hollow nodes", "pods spread over hollow nodes", "scale down"):
+        t.skip(name, "the scheduler is not built yet")
 
 # ---- stopping the agent ----
 t.ok(hollow.stop_clean(), "the hollow agent stops cleanly on SIGTERM", hollow.log_tail())
@@ -257,4 +277,28 @@ hollow2 = Hollow(srv, 3, extra_args=["--hollow-lease-seconds", "1"]).start()
 p = wait_json(["pod", "web"], phase_is("Running"))
 t.ok(p.get("status", {}).get("podIP") == ips[0], "a restarted agent keeps the running pod and its IP", p.get("status"))
 t.ok(hollow2.stop_clean(), "the second agent stops cleanly", hollow2.log_tail())
+
+# An agent whose server does not answer yet waits for it, as a kubelet does.
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+from k3ctest import k3c_bin  # noqa: E402
+with socket.socket() as sk:
+    sk.bind(("127.0.0.1", 0))
+    dead_port = sk.getsockname()[1]
+with open(srv.kubeconfig) as f:
+    kc = f.read().replace(":%d" % srv.port, ":%d" % dead_port)
+dead_kc = os.path.join(srv.tmp, "dead.yaml")
+with open(dead_kc, "w") as f:
+    f.write(kc)
+log_path = os.path.join(srv.tmp, "hollow-dead.log")
+with open(log_path, "w") as log:
+    proc = subprocess.Popen([k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "1", "--kubeconfig", dead_kc],
+                            stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(3)
+    alive = proc.poll() is None
+    proc.terminate()
+    rc = proc.wait(30)
+with open(log_path) as f:
+    text = f.read()
+t.ok(alive and rc == 0 and "retrying" in text, "with no server yet the agent keeps retrying, and stops cleanly", text)
 k.finish()

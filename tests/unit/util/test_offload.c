@@ -137,7 +137,7 @@ static void test_loop_keeps_its_pace_while_unlocked(void) {
   printf("# longest gap between 2 ms ticks during 300 ms of unlocked work: %.1f ms\n",
          p.gap_unlocked * 1e3);
   /* the work itself lasts 300 ms; a loop that waited for it would show that */
-  ASSERT_TRUE(p.gap_unlocked < 0.15);
+  ASSERT_TRUE(p.gap_unlocked < t_time_limit(0.15));
 }
 
 /* offload_defer from the loop while a task is unlocked */
@@ -152,7 +152,10 @@ static void defer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   if (atomic_load(&stop_loop))
     ev_break(loop, EVBREAK_ALL);
-  if (!atomic_load(&defer_asked)) {
+  /* only once the task is in its unlocked section (before that a defer
+   * runs at once, which is right but not what this test is about; under
+   * qemu the timer often fires first) */
+  if (!atomic_load(&defer_asked) && offload_unlocked_now()) {
     offload_defer(deferred_cb, NULL); /* a task is unlocked: must wait */
     atomic_store(&defer_asked, 1);
   }
