@@ -1,6 +1,6 @@
 /* The small defaulting admission plugins of upstream's kube-apiserver:
  * DefaultTolerationSeconds (new pods tolerate node.kubernetes.io/not-ready
- * and unreachable NoExecute taints for 300 s), DefaultStorageClass (a new
+ * and unreachable NoExecute taints for 300 s, or the server's flags), DefaultStorageClass (a new
  * PVC without a class gets the default StorageClass) and DefaultIngressClass
  * (a new Ingress without a class gets the default IngressClass).
  * https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/ */
@@ -40,7 +40,9 @@ static void default_toleration_seconds(api_admission_t *a) {
     cJSON_AddStringToObject(t, "key", taints[i]);
     cJSON_AddStringToObject(t, "operator", "Exists");
     cJSON_AddStringToObject(t, "effect", "NoExecute");
-    cJSON_AddNumberToObject(t, "tolerationSeconds", 300);
+    cJSON_AddNumberToObject(t, "tolerationSeconds",
+                            i == 0 ? a->srv->not_ready_toleration_seconds
+                                   : a->srv->unreachable_toleration_seconds);
     cJSON_AddItemToArray(obj_child_array(spec, "tolerations"), t);
   }
 }

@@ -31,6 +31,10 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
   srv->advertise_port = opts->advertise_port ? opts->advertise_port : 6443;
   srv->node_port_min = opts->node_port_min ? opts->node_port_min : 30000;
   srv->node_port_max = opts->node_port_max ? opts->node_port_max : 32767;
+  srv->not_ready_toleration_seconds =
+      opts->not_ready_toleration_seconds > 0 ? opts->not_ready_toleration_seconds : 300;
+  srv->unreachable_toleration_seconds =
+      opts->unreachable_toleration_seconds > 0 ? opts->unreachable_toleration_seconds : 300;
   ev_timer_init(&srv->reconcile, NULL, 0, 0);
   int r = api__ipalloc_new(srv, err, errlen);
   if (r == 0 && opts->token_auth_file)

@@ -19,6 +19,11 @@ typedef struct {
   int advertise_port;           /* 6443 */
   const char *token_auth_file;  /* CSV "token,user,uid,\"group1,group2\"", may be NULL */
   int node_port_min, node_port_max; /* 30000..32767 */
+  /* DefaultTolerationSeconds admission: tolerationSeconds of the
+   * not-ready / unreachable NoExecute tolerations added to new pods (0: 300,
+   * upstream's --default-not-ready-toleration-seconds and
+   * --default-unreachable-toleration-seconds). */
+  int not_ready_toleration_seconds, unreachable_toleration_seconds;
 } api_server_opts_t;
 
 /* Create the API server over an open store. Loads allocator state from the

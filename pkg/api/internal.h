@@ -26,6 +26,7 @@ struct api_server {
   char *advertise_ip;
   int advertise_port;
   int node_port_min, node_port_max;
+  int not_ready_toleration_seconds, unreachable_toleration_seconds;
   api_token_t *tokens;
   api_ipalloc_t *ips;
   unsigned char *node_ports; /* bitmap over node_port_min..max */
@@ -35,6 +36,15 @@ struct api_server {
   api_rbac_t *rbac;          /* roles and bindings, compiled (authz.c) */
   ev_timer reconcile;        /* re-creates the kubernetes Service (api.c) */
   uint64_t store_failures_logged; /* store_failure count last logged (write.c) */
+  /* Evictions allowed by a PodDisruptionBudget whose decremented status is
+   * not stored yet (action.c): per budget, the revision they were decided
+   * on and how many. */
+  struct {
+    char key[320];
+    int64_t rev;
+    int n;
+  } pdb_pending[16];
+  unsigned pdb_pending_next;
 };
 
 typedef struct {

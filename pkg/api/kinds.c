@@ -204,7 +204,8 @@ static cJSON *node_cell(const char *col, const cJSON *obj) {
     const char *s = ready ? obj_str(ready, "status") : NULL;
     char buf[64];
     snprintf(buf, sizeof(buf), "%s%s",
-             !s ? "Unknown" : !strcmp(s, "True") ? "Ready" : !strcmp(s, "False") ? "NotReady" : "Unknown",
+             /* upstream's printNode: "Not" + type for any status but True */
+             !s ? "Unknown" : !strcmp(s, "True") ? "Ready" : "NotReady",
              cJSON_IsTrue(obj_get(obj, "spec.unschedulable")) ? ",SchedulingDisabled" : "");
     return cJSON_CreateString(buf);
   }

@@ -227,8 +227,12 @@ client_req_t *client_list(client_t *c, const client_ref_t *ref, const char *quer
 client_req_t *client_create(client_t *c, const client_ref_t *ref, const cJSON *obj,
                             client_done_cb cb, void *data) {
   client_ref_t l = *ref;
-  l.name = NULL;
-  l.subresource = NULL;
+  /* POST to an object's subresource (pods/x/binding, pods/x/eviction)
+   * keeps the name; otherwise the collection. */
+  if (!l.subresource || !l.subresource[0] || !l.name) {
+    l.name = NULL;
+    l.subresource = NULL;
+  }
   return start(c, &l, "POST", NULL, "application/json", obj, false, NULL, cb, data);
 }
 

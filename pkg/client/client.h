@@ -95,6 +95,8 @@ client_req_t *client_get(client_t *c, const client_ref_t *ref, const char *query
                          void *data);
 client_req_t *client_list(client_t *c, const client_ref_t *ref, const char *query,
                           client_done_cb cb, void *data);
+/* POST obj to the collection; with ref->name and ref->subresource set, to
+ * that object's subresource (pods/x/binding, pods/x/eviction). */
 client_req_t *client_create(client_t *c, const client_ref_t *ref, const cJSON *obj,
                             client_done_cb cb, void *data);
 /* PUT of obj (its metadata.resourceVersion is the precondition). */

@@ -45,6 +45,10 @@ typedef struct {
   char *cluster_dns;
   char *datastore_endpoint;
   int output_budget_mib; /* unsent response bytes all connections may hold */
+  bool disable_scheduler;
+  int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */
+  int default_not_ready_toleration_seconds; /* DefaultTolerationSeconds admission */
+  int default_unreachable_toleration_seconds;
   int job_backoff_seconds; /* the Job controller's first pod failure back-off */
   int max_endpoints_per_slice; /* the EndpointSlice controller's endpoints per slice */
   /* agent */

@@ -11,6 +11,7 @@
 #include "controller/clusterroleaggregation.h"
 #include "controller/daemonset.h"
 #include "controller/deployment.h"
+#include "controller/disruption.h"
 #include "controller/endpoints.h"
 #include "controller/endpointslice.h"
 #include "controller/gc.h"
@@ -20,7 +21,7 @@
 #include "util/alloc.h"
 
 struct controller_manager {
-  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs;
+  client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *pdbs;
   client_informer_t *nodes, *daemonsets, *revisions, *clusterroles;
   controller_aggregation_t *aggregation;
   controller_replicaset_t *rs, *rc;
@@ -34,6 +35,7 @@ struct controller_manager {
   controller_endpointslice_t *epslices;
   client_informer_t *quotas;
   controller_quota_t *quota;
+  controller_disruption_t *disruption;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -58,7 +60,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
       (r = informer(c, "apps", "daemonsets", &m->daemonsets)) < 0 ||
       (r = informer(c, "apps", "controllerrevisions", &m->revisions)) < 0 ||
-      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0)
+      (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0 ||
+      (r = informer(c, "policy", "poddisruptionbudgets", &m->pdbs)) < 0)
     goto fail;
   if ((r = informer(c, "", "services", &m->services)) < 0 ||
       (r = informer(c, "", "endpoints", &m->endpoints)) < 0 ||
@@ -74,7 +77,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_daemonset_new(c, m->daemonsets, m->nodes, m->pods, m->revisions, loop,
                                     &m->ds)) < 0 ||
       (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
-      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0)
+      (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0 ||
+      (r = controller_disruption_new(c, m->pdbs, m->pods, loop, &m->disruption)) < 0)
     goto fail;
   if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
       (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes,
@@ -104,12 +108,15 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->endpoints);
   client_informer_start(m->slices);
   client_informer_start(m->quotas);
+  client_informer_start(m->pdbs);
   *ret_mgr = m;
   return 0;
 fail:
   controller_manager_free(m);
   return r;
 }
+
+client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
 
 void controller_manager_set_job_backoff(controller_manager_t *m, double base, double max) {
   controller_job_set_backoff(m->job, base, max);
@@ -122,6 +129,7 @@ void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_disruption_free(m->disruption);
   controller_aggregation_free(m->aggregation);
   controller_quota_free(m->quota);
   controller_endpointslice_free(m->epslices);
@@ -133,6 +141,7 @@ void controller_manager_free(controller_manager_t *m) {
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->pdbs);
   client_informer_free(m->clusterroles);
   client_informer_free(m->revisions);
   client_informer_free(m->daemonsets);

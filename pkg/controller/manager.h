@@ -7,12 +7,17 @@
 #include <ev.h>
 
 #include "client/client.h"
+#include "client/informer.h"
 
 typedef struct controller_manager controller_manager_t;
 
 /* Start the informers and controllers over c (which must outlive the
  * manager). Returns 0 or a negative errno. */
 int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manager_t **ret_mgr);
+/* The shared pod informer (namespace, owner and nodeName indexes), for the
+ * scheduler and other in-process users; borrowed, valid until the manager
+ * is freed. */
+client_informer_t *controller_manager_pods(const controller_manager_t *mgr);
 /* The Job controller's pod failure back-off (seconds; tests shorten it). */
 void controller_manager_set_job_backoff(controller_manager_t *mgr, double base, double max);
 /* Endpoints per EndpointSlice (1..1000; upstream's --max-endpoints-per-slice). */

@@ -14,6 +14,8 @@
 #include "api/api.h"
 #include "client/client.h"
 #include "controller/manager.h"
+#include "controller/nodelifecycle.h"
+#include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "server/kubeconfig.h"
@@ -88,6 +90,9 @@ int server_run(const k3c_config_t *cfg) {
   api_server_t *api = NULL;
   client_t *cm_client = NULL;
   controller_manager_t *cm = NULL;
+  client_t *sched_client = NULL;
+  scheduler_t *sched = NULL;
+  controller_nodelifecycle_t *nlc = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
@@ -140,6 +145,8 @@ int server_run(const k3c_config_t *cfg) {
       .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
       .advertise_port = cfg->https_listen_port,
       .token_auth_file = tokens_path,
+      .not_ready_toleration_seconds = cfg->default_not_ready_toleration_seconds,
+      .unreachable_toleration_seconds = cfg->default_unreachable_toleration_seconds,
   };
   if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
     log_error("server", "API server: %s", err);
@@ -172,6 +179,25 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "controllers: %s", strerror(-r));
     goto out;
   }
+  /* The node lifecycle controller is kube-controller-manager's too; it
+   * runs beside the manager because it takes the grace-period flag. */
+  if ((r = controller_nodelifecycle_new(cm_client, controller_manager_pods(cm), loop,
+                                        cfg->node_monitor_grace_period, &nlc)) < 0) {
+    log_error("server", "node lifecycle controller: %s", strerror(-r));
+    goto out;
+  }
+  /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
+  if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
+                             &sched_client)) < 0) {
+    log_error("server", "scheduler: %s", strerror(-r));
+    goto out;
+  }
+  client_set_user_agent(sched_client, "k3c-scheduler");
+  if (!cfg->disable_scheduler &&
+      (r = scheduler_new(loop, sched_client, controller_manager_pods(cm), &sched)) < 0) {
+    log_error("server", "scheduler: %s", strerror(-r));
+    goto out;
+  }
   controller_manager_set_job_backoff(cm, cfg->job_backoff_seconds, 360);
   controller_manager_set_max_endpoints_per_slice(cm, cfg->max_endpoints_per_slice);
   if (!cfg->disable_agent)
@@ -193,6 +219,18 @@ int server_run(const k3c_config_t *cfg) {
   log_info("server", "stopped");
   status = 0;
 out:
+  if (sched) {
+    scheduler_stats_t ss;
+    scheduler_stats(sched, &ss);
+    log_info("server", "scheduler: %u cycles, %u bound, %u unschedulable, %u preemptions, %.3f s "
+                       "CPU in cycles (%.1f us a cycle, %.1f us of it in the API's binding)",
+             ss.attempts, ss.bound, ss.unschedulable, ss.preemptions, ss.cycle_seconds,
+             ss.attempts ? ss.cycle_seconds * 1e6 / ss.attempts : 0.0,
+             ss.attempts ? ss.bind_seconds * 1e6 / ss.attempts : 0.0);
+  }
+  scheduler_free(sched);
+  controller_nodelifecycle_free(nlc);
+  client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);
   http_server_stop(http);

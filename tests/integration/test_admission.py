@@ -20,7 +20,8 @@ except ImportError as e:  # pragma: no cover
     sys.exit(1)
 
 t = Tap()
-srv = Server(extra_args=["--disable-agent"]).start()
+# No scheduler: the read-modify-replace of a pod below would race its status patch.
+srv = Server(extra_args=["--disable-agent", "--disable-scheduler"]).start()
 k = Kube(t, srv)
 api_client = config.new_client_from_config(config_file=srv.kubeconfig)
 v1 = client.CoreV1Api(api_client)

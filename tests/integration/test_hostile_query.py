@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from k3ctest import Server, Tap  # noqa: E402
 
 t = Tap()
-srv = Server()
+# No scheduler: the GET-then-PUT of a pod's status below would race its status patch.
+srv = Server(extra_args=["--disable-scheduler"])
 srv.start()
 
 CM = "/api/v1/namespaces/default/configmaps"

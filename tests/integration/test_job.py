@@ -297,13 +297,13 @@ t.ok(j["status"].get("active") is None and "failed" not in j["status"],
      "pods deleted by suspension do not count as failed", j["status"])
 
 # ---- ttlSecondsAfterFinished ----
-k.ok(["apply", "-f", job_yaml("ttl", extra="  ttlSecondsAfterFinished: 1\n")], out="job.batch/ttl created")
+k.ok(["apply", "-f", job_yaml("ttl", extra="  ttlSecondsAfterFinished: 3\n")], out="job.batch/ttl created")
 ps = wait(lambda: pods("ttl"))
 if ps:
     finish(ps[0], 0)
 t.ok(wait_cond("ttl", "Complete"), "the ttl Job completes")
 gone = wait(lambda: not job_json("ttl"), timeout=20)
-t.ok(gone, "ttlSecondsAfterFinished 1: the finished Job is deleted")
+t.ok(gone, "ttlSecondsAfterFinished 3: the finished Job is deleted")
 t.ok(wait(lambda: not pods("ttl"), timeout=20), "and its pod with it", [p.metadata.name for p in pods("ttl")])
 
 # ---- deleting a running Job removes its pods (finalizers dropped) ----

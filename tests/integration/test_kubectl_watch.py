@@ -14,7 +14,9 @@ from k3ctest import Server, Tap  # noqa: E402
 from kube import Kube, header, rows  # noqa: E402
 
 t = Tap()
-srv = Server(extra_args=["--disable-agent"]).start()
+# No scheduler: the replayed event sequences below are exactly the test's own writes
+# (the scheduler would add a PodScheduled status patch per pod).
+srv = Server(extra_args=["--disable-agent", "--disable-scheduler"]).start()
 k = Kube(t, srv)
 
 

@@ -1,0 +1,190 @@
+"""Scheduler throughput: a fresh `k3c server --disable-agent` (K3C_BIN), NODES Node
+objects with status.allocatable written directly (no agents), then PODS pods created
+by several client processes over HTTPS keep-alive connections while one watch records
+when each pod is bound. Prints pods/s bound, creation->bound latency p50/p99 and the
+server's resident memory. Run through scripts/bench-sched.sh; figures in
+docs/PERFORMANCE.md ("Scheduler")."""
+import http.client
+import json
+import multiprocessing
+import os
+import ssl
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from k3ctest import Server  # noqa: E402
+
+NODES = int(os.environ.get("K3C_BENCH_NODES", "100"))
+PODS = int(os.environ.get("K3C_BENCH_PODS", "3000"))
+CLIENTS = int(os.environ.get("K3C_BENCH_CLIENTS", "4"))
+# backlog: create every pod first with a nodeSelector no node matches, then label the
+# nodes: the scheduler's own rate, without the creation rate in front of it.
+BACKLOG = os.environ.get("K3C_BENCH_BACKLOG") == "1"
+THREADS = int(os.environ.get("K3C_BENCH_THREADS", "16"))  # connections per client process
+
+
+def conn(srv):
+    ctx = ssl.create_default_context(cafile=srv["ca"])
+    ctx.load_cert_chain(srv["cert"], srv["key"])
+    return http.client.HTTPSConnection("127.0.0.1", srv["port"], context=ctx, timeout=60)
+
+
+def req(c, method, path, body=None, ctype="application/json"):
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": ctype} if body is not None else {})
+    r = c.getresponse()
+    data = r.read()
+    if r.status >= 300:
+        raise RuntimeError("%s %s: %d %s" % (method, path, r.status, data[:300]))
+    return json.loads(data)
+
+
+def creator(srv, first, count, out):
+    """One process: THREADS connections, each creating its share of pods in turn (a
+    create is answered once durable, so parallel requests fill the group commits)."""
+    times = {}
+
+    def run(names):
+        c = conn(srv)
+        for name in names:
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                    "spec": {"containers": [{"name": "c", "image": "pause",
+                                             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}
+            if BACKLOG:
+                body["spec"]["nodeSelector"] = {"bench": "go"}
+            t0 = time.time()
+            req(c, "POST", "/api/v1/namespaces/default/pods", body)
+            times[name] = t0
+
+    names = ["p%05d" % i for i in range(first, first + count)]
+    ths = [threading.Thread(target=run, args=(names[k::THREADS],)) for k in range(THREADS)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    out.put(times)
+
+
+def rss_kib(pid):
+    vals = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                vals[line.split(":")[0]] = int(line.split()[1])
+    return vals
+
+
+def main():
+    s = Server(extra_args=["--disable-agent", "--node-monitor-grace-period", "3600"]).start()
+    try:
+        srv = {"port": s.port, "ca": s.ca_file, "cert": s.cert_file, "key": s.key_file}
+        c = conn(srv)
+        alloc = {"cpu": "32", "memory": "128Gi", "pods": "110"}
+        for i in range(NODES):
+            name = "node-%03d" % i
+            req(c, "POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {
+                "name": name, "labels": {"kubernetes.io/hostname": name}}})
+            req(c, "PATCH", "/api/v1/nodes/%s/status" % name, {"status": {
+                "capacity": alloc, "allocatable": alloc,
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}},
+                ctype="application/merge-patch+json")
+        rss_idle = rss_kib(s.proc.pid)
+        bound = {}
+        done = threading.Event()
+
+        def watch():
+            w = conn(srv)
+            lst = req(w, "GET", "/api/v1/namespaces/default/pods?limit=1")
+            rv = lst["metadata"]["resourceVersion"]
+            w.request("GET", "/api/v1/namespaces/default/pods?watch=1&resourceVersion=%s" % rv)
+            r = w.getresponse()
+            buf = b""
+            while len(bound) < PODS:
+                chunk = r.read1(65536) if hasattr(r, "read1") else r.read(4096)
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    ev = json.loads(line)
+                    o = ev.get("object", {})
+                    name = o.get("metadata", {}).get("name")
+                    if o.get("spec", {}).get("nodeName") and name not in bound:
+                        bound[name] = time.time()
+            done.set()
+
+        th = threading.Thread(target=watch, daemon=True)
+        th.start()
+        time.sleep(0.5)
+        q = multiprocessing.Queue()
+        per = PODS // CLIENTS
+        procs = []
+        t_start = time.time()
+        for k in range(CLIENTS):
+            n = per if k < CLIENTS - 1 else PODS - per * (CLIENTS - 1)
+            p = multiprocessing.Process(target=creator, args=(srv, k * per, n, q))
+            p.start()
+            procs.append(p)
+        created = {}
+        for _ in procs:
+            created.update(q.get())
+        for p in procs:
+            p.join()
+        t_created = time.time()
+        if BACKLOG:
+            time.sleep(11)  # past every pod's back-off (at most 10 s)
+            t_start = time.time()
+            created = {n: t_start for n in created}
+
+            def label(names):
+                lc = conn(srv)
+                for name in names:
+                    req(lc, "PATCH", "/api/v1/nodes/" + name, {"metadata": {"labels": {"bench": "go"}}},
+                        ctype="application/merge-patch+json")
+
+            names = ["node-%03d" % i for i in range(NODES)]
+            ls = [threading.Thread(target=label, args=(names[k::8],)) for k in range(8)]
+            for th in ls:
+                th.start()
+            for th in ls:
+                th.join()
+        done.wait(120)
+        t_end = max(bound.values()) if bound else time.time()
+        rss = rss_kib(s.proc.pid)
+        lat = sorted(bound[n] - created[n] for n in bound if n in created)
+        first_bind = min(bound.values()) if bound else t_start
+
+        def pct(p):
+            return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000 if lat else float("nan")
+
+        print("nodes %d, pods %d, client processes %d x %d connections%s" % (
+            NODES, PODS, CLIENTS, THREADS, ", backlog (times from the first node label)" if BACKLOG else ""))
+        print("created: %d pods in %.2f s (%.0f pods/s)" % (len(created), t_created - t_start,
+                                                           len(created) / (t_created - t_start)))
+        print("bound:   %d pods in %.2f s from the first create (%.0f pods/s); "
+              "first to last binding %.2f s (%.0f pods/s)" % (
+                  len(bound), t_end - t_start, len(bound) / (t_end - t_start), t_end - first_bind,
+                  len(bound) / max(t_end - first_bind, 1e-9)))
+        print("creation->bound latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
+            pct(0.50), pct(0.99), lat[-1] * 1000 if lat else float("nan")))
+        print("server RSS: %.1f MiB with %d nodes and no pods, %.1f MiB with %d pods bound (peak %.1f MiB)" % (
+            rss_idle["VmRSS"] / 1024, NODES, rss["VmRSS"] / 1024, len(bound), rss["VmHWM"] / 1024))
+        s.stop()
+        for line in s.log_text().splitlines():
+            if "scheduler:" in line and "cycles" in line:
+                print("server log: " + line.split("[server] ", 1)[-1])
+        ok = len(bound) == PODS
+        if not ok:
+            print("NOT ALL PODS BOUND: %d of %d" % (len(bound), PODS))
+        return 0 if ok else 1
+    finally:
+        s.stop()
+        s.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

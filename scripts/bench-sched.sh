@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Scheduler throughput (issue #11): build k3c with --buildtype=release in
+# build-bench/, then bench/sched.py: 100 Node objects with allocatable set
+# directly (no agents), 3,000 pods created by 4 client processes, pods/s
+# bound, creation->bound latency p50/p99 and the server's RSS.
+#   bash scripts/bench-sched.sh      (K3C_BENCH_NODES, K3C_BENCH_PODS, K3C_BENCH_CLIENTS)
+# Figures and how to read them: docs/PERFORMANCE.md ("Scheduler").
+set -eu
+cd "$(dirname "$0")/.."
+B=${K3C_BENCH_DIR:-build-bench}
+if [ ! -f "$B/build.ninja" ]; then
+  meson setup "$B" --buildtype=release >/dev/null
+fi
+ninja -C "$B" -j2 k3c >"$B/ninja.log" || { tail -n 30 "$B/ninja.log"; exit 1; }
+echo "machine: $(nproc) cores $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg)"
+K3C_BIN=$PWD/$B/k3c exec /usr/bin/python3 bench/sched.py "$@"
