@@ -17,6 +17,15 @@ static bool type_is(const cJSON *obj, const char *t) {
   return !strcmp(type ? type : "ClusterIP", t);
 }
 
+/* Upstream's isHeadlessService: type ClusterIP with clusterIP "None". */
+static bool headless_cluster_ip(const cJSON *obj) {
+  const char *ip = obj_str(obj, "spec.clusterIP");
+  const cJSON *ips = cJSON_GetArrayItem(obj_get(obj, "spec.clusterIPs"), 0);
+  if (!ip && cJSON_IsString(ips))
+    ip = ips->valuestring;
+  return ip && !strcmp(ip, "None") && (!obj_str(obj, "spec.type") || type_is(obj, "ClusterIP"));
+}
+
 static bool wants_node_ports(const cJSON *obj) {
   return type_is(obj, "NodePort") || type_is(obj, "LoadBalancer");
 }
@@ -160,7 +169,8 @@ static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
                  "Forbidden: may not be set for ExternalName services");
     if (!en || !en[0])
       api__cause(st, "FieldValueRequired", "spec.externalName", "Required value");
-  } else if (cJSON_GetArraySize(obj_get(obj, "spec.ports")) == 0) {
+  } else if (cJSON_GetArraySize(obj_get(obj, "spec.ports")) == 0 && !headless_cluster_ip(obj)) {
+    /* upstream: a headless ClusterIP service may have no ports */
     api__cause(st, "FieldValueRequired", "spec.ports", "Required value");
   }
   if (!type_is(obj, "LoadBalancer") && obj_get(obj, "spec.allocateLoadBalancerNodePorts"))

@@ -83,6 +83,8 @@ static const opt_t opts[] = {
      86400},
     {"job-pod-failure-backoff", 0, NULL, T_INT, OFF(job_backoff_seconds), "10", SRV,
      "seconds before a Job replaces a failed pod, doubled per failure up to 6 minutes", 1, 360},
+    {"max-endpoints-per-slice", 0, NULL, T_INT, OFF(max_endpoints_per_slice), "100", SRV,
+     "endpoints in one EndpointSlice", 1, 1000},
     {"server", 's', "K3C_URL", T_STRING, OFF(server), NULL, AGT,
      "server to connect to (https://host:6443)", 0, 0},
     {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,

@@ -50,6 +50,7 @@ typedef struct {
   int default_not_ready_toleration_seconds; /* DefaultTolerationSeconds admission */
   int default_unreachable_toleration_seconds;
   int job_backoff_seconds; /* the Job controller's first pod failure back-off */
+  int max_endpoints_per_slice; /* the EndpointSlice controller's endpoints per slice */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

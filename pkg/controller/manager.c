@@ -13,10 +13,13 @@
 #include "controller/deployment.h"
 #include "controller/cronjob.h"
 #include "controller/disruption.h"
+#include "controller/endpoints.h"
+#include "controller/endpointslice.h"
 #include "controller/gc.h"
 #include "controller/job.h"
 #include "controller/replicaset.h"
 #include "controller/statefulset.h"
+#include "controller/resourcequota.h"
 #include "util/alloc.h"
 
 struct controller_manager {
@@ -32,6 +35,11 @@ struct controller_manager {
   controller_cronjob_t *cronjob;
   controller_statefulset_t *sts;
   controller_gc_t *gc;
+  client_informer_t *services, *endpoints, *slices;
+  controller_endpoints_t *eps;
+  controller_endpointslice_t *epslices;
+  client_informer_t *quotas;
+  controller_quota_t *quota;
   controller_disruption_t *disruption;
 };
 
@@ -63,6 +71,11 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "rbac.authorization.k8s.io", "clusterroles", &m->clusterroles)) < 0 ||
       (r = informer(c, "policy", "poddisruptionbudgets", &m->pdbs)) < 0)
     goto fail;
+  if ((r = informer(c, "", "services", &m->services)) < 0 ||
+      (r = informer(c, "", "endpoints", &m->endpoints)) < 0 ||
+      (r = informer(c, "discovery.k8s.io", "endpointslices", &m->slices)) < 0 ||
+      (r = informer(c, "", "resourcequotas", &m->quotas)) < 0)
+    goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
       (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
@@ -77,6 +90,11 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_gc_new(c, loop, &m->gc)) < 0 ||
       (r = controller_aggregation_new(c, m->clusterroles, loop, &m->aggregation)) < 0 ||
       (r = controller_disruption_new(c, m->pdbs, m->pods, loop, &m->disruption)) < 0)
+    goto fail;
+  if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
+      (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes,
+                                        m->endpoints, 0, loop, &m->epslices)) < 0 ||
+      (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -102,6 +120,10 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->daemonsets);
   client_informer_start(m->revisions);
   client_informer_start(m->clusterroles);
+  client_informer_start(m->services);
+  client_informer_start(m->endpoints);
+  client_informer_start(m->slices);
+  client_informer_start(m->quotas);
   client_informer_start(m->pdbs);
   *ret_mgr = m;
   return 0;
@@ -116,11 +138,18 @@ void controller_manager_set_job_backoff(controller_manager_t *m, double base, do
   controller_job_set_backoff(m->job, base, max);
 }
 
+void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int max) {
+  controller_endpointslice_set_max(m->epslices, max);
+}
+
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
   controller_disruption_free(m->disruption);
   controller_aggregation_free(m->aggregation);
+  controller_quota_free(m->quota);
+  controller_endpointslice_free(m->epslices);
+  controller_endpoints_free(m->eps);
   controller_gc_free(m->gc);
   controller_statefulset_free(m->sts);
   controller_cronjob_free(m->cronjob);
@@ -138,6 +167,10 @@ void controller_manager_free(controller_manager_t *m) {
   client_informer_free(m->revisions);
   client_informer_free(m->daemonsets);
   client_informer_free(m->nodes);
+  client_informer_free(m->quotas);
+  client_informer_free(m->slices);
+  client_informer_free(m->endpoints);
+  client_informer_free(m->services);
   client_informer_free(m->jobs);
   client_informer_free(m->rcs);
   client_informer_free(m->deployments);

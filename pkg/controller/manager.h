@@ -20,5 +20,7 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
 client_informer_t *controller_manager_pods(const controller_manager_t *mgr);
 /* The Job controller's pod failure back-off (seconds; tests shorten it). */
 void controller_manager_set_job_backoff(controller_manager_t *mgr, double base, double max);
+/* Endpoints per EndpointSlice (1..1000; upstream's --max-endpoints-per-slice). */
+void controller_manager_set_max_endpoints_per_slice(controller_manager_t *mgr, int max);
 /* Stop every controller, then the informers. Accepts NULL. */
 void controller_manager_free(controller_manager_t *mgr);

@@ -199,6 +199,7 @@ int server_run(const k3c_config_t *cfg) {
     goto out;
   }
   controller_manager_set_job_backoff(cm, cfg->job_backoff_seconds, 360);
+  controller_manager_set_max_endpoints_per_slice(cm, cfg->max_endpoints_per_slice);
   if (!cfg->disable_agent)
     log_warn("server", "the node agent is not part of this build yet: running the control plane "
                        "only (pass --disable-agent to silence this)");
