@@ -364,11 +364,12 @@ static void fmt_zoned(csync_t *s, time_t t, char *out, size_t len) {
   long off = loc.tm_gmtoff;
   char base[32];
   strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &loc);
+  /* "%.19s": base is "YYYY-MM-DDTHH:MM:SS"; offsets are under 100 hours */
+  int hh = (int)(labs(off) / 3600 % 100), mm = (int)(labs(off) % 3600 / 60);
   if (off == 0)
-    snprintf(out, len, "%sZ", base);
+    snprintf(out, len, "%.19sZ", base);
   else
-    snprintf(out, len, "%s%c%02ld:%02ld", base, off < 0 ? '-' : '+', labs(off) / 3600,
-             (labs(off) % 3600) / 60);
+    snprintf(out, len, "%.19s%c%02d:%02d", base, off < 0 ? '-' : '+', hh, mm);
 }
 
 static void step_create(void *p) {
