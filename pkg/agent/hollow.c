@@ -7,7 +7,6 @@
 #include "agent/hollow.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,17 +14,14 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <mbedtls/base64.h>
 
 #include "agent/hollow_pod.h"
 #include "client/informer.h"
 #include "controller/controller.h"
 #include "json/util.h"
 #include "util/alloc.h"
-#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strmap.h"
-#include "yaml/decode.h"
 
 #define LEASE_DURATION 40 /* upstream's kubelet: nodeLeaseDurationSeconds */
 #define POD_WORKERS 32
@@ -600,207 +596,4 @@ void agent_hollow_free(agent_hollow_t *h) {
   free((char *)h->o.memory);
   free((char *)h->o.kubelet_version);
   free(h);
-}
-
-/* ---- the process: kubeconfig, version, signals ---- */
-
-typedef struct {
-  char *server, *ca, *cert, *key, *token;
-} creds_t;
-
-static void creds_done(creds_t *k) {
-  free(k->server);
-  free(k->ca);
-  free(k->cert);
-  free(k->key);
-  free(k->token);
-}
-
-/* The named entry of a kubeconfig list ("clusters", "users", "contexts"),
- * or the first one when name is NULL. */
-static const cJSON *kc_entry(const cJSON *doc, const char *list, const char *field,
-                             const char *name) {
-  const cJSON *e;
-  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, list)) {
-    const char *n = jstr(e, "name");
-    if (!name || (n && !strcmp(n, name)))
-      return cJSON_GetObjectItemCaseSensitive(e, field);
-  }
-  return NULL;
-}
-
-/* A PEM from "<field>-data" (base64) or "<field>" (a file path). */
-static int kc_pem(const cJSON *obj, const char *field, char **ret, char *err, size_t errlen) {
-  char name[64];
-  snprintf(name, sizeof(name), "%s-data", field);
-  const char *data = jstr(obj, name);
-  if (data) {
-    size_t len = strlen(data), out = 0;
-    unsigned char *buf = xmalloc(len + 1);
-    if (mbedtls_base64_decode(buf, len + 1, &out, (const unsigned char *)data, len) != 0) {
-      free(buf);
-      snprintf(err, errlen, "%s is not base64", name);
-      return -EINVAL;
-    }
-    buf[out] = 0;
-    *ret = (char *)buf;
-    return 0;
-  }
-  const char *path = jstr(obj, field);
-  if (!path)
-    return 0;
-  int r = fs_read_file(path, 1 << 20, ret, NULL);
-  if (r < 0)
-    snprintf(err, errlen, "%s %s: %s", field, path, strerror(-r));
-  return r;
-}
-
-static int kubeconfig_load(const char *path, creds_t *k, char *err, size_t errlen) {
-  char *text = NULL;
-  size_t len = 0;
-  cJSON *doc = NULL;
-  int r = fs_read_file(path, 1 << 20, &text, &len);
-  if (r < 0) {
-    snprintf(err, errlen, "%s: %s", path, strerror(-r));
-    return r;
-  }
-  char yerr[256];
-  if ((r = yaml_parse_one(text, len, &doc, yerr, sizeof(yerr))) < 0) {
-    snprintf(err, errlen, "%s: %s", path, yerr);
-    goto out;
-  }
-  const char *cur = jstr(doc, "current-context");
-  const cJSON *ctx = kc_entry(doc, "contexts", "context", cur);
-  const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? jstr(ctx, "cluster") : NULL);
-  const cJSON *user = kc_entry(doc, "users", "user", ctx ? jstr(ctx, "user") : NULL);
-  r = -EINVAL;
-  if (!cluster || !jstr(cluster, "server")) {
-    snprintf(err, errlen, "%s: no cluster with a server", path);
-    goto out;
-  }
-  k->server = xstrdup(jstr(cluster, "server"));
-  if ((r = kc_pem(cluster, "certificate-authority", &k->ca, err, errlen)) < 0 ||
-      (r = kc_pem(user, "client-certificate", &k->cert, err, errlen)) < 0 ||
-      (r = kc_pem(user, "client-key", &k->key, err, errlen)) < 0)
-    goto out;
-  if (jstr(user, "token"))
-    k->token = xstrdup(jstr(user, "token"));
-  r = -EINVAL;
-  if (!k->ca) {
-    snprintf(err, errlen, "%s: the cluster has no certificate-authority(-data)", path);
-    goto out;
-  }
-  if (!(k->cert && k->key) && !k->token) {
-    snprintf(err, errlen, "%s: the user has neither a client certificate and key nor a token", path);
-    goto out;
-  }
-  r = 0;
-out:
-  cJSON_Delete(doc);
-  free(text);
-  return r;
-}
-
-typedef struct {
-  const k3c_config_t *cfg;
-  const char *server;
-  client_t *c;
-  agent_hollow_t *h;
-  ev_timer retry; /* asks /version again while the server does not answer */
-  int status;
-} run_t;
-
-static void version_done(const client_result_t *res, void *data);
-
-static void version_retry(struct ev_loop *loop, ev_timer *w, int revents) {
-  run_t *run = (run_t *)((char *)w - offsetof(run_t, retry));
-  client_get_path(run->c, "/version", version_done, run);
-}
-
-static void version_done(const client_result_t *res, void *data) {
-  run_t *run = data;
-  struct ev_loop *loop = ev_default_loop(0);
-  const char *v = jstr(res->obj, "gitVersion");
-  if (res->code == 0 || res->code >= 500) { /* not up yet: as a kubelet, wait for it */
-    log_warn("hollow", "server %s: %s; retrying", run->server,
-             res->err ? strerror(-res->err) : res->message ? res->message : "no answer");
-    ev_timer_set(&run->retry, 2.0, 0.0);
-    ev_timer_start(loop, &run->retry);
-    return;
-  }
-  if (res->code != 200 || !v) {
-    log_error("hollow", "cannot read the server's version: %d %s", res->code,
-              res->message ? res->message : "");
-    run->status = 1;
-    ev_break(loop, EVBREAK_ALL);
-    return;
-  }
-  const k3c_config_t *cfg = run->cfg;
-  agent_hollow_opts_t o = {
-      .nodes = cfg->hollow,
-      .prefix = cfg->hollow_prefix,
-      .cpu = cfg->hollow_cpu,
-      .memory = cfg->hollow_memory,
-      .pods = cfg->hollow_pods,
-      .lease_seconds = cfg->hollow_lease_seconds,
-      .status_seconds = cfg->hollow_status_seconds,
-      .kubelet_version = v,
-  };
-  int r = agent_hollow_new(loop, run->c, &o, &run->h);
-  if (r < 0) {
-    log_error("hollow", "cannot start: %s", strerror(-r));
-    run->status = 1;
-    ev_break(loop, EVBREAK_ALL);
-    return;
-  }
-  log_info("hollow", "%d hollow node(s) %s0..%s%d for server %s (%s)", cfg->hollow,
-           cfg->hollow_prefix, cfg->hollow_prefix, cfg->hollow - 1, run->server, v);
-}
-
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
-  ev_break(loop, EVBREAK_ALL);
-}
-
-int agent_hollow_run(const k3c_config_t *cfg) {
-  if (!cfg->kubeconfig || !cfg->kubeconfig[0]) {
-    log_error("hollow", "k3c agent --hollow needs --kubeconfig (joining with --server/--token is "
-                        "not built yet)");
-    return 2;
-  }
-  creds_t k;
-  memset(&k, 0, sizeof(k));
-  char err[512];
-  if (kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
-    log_error("hollow", "kubeconfig %s", err);
-    creds_done(&k);
-    return 2;
-  }
-  signal(SIGPIPE, SIG_IGN);
-  struct ev_loop *loop = ev_default_loop(0);
-  run_t run = {.cfg = cfg, .server = k.server};
-  client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
-                            .key_pem = k.key, .bearer = k.token, .max_connections = 8};
-  if (client_https_new(loop, &ho, &run.c, err, sizeof(err)) < 0) {
-    log_error("hollow", "client for %s: %s", k.server, err);
-    creds_done(&k);
-    return 1;
-  }
-  client_set_user_agent(run.c, "k3c-hollow-kubelet");
-  ev_timer_init(&run.retry, version_retry, 2.0, 0.0);
-  client_get_path(run.c, "/version", version_done, &run);
-  ev_signal sigterm, sigint;
-  ev_signal_init(&sigterm, on_signal, SIGTERM);
-  ev_signal_init(&sigint, on_signal, SIGINT);
-  ev_signal_start(loop, &sigterm);
-  ev_signal_start(loop, &sigint);
-  ev_run(loop, 0);
-  ev_signal_stop(loop, &sigterm);
-  ev_signal_stop(loop, &sigint);
-  ev_timer_stop(loop, &run.retry);
-  agent_hollow_free(run.h);
-  client_free(run.c);
-  ev_loop_destroy(loop);
-  creds_done(&k);
-  log_info("hollow", "stopped");
-  return run.status;
 }
