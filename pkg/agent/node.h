@@ -19,7 +19,9 @@
 
 typedef struct agent_node agent_node_t;
 
-/* cb runs on the loop each time the node is (re-)registered (uid known). */
+/* cb runs on the loop each time the node is (re-)registered (uid known);
+ * it must not free n (the node's first status post and Lease renewal are
+ * already started when it runs). */
 typedef void (*agent_node_cb)(void *data, agent_node_t *n);
 /* A request failed: what is "registering", "status", "lease" or "labels";
  * code the HTTP status (0: none, message then says why). For the caller to
