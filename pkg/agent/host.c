@@ -93,7 +93,8 @@ static int meminfo_bytes(const char *text, const char *key, uint64_t *ret) {
 
 /* PRETTY_NAME of an os-release file, unquoted. */
 static void os_release_pretty(char *text, char *out, size_t len) {
-  for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+  char *save = NULL;
+  for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
     if (strncmp(l, "PRETTY_NAME=", 12))
       continue;
     char *v = trim(l + 12);
