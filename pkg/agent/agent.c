@@ -291,7 +291,6 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 }
 
 static void node_registered(void *data, agent_node_t *n) {
-  agent_t *a = data;
   log_info("agent", "node %s registered", agent_node_name(n));
 }
 
