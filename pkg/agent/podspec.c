@@ -24,11 +24,11 @@
 #include "util/errbuf.h"
 #include "util/strmap.h"
 
-#define VALUE_MAX (1u << 20)   /* an expanded value or command word (a ConfigMap's size) */
-#define HOSTNAME_MAX 63        /* a DNS label */
-#define FQDN_MAX 64            /* the kernel's hostname limit */
-#define DNS_SERVERS_MAX 3      /* glibc's MAXNS */
-#define DNS_SEARCHES_MAX 32    /* upstream's expanded search limits */
+#define VALUE_MAX (1u << 20) /* an expanded value or command word (a ConfigMap's size) */
+#define HOSTNAME_MAX 63      /* a DNS label */
+#define FQDN_MAX 64          /* the kernel's hostname limit */
+#define DNS_SERVERS_MAX 3    /* glibc's MAXNS */
+#define DNS_SEARCHES_MAX 32  /* upstream's expanded search limits */
 #define DNS_SEARCH_CHARS_MAX 2048
 #define DNS_SEARCH_LEN_MAX 253 /* a longer domain makes some resolvers abort */
 #define CPU_PERIOD 100000      /* CFS period, microseconds */
@@ -118,8 +118,12 @@ static void str_add(agent_podspec_mem_t *m, vec_t *a, const char *s) {
   *(const char **)vec_push(m, a) = s;
 }
 
-static cri_map_t vec_map(const vec_t *a) { return (cri_map_t){a->v, a->n}; }
-static cri_strv_t vec_strv(const vec_t *a) { return (cri_strv_t){a->v, a->n}; }
+static cri_map_t vec_map(const vec_t *a) {
+  return (cri_map_t){a->v, a->n};
+}
+static cri_strv_t vec_strv(const vec_t *a) {
+  return (cri_strv_t){a->v, a->n};
+}
 
 /* --- JSON --- */
 
@@ -137,7 +141,9 @@ static const char *jstr_or(const cJSON *o, const char *path, const char *dflt) {
   return s ? s : dflt;
 }
 
-static bool jtrue(const cJSON *o, const char *path) { return cJSON_IsTrue(json_get_path(o, path)); }
+static bool jtrue(const cJSON *o, const char *path) {
+  return cJSON_IsTrue(json_get_path(o, path));
+}
 
 static bool jint(const cJSON *o, const char *path, int64_t *ret) {
   const cJSON *v = json_get_path(o, path);
@@ -148,7 +154,9 @@ static bool jint(const cJSON *o, const char *path, int64_t *ret) {
   return true;
 }
 
-static bool str_empty(const char *s) { return !s || !*s; }
+static bool str_empty(const char *s) {
+  return !s || !*s;
+}
 
 /* path joined under dir ("/a/" + "b" is "/a/b"). */
 static char *path_join(agent_podspec_mem_t *m, const char *dir, const char *rest) {
@@ -170,7 +178,9 @@ static int64_t milli_of(const cJSON *q) {
   return v;
 }
 
-static int64_t sat_add(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
+static int64_t sat_add(int64_t a, int64_t b) {
+  return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
 
 const char *agent_podspec_qos(const cJSON *pod) {
   static const char *const lists[] = {"spec.containers", "spec.initContainers"};
@@ -401,12 +411,12 @@ static int env_from(env_t *e, const cJSON *src) {
     return 0; /* nothing k3c knows (the API accepts nothing else) */
   const char *name = jstr(ref, "name");
   if (str_empty(name)) {
-    errbuf_set(e->err, e->errlen, "envFrom %s without a name", secret ? "secretRef" : "configMapRef");
+    errbuf_set(e->err, e->errlen, "envFrom %s without a name",
+               secret ? "secretRef" : "configMapRef");
     return -EINVAL;
   }
-  const cJSON *obj = ref_find(secret ? (e->refs ? e->refs->secrets : NULL)
-                                     : (e->refs ? e->refs->configmaps : NULL),
-                              name);
+  const cJSON *obj = ref_find(
+      secret ? (e->refs ? e->refs->secrets : NULL) : (e->refs ? e->refs->configmaps : NULL), name);
   if (!obj) {
     if (jtrue(ref, "optional"))
       return 0;
@@ -448,9 +458,8 @@ static int env_key_ref(env_t *e, const cJSON *ref, bool secret, char **ret) {
     return -EINVAL;
   }
   bool optional = jtrue(ref, "optional");
-  const cJSON *obj = ref_find(secret ? (e->refs ? e->refs->secrets : NULL)
-                                     : (e->refs ? e->refs->configmaps : NULL),
-                              name);
+  const cJSON *obj = ref_find(
+      secret ? (e->refs ? e->refs->secrets : NULL) : (e->refs ? e->refs->configmaps : NULL), name);
   *ret = NULL;
   if (!obj) {
     if (optional)
@@ -482,11 +491,21 @@ static int quote_go(buf_t *b, const char *s) {
   int rc = buf_append(b, "\"", 1);
   for (const unsigned char *p = (const unsigned char *)s; *p && rc == 0; p++) {
     switch (*p) {
-    case '"': rc = buf_append_str(b, "\\\""); break;
-    case '\\': rc = buf_append_str(b, "\\\\"); break;
-    case '\n': rc = buf_append_str(b, "\\n"); break;
-    case '\t': rc = buf_append_str(b, "\\t"); break;
-    case '\r': rc = buf_append_str(b, "\\r"); break;
+    case '"':
+      rc = buf_append_str(b, "\\\"");
+      break;
+    case '\\':
+      rc = buf_append_str(b, "\\\\");
+      break;
+    case '\n':
+      rc = buf_append_str(b, "\\n");
+      break;
+    case '\t':
+      rc = buf_append_str(b, "\\t");
+      break;
+    case '\r':
+      rc = buf_append_str(b, "\\r");
+      break;
     default:
       if (*p < 0x20 || *p == 0x7f)
         rc = buf_printf(b, "\\x%02x", *p);
@@ -589,7 +608,9 @@ static const cJSON *find_container(const cJSON *pod, const char *name) {
   return NULL;
 }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+static int64_t ceil_div(int64_t a, int64_t b) {
+  return a / b + (a % b != 0);
+}
 
 static int env_resource_ref(env_t *e, const cJSON *ref, buf_t *out) {
   const char *res = jstr(ref, "resource");
@@ -707,8 +728,14 @@ set:
 int agent_podspec_env(const cJSON *pod, const cJSON *container, const agent_podspec_refs_t *refs,
                       const agent_podspec_node_t *node, const char *pod_ip, cJSON **ret_env,
                       char *err, size_t errlen) {
-  env_t e = {.pod = pod, .container = container, .refs = refs, .node = node, .pod_ip = pod_ip,
-             .ns = jstr_or(pod, "metadata.namespace", "default"), .err = err, .errlen = errlen};
+  env_t e = {.pod = pod,
+             .container = container,
+             .refs = refs,
+             .node = node,
+             .pod_ip = pod_ip,
+             .ns = jstr_or(pod, "metadata.namespace", "default"),
+             .err = err,
+             .errlen = errlen};
   e.out = cJSON_CreateArray();
   strmap_init(&e.vars);
   int rc = 0;
@@ -891,7 +918,9 @@ static int hostname_of(const cJSON *pod, const agent_podspec_node_t *node, agent
     while (n > 0 && (h[n - 1] == '-' || h[n - 1] == '.'))
       n--;
     if (n == 0) {
-      errbuf_set(err, errlen, "hostname for pod \"%s\" was longer than %d. Truncated hostname ended up with no valid characters",
+      errbuf_set(err, errlen,
+                 "hostname for pod \"%s\" was longer than %d. Truncated hostname ended up with no "
+                 "valid characters",
                  name, HOSTNAME_MAX);
       return -EINVAL;
     }
@@ -902,7 +931,9 @@ static int hostname_of(const cJSON *pod, const agent_podspec_node_t *node, agent
     const char *dom = node && node->cluster_domain ? node->cluster_domain : "";
     host = mem_printf(m, "%s.%s.%s.svc.%s", host, sub, jstr_or(pod, "metadata.namespace", ""), dom);
     if (strlen(host) > FQDN_MAX) {
-      errbuf_set(err, errlen, "failed to construct FQDN from pod hostname and cluster domain, FQDN %s is too long (%d characters is the max, %zu characters requested)",
+      errbuf_set(err, errlen,
+                 "failed to construct FQDN from pod hostname and cluster domain, FQDN %s is too "
+                 "long (%d characters is the max, %zu characters requested)",
                  host, FQDN_MAX, strlen(host));
       return -EINVAL;
     }
@@ -980,7 +1011,9 @@ static const char *sysctl_name(agent_podspec_mem_t *m, const char *s) {
 static const char *cgroup_parent(const cJSON *pod, const agent_podspec_node_t *node,
                                  agent_podspec_mem_t *m) {
   const char *qos = agent_podspec_qos(pod);
-  const char *tier = !strcmp(qos, "Burstable") ? "/burstable" : !strcmp(qos, "BestEffort") ? "/besteffort" : "";
+  const char *tier = !strcmp(qos, "Burstable")    ? "/burstable"
+                     : !strcmp(qos, "BestEffort") ? "/besteffort"
+                                                  : "";
   char *rest = mem_printf(m, "kubepods%s/pod%s", tier, jstr_or(pod, "metadata.uid", ""));
   return path_join(m, node && node->cgroup_root ? node->cgroup_root : "/", rest);
 }
@@ -1012,7 +1045,8 @@ int agent_podspec_sandbox(const cJSON *pod, uint32_t attempt, const agent_podspe
     return -EINVAL;
   }
   c.metadata = (cri_sandbox_metadata_t){name, uid, ns, attempt};
-  if (!jtrue(spec, "hostNetwork") && (rc = hostname_of(pod, node, &tmp, &c.hostname, err, errlen)) < 0)
+  if (!jtrue(spec, "hostNetwork") &&
+      (rc = hostname_of(pod, node, &tmp, &c.hostname, err, errlen)) < 0)
     goto out;
   c.log_directory = path_join(&tmp, node && node->logs_dir ? node->logs_dir : "/var/log/pods",
                               mem_printf(&tmp, "%s_%s_%s", ns, name, uid));
@@ -1105,7 +1139,8 @@ static int64_t oom_burstable(int64_t request, int64_t capacity) {
   if (request > capacity)
     request = capacity;
   /* 1000 * request overflows past 9.2 PB: divide first then */
-  return 1000 - (request > INT64_MAX / 1000 ? request / capacity * 1000 : 1000 * request / capacity);
+  return 1000 -
+         (request > INT64_MAX / 1000 ? request / capacity * 1000 : 1000 * request / capacity);
 }
 
 /* upstream's GetContainerOOMScoreAdjust */
@@ -1147,7 +1182,8 @@ static cri_resources_t *resources_of(const cJSON *pod, const cJSON *c,
   r->cpu_period = CPU_PERIOD;
   r->cpu_quota = cpu_quota(limit);
   r->memory_limit_in_bytes = bytes_of(json_get_path(c, "resources.limits.memory"));
-  r->oom_score_adj = oom_score_adj(pod, c, agent_podspec_qos(pod), node ? node->memory_capacity : 0);
+  r->oom_score_adj =
+      oom_score_adj(pod, c, agent_podspec_qos(pod), node ? node->memory_capacity : 0);
   return r;
 }
 
@@ -1179,24 +1215,80 @@ static const char *empty_dir_path(agent_podspec_mem_t *m, const cJSON *pod,
                               jstr_or(pod, "metadata.uid", ""), name));
 }
 
-/* subPath must stay inside the volume: relative, no ".." element. */
-static bool subpath_ok(const char *s) {
-  if (s[0] == '/')
-    return false;
+/* upstream's ValidatePathNoBacksteps: no ".." element. */
+static bool has_backsteps(const char *s) {
   for (const char *p = s; *p;) {
     const char *e = strchr(p, '/');
     size_t n = e ? (size_t)(e - p) : strlen(p);
     if (n == 2 && p[0] == '.' && p[1] == '.')
-      return false;
+      return true;
     p += n;
     if (*p == '/')
       p++;
   }
-  return true;
+  return false;
 }
 
-static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_t *node, agent_podspec_mem_t *m,
-                     cri_container_config_t *cfg, strmap_t *vars, char *err, size_t errlen) {
+/* A subPath (or expanded subPathExpr) must stay inside its volume: 0, or
+ * -EINVAL with upstream's messages. */
+static int subpath_check(const char *sub, char *err, size_t errlen) {
+  if (sub[0] == '/') {
+    errbuf_set(err, errlen, "error SubPath `%s` must not be an absolute path", sub);
+    return -EINVAL;
+  }
+  if (has_backsteps(sub)) {
+    errbuf_set(err, errlen, "unable to provision SubPath `%s`: must not contain '..'", sub);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* subPathExpr lookups: a variable that is unset or empty is an error. */
+typedef struct {
+  strmap_t *vars;
+  cJSON *missing; /* names, as upstream lists them: sorted, once each */
+} subexpr_t;
+
+static const char *lookup_subexpr(void *ctx, const char *name, size_t len) {
+  subexpr_t *x = ctx;
+  const char *v = lookup_env(x->vars, name, len);
+  if (!v || !*v) {
+    char *n = xstrndup(name, len);
+    cJSON_AddItemToArray(x->missing, cJSON_CreateString(n));
+    free(n);
+    return "";
+  }
+  return v;
+}
+
+static int cmp_strings(const void *a, const void *b) {
+  return strcmp((*(const cJSON *const *)a)->valuestring, (*(const cJSON *const *)b)->valuestring);
+}
+
+/* "missing value for A, B" */
+static void missing_message(const cJSON *names, char *err, size_t errlen) {
+  int n = cJSON_GetArraySize(names), k = 0;
+  const cJSON **v = xcalloc((size_t)n, sizeof(*v)), *x;
+  cJSON_ArrayForEach(x, names) v[k++] = x;
+  qsort(v, (size_t)k, sizeof(*v), cmp_strings);
+  buf_t b;
+  buf_init(&b, 4096);
+  buf_append_str(&b, "missing value for ");
+  for (int i = 0; i < k; i++) {
+    if (i && !strcmp(v[i]->valuestring, v[i - 1]->valuestring))
+      continue;
+    if (i)
+      buf_append_str(&b, ", ");
+    buf_append_str(&b, v[i]->valuestring);
+  }
+  errbuf_set(err, errlen, "%s", b.data ? b.data : "");
+  buf_done(&b);
+  free(v);
+}
+
+static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_t *node,
+                     agent_podspec_mem_t *m, cri_container_config_t *cfg, strmap_t *vars, char *err,
+                     size_t errlen) {
   vec_t mounts = VEC(cri_mount_t);
   const cJSON *vm;
   if (cJSON_GetArraySize(jget(c, "volumeDevices")) > 0) {
@@ -1230,21 +1322,27 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
       return -ENOTSUP;
     }
     const char *sub = jstr(vm, "subPath");
-    char *expanded = NULL;
     const char *subexpr = jstr(vm, "subPathExpr");
     if (!str_empty(subexpr)) {
-      if (expand(subexpr, lookup_env, vars, &expanded) < 0) {
+      subexpr_t x = {vars, cJSON_CreateArray()};
+      char *expanded = NULL;
+      int r = expand(subexpr, lookup_subexpr, &x, &expanded);
+      if (r == 0 && cJSON_GetArraySize(x.missing) > 0) {
+        missing_message(x.missing, err, errlen);
+        free(expanded);
+        r = -EINVAL;
+      } else if (r < 0) {
         errbuf_set(err, errlen, "subPathExpr of volumeMount \"%s\" is too long", name);
-        return -EINVAL;
       }
+      cJSON_Delete(x.missing);
+      if (r < 0)
+        return -EINVAL;
       sub = mem_keep(m, expanded);
     }
     if (!str_empty(sub)) {
-      if (!subpath_ok(sub)) {
-        errbuf_set(err, errlen, "subPath \"%s\" of volumeMount \"%s\" must be a relative path without '..'",
-                   sub, name);
-        return -EINVAL;
-      }
+      int r = subpath_check(sub, err, errlen);
+      if (r < 0)
+        return r;
       host = path_join(m, host, sub);
     }
     cri_mount_t *mt = vec_push(m, &mounts);
@@ -1252,7 +1350,7 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
     mt->host_path = host;
     mt->readonly = jtrue(vm, "readOnly");
     const char *prop = jstr(vm, "mountPropagation");
-    mt->propagation = !prop                          ? CRI_PROPAGATION_PRIVATE
+    mt->propagation = !prop                              ? CRI_PROPAGATION_PRIVATE
                       : !strcmp(prop, "HostToContainer") ? CRI_PROPAGATION_HOST_TO_CONTAINER
                       : !strcmp(prop, "Bidirectional")   ? CRI_PROPAGATION_BIDIRECTIONAL
                                                          : CRI_PROPAGATION_PRIVATE;
@@ -1264,9 +1362,17 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
 
 /* Upstream's default ProcMount paths: hidden, and read-only. */
 static const char *const masked_paths[] = {
-    "/proc/asound",      "/proc/acpi",        "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",        "/sys/firmware",     "/sys/devices/virtual/powercap",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -1317,7 +1423,8 @@ static void security_of(const cJSON *pod, const cJSON *c, agent_podspec_mem_t *m
   supplemental_groups(m, psc, &cfg->lnx.supplemental_groups, &cfg->lnx.n_supplemental_groups);
   const char *proc = jstr(csc, "procMount");
   if (!proc || strcmp(proc, "Unmasked")) {
-    cfg->lnx.masked_paths = (cri_strv_t){masked_paths, sizeof(masked_paths) / sizeof(*masked_paths)};
+    cfg->lnx.masked_paths =
+        (cri_strv_t){masked_paths, sizeof(masked_paths) / sizeof(*masked_paths)};
     cfg->lnx.readonly_paths =
         (cri_strv_t){readonly_paths, sizeof(readonly_paths) / sizeof(*readonly_paths)};
   }
@@ -1369,7 +1476,8 @@ int agent_podspec_container(const cJSON *pod, const cJSON *container, uint32_t a
   if (!uid.set)
     uid = opt_int(psc, "runAsUser");
   if (cJSON_IsTrue(nonroot) && uid.set && uid.value == 0) {
-    errbuf_set(err, errlen, "container's runAsUser breaks non-root policy (pod: \"%s_%s(%s)\", container: %s)",
+    errbuf_set(err, errlen,
+               "container's runAsUser breaks non-root policy (pod: \"%s_%s(%s)\", container: %s)",
                jstr_or(pod, "metadata.name", ""), jstr_or(pod, "metadata.namespace", ""),
                jstr_or(pod, "metadata.uid", ""), name);
     rc = -EINVAL;
@@ -1453,7 +1561,8 @@ static void dir_add(cJSON *arr, const char *path) {
 cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node) {
   agent_podspec_mem_t m = {0};
   cJSON *dirs = cJSON_CreateArray();
-  const char *name = jstr_or(pod, "metadata.name", ""), *ns = jstr_or(pod, "metadata.namespace", "");
+  const char *name = jstr_or(pod, "metadata.name", ""),
+             *ns = jstr_or(pod, "metadata.namespace", "");
   const char *uid = jstr_or(pod, "metadata.uid", "");
   const char *logs = path_join(&m, node && node->logs_dir ? node->logs_dir : "/var/log/pods",
                                mem_printf(&m, "%s_%s_%s", ns, name, uid));
@@ -1467,7 +1576,8 @@ cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node) {
         dir_add(dirs, path_join(&m, logs, cn));
     }
   }
-  dir_add(dirs, path_join(&m, node && node->pods_dir ? node->pods_dir : "/var/lib/kubelet/pods", uid));
+  dir_add(dirs,
+          path_join(&m, node && node->pods_dir ? node->pods_dir : "/var/lib/kubelet/pods", uid));
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
     const char *vn = jstr(v, "name"), *type = volume_type(v);
@@ -1479,6 +1589,26 @@ cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node) {
       const char *t = jstr(v, "hostPath.type"), *p = jstr(v, "hostPath.path");
       if (t && !strcmp(t, "DirectoryOrCreate") && !str_empty(p))
         dir_add(dirs, p);
+    }
+  }
+  /* upstream creates a missing subPath before the container starts, so
+   * it gets the volume's mode rather than the runtime's */
+  for (size_t l = 0; l < 2; l++) {
+    const cJSON *c, *vm;
+    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
+      cJSON_ArrayForEach(vm, jget(c, "volumeMounts")) {
+        const char *sub = jstr(vm, "subPath"), *vn = jstr(vm, "name");
+        const cJSON *vol = vn ? find_volume(pod, vn) : NULL;
+        if (str_empty(sub) || !vol || sub[0] == '/' || has_backsteps(sub))
+          continue;
+        const char *type = volume_type(vol), *host = NULL;
+        if (!strcmp(type, "emptyDir"))
+          host = empty_dir_path(&m, pod, node, vn);
+        else if (!strcmp(type, "hostPath"))
+          host = jstr(vol, "hostPath.path");
+        if (!str_empty(host))
+          dir_add(dirs, path_join(&m, host, sub));
+      }
     }
   }
   agent_podspec_mem_done(&m);

@@ -36,15 +36,15 @@ void agent_podspec_mem_done(agent_podspec_mem_t *m);
 
 /* The node a pod runs on, as podspec needs it. */
 typedef struct {
-  const char *name;          /* the Node's name */
-  const char *host_ip;       /* status.hostIP */
-  const char *logs_dir;      /* pod log directories go under it */
-  const char *pods_dir;      /* per-pod state (emptyDir volumes) under <pods_dir>/<uid>/ */
-  const char *cgroup_root;   /* "/" (pods under <root>/kubepods/...) */
-  const char *cluster_dns;   /* NULL: no cluster DNS (pods get the host's resolv.conf) */
-  const char *cluster_domain;/* "cluster.local" */
-  int64_t memory_capacity;   /* bytes, for oom_score_adj of Burstable pods */
-  int64_t milli_cpu_capacity;/* for resourceFieldRef limits.cpu without a limit */
+  const char *name;           /* the Node's name */
+  const char *host_ip;        /* status.hostIP */
+  const char *logs_dir;       /* pod log directories go under it */
+  const char *pods_dir;       /* per-pod state (emptyDir volumes) under <pods_dir>/<uid>/ */
+  const char *cgroup_root;    /* "/" (pods under <root>/kubepods/...) */
+  const char *cluster_dns;    /* NULL: no cluster DNS (pods get the host's resolv.conf) */
+  const char *cluster_domain; /* "cluster.local" */
+  int64_t memory_capacity;    /* bytes, for oom_score_adj of Burstable pods */
+  int64_t milli_cpu_capacity; /* for resourceFieldRef limits.cpu without a limit */
 } agent_podspec_node_t;
 
 /* The ConfigMaps and Secrets of the pod's namespace that it refers to:

@@ -108,9 +108,11 @@ static void test_qos(void) {
     const char *spec, *want;
   } cases[] = {
       {"{'containers':[{'name':'a'}]}", "BestEffort"},
-      {"{'containers':[{'name':'a','resources':{}}],'initContainers':[{'name':'i'}]}", "BestEffort"},
+      {"{'containers':[{'name':'a','resources':{}}],'initContainers':[{'name':'i'}]}",
+       "BestEffort"},
       {"{'containers':[{'name':'a','resources':{'limits':{'nvidia.com/gpu':'1'}}}]}", "BestEffort"},
-      {"{'containers':[{'name':'a','resources':{'limits':{'cpu':'1','memory':'1Gi'}}}]}", "Guaranteed"},
+      {"{'containers':[{'name':'a','resources':{'limits':{'cpu':'1','memory':'1Gi'}}}]}",
+       "Guaranteed"},
       {"{'containers':[{'name':'a','resources':{'limits':{'cpu':'1','memory':'1Gi'},"
        "'requests':{'cpu':'1000m','memory':'1024Mi'}}}]}",
        "Guaranteed"},
@@ -127,11 +129,14 @@ static void test_qos(void) {
        "'initContainers':[{'name':'i','resources':{'limits':{'cpu':'2','memory':'1Gi'}}}]}",
        "Guaranteed"},
       /* only init containers ask for something: not BestEffort */
-      {"{'containers':[{'name':'a'}],'initContainers':[{'name':'i','resources':{'requests':{'memory':'1Mi'}}}]}",
+      {"{'containers':[{'name':'a'}],'initContainers':[{'name':'i','resources':{'requests':{'"
+       "memory':'1Mi'}}}]}",
        "Burstable"},
-      {"{'containers':[{'name':'a','resources':{'limits':{'cpu':1,'memory':'1Gi'}}}]}", "Guaranteed"},
+      {"{'containers':[{'name':'a','resources':{'limits':{'cpu':1,'memory':'1Gi'}}}]}",
+       "Guaranteed"},
       /* zero requests do not count */
-      {"{'containers':[{'name':'a','resources':{'requests':{'cpu':'0','memory':'0'}}}]}", "BestEffort"},
+      {"{'containers':[{'name':'a','resources':{'requests':{'cpu':'0','memory':'0'}}}]}",
+       "BestEffort"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     cJSON *pod = pod_with(cases[i].spec);
@@ -149,11 +154,13 @@ static void test_qos(void) {
 static void test_ref_names(void) {
   cJSON *pod = pod_with(
       "{'initContainers':[{'name':'i','envFrom':[{'configMapRef':{'name':'cm-init'}}]}],"
-      "'containers':[{'name':'a','envFrom':[{'secretRef':{'name':'s1'}},{'configMapRef':{'name':'cm1'}}],"
+      "'containers':[{'name':'a','envFrom':[{'secretRef':{'name':'s1'}},{'configMapRef':{'name':'"
+      "cm1'}}],"
       "'env':[{'name':'X','valueFrom':{'configMapKeyRef':{'name':'cm2','key':'k'}}},"
       "{'name':'Y','valueFrom':{'secretKeyRef':{'name':'s1','key':'k'}}},"
       "{'name':'Z','valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}}]}],"
-      "'volumes':[{'name':'v1','configMap':{'name':'cm1'}},{'name':'v2','secret':{'secretName':'s2'}},"
+      "'volumes':[{'name':'v1','configMap':{'name':'cm1'}},{'name':'v2','secret':{'secretName':'s2'"
+      "}},"
       "{'name':'v3','projected':{'sources':[{'configMap':{'name':'cm3'}},{'secret':{'name':'s3'}},"
       "{'serviceAccountToken':{'path':'t'}}]}},{'name':'v4','emptyDir':{}}],"
       "'imagePullSecrets':[{'name':'reg'}]}");
@@ -194,25 +201,25 @@ static void test_env_order(void) {
 static void test_env_expansion(void) {
   cJSON *refs_cm = J("{'cm':{'data':{'FROM_CM':'cmv'}}}");
   agent_podspec_refs_t refs = {refs_cm, NULL};
-  cJSON *pod = pod_with(
-      "{'containers':[{'name':'a','envFrom':[{'configMapRef':{'name':'cm'}}],'env':["
-      "{'name':'A','value':'a'},"
-      "{'name':'B','value':'<$(A)>'},"
-      "{'name':'C','value':'$(A)$(B)$(FROM_CM)'},"
-      "{'name':'UNDEF','value':'x$(NOPE)y'},"
-      "{'name':'LATER','value':'$(D)'},"
-      "{'name':'D','value':'d'},"
-      "{'name':'ESC','value':'$$(A)'},"
-      "{'name':'DOLLAR2','value':'$$$$'},"
-      "{'name':'OPEN','value':'$(A'},"
-      "{'name':'OPEN2','value':'$($(A)'},"
-      "{'name':'EMPTY','value':'$()'},"
-      "{'name':'PLAIN','value':'$A $'},"
-      "{'name':'NESTED','value':'$(B)'},"
-      "{'name':'SELF','value':'$(SELF)'},"
-      "{'name':'REF','valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}},"
-      "{'name':'AFTERREF','value':'$(REF)-x'}"
-      "]}]}");
+  cJSON *pod =
+      pod_with("{'containers':[{'name':'a','envFrom':[{'configMapRef':{'name':'cm'}}],'env':["
+               "{'name':'A','value':'a'},"
+               "{'name':'B','value':'<$(A)>'},"
+               "{'name':'C','value':'$(A)$(B)$(FROM_CM)'},"
+               "{'name':'UNDEF','value':'x$(NOPE)y'},"
+               "{'name':'LATER','value':'$(D)'},"
+               "{'name':'D','value':'d'},"
+               "{'name':'ESC','value':'$$(A)'},"
+               "{'name':'DOLLAR2','value':'$$$$'},"
+               "{'name':'OPEN','value':'$(A'},"
+               "{'name':'OPEN2','value':'$($(A)'},"
+               "{'name':'EMPTY','value':'$()'},"
+               "{'name':'PLAIN','value':'$A $'},"
+               "{'name':'NESTED','value':'$(B)'},"
+               "{'name':'SELF','value':'$(SELF)'},"
+               "{'name':'REF','valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}},"
+               "{'name':'AFTERREF','value':'$(REF)-x'}"
+               "]}]}");
   cJSON *env = env_of(pod, &refs);
   ASSERT_EQ_STR(env_get(env, "B"), "<a>");
   ASSERT_EQ_STR(env_get(env, "C"), "a<a>cmv");
@@ -233,23 +240,24 @@ static void test_env_expansion(void) {
 }
 
 static void test_env_field_ref(void) {
-  cJSON *pod = J("{'metadata':{'name':'web','namespace':'prod','uid':'u-1',"
-                 "'labels':{'b':'2','a':'x\\\"y'},'annotations':{'note':'hi'}},"
-                 "'spec':{'nodeName':'n1','serviceAccountName':'sa','containers':[{'name':'a','env':["
-                 "{'name':'NAME','valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}},"
-                 "{'name':'NS','valueFrom':{'fieldRef':{'apiVersion':'v1','fieldPath':'metadata.namespace'}}},"
-                 "{'name':'UID','valueFrom':{'fieldRef':{'fieldPath':'metadata.uid'}}},"
-                 "{'name':'NODE','valueFrom':{'fieldRef':{'fieldPath':'spec.nodeName'}}},"
-                 "{'name':'SA','valueFrom':{'fieldRef':{'fieldPath':'spec.serviceAccountName'}}},"
-                 "{'name':'HOST','valueFrom':{'fieldRef':{'fieldPath':'status.hostIP'}}},"
-                 "{'name':'HOSTS','valueFrom':{'fieldRef':{'fieldPath':'status.hostIPs'}}},"
-                 "{'name':'IP','valueFrom':{'fieldRef':{'fieldPath':'status.podIP'}}},"
-                 "{'name':'IPS','valueFrom':{'fieldRef':{'fieldPath':'status.podIPs'}}},"
-                 "{'name':'LB','valueFrom':{'fieldRef':{'fieldPath':'metadata.labels[`b`]'}}},"
-                 "{'name':'LNONE','valueFrom':{'fieldRef':{'fieldPath':'metadata.labels[`zz`]'}}},"
-                 "{'name':'AN','valueFrom':{'fieldRef':{'fieldPath':'metadata.annotations[`note`]'}}},"
-                 "{'name':'LABELS','valueFrom':{'fieldRef':{'fieldPath':'metadata.labels'}}}"
-                 "]}]}}");
+  cJSON *pod = J(
+      "{'metadata':{'name':'web','namespace':'prod','uid':'u-1',"
+      "'labels':{'b':'2','a':'x\\\"y'},'annotations':{'note':'hi'}},"
+      "'spec':{'nodeName':'n1','serviceAccountName':'sa','containers':[{'name':'a','env':["
+      "{'name':'NAME','valueFrom':{'fieldRef':{'fieldPath':'metadata.name'}}},"
+      "{'name':'NS','valueFrom':{'fieldRef':{'apiVersion':'v1','fieldPath':'metadata.namespace'}}},"
+      "{'name':'UID','valueFrom':{'fieldRef':{'fieldPath':'metadata.uid'}}},"
+      "{'name':'NODE','valueFrom':{'fieldRef':{'fieldPath':'spec.nodeName'}}},"
+      "{'name':'SA','valueFrom':{'fieldRef':{'fieldPath':'spec.serviceAccountName'}}},"
+      "{'name':'HOST','valueFrom':{'fieldRef':{'fieldPath':'status.hostIP'}}},"
+      "{'name':'HOSTS','valueFrom':{'fieldRef':{'fieldPath':'status.hostIPs'}}},"
+      "{'name':'IP','valueFrom':{'fieldRef':{'fieldPath':'status.podIP'}}},"
+      "{'name':'IPS','valueFrom':{'fieldRef':{'fieldPath':'status.podIPs'}}},"
+      "{'name':'LB','valueFrom':{'fieldRef':{'fieldPath':'metadata.labels[`b`]'}}},"
+      "{'name':'LNONE','valueFrom':{'fieldRef':{'fieldPath':'metadata.labels[`zz`]'}}},"
+      "{'name':'AN','valueFrom':{'fieldRef':{'fieldPath':'metadata.annotations[`note`]'}}},"
+      "{'name':'LABELS','valueFrom':{'fieldRef':{'fieldPath':'metadata.labels'}}}"
+      "]}]}}");
   cJSON *env = env_of(pod, NULL);
   ASSERT_EQ_STR(env_get(env, "NAME"), "web");
   ASSERT_EQ_STR(env_get(env, "NS"), "prod");
@@ -286,14 +294,19 @@ static void test_env_resource_ref(void) {
       "'requests':{'cpu':'250m'}},'env':["
       "{'name':'LCPU','valueFrom':{'resourceFieldRef':{'resource':'limits.cpu'}}},"
       "{'name':'LCPUM','valueFrom':{'resourceFieldRef':{'resource':'limits.cpu','divisor':'1m'}}},"
-      "{'name':'RCPU','valueFrom':{'resourceFieldRef':{'resource':'requests.cpu','divisor':'100m'}}},"
+      "{'name':'RCPU','valueFrom':{'resourceFieldRef':{'resource':'requests.cpu','divisor':'100m'}}"
+      "},"
       "{'name':'LMEM','valueFrom':{'resourceFieldRef':{'resource':'limits.memory'}}},"
-      "{'name':'LMEMMI','valueFrom':{'resourceFieldRef':{'resource':'limits.memory','divisor':'1Mi'}}},"
-      "{'name':'RMEM','valueFrom':{'resourceFieldRef':{'resource':'requests.memory','divisor':'1Gi'}}},"
+      "{'name':'LMEMMI','valueFrom':{'resourceFieldRef':{'resource':'limits.memory','divisor':'1Mi'"
+      "}}},"
+      "{'name':'RMEM','valueFrom':{'resourceFieldRef':{'resource':'requests.memory','divisor':'1Gi'"
+      "}}},"
       "{'name':'ZERO','valueFrom':{'resourceFieldRef':{'resource':'limits.memory','divisor':'0'}}},"
       "{'name':'LEPH','valueFrom':{'resourceFieldRef':{'resource':'limits.ephemeral-storage'}}},"
-      "{'name':'OTHER','valueFrom':{'resourceFieldRef':{'containerName':'b','resource':'limits.cpu','divisor':'1m'}}},"
-      "{'name':'OTHERMEM','valueFrom':{'resourceFieldRef':{'containerName':'b','resource':'limits.memory','divisor':'1Mi'}}}"
+      "{'name':'OTHER','valueFrom':{'resourceFieldRef':{'containerName':'b','resource':'limits.cpu'"
+      ",'divisor':'1m'}}},"
+      "{'name':'OTHERMEM','valueFrom':{'resourceFieldRef':{'containerName':'b','resource':'limits."
+      "memory','divisor':'1Mi'}}}"
       "]},{'name':'b'}]}");
   cJSON *env = env_of(pod, NULL);
   ASSERT_EQ_STR(env_get(env, "LCPU"), "1"); /* 0.5 rounds up */
@@ -358,17 +371,20 @@ static void test_env_key_refs(void) {
     const char *msg;
   } bad[] = {
       {"'configMapKeyRef':{'name':'nope','key':'k'}", -ENOENT, "configmap \"nope\" not found"},
-      {"'configMapKeyRef':{'name':'cm','key':'nope'}", -ENOENT, "couldn't find key nope in ConfigMap prod/cm"},
+      {"'configMapKeyRef':{'name':'cm','key':'nope'}", -ENOENT,
+       "couldn't find key nope in ConfigMap prod/cm"},
       {"'secretKeyRef':{'name':'nope','key':'k'}", -ENOENT, "secret \"nope\" not found"},
-      {"'secretKeyRef':{'name':'s','key':'nope'}", -ENOENT, "couldn't find key nope in Secret prod/s"},
-      {"'secretKeyRef':{'name':'s','key':'bad'}", -EINVAL, "key bad of Secret prod/s is not base64"},
+      {"'secretKeyRef':{'name':'s','key':'nope'}", -ENOENT,
+       "couldn't find key nope in Secret prod/s"},
+      {"'secretKeyRef':{'name':'s','key':'bad'}", -EINVAL,
+       "key bad of Secret prod/s is not base64"},
       {"'configMapKeyRef':{'name':'cm'}", -EINVAL, "configMapKeyRef needs a name and a key"},
       {"'nothing':{}", -EINVAL, "valueFrom of X names no source k3c knows"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char spec[512], err[256] = "";
-    snprintf(spec, sizeof(spec), "{'containers':[{'name':'a','env':[{'name':'X','valueFrom':{%s}}]}]}",
-             bad[i].ref);
+    snprintf(spec, sizeof(spec),
+             "{'containers':[{'name':'a','env':[{'name':'X','valueFrom':{%s}}]}]}", bad[i].ref);
     pod = pod_with(spec);
     int rc = env_err(pod, &refs, err, sizeof(err));
     cJSON_Delete(pod);
@@ -391,16 +407,16 @@ static void test_env_from(void) {
                  "'binaryData':{'BIN':'AAAA'}}}");
   cJSON *secs = J("{'s':{'data':{'TOKEN':'dG9r'}}}");
   agent_podspec_refs_t refs = {cms, secs};
-  cJSON *pod = pod_with(
-      "{'containers':[{'name':'a','envFrom':["
-      "{'configMapRef':{'name':'cm'}},"
-      "{'prefix':'P_','configMapRef':{'name':'cm'}},"
-      "{'secretRef':{'name':'s'}},"
-      "{'configMapRef':{'name':'missing','optional':true}},"
-      "{'secretRef':{'name':'missing','optional':true}}]}]}");
+  cJSON *pod = pod_with("{'containers':[{'name':'a','envFrom':["
+                        "{'configMapRef':{'name':'cm'}},"
+                        "{'prefix':'P_','configMapRef':{'name':'cm'}},"
+                        "{'secretRef':{'name':'s'}},"
+                        "{'configMapRef':{'name':'missing','optional':true}},"
+                        "{'secretRef':{'name':'missing','optional':true}}]}]}");
   cJSON *env = env_of(pod, &refs);
   char names[512];
-  ASSERT_EQ_STR(env_names(env, names, sizeof(names)), "GOOD,dot.ok,P_GOOD,P_1DIGIT,P_dot.ok,P_..x,TOKEN");
+  ASSERT_EQ_STR(env_names(env, names, sizeof(names)),
+                "GOOD,dot.ok,P_GOOD,P_1DIGIT,P_dot.ok,P_..x,TOKEN");
   ASSERT_EQ_STR(env_get(env, "TOKEN"), "tok");
   ASSERT_EQ_STR(env_get(env, "P_1DIGIT"), "3"); /* valid once prefixed */
   cJSON_Delete(env);
@@ -487,9 +503,10 @@ static void test_sandbox_hostname(void) {
   memset(name, 'a', 62);
   snprintf(name + 62, sizeof(name) - 62, "-.bcdefgh");
   char json[512];
-  snprintf(json, sizeof(json),
-           "{'metadata':{'name':'%s','namespace':'ns','uid':'u'},'spec':{'containers':[{'name':'c'}]}}",
-           name);
+  snprintf(
+      json, sizeof(json),
+      "{'metadata':{'name':'%s','namespace':'ns','uid':'u'},'spec':{'containers':[{'name':'c'}]}}",
+      name);
   cJSON *pod = J(json);
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_EQ_INT(strlen(sb.hostname), 62);
@@ -500,7 +517,8 @@ static void test_sandbox_hostname(void) {
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_EQ_STR(sb.hostname, "h1");
   cJSON_Delete(pod);
-  pod = pod_with("{'hostname':'h1','subdomain':'sub','setHostnameAsFQDN':true,'containers':[{'name':'c'}]}");
+  pod = pod_with(
+      "{'hostname':'h1','subdomain':'sub','setHostnameAsFQDN':true,'containers':[{'name':'c'}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_EQ_STR(sb.hostname, "h1.sub.prod.svc.cluster.local");
   cJSON_Delete(pod);
@@ -511,10 +529,11 @@ static void test_sandbox_host_network(void) {
   agent_podspec_mem_t mem = {0};
   cri_sandbox_config_t sb;
   char err[256] = "", buf[256];
-  cJSON *pod = pod_with("{'hostNetwork':true,'hostPID':true,'hostIPC':true,'containers':[{'name':'c',"
-                        "'ports':[{'containerPort':80,'hostPort':80}]}]}");
+  cJSON *pod =
+      pod_with("{'hostNetwork':true,'hostPID':true,'hostIPC':true,'containers':[{'name':'c',"
+               "'ports':[{'containerPort':80,'hostPort':80}]}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
-  ASSERT_NULL(sb.hostname); /* the runtime keeps the host's */
+  ASSERT_NULL(sb.hostname);   /* the runtime keeps the host's */
   ASSERT_NULL(sb.dns_config); /* ClusterFirst on the host network: the host's resolv.conf */
   ASSERT_EQ_INT(sb.lnx.namespace_options.network, CRI_NS_NODE);
   ASSERT_EQ_INT(sb.lnx.namespace_options.pid, CRI_NS_NODE);
@@ -522,7 +541,8 @@ static void test_sandbox_host_network(void) {
   ASSERT_EQ_INT(sb.n_port_mappings, 1);
   cJSON_Delete(pod);
 
-  pod = pod_with("{'hostNetwork':true,'dnsPolicy':'ClusterFirstWithHostNet','containers':[{'name':'c'}]}");
+  pod = pod_with(
+      "{'hostNetwork':true,'dnsPolicy':'ClusterFirstWithHostNet','containers':[{'name':'c'}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_NOT_NULL(sb.dns_config);
   ASSERT_EQ_STR(strv_join(sb.dns_config->servers, buf, sizeof(buf)), "10.43.0.10");
@@ -534,9 +554,10 @@ static void test_sandbox_dns(void) {
   agent_podspec_mem_t mem = {0};
   cri_sandbox_config_t sb;
   char err[256] = "", buf[512];
-  cJSON *pod = pod_with("{'dnsPolicy':'None','dnsConfig':{'nameservers':['1.1.1.1','1.1.1.1','8.8.8.8'],"
-                        "'searches':['a.example'],'options':[{'name':'ndots','value':'2'},{'name':'edns0'}]},"
-                        "'containers':[{'name':'c'}]}");
+  cJSON *pod = pod_with(
+      "{'dnsPolicy':'None','dnsConfig':{'nameservers':['1.1.1.1','1.1.1.1','8.8.8.8'],"
+      "'searches':['a.example'],'options':[{'name':'ndots','value':'2'},{'name':'edns0'}]},"
+      "'containers':[{'name':'c'}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_NOT_NULL(sb.dns_config);
   ASSERT_EQ_STR(strv_join(sb.dns_config->servers, buf, sizeof(buf)), "1.1.1.1|8.8.8.8");
@@ -546,7 +567,8 @@ static void test_sandbox_dns(void) {
 
   /* ClusterFirst with dnsConfig: appended, options of the same name replaced */
   pod = pod_with("{'dnsConfig':{'nameservers':['9.9.9.9','10.43.0.10','1.1.1.1','2.2.2.2'],"
-                 "'searches':['cluster.local','x.example'],'options':[{'name':'ndots','value':'1'},{'name':'rotate'}]},"
+                 "'searches':['cluster.local','x.example'],'options':[{'name':'ndots','value':'1'},"
+                 "{'name':'rotate'}]},"
                  "'containers':[{'name':'c'}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_EQ_STR(strv_join(sb.dns_config->servers, buf, sizeof(buf)), "10.43.0.10|9.9.9.9|1.1.1.1");
@@ -594,13 +616,14 @@ static void test_sandbox_ports(void) {
   agent_podspec_mem_t mem = {0};
   cri_sandbox_config_t sb;
   char err[256] = "";
-  cJSON *pod = pod_with("{'containers':[{'name':'c','ports':["
-                        "{'containerPort':8080,'hostPort':80,'protocol':'TCP'},"
-                        "{'name':'dns','containerPort':53,'hostPort':53,'protocol':'UDP','hostIP':'127.0.0.1'},"
-                        "{'name':'dns','containerPort':54,'protocol':'UDP'},"
-                        "{'containerPort':9090}]},"
-                        "{'name':'d','ports':[{'containerPort':7000,'hostPort':7000,'protocol':'SCTP'}]}],"
-                        "'initContainers':[{'name':'i','ports':[{'containerPort':1,'hostPort':1}]}]}");
+  cJSON *pod = pod_with(
+      "{'containers':[{'name':'c','ports':["
+      "{'containerPort':8080,'hostPort':80,'protocol':'TCP'},"
+      "{'name':'dns','containerPort':53,'hostPort':53,'protocol':'UDP','hostIP':'127.0.0.1'},"
+      "{'name':'dns','containerPort':54,'protocol':'UDP'},"
+      "{'containerPort':9090}]},"
+      "{'name':'d','ports':[{'containerPort':7000,'hostPort':7000,'protocol':'SCTP'}]}],"
+      "'initContainers':[{'name':'i','ports':[{'containerPort':1,'hostPort':1}]}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_EQ_INT(sb.n_port_mappings, 4); /* the second "dns" and the init container's are not */
   ASSERT_EQ_INT(sb.port_mappings[0].protocol, CRI_PROTO_TCP);
@@ -619,12 +642,13 @@ static void test_sandbox_security(void) {
   agent_podspec_mem_t mem = {0};
   cri_sandbox_config_t sb;
   char err[256] = "";
-  cJSON *pod = pod_with("{'shareProcessNamespace':true,'securityContext':{'runAsUser':1000,'runAsGroup':2000,"
-                        "'fsGroup':3000,'supplementalGroups':[4000,4001],"
-                        "'sysctls':[{'name':'net.core.somaxconn','value':'1024'},"
-                        "{'name':'net/ipv4/conf/eth0.100/forwarding','value':'1'}]},"
-                        "'containers':[{'name':'c'}],"
-                        "'initContainers':[{'name':'i','securityContext':{'privileged':true}}]}");
+  cJSON *pod = pod_with(
+      "{'shareProcessNamespace':true,'securityContext':{'runAsUser':1000,'runAsGroup':2000,"
+      "'fsGroup':3000,'supplementalGroups':[4000,4001],"
+      "'sysctls':[{'name':'net.core.somaxconn','value':'1024'},"
+      "{'name':'net/ipv4/conf/eth0.100/forwarding','value':'1'}]},"
+      "'containers':[{'name':'c'}],"
+      "'initContainers':[{'name':'i','securityContext':{'privileged':true}}]}");
   ASSERT_EQ_INT(agent_podspec_sandbox(pod, 0, &NODE, &mem, &sb, err, sizeof(err)), 0);
   ASSERT_TRUE(sb.lnx.run_as_user.set);
   ASSERT_EQ_INT(sb.lnx.run_as_user.value, 1000);
@@ -653,13 +677,15 @@ static int container_of(const cJSON *pod, int init, int i, const cJSON *env, uin
 }
 
 static void test_container_basic(void) {
-  cJSON *pod = J("{'metadata':{'name':'web','namespace':'prod','uid':'u-1','deletionGracePeriodSeconds':10},"
-                 "'spec':{'terminationGracePeriodSeconds':45,'containers':[{'name':'app','image':'busybox:1.36',"
-                 "'command':['sh','-c','echo $(GREETING) $(NOPE) $$(GREETING)'],'args':['$(WHO)'],"
-                 "'workingDir':'/w','stdin':true,'stdinOnce':true,'tty':true,"
-                 "'ports':[{'containerPort':80}],'lifecycle':{'preStop':{'exec':{'command':['stop']}}},"
-                 "'env':[{'name':'GREETING','value':'hello'},{'name':'WHO','value':'$(GREETING) world'}]}],"
-                 "'initContainers':[{'name':'init','image':'busybox'}]}}");
+  cJSON *pod =
+      J("{'metadata':{'name':'web','namespace':'prod','uid':'u-1','deletionGracePeriodSeconds':10},"
+        "'spec':{'terminationGracePeriodSeconds':45,'containers':[{'name':'app','image':'busybox:1."
+        "36',"
+        "'command':['sh','-c','echo $(GREETING) $(NOPE) $$(GREETING)'],'args':['$(WHO)'],"
+        "'workingDir':'/w','stdin':true,'stdinOnce':true,'tty':true,"
+        "'ports':[{'containerPort':80}],'lifecycle':{'preStop':{'exec':{'command':['stop']}}},"
+        "'env':[{'name':'GREETING','value':'hello'},{'name':'WHO','value':'$(GREETING) world'}]}],"
+        "'initContainers':[{'name':'init','image':'busybox'}]}}");
   cJSON *env = env_of(pod, NULL);
   agent_podspec_mem_t mem = {0};
   cri_container_config_t cc;
@@ -689,7 +715,8 @@ static void test_container_basic(void) {
   ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.pod.deletionGracePeriod"), "10");
   ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.preStopHandler"),
                 "{\"exec\":{\"command\":[\"stop\"]}}");
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.ports"), "[{\"containerPort\":80}]");
+  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.ports"),
+                "[{\"containerPort\":80}]");
   ASSERT_EQ_INT(cc.lnx.namespace_options.pid, CRI_NS_CONTAINER);
   ASSERT_EQ_INT(cc.lnx.masked_paths.n, 11);
   ASSERT_EQ_INT(cc.lnx.readonly_paths.n, 5);
@@ -719,10 +746,10 @@ static const cri_resources_t *res_of(const char *spec, int init, int i, agent_po
 static void test_container_resources(void) {
   agent_podspec_mem_t mem = {0};
   /* Burstable: shares from the request, quota from the limit */
-  const cri_resources_t *r = res_of(
-      "{'containers':[{'name':'c','resources':{'requests':{'cpu':'250m','memory':'1Gi'},"
-      "'limits':{'cpu':'500m','memory':'2Gi'}}}]}",
-      0, 0, &mem);
+  const cri_resources_t *r =
+      res_of("{'containers':[{'name':'c','resources':{'requests':{'cpu':'250m','memory':'1Gi'},"
+             "'limits':{'cpu':'500m','memory':'2Gi'}}}]}",
+             0, 0, &mem);
   ASSERT_NOT_NULL(r);
   ASSERT_EQ_INT(r->cpu_shares, 256);
   ASSERT_EQ_INT(r->cpu_period, 100000);
@@ -739,14 +766,17 @@ static void test_container_resources(void) {
   ASSERT_EQ_INT(r->oom_score_adj, 1000);
 
   /* Guaranteed by limits alone: the limit is the request */
-  r = res_of("{'containers':[{'name':'c','resources':{'limits':{'cpu':'2','memory':'64Mi'}}}]}", 0, 0, &mem);
+  r = res_of("{'containers':[{'name':'c','resources':{'limits':{'cpu':'2','memory':'64Mi'}}}]}", 0,
+             0, &mem);
   ASSERT_EQ_INT(r->cpu_shares, 2048);
   ASSERT_EQ_INT(r->cpu_quota, 200000);
   ASSERT_EQ_INT(r->memory_limit_in_bytes, 64LL << 20);
   ASSERT_EQ_INT(r->oom_score_adj, -997);
 
   /* tiny values: shares at least 2, quota at least 1000 */
-  r = res_of("{'containers':[{'name':'c','resources':{'requests':{'cpu':'1m'},'limits':{'cpu':'1m'}}}]}", 0, 0, &mem);
+  r = res_of(
+      "{'containers':[{'name':'c','resources':{'requests':{'cpu':'1m'},'limits':{'cpu':'1m'}}}]}",
+      0, 0, &mem);
   ASSERT_EQ_INT(r->cpu_shares, 2);
   ASSERT_EQ_INT(r->cpu_quota, 1000);
   ASSERT_EQ_INT(r->oom_score_adj, 999); /* Burstable without a memory request */
@@ -754,7 +784,8 @@ static void test_container_resources(void) {
   /* a memory request at or above capacity: 3, never Guaranteed's score */
   r = res_of("{'containers':[{'name':'c','resources':{'requests':{'memory':'8Gi'}}}]}", 0, 0, &mem);
   ASSERT_EQ_INT(r->oom_score_adj, 3);
-  r = res_of("{'containers':[{'name':'c','resources':{'requests':{'memory':'1Mi','cpu':'10'}}}]}", 0, 0, &mem);
+  r = res_of("{'containers':[{'name':'c','resources':{'requests':{'memory':'1Mi','cpu':'10'}}}]}",
+             0, 0, &mem);
   ASSERT_EQ_INT(r->oom_score_adj, 999); /* 1000 - 0 (integer division): one below BestEffort */
   agent_podspec_mem_done(&mem);
 }
@@ -762,8 +793,8 @@ static void test_container_resources(void) {
 static void test_container_oom_special(void) {
   agent_podspec_mem_t mem = {0};
   /* system-node-critical pods are protected like Guaranteed ones */
-  const cri_resources_t *r =
-      res_of("{'priorityClassName':'system-node-critical','containers':[{'name':'c'}]}", 0, 0, &mem);
+  const cri_resources_t *r = res_of(
+      "{'priorityClassName':'system-node-critical','containers':[{'name':'c'}]}", 0, 0, &mem);
   ASSERT_EQ_INT(r->oom_score_adj, -997);
   /* a sidecar (restartable init container) scores no higher than the
    * regular container with the smallest memory request */
@@ -780,12 +811,13 @@ static void test_container_oom_special(void) {
 }
 
 static void test_container_security(void) {
-  cJSON *pod = pod_with("{'securityContext':{'runAsUser':1000,'runAsGroup':1000,'fsGroup':5,"
-                        "'supplementalGroups':[6]},'containers':[{'name':'c','securityContext':{"
-                        "'runAsUser':2000,'privileged':true,'readOnlyRootFilesystem':true,"
-                        "'allowPrivilegeEscalation':false,"
-                        "'capabilities':{'add':['NET_ADMIN','SYS_TIME'],'drop':['ALL']}}},"
-                        "{'name':'d','securityContext':{'allowPrivilegeEscalation':true,'procMount':'Unmasked'}}]}");
+  cJSON *pod = pod_with(
+      "{'securityContext':{'runAsUser':1000,'runAsGroup':1000,'fsGroup':5,"
+      "'supplementalGroups':[6]},'containers':[{'name':'c','securityContext':{"
+      "'runAsUser':2000,'privileged':true,'readOnlyRootFilesystem':true,"
+      "'allowPrivilegeEscalation':false,"
+      "'capabilities':{'add':['NET_ADMIN','SYS_TIME'],'drop':['ALL']}}},"
+      "{'name':'d','securityContext':{'allowPrivilegeEscalation':true,'procMount':'Unmasked'}}]}");
   agent_podspec_mem_t mem = {0};
   cri_container_config_t cc;
   char err[256] = "", buf[256];
@@ -819,16 +851,18 @@ static void test_container_security(void) {
 }
 
 static void test_container_mounts(void) {
-  cJSON *pod = pod_with("{'volumes':[{'name':'scratch','emptyDir':{}},{'name':'bare'},"
-                        "{'name':'logs','hostPath':{'path':'/var/log','type':'Directory'}},"
-                        "{'name':'cfg','configMap':{'name':'cm'}},{'name':'mem','emptyDir':{'medium':'Memory'}}],"
-                        "'containers':[{'name':'c','env':[{'name':'SUB','value':'x'}],'volumeMounts':["
-                        "{'name':'scratch','mountPath':'/scratch'},"
-                        "{'name':'bare','mountPath':'/bare'},"
-                        "{'name':'logs','mountPath':'/host/log','readOnly':true,'mountPropagation':'HostToContainer'},"
-                        "{'name':'logs','mountPath':'/host/app','subPath':'app/x'},"
-                        "{'name':'scratch','mountPath':'/expr','subPathExpr':'d-$(SUB)'},"
-                        "{'name':'mem','mountPath':'/mem','mountPropagation':'Bidirectional'}]}]}");
+  cJSON *pod = pod_with(
+      "{'volumes':[{'name':'scratch','emptyDir':{}},{'name':'bare'},"
+      "{'name':'logs','hostPath':{'path':'/var/log','type':'Directory'}},"
+      "{'name':'cfg','configMap':{'name':'cm'}},{'name':'mem','emptyDir':{'medium':'Memory'}}],"
+      "'containers':[{'name':'c','env':[{'name':'SUB','value':'x'}],'volumeMounts':["
+      "{'name':'scratch','mountPath':'/scratch'},"
+      "{'name':'bare','mountPath':'/bare'},"
+      "{'name':'logs','mountPath':'/host/"
+      "log','readOnly':true,'mountPropagation':'HostToContainer'},"
+      "{'name':'logs','mountPath':'/host/app','subPath':'app/x'},"
+      "{'name':'scratch','mountPath':'/expr','subPathExpr':'d-$(SUB)'},"
+      "{'name':'mem','mountPath':'/mem','mountPropagation':'Bidirectional'}]}]}");
   cJSON *env = env_of(pod, NULL);
   agent_podspec_mem_t mem = {0};
   cri_container_config_t cc;
@@ -836,15 +870,18 @@ static void test_container_mounts(void) {
   ASSERT_EQ_INT(container_of(pod, 0, 0, env, 0, &mem, &cc, err, sizeof(err)), 0);
   ASSERT_EQ_INT(cc.n_mounts, 6);
   ASSERT_EQ_STR(cc.mounts[0].container_path, "/scratch");
-  ASSERT_EQ_STR(cc.mounts[0].host_path, "/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch");
+  ASSERT_EQ_STR(cc.mounts[0].host_path,
+                "/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch");
   ASSERT_FALSE(cc.mounts[0].readonly);
   ASSERT_EQ_INT(cc.mounts[0].propagation, CRI_PROPAGATION_PRIVATE);
-  ASSERT_EQ_STR(cc.mounts[1].host_path, "/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/bare");
+  ASSERT_EQ_STR(cc.mounts[1].host_path,
+                "/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/bare");
   ASSERT_EQ_STR(cc.mounts[2].host_path, "/var/log");
   ASSERT_TRUE(cc.mounts[2].readonly);
   ASSERT_EQ_INT(cc.mounts[2].propagation, CRI_PROPAGATION_HOST_TO_CONTAINER);
   ASSERT_EQ_STR(cc.mounts[3].host_path, "/var/log/app/x");
-  ASSERT_EQ_STR(cc.mounts[4].host_path, "/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch/d-x");
+  ASSERT_EQ_STR(cc.mounts[4].host_path,
+                "/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch/d-x");
   ASSERT_EQ_INT(cc.mounts[5].propagation, CRI_PROPAGATION_BIDIRECTIONAL);
 
   static const struct {
@@ -853,23 +890,31 @@ static void test_container_mounts(void) {
     const char *msg;
   } bad[] = {
       {"{'name':'nope','mountPath':'/x'}", -EINVAL, "volume \"nope\" not found"},
-      {"{'name':'cfg','mountPath':'/x'}", -ENOTSUP, "volume type configMap of \"cfg\" is not supported yet"},
-      {"{'name':'logs','mountPath':'/x','subPath':'../etc'}", -EINVAL,
-       "subPath \"../etc\" of volumeMount \"logs\" must be a relative path without '..'"},
+      {"{'name':'cfg','mountPath':'/x'}", -ENOTSUP,
+       "volume type configMap of \"cfg\" is not supported yet"},
+      {"{'name':'logs','mountPath':'/x','subPath':'a/../../etc'}", -EINVAL,
+       "unable to provision SubPath `a/../../etc`: must not contain '..'"},
       {"{'name':'logs','mountPath':'/x','subPath':'/etc'}", -EINVAL,
-       "subPath \"/etc\" of volumeMount \"logs\" must be a relative path without '..'"},
+       "error SubPath `/etc` must not be an absolute path"},
+      {"{'name':'logs','mountPath':'/x','subPathExpr':'$(NOPE)/$(EMPTY)/$(HERE)/$(NOPE)'}", -EINVAL,
+       "missing value for EMPTY, NOPE"},
+      {"{'name':'logs','mountPath':'/x','subPathExpr':'$(HERE)/..'}", -EINVAL,
+       "unable to provision SubPath `h/..`: must not contain '..'"},
       {"{'name':'logs'}", -EINVAL, "a volumeMount of container c needs a name and a mountPath"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char spec[1024];
     snprintf(spec, sizeof(spec),
-             "{'volumes':[{'name':'logs','hostPath':{'path':'/var/log'}},{'name':'cfg','configMap':{'name':'cm'}}],"
+             "{'volumes':[{'name':'logs','hostPath':{'path':'/var/"
+             "log'}},{'name':'cfg','configMap':{'name':'cm'}}],"
              "'containers':[{'name':'c','volumeMounts':[%s]}]}",
              bad[i].mount);
     cJSON *p = pod_with(spec);
     size_t before = mem._n;
     err[0] = '\0';
-    int rc = container_of(p, 0, 0, NULL, 0, &mem, &cc, err, sizeof(err));
+    cJSON *e = J("[{'name':'EMPTY','value':''},{'name':'HERE','value':'h'}]");
+    int rc = container_of(p, 0, 0, e, 0, &mem, &cc, err, sizeof(err));
+    cJSON_Delete(e);
     cJSON_Delete(p);
     if (rc != bad[i].rc || strcmp(err, bad[i].msg))
       TEST_FAIL("case %zu: got %d \"%s\", want %d \"%s\"", i, rc, err, bad[i].rc, bad[i].msg);
@@ -881,17 +926,25 @@ static void test_container_mounts(void) {
 }
 
 static void test_dirs(void) {
-  cJSON *pod = pod_with("{'volumes':[{'name':'scratch','emptyDir':{}},"
-                        "{'name':'h1','hostPath':{'path':'/srv/data','type':'DirectoryOrCreate'}},"
-                        "{'name':'h2','hostPath':{'path':'/srv/other'}},{'name':'cfg','configMap':{'name':'x'}}],"
-                        "'initContainers':[{'name':'i'}],'containers':[{'name':'a'},{'name':'b'}]}");
+  cJSON *pod = pod_with(
+      "{'volumes':[{'name':'scratch','emptyDir':{}},"
+      "{'name':'h1','hostPath':{'path':'/srv/data','type':'DirectoryOrCreate'}},"
+      "{'name':'h2','hostPath':{'path':'/srv/other'}},{'name':'cfg','configMap':{'name':'x'}}],"
+      "'initContainers':[{'name':'i'}],'containers':[{'name':'a','volumeMounts':["
+      "{'name':'scratch','mountPath':'/s','subPath':'sub/dir'},"
+      "{'name':'h2','mountPath':'/o','subPath':'x'},"
+      "{'name':'h2','mountPath':'/bad','subPath':'../x'},"
+      "{'name':'cfg','mountPath':'/c','subPath':'x'}]},{'name':'b'}]}");
   cJSON *dirs = agent_podspec_dirs(pod, &NODE);
   char *s = cJSON_PrintUnformatted(dirs);
-  ASSERT_EQ_STR(s, "[\"/var/log/pods/prod_web_u-1\",\"/var/log/pods/prod_web_u-1/i\","
-                   "\"/var/log/pods/prod_web_u-1/a\",\"/var/log/pods/prod_web_u-1/b\","
-                   "\"/var/lib/k3c/agent/pods/u-1\","
-                   "\"/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch\","
-                   "\"/srv/data\"]");
+  ASSERT_EQ_STR(s,
+                "[\"/var/log/pods/prod_web_u-1\",\"/var/log/pods/prod_web_u-1/i\","
+                "\"/var/log/pods/prod_web_u-1/a\",\"/var/log/pods/prod_web_u-1/b\","
+                "\"/var/lib/k3c/agent/pods/u-1\","
+                "\"/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch\","
+                "\"/srv/data\","
+                "\"/var/lib/k3c/agent/pods/u-1/volumes/kubernetes.io~empty-dir/scratch/sub/dir\","
+                "\"/srv/other/x\"]");
   free(s);
   cJSON_Delete(dirs);
   cJSON_Delete(pod);
@@ -905,7 +958,8 @@ static void test_grace_seconds(void) {
       {"{'spec':{}}", 30},
       {"{'spec':{'terminationGracePeriodSeconds':5}}", 5},
       {"{'spec':{'terminationGracePeriodSeconds':0}}", 0},
-      {"{'metadata':{'deletionGracePeriodSeconds':2},'spec':{'terminationGracePeriodSeconds':60}}", 2},
+      {"{'metadata':{'deletionGracePeriodSeconds':2},'spec':{'terminationGracePeriodSeconds':60}}",
+       2},
       {"{'metadata':{'deletionGracePeriodSeconds':90}}", 90},
       {"{'spec':{'terminationGracePeriodSeconds':-4}}", 0},
   };
