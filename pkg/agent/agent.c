@@ -498,8 +498,9 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 
 int agent_run(const k3c_config_t *cfg) {
   if (!cfg->kubeconfig || !cfg->kubeconfig[0]) {
-    log_error("agent", "k3c agent needs --kubeconfig (a kubeconfig for the server; joining "
-                       "with --server/--token is not built yet)");
+    log_error("agent", "k3c agent needs a server to join: pass --kubeconfig FILE (a "
+                       "kubeconfig for the server); joining with --server (K3C_URL) and "
+                       "--token (K3C_TOKEN) is not built yet");
     return 2;
   }
   if (cfg->hollow <= 0 && geteuid() != 0) {
