@@ -84,6 +84,8 @@ static void post_status(agent_t *a) {
                                      a->kubelet_version, err, sizeof(err));
   if (st) {
     agent_node_set_status(a->node, st);
+    if (a->kubelet)
+      agent_kubelet_set_allocatable(a->kubelet, cJSON_GetObjectItemCaseSensitive(st, "allocatable"));
     cJSON_Delete(st);
   }
 }
@@ -256,10 +258,12 @@ static void kubelet_start(agent_t *a) {
                .milli_cpu_capacity = (int64_t)a->host.cpus * 1000},
   };
   int r = agent_kubelet_new(a->loop, a->c, &ko, &a->kubelet);
-  if (r < 0)
+  if (r < 0) {
     log_error("agent", "cannot start the pod workers: %s", strerror(-r));
-  else
-    log_info("agent", "running the pods of node %s", a->node_name);
+    return;
+  }
+  log_info("agent", "running the pods of node %s", a->node_name);
+  post_status(a); /* also tells the kubelet the node's allocatable */
 }
 
 static void runtime_cb(void *data, bool up) {

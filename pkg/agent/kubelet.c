@@ -19,6 +19,7 @@
 #include "controller/events.h"
 #include "cri/cri.h"
 #include "json/util.h"
+#include "scheduler/resource.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -50,6 +51,8 @@ struct agent_kubelet {
   cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
   cJSON *hints; /* uid -> pull back-off hints (podsync.h) */
   cJSON *cleaning; /* uids with a cleanup job in flight */
+  scheduler_resources_t allocatable;
+  bool has_allocatable;
   op_t *ops;
   unsigned syncs, running;
 };
@@ -135,6 +138,82 @@ static void submit(agent_kubelet_t *k, agent_podsync_t *s) {
   agent_workers_submit(k->workers, &s->job);
 }
 
+/* ---- admission on the node ---- */
+
+static bool terminal(const cJSON *pod) {
+  const char *phase = jstr(pod, "status.phase");
+  return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+}
+
+/* A pod the kubelet has started (it set status.startTime) or ended. */
+static bool admitted(agent_kubelet_t *k, const cJSON *pod) {
+  return !k->has_allocatable || jstr(pod, "status.startTime") || terminal(pod);
+}
+
+typedef struct {
+  const char *name, *reason;
+} resource_name_t;
+
+static const resource_name_t RESOURCES[] = {
+    {"cpu", "OutOfcpu"}, {"memory", "OutOfmemory"}, {"ephemeral-storage", "OutOfephemeral-storage"},
+    {"pods", "OutOfpods"}};
+
+/* Reject pod when its requests and those of the admitted, running pods
+ * exceed allocatable: the pod fails with the kubelet's reason and
+ * message. Returns true when it did (the sync ends with the write). */
+static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
+  scheduler_resources_t used, want;
+  memset(&used, 0, sizeof(used));
+  size_t n = 0;
+  const cJSON **pods = client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NODE,
+                                             k->node_name, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (pods[i] == pod || terminal(pods[i]) || !jstr(pods[i], "status.startTime"))
+      continue;
+    scheduler_resources_t r;
+    scheduler_resources_pod(pods[i], &r);
+    scheduler_resources_add(&used, &r);
+  }
+  free(pods);
+  scheduler_resources_pod(pod, &want);
+  const resource_name_t *bad = NULL;
+  int64_t w = 0, u = 0, cap = 0;
+  for (size_t i = 0; i < sizeof(RESOURCES) / sizeof(RESOURCES[0]) && !bad; i++) {
+    w = scheduler_resources_get(&want, RESOURCES[i].name);
+    u = scheduler_resources_get(&used, RESOURCES[i].name);
+    cap = scheduler_resources_get(&k->allocatable, RESOURCES[i].name);
+    if (w > 0 && cap > 0 && u + w > cap)
+      bad = &RESOURCES[i];
+  }
+  if (!bad)
+    return false;
+  char msg[512];
+  snprintf(msg, sizeof(msg),
+           "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld",
+           bad->name, (long long)w, (long long)u, (long long)cap);
+  controller_recorder_eventf(k->rec, pod, "Warning", bad->reason, "%s", msg);
+  char full[600];
+  snprintf(full, sizeof(full), "Pod was rejected: %s", msg);
+  const char *uid = jstr(pod, "metadata.uid");
+  cJSON *p = cJSON_CreateObject();
+  if (uid)
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
+  cJSON *st = cJSON_AddObjectToObject(p, "status");
+  cJSON_AddStringToObject(st, "phase", "Failed");
+  cJSON_AddStringToObject(st, "reason", bad->reason);
+  cJSON_AddStringToObject(st, "message", full);
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = jstr(pod, "metadata.namespace"),
+                      .name = jstr(pod, "metadata.name"), .subresource = "status"};
+  op_t *op = op_new(k, key, 0, -1);
+  op->req = client_patch(k->c, &ref, CLIENT_PATCH_MERGE, p, NULL, write_done, op);
+  cJSON_Delete(p);
+  if (!op->req) {
+    op_free(op);
+    sync_end(k, key, -EINVAL, -1);
+  }
+  return true;
+}
+
 static void pod_sync(controller_t *ctl, const char *key, void *data) {
   agent_kubelet_t *k = data;
   char ns[256], name[256];
@@ -150,6 +229,8 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     controller_done(ctl, key, 0);
     return;
   }
+  if (!admitted(k, pod) && reject(k, pod, key))
+    return;
   agent_podsync_t *s = xcalloc(1, sizeof(*s));
   s->kind = AGENT_PODSYNC_SYNC;
   s->pod = cJSON_Duplicate(pod, 1);
@@ -414,6 +495,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
       (r = client_informer_new(c, &secs, NULL, NULL, 0, &k->secrets)) < 0)
     goto fail;
   client_informer_add_index(k->pods, CLIENT_INDEX_NAMESPACE, client_index_namespace);
+  client_informer_add_index(k->pods, CLIENT_INDEX_NODE, client_index_node_name);
   controller_opts_t co = {.name = "kubelet", .workers = k->o.workers * 2, .sync = pod_sync,
                           .data = k};
   if ((r = controller_new(loop, &co, &k->ctl)) < 0)
@@ -477,6 +559,11 @@ void agent_kubelet_runtime_restarted(agent_kubelet_t *k) {
   /* Every pod: the PLEG's next relist compares against nothing. */
   cJSON_Delete(k->seen);
   k->seen = cJSON_CreateObject();
+}
+
+void agent_kubelet_set_allocatable(agent_kubelet_t *k, const cJSON *allocatable) {
+  scheduler_resources_from_list(allocatable, &k->allocatable);
+  k->has_allocatable = true;
 }
 
 void agent_kubelet_stats(const agent_kubelet_t *k, unsigned *ret_syncs, unsigned *ret_running) {
