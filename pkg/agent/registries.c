@@ -57,7 +57,7 @@ static const char *type_name(const cJSON *v) {
 static int check_map(const where_t *w, const cJSON *v, const char *const *known,
                      const char *known_text) {
   char detail[256];
-  if (cJSON_IsNull(v))
+  if (!v || cJSON_IsNull(v))
     return 0;
   if (!cJSON_IsObject(v)) {
     errbuf_set(detail, sizeof detail, " (got %s)", type_name(v));
@@ -175,7 +175,7 @@ static int parse_mirrors(const where_t *top, const cJSON *mirrors, cJSON *out) {
   where_t w = *top;
   w.section = "mirrors";
   int r = check_map(&w, mirrors, NULL, NULL);
-  if (r < 0 || cJSON_IsNull(mirrors))
+  if (r < 0 || !mirrors || cJSON_IsNull(mirrors))
     return r;
   for (const cJSON *m = mirrors->child; m; m = m->next) {
     w.name = m->string;
@@ -202,7 +202,7 @@ static int parse_configs(const where_t *top, const cJSON *configs, cJSON *out) {
   where_t w = *top;
   w.section = "configs";
   int r = check_map(&w, configs, NULL, NULL);
-  if (r < 0 || cJSON_IsNull(configs))
+  if (r < 0 || !configs || cJSON_IsNull(configs))
     return r;
   for (const cJSON *c = configs->child; c; c = c->next) {
     w.name = c->string;
