@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/alloc.h"
 #include "util/errbuf.h"
 #include "util/fsutil.h"
 #include "util/regex.h"
@@ -125,13 +124,12 @@ static int parse_endpoint(const where_t *w, const cJSON *list, cJSON *out) {
         errbuf_set(detail, sizeof detail, "endpoint \"%s\" is not a URL", u);
         return fail_at(w, "", detail);
       }
-      char *full = xasprintf("https://%s", u);
-      cJSON_AddItemToArray(out, cJSON_CreateString(full));
-      free(full);
+      /* containerd picks the scheme: http for localhost, else https */
+      cJSON_AddItemToArray(out, cJSON_CreateString(u));
       continue;
     }
     size_t slen = (size_t)(sep - u);
-    if (!((slen == 4 && !strncmp(u, "http", 4)) || (slen == 5 && !strncmp(u, "https", 5))) ||
+    if (!((slen == 4 && !strncasecmp(u, "http", 4)) || (slen == 5 && !strncasecmp(u, "https", 5))) ||
         !sep[3] || sep[3] == '/') {
       errbuf_set(detail, sizeof detail,
                  "endpoint \"%s\" must be an http:// or https:// URL with a host", u);

@@ -33,8 +33,9 @@
  * On success *ret_reg is the normalised document (caller frees with
  * cJSON_Delete): an object with "mirrors" and "configs" objects (both
  * always present), null values dropped, each mirror with an "endpoint"
- * array (an endpoint without a scheme gets "https://", as containerd
- * assumes) and, if given, a "rewrite" object. */
+ * array (an endpoint without a scheme is kept so: containerd gives it
+ * http for localhost and loopback addresses, else https) and, if given, a
+ * "rewrite" object. */
 int agent_registries_parse(const char *text, size_t len, const char *file, cJSON **ret_reg,
                            char *err, size_t errlen);
 

@@ -53,7 +53,7 @@ has() {
   if printf '%s' "$dump" | grep -qF -- "$2"; then ok "$1"; else fail "$1" "wanted: $2" "$(printf '%s' "$dump" | grep -A3 'registry\.' | head -n 60)"; fi
 }
 has 'docker.io mirror' '[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]'
-has 'docker.io endpoints, scheme added' 'endpoint = ["https://mirror.example:5000", "https://mirror2.example"]'
+has 'docker.io endpoints (one without a scheme)' 'endpoint = ["https://mirror.example:5000", "mirror2.example"]'
 has 'default mirror "*"' '[plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]'
 has 'default mirror endpoint' 'endpoint = ["http://10.0.0.5:5000"]'
 has 'auth table' '[plugins."io.containerd.grpc.v1.cri".registry.configs."mirror.example:5000".auth]'

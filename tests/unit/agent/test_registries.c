@@ -113,10 +113,10 @@ static void test_empty_and_nulls(void) {
 }
 
 static void test_endpoints(void) {
-  /* no scheme: https, as containerd assumes */
+  /* no scheme: kept, containerd picks one (http for localhost, else https) */
   char *t = render("mirrors:\n  docker.io:\n    endpoint: [\"mirror.example:5000\"]\n");
   ASSERT_NOT_NULL(t);
-  ASSERT_CONTAINS(t, "endpoint = [\"https://mirror.example:5000\"]");
+  ASSERT_CONTAINS(t, "endpoint = [\"mirror.example:5000\"]");
   free(t);
   ASSERT_CONTAINS(parse_err("mirrors:\n  docker.io:\n    endpoint: [\"ftp://x\"]\n"),
                   "r.yaml: mirrors.\"docker.io\": endpoint \"ftp://x\" must be an http:// or "
