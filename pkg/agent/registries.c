@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/errbuf.h"
 #include "util/fsutil.h"
@@ -129,8 +130,9 @@ static int parse_endpoint(const where_t *w, const cJSON *list, cJSON *out) {
       continue;
     }
     size_t slen = (size_t)(sep - u);
-    if (!((slen == 4 && !strncasecmp(u, "http", 4)) || (slen == 5 && !strncasecmp(u, "https", 5))) ||
-        !sep[3] || sep[3] == '/') {
+    bool http = (slen == 4 && !strncasecmp(u, "http", 4)) ||
+                (slen == 5 && !strncasecmp(u, "https", 5));
+    if (!http || !sep[3] || sep[3] == '/') {
       errbuf_set(detail, sizeof detail,
                  "endpoint \"%s\" must be an http:// or https:// URL with a host", u);
       return fail_at(w, "", detail);
@@ -213,15 +215,15 @@ static int parse_configs(const where_t *top, const cJSON *configs, cJSON *out) {
     const cJSON *auth = cJSON_GetObjectItemCaseSensitive(c, "auth");
     const cJSON *tls = cJSON_GetObjectItemCaseSensitive(c, "tls");
     w.sub = "auth";
-    if (auth && (r = check_map(&w, auth, auth_keys, "username, password, auth, identitytoken")) < 0)
+    r = check_map(&w, auth, auth_keys, "username, password, auth, identitytoken");
+    if (r < 0)
       return r;
     for (const char *const *k = auth_keys; auth && *k; k++)
       if ((r = want_string(&w, cJSON_GetObjectItemCaseSensitive(auth, *k), *k)) < 0)
         return r;
     w.sub = "tls";
-    if (tls &&
-        (r = check_map(&w, tls, tls_keys, "cert_file, key_file, ca_file, insecure_skip_verify")) <
-            0)
+    r = check_map(&w, tls, tls_keys, "cert_file, key_file, ca_file, insecure_skip_verify");
+    if (r < 0)
       return r;
     for (const char *const *k = tls_strings; tls && *k; k++)
       if ((r = want_string(&w, cJSON_GetObjectItemCaseSensitive(tls, *k), *k)) < 0)

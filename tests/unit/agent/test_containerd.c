@@ -1,5 +1,6 @@
-/* Unit tests for pkg/agent/containerd.c's config writer and pause.c's image
- * writer, with a registries file (no containerd needed: tests/e2e/test_cri.sh runs them for real). */
+/* Unit tests for pkg/agent/containerd.c's config writer (with a registries
+ * file too) and pause.c's image writer (no containerd needed:
+ * tests/e2e/test_cri.sh and test_registries.sh run them for real). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
