@@ -248,8 +248,9 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
     const char *path = jstr(pr->spec, "httpGet.path");
     char req[1536];
     int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\n",
-                     path && path[0] ? path : "/", pr->ip);
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kube-probe/1.32\r\n"
+                     "Accept: */*\r\n",
+                     path && path[0] ? path : "/", pr->ip, pr->port);
     const cJSON *h;
     cJSON_ArrayForEach(h, json_get_path(pr->spec, "httpGet.httpHeaders")) {
       const char *hn = jstr(h, "name"), *hv = jstr(h, "value");
