@@ -9,7 +9,9 @@
  * <dir>/agent/images/. K3C_CRI_E2E_DOCKER and K3C_CRI_E2E_DOCKER_GZ:
  * docker-archive (`docker save` layout) busybox tarballs tagged
  * busybox:docker and busybox:docker-gz (a gzip layer), whose
- * /etc/k3c-marker says which they are. */
+ * /etc/k3c-marker says which they are; <dir>/broken-missing.tar and
+ * broken-diff.tar are docker-archives without their layer and with a wrong
+ * diff_id. */
 #include <errno.h>
 #include <ev.h>
 #include <signal.h>
@@ -314,6 +316,24 @@ static void test_import_docker_archive(void) {
     if (r < 0)
       TEST_FAIL("%s again: %s", path, err);
   }
+  /* broken archives fail with a reason naming the layer, and import nothing */
+  static const char *const broken[][2] = {{"broken-missing.tar", "/layer.tar missing"},
+                                           {"broken-diff.tar", "the config's diff_id says"}};
+  for (size_t i = 0; i < 2; i++) {
+    char path[512];
+    size_t n = 7;
+    snprintf(path, sizeof path, "%s/%s", dir, broken[i][0]);
+    ASSERT_EQ_INT(cri_image_import(agent_containerd_socket(sup), path, NULL, &n, err, sizeof err),
+                  -EBADMSG);
+    ASSERT_CONTAINS(err, "docker.io/library/busybox:broken: layer ");
+    ASSERT_CONTAINS(err, broken[i][1]);
+    ASSERT_EQ_INT(n, 7);
+  }
+  reset();
+  ASSERT_EQ_INT(cri_image_status(cli, "docker.io/library/busybox:broken", image_status_cb, NULL),
+                0);
+  ASSERT_OK();
+  ASSERT_FALSE(res.found);
 }
 
 static void test_run_sandbox(void) {

@@ -2,7 +2,8 @@
 """Write an OCI image-layout tarball of Debian's busybox-static, for tests
 that need an image without a registry.
 
-    oci_image.py [--docker-archive [--gzip] [--marker TEXT]] OUT.tar NAME [ENTRYPOINT...]
+    oci_image.py [--docker-archive [--gzip] [--broken missing|diff]] [--marker TEXT]
+                 OUT.tar NAME [ENTRYPOINT...]
 
 One uncompressed layer: /bin/busybox and its applet links (from
 `busybox --list-full`); config Cmd ["sh"] unless an entrypoint is given;
@@ -15,7 +16,9 @@ docker.io/library/busybox:e2e) and org.opencontainers.image.ref.name.
 `repositories`; NAME may be short ("busybox:da"), as docker's RepoTags are.
 --gzip stores the layer gzip-compressed (the diff_id stays the digest of
 the tar). --marker puts TEXT into /etc/k3c-marker, so the layer differs
-from the OCI image's and a container can tell which image it runs."""
+from the OCI image's and a container can tell which image it runs.
+--broken writes a docker-archive an import must refuse: `missing` leaves
+the layer out, `diff` gives the config a wrong diff_id."""
 import gzip
 import hashlib
 import io
@@ -61,7 +64,7 @@ def layer_bytes(marker=None):
     return out.getvalue()
 
 
-def docker_archive(out, name, cfgb, layer, compress):
+def docker_archive(out, name, cfgb, layer, compress, broken):
     """docker save's layout (moby image/tarexport, format before Docker 25)."""
     blob = gzip.compress(layer, mtime=0) if compress else layer
     cdig = hashlib.sha256(cfgb).hexdigest()
@@ -72,7 +75,8 @@ def docker_archive(out, name, cfgb, layer, compress):
         add(t, ldir, kind=tarfile.DIRTYPE, mode=0o755)
         add(t, ldir + "/VERSION", b"1.0")
         add(t, ldir + "/json", json.dumps({"id": ldir}).encode())
-        add(t, ldir + "/layer.tar", blob)
+        if broken != "missing":
+            add(t, ldir + "/layer.tar", blob)
         add(t, cdig + ".json", cfgb)
         add(t, "manifest.json", json.dumps(manifest).encode())
         add(t, "repositories", json.dumps({repo: {tag: ldir}}).encode())
@@ -81,13 +85,15 @@ def docker_archive(out, name, cfgb, layer, compress):
 def main():
     args = sys.argv[1:]
     docker = compress = False
-    marker = None
+    marker = broken = None
     while args and args[0].startswith("--"):
         opt = args.pop(0)
         if opt == "--docker-archive":
             docker = True
         elif opt == "--gzip":
             compress = True
+        elif opt == "--broken":
+            broken = args.pop(0)
         elif opt == "--marker":
             marker = args.pop(0)
         else:
@@ -104,9 +110,11 @@ def main():
         cfg["config"]["Entrypoint"] = entry
     else:
         cfg["config"]["Cmd"] = ["sh"]
+    if broken == "diff":
+        cfg["rootfs"]["diff_ids"] = ["sha256:" + hashlib.sha256(b"not the layer").hexdigest()]
     cfgb = json.dumps(cfg).encode()
     if docker:
-        docker_archive(out, name, cfgb, layer, compress)
+        docker_archive(out, name, cfgb, layer, compress, broken)
         return
     cdig = hashlib.sha256(cfgb).hexdigest()
     man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",

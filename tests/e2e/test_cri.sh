@@ -62,7 +62,11 @@ echo "not an image" >"$dir/agent/images/README.txt"
 /usr/bin/python3 "$here/oci_image.py" --docker-archive --marker docker-archive \
   "$dir/busybox-docker.tar" busybox:docker &&
   /usr/bin/python3 "$here/oci_image.py" --docker-archive --gzip --marker "docker-archive gzip" \
-    "$dir/busybox-docker-gz.tar" busybox:docker-gz ||
+    "$dir/busybox-docker-gz.tar" busybox:docker-gz &&
+  /usr/bin/python3 "$here/oci_image.py" --docker-archive --broken missing \
+    "$dir/broken-missing.tar" busybox:broken &&
+  /usr/bin/python3 "$here/oci_image.py" --docker-archive --broken diff --marker x \
+    "$dir/broken-diff.tar" busybox:broken ||
   { echo "1..1"; echo "not ok 1 - build the busybox docker-archive images"; exit 1; }
 
 k3c=${K3C_BIN:-$B/k3c}
