@@ -3,11 +3,11 @@
  * component and whose tags are normalised references (normalising one
  * again gives it back); any input, read as a reference, normalises to
  * something that normalises to itself, or fails. */
+#include "cri/archive.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "cri/archive.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

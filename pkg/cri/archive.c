@@ -4,15 +4,15 @@
  * grammar of github.com/distribution/reference (reference.go, normalize.go). */
 #include "cri/archive.h"
 
+#include "util/alloc.h"
+#include "util/errbuf.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "util/alloc.h"
-#include "util/errbuf.h"
 
 cri_archive_format_t cri_archive_format(bool has_oci_layout, bool has_index_json,
                                         bool has_manifest_json) {
@@ -270,8 +270,8 @@ static int parse_image(const cJSON *j, size_t idx, cri_archive_image_t *im, char
   return 0;
 }
 
-int cri_archive_manifest_parse(const char *json, size_t len, cri_archive_manifest_t *ret,
-                               char *err, size_t errlen) {
+int cri_archive_manifest_parse(const char *json, size_t len, cri_archive_manifest_t *ret, char *err,
+                               size_t errlen) {
   cri_archive_manifest_t m = {0};
   cJSON *j = cJSON_ParseWithLength(json, len);
   int r = -EBADMSG;

@@ -29,13 +29,13 @@ bool cri_archive_is_gzip(const uint8_t *head, size_t n);
 #define CRI_ARCHIVE_LAYERS_MAX 1000 /* per image; import.c has the same bound */
 #define CRI_ARCHIVE_TAGS_MAX 1000   /* per image */
 #define CRI_ARCHIVE_PATH_MAX 4096
-#define CRI_ARCHIVE_REF_MAX 512     /* a normalised reference, NUL included */
+#define CRI_ARCHIVE_REF_MAX 512 /* a normalised reference, NUL included */
 
 /* One entry of manifest.json. Paths are tarball member names, cleaned like
  * the tar index cleans them (leading "./" and "/" removed). */
 typedef struct {
-  char *config;  /* "<hex>.json" or "blobs/sha256/<hex>" */
-  char **tags;   /* normalised ("docker.io/library/busybox:1.36"); may be empty */
+  char *config; /* "<hex>.json" or "blobs/sha256/<hex>" */
+  char **tags;  /* normalised ("docker.io/library/busybox:1.36"); may be empty */
   size_t ntags;
   char **layers; /* "<dir>/layer.tar", in order, base layer first */
   size_t nlayers;
@@ -52,8 +52,8 @@ typedef struct {
  * RepoTag that is not a valid reference. Returns 0 and fills *ret (the
  * caller frees with cri_archive_manifest_done), or -EBADMSG/-E2BIG with a
  * reason in err. */
-int cri_archive_manifest_parse(const char *json, size_t len, cri_archive_manifest_t *ret,
-                               char *err, size_t errlen);
+int cri_archive_manifest_parse(const char *json, size_t len, cri_archive_manifest_t *ret, char *err,
+                               size_t errlen);
 /* Frees what parse filled; accepts a zeroed struct. */
 void cri_archive_manifest_done(cri_archive_manifest_t *m);
 

@@ -2,14 +2,14 @@
  * manifest.json parsing (good input, missing and mistyped fields, path
  * traversal, oversized counts, bad tags), docker reference normalisation
  * and the schema 2 manifest written for an image. */
+#include "cri/archive.h"
+#include "test.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "cri/archive.h"
-#include "test.h"
 
 static void test_format(void) {
   ASSERT_EQ_INT(cri_archive_format(true, true, false), CRI_ARCHIVE_OCI);
@@ -44,11 +44,13 @@ static void test_ref_normalise(void) {
       {"host:5000/x:1", "host:5000/x:1"},
       {"localhost/k3c/pause:abc", "localhost/k3c/pause:abc"},
       {"localhost:5000/a/b/c", "localhost:5000/a/b/c:latest"},
-      {"registry.example.com/a_b/c--d__e.f:v1.2-rc_3", "registry.example.com/a_b/c--d__e.f:v1.2-rc_3"},
+      {"registry.example.com/a_b/c--d__e.f:v1.2-rc_3",
+       "registry.example.com/a_b/c--d__e.f:v1.2-rc_3"},
       {"[::1]:5000/x:2", "[::1]:5000/x:2"},
       {"Host.Example/x:1", "Host.Example/x:1"},
       {"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-       "docker.io/library/busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+       "docker.io/library/"
+       "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
   };
   char out[CRI_ARCHIVE_REF_MAX];
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -56,10 +58,28 @@ static void test_ref_normalise(void) {
     ASSERT_EQ_STR(out, good[i][1]);
   }
   static const char *const bad[] = {
-      "", "Busybox:1", "busybox:", "busybox:-x", "busybox:.x", "foo//bar:1", "/foo:1",
-      "foo/:1", "foo/bar/", "foo_:1", "a___b", "a..b", "host:port/x:1", "-host.com/x",
-      "host-.com/x", "busybox@sha256:12", "busybox@md5:0123", "x:1 2", "x:ta/g", "ho st.com/x",
-      "busybox:" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "",
+      "Busybox:1",
+      "busybox:",
+      "busybox:-x",
+      "busybox:.x",
+      "foo//bar:1",
+      "/foo:1",
+      "foo/:1",
+      "foo/bar/",
+      "foo_:1",
+      "a___b",
+      "a..b",
+      "host:port/x:1",
+      "-host.com/x",
+      "host-.com/x",
+      "busybox@sha256:12",
+      "busybox@md5:0123",
+      "x:1 2",
+      "x:ta/g",
+      "ho st.com/x",
+      "busybox:"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* a 132-byte tag */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -88,11 +108,10 @@ static int parse(const char *json, cri_archive_manifest_t *m, char *err, size_t 
 }
 
 static void test_manifest_good(void) {
-  const char *j =
-      "[{\"Config\":\"abc.json\",\"RepoTags\":[\"busybox:1.36\",\"host:5000/x:1\"],"
-      "\"Layers\":[\"d1/layer.tar\",\"./d2/layer.tar\"]},"
-      "{\"Config\":\"blobs/sha256/def\",\"RepoTags\":null,\"Layers\":[]},"
-      "{\"Config\":\"/ghi.json\",\"Layers\":[\"d3/layer.tar\"],\"Parent\":\"x\"}]";
+  const char *j = "[{\"Config\":\"abc.json\",\"RepoTags\":[\"busybox:1.36\",\"host:5000/x:1\"],"
+                  "\"Layers\":[\"d1/layer.tar\",\"./d2/layer.tar\"]},"
+                  "{\"Config\":\"blobs/sha256/def\",\"RepoTags\":null,\"Layers\":[]},"
+                  "{\"Config\":\"/ghi.json\",\"Layers\":[\"d3/layer.tar\"],\"Parent\":\"x\"}]";
   cri_archive_manifest_t m = {0};
   char err[256] = "";
   ASSERT_EQ_INT(parse(j, &m, err, sizeof err), 0);
@@ -227,9 +246,9 @@ static void test_manifest_v2(void) {
 }
 
 TEST_LIST = {
-    TEST(test_format),         TEST(test_gzip),
-    TEST(test_ref_normalise),  TEST(test_manifest_good),
+    TEST(test_format),           TEST(test_gzip),
+    TEST(test_ref_normalise),    TEST(test_manifest_good),
     TEST(test_manifest_hostile), TEST(test_manifest_counts),
-    TEST(test_manifest_v2),    {0},
+    TEST(test_manifest_v2),      {0},
 };
 TEST_MAIN()
