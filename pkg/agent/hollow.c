@@ -15,6 +15,7 @@
 
 
 #include "agent/hollow_pod.h"
+#include "agent/host.h"
 #include "agent/node.h"
 #include "client/informer.h"
 #include "controller/controller.h"
@@ -65,18 +66,6 @@ static const char *jstr(const cJSON *obj, const char *path) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static const char *arch(void) {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#else
-  return "unknown";
-#endif
-}
-
 static op_t *op_new(agent_hollow_t *h, const char *key) {
   op_t *op = xcalloc(1, sizeof(*op));
   op->h = h;
@@ -114,9 +103,9 @@ static bool op_started(op_t *op, client_req_t *req) {
 
 static cJSON *node_labels(const node_t *n) {
   cJSON *l = cJSON_CreateObject();
-  cJSON_AddStringToObject(l, "beta.kubernetes.io/arch", arch());
+  cJSON_AddStringToObject(l, "beta.kubernetes.io/arch", agent_host_arch());
   cJSON_AddStringToObject(l, "beta.kubernetes.io/os", "linux");
-  cJSON_AddStringToObject(l, "kubernetes.io/arch", arch());
+  cJSON_AddStringToObject(l, "kubernetes.io/arch", agent_host_arch());
   cJSON_AddStringToObject(l, "kubernetes.io/hostname", n->name);
   cJSON_AddStringToObject(l, "kubernetes.io/os", "linux");
   cJSON_AddStringToObject(l, "node.k3c.io/hollow", "true");
@@ -164,7 +153,7 @@ static cJSON *node_status(const node_t *n) {
   cJSON_AddStringToObject(ni, "kubeletVersion", h->o.kubelet_version);
   cJSON_AddStringToObject(ni, "kubeProxyVersion", h->o.kubelet_version);
   cJSON_AddStringToObject(ni, "operatingSystem", "linux");
-  cJSON_AddStringToObject(ni, "architecture", arch());
+  cJSON_AddStringToObject(ni, "architecture", agent_host_arch());
   return st;
 }
 

@@ -110,7 +110,7 @@ static void os_release_pretty(char *text, char *out, size_t len) {
   }
 }
 
-static const char *host_arch(void) {
+const char *agent_host_arch(void) {
 #if defined(__x86_64__)
   return "amd64";
 #elif defined(__aarch64__)
@@ -214,7 +214,7 @@ int agent_host_read(const char *root, const char *data_dir, agent_host_t *ret) {
   read_line(root, "/proc/sys/kernel/random/boot_id", h.boot_id, sizeof(h.boot_id));
   if (read_line(root, "/sys/class/dmi/id/product_uuid", h.system_uuid, sizeof(h.system_uuid)) < 0)
     snprintf(h.system_uuid, sizeof(h.system_uuid), "%s", h.machine_id);
-  h.arch = host_arch();
+  h.arch = agent_host_arch();
   char iface[IF_NAMESIZE + 1];
   iface_ipv4(agent_host_default_iface(root, iface, sizeof(iface)) == 0 ? iface : NULL, h.node_ip,
              sizeof(h.node_ip));
@@ -404,7 +404,7 @@ cJSON *agent_host_node_status(const agent_host_t *h, const char *node_ip,
   cJSON_AddStringToObject(ni, "kubeletVersion", kubelet_version ? kubelet_version : "");
   cJSON_AddStringToObject(ni, "kubeProxyVersion", kubelet_version ? kubelet_version : "");
   cJSON_AddStringToObject(ni, "operatingSystem", "linux");
-  cJSON_AddStringToObject(ni, "architecture", h->arch ? h->arch : host_arch());
+  cJSON_AddStringToObject(ni, "architecture", h->arch ? h->arch : agent_host_arch());
   return st;
 }
 
@@ -488,7 +488,7 @@ static void set_string(cJSON *obj, const char *key, const char *value) {
 
 cJSON *agent_host_labels(const char *node_name, bool control_plane,
                          const config_list_t *node_labels, char *err, size_t errlen) {
-  const char *arch = host_arch();
+  const char *arch = agent_host_arch();
   cJSON *l = cJSON_CreateObject();
   set_string(l, "beta.kubernetes.io/arch", arch);
   set_string(l, "beta.kubernetes.io/os", "linux");

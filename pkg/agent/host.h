@@ -37,6 +37,9 @@ typedef struct {
  * data_dir: the folder whose file system is the ephemeral storage (not
  * prefixed). Returns 0 with *ret filled, or a negative errno when
  * <root>/proc/meminfo has no MemTotal or statvfs(data_dir) fails. */
+/* The Go architecture name of this build: "amd64", "arm64", "arm". */
+const char *agent_host_arch(void);
+
 int agent_host_read(const char *root, const char *data_dir, agent_host_t *ret);
 
 /* The name of the interface of the IPv4 default route in <root>/proc/net/route

@@ -13,12 +13,14 @@
 #include <string.h>
 
 #include "agent/podsync.h"
+#include "agent/prober.h"
 #include "agent/workers.h"
 #include "client/informer.h"
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "cri/cri.h"
 #include "json/util.h"
+#include "scheduler/resource.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -45,11 +47,16 @@ struct agent_kubelet {
   controller_recorder_t *rec;
   agent_workers_t *workers;
   cri_client_t *cri;
+  agent_prober_t *prober;
   ev_timer pleg, gc;
   bool pleg_busy, gc_busy;
   cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
   cJSON *hints; /* uid -> pull back-off hints (podsync.h) */
   cJSON *cleaning; /* uids with a cleanup job in flight */
+  cJSON *stopping; /* deleted pods' uids: true while their stops run, false after */
+  bool freeing;
+  scheduler_resources_t allocatable;
+  bool has_allocatable;
   op_t *ops;
   unsigned syncs, running;
 };
@@ -135,6 +142,162 @@ static void submit(agent_kubelet_t *k, agent_podsync_t *s) {
   agent_workers_submit(k->workers, &s->job);
 }
 
+/* ---- admission on the node ---- */
+
+static bool terminal(const cJSON *pod) {
+  const char *phase = jstr(pod, "status.phase");
+  return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+}
+
+/* A pod the kubelet has started (it set status.startTime) or ended. */
+static bool admitted(agent_kubelet_t *k, const cJSON *pod) {
+  return !k->has_allocatable || jstr(pod, "status.startTime") || terminal(pod);
+}
+
+typedef struct {
+  const char *name, *reason;
+} resource_name_t;
+
+static const resource_name_t RESOURCES[] = {
+    {"cpu", "OutOfcpu"}, {"memory", "OutOfmemory"}, {"ephemeral-storage", "OutOfephemeral-storage"},
+    {"pods", "OutOfpods"}};
+
+/* Reject pod when its requests and those of the admitted, running pods
+ * exceed allocatable: the pod fails with the kubelet's reason and
+ * message. Returns true when it did (the sync ends with the write). */
+static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
+  scheduler_resources_t used, want;
+  memset(&used, 0, sizeof(used));
+  size_t n = 0;
+  const cJSON **pods = client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NODE,
+                                             k->node_name, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (pods[i] == pod || terminal(pods[i]) || !jstr(pods[i], "status.startTime"))
+      continue;
+    scheduler_resources_t r;
+    scheduler_resources_pod(pods[i], &r);
+    scheduler_resources_add(&used, &r);
+  }
+  free(pods);
+  scheduler_resources_pod(pod, &want);
+  const resource_name_t *bad = NULL;
+  int64_t w = 0, u = 0, cap = 0;
+  for (size_t i = 0; i < sizeof(RESOURCES) / sizeof(RESOURCES[0]) && !bad; i++) {
+    w = scheduler_resources_get(&want, RESOURCES[i].name);
+    u = scheduler_resources_get(&used, RESOURCES[i].name);
+    cap = scheduler_resources_get(&k->allocatable, RESOURCES[i].name);
+    if (w > 0 && cap > 0 && u + w > cap)
+      bad = &RESOURCES[i];
+  }
+  if (!bad)
+    return false;
+  char msg[512];
+  snprintf(msg, sizeof(msg),
+           "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld",
+           bad->name, (long long)w, (long long)u, (long long)cap);
+  controller_recorder_eventf(k->rec, pod, "Warning", bad->reason, "%s", msg);
+  char full[600];
+  snprintf(full, sizeof(full), "Pod was rejected: %s", msg);
+  const char *uid = jstr(pod, "metadata.uid");
+  cJSON *p = cJSON_CreateObject();
+  if (uid)
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
+  cJSON *st = cJSON_AddObjectToObject(p, "status");
+  cJSON_AddStringToObject(st, "phase", "Failed");
+  cJSON_AddStringToObject(st, "reason", bad->reason);
+  cJSON_AddStringToObject(st, "message", full);
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = jstr(pod, "metadata.namespace"),
+                      .name = jstr(pod, "metadata.name"), .subresource = "status"};
+  op_t *op = op_new(k, key, 0, -1);
+  op->req = client_patch(k->c, &ref, CLIENT_PATCH_MERGE, p, NULL, write_done, op);
+  cJSON_Delete(p);
+  if (!op->req) {
+    op_free(op);
+    sync_end(k, key, -EINVAL, -1);
+  }
+  return true;
+}
+
+/* ---- stopping a deleted pod: every container at once ----
+ * A stop waits up to the grace period in the runtime, so it is made on
+ * the loop's asynchronous client, all of a pod's containers (and all
+ * pods) in parallel, not on a worker thread; the sync that follows finds
+ * them exited and removes them quickly. */
+
+typedef struct {
+  agent_kubelet_t *k;
+  char *uid, *key;
+  int64_t grace;
+  unsigned pending;
+} stop_t;
+
+static void stop_end(stop_t *st) {
+  agent_kubelet_t *k = st->k;
+  if (!k->freeing) {
+    cJSON_ReplaceItemInObjectCaseSensitive(k->stopping, st->uid, cJSON_CreateFalse());
+    controller_enqueue(k->ctl, st->key);
+  }
+  free(st->uid);
+  free(st->key);
+  free(st);
+}
+
+static void stop_one_done(void *data, const cri_status_t *status) {
+  stop_t *st = data;
+  if (--st->pending == 0)
+    stop_end(st);
+}
+
+static void stop_list_done(void *data, const cri_status_t *status, const cri_container_t *items,
+                           size_t n) {
+  stop_t *st = data;
+  agent_kubelet_t *k = st->k;
+  char ns[256], name[256];
+  const cJSON *pod = NULL;
+  if (!k->freeing && controller_key_split(st->key, ns, sizeof(ns), name, sizeof(name)) == 0)
+    pod = client_informer_get(k->pods, ns, name);
+  st->pending = 1;
+  for (size_t i = 0; status->code == CRI_OK && !k->freeing && i < n; i++) {
+    if (items[i].state != CRI_CONTAINER_RUNNING)
+      continue;
+    if (pod)
+      controller_recorder_eventf(k->rec, pod, "Normal", "Killing", "Stopping container %s",
+                                 items[i].metadata.name);
+    if (cri_stop_container(k->cri, items[i].id, st->grace, stop_one_done, st) == 0)
+      st->pending++;
+  }
+  if (--st->pending == 0)
+    stop_end(st);
+}
+
+/* Start stopping pod's containers; false when they are stopped already
+ * (the sync may go on and remove them). */
+static bool stop_pod(agent_kubelet_t *k, const cJSON *pod, const char *key) {
+  const char *uid = jstr(pod, "metadata.uid");
+  if (!uid)
+    return false;
+  const cJSON *state = cJSON_GetObjectItemCaseSensitive(k->stopping, uid);
+  if (cJSON_IsFalse(state))
+    return false;
+  if (cJSON_IsTrue(state))
+    return true; /* in flight: its end enqueues the pod */
+  stop_t *st = xcalloc(1, sizeof(*st));
+  st->k = k;
+  st->uid = xstrdup(uid);
+  st->key = xstrdup(key);
+  st->grace = agent_podspec_grace_seconds(pod);
+  cri_kv_t sel[2] = {{AGENT_LABEL_MANAGED, "true"}, {AGENT_LABEL_POD_UID, uid}};
+  cri_container_filter_t f = {.id = "", .pod_sandbox_id = "", .label_selector = {sel, 2}};
+  if (cri_list_containers(k->cri, &f, stop_list_done, st) < 0) {
+    free(st->uid);
+    free(st->key);
+    free(st);
+    return false; /* the worker's sync stops them instead */
+  }
+  cJSON_AddTrueToObject(k->stopping, uid);
+  return true;
+}
+
 static void pod_sync(controller_t *ctl, const char *key, void *data) {
   agent_kubelet_t *k = data;
   char ns[256], name[256];
@@ -150,6 +313,12 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     controller_done(ctl, key, 0);
     return;
   }
+  if (!admitted(k, pod) && reject(k, pod, key))
+    return;
+  if (json_get_path(pod, "metadata.deletionTimestamp") && stop_pod(k, pod, key)) {
+    controller_done(ctl, key, 0);
+    return;
+  }
   agent_podsync_t *s = xcalloc(1, sizeof(*s));
   s->kind = AGENT_PODSYNC_SYNC;
   s->pod = cJSON_Duplicate(pod, 1);
@@ -162,6 +331,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   const char *uid = jstr(pod, "metadata.uid");
   const cJSON *h = uid ? cJSON_GetObjectItemCaseSensitive(k->hints, uid) : NULL;
   s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
+  s->probes = uid ? agent_prober_results(k->prober, uid) : NULL;
   k->syncs++;
   submit(k, s);
 }
@@ -180,6 +350,8 @@ static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
   }
   const cJSON *pod = client_informer_get(k->pods, ns, name);
   const char *cur_uid = pod ? jstr(pod, "metadata.uid") : NULL;
+  if (!s->err)
+    agent_prober_update(k->prober, s->pod, s->pod_ip, s->containers, s->n_containers);
   const cJSON *e;
   cJSON_ArrayForEach(e, s->events)
     controller_recorder_eventf(k->rec, s->pod, jstr(e, "type"), jstr(e, "reason"), "%s",
@@ -234,6 +406,7 @@ static void job_done(agent_job_t *job, bool cancelled) {
     else {
       cJSON_DeleteItemFromObjectCaseSensitive(k->cleaning, s->uid);
       cJSON_DeleteItemFromObjectCaseSensitive(k->hints, s->uid);
+      agent_prober_forget(k->prober, s->uid);
       if (s->err)
         log_warn("kubelet", "removing the containers of gone pod %s: %s", s->uid, s->errmsg);
       else
@@ -260,6 +433,12 @@ static void pod_updated(const cJSON *old, const cJSON *pod, void *data) { pod_ad
 
 static void pod_deleted(const cJSON *pod, void *data) {
   agent_kubelet_t *k = data;
+  const char *uid = jstr(pod, "metadata.uid");
+  const cJSON *state = uid ? cJSON_GetObjectItemCaseSensitive(k->stopping, uid) : NULL;
+  if (cJSON_IsFalse(state))
+    cJSON_DeleteItemFromObjectCaseSensitive(k->stopping, uid);
+  if (uid)
+    agent_prober_forget(k->prober, uid);
   ev_feed_event(k->loop, &k->gc, EV_TIMER);
 }
 
@@ -372,6 +551,23 @@ static void gc_tick(struct ev_loop *loop, ev_timer *w, int revents) {
   k->gc_busy = cri_list_pod_sandbox(k->cri, &f, gc_cb, k) == 0;
 }
 
+/* ---- probes ---- */
+
+static void probe_changed(void *data, const char *pod_key) {
+  controller_enqueue(((agent_kubelet_t *)data)->ctl, pod_key);
+}
+
+static void probe_event(void *data, const char *pod_key, const char *type, const char *reason,
+                        const char *message) {
+  agent_kubelet_t *k = data;
+  char ns[256], name[256];
+  if (controller_key_split(pod_key, ns, sizeof(ns), name, sizeof(name)) < 0)
+    return;
+  const cJSON *pod = client_informer_get(k->pods, ns, name);
+  if (pod)
+    controller_recorder_eventf(k->rec, pod, type, reason, "%s", message);
+}
+
 /* ---- lifetime ---- */
 
 static char *dup_or(const char *s, const char *dflt) { return xstrdup(s ? s : dflt); }
@@ -399,9 +595,12 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   k->seen = cJSON_CreateObject();
   k->hints = cJSON_CreateObject();
   k->cleaning = cJSON_CreateObject();
+  k->stopping = cJSON_CreateObject();
   ev_timer_init(&k->pleg, pleg_tick, PLEG_SECONDS, PLEG_SECONDS);
   ev_timer_init(&k->gc, gc_tick, 2.0, GC_SECONDS);
+  agent_prober_cbs_t pcb = {probe_changed, probe_event, k};
   if ((r = cri_client_new(loop, k->o.socket_path, &k->cri)) < 0 ||
+      !(k->prober = agent_prober_new(loop, k->cri, &pcb)) ||
       (r = agent_workers_new(loop, k->o.socket_path, k->o.workers, &k->workers)) < 0)
     goto fail;
   char fs[400];
@@ -414,6 +613,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
       (r = client_informer_new(c, &secs, NULL, NULL, 0, &k->secrets)) < 0)
     goto fail;
   client_informer_add_index(k->pods, CLIENT_INDEX_NAMESPACE, client_index_namespace);
+  client_informer_add_index(k->pods, CLIENT_INDEX_NODE, client_index_node_name);
   controller_opts_t co = {.name = "kubelet", .workers = k->o.workers * 2, .sync = pod_sync,
                           .data = k};
   if ((r = controller_new(loop, &co, &k->ctl)) < 0)
@@ -443,6 +643,7 @@ fail:
 void agent_kubelet_free(agent_kubelet_t *k) {
   if (!k)
     return;
+  k->freeing = true;
   ev_timer_stop(k->loop, &k->pleg);
   ev_timer_stop(k->loop, &k->gc);
   /* The workers first: their jobs' done callbacks still use the rest. */
@@ -456,10 +657,12 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   client_informer_free(k->pods);
   client_informer_free(k->configmaps);
   client_informer_free(k->secrets);
+  agent_prober_free(k->prober);
   cri_client_free(k->cri);
   cJSON_Delete(k->seen);
   cJSON_Delete(k->hints);
   cJSON_Delete(k->cleaning);
+  cJSON_Delete(k->stopping);
   free((char *)k->o.socket_path);
   free(k->node_name);
   free((char *)k->o.node.host_ip);
@@ -477,6 +680,11 @@ void agent_kubelet_runtime_restarted(agent_kubelet_t *k) {
   /* Every pod: the PLEG's next relist compares against nothing. */
   cJSON_Delete(k->seen);
   k->seen = cJSON_CreateObject();
+}
+
+void agent_kubelet_set_allocatable(agent_kubelet_t *k, const cJSON *allocatable) {
+  scheduler_resources_from_list(allocatable, &k->allocatable);
+  k->has_allocatable = true;
 }
 
 void agent_kubelet_stats(const agent_kubelet_t *k, unsigned *ret_syncs, unsigned *ret_running) {

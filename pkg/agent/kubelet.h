@@ -34,5 +34,10 @@ void agent_kubelet_free(agent_kubelet_t *k);
 /* The runtime came up again after a restart: drop connections, sync every
  * pod. */
 void agent_kubelet_runtime_restarted(agent_kubelet_t *k);
+/* What the node offers pods (a ResourceList object, copied): a new pod
+ * that does not fit beside the running ones is rejected (phase Failed,
+ * reason OutOfcpu/OutOfmemory/OutOfpods...), as the kubelet's admission
+ * does for pods that bypassed the scheduler. */
+void agent_kubelet_set_allocatable(agent_kubelet_t *k, const cJSON *allocatable);
 /* Pods synced, and pod syncs in flight (for tests and logs). */
 void agent_kubelet_stats(const agent_kubelet_t *k, unsigned *ret_syncs, unsigned *ret_running);

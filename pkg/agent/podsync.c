@@ -113,6 +113,7 @@ static agent_podstatus_in_t status_in(pass_t *p) {
       .pod_ip = p->pod_ip,
       .host_ip = p->s->node->host_ip,
       .waiting = p->waiting,
+      .probes = p->s->probes,
       .now = p->now,
   };
   return in;
@@ -434,6 +435,27 @@ static bool ensure_sandbox(pass_t *p) {
          ready;
 }
 
+#define DEADLINE_MESSAGE "Pod was active on the node longer than the specified deadline"
+
+/* spec.activeDeadlineSeconds counted from status.startTime (when the
+ * kubelet first saw the pod); arms the wake-up for it otherwise. */
+static bool deadline_passed(pass_t *p) {
+  const cJSON *d = json_get_path(p->pod, "spec.activeDeadlineSeconds");
+  const char *start = jstr(p->pod, "status.startTime");
+  if (!cJSON_IsNumber(d))
+    return false;
+  time_t t0 = p->now;
+  struct tm tm;
+  memset(&tm, 0, sizeof(tm));
+  if (start && strptime(start, "%Y-%m-%dT%H:%M:%S", &tm))
+    t0 = timegm(&tm);
+  double left = (double)t0 + d->valuedouble - (double)p->now;
+  if (left <= 0)
+    return true;
+  wake_in(p, left + 0.1);
+  return false;
+}
+
 static void sync_pod(pass_t *p) {
   const cJSON *pod = p->pod;
   if (reload(p) < 0)
@@ -451,6 +473,22 @@ static void sync_pod(pass_t *p) {
     kill_pod(p, 0, false);
     if (!was_terminal && reload(p) == 0)
       p->s->status = agent_podstatus_build(pod, (in = status_in(p), &in));
+    return;
+  }
+  if (deadline_passed(p)) {
+    /* activeDeadlineSeconds: the kubelet fails the pod and stops it. */
+    kill_pod(p, agent_podspec_grace_seconds(pod), false);
+    event(p, "Normal", "DeadlineExceeded", "%s", DEADLINE_MESSAGE);
+    if (reload(p) == 0) {
+      in = status_in(p);
+      cJSON *st = agent_podstatus_build(pod, &in);
+      cJSON_ReplaceItemInObjectCaseSensitive(st, "phase", cJSON_CreateString("Failed"));
+      cJSON_DeleteItemFromObjectCaseSensitive(st, "reason");
+      cJSON_DeleteItemFromObjectCaseSensitive(st, "message");
+      cJSON_AddStringToObject(st, "reason", "DeadlineExceeded");
+      cJSON_AddStringToObject(st, "message", DEADLINE_MESSAGE);
+      p->s->status = st;
+    }
     return;
   }
   if (!ensure_sandbox(p))
@@ -495,7 +533,9 @@ void agent_podsync_run(agent_job_t *job, agent_runtime_t *rt) {
   }
   cJSON_Delete(p.waiting);
   free(p.sandboxes);
-  free(p.containers);
+  s->containers = p.containers; /* for the prober */
+  s->n_containers = p.n_containers;
+  snprintf(s->pod_ip, sizeof(s->pod_ip), "%s", p.pod_ip);
 }
 
 void agent_podsync_free(agent_podsync_t *s) {
@@ -506,6 +546,8 @@ void agent_podsync_free(agent_podsync_t *s) {
   cJSON_Delete(s->configmaps);
   cJSON_Delete(s->secrets);
   cJSON_Delete(s->hints);
+  cJSON_Delete(s->probes);
+  free(s->containers);
   cJSON_Delete(s->status);
   cJSON_Delete(s->events);
   free(s);
