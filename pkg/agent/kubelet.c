@@ -442,8 +442,11 @@ static void pod_deleted(const cJSON *pod, void *data) {
   ev_feed_event(k->loop, &k->gc, EV_TIMER);
 }
 
-/* A ConfigMap or Secret changed: resync the pods of its namespace that
- * wait for it (cheap enough at a node's 110 pods). */
+static bool terminal(const cJSON *pod);
+
+/* A ConfigMap or Secret changed: resync the running pods of its
+ * namespace, which may wait for it or mount it (cheap enough at a node's
+ * 110 pods). */
 static void ref_changed(agent_kubelet_t *k, const cJSON *obj) {
   const char *ns = jstr(obj, "metadata.namespace");
   if (!ns)
@@ -451,11 +454,9 @@ static void ref_changed(agent_kubelet_t *k, const cJSON *obj) {
   size_t n = 0;
   const cJSON **pods =
       client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NAMESPACE, ns, &n);
-  for (size_t i = 0; i < n; i++) {
-    const char *phase = jstr(pods[i], "status.phase");
-    if (!phase || !strcmp(phase, "Pending"))
+  for (size_t i = 0; i < n; i++)
+    if (!terminal(pods[i])) /* waiting for it, or a volume of it to update */
       controller_enqueue_obj(k->ctl, pods[i]);
-  }
   free(pods);
 }
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "agent/podstatus.h"
+#include "agent/volumes.h"
 #include "json/util.h"
 #include "util/fsutil.h"
 
@@ -493,6 +494,15 @@ static void sync_pod(pass_t *p) {
   }
   if (!ensure_sandbox(p))
     goto report;
+  /* configMap, secret, downwardAPI, projected files: written (or updated
+   * in place) on every pass, before the containers that mount them. */
+  agent_podspec_refs_t refs = {p->s->configmaps, p->s->secrets};
+  char verr[1024];
+  if (agent_volumes_write(pod, &refs, p->s->node, p->pod_ip, verr, sizeof(verr)) < 0) {
+    event(p, "Warning", "FailedMount", "%s", verr);
+    wake_in(p, 10);
+    goto report;
+  }
   bool init_failed = false;
   if (run_init(p, &init_failed))
     run_containers(p);
