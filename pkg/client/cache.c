@@ -328,6 +328,14 @@ int client_cache_put(client_cache_t *c, cJSON *obj, cJSON **ret_old) {
   return 0;
 }
 
+bool client_cache_touch(client_cache_t *c, const char *key) {
+  slot_t *s = map_find(&c->objects, key);
+  if (!s)
+    return false;
+  ((entry_t *)s->val)->epoch = c->epoch;
+  return true;
+}
+
 cJSON *client_cache_remove(client_cache_t *c, const char *key) {
   slot_t *s = map_find(&c->objects, key);
   if (!s)

@@ -46,6 +46,9 @@ int client_cache_key(const cJSON *obj, char *out, size_t outlen);
 int client_cache_put(client_cache_t *c, cJSON *obj, cJSON **ret_old);
 /* Remove by key; returns the removed object (caller frees) or NULL. */
 cJSON *client_cache_remove(client_cache_t *c, const char *key);
+/* Mark key's object as seen in the current epoch, keeping the object
+ * itself (pointers to it stay valid). false when key is not cached. */
+bool client_cache_touch(client_cache_t *c, const char *key);
 /* Borrowed until the object is replaced or removed. */
 const cJSON *client_cache_get(const client_cache_t *c, const char *key);
 size_t client_cache_count(const client_cache_t *c);

@@ -158,10 +158,10 @@ static void upsert(client_informer_t *inf, cJSON *obj, bool skip_same) {
   if (skip_same && cur) {
     const char *a = obj_rv(cur), *b = obj_rv(obj);
     if (a && b && !strcmp(a, b)) {
-      /* same object: keep the cached one, but mark it as seen */
-      cJSON *old = NULL;
-      client_cache_put(inf->cache, obj, &old);
-      cJSON_Delete(old);
+      /* Same object: keep the cached one (handlers and callers may hold
+       * it), only mark it as seen by this relist. */
+      client_cache_touch(inf->cache, key);
+      cJSON_Delete(obj);
       return;
     }
   }

@@ -110,7 +110,10 @@ static void test_list_watch_relist(void) {
   ASSERT_CONTAINS(last_watch_query, "resourceVersion=15");
   ASSERT_EQ_INT(lists, 2);
 
-  /* 410 Gone: relist; a is unchanged, c is gone, d is new */
+  /* 410 Gone: relist; a is unchanged, c is gone, d is new. The cached a
+   * stays the same object (handlers and syncs may hold it). */
+  const cJSON *a_before = client_informer_get(inf, "ns", "a");
+  ASSERT_NOT_NULL(a_before);
   page1 = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"30\"},"
           "\"items\":[" POD("a", "11", "n2") "," POD("d", "29", "n3") "]}";
   log_[0] = '\0';
@@ -120,6 +123,7 @@ static void test_list_watch_relist(void) {
   RUN_UNTIL(!strcmp(client_informer_resource_version(inf), "30") && watch_req);
   ASSERT_EQ_INT(lists, 3);
   ASSERT_EQ_STR(log_, "add:d delete:c ");
+  ASSERT_TRUE(client_informer_get(inf, "ns", "a") == a_before);
   ASSERT_CONTAINS(last_watch_query, "resourceVersion=30");
   client_informer_stats_t st;
   client_informer_stats(inf, &st);
