@@ -27,7 +27,9 @@ for bin in containerd runc busybox kubectl; do
 done
 [ -x "$K3C" ] || { echo "1..1"; echo "not ok 1 - $K3C is not built"; exit 1; }
 
+pollers=
 on_exit() {
+  [ -n "$pollers" ] && kill $pollers 2>/dev/null
   if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
     echo "# pods:"
     kc get pods -o wide 2>&1 | sed 's/^/#   /'
@@ -157,18 +159,23 @@ t_apply=$(now_us)
 out=$(manifest | kc apply -f - 2>&1) || bail "kubectl apply of the test objects" "$out"
 ok "kubectl apply of the test objects"
 
-# Waiting reasons change while we look elsewhere: two pollers (bounded,
-# ended by cleanup too) write "<seconds> <restartCount> <reason>" lines.
+# Waiting reasons change while we look elsewhere (ErrImagePull may last
+# less than a second): two watchers (bounded, ended at exit) write a line
+# "<seconds since apply> <restartCount>/<waiting reason>" for every change
+# of the pod, watching again when a watch ends (the server restarts).
 poll_container() {
-  local pod=$1 file=$2 end=$(($(now_us) + 150 * 1000000)) line
+  local pod=$1 file=$2 end=$(($(now_us) + 400 * 1000000)) line
   while [ "$(now_us)" -lt "$end" ]; do
-    line=$(kc get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null)
-    echo "$(secs_since "$t_apply") $line" >>"$file"
+    timeout 100 kubectl --kubeconfig "$PODS_KC" get pod "$pod" -w -o \
+      'jsonpath={.status.containerStatuses[0].restartCount}/{.status.containerStatuses[0].state.waiting.reason}{"\n"}' 2>/dev/null |
+      while read -r line; do echo "$(secs_since "$t_apply") $line"; done >>"$file"
     sleep 0.5
   done
 }
 poll_container e2e-crash "$PODS_DIR/crash.poll" &
+pollers="$pollers $!"
 poll_container e2e-missing "$PODS_DIR/missing.poll" &
+pollers="$pollers $!"
 
 # jp POD PATH: one jsonpath value of a pod.
 jp() { kc get pod "$1" -o "jsonpath=$2" 2>/dev/null; }
@@ -190,14 +197,14 @@ check "the 3 pod IPs differ" test "$ips" = 3
 
 # --- 3. CrashLoopBackOff ---
 crash_state() { tail -n 1 "$PODS_DIR/crash.poll" 2>/dev/null; }
-crash_looping() { crash_state | awk '$2 >= 2 && $3 == "CrashLoopBackOff" { ok = 1 } END { exit !ok }'; }
+crash_looping() { crash_state | awk -F'[ /]' '$2 >= 2 && $3 == "CrashLoopBackOff" { ok = 1 } END { exit !ok }'; }
 if wait_for 75 crash_looping; then
-  ok "e2e-crash: CrashLoopBackOff with restartCount $(crash_state | cut -d' ' -f2) ($(crash_state | cut -d' ' -f1) s after apply)"
+  ok "e2e-crash: CrashLoopBackOff with restartCount $(crash_state | cut -d' ' -f2 | cut -d/ -f1) ($(crash_state | cut -d' ' -f1) s after apply)"
 else
   fail "e2e-crash: CrashLoopBackOff with restartCount >= 2 within 75 s" "last: $(crash_state)" \
     "$(jp e2e-crash '{.status.containerStatuses}')"
 fi
-awk '$2 >= 2 { print "# restartCount 2 seen " $1 " s after apply"; exit }' "$PODS_DIR/crash.poll"
+awk -F'[ /]' '$2 >= 2 { print "# restartCount 2 seen " $1 " s after apply"; exit }' "$PODS_DIR/crash.poll"
 check "e2e-crash: the last termination has exit code 1" \
   test "$(jp e2e-crash '{.status.containerStatuses[0].lastState.terminated.exitCode}')" = 1
 check "e2e-crash: the pod is not Ready" \
@@ -264,7 +271,7 @@ grace_absent() { kc get pod e2e-grace 2>&1 | grep -q NotFound; }
 if [ -z "$pid" ] || [ -z "$uid" ]; then
   fail "e2e-grace runs" "$(jp e2e-grace '{.status}')"
 else
-  n_before=$(pod_procs | grep -c .)
+  n_before=$(pod_procs | sort -u | grep -c .)
   echo "# e2e-grace: container pid $pid, $n_before processes in cgroups named after uid $uid"
   t0=$(now_us)
   kc delete pod e2e-grace --grace-period=5 --wait=false >/dev/null
@@ -331,12 +338,29 @@ check "same pod names and restart counts after the restart" test "$after" = "$be
 check "no duplicate containers: 3 'sleep 3600' processes" test "$(sleeps)" = 3
 check "no duplicate sandboxes: $pauses pause processes" test "$(pause_count)" = "$pauses"
 check "Deployment web 3/3 ready after the restart" wait_for 30 deploy_ready
+# The restarted agent manages the containers it found: deleting a pod
+# stops its container, and the ReplicaSet's replacement runs.
+victim=$(echo "$after" | head -n 1 | cut -d' ' -f1)
+uid=$(jp "$victim" '{.metadata.uid}')
+vpid=
+for p in $(pods_procs "sleep 3600"); do
+  grep -q "$uid\|${uid//-/_}" "/proc/$p/cgroup" 2>/dev/null && vpid=$p
+done
+if [ -z "$victim" ] || [ -z "$vpid" ]; then
+  fail "find the container process of a Deployment pod" "pod '$victim' uid '$uid'"
+else
+  kc delete pod "$victim" --grace-period=1 --wait=false >/dev/null
+  check "after the restart, deleting $victim stops its container (pid $vpid)" wait_for 15 pods__gone "$vpid"
+  check "and its replacement makes 3/3 ready" wait_for 60 deploy_ready
+  three_sleeps() { [ "$(sleeps)" = 3 ]; }
+  check "3 'sleep 3600' processes again" wait_for 10 three_sleeps
+fi
 
 # --- 9. a missing image ---
 missing_seen() { grep -q ImagePullBackOff "$PODS_DIR/missing.poll" 2>/dev/null; }
 wait_for 60 missing_seen
-first_err=$(awk '$3 == "ErrImagePull" { print $1; exit }' "$PODS_DIR/missing.poll")
-first_back=$(awk '$3 == "ImagePullBackOff" { print $1; exit }' "$PODS_DIR/missing.poll")
+first_err=$(awk -F'[ /]' '$3 == "ErrImagePull" { print $1; exit }' "$PODS_DIR/missing.poll")
+first_back=$(awk -F'[ /]' '$3 == "ImagePullBackOff" { print $1; exit }' "$PODS_DIR/missing.poll")
 echo "# $MISSING: ErrImagePull first seen ${first_err:-never}, ImagePullBackOff ${first_back:-never} (s after apply)"
 check "e2e-missing shows ErrImagePull" test -n "$first_err"
 check "then ImagePullBackOff" awk -v a="${first_err:-x}" -v b="${first_back:-x}" \
