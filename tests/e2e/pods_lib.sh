@@ -186,10 +186,12 @@ pods__our_pids() {
 # pods_cleanup: end the run's processes (SIGTERM, up to 5 s, SIGKILL, up to
 # 5 s), unmount under the data dir deepest first, remove the new network
 # namespaces, the bridge if this run made it, the cgroup dirs and the data
-# dir. Idempotent; bounded (about 15 s plus the unmounts).
+# dir, and the masquerade rules of the run's sandboxes. Idempotent;
+# bounded (about 15 s plus the unmounts).
 pods_cleanup() {
-  local p m n c
+  local p m n c ids
   [ -n "${PODS_DIR:-}" ] || return 0
+  ids=$(pods__task_ids)
   [ -n "$PODS_SERVER_PID" ] && kill -TERM "$PODS_SERVER_PID" 2>/dev/null
   for p in $(pods__our_pids); do kill -TERM "$p" 2>/dev/null; done
   wait_for 5 pods__none_left
@@ -206,6 +208,7 @@ pods_cleanup() {
     umount "/var/run/netns/$n" 2>/dev/null || umount -l "/var/run/netns/$n" 2>/dev/null
     rm -f "/var/run/netns/$n"
   done
+  pods__nat_drop $ids
   [ "$pods__bridge_existed" = 0 ] && ip link delete "$PODS_BRIDGE" 2>/dev/null
   for c in $(pods_cgroup_roots); do
     find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -214,3 +217,28 @@ pods_cleanup() {
   return 0
 }
 pods__none_left() { [ -z "$(pods__our_pids)" ]; }
+
+# The ids of the sandboxes and containers containerd ran for this data dir
+# (its task and CRI state folders).
+pods__task_ids() {
+  ls "$PODS_DIR/agent/run/containerd/io.containerd.runtime.v2.task/k8s.io" \
+    "$PODS_DIR/agent/containerd/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sort -u
+}
+
+# pods__nat_drop ID...: the bridge plugin's masquerade rules of sandboxes
+# that were killed rather than torn down (a POSTROUTING rule commented with
+# the sandbox id jumping to a CNI-... chain): delete rule and chain.
+pods__nat_drop() {
+  local id rule chain
+  command -v iptables >/dev/null || return 0
+  [ $# -gt 0 ] || return 0
+  iptables -w 5 -t nat -S POSTROUTING 2>/dev/null >"$PODS_DIR/nat.rules" || return 0
+  for id in "$@"; do
+    while read -r rule; do
+      case "$rule" in *"$id"*) ;; *) continue ;; esac
+      chain=${rule##*-j }
+      eval "iptables -w 5 -t nat -D ${rule#-A }" 2>/dev/null
+      case "$chain" in CNI-*) iptables -w 5 -t nat -F "$chain" 2>/dev/null; iptables -w 5 -t nat -X "$chain" 2>/dev/null ;; esac
+    done <"$PODS_DIR/nat.rules"
+  done
+}

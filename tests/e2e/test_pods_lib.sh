@@ -69,6 +69,17 @@ mount -t tmpfs e2e "$PODS_DIR/agent/mnt" && mkdir -p "$PODS_DIR/agent/mnt/inner"
   mount -t tmpfs e2e "$PODS_DIR/agent/mnt/inner"
 ip netns add "cni-e2e-new-$$"
 ip link add "$PODS_BRIDGE" type bridge
+# The bridge plugin's masquerade rule of a sandbox of the run, and one of
+# another sandbox (kept). 192.0.2.254 is a documentation address no pod has.
+ours=$(printf '%064d' $$)
+theirs=$(printf 'f%063d' $$)
+mkdir -p "$PODS_DIR/agent/containerd/io.containerd.grpc.v1.cri/sandboxes/$ours"
+nat_rule() { # ID CHAIN
+  iptables -w 5 -t nat -N "$2" && iptables -w 5 -t nat -A "$2" -j RETURN &&
+    iptables -w 5 -t nat -A POSTROUTING -s 192.0.2.254/32 -m comment --comment "name: \"e2e\" id: \"$1\"" -j "$2"
+}
+have_iptables=0
+command -v iptables >/dev/null && nat_rule "$ours" "CNI-e2e-ours-$$" && nat_rule "$theirs" "CNI-e2e-theirs-$$" && have_iptables=1
 
 t0=$(now_us)
 pods_cleanup
@@ -84,6 +95,16 @@ check "the new network namespace is removed" test ! -e "/var/run/netns/cni-e2e-n
 check "the namespace that existed before is kept" test -e "/var/run/netns/cni-e2e-keep-$$"
 expect_status "the bridge the run made is deleted" 1 ip link show "$PODS_BRIDGE"
 check "the run's cgroup dirs are removed" test -z "$(pods_cgroup_roots)"
+if [ "$have_iptables" = 1 ]; then
+  expect_status "the run's sandbox's masquerade rule is deleted" 1 sh -c "iptables -w 5 -t nat -S POSTROUTING | grep -q '$ours'"
+  expect_status "and its chain" 1 iptables -w 5 -t nat -S "CNI-e2e-ours-$$"
+  check "another sandbox's rule is kept" sh -c "iptables -w 5 -t nat -S POSTROUTING | grep -q '$theirs'"
+  iptables -w 5 -t nat -D POSTROUTING -s 192.0.2.254/32 -m comment --comment "name: \"e2e\" id: \"$theirs\"" -j "CNI-e2e-theirs-$$"
+  iptables -w 5 -t nat -F "CNI-e2e-theirs-$$"
+  iptables -w 5 -t nat -X "CNI-e2e-theirs-$$"
+else
+  skip "masquerade rules of the run's sandboxes" "iptables is not installed"
+fi
 check "cleanup again is harmless" pods_cleanup
 
 # --- a bridge that existed before the run stays ---
