@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset}
+harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -37,8 +37,11 @@ for h in $harnesses; do
   fieldset)
     srcs="pkg/api/fieldset.c $util" # $util has strmap.c
     libs="-lcjson -lm" ;;
+  nodeopts)
+    srcs="pkg/agent/host.c pkg/api/quantity.c pkg/util/errbuf.c pkg/util/fsutil.c $util"
+    libs="-lcjson -lm" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/hollow.h"
+#include "agent/agent.h"
 #include "agent/pause.h"
 #include "cli/cli.h"
 #include "config/config.h"
@@ -21,8 +21,8 @@ static void usage(FILE *out) {
           "k3c runs a Kubernetes node for edge and IoT devices from one binary.\n"
           "\n"
           "Commands:\n"
-          "  server        run the control plane (its local agent is not built yet)\n"
-          "  agent         --hollow N: N hollow nodes for tests (the real agent is not built yet)\n"
+          "  server        run the control plane and, unless --disable-agent, this node's agent\n"
+          "  agent         run a node agent for a server (--kubeconfig); --hollow N: N fake nodes\n"
           "  token         manage join tokens (create, list, delete; not built yet)\n"
           "  datastore     show the datastore's size, compact or defrag it (server stopped)\n"
           "  kubectl       run kubectl with the admin kubeconfig\n"
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
       rc = server_run(&cfg);
   } else if (!strcmp(cmd, "agent")) {
     if ((rc = load_config(&cfg, CONFIG_CMD_AGENT, "agent", argc - 2, argv + 2)) < 0)
-      rc = cfg.hollow > 0 ? agent_hollow_run(&cfg) : cli_agent(&cfg);
+      rc = agent_run(&cfg);
   } else if (!strcmp(cmd, "token")) {
     return cli_token(argc - 2, argv + 2);
   } else if (cmd[0] == '-') {

@@ -7,53 +7,44 @@
 #include "agent/hollow.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
-#include <mbedtls/base64.h>
 
 #include "agent/hollow_pod.h"
+#include "agent/host.h"
+#include "agent/node.h"
 #include "client/informer.h"
 #include "controller/controller.h"
 #include "json/util.h"
 #include "util/alloc.h"
-#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strmap.h"
-#include "yaml/decode.h"
 
-#define LEASE_DURATION 40 /* upstream's kubelet: nodeLeaseDurationSeconds */
 #define POD_WORKERS 32
 #define IPS_PER_NODE 253 /* pod addresses .2 .. .254 of the node's /24 */
 
 typedef struct agent_hollow_node node_t;
 
-/* One request the agent has in flight, cancelled when it is freed. */
+/* One pod request the agent has in flight, cancelled when it is freed. */
 typedef struct op {
   agent_hollow_t *h;
   struct op *prev, *next;
   client_req_t *req;
-  node_t *node; /* node requests */
-  char *key;    /* pod requests: the reconciled key */
-  int kind;
+  char *key; /* the reconciled key */
 } op_t;
 
-enum { OP_VERSION, OP_REGISTER, OP_GET_NODE, OP_STATUS, OP_LEASE, OP_LEASE_CREATE, OP_POD };
-
+/* What is hollow-specific about a node; the Node itself, its Lease and its
+ * status are agent_node's. */
 struct agent_hollow_node {
   agent_hollow_t *h;
   int index;
   char name[256];
   char ip[20];
-  char *uid;
-  bool registered, status_busy, lease_busy;
-  time_t since; /* conditions' lastTransitionTime */
-  ev_timer lease_timer, status_timer;
+  agent_node_t *node;
   unsigned next_ip;
 };
 
@@ -75,47 +66,9 @@ static const char *jstr(const cJSON *obj, const char *path) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void now_rfc3339(char *out, size_t len) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void time_rfc3339(time_t t, char *out, size_t len) {
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* metav1.MicroTime: "2006-01-02T15:04:05.000000Z" */
-static void now_micro(char *out, size_t len) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  struct tm tm;
-  gmtime_r(&tv.tv_sec, &tm);
-  char base[32];
-  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out, len, "%s.%06ldZ", base, (long)tv.tv_usec);
-}
-
-static const char *arch(void) {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#else
-  return "unknown";
-#endif
-}
-
-static op_t *op_new(agent_hollow_t *h, int kind, node_t *node, const char *key) {
+static op_t *op_new(agent_hollow_t *h, const char *key) {
   op_t *op = xcalloc(1, sizeof(*op));
   op->h = h;
-  op->kind = kind;
-  op->node = node;
   op->key = key ? xstrdup(key) : NULL;
   op->next = h->ops;
   if (op->next)
@@ -148,28 +101,15 @@ static bool op_started(op_t *op, client_req_t *req) {
 
 /* ---- nodes ---- */
 
-static void node_post_status(node_t *n);
-static void node_renew_lease(node_t *n);
-
-static cJSON *node_object(node_t *n) {
-  agent_hollow_t *h = n->h;
-  cJSON *node = cJSON_CreateObject();
-  cJSON_AddStringToObject(node, "apiVersion", "v1");
-  cJSON_AddStringToObject(node, "kind", "Node");
-  cJSON *md = cJSON_AddObjectToObject(node, "metadata");
-  cJSON_AddStringToObject(md, "name", n->name);
-  cJSON *l = cJSON_AddObjectToObject(md, "labels");
-  cJSON_AddStringToObject(l, "beta.kubernetes.io/arch", arch());
+static cJSON *node_labels(const node_t *n) {
+  cJSON *l = cJSON_CreateObject();
+  cJSON_AddStringToObject(l, "beta.kubernetes.io/arch", agent_host_arch());
   cJSON_AddStringToObject(l, "beta.kubernetes.io/os", "linux");
-  cJSON_AddStringToObject(l, "kubernetes.io/arch", arch());
+  cJSON_AddStringToObject(l, "kubernetes.io/arch", agent_host_arch());
   cJSON_AddStringToObject(l, "kubernetes.io/hostname", n->name);
   cJSON_AddStringToObject(l, "kubernetes.io/os", "linux");
   cJSON_AddStringToObject(l, "node.k3c.io/hollow", "true");
-  cJSON *a = cJSON_AddObjectToObject(md, "annotations");
-  cJSON_AddStringToObject(a, "node.alpha.kubernetes.io/ttl", "0");
-  cJSON_AddObjectToObject(node, "spec");
-  (void)h;
-  return node;
+  return l;
 }
 
 static void add_resources(cJSON *obj, const char *name, const agent_hollow_opts_t *o) {
@@ -182,37 +122,13 @@ static void add_resources(cJSON *obj, const char *name, const agent_hollow_opts_
   cJSON_AddStringToObject(r, "pods", pods);
 }
 
-static void add_condition(cJSON *conds, const char *type, const char *status, const char *reason,
-                          const char *message, const char *beat, const char *since) {
-  cJSON *c = cJSON_CreateObject();
-  cJSON_AddStringToObject(c, "type", type);
-  cJSON_AddStringToObject(c, "status", status);
-  cJSON_AddStringToObject(c, "lastHeartbeatTime", beat);
-  cJSON_AddStringToObject(c, "lastTransitionTime", since);
-  cJSON_AddStringToObject(c, "reason", reason);
-  cJSON_AddStringToObject(c, "message", message);
-  cJSON_AddItemToArray(conds, c);
-}
-
-/* The status a kubelet posts: capacity, conditions, addresses, nodeInfo. */
-static cJSON *node_status(node_t *n) {
-  agent_hollow_t *h = n->h;
-  char beat[32], since[32];
-  now_rfc3339(beat, sizeof(beat));
-  time_rfc3339(n->since, since, sizeof(since));
-  cJSON *p = cJSON_CreateObject();
-  cJSON *st = cJSON_AddObjectToObject(p, "status");
+/* The status a kubelet posts but for the conditions (agent_node's):
+ * capacity, addresses, nodeInfo. */
+static cJSON *node_status(const node_t *n) {
+  const agent_hollow_t *h = n->h;
+  cJSON *st = cJSON_CreateObject();
   add_resources(st, "capacity", &h->o);
   add_resources(st, "allocatable", &h->o);
-  cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
-  add_condition(conds, "MemoryPressure", "False", "KubeletHasSufficientMemory",
-                "kubelet has sufficient memory available", beat, since);
-  add_condition(conds, "DiskPressure", "False", "KubeletHasNoDiskPressure",
-                "kubelet has no disk pressure", beat, since);
-  add_condition(conds, "PIDPressure", "False", "KubeletHasSufficientPID",
-                "kubelet has sufficient PID available", beat, since);
-  add_condition(conds, "Ready", "True", "KubeletReady", "kubelet is posting ready status", beat,
-                since);
   cJSON *addrs = cJSON_AddArrayToObject(st, "addresses");
   cJSON *a = cJSON_CreateObject();
   cJSON_AddStringToObject(a, "type", "InternalIP");
@@ -237,161 +153,38 @@ static cJSON *node_status(node_t *n) {
   cJSON_AddStringToObject(ni, "kubeletVersion", h->o.kubelet_version);
   cJSON_AddStringToObject(ni, "kubeProxyVersion", h->o.kubelet_version);
   cJSON_AddStringToObject(ni, "operatingSystem", "linux");
-  cJSON_AddStringToObject(ni, "architecture", arch());
-  return p;
+  cJSON_AddStringToObject(ni, "architecture", agent_host_arch());
+  return st;
 }
 
-static void set_uid(node_t *n, const cJSON *obj) {
-  const char *uid = jstr(obj, "metadata.uid");
-  if (!uid)
-    return;
-  free(n->uid);
-  n->uid = xstrdup(uid);
+static void node_registered(void *data, agent_node_t *an) {
+  log_info("hollow", "node %s registered", agent_node_name(an));
 }
 
-static void node_registered(node_t *n) {
-  if (!n->registered)
-    log_info("hollow", "node %s registered", n->name);
-  n->registered = true;
-  node_post_status(n);
-  node_renew_lease(n);
-  ev_timer_again(n->h->loop, &n->status_timer);
-  ev_timer_again(n->h->loop, &n->lease_timer);
+static void node_warn(void *data, agent_node_t *an, const char *what, int code,
+                      const char *message) {
+  log_warn("hollow", "node %s: %s: %d %s", agent_node_name(an), what, code, message);
 }
 
-static void node_done(const client_result_t *res, void *data);
-
-static void node_register(node_t *n) {
+/* Start keeping n's Node (Ready from the first post: no runtime to wait for). */
+static int node_start(node_t *n) {
   agent_hollow_t *h = n->h;
-  cJSON *node = node_object(n);
-  client_ref_t ref = {.version = "v1", .resource = "nodes"};
-  op_t *op = op_new(h, OP_REGISTER, n, NULL);
-  op_started(op, client_create(h->c, &ref, node, node_done, op));
-  cJSON_Delete(node);
-}
-
-static void node_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  node_t *n = op->node;
-  agent_hollow_t *h = op->h;
-  int kind = op->kind;
-  op_free(op);
-  if (kind == OP_REGISTER && res->code == 409) {
-    client_ref_t ref = {.version = "v1", .resource = "nodes", .name = n->name};
-    op_t *g = op_new(h, OP_GET_NODE, n, NULL);
-    op_started(g, client_get(h->c, &ref, NULL, node_done, g));
-    return;
-  }
-  if (res->code == 200 || res->code == 201) {
-    set_uid(n, res->obj);
-    node_registered(n);
-    return;
-  }
-  log_warn("hollow", "node %s: registering: %d %s", n->name, res->code,
-           res->message ? res->message : "");
-  ev_timer_again(h->loop, &n->status_timer); /* the status tick retries */
-}
-
-static void status_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  node_t *n = op->node;
-  op_free(op);
-  n->status_busy = false;
-  if (res->code == 404) { /* deleted: register again, as a kubelet does */
-    n->registered = false;
-    node_register(n);
-  } else if (res->code != 200) {
-    log_warn("hollow", "node %s: status: %d %s", n->name, res->code,
-             res->message ? res->message : "");
-  }
-}
-
-static void node_post_status(node_t *n) {
-  agent_hollow_t *h = n->h;
-  if (n->status_busy)
-    return;
-  cJSON *p = node_status(n);
-  client_ref_t ref = {.version = "v1", .resource = "nodes", .name = n->name,
-                      .subresource = "status"};
-  op_t *op = op_new(h, OP_STATUS, n, NULL);
-  n->status_busy = op_started(op, client_patch(h->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL,
-                                               status_done, op));
-  cJSON_Delete(p);
-}
-
-static cJSON *lease_object(node_t *n, bool full) {
-  cJSON *l = cJSON_CreateObject();
-  char now[40];
-  now_micro(now, sizeof(now));
-  if (full) {
-    cJSON_AddStringToObject(l, "apiVersion", "coordination.k8s.io/v1");
-    cJSON_AddStringToObject(l, "kind", "Lease");
-    cJSON *md = cJSON_AddObjectToObject(l, "metadata");
-    cJSON_AddStringToObject(md, "name", n->name);
-    cJSON_AddStringToObject(md, "namespace", "kube-node-lease");
-    if (n->uid) {
-      cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
-      cJSON *r = cJSON_CreateObject();
-      cJSON_AddStringToObject(r, "apiVersion", "v1");
-      cJSON_AddStringToObject(r, "kind", "Node");
-      cJSON_AddStringToObject(r, "name", n->name);
-      cJSON_AddStringToObject(r, "uid", n->uid);
-      cJSON_AddItemToArray(refs, r);
-    }
-  }
-  cJSON *spec = cJSON_AddObjectToObject(l, "spec");
-  cJSON_AddStringToObject(spec, "holderIdentity", n->name);
-  cJSON_AddNumberToObject(spec, "leaseDurationSeconds", LEASE_DURATION);
-  cJSON_AddStringToObject(spec, "renewTime", now);
-  return l;
-}
-
-static void lease_done(const client_result_t *res, void *data) {
-  op_t *op = data;
-  node_t *n = op->node;
-  agent_hollow_t *h = op->h;
-  int kind = op->kind;
-  op_free(op);
-  n->lease_busy = false;
-  if (kind == OP_LEASE && res->code == 404) {
-    cJSON *l = lease_object(n, true);
-    client_ref_t ref = {.group = "coordination.k8s.io", .version = "v1", .resource = "leases",
-                        .ns = "kube-node-lease"};
-    op_t *c = op_new(h, OP_LEASE_CREATE, n, NULL);
-    n->lease_busy = op_started(c, client_create(h->c, &ref, l, lease_done, c));
-    cJSON_Delete(l);
-    return;
-  }
-  if (res->code != 200 && res->code != 201)
-    log_warn("hollow", "node %s: lease: %d %s", n->name, res->code,
-             res->message ? res->message : "");
-}
-
-static void node_renew_lease(node_t *n) {
-  agent_hollow_t *h = n->h;
-  if (n->lease_busy)
-    return;
-  cJSON *l = lease_object(n, false);
-  client_ref_t ref = {.group = "coordination.k8s.io", .version = "v1", .resource = "leases",
-                      .ns = "kube-node-lease", .name = n->name};
-  op_t *op = op_new(h, OP_LEASE, n, NULL);
-  n->lease_busy =
-      op_started(op, client_patch(h->c, &ref, CLIENT_PATCH_MERGE, l, NULL, lease_done, op));
-  cJSON_Delete(l);
-}
-
-static void lease_tick(struct ev_loop *loop, ev_timer *w, int revents) {
-  node_t *n = (node_t *)((char *)w - offsetof(node_t, lease_timer));
-  if (n->registered)
-    node_renew_lease(n);
-}
-
-static void status_tick(struct ev_loop *loop, ev_timer *w, int revents) {
-  node_t *n = (node_t *)((char *)w - offsetof(node_t, status_timer));
-  if (n->registered)
-    node_post_status(n);
-  else
-    node_register(n);
+  cJSON *labels = node_labels(n);
+  cJSON *ann = cJSON_CreateObject();
+  cJSON_AddStringToObject(ann, "node.alpha.kubernetes.io/ttl", "0");
+  cJSON *st = node_status(n);
+  agent_node_opts_t o = {.name = n->name, .labels = labels, .annotations = ann, .status = st,
+                         .lease_seconds = h->o.lease_seconds,
+                         .status_seconds = h->o.status_seconds, .warn = node_warn};
+  int r = agent_node_new(h->loop, h->c, &o, node_registered, n, &n->node);
+  cJSON_Delete(labels);
+  cJSON_Delete(ann);
+  cJSON_Delete(st);
+  if (r < 0)
+    return r;
+  agent_node_set_condition(n->node, "Ready", true, "KubeletReady",
+                           "kubelet is posting ready status");
+  return 0;
 }
 
 /* ---- pods ---- */
@@ -469,7 +262,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     cJSON_AddNumberToObject(o, "gracePeriodSeconds", 0);
     if (uid)
       cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "preconditions"), "uid", uid);
-    op_t *op = op_new(h, OP_POD, NULL, key);
+    op_t *op = op_new(h, key);
     bool ok = op_started(op, client_delete(h->c, &ref, o, pod_done, op));
     cJSON_Delete(o);
     if (!ok)
@@ -505,7 +298,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
   cJSON_AddItemToObject(p, "status", st);
   ref.subresource = "status";
-  op_t *op = op_new(h, OP_POD, NULL, key);
+  op_t *op = op_new(h, key);
   bool ok = op_started(op, client_patch(h->c, &ref, CLIENT_PATCH_MERGE, p, NULL, pod_done, op));
   cJSON_Delete(p);
   if (!ok)
@@ -535,18 +328,12 @@ int agent_hollow_new(struct ev_loop *loop, client_t *c, const agent_hollow_opts_
     h->o.status_seconds = 60;
   strmap_init(&h->by_name);
   h->nodes = xcalloc((size_t)opts->nodes, sizeof(*h->nodes));
-  time_t now = time(NULL);
   for (int i = 0; i < opts->nodes; i++) {
     node_t *n = &h->nodes[i];
     n->h = h;
     n->index = i;
-    n->since = now;
     snprintf(n->name, sizeof(n->name), "%s%d", opts->prefix, i);
     snprintf(n->ip, sizeof(n->ip), "10.244.%d.%d", i / 254, i % 254 + 1);
-    ev_init(&n->lease_timer, lease_tick);
-    n->lease_timer.repeat = h->o.lease_seconds;
-    ev_init(&n->status_timer, status_tick);
-    n->status_timer.repeat = h->o.status_seconds;
     if (strmap_put(&h->by_name, n->name, n, NULL) < 0)
       goto fail;
   }
@@ -571,7 +358,8 @@ int agent_hollow_new(struct ev_loop *loop, client_t *c, const agent_hollow_opts_
   controller_start(h->ctl);
   client_informer_start(h->pods);
   for (int i = 0; i < opts->nodes; i++)
-    node_register(&h->nodes[i]);
+    if ((r = node_start(&h->nodes[i])) < 0)
+      goto fail;
   *ret_agent = h;
   return 0;
 fail:
@@ -588,11 +376,8 @@ void agent_hollow_free(agent_hollow_t *h) {
   }
   controller_free(h->ctl);
   client_informer_free(h->pods);
-  for (int i = 0; h->nodes && i < h->o.nodes; i++) {
-    ev_timer_stop(h->loop, &h->nodes[i].lease_timer);
-    ev_timer_stop(h->loop, &h->nodes[i].status_timer);
-    free(h->nodes[i].uid);
-  }
+  for (int i = 0; h->nodes && i < h->o.nodes; i++)
+    agent_node_free(h->nodes[i].node);
   free(h->nodes);
   strmap_done(&h->by_name);
   free((char *)h->o.prefix);
@@ -600,207 +385,4 @@ void agent_hollow_free(agent_hollow_t *h) {
   free((char *)h->o.memory);
   free((char *)h->o.kubelet_version);
   free(h);
-}
-
-/* ---- the process: kubeconfig, version, signals ---- */
-
-typedef struct {
-  char *server, *ca, *cert, *key, *token;
-} creds_t;
-
-static void creds_done(creds_t *k) {
-  free(k->server);
-  free(k->ca);
-  free(k->cert);
-  free(k->key);
-  free(k->token);
-}
-
-/* The named entry of a kubeconfig list ("clusters", "users", "contexts"),
- * or the first one when name is NULL. */
-static const cJSON *kc_entry(const cJSON *doc, const char *list, const char *field,
-                             const char *name) {
-  const cJSON *e;
-  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, list)) {
-    const char *n = jstr(e, "name");
-    if (!name || (n && !strcmp(n, name)))
-      return cJSON_GetObjectItemCaseSensitive(e, field);
-  }
-  return NULL;
-}
-
-/* A PEM from "<field>-data" (base64) or "<field>" (a file path). */
-static int kc_pem(const cJSON *obj, const char *field, char **ret, char *err, size_t errlen) {
-  char name[64];
-  snprintf(name, sizeof(name), "%s-data", field);
-  const char *data = jstr(obj, name);
-  if (data) {
-    size_t len = strlen(data), out = 0;
-    unsigned char *buf = xmalloc(len + 1);
-    if (mbedtls_base64_decode(buf, len + 1, &out, (const unsigned char *)data, len) != 0) {
-      free(buf);
-      snprintf(err, errlen, "%s is not base64", name);
-      return -EINVAL;
-    }
-    buf[out] = 0;
-    *ret = (char *)buf;
-    return 0;
-  }
-  const char *path = jstr(obj, field);
-  if (!path)
-    return 0;
-  int r = fs_read_file(path, 1 << 20, ret, NULL);
-  if (r < 0)
-    snprintf(err, errlen, "%s %s: %s", field, path, strerror(-r));
-  return r;
-}
-
-static int kubeconfig_load(const char *path, creds_t *k, char *err, size_t errlen) {
-  char *text = NULL;
-  size_t len = 0;
-  cJSON *doc = NULL;
-  int r = fs_read_file(path, 1 << 20, &text, &len);
-  if (r < 0) {
-    snprintf(err, errlen, "%s: %s", path, strerror(-r));
-    return r;
-  }
-  char yerr[256];
-  if ((r = yaml_parse_one(text, len, &doc, yerr, sizeof(yerr))) < 0) {
-    snprintf(err, errlen, "%s: %s", path, yerr);
-    goto out;
-  }
-  const char *cur = jstr(doc, "current-context");
-  const cJSON *ctx = kc_entry(doc, "contexts", "context", cur);
-  const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? jstr(ctx, "cluster") : NULL);
-  const cJSON *user = kc_entry(doc, "users", "user", ctx ? jstr(ctx, "user") : NULL);
-  r = -EINVAL;
-  if (!cluster || !jstr(cluster, "server")) {
-    snprintf(err, errlen, "%s: no cluster with a server", path);
-    goto out;
-  }
-  k->server = xstrdup(jstr(cluster, "server"));
-  if ((r = kc_pem(cluster, "certificate-authority", &k->ca, err, errlen)) < 0 ||
-      (r = kc_pem(user, "client-certificate", &k->cert, err, errlen)) < 0 ||
-      (r = kc_pem(user, "client-key", &k->key, err, errlen)) < 0)
-    goto out;
-  if (jstr(user, "token"))
-    k->token = xstrdup(jstr(user, "token"));
-  r = -EINVAL;
-  if (!k->ca) {
-    snprintf(err, errlen, "%s: the cluster has no certificate-authority(-data)", path);
-    goto out;
-  }
-  if (!(k->cert && k->key) && !k->token) {
-    snprintf(err, errlen, "%s: the user has neither a client certificate and key nor a token", path);
-    goto out;
-  }
-  r = 0;
-out:
-  cJSON_Delete(doc);
-  free(text);
-  return r;
-}
-
-typedef struct {
-  const k3c_config_t *cfg;
-  const char *server;
-  client_t *c;
-  agent_hollow_t *h;
-  ev_timer retry; /* asks /version again while the server does not answer */
-  int status;
-} run_t;
-
-static void version_done(const client_result_t *res, void *data);
-
-static void version_retry(struct ev_loop *loop, ev_timer *w, int revents) {
-  run_t *run = (run_t *)((char *)w - offsetof(run_t, retry));
-  client_get_path(run->c, "/version", version_done, run);
-}
-
-static void version_done(const client_result_t *res, void *data) {
-  run_t *run = data;
-  struct ev_loop *loop = ev_default_loop(0);
-  const char *v = jstr(res->obj, "gitVersion");
-  if (res->code == 0 || res->code >= 500) { /* not up yet: as a kubelet, wait for it */
-    log_warn("hollow", "server %s: %s; retrying", run->server,
-             res->err ? strerror(-res->err) : res->message ? res->message : "no answer");
-    ev_timer_set(&run->retry, 2.0, 0.0);
-    ev_timer_start(loop, &run->retry);
-    return;
-  }
-  if (res->code != 200 || !v) {
-    log_error("hollow", "cannot read the server's version: %d %s", res->code,
-              res->message ? res->message : "");
-    run->status = 1;
-    ev_break(loop, EVBREAK_ALL);
-    return;
-  }
-  const k3c_config_t *cfg = run->cfg;
-  agent_hollow_opts_t o = {
-      .nodes = cfg->hollow,
-      .prefix = cfg->hollow_prefix,
-      .cpu = cfg->hollow_cpu,
-      .memory = cfg->hollow_memory,
-      .pods = cfg->hollow_pods,
-      .lease_seconds = cfg->hollow_lease_seconds,
-      .status_seconds = cfg->hollow_status_seconds,
-      .kubelet_version = v,
-  };
-  int r = agent_hollow_new(loop, run->c, &o, &run->h);
-  if (r < 0) {
-    log_error("hollow", "cannot start: %s", strerror(-r));
-    run->status = 1;
-    ev_break(loop, EVBREAK_ALL);
-    return;
-  }
-  log_info("hollow", "%d hollow node(s) %s0..%s%d for server %s (%s)", cfg->hollow,
-           cfg->hollow_prefix, cfg->hollow_prefix, cfg->hollow - 1, run->server, v);
-}
-
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
-  ev_break(loop, EVBREAK_ALL);
-}
-
-int agent_hollow_run(const k3c_config_t *cfg) {
-  if (!cfg->kubeconfig || !cfg->kubeconfig[0]) {
-    log_error("hollow", "k3c agent --hollow needs --kubeconfig (joining with --server/--token is "
-                        "not built yet)");
-    return 2;
-  }
-  creds_t k;
-  memset(&k, 0, sizeof(k));
-  char err[512];
-  if (kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
-    log_error("hollow", "kubeconfig %s", err);
-    creds_done(&k);
-    return 2;
-  }
-  signal(SIGPIPE, SIG_IGN);
-  struct ev_loop *loop = ev_default_loop(0);
-  run_t run = {.cfg = cfg, .server = k.server};
-  client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
-                            .key_pem = k.key, .bearer = k.token, .max_connections = 8};
-  if (client_https_new(loop, &ho, &run.c, err, sizeof(err)) < 0) {
-    log_error("hollow", "client for %s: %s", k.server, err);
-    creds_done(&k);
-    return 1;
-  }
-  client_set_user_agent(run.c, "k3c-hollow-kubelet");
-  ev_timer_init(&run.retry, version_retry, 2.0, 0.0);
-  client_get_path(run.c, "/version", version_done, &run);
-  ev_signal sigterm, sigint;
-  ev_signal_init(&sigterm, on_signal, SIGTERM);
-  ev_signal_init(&sigint, on_signal, SIGINT);
-  ev_signal_start(loop, &sigterm);
-  ev_signal_start(loop, &sigint);
-  ev_run(loop, 0);
-  ev_signal_stop(loop, &sigterm);
-  ev_signal_stop(loop, &sigint);
-  ev_timer_stop(loop, &run.retry);
-  agent_hollow_free(run.h);
-  client_free(run.c);
-  ev_loop_destroy(loop);
-  creds_done(&k);
-  log_info("hollow", "stopped");
-  return run.status;
 }

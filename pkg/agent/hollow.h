@@ -34,8 +34,3 @@ int agent_hollow_new(struct ev_loop *loop, client_t *c, const agent_hollow_opts_
 /* Stop (requests in flight are cancelled; nodes and leases stay, as a
  * stopped kubelet leaves them). Accepts NULL. */
 void agent_hollow_free(agent_hollow_t *h);
-
-/* The `k3c agent --hollow N` process: reads cfg->kubeconfig, asks the
- * server its version, runs until SIGTERM/SIGINT. Logs its own errors.
- * Returns the exit status. Main thread only. */
-int agent_hollow_run(const k3c_config_t *cfg);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/host.h"
 #include "tls/cert.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -249,18 +250,6 @@ static int add_interpreter(buf_t *b, char ***seen, size_t *nseen, char *err, siz
   return r;
 }
 
-static const char *oci_arch(void) {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#else
-  return "unknown";
-#endif
-}
-
 static int blob_entry(buf_t *outer, const char *digest_hex, const void *data, size_t len) {
   char name[96];
   snprintf(name, sizeof name, "blobs/sha256/%s", digest_hex);
@@ -288,7 +277,7 @@ int agent_pause_image_write(const char *path, char *ret_name, char *err, size_t 
   config = xasprintf("{\"architecture\":\"%s\",\"os\":\"linux\",%s\"config\":{\"Entrypoint\":"
                      "[\"/pause\",\"pause\"],\"WorkingDir\":\"/\"},\"rootfs\":{\"type\":\"layers\","
                      "\"diff_ids\":[\"sha256:%s\"]}}",
-                     oci_arch(), strcmp(oci_arch(), "arm") ? "" : "\"variant\":\"v7\",", lhex);
+                     agent_host_arch(), strcmp(agent_host_arch(), "arm") ? "" : "\"variant\":\"v7\",", lhex);
   tls_sha256_hex(config, strlen(config), chex);
   manifest = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest."
                        "v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+"
@@ -302,7 +291,7 @@ int agent_pause_image_write(const char *path, char *ret_name, char *err, size_t 
                     "\"annotations\":{\"io.containerd.image.name\":\"%s\","
                     "\"org.opencontainers.image.ref.name\":\"%.12s\"},\"platform\":{"
                     "\"architecture\":\"%s\",\"os\":\"linux\"}}]}",
-                    mhex, strlen(manifest), name, lhex, oci_arch());
+                    mhex, strlen(manifest), name, lhex, agent_host_arch());
   static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
   if ((r = tar_file(&outer, "oci-layout", 0644, layout, strlen(layout))) < 0 ||
       (r = tar_file(&outer, "index.json", 0644, index, strlen(index))) < 0 ||

@@ -19,5 +19,3 @@ int cli_token(int argc, char **argv);
  * stopped server's database (pkg/cli/datastore.c). */
 int cli_datastore(int argc, char **argv);
 
-/* k3c agent. */
-int cli_agent(const k3c_config_t *cfg);

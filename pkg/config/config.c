@@ -41,6 +41,17 @@ static const opt_t opts[] = {
      "node name (default: the host name)", 0, 0},
     {"node-ip", 'i', "K3C_NODE_IP", T_LIST, OFF(node_ip), NULL, SRV | AGT,
      "IP address(es) to advertise for the node", 0, 0},
+    {"node-label", 0, NULL, T_LIST, OFF(node_label), NULL, SRV | AGT,
+     "label key=value to register the node with (repeatable)", 0, 0},
+    {"node-taint", 0, NULL, T_LIST, OFF(node_taint), NULL, SRV | AGT,
+     "taint key=value:Effect or key:Effect to register the node with (repeatable)", 0, 0},
+    {"kube-reserved", 0, NULL, T_STRING, OFF(kube_reserved), "", SRV | AGT,
+     "resources held back for Kubernetes daemons: cpu=100m,memory=256Mi,ephemeral-storage=1Gi",
+     0, 0},
+    {"system-reserved", 0, NULL, T_STRING, OFF(system_reserved), "", SRV | AGT,
+     "resources held back for the operating system, same form as kube-reserved", 0, 0},
+    {"cgroup-root", 0, NULL, T_STRING, OFF(cgroup_root), "/", SRV | AGT,
+     "cgroup under which pods' cgroups are made (<root>/kubepods)", 0, 0},
     {"token", 't', "K3C_TOKEN", T_STRING, OFF(token), NULL, ALL,
      "shared secret used to join a server or agent to a cluster", 0, 0},
     {"token-file", 0, "K3C_TOKEN_FILE", T_STRING, OFF(token_file), NULL, SRV | AGT,
@@ -439,7 +450,7 @@ void config_print_help(FILE *out, config_cmd_t cmd) {
     char left[96];
     snprintf(left, sizeof(left), "%s%s", flag, arg);
     fprintf(out, "  %-40s %s", left, o->help);
-    if (o->def && o->type != T_BOOL)
+    if (o->def && o->def[0] && o->type != T_BOOL)
       fprintf(out, " (default: %s)", o->def);
     if (o->env)
       fprintf(out, " [$%s]", o->env);

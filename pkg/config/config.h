@@ -31,6 +31,11 @@ typedef struct {
   char *data_dir;
   char *node_name;
   config_list_t node_ip;
+  config_list_t node_label;  /* "k=v" registration labels */
+  config_list_t node_taint;  /* "k=v:Effect" / "k:Effect" registration taints */
+  char *kube_reserved;       /* "cpu=100m,memory=256Mi,ephemeral-storage=1Gi" or "" */
+  char *system_reserved;
+  char *cgroup_root;         /* pods' cgroups under <root>/kubepods */
   char *token;
   char *token_file;
   /* server */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "client/client.h"
 #include "controller/manager.h"
@@ -25,6 +26,7 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/offload.h"
+#include "version.h"
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
   log_info("server", "received signal %d, shutting down", w->signum);
@@ -92,6 +94,8 @@ int server_run(const k3c_config_t *cfg) {
   controller_manager_t *cm = NULL;
   client_t *sched_client = NULL;
   scheduler_t *sched = NULL;
+  client_t *agent_client = NULL;
+  agent_t *agent = NULL;
   controller_nodelifecycle_t *nlc = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
@@ -200,9 +204,17 @@ int server_run(const k3c_config_t *cfg) {
   }
   controller_manager_set_job_backoff(cm, cfg->job_backoff_seconds, 360);
   controller_manager_set_max_endpoints_per_slice(cm, cfg->max_endpoints_per_slice);
-  if (!cfg->disable_agent)
-    log_warn("server", "the node agent is not part of this build yet: running the control plane "
-                       "only (pass --disable-agent to silence this)");
+  /* This node's agent, in-process too (as k3s runs its kubelet). */
+  if (!cfg->disable_agent) {
+    agent_opts_t ao = {.cfg = cfg, .control_plane = true, .kubelet_version = K3C_VERSION};
+    if ((r = client_inproc_new(loop, api_server_handle, api, "system:node:agent", cm_groups,
+                               &agent_client)) < 0 ||
+        (r = agent_new(loop, agent_client, &ao, &agent, err, sizeof(err))) < 0) {
+      log_error("server", "node agent: %s", r == -ENOMEM ? strerror(-r) : err);
+      goto out;
+    }
+    client_set_user_agent(agent_client, "k3c-kubelet");
+  }
   log_info("server", "serving HTTPS on %s:%d (kubectl: %s)",
            cfg->bind_address ? cfg->bind_address : "0.0.0.0", cfg->https_listen_port, url);
 
@@ -228,6 +240,8 @@ out:
              ss.attempts ? ss.cycle_seconds * 1e6 / ss.attempts : 0.0,
              ss.attempts ? ss.bind_seconds * 1e6 / ss.attempts : 0.0);
   }
+  agent_free(agent);
+  client_free(agent_client);
   scheduler_free(sched);
   controller_nodelifecycle_free(nlc);
   client_free(sched_client);

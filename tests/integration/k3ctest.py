@@ -101,6 +101,10 @@ class Server:
         args = [k3c_bin(), "server", "--config", "/dev/null", "--data-dir", self.data_dir,
                 "--https-listen-port", str(self.port), "--bind-address", "127.0.0.1",
                 "--write-kubeconfig", self.kubeconfig] + self.extra_args
+        # Integration tests drive the control plane; the node agent (root,
+        # containerd) is for tests/e2e, which start it themselves.
+        if "--disable-agent" not in args:
+            args.append("--disable-agent")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout

@@ -220,10 +220,39 @@ static void test_agent_env(void) {
   clean_env();
 }
 
+static void test_node_options(void) {
+  clean_env();
+  k3c_config_t cfg;
+  char *none[] = {"--config", "/dev/null"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_AGENT, 2, none), 0);
+  ASSERT_EQ_INT(cfg.node_label.n, 0);
+  ASSERT_EQ_INT(cfg.node_taint.n, 0);
+  ASSERT_EQ_STR(cfg.kube_reserved, "");
+  ASSERT_EQ_STR(cfg.system_reserved, "");
+  ASSERT_EQ_STR(cfg.cgroup_root, "/");
+  config_done(&cfg);
+  use_file("node-label:\n  - zone=a\nnode-taint: dedicated=gpu:NoSchedule\n"
+           "kube-reserved: cpu=100m,memory=256Mi\n");
+  char *argv[] = {"--node-label", "a=b,c=d", "--node-label=e=f", "--system-reserved",
+                  "memory=1Gi", "--cgroup-root", "/k3c"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 7, argv), 0);
+  ASSERT_EQ_INT(cfg.node_label.n, 3); /* the flags replace the file's list */
+  ASSERT_EQ_STR(cfg.node_label.v[0], "a=b");
+  ASSERT_EQ_STR(cfg.node_label.v[2], "e=f");
+  ASSERT_EQ_INT(cfg.node_taint.n, 1);
+  ASSERT_EQ_STR(cfg.node_taint.v[0], "dedicated=gpu:NoSchedule");
+  ASSERT_EQ_STR(cfg.kube_reserved, "cpu=100m,memory=256Mi");
+  ASSERT_EQ_STR(cfg.system_reserved, "memory=1Gi");
+  ASSERT_EQ_STR(cfg.cgroup_root, "/k3c");
+  config_done(&cfg);
+  unlink(file_path);
+  clean_env();
+}
+
 TEST_LIST = {
     TEST(test_defaults),       TEST(test_defaults_values), TEST(test_precedence),
     TEST(test_config_flag_overrides_env_file), TEST(test_lists), TEST(test_bool_flags),
     TEST(test_bad_input),      TEST(test_help_flag),       TEST(test_agent_env),
-    {0},
+    TEST(test_node_options),   {0},
 };
 TEST_MAIN()

@@ -1,0 +1,552 @@
+/* The node agent: containerd, the pod network's CNI config, images without
+ * a registry, the Node with its Lease and status, and the kubelet that
+ * runs the node's pods; plus the `k3c agent` process around it.
+ * https://kubernetes.io/docs/concepts/architecture/nodes/ */
+#include "agent/agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/cni.h"
+#include "agent/containerd.h"
+#include "agent/hollow.h"
+#include "agent/host.h"
+#include "agent/images.h"
+#include "agent/kubelet.h"
+#include "agent/node.h"
+#include "agent/pause.h"
+#include "agent/workers.h"
+#include "client/kubeconfig.h"
+#include "cri/cri.h"
+#include "json/util.h"
+#include "util/alloc.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#define TICK_SECONDS 10.0
+#define KUBELET_WORKERS 4
+#define BRIDGE "cni0"
+
+struct agent {
+  struct ev_loop *loop;
+  client_t *c;
+  const k3c_config_t *cfg;
+  bool control_plane;
+  char *kubelet_version;
+  char *dir, *images_dir, *socket, *node_name, *node_ip;
+  char pause_name[AGENT_PAUSE_NAME_MAX];
+  agent_host_t host;
+  agent_containerd_t *ctrd;
+  cri_client_t *cri;       /* runtime status and version, on the loop */
+  agent_workers_t *jobs;   /* one thread for image imports */
+  agent_node_t *node;
+  agent_kubelet_t *kubelet;
+  ev_timer tick;
+  bool runtime_up, runtime_ready, network_ready, imported, import_busy, status_busy;
+  bool restarted;          /* containerd came back after a death */
+  char runtime_version[128];
+  char network_message[256];
+  char images_sig[64];     /* what the images dir held at the last import */
+};
+
+/* ---- readiness ---- */
+
+static void update_ready(agent_t *a) {
+  if (!a->node)
+    return;
+  if (!a->runtime_up)
+    agent_node_set_condition(a->node, "Ready", false, "KubeletNotReady",
+                             "container runtime is down");
+  else if (!a->runtime_ready || !a->network_ready)
+    agent_node_set_condition(a->node, "Ready", false, "KubeletNotReady",
+                             a->network_message[0] ? a->network_message
+                                                   : "container runtime status check may not "
+                                                     "have completed yet");
+  else if (!a->imported)
+    agent_node_set_condition(a->node, "Ready", false, "KubeletNotReady",
+                             "importing the pause image");
+  else
+    agent_node_set_condition(a->node, "Ready", true, "KubeletReady",
+                             "kubelet is posting ready status");
+}
+
+static void post_status(agent_t *a) {
+  char err[256];
+  cJSON *st = agent_host_node_status(&a->host, a->node_ip, a->cfg->kube_reserved,
+                                     a->cfg->system_reserved, a->runtime_version,
+                                     a->kubelet_version, err, sizeof(err));
+  if (st) {
+    agent_node_set_status(a->node, st);
+    if (a->kubelet)
+      agent_kubelet_set_allocatable(a->kubelet, cJSON_GetObjectItemCaseSensitive(st, "allocatable"));
+    cJSON_Delete(st);
+  }
+}
+
+static void pressure(agent_t *a) {
+  bool mem = false, disk = false, pid = false;
+  agent_host_pressure(NULL, a->cfg->data_dir, &mem, &disk, &pid);
+  agent_node_set_condition(a->node, "MemoryPressure", mem,
+                           mem ? "KubeletHasInsufficientMemory" : "KubeletHasSufficientMemory",
+                           mem ? "kubelet has insufficient memory available"
+                               : "kubelet has sufficient memory available");
+  agent_node_set_condition(a->node, "DiskPressure", disk,
+                           disk ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
+                           disk ? "kubelet has disk pressure" : "kubelet has no disk pressure");
+  agent_node_set_condition(a->node, "PIDPressure", pid,
+                           pid ? "KubeletHasInsufficientPID" : "KubeletHasSufficientPID",
+                           pid ? "kubelet has insufficient PID available"
+                               : "kubelet has sufficient PID available");
+}
+
+static void status_cb(void *data, const cri_status_t *st, const cri_runtime_status_t *resp) {
+  agent_t *a = data;
+  a->status_busy = false;
+  if (st->code != CRI_OK) {
+    a->runtime_ready = false;
+    update_ready(a);
+    return;
+  }
+  a->runtime_ready = a->network_ready = false;
+  a->network_message[0] = 0;
+  for (size_t i = 0; i < resp->n_conditions; i++) {
+    const cri_condition_t *c = &resp->conditions[i];
+    if (!strcmp(c->type, "RuntimeReady"))
+      a->runtime_ready = c->status;
+    else if (!strcmp(c->type, "NetworkReady")) {
+      a->network_ready = c->status;
+      if (!c->status)
+        snprintf(a->network_message, sizeof(a->network_message),
+                 "container runtime network not ready: NetworkReady=false reason:%.60s "
+                 "message:%.120s",
+                 c->reason, c->message);
+    }
+  }
+  update_ready(a);
+}
+
+static void version_cb(void *data, const cri_status_t *st, const cri_version_t *v) {
+  agent_t *a = data;
+  if (!v)
+    return;
+  char rv[128];
+  snprintf(rv, sizeof(rv), "%.40s://%.80s", v->runtime_name, v->runtime_version);
+  if (strcmp(rv, a->runtime_version)) {
+    snprintf(a->runtime_version, sizeof(a->runtime_version), "%s", rv);
+    post_status(a);
+  }
+}
+
+static void check_runtime(agent_t *a) {
+  if (!a->runtime_up || a->status_busy)
+    return;
+  a->status_busy = cri_status(a->cri, status_cb, a) == 0;
+  if (!a->runtime_version[0])
+    cri_version(a->cri, version_cb, a);
+}
+
+/* ---- images ---- */
+
+typedef struct {
+  agent_job_t job;
+  agent_t *a;
+  char *socket, *dir;
+  size_t count;
+  int err;
+  char errmsg[512];
+  char sig[64];
+} import_t;
+
+/* A signature of the tarballs in dir: names, sizes and mtimes hashed. */
+static void images_sig(const char *dir, char *out, size_t len) {
+  DIR *d = opendir(dir);
+  unsigned long long h = 1469598103934665603ull;
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      size_t n = strlen(e->d_name);
+      if (n < 4 || strcmp(e->d_name + n - 4, ".tar"))
+        continue;
+      char path[PATH_MAX];
+      struct stat st;
+      snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+      if (stat(path, &st) < 0)
+        continue;
+      unsigned long long x = (unsigned long long)st.st_size * 31 +
+                             (unsigned long long)st.st_mtime;
+      for (size_t i = 0; i < n; i++)
+        x = x * 131 + (unsigned char)e->d_name[i];
+      h ^= x * 1099511628211ull; /* order-independent: readdir order varies */
+    }
+    closedir(d);
+  }
+  snprintf(out, len, "%016llx", h);
+}
+
+static void import_run(agent_job_t *job, agent_runtime_t *rt) {
+  import_t *j = (import_t *)job;
+  j->err = agent_images_import_dir(j->socket, j->dir, NULL, &j->count, j->errmsg,
+                                   sizeof(j->errmsg));
+}
+
+static void kubelet_start(agent_t *a);
+
+static void import_done(agent_job_t *job, bool cancelled) {
+  import_t *j = (import_t *)job;
+  agent_t *a = j->a;
+  if (!cancelled) {
+    a->import_busy = false;
+    if (j->err < 0)
+      log_warn("agent", "images in %s: %s", j->dir, j->errmsg);
+    else
+      log_info("agent", "imported %zu image(s) from %s", j->count, j->dir);
+    /* A bad tarball does not keep the node down: the pause image is the
+     * one that matters, and a failed import is tried again when the
+     * directory changes. */
+    snprintf(a->images_sig, sizeof(a->images_sig), "%s", j->sig);
+    a->imported = true;
+    kubelet_start(a);
+    update_ready(a);
+  }
+  free(j->socket);
+  free(j->dir);
+  free(j);
+}
+
+static void import_images(agent_t *a) {
+  char sig[64];
+  images_sig(a->images_dir, sig, sizeof(sig));
+  if (a->import_busy || !a->runtime_up || (a->imported && !strcmp(sig, a->images_sig)))
+    return;
+  import_t *j = xcalloc(1, sizeof(*j));
+  j->job.run = import_run;
+  j->job.done = import_done;
+  j->a = a;
+  j->socket = xstrdup(a->socket);
+  j->dir = xstrdup(a->images_dir);
+  snprintf(j->sig, sizeof(j->sig), "%s", sig);
+  a->import_busy = true;
+  agent_workers_submit(a->jobs, &j->job);
+}
+
+/* ---- the runtime ---- */
+
+static void kubelet_start(agent_t *a) {
+  if (a->kubelet || !a->runtime_up)
+    return;
+  char logs[PATH_MAX], pods[PATH_MAX];
+  snprintf(logs, sizeof(logs), "%s/logs", a->dir);
+  snprintf(pods, sizeof(pods), "%s/pods", a->dir);
+  agent_kubelet_opts_t ko = {
+      .socket_path = a->socket,
+      .workers = KUBELET_WORKERS,
+      .node = {.name = a->node_name,
+               .host_ip = a->node_ip,
+               .logs_dir = logs,
+               .pods_dir = pods,
+               .cgroup_root = a->cfg->cgroup_root,
+               .cluster_dns = a->cfg->cluster_dns,
+               .cluster_domain = "cluster.local",
+               .memory_capacity = a->host.memory_bytes,
+               .milli_cpu_capacity = (int64_t)a->host.cpus * 1000},
+  };
+  int r = agent_kubelet_new(a->loop, a->c, &ko, &a->kubelet);
+  if (r < 0) {
+    log_error("agent", "cannot start the pod workers: %s", strerror(-r));
+    return;
+  }
+  log_info("agent", "running the pods of node %s", a->node_name);
+  post_status(a); /* also tells the kubelet the node's allocatable */
+}
+
+static void runtime_cb(void *data, bool up) {
+  agent_t *a = data;
+  a->runtime_up = up;
+  if (!up) {
+    log_warn("agent", "containerd is down; it is restarted, the pods keep running");
+    a->restarted = true;
+    a->runtime_ready = false;
+    a->runtime_version[0] = 0;
+    update_ready(a);
+    return;
+  }
+  log_info("agent", "containerd is up (socket %s)", a->socket);
+  cri_client_reset(a->cri);
+  agent_workers_reset(a->jobs);
+  if (a->kubelet && a->restarted)
+    agent_kubelet_runtime_restarted(a->kubelet);
+  import_images(a);
+  check_runtime(a);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  agent_t *a = (agent_t *)((char *)w - offsetof(agent_t, tick));
+  check_runtime(a);
+  import_images(a);
+  if (a->node)
+    pressure(a);
+}
+
+static void node_registered(void *data, agent_node_t *n) {
+  log_info("agent", "node %s registered", agent_node_name(n));
+}
+
+/* ---- lifetime ---- */
+
+int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t **ret, char *err,
+              size_t errlen) {
+  const k3c_config_t *cfg = o->cfg;
+  if (geteuid() != 0) {
+    snprintf(err, errlen, "the node agent needs root (it runs containerd, mounts and cgroups): "
+                          "run k3c as root%s",
+             o->control_plane ? ", or pass --disable-agent to run the control plane only" : "");
+    return -EPERM;
+  }
+  agent_t *a = xcalloc(1, sizeof(*a));
+  int r;
+  char sub[64], cni_dir[PATH_MAX], ipam[PATH_MAX], pause_tar[PATH_MAX];
+  a->loop = loop;
+  a->c = c;
+  a->cfg = cfg;
+  a->control_plane = o->control_plane;
+  a->kubelet_version = xstrdup(o->kubelet_version ? o->kubelet_version : "");
+  a->dir = xasprintf("%s/agent", cfg->data_dir);
+  a->images_dir = xasprintf("%s/images", a->dir);
+  ev_init(&a->tick, tick_cb);
+  a->tick.repeat = TICK_SECONDS;
+  if ((r = fs_mkdir_p(a->images_dir, 0755)) < 0) {
+    snprintf(err, errlen, "%s: %s", a->images_dir, strerror(-r));
+    goto fail;
+  }
+  if ((r = agent_host_read(NULL, cfg->data_dir, &a->host)) < 0) {
+    snprintf(err, errlen, "reading this machine's facts: %s", strerror(-r));
+    goto fail;
+  }
+  a->node_name = xstrdup(cfg->node_name && cfg->node_name[0] ? cfg->node_name : a->host.hostname);
+  a->node_ip = xstrdup(cfg->node_ip.n ? cfg->node_ip.v[0] : a->host.node_ip);
+
+  /* The pod network (containerd reads it on every sandbox). */
+  snprintf(cni_dir, sizeof(cni_dir), "%s/etc/cni/net.d", a->dir);
+  snprintf(ipam, sizeof(ipam), "%s/cni/ipam", a->dir);
+  if ((r = agent_cni_subnet(NULL, cfg->cluster_cidr, sub, sizeof(sub), err, errlen)) < 0 ||
+      (r = agent_cni_write(cni_dir, BRIDGE, sub, ipam, err, errlen)) < 0)
+    goto fail;
+
+  /* The pause image, imported with the air-gap images. */
+  snprintf(pause_tar, sizeof(pause_tar), "%s/k3c-pause.tar", a->images_dir);
+  if ((r = agent_pause_image_write(pause_tar, a->pause_name, err, errlen)) < 0)
+    goto fail;
+
+  if (cfg->container_runtime_endpoint && cfg->container_runtime_endpoint[0]) {
+    const char *ep = cfg->container_runtime_endpoint;
+    if (!strncmp(ep, "unix://", 7))
+      ep += 7;
+    a->socket = xstrdup(ep);
+  } else {
+    agent_containerd_opts_t co = {.data_dir = cfg->data_dir,
+                                  .sandbox_image = a->pause_name,
+                                  .cni_conf_dir = cni_dir,
+                                  .restrict_oom_score_adj = -1};
+    if ((r = agent_containerd_start(loop, &co, runtime_cb, a, &a->ctrd, err, errlen)) < 0)
+      goto fail;
+    a->socket = xstrdup(agent_containerd_socket(a->ctrd));
+  }
+  if ((r = cri_client_new(loop, a->socket, &a->cri)) < 0 ||
+      (r = agent_workers_new(loop, a->socket, 1, &a->jobs)) < 0) {
+    snprintf(err, errlen, "CRI client for %s: %s", a->socket, strerror(-r));
+    goto fail;
+  }
+
+  char lerr[256];
+  cJSON *labels = agent_host_labels(a->node_name, o->control_plane, &cfg->node_label, lerr,
+                                    sizeof(lerr));
+  cJSON *taints = labels ? agent_host_taints(&cfg->node_taint, lerr, sizeof(lerr)) : NULL;
+  cJSON *status = taints ? agent_host_node_status(&a->host, a->node_ip, cfg->kube_reserved,
+                                                  cfg->system_reserved, "", a->kubelet_version,
+                                                  lerr, sizeof(lerr))
+                         : NULL;
+  if (!status) {
+    snprintf(err, errlen, "%s", lerr);
+    cJSON_Delete(labels);
+    cJSON_Delete(taints);
+    r = -EINVAL;
+    goto fail;
+  }
+  agent_node_opts_t no = {.name = a->node_name, .labels = labels, .taints = taints,
+                          .status = status, .lease_seconds = 10, .status_seconds = 10};
+  r = agent_node_new(loop, c, &no, node_registered, a, &a->node);
+  cJSON_Delete(labels);
+  cJSON_Delete(taints);
+  cJSON_Delete(status);
+  if (r < 0) {
+    snprintf(err, errlen, "node %s: %s", a->node_name, strerror(-r));
+    goto fail;
+  }
+  update_ready(a);
+  pressure(a);
+  ev_timer_again(loop, &a->tick);
+  if (!a->ctrd)
+    runtime_cb(a, true); /* someone else's runtime: up as far as we know */
+  log_info("agent", "node %s (%s), pod subnet %s, pause image %s", a->node_name, a->node_ip, sub,
+           a->pause_name);
+  *ret = a;
+  return 0;
+fail:
+  agent_free(a);
+  return r;
+}
+
+void agent_free(agent_t *a) {
+  if (!a)
+    return;
+  ev_timer_stop(a->loop, &a->tick);
+  agent_kubelet_free(a->kubelet);
+  agent_workers_free(a->jobs);
+  agent_node_free(a->node);
+  cri_client_free(a->cri);
+  agent_containerd_stop(a->ctrd, 10);
+  free(a->kubelet_version);
+  free(a->dir);
+  free(a->images_dir);
+  free(a->socket);
+  free(a->node_name);
+  free(a->node_ip);
+  free(a);
+}
+
+/* ---- the `k3c agent` process ---- */
+
+typedef struct {
+  const k3c_config_t *cfg;
+  const char *server;
+  client_t *c;
+  agent_hollow_t *h;
+  agent_t *agent;
+  ev_timer retry; /* asks /version again while the server does not answer */
+  int status;
+} run_t;
+
+static void version_done(const client_result_t *res, void *data);
+
+static void version_retry(struct ev_loop *loop, ev_timer *w, int revents) {
+  run_t *run = (run_t *)((char *)w - offsetof(run_t, retry));
+  client_get_path(run->c, "/version", version_done, run);
+}
+
+static int start_hollow(run_t *run, const char *version) {
+  const k3c_config_t *cfg = run->cfg;
+  agent_hollow_opts_t o = {
+      .nodes = cfg->hollow,
+      .prefix = cfg->hollow_prefix,
+      .cpu = cfg->hollow_cpu,
+      .memory = cfg->hollow_memory,
+      .pods = cfg->hollow_pods,
+      .lease_seconds = cfg->hollow_lease_seconds,
+      .status_seconds = cfg->hollow_status_seconds,
+      .kubelet_version = version,
+  };
+  int r = agent_hollow_new(ev_default_loop(0), run->c, &o, &run->h);
+  if (r < 0) {
+    log_error("agent", "cannot start hollow nodes: %s", strerror(-r));
+    return r;
+  }
+  log_info("agent", "%d hollow node(s) %s0..%s%d for server %s (%s)", cfg->hollow,
+           cfg->hollow_prefix, cfg->hollow_prefix, cfg->hollow - 1, run->server, version);
+  return 0;
+}
+
+static void version_done(const client_result_t *res, void *data) {
+  run_t *run = data;
+  struct ev_loop *loop = ev_default_loop(0);
+  const cJSON *gv = json_get_path(res->obj, "gitVersion");
+  const char *v = cJSON_IsString(gv) ? gv->valuestring : NULL;
+  if (res->code == 0 || res->code >= 500) { /* not up yet: as a kubelet, wait for it */
+    log_warn("agent", "server %s: %s; retrying", run->server,
+             res->err ? strerror(-res->err) : res->message ? res->message : "no answer");
+    ev_timer_set(&run->retry, 2.0, 0.0);
+    ev_timer_start(loop, &run->retry);
+    return;
+  }
+  if (res->code != 200 || !v) {
+    log_error("agent", "cannot read the server's version: %d %s", res->code,
+              res->message ? res->message : "");
+    run->status = 1;
+    ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  int r;
+  if (run->cfg->hollow > 0) {
+    r = start_hollow(run, v);
+  } else {
+    char err[512];
+    agent_opts_t o = {.cfg = run->cfg, .kubelet_version = v};
+    if ((r = agent_new(loop, run->c, &o, &run->agent, err, sizeof(err))) < 0)
+      log_error("agent", "%s", err);
+  }
+  if (r < 0) {
+    run->status = 1;
+    ev_break(loop, EVBREAK_ALL);
+  }
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+  ev_break(loop, EVBREAK_ALL);
+}
+
+int agent_run(const k3c_config_t *cfg) {
+  if (!cfg->kubeconfig || !cfg->kubeconfig[0]) {
+    log_error("agent", "k3c agent needs a server to join: pass --kubeconfig FILE (a "
+                       "kubeconfig for the server); joining with --server (K3C_URL) and "
+                       "--token (K3C_TOKEN) is not built yet");
+    return 2;
+  }
+  if (cfg->hollow <= 0 && geteuid() != 0) {
+    log_error("agent", "the node agent needs root (it runs containerd, mounts and cgroups): "
+                       "run k3c agent as root");
+    return 1;
+  }
+  client_kubeconfig_t k;
+  memset(&k, 0, sizeof(k));
+  char err[512];
+  if (client_kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
+    log_error("agent", "kubeconfig %s", err);
+    client_kubeconfig_done(&k);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct ev_loop *loop = ev_default_loop(0);
+  run_t run = {.cfg = cfg, .server = k.server};
+  client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
+                            .key_pem = k.key, .bearer = k.token, .max_connections = 8};
+  if (client_https_new(loop, &ho, &run.c, err, sizeof(err)) < 0) {
+    log_error("agent", "client for %s: %s", k.server, err);
+    client_kubeconfig_done(&k);
+    return 1;
+  }
+  client_set_user_agent(run.c, cfg->hollow > 0 ? "k3c-hollow-kubelet" : "k3c-kubelet");
+  ev_timer_init(&run.retry, version_retry, 2.0, 0.0);
+  client_get_path(run.c, "/version", version_done, &run);
+  ev_signal sigterm, sigint;
+  ev_signal_init(&sigterm, on_signal, SIGTERM);
+  ev_signal_init(&sigint, on_signal, SIGINT);
+  ev_signal_start(loop, &sigterm);
+  ev_signal_start(loop, &sigint);
+  ev_run(loop, 0);
+  ev_signal_stop(loop, &sigterm);
+  ev_signal_stop(loop, &sigint);
+  ev_timer_stop(loop, &run.retry);
+  agent_hollow_free(run.h);
+  agent_free(run.agent);
+  client_free(run.c);
+  ev_loop_destroy(loop);
+  client_kubeconfig_done(&k);
+  log_info("agent", "stopped");
+  return run.status;
+}

@@ -1,0 +1,572 @@
+/* The kubelet's loop side: pods of this node from an informer, one sync at
+ * a time per pod on the worker threads, the results posted back through
+ * the API (status, events, the final DELETE of a deleted pod), and two
+ * runtime relists on timers: containers every second (a change resyncs
+ * their pod, as upstream's PLEG does) and sandboxes every 30 s (those of
+ * pods that no longer exist are removed).
+ * https://kubernetes.io/docs/reference/command-line-tools-reference/kubelet/ */
+#include "agent/kubelet.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/podsync.h"
+#include "agent/workers.h"
+#include "client/informer.h"
+#include "controller/controller.h"
+#include "controller/events.h"
+#include "cri/cri.h"
+#include "json/util.h"
+#include "scheduler/resource.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define PLEG_SECONDS 1.0
+#define GC_SECONDS 30.0
+#define RESYNC_SECONDS 60.0 /* every pod is synced at least this often */
+
+typedef struct op {
+  agent_kubelet_t *k;
+  struct op *prev, *next;
+  client_req_t *req;
+  char *key;
+  int err; /* the sync's own result, passed to controller_done */
+  double wake;
+} op_t;
+
+struct agent_kubelet {
+  struct ev_loop *loop;
+  client_t *c;
+  agent_kubelet_opts_t o;
+  char *node_name;
+  client_informer_t *pods, *configmaps, *secrets;
+  controller_t *ctl;
+  controller_recorder_t *rec;
+  agent_workers_t *workers;
+  cri_client_t *cri;
+  ev_timer pleg, gc;
+  bool pleg_busy, gc_busy;
+  cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
+  cJSON *hints; /* uid -> pull back-off hints (podsync.h) */
+  cJSON *cleaning; /* uids with a cleanup job in flight */
+  scheduler_resources_t allocatable;
+  bool has_allocatable;
+  op_t *ops;
+  unsigned syncs, running;
+};
+
+static const char *jstr(const cJSON *obj, const char *path) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static op_t *op_new(agent_kubelet_t *k, const char *key, int err, double wake) {
+  op_t *op = xcalloc(1, sizeof(*op));
+  op->k = k;
+  op->key = key ? xstrdup(key) : NULL;
+  op->err = err;
+  op->wake = wake;
+  op->next = k->ops;
+  if (op->next)
+    op->next->prev = op;
+  k->ops = op;
+  return op;
+}
+
+static void op_free(op_t *op) {
+  agent_kubelet_t *k = op->k;
+  if (op->prev)
+    op->prev->next = op->next;
+  else
+    k->ops = op->next;
+  if (op->next)
+    op->next->prev = op->prev;
+  free(op->key);
+  free(op);
+}
+
+/* The end of one reconcile of key. */
+static void sync_end(agent_kubelet_t *k, const char *key, int err, double wake) {
+  if (wake >= 0)
+    controller_enqueue_after(k->ctl, key, wake);
+  else
+    controller_enqueue_after(k->ctl, key, RESYNC_SECONDS);
+  controller_done(k->ctl, key, err);
+}
+
+static void write_done(const client_result_t *res, void *data) {
+  op_t *op = data;
+  agent_kubelet_t *k = op->k;
+  char *key = op->key;
+  int err = op->err;
+  double wake = op->wake;
+  op->key = NULL;
+  op_free(op);
+  /* 404: the pod is gone; 409: it changed or was replaced (its event
+   * brings it back) */
+  if (res->code != 200 && res->code != 201 && res->code != 404 && res->code != 409) {
+    log_warn("kubelet", "pod %s: %d %s", key, res->code, res->message ? res->message : "");
+    err = err ? err : -EAGAIN;
+  }
+  sync_end(k, key, err, wake);
+  free(key);
+}
+
+/* ---- handing pods to the workers ---- */
+
+static void add_refs(agent_kubelet_t *k, client_informer_t *inf, const char *ns,
+                     const cJSON *names, cJSON **ret) {
+  *ret = cJSON_CreateObject();
+  const cJSON *n;
+  cJSON_ArrayForEach(n, names) {
+    const cJSON *obj = client_informer_get(inf, ns, n->valuestring);
+    if (obj && !cJSON_GetObjectItemCaseSensitive(*ret, n->valuestring))
+      cJSON_AddItemToObject(*ret, n->valuestring, cJSON_Duplicate(obj, 1));
+  }
+}
+
+static void job_done(agent_job_t *job, bool cancelled);
+
+static void submit(agent_kubelet_t *k, agent_podsync_t *s) {
+  s->job.run = agent_podsync_run;
+  s->job.done = job_done;
+  s->node = &k->o.node;
+  s->owner = k;
+  k->running++;
+  agent_workers_submit(k->workers, &s->job);
+}
+
+/* ---- admission on the node ---- */
+
+static bool terminal(const cJSON *pod) {
+  const char *phase = jstr(pod, "status.phase");
+  return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+}
+
+/* A pod the kubelet has started (it set status.startTime) or ended. */
+static bool admitted(agent_kubelet_t *k, const cJSON *pod) {
+  return !k->has_allocatable || jstr(pod, "status.startTime") || terminal(pod);
+}
+
+typedef struct {
+  const char *name, *reason;
+} resource_name_t;
+
+static const resource_name_t RESOURCES[] = {
+    {"cpu", "OutOfcpu"}, {"memory", "OutOfmemory"}, {"ephemeral-storage", "OutOfephemeral-storage"},
+    {"pods", "OutOfpods"}};
+
+/* Reject pod when its requests and those of the admitted, running pods
+ * exceed allocatable: the pod fails with the kubelet's reason and
+ * message. Returns true when it did (the sync ends with the write). */
+static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
+  scheduler_resources_t used, want;
+  memset(&used, 0, sizeof(used));
+  size_t n = 0;
+  const cJSON **pods = client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NODE,
+                                             k->node_name, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (pods[i] == pod || terminal(pods[i]) || !jstr(pods[i], "status.startTime"))
+      continue;
+    scheduler_resources_t r;
+    scheduler_resources_pod(pods[i], &r);
+    scheduler_resources_add(&used, &r);
+  }
+  free(pods);
+  scheduler_resources_pod(pod, &want);
+  const resource_name_t *bad = NULL;
+  int64_t w = 0, u = 0, cap = 0;
+  for (size_t i = 0; i < sizeof(RESOURCES) / sizeof(RESOURCES[0]) && !bad; i++) {
+    w = scheduler_resources_get(&want, RESOURCES[i].name);
+    u = scheduler_resources_get(&used, RESOURCES[i].name);
+    cap = scheduler_resources_get(&k->allocatable, RESOURCES[i].name);
+    if (w > 0 && cap > 0 && u + w > cap)
+      bad = &RESOURCES[i];
+  }
+  if (!bad)
+    return false;
+  char msg[512];
+  snprintf(msg, sizeof(msg),
+           "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld",
+           bad->name, (long long)w, (long long)u, (long long)cap);
+  controller_recorder_eventf(k->rec, pod, "Warning", bad->reason, "%s", msg);
+  char full[600];
+  snprintf(full, sizeof(full), "Pod was rejected: %s", msg);
+  const char *uid = jstr(pod, "metadata.uid");
+  cJSON *p = cJSON_CreateObject();
+  if (uid)
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
+  cJSON *st = cJSON_AddObjectToObject(p, "status");
+  cJSON_AddStringToObject(st, "phase", "Failed");
+  cJSON_AddStringToObject(st, "reason", bad->reason);
+  cJSON_AddStringToObject(st, "message", full);
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = jstr(pod, "metadata.namespace"),
+                      .name = jstr(pod, "metadata.name"), .subresource = "status"};
+  op_t *op = op_new(k, key, 0, -1);
+  op->req = client_patch(k->c, &ref, CLIENT_PATCH_MERGE, p, NULL, write_done, op);
+  cJSON_Delete(p);
+  if (!op->req) {
+    op_free(op);
+    sync_end(k, key, -EINVAL, -1);
+  }
+  return true;
+}
+
+static void pod_sync(controller_t *ctl, const char *key, void *data) {
+  agent_kubelet_t *k = data;
+  char ns[256], name[256];
+  if (controller_key_split(key, ns, sizeof(ns), name, sizeof(name)) < 0) {
+    controller_done(ctl, key, 0);
+    return;
+  }
+  const cJSON *pod = client_informer_get(k->pods, ns, name);
+  const char *node = pod ? jstr(pod, "spec.nodeName") : NULL;
+  if (!pod || !node || strcmp(node, k->node_name)) {
+    /* Gone or moved: the sandbox sweep removes what it left. */
+    ev_feed_event(k->loop, &k->gc, EV_TIMER);
+    controller_done(ctl, key, 0);
+    return;
+  }
+  if (!admitted(k, pod) && reject(k, pod, key))
+    return;
+  agent_podsync_t *s = xcalloc(1, sizeof(*s));
+  s->kind = AGENT_PODSYNC_SYNC;
+  s->pod = cJSON_Duplicate(pod, 1);
+  cJSON *cms = NULL, *secs = NULL;
+  agent_podspec_ref_names(pod, &cms, &secs);
+  add_refs(k, k->configmaps, ns, cms, &s->configmaps);
+  add_refs(k, k->secrets, ns, secs, &s->secrets);
+  cJSON_Delete(cms);
+  cJSON_Delete(secs);
+  const char *uid = jstr(pod, "metadata.uid");
+  const cJSON *h = uid ? cJSON_GetObjectItemCaseSensitive(k->hints, uid) : NULL;
+  s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
+  k->syncs++;
+  submit(k, s);
+}
+
+static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
+  const char *ns = jstr(s->pod, "metadata.namespace"), *name = jstr(s->pod, "metadata.name");
+  const char *uid = jstr(s->pod, "metadata.uid");
+  char key[600];
+  snprintf(key, sizeof(key), "%s/%s", ns, name);
+  if (uid) {
+    cJSON_DeleteItemFromObjectCaseSensitive(k->hints, uid);
+    if (s->hints && cJSON_GetArraySize(s->hints) > 0) {
+      cJSON_AddItemToObject(k->hints, uid, s->hints);
+      s->hints = NULL;
+    }
+  }
+  const cJSON *pod = client_informer_get(k->pods, ns, name);
+  const char *cur_uid = pod ? jstr(pod, "metadata.uid") : NULL;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, s->events)
+    controller_recorder_eventf(k->rec, s->pod, jstr(e, "type"), jstr(e, "reason"), "%s",
+                               jstr(e, "message"));
+  if (s->err)
+    log_warn("kubelet", "pod %s: %s", key, s->errmsg);
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = ns, .name = name};
+  if (s->gone && pod && cur_uid && uid && !strcmp(cur_uid, uid)) {
+    /* Its containers are stopped: finish the graceful deletion. */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "DeleteOptions");
+    cJSON_AddStringToObject(o, "apiVersion", "v1");
+    cJSON_AddNumberToObject(o, "gracePeriodSeconds", 0);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "preconditions"), "uid", uid);
+    op_t *op = op_new(k, key, 0, -1);
+    op->req = client_delete(k->c, &ref, o, write_done, op);
+    cJSON_Delete(o);
+    if (!op->req) {
+      op_free(op);
+      sync_end(k, key, -EINVAL, -1);
+    }
+    return;
+  }
+  if (s->status && pod && cur_uid && uid && !strcmp(cur_uid, uid) &&
+      !json_equal(s->status, cJSON_GetObjectItemCaseSensitive(pod, "status"))) {
+    /* A merge patch guarded by the uid, so a pod replaced under the same
+     * name does not get this one's status. */
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
+    cJSON_AddItemToObject(p, "status", s->status);
+    s->status = NULL;
+    ref.subresource = "status";
+    op_t *op = op_new(k, key, s->err, s->wake);
+    op->req = client_patch(k->c, &ref, CLIENT_PATCH_MERGE, p, NULL, write_done, op);
+    cJSON_Delete(p);
+    if (!op->req) {
+      op_free(op);
+      sync_end(k, key, -EINVAL, -1);
+    }
+    return;
+  }
+  sync_end(k, key, s->err, s->wake);
+}
+
+static void job_done(agent_job_t *job, bool cancelled) {
+  agent_podsync_t *s = (agent_podsync_t *)job;
+  agent_kubelet_t *k = s->owner;
+  k->running--;
+  if (!cancelled) {
+    if (s->kind == AGENT_PODSYNC_SYNC)
+      finish_sync(k, s);
+    else {
+      cJSON_DeleteItemFromObjectCaseSensitive(k->cleaning, s->uid);
+      cJSON_DeleteItemFromObjectCaseSensitive(k->hints, s->uid);
+      if (s->err)
+        log_warn("kubelet", "removing the containers of gone pod %s: %s", s->uid, s->errmsg);
+      else
+        log_info("kubelet", "removed the containers of gone pod %s", s->uid);
+    }
+  }
+  agent_podsync_free(s);
+}
+
+/* ---- informer events ---- */
+
+static bool mine(agent_kubelet_t *k, const cJSON *pod) {
+  const char *n = jstr(pod, "spec.nodeName");
+  return n && !strcmp(n, k->node_name);
+}
+
+static void pod_added(const cJSON *pod, void *data) {
+  agent_kubelet_t *k = data;
+  if (mine(k, pod))
+    controller_enqueue_obj(k->ctl, pod);
+}
+
+static void pod_updated(const cJSON *old, const cJSON *pod, void *data) { pod_added(pod, data); }
+
+static void pod_deleted(const cJSON *pod, void *data) {
+  agent_kubelet_t *k = data;
+  ev_feed_event(k->loop, &k->gc, EV_TIMER);
+}
+
+/* A ConfigMap or Secret changed: resync the pods of its namespace that
+ * wait for it (cheap enough at a node's 110 pods). */
+static void ref_changed(agent_kubelet_t *k, const cJSON *obj) {
+  const char *ns = jstr(obj, "metadata.namespace");
+  if (!ns)
+    return;
+  size_t n = 0;
+  const cJSON **pods =
+      client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NAMESPACE, ns, &n);
+  for (size_t i = 0; i < n; i++) {
+    const char *phase = jstr(pods[i], "status.phase");
+    if (!phase || !strcmp(phase, "Pending"))
+      controller_enqueue_obj(k->ctl, pods[i]);
+  }
+  free(pods);
+}
+
+static void ref_added(const cJSON *obj, void *data) { ref_changed(data, obj); }
+static void ref_updated(const cJSON *old, const cJSON *obj, void *data) { ref_changed(data, obj); }
+
+/* ---- runtime relists ---- */
+
+static const char *label(cri_map_t m, const char *key) {
+  for (size_t i = 0; i < m.n; i++)
+    if (!strcmp(m.v[i].key, key))
+      return m.v[i].value;
+  return NULL;
+}
+
+static void pleg_cb(void *data, const cri_status_t *st, const cri_container_t *items, size_t n) {
+  agent_kubelet_t *k = data;
+  k->pleg_busy = false;
+  if (st->code != CRI_OK)
+    return;
+  cJSON *now = cJSON_CreateObject();
+  for (size_t i = 0; i < n; i++) {
+    const char *ns = label(items[i].labels, AGENT_LABEL_POD_NAMESPACE);
+    const char *name = label(items[i].labels, AGENT_LABEL_POD_NAME);
+    if (!ns || !name)
+      continue;
+    char key[600], item[128];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    snprintf(item, sizeof(item), "%.64s:%d,", items[i].id, (int)items[i].state);
+    cJSON *cur = cJSON_GetObjectItemCaseSensitive(now, key);
+    if (!cur) {
+      cJSON_AddStringToObject(now, key, item);
+      continue;
+    }
+    char *joined = xasprintf("%s%s", cur->valuestring, item);
+    cJSON_ReplaceItemInObjectCaseSensitive(now, key, cJSON_CreateString(joined));
+    free(joined);
+  }
+  /* Pods whose containers changed, appeared or vanished. */
+  const cJSON *e;
+  cJSON_ArrayForEach(e, now) {
+    const cJSON *was = cJSON_GetObjectItemCaseSensitive(k->seen, e->string);
+    if (!was || strcmp(was->valuestring, e->valuestring))
+      controller_enqueue(k->ctl, e->string);
+  }
+  cJSON_ArrayForEach(e, k->seen)
+    if (!cJSON_GetObjectItemCaseSensitive(now, e->string))
+      controller_enqueue(k->ctl, e->string);
+  cJSON_Delete(k->seen);
+  k->seen = now;
+}
+
+static void pleg_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+  agent_kubelet_t *k = (agent_kubelet_t *)((char *)w - offsetof(agent_kubelet_t, pleg));
+  if (k->pleg_busy || !client_informer_synced(k->pods))
+    return;
+  cri_kv_t sel[1] = {{AGENT_LABEL_MANAGED, "true"}};
+  cri_container_filter_t f = {.id = "", .pod_sandbox_id = "", .label_selector = {sel, 1}};
+  k->pleg_busy = cri_list_containers(k->cri, &f, pleg_cb, k) == 0;
+}
+
+static bool uid_known(agent_kubelet_t *k, const char *ns, const char *name, const char *uid) {
+  const cJSON *pod = ns && name ? client_informer_get(k->pods, ns, name) : NULL;
+  const char *u = pod ? jstr(pod, "metadata.uid") : NULL;
+  return u && uid && !strcmp(u, uid) && mine(k, pod);
+}
+
+static void gc_cb(void *data, const cri_status_t *st, const cri_sandbox_t *items, size_t n) {
+  agent_kubelet_t *k = data;
+  k->gc_busy = false;
+  if (st->code != CRI_OK)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    const char *uid = label(items[i].labels, AGENT_LABEL_POD_UID);
+    const char *ns = label(items[i].labels, AGENT_LABEL_POD_NAMESPACE);
+    const char *name = label(items[i].labels, AGENT_LABEL_POD_NAME);
+    if (!uid || uid_known(k, ns, name, uid) || cJSON_GetObjectItemCaseSensitive(k->cleaning, uid))
+      continue;
+    cJSON_AddTrueToObject(k->cleaning, uid);
+    agent_podsync_t *s = xcalloc(1, sizeof(*s));
+    s->kind = AGENT_PODSYNC_CLEANUP;
+    s->uid = xstrdup(uid);
+    submit(k, s);
+  }
+}
+
+static void gc_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+  agent_kubelet_t *k = (agent_kubelet_t *)((char *)w - offsetof(agent_kubelet_t, gc));
+  if (k->gc_busy || !client_informer_synced(k->pods))
+    return;
+  cri_kv_t sel[1] = {{AGENT_LABEL_MANAGED, "true"}};
+  cri_sandbox_filter_t f = {.id = "", .label_selector = {sel, 1}};
+  k->gc_busy = cri_list_pod_sandbox(k->cri, &f, gc_cb, k) == 0;
+}
+
+/* ---- lifetime ---- */
+
+static char *dup_or(const char *s, const char *dflt) { return xstrdup(s ? s : dflt); }
+
+int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opts_t *opts,
+                      agent_kubelet_t **ret) {
+  if (!opts->node.name || !opts->socket_path)
+    return -EINVAL;
+  agent_kubelet_t *k = xcalloc(1, sizeof(*k));
+  int r;
+  k->loop = loop;
+  k->c = c;
+  k->o = *opts;
+  k->o.socket_path = xstrdup(opts->socket_path);
+  k->node_name = xstrdup(opts->node.name);
+  k->o.node.name = k->node_name;
+  k->o.node.host_ip = dup_or(opts->node.host_ip, "");
+  k->o.node.logs_dir = dup_or(opts->node.logs_dir, "/var/log/pods");
+  k->o.node.pods_dir = dup_or(opts->node.pods_dir, "/var/lib/k3c/agent/pods");
+  k->o.node.cgroup_root = dup_or(opts->node.cgroup_root, "/");
+  k->o.node.cluster_dns = opts->node.cluster_dns ? xstrdup(opts->node.cluster_dns) : NULL;
+  k->o.node.cluster_domain = dup_or(opts->node.cluster_domain, "cluster.local");
+  if (k->o.workers <= 0)
+    k->o.workers = 4;
+  k->seen = cJSON_CreateObject();
+  k->hints = cJSON_CreateObject();
+  k->cleaning = cJSON_CreateObject();
+  ev_timer_init(&k->pleg, pleg_tick, PLEG_SECONDS, PLEG_SECONDS);
+  ev_timer_init(&k->gc, gc_tick, 2.0, GC_SECONDS);
+  if ((r = cri_client_new(loop, k->o.socket_path, &k->cri)) < 0 ||
+      (r = agent_workers_new(loop, k->o.socket_path, k->o.workers, &k->workers)) < 0)
+    goto fail;
+  char fs[400];
+  snprintf(fs, sizeof(fs), "spec.nodeName=%s", k->node_name);
+  client_ref_t pods = {.version = "v1", .resource = "pods"};
+  client_ref_t cms = {.version = "v1", .resource = "configmaps"};
+  client_ref_t secs = {.version = "v1", .resource = "secrets"};
+  if ((r = client_informer_new(c, &pods, NULL, fs, 0, &k->pods)) < 0 ||
+      (r = client_informer_new(c, &cms, NULL, NULL, 0, &k->configmaps)) < 0 ||
+      (r = client_informer_new(c, &secs, NULL, NULL, 0, &k->secrets)) < 0)
+    goto fail;
+  client_informer_add_index(k->pods, CLIENT_INDEX_NAMESPACE, client_index_namespace);
+  client_informer_add_index(k->pods, CLIENT_INDEX_NODE, client_index_node_name);
+  controller_opts_t co = {.name = "kubelet", .workers = k->o.workers * 2, .sync = pod_sync,
+                          .data = k};
+  if ((r = controller_new(loop, &co, &k->ctl)) < 0)
+    goto fail;
+  k->rec = controller_recorder_new(c, "kubelet");
+  controller_wait_for(k->ctl, k->pods);
+  controller_wait_for(k->ctl, k->configmaps);
+  controller_wait_for(k->ctl, k->secrets);
+  client_informer_handlers_t ph = {pod_added, pod_updated, pod_deleted};
+  client_informer_add_handlers(k->pods, &ph, k);
+  client_informer_handlers_t rh = {ref_added, ref_updated, NULL};
+  client_informer_add_handlers(k->configmaps, &rh, k);
+  client_informer_add_handlers(k->secrets, &rh, k);
+  controller_start(k->ctl);
+  client_informer_start(k->pods);
+  client_informer_start(k->configmaps);
+  client_informer_start(k->secrets);
+  ev_timer_start(loop, &k->pleg);
+  ev_timer_start(loop, &k->gc);
+  *ret = k;
+  return 0;
+fail:
+  agent_kubelet_free(k);
+  return r;
+}
+
+void agent_kubelet_free(agent_kubelet_t *k) {
+  if (!k)
+    return;
+  ev_timer_stop(k->loop, &k->pleg);
+  ev_timer_stop(k->loop, &k->gc);
+  /* The workers first: their jobs' done callbacks still use the rest. */
+  agent_workers_free(k->workers);
+  while (k->ops) {
+    client_req_cancel(k->ops->req);
+    op_free(k->ops);
+  }
+  controller_free(k->ctl);
+  controller_recorder_free(k->rec);
+  client_informer_free(k->pods);
+  client_informer_free(k->configmaps);
+  client_informer_free(k->secrets);
+  cri_client_free(k->cri);
+  cJSON_Delete(k->seen);
+  cJSON_Delete(k->hints);
+  cJSON_Delete(k->cleaning);
+  free((char *)k->o.socket_path);
+  free(k->node_name);
+  free((char *)k->o.node.host_ip);
+  free((char *)k->o.node.logs_dir);
+  free((char *)k->o.node.pods_dir);
+  free((char *)k->o.node.cgroup_root);
+  free((char *)k->o.node.cluster_dns);
+  free((char *)k->o.node.cluster_domain);
+  free(k);
+}
+
+void agent_kubelet_runtime_restarted(agent_kubelet_t *k) {
+  cri_client_reset(k->cri);
+  agent_workers_reset(k->workers);
+  /* Every pod: the PLEG's next relist compares against nothing. */
+  cJSON_Delete(k->seen);
+  k->seen = cJSON_CreateObject();
+}
+
+void agent_kubelet_set_allocatable(agent_kubelet_t *k, const cJSON *allocatable) {
+  scheduler_resources_from_list(allocatable, &k->allocatable);
+  k->has_allocatable = true;
+}
+
+void agent_kubelet_stats(const agent_kubelet_t *k, unsigned *ret_syncs, unsigned *ret_running) {
+  *ret_syncs = k->syncs;
+  *ret_running = k->running;
+}

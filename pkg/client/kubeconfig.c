@@ -1,0 +1,118 @@
+/* Reading a kubeconfig file for a client: the current context's server,
+ * certificate authority, and the user's client certificate and key or
+ * bearer token (inline *-data or file paths), as kubectl reads them.
+ * https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/ */
+#include "client/kubeconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
+
+#include "json/util.h"
+#include "util/alloc.h"
+#include "util/fsutil.h"
+#include "yaml/decode.h"
+
+static const char *jstr(const cJSON *obj, const char *path) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+
+
+void client_kubeconfig_done(client_kubeconfig_t *k) {
+  free(k->server);
+  free(k->ca);
+  free(k->cert);
+  free(k->key);
+  free(k->token);
+}
+
+/* The named entry of a kubeconfig list ("clusters", "users", "contexts"),
+ * or the first one when name is NULL. */
+static const cJSON *kc_entry(const cJSON *doc, const char *list, const char *field,
+                             const char *name) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, list)) {
+    const char *n = jstr(e, "name");
+    if (!name || (n && !strcmp(n, name)))
+      return cJSON_GetObjectItemCaseSensitive(e, field);
+  }
+  return NULL;
+}
+
+/* A PEM from "<field>-data" (base64) or "<field>" (a file path). */
+static int kc_pem(const cJSON *obj, const char *field, char **ret, char *err, size_t errlen) {
+  char name[64];
+  snprintf(name, sizeof(name), "%s-data", field);
+  const char *data = jstr(obj, name);
+  if (data) {
+    size_t len = strlen(data), out = 0;
+    unsigned char *buf = xmalloc(len + 1);
+    if (mbedtls_base64_decode(buf, len + 1, &out, (const unsigned char *)data, len) != 0) {
+      free(buf);
+      snprintf(err, errlen, "%s is not base64", name);
+      return -EINVAL;
+    }
+    buf[out] = 0;
+    *ret = (char *)buf;
+    return 0;
+  }
+  const char *path = jstr(obj, field);
+  if (!path)
+    return 0;
+  int r = fs_read_file(path, 1 << 20, ret, NULL);
+  if (r < 0)
+    snprintf(err, errlen, "%s %s: %s", field, path, strerror(-r));
+  return r;
+}
+
+int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, size_t errlen) {
+  char *text = NULL;
+  size_t len = 0;
+  cJSON *doc = NULL;
+  int r = fs_read_file(path, 1 << 20, &text, &len);
+  if (r < 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(-r));
+    return r;
+  }
+  char yerr[256];
+  if ((r = yaml_parse_one(text, len, &doc, yerr, sizeof(yerr))) < 0) {
+    snprintf(err, errlen, "%s: %s", path, yerr);
+    goto out;
+  }
+  const char *cur = jstr(doc, "current-context");
+  const cJSON *ctx = kc_entry(doc, "contexts", "context", cur);
+  const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? jstr(ctx, "cluster") : NULL);
+  const cJSON *user = kc_entry(doc, "users", "user", ctx ? jstr(ctx, "user") : NULL);
+  r = -EINVAL;
+  if (!cluster || !jstr(cluster, "server")) {
+    snprintf(err, errlen, "%s: no cluster with a server", path);
+    goto out;
+  }
+  k->server = xstrdup(jstr(cluster, "server"));
+  if ((r = kc_pem(cluster, "certificate-authority", &k->ca, err, errlen)) < 0 ||
+      (r = kc_pem(user, "client-certificate", &k->cert, err, errlen)) < 0 ||
+      (r = kc_pem(user, "client-key", &k->key, err, errlen)) < 0)
+    goto out;
+  if (jstr(user, "token"))
+    k->token = xstrdup(jstr(user, "token"));
+  r = -EINVAL;
+  if (!k->ca) {
+    snprintf(err, errlen, "%s: the cluster has no certificate-authority(-data)", path);
+    goto out;
+  }
+  if (!(k->cert && k->key) && !k->token) {
+    snprintf(err, errlen, "%s: the user has neither a client certificate and key nor a token", path);
+    goto out;
+  }
+  r = 0;
+out:
+  cJSON_Delete(doc);
+  free(text);
+  return r;
+}
+
