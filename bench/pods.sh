@@ -6,7 +6,7 @@
 # then bench/cri_direct makes N sandboxes + containers over CRI on the same
 # containerd (all at once, as the agent's pod workers would) and removes
 # them. Prints a table and the RSS (VmRSS) of the k3c process and of
-# containerd plus its shims, idle and with the most pods.
+# containerd plus its shims (and their PSS), idle and with the most pods.
 #
 #   sudo bash bench/pods.sh     builds k3c and cri_direct in build-bench/
 #                               (release); K3C_BIN=... uses that binary and
@@ -54,8 +54,10 @@ echo "node Ready $(secs_since "$t0") s after start"
 sleep 5 # idle: the first status posts and image imports are done
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ctd_rss() { pods_rss_kib $(pods_containerd_pid) $(pods_shim_pids); }
+ctd_pss() { pods_pss_kib $(pods_containerd_pid) $(pods_shim_pids); }
 rss_idle=$(pods_rss_kib "$PODS_SERVER_PID")
 ctd_idle=$(ctd_rss)
+ctd_idle_pss=$(ctd_pss)
 shims_idle=$(pods_shim_pids | grep -c .)
 sock=$PODS_DIR/agent/run/containerd/containerd.sock
 
@@ -102,6 +104,7 @@ for n in $sizes; do
     max_n=$n
     rss_max=$(pods_rss_kib "$PODS_SERVER_PID")
     ctd_max=$(ctd_rss)
+    ctd_max_pss=$(ctd_pss)
     shims_max=$(pods_shim_pids | grep -c .)
   fi
   t=$(now_us)
@@ -123,3 +126,4 @@ printf '%s\n' "${rows[@]}"
 echo
 echo "k3c server RSS: idle $(mib "$rss_idle") MiB, with $max_n pods $(mib "$rss_max") MiB"
 echo "containerd + shims RSS: idle $(mib "$ctd_idle") MiB ($shims_idle shims), with $max_n pods $(mib "$ctd_max") MiB ($shims_max shims)"
+echo "containerd + shims PSS: idle $(mib "$ctd_idle_pss") MiB, with $max_n pods $(mib "$ctd_max_pss") MiB (shared pages counted once)"

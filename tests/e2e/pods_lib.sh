@@ -159,6 +159,17 @@ pods_rss_kib() {
   echo "$sum"
 }
 
+# pods_pss_kib PID...: proportional set size summed (shared pages split
+# among the processes mapping them: the shims share one binary), in KiB.
+pods_pss_kib() {
+  local p sum=0 v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
 # pods_shim_pids: containerd's shims for this data dir.
 pods_shim_pids() {
   local p

@@ -7,7 +7,7 @@
 # restart leave the same pods running, and a missing image backs off.
 # Cleanup (tests/e2e/pods_lib.sh) ends by pid what the run started and
 # removes what it made. Every wait is bounded; scripts/test.sh bounds the
-# file (1200 s); it takes about 3 minutes.
+# file (1200 s); it takes about a minute.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
