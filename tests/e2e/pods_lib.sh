@@ -195,14 +195,18 @@ pods__our_pids() {
 }
 
 # pods_cleanup: end the run's processes (SIGTERM, up to 5 s, SIGKILL, up to
-# 5 s), unmount under the data dir deepest first, remove the new network
-# namespaces, the bridge if this run made it, the cgroup dirs and the data
-# dir, and the masquerade rules of the run's sandboxes. Idempotent;
+# 5 s), unmount under the data dir deepest first, remove the network
+# namespaces made since pods_snapshot that the run's containers were in,
+# the bridge if this run made it (and nothing else uses it), the cgroup
+# dirs and the data dir, and the masquerade rules of the run's sandboxes. Idempotent;
 # bounded (about 15 s plus the unmounts).
 pods_cleanup() {
-  local p m n c ids
+  local p m n c ids netns
   [ -n "${PODS_DIR:-}" ] || return 0
   ids=$(pods__task_ids)
+  # the network namespaces our containers are in, by inode (another run on
+  # this machine may have made new ones meanwhile)
+  netns=" $(for p in $(pods_cgroup_pids); do stat -L -c %i "/proc/$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ') "
   [ -n "$PODS_SERVER_PID" ] && kill -TERM "$PODS_SERVER_PID" 2>/dev/null
   for p in $(pods__our_pids); do kill -TERM "$p" 2>/dev/null; done
   wait_for 5 pods__none_left
@@ -216,11 +220,14 @@ pods_cleanup() {
   for n in $(ls /var/run/netns 2>/dev/null); do
     case "$pods__netns_before" in *" $n "*) continue ;; esac
     case "$n" in cni-*) ;; *) continue ;; esac
+    case "$netns" in *" $(stat -c %i "/var/run/netns/$n" 2>/dev/null) "*) ;; *) continue ;; esac
     umount "/var/run/netns/$n" 2>/dev/null || umount -l "/var/run/netns/$n" 2>/dev/null
     rm -f "/var/run/netns/$n"
   done
   pods__nat_drop $ids
-  [ "$pods__bridge_existed" = 0 ] && ip link delete "$PODS_BRIDGE" 2>/dev/null
+  # the bridge if this run made it and nothing else is attached to it
+  [ "$pods__bridge_existed" = 0 ] && [ -z "$(ip -o link show master "$PODS_BRIDGE" 2>/dev/null)" ] &&
+    ip link delete "$PODS_BRIDGE" 2>/dev/null
   for c in $(pods_cgroup_roots); do
     find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
   done

@@ -3,8 +3,9 @@
 # waits, the busybox image, finding processes by cgroup and command line,
 # and a cleanup that ends, unmounts and removes what a run left (processes
 # naming the data dir, one ignoring SIGTERM, a process only in the run's
-# cgroups, nested mounts, a new network namespace, a new bridge) while
-# keeping what existed before (a namespace and a bridge).
+# cgroups, nested mounts, the new network namespace it was in, a new
+# bridge, its masquerade rule) while keeping what is not the run's (older
+# and foreign namespaces, older and in-use bridges, other sandboxes' rules).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -17,7 +18,7 @@ for bin in busybox ip; do
 done
 
 trap 'exit 143' TERM INT HUP
-trap 'pods_cleanup; ip netns delete "cni-e2e-keep-$$" 2>/dev/null; ip link delete "k3ck$$" 2>/dev/null' EXIT
+trap 'pods_cleanup; ip netns delete "cni-e2e-keep-$$" 2>/dev/null; for l in "k3ck$$" "k3cd$$" "k3cu$$"; do ip link delete "$l" 2>/dev/null; done' EXIT
 
 # --- waits ---
 t0=$(now_us)
@@ -56,7 +57,9 @@ for h in pids memory unified; do
   [ -d "/sys/fs/cgroup/$h" ] || continue
   mkdir -p "/sys/fs/cgroup/$h/$PODS_CG/kubepods/podx/c1" && made_cg="$made_cg $h"
 done
-sleep 300 &
+ip netns add "cni-e2e-new-$$"
+ip netns add "cni-e2e-other-$$" # new, but none of the run's processes is in it
+ip netns exec "cni-e2e-new-$$" sleep 300 &
 orphan=$!
 for h in $made_cg; do
   echo "$orphan" >"/sys/fs/cgroup/$h/$PODS_CG/kubepods/podx/c1/cgroup.procs"
@@ -67,7 +70,6 @@ check "pods_rss_kib sums VmRSS" test "$(pods_rss_kib "$orphan" "$naming")" -gt 0
 mkdir -p "$PODS_DIR/agent/mnt"
 mount -t tmpfs e2e "$PODS_DIR/agent/mnt" && mkdir -p "$PODS_DIR/agent/mnt/inner" &&
   mount -t tmpfs e2e "$PODS_DIR/agent/mnt/inner"
-ip netns add "cni-e2e-new-$$"
 ip link add "$PODS_BRIDGE" type bridge
 # The bridge plugin's masquerade rule of a sandbox of the run, and one of
 # another sandbox (kept). 192.0.2.254 is a documentation address no pod has.
@@ -91,7 +93,9 @@ check "a process only in the run's cgroups is gone" pods__gone "$orphan"
 wait "$naming" "$orphan" 2>/dev/null
 expect_status "nothing is mounted under the data dir" 1 grep -qF "$PODS_DIR/" /proc/mounts
 check "the data dir is removed" test ! -e "$PODS_DIR"
-check "the new network namespace is removed" test ! -e "/var/run/netns/cni-e2e-new-$$"
+check "the new network namespace of the run's process is removed" test ! -e "/var/run/netns/cni-e2e-new-$$"
+check "a new one the run's processes were not in is kept" test -e "/var/run/netns/cni-e2e-other-$$"
+ip netns delete "cni-e2e-other-$$"
 check "the namespace that existed before is kept" test -e "/var/run/netns/cni-e2e-keep-$$"
 expect_status "the bridge the run made is deleted" 1 ip link show "$PODS_BRIDGE"
 check "the run's cgroup dirs are removed" test -z "$(pods_cgroup_roots)"
@@ -114,5 +118,16 @@ pods_init k3c-podslib || { fail "pods_init again"; done_testing; exit; }
 pods_snapshot
 pods_cleanup
 check "a bridge that existed before is kept" ip link show "$PODS_BRIDGE"
+ip link delete "$PODS_BRIDGE"
+
+# --- a bridge new since the snapshot but in use by someone else stays ---
+PODS_BRIDGE=k3cu$$
+pods_init k3c-podslib || { fail "pods_init again"; done_testing; exit; }
+pods_snapshot
+ip link add "$PODS_BRIDGE" type bridge && ip link add "k3cd$$" type veth peer name "k3ce$$" &&
+  ip link set "k3cd$$" master "$PODS_BRIDGE"
+pods_cleanup
+check "a new bridge something else is attached to is kept" ip link show "$PODS_BRIDGE"
+ip link delete "k3cd$$"
 ip link delete "$PODS_BRIDGE"
 done_testing
