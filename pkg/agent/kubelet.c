@@ -51,6 +51,8 @@ struct agent_kubelet {
   cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
   cJSON *hints; /* uid -> pull back-off hints (podsync.h) */
   cJSON *cleaning; /* uids with a cleanup job in flight */
+  cJSON *stopping; /* deleted pods' uids: true while their stops run, false after */
+  bool freeing;
   scheduler_resources_t allocatable;
   bool has_allocatable;
   op_t *ops;
@@ -214,6 +216,86 @@ static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
   return true;
 }
 
+/* ---- stopping a deleted pod: every container at once ----
+ * A stop waits up to the grace period in the runtime, so it is made on
+ * the loop's asynchronous client, all of a pod's containers (and all
+ * pods) in parallel, not on a worker thread; the sync that follows finds
+ * them exited and removes them quickly. */
+
+typedef struct {
+  agent_kubelet_t *k;
+  char *uid, *key;
+  int64_t grace;
+  unsigned pending;
+} stop_t;
+
+static void stop_end(stop_t *st) {
+  agent_kubelet_t *k = st->k;
+  if (!k->freeing) {
+    cJSON_ReplaceItemInObjectCaseSensitive(k->stopping, st->uid, cJSON_CreateFalse());
+    controller_enqueue(k->ctl, st->key);
+  }
+  free(st->uid);
+  free(st->key);
+  free(st);
+}
+
+static void stop_one_done(void *data, const cri_status_t *status) {
+  stop_t *st = data;
+  if (--st->pending == 0)
+    stop_end(st);
+}
+
+static void stop_list_done(void *data, const cri_status_t *status, const cri_container_t *items,
+                           size_t n) {
+  stop_t *st = data;
+  agent_kubelet_t *k = st->k;
+  char ns[256], name[256];
+  const cJSON *pod = NULL;
+  if (!k->freeing && controller_key_split(st->key, ns, sizeof(ns), name, sizeof(name)) == 0)
+    pod = client_informer_get(k->pods, ns, name);
+  st->pending = 1;
+  for (size_t i = 0; status->code == CRI_OK && !k->freeing && i < n; i++) {
+    if (items[i].state != CRI_CONTAINER_RUNNING)
+      continue;
+    if (pod)
+      controller_recorder_eventf(k->rec, pod, "Normal", "Killing", "Stopping container %s",
+                                 items[i].metadata.name);
+    if (cri_stop_container(k->cri, items[i].id, st->grace, stop_one_done, st) == 0)
+      st->pending++;
+  }
+  if (--st->pending == 0)
+    stop_end(st);
+}
+
+/* Start stopping pod's containers; false when they are stopped already
+ * (the sync may go on and remove them). */
+static bool stop_pod(agent_kubelet_t *k, const cJSON *pod, const char *key) {
+  const char *uid = jstr(pod, "metadata.uid");
+  if (!uid)
+    return false;
+  const cJSON *state = cJSON_GetObjectItemCaseSensitive(k->stopping, uid);
+  if (cJSON_IsFalse(state))
+    return false;
+  if (cJSON_IsTrue(state))
+    return true; /* in flight: its end enqueues the pod */
+  stop_t *st = xcalloc(1, sizeof(*st));
+  st->k = k;
+  st->uid = xstrdup(uid);
+  st->key = xstrdup(key);
+  st->grace = agent_podspec_grace_seconds(pod);
+  cri_kv_t sel[2] = {{AGENT_LABEL_MANAGED, "true"}, {AGENT_LABEL_POD_UID, uid}};
+  cri_container_filter_t f = {.id = "", .pod_sandbox_id = "", .label_selector = {sel, 2}};
+  if (cri_list_containers(k->cri, &f, stop_list_done, st) < 0) {
+    free(st->uid);
+    free(st->key);
+    free(st);
+    return false; /* the worker's sync stops them instead */
+  }
+  cJSON_AddTrueToObject(k->stopping, uid);
+  return true;
+}
+
 static void pod_sync(controller_t *ctl, const char *key, void *data) {
   agent_kubelet_t *k = data;
   char ns[256], name[256];
@@ -231,6 +313,10 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   }
   if (!admitted(k, pod) && reject(k, pod, key))
     return;
+  if (json_get_path(pod, "metadata.deletionTimestamp") && stop_pod(k, pod, key)) {
+    controller_done(ctl, key, 0);
+    return;
+  }
   agent_podsync_t *s = xcalloc(1, sizeof(*s));
   s->kind = AGENT_PODSYNC_SYNC;
   s->pod = cJSON_Duplicate(pod, 1);
@@ -341,6 +427,10 @@ static void pod_updated(const cJSON *old, const cJSON *pod, void *data) { pod_ad
 
 static void pod_deleted(const cJSON *pod, void *data) {
   agent_kubelet_t *k = data;
+  const char *uid = jstr(pod, "metadata.uid");
+  const cJSON *state = uid ? cJSON_GetObjectItemCaseSensitive(k->stopping, uid) : NULL;
+  if (cJSON_IsFalse(state))
+    cJSON_DeleteItemFromObjectCaseSensitive(k->stopping, uid);
   ev_feed_event(k->loop, &k->gc, EV_TIMER);
 }
 
@@ -480,6 +570,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   k->seen = cJSON_CreateObject();
   k->hints = cJSON_CreateObject();
   k->cleaning = cJSON_CreateObject();
+  k->stopping = cJSON_CreateObject();
   ev_timer_init(&k->pleg, pleg_tick, PLEG_SECONDS, PLEG_SECONDS);
   ev_timer_init(&k->gc, gc_tick, 2.0, GC_SECONDS);
   if ((r = cri_client_new(loop, k->o.socket_path, &k->cri)) < 0 ||
@@ -525,6 +616,7 @@ fail:
 void agent_kubelet_free(agent_kubelet_t *k) {
   if (!k)
     return;
+  k->freeing = true;
   ev_timer_stop(k->loop, &k->pleg);
   ev_timer_stop(k->loop, &k->gc);
   /* The workers first: their jobs' done callbacks still use the rest. */
@@ -542,6 +634,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   cJSON_Delete(k->seen);
   cJSON_Delete(k->hints);
   cJSON_Delete(k->cleaning);
+  cJSON_Delete(k->stopping);
   free((char *)k->o.socket_path);
   free(k->node_name);
   free((char *)k->o.node.host_ip);

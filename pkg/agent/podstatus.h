@@ -43,7 +43,7 @@ bool agent_podstatus_terminal(const cJSON *pod, const agent_podstatus_in_t *in);
 
 /* The new status (caller frees): pod's current status with the fields
  * above replaced; conditions keep their lastTransitionTime while their
- * status stays. */
+ * status stays, and a pod already Succeeded or Failed keeps its phase. */
 cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in);
 
 /* RFC 3339 of ns nanoseconds since the epoch, in out (>= 32 bytes). */
