@@ -188,6 +188,8 @@ if wait_for 90 deploy_ready; then
 else
   fail "Deployment web 3/3 ready within 90 s" "$(kc get deploy web 2>&1)"
 fi
+# the node's pod subnet: the first /24 of --cluster-cidr for the first node
+echo "# node podCIDR: $(kc get node "$PODS_NODE" -o 'jsonpath={.spec.podCIDR}')"
 wide=$(kc get pods -l app=web -o wide --no-headers 2>&1)
 echo "$wide" | sed 's/^/# /'
 good=$(echo "$wide" | grep -Ec "^web-[^ ]+ +1/1 +Running .* 10\.42\.0\.[0-9]+ +$PODS_NODE( |\$)")
@@ -211,7 +213,7 @@ check "e2e-crash: the pod is not Ready" \
   test "$(jp e2e-crash '{.status.conditions[?(@.type=="Ready")].status}')" = False
 
 # --- 4. a Job ---
-check "Job e2e-job Complete" kc wait --for=condition=complete job/e2e-job --timeout=60s
+check "Job e2e-job Complete" timeout 70 kubectl --kubeconfig "$PODS_KC" wait --for=condition=complete job/e2e-job --timeout=60s
 check "its pod Succeeded" test "$(kc get pods -l job-name=e2e-job -o 'jsonpath={.items[*].status.phase}')" = Succeeded
 
 # --- 5. env from a ConfigMap and a Secret ---
