@@ -22,6 +22,7 @@
 #include "agent/kubelet.h"
 #include "agent/node.h"
 #include "agent/pause.h"
+#include "agent/registries.h"
 #include "agent/workers.h"
 #include "client/informer.h"
 #include "client/kubeconfig.h"
@@ -357,6 +358,26 @@ static void node_registered(void *data, agent_node_t *n) {
 
 /* ---- lifetime ---- */
 
+/* Is there a registries file (1), none (0: like k3s, a missing file is no
+ * mirrors), or a bad one (-errno, reason in err)? Logs what it holds. */
+static int use_registries(const char *path, char *err, size_t errlen) {
+  cJSON *reg = NULL;
+  if (!path || !path[0] || (access(path, F_OK) < 0 && errno == ENOENT))
+    return 0;
+  int r = agent_registries_load(path, &reg, err, errlen);
+  if (r < 0)
+    return r;
+  size_t rewrites = agent_registries_rewrites(reg);
+  log_info("agent", "registries from %s: %d mirror(s), %d config(s)", path,
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(reg, "mirrors")),
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(reg, "configs")));
+  if (rewrites)
+    log_warn("agent", "%s: %zu rewrite rule(s) ignored: containerd 1.6 has no rewrites", path,
+             rewrites);
+  cJSON_Delete(reg);
+  return 1;
+}
+
 int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t **ret, char *err,
               size_t errlen) {
   const k3c_config_t *cfg = o->cfg;
@@ -413,6 +434,10 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
                                   .sandbox_image = a->pause_name,
                                   .cni_conf_dir = cni_dir,
                                   .restrict_oom_score_adj = -1};
+    if ((r = use_registries(cfg->private_registry, err, errlen)) < 0)
+      goto fail;
+    if (r > 0)
+      co.registries_file = cfg->private_registry;
     if ((r = agent_containerd_start(loop, &co, runtime_cb, a, &a->ctrd, err, errlen)) < 0)
       goto fail;
     a->socket = xstrdup(agent_containerd_socket(a->ctrd));
