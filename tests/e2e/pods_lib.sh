@@ -1,0 +1,262 @@
+# Shell helpers for tests and benchmarks that run a real `k3c server` with
+# its agent (root): one data dir, one cgroup root, bounded waits, and a
+# cleanup that ends by pid what the run started and removes what it made.
+# Sourced by tests/e2e/test_pods.sh, tests/e2e/test_pods_lib.sh and
+# bench/pods.sh. Nothing here kills by name.
+#
+# Call pods_init first (sets the variables below), pods_snapshot before the
+# server starts, and register `trap pods_cleanup EXIT`.
+#
+#   PODS_DIR    data dir (mktemp)             PODS_CG     cgroup root name (no slash)
+#   PODS_KC     admin kubeconfig              PODS_NODE   node name
+#   PODS_PORT   API port (free, loopback)     PODS_BRIDGE the CNI bridge (cni0)
+#   PODS_SERVER_PID  the running server, or empty
+export LC_ALL=C # EPOCHREALTIME with a dot
+
+PODS_SERVER_PID=
+PODS_BRIDGE=${PODS_BRIDGE:-cni0}
+pods__bridge_existed=1
+pods__netns_before=
+
+# now_us: wall clock in microseconds.
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+# secs_since US: seconds since a now_us value, as "12.345".
+secs_since() {
+  local d=$(($(now_us) - $1))
+  printf '%d.%03d' $((d / 1000000)) $((d % 1000000 / 1000))
+}
+
+# wait_for SECONDS CMD...: run CMD (output discarded) every 0.2 s until it
+# succeeds (0) or SECONDS pass (1). CMD itself should be bounded.
+wait_for() {
+  local end=$(($(now_us) + $1 * 1000000))
+  shift
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(now_us)" -ge "$end" ] && return 1
+    sleep 0.2
+  done
+}
+
+# pods_free_port: a TCP port free on 127.0.0.1 now.
+pods_free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# pods_init PREFIX: make the data dir /tmp/PREFIX.XXXXXX and set the names.
+pods_init() {
+  PODS_DIR=$(mktemp -d "/tmp/$1.XXXXXX") || return 1
+  PODS_CG=${PODS_CG:-k3c-e2e-$$}
+  PODS_KC=$PODS_DIR/kubeconfig.yaml
+  PODS_NODE=${PODS_NODE:-k3c-e2e-$$}
+  PODS_PORT=$(pods_free_port) || return 1
+  mkdir -p "$PODS_DIR/agent/images"
+}
+
+# pods_snapshot: what exists before the run, so cleanup removes only new
+# things: the CNI bridge and the network namespaces.
+pods_snapshot() {
+  ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
+  pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
+}
+
+# pods_image NAME [ENTRYPOINT...]: a busybox OCI tarball in the images folder
+# (imported by the agent at start and while running).
+pods_image() {
+  local name=$1 file
+  shift
+  file=$PODS_DIR/agent/images/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_').tar
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/oci_image.py" "$file.tmp" "$name" "$@" &&
+    mv "$file.tmp" "$file"
+}
+
+# kc ARGS...: kubectl against the server, bounded.
+kc() { timeout 30 kubectl --kubeconfig "$PODS_KC" --request-timeout=20s "$@"; }
+
+# pods_server_start [EXTRA ARGS...]: start `k3c server` in the background
+# with the run's flags (output appended to $PODS_DIR/server.log).
+pods_server_start() {
+  "$K3C" server --config /dev/null --data-dir "$PODS_DIR" --https-listen-port "$PODS_PORT" \
+    --bind-address 127.0.0.1 --write-kubeconfig "$PODS_KC" --node-name "$PODS_NODE" \
+    --cgroup-root "/$PODS_CG" "$@" >>"$PODS_DIR/server.log" 2>&1 &
+  PODS_SERVER_PID=$!
+}
+
+# pods_server_stop [SECONDS]: SIGTERM the server, wait (default 30 s), then
+# SIGKILL. 0 when it exited by itself in time.
+pods_server_stop() {
+  local pid=$PODS_SERVER_PID limit=${1:-30}
+  [ -n "$pid" ] || return 0
+  PODS_SERVER_PID=
+  kill -TERM "$pid" 2>/dev/null
+  if wait_for "$limit" pods__gone "$pid"; then
+    wait "$pid" 2>/dev/null
+    return 0
+  fi
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 1
+}
+pods__gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# pods_node_ready: the node's Ready condition is True.
+pods_node_ready() {
+  [ "$(kc get node "$PODS_NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+# pods_containerd_pid: the agent's containerd (pid file checked against
+# /proc, else the server's child named containerd).
+pods_containerd_pid() {
+  local f p
+  for f in "$PODS_DIR/agent/containerd/containerd.pid" "$PODS_DIR/agent/run/containerd/containerd.pid"; do
+    [ -r "$f" ] || continue
+    p=$(tr -dc 0-9 <"$f")
+    [ -n "$p" ] && tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q "containerd .*$PODS_DIR/" &&
+      { echo "$p"; return 0; }
+  done
+  [ -n "$PODS_SERVER_PID" ] || return 1
+  for p in $(pgrep -P "$PODS_SERVER_PID"); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = containerd ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# pods_cgroup_roots: the run's cgroup root in each mounted hierarchy.
+pods_cgroup_roots() {
+  local c
+  for c in /sys/fs/cgroup/*/"$PODS_CG" /sys/fs/cgroup/"$PODS_CG"; do
+    [ -d "$c" ] && echo "$c"
+  done
+}
+
+# pods_cgroup_pids: every process in a cgroup under the run's root.
+pods_cgroup_pids() {
+  local c
+  for c in $(pods_cgroup_roots); do
+    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -un
+}
+
+# pods_in_our_cgroup PID: the process is in a cgroup under the run's root.
+pods_in_our_cgroup() { grep -q ":/$PODS_CG/" "/proc/$1/cgroup" 2>/dev/null; }
+
+# pods_procs CMDLINE: pids of processes in the run's cgroups whose command
+# line (arguments joined by spaces) is exactly CMDLINE.
+pods_procs() {
+  local p
+  for p in $(pods_cgroup_pids); do
+    [ "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" = "$1 " ] && echo "$p"
+  done
+}
+
+# pods_rss_kib PID...: VmRSS summed over the processes, in KiB.
+pods_rss_kib() {
+  local p sum=0 v
+  for p in "$@"; do
+    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
+# pods_pss_kib PID...: proportional set size summed (shared pages split
+# among the processes mapping them: the shims share one binary), in KiB.
+pods_pss_kib() {
+  local p sum=0 v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
+# pods_shim_pids: containerd's shims for this data dir.
+pods_shim_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" in
+      *containerd-shim*"$PODS_DIR/"*) echo "${p#/proc/}" ;;
+    esac
+  done
+}
+
+# The run's processes: those whose command line names the data dir (the
+# server, containerd, the shims, kubectl) and those in its cgroups (the
+# containers, also when their shim is gone). Never this shell.
+pods__our_pids() {
+  local p cmd
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+    cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
+    case "$cmd" in *"$PODS_DIR/"* | *"$PODS_DIR "*) echo "$p" ;; esac
+  done
+  pods_cgroup_pids
+}
+
+# pods_cleanup: end the run's processes (SIGTERM, up to 5 s, SIGKILL, up to
+# 5 s), unmount under the data dir deepest first, remove the network
+# namespaces made since pods_snapshot that the run's containers were in,
+# the bridge if this run made it (and nothing else uses it), the cgroup
+# dirs and the data dir, and the masquerade rules of the run's sandboxes. Idempotent;
+# bounded (about 15 s plus the unmounts).
+pods_cleanup() {
+  local p m n c ids netns
+  [ -n "${PODS_DIR:-}" ] || return 0
+  ids=$(pods__task_ids)
+  # the network namespaces our containers are in, by inode (another run on
+  # this machine may have made new ones meanwhile)
+  netns=" $(for p in $(pods_cgroup_pids); do stat -L -c %i "/proc/$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ') "
+  [ -n "$PODS_SERVER_PID" ] && kill -TERM "$PODS_SERVER_PID" 2>/dev/null
+  for p in $(pods__our_pids); do kill -TERM "$p" 2>/dev/null; done
+  wait_for 5 pods__none_left
+  for p in $(pods__our_pids); do kill -KILL "$p" 2>/dev/null; done
+  wait_for 5 pods__none_left
+  [ -n "$PODS_SERVER_PID" ] && wait "$PODS_SERVER_PID" 2>/dev/null
+  PODS_SERVER_PID=
+  for m in $(awk -v d="$PODS_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+  done
+  for n in $(ls /var/run/netns 2>/dev/null); do
+    case "$pods__netns_before" in *" $n "*) continue ;; esac
+    case "$n" in cni-*) ;; *) continue ;; esac
+    case "$netns" in *" $(stat -c %i "/var/run/netns/$n" 2>/dev/null) "*) ;; *) continue ;; esac
+    umount "/var/run/netns/$n" 2>/dev/null || umount -l "/var/run/netns/$n" 2>/dev/null
+    rm -f "/var/run/netns/$n"
+  done
+  pods__nat_drop $ids
+  # the bridge if this run made it and nothing else is attached to it
+  [ "$pods__bridge_existed" = 0 ] && [ -z "$(ip -o link show master "$PODS_BRIDGE" 2>/dev/null)" ] &&
+    ip link delete "$PODS_BRIDGE" 2>/dev/null
+  for c in $(pods_cgroup_roots); do
+    find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  rm -rf "$PODS_DIR"
+  return 0
+}
+pods__none_left() { [ -z "$(pods__our_pids)" ]; }
+
+# The ids of the sandboxes and containers containerd ran for this data dir
+# (its task and CRI state folders).
+pods__task_ids() {
+  ls "$PODS_DIR/agent/run/containerd/io.containerd.runtime.v2.task/k8s.io" \
+    "$PODS_DIR/agent/containerd/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sort -u
+}
+
+# pods__nat_drop ID...: the bridge plugin's masquerade rules of sandboxes
+# that were killed rather than torn down (a POSTROUTING rule commented with
+# the sandbox id jumping to a CNI-... chain): delete rule and chain.
+pods__nat_drop() {
+  local id rule chain
+  command -v iptables >/dev/null || return 0
+  [ $# -gt 0 ] || return 0
+  iptables -w 5 -t nat -S POSTROUTING 2>/dev/null >"$PODS_DIR/nat.rules" || return 0
+  for id in "$@"; do
+    while read -r rule; do
+      case "$rule" in *"$id"*) ;; *) continue ;; esac
+      chain=${rule##*-j }
+      eval "iptables -w 5 -t nat -D ${rule#-A }" 2>/dev/null
+      case "$chain" in CNI-*) iptables -w 5 -t nat -F "$chain" 2>/dev/null; iptables -w 5 -t nat -X "$chain" 2>/dev/null ;; esac
+    done <"$PODS_DIR/nat.rules"
+  done
+}
