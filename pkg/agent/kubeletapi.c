@@ -25,7 +25,6 @@
 #define STEP_BYTES (256 << 10) /* read per loop iteration, at most */
 #define LINE_MAX_BYTES (1 << 20) /* a longer entry is dropped */
 #define FOLLOW_POLL 0.25       /* seconds between looks at a followed file */
-#define QUEUE_HIGH (512 << 10) /* pause reading while this much is unsent */
 
 typedef struct lstream lstream_t;
 
@@ -296,7 +295,7 @@ static void step(lstream_t *s) {
     return;
   }
   if (!eof) {
-    if (q > QUEUE_HIGH || !http_stream_writable(s->req))
+    if (!http_stream_writable(s->req))
       return; /* the drain callback goes on */
     later(s, 0);
     return;
