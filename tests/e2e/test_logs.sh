@@ -214,6 +214,37 @@ expect_output "--previous prints the previous run" '^run-[0-9]+$' kc logs crashe
 expect_output "--previous on a never restarted container: upstream's error" \
   'previous terminated container "a" in pod "two" not found' kc logs two -c a --previous
 
+# -f ends when the container exits
+kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: ender}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: e, image: $IMAGE, imagePullPolicy: Never, command: ["sh", "-c", "echo bye; sleep 3"]}
+EOF
+wait_for 30 running ender
+expect_output "logs -f ends when the container exits" '^bye$' \
+  timeout 25 kubectl --kubeconfig "$KC" logs -f ender
+
+# RBAC: pods/log is its own resource (a user who may get pods may not
+# read their logs without it)
+kc create role pod-reader --verb=get --resource=pods >/dev/null
+kc create rolebinding pod-reader --role=pod-reader --user=reader >/dev/null
+check "a pod reader may get the pod" kc get pod printer --as=reader
+expect_output "pods/log needs its own permission" 'cannot get resource "pods/log"' \
+  kc get --raw /api/v1/namespaces/default/pods/printer/log --as=reader
+
+# the kubelet API itself: a client certificate of the cluster CA is required
+TLS=$DIR/server/tls
+expect_output "kubelet API refuses a client without a certificate" '^Unauthorized$' \
+  curl -sk "https://127.0.0.1:$KPORT/healthz"
+expect_output "kubelet API /healthz with the admin certificate" '^ok$' \
+  curl -sk --cert "$TLS/client-admin.crt" --key "$TLS/client-admin.key" "https://127.0.0.1:$KPORT/healthz"
+expect_output "kubelet API /pods lists the node's pods" '"kind":"PodList".*"name":"printer"' \
+  curl -sk --cert "$TLS/client-admin.crt" --key "$TLS/client-admin.key" "https://127.0.0.1:$KPORT/pods"
+
 # a pod whose container has not started yet
 kc apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -236,5 +267,16 @@ from kubernetes import client, config
 config.load_kube_config(config_file=sys.argv[1])
 print(client.CoreV1Api().read_namespaced_pod_log("printer", "default"), end="")
 EOF
+
+# the server stops cleanly and the sanitizers saw nothing
+kill -TERM "$SERVER_PID" 2>/dev/null
+gone() { ! kill -0 "$SERVER_PID" 2>/dev/null; }
+wait_for 30 gone
+if grep -qE "AddressSanitizer|runtime error" "$DIR/server.log"; then
+  fail "no sanitizer reports in the server log" "$(grep -E -A5 "AddressSanitizer|runtime error" "$DIR/server.log" | head -n 30)"
+else
+  ok "no sanitizer reports in the server log"
+fi
+SERVER_PID=
 
 done_testing
