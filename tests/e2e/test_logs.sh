@@ -277,6 +277,8 @@ if grep -qE "AddressSanitizer|runtime error" "$DIR/server.log"; then
 else
   ok "no sanitizer reports in the server log"
 fi
+grep -q LeakSanitizer "$DIR/server.log" &&
+  grep -E "^(SUMMARY|Direct leak)" "$DIR/server.log" | head -n 10 | sed 's/^/# leak: /'
 SERVER_PID=
 
 done_testing
