@@ -58,6 +58,8 @@ static void on_chunk(const char *bytes, size_t len, void *data) {
     http_stream_begin(p->req, 200, "text/plain");
     p->begun = true;
   }
+  if (!len)
+    return;
   long q = http_stream_write(p->req, bytes, len);
   if (q < 0 || q > QUEUE_LIMIT) {
     /* gone, or reading far slower than the kubelet sends: end here rather

@@ -314,7 +314,16 @@ void client_req_cancel(client_req_t *r) {
 
 /* ---- delivery from the backend ---- */
 
-void client__deliver_head(client_req_t *r, int code) { r->code = code; }
+void client__deliver_head(client_req_t *r, int code) {
+  r->code = code;
+  if (r->raw && code >= 200 && code < 300 && r->chunk_cb) { /* the head: a proxy answers now */
+    r->busy++;
+    r->chunk_cb("", 0, r->data);
+    r->busy--;
+    if (r->cancelled && !r->busy)
+      req_free(r);
+  }
+}
 
 /* One watch line: {"type":..., "object":{...}}. Returns false when the
  * request was cancelled by the callback (r is then freed). */
@@ -347,7 +356,7 @@ static void finish(client_req_t *r, int err);
 
 void client__deliver_body(client_req_t *r, const char *data, size_t len) {
   if (r->raw && r->code >= 200 && r->code < 300) {
-    if (!len || !r->chunk_cb)
+    if (!len || !r->chunk_cb) /* (len 0 is the head's call only) */
       return;
     r->busy++;
     r->chunk_cb(data, len, r->data);

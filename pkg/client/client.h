@@ -140,7 +140,8 @@ client_req_t *client_watch(client_t *c, const client_ref_t *ref, const char *que
 
 /* A GET of target (path and raw query, "/containerLogs/ns/p/c?follow=true")
  * whose 2xx body is handed over as it arrives, to chunk_cb, without being
- * kept (a log stream); the request has its own connection and no time
+ * kept (a log stream), and once with len 0 when a 2xx head arrives (a
+ * proxy can answer at once); the request has its own connection and no time
  * limit but an idle one of 20 minutes. done_cb runs once at the end: code
  * 2xx with the body already streamed, or another code with up to 64 KiB
  * of the body in res->body (errors: the kubelet answers text). NULL for a

@@ -206,6 +206,8 @@ static int parse_head(hconn_t *c, const char *p, size_t len) {
     line = end;
   }
   client__deliver_head(c->cur->r, code);
+  if (!c->cur || !c->cur->r)
+    return -ECANCELED; /* the head's callback cancelled it (client_stream) */
   if (c->cur->head_only || code == 204 || code == 304 || (code >= 100 && code < 200)) {
     c->rstate = R_IDLE;
     return 1; /* complete */
