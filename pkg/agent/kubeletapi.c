@@ -106,7 +106,7 @@ static bool has_id(const cJSON *cs, const char *path) {
  * the container (running, else the last terminated one), or -1 with the
  * kubelet's message in msg. The runtime's attempt numbers are the
  * restart counts: the newest container is attempt restartCount. */
-static long pick_attempt(const cJSON *pod, const char *container, bool previous, char *msg,
+long agent__kubeletapi_attempt(const cJSON *pod, const char *container, bool previous, char *msg,
                          size_t msglen) {
   const char *podname = jstr(pod, "metadata.name");
   const cJSON *cs = container_status(pod, container);
@@ -403,7 +403,7 @@ static void container_logs(agent_kubeletapi_t *a, http_req_t *r, const char *res
   }
   bool previous = query_bool(r, "previous");
   char msg[600];
-  long attempt = pick_attempt(pod, cname, previous, msg, sizeof(msg));
+  long attempt = agent__kubeletapi_attempt(pod, cname, previous, msg, sizeof(msg));
   if (attempt < 0) {
     respond_text(r, 400, "%s", msg);
     return;

@@ -10,7 +10,10 @@
 #pragma once
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <cjson/cJSON.h>
 
 #include "agent/kubelet.h"
 
@@ -34,3 +37,10 @@ int agent_kubeletapi_start(struct ev_loop *loop, const agent_kubeletapi_opts_t *
 void agent_kubeletapi_set_kubelet(agent_kubeletapi_t *a, agent_kubelet_t *k);
 /* Close the listener and every stream. Accepts NULL. */
 void agent_kubeletapi_stop(agent_kubeletapi_t *a);
+
+/* Internal, for tests: the log file (attempt number) of container in pod
+ * that a request wants, from the pod's status as the kubelet chooses the
+ * container (the running one, else the last terminated; previous: the
+ * one before), or -1 with upstream's message in msg (400). */
+long agent__kubeletapi_attempt(const cJSON *pod, const char *container, bool previous, char *msg,
+                               size_t msglen);
