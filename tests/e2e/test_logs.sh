@@ -88,6 +88,7 @@ on_exit() {
     kc get pods -o wide 2>&1 | sed 's/^/#   /'
     echo "# server log (last 30 lines):"
     tail -n 30 "$DIR/server.log" 2>/dev/null | sed 's/^/#   /'
+    [ -f "$DIR/agent2.log" ] && { echo "# agent log (last 20 lines):"; tail -n 20 "$DIR/agent2.log" | sed 's/^/#   /'; }
   fi
   cleanup
 }
@@ -279,6 +280,52 @@ else
 fi
 grep -q LeakSanitizer "$DIR/server.log" &&
   grep -E "^(SUMMARY|Direct leak)" "$DIR/server.log" | head -n 10 | sed 's/^/# leak: /'
+SERVER_PID=
+
+# ---- `k3c agent` alone: its self-signed serving certificate ----
+S2=$DIR/s2
+A2=$DIR/a2
+mkdir -p "$S2" "$A2/agent/images"
+cp "$DIR/agent/images/busybox.tar" "$A2/agent/images/"
+KC2=$S2/kubeconfig.yaml
+"$K3C" server --config /dev/null --data-dir "$S2" --https-listen-port "$PORT" \
+  --bind-address 127.0.0.1 --write-kubeconfig "$KC2" --disable-agent >>"$DIR/server2.log" 2>&1 &
+SERVER_PID=$!
+kc2() { timeout 30 kubectl --kubeconfig "$KC2" --request-timeout=20s "$@"; }
+api_up() { kc2 get --raw /readyz; }
+wait_for 30 api_up || bail "second server answers" "$(tail -n 5 "$DIR/server2.log")"
+"$K3C" agent --config /dev/null --data-dir "$A2" --kubeconfig "$KC2" --node-name "$NODE-a" \
+  --cgroup-root "/$CG" --kubelet-port "$KPORT" >>"$DIR/agent2.log" 2>&1 &
+AGENT_PID=$!
+agent_ready() {
+  [ "$(kc2 get node "$NODE-a" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+wait_for 60 agent_ready || bail "k3c agent's node Ready" "$(tail -n 5 "$DIR/agent2.log")"
+kc2 apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: s, image: $IMAGE, imagePullPolicy: Never, command: ["sh", "-c", "echo from-agent; exec sleep 3600"]}
+EOF
+running2() { [ "$(kc2 get pod solo -o 'jsonpath={.status.phase}')" = Running ]; }
+wait_for 60 running2 || fail "pod on the k3c agent Running"
+has_solo() { kc2 logs solo | grep -q from-agent; }
+wait_for 10 has_solo
+expect_output "kubectl logs of a pod on a \`k3c agent\` node" '^from-agent$' kc2 logs solo
+kill -TERM "$AGENT_PID" 2>/dev/null
+gone_agent() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+wait_for 30 gone_agent
+kill -TERM "$SERVER_PID" 2>/dev/null
+wait_for 30 gone
+if grep -qE "AddressSanitizer|runtime error" "$DIR/server2.log" "$DIR/agent2.log"; then
+  fail "no sanitizer reports in the agent's and second server's logs" \
+    "$(grep -hE -A5 "AddressSanitizer|runtime error" "$DIR/server2.log" "$DIR/agent2.log" | head -n 30)"
+else
+  ok "no sanitizer reports in the agent's and second server's logs"
+fi
 SERVER_PID=
 
 done_testing
