@@ -4,6 +4,7 @@
 #include "agent/cni.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,10 @@ int agent_cni_subnet(const char *pod_cidr, const char *cluster_cidr, char *ret, 
   const char *cidr = pod_cidr && pod_cidr[0] ? pod_cidr : cluster_cidr;
   char addr[64];
   unsigned bits = 0;
-  if (!cidr || sscanf(cidr, "%63[0-9.]/%u", addr, &bits) != 2 || bits > 32) {
+  int end = 0;
+  /* The whole string: "10.42.0.0/16x" is no CIDR either. */
+  if (!cidr || sscanf(cidr, "%63[0-9.]/%2u%n", addr, &bits, &end) != 2 || cidr[end] ||
+      bits > 32) {
     snprintf(err, errlen, "%s is not an IPv4 CIDR (such as 10.42.0.0/16)", cidr ? cidr : "(none)");
     return -EINVAL;
   }
@@ -39,26 +43,49 @@ int agent_cni_subnet(const char *pod_cidr, const char *cluster_cidr, char *ret, 
 
 int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet,
                     const char *ipam_dir, char *err, size_t errlen) {
-  char path[4096], body[2048];
+  char path[4096];
   int r = fs_mkdir_p(conf_dir, 0755);
   if (r < 0) {
     snprintf(err, errlen, "%s: %s", conf_dir, strerror(-r));
     return r;
   }
-  int n = snprintf(body, sizeof(body),
-                   "{\"cniVersion\":\"1.0.0\",\"name\":\"k3c\",\"plugins\":["
-                   "{\"type\":\"bridge\",\"bridge\":\"%s\",\"isGateway\":true,\"ipMasq\":true,"
-                   "\"hairpinMode\":true,\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{"
-                   "\"subnet\":\"%s\"}]],\"routes\":[{\"dst\":\"0.0.0.0/0\"}],"
-                   "\"dataDir\":\"%s\"}},"
-                   "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}}]}\n",
-                   bridge, subnet, ipam_dir);
-  if (n < 0 || (size_t)n >= sizeof(body)) {
-    snprintf(err, errlen, "CNI config too long");
-    return -E2BIG;
+  /* Built with cJSON so that any name or path comes out as valid JSON. */
+  cJSON *doc = cJSON_CreateObject();
+  cJSON_AddStringToObject(doc, "cniVersion", "1.0.0");
+  cJSON_AddStringToObject(doc, "name", "k3c");
+  cJSON *plugins = cJSON_AddArrayToObject(doc, "plugins");
+  cJSON *br = cJSON_CreateObject();
+  cJSON_AddStringToObject(br, "type", "bridge");
+  cJSON_AddStringToObject(br, "bridge", bridge);
+  cJSON_AddBoolToObject(br, "isGateway", 1);
+  cJSON_AddBoolToObject(br, "ipMasq", 1);
+  cJSON_AddBoolToObject(br, "hairpinMode", 1);
+  cJSON *ipam = cJSON_AddObjectToObject(br, "ipam");
+  cJSON_AddStringToObject(ipam, "type", "host-local");
+  cJSON *range = cJSON_CreateObject();
+  cJSON_AddStringToObject(range, "subnet", subnet);
+  cJSON *set = cJSON_CreateArray();
+  cJSON_AddItemToArray(set, range);
+  cJSON_AddItemToArray(cJSON_AddArrayToObject(ipam, "ranges"), set);
+  cJSON *route = cJSON_CreateObject();
+  cJSON_AddStringToObject(route, "dst", "0.0.0.0/0");
+  cJSON_AddItemToArray(cJSON_AddArrayToObject(ipam, "routes"), route);
+  cJSON_AddStringToObject(ipam, "dataDir", ipam_dir);
+  cJSON_AddItemToArray(plugins, br);
+  cJSON *pm = cJSON_CreateObject();
+  cJSON_AddStringToObject(pm, "type", "portmap");
+  cJSON_AddBoolToObject(cJSON_AddObjectToObject(pm, "capabilities"), "portMappings", 1);
+  cJSON_AddItemToArray(plugins, pm);
+  char *body = cJSON_PrintUnformatted(doc);
+  cJSON_Delete(doc);
+  if (!body) {
+    snprintf(err, errlen, "CNI config: out of memory");
+    return -ENOMEM;
   }
+  size_t n = strlen(body);
   snprintf(path, sizeof(path), "%s/10-k3c.conflist", conf_dir);
-  if ((r = fs_write_atomic(path, body, (size_t)n, 0644)) < 0)
+  if ((r = fs_write_atomic(path, body, n, 0644)) < 0)
     snprintf(err, errlen, "%s: %s", path, strerror(-r));
+  cJSON_free(body);
   return r;
 }

@@ -178,6 +178,13 @@ static cJSON *container_status(const cJSON *spec, const agent_podstatus_in_t *in
     cJSON_AddStringToObject(r, "startedAt", ts);
     ready = !init;
     started = true;
+    const cJSON *pr = in->probes ? cJSON_GetObjectItemCaseSensitive(in->probes, l->id) : NULL;
+    if (!init && (pr || cJSON_GetObjectItemCaseSensitive(spec, "readinessProbe")))
+      ready = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr, "ready"));
+    if (pr || cJSON_GetObjectItemCaseSensitive(spec, "startupProbe"))
+      started = pr ? cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr, "started")) : false;
+    if (!started)
+      ready = false;
   } else if (exited(l)) {
     cJSON_AddItemToObject(state, "terminated", terminated(l));
     ready = init && l->exit_code == 0;
@@ -298,6 +305,11 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
   bool init_failed;
   bool init_done = initialized(pod, in, &init_failed);
   const char *ph = phase(pod, in);
+  /* Upstream never moves a pod out of a terminal phase (its containers may
+   * be gone since). */
+  const char *old_ph = jstr(old, "phase");
+  if (old_ph && (!strcmp(old_ph, "Succeeded") || !strcmp(old_ph, "Failed")))
+    ph = !strcmp(old_ph, "Succeeded") ? "Succeeded" : "Failed";
   cJSON_DeleteItemFromObjectCaseSensitive(st, "phase");
   cJSON_AddStringToObject(st, "phase", ph);
 
@@ -314,14 +326,21 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
     cJSON_DeleteItemFromObjectCaseSensitive(st, "initContainerStatuses");
     cJSON_AddItemToObject(st, "initContainerStatuses", ics);
   }
+  /* Upstream's default waiting reason: PodInitializing in any pod with init
+   * containers (also once they are done), else ContainerCreating. */
+  bool has_init = cJSON_GetArraySize(json_get_path(pod, "spec.initContainers")) > 0;
+  bool app_started = false; /* a container ran: the pod was initialized */
   cJSON *cs = cJSON_CreateArray();
   cJSON_ArrayForEach(c, json_get_path(pod, "spec.containers")) {
     bool ready;
     cJSON_AddItemToArray(
-        cs, container_status(c, in, false, init_done ? "ContainerCreating" : "PodInitializing",
+        cs, container_status(c, in, false, has_init ? "PodInitializing" : "ContainerCreating",
                              &ready));
     if (!ready)
       cJSON_AddItemToArray(unready, cJSON_CreateString(jstr(c, "name")));
+    const agent_rt_container_t *l = agent_podstatus_latest(in, jstr(c, "name"), false);
+    if (l && l->state != CRI_CONTAINER_CREATED)
+      app_started = true;
   }
   cJSON_DeleteItemFromObjectCaseSensitive(st, "containerStatuses");
   cJSON_AddItemToObject(st, "containerStatuses", cs);
@@ -336,11 +355,13 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
         strcmp(t, "ContainersReady") && strcmp(t, "Ready"))
       cJSON_AddItemToArray(conds, cJSON_Duplicate(o, 1));
   }
-  bool terminal = !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed");
+  bool succeeded = !strcmp(ph, "Succeeded"), terminal = succeeded || !strcmp(ph, "Failed");
   condition(conds, old_conds, "PodReadyToStartContainers", in->sandbox_ready && !terminal, NULL,
             NULL, now);
   char msg[1024];
-  if (init_done || terminal) {
+  if (succeeded) {
+    condition(conds, old_conds, "Initialized", true, "PodCompleted", NULL, now);
+  } else if (init_done || app_started) {
     condition(conds, old_conds, "Initialized", true, NULL, NULL, now);
   } else {
     names_message(msg, sizeof(msg), "incomplete", uninit);
@@ -351,8 +372,9 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
     condition(conds, old_conds, "Ready", true, NULL, NULL, now);
     condition(conds, old_conds, "ContainersReady", true, NULL, NULL, now);
   } else if (terminal) {
-    condition(conds, old_conds, "Ready", false, "PodCompleted", NULL, now);
-    condition(conds, old_conds, "ContainersReady", false, "PodCompleted", NULL, now);
+    const char *why = succeeded ? "PodCompleted" : "PodFailed";
+    condition(conds, old_conds, "Ready", false, why, NULL, now);
+    condition(conds, old_conds, "ContainersReady", false, why, NULL, now);
   } else {
     names_message(msg, sizeof(msg), "unready", unready);
     condition(conds, old_conds, "Ready", false, "ContainersNotReady", msg, now);

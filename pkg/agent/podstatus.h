@@ -25,6 +25,10 @@ typedef struct {
    * object name -> {"reason": ..., "message": ...} (CrashLoopBackOff,
    * ErrImagePull, ...). May be NULL. */
   const cJSON *waiting;
+  /* Probe results (prober.h): container id -> {"ready": bool, "started":
+   * bool}. A running container with a readinessProbe (startupProbe) and
+   * no result yet is not ready (started). May be NULL. */
+  const cJSON *probes;
   time_t now;
 } agent_podstatus_in_t;
 
@@ -43,7 +47,7 @@ bool agent_podstatus_terminal(const cJSON *pod, const agent_podstatus_in_t *in);
 
 /* The new status (caller frees): pod's current status with the fields
  * above replaced; conditions keep their lastTransitionTime while their
- * status stays. */
+ * status stays, and a pod already Succeeded or Failed keeps its phase. */
 cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in);
 
 /* RFC 3339 of ns nanoseconds since the epoch, in out (>= 32 bytes). */

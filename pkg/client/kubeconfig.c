@@ -44,8 +44,10 @@ static const cJSON *kc_entry(const cJSON *doc, const char *list, const char *fie
   return NULL;
 }
 
-/* A PEM from "<field>-data" (base64) or "<field>" (a file path). */
-static int kc_pem(const cJSON *obj, const char *field, char **ret, char *err, size_t errlen) {
+/* A PEM from "<field>-data" (base64) or "<field>" (a file path; relative
+ * to the kubeconfig's directory dir, as kubectl resolves it). */
+static int kc_pem(const cJSON *obj, const char *field, const char *dir, char **ret, char *err,
+                  size_t errlen) {
   char name[64];
   snprintf(name, sizeof(name), "%s-data", field);
   const char *data = jstr(obj, name);
@@ -64,14 +66,16 @@ static int kc_pem(const cJSON *obj, const char *field, char **ret, char *err, si
   const char *path = jstr(obj, field);
   if (!path)
     return 0;
-  int r = fs_read_file(path, 1 << 20, ret, NULL);
+  char *full = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", dir, path);
+  int r = fs_read_file(full, 1 << 20, ret, NULL);
   if (r < 0)
-    snprintf(err, errlen, "%s %s: %s", field, path, strerror(-r));
+    snprintf(err, errlen, "%s %s: %s", field, full, strerror(-r));
+  free(full);
   return r;
 }
 
 int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, size_t errlen) {
-  char *text = NULL;
+  char *text = NULL, *dir = NULL;
   size_t len = 0;
   cJSON *doc = NULL;
   int r = fs_read_file(path, 1 << 20, &text, &len);
@@ -85,19 +89,31 @@ int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, 
     goto out;
   }
   const char *cur = jstr(doc, "current-context");
+  if (cur && !cur[0])
+    cur = NULL;
   const cJSON *ctx = kc_entry(doc, "contexts", "context", cur);
+  r = -EINVAL;
+  if (cur && !ctx) {
+    /* Not some other cluster: kubectl refuses too. */
+    snprintf(err, errlen, "%s: no context named %s (its current-context)", path, cur);
+    goto out;
+  }
   const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? jstr(ctx, "cluster") : NULL);
   const cJSON *user = kc_entry(doc, "users", "user", ctx ? jstr(ctx, "user") : NULL);
-  r = -EINVAL;
   if (!cluster || !jstr(cluster, "server")) {
     snprintf(err, errlen, "%s: no cluster with a server", path);
     goto out;
   }
   k->server = xstrdup(jstr(cluster, "server"));
-  if ((r = kc_pem(cluster, "certificate-authority", &k->ca, err, errlen)) < 0 ||
-      (r = kc_pem(user, "client-certificate", &k->cert, err, errlen)) < 0 ||
-      (r = kc_pem(user, "client-key", &k->key, err, errlen)) < 0)
+  const char *slash = strrchr(path, '/');
+  dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+  char perr[384] = "";
+  if ((r = kc_pem(cluster, "certificate-authority", dir, &k->ca, perr, sizeof(perr))) < 0 ||
+      (r = kc_pem(user, "client-certificate", dir, &k->cert, perr, sizeof(perr))) < 0 ||
+      (r = kc_pem(user, "client-key", dir, &k->key, perr, sizeof(perr))) < 0) {
+    snprintf(err, errlen, "%s: %s", path, perr);
     goto out;
+  }
   if (jstr(user, "token"))
     k->token = xstrdup(jstr(user, "token"));
   r = -EINVAL;
@@ -113,6 +129,7 @@ int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, 
 out:
   cJSON_Delete(doc);
   free(text);
+  free(dir);
   return r;
 }
 

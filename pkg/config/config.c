@@ -52,6 +52,9 @@ static const opt_t opts[] = {
      "resources held back for the operating system, same form as kube-reserved", 0, 0},
     {"kubelet-port", 0, NULL, T_INT, OFF(kubelet_port), "10250", SRV | AGT,
      "HTTPS port of the kubelet API (logs); 0 disables it", 0, 65535},
+    {"private-registry", 0, NULL, T_STRING, OFF(private_registry), "/etc/k3c/registries.yaml",
+     SRV | AGT, "registry mirrors and credentials for containerd, k3s's registries.yaml format "
+     "(used when the file exists)", 0, 0},
     {"cgroup-root", 0, NULL, T_STRING, OFF(cgroup_root), "/", SRV | AGT,
      "cgroup under which pods' cgroups are made (<root>/kubepods)", 0, 0},
     {"token", 't', "K3C_TOKEN", T_STRING, OFF(token), NULL, ALL,
