@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/cni.h"
@@ -20,6 +21,7 @@
 #include "agent/host.h"
 #include "agent/images.h"
 #include "agent/kubelet.h"
+#include "agent/kubeletapi.h"
 #include "agent/node.h"
 #include "agent/pause.h"
 #include "agent/registries.h"
@@ -28,6 +30,7 @@
 #include "client/kubeconfig.h"
 #include "cri/cri.h"
 #include "json/util.h"
+#include "tls/cert.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -50,6 +53,7 @@ struct agent {
   agent_workers_t *jobs;   /* one thread for image imports */
   agent_node_t *node;
   agent_kubelet_t *kubelet;
+  agent_kubeletapi_t *api; /* :10250 */
   ev_timer tick;
   ev_timer recheck;        /* soon again while the runtime is not ready */
   bool runtime_up, runtime_ready, network_ready, imported, import_busy, status_busy;
@@ -89,6 +93,9 @@ static void post_status(agent_t *a) {
                                      a->cfg->system_reserved, a->runtime_version,
                                      a->kubelet_version, err, sizeof(err));
   if (st) {
+    cJSON *port = (cJSON *)json_get_path(st, "daemonEndpoints.kubeletEndpoint.Port");
+    if (cJSON_IsNumber(port) && a->cfg->kubelet_port > 0)
+      cJSON_SetNumberValue(port, a->cfg->kubelet_port);
     agent_node_set_status(a->node, st);
     if (a->kubelet)
       agent_kubelet_set_allocatable(a->kubelet, cJSON_GetObjectItemCaseSensitive(st, "allocatable"));
@@ -279,6 +286,7 @@ static void kubelet_start(agent_t *a) {
     log_error("agent", "cannot start the pod workers: %s", strerror(-r));
     return;
   }
+  agent_kubeletapi_set_kubelet(a->api, a->kubelet);
   log_info("agent", "running the pods of node %s", a->node_name);
   post_status(a); /* also tells the kubelet the node's allocatable */
 }
@@ -354,6 +362,64 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void node_registered(void *data, agent_node_t *n) {
   log_info("agent", "node %s registered", agent_node_name(n));
+}
+
+/* ---- the kubelet API ---- */
+
+/* A self-signed serving certificate for the node's names, as a kubelet
+ * without --tls-cert-file makes (the API server does not verify it). */
+static int self_signed(agent_t *a, char **ret_cert, char **ret_key, char *err, size_t errlen) {
+  tls_san_t san;
+  tls_san_init(&san);
+  tls_san_add(&san, a->node_name);
+  tls_san_add(&san, a->host.hostname);
+  if (a->node_ip[0])
+    tls_san_add(&san, a->node_ip);
+  tls_san_add(&san, "127.0.0.1");
+  char cn[300];
+  snprintf(cn, sizeof(cn), "%s@%lld", a->node_name, (long long)time(NULL));
+  tls_cert_spec_t spec = {.cn = cn, .usage = TLS_USAGE_SERVER, .san = &san, .days = 365};
+  char *key = NULL, *cert = NULL;
+  int r = tls_key_generate(&key, err, errlen);
+  if (r == 0)
+    r = tls_cert_create(&spec, key, NULL, NULL, &cert, err, errlen);
+  tls_san_done(&san);
+  if (r < 0) {
+    free(key);
+    return r;
+  }
+  *ret_cert = cert;
+  *ret_key = key;
+  return 0;
+}
+
+static int start_api(agent_t *a, const agent_opts_t *o, char *err, size_t errlen) {
+  if (!o->client_ca_pem) {
+    snprintf(err, errlen, "the kubelet API needs the cluster CA (to verify its clients)");
+    return -EINVAL;
+  }
+  char *cert = NULL, *key = NULL, cerr[256];
+  int r = 0;
+  if (!o->serving_cert_pem && (r = self_signed(a, &cert, &key, cerr, sizeof(cerr))) < 0) {
+    snprintf(err, errlen, "kubelet serving certificate: %s", cerr);
+    return r;
+  }
+  agent_kubeletapi_opts_t ko = {
+      .bind_address = "0.0.0.0",
+      .port = a->cfg->kubelet_port,
+      .cert_pem = cert ? cert : o->serving_cert_pem,
+      .key_pem = key ? key : o->serving_key_pem,
+      .client_ca_pem = o->client_ca_pem,
+  };
+  char herr[256];
+  r = agent_kubeletapi_start(a->loop, &ko, &a->api, herr, sizeof(herr));
+  free(cert);
+  free(key);
+  if (r < 0)
+    snprintf(err, errlen, "kubelet API: %s", herr);
+  else
+    log_info("agent", "kubelet API on :%d", a->cfg->kubelet_port);
+  return r;
 }
 
 /* ---- lifetime ---- */
@@ -448,6 +514,9 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     goto fail;
   }
 
+  if (cfg->kubelet_port > 0 && (r = start_api(a, o, err, errlen)) < 0)
+    goto fail;
+
   char lerr[256];
   cJSON *labels = agent_host_labels(a->node_name, o->control_plane, &cfg->node_label, lerr,
                                     sizeof(lerr));
@@ -502,6 +571,8 @@ void agent_free(agent_t *a) {
     return;
   ev_timer_stop(a->loop, &a->tick);
   ev_timer_stop(a->loop, &a->recheck);
+  agent_kubeletapi_set_kubelet(a->api, NULL);
+  agent_kubeletapi_stop(a->api);
   agent_kubelet_free(a->kubelet);
   agent_workers_free(a->jobs);
   client_informer_free(a->self);
@@ -522,6 +593,7 @@ void agent_free(agent_t *a) {
 typedef struct {
   const k3c_config_t *cfg;
   const char *server;
+  const char *ca_pem; /* the cluster CA, from the kubeconfig */
   client_t *c;
   agent_hollow_t *h;
   agent_t *agent;
@@ -582,7 +654,7 @@ static void version_done(const client_result_t *res, void *data) {
     r = start_hollow(run, v);
   } else {
     char err[512];
-    agent_opts_t o = {.cfg = run->cfg, .kubelet_version = v};
+    agent_opts_t o = {.cfg = run->cfg, .kubelet_version = v, .client_ca_pem = run->ca_pem};
     if ((r = agent_new(loop, run->c, &o, &run->agent, err, sizeof(err))) < 0)
       log_error("agent", "%s", err);
   }
@@ -618,7 +690,7 @@ int agent_run(const k3c_config_t *cfg) {
   }
   signal(SIGPIPE, SIG_IGN);
   struct ev_loop *loop = ev_default_loop(0);
-  run_t run = {.cfg = cfg, .server = k.server};
+  run_t run = {.cfg = cfg, .server = k.server, .ca_pem = k.ca};
   client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
                             .key_pem = k.key, .bearer = k.token, .max_connections = 8};
   if (client_https_new(loop, &ho, &run.c, err, sizeof(err)) < 0) {

@@ -22,6 +22,11 @@ typedef struct {
   const k3c_config_t *cfg;     /* borrowed; outlives the agent */
   bool control_plane;          /* the server's own node (node-role labels) */
   const char *kubelet_version; /* status.nodeInfo.kubeletVersion */
+  /* The kubelet API (cfg->kubelet_port): the CA of the clients it accepts
+   * (the cluster CA; required for the API), and its serving certificate
+   * and key (NULL: a self-signed one). Used during agent_new only. */
+  const char *client_ca_pem;
+  const char *serving_cert_pem, *serving_key_pem;
 } agent_opts_t;
 
 /* Start the agent on c (which must outlive it). Needs root. Returns 0 and

@@ -692,3 +692,24 @@ void agent_kubelet_stats(const agent_kubelet_t *k, unsigned *ret_syncs, unsigned
   *ret_syncs = k->syncs;
   *ret_running = k->running;
 }
+
+const cJSON *agent_kubelet_pod(const agent_kubelet_t *k, const char *ns, const char *name) {
+  return client_informer_get(k->pods, ns, name);
+}
+
+cJSON *agent_kubelet_pod_list(const agent_kubelet_t *k) {
+  cJSON *list = cJSON_CreateObject();
+  cJSON_AddStringToObject(list, "kind", "PodList");
+  cJSON_AddStringToObject(list, "apiVersion", "v1");
+  cJSON_AddObjectToObject(list, "metadata");
+  cJSON *items = cJSON_AddArrayToObject(list, "items");
+  size_t n = 0;
+  const cJSON **pods = client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NODE,
+                                             k->node_name, &n);
+  for (size_t i = 0; i < n; i++)
+    cJSON_AddItemToArray(items, cJSON_Duplicate(pods[i], 1));
+  free(pods);
+  return list;
+}
+
+const char *agent_kubelet_logs_dir(const agent_kubelet_t *k) { return k->o.node.logs_dir; }

@@ -41,3 +41,12 @@ void agent_kubelet_runtime_restarted(agent_kubelet_t *k);
 void agent_kubelet_set_allocatable(agent_kubelet_t *k, const cJSON *allocatable);
 /* Pods synced, and pod syncs in flight (for tests and logs). */
 void agent_kubelet_stats(const agent_kubelet_t *k, unsigned *ret_syncs, unsigned *ret_running);
+
+/* ---- for the kubelet API (kubeletapi.h) ---- */
+/* Pod ns/name of this node as the informer holds it, or NULL. Borrowed:
+ * valid until control returns to the loop. */
+const cJSON *agent_kubelet_pod(const agent_kubelet_t *k, const char *ns, const char *name);
+/* This node's pods as a v1 PodList (caller frees with cJSON_Delete). */
+cJSON *agent_kubelet_pod_list(const agent_kubelet_t *k);
+/* The directory of the pods' log directories (<ns>_<pod>_<uid>/). */
+const char *agent_kubelet_logs_dir(const agent_kubelet_t *k);

@@ -35,6 +35,10 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
       opts->not_ready_toleration_seconds > 0 ? opts->not_ready_toleration_seconds : 300;
   srv->unreachable_toleration_seconds =
       opts->unreachable_toleration_seconds > 0 ? opts->unreachable_toleration_seconds : 300;
+  if (opts->kubelet_client_cert_pem && opts->kubelet_client_key_pem) {
+    srv->kubelet_cert_pem = xstrdup(opts->kubelet_client_cert_pem);
+    srv->kubelet_key_pem = xstrdup(opts->kubelet_client_key_pem);
+  }
   ev_timer_init(&srv->reconcile, NULL, 0, 0);
   int r = api__ipalloc_new(srv, err, errlen);
   if (r == 0 && opts->token_auth_file)
@@ -70,6 +74,8 @@ void api_server_free(api_server_t *srv) {
   api__tokens_free(srv);
   api__ipalloc_free(srv);
   free(srv->service_cidr);
+  free(srv->kubelet_cert_pem);
+  free(srv->kubelet_key_pem);
   free(srv->advertise_ip);
   free(srv);
 }
@@ -336,7 +342,7 @@ void api_server_handle(http_req_t *req, void *data) {
   }
   api__crd_warn(req, call.view);
   call.want_table = api__wants_table(req);
-  if (api__action(&call))
+  if (api__action(&call) || api__pod_log(&call))
     goto out;
   if (api__params_check(&call, &st) < 0) {
     api__respond_status(req, &st);

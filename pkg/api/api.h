@@ -24,6 +24,10 @@ typedef struct {
    * upstream's --default-not-ready-toleration-seconds and
    * --default-unreachable-toleration-seconds). */
   int not_ready_toleration_seconds, unreachable_toleration_seconds;
+  /* The client certificate and key (PEM) pods/log presents to kubelets
+   * (CN system:kube-apiserver, signed by the cluster CA); NULL: logs
+   * answer 503. Copied. */
+  const char *kubelet_client_cert_pem, *kubelet_client_key_pem;
 } api_server_opts_t;
 
 /* Create the API server over an open store. Loads allocator state from the

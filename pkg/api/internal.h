@@ -45,6 +45,7 @@ struct api_server {
     int n;
   } pdb_pending[16];
   unsigned pdb_pending_next;
+  char *kubelet_cert_pem, *kubelet_key_pem; /* pods/log's client certificate */
 };
 
 typedef struct {
@@ -82,6 +83,11 @@ bool api__wants_table(http_req_t *req);
 void api__add_warning(http_req_t *req, const char *text);
 /* Query boolean as upstream decodes one: absent, "0" and "false" are false. */
 bool api__query_bool(http_req_t *req, const char *name);
+
+/* ---- pods/log (podlog.c) ---- */
+/* GET …/pods/<name>/log: proxied to the pod's kubelet. Returns true when
+ * the call was that (and is answered). */
+bool api__pod_log(api_call_t *call);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,

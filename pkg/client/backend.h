@@ -39,6 +39,8 @@ struct client_req {
   bool watch;
   client_done_cb done_cb;
   client_event_cb event_cb;
+  client_chunk_cb chunk_cb; /* client_stream: raw body chunks */
+  bool raw;                 /* client_stream (watch is set too: own connection) */
   void *data;
   int code;
   buf_t body;       /* the whole body, or the current partial watch line */

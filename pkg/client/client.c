@@ -267,6 +267,32 @@ client_req_t *client_delete(client_t *c, const client_ref_t *ref, const cJSON *o
                cb, data);
 }
 
+client_req_t *client_stream(client_t *c, const char *target, client_chunk_cb chunk_cb,
+                            client_done_cb done_cb, void *data) {
+  if (!target || target[0] != '/' || strlen(target) >= 8192 || strpbrk(target, "# \r\n"))
+    return NULL;
+  const char *headers[] = {"Accept", "*/*", "User-Agent", c->user_agent, NULL};
+  client_req_t *r = xcalloc(1, sizeof(*r));
+  r->c = c;
+  r->watch = true; /* the backends' long-request handling: own connection */
+  r->raw = true;
+  r->chunk_cb = chunk_cb;
+  r->done_cb = done_cb;
+  r->data = data;
+  buf_init(&r->body, 64 << 10);
+  r->next = c->reqs;
+  if (r->next)
+    r->next->prev = r;
+  c->reqs = r;
+  int e = c->be->start(c, r, "GET", target, headers, "", 0);
+  if (e < 0) {
+    req_unlink(r);
+    req_free(r);
+    return NULL;
+  }
+  return r;
+}
+
 client_req_t *client_watch(client_t *c, const client_ref_t *ref, const char *query,
                            client_event_cb event_cb, client_done_cb done_cb, void *data) {
   client_ref_t l = *ref;
@@ -288,7 +314,16 @@ void client_req_cancel(client_req_t *r) {
 
 /* ---- delivery from the backend ---- */
 
-void client__deliver_head(client_req_t *r, int code) { r->code = code; }
+void client__deliver_head(client_req_t *r, int code) {
+  r->code = code;
+  if (r->raw && code >= 200 && code < 300 && r->chunk_cb) { /* the head: a proxy answers now */
+    r->busy++;
+    r->chunk_cb("", 0, r->data);
+    r->busy--;
+    if (r->cancelled && !r->busy)
+      req_free(r);
+  }
+}
 
 /* One watch line: {"type":..., "object":{...}}. Returns false when the
  * request was cancelled by the callback (r is then freed). */
@@ -320,6 +355,18 @@ static bool watch_line(client_req_t *r, const char *line, size_t len) {
 static void finish(client_req_t *r, int err);
 
 void client__deliver_body(client_req_t *r, const char *data, size_t len) {
+  if (r->raw && r->code >= 200 && r->code < 300) {
+    if (!len || !r->chunk_cb) /* (len 0 is the head's call only) */
+      return;
+    r->busy++;
+    r->chunk_cb(data, len, r->data);
+    r->busy--;
+    if (r->cancelled && !r->busy)
+      req_free(r);
+    return;
+  }
+  if (r->raw && r->body.len + len > r->body.limit) /* an error's text: keep its start */
+    len = r->body.limit - r->body.len;
   if (!r->watch || r->code != 200) {
     if (buf_append(&r->body, data, len) < 0) {
       client_t *c = r->c;
@@ -361,8 +408,9 @@ void client__deliver_body(client_req_t *r, const char *data, size_t len) {
 
 /* Call done_cb with the assembled result and free r (already unlinked). */
 static void finish(client_req_t *r, int err) {
-  client_result_t res = {.code = err ? 0 : r->code, .err = err, .reason = "", .message = ""};
-  if (!err && !(r->watch && r->code == 200) && r->body.len) {
+  client_result_t res = {.code = err ? 0 : r->code, .err = err, .reason = "", .message = "",
+                         .body = r->body.data ? r->body.data : "", .body_len = r->body.len};
+  if (!err && !(r->watch && r->code == 200) && !r->raw && r->body.len) {
     res.obj = cJSON_ParseWithLength(r->body.data, r->body.len);
     if (res.code >= 400) {
       const cJSON *kind = cJSON_GetObjectItemCaseSensitive(res.obj, "kind");

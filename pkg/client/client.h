@@ -44,6 +44,8 @@ typedef struct {
   const char *reason;
   const char *message;
   cJSON *obj;
+  const char *body; /* the raw body ("" when none or streamed), body_len bytes */
+  size_t body_len;
 } client_result_t;
 
 typedef void (*client_done_cb)(const client_result_t *res, void *data);
@@ -70,6 +72,10 @@ typedef struct {
   size_t max_body_bytes;   /* response bodies; default 16 MiB */
   double timeout;          /* seconds for a non-watch request; default 30 */
   int max_connections;     /* parallel connections; default 4 (+1 per watch) */
+  /* Do not verify the server's certificate (ca_pem may then be NULL): the
+   * API server calling kubelets, whose serving certificates are
+   * self-signed, as upstream's default does. */
+  bool insecure_skip_verify;
 } client_https_opts_t;
 
 /* HTTPS: an HTTP/1.1 client over mbedTLS. Returns 0 or a negative errno
@@ -131,6 +137,18 @@ client_req_t *client_get_path(client_t *c, const char *path, client_done_cb cb, 
 typedef void (*client_event_cb)(const char *type, cJSON *obj, void *data);
 client_req_t *client_watch(client_t *c, const client_ref_t *ref, const char *query,
                            client_event_cb event_cb, client_done_cb done_cb, void *data);
+
+/* A GET of target (path and raw query, "/containerLogs/ns/p/c?follow=true")
+ * whose 2xx body is handed over as it arrives, to chunk_cb, without being
+ * kept (a log stream), and once with len 0 when a 2xx head arrives (a
+ * proxy can answer at once); the request has its own connection and no time
+ * limit but an idle one of 20 minutes. done_cb runs once at the end: code
+ * 2xx with the body already streamed, or another code with up to 64 KiB
+ * of the body in res->body (errors: the kubelet answers text). NULL for a
+ * target not starting with '/' or over 8 KiB. */
+typedef void (*client_chunk_cb)(const char *bytes, size_t len, void *data);
+client_req_t *client_stream(client_t *c, const char *target, client_chunk_cb chunk_cb,
+                            client_done_cb done_cb, void *data);
 
 /* Stop a request: no callback runs for it after this call. */
 void client_req_cancel(client_req_t *r);

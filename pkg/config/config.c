@@ -50,6 +50,8 @@ static const opt_t opts[] = {
      0, 0},
     {"system-reserved", 0, NULL, T_STRING, OFF(system_reserved), "", SRV | AGT,
      "resources held back for the operating system, same form as kube-reserved", 0, 0},
+    {"kubelet-port", 0, NULL, T_INT, OFF(kubelet_port), "10250", SRV | AGT,
+     "HTTPS port of the kubelet API (logs); 0 disables it", 0, 65535},
     {"private-registry", 0, NULL, T_STRING, OFF(private_registry), "/etc/k3c/registries.yaml",
      SRV | AGT, "registry mirrors and credentials for containerd, k3s's registries.yaml format "
      "(used when the file exists)", 0, 0},

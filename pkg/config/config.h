@@ -42,6 +42,7 @@ typedef struct {
   /* server */
   char *bind_address;
   int https_listen_port;
+  int kubelet_port; /* the kubelet API (logs); 0: off */
   config_list_t tls_san;
   char *write_kubeconfig;
   int write_kubeconfig_mode;

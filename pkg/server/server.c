@@ -100,6 +100,8 @@ int server_run(const k3c_config_t *cfg) {
   controller_nodelifecycle_t *nlc = NULL;
   controller_nodeipam_t *ipam = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
+  char *kubelet_client_cert = NULL, *kubelet_client_key = NULL;
+  char *kubelet_serving_cert = NULL, *kubelet_serving_key = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
   ev_signal_init(&sigterm, on_signal, SIGTERM);
@@ -146,7 +148,42 @@ int server_run(const k3c_config_t *cfg) {
   }
   log_info("server", "datastore %s at revision %lld", db_path, (long long)store_revision(store));
   tokens_path = xasprintf("%s/tokens.csv", dir);
+  /* pods/log's client certificate for the kubelets, and this node's
+   * kubelet serving certificate: issued by the cluster CA at each start. */
+  static const char *const apiserver_orgs[] = {"system:masters", NULL};
+  tls_cert_spec_t kcs = {.cn = "system:kube-apiserver", .orgs = apiserver_orgs,
+                         .usage = TLS_USAGE_CLIENT};
+  if ((r = tls_pki_issue(&pki, &kcs, &kubelet_client_cert, &kubelet_client_key, err,
+                         sizeof(err))) < 0) {
+    log_error("server", "kubelet client certificate: %s", err);
+    goto out;
+  }
+  if (!cfg->disable_agent && cfg->kubelet_port > 0) {
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0)
+      host[0] = '\0';
+    tls_san_t ksan;
+    tls_san_init(&ksan);
+    tls_san_add(&ksan, "localhost");
+    tls_san_add(&ksan, "127.0.0.1");
+    if (host[0])
+      tls_san_add(&ksan, host);
+    if (cfg->node_name && cfg->node_name[0])
+      tls_san_add(&ksan, cfg->node_name);
+    for (size_t i = 0; i < cfg->node_ip.n; i++)
+      tls_san_add(&ksan, cfg->node_ip.v[i]);
+    tls_cert_spec_t kss = {.cn = host[0] ? host : "k3c-kubelet", .usage = TLS_USAGE_SERVER,
+                           .san = &ksan};
+    r = tls_pki_issue(&pki, &kss, &kubelet_serving_cert, &kubelet_serving_key, err, sizeof(err));
+    tls_san_done(&ksan);
+    if (r < 0) {
+      log_error("server", "kubelet serving certificate: %s", err);
+      goto out;
+    }
+  }
   api_server_opts_t aopts = {
+      .kubelet_client_cert_pem = kubelet_client_cert,
+      .kubelet_client_key_pem = kubelet_client_key,
       .service_cidr = cfg->service_cidr,
       .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
       .advertise_port = cfg->https_listen_port,
@@ -215,7 +252,10 @@ int server_run(const k3c_config_t *cfg) {
   controller_manager_set_max_endpoints_per_slice(cm, cfg->max_endpoints_per_slice);
   /* This node's agent, in-process too (as k3s runs its kubelet). */
   if (!cfg->disable_agent) {
-    agent_opts_t ao = {.cfg = cfg, .control_plane = true, .kubelet_version = K3C_VERSION};
+    agent_opts_t ao = {.cfg = cfg, .control_plane = true, .kubelet_version = K3C_VERSION,
+                       .client_ca_pem = pki.ca_cert_pem,
+                       .serving_cert_pem = kubelet_serving_cert,
+                       .serving_key_pem = kubelet_serving_key};
     if ((r = client_inproc_new(loop, api_server_handle, api, "system:node:agent", cm_groups,
                                &agent_client)) < 0 ||
         (r = agent_new(loop, agent_client, &ao, &agent, err, sizeof(err))) < 0) {
@@ -263,6 +303,10 @@ out:
   free(db_dir);
   free(db_path);
   free(tokens_path);
+  free(kubelet_client_cert);
+  free(kubelet_client_key);
+  free(kubelet_serving_cert);
+  free(kubelet_serving_key);
   tls_pki_done(&pki);
   free(token);
   free(url);

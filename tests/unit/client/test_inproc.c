@@ -33,6 +33,21 @@ static void handler(http_req_t *r, void *data) {
   const char *body = http_req_body(r, &len);
   snprintf(seen_body, sizeof(seen_body), "%.*s", (int)len, body);
   snprintf(seen_target, sizeof(seen_target), "%s?%s", p, http_req_raw_query(r));
+  if (!strcmp(p, "/stream")) {
+    held = r;
+    http_req_on_close(r, on_close, NULL);
+    http_stream_begin(r, 200, "text/plain");
+    http_stream_write(r, "abc", 3);
+    http_stream_write(r, "def\n", 4);
+    if (!http_req_query(r, "follow"))
+      http_stream_end(r), held = NULL;
+    return;
+  }
+  if (!strcmp(p, "/streamerr")) {
+    const char *s = "container \"x\" in pod \"y\" is waiting to start: ContainerCreating";
+    http_respond(r, 400, "text/plain", s, strlen(s));
+    return;
+  }
   if (strstr(p, "/pods/missing")) {
     const char *s = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
                     "\"message\":\"pods \\\"missing\\\" not found\",\"reason\":\"NotFound\","
@@ -198,6 +213,76 @@ static void test_cancel_pending(void) {
   ASSERT_EQ_INT(done_calls, 0);
 }
 
+/* ---- client_stream ---- */
+
+static char chunks[256];
+static int chunk_calls, head_calls;
+static char stream_body[256];
+static bool cancel_in_chunk;
+static client_req_t *streaming;
+
+static void on_chunk(const char *bytes, size_t len, void *data) {
+  if (!len) {
+    head_calls++;
+    return;
+  }
+  chunk_calls++;
+  size_t n = strlen(chunks);
+  snprintf(chunks + n, sizeof(chunks) - n, "%.*s", (int)len, bytes);
+  if (cancel_in_chunk) {
+    client_req_cancel(streaming);
+    ev_break(loop, EVBREAK_ALL);
+  }
+}
+
+static void on_stream_done(const client_result_t *res, void *data) {
+  done_calls++;
+  last_code = res->code;
+  snprintf(stream_body, sizeof(stream_body), "%.*s", (int)res->body_len, res->body);
+  ev_break(loop, EVBREAK_ALL);
+}
+
+static void test_stream(void) {
+  client_t *c = new_client();
+  done_calls = chunk_calls = head_calls = 0;
+  chunks[0] = 0;
+  cancel_in_chunk = false;
+  ASSERT_NOT_NULL(client_stream(c, "/stream?tailLines=2", on_chunk, on_stream_done, NULL));
+  ASSERT_EQ_INT(head_calls + chunk_calls + done_calls, 0); /* never inside the call */
+  run();
+  ASSERT_EQ_INT(done_calls, 1);
+  ASSERT_EQ_INT(last_code, 200);
+  ASSERT_EQ_INT(head_calls, 1);
+  ASSERT_EQ_STR(chunks, "abcdef\n");
+  ASSERT_EQ_STR(seen_target, "/stream?tailLines=2");
+  ASSERT_EQ_STR(stream_body, ""); /* streamed, not kept */
+  /* an error's text is in the result */
+  ASSERT_NOT_NULL(client_stream(c, "/streamerr", on_chunk, on_stream_done, NULL));
+  run();
+  ASSERT_EQ_INT(done_calls, 2);
+  ASSERT_EQ_INT(last_code, 400);
+  ASSERT_CONTAINS(stream_body, "is waiting to start: ContainerCreating");
+  ASSERT_NULL(client_stream(c, "no-slash", on_chunk, on_stream_done, NULL));
+  client_free(c);
+}
+
+static void test_stream_cancel_in_chunk(void) {
+  client_t *c = new_client();
+  done_calls = chunk_calls = head_calls = closed = 0;
+  chunks[0] = 0;
+  cancel_in_chunk = true;
+  streaming = client_stream(c, "/stream?follow=true", on_chunk, on_stream_done, NULL);
+  ASSERT_NOT_NULL(streaming);
+  run();
+  ASSERT_EQ_INT(chunk_calls, 1);
+  ASSERT_EQ_INT(done_calls, 0);
+  ASSERT_EQ_INT(closed, 1); /* the handler's stream saw the client go */
+  held = NULL;
+  ev_run(loop, EVRUN_NOWAIT);
+  cancel_in_chunk = false;
+  client_free(c);
+}
+
 static void test_paths_and_queries(void) {
   char p[256];
   client_ref_t core = {.version = "v1", .resource = "nodes", .name = "n1", .subresource = "status"};
@@ -221,7 +306,8 @@ static void test_paths_and_queries(void) {
 TEST_LIST = {
     TEST(test_get_async),         TEST(test_status_error),   TEST(test_create_and_patch_bodies),
     TEST(test_watch_and_cancel),  TEST(test_watch_server_end), TEST(test_cancel_pending),
-    TEST(test_paths_and_queries), {0},
+    TEST(test_paths_and_queries), TEST(test_stream),         TEST(test_stream_cancel_in_chunk),
+    {0},
 };
 
 int main_(int argc, char **argv);
