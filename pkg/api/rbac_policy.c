@@ -138,7 +138,7 @@ static const char policy[] =
     "      subjectaccessreviews], verbs: [create]}\n"
     "  - {apiGroups: [''], resources: [services], verbs: [get, list, watch]}\n"
     "  - {apiGroups: [''], resources: [nodes], verbs: [create, get, list, watch]}\n"
-    "  - {apiGroups: [''], resources: [nodes/status], verbs: [patch, update]}\n"
+    "  - {apiGroups: [''], resources: [nodes/status], verbs: [get, patch, update]}\n"
     "  - {apiGroups: [''], resources: [nodes], verbs: [delete, patch, update]}\n"
     "  - {apiGroups: ['', events.k8s.io], resources: [events], verbs: [create, patch, update]}\n"
     "  - {apiGroups: [''], resources: [pods], verbs: [get, list, watch]}\n"
