@@ -65,8 +65,8 @@ int agent_join_split_url(const char *url, char **ret_host, char **ret_port) {
   size_t plen = 0;
   if (p) {
     plen = strspn(p, "0123456789");
-    if (!plen || plen > 5 || (p[plen] && strcmp(p + plen, "/")) || atol(p) > 65535 ||
-        atol(p) == 0)
+    long port = plen ? strtol(p, NULL, 10) : 0;
+    if (!plen || plen > 5 || (p[plen] && strcmp(p + plen, "/")) || port > 65535 || port == 0)
       return -EINVAL;
   }
   *ret_host = xstrndup(h, (size_t)(he - h));
@@ -187,20 +187,24 @@ static int parse_head(const char *buf, size_t len, size_t *ret_head, long *ret_c
     return 0;
   if (len < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ')
     return -EPROTO;
-  int status = atoi(buf + 9); /* three digits, checked below */
-  if (status < 100 || status > 599)
+  char *se = NULL;
+  long status = strtol(buf + 9, &se, 10);
+  if (se != buf + 12 || status < 100 || status > 599)
     return -EPROTO;
   long clen = -1;
   for (const char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n")) {
     const char *h = l + 2;
-    if (!strncasecmp(h, "Content-Length:", 15))
+    if (!strncasecmp(h, "Content-Length:", 15)) {
       clen = strtol(h + 15, NULL, 10);
+      if (clen < 0 || clen > BODY_MAX)
+        return -EPROTO;
+    }
     else if (!strncasecmp(h, "Transfer-Encoding:", 18))
       return -EPROTO; /* the join endpoints answer with a length */
   }
   *ret_head = (size_t)(end - buf) + 4;
   *ret_clen = clen;
-  *ret_status = status;
+  *ret_status = (int)status;
   return 1;
 }
 
