@@ -541,6 +541,11 @@ static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
     snprintf(name, sizeof(name), "%.253s", host.hostname);
   else
     name[0] = 0;
+  if (!name[0]) {
+    log_error("agent", "cannot read this machine's hostname for the node name: pass --node-name");
+    free(token);
+    return 1;
+  }
   if (!cfg->node_ip.n && cfg->hollow <= 0 && host.node_ip[0])
     ips[0] = host.node_ip;
   agent_join_opts_t o = {.server = cfg->server, .token = token, .data_dir = cfg->data_dir,
@@ -557,7 +562,6 @@ static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
       log_error("agent", "k3c agent --server %s needs --token (K3C_TOKEN) or --token-file to "
                          "join: the server's %s/server/node-token",
                 cfg->server, "<data-dir>");
-      free(token);
       return 2;
     }
     double wait = 1.0;

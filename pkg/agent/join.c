@@ -176,7 +176,8 @@ typedef struct {
 } resp_t;
 
 /* Where the head ends and what Content-Length says (-1: none). */
-static int parse_head(const char *buf, size_t len, size_t *ret_head, long *ret_clen, int *ret_status) {
+static int parse_head(const char *buf, size_t len, size_t *ret_head, long *ret_clen,
+                      int *ret_status) {
   const char *end = NULL;
   for (size_t i = 0; i + 3 < len; i++)
     if (!memcmp(buf + i, "\r\n\r\n", 4)) {
