@@ -5,7 +5,8 @@ Node appears; a wrong secret is refused (401) and no Node appears; a token whose
 CA hash is wrong is refused with both hashes named before anything is sent to
 /v1-k3s; a second machine claiming the same node name (another data dir, so
 another node password) is refused (403); a bare secret in --token-file joins
-with a warning; a restart without the token runs on the saved certificates; the
+with a warning; a restart without the token runs on the saved certificates; a machine that lost
+its certificates joins again with its node password after a server restart; the
 node's own certificate (a kubeconfig built from the saved files) updates its
 node's status and is refused cluster-admin things; an unreachable server is
 retried with a log line each time."""
@@ -203,6 +204,25 @@ t.ok(first and r.stdout.strip() and r.stdout.strip() != first, "its Lease is ren
 t.ok(stop(p1) == 0 and not any(m in text(log1) for m in SANITIZER_MARKS),
      "and stops cleanly", text(log1)[-600:])
 
+# ---- a re-join of the same machine (same node password) after a server restart ----
+t.ok(srv.stop_clean(), "server stops cleanly", srv.log_tail())
+srv = Server(extra_args=["--disable-agent"], data_dir=srv.data_dir, tmp=srv.tmp, port=srv.port).start()
+os.unlink(os.path.join(adir, "client-kubelet.crt"))
+p1, log1 = agent("good", "good", token)
+
+
+def wait_log(path, needle, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline and needle not in text(path):
+        time.sleep(0.2)
+    return needle in text(path)
+
+
+t.ok(wait_log(log1, "hollow node(s)") and "joined" in text(log1) and node_ready("good-0"),
+     "lost certificates: the same machine joins again with its node password", text(log1)[-600:])
+t.ok(open(os.path.join(adir, "node-password")).read().strip() == pw, "the node password is reused")
+stop(p1)
+
 # ---- unreachable server ----
 port = free_port()
 p, log = agent("late", "late", token, server="https://127.0.0.1:%d" % port)
@@ -211,6 +231,12 @@ out = text(log)
 t.ok(p.poll() is None and out.count("retrying") >= 2,
      "an unreachable server is retried with a log line each time", out[-600:])
 stop(p)
+
+# ---- no sanitizer report from any agent, refused ones included ----
+logs = [os.path.join(srv.tmp, f) for f in os.listdir(srv.tmp) if f.startswith("agent-")]
+bad = [l for l in logs if any(m in text(l) for m in SANITIZER_MARKS)]
+t.ok(logs and not bad, "no sanitizer report in the %d agent logs" % len(logs),
+     "\n".join(text(l)[-1500:] for l in bad))
 
 # ---- no server, no kubeconfig ----
 r = subprocess.run([k3c_bin(), "agent", "--config", "/dev/null"], capture_output=True, text=True)
