@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts}
+harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -40,8 +40,14 @@ for h in $harnesses; do
   nodeopts)
     srcs="pkg/agent/host.c pkg/api/quantity.c pkg/util/errbuf.c pkg/util/fsutil.c $util"
     libs="-lcjson -lm" ;;
+  registries)
+    srcs="pkg/agent/registries.c pkg/yaml/decode.c pkg/util/regex.c pkg/util/toml.c pkg/util/errbuf.c pkg/util/fsutil.c $util"
+    libs="-lyaml -lcjson -lm" ;;
+  docker_manifest)
+    srcs="pkg/cri/archive.c pkg/util/errbuf.c $util"
+    libs="-lcjson" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

@@ -24,7 +24,9 @@
 #include "agent/kubelet.h"
 #include "agent/node.h"
 #include "agent/pause.h"
+#include "agent/registries.h"
 #include "agent/workers.h"
+#include "client/informer.h"
 #include "client/kubeconfig.h"
 #include "cri/cri.h"
 #include "json/util.h"
@@ -51,9 +53,13 @@ struct agent {
   agent_node_t *node;
   agent_kubelet_t *kubelet;
   ev_timer tick;
+  ev_timer recheck;        /* soon again while the runtime is not ready */
   bool runtime_up, runtime_ready, network_ready, imported, import_busy, status_busy;
   bool restarted;          /* containerd came back after a death */
   char runtime_version[128];
+  client_informer_t *self; /* this Node, for the pod subnet the server assigns */
+  char subnet[64];         /* the pod subnet the CNI config has, "" before */
+  ev_tstamp started;
   char network_message[256];
   char images_sig[64];     /* what the images dir held at the last import */
 };
@@ -108,6 +114,8 @@ static void pressure(agent_t *a) {
                                : "kubelet has sufficient PID available");
 }
 
+static void check_runtime(agent_t *a);
+
 static void status_cb(void *data, const cri_status_t *st, const cri_runtime_status_t *resp) {
   agent_t *a = data;
   a->status_busy = false;
@@ -132,6 +140,15 @@ static void status_cb(void *data, const cri_status_t *st, const cri_runtime_stat
     }
   }
   update_ready(a);
+  if ((!a->runtime_ready || !a->network_ready) && !ev_is_active(&a->recheck)) {
+    ev_timer_set(&a->recheck, 0.25, 0.0);
+    ev_timer_start(a->loop, &a->recheck);
+  }
+}
+
+static void recheck_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  agent_t *a = (agent_t *)((char *)w - offsetof(agent_t, recheck));
+  check_runtime(a);
 }
 
 static void version_cb(void *data, const cri_status_t *st, const cri_version_t *v) {
@@ -288,8 +305,49 @@ static void runtime_cb(void *data, bool up) {
   check_runtime(a);
 }
 
+/* ---- the pod network ---- */
+
+static void write_cni(agent_t *a, const char *pod_cidr) {
+  char sub[64], err[256], dir[PATH_MAX], ipam[PATH_MAX];
+  if (agent_cni_subnet(pod_cidr, a->cfg->cluster_cidr, sub, sizeof(sub), err, sizeof(err)) < 0) {
+    log_error("agent", "pod subnet: %s", err);
+    return;
+  }
+  if (!strcmp(sub, a->subnet))
+    return;
+  snprintf(dir, sizeof(dir), "%s/etc/cni/net.d", a->dir);
+  snprintf(ipam, sizeof(ipam), "%s/cni/ipam", a->dir);
+  if (agent_cni_write(dir, BRIDGE, sub, ipam, err, sizeof(err)) < 0) {
+    log_error("agent", "pod network config: %s", err);
+    return;
+  }
+  if (a->subnet[0])
+    log_warn("agent", "pod subnet changed from %s to %s: pods started before keep their addresses",
+             a->subnet, sub);
+  else
+    log_info("agent", "pod subnet %s (bridge %s)", sub, BRIDGE);
+  snprintf(a->subnet, sizeof(a->subnet), "%s", sub);
+}
+
+static void self_added(const cJSON *node, void *data) {
+  const cJSON *cidr = json_get_path(node, "spec.podCIDR");
+  if (cJSON_IsString(cidr) && cidr->valuestring[0])
+    write_cni(data, cidr->valuestring);
+}
+static void self_updated(const cJSON *old, const cJSON *node, void *data) {
+  self_added(node, data);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   agent_t *a = (agent_t *)((char *)w - offsetof(agent_t, tick));
+  if (!a->subnet[0] && ev_now(loop) - a->started > 20) {
+    /* A server that assigns no pod subnets (no node IPAM): the first /24
+     * of the cluster CIDR, fine for one node. */
+    log_warn("agent", "the server gave node %s no spec.podCIDR in 20 s: using the first /24 of "
+                      "%s",
+             a->node_name, a->cfg->cluster_cidr);
+    write_cni(a, NULL);
+  }
   check_runtime(a);
   import_images(a);
   if (a->node)
@@ -302,6 +360,26 @@ static void node_registered(void *data, agent_node_t *n) {
 
 /* ---- lifetime ---- */
 
+/* Is there a registries file (1), none (0: like k3s, a missing file is no
+ * mirrors), or a bad one (-errno, reason in err)? Logs what it holds. */
+static int use_registries(const char *path, char *err, size_t errlen) {
+  cJSON *reg = NULL;
+  if (!path || !path[0] || (access(path, F_OK) < 0 && errno == ENOENT))
+    return 0;
+  int r = agent_registries_load(path, &reg, err, errlen);
+  if (r < 0)
+    return r;
+  size_t rewrites = agent_registries_rewrites(reg);
+  log_info("agent", "registries from %s: %d mirror(s), %d config(s)", path,
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(reg, "mirrors")),
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(reg, "configs")));
+  if (rewrites)
+    log_warn("agent", "%s: %zu rewrite rule(s) ignored: containerd 1.6 has no rewrites", path,
+             rewrites);
+  cJSON_Delete(reg);
+  return 1;
+}
+
 int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t **ret, char *err,
               size_t errlen) {
   const k3c_config_t *cfg = o->cfg;
@@ -313,7 +391,7 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   }
   agent_t *a = xcalloc(1, sizeof(*a));
   int r;
-  char sub[64], cni_dir[PATH_MAX], ipam[PATH_MAX], pause_tar[PATH_MAX];
+  char sub[64], cni_dir[PATH_MAX], pause_tar[PATH_MAX];
   a->loop = loop;
   a->c = c;
   a->cfg = cfg;
@@ -322,6 +400,7 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   a->dir = xasprintf("%s/agent", cfg->data_dir);
   a->images_dir = xasprintf("%s/images", a->dir);
   ev_init(&a->tick, tick_cb);
+  ev_init(&a->recheck, recheck_cb);
   a->tick.repeat = TICK_SECONDS;
   if ((r = fs_mkdir_p(a->images_dir, 0755)) < 0) {
     snprintf(err, errlen, "%s: %s", a->images_dir, strerror(-r));
@@ -335,10 +414,11 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   a->node_ip = xstrdup(cfg->node_ip.n ? cfg->node_ip.v[0] : a->host.node_ip);
 
   /* The pod network (containerd reads it on every sandbox). */
+  /* The pod network's config is written once the server has given the
+   * Node its subnet (containerd picks it up); the cluster CIDR is
+   * checked now. */
   snprintf(cni_dir, sizeof(cni_dir), "%s/etc/cni/net.d", a->dir);
-  snprintf(ipam, sizeof(ipam), "%s/cni/ipam", a->dir);
-  if ((r = agent_cni_subnet(NULL, cfg->cluster_cidr, sub, sizeof(sub), err, errlen)) < 0 ||
-      (r = agent_cni_write(cni_dir, BRIDGE, sub, ipam, err, errlen)) < 0)
+  if ((r = agent_cni_subnet(NULL, cfg->cluster_cidr, sub, sizeof(sub), err, errlen)) < 0)
     goto fail;
 
   /* The pause image, imported with the air-gap images. */
@@ -356,6 +436,10 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
                                   .sandbox_image = a->pause_name,
                                   .cni_conf_dir = cni_dir,
                                   .restrict_oom_score_adj = -1};
+    if ((r = use_registries(cfg->private_registry, err, errlen)) < 0)
+      goto fail;
+    if (r > 0)
+      co.registries_file = cfg->private_registry;
     if ((r = agent_containerd_start(loop, &co, runtime_cb, a, &a->ctrd, err, errlen)) < 0)
       goto fail;
     a->socket = xstrdup(agent_containerd_socket(a->ctrd));
@@ -391,13 +475,23 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     snprintf(err, errlen, "node %s: %s", a->node_name, strerror(-r));
     goto fail;
   }
+  char fs[300];
+  snprintf(fs, sizeof(fs), "metadata.name=%s", a->node_name);
+  client_ref_t nodes = {.version = "v1", .resource = "nodes"};
+  if ((r = client_informer_new(c, &nodes, NULL, fs, 1, &a->self)) < 0) {
+    snprintf(err, errlen, "watching node %s: %s", a->node_name, strerror(-r));
+    goto fail;
+  }
+  client_informer_handlers_t nh = {self_added, self_updated, NULL};
+  client_informer_add_handlers(a->self, &nh, a);
+  client_informer_start(a->self);
+  a->started = ev_now(loop);
   update_ready(a);
   pressure(a);
   ev_timer_again(loop, &a->tick);
   if (!a->ctrd)
     runtime_cb(a, true); /* someone else's runtime: up as far as we know */
-  log_info("agent", "node %s (%s), pod subnet %s, pause image %s", a->node_name, a->node_ip, sub,
-           a->pause_name);
+  log_info("agent", "node %s (%s), pause image %s", a->node_name, a->node_ip, a->pause_name);
   *ret = a;
   return 0;
 fail:
@@ -409,8 +503,10 @@ void agent_free(agent_t *a) {
   if (!a)
     return;
   ev_timer_stop(a->loop, &a->tick);
+  ev_timer_stop(a->loop, &a->recheck);
   agent_kubelet_free(a->kubelet);
   agent_workers_free(a->jobs);
+  client_informer_free(a->self);
   agent_node_free(a->node);
   cri_client_free(a->cri);
   agent_containerd_stop(a->ctrd, 10);

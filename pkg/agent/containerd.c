@@ -21,17 +21,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/registries.h"
 #include "cri/cri.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/errbuf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/toml.h"
 
 #define OVERLAYFS_MAGIC 0x794c7630
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 30.0
 #define PROBE_INTERVAL 0.1
+/* The config with the largest registries file (1 MiB of YAML) it takes. */
+#define CONFIG_MAX (4u << 20)
 
 struct agent_containerd {
   struct ev_loop *loop;
@@ -100,20 +104,9 @@ static const char *find_runc(const char *given) {
   return access("/usr/sbin/runc", X_OK) == 0 ? "/usr/sbin/runc" : "runc";
 }
 
-/* TOML basic strings: escape backslash and quote (paths and names only). */
-static void toml_str(buf_t *b, const char *s) {
-  buf_append_str(b, "\"");
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      buf_append_str(b, "\\");
-    buf_append(b, s, 1);
-  }
-  buf_append_str(b, "\"");
-}
-
 static void kv(buf_t *b, const char *indent, const char *key, const char *val) {
   buf_printf(b, "%s%s = ", indent, key);
-  toml_str(b, val);
+  toml_append_str(b, val);
   buf_append_str(b, "\n");
 }
 
@@ -145,13 +138,17 @@ int agent_containerd_config_write(const agent_containerd_opts_t *o, char *err, s
       errbuf_set(err, errlen, "containerd: mkdir %s: %s", dirs[i], strerror(-r));
       return r;
     }
+  cJSON *reg = NULL;
+  if (o->registries_file &&
+      (r = agent_registries_load(o->registries_file, &reg, err, errlen)) < 0)
+    return r;
   bool restrict_oom =
       o->restrict_oom_score_adj < 0 ? !has_cap_sys_resource() : o->restrict_oom_score_adj > 0;
   char port[16];
   snprintf(port, sizeof port, "%d", o->stream_port > 0 ? o->stream_port : 0);
 
   buf_t b;
-  buf_init(&b, 64 * 1024);
+  buf_init(&b, CONFIG_MAX);
   buf_append_str(&b, "# Written by k3c at every agent start; edits are overwritten.\nversion = 2\n");
   kv(&b, "", "root", root);
   kv(&b, "", "state", state);
@@ -180,6 +177,17 @@ int agent_containerd_config_write(const agent_containerd_opts_t *o, char *err, s
   kv(&b, "  ", "bin_dir", o->cni_bin_dir ? o->cni_bin_dir : "/usr/lib/cni");
   kv(&b, "  ", "conf_dir", cni_conf);
   buf_append_str(&b, "  max_conf_num = 1\n");
+  if (reg) {
+    buf_append_str(&b, "\n# Registry mirrors and credentials (--private-registry)\n");
+    r = agent_registries_toml(reg, &b);
+    cJSON_Delete(reg);
+    if (r < 0) {
+      errbuf_set(err, errlen, "containerd: %s makes a config over %zu bytes", o->registries_file,
+                 b.limit);
+      buf_done(&b);
+      return r;
+    }
+  }
   r = fs_write_atomic(config, b.data, b.len, 0600);
   buf_done(&b);
   if (r < 0)

@@ -24,6 +24,7 @@ typedef struct {
   const char *snapshotter;    /* NULL: overlayfs where it works, else native */
   int stream_port;            /* CRI streaming server port on 127.0.0.1; 0: any free */
   int restrict_oom_score_adj; /* -1: when this process lacks CAP_SYS_RESOURCE; 0/1 */
+  const char *registries_file; /* NULL: none; else k3s's registries.yaml (registries.h) */
 } agent_containerd_opts_t;
 
 typedef struct agent_containerd agent_containerd_t;
@@ -32,8 +33,11 @@ typedef struct agent_containerd agent_containerd_t;
 typedef void (*agent_containerd_cb)(void *data, bool up);
 
 /* Write <data_dir>/agent/etc/containerd/config.toml atomically for opts
- * (the directories it names are created). Returns 0 or a negative errno
- * with a reason in err. Pure but for the files; any thread. */
+ * (the directories it names are created), with the CRI registry tables of
+ * opts->registries_file when set (a file that is missing or does not
+ * parse fails, err naming the file and the reason). Returns 0 or a
+ * negative errno with a reason in err. Pure but for the files; any
+ * thread. */
 int agent_containerd_config_write(const agent_containerd_opts_t *opts, char *err, size_t errlen);
 
 /* The paths a config for opts uses; each written into a caller buffer of

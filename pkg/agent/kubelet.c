@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/podsync.h"
+#include "agent/prober.h"
 #include "agent/workers.h"
 #include "client/informer.h"
 #include "controller/controller.h"
@@ -46,6 +47,7 @@ struct agent_kubelet {
   controller_recorder_t *rec;
   agent_workers_t *workers;
   cri_client_t *cri;
+  agent_prober_t *prober;
   ev_timer pleg, gc;
   bool pleg_busy, gc_busy;
   cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
@@ -329,6 +331,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   const char *uid = jstr(pod, "metadata.uid");
   const cJSON *h = uid ? cJSON_GetObjectItemCaseSensitive(k->hints, uid) : NULL;
   s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
+  s->probes = uid ? agent_prober_results(k->prober, uid) : NULL;
   k->syncs++;
   submit(k, s);
 }
@@ -347,6 +350,8 @@ static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
   }
   const cJSON *pod = client_informer_get(k->pods, ns, name);
   const char *cur_uid = pod ? jstr(pod, "metadata.uid") : NULL;
+  if (!s->err)
+    agent_prober_update(k->prober, s->pod, s->pod_ip, s->containers, s->n_containers);
   const cJSON *e;
   cJSON_ArrayForEach(e, s->events)
     controller_recorder_eventf(k->rec, s->pod, jstr(e, "type"), jstr(e, "reason"), "%s",
@@ -401,6 +406,7 @@ static void job_done(agent_job_t *job, bool cancelled) {
     else {
       cJSON_DeleteItemFromObjectCaseSensitive(k->cleaning, s->uid);
       cJSON_DeleteItemFromObjectCaseSensitive(k->hints, s->uid);
+      agent_prober_forget(k->prober, s->uid);
       if (s->err)
         log_warn("kubelet", "removing the containers of gone pod %s: %s", s->uid, s->errmsg);
       else
@@ -431,6 +437,8 @@ static void pod_deleted(const cJSON *pod, void *data) {
   const cJSON *state = uid ? cJSON_GetObjectItemCaseSensitive(k->stopping, uid) : NULL;
   if (cJSON_IsFalse(state))
     cJSON_DeleteItemFromObjectCaseSensitive(k->stopping, uid);
+  if (uid)
+    agent_prober_forget(k->prober, uid);
   ev_feed_event(k->loop, &k->gc, EV_TIMER);
 }
 
@@ -543,6 +551,23 @@ static void gc_tick(struct ev_loop *loop, ev_timer *w, int revents) {
   k->gc_busy = cri_list_pod_sandbox(k->cri, &f, gc_cb, k) == 0;
 }
 
+/* ---- probes ---- */
+
+static void probe_changed(void *data, const char *pod_key) {
+  controller_enqueue(((agent_kubelet_t *)data)->ctl, pod_key);
+}
+
+static void probe_event(void *data, const char *pod_key, const char *type, const char *reason,
+                        const char *message) {
+  agent_kubelet_t *k = data;
+  char ns[256], name[256];
+  if (controller_key_split(pod_key, ns, sizeof(ns), name, sizeof(name)) < 0)
+    return;
+  const cJSON *pod = client_informer_get(k->pods, ns, name);
+  if (pod)
+    controller_recorder_eventf(k->rec, pod, type, reason, "%s", message);
+}
+
 /* ---- lifetime ---- */
 
 static char *dup_or(const char *s, const char *dflt) { return xstrdup(s ? s : dflt); }
@@ -573,7 +598,9 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   k->stopping = cJSON_CreateObject();
   ev_timer_init(&k->pleg, pleg_tick, PLEG_SECONDS, PLEG_SECONDS);
   ev_timer_init(&k->gc, gc_tick, 2.0, GC_SECONDS);
+  agent_prober_cbs_t pcb = {probe_changed, probe_event, k};
   if ((r = cri_client_new(loop, k->o.socket_path, &k->cri)) < 0 ||
+      !(k->prober = agent_prober_new(loop, k->cri, &pcb)) ||
       (r = agent_workers_new(loop, k->o.socket_path, k->o.workers, &k->workers)) < 0)
     goto fail;
   char fs[400];
@@ -630,6 +657,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   client_informer_free(k->pods);
   client_informer_free(k->configmaps);
   client_informer_free(k->secrets);
+  agent_prober_free(k->prober);
   cri_client_free(k->cri);
   cJSON_Delete(k->seen);
   cJSON_Delete(k->hints);

@@ -595,6 +595,28 @@ static int env_field_ref(env_t *e, const cJSON *ref, buf_t *out) {
   return -EINVAL;
 }
 
+int agent_podspec_field(const cJSON *pod, const agent_podspec_node_t *node, const char *pod_ip,
+                        const cJSON *field_ref, char **ret, char *err, size_t errlen) {
+  env_t e;
+  memset(&e, 0, sizeof(e));
+  e.pod = pod;
+  e.node = node;
+  e.pod_ip = pod_ip;
+  e.ns = jstr_or(pod, "metadata.namespace", "");
+  e.err = err;
+  e.errlen = errlen;
+  buf_t out;
+  buf_init(&out, 1 << 20);
+  int r = env_field_ref(&e, field_ref, &out);
+  if (r < 0) {
+    buf_done(&out);
+    return r;
+  }
+  char *s = buf_steal(&out, NULL);
+  *ret = s ? s : xstrdup("");
+  return 0;
+}
+
 static const cJSON *find_container(const cJSON *pod, const char *name) {
   static const char *const lists[] = {"spec.containers", "spec.initContainers"};
   for (size_t l = 0; l < 2; l++) {
@@ -1208,11 +1230,44 @@ static const char *volume_type(const cJSON *v) {
   return "emptyDir";
 }
 
+/* The plugin directory upstream names each volume type's files by. */
+static const char *volume_plugin(const char *type) {
+  if (!strcmp(type, "emptyDir"))
+    return "empty-dir";
+  if (!strcmp(type, "configMap"))
+    return "configmap";
+  if (!strcmp(type, "secret"))
+    return "secret";
+  if (!strcmp(type, "downwardAPI"))
+    return "downward-api";
+  if (!strcmp(type, "projected"))
+    return "projected";
+  return NULL;
+}
+
+int agent_podspec_volume_dir(const cJSON *pod, const agent_podspec_node_t *node, const char *type,
+                             const char *name, char *out, size_t len) {
+  const char *plugin = volume_plugin(type);
+  if (!plugin)
+    return -ENOTSUP;
+  int n = snprintf(out, len, "%s/%s/volumes/kubernetes.io~%s/%s",
+                   node && node->pods_dir ? node->pods_dir : "/var/lib/kubelet/pods",
+                   jstr_or(pod, "metadata.uid", ""), plugin, name);
+  return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static const char *volume_path(agent_podspec_mem_t *m, const cJSON *pod,
+                               const agent_podspec_node_t *node, const char *type,
+                               const char *name) {
+  char buf[4096];
+  if (agent_podspec_volume_dir(pod, node, type, name, buf, sizeof(buf)) < 0)
+    return NULL;
+  return mem_printf(m, "%s", buf);
+}
+
 static const char *empty_dir_path(agent_podspec_mem_t *m, const cJSON *pod,
                                   const agent_podspec_node_t *node, const char *name) {
-  return path_join(m, node && node->pods_dir ? node->pods_dir : "/var/lib/kubelet/pods",
-                   mem_printf(m, "%s/volumes/kubernetes.io~empty-dir/%s",
-                              jstr_or(pod, "metadata.uid", ""), name));
+  return volume_path(m, pod, node, "emptyDir", name);
 }
 
 /* upstream's ValidatePathNoBacksteps: no ".." element. */
@@ -1309,6 +1364,7 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
       return -EINVAL;
     }
     const char *type = volume_type(vol), *host;
+    bool forced_ro = false;
     if (!strcmp(type, "emptyDir")) {
       host = empty_dir_path(m, pod, node, name);
     } else if (!strcmp(type, "hostPath")) {
@@ -1317,6 +1373,10 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
         errbuf_set(err, errlen, "hostPath volume \"%s\" has no path", name);
         return -EINVAL;
       }
+    } else if ((host = volume_path(m, pod, node, type, name))) {
+      /* configMap, secret, downwardAPI, projected: files the kubelet
+       * writes (volumes.c); read-only, as upstream mounts them */
+      forced_ro = true;
     } else {
       errbuf_set(err, errlen, "volume type %s of \"%s\" is not supported yet", type, name);
       return -ENOTSUP;
@@ -1348,7 +1408,7 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
     cri_mount_t *mt = vec_push(m, &mounts);
     mt->container_path = path;
     mt->host_path = host;
-    mt->readonly = jtrue(vm, "readOnly");
+    mt->readonly = forced_ro || jtrue(vm, "readOnly");
     const char *prop = jstr(vm, "mountPropagation");
     mt->propagation = !prop                              ? CRI_PROPAGATION_PRIVATE
                       : !strcmp(prop, "HostToContainer") ? CRI_PROPAGATION_HOST_TO_CONTAINER

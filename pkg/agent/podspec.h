@@ -135,6 +135,20 @@ int agent_podspec_container(const cJSON *pod, const cJSON *container, uint32_t a
  * emptyDir volume's directory, hostPath volumes of type DirectoryOrCreate. */
 cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node);
 
+/* The host directory of volume name of the given type ("emptyDir",
+ * "configMap", "secret", "downwardAPI", "projected"):
+ * <pods_dir>/<uid>/volumes/kubernetes.io~<plugin>/<name>, as upstream lays
+ * them out. Returns 0, -ENOTSUP for another type, -ENAMETOOLONG. */
+int agent_podspec_volume_dir(const cJSON *pod, const agent_podspec_node_t *node, const char *type,
+                             const char *name, char *out, size_t len);
+
+/* The value of a downward API fieldRef ({"fieldPath": "metadata.name"},
+ * labels and annotations as key="value" lines) of pod, as env and
+ * downwardAPI volumes show it: a new string in *ret (caller frees).
+ * Returns 0, or -EINVAL with a reason for an unsupported fieldPath. */
+int agent_podspec_field(const cJSON *pod, const agent_podspec_node_t *node, const char *pod_ip,
+                        const cJSON *field_ref, char **ret, char *err, size_t errlen);
+
 /* How long a stopping container may take: the pod's
  * terminationGracePeriodSeconds (default 30), or the deletion's
  * metadata.deletionGracePeriodSeconds when set; never negative. Upstream's

@@ -178,6 +178,13 @@ static cJSON *container_status(const cJSON *spec, const agent_podstatus_in_t *in
     cJSON_AddStringToObject(r, "startedAt", ts);
     ready = !init;
     started = true;
+    const cJSON *pr = in->probes ? cJSON_GetObjectItemCaseSensitive(in->probes, l->id) : NULL;
+    if (!init && (pr || cJSON_GetObjectItemCaseSensitive(spec, "readinessProbe")))
+      ready = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr, "ready"));
+    if (pr || cJSON_GetObjectItemCaseSensitive(spec, "startupProbe"))
+      started = pr ? cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr, "started")) : false;
+    if (!started)
+      ready = false;
   } else if (exited(l)) {
     cJSON_AddItemToObject(state, "terminated", terminated(l));
     ready = init && l->exit_code == 0;

@@ -25,6 +25,10 @@ typedef struct {
    * object name -> {"reason": ..., "message": ...} (CrashLoopBackOff,
    * ErrImagePull, ...). May be NULL. */
   const cJSON *waiting;
+  /* Probe results (prober.h): container id -> {"ready": bool, "started":
+   * bool}. A running container with a readinessProbe (startupProbe) and
+   * no result yet is not ready (started). May be NULL. */
+  const cJSON *probes;
   time_t now;
 } agent_podstatus_in_t;
 

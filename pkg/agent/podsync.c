@@ -113,6 +113,7 @@ static agent_podstatus_in_t status_in(pass_t *p) {
       .pod_ip = p->pod_ip,
       .host_ip = p->s->node->host_ip,
       .waiting = p->waiting,
+      .probes = p->s->probes,
       .now = p->now,
   };
   return in;
@@ -532,7 +533,9 @@ void agent_podsync_run(agent_job_t *job, agent_runtime_t *rt) {
   }
   cJSON_Delete(p.waiting);
   free(p.sandboxes);
-  free(p.containers);
+  s->containers = p.containers; /* for the prober */
+  s->n_containers = p.n_containers;
+  snprintf(s->pod_ip, sizeof(s->pod_ip), "%s", p.pod_ip);
 }
 
 void agent_podsync_free(agent_podsync_t *s) {
@@ -543,6 +546,8 @@ void agent_podsync_free(agent_podsync_t *s) {
   cJSON_Delete(s->configmaps);
   cJSON_Delete(s->secrets);
   cJSON_Delete(s->hints);
+  cJSON_Delete(s->probes);
+  free(s->containers);
   cJSON_Delete(s->status);
   cJSON_Delete(s->events);
   free(s);

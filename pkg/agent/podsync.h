@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "agent/podspec.h"
+#include "agent/runtime.h"
 #include "agent/workers.h"
 
 typedef enum {
@@ -29,12 +30,16 @@ typedef struct {
   char *uid;       /* CLEANUP: the pod uid */
   cJSON *configmaps, *secrets; /* name -> object, of the pod's namespace */
   cJSON *hints;    /* pull back-off: container name -> {"n": failures, "next": epoch s} */
+  cJSON *probes;   /* probe results (podstatus.h), may be NULL */
   const agent_podspec_node_t *node; /* borrowed: outlives the job */
   /* out */
   cJSON *status;   /* the new pod status, or NULL (nothing to report) */
   cJSON *events;   /* array of {"type","reason","message"} */
   double wake;     /* seconds until the pod needs another pass, or -1 */
   bool gone;       /* deleted pod: nothing of it runs; finish the deletion */
+  agent_rt_container_t *containers; /* what the runtime showed at the end */
+  size_t n_containers;
+  char pod_ip[64];
   int err;         /* a runtime failure: retry with back-off */
   char errmsg[512];
   void *owner;     /* for the submitter */

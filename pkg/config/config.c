@@ -50,6 +50,9 @@ static const opt_t opts[] = {
      0, 0},
     {"system-reserved", 0, NULL, T_STRING, OFF(system_reserved), "", SRV | AGT,
      "resources held back for the operating system, same form as kube-reserved", 0, 0},
+    {"private-registry", 0, NULL, T_STRING, OFF(private_registry), "/etc/k3c/registries.yaml",
+     SRV | AGT, "registry mirrors and credentials for containerd, k3s's registries.yaml format "
+     "(used when the file exists)", 0, 0},
     {"cgroup-root", 0, NULL, T_STRING, OFF(cgroup_root), "/", SRV | AGT,
      "cgroup under which pods' cgroups are made (<root>/kubepods)", 0, 0},
     {"token", 't', "K3C_TOKEN", T_STRING, OFF(token), NULL, ALL,

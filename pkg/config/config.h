@@ -36,6 +36,7 @@ typedef struct {
   char *kube_reserved;       /* "cpu=100m,memory=256Mi,ephemeral-storage=1Gi" or "" */
   char *system_reserved;
   char *cgroup_root;         /* pods' cgroups under <root>/kubepods */
+  char *private_registry;    /* registries.yaml; used only when it exists */
   char *token;
   char *token_file;
   /* server */

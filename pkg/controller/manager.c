@@ -133,6 +133,7 @@ fail:
 }
 
 client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
+client_informer_t *controller_manager_nodes(const controller_manager_t *m) { return m->nodes; }
 
 void controller_manager_set_job_backoff(controller_manager_t *m, double base, double max) {
   controller_job_set_backoff(m->job, base, max);

@@ -385,15 +385,21 @@ int cri_image_fs_info(cri_client_t *c, cri_fs_info_cb cb, void *data);
 
 /* --- images without a registry (containerd's own services) --- */
 
-/* Import the images of an OCI image-layout tarball (oci-layout,
- * index.json, blobs/sha256/...; an uncompressed tar) into containerd's
- * k8s.io namespace through its leases, content, snapshots, diff and images
- * services on socket_path, unpacking each layer into snapshotter (NULL:
- * overlayfs), and wait until CRI lists them. Each manifest of index.json is
- * imported under its io.containerd.image.name annotation; blobs and
- * snapshots already present are reused. Blocks the calling thread (it runs
- * a private loop): call it from a thread that may wait, not from the
- * agent's loop. Returns 0 and *ret_count (may be NULL), or a negative
- * errno with a reason in err. */
+/* Import the images of an image tarball (an uncompressed tar) into
+ * containerd's k8s.io namespace through its leases, content, snapshots,
+ * diff and images services on socket_path, unpacking each layer into
+ * snapshotter (NULL: overlayfs), and wait until CRI lists them. Two
+ * formats, told apart by their members (pkg/cri/archive.h): an OCI image
+ * layout (oci-layout, index.json, blobs/sha256/...), each manifest of
+ * index.json imported under its io.containerd.image.name annotation; or a
+ * docker-archive (`docker save`: manifest.json, config JSON, layer tars),
+ * each entry imported under every RepoTag, normalised as docker does
+ * ("busybox:1.36" -> "docker.io/library/busybox:1.36"), with a schema 2
+ * manifest written for it. A tarball with both (Docker 25+) is read as OCI.
+ * Blobs and snapshots already present are reused; layers are read 1 MiB at
+ * a time. Blocks the calling thread (it runs a private loop): call it from
+ * a thread that may wait, not from the agent's loop. Returns 0 and
+ * *ret_count (names imported; may be NULL), or a negative errno with a
+ * reason in err. */
 int cri_image_import(const char *socket_path, const char *tar_path, const char *snapshotter,
                      size_t *ret_count, char *err, size_t errlen);

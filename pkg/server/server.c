@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "client/client.h"
 #include "controller/manager.h"
+#include "controller/nodeipam.h"
 #include "controller/nodelifecycle.h"
 #include "scheduler/scheduler.h"
 #include "http/server.h"
@@ -99,6 +100,7 @@ int server_run(const k3c_config_t *cfg) {
   client_t *agent_client = NULL;
   agent_t *agent = NULL;
   controller_nodelifecycle_t *nlc = NULL;
+  controller_nodeipam_t *ipam = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   struct ev_loop *loop = EV_DEFAULT;
   ev_signal sigterm, sigint;
@@ -200,6 +202,13 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "node lifecycle controller: %s", strerror(-r));
     goto out;
   }
+  /* Node IPAM: a pod subnet per Node out of --cluster-cidr. */
+  if ((r = controller_nodeipam_new(cm_client, controller_manager_nodes(cm), loop,
+                                   cfg->cluster_cidr, &ipam)) < 0) {
+    log_error("server", "--cluster-cidr %s: an IPv4 CIDR of /8 to /24 is needed (such as "
+                        "10.42.0.0/16)", cfg->cluster_cidr ? cfg->cluster_cidr : "(none)");
+    goto out;
+  }
   /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
   if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
                              &sched_client)) < 0) {
@@ -254,6 +263,7 @@ out:
   client_free(agent_client);
   scheduler_free(sched);
   controller_nodelifecycle_free(nlc);
+  controller_nodeipam_free(ipam);
   client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);

@@ -6,7 +6,12 @@
  * K3C_CRI_E2E_IMAGE (a busybox OCI tarball named docker.io/library/
  * busybox:e2e), K3C_CRI_E2E_PAUSE and _PAUSE_NAME (`k3c pause
  * --write-image`'s tarball and the name it printed); both tarballs are in
- * <dir>/agent/images/. */
+ * <dir>/agent/images/. K3C_CRI_E2E_DOCKER and K3C_CRI_E2E_DOCKER_GZ:
+ * docker-archive (`docker save` layout) busybox tarballs tagged
+ * busybox:docker and busybox:docker-gz (a gzip layer), whose
+ * /etc/k3c-marker says which they are; <dir>/broken-missing.tar and
+ * broken-diff.tar are docker-archives without their layer and with a wrong
+ * diff_id. */
 #include <errno.h>
 #include <ev.h>
 #include <signal.h>
@@ -281,6 +286,56 @@ static void test_import_images(void) {
   ASSERT_CONTAINS(res.s1, dir);
 }
 
+/* docker-archive tarballs: short RepoTags come out normalised, and the
+ * layers (unlike the OCI image's) are new to containerd. */
+static const struct {
+  const char *env, *image, *marker;
+} docker_images[] = {
+    {"K3C_CRI_E2E_DOCKER", "docker.io/library/busybox:docker", "docker-archive"},
+    {"K3C_CRI_E2E_DOCKER_GZ", "docker.io/library/busybox:docker-gz", "docker-archive gzip"},
+};
+
+static void test_import_docker_archive(void) {
+  char err[512];
+  for (size_t i = 0; i < 2; i++) {
+    size_t n = 0;
+    const char *path = getenv(docker_images[i].env);
+    ASSERT_NOT_NULL(path);
+    int r = cri_image_import(agent_containerd_socket(sup), path, NULL, &n, err, sizeof err);
+    if (r < 0)
+      TEST_FAIL("%s: %s", path, err);
+    ASSERT_EQ_INT(n, 1);
+    reset();
+    ASSERT_EQ_INT(cri_image_status(cli, docker_images[i].image, image_status_cb, NULL), 0);
+    ASSERT_OK();
+    ASSERT_TRUE(res.found);
+    ASSERT_CONTAINS(res.s1, "sha256:");
+    ASSERT_TRUE(res.i1 > 500000);
+    /* again: everything is reused */
+    r = cri_image_import(agent_containerd_socket(sup), path, NULL, &n, err, sizeof err);
+    if (r < 0)
+      TEST_FAIL("%s again: %s", path, err);
+  }
+  /* broken archives fail with a reason naming the layer, and import nothing */
+  static const char *const broken[][2] = {{"broken-missing.tar", "/layer.tar missing"},
+                                           {"broken-diff.tar", "the config's diff_id says"}};
+  for (size_t i = 0; i < 2; i++) {
+    char path[512];
+    size_t n = 7;
+    snprintf(path, sizeof path, "%s/%s", dir, broken[i][0]);
+    ASSERT_EQ_INT(cri_image_import(agent_containerd_socket(sup), path, NULL, &n, err, sizeof err),
+                  -EBADMSG);
+    ASSERT_CONTAINS(err, "docker.io/library/busybox:broken: layer ");
+    ASSERT_CONTAINS(err, broken[i][1]);
+    ASSERT_EQ_INT(n, 7);
+  }
+  reset();
+  ASSERT_EQ_INT(cri_image_status(cli, "docker.io/library/busybox:broken", image_status_cb, NULL),
+                0);
+  ASSERT_OK();
+  ASSERT_FALSE(res.found);
+}
+
 static void test_run_sandbox(void) {
   cri_sandbox_config_t sc = sandbox_config();
   reset();
@@ -343,6 +398,59 @@ static void test_run_container(void) {
   }
   ASSERT_CONTAINS(text, "stdout F hi");
   free(text);
+}
+
+/* A container from each docker-archive image runs and sees its own layer. */
+static void test_run_docker_images(void) {
+  cri_sandbox_config_t sc = sandbox_config();
+  static const char *const cmd[] = {"cat", "/etc/k3c-marker"};
+  for (size_t i = 0; i < 2; i++) {
+    char name[32], log[64];
+    snprintf(name, sizeof name, "docker%zu", i);
+    snprintf(log, sizeof log, "docker%zu/0.log", i);
+    cri_container_config_t cc = {
+        .metadata = {.name = name},
+        .image = docker_images[i].image,
+        .command = {cmd, 2},
+        .log_path = log,
+    };
+    cc.lnx.namespace_options.network = CRI_NS_NODE;
+    cc.lnx.namespace_options.pid = CRI_NS_CONTAINER;
+    reset();
+    ASSERT_EQ_INT(cri_create_container(cli, sandbox_id, &cc, &sc, id_cb, NULL), 0);
+    ASSERT_OK();
+    char id[256];
+    snprintf(id, sizeof id, "%s", res.s1);
+    reset();
+    ASSERT_EQ_INT(cri_start_container(cli, id, done_cb, NULL), 0);
+    ASSERT_OK();
+    for (int k = 0; k < 100; k++) {
+      reset();
+      ASSERT_EQ_INT(cri_container_status(cli, id, container_status_cb, NULL), 0);
+      ASSERT_OK();
+      if (res.i1 == CRI_CONTAINER_EXITED)
+        break;
+      ev_sleep(0.1);
+    }
+    ASSERT_EQ_INT(res.i1, CRI_CONTAINER_EXITED);
+    ASSERT_EQ_INT(res.i2, 0);
+    char path[512], want[64];
+    snprintf(path, sizeof path, "%s/pods/e2e/%s", dir, log);
+    snprintf(want, sizeof want, "stdout F %s", docker_images[i].marker);
+    char *text = NULL;
+    size_t len;
+    ASSERT_EQ_INT(fs_read_file(path, 1 << 20, &text, &len), 0);
+    if (!strstr(text, want)) {
+      char got[256];
+      snprintf(got, sizeof got, "%s", text);
+      free(text);
+      TEST_FAIL("%s: log has \"%s\", want \"%s\"", docker_images[i].image, got, want);
+    }
+    free(text);
+    reset();
+    ASSERT_EQ_INT(cri_remove_container(cli, id, done_cb, NULL), 0);
+    ASSERT_OK();
+  }
 }
 
 static void test_exec_sync(void) {
@@ -429,7 +537,8 @@ static void test_stop_and_unavailable(void) {
 
 TEST_LIST = {
     TEST(test_containerd_starts),   TEST(test_version_and_status), TEST(test_import_images),
-    TEST(test_run_sandbox),         TEST(test_run_container),      TEST(test_exec_sync),
+    TEST(test_import_docker_archive), TEST(test_run_sandbox),      TEST(test_run_container),
+    TEST(test_run_docker_images),   TEST(test_exec_sync),
     TEST(test_errors_keep_message), TEST(test_containerd_restart), TEST(test_cleanup),
     TEST(test_stop_and_unavailable), {0},
 };

@@ -2,12 +2,24 @@
 """Write an OCI image-layout tarball of Debian's busybox-static, for tests
 that need an image without a registry.
 
-    oci_image.py OUT.tar NAME [ENTRYPOINT...]
+    oci_image.py [--docker-archive [--gzip] [--broken missing|diff]] [--marker TEXT]
+                 OUT.tar NAME [ENTRYPOINT...]
 
 One uncompressed layer: /bin/busybox and its applet links (from
 `busybox --list-full`); config Cmd ["sh"] unless an entrypoint is given;
 index.json names the image with io.containerd.image.name (NAME, e.g.
-docker.io/library/busybox:e2e) and org.opencontainers.image.ref.name."""
+docker.io/library/busybox:e2e) and org.opencontainers.image.ref.name.
+
+--docker-archive writes what `docker save` writes instead: manifest.json
+([{Config, RepoTags: [NAME], Layers}]), <config hex>.json,
+<layer hex>/layer.tar (plus VERSION and json, as older Docker does) and
+`repositories`; NAME may be short ("busybox:da"), as docker's RepoTags are.
+--gzip stores the layer gzip-compressed (the diff_id stays the digest of
+the tar). --marker puts TEXT into /etc/k3c-marker, so the layer differs
+from the OCI image's and a container can tell which image it runs.
+--broken writes a docker-archive an import must refuse: `missing` leaves
+the layer out, `diff` gives the config a wrong diff_id."""
+import gzip
 import hashlib
 import io
 import json
@@ -29,7 +41,7 @@ def add(tar, name, data=None, mode=0o644, kind=tarfile.REGTYPE, link=""):
         tar.addfile(info)
 
 
-def layer_bytes():
+def layer_bytes(marker=None):
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as t:
         dirs = set()
@@ -47,14 +59,49 @@ def layer_bytes():
             if parent not in dirs:
                 continue
             add(t, a, kind=tarfile.SYMTYPE, link="/bin/busybox", mode=0o777)
+        if marker is not None:
+            add(t, "etc/k3c-marker", (marker + "\n").encode())
     return out.getvalue()
 
 
+def docker_archive(out, name, cfgb, layer, compress, broken):
+    """docker save's layout (moby image/tarexport, format before Docker 25)."""
+    blob = gzip.compress(layer, mtime=0) if compress else layer
+    cdig = hashlib.sha256(cfgb).hexdigest()
+    ldir = hashlib.sha256(blob + b"layer-id").hexdigest()  # a v1 layer ID, any hex does
+    manifest = [{"Config": cdig + ".json", "RepoTags": [name], "Layers": [ldir + "/layer.tar"]}]
+    repo, tag = name.rsplit(":", 1)
+    with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+        add(t, ldir, kind=tarfile.DIRTYPE, mode=0o755)
+        add(t, ldir + "/VERSION", b"1.0")
+        add(t, ldir + "/json", json.dumps({"id": ldir}).encode())
+        if broken != "missing":
+            add(t, ldir + "/layer.tar", blob)
+        add(t, cdig + ".json", cfgb)
+        add(t, "manifest.json", json.dumps(manifest).encode())
+        add(t, "repositories", json.dumps({repo: {tag: ldir}}).encode())
+
+
 def main():
-    out, name = sys.argv[1], sys.argv[2]
-    entry = sys.argv[3:]
+    args = sys.argv[1:]
+    docker = compress = False
+    marker = broken = None
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt == "--docker-archive":
+            docker = True
+        elif opt == "--gzip":
+            compress = True
+        elif opt == "--broken":
+            broken = args.pop(0)
+        elif opt == "--marker":
+            marker = args.pop(0)
+        else:
+            sys.exit("oci_image.py: unknown option " + opt)
+    out, name = args[0], args[1]
+    entry = args[2:]
     arch = ARCH.get(subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip(), "amd64")
-    layer = layer_bytes()
+    layer = layer_bytes(marker)
     ldig = hashlib.sha256(layer).hexdigest()
     cfg = {"architecture": arch, "os": "linux",
            "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": "/"},
@@ -63,7 +110,12 @@ def main():
         cfg["config"]["Entrypoint"] = entry
     else:
         cfg["config"]["Cmd"] = ["sh"]
+    if broken == "diff":
+        cfg["rootfs"]["diff_ids"] = ["sha256:" + hashlib.sha256(b"not the layer").hexdigest()]
     cfgb = json.dumps(cfg).encode()
+    if docker:
+        docker_archive(out, name, cfgb, layer, compress, broken)
+        return
     cdig = hashlib.sha256(cfgb).hexdigest()
     man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",

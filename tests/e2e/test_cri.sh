@@ -58,13 +58,25 @@ echo "not an image" >"$dir/agent/images/README.txt"
 /usr/bin/python3 "$here/oci_image.py" "$dir/agent/images/busybox.tar" docker.io/library/busybox:e2e ||
   { echo "1..1"; echo "not ok 1 - build the busybox OCI image"; exit 1; }
 
+# docker-archive (docker save) tarballs, outside the images folder
+/usr/bin/python3 "$here/oci_image.py" --docker-archive --marker docker-archive \
+  "$dir/busybox-docker.tar" busybox:docker &&
+  /usr/bin/python3 "$here/oci_image.py" --docker-archive --gzip --marker "docker-archive gzip" \
+    "$dir/busybox-docker-gz.tar" busybox:docker-gz &&
+  /usr/bin/python3 "$here/oci_image.py" --docker-archive --broken missing \
+    "$dir/broken-missing.tar" busybox:broken &&
+  /usr/bin/python3 "$here/oci_image.py" --docker-archive --broken diff --marker x \
+    "$dir/broken-diff.tar" busybox:broken ||
+  { echo "1..1"; echo "not ok 1 - build the busybox docker-archive images"; exit 1; }
+
 k3c=${K3C_BIN:-$B/k3c}
 pause_name=$("$k3c" pause --write-image "$dir/agent/images/k3c-pause.tar") ||
   { echo "1..1"; echo "not ok 1 - k3c pause --write-image"; exit 1; }
 
 K3C_CRI_E2E_DIR=$dir K3C_CRI_E2E_IMAGE=$dir/agent/images/busybox.tar \
   K3C_CRI_E2E_PAUSE=$dir/agent/images/k3c-pause.tar \
-  K3C_CRI_E2E_PAUSE_NAME=$pause_name timeout --kill-after=10 300 "$driver"
+  K3C_CRI_E2E_PAUSE_NAME=$pause_name K3C_CRI_E2E_DOCKER=$dir/busybox-docker.tar \
+  K3C_CRI_E2E_DOCKER_GZ=$dir/busybox-docker-gz.tar timeout --kill-after=10 300 "$driver"
 rc=$?
 if [ "$rc" != 0 ]; then
   echo "# cri_e2e exited with $rc; containerd's log:"

@@ -13,6 +13,19 @@ expect_status "unknown server flag exits 2" 2 "$K3C" server --no-such-flag
 expect_output "unknown server flag is named" 'k3c server: unknown flag --no-such-flag' "$K3C" server --no-such-flag
 expect_output "server --help lists flags with env names" 'data-dir.*K3C_DATA_DIR' "$K3C" server --help
 expect_output "bad config file key is named" 'unknown key "bogus"' sh -c "printf 'bogus: 1\n' > /tmp/k3c-cli-test.yaml; '$K3C' server --config /tmp/k3c-cli-test.yaml"
+expect_output "server --help lists --private-registry" 'private-registry.*registries\.yaml' sh -c "'$K3C' server --help | tr '\n' ' '"
+# A bad registries.yaml stops the server's agent before containerd starts.
+if [ "$(id -u)" = 0 ]; then
+  regdir=$(mktemp -d /tmp/k3c-cli-reg.XXXXXX)
+  printf 'mirrors:\n  docker.io:\n    endpoints: []\n' > "$regdir/registries.yaml"
+  port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  expect_output "a bad registries.yaml is named with its key" 'registries\.yaml: mirrors\."docker\.io": unknown key "endpoints"' \
+    timeout 60 "$K3C" server --config /dev/null --data-dir "$regdir/data" --https-listen-port "$port" \
+    --write-kubeconfig "$regdir/kc.yaml" --private-registry "$regdir/registries.yaml"
+  rm -rf "$regdir"
+else
+  skip "a bad registries.yaml is named with its key" "needs root (the agent)"
+fi
 expect_output "agent needs server and token" 'K3C_URL' env -u K3C_URL -u K3C_TOKEN "$K3C" agent --config /dev/null
 expect_status "token without subcommand exits 2" 2 "$K3C" token
 expect_output "check-config prints a report" 'cgroup' "$K3C" check-config

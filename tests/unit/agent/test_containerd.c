@@ -1,5 +1,6 @@
-/* Unit tests for pkg/agent/containerd.c's config writer and pause.c's image
- * writer (no containerd needed: tests/e2e/test_cri.sh runs them for real). */
+/* Unit tests for pkg/agent/containerd.c's config writer (with a registries
+ * file too) and pause.c's image writer (no containerd needed:
+ * tests/e2e/test_cri.sh and test_registries.sh run them for real). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -91,6 +92,12 @@ static void test_config_escapes_and_limits(void) {
   char *t = read_config(&o);
   ASSERT_CONTAINS(t, "sandbox_image = \"we\\\"ird\\\\name\"");
   free(t);
+  /* control characters are escaped too (TOML forbids them raw) */
+  o.sandbox_image = "a\nb\x01";
+  ASSERT_EQ_INT(agent_containerd_config_write(&o, err, sizeof err), 0);
+  t = read_config(&o);
+  ASSERT_CONTAINS(t, "sandbox_image = \"a\\nb\\u0001\"\n");
+  free(t);
   /* required options */
   agent_containerd_opts_t none = {.data_dir = tmp};
   ASSERT_EQ_INT(agent_containerd_config_write(&none, err, sizeof err), -EINVAL);
@@ -101,6 +108,59 @@ static void test_config_escapes_and_limits(void) {
   agent_containerd_opts_t longo = {.data_dir = deep, .sandbox_image = "x"};
   ASSERT_EQ_INT(agent_containerd_config_write(&longo, err, sizeof err), -ENAMETOOLONG);
   ASSERT_CONTAINS(err, "too long");
+  rm_tmp();
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  ASSERT_NOT_NULL(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_config_registries(void) {
+  make_tmp();
+  char err[512], reg[PATH_MAX];
+  snprintf(reg, sizeof reg, "%s/registries.yaml", tmp);
+  write_text(reg, "mirrors:\n  docker.io:\n    endpoint: [\"https://mirror.example:5000\"]\n"
+                  "configs:\n  mirror.example:5000:\n    auth: {username: u, password: p}\n"
+                  "    tls: {insecure_skip_verify: true}\n");
+  agent_containerd_opts_t o = {.data_dir = tmp, .sandbox_image = "p", .snapshotter = "native",
+                               .registries_file = reg};
+  ASSERT_EQ_INT(agent_containerd_config_write(&o, err, sizeof err), 0);
+  char *t = read_config(&o);
+  ASSERT_NOT_NULL(t);
+  ASSERT_CONTAINS(t, "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n"
+                     "  endpoint = [\"https://mirror.example:5000\"]\n");
+  ASSERT_CONTAINS(t, "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs."
+                     "\"mirror.example:5000\".auth]\n  username = \"u\"\n  password = \"p\"\n");
+  ASSERT_CONTAINS(t, "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs."
+                     "\"mirror.example:5000\".tls]\n  insecure_skip_verify = true\n");
+  /* the rest of the config is still there, the registries after it */
+  ASSERT_TRUE(strstr(t, "max_conf_num = 1") < strstr(t, "registry.mirrors"));
+  free(t);
+
+  /* without a file: no registry tables */
+  o.registries_file = NULL;
+  ASSERT_EQ_INT(agent_containerd_config_write(&o, err, sizeof err), 0);
+  t = read_config(&o);
+  ASSERT_TRUE(t && !strstr(t, "registry"));
+  free(t);
+
+  /* a bad file fails with its name and the reason; the old config stays */
+  write_text(reg, "mirrors:\n  docker.io:\n    endpoints: []\n");
+  o.registries_file = reg;
+  ASSERT_EQ_INT(agent_containerd_config_write(&o, err, sizeof err), -EINVAL);
+  char want[PATH_MAX + 64];
+  snprintf(want, sizeof want, "%s: mirrors.\"docker.io\": unknown key \"endpoints\"", reg);
+  ASSERT_CONTAINS(err, want);
+  t = read_config(&o);
+  ASSERT_TRUE(t && !strstr(t, "registry"));
+  free(t);
+  /* a named file that is missing fails too */
+  unlink(reg);
+  ASSERT_EQ_INT(agent_containerd_config_write(&o, err, sizeof err), -ENOENT);
+  ASSERT_CONTAINS(err, reg);
   rm_tmp();
 }
 
@@ -193,6 +253,7 @@ static void test_pause_image(void) {
 TEST_LIST = {
     TEST(test_config_paths_and_keys),
     TEST(test_config_escapes_and_limits),
+    TEST(test_config_registries),
     TEST(test_pause_image),
     {0},
 };

@@ -890,8 +890,8 @@ static void test_container_mounts(void) {
     const char *msg;
   } bad[] = {
       {"{'name':'nope','mountPath':'/x'}", -EINVAL, "volume \"nope\" not found"},
-      {"{'name':'cfg','mountPath':'/x'}", -ENOTSUP,
-       "volume type configMap of \"cfg\" is not supported yet"},
+      {"{'name':'claim','mountPath':'/x'}", -ENOTSUP,
+       "volume type persistentVolumeClaim of \"claim\" is not supported yet"},
       {"{'name':'logs','mountPath':'/x','subPath':'a/../../etc'}", -EINVAL,
        "unable to provision SubPath `a/../../etc`: must not contain '..'"},
       {"{'name':'logs','mountPath':'/x','subPath':'/etc'}", -EINVAL,
@@ -906,7 +906,8 @@ static void test_container_mounts(void) {
     char spec[1024];
     snprintf(spec, sizeof(spec),
              "{'volumes':[{'name':'logs','hostPath':{'path':'/var/"
-             "log'}},{'name':'cfg','configMap':{'name':'cm'}}],"
+             "log'}},{'name':'cfg','configMap':{'name':'cm'}},"
+             "{'name':'claim','persistentVolumeClaim':{'claimName':'data'}}],"
              "'containers':[{'name':'c','volumeMounts':[%s]}]}",
              bad[i].mount);
     cJSON *p = pod_with(spec);

@@ -635,6 +635,38 @@ static void test_terminal_phase_kept(void) {
   }
 }
 
+/* Probes: a readinessProbe without a result is not ready; the prober's
+ * results decide; a startupProbe not yet passed is neither started nor
+ * ready. */
+static void test_probes(void) {
+  cJSON *pod = pod_of("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+                      "\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"busybox\","
+                      "\"readinessProbe\":{\"exec\":{\"command\":[\"true\"]}}},"
+                      "{\"name\":\"b\",\"image\":\"busybox\",\"startupProbe\":{\"exec\":"
+                      "{\"command\":[\"true\"]}}}]}}");
+  agent_rt_container_t cs[] = {ctr("a", 0, CRI_CONTAINER_RUNNING, 0),
+                               ctr("b", 0, CRI_CONTAINER_RUNNING, 0)};
+  agent_podstatus_in_t in = in_of(cs, 2);
+  cJSON *st = agent_podstatus_build(pod, &in);
+  ASSERT_FALSE(flag(cstatus(st, 0), "ready"));
+  ASSERT_TRUE(flag(cstatus(st, 0), "started"));
+  ASSERT_FALSE(flag(cstatus(st, 1), "started"));
+  ASSERT_FALSE(flag(cstatus(st, 1), "ready"));
+  ASSERT_EQ_STR(cond(st, "Ready", "status"), "False");
+  ASSERT_EQ_STR(cond(st, "Ready", "message"), "containers with unready status: [a b]");
+  cJSON_Delete(st);
+  cJSON *probes = cJSON_Parse("{\"a0\":{\"ready\":true,\"started\":true},"
+                              "\"b0\":{\"ready\":true,\"started\":true}}");
+  in.probes = probes;
+  st = agent_podstatus_build(pod, &in);
+  ASSERT_TRUE(flag(cstatus(st, 0), "ready"));
+  ASSERT_TRUE(flag(cstatus(st, 1), "started"));
+  ASSERT_EQ_STR(cond(st, "Ready", "status"), "True");
+  cJSON_Delete(st);
+  cJSON_Delete(probes);
+  cJSON_Delete(pod);
+}
+
 TEST_LIST = {
     TEST(test_time),
     TEST(test_latest),
@@ -655,6 +687,7 @@ TEST_LIST = {
     TEST(test_host_network),
     TEST(test_qos),
     TEST(test_terminal_phase_kept),
+    TEST(test_probes),
     {0},
 };
 TEST_MAIN()

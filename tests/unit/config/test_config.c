@@ -230,6 +230,15 @@ static void test_node_options(void) {
   ASSERT_EQ_STR(cfg.kube_reserved, "");
   ASSERT_EQ_STR(cfg.system_reserved, "");
   ASSERT_EQ_STR(cfg.cgroup_root, "/");
+  ASSERT_EQ_STR(cfg.private_registry, "/etc/k3c/registries.yaml");
+  config_done(&cfg);
+  /* --private-registry: server and agent, file and flag */
+  char *reg[] = {"--config", "/dev/null", "--private-registry", "/srv/reg.yaml"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 4, reg), 0);
+  ASSERT_EQ_STR(cfg.private_registry, "/srv/reg.yaml");
+  config_done(&cfg);
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_AGENT, 4, reg), 0);
+  ASSERT_EQ_STR(cfg.private_registry, "/srv/reg.yaml");
   config_done(&cfg);
   use_file("node-label:\n  - zone=a\nnode-taint: dedicated=gpu:NoSchedule\n"
            "kube-reserved: cpu=100m,memory=256Mi\n");
@@ -244,6 +253,10 @@ static void test_node_options(void) {
   ASSERT_EQ_STR(cfg.kube_reserved, "cpu=100m,memory=256Mi");
   ASSERT_EQ_STR(cfg.system_reserved, "memory=1Gi");
   ASSERT_EQ_STR(cfg.cgroup_root, "/k3c");
+  config_done(&cfg);
+  use_file("private-registry: /etc/reg.yaml\n");
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_AGENT, 0, NULL), 0);
+  ASSERT_EQ_STR(cfg.private_registry, "/etc/reg.yaml");
   config_done(&cfg);
   unlink(file_path);
   clean_env();
