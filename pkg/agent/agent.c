@@ -20,6 +20,7 @@
 #include "agent/hollow.h"
 #include "agent/host.h"
 #include "agent/images.h"
+#include "agent/join.h"
 #include "agent/kubelet.h"
 #include "agent/kubeletapi.h"
 #include "agent/node.h"
@@ -668,11 +669,101 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
   ev_break(loop, EVBREAK_ALL);
 }
 
+/* The token: --token, else the first line of --token-file. NULL if none. */
+static char *read_token(const k3c_config_t *cfg, char *err, size_t errlen) {
+  if (cfg->token && cfg->token[0])
+    return xstrdup(cfg->token);
+  if (!cfg->token_file || !cfg->token_file[0])
+    return NULL;
+  char *t = NULL;
+  size_t len;
+  int r = fs_read_file(cfg->token_file, 64 << 10, &t, &len);
+  if (r < 0) {
+    snprintf(err, errlen, "--token-file %s: %s", cfg->token_file, strerror(-r));
+    return NULL;
+  }
+  t[strcspn(t, "\r\n")] = 0;
+  return t;
+}
+
+/* Credentials by joining cfg->server (docs/JOIN.md): the saved ones when
+ * they fit, else a join with the token, retried while the server cannot
+ * be reached. Returns 0, or the exit status. */
+static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
+  char err[768] = "", lerr[512] = "";
+  char *token = read_token(cfg, err, sizeof(err));
+  if (!token && err[0]) {
+    log_error("agent", "%s", err);
+    return 2;
+  }
+  agent_host_t host;
+  char name[300];
+  const char *ips[2] = {NULL, NULL};
+  memset(&host, 0, sizeof(host));
+  if (cfg->node_name && cfg->node_name[0])
+    snprintf(name, sizeof(name), "%.253s", cfg->node_name);
+  else if (cfg->hollow > 0)
+    snprintf(name, sizeof(name), "%.200s0", cfg->hollow_prefix);
+  else if (agent_host_read(NULL, cfg->data_dir, &host) == 0)
+    snprintf(name, sizeof(name), "%.253s", host.hostname);
+  else
+    name[0] = 0;
+  if (!name[0]) {
+    log_error("agent", "cannot read this machine's hostname for the node name: pass --node-name");
+    free(token);
+    return 1;
+  }
+  if (!cfg->node_ip.n && cfg->hollow <= 0 && host.node_ip[0])
+    ips[0] = host.node_ip;
+  agent_join_opts_t o = {.server = cfg->server, .token = token, .data_dir = cfg->data_dir,
+                         .node_name = name,
+                         .node_ips = cfg->node_ip.n ? (const char *const *)cfg->node_ip.v : ips};
+  agent_join_creds_t creds = {0};
+  int r = agent_join_load(&o, &creds, lerr, sizeof(lerr));
+  if (r == 0) {
+    log_info("agent", "node %s: using the certificates in %s/agent", name, cfg->data_dir);
+  } else {
+    if (r != -ENOENT)
+      log_info("agent", "%s; joining again", lerr);
+    if (!token) {
+      log_error("agent", "k3c agent --server %s needs --token (K3C_TOKEN) or --token-file to "
+                         "join: the server's %s/server/node-token",
+                cfg->server, "<data-dir>");
+      return 2;
+    }
+    double wait = 1.0;
+    while ((r = agent_join_once(&o, &creds, err, sizeof(err))) == -EAGAIN) {
+      /* as a kubelet, wait for the server */
+      log_warn("agent", "joining %s: %s; retrying in %.0f s", cfg->server, err, wait);
+      struct timespec ts = {.tv_sec = (time_t)wait};
+      nanosleep(&ts, NULL);
+      wait = wait * 2 > 30 ? 30 : wait * 2;
+    }
+    if (r < 0) {
+      log_error("agent", "joining %s as node %s: %s", cfg->server, name, err);
+      free(token);
+      return 1;
+    }
+    if (!creds.pinned)
+      log_warn("agent", "the token has no CA hash (K10...): trusting the CA %s sent; pass the "
+                        "full token of %s to pin it", cfg->server, "<data-dir>/server/node-token");
+    log_info("agent", "joined %s as node %s (certificates in %s/agent)", cfg->server, name,
+             cfg->data_dir);
+  }
+  free(token);
+  k->server = xstrdup(cfg->server);
+  k->ca = creds.ca_pem;
+  k->cert = creds.cert_pem;
+  k->key = creds.key_pem;
+  return 0;
+}
+
 int agent_run(const k3c_config_t *cfg) {
-  if (!cfg->kubeconfig || !cfg->kubeconfig[0]) {
-    log_error("agent", "k3c agent needs a server to join: pass --kubeconfig FILE (a "
-                       "kubeconfig for the server); joining with --server (K3C_URL) and "
-                       "--token (K3C_TOKEN) is not built yet");
+  bool kubeconfig = cfg->kubeconfig && cfg->kubeconfig[0];
+  if (!kubeconfig && (!cfg->server || !cfg->server[0])) {
+    log_error("agent", "k3c agent needs a server to join: pass --server URL (K3C_URL) with "
+                       "--token TOKEN (K3C_TOKEN) or --token-file FILE (the server's "
+                       "<data-dir>/server/node-token), or --kubeconfig FILE");
     return 2;
   }
   if (cfg->hollow <= 0 && geteuid() != 0) {
@@ -683,10 +774,18 @@ int agent_run(const k3c_config_t *cfg) {
   client_kubeconfig_t k;
   memset(&k, 0, sizeof(k));
   char err[512];
-  if (client_kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
-    log_error("agent", "kubeconfig %s", err);
-    client_kubeconfig_done(&k);
-    return 2;
+  if (kubeconfig) {
+    if (client_kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
+      log_error("agent", "kubeconfig %s", err);
+      client_kubeconfig_done(&k);
+      return 2;
+    }
+  } else {
+    int st = join_server(cfg, &k);
+    if (st) {
+      client_kubeconfig_done(&k);
+      return st;
+    }
   }
   signal(SIGPIPE, SIG_IGN);
   struct ev_loop *loop = ev_default_loop(0);

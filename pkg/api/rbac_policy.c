@@ -131,6 +131,33 @@ static const char policy[] =
     "  - {apiGroups: ['*'], resources: ['*'], verbs: [list, watch]}\n"
     "  - {apiGroups: [authentication.k8s.io], resources: [tokenreviews], verbs: [create]}\n"
     "  - {apiGroups: [authorization.k8s.io], resources: [subjectaccessreviews], verbs: [create]}\n"
+    "- name: system:node\n"
+    "  rules:\n"
+    "  - {apiGroups: [authentication.k8s.io], resources: [tokenreviews], verbs: [create]}\n"
+    "  - {apiGroups: [authorization.k8s.io], resources: [localsubjectaccessreviews,\n"
+    "      subjectaccessreviews], verbs: [create]}\n"
+    "  - {apiGroups: [''], resources: [services], verbs: [get, list, watch]}\n"
+    "  - {apiGroups: [''], resources: [nodes], verbs: [create, get, list, watch]}\n"
+    "  - {apiGroups: [''], resources: [nodes/status], verbs: [get, patch, update]}\n"
+    "  - {apiGroups: [''], resources: [nodes], verbs: [delete, patch, update]}\n"
+    "  - {apiGroups: ['', events.k8s.io], resources: [events], verbs: [create, patch, update]}\n"
+    "  - {apiGroups: [''], resources: [pods], verbs: [get, list, watch]}\n"
+    "  - {apiGroups: [''], resources: [pods], verbs: [create, delete]}\n"
+    "  - {apiGroups: [''], resources: [pods/status], verbs: [patch, update]}\n"
+    "  - {apiGroups: [''], resources: [pods/eviction], verbs: [create]}\n"
+    "  - {apiGroups: [''], resources: [configmaps, secrets], verbs: [get, list, watch]}\n"
+    "  - {apiGroups: [''], resources: [persistentvolumeclaims, persistentvolumes],\n"
+    "     verbs: [get]}\n"
+    "  - {apiGroups: [''], resources: [endpoints], verbs: [get]}\n"
+    "  - {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests],\n"
+    "     verbs: [create, get, list, watch]}\n"
+    "  - {apiGroups: [coordination.k8s.io], resources: [leases],\n"
+    "     verbs: [create, delete, get, patch, update]}\n"
+    "  - {apiGroups: [storage.k8s.io], resources: [volumeattachments, csidrivers], verbs: [get]}\n"
+    "  - {apiGroups: [''], resources: [serviceaccounts/token], verbs: [create]}\n"
+    "  - {apiGroups: [''], resources: [persistentvolumeclaims/status],\n"
+    "     verbs: [get, patch, update]}\n"
+    "  - {apiGroups: [node.k8s.io], resources: [runtimeclasses], verbs: [get, list, watch]}\n"
     "- name: system:node-proxier\n"
     "  rules:\n"
     "  - {apiGroups: [''], resources: [endpoints, services], verbs: [list, watch]}\n"
@@ -149,7 +176,11 @@ static const char policy[] =
     "- {name: system:kube-scheduler, role: system:kube-scheduler, users: [system:kube-scheduler]}\n"
     "- {name: system:kube-controller-manager, role: system:kube-controller-manager,\n"
     "   users: [system:kube-controller-manager]}\n"
-    "- {name: system:node-proxier, role: system:node-proxier, users: [system:kube-proxy]}\n";
+    "- {name: system:node-proxier, role: system:node-proxier, users: [system:kube-proxy]}\n"
+    /* Upstream binds system:node to no one and lets the Node authorizer
+     * limit each kubelet to its own node; until k3c has that authorizer,
+     * joined nodes (group system:nodes) get the role cluster-wide. */
+    "- {name: system:node, role: system:node, groups: [system:nodes]}\n";
 
 static cJSON *meta_of(const char *name, const cJSON *labels) {
   cJSON *m = cJSON_CreateObject();

@@ -20,6 +20,7 @@
 #include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "server/bootstrap.h"
 #include "server/kubeconfig.h"
 #include "tls/pki.h"
 #include "tls/token.h"
@@ -91,6 +92,7 @@ int server_run(const k3c_config_t *cfg) {
   http_server_t *http = NULL;
   store_t *store = NULL;
   api_server_t *api = NULL;
+  server_bootstrap_t *boot = NULL;
   client_t *cm_client = NULL;
   controller_manager_t *cm = NULL;
   client_t *sched_client = NULL;
@@ -208,7 +210,15 @@ int server_run(const k3c_config_t *cfg) {
        * their handlers run on the offload worker (util/offload.h) */
       .offload_body_min = 64 << 10,
   };
-  if ((r = http_server_start(loop, &opts, api_server_handle, api, &http, err, sizeof(err))) < 0) {
+  /* The join endpoints (/cacerts, /v1-k3s/...) answer before the API. */
+  server_bootstrap_opts_t bo = {.pki = &pki, .token = token, .api = api_server_handle,
+                                .api_data = api};
+  if ((r = server_bootstrap_new(loop, &bo, &boot)) < 0) {
+    log_error("server", "join endpoints: %s", strerror(-r));
+    goto out;
+  }
+  if ((r = http_server_start(loop, &opts, server_bootstrap_handle, boot, &http, err,
+                             sizeof(err))) < 0) {
     log_error("server", "HTTPS listener: %s", err);
     goto out;
   }
@@ -297,6 +307,7 @@ out:
   client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);
+  server_bootstrap_free(boot);
   http_server_stop(http);
   api_server_free(api);
   store_close(store);

@@ -1,0 +1,609 @@
+/* An agent's join of a k3c (or k3s) server (join.h): trust on first use
+ * pinned by the token's CA hash, then node certificates for the token's
+ * secret. A small blocking HTTPS GET is enough here: it runs once, before
+ * the agent's loop, and the only TLS session without verification is the
+ * one that fetches /cacerts (checked by hash before it is used). */
+#include "agent/join.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "tls/cert.h"
+#include "tls/token.h"
+#include "util/alloc.h"
+#include "util/base64.h"
+#include "util/errbuf.h"
+#include "util/fsutil.h"
+
+#define BODY_MAX (1 << 20)
+#define FILE_MAX (1 << 20)
+#define RENEW_SECONDS (24 * 3600) /* a saved cert this close to expiry is fetched again */
+
+/* ---- pure parts ---- */
+
+int agent_join_split_url(const char *url, char **ret_host, char **ret_port) {
+  if (!url || strncmp(url, "https://", 8))
+    return -EINVAL;
+  const char *h = url + 8, *he, *p = NULL;
+  if (*h == '[') {
+    he = strchr(h, ']');
+    if (!he)
+      return -EINVAL;
+    h++;
+    if (he[1] == ':')
+      p = he + 2;
+    else if (he[1] && strcmp(he + 1, "/"))
+      return -EINVAL;
+  } else {
+    he = h + strcspn(h, ":/");
+    if (*he == ':')
+      p = he + 1;
+    else if (*he && strcmp(he, "/"))
+      return -EINVAL;
+  }
+  if (he == h)
+    return -EINVAL;
+  size_t plen = 0;
+  if (p) {
+    plen = strspn(p, "0123456789");
+    long port = plen ? strtol(p, NULL, 10) : 0;
+    if (!plen || plen > 5 || (p[plen] && strcmp(p + plen, "/")) || port > 65535 || port == 0)
+      return -EINVAL;
+  }
+  *ret_host = xstrndup(h, (size_t)(he - h));
+  *ret_port = p ? xstrndup(p, plen) : xstrdup("6443");
+  return 0;
+}
+
+int agent_join_split_pem(const char *body, char **ret_cert, char **ret_key) {
+  static const char end_cert[] = "-----END CERTIFICATE-----";
+  const char *cert = body ? strstr(body, "-----BEGIN CERTIFICATE-----") : NULL;
+  const char *key = body ? strstr(body, "-----BEGIN ") : NULL;
+  /* the key is the first PEM block that is not a certificate */
+  while (key && !strncmp(key, "-----BEGIN CERTIFICATE-----", 27))
+    key = strstr(key + 27, "-----BEGIN ");
+  if (!cert || !key || !strstr(key, "PRIVATE KEY-----"))
+    return -EINVAL;
+  /* the certificates (a chain may follow the leaf) end before the key */
+  const char *last = NULL;
+  for (const char *e = strstr(cert, end_cert); e && e < key; e = strstr(e + 1, end_cert))
+    last = e;
+  if (!last)
+    return -EINVAL;
+  const char *ce = last + sizeof(end_cert) - 1;
+  *ret_cert = xasprintf("%.*s\n", (int)(ce - cert), cert);
+  *ret_key = xstrdup(key);
+  return 0;
+}
+
+char *agent_join_basic_auth(const char *user, const char *password) {
+  char *up = xasprintf("%s:%s", user, password);
+  char *b64 = base64_encode(up, strlen(up));
+  memset(up, 0, strlen(up));
+  free(up);
+  char *v = xasprintf("Basic %s", b64);
+  free(b64);
+  return v;
+}
+
+/* ---- a blocking HTTPS GET ---- */
+
+typedef struct {
+  int fd;
+  int timeout_ms;
+} sock_t;
+
+static int sock_send(void *ctx, const unsigned char *buf, size_t len) {
+  sock_t *s = ctx;
+  struct pollfd p = {.fd = s->fd, .events = POLLOUT};
+  if (poll(&p, 1, s->timeout_ms) <= 0)
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+  ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL);
+  return n >= 0 ? (int)n : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int sock_recv(void *ctx, unsigned char *buf, size_t len) {
+  sock_t *s = ctx;
+  struct pollfd p = {.fd = s->fd, .events = POLLIN};
+  int k = poll(&p, 1, s->timeout_ms);
+  if (k == 0)
+    return MBEDTLS_ERR_SSL_TIMEOUT;
+  if (k < 0)
+    return MBEDTLS_ERR_NET_RECV_FAILED;
+  ssize_t n = recv(s->fd, buf, len, 0);
+  return n >= 0 ? (int)n : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Connect with a timeout; returns the fd or a negative errno. */
+static int tcp_connect(const char *host, const char *port, int timeout_ms) {
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+  int r = getaddrinfo(host, port, &hints, &res);
+  if (r != 0)
+    return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+  int err = -ECONNREFUSED;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) {
+      err = -errno;
+      continue;
+    }
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      freeaddrinfo(res);
+      return fd;
+    }
+    if (errno == EINPROGRESS) {
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      int k = poll(&p, 1, timeout_ms);
+      int so = 0;
+      socklen_t sl = sizeof(so);
+      if (k == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so == 0) {
+        freeaddrinfo(res);
+        return fd;
+      }
+      err = k == 0 ? -ETIMEDOUT : so ? -so : -errno;
+    } else {
+      err = -errno;
+    }
+    close(fd);
+  }
+  freeaddrinfo(res);
+  return err;
+}
+
+typedef struct {
+  int status;
+  char *body; /* NUL-terminated */
+  size_t len;
+} resp_t;
+
+/* Where the head ends and what Content-Length says (-1: none). */
+static int parse_head(const char *buf, size_t len, size_t *ret_head, long *ret_clen,
+                      int *ret_status) {
+  const char *end = NULL;
+  for (size_t i = 0; i + 3 < len; i++)
+    if (!memcmp(buf + i, "\r\n\r\n", 4)) {
+      end = buf + i;
+      break;
+    }
+  if (!end)
+    return 0;
+  if (len < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ')
+    return -EPROTO;
+  char *se = NULL;
+  long status = strtol(buf + 9, &se, 10);
+  if (se != buf + 12 || status < 100 || status > 599)
+    return -EPROTO;
+  long clen = -1;
+  for (const char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n")) {
+    const char *h = l + 2;
+    if (!strncasecmp(h, "Content-Length:", 15)) {
+      clen = strtol(h + 15, NULL, 10);
+      if (clen < 0 || clen > BODY_MAX)
+        return -EPROTO;
+    }
+    else if (!strncasecmp(h, "Transfer-Encoding:", 18))
+      return -EPROTO; /* the join endpoints answer with a length */
+  }
+  *ret_head = (size_t)(end - buf) + 4;
+  *ret_clen = clen;
+  *ret_status = (int)status;
+  return 1;
+}
+
+/* GET path; ca_pem NULL = no verification (for /cacerts only). headers:
+ * "Name: value\r\n" lines or "". Transport failures are -EAGAIN. */
+static int https_get(const char *host, const char *port, const char *path, const char *ca_pem,
+                     const char *headers, int timeout_ms, resp_t *ret, char *err, size_t errlen) {
+  static const unsigned char pers[] = "k3c-join";
+  int r = -EAGAIN, m = 0;
+  const char *what = "";
+  char *req = NULL, *buf = NULL;
+  size_t len = 0, cap = 16384;
+  sock_t s = {.fd = -1, .timeout_ms = timeout_ms};
+  mbedtls_ssl_config conf;
+  mbedtls_ssl_context ssl;
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_x509_crt ca;
+  mbedtls_ssl_config_init(&conf);
+  mbedtls_ssl_init(&ssl);
+  mbedtls_entropy_init(&entropy);
+  mbedtls_ctr_drbg_init(&drbg);
+  mbedtls_x509_crt_init(&ca);
+  if ((m = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers, sizeof(pers) - 1)) ||
+      (m = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                       MBEDTLS_SSL_PRESET_DEFAULT))) {
+    what = "TLS setup";
+    r = -EIO;
+    goto tls_fail;
+  }
+  mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+  mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_read_timeout(&conf, (uint32_t)timeout_ms);
+  if (ca_pem) {
+    if ((m = mbedtls_x509_crt_parse(&ca, (const unsigned char *)ca_pem, strlen(ca_pem) + 1))) {
+      what = "parse the CA";
+      r = -EINVAL;
+      goto tls_fail;
+    }
+    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
+  } else {
+    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+  }
+  if ((m = mbedtls_ssl_setup(&ssl, &conf))) {
+    what = "TLS setup";
+    r = -EIO;
+    goto tls_fail;
+  }
+  /* as pkg/client: mbedTLS 2.28 checks DNS names only; an address is
+   * trusted by the chain to the pinned CA */
+  unsigned char a[16];
+  if (ca_pem && inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+    mbedtls_ssl_set_hostname(&ssl, host);
+  if ((s.fd = tcp_connect(host, port, timeout_ms)) < 0) {
+    errbuf_set(err, errlen, "connect to %s:%s: %s", host, port, strerror(-s.fd));
+    r = -EAGAIN;
+    goto out;
+  }
+  mbedtls_ssl_set_bio(&ssl, &s, sock_send, sock_recv, NULL);
+  while ((m = mbedtls_ssl_handshake(&ssl)) != 0) {
+    if (m != MBEDTLS_ERR_SSL_WANT_READ && m != MBEDTLS_ERR_SSL_WANT_WRITE) {
+      what = "TLS handshake";
+      r = m == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? -EKEYREJECTED : -EAGAIN;
+      goto tls_fail;
+    }
+  }
+  bool v6 = strchr(host, ':') != NULL;
+  req = xasprintf("GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: k3c-agent\r\n"
+                  "Accept: */*\r\nConnection: close\r\n%s\r\n",
+                  path, v6 ? "[" : "", host, v6 ? "]" : "", port, headers);
+  size_t rl = strlen(req), off = 0;
+  while (off < rl) {
+    m = mbedtls_ssl_write(&ssl, (const unsigned char *)req + off, rl - off);
+    if (m == MBEDTLS_ERR_SSL_WANT_READ || m == MBEDTLS_ERR_SSL_WANT_WRITE)
+      continue;
+    if (m < 0) {
+      what = "send";
+      goto tls_fail;
+    }
+    off += (size_t)m;
+  }
+  buf = xmalloc(cap + 1);
+  size_t head = 0;
+  long clen = -1;
+  int status = 0, got_head = 0;
+  for (;;) {
+    if (got_head && clen >= 0 && len >= head + (size_t)clen)
+      break;
+    if (len == cap) {
+      if (cap >= BODY_MAX) {
+        errbuf_set(err, errlen, "GET %s: the answer is over %d bytes", path, BODY_MAX);
+        r = -E2BIG;
+        goto out;
+      }
+      cap *= 2;
+      buf = xrealloc(buf, cap + 1);
+    }
+    m = mbedtls_ssl_read(&ssl, (unsigned char *)buf + len, cap - len);
+    if (m == MBEDTLS_ERR_SSL_WANT_READ || m == MBEDTLS_ERR_SSL_WANT_WRITE)
+      continue;
+    if (m == 0 || m == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+      break;
+    if (m < 0) {
+      what = "receive";
+      goto tls_fail;
+    }
+    len += (size_t)m;
+    buf[len] = 0;
+    if (!got_head && (got_head = parse_head(buf, len, &head, &clen, &status)) < 0)
+      break;
+  }
+  buf[len] = 0;
+  if (got_head <= 0 || (clen >= 0 && len < head + (size_t)clen)) {
+    errbuf_set(err, errlen, "GET %s: malformed or cut answer from %s:%s", path, host, port);
+    r = -EAGAIN;
+    goto out;
+  }
+  size_t blen = clen >= 0 ? (size_t)clen : len - head;
+  ret->status = status;
+  ret->len = blen;
+  ret->body = xstrndup(buf + head, blen);
+  r = 0;
+  goto out;
+tls_fail: {
+  char msg[160];
+  mbedtls_strerror(m, msg, sizeof(msg));
+  errbuf_set(err, errlen, "%s:%s: %s: %s", host, port, what, msg);
+}
+out:
+  if (s.fd >= 0) {
+    if (r == 0)
+      mbedtls_ssl_close_notify(&ssl);
+    close(s.fd);
+  }
+  free(req);
+  free(buf);
+  mbedtls_x509_crt_free(&ca);
+  mbedtls_ssl_free(&ssl);
+  mbedtls_ssl_config_free(&conf);
+  mbedtls_ctr_drbg_free(&drbg);
+  mbedtls_entropy_free(&entropy);
+  return r;
+}
+
+/* ---- files ---- */
+
+static char *path_of(const agent_join_opts_t *o, const char *name) {
+  return xasprintf("%s/agent/%s", o->data_dir, name);
+}
+
+static int read_text(const agent_join_opts_t *o, const char *name, char **ret) {
+  char *p = path_of(o, name);
+  size_t len;
+  int r = fs_read_file(p, FILE_MAX, ret, &len);
+  free(p);
+  return r;
+}
+
+static int write_text(const agent_join_opts_t *o, const char *name, const char *text, char *err,
+                      size_t errlen) {
+  char *p = path_of(o, name);
+  int r = fs_write_atomic(p, text, strlen(text), 0600);
+  if (r < 0)
+    errbuf_set(err, errlen, "write %s: %s", p, strerror(-r));
+  free(p);
+  return r;
+}
+
+/* The node's password: made once, then reused, so this machine keeps its
+ * name across re-joins and another cannot take it. */
+static int node_password(const agent_join_opts_t *o, char **ret, char *err, size_t errlen) {
+  char *pw = NULL;
+  int r = read_text(o, "node-password", &pw);
+  if (r == 0) {
+    pw[strcspn(pw, "\r\n")] = 0;
+    if (*pw) {
+      *ret = pw;
+      return 0;
+    }
+    free(pw);
+  } else if (r != -ENOENT) {
+    errbuf_set(err, errlen, "read %s/agent/node-password: %s", o->data_dir, strerror(-r));
+    return r;
+  }
+  unsigned char raw[16];
+  if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+    errbuf_set(err, errlen, "no random bytes for the node password");
+    return -EIO;
+  }
+  char hex[33];
+  for (size_t i = 0; i < sizeof(raw); i++)
+    snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+  char *line = xasprintf("%s\n", hex);
+  r = write_text(o, "node-password", line, err, errlen);
+  free(line);
+  if (r < 0)
+    return r;
+  *ret = xstrdup(hex);
+  return 0;
+}
+
+void agent_join_creds_done(agent_join_creds_t *c) {
+  if (!c)
+    return;
+  free(c->ca_pem);
+  free(c->cert_pem);
+  if (c->key_pem)
+    memset(c->key_pem, 0, strlen(c->key_pem));
+  free(c->key_pem);
+  memset(c, 0, sizeof(*c));
+}
+
+/* Whether the token pins a CA: its hash, or NULL. */
+static char *token_hash(const char *token) {
+  char *hash = NULL;
+  if (token && tls_token_parse(token, &hash, NULL, NULL) == 0 && hash && *hash)
+    return hash;
+  free(hash);
+  return NULL;
+}
+
+static int check_creds(const agent_join_opts_t *o, const char *ca, const char *cert,
+                       const char *key, char *err, size_t errlen) {
+  tls_cert_info_t info;
+  char want[300];
+  snprintf(want, sizeof(want), "system:node:%.250s", o->node_name);
+  if (tls_cert_info(cert, &info, NULL, 0) < 0 || tls_cert_verify(cert, ca, 0) < 0 ||
+      tls_cert_key_matches(cert, key) < 0) {
+    errbuf_set(err, errlen, "the saved client certificate is not valid for the saved CA");
+    return -EKEYREJECTED;
+  }
+  if (strcmp(info.cn, want)) {
+    errbuf_set(err, errlen, "the saved client certificate is for %s, not %s", info.cn, want);
+    return -EKEYREJECTED;
+  }
+  if (info.not_after - time(NULL) < RENEW_SECONDS) {
+    errbuf_set(err, errlen, "the saved client certificate expires within a day");
+    return -EKEYREJECTED;
+  }
+  char *hash = token_hash(o->token);
+  if (hash) {
+    char have[65];
+    tls_token_ca_hash(ca, have);
+    bool same = !strcmp(have, hash);
+    free(hash);
+    if (!same) {
+      errbuf_set(err, errlen, "the saved CA is not the one the token names");
+      return -EKEYREJECTED;
+    }
+  }
+  return 0;
+}
+
+int agent_join_load(const agent_join_opts_t *o, agent_join_creds_t *ret, char *err,
+                    size_t errlen) {
+  char *ca = NULL, *cert = NULL, *key = NULL;
+  int r;
+  if ((r = read_text(o, "server-ca.crt", &ca)) < 0 ||
+      (r = read_text(o, "client-kubelet.crt", &cert)) < 0 ||
+      (r = read_text(o, "client-kubelet.key", &key)) < 0) {
+    if (r != -ENOENT)
+      errbuf_set(err, errlen, "reading the saved certificates in %s/agent: %s", o->data_dir,
+                 strerror(-r));
+    goto out;
+  }
+  if ((r = check_creds(o, ca, cert, key, err, errlen)) < 0)
+    goto out;
+  ret->ca_pem = ca;
+  ret->cert_pem = cert;
+  ret->key_pem = key;
+  ret->pinned = true;
+  return 0;
+out:
+  free(ca);
+  free(cert);
+  free(key);
+  return r;
+}
+
+/* GET one of the certificate paths; 0 and the two PEMs. */
+static int fetch_pair(const agent_join_opts_t *o, const char *host, const char *port,
+                      const char *ca, const char *path, const char *headers, int timeout_ms,
+                      char **ret_cert, char **ret_key, char *err, size_t errlen) {
+  resp_t res = {0};
+  int r = https_get(host, port, path, ca, headers, timeout_ms, &res, err, errlen);
+  if (r < 0)
+    return r;
+  if (res.status != 200) {
+    size_t n = strcspn(res.body, "\r\n");
+    errbuf_set(err, errlen, "GET %s: %d %.*s", path, res.status, (int)(n > 300 ? 300 : n),
+               res.body);
+    r = res.status >= 500 ? -EAGAIN : res.status == 401 || res.status == 403 ? -EACCES : -EPROTO;
+  } else if (agent_join_split_pem(res.body, ret_cert, ret_key) < 0) {
+    errbuf_set(err, errlen, "GET %s: the answer is not a certificate and a key", path);
+    r = -EPROTO;
+  }
+  free(res.body);
+  return r;
+}
+
+int agent_join_once(const agent_join_opts_t *o, agent_join_creds_t *ret, char *err,
+                    size_t errlen) {
+  char *host = NULL, *port = NULL, *hash = NULL, *secret = NULL, *password = NULL;
+  char *auth = NULL, *headers = NULL, *ips = NULL;
+  char *ccert = NULL, *ckey = NULL, *scert = NULL, *skey = NULL;
+  resp_t ca = {0};
+  int r, timeout_ms = (int)((o->timeout > 0 ? o->timeout : 30.0) * 1000);
+  if (agent_join_split_url(o->server, &host, &port) < 0) {
+    errbuf_set(err, errlen, "--server must be https://host:port, not %s",
+               o->server ? o->server : "(none)");
+    r = -EINVAL;
+    goto out;
+  }
+  if (!o->token || tls_token_parse(o->token, &hash, NULL, &secret) < 0 || !secret || !*secret) {
+    errbuf_set(err, errlen, "the token is empty or malformed");
+    r = -EINVAL;
+    goto out;
+  }
+  /* 1. The CA, over TLS we cannot verify yet: the token's hash decides. */
+  if ((r = https_get(host, port, "/cacerts", NULL, "", timeout_ms, &ca, err, errlen)) < 0)
+    goto out;
+  if (ca.status != 200 || !strstr(ca.body, "-----BEGIN CERTIFICATE-----")) {
+    errbuf_set(err, errlen, "GET %s/cacerts: %d, no CA bundle", o->server, ca.status);
+    r = ca.status >= 500 ? -EAGAIN : -EPROTO;
+    goto out;
+  }
+  if (hash && *hash) {
+    char have[65];
+    tls_sha256_hex(ca.body, ca.len, have);
+    if (strcasecmp(have, hash)) {
+      errbuf_set(err, errlen, "the CA of %s has hash %s, the token wants %s: not that server's "
+                              "token, or someone in between; nothing was sent",
+                 o->server, have, hash);
+      r = -EKEYREJECTED;
+      goto out;
+    }
+  }
+  /* 2. The node's certificates, with the CA pinned. */
+  char *dir = path_of(o, "");
+  r = fs_mkdir_p(dir, 0755);
+  if (r < 0)
+    errbuf_set(err, errlen, "%s: %s", dir, strerror(-r));
+  free(dir);
+  if (r < 0)
+    goto out;
+  if ((r = node_password(o, &password, err, errlen)) < 0)
+    goto out;
+  auth = agent_join_basic_auth("node", secret);
+  ips = xstrdup("");
+  for (const char *const *ip = o->node_ips; ip && *ip; ip++) {
+    char *more = xasprintf("%s%s%s", ips, *ips ? "," : "", *ip);
+    free(ips);
+    ips = more;
+  }
+  headers = xasprintf("Authorization: %s\r\nk3s-Node-Name: %s\r\nk3s-Node-Password: %s\r\n%s%s%s",
+                      auth, o->node_name, password, *ips ? "k3s-Node-IP: " : "", ips,
+                      *ips ? "\r\n" : "");
+  if ((r = fetch_pair(o, host, port, ca.body, "/v1-k3s/serving-kubelet.crt", headers, timeout_ms,
+                      &scert, &skey, err, errlen)) < 0 ||
+      (r = fetch_pair(o, host, port, ca.body, "/v1-k3s/client-kubelet.crt", headers, timeout_ms,
+                      &ccert, &ckey, err, errlen)) < 0)
+    goto out;
+  if ((r = check_creds(o, ca.body, ccert, ckey, err, errlen)) < 0) {
+    r = -EPROTO;
+    goto out;
+  }
+  /* 3. Saved, keys first: a half-written set fails agent_join_load's check
+   * and is fetched again. */
+  if ((r = write_text(o, "serving-kubelet.key", skey, err, errlen)) < 0 ||
+      (r = write_text(o, "serving-kubelet.crt", scert, err, errlen)) < 0 ||
+      (r = write_text(o, "client-kubelet.key", ckey, err, errlen)) < 0 ||
+      (r = write_text(o, "client-kubelet.crt", ccert, err, errlen)) < 0 ||
+      (r = write_text(o, "server-ca.crt", ca.body, err, errlen)) < 0)
+    goto out;
+  ret->ca_pem = ca.body;
+  ca.body = NULL;
+  ret->cert_pem = ccert;
+  ccert = NULL;
+  ret->key_pem = ckey;
+  ckey = NULL;
+  ret->pinned = hash && *hash;
+  r = 0;
+out:
+  free(host);
+  free(port);
+  free(hash);
+  if (secret)
+    memset(secret, 0, strlen(secret));
+  free(secret);
+  free(password);
+  free(auth);
+  free(headers);
+  free(ips);
+  free(ca.body);
+  free(ccert);
+  free(ckey);
+  free(scert);
+  free(skey);
+  return r;
+}

@@ -1,0 +1,61 @@
+/* Joining a server the k3s way (docs/JOIN.md): fetch the CA bundle from
+ * <server>/cacerts, pin it by the token's K10 hash, then fetch the node's
+ * client and serving certificates with basic auth "node:<secret>" and the
+ * node's own password. What the server sends is kept under
+ * <data-dir>/agent/ (0600) so a restarted agent needs no token:
+ *
+ *   server-ca.crt                          the pinned cluster CA
+ *   client-kubelet.crt / .key              CN=system:node:<name>, O=system:nodes
+ *   serving-kubelet.crt / .key             the node name and IPs
+ *   node-password                          generated once, reused
+ *
+ * Library code: no logging; a call does blocking network I/O and file
+ * writes, so call it before the loop runs (agent_run does). Any thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+  const char *server;          /* "https://host:port" */
+  const char *token;           /* K10<hash>::<user>:<secret> or a bare secret; may be NULL */
+  const char *data_dir;
+  const char *node_name;       /* the name the node registers with */
+  const char *const *node_ips; /* for the serving certificate; NULL-terminated, may be NULL */
+  double timeout;              /* seconds per request; 0 = 30 */
+} agent_join_opts_t;
+
+typedef struct {
+  char *ca_pem, *cert_pem, *key_pem; /* the client's credentials, owned */
+  bool pinned;                       /* the CA was checked against a token hash */
+} agent_join_creds_t;
+
+/* The saved credentials, if they are there and fit: the certificate is
+ * signed by the saved CA, within its validity, for system:node:<name>, its
+ * key matches, and (when o->token has a hash) the CA is the token's.
+ * Returns 0 and fills *ret; -ENOENT when nothing is saved; another
+ * negative errno with the reason in err when they do not fit. */
+int agent_join_load(const agent_join_opts_t *o, agent_join_creds_t *ret, char *err,
+                    size_t errlen);
+
+/* One join attempt (needs o->token). Returns 0 with *ret filled and the
+ * files written; -EAGAIN when the server cannot be reached or answers 5xx
+ * (try again later); -EKEYREJECTED when the CA does not match the token's
+ * hash (err names both hashes; nothing else was sent); -EACCES when the
+ * server refuses the token (401) or the node password (403); other
+ * negative errnos for local failures. err always says why. */
+int agent_join_once(const agent_join_opts_t *o, agent_join_creds_t *ret, char *err,
+                    size_t errlen);
+
+void agent_join_creds_done(agent_join_creds_t *c); /* accepts NULL */
+
+/* ---- pure parts ---- */
+
+/* "https://host[:port]" or "https://[v6][:port]" (port 6443 by default, a
+ * trailing '/' allowed) into malloc'd host and port. -EINVAL otherwise. */
+int agent_join_split_url(const char *url, char **ret_host, char **ret_port);
+/* Split the server's answer, a certificate PEM followed by its key PEM,
+ * into malloc'd halves. -EINVAL when either is missing. */
+int agent_join_split_pem(const char *body, char **ret_cert, char **ret_key);
+/* The "Authorization: Basic ..." value for user and password; caller frees. */
+char *agent_join_basic_auth(const char *user, const char *password);
