@@ -362,7 +362,11 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
   gmtime_r(&ts.tv_sec, &tm);
   char stamp[64], tsdir[PATH_MAX], path[PATH_MAX], old[PATH_MAX] = "";
   strftime(stamp, sizeof(stamp), "..%Y_%m_%d_%H_%M_%S", &tm);
-  snprintf(tsdir, sizeof(tsdir), "%s/%s.%09ld", dir, stamp, ts.tv_nsec);
+  int tn = snprintf(tsdir, sizeof(tsdir), "%s/%s.%09ld", dir, stamp, ts.tv_nsec);
+  if (tn < 0 || (size_t)tn >= sizeof(tsdir)) {
+    errbuf_set(err, errlen, "%s: path too long", dir);
+    return -ENAMETOOLONG;
+  }
   if (mkdir(tsdir, 0755) < 0) {
     errbuf_set(err, errlen, "%s: %s", tsdir, strerror(errno));
     return -errno;
