@@ -369,7 +369,8 @@ static int rm_rf(const char *path) {
 
 static int write_file(const char *path, const file_t *fl) {
   char dir[PATH_MAX];
-  snprintf(dir, sizeof(dir), "%s", path);
+  if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+    return -ENAMETOOLONG;
   char *slash = strrchr(dir, '/');
   if (slash) {
     *slash = 0;
@@ -403,7 +404,11 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
   gmtime_r(&ts.tv_sec, &tm);
   char stamp[64], tsdir[PATH_MAX], path[PATH_MAX], old[PATH_MAX] = "";
   strftime(stamp, sizeof(stamp), "..%Y_%m_%d_%H_%M_%S", &tm);
-  snprintf(tsdir, sizeof(tsdir), "%s/%s.%09ld", dir, stamp, ts.tv_nsec);
+  int tn = snprintf(tsdir, sizeof(tsdir), "%s/%s.%09ld", dir, stamp, (long)ts.tv_nsec);
+  if (tn < 0 || (size_t)tn >= sizeof(tsdir)) {
+    errbuf_set(err, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
+    return -ENAMETOOLONG;
+  }
   if (mkdir(tsdir, 0755) < 0) {
     r = -errno;
     errbuf_set(err, errlen, "%s: %s", tsdir, strerror(-r));
@@ -463,10 +468,13 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
     const char *slash = strchr(f->v[i].path, '/');
     size_t n = slash ? (size_t)(slash - f->v[i].path) : strlen(f->v[i].path);
     char name[NAME_MAX + 1], link_target[PATH_MAX];
-    snprintf(name, sizeof(name), "%.*s", (int)n, f->v[i].path);
-    if (pjoin(path, sizeof(path), dir, name) < 0)
+    int nn = snprintf(name, sizeof(name), "%.*s", (int)n, f->v[i].path);
+    int ln = snprintf(link_target, sizeof(link_target), "..data/%s", name);
+    if (nn < 0 || (size_t)nn >= sizeof(name) || ln < 0 || (size_t)ln >= sizeof(link_target) ||
+        pjoin(path, sizeof(path), dir, name) < 0) {
+      errbuf_set(err, errlen, "%s/%.*s: %s", dir, (int)n, f->v[i].path, strerror(ENAMETOOLONG));
       return -ENAMETOOLONG;
-    snprintf(link_target, sizeof(link_target), "..data/%s", name);
+    }
     if (symlink(link_target, path) < 0 && errno != EEXIST) {
       r = -errno;
       errbuf_set(err, errlen, "%s: %s", path, strerror(-r));
