@@ -151,8 +151,6 @@ wait_for 90 ready_or_dead
 kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
 pods_node_ready || bail "node $PODS_NODE Ready within 90 s of start"
 ok "node $PODS_NODE Ready"
-# the default service account (the pods need it admitted)
-wait_for 30 kc get serviceaccount default || bail "default service account"
 
 # --- everything at once ---
 kc apply -f - >"$PODS_DIR/apply.log" 2>&1 <<EOF || bail "apply the manifest" "$(cat "$PODS_DIR/apply.log")"
