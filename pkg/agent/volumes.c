@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <mbedtls/base64.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,45 @@ static int pjoin(char *out, size_t len, const char *a, const char *b) {
   return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* The writer's own entries ("..data", "..<timestamp>", "..data_tmp") and
+ * "."; a key may start with one dot but never two (path_ok), so ".env"
+ * is a name like any other. */
+static bool internal(const char *name) {
+  return !strcmp(name, ".") || !strncmp(name, "..", 2);
+}
+
+/* The regular files under dir, SIZE_MAX past FILES_MAX or on an error;
+ * depth bounds the recursion (paths have at most that many parts). */
+static size_t count_files(const char *dir, int depth) {
+  if (depth > 64)
+    return SIZE_MAX;
+  DIR *d = opendir(dir);
+  if (!d)
+    return SIZE_MAX;
+  size_t n = 0;
+  struct dirent *e;
+  char sub[PATH_MAX];
+  while (n <= FILES_MAX && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    struct stat st;
+    if (pjoin(sub, sizeof(sub), dir, e->d_name) < 0 || lstat(sub, &st) < 0) {
+      n = SIZE_MAX;
+      break;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      size_t k = count_files(sub, depth + 1);
+      n = k == SIZE_MAX ? SIZE_MAX : n + k;
+      if (n == SIZE_MAX)
+        break;
+    } else {
+      n++;
+    }
+  }
+  closedir(d);
+  return n > FILES_MAX ? SIZE_MAX : n;
+}
+
 /* Whether dir/..data holds exactly files (content and mode). */
 static bool same(const char *dir, const files_t *f) {
   char path[PATH_MAX];
@@ -279,16 +319,17 @@ static bool same(const char *dir, const files_t *f) {
     if (!eq)
       return false;
   }
-  /* and nothing more at the top level */
-  snprintf(path, sizeof(path), "%s", dir);
-  DIR *d = opendir(path);
+  /* and nothing more: as many files under ..data, as many top-level names */
+  int pn = snprintf(path, sizeof(path), "%s/..data", dir);
+  if (pn < 0 || (size_t)pn >= sizeof(path) || count_files(path, 0) != f->n)
+    return false;
+  DIR *d = opendir(dir);
   if (!d)
     return false;
   size_t names = 0;
   struct dirent *e;
   while ((e = readdir(d)))
-    if (e->d_name[0] != '.')
-      names++;
+    names += !internal(e->d_name);
   closedir(d);
   size_t want = 0;
   for (size_t i = 0; i < f->n; i++) {
@@ -328,7 +369,8 @@ static int rm_rf(const char *path) {
 
 static int write_file(const char *path, const file_t *fl) {
   char dir[PATH_MAX];
-  snprintf(dir, sizeof(dir), "%s", path);
+  if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+    return -ENAMETOOLONG;
   char *slash = strrchr(dir, '/');
   if (slash) {
     *slash = 0;
@@ -362,42 +404,43 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
   gmtime_r(&ts.tv_sec, &tm);
   char stamp[64], tsdir[PATH_MAX], path[PATH_MAX], old[PATH_MAX] = "";
   strftime(stamp, sizeof(stamp), "..%Y_%m_%d_%H_%M_%S", &tm);
-  int tn = snprintf(tsdir, sizeof(tsdir), "%s/%s.%09ld", dir, stamp, ts.tv_nsec);
+  int tn = snprintf(tsdir, sizeof(tsdir), "%s/%s.%09ld", dir, stamp, (long)ts.tv_nsec);
   if (tn < 0 || (size_t)tn >= sizeof(tsdir)) {
-    errbuf_set(err, errlen, "%s: path too long", dir);
+    errbuf_set(err, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
     return -ENAMETOOLONG;
   }
   if (mkdir(tsdir, 0755) < 0) {
-    errbuf_set(err, errlen, "%s: %s", tsdir, strerror(errno));
-    return -errno;
+    r = -errno;
+    errbuf_set(err, errlen, "%s: %s", tsdir, strerror(-r));
+    return r;
   }
   for (size_t i = 0; i < f->n; i++) {
-    if (pjoin(path, sizeof(path), tsdir, f->v[i].path) < 0)
-      return -ENAMETOOLONG;
-    if ((r = write_file(path, &f->v[i])) < 0) {
-      errbuf_set(err, errlen, "%s: %s", path, strerror(-r));
+    if ((r = pjoin(path, sizeof(path), tsdir, f->v[i].path)) < 0 ||
+        (r = write_file(path, &f->v[i])) < 0) {
+      errbuf_set(err, errlen, "%s/%s: %s", tsdir, f->v[i].path, strerror(-r));
       rm_rf(tsdir);
       return r;
     }
   }
   /* The previous timestamped directory, to remove after the swap. */
-  if (pjoin(path, sizeof(path), dir, "..data") < 0)
+  char target[PATH_MAX], tmp[PATH_MAX];
+  if (pjoin(path, sizeof(path), dir, "..data") < 0 ||
+      pjoin(tmp, sizeof(tmp), dir, "..data_tmp") < 0) {
+    rm_rf(tsdir);
     return -ENAMETOOLONG;
-  char target[PATH_MAX];
+  }
   ssize_t tl = readlink(path, target, sizeof(target) - 1);
   if (tl > 0) {
     target[tl] = 0;
     if (pjoin(old, sizeof(old), dir, target) < 0)
-      return -ENAMETOOLONG;
+      old[0] = 0;
   }
-  char tmp[PATH_MAX];
-  if (pjoin(tmp, sizeof(tmp), dir, "..data_tmp") < 0)
-    return -ENAMETOOLONG;
   unlink(tmp);
   const char *base = strrchr(tsdir, '/') + 1;
   if (symlink(base, tmp) < 0 || rename(tmp, path) < 0) {
     r = -errno;
-    errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
+    errbuf_set(err, errlen, "%s: %s", path, strerror(-r));
+    unlink(tmp);
     rm_rf(tsdir);
     return r;
   }
@@ -405,7 +448,7 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
   DIR *d = opendir(dir);
   struct dirent *e;
   while (d && (e = readdir(d))) {
-    if (e->d_name[0] == '.')
+    if (internal(e->d_name))
       continue;
     bool keep = false;
     for (size_t i = 0; i < f->n && !keep; i++) {
@@ -425,13 +468,17 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
     const char *slash = strchr(f->v[i].path, '/');
     size_t n = slash ? (size_t)(slash - f->v[i].path) : strlen(f->v[i].path);
     char name[NAME_MAX + 1], link_target[PATH_MAX];
-    snprintf(name, sizeof(name), "%.*s", (int)n, f->v[i].path);
-    if (pjoin(path, sizeof(path), dir, name) < 0)
+    int nn = snprintf(name, sizeof(name), "%.*s", (int)n, f->v[i].path);
+    int ln = snprintf(link_target, sizeof(link_target), "..data/%s", name);
+    if (nn < 0 || (size_t)nn >= sizeof(name) || ln < 0 || (size_t)ln >= sizeof(link_target) ||
+        pjoin(path, sizeof(path), dir, name) < 0) {
+      errbuf_set(err, errlen, "%s/%.*s: %s", dir, (int)n, f->v[i].path, strerror(ENAMETOOLONG));
       return -ENAMETOOLONG;
-    snprintf(link_target, sizeof(link_target), "..data/%s", name);
+    }
     if (symlink(link_target, path) < 0 && errno != EEXIST) {
-      errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
-      return -errno;
+      r = -errno;
+      errbuf_set(err, errlen, "%s: %s", path, strerror(-r));
+      return r;
     }
   }
   if (old[0] && strcmp(old, tsdir))

@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Volume files and probes through one `k3c server` and its agent (root),
+# driven with real kubectl: a changed ConfigMap reaches a running
+# container's file, a secret file has its mode and decoded value, an exec
+# readiness probe holds the pod un-Ready until the container makes the
+# file, a failing exec liveness probe restarts the container with a Killing
+# event, and an httpGet readiness probe on a named port (busybox httpd)
+# makes the pod Ready. docs/AGENT.md "Volumes" and "Probes".
+#
+# Uses tests/e2e/pods_lib.sh when it is there; until it lands, a minimal
+# copy of its approach below (same names): end by pid what the run started,
+# unmount under the data dir, remove the run's netns, bridge and cgroups.
+# Do not run it next to another `k3c server` with an agent (they share the
+# cni0 bridge). Every wait is bounded; it takes about two minutes.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+B=${K3C_BUILD_DIR:-$here/../../build-asan}
+K3C=${K3C_BIN:-$B/k3c}
+IMAGE=docker.io/library/busybox:e2e
+
+skip_all() { echo "1..1"; echo "ok 1 - volumes and probes e2e # SKIP $1"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_all "needs root (containerd, cgroups, CNI)"
+for bin in containerd runc busybox kubectl; do
+  command -v "$bin" >/dev/null || skip_all "$bin is not installed (scripts/deps.sh test group)"
+done
+[ -x "$K3C" ] || { echo "1..1"; echo "not ok 1 - $K3C is not built"; exit 1; }
+
+if [ -r "$here/pods_lib.sh" ]; then
+  . "$here/pods_lib.sh"
+else
+  export LC_ALL=C
+  PODS_SERVER_PID=
+  PODS_BRIDGE=${PODS_BRIDGE:-cni0}
+  pods__bridge_existed=1
+  pods__netns_before=
+  now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+  wait_for() {
+    local end=$(($(now_us) + $1 * 1000000))
+    shift
+    while :; do
+      "$@" >/dev/null 2>&1 && return 0
+      [ "$(now_us)" -ge "$end" ] && return 1
+      sleep 0.2
+    done
+  }
+  pods_init() {
+    PODS_DIR=$(mktemp -d "/tmp/$1.XXXXXX") || return 1
+    PODS_CG=k3c-e2e-$$
+    PODS_KC=$PODS_DIR/kubeconfig.yaml
+    PODS_NODE=k3c-e2e-$$
+    PODS_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
+    mkdir -p "$PODS_DIR/agent/images"
+  }
+  pods_snapshot() {
+    ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
+    pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
+  }
+  pods_image() {
+    local file=$PODS_DIR/agent/images/$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_').tar
+    /usr/bin/python3 "$here/oci_image.py" "$file.tmp" "$1" && mv "$file.tmp" "$file"
+  }
+  kc() { timeout 30 kubectl --kubeconfig "$PODS_KC" --request-timeout=20s "$@"; }
+  pods_server_start() {
+    "$K3C" server --config /dev/null --data-dir "$PODS_DIR" --https-listen-port "$PODS_PORT" \
+      --bind-address 127.0.0.1 --write-kubeconfig "$PODS_KC" --node-name "$PODS_NODE" \
+      --cgroup-root "/$PODS_CG" "$@" >>"$PODS_DIR/server.log" 2>&1 &
+    PODS_SERVER_PID=$!
+  }
+  pods_node_ready() {
+    [ "$(kc get node "$PODS_NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+  }
+  pods_cgroup_roots() {
+    local c
+    for c in /sys/fs/cgroup/*/"$PODS_CG" /sys/fs/cgroup/"$PODS_CG"; do [ -d "$c" ] && echo "$c"; done
+  }
+  pods_cgroup_pids() {
+    local c
+    for c in $(pods_cgroup_roots); do find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null; done | sort -un
+  }
+  # the server, containerd, shims (their command lines name the data dir)
+  # and the containers (in the run's cgroups); never this shell
+  pods__our_pids() {
+    local p cmd
+    for p in /proc/[0-9]*; do
+      p=${p#/proc/}
+      [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+      cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
+      case "$cmd" in *"$PODS_DIR/"* | *"$PODS_DIR "*) echo "$p" ;; esac
+    done
+    pods_cgroup_pids
+  }
+  pods__none_left() { [ -z "$(pods__our_pids)" ]; }
+  pods_cleanup() {
+    local p m n netns
+    [ -n "${PODS_DIR:-}" ] || return 0
+    netns=" $(for p in $(pods_cgroup_pids); do stat -L -c %i "/proc/$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ') "
+    [ -n "$PODS_SERVER_PID" ] && kill -TERM "$PODS_SERVER_PID" 2>/dev/null
+    for p in $(pods__our_pids); do kill -TERM "$p" 2>/dev/null; done
+    wait_for 5 pods__none_left
+    for p in $(pods__our_pids); do kill -KILL "$p" 2>/dev/null; done
+    wait_for 5 pods__none_left
+    [ -n "$PODS_SERVER_PID" ] && wait "$PODS_SERVER_PID" 2>/dev/null
+    PODS_SERVER_PID=
+    for m in $(awk -v d="$PODS_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+    done
+    for n in $(ls /var/run/netns 2>/dev/null); do
+      case "$pods__netns_before" in *" $n "*) continue ;; esac
+      case "$n" in cni-*) ;; *) continue ;; esac
+      case "$netns" in *" $(stat -c %i "/var/run/netns/$n" 2>/dev/null) "*) ;; *) continue ;; esac
+      umount "/var/run/netns/$n" 2>/dev/null || umount -l "/var/run/netns/$n" 2>/dev/null
+      rm -f "/var/run/netns/$n"
+    done
+    [ "$pods__bridge_existed" = 0 ] && [ -z "$(ip -o link show master "$PODS_BRIDGE" 2>/dev/null)" ] &&
+      ip link delete "$PODS_BRIDGE" 2>/dev/null
+    for m in $(pods_cgroup_roots); do find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+    rm -rf "$PODS_DIR"
+    return 0
+  }
+fi
+
+on_exit() {
+  if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
+    echo "# pods:"
+    kc get pods -o wide 2>&1 | sed 's/^/#   /'
+    echo "# events:"
+    kc get events 2>&1 | tail -n 30 | sed 's/^/#   /'
+    echo "# server log (last 40 lines):"
+    tail -n 40 "$PODS_DIR/server.log" 2>/dev/null | sed 's/^/#   /'
+  fi
+  pods_cleanup
+}
+trap 'exit 143' TERM INT HUP
+trap on_exit EXIT
+
+bail() {
+  fail "$@"
+  echo "# stopping: the remaining checks need this"
+  done_testing
+  exit 1
+}
+
+# --- the node ---
+pods_init k3c-volprobe || bail "make the data dir"
+pods_snapshot
+pods_image "$IMAGE" || bail "build the busybox OCI image"
+pods_server_start
+ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
+wait_for 90 ready_or_dead
+kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
+pods_node_ready || bail "node $PODS_NODE Ready within 90 s of start"
+ok "node $PODS_NODE Ready"
+
+# --- everything at once ---
+kc apply -f - >"$PODS_DIR/apply.log" 2>&1 <<EOF || bail "apply the manifest" "$(cat "$PODS_DIR/apply.log")"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: vp-cm}
+data: {greeting: hello-one}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: vp-secret}
+data: {password: czNjcjN0}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vp-cfg}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "while true; do cat /cfg/greeting; echo; sleep 1; done"]
+    volumeMounts: [{name: cfg, mountPath: /cfg}]
+  volumes:
+  - {name: cfg, configMap: {name: vp-cm}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vp-secret}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo mode=\$(stat -L -c %a /sec/password); echo value=\$(cat /sec/password); exec sleep 3600"]
+    volumeMounts: [{name: sec, mountPath: /sec}]
+  volumes:
+  - {name: sec, secret: {secretName: vp-secret, defaultMode: 0400}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vp-ready}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "sleep 5; touch /tmp/ready; sleep 3600"]
+    readinessProbe:
+      exec: {command: ["test", "-f", "/tmp/ready"]}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vp-live}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    livenessProbe:
+      exec: {command: ["false"]}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vp-http}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "mkdir -p /www && echo ok >/www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{name: web, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /index.html, port: web}
+      periodSeconds: 1
+EOF
+t_apply=$(now_us)
+
+phase() { kc get pod "$1" -o 'jsonpath={.status.phase}' 2>/dev/null; }
+ready() { kc get pod "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null; }
+is_running() { [ "$(phase "$1")" = Running ]; }
+is_ready() { [ "$(ready "$1")" = True ]; }
+uid_of() { kc get pod "$1" -o 'jsonpath={.metadata.uid}'; }
+
+# --- readiness (exec): not Ready while the file is missing, then Ready ---
+if wait_for 60 is_running vp-ready; then
+  r=$(ready vp-ready)
+  since=$((($(now_us) - t_apply) / 1000000))
+  # the container makes the file 5 s after it starts: right after Running
+  # the probe must still fail
+  if [ "$r" = True ]; then
+    fail "exec readiness: not Ready before /tmp/ready exists" "Ready=$r ${since}s after apply"
+  else
+    ok "exec readiness: not Ready before /tmp/ready exists (Ready=$r)"
+  fi
+  if wait_for 30 is_ready vp-ready; then
+    ok "exec readiness: Ready once the container made /tmp/ready"
+  else
+    fail "exec readiness: Ready within 30 s of Running" "$(kc get pod vp-ready -o yaml | grep -A30 '^status:')"
+  fi
+else
+  fail "pod vp-ready Running within 60 s" "$(kc describe pod vp-ready 2>&1 | tail -n 20)"
+fi
+
+# --- configMap: the file, then a change reaches the running container ---
+# log_of POD: the CRI log file of container c, attempt 0
+log_of() { echo "$PODS_DIR/agent/logs/default_$1_$(uid_of "$1")/c/0.log"; }
+log_has() { [ -r "$1" ] && tail -n 3 "$1" | grep -q -- "$2"; }
+if wait_for 60 is_running vp-cfg; then
+  log=$(log_of vp-cfg)
+  if wait_for 20 log_has "$log" hello-one; then
+    ok "configMap file read in the container (hello-one)"
+  else
+    fail "configMap file read in the container" "log $log:" "$(tail -n 5 "$log" 2>&1)"
+  fi
+  kc patch configmap vp-cm -p '{"data":{"greeting":"hello-two"}}' >/dev/null ||
+    fail "patch the configmap"
+  t0=$(now_us)
+  if wait_for 60 log_has "$log" hello-two; then
+    ok "changed configMap value in the container within 60 s ($((($(now_us) - t0) / 1000)) ms)"
+  else
+    fail "changed configMap value in the container within 60 s" "$(tail -n 5 "$log" 2>&1)"
+  fi
+  # the host side: the atomic writer's layout
+  vd=$PODS_DIR/agent/pods/$(uid_of vp-cfg)/volumes/kubernetes.io~configmap/cfg
+  check "configMap volume: ..data -> ..<timestamp>, greeting -> ..data/greeting" \
+    sh -c "readlink '$vd/..data' | grep -q '^\.\.20' && [ \"\$(readlink '$vd/greeting')\" = ..data/greeting ]"
+else
+  fail "pod vp-cfg Running within 60 s" "$(kc describe pod vp-cfg 2>&1 | tail -n 20)"
+fi
+
+# --- secret: mode 0400 and the decoded value ---
+if wait_for 60 is_running vp-secret; then
+  log=$(log_of vp-secret)
+  wait_for 20 log_has "$log" value=
+  check "secret file mode 0400 in the container (through the symlink)" grep -q ' mode=400$' "$log"
+  check "secret file holds the decoded value" grep -q ' value=s3cr3t$' "$log"
+else
+  fail "pod vp-secret Running within 60 s" "$(kc describe pod vp-secret 2>&1 | tail -n 20)"
+fi
+
+# --- liveness (exec false): restarted, Killing event ---
+restarts() { kc get pod vp-live -o 'jsonpath={.status.containerStatuses[0].restartCount}' 2>/dev/null; }
+restarted() { [ "$(restarts)" -ge 1 ] 2>/dev/null; }
+if wait_for 60 is_running vp-live; then
+  if wait_for 30 restarted; then
+    ok "liveness exec false: restartCount $(restarts) within 30 s"
+  else
+    fail "liveness exec false: restartCount >= 1 within 30 s" "restartCount=$(restarts)"
+  fi
+  killing() {
+    kc get events --field-selector involvedObject.name=vp-live,reason=Killing \
+      -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}' | grep -q "failed liveness probe"
+  }
+  if wait_for 15 killing; then
+    ok "Killing event \"failed liveness probe\""
+  else
+    fail "Killing event \"failed liveness probe\"" "$(kc get events --field-selector involvedObject.name=vp-live 2>&1)"
+  fi
+else
+  fail "pod vp-live Running within 60 s" "$(kc describe pod vp-live 2>&1 | tail -n 20)"
+fi
+
+# --- readiness (httpGet on a named port) ---
+if wait_for 60 is_ready vp-http; then
+  ok "httpGet readiness on named port web: Ready"
+else
+  fail "httpGet readiness on named port web: Ready within 60 s" \
+    "$(kc get pod vp-http -o yaml 2>&1 | grep -A30 '^status:')" "$(kc get events --field-selector involvedObject.name=vp-http 2>&1)"
+fi
+
+done_testing
