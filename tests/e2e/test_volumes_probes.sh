@@ -7,9 +7,8 @@
 # event, and an httpGet readiness probe on a named port (busybox httpd)
 # makes the pod Ready. docs/AGENT.md "Volumes" and "Probes".
 #
-# Uses tests/e2e/pods_lib.sh when it is there; until it lands, a minimal
-# copy of its approach below (same names): end by pid what the run started,
-# unmount under the data dir, remove the run's netns, bridge and cgroups.
+# The harness is tests/e2e/pods_lib.sh (ends by pid what the run started,
+# unmounts under the data dir, removes the run's netns, bridge and cgroups).
 # Do not run it next to another `k3c server` with an agent (they share the
 # cni0 bridge). Every wait is bounded; it takes about two minutes.
 set -u
@@ -26,99 +25,7 @@ for bin in containerd runc busybox kubectl; do
 done
 [ -x "$K3C" ] || { echo "1..1"; echo "not ok 1 - $K3C is not built"; exit 1; }
 
-if [ -r "$here/pods_lib.sh" ]; then
-  . "$here/pods_lib.sh"
-else
-  export LC_ALL=C
-  PODS_SERVER_PID=
-  PODS_BRIDGE=${PODS_BRIDGE:-cni0}
-  pods__bridge_existed=1
-  pods__netns_before=
-  now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-  wait_for() {
-    local end=$(($(now_us) + $1 * 1000000))
-    shift
-    while :; do
-      "$@" >/dev/null 2>&1 && return 0
-      [ "$(now_us)" -ge "$end" ] && return 1
-      sleep 0.2
-    done
-  }
-  pods_init() {
-    PODS_DIR=$(mktemp -d "/tmp/$1.XXXXXX") || return 1
-    PODS_CG=k3c-e2e-$$
-    PODS_KC=$PODS_DIR/kubeconfig.yaml
-    PODS_NODE=k3c-e2e-$$
-    PODS_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
-    mkdir -p "$PODS_DIR/agent/images"
-  }
-  pods_snapshot() {
-    ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
-    pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
-  }
-  pods_image() {
-    local file=$PODS_DIR/agent/images/$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_').tar
-    /usr/bin/python3 "$here/oci_image.py" "$file.tmp" "$1" && mv "$file.tmp" "$file"
-  }
-  kc() { timeout 30 kubectl --kubeconfig "$PODS_KC" --request-timeout=20s "$@"; }
-  pods_server_start() {
-    "$K3C" server --config /dev/null --data-dir "$PODS_DIR" --https-listen-port "$PODS_PORT" \
-      --bind-address 127.0.0.1 --write-kubeconfig "$PODS_KC" --node-name "$PODS_NODE" \
-      --cgroup-root "/$PODS_CG" "$@" >>"$PODS_DIR/server.log" 2>&1 &
-    PODS_SERVER_PID=$!
-  }
-  pods_node_ready() {
-    [ "$(kc get node "$PODS_NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
-  }
-  pods_cgroup_roots() {
-    local c
-    for c in /sys/fs/cgroup/*/"$PODS_CG" /sys/fs/cgroup/"$PODS_CG"; do [ -d "$c" ] && echo "$c"; done
-  }
-  pods_cgroup_pids() {
-    local c
-    for c in $(pods_cgroup_roots); do find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null; done | sort -un
-  }
-  # the server, containerd, shims (their command lines name the data dir)
-  # and the containers (in the run's cgroups); never this shell
-  pods__our_pids() {
-    local p cmd
-    for p in /proc/[0-9]*; do
-      p=${p#/proc/}
-      [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-      cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
-      case "$cmd" in *"$PODS_DIR/"* | *"$PODS_DIR "*) echo "$p" ;; esac
-    done
-    pods_cgroup_pids
-  }
-  pods__none_left() { [ -z "$(pods__our_pids)" ]; }
-  pods_cleanup() {
-    local p m n netns
-    [ -n "${PODS_DIR:-}" ] || return 0
-    netns=" $(for p in $(pods_cgroup_pids); do stat -L -c %i "/proc/$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ') "
-    [ -n "$PODS_SERVER_PID" ] && kill -TERM "$PODS_SERVER_PID" 2>/dev/null
-    for p in $(pods__our_pids); do kill -TERM "$p" 2>/dev/null; done
-    wait_for 5 pods__none_left
-    for p in $(pods__our_pids); do kill -KILL "$p" 2>/dev/null; done
-    wait_for 5 pods__none_left
-    [ -n "$PODS_SERVER_PID" ] && wait "$PODS_SERVER_PID" 2>/dev/null
-    PODS_SERVER_PID=
-    for m in $(awk -v d="$PODS_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
-      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-    done
-    for n in $(ls /var/run/netns 2>/dev/null); do
-      case "$pods__netns_before" in *" $n "*) continue ;; esac
-      case "$n" in cni-*) ;; *) continue ;; esac
-      case "$netns" in *" $(stat -c %i "/var/run/netns/$n" 2>/dev/null) "*) ;; *) continue ;; esac
-      umount "/var/run/netns/$n" 2>/dev/null || umount -l "/var/run/netns/$n" 2>/dev/null
-      rm -f "/var/run/netns/$n"
-    done
-    [ "$pods__bridge_existed" = 0 ] && [ -z "$(ip -o link show master "$PODS_BRIDGE" 2>/dev/null)" ] &&
-      ip link delete "$PODS_BRIDGE" 2>/dev/null
-    for m in $(pods_cgroup_roots); do find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null; done
-    rm -rf "$PODS_DIR"
-    return 0
-  }
-fi
+. "$here/pods_lib.sh"
 
 on_exit() {
   if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
