@@ -150,6 +150,11 @@ static void set_rv(client_informer_t *inf, const char *rv) {
  * resourceVersion equals the cached one is not an event (relists). */
 static void upsert(client_informer_t *inf, cJSON *obj, bool skip_same) {
   char key[512];
+  /* No cached reader uses managedFields (they are the API's bookkeeping
+   * for apply); dropping them, as upstream's controller manager and
+   * scheduler informers do, saves about a third of a pod's memory. */
+  cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+                                          "managedFields");
   if (client_cache_key(obj, key, sizeof(key)) < 0) {
     cJSON_Delete(obj);
     return;
