@@ -16,6 +16,7 @@
 
 #include <mbedtls/base64.h>
 
+#include "api/qos.h"
 #include "api/quantity.h"
 #include "json/util.h"
 #include "scheduler/resource.h"
@@ -178,46 +179,8 @@ static int64_t milli_of(const cJSON *q) {
   return v;
 }
 
-static int64_t sat_add(int64_t a, int64_t b) {
-  return a > INT64_MAX - b ? INT64_MAX : a + b;
-}
-
 const char *agent_podspec_qos(const cJSON *pod) {
-  static const char *const lists[] = {"spec.containers", "spec.initContainers"};
-  static const char *const names[] = {"cpu", "memory"};
-  int64_t req[2] = {0, 0}, lim[2] = {0, 0};
-  bool has_req[2] = {false, false}, has_lim[2] = {false, false};
-  bool guaranteed = true;
-  for (size_t l = 0; l < 2; l++) {
-    const cJSON *c;
-    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
-      const cJSON *rq = json_get_path(c, "resources.requests");
-      const cJSON *lm = json_get_path(c, "resources.limits");
-      for (size_t i = 0; i < 2; i++) {
-        int64_t l_v = milli_of(jget(lm, names[i]));
-        /* The API defaults a missing request to the limit. */
-        const cJSON *rq_q = jget(rq, names[i]);
-        int64_t r_v = rq_q ? milli_of(rq_q) : l_v;
-        if (r_v > 0) {
-          req[i] = sat_add(req[i], r_v);
-          has_req[i] = true;
-        }
-        if (l_v > 0) {
-          lim[i] = sat_add(lim[i], l_v);
-          has_lim[i] = true;
-        } else {
-          guaranteed = false; /* each container needs both limits */
-        }
-      }
-    }
-  }
-  if (!has_req[0] && !has_req[1] && !has_lim[0] && !has_lim[1])
-    return "BestEffort";
-  for (size_t i = 0; i < 2 && guaranteed; i++) {
-    if (has_req[i] != has_lim[i] || req[i] != lim[i])
-      guaranteed = false;
-  }
-  return guaranteed ? "Guaranteed" : "Burstable";
+  return api_pod_qos(cJSON_GetObjectItemCaseSensitive(pod, "spec"));
 }
 
 /* --- referenced ConfigMaps and Secrets --- */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/kinds.h"
+#include "api/qos.h"
 #include "api/object.h"
 #include "util/buf.h"
 #include "util/strmap.h"
@@ -48,36 +49,6 @@ static void container_defaults(cJSON *c) {
     if (cJSON_IsObject(p))
       default_str(p, "protocol", "TCP");
   }
-}
-
-static bool has_resources(const cJSON *containers, const char *which) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, containers) {
-    const cJSON *r = obj_get(c, which);
-    if (cJSON_GetArraySize(r) > 0)
-      return true;
-  }
-  return false;
-}
-
-static const char *qos_class(const cJSON *spec) {
-  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(spec, "containers");
-  if (!has_resources(cs, "resources.requests") && !has_resources(cs, "resources.limits"))
-    return "BestEffort";
-  const cJSON *c;
-  cJSON_ArrayForEach(c, cs) {
-    const cJSON *lim = obj_get(c, "resources.limits");
-    const cJSON *req = obj_get(c, "resources.requests");
-    if (!cJSON_GetObjectItemCaseSensitive(lim, "cpu") || !cJSON_GetObjectItemCaseSensitive(lim, "memory"))
-      return "Burstable";
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, req) {
-      const cJSON *l = cJSON_GetObjectItemCaseSensitive(lim, kv->string);
-      if (!l || !cJSON_Compare(l, kv, 1))
-        return "Burstable";
-    }
-  }
-  return "Guaranteed";
 }
 
 /* SetDefaults_PodSpec and its containers: what a pod template gets too. */
@@ -133,7 +104,7 @@ static void pod_defaults(cJSON *obj) {
    * admission (admission_defaults.c). */
   cJSON *status = obj_child_object(obj, "status");
   default_str(status, "phase", "Pending");
-  default_str(status, "qosClass", qos_class(spec));
+  default_str(status, "qosClass", api_pod_qos(spec));
 }
 
 /* names: the container names seen so far (borrowed from the spec), so a
