@@ -1,8 +1,8 @@
 # Shell helpers for tests and benchmarks that run a real `k3c server` with
 # its agent (root): one data dir, one cgroup root, bounded waits, and a
 # cleanup that ends by pid what the run started and removes what it made.
-# Sourced by tests/e2e/test_pods.sh, tests/e2e/test_pods_lib.sh and
-# bench/pods.sh. Nothing here kills by name.
+# Sourced by tests/e2e/test_pods.sh, test_volumes_probes.sh, test_logs.sh,
+# test_pods_lib.sh and bench/pods.sh. Nothing here kills by name.
 #
 # Call pods_init first (sets the variables below), pods_snapshot before the
 # server starts, and register `trap pods_cleanup EXIT`.
@@ -11,9 +11,12 @@
 #   PODS_KC     admin kubeconfig              PODS_NODE   node name
 #   PODS_PORT   API port (free, loopback)     PODS_BRIDGE the CNI bridge (cni0)
 #   PODS_SERVER_PID  the running server, or empty
+#   PODS_AGENT_PID   a separate `k3c agent` (pods_agent_start), or empty
 export LC_ALL=C # EPOCHREALTIME with a dot
 
 PODS_SERVER_PID=
+PODS_AGENT_PID=
+pods__agent_dirs=
 PODS_BRIDGE=${PODS_BRIDGE:-cni0}
 pods__bridge_existed=1
 pods__netns_before=
@@ -85,9 +88,37 @@ pods_server_start() {
 # pods_server_stop [SECONDS]: SIGTERM the server, wait (default 30 s), then
 # SIGKILL. 0 when it exited by itself in time.
 pods_server_stop() {
-  local pid=$PODS_SERVER_PID limit=${1:-30}
-  [ -n "$pid" ] || return 0
+  local pid=$PODS_SERVER_PID
   PODS_SERVER_PID=
+  pods__stop "$pid" "${1:-30}"
+}
+
+# pods_agent_start DATA_DIR KUBECONFIG NODE [EXTRA ARGS...]: start a separate
+# `k3c agent` in the background (one at a time) with its own data dir, which
+# must be under $PODS_DIR (cleanup finds its processes, mounts and sandboxes
+# there), in the run's cgroup root; output appended to DATA_DIR/agent.log.
+pods_agent_start() {
+  local dir=$1 kubeconfig=$2 node=$3
+  shift 3
+  case "$dir" in "$PODS_DIR"/?*) ;; *) return 1 ;; esac
+  mkdir -p "$dir/agent/images" || return 1
+  pods__agent_dirs="$pods__agent_dirs $dir"
+  "$K3C" agent --config /dev/null --data-dir "$dir" --kubeconfig "$kubeconfig" \
+    --node-name "$node" --cgroup-root "/$PODS_CG" "$@" >>"$dir/agent.log" 2>&1 &
+  PODS_AGENT_PID=$!
+}
+
+# pods_agent_stop [SECONDS]: as pods_server_stop, for that agent.
+pods_agent_stop() {
+  local pid=$PODS_AGENT_PID
+  PODS_AGENT_PID=
+  pods__stop "$pid" "${1:-30}"
+}
+
+# pods__stop PID SECONDS: SIGTERM, wait, SIGKILL (a child of this shell).
+pods__stop() {
+  local pid=$1 limit=$2
+  [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null
   if wait_for "$limit" pods__gone "$pid"; then
     wait "$pid" 2>/dev/null
@@ -208,12 +239,15 @@ pods_cleanup() {
   # this machine may have made new ones meanwhile)
   netns=" $(for p in $(pods_cgroup_pids); do stat -L -c %i "/proc/$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ') "
   [ -n "$PODS_SERVER_PID" ] && kill -TERM "$PODS_SERVER_PID" 2>/dev/null
+  [ -n "$PODS_AGENT_PID" ] && kill -TERM "$PODS_AGENT_PID" 2>/dev/null
   for p in $(pods__our_pids); do kill -TERM "$p" 2>/dev/null; done
   wait_for 5 pods__none_left
   for p in $(pods__our_pids); do kill -KILL "$p" 2>/dev/null; done
   wait_for 5 pods__none_left
   [ -n "$PODS_SERVER_PID" ] && wait "$PODS_SERVER_PID" 2>/dev/null
+  [ -n "$PODS_AGENT_PID" ] && wait "$PODS_AGENT_PID" 2>/dev/null
   PODS_SERVER_PID=
+  PODS_AGENT_PID=
   for m in $(awk -v d="$PODS_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
@@ -237,10 +271,13 @@ pods_cleanup() {
 pods__none_left() { [ -z "$(pods__our_pids)" ]; }
 
 # The ids of the sandboxes and containers containerd ran for this data dir
-# (its task and CRI state folders).
+# and the separate agents' (their task and CRI state folders).
 pods__task_ids() {
-  ls "$PODS_DIR/agent/run/containerd/io.containerd.runtime.v2.task/k8s.io" \
-    "$PODS_DIR/agent/containerd/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sort -u
+  local d
+  for d in "$PODS_DIR" $pods__agent_dirs; do
+    ls "$d/agent/run/containerd/io.containerd.runtime.v2.task/k8s.io" \
+      "$d/agent/containerd/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null
+  done | grep -E '^[0-9a-f]{64}$' | sort -u
 }
 
 # pods__nat_drop ID...: the bridge plugin's masquerade rules of sandboxes

@@ -5,13 +5,14 @@
 # error without it, --previous after a restart, an unknown container, and
 # the python client's read_namespaced_pod_log. The API server proxies
 # pods/log to the kubelet API on --kubelet-port.
-# A minimal harness of its own (a data dir, the server by pid, cleanup of
-# what the run made); tests/e2e/pods_lib.sh can replace it once on main.
+# Part 2 runs `k3c server --disable-agent` and a separate `k3c agent`.
+# The harness is tests/e2e/pods_lib.sh (ends by pid what the run started,
+# removes what it made).
 # Every wait is bounded; about a minute.
 set -u
-export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
+. "$here/pods_lib.sh"
 B=${K3C_BUILD_DIR:-$here/../../build-asan}
 K3C=${K3C_BIN:-$B/k3c}
 IMAGE=docker.io/library/busybox:e2e
@@ -23,94 +24,31 @@ for bin in containerd runc busybox kubectl; do
 done
 [ -x "$K3C" ] || { echo "1..1"; echo "not ok 1 - $K3C is not built"; exit 1; }
 
-# ---- harness ----
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-wait_for() {
-  local end=$(($(now_us) + $1 * 1000000))
-  shift
-  while :; do
-    "$@" >/dev/null 2>&1 && return 0
-    [ "$(now_us)" -ge "$end" ] && return 1
-    sleep 0.2
-  done
-}
-DIR=$(mktemp -d /tmp/k3c-logs.XXXXXX)
-CG=k3c-e2e-logs-$$
-NODE=k3c-e2e-logs-$$
-KC=$DIR/kubeconfig.yaml
-PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-KPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])')
-SERVER_PID=
-bridge_existed=0
-ip link show cni0 >/dev/null 2>&1 && bridge_existed=1
-netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
-kc() { timeout 30 kubectl --kubeconfig "$KC" --request-timeout=20s "$@"; }
-
-our_pids() {
-  local p cmd c
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-    cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
-    case "$cmd" in *"$DIR/"* | *"$DIR "*) echo "$p" ;; esac
-  done
-  for c in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do
-    [ -d "$c" ] && find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
-  done | sort -un
-}
-none_left() { [ -z "$(our_pids)" ]; }
-cleanup() {
-  local p m n c
-  [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null
-  for p in $(our_pids); do kill -TERM "$p" 2>/dev/null; done
-  wait_for 5 none_left
-  for p in $(our_pids); do kill -KILL "$p" 2>/dev/null; done
-  wait_for 5 none_left
-  [ -n "$SERVER_PID" ] && wait "$SERVER_PID" 2>/dev/null
-  for m in $(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-  done
-  for n in $(ls /var/run/netns 2>/dev/null); do
-    case "$netns_before" in *" $n "*) continue ;; esac
-    case "$n" in cni-*) ;; *) continue ;; esac
-    umount "/var/run/netns/$n" 2>/dev/null || umount -l "/var/run/netns/$n" 2>/dev/null
-    rm -f "/var/run/netns/$n"
-  done
-  [ "$bridge_existed" = 0 ] && ip link delete cni0 2>/dev/null
-  for c in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do
-    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
-  done
-  rm -rf "$DIR"
-}
 on_exit() {
-  if [ "$tap__failed" != 0 ]; then
+  if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
     echo "# pods:"
     kc get pods -o wide 2>&1 | sed 's/^/#   /'
     echo "# server log (last 30 lines):"
-    tail -n 30 "$DIR/server.log" 2>/dev/null | sed 's/^/#   /'
-    [ -f "$DIR/agent2.log" ] && { echo "# agent log (last 20 lines):"; tail -n 20 "$DIR/agent2.log" | sed 's/^/#   /'; }
+    tail -n 30 "$PODS_DIR/server.log" 2>/dev/null | sed 's/^/#   /'
+    [ -f "$PODS_DIR/a2/agent.log" ] && { echo "# agent log (last 20 lines):"; tail -n 20 "$PODS_DIR/a2/agent.log" | sed 's/^/#   /'; }
   fi
-  cleanup
+  pods_cleanup
 }
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 bail() { fail "$@"; done_testing; exit 1; }
 
-mkdir -p "$DIR/agent/images"
-/usr/bin/python3 "$here/oci_image.py" "$DIR/agent/images/busybox.tar" "$IMAGE" || bail "busybox image"
-"$K3C" server --config /dev/null --data-dir "$DIR" --https-listen-port "$PORT" \
-  --bind-address 127.0.0.1 --write-kubeconfig "$KC" --node-name "$NODE" \
-  --cgroup-root "/$CG" --kubelet-port "$KPORT" >>"$DIR/server.log" 2>&1 &
-SERVER_PID=$!
-node_ready() {
-  [ "$(kc get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
-}
-ready_or_dead() { node_ready || ! kill -0 "$SERVER_PID" 2>/dev/null; }
+pods_init k3c-logs || bail "make the data dir"
+pods_snapshot
+KPORT=$(pods_free_port) || bail "pick a kubelet port"
+pods_image "$IMAGE" || bail "busybox image"
+pods_server_start --kubelet-port "$KPORT"
+ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
 wait_for 60 ready_or_dead
-node_ready || bail "node Ready" "$(tail -n 5 "$DIR/server.log")"
+pods_node_ready || bail "node Ready" "$(tail -n 5 "$PODS_DIR/server.log")"
 ok "node Ready"
 expect_output "the Node names the kubelet port" "^$KPORT\$" \
-  kc get node "$NODE" -o 'jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}'
+  kc get node "$PODS_NODE" -o 'jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}'
 
 # ---- pods ----
 kc apply -f - >/dev/null <<EOF || bail "create the pods"
@@ -123,7 +61,7 @@ spec:
   - name: main
     image: $IMAGE
     imagePullPolicy: Never
-    command: ["sh", "-c", "for i in 1 2 3 4 5; do echo line-\$i; done; echo to-stderr >&2; exec sleep 3600"]
+    command: ["sh", "-c", "for i in 1 2 3 4 5; do echo line-\$i; done; sleep 1; echo to-stderr >&2; exec sleep 3600"]
 ---
 apiVersion: v1
 kind: Pod
@@ -167,7 +105,9 @@ running() { [ "$(kc get pod "$1" -o 'jsonpath={.status.phase}')" = Running ]; }
 wait_for 60 running printer || bail "pod printer Running"
 wait_for 30 running two || bail "pod two Running"
 
-has_lines() { kc logs printer | grep -q line-5; }
+# (stdout and stderr reach the log file through separate pipes: the pause
+# keeps line-1 first, which --limit-bytes below relies on)
+has_lines() { kc logs printer | grep -q to-stderr; }
 wait_for 10 has_lines
 expect_output "kubectl logs prints the container's lines" '^line-1
 line-2
@@ -184,16 +124,16 @@ expect_output "--limit-bytes=4 cuts the output" '^line$' kc logs printer --limit
 
 # -f: a line written after kubectl started arrives while it runs
 wait_for 30 running late || fail "pod late Running"
-timeout 30 kubectl --kubeconfig "$KC" logs -f late >"$DIR/follow.out" 2>&1 &
+timeout 30 kubectl --kubeconfig "$PODS_KC" logs -f late >"$PODS_DIR/follow.out" 2>&1 &
 fpid=$!
-first() { grep -q first "$DIR/follow.out"; }
+first() { grep -q first "$PODS_DIR/follow.out"; }
 wait_for 5 first
-if grep -q late-line "$DIR/follow.out"; then
+if grep -q late-line "$PODS_DIR/follow.out"; then
   skip "logs -f shows a line written after it started" "the line came before kubectl ran"
 else
-  late() { grep -q late-line "$DIR/follow.out"; }
+  late() { grep -q late-line "$PODS_DIR/follow.out"; }
   if wait_for 15 late; then ok "logs -f shows a line written after it started"; else
-    fail "logs -f shows a line written after it started" "$(cat "$DIR/follow.out")"; fi
+    fail "logs -f shows a line written after it started" "$(cat "$PODS_DIR/follow.out")"; fi
 fi
 kill "$fpid" 2>/dev/null
 wait "$fpid" 2>/dev/null
@@ -227,7 +167,7 @@ spec:
 EOF
 wait_for 30 running ender
 expect_output "logs -f ends when the container exits" '^bye$' \
-  timeout 25 kubectl --kubeconfig "$KC" logs -f ender
+  timeout 25 kubectl --kubeconfig "$PODS_KC" logs -f ender
 
 # RBAC: pods/log is its own resource (a user who may get pods may not
 # read their logs without it)
@@ -238,7 +178,7 @@ expect_output "pods/log needs its own permission" 'cannot get resource "pods/log
   kc get --raw /api/v1/namespaces/default/pods/printer/log --as=reader
 
 # the kubelet API itself: a client certificate of the cluster CA is required
-TLS=$DIR/server/tls
+TLS=$PODS_DIR/server/tls
 expect_output "kubelet API refuses a client without a certificate" '^Unauthorized$' \
   curl -sk "https://127.0.0.1:$KPORT/healthz"
 expect_output "kubelet API /healthz with the admin certificate" '^ok$' \
@@ -262,7 +202,7 @@ expect_output "a waiting container: upstream's error" \
 
 # the python client
 expect_output "python client read_namespaced_pod_log" '^line-1
-line-2' timeout 30 /usr/bin/python3 - "$KC" <<'EOF'
+line-2' timeout 30 /usr/bin/python3 - "$PODS_KC" <<'EOF'
 import sys
 from kubernetes import client, config
 config.load_kube_config(config_file=sys.argv[1])
@@ -270,37 +210,35 @@ print(client.CoreV1Api().read_namespaced_pod_log("printer", "default"), end="")
 EOF
 
 # the server stops cleanly and the sanitizers saw nothing
-kill -TERM "$SERVER_PID" 2>/dev/null
-gone() { ! kill -0 "$SERVER_PID" 2>/dev/null; }
-wait_for 30 gone
-if grep -qE "AddressSanitizer|runtime error" "$DIR/server.log"; then
-  fail "no sanitizer reports in the server log" "$(grep -E -A5 "AddressSanitizer|runtime error" "$DIR/server.log" | head -n 30)"
+pods_server_stop 30
+if grep -qE "AddressSanitizer|runtime error" "$PODS_DIR/server.log"; then
+  fail "no sanitizer reports in the server log" "$(grep -E -A5 "AddressSanitizer|runtime error" "$PODS_DIR/server.log" | head -n 30)"
 else
   ok "no sanitizer reports in the server log"
 fi
-grep -q LeakSanitizer "$DIR/server.log" &&
-  grep -E "^(SUMMARY|Direct leak)" "$DIR/server.log" | head -n 10 | sed 's/^/# leak: /'
-SERVER_PID=
+grep -q LeakSanitizer "$PODS_DIR/server.log" &&
+  grep -E "^(SUMMARY|Direct leak)" "$PODS_DIR/server.log" | head -n 10 | sed 's/^/# leak: /'
 
 # ---- `k3c agent` alone: its self-signed serving certificate ----
-S2=$DIR/s2
-A2=$DIR/a2
-mkdir -p "$S2" "$A2/agent/images"
-cp "$DIR/agent/images/busybox.tar" "$A2/agent/images/"
+# (a second server without an agent in its own data dir under the run's,
+# the agent's too: cleanup ends and removes both)
+S2=$PODS_DIR/s2
+A2=$PODS_DIR/a2
+mkdir -p "$S2"
 KC2=$S2/kubeconfig.yaml
-"$K3C" server --config /dev/null --data-dir "$S2" --https-listen-port "$PORT" \
-  --bind-address 127.0.0.1 --write-kubeconfig "$KC2" --disable-agent >>"$DIR/server2.log" 2>&1 &
-SERVER_PID=$!
+"$K3C" server --config /dev/null --data-dir "$S2" --https-listen-port "$PODS_PORT" \
+  --bind-address 127.0.0.1 --write-kubeconfig "$KC2" --disable-agent >>"$S2/server.log" 2>&1 &
+PODS_SERVER_PID=$!
 kc2() { timeout 30 kubectl --kubeconfig "$KC2" --request-timeout=20s "$@"; }
 api_up() { kc2 get --raw /readyz; }
-wait_for 30 api_up || bail "second server answers" "$(tail -n 5 "$DIR/server2.log")"
-"$K3C" agent --config /dev/null --data-dir "$A2" --kubeconfig "$KC2" --node-name "$NODE-a" \
-  --cgroup-root "/$CG" --kubelet-port "$KPORT" >>"$DIR/agent2.log" 2>&1 &
-AGENT_PID=$!
+wait_for 30 api_up || bail "second server answers" "$(tail -n 5 "$S2/server.log")"
+mkdir -p "$A2/agent/images" && cp "$PODS_DIR"/agent/images/*.tar "$A2/agent/images/" ||
+  bail "the agent's images"
+pods_agent_start "$A2" "$KC2" "$PODS_NODE-a" --kubelet-port "$KPORT" || bail "start the k3c agent"
 agent_ready() {
-  [ "$(kc2 get node "$NODE-a" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+  [ "$(kc2 get node "$PODS_NODE-a" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
-wait_for 60 agent_ready || bail "k3c agent's node Ready" "$(tail -n 5 "$DIR/agent2.log")"
+wait_for 60 agent_ready || bail "k3c agent's node Ready" "$(tail -n 5 "$A2/agent.log")"
 kc2 apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
@@ -315,17 +253,13 @@ wait_for 60 running2 || fail "pod on the k3c agent Running"
 has_solo() { kc2 logs solo | grep -q from-agent; }
 wait_for 10 has_solo
 expect_output "kubectl logs of a pod on a \`k3c agent\` node" '^from-agent$' kc2 logs solo
-kill -TERM "$AGENT_PID" 2>/dev/null
-gone_agent() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
-wait_for 30 gone_agent
-kill -TERM "$SERVER_PID" 2>/dev/null
-wait_for 30 gone
-if grep -qE "AddressSanitizer|runtime error" "$DIR/server2.log" "$DIR/agent2.log"; then
+pods_agent_stop 30
+pods_server_stop 30
+if grep -qE "AddressSanitizer|runtime error" "$S2/server.log" "$A2/agent.log"; then
   fail "no sanitizer reports in the agent's and second server's logs" \
-    "$(grep -hE -A5 "AddressSanitizer|runtime error" "$DIR/server2.log" "$DIR/agent2.log" | head -n 30)"
+    "$(grep -hE -A5 "AddressSanitizer|runtime error" "$S2/server.log" "$A2/agent.log" | head -n 30)"
 else
   ok "no sanitizer reports in the agent's and second server's logs"
 fi
-SERVER_PID=
 
 done_testing
