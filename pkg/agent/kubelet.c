@@ -165,37 +165,87 @@ static const resource_name_t RESOURCES[] = {
 /* Reject pod when its requests and those of the admitted, running pods
  * exceed allocatable: the pod fails with the kubelet's reason and
  * message. Returns true when it did (the sync ends with the write). */
+/* Each host port of pod as "proto/port/ip" (ip "0.0.0.0" when unset). */
+static void host_ports(const cJSON *pod, cJSON *out) {
+  static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+  for (size_t l = 0; l < 2; l++) {
+    const cJSON *c, *pt;
+    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
+      cJSON_ArrayForEach(pt, cJSON_GetObjectItemCaseSensitive(c, "ports")) {
+        const cJSON *hp = cJSON_GetObjectItemCaseSensitive(pt, "hostPort");
+        if (!cJSON_IsNumber(hp) || hp->valuedouble <= 0)
+          continue;
+        const char *proto = jstr(pt, "protocol"), *ip = jstr(pt, "hostIP");
+        char e[128];
+        snprintf(e, sizeof(e), "%s/%d/%s", proto ? proto : "TCP", (int)hp->valuedouble,
+                 ip && ip[0] ? ip : "0.0.0.0");
+        cJSON_AddItemToArray(out, cJSON_CreateString(e));
+      }
+    }
+  }
+}
+
+/* Whether host port entries a and b ("proto/port/ip") collide: same
+ * protocol and port, and the same address or either one every address. */
+static bool ports_clash(const char *a, const char *b) {
+  const char *ia = strrchr(a, '/'), *ib = strrchr(b, '/');
+  if (!ia || !ib || ia - a != ib - b || strncmp(a, b, (size_t)(ia - a)))
+    return false;
+  return !strcmp(ia, ib) || !strcmp(ia, "/0.0.0.0") || !strcmp(ib, "/0.0.0.0");
+}
+
+/* Reject pod when it does not fit beside the admitted, running pods:
+ * a host port taken (NodePorts) or requests over allocatable (OutOfcpu,
+ * ...). The pod fails with the kubelet's reason and message. Returns true
+ * when it did (the sync ends with the write). */
 static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
   scheduler_resources_t used, want;
   memset(&used, 0, sizeof(used));
   size_t n = 0;
   const cJSON **pods = client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NODE,
                                              k->node_name, &n);
+  cJSON *taken = cJSON_CreateArray(), *mine_ports = cJSON_CreateArray();
   for (size_t i = 0; i < n; i++) {
     if (pods[i] == pod || terminal(pods[i]) || !jstr(pods[i], "status.startTime"))
       continue;
     scheduler_resources_t r;
     scheduler_resources_pod(pods[i], &r);
     scheduler_resources_add(&used, &r);
+    host_ports(pods[i], taken);
   }
   free(pods);
+  host_ports(pod, mine_ports);
+  bool clash = false;
+  const cJSON *a, *b;
+  cJSON_ArrayForEach(a, mine_ports) {
+    cJSON_ArrayForEach(b, taken) clash = clash || ports_clash(a->valuestring, b->valuestring);
+  }
+  cJSON_Delete(taken);
+  cJSON_Delete(mine_ports);
   scheduler_resources_pod(pod, &want);
-  const resource_name_t *bad = NULL;
+  const char *reason = NULL;
   int64_t w = 0, u = 0, cap = 0;
-  for (size_t i = 0; i < sizeof(RESOURCES) / sizeof(RESOURCES[0]) && !bad; i++) {
+  char msg[512];
+  if (clash) {
+    reason = "NodePorts";
+    snprintf(msg, sizeof(msg),
+             "Predicate NodePorts failed: node(s) didn't have free ports for the requested pod "
+             "ports");
+  }
+  for (size_t i = 0; i < sizeof(RESOURCES) / sizeof(RESOURCES[0]) && !reason; i++) {
     w = scheduler_resources_get(&want, RESOURCES[i].name);
     u = scheduler_resources_get(&used, RESOURCES[i].name);
     cap = scheduler_resources_get(&k->allocatable, RESOURCES[i].name);
-    if (w > 0 && cap > 0 && u + w > cap)
-      bad = &RESOURCES[i];
+    if (w > 0 && cap > 0 && u + w > cap) {
+      reason = RESOURCES[i].reason;
+      snprintf(msg, sizeof(msg),
+               "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld",
+               RESOURCES[i].name, (long long)w, (long long)u, (long long)cap);
+    }
   }
-  if (!bad)
+  if (!reason)
     return false;
-  char msg[512];
-  snprintf(msg, sizeof(msg),
-           "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld",
-           bad->name, (long long)w, (long long)u, (long long)cap);
-  controller_recorder_eventf(k->rec, pod, "Warning", bad->reason, "%s", msg);
+  controller_recorder_eventf(k->rec, pod, "Warning", reason, "%s", msg);
   char full[600];
   snprintf(full, sizeof(full), "Pod was rejected: %s", msg);
   const char *uid = jstr(pod, "metadata.uid");
@@ -204,7 +254,7 @@ static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
     cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
   cJSON *st = cJSON_AddObjectToObject(p, "status");
   cJSON_AddStringToObject(st, "phase", "Failed");
-  cJSON_AddStringToObject(st, "reason", bad->reason);
+  cJSON_AddStringToObject(st, "reason", reason);
   cJSON_AddStringToObject(st, "message", full);
   client_ref_t ref = {.version = "v1", .resource = "pods", .ns = jstr(pod, "metadata.namespace"),
                       .name = jstr(pod, "metadata.name"), .subresource = "status"};
