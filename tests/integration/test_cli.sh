@@ -29,6 +29,9 @@ fi
 expect_output "agent needs server and token" 'K3C_URL' env -u K3C_URL -u K3C_TOKEN "$K3C" agent --config /dev/null
 expect_status "token without subcommand exits 2" 2 "$K3C" token
 expect_output "check-config prints a report" 'cgroup' "$K3C" check-config
+expect_output "check-config --help says what it does" 'Usage: k3c check-config' "$K3C" check-config --help
+expect_status "check-config with an argument exits 2" 2 "$K3C" check-config --bogus
+expect_output "check-config reports the kernel and the agent's programs" 'kernel .*ok.*containerd .*CNI plugins' sh -c "'$K3C' check-config | tr '\n' ' '"
 expect_output "kubectl subcommand runs kubectl" 'Client Version' "$K3C" kubectl version --client
 rm -f /tmp/k3c-cli-test.yaml
 done_testing
