@@ -61,9 +61,13 @@ static bool terminating(const cJSON *ns) {
 static bool current(const controller_rootcacert_t *rc, const cJSON *cm) {
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(cm, "data");
   const cJSON *ca = cJSON_GetObjectItemCaseSensitive(data, CA_KEY);
+  /* The key has dots: not a controller__str path. */
+  const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "metadata"),
+                                       "annotations"),
+      DESC_KEY);
   return cJSON_GetArraySize(data) == 1 && cJSON_IsString(ca) &&
-         !strcmp(ca->valuestring, rc->ca_pem) &&
-         controller__str(cm, "metadata.annotations." DESC_KEY);
+         !strcmp(ca->valuestring, rc->ca_pem) && cJSON_IsString(ann) && ann->valuestring[0];
 }
 
 static void write_done(const client_result_t *res, void *data) {
