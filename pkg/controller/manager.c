@@ -20,6 +20,7 @@
 #include "controller/replicaset.h"
 #include "controller/statefulset.h"
 #include "controller/resourcequota.h"
+#include "controller/serviceaccount.h"
 #include "util/alloc.h"
 
 struct controller_manager {
@@ -41,6 +42,8 @@ struct controller_manager {
   client_informer_t *quotas;
   controller_quota_t *quota;
   controller_disruption_t *disruption;
+  client_informer_t *namespaces, *serviceaccounts;
+  controller_serviceaccount_t *sa;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -76,6 +79,13 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "discovery.k8s.io", "endpointslices", &m->slices)) < 0 ||
       (r = informer(c, "", "resourcequotas", &m->quotas)) < 0)
     goto fail;
+  /* Only the ServiceAccounts named "default" are of interest so far. */
+  client_ref_t ns_ref = {.version = "v1", .resource = "namespaces"};
+  client_ref_t sa_ref = {.version = "v1", .resource = "serviceaccounts"};
+  if ((r = client_informer_new(c, &ns_ref, NULL, NULL, 0, &m->namespaces)) < 0 ||
+      (r = client_informer_new(c, &sa_ref, NULL, "metadata.name=default", 0,
+                               &m->serviceaccounts)) < 0)
+    goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
       (r = controller_replicationcontroller_new(c, m->rcs, m->pods, loop, &m->rc)) < 0 ||
@@ -94,7 +104,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   if ((r = controller_endpoints_new(c, m->services, m->pods, m->endpoints, loop, &m->eps)) < 0 ||
       (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes,
                                         m->endpoints, 0, loop, &m->epslices)) < 0 ||
-      (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0)
+      (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0 ||
+      (r = controller_serviceaccount_new(c, m->namespaces, m->serviceaccounts, loop, &m->sa)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -125,6 +136,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->slices);
   client_informer_start(m->quotas);
   client_informer_start(m->pdbs);
+  client_informer_start(m->namespaces);
+  client_informer_start(m->serviceaccounts);
   *ret_mgr = m;
   return 0;
 fail:
@@ -134,6 +147,9 @@ fail:
 
 client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
 client_informer_t *controller_manager_nodes(const controller_manager_t *m) { return m->nodes; }
+client_informer_t *controller_manager_namespaces(const controller_manager_t *m) {
+  return m->namespaces;
+}
 
 void controller_manager_set_job_backoff(controller_manager_t *m, double base, double max) {
   controller_job_set_backoff(m->job, base, max);
@@ -146,6 +162,7 @@ void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_serviceaccount_free(m->sa);
   controller_disruption_free(m->disruption);
   controller_aggregation_free(m->aggregation);
   controller_quota_free(m->quota);
@@ -160,6 +177,8 @@ void controller_manager_free(controller_manager_t *m) {
   controller_deployment_free(m->deploy);
   controller_replicaset_free(m->rc);
   controller_replicaset_free(m->rs);
+  client_informer_free(m->serviceaccounts);
+  client_informer_free(m->namespaces);
   client_informer_free(m->pvcs);
   client_informer_free(m->statefulsets);
   client_informer_free(m->cronjobs);

@@ -20,6 +20,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
 client_informer_t *controller_manager_pods(const controller_manager_t *mgr);
 /* The shared Node informer; borrowed, as the pods'. */
 client_informer_t *controller_manager_nodes(const controller_manager_t *mgr);
+/* The shared Namespace informer; borrowed, as the pods'. */
+client_informer_t *controller_manager_namespaces(const controller_manager_t *mgr);
 /* The Job controller's pod failure back-off (seconds; tests shorten it). */
 void controller_manager_set_job_backoff(controller_manager_t *mgr, double base, double max);
 /* Endpoints per EndpointSlice (1..1000; upstream's --max-endpoints-per-slice). */

@@ -17,6 +17,7 @@
 #include "controller/manager.h"
 #include "controller/nodeipam.h"
 #include "controller/nodelifecycle.h"
+#include "controller/rootcacert.h"
 #include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -101,6 +102,7 @@ int server_run(const k3c_config_t *cfg) {
   agent_t *agent = NULL;
   controller_nodelifecycle_t *nlc = NULL;
   controller_nodeipam_t *ipam = NULL;
+  controller_rootcacert_t *rootca = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   char *kubelet_client_cert = NULL, *kubelet_client_key = NULL;
   char *kubelet_serving_cert = NULL, *kubelet_serving_key = NULL;
@@ -246,6 +248,13 @@ int server_run(const k3c_config_t *cfg) {
                         "10.42.0.0/16)", cfg->cluster_cidr ? cfg->cluster_cidr : "(none)");
     goto out;
   }
+  /* kube-root-ca.crt in every namespace: the CA that signed our serving
+   * certificate, for pods to verify the API server. */
+  if ((r = controller_rootcacert_new(cm_client, controller_manager_namespaces(cm), loop,
+                                     pki.ca_cert_pem, &rootca)) < 0) {
+    log_error("server", "root CA publisher: %s", strerror(-r));
+    goto out;
+  }
   /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
   if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
                              &sched_client)) < 0) {
@@ -304,6 +313,7 @@ out:
   scheduler_free(sched);
   controller_nodelifecycle_free(nlc);
   controller_nodeipam_free(ipam);
+  controller_rootcacert_free(rootca);
   client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);

@@ -128,7 +128,8 @@ k.ok(["delete", "configmap", "a", "-n", "inf"], out="deleted")
 t.ok(p.until(lambda l: l.startswith("ADD inf/c ")) is not None,
      "after the restart the informer sees a new object", p.diag())
 p.until(lambda l: l == "DELETE inf/a", timeout=20)
-want = {"inf/made-by-probe", "inf/c"}
+# kube-root-ca.crt: the root CA publisher's, in every namespace as upstream
+want = {"inf/made-by-probe", "inf/c", "inf/kube-root-ca.crt"}
 t.ok(p.cache() == want, "and its cache equals what exists (a deleted, c added)",
      "%s\n%s" % (p.cache(), p.diag()))
 p.until(lambda l: False, timeout=1)

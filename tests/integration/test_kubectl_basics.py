@@ -120,12 +120,10 @@ k.ok("describe pod p1", out=["Name:             p1", "Namespace:        default"
                              "QoS Class:", "BestEffort"])
 
 # ---- service accounts and tokens
-r = k.run("get sa default")
-if r.returncode != 0:
-    t.skip("default ServiceAccount exists", "no ServiceAccount controller yet (future work)")
-    k.ok("create serviceaccount default", out="serviceaccount/default created")
-else:
-    t.ok(True, "default ServiceAccount exists")
+# the ServiceAccount controller creates it soon after the namespace exists
+r = k.wait_for("get sa default", lambda r: r.returncode == 0, timeout=10)
+t.ok(r.returncode == 0 and rows(r.stdout) and rows(r.stdout)[0][:2] == ["default", "0"],
+     "default ServiceAccount exists (SECRETS 0)", Kube.diag("get sa default", r))
 r = k.ok("create token default", check=lambda o: len(o.strip()) > 20 and len(o.split()) == 1)
 token = r.stdout.strip()
 # a kubeconfig without the admin client certificate: x509 would win over the token
