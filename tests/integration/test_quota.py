@@ -164,6 +164,9 @@ t.ok(sorted(results) == [201] * 3 + [403] * 5 and n_pods == 3,
 
 # ---- object counts ----
 ns("q3")
+# The root CA publisher puts kube-root-ca.crt in every namespace (counted, as upstream):
+# wait for it so the base count does not move under the test.
+wait(lambda: any(c.metadata.name == "kube-root-ca.crt" for c in v1.list_namespaced_config_map("q3").items))
 base_cm = len(v1.list_namespaced_config_map("q3").items)
 quota("objects", "q3", {"configmaps": str(base_cm + 2), "secrets": "5", "services": "2",
                         "services.nodeports": "1", "services.loadbalancers": "1",
