@@ -59,6 +59,7 @@ struct agent {
   ev_timer recheck;        /* soon again while the runtime is not ready */
   bool runtime_up, runtime_ready, network_ready, imported, import_busy, status_busy;
   bool restarted;          /* containerd came back after a death */
+  bool stopping;           /* agent_free runs */
   char runtime_version[128];
   client_informer_t *self; /* this Node, for the pod subnet the server assigns */
   char subnet[64];         /* the pod subnet the CNI config has, "" before */
@@ -125,6 +126,8 @@ static void check_runtime(agent_t *a);
 static void status_cb(void *data, const cri_status_t *st, const cri_runtime_status_t *resp) {
   agent_t *a = data;
   a->status_busy = false;
+  if (a->stopping)
+    return;
   if (st->code != CRI_OK) {
     a->runtime_ready = false;
     update_ready(a);
@@ -159,7 +162,7 @@ static void recheck_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void version_cb(void *data, const cri_status_t *st, const cri_version_t *v) {
   agent_t *a = data;
-  if (!v)
+  if (!v || a->stopping)
     return;
   char rv[128];
   snprintf(rv, sizeof(rv), "%.40s://%.80s", v->runtime_name, v->runtime_version);
@@ -226,7 +229,7 @@ static void kubelet_start(agent_t *a);
 static void import_done(agent_job_t *job, bool cancelled) {
   import_t *j = (import_t *)job;
   agent_t *a = j->a;
-  if (!cancelled) {
+  if (!cancelled && !a->stopping) {
     a->import_busy = false;
     if (j->err < 0)
       log_warn("agent", "images in %s: %s", j->dir, j->errmsg);
@@ -294,6 +297,8 @@ static void kubelet_start(agent_t *a) {
 
 static void runtime_cb(void *data, bool up) {
   agent_t *a = data;
+  if (a->stopping)
+    return;
   a->runtime_up = up;
   if (!up) {
     log_warn("agent", "containerd is down; it is restarted, the pods keep running");
@@ -570,15 +575,18 @@ fail:
 void agent_free(agent_t *a) {
   if (!a)
     return;
+  /* Callbacks that still come (replies already read, imports finished,
+   * containerd's exit) see stopping and touch nothing else. */
+  a->stopping = true;
   ev_timer_stop(a->loop, &a->tick);
   ev_timer_stop(a->loop, &a->recheck);
   agent_kubeletapi_set_kubelet(a->api, NULL);
   agent_kubeletapi_stop(a->api);
+  cri_client_free(a->cri);
   agent_kubelet_free(a->kubelet);
   agent_workers_free(a->jobs);
   client_informer_free(a->self);
   agent_node_free(a->node);
-  cri_client_free(a->cri);
   agent_containerd_stop(a->ctrd, 10);
   free(a->kubelet_version);
   free(a->dir);

@@ -525,7 +525,7 @@ static const char *label(cri_map_t m, const char *key) {
 static void pleg_cb(void *data, const cri_status_t *st, const cri_container_t *items, size_t n) {
   agent_kubelet_t *k = data;
   k->pleg_busy = false;
-  if (st->code != CRI_OK)
+  if (st->code != CRI_OK || k->freeing)
     return;
   cJSON *now = cJSON_CreateObject();
   for (size_t i = 0; i < n; i++) {
@@ -577,7 +577,7 @@ static bool uid_known(agent_kubelet_t *k, const char *ns, const char *name, cons
 static void gc_cb(void *data, const cri_status_t *st, const cri_sandbox_t *items, size_t n) {
   agent_kubelet_t *k = data;
   k->gc_busy = false;
-  if (st->code != CRI_OK)
+  if (st->code != CRI_OK || k->freeing)
     return;
   for (size_t i = 0; i < n; i++) {
     const char *uid = label(items[i].labels, AGENT_LABEL_POD_UID);
@@ -703,13 +703,15 @@ void agent_kubelet_free(agent_kubelet_t *k) {
     client_req_cancel(k->ops->req);
     op_free(k->ops);
   }
+  /* The runtime client before what its callbacks use: freeing it may
+   * still deliver replies that had arrived (the callbacks see freeing). */
+  agent_prober_free(k->prober);
+  cri_client_free(k->cri);
   controller_free(k->ctl);
   controller_recorder_free(k->rec);
   client_informer_free(k->pods);
   client_informer_free(k->configmaps);
   client_informer_free(k->secrets);
-  agent_prober_free(k->prober);
-  cri_client_free(k->cri);
   cJSON_Delete(k->seen);
   cJSON_Delete(k->hints);
   cJSON_Delete(k->cleaning);
