@@ -19,6 +19,7 @@
 #include "controller/internal.h"
 #include "json/selector.h"
 #include "json/util.h"
+#include "scheduler/fit.h"
 #include "util/alloc.h"
 #include "util/strmap.h"
 
@@ -171,132 +172,15 @@ static cJSON *daemon_pod(const cJSON *ds, const char *hash) {
   return pod;
 }
 
-/* ---- placement: a minimal matcher until the scheduler's pkg/scheduler/fit.h
- * is on main (then these become its calls): nodeName, nodeSelector, required
- * node affinity and taints vs tolerations, with upstream's semantics ---- */
-
-/* "123" -> 123; false for anything but a base-10 int64 (Gt/Lt operands). */
-static bool parse_int(const char *str, long long *ret) {
-  char *end;
-  if (!str || !str[0])
-    return false;
-  errno = 0;
-  long long v = strtoll(str, &end, 10);
-  if (errno || *end)
-    return false;
-  *ret = v;
-  return true;
-}
-
-/* One NodeSelectorRequirement against value (NULL: no such label). */
-static bool requirement_holds(const cJSON *req, const char *value) {
-  const char *op = S(req, "operator");
-  const cJSON *vals = cJSON_GetObjectItemCaseSensitive(req, "values");
-  if (!op)
-    return false;
-  if (!strcmp(op, "Exists"))
-    return value != NULL;
-  if (!strcmp(op, "DoesNotExist"))
-    return value == NULL;
-  if (!strcmp(op, "In") || !strcmp(op, "NotIn")) {
-    bool in = false;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, vals) {
-      if (value && cJSON_IsString(v) && !strcmp(v->valuestring, value))
-        in = true;
-    }
-    return !strcmp(op, "In") ? in : !in;
-  }
-  if (!strcmp(op, "Gt") || !strcmp(op, "Lt")) {
-    long long have, want;
-    if (cJSON_GetArraySize(vals) != 1 || !cJSON_IsString(vals->child) ||
-        !parse_int(value, &have) || !parse_int(vals->child->valuestring, &want))
-      return false;
-    return !strcmp(op, "Gt") ? have > want : have < want;
-  }
-  return false;
-}
-
-/* A NodeSelectorTerm: every expression on labels and every field
- * (metadata.name) holds; an empty term matches nothing. */
-static bool term_matches(const cJSON *term, const cJSON *node) {
-  const cJSON *exprs = cJSON_GetObjectItemCaseSensitive(term, "matchExpressions");
-  const cJSON *fields = cJSON_GetObjectItemCaseSensitive(term, "matchFields");
-  if (cJSON_GetArraySize(exprs) == 0 && cJSON_GetArraySize(fields) == 0)
-    return false;
-  const cJSON *labels = json_get_path(node, "metadata.labels"), *r;
-  cJSON_ArrayForEach(r, exprs) {
-    const char *key = S(r, "key");
-    const cJSON *l = key ? cJSON_GetObjectItemCaseSensitive(labels, key) : NULL;
-    if (!requirement_holds(r, cJSON_IsString(l) ? l->valuestring : NULL))
-      return false;
-  }
-  cJSON_ArrayForEach(r, fields) {
-    const char *key = S(r, "key");
-    if (!key || strcmp(key, "metadata.name") ||
-        !requirement_holds(r, S(node, "metadata.name")))
-      return false;
-  }
-  return true;
-}
-
-/* spec.nodeName, spec.nodeSelector and the required node affinity (terms
- * ORed) allow node. */
-static bool fits_node(const cJSON *pod, const cJSON *node) {
-  const char *want = S(pod, "spec.nodeName"), *name = S(node, "metadata.name");
-  if (want && want[0] && (!name || strcmp(want, name)))
-    return false;
-  const cJSON *labels = json_get_path(node, "metadata.labels"), *kv;
-  cJSON_ArrayForEach(kv, json_get_path(pod, "spec.nodeSelector")) {
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(labels, kv->string);
-    if (!cJSON_IsString(kv) || !cJSON_IsString(l) || strcmp(kv->valuestring, l->valuestring))
-      return false;
-  }
-  const cJSON *req =
-      json_get_path(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution");
-  if (!req)
-    return true;
-  const cJSON *term;
-  cJSON_ArrayForEach(term, cJSON_GetObjectItemCaseSensitive(req, "nodeSelectorTerms")) {
-    if (term_matches(term, node))
-      return true;
-  }
-  return false;
-}
-
-/* Upstream's ToleratesTaint: an empty effect matches every effect, an
- * empty key every key; operator Exists ignores the value, Equal ("")
- * compares it. */
-static bool tolerates(const cJSON *tol, const cJSON *taint) {
-  const char *te = S(tol, "effect"), *tk = S(tol, "key"), *op = S(tol, "operator");
-  const char *e = S(taint, "effect"), *k = S(taint, "key");
-  if (te && te[0] && (!e || strcmp(te, e)))
-    return false;
-  if (tk && tk[0] && (!k || strcmp(tk, k)))
-    return false;
-  if (op && !strcmp(op, "Exists"))
-    return true;
-  if (op && op[0] && strcmp(op, "Equal"))
-    return false;
-  const char *tv = S(tol, "value"), *v = S(taint, "value");
-  return !strcmp(tv ? tv : "", v ? v : "");
-}
-
-static bool pod_tolerates(const cJSON *pod, const cJSON *taint) {
-  const cJSON *tol;
-  cJSON_ArrayForEach(tol, json_get_path(pod, "spec.tolerations")) {
-    if (tolerates(tol, taint))
-      return true;
-  }
-  return false;
-}
+/* ---- placement: the scheduler's own checks (pkg/scheduler/fit.h) ---- */
 
 /* Upstream's NodeShouldRunDaemonPod: run = the pod fits the node (name,
  * selector and affinity, NoSchedule/NoExecute taints); cont = a pod there
  * may keep running (only untolerated NoExecute taints evict it). */
 static void node_should(const cJSON *pod, const cJSON *node, bool *run, bool *cont) {
   *run = *cont = false;
-  if (!fits_node(pod, node))
+  if (!scheduler_fit_node_name(pod, node, NULL, 0) ||
+      !scheduler_fit_node_affinity(pod, node, NULL, 0))
     return;
   *run = *cont = true;
   const cJSON *t;
@@ -304,7 +188,7 @@ static void node_should(const cJSON *pod, const cJSON *node, bool *run, bool *co
     const char *e = S(t, "effect");
     if (!e || (strcmp(e, "NoSchedule") && strcmp(e, "NoExecute")))
       continue;
-    if (pod_tolerates(pod, t))
+    if (scheduler_fit_pod_tolerates(pod, t))
       continue;
     *run = false;
     if (!strcmp(e, "NoExecute"))
