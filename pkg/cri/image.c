@@ -15,7 +15,8 @@ static void put_image_spec(proto_writer_t *w, uint32_t num, const char *image) {
 }
 
 static int get_image(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
-                     cri_image_t *im) {
+                     void *item) { /* cri__item_fn */
+  cri_image_t *im = item;
   proto_reader_t s, t;
   proto_field_t g, h;
   int rc = proto_reader_sub(r, f, &s);
@@ -55,25 +56,16 @@ static int get_image(cri__arena_t *a, const proto_reader_t *r, const proto_field
 }
 
 static void dec_image_list(cri__arena_t *a, const cri_status_t *st, const cri__msg_t *m,
-                           cri__fn_t cb, void *data) {
-  cri_image_list_cb f = (cri_image_list_cb)cb;
-  if (st->code != CRI_OK) {
-    f(data, st, NULL, 0);
-    return;
-  }
-  proto_reader_t r;
-  proto_field_t fl;
-  size_t n = 0, i = 0;
-  proto_reader_init(&r, m->data, m->len);
-  int rc = cri__count(&r, 1, &n);
-  cri_image_t *v = cri__arena_alloc(a, (n ? n : 1) * sizeof *v);
-  while (rc >= 0 && (rc = proto_reader_next(&r, &fl)) > 0)
-    if (fl.num == 1 && i < n)
-      rc = get_image(a, &r, &fl, &v[i++]);
-  if (rc < 0)
-    f(data, &cri__bad_reply, NULL, 0);
+                     cri__fn_t cb, void *data) {
+  cri_image_list_cb fn = (cri_image_list_cb)cb;
+  void *v = NULL;
+  size_t n = 0;
+  if (st->code != CRI_OK)
+    fn(data, st, NULL, 0);
+  else if (cri__get_repeated(a, m, 1, sizeof(cri_image_t), get_image, &v, &n) < 0)
+    fn(data, &cri__bad_reply, NULL, 0);
   else
-    f(data, st, v, i);
+    fn(data, st, v, n);
 }
 
 static void dec_image_status(cri__arena_t *a, const cri_status_t *st, const cri__msg_t *m,

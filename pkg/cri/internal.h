@@ -80,6 +80,14 @@ int cri__get_map(cri__arena_t *a, const proto_reader_t *msg, uint32_t num, cri_m
 int cri__get_strv(cri__arena_t *a, const proto_reader_t *msg, uint32_t num, cri_strv_t *ret);
 /* Count the fields numbered num in the message msg reads (msg unchanged). */
 int cri__count(const proto_reader_t *msg, uint32_t num, size_t *ret_n);
+/* One element of a repeated message field into item (of the caller's type). */
+typedef int (*cri__item_fn)(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
+                            void *item);
+/* Every repeated field num of the message m holds, each decoded by item
+ * into an arena array of elements of size bytes: 0 with *ret_v and
+ * *ret_n, or a negative errno for a malformed message. */
+int cri__get_repeated(cri__arena_t *a, const cri__msg_t *m, uint32_t num, size_t size,
+                      cri__item_fn item, void **ret_v, size_t *ret_n);
 int cri__get_sandbox_metadata(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
                               cri_sandbox_metadata_t *ret);
 int cri__get_ns_options(const proto_reader_t *r, const proto_field_t *f, cri_ns_options_t *ret);

@@ -126,6 +126,26 @@ int cri__count(const proto_reader_t *msg, uint32_t num, size_t *ret_n) {
   return 0;
 }
 
+int cri__get_repeated(cri__arena_t *a, const cri__msg_t *m, uint32_t num, size_t size,
+                      cri__item_fn item, void **ret_v, size_t *ret_n) {
+  proto_reader_t r;
+  proto_field_t f;
+  size_t n = 0, i = 0;
+  proto_reader_init(&r, m->data, m->len);
+  int rc = cri__count(&r, num, &n);
+  if (rc < 0)
+    return rc;
+  char *v = cri__arena_alloc(a, (n ? n : 1) * size);
+  while ((rc = proto_reader_next(&r, &f)) > 0)
+    if (f.num == num && i < n && (rc = item(a, &r, &f, v + size * i++)) < 0)
+      return rc;
+  if (rc < 0)
+    return rc;
+  *ret_v = v;
+  *ret_n = i;
+  return 0;
+}
+
 int cri__get_map(cri__arena_t *a, const proto_reader_t *msg, uint32_t num, cri_map_t *ret) {
   size_t n;
   int rc = cri__count(msg, num, &n);

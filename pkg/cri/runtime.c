@@ -125,7 +125,8 @@ static void dec_status(cri__arena_t *a, const cri_status_t *st, const cri__msg_t
 
 /* PodSandbox (ListPodSandbox items). */
 static int get_sandbox(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
-                       cri_sandbox_t *sb) {
+                       void *item) { /* cri__item_fn */
+  cri_sandbox_t *sb = item;
   proto_reader_t s;
   proto_field_t g;
   int rc = proto_reader_sub(r, f, &s);
@@ -161,29 +162,16 @@ static int get_sandbox(cri__arena_t *a, const proto_reader_t *r, const proto_fie
 }
 
 static void dec_sandbox_list(cri__arena_t *a, const cri_status_t *st, const cri__msg_t *m,
-                             cri__fn_t cb, void *data) {
-  cri_sandbox_list_cb f = (cri_sandbox_list_cb)cb;
-  if (st->code != CRI_OK) {
-    f(data, st, NULL, 0);
-    return;
-  }
-  proto_reader_t r0;
-  proto_reader_init(&r0, m->data, m->len);
-  size_t n = 0, i = 0;
-  cri_sandbox_t *v = NULL;
-  int rc = cri__count(&r0, 1, &n);
-  if (rc >= 0) {
-    v = cri__arena_alloc(a, (n ? n : 1) * sizeof *v);
-    DECODE_LOOP(m, r, fl, rc2) {
-      if (fl.num == 1 && i < n && (rc2 = get_sandbox(a, &r, &fl, &v[i++])) < 0)
-        break;
-    }
-    rc = rc2;
-  }
-  if (rc < 0)
-    f(data, &cri__bad_reply, NULL, 0);
+                       cri__fn_t cb, void *data) {
+  cri_sandbox_list_cb fn = (cri_sandbox_list_cb)cb;
+  void *v = NULL;
+  size_t n = 0;
+  if (st->code != CRI_OK)
+    fn(data, st, NULL, 0);
+  else if (cri__get_repeated(a, m, 1, sizeof(cri_sandbox_t), get_sandbox, &v, &n) < 0)
+    fn(data, &cri__bad_reply, NULL, 0);
   else
-    f(data, st, v, i);
+    fn(data, st, v, n);
 }
 
 static int get_network(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
@@ -308,7 +296,8 @@ static int get_container_metadata(cri__arena_t *a, const proto_reader_t *r, cons
 }
 
 static int get_container(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
-                         cri_container_t *ct) {
+                         void *item) { /* cri__item_fn */
+  cri_container_t *ct = item;
   proto_reader_t s;
   proto_field_t g;
   int rc = proto_reader_sub(r, f, &s);
@@ -349,29 +338,16 @@ static int get_container(cri__arena_t *a, const proto_reader_t *r, const proto_f
 }
 
 static void dec_container_list(cri__arena_t *a, const cri_status_t *st, const cri__msg_t *m,
-                               cri__fn_t cb, void *data) {
-  cri_container_list_cb f = (cri_container_list_cb)cb;
-  if (st->code != CRI_OK) {
-    f(data, st, NULL, 0);
-    return;
-  }
-  proto_reader_t r0;
-  proto_reader_init(&r0, m->data, m->len);
-  size_t n = 0, i = 0;
-  cri_container_t *v = NULL;
-  int rc = cri__count(&r0, 1, &n);
-  if (rc >= 0) {
-    v = cri__arena_alloc(a, (n ? n : 1) * sizeof *v);
-    DECODE_LOOP(m, r, fl, rc2) {
-      if (fl.num == 1 && i < n && (rc2 = get_container(a, &r, &fl, &v[i++])) < 0)
-        break;
-    }
-    rc = rc2;
-  }
-  if (rc < 0)
-    f(data, &cri__bad_reply, NULL, 0);
+                         cri__fn_t cb, void *data) {
+  cri_container_list_cb fn = (cri_container_list_cb)cb;
+  void *v = NULL;
+  size_t n = 0;
+  if (st->code != CRI_OK)
+    fn(data, st, NULL, 0);
+  else if (cri__get_repeated(a, m, 1, sizeof(cri_container_t), get_container, &v, &n) < 0)
+    fn(data, &cri__bad_reply, NULL, 0);
   else
-    f(data, st, v, i);
+    fn(data, st, v, n);
 }
 
 static void dec_container_status(cri__arena_t *a, const cri_status_t *st, const cri__msg_t *m,
