@@ -418,30 +418,6 @@ static void write_done(const client_result_t *res, void *data) {
   controller_op_finish(op);
 }
 
-/* The latest of the service's creation and its pods' last state changes
- * (the Ready transition, else creation): what upstream's trigger-time
- * tracker reports for a change. "" when none is known. */
-static void trigger_time(const cJSON *svc, const cJSON *const *pods, size_t n, char *out,
-                         size_t len) {
-  const char *best = S(svc, "metadata.creationTimestamp");
-  time_t bt = controller__time(best);
-  for (size_t i = 0; i < n; i++) {
-    const char *t = S(pods[i], "metadata.creationTimestamp");
-    const cJSON *c;
-    cJSON_ArrayForEach(c, json_get_path(pods[i], "status.conditions")) {
-      const char *type = S(c, "type");
-      if (type && !strcmp(type, "Ready") && S(c, "lastTransitionTime"))
-        t = S(c, "lastTransitionTime");
-    }
-    time_t tt = controller__time(t);
-    if (tt > bt) {
-      bt = tt;
-      best = t;
-    }
-  }
-  snprintf(out, len, "%s", best ? best : "");
-}
-
 /* The labels the Endpoints carries: the service's, with the headless
  * label set for clusterIP None and removed otherwise. */
 static cJSON *labels_for(const cJSON *svc) {
@@ -504,7 +480,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   bool truncated = false;
   cJSON *subsets = controller_endpoints_subsets(svc, pods, m, CONTROLLER_ENDPOINTS_MAX, &truncated);
   char trig[64];
-  trigger_time(svc, pods, m, trig, sizeof(trig));
+  controller__trigger_time(svc, pods, m, trig, sizeof(trig));
   free(pods);
   cJSON *labels = labels_for(svc);
   const cJSON *cur_subsets = json_get_path(cur, "subsets");

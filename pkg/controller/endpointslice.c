@@ -670,28 +670,6 @@ static void plan_slices(plan_t *p, const cJSON *const *slices, size_t nslices, i
   }
 }
 
-/* The latest of the service's creation and its pods' Ready transitions. */
-static void trigger_time(const cJSON *svc, const cJSON *const *pods, size_t n, char *out,
-                         size_t len) {
-  const char *best = S(svc, "metadata.creationTimestamp");
-  time_t bt = controller__time(best);
-  for (size_t i = 0; i < n; i++) {
-    const char *t = S(pods[i], "metadata.creationTimestamp");
-    const cJSON *c;
-    cJSON_ArrayForEach(c, json_get_path(pods[i], "status.conditions")) {
-      const char *type = S(c, "type");
-      if (type && !strcmp(type, "Ready") && S(c, "lastTransitionTime"))
-        t = S(c, "lastTransitionTime");
-    }
-    time_t tt = controller__time(t);
-    if (tt > bt) {
-      bt = tt;
-      best = t;
-    }
-  }
-  snprintf(out, len, "%s", best ? best : "");
-}
-
 static void set_trigger(cJSON *slice, const char *trig) {
   cJSON *md = cJSON_GetObjectItemCaseSensitive(slice, "metadata");
   cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
@@ -803,7 +781,7 @@ static void reconcile_service(esync_t *s, const char *ns, const char *name) {
   plan_from_pods(&p, svc, pods, m, ec->node_inf, &missing);
   plan_slices(&p, slices, nslices, ec->max, true);
   char trig[64];
-  trigger_time(svc, pods, m, trig, sizeof(trig));
+  controller__trigger_time(svc, pods, m, trig, sizeof(trig));
   free(pods);
   free(slices);
   plan_write(s, &p, ns, trig);

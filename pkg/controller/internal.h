@@ -27,3 +27,10 @@ cJSON *controller__owner_ref(const cJSON *owner, const char *api_version, const 
  * fewer characters from "bcdfghjklmnpqrstvwxz2456789", is upstream's).
  * out: at least 11 bytes. */
 void controller__template_hash(const cJSON *tmpl, long collisions, char *out, size_t len);
+
+/* The EndpointsLastChangeTriggerTime of a Service's Endpoints and
+ * EndpointSlices: the latest of its creation and its pods' last state
+ * changes (the Ready transition, else creation), RFC 3339 in out; "" when
+ * none is known (upstream's trigger-time tracker). */
+void controller__trigger_time(const cJSON *svc, const cJSON *const *pods, size_t n, char *out,
+                              size_t len);

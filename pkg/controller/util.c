@@ -84,3 +84,24 @@ void controller__template_hash(const cJSON *tmpl, long collisions, char *out, si
     out[i] = alnum[(unsigned char)dec[i] % (sizeof(alnum) - 1)];
   out[i] = '\0';
 }
+
+void controller__trigger_time(const cJSON *svc, const cJSON *const *pods, size_t n, char *out,
+                              size_t len) {
+  const char *best = controller__str(svc, "metadata.creationTimestamp");
+  time_t bt = controller__time(best);
+  for (size_t i = 0; i < n; i++) {
+    const char *t = controller__str(pods[i], "metadata.creationTimestamp");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, json_get_path(pods[i], "status.conditions")) {
+      const char *type = controller__str(c, "type");
+      if (type && !strcmp(type, "Ready") && controller__str(c, "lastTransitionTime"))
+        t = controller__str(c, "lastTransitionTime");
+    }
+    time_t tt = controller__time(t);
+    if (tt > bt) {
+      bt = tt;
+      best = t;
+    }
+  }
+  snprintf(out, len, "%s", best ? best : "");
+}
