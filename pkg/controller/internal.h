@@ -34,3 +34,7 @@ void controller__template_hash(const cJSON *tmpl, long collisions, char *out, si
  * none is known (upstream's trigger-time tracker). */
 void controller__trigger_time(const cJSON *svc, const cJSON *const *pods, size_t n, char *out,
                               size_t len);
+
+/* A namespace being deleted (deletionTimestamp set or phase Terminating):
+ * nothing new is created in it. */
+bool controller__namespace_terminating(const cJSON *ns);

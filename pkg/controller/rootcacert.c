@@ -51,12 +51,6 @@ static void rsync_free(rsync_t *s) {
   free(s);
 }
 
-static bool terminating(const cJSON *ns) {
-  const char *phase = controller__str(ns, "status.phase");
-  return controller__str(ns, "metadata.deletionTimestamp") ||
-         (phase && !strcmp(phase, "Terminating"));
-}
-
 /* Whether cm holds exactly the CA and the annotation. */
 static bool current(const controller_rootcacert_t *rc, const cJSON *cm) {
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(cm, "data");
@@ -91,7 +85,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
   controller_rootcacert_t *rc = data;
   const cJSON *ns = client_informer_get(rc->ns_inf, NULL, key);
   const cJSON *old = client_informer_get(rc->cm_inf, key, CONTROLLER_ROOTCACERT_NAME);
-  if (!ns || terminating(ns) || (old && current(rc, old))) {
+  if (!ns || controller__namespace_terminating(ns) || (old && current(rc, old))) {
     controller_done(ctl, key, 0);
     return;
   }
@@ -145,7 +139,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
 static void ns_added(const cJSON *ns, void *data) {
   controller_rootcacert_t *rc = data;
   const char *name = controller__str(ns, "metadata.name");
-  if (name && !terminating(ns))
+  if (name && !controller__namespace_terminating(ns))
     controller_enqueue(rc->ctl, name);
 }
 static void ns_updated(const cJSON *old, const cJSON *ns, void *data) { ns_added(ns, data); }

@@ -44,12 +44,6 @@ static void ssync_free(ssync_t *s) {
   free(s);
 }
 
-static bool terminating(const cJSON *ns) {
-  const char *phase = controller__str(ns, "status.phase");
-  return controller__str(ns, "metadata.deletionTimestamp") ||
-         (phase && !strcmp(phase, "Terminating"));
-}
-
 static void create_done(const client_result_t *res, void *data) {
   ssync_t *s = data;
   controller_t *ctl = s->sc->ctl;
@@ -69,7 +63,8 @@ static void create_done(const client_result_t *res, void *data) {
 static void reconcile(controller_t *ctl, const char *key, void *data) {
   controller_serviceaccount_t *sc = data;
   const cJSON *ns = client_informer_get(sc->ns_inf, NULL, key);
-  if (!ns || terminating(ns) || client_informer_get(sc->sa_inf, key, DEFAULT_SA)) {
+  if (!ns || controller__namespace_terminating(ns) ||
+      client_informer_get(sc->sa_inf, key, DEFAULT_SA)) {
     controller_done(ctl, key, 0);
     return;
   }
@@ -100,7 +95,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
 static void ns_added(const cJSON *ns, void *data) {
   controller_serviceaccount_t *sc = data;
   const char *name = controller__str(ns, "metadata.name");
-  if (name && !terminating(ns))
+  if (name && !controller__namespace_terminating(ns))
     controller_enqueue(sc->ctl, name);
 }
 static void ns_updated(const cJSON *old, const cJSON *ns, void *data) { ns_added(ns, data); }

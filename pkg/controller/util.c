@@ -105,3 +105,9 @@ void controller__trigger_time(const cJSON *svc, const cJSON *const *pods, size_t
   }
   snprintf(out, len, "%s", best ? best : "");
 }
+
+bool controller__namespace_terminating(const cJSON *ns) {
+  const char *phase = controller__str(ns, "status.phase");
+  return controller__str(ns, "metadata.deletionTimestamp") ||
+         (phase && !strcmp(phase, "Terminating"));
+}
