@@ -515,13 +515,6 @@ static void ref_updated(const cJSON *old, const cJSON *obj, void *data) { ref_ch
 
 /* ---- runtime relists ---- */
 
-static const char *label(cri_map_t m, const char *key) {
-  for (size_t i = 0; i < m.n; i++)
-    if (!strcmp(m.v[i].key, key))
-      return m.v[i].value;
-  return NULL;
-}
-
 static void pleg_cb(void *data, const cri_status_t *st, const cri_container_t *items, size_t n) {
   agent_kubelet_t *k = data;
   k->pleg_busy = false;
@@ -529,8 +522,8 @@ static void pleg_cb(void *data, const cri_status_t *st, const cri_container_t *i
     return;
   cJSON *now = cJSON_CreateObject();
   for (size_t i = 0; i < n; i++) {
-    const char *ns = label(items[i].labels, AGENT_LABEL_POD_NAMESPACE);
-    const char *name = label(items[i].labels, AGENT_LABEL_POD_NAME);
+    const char *ns = cri_map_get(items[i].labels, AGENT_LABEL_POD_NAMESPACE);
+    const char *name = cri_map_get(items[i].labels, AGENT_LABEL_POD_NAME);
     if (!ns || !name)
       continue;
     char key[600], item[128];
@@ -580,9 +573,9 @@ static void gc_cb(void *data, const cri_status_t *st, const cri_sandbox_t *items
   if (st->code != CRI_OK || k->freeing)
     return;
   for (size_t i = 0; i < n; i++) {
-    const char *uid = label(items[i].labels, AGENT_LABEL_POD_UID);
-    const char *ns = label(items[i].labels, AGENT_LABEL_POD_NAMESPACE);
-    const char *name = label(items[i].labels, AGENT_LABEL_POD_NAME);
+    const char *uid = cri_map_get(items[i].labels, AGENT_LABEL_POD_UID);
+    const char *ns = cri_map_get(items[i].labels, AGENT_LABEL_POD_NAMESPACE);
+    const char *name = cri_map_get(items[i].labels, AGENT_LABEL_POD_NAME);
     if (!uid || uid_known(k, ns, name, uid) || cJSON_GetObjectItemCaseSensitive(k->cleaning, uid))
       continue;
     cJSON_AddTrueToObject(k->cleaning, uid);

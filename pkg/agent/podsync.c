@@ -89,7 +89,7 @@ static int reload(pass_t *p) {
   p->containers = NULL;
   p->n_sandboxes = p->n_containers = 0;
   p->sandbox = NULL;
-  int r = agent_rt_sandboxes(p->rt, p->uid, &p->sandboxes, &p->n_sandboxes, NULL, p->err,
+  int r = agent_rt_sandboxes(p->rt, p->uid, &p->sandboxes, &p->n_sandboxes, p->err,
                              sizeof(p->err));
   if (r == 0)
     r = agent_rt_containers(p->rt, p->uid, &p->containers, &p->n_containers, p->err,

@@ -50,13 +50,6 @@ static int call_wait(call_t *k, int r) {
 
 static void copy(char *dst, size_t len, const char *src) { snprintf(dst, len, "%s", src ? src : ""); }
 
-static const char *map_get(cri_map_t m, const char *key) {
-  for (size_t i = 0; i < m.n; i++)
-    if (!strcmp(m.v[i].key, key))
-      return m.v[i].value;
-  return NULL;
-}
-
 int agent_runtime_new(const char *socket_path, agent_runtime_t **ret) {
   agent_runtime_t *rt = xcalloc(1, sizeof(*rt));
   rt->loop = ev_loop_new(EVFLAG_AUTO);
@@ -88,7 +81,6 @@ void agent_runtime_reset(agent_runtime_t *rt) { cri_client_reset(rt->c); }
 
 typedef struct {
   agent_rt_sandbox_t *v;
-  char **uids;
   size_t n;
 } sandbox_list_t;
 
@@ -100,39 +92,28 @@ static void sandboxes_cb(void *data, const cri_status_t *st, const cri_sandbox_t
   if (st->code != CRI_OK)
     return;
   l->v = xcalloc(n ? n : 1, sizeof(*l->v));
-  l->uids = xcalloc(n ? n : 1, sizeof(*l->uids));
   for (size_t i = 0; i < n; i++) {
-    agent_rt_sandbox_t *s = &l->v[l->n];
+    agent_rt_sandbox_t *s = &l->v[l->n++];
     copy(s->id, sizeof(s->id), items[i].id);
     s->attempt = items[i].metadata.attempt;
     s->ready = items[i].state == CRI_SANDBOX_READY;
     s->created_at = items[i].created_at;
-    const char *uid = map_get(items[i].labels, AGENT_LABEL_POD_UID);
-    l->uids[l->n++] = xstrdup(uid ? uid : "");
   }
 }
 
 int agent_rt_sandboxes(agent_runtime_t *rt, const char *uid, agent_rt_sandbox_t **ret,
-                       size_t *ret_n, char ***ret_uids, char *err, size_t errlen) {
+                       size_t *ret_n, char *err, size_t errlen) {
   sandbox_list_t l = {0};
   call_t k = {.rt = rt, .msg = err, .msglen = errlen, .out = &l};
   cri_kv_t sel[2] = {{AGENT_LABEL_MANAGED, "true"}, {AGENT_LABEL_POD_UID, uid}};
   cri_sandbox_filter_t f = {.id = "", .label_selector = {sel, uid ? 2 : 1}};
   int r = call_wait(&k, cri_list_pod_sandbox(rt->c, &f, sandboxes_cb, &k));
-  if (r < 0 || !ret_uids) {
-    for (size_t i = 0; i < l.n; i++)
-      free(l.uids[i]);
-    free(l.uids);
-    l.uids = NULL;
-  }
   if (r < 0) {
     free(l.v);
     return r;
   }
   *ret = l.v;
   *ret_n = l.n;
-  if (ret_uids)
-    *ret_uids = l.uids;
   return 0;
 }
 
@@ -208,7 +189,7 @@ static void containers_cb(void *data, const cri_status_t *st, const cri_containe
     copy(c->sandbox_id, sizeof(c->sandbox_id), items[i].pod_sandbox_id);
     copy(c->name, sizeof(c->name), items[i].metadata.name);
     c->attempt = items[i].metadata.attempt;
-    const char *init = map_get(items[i].labels, AGENT_LABEL_INIT);
+    const char *init = cri_map_get(items[i].labels, AGENT_LABEL_INIT);
     c->init = init && !strcmp(init, "true");
     c->state = items[i].state;
     c->created_at = items[i].created_at;

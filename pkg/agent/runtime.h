@@ -54,10 +54,9 @@ void agent_runtime_reset(agent_runtime_t *rt);
  * the runtime's message in err. */
 
 /* The sandboxes (*ret_n of them, in *ret, caller frees) labelled with pod
- * uid (NULL: every sandbox k3c made). uids, when not NULL, receives each
- * sandbox's pod uid (caller frees the array and its strings). */
+ * uid (NULL: every sandbox k3c made). */
 int agent_rt_sandboxes(agent_runtime_t *rt, const char *uid, agent_rt_sandbox_t **ret,
-                       size_t *ret_n, char ***ret_uids, char *err, size_t errlen);
+                       size_t *ret_n, char *err, size_t errlen);
 /* Its IP ("" for host network) and whether it is ready. */
 int agent_rt_sandbox_ip(agent_runtime_t *rt, const char *id, char *ip, size_t iplen,
                         bool *ret_ready, char *err, size_t errlen);

@@ -115,6 +115,9 @@ typedef struct {
   size_t n;
 } cri_strv_t;
 
+/* The value of key in m (a label or annotation map), or NULL. */
+const char *cri_map_get(cri_map_t m, const char *key);
+
 typedef enum { CRI_NS_POD = 0, CRI_NS_CONTAINER = 1, CRI_NS_NODE = 2, CRI_NS_TARGET = 3 } cri_ns_mode_t;
 typedef enum { CRI_SANDBOX_READY = 0, CRI_SANDBOX_NOTREADY = 1 } cri_sandbox_state_t;
 typedef enum {

@@ -112,6 +112,13 @@ int cri__get_str(cri__arena_t *a, const proto_field_t *f, const char **ret) {
   return 0;
 }
 
+const char *cri_map_get(cri_map_t m, const char *key) {
+  for (size_t i = 0; i < m.n; i++)
+    if (!strcmp(m.v[i].key, key))
+      return m.v[i].value;
+  return NULL;
+}
+
 int cri__count(const proto_reader_t *msg, uint32_t num, size_t *ret_n) {
   proto_reader_t r = *msg;
   proto_field_t f;

@@ -56,13 +56,6 @@ static const char *env_get(const cJSON *env, const char *name) {
   return NULL;
 }
 
-static const char *kv_get(cri_map_t m, const char *key) {
-  for (size_t i = 0; i < m.n; i++)
-    if (!strcmp(m.v[i].key, key))
-      return m.v[i].value;
-  return NULL;
-}
-
 static const char *env_names(const cJSON *env, char *out, size_t len) {
   out[0] = '\0';
   const cJSON *e;
@@ -451,13 +444,13 @@ static void test_sandbox_basic(void) {
   ASSERT_EQ_INT(sb.metadata.attempt, 2);
   ASSERT_EQ_STR(sb.hostname, "web");
   ASSERT_EQ_STR(sb.log_directory, "/var/log/pods/prod_web_u-1");
-  ASSERT_EQ_STR(kv_get(sb.labels, "app"), "web");
-  ASSERT_EQ_STR(kv_get(sb.labels, AGENT_LABEL_POD_NAME), "web");
-  ASSERT_EQ_STR(kv_get(sb.labels, AGENT_LABEL_POD_NAMESPACE), "prod");
-  ASSERT_EQ_STR(kv_get(sb.labels, AGENT_LABEL_POD_UID), "u-1");
-  ASSERT_EQ_STR(kv_get(sb.labels, AGENT_LABEL_MANAGED), "true");
+  ASSERT_EQ_STR(cri_map_get(sb.labels, "app"), "web");
+  ASSERT_EQ_STR(cri_map_get(sb.labels, AGENT_LABEL_POD_NAME), "web");
+  ASSERT_EQ_STR(cri_map_get(sb.labels, AGENT_LABEL_POD_NAMESPACE), "prod");
+  ASSERT_EQ_STR(cri_map_get(sb.labels, AGENT_LABEL_POD_UID), "u-1");
+  ASSERT_EQ_STR(cri_map_get(sb.labels, AGENT_LABEL_MANAGED), "true");
   ASSERT_EQ_INT(sb.labels.n, 5); /* the spoofed label is replaced, not doubled */
-  ASSERT_EQ_STR(kv_get(sb.annotations, "a"), "1");
+  ASSERT_EQ_STR(cri_map_get(sb.annotations, "a"), "1");
   ASSERT_EQ_STR(sb.lnx.cgroup_parent, "/kubepods/burstable/podu-1");
   ASSERT_EQ_INT(sb.lnx.namespace_options.network, CRI_NS_POD);
   ASSERT_EQ_INT(sb.lnx.namespace_options.pid, CRI_NS_CONTAINER);
@@ -658,8 +651,8 @@ static void test_sandbox_security(void) {
   ASSERT_EQ_INT(sb.lnx.supplemental_groups[0], 3000); /* fsGroup first */
   ASSERT_EQ_INT(sb.lnx.supplemental_groups[1], 4000);
   ASSERT_EQ_INT(sb.lnx.supplemental_groups[2], 4001);
-  ASSERT_EQ_STR(kv_get(sb.lnx.sysctls, "net.core.somaxconn"), "1024");
-  ASSERT_EQ_STR(kv_get(sb.lnx.sysctls, "net.ipv4.conf.eth0/100.forwarding"), "1");
+  ASSERT_EQ_STR(cri_map_get(sb.lnx.sysctls, "net.core.somaxconn"), "1024");
+  ASSERT_EQ_STR(cri_map_get(sb.lnx.sysctls, "net.ipv4.conf.eth0/100.forwarding"), "1");
   ASSERT_TRUE(sb.lnx.privileged);
   ASSERT_EQ_INT(sb.lnx.namespace_options.pid, CRI_NS_POD);
   cJSON_Delete(pod);
@@ -702,20 +695,20 @@ static void test_container_basic(void) {
   ASSERT_EQ_STR(cc.envs[1].value, "hello world");
   ASSERT_EQ_STR(cc.log_path, "app/3.log");
   ASSERT_TRUE(cc.stdin_ && cc.stdin_once && cc.tty);
-  ASSERT_EQ_STR(kv_get(cc.labels, AGENT_LABEL_CONTAINER_NAME), "app");
-  ASSERT_EQ_STR(kv_get(cc.labels, AGENT_LABEL_POD_NAME), "web");
-  ASSERT_EQ_STR(kv_get(cc.labels, AGENT_LABEL_POD_NAMESPACE), "prod");
-  ASSERT_EQ_STR(kv_get(cc.labels, AGENT_LABEL_POD_UID), "u-1");
-  ASSERT_EQ_STR(kv_get(cc.labels, AGENT_LABEL_MANAGED), "true");
-  ASSERT_NULL(kv_get(cc.labels, AGENT_LABEL_INIT));
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.restartCount"), "3");
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.terminationMessagePath"),
+  ASSERT_EQ_STR(cri_map_get(cc.labels, AGENT_LABEL_CONTAINER_NAME), "app");
+  ASSERT_EQ_STR(cri_map_get(cc.labels, AGENT_LABEL_POD_NAME), "web");
+  ASSERT_EQ_STR(cri_map_get(cc.labels, AGENT_LABEL_POD_NAMESPACE), "prod");
+  ASSERT_EQ_STR(cri_map_get(cc.labels, AGENT_LABEL_POD_UID), "u-1");
+  ASSERT_EQ_STR(cri_map_get(cc.labels, AGENT_LABEL_MANAGED), "true");
+  ASSERT_NULL(cri_map_get(cc.labels, AGENT_LABEL_INIT));
+  ASSERT_EQ_STR(cri_map_get(cc.annotations, "io.kubernetes.container.restartCount"), "3");
+  ASSERT_EQ_STR(cri_map_get(cc.annotations, "io.kubernetes.container.terminationMessagePath"),
                 "/dev/termination-log");
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.pod.terminationGracePeriod"), "45");
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.pod.deletionGracePeriod"), "10");
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.preStopHandler"),
+  ASSERT_EQ_STR(cri_map_get(cc.annotations, "io.kubernetes.pod.terminationGracePeriod"), "45");
+  ASSERT_EQ_STR(cri_map_get(cc.annotations, "io.kubernetes.pod.deletionGracePeriod"), "10");
+  ASSERT_EQ_STR(cri_map_get(cc.annotations, "io.kubernetes.container.preStopHandler"),
                 "{\"exec\":{\"command\":[\"stop\"]}}");
-  ASSERT_EQ_STR(kv_get(cc.annotations, "io.kubernetes.container.ports"),
+  ASSERT_EQ_STR(cri_map_get(cc.annotations, "io.kubernetes.container.ports"),
                 "[{\"containerPort\":80}]");
   ASSERT_EQ_INT(cc.lnx.namespace_options.pid, CRI_NS_CONTAINER);
   ASSERT_EQ_INT(cc.lnx.masked_paths.n, 11);
@@ -723,7 +716,7 @@ static void test_container_basic(void) {
 
   cJSON *empty = cJSON_CreateArray();
   ASSERT_EQ_INT(container_of(pod, 1, 0, empty, 0, &mem, &cc, err, sizeof(err)), 0);
-  ASSERT_EQ_STR(kv_get(cc.labels, AGENT_LABEL_INIT), "true");
+  ASSERT_EQ_STR(cri_map_get(cc.labels, AGENT_LABEL_INIT), "true");
   ASSERT_EQ_STR(cc.log_path, "init/0.log");
   ASSERT_EQ_INT(cc.n_envs, 0);
   cJSON_Delete(empty);
