@@ -55,12 +55,13 @@ int rtnl_link_index(nl_sock_t *s, const char *name, char *err, size_t errlen) {
 
 int rtnl_link_ensure(nl_sock_t *s, const char *name, const char *kind, rtnl_put_fn put_link,
                      rtnl_put_fn put_info, void *data, char *err, size_t errlen) {
-  int idx = rtnl_link_index(s, name, NULL, 0);
+  int idx = rtnl_link_index(s, name, err, errlen);
   if (idx > 0)
     return 0;
-  if (idx != -ENODEV) {
-    return rtnl_link_index(s, name, err, errlen); /* the same failure, with its reason */
-  }
+  if (idx != -ENODEV)
+    return idx;
+  if (err && errlen)
+    err[0] = '\0';
   nl_msg_t m;
   nl_msg_init(&m);
   struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};

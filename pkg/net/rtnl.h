@@ -1,7 +1,7 @@
 /* pkg/net rtnl: the rtnetlink operations k3c's node networking needs, on
  * nl.h: links (look up, create dummy/bridge/veth/vxlan through callers'
  * attributes, set up, MTU, delete), IPv4 addresses and routes. Each call
- * opens nothing: it takes an NETLINK_ROUTE socket from nl_open. Calls act in
+ * opens nothing: it takes a NETLINK_ROUTE socket from nl_open. Calls act in
  * the socket's network namespace. Errors: negative errno with the kernel's
  * reason in err. Idempotent where the name says "ensure". */
 #pragma once
