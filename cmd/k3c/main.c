@@ -24,7 +24,7 @@ static void usage(FILE *out) {
           "  server        run the control plane and, unless --disable-agent, this node's agent\n"
           "  agent         join a server (--server URL --token T) and run its node agent\n"
           "                (--hollow N: N fake nodes)\n"
-          "  token         manage join tokens (create, list, delete; not built yet)\n"
+          "  token         bootstrap tokens for joining agents (create, list, delete, generate)\n"
           "  datastore     show the datastore's size, compact or defrag it (server stopped)\n"
           "  kubectl       run kubectl with the admin kubeconfig\n"
           "  check-config  report whether this host can run k3c\n"

@@ -1,5 +1,5 @@
-/* Authentication (client certificates, static bearer tokens) and the
- * interim authorizer. Token file format is kube-apiserver's
+/* Authentication (client certificates, static bearer tokens, bootstrap
+ * tokens) and the interim authorizer. Token file format is kube-apiserver's
  * --token-auth-file: token,user,uid[,"group1,group2"].
  * https://kubernetes.io/docs/reference/access-authn-authz/authentication/ */
 #include <errno.h>
@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/bootstraptoken.h"
 #include "api/internal.h"
+#include "api/registry.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 
@@ -126,6 +128,39 @@ static bool same_secret(const char *a, const char *b) {
   return diff == 0;
 }
 
+static void add_group_cb(const char *g, void *data) { api__user_add_group(data, g); }
+
+/* A bootstrap token "<id>.<secret>" against its Secret in kube-system, as
+ * upstream's bootstrap-token authenticator: system:bootstrap:<id> in
+ * system:bootstrappers and the Secret's extra groups. */
+static bool bootstrap_user(api_server_t *srv, const char *tok, api_user_t *user) {
+  char id[7], secret[17];
+  if (!api_bootstrap_token_split(tok, id, secret))
+    return false;
+  const api_resource_t *secrets = api_registry_find("", "v1", "secrets");
+  char name[32];
+  snprintf(name, sizeof(name), API_BOOTSTRAP_TOKEN_PREFIX "%.6s", id);
+  char *key = secrets ? api_resource_key(secrets, API_BOOTSTRAP_TOKEN_NS, name) : NULL;
+  store_kv_t *kv = NULL;
+  int r = key ? store_get_latest(srv->store, key, &kv) : -ENOENT;
+  free(key);
+  if (r < 0)
+    return false;
+  cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
+  store_kv_unref(kv);
+  char why[160];
+  bool ok = obj && api_bootstrap_token_check(obj, tok, "authentication", time(NULL), why,
+                                             sizeof(why)) == 0;
+  if (ok) {
+    snprintf(user->name, sizeof(user->name), "system:bootstrap:%s", id);
+    api__user_add_group(user, API_BOOTSTRAP_GROUP);
+    api_bootstrap_token_groups(obj, add_group_cb, user);
+    api__user_add_group(user, "system:authenticated");
+  }
+  cJSON_Delete(obj);
+  return ok;
+}
+
 bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
   memset(user, 0, sizeof(*user));
   const char *cn = http_req_client_cn(req);
@@ -154,6 +189,8 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
         return true;
       }
     }
+    if (bootstrap_user(srv, tok, user))
+      return true;
   }
   return false;
 }

@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "util/duration.h"
+
 typedef struct {
   int min, max;
   const char *const *names; /* names[i] is value i + names_base */
@@ -113,46 +115,6 @@ static int parse_field(const char *f, const bounds_t *b, uint64_t *bits, bool *s
   return 0;
 }
 
-/* A Go duration ("1h30m", "90s", "1.5h") in whole seconds, -1 if invalid. */
-static long go_duration(const char *s) {
-  double total = 0;
-  if (!*s)
-    return -1;
-  while (*s) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0)
-      return -1;
-    s = end;
-    double unit;
-    if (!strncmp(s, "ns", 2)) {
-      unit = 1e-9;
-      s += 2;
-    } else if (!strncmp(s, "us", 2) || !strncmp(s, "\xc2\xb5s", 3)) {
-      unit = 1e-6;
-      s += s[0] == 'u' ? 2 : 3;
-    } else if (!strncmp(s, "ms", 2)) {
-      unit = 1e-3;
-      s += 2;
-    } else if (*s == 's') {
-      unit = 1;
-      s++;
-    } else if (*s == 'm') {
-      unit = 60;
-      s++;
-    } else if (*s == 'h') {
-      unit = 3600;
-      s++;
-    } else {
-      return -1;
-    }
-    total += v * unit;
-  }
-  if (total > (double)LONG_MAX / 2)
-    return -1;
-  return (long)total;
-}
-
 int controller_cron_parse(const char *spec, controller_cron_t *ret, char *err, size_t errlen) {
   controller_cron_t c;
   memset(&c, 0, sizeof(c));
@@ -172,7 +134,7 @@ int controller_cron_parse(const char *spec, controller_cron_t *ret, char *err, s
       if (!strcmp(spec, desc[i].name))
         return controller_cron_parse(desc[i].fields, ret, err, errlen);
     if (!strncmp(spec, "@every ", 7)) {
-      long d = go_duration(spec + 7);
+      long d = duration_parse(spec + 7);
       if (d < 0) {
         snprintf(err, errlen, "failed to parse duration %s: time: invalid duration \"%s\"", spec,
                  spec + 7);

@@ -21,6 +21,7 @@
 #include "controller/statefulset.h"
 #include "controller/resourcequota.h"
 #include "controller/serviceaccount.h"
+#include "controller/tokencleaner.h"
 #include "util/alloc.h"
 
 struct controller_manager {
@@ -44,6 +45,7 @@ struct controller_manager {
   controller_disruption_t *disruption;
   client_informer_t *namespaces, *serviceaccounts;
   controller_serviceaccount_t *sa;
+  controller_tokencleaner_t *tokens;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -105,7 +107,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = controller_endpointslice_new(c, m->services, m->pods, m->slices, m->nodes,
                                         m->endpoints, 0, loop, &m->epslices)) < 0 ||
       (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0 ||
-      (r = controller_serviceaccount_new(c, m->namespaces, m->serviceaccounts, loop, &m->sa)) < 0)
+      (r = controller_serviceaccount_new(c, m->namespaces, m->serviceaccounts, loop, &m->sa)) < 0 ||
+      (r = controller_tokencleaner_new(c, loop, &m->tokens)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -162,6 +165,7 @@ void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_tokencleaner_free(m->tokens);
   controller_serviceaccount_free(m->sa);
   controller_disruption_free(m->disruption);
   controller_aggregation_free(m->aggregation);

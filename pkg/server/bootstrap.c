@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 
+#include "api/bootstraptoken.h"
 #include "client/client.h"
 #include "json/util.h"
 #include "tls/cert.h"
@@ -51,6 +53,7 @@ struct join {
   char secret_name[254];
   char *password;
   char *ips;
+  char *bootstrap_token; /* checked against its Secret before anything else */
 };
 
 /* ---- pure parts ---- */
@@ -169,6 +172,7 @@ static void join_free(join_t *j) {
     j->next->prev = j->prev;
   free(j->password);
   free(j->ips);
+  free(j->bootstrap_token);
   free(j);
 }
 
@@ -310,6 +314,41 @@ static void lookup(join_t *j) {
     join_end(j, 500, "reading the node password: bad request");
 }
 
+static void token_looked_up(const client_result_t *res, void *data) {
+  join_t *j = data;
+  j->creq = NULL;
+  char why[200] = "no such bootstrap token";
+  if (res->code == 200 && api_bootstrap_token_check(res->obj, j->bootstrap_token, "authentication",
+                                                    time(NULL), why, sizeof(why)) == 0) {
+    lookup(j);
+    return;
+  }
+  if (res->code != 200 && res->code != 404) {
+    char msg[300];
+    snprintf(msg, sizeof(msg), "reading the bootstrap token: %d %.200s", res->code,
+             res->message ? res->message : "");
+    join_end(j, 503, msg);
+    return;
+  }
+  char msg[300];
+  snprintf(msg, sizeof(msg), "unauthorized: %s (`k3c token list` on the server shows the valid ones)",
+           why);
+  http_req_add_header(j->req, "WWW-Authenticate", "Basic realm=\"k3c\"");
+  join_end(j, 401, msg);
+}
+
+/* A join with a bootstrap token: its Secret decides. */
+static void token_lookup(join_t *j) {
+  char id[7], secret[17], name[32];
+  api_bootstrap_token_split(j->bootstrap_token, id, secret);
+  snprintf(name, sizeof(name), API_BOOTSTRAP_TOKEN_PREFIX "%.6s", id);
+  client_ref_t ref = {.version = "v1", .resource = "secrets", .ns = API_BOOTSTRAP_TOKEN_NS,
+                      .name = name};
+  j->creq = client_get(j->b->c, &ref, NULL, token_looked_up, j);
+  if (!j->creq)
+    join_end(j, 500, "reading the bootstrap token: bad request");
+}
+
 static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
   char *user = NULL, *pass = NULL;
   const char *name = http_req_header(req, "k3s-Node-Name");
@@ -318,9 +357,14 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
   const char *what = serving ? "serving certificate" : "client certificate";
   int r = server_bootstrap_basic_auth(http_req_header(req, "Authorization"), &user, &pass);
   bool authed = r == 0 && !strcmp(user, "node") && same_bytes(pass, b->secret);
+  char id[7], tsecret[17];
+  char *bootstrap = !authed && r == 0 && !strcmp(user, "node") &&
+                            api_bootstrap_token_split(pass, id, tsecret)
+                        ? xstrdup(pass)
+                        : NULL;
   free(user);
   free(pass);
-  if (!authed) {
+  if (!authed && !bootstrap) {
     log_warn("join", "%s: %s refused: 401 wrong or missing token", http_req_remote_addr(req), what);
     http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"k3c\"");
     respond_text(req, 401, "unauthorized: the node token is wrong (basic auth node:<the secret "
@@ -332,15 +376,18 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
     log_warn("join", "%s: %s refused: 400 bad node name", http_req_remote_addr(req), what);
     respond_text(req, 400, "k3s-Node-Name must be a DNS-1123 subdomain (lower-case letters, "
                            "digits, '-' and '.', at most 235 characters)");
+    free(bootstrap);
     return;
   }
   if (!password || !*password || strlen(password) > PASSWORD_MAX) {
     log_warn("join", "%s: %s refused: 400 no node password", http_req_remote_addr(req), what);
     respond_text(req, 400, "k3s-Node-Password is required (at most 256 characters)");
+    free(bootstrap);
     return;
   }
   if (ips && strlen(ips) > IPS_MAX) {
     respond_text(req, 400, "k3s-Node-IP is too long");
+    free(bootstrap);
     return;
   }
   join_t *j = xcalloc(1, sizeof(*j));
@@ -351,11 +398,15 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
   snprintf(j->secret_name, sizeof(j->secret_name), "%.235s%s", name, SECRET_SUFFIX);
   j->password = xstrdup(password);
   j->ips = ips ? xstrdup(ips) : NULL;
+  j->bootstrap_token = bootstrap;
   j->next = b->joins;
   if (b->joins)
     b->joins->prev = j;
   b->joins = j;
-  lookup(j);
+  if (bootstrap)
+    token_lookup(j);
+  else
+    lookup(j);
 }
 
 void server_bootstrap_handle(http_req_t *req, void *data) {

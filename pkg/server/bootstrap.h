@@ -5,7 +5,9 @@
  *   GET /v1-k3s/client-kubelet.crt    a node client certificate and its key
  *   GET /v1-k3s/serving-kubelet.crt   a node serving certificate and its key
  *
- * The certificate paths take basic auth "node:<token secret>" and the
+ * The certificate paths take basic auth "node:<token secret>", where the
+ * secret is the server's or a valid bootstrap token "<id>.<secret>" (its
+ * Secret in kube-system allows authentication and has not expired), and the
  * headers k3s-Node-Name, k3s-Node-Password (and k3s-Node-IP for the
  * serving certificate). The first join of a name records a hash of its node
  * password in Secret kube-system/<name>.node-password.k3s; a later join of

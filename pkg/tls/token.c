@@ -31,12 +31,16 @@ int tls_token_parse(const char *token, char **ret_ca_hash, char **ret_user, char
       return -EINVAL;
     hash = token + 3;
     hash_len = (size_t)(sep - hash);
-    user = sep + 2;
-    const char *colon = strchr(user, ':');
-    if (!colon || hash_len == 0)
+    if (hash_len == 0)
       return -EINVAL;
-    user_len = (size_t)(colon - user);
-    secret = colon + 1;
+    const char *colon = strchr(sep + 2, ':');
+    if (colon) {
+      user = sep + 2;
+      user_len = (size_t)(colon - user);
+      secret = colon + 1;
+    } else {
+      secret = sep + 2; /* K10<hash>::<id>.<secret>, a bootstrap token */
+    }
   }
   if (!*secret || strpbrk(secret, " \t\r\n"))
     return -EINVAL;

@@ -18,6 +18,8 @@ int tls_token_ensure(const char *data_dir, const char *ca_pem, const char *confi
                      char **ret_token, char *err, size_t errlen);
 
 /* Split a token. For "K10<hash>::<user>:<secret>" sets hash, user, secret;
- * for a bare secret sets only secret (hash and user NULL). Outputs are
+ * for "K10<hash>::<id>.<secret>" (a bootstrap token, `k3c token create`)
+ * hash and secret "<id>.<secret>" (user NULL); for a bare secret only
+ * secret (hash and user NULL). Outputs are
  * malloc'd; any ret_* may be NULL. -EINVAL for an empty or malformed token. */
 int tls_token_parse(const char *token, char **ret_ca_hash, char **ret_user, char **ret_secret);

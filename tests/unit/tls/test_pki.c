@@ -164,6 +164,13 @@ static void test_token(void) {
   ASSERT_NULL(hash);
   ASSERT_EQ_STR(secret, "bare");
   free(secret);
+  ASSERT_EQ_INT(tls_token_parse("K10ab12::abcdef.0123456789abcdef", &hash, &user, &secret), 0);
+  ASSERT_EQ_STR(hash, "ab12");
+  ASSERT_NULL(user);
+  ASSERT_EQ_STR(secret, "abcdef.0123456789abcdef"); /* a bootstrap token */
+  free(hash);
+  free(secret);
+  ASSERT_EQ_INT(tls_token_parse("K10::abcdef.0123456789abcdef", NULL, NULL, NULL), -EINVAL);
   ASSERT_EQ_INT(tls_token_parse("K10abc", NULL, NULL, NULL), -EINVAL);
   ASSERT_EQ_INT(tls_token_parse("", NULL, NULL, NULL), -EINVAL);
   free(tok);
