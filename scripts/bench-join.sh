@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Join time (issue #15): build k3c with --buildtype=release in build-bench/,
+# then bench/join.py: 1 and 10 hollow agents joining a fresh server with the
+# token at once, start -> Node Ready, next to the same agents started with a
+# kubeconfig (no join).
+#   bash scripts/bench-join.sh      (K3C_BENCH_ROUNDS, default 3)
+# Figures and how to read them: docs/PERFORMANCE.md ("Joining").
+set -eu
+cd "$(dirname "$0")/.."
+B=${K3C_BENCH_DIR:-build-bench}
+if [ ! -f "$B/build.ninja" ]; then
+  meson setup "$B" --buildtype=release >/dev/null
+fi
+ninja -C "$B" -j2 k3c >"$B/ninja.log" || { tail -n 30 "$B/ninja.log"; exit 1; }
+echo "machine: $(nproc) cores $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg)"
+K3C_BIN=$PWD/$B/k3c exec /usr/bin/python3 bench/join.py "$@"
