@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,12 @@ int agent_pause_cli(int argc, char **argv) {
     printf("%s\n", name);
     return 0;
   }
-  fprintf(stderr, "Usage: k3c pause [--write-image FILE]\n");
-  return 2;
+  bool help = argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"));
+  fprintf(help ? stdout : stderr,
+          "Usage: k3c pause [--write-image FILE]\n"
+          "\n"
+          "Without arguments: the pod sandbox's process (it waits for signals and reaps\n"
+          "children), what k3c's own pause image runs.\n"
+          "  --write-image FILE   write that image as an OCI layout tar to FILE and print its name\n");
+  return help ? 0 : 2;
 }

@@ -33,5 +33,10 @@ expect_output "check-config --help says what it does" 'Usage: k3c check-config' 
 expect_status "check-config with an argument exits 2" 2 "$K3C" check-config --bogus
 expect_output "check-config reports the kernel and the agent's programs" 'kernel .*ok.*containerd .*CNI plugins' sh -c "'$K3C' check-config | tr '\n' ' '"
 expect_output "kubectl subcommand runs kubectl" 'Client Version' "$K3C" kubectl version --client
+# Every subcommand answers --help on stdout with exit 0 (kubectl's is kubectl's own).
+for sub in server agent token datastore check-config pause; do
+  expect_status "$sub --help exits 0" 0 "$K3C" $sub --help
+  expect_output "$sub --help prints its usage on stdout" "^Usage: k3c $sub" sh -c "'$K3C' $sub --help 2>/dev/null | head -n 3 | tr '\\n' ' '"
+done
 rm -f /tmp/k3c-cli-test.yaml
 done_testing
