@@ -14,6 +14,7 @@
 
 #include "agent/podsync.h"
 #include "agent/prober.h"
+#include "agent/sampler.h"
 #include "agent/workers.h"
 #include "client/informer.h"
 #include "controller/controller.h"
@@ -27,6 +28,7 @@
 #define PLEG_SECONDS 1.0
 #define GC_SECONDS 30.0
 #define RESYNC_SECONDS 60.0 /* every pod is synced at least this often */
+#define STATS_SECONDS 10.0  /* resource samples, as cAdvisor housekeeping */
 
 typedef struct op {
   agent_kubelet_t *k;
@@ -48,6 +50,7 @@ struct agent_kubelet {
   agent_workers_t *workers;
   cri_client_t *cri;
   agent_prober_t *prober;
+  agent_sampler_t *sampler;
   ev_timer pleg, gc;
   bool pleg_busy, gc_busy;
   cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
@@ -677,6 +680,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   client_informer_start(k->secrets);
   ev_timer_start(loop, &k->pleg);
   ev_timer_start(loop, &k->gc);
+  k->sampler = agent_sampler_new(loop, k->cri, k->node_name, STATS_SECONDS);
   *ret = k;
   return 0;
 fail:
@@ -700,6 +704,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
    * still deliver replies that had arrived (the callbacks see freeing). */
   agent_prober_free(k->prober);
   cri_client_free(k->cri);
+  agent_sampler_free(k->sampler);
   controller_free(k->ctl);
   controller_recorder_free(k->rec);
   client_informer_free(k->pods);
@@ -758,3 +763,7 @@ cJSON *agent_kubelet_pod_list(const agent_kubelet_t *k) {
 }
 
 const char *agent_kubelet_logs_dir(const agent_kubelet_t *k) { return k->o.node.logs_dir; }
+
+const agent_stats_t *agent_kubelet_usage(const agent_kubelet_t *k) {
+  return k->sampler ? agent_sampler_stats(k->sampler) : NULL;
+}

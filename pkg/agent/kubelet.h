@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "agent/podspec.h"
+#include "agent/stats.h"
 #include "client/client.h"
 
 typedef struct agent_kubelet agent_kubelet_t;
@@ -50,3 +51,7 @@ const cJSON *agent_kubelet_pod(const agent_kubelet_t *k, const char *ns, const c
 cJSON *agent_kubelet_pod_list(const agent_kubelet_t *k);
 /* The directory of the pods' log directories (<ns>_<pod>_<uid>/). */
 const char *agent_kubelet_logs_dir(const agent_kubelet_t *k);
+/* The latest resource figures of the node and its containers (sampled
+ * every 10 s), or NULL. Borrowed: valid until control returns to the
+ * loop. */
+const agent_stats_t *agent_kubelet_usage(const agent_kubelet_t *k);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/crilog.h"
+#include "agent/stats.h"
 #include "http/server.h"
 #include "json/util.h"
 #include "util/alloc.h"
@@ -475,6 +476,32 @@ static void handle(http_req_t *r, void *data) {
     char *text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
     http_respond_take(r, 200, "application/json", text, strlen(text));
+  } else if (!strcmp(path, "/stats/summary") || !strcmp(path, "/stats/summary/")) {
+    const agent_stats_t *st = a->k ? agent_kubelet_usage(a->k) : NULL;
+    if (!st || !st->updated_ns) {
+      respond_text(r, 503, "the node's resource figures are not sampled yet");
+      return;
+    }
+    cJSON *sum = agent_stats_summary(st);
+    char *text = cJSON_PrintUnformatted(sum);
+    cJSON_Delete(sum);
+    http_respond_take(r, 200, "application/json", text, strlen(text));
+  } else if (!strcmp(path, "/metrics/resource")) {
+    const agent_stats_t *st = a->k ? agent_kubelet_usage(a->k) : NULL;
+    if (!st || !st->updated_ns) {
+      respond_text(r, 503, "the node's resource figures are not sampled yet");
+      return;
+    }
+    buf_t out;
+    buf_init(&out, 16 << 20);
+    if (agent_stats_prometheus(st, &out) < 0) {
+      buf_done(&out);
+      respond_text(r, 500, "the metrics text is too large");
+      return;
+    }
+    size_t len;
+    char *text = buf_steal(&out, &len);
+    http_respond_take(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
   } else if (!strncmp(path, "/containerLogs/", 15)) {
     container_logs(a, r, path + 15);
   } else {

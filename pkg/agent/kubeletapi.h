@@ -1,7 +1,9 @@
 /* pkg/agent kubeletapi: the kubelet's HTTPS API (port 10250) that the API
  * server calls for `kubectl logs`: /healthz, /pods (this node's pods) and
  * /containerLogs/{ns}/{pod}/{container} with the query options follow,
- * tailLines, sinceSeconds, sinceTime, timestamps, previous and limitBytes.
+ * tailLines, sinceSeconds, sinceTime, timestamps, previous and limitBytes,
+ * /stats/summary (the Summary API JSON) and /metrics/resource (Prometheus
+ * text) from the kubelet's latest resource sample (503 before the first).
  * Clients present a certificate signed by the cluster CA whose CN is
  * system:kube-apiserver or whose O is system:masters.
  * https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/

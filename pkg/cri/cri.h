@@ -315,6 +315,37 @@ typedef struct {
   int32_t exit_code;
 } cri_exec_result_t;
 
+/* An optional uint64 (UInt64Value): absent unless set. */
+typedef struct {
+  bool set;
+  uint64_t value;
+} cri_opt_uint64_t;
+
+/* ContainerStats: the runtime's resource usage of one container. The
+ * runtime fills what its cgroups give (containerd 1.6 on cgroup v1:
+ * cpu.usage_core_nano_seconds, memory working_set/usage/rss, no
+ * usage_nano_cores); absent values have set false. Timestamps are
+ * nanoseconds since the epoch. */
+typedef struct {
+  const char *id;
+  cri_container_metadata_t metadata;
+  cri_map_t labels, annotations;
+  struct {
+    int64_t timestamp;
+    cri_opt_uint64_t usage_core_nano_seconds, usage_nano_cores;
+  } cpu;
+  struct {
+    int64_t timestamp;
+    cri_opt_uint64_t working_set_bytes, available_bytes, usage_bytes, rss_bytes, page_faults,
+        major_page_faults;
+  } memory;
+} cri_container_stats_t;
+
+typedef struct {
+  const char *id, *pod_sandbox_id; /* "" for any */
+  cri_map_t label_selector;
+} cri_stats_filter_t;
+
 /* --- callbacks: resp is NULL unless st->code == CRI_OK --- */
 
 typedef void (*cri_done_cb)(void *data, const cri_status_t *st);
@@ -330,6 +361,8 @@ typedef void (*cri_container_list_cb)(void *data, const cri_status_t *st,
                                       const cri_container_t *items, size_t n);
 typedef void (*cri_container_status_cb)(void *data, const cri_status_t *st,
                                         const cri_container_status_t *resp);
+typedef void (*cri_container_stats_cb)(void *data, const cri_status_t *st,
+                                       const cri_container_stats_t *items, size_t n);
 typedef void (*cri_exec_cb)(void *data, const cri_status_t *st, const cri_exec_result_t *resp);
 typedef void (*cri_image_list_cb)(void *data, const cri_status_t *st, const cri_image_t *items,
                                   size_t n);
@@ -374,6 +407,13 @@ int cri_container_status(cri_client_t *c, const char *container_id, cri_containe
  * client's deadline on. */
 int cri_exec_sync(cri_client_t *c, const char *container_id, cri_strv_t cmd, int64_t timeout_s,
                   cri_exec_cb cb, void *data);
+
+/* ContainerStats of one container (n is 1), or ListContainerStats of
+ * those filter selects (NULL: every container). */
+int cri_container_stats(cri_client_t *c, const char *container_id, cri_container_stats_cb cb,
+                        void *data);
+int cri_list_container_stats(cri_client_t *c, const cri_stats_filter_t *filter,
+                             cri_container_stats_cb cb, void *data);
 
 /* --- ImageService --- */
 

@@ -90,6 +90,8 @@ int cri__get_repeated(cri__arena_t *a, const cri__msg_t *m, uint32_t num, size_t
                       cri__item_fn item, void **ret_v, size_t *ret_n);
 int cri__get_sandbox_metadata(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
                               cri_sandbox_metadata_t *ret);
+int cri__get_container_metadata(cri__arena_t *a, const proto_reader_t *r,
+                                const proto_field_t *f, cri_container_metadata_t *md);
 int cri__get_ns_options(const proto_reader_t *r, const proto_field_t *f, cri_ns_options_t *ret);
 /* The string field 1 of a small message (ImageSpec.image, ...). */
 int cri__get_inner_str(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,

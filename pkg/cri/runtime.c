@@ -279,7 +279,7 @@ static void dec_sandbox_status(cri__arena_t *a, const cri_status_t *st, const cr
     f(data, st, &v);
 }
 
-static int get_container_metadata(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
+int cri__get_container_metadata(cri__arena_t *a, const proto_reader_t *r, const proto_field_t *f,
                                   cri_container_metadata_t *md) {
   proto_reader_t s;
   proto_field_t g;
@@ -316,7 +316,7 @@ static int get_container(cri__arena_t *a, const proto_reader_t *r, const proto_f
       rc = cri__get_str(a, &g, &ct->pod_sandbox_id);
       break;
     case 3:
-      rc = get_container_metadata(a, &s, &g, &ct->metadata);
+      rc = cri__get_container_metadata(a, &s, &g, &ct->metadata);
       break;
     case 4:
       rc = cri__get_inner_str(a, &s, &g, 1, &ct->image);
@@ -377,7 +377,7 @@ static void dec_container_status(cri__arena_t *a, const cri_status_t *st, const 
         rc = cri__get_str(a, &g, &v.id);
         break;
       case 2:
-        rc = get_container_metadata(a, &s, &g, &v.metadata);
+        rc = cri__get_container_metadata(a, &s, &g, &v.metadata);
         break;
       case 3:
         v.state = (cri_container_state_t)g.v;
