@@ -69,6 +69,7 @@ void api_server_free(api_server_t *srv) {
     ev_timer_stop(srv->loop, &srv->reconcile);
   }
   api__watches_stop_all(srv);
+  api__metrics_free(srv);
   api__crd_stop(srv);
   api__rbac_stop(srv);
   api__tokens_free(srv);
@@ -342,7 +343,7 @@ void api_server_handle(http_req_t *req, void *data) {
   }
   api__crd_warn(req, call.view);
   call.want_table = api__wants_table(req);
-  if (api__action(&call) || api__pod_log(&call))
+  if (api__action(&call) || api__pod_log(&call) || api__metrics(&call))
     goto out;
   if (api__params_check(&call, &st) < 0) {
     api__respond_status(req, &st);
@@ -472,6 +473,7 @@ void api_server_bootstrap(api_server_t *srv) {
   bootstrap_namespaces(srv);
   bootstrap_priority_classes(srv);
   bootstrap_kubernetes_service(srv);
+  api__apiservices_bootstrap(srv);
   if (!ev_is_active(&srv->reconcile)) {
     ev_timer_init(&srv->reconcile, reconcile_cb, 10., 10.);
     ev_timer_start(srv->loop, &srv->reconcile);

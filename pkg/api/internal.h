@@ -46,6 +46,7 @@ struct api_server {
   } pdb_pending[16];
   unsigned pdb_pending_next;
   char *kubelet_cert_pem, *kubelet_key_pem; /* pods/log's client certificate */
+  struct api_metrics *metrics; /* kubelet summaries for metrics.k8s.io (metrics.c) */
 };
 
 typedef struct {
@@ -88,6 +89,18 @@ bool api__query_bool(http_req_t *req, const char *name);
 /* GET …/pods/<name>/log: proxied to the pod's kubelet. Returns true when
  * the call was that (and is answered). */
 bool api__pod_log(api_call_t *call);
+/* The kubelet API's base URL of node ("https://10.0.0.5:10250") from its
+ * status (daemonEndpoints port; InternalIP, else ExternalIP, else
+ * Hostname). Returns 0, or -ENOENT when the node has none (podlog.c). */
+int api__kubelet_url(const cJSON *node, char *url, size_t len);
+/* metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics, built from the
+ * kubelets' /stats/summary (metrics.c). Returns false when call is not
+ * for that group. */
+bool api__metrics(api_call_t *call);
+void api__metrics_free(api_server_t *srv);
+/* Create the Local APIServices of the built-in group/versions that are
+ * missing (apiservice.c). */
+void api__apiservices_bootstrap(api_server_t *srv);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,

@@ -365,6 +365,7 @@ static const kind_hooks_t table[] = {
     {"certificates.k8s.io", "CertificateSigningRequest", &api_kind_csr, NULL},
     {"events.k8s.io", "Event", &api_kind_event_v1, NULL},
     {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd, NULL},
+    {"apiregistration.k8s.io", "APIService", &api_kind_apiservice, NULL},
 };
 
 const api_hooks_t *api_kind_hooks(const char *group, const char *version, const char *kind) {

@@ -54,6 +54,8 @@ extern const api_hooks_t api_kind_role, api_kind_clusterrole, api_kind_rolebindi
     api_kind_clusterrolebinding;
 extern const api_hooks_t api_kind_pdb, api_kind_hpa, api_kind_priorityclass, api_kind_csr,
     api_kind_resourcequota, api_kind_limitrange, api_kind_podtemplate, api_kind_event_v1;
+/* APIService (apiservice.c). */
+extern const api_hooks_t api_kind_apiservice;
 
 /* Shared cell/format helpers (kind_workload.c). */
 cJSON *api__cell_selector(const cJSON *sel); /* label selector text, "<none>" */

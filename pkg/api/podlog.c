@@ -156,6 +156,17 @@ static const char *node_address(const cJSON *node) {
   return NULL;
 }
 
+int api__kubelet_url(const cJSON *node, char *url, size_t len) {
+  const cJSON *port = obj_get(node, "status.daemonEndpoints.kubeletEndpoint.Port");
+  const char *addr = node_address(node);
+  if (!cJSON_IsNumber(port) || port->valuedouble < 1 || port->valuedouble > 65535 || !addr)
+    return -ENOENT;
+  bool v6 = strchr(addr, ':') != NULL;
+  int n = snprintf(url, len, "https://%s%.100s%s:%d", v6 ? "[" : "", addr, v6 ? "]" : "",
+                   (int)port->valuedouble);
+  return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static const char *const PASSED[] = {"follow",  "previous",   "timestamps", "tailLines",
                                      "sinceSeconds", "sinceTime", "limitBytes", NULL};
 
@@ -246,9 +257,8 @@ bool api__pod_log(api_call_t *call) {
     api_status_not_found(&st, "", "nodes", node_name);
     goto fail;
   }
-  const cJSON *port = obj_get(node, "status.daemonEndpoints.kubeletEndpoint.Port");
-  const char *addr = node_address(node);
-  if (!cJSON_IsNumber(port) || port->valuedouble < 1 || port->valuedouble > 65535 || !addr) {
+  char url[300];
+  if (api__kubelet_url(node, url, sizeof(url)) < 0) {
     api_status_init(&st, 500, "", "node %s has no kubelet endpoint (address and port)", node_name);
     goto fail;
   }
@@ -268,13 +278,11 @@ bool api__pod_log(api_call_t *call) {
   char path[5400];
   snprintf(path, sizeof(path), "/containerLogs/%.253s/%.253s/%.253s%s%s", call->ri.ns, name,
            container, query[0] ? "?" : "", query);
-  bool v6 = strchr(addr, ':') != NULL;
   plog_t *p = xcalloc(1, sizeof(*p));
   p->srv = call->srv;
   p->req = call->req;
   ev_init(&p->reap, reap_cb);
-  snprintf(p->url, sizeof(p->url), "https://%s%.100s%s:%d", v6 ? "[" : "", addr, v6 ? "]" : "",
-           (int)port->valuedouble);
+  memcpy(p->url, url, sizeof(p->url));
   char err[256];
   client_https_opts_t ho = {.server = p->url, .cert_pem = call->srv->kubelet_cert_pem,
                             .key_pem = call->srv->kubelet_key_pem, .insecure_skip_verify = true,
