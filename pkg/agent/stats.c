@@ -261,7 +261,7 @@ static void add_usage(cJSON *o, const agent_usage_t *u) {
 }
 
 /* Add c's usage into the pod's sum p. */
-static void sum_into(agent_usage_t *p, const agent_usage_t *c, bool first) {
+static void sum_into(agent_usage_t *p, const agent_usage_t *c) {
   if (c->cpu.set) {
     p->cpu.usage_core_ns += c->cpu.usage_core_ns;
     if (!p->cpu.set || c->cpu.t_ns > p->cpu.t_ns)
@@ -282,7 +282,6 @@ static void sum_into(agent_usage_t *p, const agent_usage_t *c, bool first) {
     pm->usage += m->usage, pm->usage_set = true;
   if (m->rss_set)
     pm->rss += m->rss, pm->rss_set = true;
-  (void)first;
 }
 
 /* The pods of s: for each distinct uid, the index of its first container
@@ -305,7 +304,7 @@ static size_t pods_of(const agent_stats_t *s, pod_t **ret) {
       p[np].start_ns = s->c[i].start_ns;
       np++;
     }
-    sum_into(&p[j].sum, &s->c[i].u, false);
+    sum_into(&p[j].sum, &s->c[i].u);
     if (s->c[i].start_ns < p[j].start_ns)
       p[j].start_ns = s->c[i].start_ns;
   }

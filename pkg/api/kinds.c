@@ -366,6 +366,8 @@ static const kind_hooks_t table[] = {
     {"events.k8s.io", "Event", &api_kind_event_v1, NULL},
     {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd, NULL},
     {"apiregistration.k8s.io", "APIService", &api_kind_apiservice, NULL},
+    {"metrics.k8s.io", "NodeMetrics", &api_kind_node_metrics, NULL},
+    {"metrics.k8s.io", "PodMetrics", &api_kind_pod_metrics, NULL},
 };
 
 const api_hooks_t *api_kind_hooks(const char *group, const char *version, const char *kind) {

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "api/kinds.h"
 #include "api/object.h"
 #include "client/client.h"
 #include "json/selector.h"
@@ -41,6 +42,7 @@ typedef struct mwait {
   struct mwait *prev, *next;
   struct api_metrics *m;
   http_req_t *req;
+  const api_resource_t *table; /* a Table of this row was asked for, or NULL */
   bool nodes; /* NodeMetrics, else PodMetrics */
   char ns[256], name[256];
   label_selector_t *sel; /* NULL: everything */
@@ -232,18 +234,28 @@ static void answer(struct api_metrics *m, mwait_t *w) {
   for (int i = 0; i < count; i++)
     cJSON_AddItemToArray(items, v[i]);
   free(v);
+  if (w->name[0] && !cJSON_GetArraySize(items)) {
+    cJSON_Delete(items);
+    api_status_t st;
+    api_status_not_found(&st, GROUP, w->nodes ? "nodes" : "pods", w->name);
+    /* upstream's wording names the kind's resource */
+    snprintf(st.message, sizeof(st.message), "%s.metrics.k8s.io \"%s\" not found",
+             w->nodes ? "nodemetrics" : "podmetrics", w->name);
+    api__respond_status(w->req, &st);
+    return;
+  }
+  if (w->table) {
+    cJSON *t = api__table_new(w->table, true);
+    const char *include = http_req_query(w->req, "includeObject");
+    const cJSON *o;
+    cJSON_ArrayForEach(o, items) api__table_add_row(t, w->table, o, include);
+    cJSON_Delete(items);
+    api__respond_obj(w->req, 200, t);
+    return;
+  }
   if (w->name[0]) {
     cJSON *one = cJSON_DetachItemFromArray(items, 0);
     cJSON_Delete(items);
-    if (!one) {
-      api_status_t st;
-      api_status_not_found(&st, GROUP, w->nodes ? "nodes" : "pods", w->name);
-      /* upstream's wording names the kind's resource */
-      snprintf(st.message, sizeof(st.message), "%s.metrics.k8s.io \"%s\" not found",
-               w->nodes ? "nodemetrics" : "podmetrics", w->name);
-      api__respond_status(w->req, &st);
-      return;
-    }
     api__respond_obj(w->req, 200, one);
     return;
   }
@@ -434,6 +446,7 @@ bool api__metrics(api_call_t *call) {
   w->req = call->req;
   w->nodes = nodes;
   w->sel = sel;
+  w->table = call->want_table ? api__table_row(call->view) : NULL;
   snprintf(w->ns, sizeof(w->ns), "%s", nodes ? "" : call->ri.ns);
   snprintf(w->name, sizeof(w->name), "%s", call->ri.name);
   ev_timer_init(&w->timer, wait_timeout, SCRAPE_TIMEOUT + 0.5, 0);
@@ -468,3 +481,48 @@ void api__metrics_free(api_server_t *srv) {
   free(m);
   srv->metrics = NULL;
 }
+
+/* ---- Table cells (kinds.c): as `kubectl top` rounds ---- */
+
+static double parse_q(const char *q) {
+  if (!q)
+    return 0;
+  char *e;
+  double v = strtod(q, &e);
+  if (!strcmp(e, "n"))
+    v /= 1e9;
+  else if (!strcmp(e, "m"))
+    v /= 1e3;
+  else if (!strcmp(e, "Ki"))
+    v *= 1024;
+  else if (!strcmp(e, "Mi"))
+    v *= 1024 * 1024;
+  return v;
+}
+
+static cJSON *usage_cell(const char *col, double cpu_cores, double mem_bytes) {
+  char buf[48];
+  if (!strcmp(col, "CPU"))
+    snprintf(buf, sizeof(buf), "%.0fm", cpu_cores * 1000 + 0.4999);
+  else
+    snprintf(buf, sizeof(buf), "%.0fMi", mem_bytes / (1024 * 1024));
+  return cJSON_CreateString(buf);
+}
+
+static cJSON *node_metrics_cell(const char *col, const cJSON *obj) {
+  return usage_cell(col, parse_q(obj_str(obj, "usage.cpu")),
+                    parse_q(obj_str(obj, "usage.memory")));
+}
+
+static cJSON *pod_metrics_cell(const char *col, const cJSON *obj) {
+  double cpu = 0, mem = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, obj_get(obj, "containers")) {
+    cpu += parse_q(obj_str(c, "usage.cpu"));
+    mem += parse_q(obj_str(c, "usage.memory"));
+  }
+  return usage_cell(col, cpu, mem);
+}
+
+const api_hooks_t api_kind_node_metrics = {.cell = node_metrics_cell};
+const api_hooks_t api_kind_pod_metrics = {.cell = pod_metrics_cell};

@@ -248,6 +248,14 @@ def main():
     t.ok(r.returncode == 0 and "busy" in r.stdout and "quiet" not in r.stdout
          and "main" in r.stdout and "side" in r.stdout,
          "kubectl top pods -l app=burn --containers", r.stdout + r.stderr)
+    r = k("get", "nodes.metrics.k8s.io")
+    lines = r.stdout.strip().split("\n")
+    t.ok(r.returncode == 0 and lines[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
+         and lines[1].split() == ["fake-1", "1500m", "2048Mi", "10s"] and len(lines) == 2,
+         "kubectl get nodes.metrics.k8s.io prints a Table", r.stdout + r.stderr)
+    r = k("get", "pods.metrics.k8s.io", "busy")
+    t.ok(r.returncode == 0 and r.stdout.strip().split("\n")[-1].split() == ["busy", "901m", "9Mi", "10s"],
+         "kubectl get pods.metrics.k8s.io busy sums its containers", r.stdout + r.stderr)
     st, pm = api("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy")
     t.ok(st == 200 and pm.get("kind") == "PodMetrics" and pm["metadata"]["namespace"] == "default"
          and [c["name"] for c in pm["containers"]] == ["main", "side"]
