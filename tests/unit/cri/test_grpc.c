@@ -28,6 +28,7 @@ typedef enum {
   MODE_BIG,           /* a message above CRI_MSG_MAX */
   MODE_GARBAGE,       /* status OK, body not protobuf */
   MODE_NO_TRAILERS,   /* data then end of stream without grpc-status */
+  MODE_STATS,         /* a ListContainerStatsResponse of two containers */
 } mode_t_;
 
 static struct ev_loop *loop;
@@ -137,6 +138,52 @@ static void answer(sconn_t *k, int32_t sid) {
     proto_put_string(&w, 3, "9.9");
     proto_put_string(&w, 4, "v1");
     proto_put_varint(&w, 99, 7); /* unknown field: skipped */
+    respond_body(k, sid, proto_writer_data(&w), proto_writer_len(&w));
+    proto_writer_done(&w);
+    break;
+  }
+  case MODE_STATS: {
+    /* ContainerStats{attributes{id, metadata{name, attempt}, labels}, cpu{timestamp,
+     * usage_core_nano_seconds}, memory{timestamp, working_set_bytes, usage_bytes,
+     * rss_bytes = 0}}, then one with attributes only (an exited container) */
+    proto_writer_t w;
+    proto_writer_init(&w, 4096);
+    size_t st = proto_msg_begin(&w, 1);
+    size_t at = proto_msg_begin(&w, 1);
+    proto_put_string(&w, 1, "c1");
+    size_t md = proto_msg_begin(&w, 2);
+    proto_put_string(&w, 1, "spin");
+    proto_put_varint(&w, 2, 3);
+    proto_msg_end(&w, md);
+    proto_put_map_str(&w, 3, "io.kubernetes.pod.uid", "u-1");
+    proto_put_map_str(&w, 4, "note", "a");
+    proto_msg_end(&w, at);
+    size_t cpu = proto_msg_begin(&w, 2);
+    proto_put_int64(&w, 1, 1700000000123456789LL);
+    size_t v = proto_msg_begin(&w, 2);
+    proto_put_varint(&w, 1, 987654321012ULL);
+    proto_msg_end(&w, v);
+    proto_msg_end(&w, cpu);
+    size_t mem = proto_msg_begin(&w, 3);
+    proto_put_int64(&w, 1, 1700000000223456789LL);
+    v = proto_msg_begin(&w, 2);
+    proto_put_varint(&w, 1, 4096);
+    proto_msg_end(&w, v);
+    v = proto_msg_begin(&w, 4);
+    proto_put_varint(&w, 1, 8192);
+    proto_msg_end(&w, v);
+    v = proto_msg_begin(&w, 5); /* a wrapper holding 0: set, value 0 */
+    proto_msg_end(&w, v);
+    proto_msg_end(&w, mem);
+    size_t wl = proto_msg_begin(&w, 4); /* writable layer: skipped */
+    proto_put_int64(&w, 1, 5);
+    proto_msg_end(&w, wl);
+    proto_msg_end(&w, st);
+    st = proto_msg_begin(&w, 1);
+    at = proto_msg_begin(&w, 1);
+    proto_put_string(&w, 1, "c2");
+    proto_msg_end(&w, at);
+    proto_msg_end(&w, st);
     respond_body(k, sid, proto_writer_data(&w), proto_writer_len(&w));
     proto_writer_done(&w);
     break;
@@ -317,6 +364,68 @@ static void test_ok_and_request_headers(void) {
   cri_client_free(c);
 }
 
+static struct {
+  bool done;
+  cri_code_t code;
+  size_t n;
+  cri_container_stats_t a, b;
+  char id[16], name[16], uid[16], id2[16];
+} gs;
+
+static void stats_cb(void *data, const cri_status_t *st, const cri_container_stats_t *items,
+                     size_t n) {
+  gs.done = true;
+  gs.code = st->code;
+  gs.n = n;
+  if (n >= 2) { /* copy what the test reads: the strings live in the arena */
+    gs.a = items[0];
+    gs.b = items[1];
+    snprintf(gs.id, sizeof gs.id, "%s", items[0].id);
+    snprintf(gs.name, sizeof gs.name, "%s", items[0].metadata.name);
+    const char *uid = cri_map_get(items[0].labels, "io.kubernetes.pod.uid");
+    snprintf(gs.uid, sizeof gs.uid, "%s", uid ? uid : "(none)");
+    snprintf(gs.id2, sizeof gs.id2, "%s", items[1].id);
+  }
+}
+
+static void test_list_container_stats(void) {
+  cri_client_t *c = NULL;
+  memset(&gs, 0, sizeof gs);
+  mode = MODE_STATS;
+  ASSERT_EQ_INT(cri_client_new(loop, sock_path, &c), 0);
+  cri_kv_t sel = {"io.k3c.managed", "true"};
+  cri_stats_filter_t f = {.id = "", .pod_sandbox_id = "", .label_selector = {&sel, 1}};
+  ASSERT_EQ_INT(cri_list_container_stats(c, &f, stats_cb, NULL), 0);
+  ev_tstamp end = ev_time() + 20;
+  while (!gs.done && ev_time() < end)
+    ev_run(loop, EVRUN_ONCE);
+  ASSERT_TRUE(gs.done);
+  ASSERT_EQ_STR(seen_path, "/runtime.v1.RuntimeService/ListContainerStats");
+  ASSERT_EQ_INT(gs.code, CRI_OK);
+  ASSERT_EQ_INT(gs.n, 2);
+  ASSERT_EQ_STR(gs.id, "c1");
+  ASSERT_EQ_STR(gs.name, "spin");
+  ASSERT_EQ_INT(gs.a.metadata.attempt, 3);
+  ASSERT_EQ_STR(gs.uid, "u-1");
+  ASSERT_EQ_INT(gs.a.cpu.timestamp, 1700000000123456789LL);
+  ASSERT_TRUE(gs.a.cpu.usage_core_nano_seconds.set);
+  ASSERT_EQ_INT(gs.a.cpu.usage_core_nano_seconds.value, 987654321012LL);
+  ASSERT_FALSE(gs.a.cpu.usage_nano_cores.set);
+  ASSERT_EQ_INT(gs.a.memory.timestamp, 1700000000223456789LL);
+  ASSERT_TRUE(gs.a.memory.working_set_bytes.set);
+  ASSERT_EQ_INT(gs.a.memory.working_set_bytes.value, 4096);
+  ASSERT_EQ_INT(gs.a.memory.usage_bytes.value, 8192);
+  ASSERT_TRUE(gs.a.memory.rss_bytes.set);
+  ASSERT_EQ_INT(gs.a.memory.rss_bytes.value, 0);
+  ASSERT_FALSE(gs.a.memory.available_bytes.set);
+  ASSERT_EQ_STR(gs.id2, "c2");
+  ASSERT_FALSE(gs.b.cpu.usage_core_nano_seconds.set);
+  ASSERT_FALSE(gs.b.memory.working_set_bytes.set);
+  /* ContainerStats needs an id */
+  ASSERT_EQ_INT(cri_container_stats(c, "", stats_cb, NULL), -EINVAL);
+  cri_client_free(c);
+}
+
 static void test_error_status_and_message(void) {
   cri_client_t *c = version_call(NULL, MODE_ERROR);
   ASSERT_EQ_INT(got.code, CRI_NOT_FOUND);
@@ -442,6 +551,7 @@ static void test_required_arguments(void) {
 
 TEST_LIST = {
     TEST(test_ok_and_request_headers),
+    TEST(test_list_container_stats),
     TEST(test_error_status_and_message),
     TEST(test_trailers_only),
     TEST(test_http_status_without_grpc_status),
