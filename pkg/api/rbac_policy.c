@@ -83,6 +83,13 @@ static const char policy[] =
     "     verbs: [create, delete, deletecollection, patch, update]}\n"
     "  - {apiGroups: [coordination.k8s.io], resources: [leases],\n"
     "     verbs: [create, delete, deletecollection, get, list, patch, update, watch]}\n"
+    /* what metrics-server's manifest adds, so `kubectl top` works for view/edit/admin */
+    "- name: system:aggregated-metrics-reader\n"
+    "  labels: {rbac.authorization.k8s.io/aggregate-to-view: 'true',\n"
+    "    rbac.authorization.k8s.io/aggregate-to-edit: 'true',\n"
+    "    rbac.authorization.k8s.io/aggregate-to-admin: 'true'}\n"
+    "  rules:\n"
+    "  - {apiGroups: [metrics.k8s.io], resources: [pods, nodes], verbs: [get, list, watch]}\n"
     "- name: system:aggregate-to-view\n"
     "  labels: {rbac.authorization.k8s.io/aggregate-to-view: 'true'}\n"
     "  rules:\n"

@@ -273,6 +273,13 @@ def main():
     t.ok(st == 400, "a malformed label selector is a 400", nm)
     st, nm = api("DELETE", "/apis/metrics.k8s.io/v1beta1/nodes/fake-1")
     t.ok(st == 405, "metrics are read-only", nm)
+    r = k("create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice", "-n", "default")
+    ok1 = r.returncode == 0
+    r = k("auth", "can-i", "list", "pods.metrics.k8s.io", "--as=alice", "-n", "default")
+    r2 = k("top", "pods", "--as=alice", "-n", "default")
+    t.ok(ok1 and r.stdout.strip() == "yes" and r2.returncode == 0 and "busy" in r2.stdout,
+         "the view role covers metrics.k8s.io (system:aggregated-metrics-reader)",
+         r.stdout + r.stderr + r2.stdout + r2.stderr)
     kl.stop()
     t.ok(srv.stop_clean(), "server exited cleanly", srv.log_tail())
     t.done()
