@@ -36,6 +36,7 @@ typedef struct mnode {
   client_req_t *req; /* a scrape in flight */
   cJSON *summary;    /* the last good answer, or NULL */
   double fetched;    /* ev_now of the last answer or failure; 0: never */
+  bool seen;         /* still a stored node (refresh) */
 } mnode_t;
 
 typedef struct mwait {
@@ -336,6 +337,8 @@ static void scrape(struct api_metrics *m, mnode_t *n) {
   n->req = client_get_path(n->c, "/stats/summary", scraped, n);
   if (n->req)
     m->inflight++;
+  else
+    n->fetched = ev_now(srv->loop);
 }
 
 static void node_drop(struct api_metrics *m, mnode_t *n) {
@@ -369,7 +372,7 @@ static void refresh(struct api_metrics *m) {
   }
   double now = ev_now(srv->loop);
   for (mnode_t *n = m->nodes; n; n = n->next)
-    n->m = NULL; /* unseen so far (m is set back below) */
+    n->seen = false;
   for (size_t i = 0; i < l.n; i++) {
     cJSON *node = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
     const char *name = obj_str(node, "metadata.name");
@@ -380,12 +383,12 @@ static void refresh(struct api_metrics *m) {
     }
     mnode_t *n = node_find(m, name);
     if (n && strcmp(n->url, url)) {
-      n->m = m;
       node_drop(m, n);
       n = NULL;
     }
     if (!n && m->n_nodes < NODES_MAX) {
       n = xcalloc(1, sizeof(*n));
+      n->m = m;
       snprintf(n->name, sizeof(n->name), "%s", name);
       memcpy(n->url, url, sizeof(n->url));
       n->next = m->nodes;
@@ -393,7 +396,7 @@ static void refresh(struct api_metrics *m) {
       m->n_nodes++;
     }
     if (n) {
-      n->m = m;
+      n->seen = true;
       if (!n->req && (!n->fetched || now - n->fetched >= SCRAPE_EVERY))
         scrape(m, n);
     }
@@ -403,10 +406,8 @@ static void refresh(struct api_metrics *m) {
   free(prefix);
   for (mnode_t *n = m->nodes, *next; n; n = next) {
     next = n->next;
-    if (!n->m) {
-      n->m = m;
+    if (!n->seen)
       node_drop(m, n);
-    }
   }
 }
 
