@@ -182,7 +182,6 @@ void agent_stats_update(agent_stats_t *s, const agent_usage_t *node, agent_stats
   if (node) {
     agent_usage_t u = *node;
     rate_from(&u, &s->node);
-    /* keep the last rate when this read failed to move the clock */
     s->node = u;
   }
   for (size_t i = 0; i < n; i++) {
