@@ -16,6 +16,7 @@ suites=${*:-unit integration e2e build}
 deps_install build test || exit 1
 
 B=${K3C_BUILD_DIR:-build-asan}
+case $B in /*) ;; *) B=$root/$B ;; esac
 if [ ! -f "$B/build.ninja" ]; then
   meson setup "$B" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug >/dev/null || exit 1
 fi
@@ -23,7 +24,7 @@ echo "== building (ASan+UBSan) in $B/"
 ninja -C "$B" >"$B/ninja.log" 2>&1 || { tail -n 50 "$B/ninja.log"; echo "0 passed, 1 failed"; exit 1; }
 scripts/check-banned.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-export K3C_BIN=$root/$B/k3c K3C_BUILD_DIR=$root/$B
+export K3C_BIN=$B/k3c K3C_BUILD_DIR=$B
 export K3C_SRC=$root
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:print_summary=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -36,8 +37,8 @@ failures=()
 run_tap() {
   local name=$1 limit=$2 out rc p f s planned ran
   shift 2
-  local log=$root/$B/testlogs/${name//\//_}.log
-  mkdir -p "$root/$B/testlogs"
+  local log=$B/testlogs/${name//\//_}.log
+  mkdir -p "$B/testlogs"
   local t0=$SECONDS
   timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
   rc=$?
