@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install k3c as a systemd service, in the manner of k3s's installer:
+# Install k3c as a systemd (or OpenRC) service, in the manner of k3s's installer:
 #
 #   curl -sfL <url>/install.sh | INSTALL_K3C_URL_BASE=<url> sh -
 #   curl -sfL <url>/install.sh | K3C_URL=https://server:6443 K3C_TOKEN=<token> INSTALL_K3C_URL_BASE=<url> sh -
@@ -9,6 +9,7 @@
 #
 # Environment:
 #   INSTALL_K3C_URL_BASE      where <artifact> and <artifact>.sha256 are downloaded from
+#   INSTALL_K3C_VERSION       download from INSTALL_K3C_URL_BASE/<version>/ instead
 #   INSTALL_K3C_ARTIFACT_DIR  a local folder holding <artifact> and <artifact>.sha256
 #                             (the out/ folder of scripts/release.sh); no download
 #   INSTALL_K3C_SKIP_DOWNLOAD=true  keep the k3c binary already in INSTALL_K3C_BIN_DIR
@@ -16,11 +17,15 @@
 #                             the command defaults to agent when K3C_URL is set, else server
 #   INSTALL_K3C_BIN_DIR       default /usr/local/bin
 #   INSTALL_K3C_SYSTEMD_DIR   default /etc/systemd/system
+#   INSTALL_K3C_INIT          systemd or openrc; default: the one running here
+#                             (systemd when neither runs or with INSTALL_K3C_ROOT)
+#   INSTALL_K3C_SKIP_CONTAINERD=true  do not install containerd when it is missing
 #   INSTALL_K3C_SKIP_ENABLE=true  do not enable the service (implies no start)
 #   INSTALL_K3C_SKIP_START=true   do not (re)start the service
 #   INSTALL_K3C_ARCH          use this instead of `uname -m` to pick the artifact
 #   INSTALL_K3C_ROOT          write every file under this folder instead of / and
-#                             leave systemd alone (for tests and image building)
+#                             leave the init system and packages alone (for tests
+#                             and image building)
 #   K3C_URL, K3C_TOKEN, other K3C_*  written to the service's environment file
 #
 # <artifact> is k3c (x86_64), k3c-arm64 (aarch64) or k3c-armhf (ARMv7 and later
@@ -54,9 +59,27 @@ if [ "$CMD" = agent ]; then
   [ -n "${K3C_URL:-}" ] || fatal "an agent needs K3C_URL (https://<server>:6443)"
   [ -n "${K3C_TOKEN:-}" ] || fatal "an agent needs K3C_TOKEN (k3c token create on the server)"
   SERVICE=k3c-agent
+  UNINSTALL=k3c-agent-uninstall.sh
 else
   SERVICE=k3c
+  UNINSTALL=k3c-uninstall.sh
 fi
+
+# --- which init system ---
+INIT=${INSTALL_K3C_INIT:-}
+if [ -z "$INIT" ]; then
+  if [ -z "$ROOT" ] && [ ! -d /run/systemd/system ] &&
+     { command -v openrc-run >/dev/null 2>&1 || [ -x /sbin/openrc-run ]; }; then
+    INIT=openrc
+  else
+    INIT=systemd
+  fi
+fi
+case $INIT in
+  systemd) ENV_FILE=$SYSTEMD_DIR/$SERVICE.service.env ;;
+  openrc) ENV_FILE=/etc/k3c/$SERVICE.env ;;
+  *) fatal "INSTALL_K3C_INIT must be systemd or openrc, not '$INIT'" ;;
+esac
 
 # --- which artifact ---
 MACHINE=${INSTALL_K3C_ARCH:-$(uname -m)}
@@ -71,9 +94,11 @@ esac
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
   fatal "run as root (or set INSTALL_K3C_ROOT to install into a folder)"
 fi
-for d in "$BIN_DIR" "$SYSTEMD_DIR"; do
-  mkdir -p "$ROOT$d"
-done
+if [ "$INIT" = systemd ]; then
+  mkdir -p "$ROOT$BIN_DIR" "$ROOT$SYSTEMD_DIR"
+else
+  mkdir -p "$ROOT$BIN_DIR" "$ROOT/etc/init.d" "$ROOT/etc/k3c"
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/k3c-install.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -108,6 +133,7 @@ else
     cp "$INSTALL_K3C_ARTIFACT_DIR/$ARTIFACT.sha256" "$TMP/k3c.sha256"
   elif [ -n "${INSTALL_K3C_URL_BASE:-}" ]; then
     base=${INSTALL_K3C_URL_BASE%/}
+    [ -n "${INSTALL_K3C_VERSION:-}" ] && base=$base/$INSTALL_K3C_VERSION
     info "downloading $base/$ARTIFACT"
     download "$base/$ARTIFACT.sha256" "$TMP/k3c.sha256"
     download "$base/$ARTIFACT" "$TMP/k3c"
@@ -124,9 +150,38 @@ else
   mv -f "$ROOT$BIN_DIR/k3c.new" "$ROOT$BIN_DIR/k3c"
   info "installed $BIN_DIR/k3c"
 fi
+if [ -n "${INSTALL_K3C_VERSION:-}" ]; then
+  have=$("$ROOT$BIN_DIR/k3c" --version 2>/dev/null | head -n 1) || have=
+  case $have in
+    *"$INSTALL_K3C_VERSION"*) info "$have" ;;
+    *) info "warning: INSTALL_K3C_VERSION is $INSTALL_K3C_VERSION but the binary says: ${have:-nothing}" ;;
+  esac
+fi
+
+# --- containerd, which the agent runs pods with ---
+if [ -n "$ROOT" ]; then
+  :
+elif command -v containerd >/dev/null 2>&1 && command -v runc >/dev/null 2>&1; then
+  info "containerd: $(command -v containerd)"
+elif [ "${INSTALL_K3C_SKIP_CONTAINERD:-}" = true ]; then
+  info "warning: containerd or runc is missing and INSTALL_K3C_SKIP_CONTAINERD=true: pods will not run until they are installed"
+elif command -v apt-get >/dev/null 2>&1; then
+  info "installing containerd, runc and the CNI plugins with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd runc containernetworking-plugins >/dev/null ||
+    fatal "apt-get could not install containerd (run 'apt-get update' and try again, or set INSTALL_K3C_SKIP_CONTAINERD=true)"
+elif command -v apk >/dev/null 2>&1; then
+  info "installing containerd, runc and the CNI plugins with apk"
+  apk add -q containerd runc cni-plugins ||
+    fatal "apk could not install containerd (or set INSTALL_K3C_SKIP_CONTAINERD=true)"
+elif command -v dnf >/dev/null 2>&1; then
+  info "installing containerd, runc and the CNI plugins with dnf"
+  dnf install -y -q containerd runc containernetworking-plugins ||
+    fatal "dnf could not install containerd (or set INSTALL_K3C_SKIP_CONTAINERD=true)"
+else
+  fatal "containerd and runc are needed to run pods and no apt-get, apk or dnf was found: install them, or set INSTALL_K3C_SKIP_CONTAINERD=true"
+fi
 
 # --- service environment: every K3C_* variable, private ---
-ENV_FILE=$SYSTEMD_DIR/$SERVICE.service.env
 umask 077
 env | grep -E '^K3C_[A-Z0-9_]+=' >"$ROOT$ENV_FILE" || true
 umask 022
@@ -139,6 +194,7 @@ for a in "$@"; do
   exec_args="$exec_args \\
     '$a'"
 done
+if [ "$INIT" = systemd ]; then
 cat >"$ROOT$SYSTEMD_DIR/$SERVICE.service" <<EOF
 [Unit]
 Description=k3c $CMD: Kubernetes for edge and IoT devices
@@ -166,6 +222,41 @@ ExecStartPre=-/sbin/modprobe overlay
 ExecStart=$BIN_DIR/k3c $CMD$exec_args
 EOF
 info "wrote $SYSTEMD_DIR/$SERVICE.service"
+else
+# OpenRC: supervise-daemon restarts it; arguments single-quoted for sh.
+rc_args=""
+for a in "$@"; do
+  rc_args="$rc_args '$a'"
+done
+cat >"$ROOT/etc/init.d/$SERVICE" <<EOF
+#!/sbin/openrc-run
+# k3c $CMD: Kubernetes for edge and IoT devices (written by k3c's install.sh)
+description="k3c $CMD"
+depend() {
+  after network-online
+  want cgroups
+}
+supervisor=supervise-daemon
+name=$SERVICE
+command="$BIN_DIR/k3c"
+command_args="$CMD$rc_args"
+output_log=/var/log/$SERVICE.log
+error_log=/var/log/$SERVICE.log
+pidfile=/run/$SERVICE.pid
+respawn_delay=5
+respawn_max=0
+rc_ulimit="-n 1048576 -u unlimited"
+start_pre() {
+  modprobe br_netfilter 2>/dev/null || true
+  modprobe overlay 2>/dev/null || true
+}
+set -o allexport
+[ -f $ENV_FILE ] && . $ENV_FILE
+set +o allexport
+EOF
+chmod 755 "$ROOT/etc/init.d/$SERVICE"
+info "wrote /etc/init.d/$SERVICE"
+fi
 
 # --- k3c-killall.sh: stop everything k3c started, keep the data ---
 cat >"$ROOT$BIN_DIR/k3c-killall.sh" <<EOF
@@ -175,6 +266,7 @@ cat >"$ROOT$BIN_DIR/k3c-killall.sh" <<EOF
 [ "\$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 for s in k3c k3c-agent; do
   systemctl stop "\$s" 2>/dev/null || true
+  if [ -x "/etc/init.d/\$s" ]; then "/etc/init.d/\$s" stop 2>/dev/null || true; fi
 done
 # Processes running the k3c binary, and container shims k3c's containerd started.
 for p in /proc/[0-9]*; do
@@ -197,8 +289,8 @@ EOF
 chmod 755 "$ROOT$BIN_DIR/k3c-killall.sh"
 info "wrote $BIN_DIR/k3c-killall.sh"
 
-# --- k3c-uninstall.sh: remove everything this script installed, and the data ---
-cat >"$ROOT$BIN_DIR/k3c-uninstall.sh" <<EOF
+# --- the uninstaller: remove everything this script installed, and the data ---
+cat >"$ROOT$BIN_DIR/$UNINSTALL" <<EOF
 #!/bin/sh
 # Remove k3c: stop it, delete the service, the binary, its data and config.
 [ "\$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
@@ -206,16 +298,33 @@ $BIN_DIR/k3c-killall.sh
 systemctl disable $SERVICE 2>/dev/null || true
 rm -f $SYSTEMD_DIR/$SERVICE.service $ENV_FILE
 systemctl daemon-reload 2>/dev/null || true
+if [ -x /etc/init.d/$SERVICE ]; then
+  rc-update del $SERVICE default 2>/dev/null || true
+  rm -f /etc/init.d/$SERVICE /var/log/$SERVICE.log
+fi
 rm -rf /etc/k3c /var/lib/k3c /var/lib/kubelet
 rm -f $BIN_DIR/k3c $BIN_DIR/k3c-killall.sh
-rm -f $BIN_DIR/k3c-uninstall.sh
+rm -f $BIN_DIR/$UNINSTALL
 EOF
-chmod 755 "$ROOT$BIN_DIR/k3c-uninstall.sh"
-info "wrote $BIN_DIR/k3c-uninstall.sh"
+chmod 755 "$ROOT$BIN_DIR/$UNINSTALL"
+info "wrote $BIN_DIR/$UNINSTALL"
 
 # --- enable and start ---
 if [ -n "$ROOT" ]; then
-  info "INSTALL_K3C_ROOT is set: not touching systemd"
+  info "INSTALL_K3C_ROOT is set: not touching systemd or OpenRC"
+elif [ "$INIT" = openrc ]; then
+  if [ "${INSTALL_K3C_SKIP_ENABLE:-}" = true ]; then
+    info "not enabling $SERVICE (INSTALL_K3C_SKIP_ENABLE=true)"
+  else
+    rc-update add "$SERVICE" default >/dev/null
+    info "enabled $SERVICE"
+    if [ "${INSTALL_K3C_SKIP_START:-}" = true ]; then
+      info "not starting $SERVICE (INSTALL_K3C_SKIP_START=true)"
+    else
+      info "starting $SERVICE"
+      rc-service "$SERVICE" restart
+    fi
+  fi
 elif ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then
   info "systemd is not running here: start k3c with '$BIN_DIR/k3c $CMD' or enable $SERVICE later"
 elif [ "${INSTALL_K3C_SKIP_ENABLE:-}" = true ]; then

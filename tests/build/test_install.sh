@@ -74,6 +74,40 @@ expect_output "quotes in INSTALL_K3C_EXEC are refused before anything is written
 check "... nothing written" test ! -e "$tmp/quote"
 expect_output "unknown INSTALL_K3C_EXEC command is refused" "must start with server, agent" run "$tmp/bad" INSTALL_K3C_EXEC=frob INSTALL_K3C_ARCH=x86_64
 
+expect_output "agent install writes k3c-agent-uninstall.sh" 'k3c-agent-uninstall.sh' ls "$r/usr/local/bin"
+check "... and no server uninstaller" test ! -e "$r/usr/local/bin/k3c-uninstall.sh"
+expect_output "... which removes the agent's unit and data" 'rm -f /etc/systemd/system/k3c-agent.service .*rm -rf /etc/k3c /var/lib/k3c' \
+  sh -c "tr '\n' ' ' <'$r/usr/local/bin/k3c-agent-uninstall.sh'"
+
+# --- OpenRC ---
+r=$tmp/openrc
+check "INSTALL_K3C_INIT=openrc install" run "$r" INSTALL_K3C_INIT=openrc INSTALL_K3C_EXEC="server --node-label=a=b" INSTALL_K3C_ARCH=x86_64
+rc=$r/etc/init.d/k3c
+check "/etc/init.d/k3c written, executable, valid sh" sh -c "test -x '$rc' && sh -n '$rc'"
+expect_output "it runs k3c server under supervise-daemon with the flags" \
+  "^#!/sbin/openrc-run .*supervisor=supervise-daemon .*command=\"/usr/local/bin/k3c\" command_args=\"server '--node-label=a=b'\"" sh -c "tr '\n' ' ' <'$rc'"
+expect_output "... and reads the private environment file" '^\[ -f /etc/k3c/k3c.env \] && \. /etc/k3c/k3c.env$' grep 'k3c.env' "$rc"
+expect_output "environment file 0600 under /etc/k3c" '^600$' stat -c %a "$r/etc/k3c/k3c.env"
+check "no systemd unit with OpenRC" test ! -e "$r/etc/systemd/system/k3c.service"
+expect_output "an unknown INSTALL_K3C_INIT is refused" "INSTALL_K3C_INIT must be systemd or openrc" run "$tmp/badinit" INSTALL_K3C_INIT=upstart INSTALL_K3C_ARCH=x86_64
+
+# --- running it again upgrades in place and keeps the data ---
+r=$tmp/server
+mkdir -p "$r/var/lib/k3c/server"
+echo keep >"$r/var/lib/k3c/server/marker"
+printf 'old' >"$r/usr/local/bin/k3c"
+check "a second install over the first" run "$r" INSTALL_K3C_EXEC="--write-kubeconfig-mode 644" INSTALL_K3C_ARCH=x86_64
+check "... replaces the binary" cmp "$r/usr/local/bin/k3c" "$root/out/k3c"
+expect_output "... keeps the data" '^keep$' cat "$r/var/lib/k3c/server/marker"
+expect_output "... rewrites the unit with the new flags" "^    '644'\$" grep -- "'644'" "$r/etc/systemd/system/k3c.service"
+
+if command -v shellcheck >/dev/null 2>&1; then
+  check "install.sh is shellcheck-clean" shellcheck "$inst"
+  check "the scripts it writes are shellcheck-clean" shellcheck -s sh "$tmp/agent/usr/local/bin/k3c-killall.sh" "$tmp/agent/usr/local/bin/k3c-agent-uninstall.sh"
+else
+  fail "install.sh is shellcheck-clean" "shellcheck is not installed (scripts/deps.sh installs it)"
+fi
+
 # --- artifact per architecture ---
 for m in aarch64:k3c-arm64 arm64:k3c-arm64 armv7l:k3c-armhf amd64:k3c; do
   r=$tmp/arch-${m%%:*}
@@ -118,6 +152,15 @@ expect_output "a corrupted download is refused" 'refusing to install' \
 check "... and nothing is installed" test ! -e "$tmp/dlbad/usr/local/bin/k3c"
 expect_output "a missing download fails" 'download of .* failed' \
   clean_env INSTALL_K3C_ROOT="$tmp/dl404" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/nothing" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+ver=$("$root/out/k3c" --version | sed -n 's/^k3c version \(v[^ ]*\) .*/\1/p')
+mkdir -p "$srv/rel/$ver"
+cp "$root"/out/* "$srv/rel/$ver/"
+r=$tmp/ver
+expect_output "INSTALL_K3C_VERSION downloads from <base>/<version>/ and checks the binary says it" "k3c version ${ver//+/\\+}" \
+  clean_env INSTALL_K3C_ROOT="$r" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/rel" INSTALL_K3C_VERSION="$ver" INSTALL_K3C_ARCH=x86_64 sh "$inst"
+check "... the binary of that version" cmp "$r/usr/local/bin/k3c" "$root/out/k3c"
+expect_output "a version that is not there fails" 'download of .*/rel/v0.0.1/k3c.sha256 failed' \
+  clean_env INSTALL_K3C_ROOT="$tmp/ver2" INSTALL_K3C_URL_BASE="http://127.0.0.1:$port/rel" INSTALL_K3C_VERSION=v0.0.1 INSTALL_K3C_ARCH=x86_64 sh "$inst"
 r=$tmp/pipe
 check "curl -sfL .../install.sh | sh -s - server --flag" sh -c "curl -sfL 'http://127.0.0.1:$port/good/install.sh' |
   env -i PATH='$PATH' INSTALL_K3C_ROOT='$r' INSTALL_K3C_URL_BASE='http://127.0.0.1:$port/good' INSTALL_K3C_ARCH=x86_64 sh -s - server --disable-agent"
