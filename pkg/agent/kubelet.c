@@ -14,6 +14,7 @@
 
 #include "agent/podsync.h"
 #include "agent/prober.h"
+#include "agent/refs.h"
 #include "agent/sampler.h"
 #include "agent/workers.h"
 #include "client/informer.h"
@@ -44,7 +45,8 @@ struct agent_kubelet {
   client_t *c;
   agent_kubelet_opts_t o;
   char *node_name;
-  client_informer_t *pods, *configmaps, *secrets;
+  client_informer_t *pods;
+  agent_refs_t *configmaps, *secrets; /* what the pods use, watched one by one */
   controller_t *ctl;
   controller_recorder_t *rec;
   agent_workers_t *workers;
@@ -123,15 +125,20 @@ static void write_done(const client_result_t *res, void *data) {
 
 /* ---- handing pods to the workers ---- */
 
-static void add_refs(agent_kubelet_t *k, client_informer_t *inf, const char *ns,
-                     const cJSON *names, cJSON **ret) {
+/* Copies of the objects of names the refs hold; false while one of them has
+ * not been listed yet (its first list enqueues the pod again). */
+static bool add_refs(agent_refs_t *refs, const char *ns, const cJSON *names, cJSON **ret) {
   *ret = cJSON_CreateObject();
+  bool all_synced = true;
   const cJSON *n;
   cJSON_ArrayForEach(n, names) {
-    const cJSON *obj = client_informer_get(inf, ns, n->valuestring);
+    bool synced = false;
+    const cJSON *obj = agent_refs_get(refs, ns, n->valuestring, &synced);
+    all_synced = all_synced && synced;
     if (obj && !cJSON_GetObjectItemCaseSensitive(*ret, n->valuestring))
       cJSON_AddItemToObject(*ret, n->valuestring, cJSON_Duplicate(obj, 1));
   }
+  return all_synced;
 }
 
 static void job_done(agent_job_t *job, bool cancelled);
@@ -362,6 +369,8 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   const char *node = pod ? jstr(pod, "spec.nodeName") : NULL;
   if (!pod || !node || strcmp(node, k->node_name)) {
     /* Gone or moved: the sandbox sweep removes what it left. */
+    agent_refs_drop(k->configmaps, key);
+    agent_refs_drop(k->secrets, key);
     ev_feed_event(k->loop, &k->gc, EV_TIMER);
     controller_done(ctl, key, 0);
     return;
@@ -372,15 +381,25 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     controller_done(ctl, key, 0);
     return;
   }
+  cJSON *cms = NULL, *secs = NULL, *cm_objs = NULL, *sec_objs = NULL;
+  agent_podspec_ref_names(pod, &cms, &secs);
+  agent_refs_set(k->configmaps, key, ns, cms);
+  agent_refs_set(k->secrets, key, ns, secs);
+  bool listed = add_refs(k->configmaps, ns, cms, &cm_objs);
+  listed = add_refs(k->secrets, ns, secs, &sec_objs) && listed;
+  cJSON_Delete(cms);
+  cJSON_Delete(secs);
+  if (!listed) { /* a watch's first list enqueues the pod again */
+    cJSON_Delete(cm_objs);
+    cJSON_Delete(sec_objs);
+    controller_done(ctl, key, 0);
+    return;
+  }
   agent_podsync_t *s = xcalloc(1, sizeof(*s));
   s->kind = AGENT_PODSYNC_SYNC;
   s->pod = cJSON_Duplicate(pod, 1);
-  cJSON *cms = NULL, *secs = NULL;
-  agent_podspec_ref_names(pod, &cms, &secs);
-  add_refs(k, k->configmaps, ns, cms, &s->configmaps);
-  add_refs(k, k->secrets, ns, secs, &s->secrets);
-  cJSON_Delete(cms);
-  cJSON_Delete(secs);
+  s->configmaps = cm_objs;
+  s->secrets = sec_objs;
   const char *uid = jstr(pod, "metadata.uid");
   const cJSON *h = uid ? cJSON_GetObjectItemCaseSensitive(k->hints, uid) : NULL;
   s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
@@ -500,10 +519,11 @@ static bool terminal(const cJSON *pod);
 /* A ConfigMap or Secret changed: resync the running pods of its
  * namespace, which may wait for it or mount it (cheap enough at a node's
  * 110 pods). */
-static void ref_changed(agent_kubelet_t *k, const cJSON *obj) {
-  const char *ns = jstr(obj, "metadata.namespace");
-  if (!ns)
-    return;
+/* An object some pod uses changed (or was first listed): the pods of its
+ * namespace that are not done sync again (the ones that do not use it find
+ * nothing to do). */
+static void ref_changed(const char *ns, const char *name, void *data) {
+  agent_kubelet_t *k = data;
   size_t n = 0;
   const cJSON **pods =
       client_cache_by_index(client_informer_cache(k->pods), CLIENT_INDEX_NAMESPACE, ns, &n);
@@ -513,8 +533,6 @@ static void ref_changed(agent_kubelet_t *k, const cJSON *obj) {
   free(pods);
 }
 
-static void ref_added(const cJSON *obj, void *data) { ref_changed(data, obj); }
-static void ref_updated(const cJSON *old, const cJSON *obj, void *data) { ref_changed(data, obj); }
 
 /* ---- runtime relists ---- */
 
@@ -653,11 +671,9 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   char fs[400];
   snprintf(fs, sizeof(fs), "spec.nodeName=%s", k->node_name);
   client_ref_t pods = {.version = "v1", .resource = "pods"};
-  client_ref_t cms = {.version = "v1", .resource = "configmaps"};
-  client_ref_t secs = {.version = "v1", .resource = "secrets"};
   if ((r = client_informer_new(c, &pods, NULL, fs, 0, &k->pods)) < 0 ||
-      (r = client_informer_new(c, &cms, NULL, NULL, 0, &k->configmaps)) < 0 ||
-      (r = client_informer_new(c, &secs, NULL, NULL, 0, &k->secrets)) < 0)
+      (r = agent_refs_new(c, "configmaps", ref_changed, k, &k->configmaps)) < 0 ||
+      (r = agent_refs_new(c, "secrets", ref_changed, k, &k->secrets)) < 0)
     goto fail;
   client_informer_add_index(k->pods, CLIENT_INDEX_NAMESPACE, client_index_namespace);
   client_informer_add_index(k->pods, CLIENT_INDEX_NODE, client_index_node_name);
@@ -667,17 +683,10 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
     goto fail;
   k->rec = controller_recorder_new(c, "kubelet");
   controller_wait_for(k->ctl, k->pods);
-  controller_wait_for(k->ctl, k->configmaps);
-  controller_wait_for(k->ctl, k->secrets);
   client_informer_handlers_t ph = {pod_added, pod_updated, pod_deleted};
   client_informer_add_handlers(k->pods, &ph, k);
-  client_informer_handlers_t rh = {ref_added, ref_updated, NULL};
-  client_informer_add_handlers(k->configmaps, &rh, k);
-  client_informer_add_handlers(k->secrets, &rh, k);
   controller_start(k->ctl);
   client_informer_start(k->pods);
-  client_informer_start(k->configmaps);
-  client_informer_start(k->secrets);
   ev_timer_start(loop, &k->pleg);
   ev_timer_start(loop, &k->gc);
   k->sampler = agent_sampler_new(loop, k->cri, k->node_name, STATS_SECONDS);
@@ -708,8 +717,8 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   controller_free(k->ctl);
   controller_recorder_free(k->rec);
   client_informer_free(k->pods);
-  client_informer_free(k->configmaps);
-  client_informer_free(k->secrets);
+  agent_refs_free(k->configmaps);
+  agent_refs_free(k->secrets);
   cJSON_Delete(k->seen);
   cJSON_Delete(k->hints);
   cJSON_Delete(k->cleaning);

@@ -16,6 +16,7 @@
 
 #include <mbedtls/base64.h>
 
+#include "api/podrefs.h"
 #include "api/qos.h"
 #include "api/quantity.h"
 #include "json/util.h"
@@ -185,56 +186,18 @@ const char *agent_podspec_qos(const cJSON *pod) {
 
 /* --- referenced ConfigMaps and Secrets --- */
 
-static void name_add(cJSON *arr, strmap_t *seen, const char *name) {
-  if (str_empty(name) || strmap_has(seen, name))
-    return;
-  cJSON *s = cJSON_CreateString(name);
-  cJSON_AddItemToArray(arr, s);
-  strmap_put(seen, s->valuestring, s, NULL);
-}
-
 void agent_podspec_ref_names(const cJSON *pod, cJSON **ret_configmaps, cJSON **ret_secrets) {
-  static const char *const lists[] = {"spec.initContainers", "spec.containers"};
-  cJSON *cms = cJSON_CreateArray(), *secs = cJSON_CreateArray();
-  strmap_t seen_cm, seen_sec;
-  strmap_init(&seen_cm);
-  strmap_init(&seen_sec);
-  for (size_t l = 0; l < 2; l++) {
-    const cJSON *c;
-    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
-      const cJSON *e;
-      cJSON_ArrayForEach(e, jget(c, "envFrom")) {
-        name_add(cms, &seen_cm, jstr(e, "configMapRef.name"));
-        name_add(secs, &seen_sec, jstr(e, "secretRef.name"));
-      }
-      cJSON_ArrayForEach(e, jget(c, "env")) {
-        name_add(cms, &seen_cm, jstr(e, "valueFrom.configMapKeyRef.name"));
-        name_add(secs, &seen_sec, jstr(e, "valueFrom.secretKeyRef.name"));
-      }
-    }
+  api_podrefs_t refs;
+  api_podrefs_of(pod, &refs);
+  if (ret_configmaps) {
+    *ret_configmaps = refs.configmaps;
+    refs.configmaps = NULL;
   }
-  const cJSON *v;
-  cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    name_add(cms, &seen_cm, jstr(v, "configMap.name"));
-    name_add(secs, &seen_sec, jstr(v, "secret.secretName"));
-    const cJSON *src;
-    cJSON_ArrayForEach(src, json_get_path(v, "projected.sources")) {
-      name_add(cms, &seen_cm, jstr(src, "configMap.name"));
-      name_add(secs, &seen_sec, jstr(src, "secret.name"));
-    }
+  if (ret_secrets) {
+    *ret_secrets = refs.secrets;
+    refs.secrets = NULL;
   }
-  cJSON_ArrayForEach(v, json_get_path(pod, "spec.imagePullSecrets"))
-      name_add(secs, &seen_sec, jstr(v, "name"));
-  strmap_done(&seen_cm);
-  strmap_done(&seen_sec);
-  if (ret_configmaps)
-    *ret_configmaps = cms;
-  else
-    cJSON_Delete(cms);
-  if (ret_secrets)
-    *ret_secrets = secs;
-  else
-    cJSON_Delete(secs);
+  api_podrefs_done(&refs);
 }
 
 /* --- $(VAR) expansion --- */

@@ -17,7 +17,8 @@ typedef int (*plugin_fn)(api_admission_t *a, api_status_t *st);
 
 static const plugin_fn mutating[] = {api__admit_limitranger, api__admit_priority,
                                      api__admit_defaults};
-static const plugin_fn validating[] = {api__validate_limitranger, api__validate_podsecurity,
+static const plugin_fn validating[] = {api__validate_noderestriction,
+                                       api__validate_limitranger, api__validate_podsecurity,
                                        api__validate_priority, api__validate_rbac,
                                        api__validate_resourcequota};
 

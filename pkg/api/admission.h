@@ -55,6 +55,8 @@ int api__admit_defaults(api_admission_t *a, api_status_t *st); /* DefaultTolerat
 int api__validate_limitranger(api_admission_t *a, api_status_t *st);
 int api__validate_podsecurity(api_admission_t *a, api_status_t *st);
 int api__validate_priority(api_admission_t *a, api_status_t *st);
+/* NodeRestriction on creates by a node (authz_node.c). */
+int api__validate_noderestriction(api_admission_t *a, api_status_t *st);
 /* Last: it charges the quotas of what the others let through. */
 int api__validate_resourcequota(api_admission_t *a, api_status_t *st);
 

@@ -313,7 +313,9 @@ void api_server_handle(http_req_t *req, void *data) {
     goto out;
   }
   http_req_set_app(req, api__user_dup(&call.user), api__user_free); /* escalation checks */
-  if (!api__authorize(srv, &call.user, &call.ri, method, path, &st)) {
+  int node_decision = api__node_authorize(srv, &call.user, &call.ri, req, &st);
+  if (node_decision < 0 ||
+      (node_decision == 0 && !api__authorize(srv, &call.user, &call.ri, method, path, &st))) {
     api__respond_status(req, &st);
     goto out;
   }

@@ -125,6 +125,10 @@ void api__token_add(api_server_t *srv, const char *token, const char *user, cons
  * refused with upstream's Forbidden message. */
 /* RBAC (authz.c): may user do what ri (method and path for non-resource
  * requests) asks? false fills st with upstream's 403. */
+/* The Node authorizer (authz_node.c), before RBAC: 1 allowed, 0 no opinion
+ * (RBAC decides), -EPERM refused with st filled. req may be NULL. */
+int api__node_authorize(api_server_t *srv, const api_user_t *user, const api_reqinfo_t *ri,
+                        http_req_t *req, api_status_t *st);
 bool api__authorize(api_server_t *srv, const api_user_t *user, const api_reqinfo_t *ri,
                     const char *method, const char *path, api_status_t *st);
 /* Apply Impersonate-User/-Group/-Uid headers: each authorized with the

@@ -152,9 +152,9 @@ static const char policy[] =
     "  - {apiGroups: [''], resources: [pods], verbs: [create, delete]}\n"
     "  - {apiGroups: [''], resources: [pods/status], verbs: [patch, update]}\n"
     "  - {apiGroups: [''], resources: [pods/eviction], verbs: [create]}\n"
-    "  - {apiGroups: [''], resources: [configmaps, secrets], verbs: [get, list, watch]}\n"
-    "  - {apiGroups: [''], resources: [persistentvolumeclaims, persistentvolumes],\n"
-    "     verbs: [get]}\n"
+    /* configmaps, secrets, persistentvolumeclaims, persistentvolumes and
+     * serviceaccounts/token: the Node authorizer's, by relation to the
+     * node's pods (authz_node.c) */
     "  - {apiGroups: [''], resources: [endpoints], verbs: [get]}\n"
     "  - {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests],\n"
     "     verbs: [create, get, list, watch]}\n"
