@@ -1,4 +1,5 @@
-/* RFC 4648 base64 encoding and validation (base64.h). */
+/* RFC 4648 base64 encoding and validation, and the unpadded base64url of
+ * RFC 4648 section 5 (base64.h). */
 #include "util/base64.h"
 
 #include <errno.h>
@@ -78,6 +79,73 @@ int base64_decode(const char *s, size_t len, unsigned char **ret_data, size_t *r
       out[o++] = (unsigned char)(v >> 8);
     if (pad < 1)
       out[o++] = (unsigned char)v;
+  }
+  out[o] = 0;
+  *ret_data = out;
+  *ret_len = o;
+  return 0;
+}
+
+static const char url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t base64url_encode(const void *data, size_t len, char *out) {
+  const unsigned char *p = data;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    unsigned v = (unsigned)p[i] << 16;
+    if (i + 1 < len)
+      v |= (unsigned)p[i + 1] << 8;
+    if (i + 2 < len)
+      v |= p[i + 2];
+    out[o++] = url_alphabet[(v >> 18) & 63];
+    out[o++] = url_alphabet[(v >> 12) & 63];
+    if (i + 1 < len)
+      out[o++] = url_alphabet[(v >> 6) & 63];
+    if (i + 2 < len)
+      out[o++] = url_alphabet[v & 63];
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static int url_sextet(char c) {
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '-')
+    return 62;
+  if (c == '_')
+    return 63;
+  return -1;
+}
+
+int base64url_decode(const char *s, size_t len, unsigned char **ret_data, size_t *ret_len) {
+  if (len % 4 == 1)
+    return -EINVAL;
+  unsigned char *out = xmalloc(len / 4 * 3 + 3);
+  size_t o = 0;
+  unsigned v = 0;
+  int bits = 0;
+  for (size_t i = 0; i < len; i++) {
+    int x = url_sextet(s[i]);
+    if (x < 0) {
+      free(out);
+      return -EINVAL;
+    }
+    v = (v << 6 | (unsigned)x) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (unsigned char)(v >> bits);
+    }
+  }
+  if (bits && (v & ((1u << bits) - 1))) { /* leftover bits must be zero */
+    free(out);
+    return -EINVAL;
   }
   out[o] = 0;
   *ret_data = out;
