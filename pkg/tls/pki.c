@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "tls/jwt.h"
 #include "util/errbuf.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
@@ -28,7 +29,7 @@ void tls_pki_done(tls_pki_t *pki) {
                      &pki->serving_cert_path, &pki->serving_key_path, &pki->admin_cert_path,
                      &pki->admin_key_path, &pki->ca_cert_pem,      &pki->ca_key_pem,
                      &pki->serving_cert_pem, &pki->serving_key_pem, &pki->admin_cert_pem,
-                     &pki->admin_key_pem};
+                     &pki->admin_key_pem, &pki->sa_key_path, &pki->sa_key_pem};
   for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
     free(*fields[i]);
     *fields[i] = NULL;
@@ -166,6 +167,33 @@ static int load_leaf(tls_pki_t *pki, const char *cert_path, const char *key_path
   return 0;
 }
 
+/* The service-account signing key: tokens already handed out are signed
+ * with it, so an existing key is kept, and one that does not load stops
+ * the start instead of being replaced silently. */
+static int load_sa_key(tls_pki_t *pki, unsigned *changes, char *err, size_t errlen) {
+  int r;
+  if ((r = read_opt(pki->sa_key_path, &pki->sa_key_pem, err, errlen)) < 0)
+    return r;
+  if (pki->sa_key_pem) {
+    char why[128] = "";
+    tls_jwt_key_t *k = NULL;
+    if ((r = tls_jwt_key_load(pki->sa_key_pem, &k, why, sizeof(why))) < 0) {
+      errbuf_set(err, errlen, "%s: %s", pki->sa_key_path, why);
+      return r;
+    }
+    tls_jwt_key_free(k);
+    return 0;
+  }
+  char *key = NULL;
+  if ((r = tls_key_generate(&key, err, errlen)) < 0)
+    return r;
+  pki->sa_key_pem = key;
+  if ((r = write_file(pki->sa_key_path, key, 0600, err, errlen)) < 0)
+    return r;
+  *changes |= TLS_PKI_SA_KEY_CREATED;
+  return 0;
+}
+
 int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_changes, char *err,
                  size_t errlen) {
   int r;
@@ -182,6 +210,7 @@ int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_chang
   pki->serving_key_path = xasprintf("%s/serving-kube-apiserver.key", pki->dir);
   pki->admin_cert_path = xasprintf("%s/client-admin.crt", pki->dir);
   pki->admin_key_path = xasprintf("%s/client-admin.key", pki->dir);
+  pki->sa_key_path = xasprintf("%s/service.key", pki->dir);
 
   if ((r = load_ca(pki, opts, &changes, err, errlen)) < 0)
     goto out;
@@ -205,6 +234,8 @@ int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_chang
                            .now = now};
   if ((r = load_leaf(pki, pki->admin_cert_path, pki->admin_key_path, &pki->admin_cert_pem,
                      &pki->admin_key_pem, &admin, TLS_PKI_ADMIN_ISSUED, &changes, err, errlen)) < 0)
+    goto out;
+  if ((r = load_sa_key(pki, &changes, err, errlen)) < 0)
     goto out;
 out:
   if (r < 0)

@@ -3,6 +3,8 @@
  *   server-ca.crt / server-ca.key                   cluster CA (10 years)
  *   serving-kube-apiserver.crt / .key               API serving cert (1 year)
  *   client-admin.crt / client-admin.key             CN=system:admin, O=system:masters
+ *   service.key                                     service-account token signing key
+ *                                                   (EC P-256, 0600, never replaced)
  *
  * Created on first start and reused after. The CA is never replaced; leaf
  * certificates are re-issued when missing, broken, not signed by the CA,
@@ -24,6 +26,7 @@ enum {
   TLS_PKI_CA_CREATED = 1 << 0,
   TLS_PKI_SERVING_ISSUED = 1 << 1,
   TLS_PKI_ADMIN_ISSUED = 1 << 2,
+  TLS_PKI_SA_KEY_CREATED = 1 << 3,
 };
 
 typedef struct {
@@ -31,10 +34,12 @@ typedef struct {
   char *ca_cert_path, *ca_key_path;
   char *serving_cert_path, *serving_key_path;
   char *admin_cert_path, *admin_key_path;
+  char *sa_key_path;
   /* PEM contents, owned */
   char *ca_cert_pem, *ca_key_pem;
   char *serving_cert_pem, *serving_key_pem;
   char *admin_cert_pem, *admin_key_pem;
+  char *sa_key_pem;
 } tls_pki_t;
 
 typedef struct {

@@ -68,8 +68,12 @@ static void test_create_reuse_reissue(void) {
   tls_pki_t p;
   unsigned ch = 0;
   ASSERT_EQ_INT(tls_pki_load(&p, &o, &ch, err, sizeof(err)), 0);
-  ASSERT_EQ_INT(ch, TLS_PKI_CA_CREATED | TLS_PKI_SERVING_ISSUED | TLS_PKI_ADMIN_ISSUED);
+  ASSERT_EQ_INT(ch, TLS_PKI_CA_CREATED | TLS_PKI_SERVING_ISSUED | TLS_PKI_ADMIN_ISSUED |
+                        TLS_PKI_SA_KEY_CREATED);
   struct stat st;
+  ASSERT_EQ_INT(stat(p.sa_key_path, &st), 0);
+  ASSERT_EQ_INT(st.st_mode & 0777, 0600);
+  char *sa1 = strdup(p.sa_key_pem);
   ASSERT_EQ_INT(stat(p.ca_key_path, &st), 0);
   ASSERT_EQ_INT(st.st_mode & 0777, 0600);
   ASSERT_EQ_INT(stat(p.serving_key_path, &st), 0);
@@ -85,6 +89,7 @@ static void test_create_reuse_reissue(void) {
   ASSERT_EQ_INT(tls_pki_load(&p, &o, &ch, err, sizeof(err)), 0);
   ASSERT_EQ_INT(ch, 0);
   ASSERT_EQ_STR(p.serving_cert_pem, serving1);
+  ASSERT_EQ_STR(p.sa_key_pem, sa1); /* tokens signed before a restart stay valid */
   tls_pki_done(&p);
 
   /* New SAN: only the serving certificate is re-issued. */
@@ -124,6 +129,13 @@ static void test_create_reuse_reissue(void) {
   ASSERT_CONTAINS(err, "server-ca.key");
   ASSERT_EQ_INT(fs_write_atomic(path, ca_key, strlen(ca_key), 0600), 0);
 
+  /* A broken service-account key stops the start; it is not replaced. */
+  snprintf(path, sizeof(path), "%s/server/tls/service.key", datadir());
+  ASSERT_EQ_INT(fs_write_atomic(path, "garbage", 7, 0600), 0);
+  ASSERT_EQ_INT(tls_pki_load(&p, &o, &ch, err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "service.key");
+  ASSERT_EQ_INT(fs_write_atomic(path, sa1, strlen(sa1), 0600), 0);
+
   /* Issue a node certificate through the PKI. */
   ASSERT_EQ_INT(tls_pki_load(&p, &o, &ch, err, sizeof(err)), 0);
   static const char *const node_orgs[] = {"system:nodes", NULL};
@@ -135,7 +147,7 @@ static void test_create_reuse_reissue(void) {
   ASSERT_EQ_INT(tls_pki_issue(&p, &spec, &cert, &key, err, sizeof(err)), -EINVAL);
   tls_pki_done(&p);
   free(cert); free(key); free(ca_key); free(admin_key);
-  free(ca1); free(serving1);
+  free(ca1); free(serving1); free(sa1);
   tls_san_done(&san);
 }
 
