@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "api/admission.h"
@@ -231,69 +230,6 @@ refuse:
   store_kv_unref(kv);
 }
 
-static void issue_token(api_call_t *call, cJSON *tr) {
-  api_status_t st;
-  memset(&st, 0, sizeof(st));
-  store_kv_t *kv = NULL;
-  cJSON *sa = NULL;
-  if (api__load(call, &kv, &sa, &st) < 0) {
-    api__respond_status(call->req, &st);
-    cJSON_Delete(tr);
-    return;
-  }
-  const cJSON *exp = obj_get(tr, "spec.expirationSeconds");
-  /* Range-check the double before converting it: upstream allows up to 2^32
-   * seconds, which does not fit a 32-bit long (armhf). */
-  double dsecs = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
-  const char *why = dsecs < 600 ? "may not specify a duration less than 10 minutes"
-                    : dsecs > 4294967296.0 ? "may not specify a duration larger than 2^32 seconds"
-                                           : NULL;
-  if (why) {
-    api__cause_invalid(&st, "spec.expirationSeconds", why);
-    api_status_invalid(&st, "authentication.k8s.io", "TokenRequest", call->ri.name);
-    api__respond_status(call->req, &st);
-    goto out;
-  }
-  int64_t secs = (int64_t)dsecs;
-  unsigned char rnd[24];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-    abort();
-  char token[80] = "k3c-sa.";
-  for (size_t i = 0; i < sizeof(rnd); i++)
-    snprintf(token + 7 + 2 * i, sizeof(token) - 7 - 2 * i, "%02x", rnd[i]);
-  char user[600], nsgroup[300];
-  snprintf(user, sizeof(user), "system:serviceaccount:%s:%s", call->ri.ns, call->ri.name);
-  snprintf(nsgroup, sizeof(nsgroup), "system:serviceaccounts:%s", call->ri.ns);
-  const char *groups[] = {"system:serviceaccounts", nsgroup, NULL};
-  time_t expires = time(NULL) + secs;
-  api__token_add(call->srv, token, user, obj_str(sa, "metadata.uid"), groups, expires);
-  obj_set_str(tr, "apiVersion", "authentication.k8s.io/v1");
-  obj_set_str(tr, "kind", "TokenRequest");
-  cJSON *meta = obj_meta(tr);
-  obj_set_str(meta, "name", call->ri.name);
-  obj_set_str(meta, "namespace", call->ri.ns);
-  cJSON *spec = cJSON_GetObjectItemCaseSensitive(tr, "spec");
-  if (!spec)
-    spec = cJSON_AddObjectToObject(tr, "spec");
-  obj_set(spec, "expirationSeconds", cJSON_CreateNumber((double)secs));
-  if (!cJSON_GetObjectItemCaseSensitive(spec, "audiences")) {
-    cJSON *aud = cJSON_AddArrayToObject(spec, "audiences");
-    cJSON_AddItemToArray(aud, cJSON_CreateString("https://kubernetes.default.svc.cluster.local"));
-  }
-  cJSON *status = cJSON_CreateObject();
-  cJSON_AddStringToObject(status, "token", token);
-  char ts[32];
-  obj_time_format(expires, ts, sizeof(ts));
-  cJSON_AddStringToObject(status, "expirationTimestamp", ts);
-  obj_set(tr, "status", status);
-  api__respond_obj(call->req, 201, tr);
-  tr = NULL;
-out:
-  cJSON_Delete(tr);
-  cJSON_Delete(sa);
-  store_kv_unref(kv);
-}
-
 /* POST …/certificatesigningrequests: spec.username, uid, groups and extra
  * are the requesting user's, whatever the client sent (upstream
  * csrStrategy.PrepareForCreate). */
@@ -320,7 +256,13 @@ static bool create_csr(api_call_t *call) {
     for (size_t i = 0; u->groups[i]; i++)
       cJSON_AddItemToArray(groups, cJSON_CreateString(u->groups[i]));
     obj_set(spec, "groups", groups);
-    cJSON_DeleteItemFromObjectCaseSensitive(spec, "extra"); /* no authenticator sets extra */
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "extra");
+    if (u->extra[0].key) {
+      cJSON *extra = cJSON_AddObjectToObject(spec, "extra");
+      for (size_t i = 0; i < sizeof(u->extra) / sizeof(u->extra[0]) && u->extra[i].key; i++)
+        cJSON_AddItemToObject(extra, u->extra[i].key,
+                              cJSON_CreateStringArray((const char *const[]){u->extra[i].value}, 1));
+    }
   }
   api__create(call->srv, call->req, call->res, call->view, call->ri.ns, obj, api__dry_run(call->req));
   return true;
@@ -367,7 +309,7 @@ bool api__action(api_call_t *call) {
   else if (eviction)
     evict_pod(call);
   else {
-    issue_token(call, body);
+    api__satoken_issue(call, body);
     return true;
   }
   cJSON_Delete(body);

@@ -41,6 +41,8 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
   }
   ev_timer_init(&srv->reconcile, NULL, 0, 0);
   int r = api__ipalloc_new(srv, err, errlen);
+  if (r == 0)
+    r = api__satoken_init(srv, opts, err, errlen);
   if (r == 0 && opts->token_auth_file)
     r = api__tokens_load(srv, opts->token_auth_file, err, errlen);
   if (r < 0) {
@@ -73,6 +75,7 @@ void api_server_free(api_server_t *srv) {
   api__crd_stop(srv);
   api__rbac_stop(srv);
   api__tokens_free(srv);
+  api__satoken_done(srv);
   api__ipalloc_free(srv);
   free(srv->service_cidr);
   free(srv->kubelet_cert_pem);
@@ -305,6 +308,10 @@ void api_server_handle(http_req_t *req, void *data) {
     http_respond_too_many(req);
     goto out;
   }
+  /* OIDC discovery: for every authenticated client, outside RBAC (upstream
+   * grants it to all service accounts, k3c to everyone who has logged in). */
+  if (api__satoken_discovery(srv, req, path))
+    goto out;
   bool watch = api__query_bool(req, "watch");
   if (api_reqinfo_parse(method, path, watch, &call.ri) < 0) {
     api_status_not_found(&st, "", "", "");

@@ -28,6 +28,14 @@ typedef struct {
    * (CN system:kube-apiserver, signed by the cluster CA); NULL: logs
    * answer 503. Copied. */
   const char *kubelet_client_cert_pem, *kubelet_client_key_pem;
+  /* Service-account tokens: the ES256 signing key (PEM; NULL: a key made
+   * for this process only), the issuers accepted (the first one signs;
+   * NULL or empty: https://kubernetes.default.svc.cluster.local) and the
+   * audiences the API accepts (NULL or empty: the first issuer). Lists are
+   * NULL-terminated; all copied. */
+  const char *service_account_key_pem;
+  const char *const *service_account_issuers;
+  const char *const *api_audiences;
 } api_server_opts_t;
 
 /* Create the API server over an open store. Loads allocator state from the

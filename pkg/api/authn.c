@@ -1,5 +1,5 @@
-/* Authentication (client certificates, static bearer tokens, bootstrap
- * tokens) and the interim authorizer. Token file format is kube-apiserver's
+/* Authentication: client certificates, service-account JWTs (satoken.c),
+ * static bearer tokens and bootstrap tokens. Token file format is kube-apiserver's
  * --token-auth-file: token,user,uid[,"group1,group2"].
  * https://kubernetes.io/docs/reference/access-authn-authz/authentication/ */
 #include <errno.h>
@@ -17,7 +17,6 @@
 struct api_token {
   char *token;
   api_user_t user;
-  time_t expires; /* 0 = never */
   api_token_t *next;
 };
 
@@ -32,10 +31,25 @@ void api__user_add_group(api_user_t *u, const char *g) {
   }
 }
 
+void api__user_add_extra(api_user_t *u, const char *key, const char *value) {
+  for (size_t i = 0; i < sizeof(u->extra) / sizeof(u->extra[0]); i++) {
+    if (!u->extra[i].key) {
+      u->extra[i].key = xstrdup(key);
+      u->extra[i].value = xstrdup(value);
+      return;
+    }
+  }
+}
+
 void api__user_done(api_user_t *user) {
   for (size_t i = 0; i < sizeof(user->groups) / sizeof(user->groups[0]); i++) {
     free(user->groups[i]);
     user->groups[i] = NULL;
+  }
+  for (size_t i = 0; i < sizeof(user->extra) / sizeof(user->extra[0]); i++) {
+    free(user->extra[i].key);
+    free(user->extra[i].value);
+    user->extra[i].key = user->extra[i].value = NULL;
   }
 }
 
@@ -176,10 +190,11 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
     const char *tok = auth + 7;
     while (*tok == ' ')
       tok++;
-    time_t now = time(NULL);
+    /* A service-account JWT first; a refused one may still be a
+     * --token-auth-file token that happens to have JWT's shape. */
+    if (api__satoken_authenticate(srv, tok, user) > 0)
+      return true;
     for (api_token_t *t = srv->tokens; t; t = t->next) {
-      if (t->expires && t->expires < now)
-        continue;
       if (same_secret(t->token, tok)) {
         snprintf(user->name, sizeof(user->name), "%s", t->user.name);
         snprintf(user->uid, sizeof(user->uid), "%s", t->user.uid);
@@ -195,38 +210,14 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
   return false;
 }
 
-void api__token_add(api_server_t *srv, const char *token, const char *user, const char *uid,
-                    const char *const *groups, time_t expires) {
-  /* Drop expired tokens first so the list stays bounded by live ones. */
-  time_t now = time(NULL);
-  for (api_token_t **pp = &srv->tokens; *pp;) {
-    api_token_t *t = *pp;
-    if (t->expires && t->expires < now) {
-      *pp = t->next;
-      free(t->token);
-      api__user_done(&t->user);
-      free(t);
-    } else {
-      pp = &t->next;
-    }
-  }
-  api_token_t *t = xcalloc(1, sizeof(*t));
-  t->token = xstrdup(token);
-  snprintf(t->user.name, sizeof(t->user.name), "%s", user);
-  snprintf(t->user.uid, sizeof(t->user.uid), "%s", uid ? uid : "");
-  for (size_t i = 0; groups && groups[i]; i++)
-    api__user_add_group(&t->user, groups[i]);
-  t->expires = expires;
-  t->next = srv->tokens;
-  srv->tokens = t;
-}
-
 static void user_copy(api_user_t *to, const api_user_t *from) {
   memset(to, 0, sizeof(*to));
   snprintf(to->name, sizeof(to->name), "%s", from->name);
   snprintf(to->uid, sizeof(to->uid), "%s", from->uid);
   for (size_t i = 0; from->groups[i]; i++)
     api__user_add_group(to, from->groups[i]);
+  for (size_t i = 0; i < sizeof(from->extra) / sizeof(from->extra[0]) && from->extra[i].key; i++)
+    api__user_add_extra(to, from->extra[i].key, from->extra[i].value);
 }
 
 api_user_t *api__user_dup(const api_user_t *user) {

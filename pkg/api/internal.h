@@ -18,6 +18,7 @@ typedef struct api_token api_token_t;
 typedef struct api_ipalloc api_ipalloc_t;
 typedef struct api_watch api_watch_t;
 typedef struct api_rbac api_rbac_t;
+typedef struct tls_jwt_key tls_jwt_key_t;
 
 struct api_server {
   struct ev_loop *loop;
@@ -47,12 +48,24 @@ struct api_server {
   unsigned pdb_pending_next;
   char *kubelet_cert_pem, *kubelet_key_pem; /* pods/log's client certificate */
   struct api_metrics *metrics; /* kubelet summaries for metrics.k8s.io (metrics.c) */
+  /* service-account tokens (satoken.c): the signing key, the issuers
+   * accepted (the first signs) and the audiences the API accepts; the
+   * lists are NULL-terminated and never empty */
+  tls_jwt_key_t *sa_key;
+  char **sa_issuers, **api_audiences;
+  size_t n_sa_issuers, n_api_audiences;
 };
 
 typedef struct {
   char name[256];
   char uid[64];
   char *groups[16]; /* NULL-terminated, owned */
+  /* user.Info's extra: one value per key here (service-account tokens
+   * set authentication.kubernetes.io/pod-name and the like); owned,
+   * the list ends at the first NULL key */
+  struct {
+    char *key, *value;
+  } extra[6];
 } api_user_t;
 
 /* One request to a resource. */
@@ -118,9 +131,25 @@ void api__tokens_free(api_server_t *srv);
  * anonymous requests. */
 bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user);
 void api__user_done(api_user_t *user);
-/* Register a bearer token (service-account tokens from TokenRequest). */
-void api__token_add(api_server_t *srv, const char *token, const char *user, const char *uid,
-                    const char *const *groups, time_t expires);
+/* Add an extra key with one value (copied; a full list drops it). */
+void api__user_add_extra(api_user_t *u, const char *key, const char *value);
+
+/* ---- service-account tokens (satoken.c) ---- */
+/* Load the signing key (a fresh in-memory one when opts has none) and the
+ * issuer and audience lists. 0 or a negative errno with err. */
+int api__satoken_init(api_server_t *srv, const api_server_opts_t *opts, char *err, size_t errlen);
+void api__satoken_done(api_server_t *srv);
+/* POST serviceaccounts/<name>/token: answer the TokenRequest tr (owned). */
+void api__satoken_issue(api_call_t *call, cJSON *tr);
+/* A bearer token: 0 when it is not JWT-shaped (try others), 1 when it is a
+ * valid service-account token (user filled, system:authenticated
+ * included), -1 when it is JWT-shaped but refused (bad signature, issuer,
+ * audience, times, or its ServiceAccount or bound object gone). Reads the
+ * store's committed state; never blocks. */
+int api__satoken_authenticate(api_server_t *srv, const char *token, api_user_t *user);
+/* GET /.well-known/openid-configuration and /openid/v1/jwks: true when path
+ * is one of them (answered). */
+bool api__satoken_discovery(api_server_t *srv, http_req_t *req, const char *path);
 /* RBAC is not in yet: system:masters may do anything; everyone else is
  * refused with upstream's Forbidden message. */
 /* RBAC (authz.c): may user do what ri (method and path for non-resource

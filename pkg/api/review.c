@@ -158,6 +158,13 @@ static void self_review(api_call_t *call, cJSON *obj) {
   cJSON *groups = cJSON_AddArrayToObject(ui, "groups");
   for (size_t i = 0; call->user.groups[i]; i++)
     cJSON_AddItemToArray(groups, cJSON_CreateString(call->user.groups[i]));
+  const api_user_t *u = &call->user;
+  if (u->extra[0].key) {
+    cJSON *extra = cJSON_AddObjectToObject(ui, "extra");
+    for (size_t i = 0; i < sizeof(u->extra) / sizeof(u->extra[0]) && u->extra[i].key; i++)
+      cJSON_AddItemToObject(extra, u->extra[i].key,
+                            cJSON_CreateStringArray((const char *const[]){u->extra[i].value}, 1));
+  }
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);
 }

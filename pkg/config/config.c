@@ -101,6 +101,12 @@ static const opt_t opts[] = {
      "seconds before a Job replaces a failed pod, doubled per failure up to 6 minutes", 1, 360},
     {"max-endpoints-per-slice", 0, NULL, T_INT, OFF(max_endpoints_per_slice), "100", SRV,
      "endpoints in one EndpointSlice", 1, 1000},
+    {"service-account-issuer", 0, NULL, T_LIST, OFF(service_account_issuer), NULL, SRV,
+     "issuer (iss) of service-account tokens; repeatable: the first one signs, all are "
+     "accepted (default https://kubernetes.default.svc.cluster.local)", 0, 0},
+    {"api-audiences", 0, NULL, T_LIST, OFF(api_audiences), NULL, SRV,
+     "audiences the API accepts in service-account tokens, and TokenRequest's default "
+     "(default: the first --service-account-issuer)", 0, 0},
     {"server", 's', "K3C_URL", T_STRING, OFF(server), NULL, AGT,
      "server to connect to (https://host:6443)", 0, 0},
     {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,

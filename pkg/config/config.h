@@ -58,6 +58,8 @@ typedef struct {
   int default_unreachable_toleration_seconds;
   int job_backoff_seconds; /* the Job controller's first pod failure back-off */
   int max_endpoints_per_slice; /* the EndpointSlice controller's endpoints per slice */
+  config_list_t service_account_issuer; /* iss of service-account tokens; first signs */
+  config_list_t api_audiences;          /* audiences the API accepts */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

@@ -154,6 +154,10 @@ client_informer_t *controller_manager_namespaces(const controller_manager_t *m) 
   return m->namespaces;
 }
 
+client_informer_t *controller_manager_serviceaccounts(const controller_manager_t *m) {
+  return m->serviceaccounts;
+}
+
 void controller_manager_set_job_backoff(controller_manager_t *m, double base, double max) {
   controller_job_set_backoff(m->job, base, max);
 }

@@ -22,6 +22,8 @@ client_informer_t *controller_manager_pods(const controller_manager_t *mgr);
 client_informer_t *controller_manager_nodes(const controller_manager_t *mgr);
 /* The shared Namespace informer; borrowed, as the pods'. */
 client_informer_t *controller_manager_namespaces(const controller_manager_t *mgr);
+/* The shared ServiceAccount informer; borrowed, as the pods'. */
+client_informer_t *controller_manager_serviceaccounts(const controller_manager_t *mgr);
 /* The Job controller's pod failure back-off (seconds; tests shorten it). */
 void controller_manager_set_job_backoff(controller_manager_t *mgr, double base, double max);
 /* Endpoints per EndpointSlice (1..1000; upstream's --max-endpoints-per-slice). */

@@ -18,6 +18,7 @@
 #include "controller/nodeipam.h"
 #include "controller/nodelifecycle.h"
 #include "controller/rootcacert.h"
+#include "controller/satoken.h"
 #include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -80,6 +81,8 @@ static int setup_pki(const k3c_config_t *cfg, tls_pki_t *pki) {
              pki->serving_cert_path, san.n_dns, san.n_ips);
   if (changes & TLS_PKI_ADMIN_ISSUED)
     log_info("server", "issued admin client certificate %s", pki->admin_cert_path);
+  if (changes & TLS_PKI_SA_KEY_CREATED)
+    log_info("server", "created service-account signing key %s", pki->sa_key_path);
 out:
   tls_san_done(&san);
   return r;
@@ -103,6 +106,7 @@ int server_run(const k3c_config_t *cfg) {
   controller_nodelifecycle_t *nlc = NULL;
   controller_nodeipam_t *ipam = NULL;
   controller_rootcacert_t *rootca = NULL;
+  controller_satoken_t *satoken = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   char *kubelet_client_cert = NULL, *kubelet_client_key = NULL;
   char *kubelet_serving_cert = NULL, *kubelet_serving_key = NULL;
@@ -194,6 +198,9 @@ int server_run(const k3c_config_t *cfg) {
       .token_auth_file = tokens_path,
       .not_ready_toleration_seconds = cfg->default_not_ready_toleration_seconds,
       .unreachable_toleration_seconds = cfg->default_unreachable_toleration_seconds,
+      .service_account_key_pem = pki.sa_key_pem,
+      .service_account_issuers = (const char *const *)cfg->service_account_issuer.v,
+      .api_audiences = (const char *const *)cfg->api_audiences.v,
   };
   if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
     log_error("server", "API server: %s", err);
@@ -255,6 +262,13 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "root CA publisher: %s", strerror(-r));
     goto out;
   }
+  /* Legacy service-account token Secrets: filled with a token signed by
+   * the key the API's authenticator checks. */
+  if ((r = controller_satoken_new(cm_client, controller_manager_serviceaccounts(cm), loop,
+                                  pki.sa_key_pem, pki.ca_cert_pem, &satoken)) < 0) {
+    log_error("server", "service-account token controller: %s", strerror(-r));
+    goto out;
+  }
   /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
   if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
                              &sched_client)) < 0) {
@@ -314,6 +328,7 @@ out:
   controller_nodelifecycle_free(nlc);
   controller_nodeipam_free(ipam);
   controller_rootcacert_free(rootca);
+  controller_satoken_free(satoken);
   client_free(sched_client);
   controller_manager_free(cm);
   client_free(cm_client);
