@@ -81,12 +81,12 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "discovery.k8s.io", "endpointslices", &m->slices)) < 0 ||
       (r = informer(c, "", "resourcequotas", &m->quotas)) < 0)
     goto fail;
-  /* Only the ServiceAccounts named "default" are of interest so far. */
+  /* Every ServiceAccount: the ServiceAccount controller looks at "default"
+   * only, the token controller at those token Secrets name. */
   client_ref_t ns_ref = {.version = "v1", .resource = "namespaces"};
   client_ref_t sa_ref = {.version = "v1", .resource = "serviceaccounts"};
   if ((r = client_informer_new(c, &ns_ref, NULL, NULL, 0, &m->namespaces)) < 0 ||
-      (r = client_informer_new(c, &sa_ref, NULL, "metadata.name=default", 0,
-                               &m->serviceaccounts)) < 0)
+      (r = client_informer_new(c, &sa_ref, NULL, NULL, 0, &m->serviceaccounts)) < 0)
     goto fail;
   client_informer_add_index(m->pods, CLIENT_INDEX_NODE, client_index_node_name);
   if ((r = controller_replicaset_new(c, m->replicasets, m->pods, loop, &m->rs)) < 0 ||
