@@ -88,7 +88,8 @@ t.ok("server: https://127.0.0.1:%d" % srv.port in kc and "name: default" in kc a
 tls_dir = os.path.join(srv.data_dir, "server", "tls")
 key_modes = [stat.S_IMODE(os.stat(os.path.join(tls_dir, f)).st_mode)
              for f in os.listdir(tls_dir) if f.endswith(".key")]
-t.ok(len(key_modes) == 3 and all(m == 0o600 for m in key_modes), "private keys are 0600", key_modes)
+t.ok(len(key_modes) == 4 and all(m == 0o600 for m in key_modes),
+     "private keys (CA, serving, admin, service-account signing) are 0600", key_modes)
 ca_pem = open(os.path.join(tls_dir, "server-ca.crt"), "rb").read()
 t.ok(ca_pem == open(srv.ca_file, "rb").read(), "kubeconfig embeds the cluster CA")
 token_path = os.path.join(srv.data_dir, "server", "node-token")
