@@ -54,6 +54,7 @@ struct api_server {
   tls_jwt_key_t *sa_key;
   char **sa_issuers, **api_audiences;
   size_t n_sa_issuers, n_api_audiences;
+  struct api_sa_verified *sa_verified; /* tokens whose signature checked out */
 };
 
 typedef struct {
