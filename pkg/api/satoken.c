@@ -124,30 +124,39 @@ cJSON *api_satoken_legacy_claims(const char *ns, const char *secret, const char 
 
 /* ---- issuing (TokenRequest) ---- */
 
+/* {"name":…,"uid":…}; uid left out when unknown (upstream's omitempty). */
 static cJSON *ref_obj(const char *name, const char *uid) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", name);
-  cJSON_AddStringToObject(o, "uid", uid ? uid : "");
+  if (uid && uid[0])
+    cJSON_AddStringToObject(o, "uid", uid);
   return o;
 }
 
 /* Check spec.boundObjectRef and add its claims to k8s; 0 or -1 with st
- * filled (upstream's errors: the object must exist, be of a kind tokens
- * bind to, match a given uid; a pod must run as this ServiceAccount). */
+ * filled. As upstream: the kind is a core Pod, Secret or Node (any
+ * version of the core group), the object must exist, a pod must run as
+ * this ServiceAccount, a given uid must be the object's; a pod's node is
+ * named in the claims (with its uid when the Node exists). */
 static int bind_claims(api_call_t *call, const cJSON *ref, cJSON *k8s, api_status_t *st) {
   const char *kind = obj_str(ref, "kind");
   const char *av = obj_str(ref, "apiVersion");
   const char *name = obj_str(ref, "name");
   const char *want_uid = obj_str(ref, "uid");
-  if (!av || !av[0])
-    av = "v1";
-  bool pod = kind && !strcmp(kind, "Pod") && !strcmp(av, "v1");
-  bool secret = kind && !strcmp(kind, "Secret") && !strcmp(av, "v1");
-  if (!pod && !secret) {
-    const char *slash = strchr(av, '/');
+  if (!av)
+    av = "";
+  const char *slash = strchr(av, '/');
+  bool core = !slash; /* "v1" or "": the core group */
+  if (!kind)
+    kind = "";
+  const char *resource = !core                    ? NULL
+                         : !strcmp(kind, "Pod")    ? "pods"
+                         : !strcmp(kind, "Secret") ? "secrets"
+                         : !strcmp(kind, "Node")   ? "nodes"
+                                                   : NULL;
+  if (!resource) {
     api_status_bad_request(st, "cannot bind token to object of type %.*s/%s, Kind=%s",
-                           slash ? (int)(slash - av) : 0, av, slash ? slash + 1 : av,
-                           kind ? kind : "");
+                           slash ? (int)(slash - av) : 0, av, slash ? slash + 1 : av, kind);
     return -1;
   }
   if (!name || !name[0]) {
@@ -155,10 +164,11 @@ static int bind_claims(api_call_t *call, const cJSON *ref, cJSON *k8s, api_statu
     api_status_invalid(st, "authentication.k8s.io", "TokenRequest", call->ri.name);
     return -1;
   }
-  cJSON *obj = load_core(call->srv, pod ? "pods" : "secrets", call->ri.ns, name);
+  bool pod = !strcmp(resource, "pods"), node_bound = !strcmp(resource, "nodes");
+  cJSON *obj = load_core(call->srv, resource, node_bound ? NULL : call->ri.ns, name);
   int r = -1;
   if (!obj) {
-    api_status_not_found(st, "", pod ? "pods" : "secrets", name);
+    api_status_not_found(st, "", resource, name);
     goto out;
   }
   const char *uid = obj_str(obj, "metadata.uid");
@@ -179,13 +189,12 @@ static int bind_claims(api_call_t *call, const cJSON *ref, cJSON *k8s, api_statu
     api_status_conflict(st, "", kind, name, why);
     goto out;
   }
-  cJSON_AddItemToObject(k8s, pod ? "pod" : "secret", ref_obj(name, uid));
+  cJSON_AddItemToObject(k8s, pod ? "pod" : node_bound ? "node" : "secret", ref_obj(name, uid));
   const char *node = pod ? obj_str(obj, "spec.nodeName") : NULL;
   if (node && node[0]) {
-    /* A pod may name a node that is gone: the token then carries no node. */
+    /* A pod may name a node that is gone: then the name alone. */
     cJSON *n = load_core(call->srv, "nodes", NULL, node);
-    if (n)
-      cJSON_AddItemToObject(k8s, "node", ref_obj(node, obj_str(n, "metadata.uid")));
+    cJSON_AddItemToObject(k8s, "node", ref_obj(node, obj_str(n, "metadata.uid")));
     cJSON_Delete(n);
   }
   r = 0;
@@ -327,9 +336,10 @@ static bool times_ok(const cJSON *claims, bool need_exp, time_t now) {
   return true;
 }
 
-/* A bound object (pod or secret) must still exist with its uid and not
- * have been deleting for longer than the leeway (upstream lets a pod's
- * token work through the first minute of graceful termination). */
+/* A bound object (pod, secret, node; ns NULL for a node) must still exist
+ * with its uid and not have been deleting for longer than the leeway
+ * (upstream lets a pod's token work through the first minute of graceful
+ * termination). */
 static bool bound_alive(api_server_t *srv, const char *resource, const char *ns,
                         const cJSON *ref, time_t now) {
   const char *name = obj_str(ref, "name"), *uid = obj_str(ref, "uid");
@@ -353,13 +363,13 @@ static void sa_user(api_user_t *user, const char *ns, const char *name, const ch
   api__user_add_group(user, "system:authenticated");
 }
 
-/* The ServiceAccount ns/name with this uid exists and is not being
- * deleted. */
-static bool sa_alive(api_server_t *srv, const char *ns, const char *name, const char *uid) {
-  cJSON *sa = load_core(srv, "serviceaccounts", ns, name);
-  const char *have = obj_str(sa, "metadata.uid");
-  bool ok = sa && have && uid && !strcmp(have, uid) && !obj_get(sa, "metadata.deletionTimestamp");
-  cJSON_Delete(sa);
+/* The ServiceAccount ns/name with this uid exists (and has not been
+ * deleting for longer than the leeway). */
+static bool sa_alive(api_server_t *srv, const char *ns, const char *name, const char *uid,
+                     time_t now) {
+  cJSON *ref = ref_obj(name, uid ? uid : "");
+  bool ok = uid && uid[0] && bound_alive(srv, "serviceaccounts", ns, ref, now);
+  cJSON_Delete(ref);
   return ok;
 }
 
@@ -373,21 +383,27 @@ static int bound_token(api_server_t *srv, const cJSON *claims, api_user_t *user,
   const char *name = obj_str(k8s, "serviceaccount.name");
   const char *uid = obj_str(k8s, "serviceaccount.uid");
   const cJSON *pod = obj_get(k8s, "pod"), *secret = obj_get(k8s, "secret");
-  if (!ns || !name || !sa_alive(srv, ns, name, uid))
+  const cJSON *node = obj_get(k8s, "node");
+  if (!ns || !name || !sa_alive(srv, ns, name, uid, now))
     return -1;
   if (pod && !bound_alive(srv, "pods", ns, pod, now))
     return -1;
   if (secret && !bound_alive(srv, "secrets", ns, secret, now))
+    return -1;
+  /* The node of a pod-bound token is information; a node-bound token
+   * lives as long as its Node. */
+  if (node && !pod && !bound_alive(srv, "nodes", NULL, node, now))
     return -1;
   sa_user(user, ns, name, uid);
   if (pod) {
     api__user_add_extra(user, "authentication.kubernetes.io/pod-name", obj_str(pod, "name"));
     api__user_add_extra(user, "authentication.kubernetes.io/pod-uid", obj_str(pod, "uid"));
   }
-  const char *node = obj_str(k8s, "node.name"), *node_uid = obj_str(k8s, "node.uid");
-  if (node && node_uid) {
-    api__user_add_extra(user, "authentication.kubernetes.io/node-name", node);
-    api__user_add_extra(user, "authentication.kubernetes.io/node-uid", node_uid);
+  const char *node_name = obj_str(node, "name"), *node_uid = obj_str(node, "uid");
+  if (node_name && node_name[0]) {
+    api__user_add_extra(user, "authentication.kubernetes.io/node-name", node_name);
+    if (node_uid && node_uid[0])
+      api__user_add_extra(user, "authentication.kubernetes.io/node-uid", node_uid);
   }
   const char *jti = obj_str(claims, "jti");
   if (jti && jti[0]) {
@@ -429,7 +445,7 @@ static int legacy_token(api_server_t *srv, const char *token, const cJSON *claim
     free(raw);
   }
   cJSON_Delete(s);
-  if (!ok || !sa_alive(srv, vns, name, uid))
+  if (!ok || !sa_alive(srv, vns, name, uid, time(NULL)))
     return -1;
   sa_user(user, vns, name, uid);
   return 1;

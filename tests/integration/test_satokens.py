@@ -193,6 +193,56 @@ k.ok("delete secret s", out='secret "s" deleted')
 st, _ = whoami_http(ts)
 t.ok(st == 401, "the secret-bound token is refused once the secret is deleted (401)", st)
 
+# ---- bound to a node, and a pod's node
+k.ok("apply -f " + k.write("node.yaml", """apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+"""), out="node/n1 created")
+node_uid = uid_of("node n1")
+tn1 = token("default --bound-object-kind Node --bound-object-name n1")
+_, cn1, _ = parts(tn1)
+t.ok(cn1["kubernetes.io"].get("node") == {"name": "n1", "uid": node_uid}
+     and "pod" not in cn1["kubernetes.io"],
+     "a node-bound token carries the node's name and uid", (cn1, node_uid))
+st, ui = whoami_http(tn1)
+t.ok(st == 201 and ui.get("extra", {}).get("authentication.kubernetes.io/node-name") == ["n1"]
+     and ui["extra"].get("authentication.kubernetes.io/node-uid") == [node_uid],
+     "the node-bound token is accepted; extra node-name and node-uid", (st, ui))
+pod_on = lambda name, node: k.write(name + ".yaml", """apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  nodeName: %s
+  containers:
+  - name: c
+    image: busybox
+""" % (name, node))
+k.ok("apply -f " + pod_on("on-n1", "n1"), out="pod/on-n1 created")
+k.ok("apply -f " + pod_on("on-ghost", "ghost"), out="pod/on-ghost created")
+_, cpn, _ = parts(token("default --bound-object-kind Pod --bound-object-name on-n1"))
+_, cpg, _ = parts(token("default --bound-object-kind Pod --bound-object-name on-ghost"))
+t.ok(cpn["kubernetes.io"].get("node") == {"name": "n1", "uid": node_uid}
+     and cpg["kubernetes.io"].get("node") == {"name": "ghost"},
+     "a pod-bound token names the pod's node, with its uid only when the Node exists",
+     (cpn, cpg))
+k.fails("create token default --bound-object-kind Node --bound-object-name nope",
+        err='nodes "nope" not found', name="binding to a missing node: NotFound")
+k.ok("delete node n1", out='node "n1" deleted')
+st, _ = whoami_http(tn1)
+t.ok(st == 401, "the node-bound token is refused once the node is deleted (401)", st)
+st, _, obj = srv.request("POST", "/api/v1/namespaces/default/serviceaccounts/default/token",
+                         body=json.dumps({"apiVersion": "authentication.k8s.io/v1",
+                                          "kind": "TokenRequest",
+                                          "spec": {"boundObjectRef": {"kind": "ConfigMap",
+                                                                      "apiVersion": "v1",
+                                                                      "name": "x"}}}),
+                         headers={"Content-Type": "application/json"})
+obj = json.loads(obj)
+t.ok(st == 400 and obj.get("message") == "cannot bind token to object of type /v1, Kind=ConfigMap",
+     "binding to a ConfigMap: 400 with upstream's message", (st, obj))
+
 # ---- tokens built here with the server's key
 now = int(time.time())
 base = {"aud": [ISSUER], "iss": ISSUER, "jti": str(uuid.uuid4()),
