@@ -15,6 +15,7 @@
 #include "api/kinds.h"
 #include "api/object.h"
 #include "api/satoken.h"
+#include "api/schema.h"
 #include "tls/cert.h"
 #include "tls/jwt.h"
 #include "util/alloc.h"
@@ -124,6 +125,18 @@ cJSON *api_satoken_legacy_claims(const char *ns, const char *secret, const char 
 
 /* ---- issuing (TokenRequest) ---- */
 
+/* The first value of the wrong JSON type in a TokenRequest (unknown
+ * fields are dropped, as decoding into upstream's struct does). */
+typedef struct {
+  char msg[512];
+} type_problem_t;
+
+static void on_type_problem(const char *path, bool unknown_field, const char *msg, void *data) {
+  type_problem_t *p = data;
+  if (!unknown_field && !p->msg[0])
+    snprintf(p->msg, sizeof(p->msg), "%s", msg);
+}
+
 /* {"name":…,"uid":…}; uid left out when unknown (upstream's omitempty). */
 static cJSON *ref_obj(const char *name, const char *uid) {
   cJSON *o = cJSON_CreateObject();
@@ -216,6 +229,16 @@ void api__satoken_issue(api_call_t *call, cJSON *tr) {
   }
   if (!cJSON_IsObject(tr)) {
     api_status_bad_request(&st, "the request body must be a TokenRequest object");
+    api__respond_status(call->req, &st);
+    goto out;
+  }
+  type_problem_t tp = {""};
+  const schema_type_t *trt = schema_type_for_kind("authentication.k8s.io/v1", "TokenRequest");
+  if (trt)
+    schema_check(trt, tr, on_type_problem, &tp);
+  if (tp.msg[0]) {
+    api_status_bad_request(&st, "TokenRequest in version \"v1\" cannot be handled as a "
+                                "TokenRequest: %s", tp.msg);
     api__respond_status(call->req, &st);
     goto out;
   }

@@ -243,6 +243,42 @@ obj = json.loads(obj)
 t.ok(st == 400 and obj.get("message") == "cannot bind token to object of type /v1, Kind=ConfigMap",
      "binding to a ConfigMap: 400 with upstream's message", (st, obj))
 
+# ---- hostile TokenRequests and tokens: clear errors, no crash
+TR = "/api/v1/namespaces/default/serviceaccounts/default/token"
+bodies = [
+    ({"spec": "x"}, 400),
+    ({"spec": {"audiences": "foo"}}, 400),
+    ({"spec": {"audiences": [1]}}, 400),
+    ({"spec": {"unknownField": 1}}, 201),
+    ({"spec": {"audiences": [""]}}, 422),
+    ({"spec": {"expirationSeconds": "3600"}}, 400),
+    ({"spec": {"boundObjectRef": {"kind": 1, "name": ["p"]}}}, 400),
+    ({"spec": {"boundObjectRef": {"kind": "Pod"}}}, 422),
+    ({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "apps/v1", "name": "p"}}}, 400),
+    ([1, 2], 400),
+]
+got = []
+for body, want in bodies:
+    st, _, b = srv.request("POST", TR, body=json.dumps(body),
+                           headers={"Content-Type": "application/json"})
+    got.append((st, want, body, b[:200]))
+t.ok(all(st == want for st, want, _, _ in got),
+     "malformed TokenRequests: 400 for wrong types, 422 for invalid values, never a crash",
+     got)
+st, _, b = srv.request("POST", TR, body=json.dumps({"spec": {"expirationSeconds": "3600"}}),
+                       headers={"Content-Type": "application/json"})
+msg = json.loads(b).get("message", "")
+t.ok(msg.startswith('TokenRequest in version "v1" cannot be handled as a TokenRequest: ')
+     and "expirationSeconds" in msg, "a wrong type is named in upstream's decoding frame", msg)
+for bad in ["a.b.c", "e30.e30.", "." * 3000, "x" * 8000 + "." + "y" * 8000 + ".z",
+            b64e(b'{"alg":"ES256"}') + "." + b64e(b"[]") + "." + "A" * 86]:
+    st, _ = whoami_http(bad)
+    if st != 401:
+        break
+t.ok(st == 401, "garbage bearer tokens of JWT shape: 401", (st, bad[:80]))
+st, _, _ = srv.request("GET", "/readyz", client_cert=False)
+t.ok(st == 200, "the server is still up", st)
+
 # ---- tokens built here with the server's key
 now = int(time.time())
 base = {"aud": [ISSUER], "iss": ISSUER, "jti": str(uuid.uuid4()),
