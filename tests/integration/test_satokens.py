@@ -360,9 +360,36 @@ t.ok(ui.get("username") == "system:serviceaccount:default:robot"
      and ui.get("groups") == GROUPS,
      "kubectl with the legacy token: system:serviceaccount:default:robot",
      k.diag("auth whoami", r))
+# an edited ca.crt is put back; the token already handed out stays the same
+k.ok(["patch", "secret", "robot-token", "--type=merge", "-p",
+      json.dumps({"data": {"ca.crt": base64.b64encode(b"junk").decode()}})],
+     out="secret/robot-token patched")
+sec2 = wait(lambda: (lambda s: s if s and base64.b64decode(s["data"]["ca.crt"]) == ca else None)(
+    filled()))
+t.ok(sec2 is not None and sec2["data"]["token"] == data["token"],
+     "an edited ca.crt is restored and the token is kept", sec2)
 k.ok("delete secret robot-token", out='secret "robot-token" deleted')
 st, _ = whoami_http(legacy)
 t.ok(st == 401, "the legacy token is refused once its Secret is deleted (401)", st)
+# a token Secret goes with its ServiceAccount
+k.ok("apply -f " + k.write("legacy2.yaml", """apiVersion: v1
+kind: Secret
+metadata:
+  name: robot-token2
+  annotations:
+    kubernetes.io/service-account.name: robot
+type: kubernetes.io/service-account-token
+"""), out="secret/robot-token2 created")
+r = k.wait_for("get secret robot-token2 -o jsonpath={.data.token}", lambda r: r.stdout.strip())
+legacy2 = base64.b64decode(r.stdout.strip() or "").decode()
+st, _ = whoami_http(legacy2)
+t.ok(st == 201, "a second legacy token for robot is accepted", st)
+k.ok("delete sa robot", out='serviceaccount "robot" deleted')
+st, _ = whoami_http(legacy2)
+t.ok(st == 401, "its token is refused once the ServiceAccount is deleted (401)", st)
+r = k.wait_for("get secret robot-token2", lambda r: r.returncode != 0)
+t.ok(r.returncode != 0 and "NotFound" in r.stderr,
+     "the token Secret of a deleted ServiceAccount is deleted", k.diag("get secret", r))
 k.ok("apply -f " + k.write("ghost.yaml", """apiVersion: v1
 kind: Secret
 metadata:
