@@ -175,6 +175,45 @@ static bool bootstrap_user(api_server_t *srv, const char *tok, api_user_t *user)
   return ok;
 }
 
+/* The token file and bootstrap tokens know no audiences: they are good for
+ * the API's own, as upstream's audience-agnostic authenticators. */
+static bool static_token_user(api_server_t *srv, const char *tok, api_user_t *user) {
+  for (api_token_t *t = srv->tokens; t; t = t->next) {
+    if (same_secret(t->token, tok)) {
+      snprintf(user->name, sizeof(user->name), "%s", t->user.name);
+      snprintf(user->uid, sizeof(user->uid), "%s", t->user.uid);
+      for (size_t i = 0; t->user.groups[i]; i++)
+        api__user_add_group(user, t->user.groups[i]);
+      api__user_add_group(user, "system:authenticated");
+      return true;
+    }
+  }
+  return bootstrap_user(srv, tok, user);
+}
+
+bool api__authenticate_token(api_server_t *srv, const char *tok, const api_audiences_t *want,
+                             api_user_t *user, cJSON **ret_auds) {
+  memset(user, 0, sizeof(*user));
+  /* A service-account JWT first; a refused one may still be a
+   * --token-auth-file token that happens to have JWT's shape. */
+  if (api__satoken_authenticate(srv, tok, want, user, ret_auds) > 0)
+    return true;
+  if (!static_token_user(srv, tok, user))
+    return false;
+  cJSON *auds = api__audiences_granted(srv, NULL, want);
+  if (cJSON_GetArraySize(auds) == 0) {
+    cJSON_Delete(auds);
+    api__user_done(user);
+    memset(user, 0, sizeof(*user));
+    return false;
+  }
+  if (ret_auds)
+    *ret_auds = auds;
+  else
+    cJSON_Delete(auds);
+  return true;
+}
+
 bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
   memset(user, 0, sizeof(*user));
   const char *cn = http_req_client_cn(req);
@@ -190,22 +229,7 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
     const char *tok = auth + 7;
     while (*tok == ' ')
       tok++;
-    /* A service-account JWT first; a refused one may still be a
-     * --token-auth-file token that happens to have JWT's shape. */
-    if (api__satoken_authenticate(srv, tok, user) > 0)
-      return true;
-    for (api_token_t *t = srv->tokens; t; t = t->next) {
-      if (same_secret(t->token, tok)) {
-        snprintf(user->name, sizeof(user->name), "%s", t->user.name);
-        snprintf(user->uid, sizeof(user->uid), "%s", t->user.uid);
-        for (size_t i = 0; t->user.groups[i]; i++)
-          api__user_add_group(user, t->user.groups[i]);
-        api__user_add_group(user, "system:authenticated");
-        return true;
-      }
-    }
-    if (bootstrap_user(srv, tok, user))
-      return true;
+    return api__authenticate_token(srv, tok, NULL, user, NULL);
   }
   return false;
 }

@@ -142,12 +142,35 @@ int api__satoken_init(api_server_t *srv, const api_server_opts_t *opts, char *er
 void api__satoken_done(api_server_t *srv);
 /* POST serviceaccounts/<name>/token: answer the TokenRequest tr (owned). */
 void api__satoken_issue(api_call_t *call, cJSON *tr);
+/* Audiences a caller accepts (TokenReview's spec.audiences); NULL where
+ * one is taken means the API's own (--api-audiences). */
+typedef struct {
+  char *const *v;
+  size_t n;
+} api_audiences_t;
+/* The audiences of want (NULL: the API's) that a token for token_auds (its
+ * aud claim, string or array; NULL or empty: the API's audiences, as for
+ * legacy and static tokens) is good for, as a new JSON array (caller
+ * frees); empty when none. */
+cJSON *api__audiences_granted(api_server_t *srv, const cJSON *token_auds,
+                              const api_audiences_t *want);
 /* A bearer token: 0 when it is not JWT-shaped (try others), 1 when it is a
- * valid service-account token (user filled, system:authenticated
- * included), -1 when it is JWT-shaped but refused (bad signature, issuer,
- * audience, times, or its ServiceAccount or bound object gone). Reads the
- * store's committed state; never blocks. */
-int api__satoken_authenticate(api_server_t *srv, const char *token, api_user_t *user);
+ * valid service-account token for one of want's audiences (user filled,
+ * system:authenticated included; *ret_auds, when ret_auds is non-NULL, the
+ * audiences granted, caller frees), -1 when it is JWT-shaped but refused
+ * (bad signature, issuer, audience, times, or its ServiceAccount or bound
+ * object gone). Reads the store's committed state; never blocks. */
+int api__satoken_authenticate(api_server_t *srv, const char *token, const api_audiences_t *want,
+                              api_user_t *user, cJSON **ret_auds);
+/* Any bearer token (service-account JWT, token file, bootstrap token) for
+ * one of want's audiences (NULL: the API's): true with user filled and,
+ * when ret_auds is non-NULL, the audiences granted (caller frees). */
+bool api__authenticate_token(api_server_t *srv, const char *token, const api_audiences_t *want,
+                             api_user_t *user, cJSON **ret_auds);
+/* user.Info as JSON (username, uid, groups, extra), review.c. */
+cJSON *api__user_info(const api_user_t *u);
+/* POST tokenreviews: answer the TokenReview obj (owned). */
+void api__satoken_review(api_call_t *call, cJSON *obj);
 /* GET /.well-known/openid-configuration and /openid/v1/jwks: true when path
  * is one of them (answered). */
 bool api__satoken_discovery(api_server_t *srv, http_req_t *req, const char *path);

@@ -149,22 +149,26 @@ static void rules_review(api_call_t *call, cJSON *obj) {
   api__respond_obj(call->req, 201, obj);
 }
 
-static void self_review(api_call_t *call, cJSON *obj) {
-  cJSON *status = cJSON_CreateObject();
-  cJSON *ui = cJSON_AddObjectToObject(status, "userInfo");
-  cJSON_AddStringToObject(ui, "username", call->user.name);
-  if (call->user.uid[0])
-    cJSON_AddStringToObject(ui, "uid", call->user.uid);
+cJSON *api__user_info(const api_user_t *u) {
+  cJSON *ui = cJSON_CreateObject();
+  cJSON_AddStringToObject(ui, "username", u->name);
+  if (u->uid[0])
+    cJSON_AddStringToObject(ui, "uid", u->uid);
   cJSON *groups = cJSON_AddArrayToObject(ui, "groups");
-  for (size_t i = 0; call->user.groups[i]; i++)
-    cJSON_AddItemToArray(groups, cJSON_CreateString(call->user.groups[i]));
-  const api_user_t *u = &call->user;
+  for (size_t i = 0; u->groups[i]; i++)
+    cJSON_AddItemToArray(groups, cJSON_CreateString(u->groups[i]));
   if (u->extra[0].key) {
     cJSON *extra = cJSON_AddObjectToObject(ui, "extra");
     for (size_t i = 0; i < sizeof(u->extra) / sizeof(u->extra[0]) && u->extra[i].key; i++)
       cJSON_AddItemToObject(extra, u->extra[i].key,
                             cJSON_CreateStringArray((const char *const[]){u->extra[i].value}, 1));
   }
+  return ui;
+}
+
+static void self_review(api_call_t *call, cJSON *obj) {
+  cJSON *status = cJSON_CreateObject();
+  cJSON_AddItemToObject(status, "userInfo", api__user_info(&call->user));
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);
 }
@@ -181,7 +185,9 @@ bool api__review(api_call_t *call) {
                  !strcmp(ri->resource, "subjectaccessreviews");
   bool local = !strcmp(ri->group, "authorization.k8s.io") &&
                !strcmp(ri->resource, "localsubjectaccessreviews");
-  if (!access && !rules && !self && !subject && !local)
+  bool token = !strcmp(ri->group, "authentication.k8s.io") &&
+               !strcmp(ri->resource, "tokenreviews");
+  if (!access && !rules && !self && !subject && !local && !token)
     return false;
   api_status_t st;
   if (strcmp(ri->verb, "create") || ri->name[0]) {
@@ -201,11 +207,13 @@ bool api__review(api_call_t *call) {
     api__respond_status(call->req, &st);
     return true;
   }
-  obj_set_str(obj, "apiVersion", self ? "authentication.k8s.io/v1" : "authorization.k8s.io/v1");
+  obj_set_str(obj, "apiVersion",
+              self || token ? "authentication.k8s.io/v1" : "authorization.k8s.io/v1");
   obj_set_str(obj, "kind", access    ? "SelfSubjectAccessReview"
                            : rules   ? "SelfSubjectRulesReview"
                            : subject ? "SubjectAccessReview"
                            : local   ? "LocalSubjectAccessReview"
+                           : token   ? "TokenReview"
                                      : "SelfSubjectReview");
   obj_meta(obj);
   if (access)
@@ -214,6 +222,8 @@ bool api__review(api_call_t *call) {
     subject_review(call, obj, local);
   else if (rules)
     rules_review(call, obj);
+  else if (token)
+    api__satoken_review(call, obj);
   else
     self_review(call, obj);
   return true;

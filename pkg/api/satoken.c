@@ -329,6 +329,13 @@ out:
 
 /* ---- authentication ---- */
 
+static bool in_set(const char *s, char *const *set, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(s, set[i]))
+      return true;
+  return false;
+}
+
 static bool has_string(const cJSON *v, char *const *set, size_t n) {
   if (cJSON_IsString(v)) {
     for (size_t i = 0; i < n; i++)
@@ -397,9 +404,7 @@ static bool sa_alive(api_server_t *srv, const char *ns, const char *name, const 
 }
 
 static int bound_token(api_server_t *srv, const cJSON *claims, api_user_t *user, time_t now) {
-  if (!has_string(cJSON_GetObjectItemCaseSensitive(claims, "aud"), srv->api_audiences,
-                  srv->n_api_audiences) ||
-      !times_ok(claims, true, now))
+  if (!times_ok(claims, true, now))
     return -1;
   const cJSON *k8s = cJSON_GetObjectItemCaseSensitive(claims, "kubernetes.io");
   const char *ns = obj_str(k8s, "namespace");
@@ -493,26 +498,104 @@ static const cJSON *verified_claims(api_server_t *srv, const char *token) {
   return claims;
 }
 
-int api__satoken_authenticate(api_server_t *srv, const char *token, api_user_t *user) {
+cJSON *api__audiences_granted(api_server_t *srv, const cJSON *token_auds,
+                              const api_audiences_t *want) {
+  char *const *req = want ? want->v : srv->api_audiences;
+  size_t n_req = want ? want->n : srv->n_api_audiences;
+  cJSON *out = cJSON_CreateArray();
+  bool implicit = !cJSON_IsString(token_auds) && cJSON_GetArraySize(token_auds) == 0;
+  for (size_t i = 0; i < n_req; i++) {
+    bool in = implicit ? in_set(req[i], srv->api_audiences, srv->n_api_audiences)
+                       : has_string(token_auds, &req[i], 1);
+    if (in)
+      cJSON_AddItemToArray(out, cJSON_CreateString(req[i]));
+  }
+  return out;
+}
+
+int api__satoken_authenticate(api_server_t *srv, const char *token, const api_audiences_t *want,
+                              api_user_t *user, cJSON **ret_auds) {
   if (!srv->sa_key || !tls_jwt_looks_like(token))
     return 0;
   const cJSON *claims = verified_claims(srv, token);
   if (!claims)
     return -1;
+  /* The audiences both the token and the caller accept; a token without
+   * aud (a legacy one) is good for the API's own, as upstream. */
+  cJSON *auds = api__audiences_granted(srv, cJSON_GetObjectItemCaseSensitive(claims, "aud"), want);
   int r = -1;
   api_user_t u;
   memset(&u, 0, sizeof(u));
   const char *iss = obj_str(claims, "iss");
-  if (iss && !strcmp(iss, API_SATOKEN_LEGACY_ISSUER))
+  if (cJSON_GetArraySize(auds) == 0)
+    r = -1;
+  else if (iss && !strcmp(iss, API_SATOKEN_LEGACY_ISSUER))
     r = legacy_token(srv, token, claims, &u);
   else if (iss && has_string(cJSON_GetObjectItemCaseSensitive(claims, "iss"), srv->sa_issuers,
                              srv->n_sa_issuers))
     r = bound_token(srv, claims, &u, time(NULL));
-  if (r > 0)
+  if (r > 0) {
     *user = u;
-  else
+    if (ret_auds) {
+      *ret_auds = auds;
+      auds = NULL;
+    }
+  } else {
     api__user_done(&u);
+  }
+  cJSON_Delete(auds);
   return r;
+}
+
+/* ---- TokenReview ---- */
+
+void api__satoken_review(api_call_t *call, cJSON *obj) {
+  api_status_t st;
+  type_problem_t tp = {""};
+  const schema_type_t *t = schema_type_for_kind("authentication.k8s.io/v1", "TokenReview");
+  if (t)
+    schema_check(t, obj, on_type_problem, &tp);
+  if (tp.msg[0]) {
+    api_status_bad_request(&st, "TokenReview in version \"v1\" cannot be handled as a "
+                                "TokenReview: %s", tp.msg);
+    goto refuse;
+  }
+  const char *token = obj_str(obj, "spec.token");
+  if (!token || !token[0]) {
+    api_status_bad_request(&st, "token is required for TokenReview in "
+                                "authentication.k8s.io/__internal");
+    goto refuse;
+  }
+  /* spec.audiences: the ones the caller accepts (none: the API's). */
+  const cJSON *req_auds = obj_get(obj, "spec.audiences");
+  size_t n = cJSON_IsArray(req_auds) ? (size_t)cJSON_GetArraySize(req_auds) : 0;
+  char **v = xcalloc(n + 1, sizeof(*v));
+  size_t k = 0;
+  const cJSON *a;
+  cJSON_ArrayForEach(a, req_auds) {
+    if (n && cJSON_IsString(a) && k < n)
+      v[k++] = a->valuestring;
+  }
+  api_audiences_t want = {.v = v, .n = k};
+  api_user_t u;
+  cJSON *granted = NULL;
+  bool ok = api__authenticate_token(call->srv, token, k ? &want : NULL, &u, &granted);
+  free(v);
+  cJSON *status = cJSON_CreateObject();
+  if (ok) {
+    cJSON_AddBoolToObject(status, "authenticated", true);
+    cJSON_AddItemToObject(status, "user", api__user_info(&u));
+    cJSON_AddItemToObject(status, "audiences", granted);
+    api__user_done(&u);
+  } else {
+    cJSON_AddObjectToObject(status, "user");
+  }
+  obj_set(obj, "status", status);
+  api__respond_obj(call->req, 201, obj);
+  return;
+refuse:
+  cJSON_Delete(obj);
+  api__respond_status(call->req, &st);
 }
 
 /* ---- OIDC discovery ---- */

@@ -243,6 +243,50 @@ obj = json.loads(obj)
 t.ok(st == 400 and obj.get("message") == "cannot bind token to object of type /v1, Kind=ConfigMap",
      "binding to a ConfigMap: 400 with upstream's message", (st, obj))
 
+# ---- TokenReview (as the admin): the same authenticator, audiences negotiated
+def review(token_, auds=None):
+    spec = {"token": token_}
+    if auds is not None:
+        spec["audiences"] = auds
+    st, _, b = srv.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                           body=json.dumps({"apiVersion": "authentication.k8s.io/v1",
+                                            "kind": "TokenReview", "spec": spec}),
+                           headers={"Content-Type": "application/json"})
+    return st, json.loads(b)
+
+
+st, rv = review(tok)
+rs = rv.get("status", {})
+t.ok(st == 201 and rv.get("kind") == "TokenReview" and rs.get("authenticated") is True
+     and rs.get("audiences") == [ISSUER]
+     and rs.get("user", {}).get("username") == "system:serviceaccount:default:default"
+     and rs["user"].get("uid") == sa_uid and rs["user"].get("groups") == GROUPS
+     and rs["user"].get("extra", {}).get("authentication.kubernetes.io/credential-id")
+     == ["JTI=" + claims["jti"]],
+     "TokenReview of a service-account token: authenticated, user, extra, audiences", (st, rv))
+st, rv = review(tfoo, ["foo", "bar"])
+t.ok(st == 201 and rv["status"].get("authenticated") is True
+     and rv["status"].get("audiences") == ["foo"],
+     "TokenReview for audiences [foo, bar] of a foo token: authenticated for [foo]", (st, rv))
+st, rv = review(tok, ["foo"])
+t.ok(st == 201 and not rv["status"].get("authenticated") and "audiences" not in rv["status"],
+     "TokenReview for [foo] of an issuer-audience token: not authenticated", (st, rv))
+st, rv = review(tok[:-4] + "AAAA")
+t.ok(st == 201 and not rv["status"].get("authenticated") and rv["status"].get("user") == {},
+     "TokenReview of a bad token: not authenticated, empty user", (st, rv))
+st, rv = review("")
+t.ok(st == 400 and rv.get("message") == "token is required for TokenReview in "
+     "authentication.k8s.io/__internal", "TokenReview without a token: 400", (st, rv))
+r = k.run(["create", "-o", "json", "-f", "-"], input=json.dumps(
+    {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": tok}}))
+t.ok(r.returncode == 0 and json.loads(r.stdout)["status"]["user"]["username"]
+     == "system:serviceaccount:default:default", "kubectl create -f TokenReview -o json",
+     k.diag("create -f tokenreview", r))
+st, _, obj = api(tok, "/apis/authentication.k8s.io/v1/tokenreviews",
+                 {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                  "spec": {"token": tok}})
+t.ok(st == 403, "a service account without system:auth-delegator may not review tokens", (st, obj))
+
 # ---- hostile TokenRequests and tokens: clear errors, no crash
 TR = "/api/v1/namespaces/default/serviceaccounts/default/token"
 bodies = [
