@@ -192,11 +192,11 @@ static bool static_token_user(api_server_t *srv, const char *tok, api_user_t *us
 }
 
 bool api__authenticate_token(api_server_t *srv, const char *tok, const api_audiences_t *want,
-                             api_user_t *user, cJSON **ret_auds) {
+                             api_user_t *user, cJSON **ret_auds, char *err, size_t errlen) {
   memset(user, 0, sizeof(*user));
   /* A service-account JWT first; a refused one may still be a
    * --token-auth-file token that happens to have JWT's shape. */
-  if (api__satoken_authenticate(srv, tok, want, user, ret_auds) > 0)
+  if (api__satoken_authenticate(srv, tok, want, user, ret_auds, err, errlen) > 0)
     return true;
   if (!static_token_user(srv, tok, user))
     return false;
@@ -229,7 +229,7 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
     const char *tok = auth + 7;
     while (*tok == ' ')
       tok++;
-    return api__authenticate_token(srv, tok, NULL, user, NULL);
+    return api__authenticate_token(srv, tok, NULL, user, NULL, NULL, 0);
   }
   return false;
 }

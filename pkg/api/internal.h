@@ -159,14 +159,17 @@ cJSON *api__audiences_granted(api_server_t *srv, const cJSON *token_auds,
  * system:authenticated included; *ret_auds, when ret_auds is non-NULL, the
  * audiences granted, caller frees), -1 when it is JWT-shaped but refused
  * (bad signature, issuer, audience, times, or its ServiceAccount or bound
- * object gone). Reads the store's committed state; never blocks. */
+ * object gone) with upstream's reason in err (may be NULL). Reads the
+ * store's committed state; never blocks. */
 int api__satoken_authenticate(api_server_t *srv, const char *token, const api_audiences_t *want,
-                              api_user_t *user, cJSON **ret_auds);
+                              api_user_t *user, cJSON **ret_auds, char *err, size_t errlen);
 /* Any bearer token (service-account JWT, token file, bootstrap token) for
  * one of want's audiences (NULL: the API's): true with user filled and,
- * when ret_auds is non-NULL, the audiences granted (caller frees). */
+ * when ret_auds is non-NULL, the audiences granted (caller frees). When
+ * false, err (may be NULL) says why a JWT-shaped token was refused, or
+ * stays as it was for a token nothing knows. */
 bool api__authenticate_token(api_server_t *srv, const char *token, const api_audiences_t *want,
-                             api_user_t *user, cJSON **ret_auds);
+                             api_user_t *user, cJSON **ret_auds, char *err, size_t errlen);
 /* user.Info as JSON (username, uid, groups, extra), review.c. */
 cJSON *api__user_info(const api_user_t *u);
 /* POST tokenreviews: answer the TokenReview obj (owned). */

@@ -20,6 +20,7 @@
 #include "tls/jwt.h"
 #include "util/alloc.h"
 #include "util/base64.h"
+#include "util/errbuf.h"
 
 #define LEEWAY 60 /* seconds of clock skew allowed, as upstream's validator */
 /* Tokens whose signature was verified, by SHA-256: an ECDSA verify costs
@@ -352,18 +353,18 @@ static bool has_string(const cJSON *v, char *const *set, size_t n) {
 }
 
 /* exp, nbf and iat against now with the leeway; exp is required when
- * need_exp. */
-static bool times_ok(const cJSON *claims, bool need_exp, time_t now) {
+ * need_exp. NULL when good, else upstream's reason. */
+static const char *times_bad(const cJSON *claims, bool need_exp, time_t now) {
   const cJSON *exp = cJSON_GetObjectItemCaseSensitive(claims, "exp");
   const cJSON *nbf = cJSON_GetObjectItemCaseSensitive(claims, "nbf");
   const cJSON *iat = cJSON_GetObjectItemCaseSensitive(claims, "iat");
   if (exp ? !cJSON_IsNumber(exp) || exp->valuedouble + LEEWAY < (double)now : need_exp)
-    return false;
+    return exp ? "service account token has expired" : "service account token has no expiry";
   if (nbf && (!cJSON_IsNumber(nbf) || nbf->valuedouble > (double)now + LEEWAY))
-    return false;
+    return "service account token is not valid yet";
   if (iat && (!cJSON_IsNumber(iat) || iat->valuedouble > (double)now + LEEWAY))
-    return false;
-  return true;
+    return "service account token was issued in the future";
+  return NULL;
 }
 
 /* A bound object (pod, secret, node; ns NULL for a node) must still exist
@@ -394,34 +395,53 @@ static void sa_user(api_user_t *user, const char *ns, const char *name, const ch
 }
 
 /* The ServiceAccount ns/name with this uid exists (and has not been
- * deleting for longer than the leeway). */
+ * deleting for longer than the leeway); else false with upstream's reason. */
 static bool sa_alive(api_server_t *srv, const char *ns, const char *name, const char *uid,
-                     time_t now) {
-  cJSON *ref = ref_obj(name, uid ? uid : "");
-  bool ok = uid && uid[0] && bound_alive(srv, "serviceaccounts", ns, ref, now);
-  cJSON_Delete(ref);
+                     time_t now, char *err, size_t errlen) {
+  cJSON *sa = load_core(srv, "serviceaccounts", ns, name);
+  const char *have = obj_str(sa, "metadata.uid");
+  const char *del = obj_str(sa, "metadata.deletionTimestamp");
+  bool ok = false;
+  if (!sa)
+    errbuf_set(err, errlen, "serviceaccounts \"%s\" not found", name);
+  else if (del && obj_time_parse(del) < now - LEEWAY)
+    errbuf_set(err, errlen, "service account %s/%s has been deleted", ns, name);
+  else if (!have || !uid || strcmp(have, uid))
+    errbuf_set(err, errlen, "service account UID (%s) does not match claim (%s)",
+               have ? have : "", uid ? uid : "");
+  else
+    ok = true;
+  cJSON_Delete(sa);
   return ok;
 }
 
-static int bound_token(api_server_t *srv, const cJSON *claims, api_user_t *user, time_t now) {
-  if (!times_ok(claims, true, now))
+static int bound_token(api_server_t *srv, const cJSON *claims, api_user_t *user, time_t now,
+                       char *err, size_t errlen) {
+  const char *bad = times_bad(claims, true, now);
+  if (bad) {
+    errbuf_set(err, errlen, "%s", bad);
     return -1;
+  }
   const cJSON *k8s = cJSON_GetObjectItemCaseSensitive(claims, "kubernetes.io");
   const char *ns = obj_str(k8s, "namespace");
   const char *name = obj_str(k8s, "serviceaccount.name");
   const char *uid = obj_str(k8s, "serviceaccount.uid");
   const cJSON *pod = obj_get(k8s, "pod"), *secret = obj_get(k8s, "secret");
   const cJSON *node = obj_get(k8s, "node");
-  if (!ns || !name || !sa_alive(srv, ns, name, uid, now))
+  if (!ns || !name) {
+    errbuf_set(err, errlen, "service account token has no kubernetes.io claims");
     return -1;
-  if (pod && !bound_alive(srv, "pods", ns, pod, now))
-    return -1;
-  if (secret && !bound_alive(srv, "secrets", ns, secret, now))
+  }
+  if (!sa_alive(srv, ns, name, uid, now, err, errlen))
     return -1;
   /* The node of a pod-bound token is information; a node-bound token
    * lives as long as its Node. */
-  if (node && !pod && !bound_alive(srv, "nodes", NULL, node, now))
+  if ((pod && !bound_alive(srv, "pods", ns, pod, now)) ||
+      (secret && !bound_alive(srv, "secrets", ns, secret, now)) ||
+      (node && !pod && !bound_alive(srv, "nodes", NULL, node, now))) {
+    errbuf_set(err, errlen, "service account token has been invalidated");
     return -1;
+  }
   sa_user(user, ns, name, uid);
   if (pod) {
     api__user_add_extra(user, "authentication.kubernetes.io/pod-name", obj_str(pod, "name"));
@@ -445,7 +465,7 @@ static int bound_token(api_server_t *srv, const cJSON *claims, api_user_t *user,
 /* A legacy token is good while its Secret exists and still holds exactly
  * this token, and the ServiceAccount it names is the same one. */
 static int legacy_token(api_server_t *srv, const char *token, const cJSON *claims,
-                        api_user_t *user) {
+                        api_user_t *user, char *err, size_t errlen) {
   const cJSON *c;
   const char *vns = NULL, *secret = NULL, *name = NULL, *uid = NULL;
   cJSON_ArrayForEach(c, claims) {
@@ -460,8 +480,11 @@ static int legacy_token(api_server_t *srv, const char *token, const cJSON *claim
     else if (!strcmp(c->string, API_SATOKEN_LEGACY_CLAIM "service-account.uid"))
       uid = c->valuestring;
   }
-  if (!vns || !secret || !name || !uid || !times_ok(claims, false, time(NULL)))
+  const char *bad = times_bad(claims, false, time(NULL));
+  if (!vns || !secret || !name || !uid || bad) {
+    errbuf_set(err, errlen, "%s", bad ? bad : "legacy service account token lacks its claims");
     return -1;
+  }
   cJSON *s = load_core(srv, "secrets", vns, secret);
   const char *stored = obj_str(s, "data.token");
   bool ok = false;
@@ -473,7 +496,12 @@ static int legacy_token(api_server_t *srv, const char *token, const cJSON *claim
     free(raw);
   }
   cJSON_Delete(s);
-  if (!ok || !sa_alive(srv, vns, name, uid, time(NULL)))
+  if (!ok) {
+    errbuf_set(err, errlen, "token has been invalidated (its Secret %s/%s is gone or holds "
+                            "another token)", vns, secret);
+    return -1;
+  }
+  if (!sa_alive(srv, vns, name, uid, time(NULL), err, errlen))
     return -1;
   sa_user(user, vns, name, uid);
   return 1;
@@ -481,7 +509,8 @@ static int legacy_token(api_server_t *srv, const char *token, const cJSON *claim
 
 /* The claims of a token with a good signature (borrowed from the cache
  * until the next call), or NULL. */
-static const cJSON *verified_claims(api_server_t *srv, const char *token) {
+static const cJSON *verified_claims(api_server_t *srv, const char *token, char *err,
+                                    size_t errlen) {
   struct api_sa_verified *v = srv->sa_verified;
   char sum[65];
   tls_sha256_hex(token, strlen(token), sum);
@@ -489,7 +518,7 @@ static const cJSON *verified_claims(api_server_t *srv, const char *token) {
     if (v->e[i].claims && !strcmp(v->e[i].sum, sum))
       return v->e[i].claims;
   cJSON *claims = NULL;
-  if (tls_jwt_verify(srv->sa_key, token, &claims, NULL, 0) < 0)
+  if (tls_jwt_verify(srv->sa_key, token, &claims, err, errlen) < 0)
     return NULL;
   unsigned i = v->next++ % VERIFIED_MAX;
   cJSON_Delete(v->e[i].claims);
@@ -513,11 +542,35 @@ cJSON *api__audiences_granted(api_server_t *srv, const cJSON *token_auds,
   return out;
 }
 
+/* Go's %q of a []string, ["a" "b"], of the strings in v (a string or an
+ * array), or when v is NULL of set. */
+static void quote_list(const cJSON *v, char *const *set, size_t n, char *out, size_t outlen) {
+  buf_t b;
+  buf_init(&b, outlen);
+  buf_append_str(&b, "[");
+  size_t k = 0;
+  if (cJSON_IsString(v)) {
+    buf_printf(&b, "\"%s\"", v->valuestring);
+  } else if (v) {
+    const cJSON *arr = v, *e;
+    cJSON_ArrayForEach(e, arr) {
+      if (cJSON_IsString(e))
+        buf_printf(&b, "%s\"%s\"", k++ ? " " : "", e->valuestring);
+    }
+  } else {
+    for (size_t j = 0; j < n; j++)
+      buf_printf(&b, "%s\"%s\"", j ? " " : "", set[j]);
+  }
+  buf_append_str(&b, "]");
+  snprintf(out, outlen, "%.*s", (int)b.len, b.data ? b.data : "");
+  buf_done(&b);
+}
+
 int api__satoken_authenticate(api_server_t *srv, const char *token, const api_audiences_t *want,
-                              api_user_t *user, cJSON **ret_auds) {
+                              api_user_t *user, cJSON **ret_auds, char *err, size_t errlen) {
   if (!srv->sa_key || !tls_jwt_looks_like(token))
     return 0;
-  const cJSON *claims = verified_claims(srv, token);
+  const cJSON *claims = verified_claims(srv, token, err, errlen);
   if (!claims)
     return -1;
   /* The audiences both the token and the caller accept; a token without
@@ -527,13 +580,23 @@ int api__satoken_authenticate(api_server_t *srv, const char *token, const api_au
   api_user_t u;
   memset(&u, 0, sizeof(u));
   const char *iss = obj_str(claims, "iss");
-  if (cJSON_GetArraySize(auds) == 0)
-    r = -1;
-  else if (iss && !strcmp(iss, API_SATOKEN_LEGACY_ISSUER))
-    r = legacy_token(srv, token, claims, &u);
-  else if (iss && has_string(cJSON_GetObjectItemCaseSensitive(claims, "iss"), srv->sa_issuers,
-                             srv->n_sa_issuers))
-    r = bound_token(srv, claims, &u, time(NULL));
+  if (cJSON_GetArraySize(auds) == 0) {
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(claims, "aud");
+    char have[256], target[256];
+    quote_list(cJSON_IsString(ta) || cJSON_GetArraySize(ta) > 0 ? ta : NULL, srv->api_audiences,
+               srv->n_api_audiences, have, sizeof(have));
+    quote_list(NULL, want ? want->v : srv->api_audiences,
+               want ? want->n : srv->n_api_audiences, target, sizeof(target));
+    errbuf_set(err, errlen, "token audiences %s is invalid for the target audiences %s", have,
+               target);
+  } else if (iss && !strcmp(iss, API_SATOKEN_LEGACY_ISSUER)) {
+    r = legacy_token(srv, token, claims, &u, err, errlen);
+  } else if (iss && has_string(cJSON_GetObjectItemCaseSensitive(claims, "iss"), srv->sa_issuers,
+                               srv->n_sa_issuers)) {
+    r = bound_token(srv, claims, &u, time(NULL), err, errlen);
+  } else {
+    errbuf_set(err, errlen, "token issuer \"%s\" is not accepted", iss ? iss : "");
+  }
   if (r > 0) {
     *user = u;
     if (ret_auds) {
@@ -579,7 +642,9 @@ void api__satoken_review(api_call_t *call, cJSON *obj) {
   api_audiences_t want = {.v = v, .n = k};
   api_user_t u;
   cJSON *granted = NULL;
-  bool ok = api__authenticate_token(call->srv, token, k ? &want : NULL, &u, &granted);
+  char why[512] = "";
+  bool ok = api__authenticate_token(call->srv, token, k ? &want : NULL, &u, &granted, why,
+                                    sizeof(why));
   free(v);
   cJSON *status = cJSON_CreateObject();
   if (ok) {
@@ -589,6 +654,8 @@ void api__satoken_review(api_call_t *call, cJSON *obj) {
     api__user_done(&u);
   } else {
     cJSON_AddObjectToObject(status, "user");
+    if (why[0])
+      cJSON_AddStringToObject(status, "error", why);
   }
   obj_set(obj, "status", status);
   api__respond_obj(call->req, 201, obj);

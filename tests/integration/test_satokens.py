@@ -97,6 +97,17 @@ def sign(header, claims):
     return si + "." + b64e(ints[0].to_bytes(32, "big") + ints[1].to_bytes(32, "big"))
 
 
+def review(token_, auds=None):
+    spec = {"token": token_}
+    if auds is not None:
+        spec["audiences"] = auds
+    st, _, b = srv.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                           body=json.dumps({"apiVersion": "authentication.k8s.io/v1",
+                                            "kind": "TokenReview", "spec": spec}),
+                           headers={"Content-Type": "application/json"})
+    return st, json.loads(b)
+
+
 def wait(cond, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -180,6 +191,9 @@ k.fails("create token other --bound-object-kind Pod --bound-object-name p",
 k.ok("delete pod p --wait=true", out='pod "p" deleted')
 st, _ = whoami_http(tp)
 t.ok(st == 401, "the pod-bound token is refused once the pod is deleted (401)", st)
+st, rv = review(tp)
+t.ok(rv.get("status", {}).get("error") == "service account token has been invalidated",
+     "TokenReview says why: service account token has been invalidated", rv)
 
 # ---- bound to a secret
 k.ok("create secret generic s --from-literal=a=b", out="secret/s created")
@@ -244,17 +258,6 @@ t.ok(st == 400 and obj.get("message") == "cannot bind token to object of type /v
      "binding to a ConfigMap: 400 with upstream's message", (st, obj))
 
 # ---- TokenReview (as the admin): the same authenticator, audiences negotiated
-def review(token_, auds=None):
-    spec = {"token": token_}
-    if auds is not None:
-        spec["audiences"] = auds
-    st, _, b = srv.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
-                           body=json.dumps({"apiVersion": "authentication.k8s.io/v1",
-                                            "kind": "TokenReview", "spec": spec}),
-                           headers={"Content-Type": "application/json"})
-    return st, json.loads(b)
-
-
 st, rv = review(tok)
 rs = rv.get("status", {})
 t.ok(st == 201 and rv.get("kind") == "TokenReview" and rs.get("authenticated") is True
@@ -269,11 +272,18 @@ t.ok(st == 201 and rv["status"].get("authenticated") is True
      and rv["status"].get("audiences") == ["foo"],
      "TokenReview for audiences [foo, bar] of a foo token: authenticated for [foo]", (st, rv))
 st, rv = review(tok, ["foo"])
-t.ok(st == 201 and not rv["status"].get("authenticated") and "audiences" not in rv["status"],
-     "TokenReview for [foo] of an issuer-audience token: not authenticated", (st, rv))
+t.ok(st == 201 and not rv["status"].get("authenticated") and "audiences" not in rv["status"]
+     and rv["status"].get("error") == 'token audiences ["%s"] is invalid for the target '
+     'audiences ["foo"]' % ISSUER,
+     "TokenReview for [foo] of an issuer-audience token: refused with upstream's reason",
+     (st, rv))
 st, rv = review(tok[:-4] + "AAAA")
-t.ok(st == 201 and not rv["status"].get("authenticated") and rv["status"].get("user") == {},
-     "TokenReview of a bad token: not authenticated, empty user", (st, rv))
+t.ok(st == 201 and not rv["status"].get("authenticated") and rv["status"].get("user") == {}
+     and rv["status"].get("error") == "invalid signature",
+     "TokenReview of a bad signature: not authenticated, empty user, the reason", (st, rv))
+st, rv = review("no-such-token")
+t.ok(st == 201 and not rv["status"].get("authenticated") and "error" not in rv["status"],
+     "TokenReview of a token nothing knows: not authenticated, no error", (st, rv))
 st, rv = review("")
 t.ok(st == 400 and rv.get("message") == "token is required for TokenReview in "
      "authentication.k8s.io/__internal", "TokenReview without a token: 400", (st, rv))
@@ -335,6 +345,9 @@ t.ok(st == 201, "control: a token signed here with service.key is accepted", st)
 expired = sign(hdr, dict(base, iat=now - 4000, nbf=now - 4000, exp=now - 400))
 st, _ = whoami_http(expired)
 t.ok(st == 401, "the same token expired 400 s ago is refused (401)", st)
+st, rv = review(expired)
+t.ok(rv.get("status", {}).get("error") == "service account token has expired",
+     "TokenReview says why: service account token has expired", rv)
 skew = sign(hdr, dict(base, iat=now - 4000, nbf=now - 4000, exp=now - 30))
 st, _ = whoami_http(skew)
 t.ok(st == 201, "expired 30 s ago: still inside upstream's 60 s leeway", st)
