@@ -292,7 +292,12 @@ void api_server_handle(http_req_t *req, void *data) {
   memset(&call, 0, sizeof(call));
   call.srv = srv;
   call.req = req;
-  if (!api__authenticate(srv, req, &call.user)) {
+  char why[512] = "";
+  if (!api__authenticate(srv, req, &call.user, why, sizeof(why))) {
+    /* The client hears only "Unauthorized"; the reason is for the operator
+     * (kube-apiserver logs it too, at a verbose level). */
+    if (why[0])
+      log_debug("api", "bearer token refused: %s", why);
     api_status_init(&st, 401, "Unauthorized", "Unauthorized");
     api__respond_status(req, &st);
     return;

@@ -214,7 +214,8 @@ bool api__authenticate_token(api_server_t *srv, const char *tok, const api_audie
   return true;
 }
 
-bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
+bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, char *err,
+                       size_t errlen) {
   memset(user, 0, sizeof(*user));
   const char *cn = http_req_client_cn(req);
   if (cn && cn[0]) {
@@ -229,7 +230,7 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user) {
     const char *tok = auth + 7;
     while (*tok == ' ')
       tok++;
-    return api__authenticate_token(srv, tok, NULL, user, NULL, NULL, 0);
+    return api__authenticate_token(srv, tok, NULL, user, NULL, err, errlen);
   }
   return false;
 }

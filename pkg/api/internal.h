@@ -129,8 +129,10 @@ int64_t api__param_int(http_req_t *req, const char *name, int64_t dflt);
 int api__tokens_load(api_server_t *srv, const char *path, char *err, size_t errlen);
 void api__tokens_free(api_server_t *srv);
 /* Fill user from the client certificate or bearer token. Returns false for
- * anonymous requests. */
-bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user);
+ * anonymous requests and refused tokens; err (may be NULL) then says why a
+ * JWT-shaped token was refused ("" otherwise). */
+bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, char *err,
+                       size_t errlen);
 void api__user_done(api_user_t *user);
 /* Add an extra key with one value (copied; a full list drops it). */
 void api__user_add_extra(api_user_t *u, const char *key, const char *value);

@@ -501,7 +501,8 @@ t.ok(r.returncode == 0 and "system:serviceaccount:default:default" in r.stdout,
 
 # ---- another issuer and audience
 t.ok(srv.stop_clean(), "server stopped cleanly", srv.log_tail())
-srv = Server(extra_args=["--disable-agent", "--service-account-issuer", "https://k3c.example",
+srv = Server(extra_args=["--disable-agent", "--debug", "--service-account-issuer",
+                         "https://k3c.example",
                          "--service-account-issuer", ISSUER, "--api-audiences", "api,"
                          + ISSUER], data_dir=srv.data_dir, tmp=srv.tmp, port=srv.port).start()
 k.srv = srv
@@ -514,4 +515,7 @@ st_old, _ = whoami_http(tok)
 t.ok(st == 201 and st_old == 201, "tokens of both issuers are accepted", (st, st_old))
 st, _, cfg = api(tn, "/.well-known/openid-configuration")
 t.ok(cfg.get("issuer") == "https://k3c.example", "discovery names the first issuer", cfg)
+st, _ = whoami_http(expired)
+t.ok(st == 401 and "bearer token refused: service account token has expired" in srv.log_text(),
+     "the client hears 401; the --debug log says why", (st, srv.log_tail(5)))
 k.finish()
