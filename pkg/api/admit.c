@@ -574,6 +574,27 @@ void api__keep_system_fields(const api_resource_t *res, cJSON *obj, const cJSON 
     keep_all_but_conditions(obj, old);
     return;
   }
+  if (sub && !strcmp(sub, "finalize")) {
+    /* Namespace finalize: only spec.finalizers comes from the request. */
+    cJSON *fin = cJSON_DetachItemFromObjectCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(obj, "spec"), "finalizers");
+    cJSON *copy = cJSON_Duplicate(old, 1);
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(copy, "spec");
+    if (!spec)
+      spec = cJSON_AddObjectToObject(copy, "spec");
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "finalizers");
+    if (fin)
+      cJSON_AddItemToObject(spec, "finalizers", fin);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj_meta(copy), "resourceVersion");
+    cJSON *rv = cJSON_DetachItemFromObjectCaseSensitive(obj_meta(obj), "resourceVersion");
+    if (rv)
+      cJSON_AddItemToObject(obj_meta(copy), "resourceVersion", rv);
+    cJSON *child = obj->child;
+    obj->child = copy->child;
+    copy->child = child;
+    cJSON_Delete(copy);
+    return;
+  }
   if (res->has_status) {
     const char *replace = sub && !strcmp(sub, "status") ? "spec" : "status";
     /* Main resource: status comes from the old object; status subresource:

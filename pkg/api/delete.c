@@ -1,5 +1,6 @@
 /* Deletion: DeleteOptions (preconditions, propagationPolicy, dryRun),
- * finalizers, namespaces that take their content with them, and
+ * finalizers, namespaces (Terminating until the namespace controller has
+ * removed their content and emptied spec.finalizers), and
  * deletecollection.
  * https://kubernetes.io/docs/concepts/architecture/garbage-collection/ */
 #include <errno.h>
@@ -77,7 +78,6 @@ static int delete_opts(http_req_t *req, delete_opts_t *o, api_status_t *st) {
   return 0;
 }
 
-static void delete_namespace_contents(api_server_t *srv, const char *ns);
 
 static bool protected_namespace(const api_resource_t *res, const char *name) {
   static const char *const keep[] = {"default", "kube-system", "kube-public"};
@@ -289,13 +289,17 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
       if (!status)
         status = cJSON_AddObjectToObject(obj, "status");
       obj_set_str(status, "phase", "Terminating");
-      /* The namespace's content goes first; the namespace record follows
-       * in a later revision (store writes commit in submission order). */
-      delete_namespace_contents(srv, name);
-      if (cJSON_GetArraySize(fin) == 0) {
-        api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT, false);
+      /* The namespace controller deletes the content, then empties
+       * spec.finalizers through /finalize, which removes the record. With
+       * no finalizers at all the record goes now, as upstream. */
+      if (cJSON_GetArraySize(fin) == 0 && cJSON_GetArraySize(obj_get(obj, "spec.finalizers")) == 0) {
+        api__submit(srv, req, res, view, STORE_OP_DELETE, key, obj, kv->mod_rev, 200,
+                    API_REPLY_OBJECT, false);
         return;
       }
+      api__submit(srv, req, res, view, STORE_OP_UPDATE, key, obj, kv->mod_rev, 200,
+                  API_REPLY_OBJECT, false);
+      return;
     }
     api__submit(srv, req, res, view, STORE_OP_UPDATE, key, obj, kv->mod_rev, 202, API_REPLY_OBJECT, false);
     return;
@@ -309,41 +313,6 @@ fail:
     api__respond_status(req, &st);
   else
     api_status_done(&st);
-}
-
-/* Whether an earlier row stores under the same keys (another version). */
-static bool storage_seen(size_t upto, const api_resource_t *res) {
-  for (size_t i = 0; i < upto; i++) {
-    const api_resource_t *r = api_registry_at(i);
-    if (r && !strcmp(r->storage_group, res->storage_group) && !strcmp(r->s->plural, res->s->plural))
-      return true;
-  }
-  return false;
-}
-
-static void delete_namespace_contents(api_server_t *srv, const char *ns) {
-  for (size_t i = 0; i < api_registry_count(); i++) {
-    const api_resource_t *res = api_registry_at(i);
-    if (!res || !res->s->namespaced || storage_seen(i, res))
-      continue;
-    char *prefix = api_resource_key(res, ns, NULL);
-    store_list_opts_t lo = {.prefix = prefix};
-    store_list_t l;
-    if (store_list(srv->store, &lo, &l) == 0) {
-      for (size_t j = 0; j < l.n; j++) {
-        char *key = xstrdup(l.items[j]->key);
-        cJSON *obj = cJSON_ParseWithLength(l.items[j]->value, l.items[j]->len);
-        if (!obj) {
-          free(key);
-          continue;
-        }
-        api__submit(srv, NULL, res, NULL, STORE_OP_DELETE, key, obj, 0, 200, API_REPLY_OBJECT,
-                    false);
-      }
-      store_list_done(&l);
-    }
-    free(prefix);
-  }
 }
 
 void api__delete(api_call_t *call) {

@@ -12,6 +12,7 @@
 #include "api/admission.h"
 #include "api/crd.h"
 #include "api/internal.h"
+#include "api/kinds.h"
 #include "api/managed.h"
 #include "api/object.h"
 #include "json/patch.h"
@@ -22,7 +23,8 @@
 #include "util/offload.h"
 #include "yaml/decode.h"
 
-static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st) {
+static bool namespace_usable(api_server_t *srv, const char *ns, const api_resource_t *res,
+                             const char *name, api_status_t *st) {
   const api_resource_t *nsres = api_registry_find_kind("", "Namespace");
   char *key = api_resource_key(nsres, NULL, ns);
   store_kv_t *kv = NULL;
@@ -35,10 +37,15 @@ static bool namespace_usable(api_server_t *srv, const char *ns, api_status_t *st
   bool terminating = strstr(kv->value, "\"deletionTimestamp\"") != NULL;
   store_kv_unref(kv);
   if (terminating) {
+    /* upstream's NamespaceLifecycle: admission.NewForbidden with the cause */
     api_status_init(st, 403, "Forbidden",
-                    "unable to create new content in namespace %s because it is being terminated",
+                    "%s%s%s \"%s\" is forbidden: unable to create new content in namespace %s "
+                    "because it is being terminated",
+                    res->s->plural, res->s->group[0] ? "." : "", res->s->group, name ? name : "",
                     ns);
-    api_status_set_details(st, "", "namespaces", ns);
+    api_status_set_details(st, res->s->group, res->s->plural, name ? name : "");
+    api__cause(st, "NamespaceTerminating", "metadata.namespace",
+               "namespace %s is being terminated", ns);
     return false;
   }
   return true;
@@ -80,7 +87,7 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     }
     ns = xstrdup(url_ns && url_ns[0] ? url_ns : obj_ns && obj_ns[0] ? obj_ns : "default");
     obj_set_str(meta, "namespace", ns);
-    if (!namespace_usable(srv, ns, &st))
+    if (!namespace_usable(srv, ns, res, obj_str(obj, "metadata.name"), &st))
       goto fail;
   } else {
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
@@ -211,9 +218,13 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     api_managed_update(res, obj, old, manager, as_scale ? "scale" : call->ri.subresource);
     offload_relock();
   }
-  /* Removing the last finalizer of an object being deleted deletes it. */
+  /* Removing the last finalizer of an object being deleted deletes it (a
+   * namespace's spec.finalizers count too: the namespace controller empties
+   * them through /finalize once the content is gone). */
   const cJSON *fin = obj_get(obj, "metadata.finalizers");
-  bool finished = obj_get(obj, "metadata.deletionTimestamp") && cJSON_GetArraySize(fin) == 0;
+  bool is_ns = !strcmp(res->s->kind, "Namespace") && !res->s->group[0];
+  bool finished = obj_get(obj, "metadata.deletionTimestamp") && cJSON_GetArraySize(fin) == 0 &&
+                  (!is_ns || cJSON_GetArraySize(obj_get(obj, "spec.finalizers")) == 0);
   offload_unlock();
   bool unchanged = !finished && api__unchanged(obj, old);
   offload_relock();
@@ -591,10 +602,13 @@ void api__rest(api_call_t *call) {
     need = SCHEMA_VERB_DELETE;
   else if (!strcmp(verb, "deletecollection"))
     need = SCHEMA_VERB_DELETECOLLECTION;
-  bool sub_ok = !sub[0] || ((!strcmp(sub, "status") || !strcmp(sub, "scale") ||
-                             !strcmp(sub, "approval")) &&
-                            api_resource_has_subresource(call->res, sub) &&
-                            (need & (SCHEMA_VERB_GET | SCHEMA_VERB_UPDATE | SCHEMA_VERB_PATCH)));
+  bool sub_ok = !sub[0] ||
+                ((!strcmp(sub, "status") || !strcmp(sub, "scale") || !strcmp(sub, "approval")) &&
+                 api_resource_has_subresource(call->res, sub) &&
+                 (need & (SCHEMA_VERB_GET | SCHEMA_VERB_UPDATE | SCHEMA_VERB_PATCH))) ||
+                /* a namespace's spec.finalizers: PUT only, as upstream */
+                (!strcmp(sub, "finalize") && api_resource_has_subresource(call->res, sub) &&
+                 need == SCHEMA_VERB_UPDATE);
   if (sub[0] && !api_resource_has_subresource(call->res, sub)) {
     api_status_not_found(&st, "", "", "");
     snprintf(st.message, sizeof(st.message), "the server could not find the requested resource");

@@ -20,6 +20,7 @@
 #include "controller/replicaset.h"
 #include "controller/statefulset.h"
 #include "controller/resourcequota.h"
+#include "controller/namespace.h"
 #include "controller/serviceaccount.h"
 #include "controller/tokencleaner.h"
 #include "util/alloc.h"
@@ -46,6 +47,7 @@ struct controller_manager {
   client_informer_t *namespaces, *serviceaccounts;
   controller_serviceaccount_t *sa;
   controller_tokencleaner_t *tokens;
+  controller_namespace_t *nsc;
 };
 
 static int informer(client_t *c, const char *group, const char *resource,
@@ -108,7 +110,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
                                         m->endpoints, 0, loop, &m->epslices)) < 0 ||
       (r = controller_quota_new(c, m->quotas, m->pods, m->services, 0, loop, &m->quota)) < 0 ||
       (r = controller_serviceaccount_new(c, m->namespaces, m->serviceaccounts, loop, &m->sa)) < 0 ||
-      (r = controller_tokencleaner_new(c, loop, &m->tokens)) < 0)
+      (r = controller_tokencleaner_new(c, loop, &m->tokens)) < 0 ||
+      (r = controller_namespace_new(c, m->namespaces, loop, &m->nsc)) < 0)
     goto fail;
   /* The collector follows the kinds that own and are owned today. */
   controller_gc_add(m->gc, m->deployments, "apps", "deployments", "Deployment", true, false);
@@ -169,6 +172,7 @@ void controller_manager_set_max_endpoints_per_slice(controller_manager_t *m, int
 void controller_manager_free(controller_manager_t *m) {
   if (!m)
     return;
+  controller_namespace_free(m->nsc);
   controller_tokencleaner_free(m->tokens);
   controller_serviceaccount_free(m->sa);
   controller_disruption_free(m->disruption);
