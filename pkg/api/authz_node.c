@@ -56,17 +56,23 @@ typedef struct {
   bool found;
 } relation_t;
 
-/* Whether a PVC of ns named claim is bound to the PV r->name. */
-static bool claim_bound_to(api_server_t *srv, const char *ns, const char *claim, const char *pv) {
-  const api_resource_t *pvcs = api_registry_find("", "v1", "persistentvolumeclaims");
-  char *key = pvcs ? api_resource_key(pvcs, ns, claim) : NULL;
+/* The stored core/v1 object, parsed (caller frees), or NULL. */
+static cJSON *load(api_server_t *srv, const char *resource, const char *ns, const char *name) {
+  const api_resource_t *res = api_registry_find("", "v1", resource);
+  char *key = res ? api_resource_key(res, ns, name) : NULL;
   store_kv_t *kv = NULL;
   int r = key ? store_get_latest(srv->store, key, &kv) : -ENOENT;
   free(key);
   if (r < 0)
-    return false;
+    return NULL;
   cJSON *o = cJSON_ParseWithLength(kv->value, kv->len);
   store_kv_unref(kv);
+  return o;
+}
+
+/* Whether the PVC ns/claim is bound to the PV pv. */
+static bool claim_bound_to(api_server_t *srv, const char *ns, const char *claim, const char *pv) {
+  cJSON *o = load(srv, "persistentvolumeclaims", ns, claim);
   const char *vol = str(o, "spec.volumeName");
   bool bound = vol && !strcmp(vol, pv);
   cJSON_Delete(o);
@@ -115,15 +121,7 @@ static bool related(api_server_t *srv, const char *node, const char *ns, const c
 /* The stored object's spec.nodeName is node. */
 static bool stored_on_node(api_server_t *srv, const char *resource, const char *ns,
                            const char *name, const char *node) {
-  const api_resource_t *res = api_registry_find("", "v1", resource);
-  char *key = res ? api_resource_key(res, ns, name) : NULL;
-  store_kv_t *kv = NULL;
-  int r = key ? store_get_latest(srv->store, key, &kv) : -ENOENT;
-  free(key);
-  if (r < 0)
-    return false;
-  cJSON *o = cJSON_ParseWithLength(kv->value, kv->len);
-  store_kv_unref(kv);
+  cJSON *o = load(srv, resource, ns, name);
   bool yes = on_node(o, node);
   cJSON_Delete(o);
   return yes;

@@ -81,6 +81,49 @@ def k3c_bin():
     return b
 
 
+def wait_until(cond, timeout=20, step=0.2):
+    """cond() until it is truthy or timeout seconds pass; its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+def join_agent(srv, prefix, data, token=None, extra=(), server=None):
+    """Start `k3c agent --hollow 1` (node <prefix>-0) joining srv with token, its data dir
+    <srv.tmp>/<data>; returns (Popen, log path). The caller ends it."""
+    log = os.path.join(srv.tmp, "agent-%s-%d.log" % (prefix, int(time.time() * 1000)))
+    args = [k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "1", "--hollow-prefix",
+            prefix + "-", "--data-dir", os.path.join(srv.tmp, data),
+            "--server", server or srv.url] + (["--token", token] if token else []) + list(extra)
+    with open(log, "w") as f:
+        p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+    return p, log
+
+
+def node_kubeconfig(srv, agent_dir, path):
+    """A kubeconfig at path with the node credentials a joined agent saved in agent_dir
+    (<data-dir>/agent); returns path."""
+    with open(path, "w") as f:
+        f.write("""apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "%s", certificate-authority: "%s/server-ca.crt"}
+users:
+- name: u
+  user: {client-certificate: "%s/client-kubelet.crt", client-key: "%s/client-kubelet.key"}
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+""" % (srv.url, agent_dir, agent_dir, agent_dir))
+    return path
+
+
 class Server:
     def __init__(self, extra_args=(), data_dir=None, tmp=None, port=None):
         self.tmp = tmp or tempfile.mkdtemp(prefix="k3c-test-")

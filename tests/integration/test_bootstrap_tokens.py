@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from k3ctest import SANITIZER_MARKS, Server, Tap, k3c_bin  # noqa: E402
+from k3ctest import SANITIZER_MARKS, Server, Tap, join_agent, k3c_bin, wait_until  # noqa: E402
 
 t = Tap()
 srv = Server(extra_args=["--disable-agent"]).start()
@@ -49,11 +49,7 @@ def whoami(tok):
 
 
 def agent(name, tok):
-    log = os.path.join(srv.tmp, "agent-%s.log" % name)
-    f = open(log, "w")
-    p = subprocess.Popen([k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "1",
-                          "--hollow-prefix", name + "-", "--data-dir", os.path.join(srv.tmp, name),
-                          "--server", srv.url, "--token", tok], stdout=f, stderr=subprocess.STDOUT)
+    p, log = join_agent(srv, name, name, tok)
     procs.append((p, log))
     return p, log
 
@@ -73,14 +69,9 @@ def wait_exit(p, timeout=30):
 
 
 def node_ready(name, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = srv.kubectl("get", "node", name, "-o",
-                        "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
-        if r.returncode == 0 and r.stdout.strip() == "True":
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_until(lambda: srv.kubectl("get", "node", name, "-o", "jsonpath={.status.conditions"
+                                          "[?(@.type=='Ready')].status}").stdout.strip() == "True",
+                      timeout)
 
 
 # ---- generate, and refusals before anything is sent ----

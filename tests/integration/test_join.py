@@ -20,7 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from k3ctest import SANITIZER_MARKS, Server, Tap, free_port, k3c_bin  # noqa: E402
+from k3ctest import (SANITIZER_MARKS, Server, Tap, free_port, join_agent,  # noqa: E402
+                     k3c_bin, node_kubeconfig)
 
 t = Tap()
 srv = Server(extra_args=["--disable-agent"]).start()
@@ -32,12 +33,7 @@ procs = []
 
 def agent(name, data, tok=None, extra=(), server=None):
     """Start `k3c agent --hollow 1` (node <name>-0); returns (proc, log path)."""
-    log = os.path.join(srv.tmp, "agent-%s-%d.log" % (name, int(time.time() * 1000)))
-    args = [k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "1", "--hollow-prefix",
-            name + "-", "--data-dir", os.path.join(srv.tmp, data),
-            "--server", server or srv.url] + (["--token", tok] if tok else []) + list(extra)
-    f = open(log, "w")
-    p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+    p, log = join_agent(srv, name, data, tok, extra, server)
     procs.append(p)
     return p, log
 
@@ -151,21 +147,7 @@ t.ok("no CA hash" in text(log), "with a warning that the CA is not pinned", text
 stop(p)
 
 # ---- the node's own certificate ----
-kc = os.path.join(srv.tmp, "node-kubeconfig")
-with open(kc, "w") as f:
-    f.write("""apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "%s", certificate-authority: "%s/server-ca.crt"}
-users:
-- name: u
-  user: {client-certificate: "%s/client-kubelet.crt", client-key: "%s/client-kubelet.key"}
-contexts:
-- name: x
-  context: {cluster: c, user: u}
-current-context: x
-""" % (srv.url, adir, adir, adir))
+kc = node_kubeconfig(srv, adir, os.path.join(srv.tmp, "node-kubeconfig"))
 
 
 def nk(*args):

@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from k3ctest import Server, Tap  # noqa: E402
+from k3ctest import Server, Tap, wait_until  # noqa: E402
 from kube import Kube  # noqa: E402
 
 t = Tap()
@@ -22,16 +22,6 @@ k = Kube(t, srv)
 def get(args):
     r = k.run(args + ["-o", "json"])
     return json.loads(r.stdout) if r.returncode == 0 else None
-
-
-def wait(cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    return cond()
 
 
 def conds(ns):
@@ -68,7 +58,7 @@ k.ok("delete namespace held --wait=false", out='namespace "held" deleted')
 ns = get(["get", "namespace", "held"])
 t.ok(ns and ns["status"]["phase"] == "Terminating" and ns["metadata"].get("deletionTimestamp"),
      "the namespace is Terminating with a deletionTimestamp", json.dumps(ns)[:400])
-c = wait(lambda: (lambda c: c if "NamespaceContentRemaining" in c else None)(conds("held")))
+c = wait_until(lambda: (lambda c: c if "NamespaceContentRemaining" in c else None)(conds("held")))
 t.ok(c and c["NamespaceContentRemaining"]["status"] == "True" and
      c["NamespaceContentRemaining"]["reason"] == "SomeResourcesRemain" and
      "configmaps. has 1 resource instances" in c["NamespaceContentRemaining"]["message"],
@@ -95,7 +85,7 @@ t.ok(st == 403 and b.get("reason") == "Forbidden" and
      "the API's 403 carries the NamespaceTerminating cause", (st, body[:400]))
 k.ok(["patch", "configmap", "keeper", "-n", "held", "--type=merge", "-p",
       '{"metadata":{"finalizers":null}}'], out="configmap/keeper patched")
-t.ok(wait(lambda: k.run("get namespace held").returncode != 0),
+t.ok(wait_until(lambda: k.run("get namespace held").returncode != 0),
      "with the finalizer gone the namespace goes")
 
 # ---- /finalize ----
@@ -112,7 +102,7 @@ r = k.run(["replace", "--raw", "/api/v1/namespaces/stuck/finalize", "-f",
                                            "metadata": {"name": "stuck"},
                                            "spec": {"finalizers": []}}))])
 t.ok(r.returncode == 0, "kubectl replace --raw .../finalize with no finalizers", r.stderr)
-t.ok(wait(lambda: k.run("get namespace stuck").returncode != 0, timeout=5),
+t.ok(wait_until(lambda: k.run("get namespace stuck").returncode != 0, timeout=5),
      "the namespace is gone at once, as upstream")
 st, _, _ = srv.request("PATCH", "/api/v1/namespaces/default/finalize", body="{}",
                        headers={"Content-Type": "application/merge-patch+json"})

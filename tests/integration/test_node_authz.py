@@ -14,7 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from k3ctest import SANITIZER_MARKS, Server, Tap, k3c_bin  # noqa: E402
+from k3ctest import (SANITIZER_MARKS, Server, Tap, join_agent, node_kubeconfig,  # noqa: E402
+                     wait_until)
 
 t = Tap()
 srv = Server(extra_args=["--disable-agent"]).start()
@@ -23,43 +24,15 @@ procs = []
 
 
 def agent(prefix):
-    log = os.path.join(srv.tmp, "agent-%s.log" % prefix)
-    p = subprocess.Popen([k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "1",
-                          "--hollow-prefix", prefix + "-", "--data-dir", os.path.join(srv.tmp, prefix),
-                          "--server", srv.url, "--token", token],
-                         stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    p, log = join_agent(srv, prefix, prefix, token)
     procs.append((p, log))
     return os.path.join(srv.tmp, prefix, "agent")
 
 
-def kubeconfig(adir, name):
-    kc = os.path.join(srv.tmp, name + ".kubeconfig")
-    with open(kc, "w") as f:
-        f.write("""apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "%s", certificate-authority: "%s/server-ca.crt"}
-users:
-- name: u
-  user: {client-certificate: "%s/client-kubelet.crt", client-key: "%s/client-kubelet.key"}
-contexts:
-- name: x
-  context: {cluster: c, user: u}
-current-context: x
-""" % (srv.url, adir, adir, adir))
-    return kc
-
-
 def wait_ready(name, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = srv.kubectl("get", "node", name, "-o",
-                        "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
-        if r.stdout.strip() == "True":
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_until(lambda: srv.kubectl("get", "node", name, "-o", "jsonpath={.status.conditions"
+                                          "[?(@.type=='Ready')].status}").stdout.strip() == "True",
+                      timeout)
 
 
 def apply(obj):
@@ -72,7 +45,8 @@ def apply(obj):
 adir_a, adir_b = agent("na"), agent("nb")
 t.ok(wait_ready("na-0") and wait_ready("nb-0"), "two hollow agents joined: na-0 and nb-0 Ready",
      "\n".join(open(l).read()[-400:] for _, l in procs))
-ka, kb = kubeconfig(adir_a, "na"), kubeconfig(adir_b, "nb")
+ka = node_kubeconfig(srv, adir_a, os.path.join(srv.tmp, "na.kubeconfig"))
+kb = node_kubeconfig(srv, adir_b, os.path.join(srv.tmp, "nb.kubeconfig"))
 
 
 def as_node(kc, *args, stdin=None):
