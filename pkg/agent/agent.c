@@ -31,6 +31,7 @@
 #include "client/kubeconfig.h"
 #include "cri/cri.h"
 #include "json/util.h"
+#include "net/overlay.h"
 #include "tls/cert.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
@@ -62,6 +63,7 @@ struct agent {
   bool stopping;           /* agent_free runs */
   char runtime_version[128];
   client_informer_t *self; /* this Node, for the pod subnet the server assigns */
+  net_overlay_t *overlay;  /* flannel.1 and the other nodes' pod subnets; NULL: none */
   char subnet[64];         /* the pod subnet the CNI config has, "" before */
   ev_tstamp started;
   char network_message[256];
@@ -482,6 +484,12 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   }
   a->node_name = xstrdup(cfg->node_name && cfg->node_name[0] ? cfg->node_name : a->host.hostname);
   a->node_ip = xstrdup(cfg->node_ip.n ? cfg->node_ip.v[0] : a->host.node_ip);
+  const char *backend = cfg->flannel_backend ? cfg->flannel_backend : "vxlan";
+  if (strcmp(backend, "vxlan") && strcmp(backend, "none")) {
+    snprintf(err, errlen, "--flannel-backend %s: k3c has the backends vxlan and none", backend);
+    r = -EINVAL;
+    goto fail;
+  }
 
   /* The pod network (containerd reads it on every sandbox). */
   /* The pod network's config is written once the server has given the
@@ -558,6 +566,16 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   client_informer_handlers_t nh = {self_added, self_updated, NULL};
   client_informer_add_handlers(a->self, &nh, a);
   client_informer_start(a->self);
+  if (strcmp(backend, "none")) {
+    net_overlay_opts_t oo = {.node_name = a->node_name, .node_ip = a->node_ip,
+                             .iface = cfg->flannel_iface};
+    char oerr[256];
+    if ((r = net_overlay_new(loop, c, &oo, &a->overlay, oerr, sizeof(oerr))) < 0) {
+      snprintf(err, errlen, "the pod network overlay (--flannel-backend=none turns it off): %s",
+               oerr);
+      goto fail;
+    }
+  }
   a->started = ev_now(loop);
   update_ready(a);
   pressure(a);
@@ -586,6 +604,7 @@ void agent_free(agent_t *a) {
   agent_kubelet_free(a->kubelet);
   agent_workers_free(a->jobs);
   client_informer_free(a->self);
+  net_overlay_free(a->overlay);
   agent_node_free(a->node);
   agent_containerd_stop(a->ctrd, 10);
   free(a->kubelet_version);

@@ -52,6 +52,11 @@ static const opt_t opts[] = {
      "resources held back for the operating system, same form as kube-reserved", 0, 0},
     {"kubelet-port", 0, NULL, T_INT, OFF(kubelet_port), "10250", SRV | AGT,
      "HTTPS port of the kubelet API (logs); 0 disables it", 0, 65535},
+    {"flannel-backend", 0, NULL, T_STRING, OFF(flannel_backend), "vxlan", SRV | AGT,
+     "pod network between nodes: vxlan (the flannel.1 overlay) or none (bring your own CNI)",
+     0, 0},
+    {"flannel-iface", 0, NULL, T_STRING, OFF(flannel_iface), NULL, SRV | AGT,
+     "interface whose IPv4 address carries the overlay (default: the node IP's)", 0, 0},
     {"private-registry", 0, NULL, T_STRING, OFF(private_registry), "/etc/k3c/registries.yaml",
      SRV | AGT, "registry mirrors and credentials for containerd, k3s's registries.yaml format "
      "(used when the file exists)", 0, 0},

@@ -39,6 +39,8 @@ typedef struct {
   char *private_registry;    /* registries.yaml; used only when it exists */
   char *token;
   char *token_file;
+  char *flannel_backend;     /* "vxlan" (the overlay, pkg/net/overlay.h) or "none" */
+  char *flannel_iface;       /* the overlay's interface; NULL: the node IP's */
   /* server */
   char *bind_address;
   int https_listen_port;

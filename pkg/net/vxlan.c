@@ -336,6 +336,22 @@ int net_vxlan_peer_del(nl_sock_t *s, int ifindex, const net_vxlan_peer_t *p, cha
   return neigh(s, RTM_DELNEIGH, AF_INET, ifindex, p->vtep_ip, NULL, what, err, errlen);
 }
 
+int net_vxlan_neigh_del(nl_sock_t *s, int ifindex, struct in_addr ip, char *err, size_t errlen) {
+  char what[80], a[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &ip, a, sizeof a);
+  snprintf(what, sizeof what, "removing neighbour %s", a);
+  return neigh(s, RTM_DELNEIGH, AF_INET, ifindex, ip, NULL, what, err, errlen);
+}
+
+int net_vxlan_fdb_del(nl_sock_t *s, int ifindex, const uint8_t mac[6], struct in_addr dst,
+                      char *err, size_t errlen) {
+  char what[80], a[INET_ADDRSTRLEN], m[18];
+  inet_ntop(AF_INET, &dst, a, sizeof a);
+  net_vxlan_mac_format(mac, m, sizeof m);
+  snprintf(what, sizeof what, "removing FDB entry %s dst %s", m, a);
+  return neigh(s, RTM_DELNEIGH, AF_BRIDGE, ifindex, dst, mac, what, err, errlen);
+}
+
 /* ---- reading back ---- */
 
 typedef struct {

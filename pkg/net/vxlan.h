@@ -87,6 +87,11 @@ int net_vxlan_peer_add(nl_sock_t *s, int ifindex, const net_vxlan_peer_t *p, cha
 int net_vxlan_peer_del(nl_sock_t *s, int ifindex, const net_vxlan_peer_t *p, char *err,
                        size_t errlen);
 
+/* Single entries, for removing leftovers found by net_vxlan_walk. */
+int net_vxlan_neigh_del(nl_sock_t *s, int ifindex, struct in_addr ip, char *err, size_t errlen);
+int net_vxlan_fdb_del(nl_sock_t *s, int ifindex, const uint8_t mac[6], struct in_addr dst,
+                      char *err, size_t errlen);
+
 /* What is programmed on ifindex, for cleaning up after a restart and for
  * tests: each callback runs once per entry; return 0 to go on. */
 typedef struct {

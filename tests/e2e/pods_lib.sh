@@ -19,6 +19,7 @@ PODS_AGENT_PID=
 pods__agent_dirs=
 PODS_BRIDGE=${PODS_BRIDGE:-cni0}
 pods__bridge_existed=1
+pods__vxlan_existed=1
 pods__netns_before=
 
 # now_us: wall clock in microseconds.
@@ -57,9 +58,10 @@ pods_init() {
 }
 
 # pods_snapshot: what exists before the run, so cleanup removes only new
-# things: the CNI bridge and the network namespaces.
+# things: the CNI bridge, the overlay's flannel.1 and the network namespaces.
 pods_snapshot() {
   ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
+  ip link show flannel.1 >/dev/null 2>&1 && pods__vxlan_existed=1 || pods__vxlan_existed=0
   pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
 }
 
@@ -262,6 +264,8 @@ pods_cleanup() {
   # the bridge if this run made it and nothing else is attached to it
   [ "$pods__bridge_existed" = 0 ] && [ -z "$(ip -o link show master "$PODS_BRIDGE" 2>/dev/null)" ] &&
     ip link delete "$PODS_BRIDGE" 2>/dev/null
+  # the overlay's device if this run's agent made it
+  [ "$pods__vxlan_existed" = 0 ] && ip link delete flannel.1 2>/dev/null
   for c in $(pods_cgroup_roots); do
     find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
