@@ -47,6 +47,7 @@ struct net_overlay {
   nl_sock_t *nl;
   int ifindex;             /* flannel.1 */
   char addr_cidr[32];      /* the podCIDR flannel.1 has its address from, "" before */
+  char logged_cidr[32];    /* the one last logged */
   client_informer_t *nodes;
   client_req_t *patch_req;
   peer_t *peers;           /* programmed now */
@@ -181,6 +182,9 @@ static int own_address(net_overlay_t *ov, const cJSON *self, char *err, size_t e
   if ((r = net_vxlan_set_addr(ov->nl, ov->ifindex, net, err, errlen)) < 0)
     return r;
   snprintf(ov->addr_cidr, sizeof ov->addr_cidr, "%s", cidr->valuestring);
+  if (!strcmp(ov->logged_cidr, ov->addr_cidr))
+    return 0;
+  snprintf(ov->logged_cidr, sizeof ov->logged_cidr, "%s", ov->addr_cidr);
   char a[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &net, a, sizeof a);
   log_info("overlay", "%s: address %s/32 (pod subnet %s)", NET_OVERLAY_DEVICE, a, ov->addr_cidr);
