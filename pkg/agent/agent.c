@@ -331,7 +331,8 @@ static void write_cni(agent_t *a, const char *pod_cidr) {
     return;
   snprintf(dir, sizeof(dir), "%s/etc/cni/net.d", a->dir);
   snprintf(ipam, sizeof(ipam), "%s/cni/ipam", a->dir);
-  if (agent_cni_write(dir, BRIDGE, sub, ipam, err, sizeof(err)) < 0) {
+  int mtu = a->overlay ? net_overlay_mtu(a->overlay) : 0;
+  if (agent_cni_write(dir, BRIDGE, sub, ipam, mtu, err, sizeof(err)) < 0) {
     log_error("agent", "pod network config: %s", err);
     return;
   }

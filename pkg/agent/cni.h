@@ -16,7 +16,9 @@ int agent_cni_subnet(const char *pod_cidr, const char *cluster_cidr, char *ret, 
                      char *err, size_t errlen);
 
 /* Write <conf_dir>/10-k3c.conflist (atomically) for a bridge named bridge
- * with subnet; host-local keeps its leases under ipam_dir. Returns 0 or a
+ * with subnet; host-local keeps its leases under ipam_dir. mtu: of the
+ * bridge and the pods' interfaces (the overlay's, so that pod packets fit
+ * the VXLAN encapsulation); 0: the plugin's default (1500). Returns 0 or a
  * negative errno with a reason. */
 int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet,
-                    const char *ipam_dir, char *err, size_t errlen);
+                    const char *ipam_dir, int mtu, char *err, size_t errlen);

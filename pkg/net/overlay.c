@@ -46,6 +46,7 @@ struct net_overlay {
   char backend_data[64];   /* {"VNI":1,"VtepMAC":"..."} */
   nl_sock_t *nl;
   int ifindex;             /* flannel.1 */
+  int mtu;                 /* its MTU */
   char addr_cidr[32];      /* the podCIDR flannel.1 has its address from, "" before */
   char logged_cidr[32];    /* the one last logged */
   client_informer_t *nodes;
@@ -530,6 +531,7 @@ int net_overlay_new(struct ev_loop *loop, client_t *c, const net_overlay_opts_t 
   client_informer_start(ov->nodes);
   ev_timer_set(&ov->resync, RESYNC_SECONDS, RESYNC_SECONDS);
   ev_timer_start(loop, &ov->resync);
+  ov->mtu = vo.mtu;
   log_info("overlay", "%s: VNI %d, UDP %d, local %s on %s, MTU %d, VTEP MAC %s",
            NET_OVERLAY_DEVICE, NET_OVERLAY_VNI, NET_OVERLAY_PORT, ov->public_ip, ov->iface,
            vo.mtu, mac);
@@ -562,4 +564,8 @@ const char *net_overlay_public_ip(const net_overlay_t *ov) {
 
 size_t net_overlay_peers(const net_overlay_t *ov) {
   return ov->n_peers;
+}
+
+int net_overlay_mtu(const net_overlay_t *ov) {
+  return ov->mtu;
 }

@@ -52,4 +52,6 @@ void net_overlay_free(net_overlay_t *ov);
 /* For tests and status: the public IP in use ("a.b.c.d") and how many
  * peers are programmed now. */
 const char *net_overlay_public_ip(const net_overlay_t *ov);
+/* flannel.1's MTU: the most a pod's interface may have. */
+int net_overlay_mtu(const net_overlay_t *ov);
 size_t net_overlay_peers(const net_overlay_t *ov);

@@ -147,7 +147,7 @@ spec:
   containers:
   - name: c
     image: $IMAGE
-    command: [sh, -c, 'mkdir -p /www/cgi-bin && echo "hello from ov$i" >/www/index.html && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho \\\$REMOTE_ADDR\n" >/www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 8080 -h /www']
+    command: [sh, -c, 'mkdir -p /www/cgi-bin && echo "hello from ov$i" >/www/index.html && dd if=/dev/zero of=/www/big bs=1024 count=2048 2>/dev/null && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho \\\$REMOTE_ADDR\n" >/www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 8080 -h /www']
 ---
 EOF
   done
@@ -190,6 +190,9 @@ pexec() {
 get() { pexec "$1" curl -sS -m 5 "$2"; }
 httpd_up() { get "$1" "http://127.0.0.1:8080/"; }
 wait_for 30 httpd_up 2 || fail "ov2's httpd answers on 127.0.0.1:8080 within 30 s"
+mtu=$(nsx 1 ip -o link show flannel.1 | sed -n 's/.* mtu \([0-9]*\).*/\1/p')
+expect_output "pod ov1's eth0 has flannel.1's MTU ($mtu): its packets fit the encapsulation" \
+  " mtu $mtu " pexec 1 ip -o link show eth0
 
 out1=$(count 1 OUTPUT) in2=$(count 2 INPUT)
 expect_output "ping from ov1 (node 1) to ov2 (node 2) ${PIP[2]}" " 0% packet loss" \
@@ -200,6 +203,8 @@ expect_output "HTTP GET from ov2 (node 2) to ov0 (the server's node)" "^hello fr
   get 2 "http://${PIP[0]}:8080/"
 expect_output "HTTP GET from ov0 (the server's node) to ov1 (node 1)" "^hello from ov1" \
   get 0 "http://${PIP[1]}:8080/"
+expect_output "2 MiB over HTTP from ov2 (node 2) to ov1 (node 1)" "^2097152$" \
+  pexec 1 curl -sS -m 10 -o /dev/null -w '%{size_download}\n' "http://${PIP[2]}:8080/big"
 out1b=$(count 1 OUTPUT) in2b=$(count 2 INPUT)
 d_out=$((${out1b:-0} - ${out1:-0})) d_in=$((${in2b:-0} - ${in2:-0}))
 echo "# VXLAN UDP 8472 packets node 1 -> node 2 during ping and HTTP: $d_out sent (node 1), $d_in received (node 2)"

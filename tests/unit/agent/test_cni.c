@@ -111,7 +111,7 @@ static void test_write(void) {
   tmpdir(dir, sizeof(dir));
   snprintf(conf, sizeof(conf), "%s/net.d", dir); /* made on the way */
   snprintf(ipam, sizeof(ipam), "%s/ipam", dir);
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, err, sizeof(err)), 0);
   cJSON *doc = read_conf(dir);
   ASSERT_EQ_STR(str(doc, "cniVersion"), "1.0.0");
   ASSERT_EQ_STR(str(doc, "name"), "k3c");
@@ -122,6 +122,7 @@ static void test_write(void) {
   ASSERT_EQ_STR(str(br, "bridge"), "k3c0");
   ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(br, "isGateway")));
   ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(br, "ipMasq")));
+  ASSERT_NULL(cJSON_GetObjectItem(br, "mtu")); /* 0: the plugin's default */
   ASSERT_EQ_STR(str(br, "ipam.type"), "host-local");
   ASSERT_EQ_STR(str(br, "ipam.dataDir"), ipam);
   const cJSON *range =
@@ -139,9 +140,13 @@ static void test_write(void) {
   ASSERT_EQ_INT(stat(p, &sb), 0);
   ASSERT_EQ_INT(sb.st_mode & 0777, 0644);
 
-  /* written again (a new subnet): replaced, nothing else left in the dir */
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.9.0/24", ipam, err, sizeof(err)), 0);
+  /* written again (a new subnet, the overlay's MTU): replaced, nothing
+   * else left in the dir */
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.9.0/24", ipam, 1450, err, sizeof(err)), 0);
   doc = read_conf(dir);
+  const cJSON *mtu = json_get_path(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "mtu");
+  ASSERT_TRUE(cJSON_IsNumber(mtu));
+  ASSERT_EQ_INT(mtu->valueint, 1450);
   range = cJSON_GetArrayItem(
       cJSON_GetArrayItem(
           json_get_path(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipam.ranges"),
@@ -159,7 +164,7 @@ static void test_write_escapes(void) {
   tmpdir(dir, sizeof(dir));
   snprintf(conf, sizeof(conf), "%s/net.d", dir);
   snprintf(ipam, sizeof(ipam), "%s/we\"ird\\dir", dir);
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, err, sizeof(err)), 0);
   cJSON *doc = read_conf(dir);
   ASSERT_EQ_STR(str(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipam.dataDir"),
                 ipam);
@@ -174,7 +179,7 @@ static void test_write_error(void) {
   snprintf(file, sizeof(file), "%s/file", dir);
   ASSERT_EQ_INT(fs_write_atomic(file, "x", 1, 0644), 0);
   snprintf(conf, sizeof(conf), "%s/net.d", file); /* under a regular file */
-  int r = agent_cni_write(conf, "k3c0", "10.42.0.0/24", "/tmp/ipam", err, sizeof(err));
+  int r = agent_cni_write(conf, "k3c0", "10.42.0.0/24", "/tmp/ipam", 0, err, sizeof(err));
   ASSERT_TRUE(r < 0);
   ASSERT_CONTAINS(err, conf);
   rm_conf(dir);
