@@ -96,8 +96,10 @@ cluster_image() {
   done
 }
 
+# Started with nsenter itself, not through nsx: `cmd &` of a simple command
+# makes $! the pid that execs it (a function would leave a subshell's pid).
 cluster__server_start() {
-  nsx 0 "$K3C" server --config /dev/null --data-dir "${CL_DIR[0]}" \
+  nsenter --net="/run/netns/${CL_NS[0]}" "$K3C" server --config /dev/null --data-dir "${CL_DIR[0]}" \
     --bind-address "${CL_IP[0]}" --node-ip "${CL_IP[0]}" --tls-san "${CL_IP[0]}" \
     --https-listen-port 6443 --write-kubeconfig "$CL_KC" --node-name "${CL_NAME[0]}" \
     --cgroup-root "/$PODS_CG/n0" "$@" >>"${CL_DIR[0]}/k3c.log" 2>&1 &
@@ -108,7 +110,7 @@ cluster__server_start() {
 cluster_agent_start() {
   local i=$1
   shift
-  nsx "$i" "$K3C" agent --config /dev/null --data-dir "${CL_DIR[i]}" \
+  nsenter --net="/run/netns/${CL_NS[i]}" "$K3C" agent --config /dev/null --data-dir "${CL_DIR[i]}" \
     --server "https://${CL_IP[0]}:6443" --token "$CL_TOKEN" --node-ip "${CL_IP[i]}" \
     --node-name "${CL_NAME[i]}" --cgroup-root "/$PODS_CG/n$i" "$@" >>"${CL_DIR[i]}/k3c.log" 2>&1 &
   CL_PID[i]=$!
