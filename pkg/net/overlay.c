@@ -89,9 +89,7 @@ static const char *node_name(const cJSON *node) {
   return cJSON_IsString(n) ? n->valuestring : NULL;
 }
 
-/* A peer from a Node's spec.podCIDR and flannel annotations; -EINVAL when
- * it has not published them (yet) or they do not parse. */
-static int peer_of(const cJSON *node, net_vxlan_peer_t *p) {
+int net_overlay_peer_of(const cJSON *node, net_vxlan_peer_t *p) {
   const cJSON *cidr = json_get_path(node, "spec.podCIDR");
   const char *type = annotation(node, ANN "backend-type");
   const char *data = annotation(node, ANN "backend-data");
@@ -205,7 +203,7 @@ static void collect(const cJSON *node, void *data) {
   desired_t *d = data;
   const char *name = node_name(node);
   net_vxlan_peer_t p;
-  if (!name || !strcmp(name, d->ov->node_name) || peer_of(node, &p) < 0)
+  if (!name || !strcmp(name, d->ov->node_name) || net_overlay_peer_of(node, &p) < 0)
     return;
   if (p.public_ip.s_addr == d->ov->pub.s_addr)
     return; /* another Node claiming our address: not a peer to tunnel to */
@@ -398,7 +396,7 @@ static void on_add(const cJSON *obj, void *data) {
 }
 static void on_update(const cJSON *old, const cJSON *obj, void *data) {
   net_vxlan_peer_t a, b;
-  int ra = peer_of(old, &a), rb = peer_of(obj, &b);
+  int ra = net_overlay_peer_of(old, &a), rb = net_overlay_peer_of(obj, &b);
   const char *name = node_name(obj);
   /* heartbeats change nothing the overlay uses: skip them */
   if (name && strcmp(name, ((net_overlay_t *)data)->node_name) && ra == rb &&

@@ -22,10 +22,12 @@
  * quick, synchronous kernel request). */
 #pragma once
 
+#include <cjson/cJSON.h>
 #include <ev.h>
 #include <stddef.h>
 
 #include "client/client.h"
+#include "net/vxlan.h"
 
 #define NET_OVERLAY_DEVICE "flannel.1"
 #define NET_OVERLAY_VNI 1
@@ -48,6 +50,13 @@ int net_overlay_new(struct ev_loop *loop, client_t *c, const net_overlay_opts_t 
                     net_overlay_t **ret, char *err, size_t errlen);
 /* Stop watching; the kernel state stays. Accepts NULL. */
 void net_overlay_free(net_overlay_t *ov);
+
+/* The peer a Node object describes: its spec.podCIDR (network address
+ * and prefix; vtep_ip is the network address) and its flannel
+ * annotations (backend-type "vxlan", backend-data with VNI 1 and a
+ * VtepMAC, public-ip). -EINVAL, *ret unspecified, when any is missing or
+ * malformed (a Node that has not published them yet). Any thread. */
+int net_overlay_peer_of(const cJSON *node, net_vxlan_peer_t *ret);
 
 /* For tests and status: the public IP in use ("a.b.c.d") and how many
  * peers are programmed now. */
