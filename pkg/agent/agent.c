@@ -491,6 +491,18 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     r = -EINVAL;
     goto fail;
   }
+  /* The overlay first: a wrong --flannel-iface or --node-ip stops the
+   * agent before it starts containerd or registers the Node. */
+  if (strcmp(backend, "none")) {
+    net_overlay_opts_t oo = {.node_name = a->node_name, .node_ip = a->node_ip,
+                             .iface = cfg->flannel_iface};
+    char oerr[256];
+    if ((r = net_overlay_new(loop, c, &oo, &a->overlay, oerr, sizeof(oerr))) < 0) {
+      snprintf(err, errlen, "the pod network overlay (--flannel-backend=none turns it off): %s",
+               oerr);
+      goto fail;
+    }
+  }
 
   /* The pod network (containerd reads it on every sandbox). */
   /* The pod network's config is written once the server has given the
@@ -567,16 +579,6 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   client_informer_handlers_t nh = {self_added, self_updated, NULL};
   client_informer_add_handlers(a->self, &nh, a);
   client_informer_start(a->self);
-  if (strcmp(backend, "none")) {
-    net_overlay_opts_t oo = {.node_name = a->node_name, .node_ip = a->node_ip,
-                             .iface = cfg->flannel_iface};
-    char oerr[256];
-    if ((r = net_overlay_new(loop, c, &oo, &a->overlay, oerr, sizeof(oerr))) < 0) {
-      snprintf(err, errlen, "the pod network overlay (--flannel-backend=none turns it off): %s",
-               oerr);
-      goto fail;
-    }
-  }
   a->started = ev_now(loop);
   update_ready(a);
   pressure(a);

@@ -242,7 +242,7 @@ else
 fi
 check "node 0 keeps its entries for node 1 (whose agent is only stopped)" programmed 0 1
 check "node 1's kernel still holds its entries for node 2 while its agent is down" programmed 1 2
-cluster_agent_start 1
+cluster_agent_start 1 --flannel-iface eth0
 t0=$(now_us)
 wait_for 60 cluster_node_ready 1 || fail "node 1 Ready again within 60 s of its agent's restart"
 if wait_for 30 gone 1 2; then
@@ -254,7 +254,36 @@ check "node 1 keeps its entries for node 0 across the restart" programmed 1 0
 mac_now=$(ip -n "${CL_NS[1]}" -o link show flannel.1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 check "node 1's VTEP MAC is the same after the restart (${MAC[1]})" test "$mac_now" = "${MAC[1]}"
 check "node 0 keeps its entries for node 1 after node 1's restart" programmed 0 1
+expect_output "node 1 restarted with --flannel-iface eth0: public-ip ${CL_IP[1]}" "^${CL_IP[1]}\$" \
+  ann 1 public-ip
 expect_output "HTTP GET from ov1 (node 1) to ov0 after the restart" "^hello from ov0" \
   get 1 "http://${PIP[0]}:8080/"
+
+# --- flags a user can get wrong: the agent stops with a reason ---
+# (in node 2's namespace, whose Node is gone: the agent stops before it
+# registers one)
+# agent_fails NAME REGEX NODE_IP [ARGS...]: `k3c agent` exits 1 within 60 s
+# and says REGEX.
+agent_fails() {
+  local name=$1 want=$2 ip=$3 out rc
+  shift 3
+  out=$(timeout 60 nsenter --net="/run/netns/${CL_NS[2]}" "$K3C" agent --config /dev/null \
+    --data-dir "${CL_DIR[2]}" --server "https://${CL_IP[0]}:6443" --token "$CL_TOKEN" \
+    --node-ip "$ip" --node-name "${CL_NAME[2]}" --cgroup-root "/$PODS_CG/n2" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" = 1 ] && printf '%s' "$out" | grep -Eq -- "$want"; then
+    ok "$name"
+  else
+    fail "$name" "exit status $rc (want 1), wanted /$want/ in:" "$(printf '%s' "$out" | tail -n 8)"
+  fi
+}
+agent_fails "--flannel-iface nosuch0: exit 1 with the reason" \
+  "flannel-iface nosuch0: no such interface with an IPv4 address" "${CL_IP[2]}" --flannel-iface nosuch0
+agent_fails "--flannel-backend host-gw: exit 1 naming the backends there are" \
+  "flannel-backend host-gw: k3c has the backends vxlan and none" "${CL_IP[2]}" --flannel-backend host-gw
+agent_fails "a node IP on no interface: exit 1 pointing at --node-ip and --flannel-iface" \
+  "node IP 172.31.249.9 is on no interface of this host: pass --node-ip" 172.31.249.9
+no_node2() { ! kc get node "${CL_NAME[2]}" >/dev/null 2>&1; }
+check "those agents registered no Node ${CL_NAME[2]}" no_node2
 
 done_testing
