@@ -332,7 +332,9 @@ static void write_cni(agent_t *a, const char *pod_cidr) {
   snprintf(dir, sizeof(dir), "%s/etc/cni/net.d", a->dir);
   snprintf(ipam, sizeof(ipam), "%s/cni/ipam", a->dir);
   int mtu = a->overlay ? net_overlay_mtu(a->overlay) : 0;
-  if (agent_cni_write(dir, BRIDGE, sub, ipam, mtu, err, sizeof(err)) < 0) {
+  /* with the overlay, its masquerade rule (pkg/net/masq.h) replaces the
+   * bridge plugin's, which would masquerade pod-to-pod across nodes too */
+  if (agent_cni_write(dir, BRIDGE, sub, ipam, mtu, !a->overlay, err, sizeof(err)) < 0) {
     log_error("agent", "pod network config: %s", err);
     return;
   }
@@ -495,7 +497,7 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
    * agent before it starts containerd or registers the Node. */
   if (strcmp(backend, "none")) {
     net_overlay_opts_t oo = {.node_name = a->node_name, .node_ip = a->node_ip,
-                             .iface = cfg->flannel_iface};
+                             .iface = cfg->flannel_iface, .cluster_cidr = cfg->cluster_cidr};
     char oerr[256];
     if ((r = net_overlay_new(loop, c, &oo, &a->overlay, oerr, sizeof(oerr))) < 0) {
       snprintf(err, errlen, "the pod network overlay (--flannel-backend=none turns it off): %s",

@@ -42,7 +42,7 @@ int agent_cni_subnet(const char *pod_cidr, const char *cluster_cidr, char *ret, 
 }
 
 int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet,
-                    const char *ipam_dir, int mtu, char *err, size_t errlen) {
+                    const char *ipam_dir, int mtu, bool ip_masq, char *err, size_t errlen) {
   char path[4096];
   int r = fs_mkdir_p(conf_dir, 0755);
   if (r < 0) {
@@ -58,7 +58,7 @@ int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet
   cJSON_AddStringToObject(br, "type", "bridge");
   cJSON_AddStringToObject(br, "bridge", bridge);
   cJSON_AddBoolToObject(br, "isGateway", 1);
-  cJSON_AddBoolToObject(br, "ipMasq", 1);
+  cJSON_AddBoolToObject(br, "ipMasq", ip_masq);
   cJSON_AddBoolToObject(br, "hairpinMode", 1);
   if (mtu > 0)
     cJSON_AddNumberToObject(br, "mtu", mtu);

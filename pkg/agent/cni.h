@@ -7,6 +7,7 @@
  * sandbox's IP. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The node's pod subnet: pod_cidr when set (the Node's spec.podCIDR),
@@ -18,7 +19,9 @@ int agent_cni_subnet(const char *pod_cidr, const char *cluster_cidr, char *ret, 
 /* Write <conf_dir>/10-k3c.conflist (atomically) for a bridge named bridge
  * with subnet; host-local keeps its leases under ipam_dir. mtu: of the
  * bridge and the pods' interfaces (the overlay's, so that pod packets fit
- * the VXLAN encapsulation); 0: the plugin's default (1500). Returns 0 or a
- * negative errno with a reason. */
+ * the VXLAN encapsulation); 0: the plugin's default (1500). ip_masq: the
+ * bridge plugin masquerades what leaves the node's subnet (off when the
+ * overlay masquerades only what leaves the cluster, pkg/net/masq.h).
+ * Returns 0 or a negative errno with a reason. */
 int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet,
-                    const char *ipam_dir, int mtu, char *err, size_t errlen);
+                    const char *ipam_dir, int mtu, bool ip_masq, char *err, size_t errlen);

@@ -19,6 +19,7 @@
 
 #include "client/informer.h"
 #include "json/util.h"
+#include "net/masq.h"
 #include "net/nl.h"
 #include "net/rtnl.h"
 #include "net/vxlan.h"
@@ -482,6 +483,26 @@ static int iface_mtu(const char *name) {
   return r;
 }
 
+/* The masquerade rule for pods of cluster (a CIDR) talking to elsewhere. */
+static int masquerade(const char *cluster, char *err, size_t errlen) {
+  struct in_addr net;
+  int prefix, r;
+  if (parse_cidr(cluster, &net, &prefix) < 0) {
+    snprintf(err, errlen, "cluster CIDR %s is not an IPv4 CIDR", cluster);
+    return -EINVAL;
+  }
+  nl_sock_t *nf = NULL;
+  if ((r = nl_open(NETLINK_NETFILTER, &nf)) < 0) {
+    snprintf(err, errlen, "nfnetlink: %s", strerror(-r));
+    return r;
+  }
+  char merr[256];
+  if ((r = net_masq_ensure(nf, net, prefix, merr, sizeof merr)) < 0)
+    snprintf(err, errlen, "%s", merr);
+  nl_close(nf);
+  return r;
+}
+
 int net_overlay_new(struct ev_loop *loop, client_t *c, const net_overlay_opts_t *o,
                     net_overlay_t **ret, char *err, size_t errlen) {
   net_overlay_t *ov = xcalloc(1, sizeof *ov);
@@ -518,6 +539,8 @@ int net_overlay_new(struct ev_loop *loop, client_t *c, const net_overlay_opts_t 
     snprintf(err, errlen, "the overlay device: %s", verr);
     goto fail;
   }
+  if (o->cluster_cidr && o->cluster_cidr[0] && (r = masquerade(o->cluster_cidr, err, errlen)) < 0)
+    goto fail;
   client_ref_t nodes = {.version = "v1", .resource = "nodes"};
   if ((r = client_informer_new(c, &nodes, NULL, NULL, MAX_NODES, &ov->nodes)) < 0) {
     snprintf(err, errlen, "watching nodes: %s", strerror(-r));

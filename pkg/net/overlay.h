@@ -15,7 +15,9 @@
  *     that no Node accounts for (a Node deleted while this agent was down)
  *     are removed after the first list. Everything is programmed again
  *     every 30 s, so entries removed by hand come back.
- * Stopping leaves the device and its entries in place (pods keep talking
+ * It also sets the masquerade of pod traffic leaving the cluster CIDR
+ * (masq.h), so pod-to-pod traffic across nodes keeps its source address.
+ * Stopping leaves the device, its entries and the masquerade in place (pods keep talking
  * while the agent restarts). docs/NETWORK.md describes it.
  *
  * Threads: the client's loop. Netlink calls are made on it (each is a
@@ -40,6 +42,8 @@ typedef struct {
   const char *node_ip;   /* its address: the public IP unless iface is set */
   const char *iface;     /* --flannel-iface: the interface whose first IPv4 address is the
                             public IP (NULL or "": the one that has node_ip) */
+  const char *cluster_cidr; /* pod traffic from it to elsewhere is masqueraded (masq.h);
+                               NULL: no masquerade rule */
 } net_overlay_opts_t;
 
 /* Find the public IP and its interface, make the device and start the

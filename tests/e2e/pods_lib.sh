@@ -20,6 +20,7 @@ pods__agent_dirs=
 PODS_BRIDGE=${PODS_BRIDGE:-cni0}
 pods__bridge_existed=1
 pods__vxlan_existed=1
+pods__masq_existed=1
 pods__netns_before=
 
 # now_us: wall clock in microseconds.
@@ -58,11 +59,22 @@ pods_init() {
 }
 
 # pods_snapshot: what exists before the run, so cleanup removes only new
-# things: the CNI bridge, the overlay's flannel.1 and the network namespaces.
+# things: the CNI bridge, the overlay's flannel.1 and masquerade table, and
+# the network namespaces.
 pods_snapshot() {
   ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
   ip link show flannel.1 >/dev/null 2>&1 && pods__vxlan_existed=1 || pods__vxlan_existed=0
+  pods__net_cleanup exists && pods__masq_existed=1 || pods__masq_existed=0
   pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
+}
+
+# pods__net_cleanup exists|remove: the overlay's masquerade table in this
+# network namespace (tests/e2e/net_cleanup.c beside the k3c binary's build;
+# "exists" answers yes when the helper is missing, so nothing is removed).
+pods__net_cleanup() {
+  local b=${K3C_BUILD_DIR:-$(dirname "${K3C:-/nonexistent/k3c}")}
+  [ -x "$b/tests/e2e/net_cleanup" ] || { [ "$1" = exists ]; return; }
+  "$b/tests/e2e/net_cleanup" "$1" 2>/dev/null
 }
 
 # pods_image NAME [ENTRYPOINT...]: a busybox OCI tarball in the images folder
@@ -266,6 +278,7 @@ pods_cleanup() {
     ip link delete "$PODS_BRIDGE" 2>/dev/null
   # the overlay's device if this run's agent made it
   [ "$pods__vxlan_existed" = 0 ] && ip link delete flannel.1 2>/dev/null
+  [ "$pods__masq_existed" = 0 ] && pods__net_cleanup remove
   for c in $(pods_cgroup_roots); do
     find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
   done

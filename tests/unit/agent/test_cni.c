@@ -111,7 +111,7 @@ static void test_write(void) {
   tmpdir(dir, sizeof(dir));
   snprintf(conf, sizeof(conf), "%s/net.d", dir); /* made on the way */
   snprintf(ipam, sizeof(ipam), "%s/ipam", dir);
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, true, err, sizeof(err)), 0);
   cJSON *doc = read_conf(dir);
   ASSERT_EQ_STR(str(doc, "cniVersion"), "1.0.0");
   ASSERT_EQ_STR(str(doc, "name"), "k3c");
@@ -142,11 +142,14 @@ static void test_write(void) {
 
   /* written again (a new subnet, the overlay's MTU): replaced, nothing
    * else left in the dir */
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.9.0/24", ipam, 1450, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.9.0/24", ipam, 1450, false, err, sizeof(err)), 0);
   doc = read_conf(dir);
   const cJSON *mtu = json_get_path(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "mtu");
   ASSERT_TRUE(cJSON_IsNumber(mtu));
   ASSERT_EQ_INT(mtu->valueint, 1450);
+  /* the overlay masquerades: the bridge plugin does not */
+  ASSERT_TRUE(cJSON_IsFalse(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipMasq")));
   range = cJSON_GetArrayItem(
       cJSON_GetArrayItem(
           json_get_path(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipam.ranges"),
@@ -164,7 +167,7 @@ static void test_write_escapes(void) {
   tmpdir(dir, sizeof(dir));
   snprintf(conf, sizeof(conf), "%s/net.d", dir);
   snprintf(ipam, sizeof(ipam), "%s/we\"ird\\dir", dir);
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, true, err, sizeof(err)), 0);
   cJSON *doc = read_conf(dir);
   ASSERT_EQ_STR(str(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipam.dataDir"),
                 ipam);
@@ -179,7 +182,7 @@ static void test_write_error(void) {
   snprintf(file, sizeof(file), "%s/file", dir);
   ASSERT_EQ_INT(fs_write_atomic(file, "x", 1, 0644), 0);
   snprintf(conf, sizeof(conf), "%s/net.d", file); /* under a regular file */
-  int r = agent_cni_write(conf, "k3c0", "10.42.0.0/24", "/tmp/ipam", 0, err, sizeof(err));
+  int r = agent_cni_write(conf, "k3c0", "10.42.0.0/24", "/tmp/ipam", 0, true, err, sizeof(err));
   ASSERT_TRUE(r < 0);
   ASSERT_CONTAINS(err, conf);
   rm_conf(dir);
