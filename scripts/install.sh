@@ -284,6 +284,8 @@ awk '{ print \$2 }' /proc/self/mounts | grep -E '^(/run/k3c|/var/lib/k3c|/var/li
 for dev in cni0 flannel.1; do
   ip link delete "\$dev" 2>/dev/null || true
 done
+# the overlay's masquerade table (pkg/net/masq.h), where nft is installed
+if command -v nft >/dev/null 2>&1; then nft delete table ip k3c-overlay 2>/dev/null || true; fi
 rm -rf /run/k3c
 EOF
 chmod 755 "$ROOT$BIN_DIR/k3c-killall.sh"
