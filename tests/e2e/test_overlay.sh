@@ -298,4 +298,20 @@ agent_fails "a node IP on no interface: exit 1 pointing at --node-ip and --flann
 no_node2() { ! kc get node "${CL_NAME[2]}" >/dev/null 2>&1; }
 check "those agents registered no Node ${CL_NAME[2]}" no_node2
 
+# --- --flannel-backend=none: no overlay on that node, and the others ignore it ---
+ip -n "${CL_NS[2]}" link delete flannel.1 2>/dev/null
+cluster_agent_start 2 --flannel-backend none
+if wait_for 60 cluster_node_ready 2; then
+  ok "node 2 joins again with --flannel-backend=none and gets Ready"
+else
+  fail "node 2 Ready with --flannel-backend=none within 60 s" "$(tail -n 15 "${CL_DIR[2]}/k3c.log")"
+fi
+expect_status "node 2 has no flannel.1" 1 ip -n "${CL_NS[2]}" link show flannel.1
+check "node 2's Node has no flannel annotations" test -z "$(ann 2 backend-data)"
+expect_output "node 2's CNI config keeps the bridge plugin's ipMasq" '"ipMasq":true' \
+  cat "${CL_DIR[2]}/agent/etc/cni/net.d/10-k3c.conflist"
+CIDR[2]=$(cidr 2)
+check "nodes 0 and 1 program nothing for node 2 (${CIDR[2]}), which publishes no VTEP" \
+  bash -c "! ip -n ${CL_NS[0]} route show dev flannel.1 | grep -q '^${CIDR[2]} ' && ! ip -n ${CL_NS[1]} route show dev flannel.1 | grep -q '^${CIDR[2]} '"
+
 done_testing
