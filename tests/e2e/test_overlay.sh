@@ -8,9 +8,11 @@
 # traffic seen as VXLAN (UDP 8472) between the node namespaces, that a
 # node stopped and deleted has its entries removed from the others, and
 # that an agent restarted keeps its VTEP MAC and removes the entries of a
-# node deleted while it was down.
+# node deleted while it was down, that a node's new public IP replaces its
+# FDB entry on the others, the errors of wrong flags, and a node with
+# --flannel-backend=none.
 # Run it under `flock /run/k3c-e2e.lock` (it starts containerds and pods).
-# Every wait is bounded; about two minutes.
+# Every wait is bounded; about a minute.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -270,6 +272,28 @@ expect_output "node 1 restarted with --flannel-iface eth0: public-ip ${CL_IP[1]}
   ann 1 public-ip
 expect_output "HTTP GET from ov1 (node 1) to ov0 after the restart" "^hello from ov0" \
   get 1 "http://${PIP[0]}:8080/"
+
+# --- a node's public IP changes: the others replace its FDB entry ---
+NEWIP=${CL_SUBNET}.21 OLDIP=${CL_IP[1]}
+cluster_stop_node 1 || fail "node 1's agent stops on SIGTERM within 30 s"
+ip -n "${CL_NS[1]}" addr add "$NEWIP/24" dev eth0 || fail "a second address on node 1's eth0"
+CL_IP[1]=$NEWIP # cluster_agent_start passes it as --node-ip
+cluster_agent_start 1
+moved() {
+  bridge -n "${CL_NS[0]}" fdb show dev flannel.1 | grep -q "^${MAC[1]} dst $NEWIP self permanent" &&
+    ! bridge -n "${CL_NS[0]}" fdb show dev flannel.1 | grep -q "^${MAC[1]} dst $OLDIP "
+}
+t0=$(now_us)
+if wait_for 60 moved; then
+  ok "node 1 now at $NEWIP: node 0's FDB entry for its VTEP replaced ($(secs_since "$t0") s)"
+else
+  fail "node 0's FDB entry for node 1 moves to $NEWIP within 60 s" "$(entries 0)" "$(tail -n 10 "${CL_DIR[1]}/k3c.log")"
+fi
+expect_output "node 1's flannel.1 made again with local $NEWIP, same MAC" \
+  "link/ether ${MAC[1]} .*vxlan id 1 local $NEWIP " ip -d -n "${CL_NS[1]}" -o link show flannel.1
+expect_output "node 1's Node: public-ip $NEWIP" "^$NEWIP\$" ann 1 public-ip
+reach0() { get 1 "http://${PIP[0]}:8080/" | grep -q "^hello from ov0"; }
+check "HTTP GET from ov1 (node 1, now at $NEWIP) to ov0" wait_for 20 reach0
 
 # --- flags a user can get wrong: the agent stops with a reason ---
 # (in node 2's namespace, whose Node is gone: the agent stops before it
