@@ -5,6 +5,7 @@
 #include "agent/agent.h"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -91,12 +92,24 @@ static void update_ready(agent_t *a) {
                              "kubelet is posting ready status");
 }
 
+/* --node-external-ip: ExternalIP addresses after the InternalIP. */
+static void add_external_ips(const k3c_config_t *cfg, cJSON *st) {
+  cJSON *addrs = cJSON_GetObjectItemCaseSensitive(st, "addresses");
+  for (size_t i = 0; addrs && i < cfg->node_external_ip.n; i++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "ExternalIP");
+    cJSON_AddStringToObject(e, "address", cfg->node_external_ip.v[i]);
+    cJSON_InsertItemInArray(addrs, 1, e);
+  }
+}
+
 static void post_status(agent_t *a) {
   char err[256];
   cJSON *st = agent_host_node_status(&a->host, a->node_ip, a->cfg->kube_reserved,
                                      a->cfg->system_reserved, a->runtime_version,
                                      a->kubelet_version, err, sizeof(err));
   if (st) {
+    add_external_ips(a->cfg, st);
     cJSON *port = (cJSON *)json_get_path(st, "daemonEndpoints.kubeletEndpoint.Port");
     if (cJSON_IsNumber(port) && a->cfg->kubelet_port > 0)
       cJSON_SetNumberValue(port, a->cfg->kubelet_port);
@@ -386,6 +399,8 @@ static int self_signed(agent_t *a, char **ret_cert, char **ret_key, char *err, s
   tls_san_add(&san, a->host.hostname);
   if (a->node_ip[0])
     tls_san_add(&san, a->node_ip);
+  for (size_t i = 0; i < a->cfg->node_external_ip.n; i++)
+    tls_san_add(&san, a->cfg->node_external_ip.v[i]);
   tls_san_add(&san, "127.0.0.1");
   char cn[300];
   snprintf(cn, sizeof(cn), "%s@%lld", a->node_name, (long long)time(NULL));
@@ -485,7 +500,20 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     snprintf(err, errlen, "reading this machine's facts: %s", strerror(-r));
     goto fail;
   }
-  a->node_name = xstrdup(cfg->node_name && cfg->node_name[0] ? cfg->node_name : a->host.hostname);
+  char name[256];
+  if ((r = agent_host_node_name(cfg->node_name, a->host.hostname, cfg->with_node_id,
+                                cfg->data_dir, name, sizeof(name), err, errlen)) < 0)
+    goto fail;
+  a->node_name = xstrdup(name);
+  for (size_t i = 0; i < cfg->node_external_ip.n; i++) {
+    unsigned char buf[16];
+    const char *ip = cfg->node_external_ip.v[i];
+    if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1) {
+      snprintf(err, errlen, "--node-external-ip %s: not an IPv4 or IPv6 address", ip);
+      r = -EINVAL;
+      goto fail;
+    }
+  }
   a->node_ip = xstrdup(cfg->node_ip.n ? cfg->node_ip.v[0] : a->host.node_ip);
   const char *backend = cfg->flannel_backend ? cfg->flannel_backend : "vxlan";
   if (strcmp(backend, "vxlan") && strcmp(backend, "none")) {
@@ -554,6 +582,8 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
                                                   cfg->system_reserved, "", a->kubelet_version,
                                                   lerr, sizeof(lerr))
                          : NULL;
+  if (status)
+    add_external_ips(cfg, status);
   if (!status) {
     snprintf(err, errlen, "%s", lerr);
     cJSON_Delete(labels);
@@ -730,26 +760,31 @@ static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
   }
   agent_host_t host;
   char name[300];
-  const char *ips[2] = {NULL, NULL};
   memset(&host, 0, sizeof(host));
-  if (cfg->node_name && cfg->node_name[0])
-    snprintf(name, sizeof(name), "%.253s", cfg->node_name);
-  else if (cfg->hollow > 0)
+  if (cfg->hollow > 0 && !(cfg->node_name && cfg->node_name[0])) {
     snprintf(name, sizeof(name), "%.200s0", cfg->hollow_prefix);
-  else if (agent_host_read(NULL, cfg->data_dir, &host) == 0)
-    snprintf(name, sizeof(name), "%.253s", host.hostname);
-  else
-    name[0] = 0;
+  } else {
+    bool have_host = agent_host_read(NULL, cfg->data_dir, &host) == 0;
+    if (agent_host_node_name(cfg->node_name, have_host ? host.hostname : NULL, cfg->with_node_id,
+                             cfg->data_dir, name, sizeof(name), lerr, sizeof(lerr)) < 0)
+      name[0] = 0;
+  }
   if (!name[0]) {
-    log_error("agent", "cannot read this machine's hostname for the node name: pass --node-name");
+    log_error("agent", "%s", lerr[0] ? lerr : "no node name: pass --node-name");
     free(token);
     return 1;
   }
+  /* The serving certificate's IPs: --node-ip (or the host's) and --node-external-ip. */
+  const char *all_ips[65] = {NULL}; /* NULL-terminated; more than 64 addresses are not kept */
+  size_t nips = 0;
+  for (size_t i = 0; i < cfg->node_ip.n && nips < 64; i++)
+    all_ips[nips++] = cfg->node_ip.v[i];
   if (!cfg->node_ip.n && cfg->hollow <= 0 && host.node_ip[0])
-    ips[0] = host.node_ip;
+    all_ips[nips++] = host.node_ip;
+  for (size_t i = 0; i < cfg->node_external_ip.n && nips < 64; i++)
+    all_ips[nips++] = cfg->node_external_ip.v[i];
   agent_join_opts_t o = {.server = cfg->server, .token = token, .data_dir = cfg->data_dir,
-                         .node_name = name,
-                         .node_ips = cfg->node_ip.n ? (const char *const *)cfg->node_ip.v : ips};
+                         .node_name = name, .node_ips = all_ips};
   agent_join_creds_t creds = {0};
   int r = agent_join_load(&o, &creds, lerr, sizeof(lerr));
   if (r == 0) {

@@ -562,3 +562,98 @@ cJSON *agent_host_taints(const config_list_t *node_taints, char *err, size_t err
   }
   return arr;
 }
+
+/* ---- the node's name ---- */
+
+static bool dns1123_subdomain(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 253)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
+      return false;
+  }
+  return true;
+}
+
+/* The id of --with-node-id: read, or made once. */
+static int node_id(const char *data_dir, char ret[9], char *err, size_t errlen) {
+  char dir[PATH_MAX], path[PATH_MAX];
+  int w = snprintf(dir, sizeof(dir), "%s/agent", data_dir);
+  int w2 = snprintf(path, sizeof(path), "%s/agent/node-id", data_dir);
+  if (w < 0 || w2 < 0 || (size_t)w2 >= sizeof(path)) {
+    errbuf_set(err, errlen, "--data-dir is too long");
+    return -ENAMETOOLONG;
+  }
+  char *data = NULL;
+  size_t len = 0;
+  if (fs_read_file(path, 64, &data, &len) == 0) {
+    data[strcspn(data, "\r\n")] = '\0';
+    bool ok = strlen(data) == 8 && strspn(data, "0123456789abcdef") == 8;
+    if (ok)
+      snprintf(ret, 9, "%s", data);
+    free(data);
+    if (ok)
+      return 0;
+    errbuf_set(err, errlen, "%s does not hold an 8-hex-digit node id: delete it to make a new one",
+               path);
+    return -EINVAL;
+  }
+  unsigned char raw[4];
+  FILE *f = fopen("/dev/urandom", "rb");
+  size_t got = f ? fread(raw, 1, sizeof(raw), f) : 0;
+  if (f)
+    fclose(f);
+  if (got != sizeof(raw)) {
+    errbuf_set(err, errlen, "reading /dev/urandom for a node id failed");
+    return -EIO;
+  }
+  snprintf(ret, 9, "%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
+  char line[10];
+  snprintf(line, sizeof(line), "%s\n", ret);
+  int r = fs_mkdir_p(dir, 0700);
+  if (r == 0)
+    r = fs_write_atomic(path, line, strlen(line), 0600);
+  if (r < 0) {
+    errbuf_set(err, errlen, "writing %s: %s", path, strerror(-r));
+    return r;
+  }
+  return 0;
+}
+
+int agent_host_node_name(const char *configured, const char *hostname, bool with_id,
+                         const char *data_dir, char *ret, size_t n, char *err, size_t errlen) {
+  const char *base = configured && configured[0] ? configured : hostname;
+  if (!base || !base[0]) {
+    errbuf_set(err, errlen, "cannot read this machine's hostname for the node name: pass --node-name");
+    return -EINVAL;
+  }
+  char name[300];
+  size_t i = 0;
+  for (; base[i] && i + 1 < sizeof(name); i++)
+    name[i] = (char)tolower((unsigned char)base[i]);
+  name[i] = '\0';
+  if (with_id) {
+    char id[9];
+    int r = node_id(data_dir, id, err, errlen);
+    if (r < 0)
+      return r;
+    size_t len = strlen(name);
+    snprintf(name + len, sizeof(name) - len, "-%s", id);
+  }
+  if (!dns1123_subdomain(name)) {
+    errbuf_set(err, errlen,
+               "node name \"%s\" is not a DNS-1123 subdomain (lower-case letters, digits, '-' and "
+               "'.', at most 253 characters): pass --node-name",
+               name);
+    return -EINVAL;
+  }
+  if (strlen(name) >= n) {
+    errbuf_set(err, errlen, "node name \"%s\" is too long", name);
+    return -E2BIG;
+  }
+  snprintf(ret, n, "%s", name);
+  return 0;
+}

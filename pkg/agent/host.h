@@ -69,6 +69,15 @@ cJSON *agent_host_node_status(const agent_host_t *h, const char *node_ip,
  * counts as no pressure. Each out-parameter may be NULL. */
 void agent_host_pressure(const char *root, const char *data_dir, bool *mem, bool *disk, bool *pid);
 
+/* The node's name, as the kubelet makes it: --node-name, else the host
+ * name, lower-cased; with --with-node-id "-" and an 8-hex-digit id kept in
+ * <data_dir>/agent/node-id (made once, 0600) appended, as k3s does. Returns
+ * 0 with the name in ret, or a negative errno with a reason in err (no
+ * name, an id file that cannot be made, a name that is not a DNS-1123
+ * subdomain). */
+int agent_host_node_name(const char *configured, const char *hostname, bool with_id,
+                         const char *data_dir, char *ret, size_t n, char *err, size_t errlen);
+
 /* The labels a node registers with: kubernetes.io/hostname=node_name,
  * kubernetes.io/os, kubernetes.io/arch and their beta.kubernetes.io twins,
  * node.kubernetes.io/instance-type=k3c, node-role.kubernetes.io/control-plane

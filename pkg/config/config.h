@@ -33,6 +33,8 @@ typedef struct {
   config_list_t node_ip;
   config_list_t node_label;  /* "k=v" registration labels */
   config_list_t node_taint;  /* "k=v:Effect" / "k:Effect" registration taints */
+  config_list_t node_external_ip; /* ExternalIP addresses of the Node */
+  bool with_node_id;         /* "-<id>" after the node name (<data-dir>/agent/node-id) */
   char *kube_reserved;       /* "cpu=100m,memory=256Mi,ephemeral-storage=1Gi" or "" */
   char *system_reserved;
   char *cgroup_root;         /* pods' cgroups under <root>/kubepods */

@@ -57,7 +57,7 @@ pods_image "$IMAGE" || bail "build the busybox OCI image"
 
 # --- 1. the node ---
 t_start=$(now_us)
-pods_server_start
+pods_server_start --node-external-ip 192.0.2.10
 # ready_or_dead: the node is Ready, or the server exited (no use waiting).
 ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
 wait_for 60 ready_or_dead
@@ -69,6 +69,10 @@ if pods_node_ready; then
 else
   bail "node $PODS_NODE Ready within 60 s of start"
 fi
+
+expect_output "--node-external-ip: the Node lists ExternalIP 192.0.2.10 after its InternalIP" \
+  '^InternalIP ExternalIP Hostname 192\.0\.2\.10$' \
+  sh -c "kubectl --kubeconfig '$PODS_KC' get node '$PODS_NODE' -o jsonpath='{.status.addresses[*].type} {.status.addresses[1].address}'"
 
 # --- everything the checks below need, at once ---
 manifest() {

@@ -344,9 +344,51 @@ static void test_taints(void) {
   }
 }
 
+/* --node-name / host name, lower-cased, and --with-node-id's id kept once. */
+static void test_node_name(void) {
+  char dir[] = "/tmp/k3c-test-nodename-XXXXXX", name[256], again[256], err[300] = "";
+  if (!mkdtemp(dir))
+    TEST_FAIL("mkdtemp");
+  ASSERT_EQ_INT(agent_host_node_name(NULL, "Pi-Kitchen", false, dir, name, sizeof(name), err,
+                                     sizeof(err)), 0);
+  ASSERT_EQ_STR(name, "pi-kitchen");
+  ASSERT_EQ_INT(agent_host_node_name("edge-1", "ignored", false, dir, name, sizeof(name), err,
+                                     sizeof(err)), 0);
+  ASSERT_EQ_STR(name, "edge-1");
+  ASSERT_EQ_INT(agent_host_node_name(NULL, "pi", true, dir, name, sizeof(name), err, sizeof(err)),
+                0);
+  ASSERT_EQ_INT((int)strlen(name), 11); /* "pi-" and 8 hex digits */
+  ASSERT_TRUE(!strncmp(name, "pi-", 3) && strspn(name + 3, "0123456789abcdef") == 8);
+  ASSERT_EQ_INT(agent_host_node_name(NULL, "pi", true, dir, again, sizeof(again), err,
+                                     sizeof(err)), 0);
+  ASSERT_EQ_STR(again, name); /* the id is kept in <data-dir>/agent/node-id */
+  char path[400];
+  snprintf(path, sizeof(path), "%s/agent/node-id", dir);
+  struct stat st;
+  ASSERT_EQ_INT(stat(path, &st), 0);
+  ASSERT_EQ_INT(st.st_mode & 0777, 0600);
+  FILE *f = fopen(path, "w");
+  fputs("not-an-id\n", f);
+  fclose(f);
+  ASSERT_EQ_INT(agent_host_node_name(NULL, "pi", true, dir, name, sizeof(name), err, sizeof(err)),
+                -EINVAL);
+  ASSERT_CONTAINS(err, "8-hex-digit node id");
+  ASSERT_EQ_INT(agent_host_node_name(NULL, "bad_name!", false, dir, name, sizeof(name), err,
+                                     sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "not a DNS-1123 subdomain");
+  ASSERT_EQ_INT(agent_host_node_name(NULL, NULL, false, dir, name, sizeof(name), err, sizeof(err)),
+                -EINVAL);
+  ASSERT_CONTAINS(err, "--node-name");
+  unlink(path);
+  snprintf(path, sizeof(path), "%s/agent", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
 TEST_LIST = {
     TEST(test_read),     TEST(test_default_iface), TEST(test_node_status), TEST(test_reserved),
-    TEST(test_pressure), TEST(test_labels),        TEST(test_taints),      {0},
+    TEST(test_pressure), TEST(test_labels),        TEST(test_taints),      TEST(test_node_name),
+    {0},
 };
 
 TEST_MAIN()
