@@ -112,6 +112,15 @@ int client_informer_add_handlers(client_informer_t *inf, const client_informer_h
   return 0;
 }
 
+size_t client_informer_remove_handlers(client_informer_t *inf, void *data) {
+  size_t kept = 0, n = inf->n_handlers;
+  for (size_t i = 0; i < n; i++)
+    if (inf->handlers[i].data != data)
+      inf->handlers[kept++] = inf->handlers[i];
+  inf->n_handlers = kept;
+  return n - kept;
+}
+
 void client_informer_on_synced(client_informer_t *inf, void (*cb)(void *data), void *data) {
   inf->synced_cb = cb;
   inf->synced_data = data;

@@ -40,6 +40,10 @@ int client_informer_add_index(client_informer_t *inf, const char *name, client_i
  * first sync replays the cached objects to the new handlers as adds. */
 int client_informer_add_handlers(client_informer_t *inf, const client_informer_handlers_t *h,
                                  void *data);
+/* Remove every handler added with data (a user of a shared informer that
+ * stops before the informer does: the scheduler when it loses its lease).
+ * Not from inside a handler of inf. Returns how many were removed. */
+size_t client_informer_remove_handlers(client_informer_t *inf, void *data);
 /* Start listing and watching. */
 void client_informer_start(client_informer_t *inf);
 /* Whether the first list has been stored (a controller waits for this). */

@@ -1914,6 +1914,10 @@ void scheduler_free(scheduler_t *s) {
   }
   controller_free(s->ctl);
   controller_recorder_free(s->rec);
+  /* A shared pod informer outlives this scheduler (one that lost its
+   * lease): it must not call us any more. */
+  if (s->pods && !s->own_pods)
+    client_informer_remove_handlers(s->pods, s);
   client_informer_free(s->own_pods);
   client_informer_free(s->nodes);
   for (size_t i = 0; i < s->pod_map._cap; i++) {

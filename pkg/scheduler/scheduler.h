@@ -23,7 +23,9 @@ typedef struct scheduler scheduler_t;
  * and starts its own. The node informer is its own. Returns 0 or a
  * negative errno. */
 int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, scheduler_t **ret_s);
-/* Cancel the requests in flight, stop the informers, free. Accepts NULL. */
+/* Cancel the requests in flight, stop the informers (and remove the
+ * handlers from a shared pods informer, which may go on), free. Accepts
+ * NULL. */
 void scheduler_free(scheduler_t *s);
 
 typedef struct {
