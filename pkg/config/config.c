@@ -12,7 +12,8 @@
 #include "util/fsutil.h"
 #include "yaml/decode.h"
 
-typedef enum { T_STRING, T_INT, T_BOOL, T_LIST, T_MODE } opt_type_t;
+/* T_SECS: an integer number of seconds, "15" or upstream's "15s" */
+typedef enum { T_STRING, T_INT, T_SECS, T_BOOL, T_LIST, T_MODE } opt_type_t;
 
 typedef struct {
   const char *name;
@@ -116,6 +117,15 @@ static const opt_t opts[] = {
     {"api-audiences", 0, NULL, T_LIST, OFF(api_audiences), NULL, SRV,
      "audiences the API accepts in service-account tokens, and TokenRequest's default "
      "(default: the first --service-account-issuer)", 0, 0},
+    {"leader-elect", 0, NULL, T_BOOL, OFF(leader_elect), "true", SRV,
+     "run the controllers and the scheduler only while holding their Leases "
+     "(kube-system/kube-controller-manager, kube-system/kube-scheduler)", 0, 0},
+    {"leader-elect-lease-duration", 0, NULL, T_SECS, OFF(leader_elect_lease_duration), "15", SRV,
+     "seconds a candidate waits after the last renewal it saw before taking a Lease", 1, 3600},
+    {"leader-elect-renew-deadline", 0, NULL, T_SECS, OFF(leader_elect_renew_deadline), "10", SRV,
+     "seconds a leader tries to renew its Lease before it stops acting", 1, 3600},
+    {"leader-elect-retry-period", 0, NULL, T_SECS, OFF(leader_elect_retry_period), "2", SRV,
+     "seconds between attempts to acquire or renew a Lease", 1, 3600},
     {"server", 's', "K3C_URL", T_STRING, OFF(server), NULL, AGT,
      "server to connect to (https://host:6443)", 0, 0},
     {"container-runtime-endpoint", 0, NULL, T_STRING, OFF(container_runtime_endpoint), NULL, AGT,
@@ -197,12 +207,16 @@ static int set_value(k3c_config_t *cfg, const opt_t *o, const char *val, bool re
     snprintf(err, errlen, "%s: invalid value \"%s\" for %s: expected true or false", origin, val,
              o->name);
     return -EINVAL;
-  case T_INT: {
+  case T_INT:
+  case T_SECS: {
     errno = 0;
     long v = strtol(val, &end, 10);
+    if (o->type == T_SECS && end != val && *end == 's')
+      end++;
     if (errno || end == val || *end || v < o->min || v > o->max) {
-      snprintf(err, errlen, "%s: invalid value \"%s\" for %s: expected an integer from %d to %d",
-               origin, val, o->name, o->min, o->max);
+      snprintf(err, errlen, "%s: invalid value \"%s\" for %s: expected an integer from %d to %d%s",
+               origin, val, o->name, o->min, o->max,
+               o->type == T_SECS ? " (seconds, such as 15 or 15s)" : "");
       return -EINVAL;
     }
     *(int *)f = (int)v;
@@ -466,7 +480,10 @@ void config_print_help(FILE *out, config_cmd_t cmd) {
       snprintf(flag, sizeof(flag), "-%c, --%s", o->short_name, o->name);
     else
       snprintf(flag, sizeof(flag), "    --%s", o->name);
-    const char *arg = o->type == T_BOOL ? "" : o->type == T_INT ? " N" : " value";
+    const char *arg = o->type == T_BOOL   ? ""
+                      : o->type == T_INT  ? " N"
+                      : o->type == T_SECS ? " SECONDS"
+                                          : " value";
     char left[96];
     snprintf(left, sizeof(left), "%s%s", flag, arg);
     fprintf(out, "  %-40s %s", left, o->help);

@@ -64,6 +64,10 @@ typedef struct {
   int max_endpoints_per_slice; /* the EndpointSlice controller's endpoints per slice */
   config_list_t service_account_issuer; /* iss of service-account tokens; first signs */
   config_list_t api_audiences;          /* audiences the API accepts */
+  bool leader_elect;               /* controllers and scheduler act only while holding a Lease */
+  int leader_elect_lease_duration; /* seconds */
+  int leader_elect_renew_deadline; /* seconds */
+  int leader_elect_retry_period;   /* seconds */
   /* agent */
   char *server;
   char *container_runtime_endpoint;

@@ -14,15 +14,10 @@
 #include "agent/agent.h"
 #include "api/api.h"
 #include "client/client.h"
-#include "controller/manager.h"
-#include "controller/nodeipam.h"
-#include "controller/nodelifecycle.h"
-#include "controller/rootcacert.h"
-#include "controller/satoken.h"
-#include "scheduler/scheduler.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "server/bootstrap.h"
+#include "server/control.h"
 #include "server/kubeconfig.h"
 #include "tls/pki.h"
 #include "tls/token.h"
@@ -34,6 +29,18 @@
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
   log_info("server", "received signal %d, shutting down", w->signum);
+  ev_break(loop, EVBREAK_ALL);
+}
+
+static bool release_finished;
+
+static void released(void *data) {
+  release_finished = true;
+  ev_break(data, EVBREAK_ALL);
+}
+
+static void release_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  log_warn("server", "releasing the leader election Leases took too long; stopping anyway");
   ev_break(loop, EVBREAK_ALL);
 }
 
@@ -97,16 +104,9 @@ int server_run(const k3c_config_t *cfg) {
   store_t *store = NULL;
   api_server_t *api = NULL;
   server_bootstrap_t *boot = NULL;
-  client_t *cm_client = NULL;
-  controller_manager_t *cm = NULL;
-  client_t *sched_client = NULL;
-  scheduler_t *sched = NULL;
+  server_control_t *control = NULL;
   client_t *agent_client = NULL;
   agent_t *agent = NULL;
-  controller_nodelifecycle_t *nlc = NULL;
-  controller_nodeipam_t *ipam = NULL;
-  controller_rootcacert_t *rootca = NULL;
-  controller_satoken_t *satoken = NULL;
   char *db_dir = NULL, *db_path = NULL, *tokens_path = NULL;
   char *kubelet_client_cert = NULL, *kubelet_client_key = NULL;
   char *kubelet_serving_cert = NULL, *kubelet_serving_key = NULL;
@@ -231,65 +231,36 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "HTTPS listener: %s", err);
     goto out;
   }
-  /* The controllers call the API in-process, as kube-controller-manager
-   * would over HTTPS (docs/CLIENT.md). Until RBAC lands its identity is in
-   * system:masters. */
-  static const char *const cm_groups[] = {"system:masters", NULL};
-  if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-controller-manager",
-                             cm_groups, &cm_client)) < 0 ||
-      (r = controller_manager_start(loop, cm_client, &cm)) < 0) {
-    log_error("server", "controllers: %s", strerror(-r));
+  /* The controllers and the scheduler call the API in-process, as
+   * kube-controller-manager and kube-scheduler would over HTTPS
+   * (docs/CLIENT.md), each while it holds its Lease (--leader-elect). */
+  server_control_opts_t co = {
+      .api = api_server_handle,
+      .api_data = api,
+      .ca_pem = pki.ca_cert_pem,
+      .sa_key_pem = pki.sa_key_pem,
+      .cluster_cidr = cfg->cluster_cidr,
+      .node_monitor_grace_period = cfg->node_monitor_grace_period,
+      .job_backoff_seconds = cfg->job_backoff_seconds,
+      .max_endpoints_per_slice = cfg->max_endpoints_per_slice,
+      .disable_scheduler = cfg->disable_scheduler,
+      .leader_elect = cfg->leader_elect,
+      .lease_duration = cfg->leader_elect_lease_duration,
+      .renew_deadline = cfg->leader_elect_renew_deadline,
+      .retry_period = cfg->leader_elect_retry_period,
+  };
+  if ((r = server_control_start(loop, &co, &control, err, sizeof(err))) < 0) {
+    log_error("server", "%s", err);
     goto out;
   }
-  /* The node lifecycle controller is kube-controller-manager's too; it
-   * runs beside the manager because it takes the grace-period flag. */
-  if ((r = controller_nodelifecycle_new(cm_client, controller_manager_pods(cm), loop,
-                                        cfg->node_monitor_grace_period, &nlc)) < 0) {
-    log_error("server", "node lifecycle controller: %s", strerror(-r));
-    goto out;
-  }
-  /* Node IPAM: a pod subnet per Node out of --cluster-cidr. */
-  if ((r = controller_nodeipam_new(cm_client, controller_manager_nodes(cm), loop,
-                                   cfg->cluster_cidr, &ipam)) < 0) {
-    log_error("server", "--cluster-cidr %s: an IPv4 CIDR of /8 to /24 is needed (such as "
-                        "10.42.0.0/16)", cfg->cluster_cidr ? cfg->cluster_cidr : "(none)");
-    goto out;
-  }
-  /* kube-root-ca.crt in every namespace: the CA that signed our serving
-   * certificate, for pods to verify the API server. */
-  if ((r = controller_rootcacert_new(cm_client, controller_manager_namespaces(cm), loop,
-                                     pki.ca_cert_pem, &rootca)) < 0) {
-    log_error("server", "root CA publisher: %s", strerror(-r));
-    goto out;
-  }
-  /* Legacy service-account token Secrets: filled with a token signed by
-   * the key the API's authenticator checks. */
-  if ((r = controller_satoken_new(cm_client, controller_manager_serviceaccounts(cm), loop,
-                                  pki.sa_key_pem, pki.ca_cert_pem, &satoken)) < 0) {
-    log_error("server", "service-account token controller: %s", strerror(-r));
-    goto out;
-  }
-  /* The scheduler, in-process too, as kube-scheduler (docs/SCHEDULER.md). */
-  if ((r = client_inproc_new(loop, api_server_handle, api, "system:kube-scheduler", cm_groups,
-                             &sched_client)) < 0) {
-    log_error("server", "scheduler: %s", strerror(-r));
-    goto out;
-  }
-  client_set_user_agent(sched_client, "k3c-scheduler");
-  if (!cfg->disable_scheduler &&
-      (r = scheduler_new(loop, sched_client, controller_manager_pods(cm), &sched)) < 0) {
-    log_error("server", "scheduler: %s", strerror(-r));
-    goto out;
-  }
-  controller_manager_set_job_backoff(cm, cfg->job_backoff_seconds, 360);
-  controller_manager_set_max_endpoints_per_slice(cm, cfg->max_endpoints_per_slice);
   /* This node's agent, in-process too (as k3s runs its kubelet). */
   if (!cfg->disable_agent) {
+    static const char *const agent_groups[] = {"system:masters", NULL};
     agent_opts_t ao = {.cfg = cfg, .control_plane = true, .kubelet_version = K3C_VERSION,
                        .client_ca_pem = pki.ca_cert_pem,
                        .serving_cert_pem = kubelet_serving_cert,
                        .serving_key_pem = kubelet_serving_key};
-    if ((r = client_inproc_new(loop, api_server_handle, api, "system:node:agent", cm_groups,
+    if ((r = client_inproc_new(loop, api_server_handle, api, "system:node:agent", agent_groups,
                                &agent_client)) < 0 ||
         (r = agent_new(loop, agent_client, &ao, &agent, err, sizeof(err))) < 0) {
       log_error("server", "node agent: %s", r == -ENOMEM ? strerror(-r) : err);
@@ -307,31 +278,24 @@ int server_run(const k3c_config_t *cfg) {
     goto out;
   }
   ev_run(loop, 0);
+  /* Stop acting and hand the Leases back before the loop ends, so that
+   * another server takes over at once (upstream's ReleaseOnCancel). */
+  ev_timer release_timeout;
+  ev_timer_init(&release_timeout, release_timeout_cb, 5., 0.);
+  ev_timer_start(loop, &release_timeout);
+  server_control_stop(control, released, loop);
+  if (!release_finished)
+    ev_run(loop, 0);
+  ev_timer_stop(loop, &release_timeout);
   offload_stop();
   ev_signal_stop(loop, &sigterm);
   ev_signal_stop(loop, &sigint);
   log_info("server", "stopped");
   status = 0;
 out:
-  if (sched) {
-    scheduler_stats_t ss;
-    scheduler_stats(sched, &ss);
-    log_info("server", "scheduler: %u cycles, %u bound, %u unschedulable, %u preemptions, %.3f s "
-                       "CPU in cycles (%.1f us a cycle, %.1f us of it in the API's binding)",
-             ss.attempts, ss.bound, ss.unschedulable, ss.preemptions, ss.cycle_seconds,
-             ss.attempts ? ss.cycle_seconds * 1e6 / ss.attempts : 0.0,
-             ss.attempts ? ss.bind_seconds * 1e6 / ss.attempts : 0.0);
-  }
   agent_free(agent);
   client_free(agent_client);
-  scheduler_free(sched);
-  controller_nodelifecycle_free(nlc);
-  controller_nodeipam_free(ipam);
-  controller_rootcacert_free(rootca);
-  controller_satoken_free(satoken);
-  client_free(sched_client);
-  controller_manager_free(cm);
-  client_free(cm_client);
+  server_control_free(control);
   server_bootstrap_free(boot);
   http_server_stop(http);
   api_server_free(api);
