@@ -175,7 +175,7 @@ def main():
             rss_idle["VmRSS"] / 1024, NODES, rss["VmRSS"] / 1024, len(bound), rss["VmHWM"] / 1024))
         s.stop()
         for line in s.log_text().splitlines():
-            if "scheduler:" in line and "cycles" in line:
+            if ("scheduler:" in line and "cycles" in line) or "leading" in line or " lost" in line:
                 print("server log: " + line.split("[server] ", 1)[-1])
         ok = len(bound) == PODS
         if not ok:

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "util/alloc.h"
+#include "util/strmap.h"
 
 #define MAX_ENTRIES 4096
 #define MAX_MESSAGE 1024 /* upstream truncates event messages at 1 KiB */
@@ -22,7 +23,6 @@ typedef struct entry entry_t;
 
 struct entry {
   controller_recorder_t *rec;
-  uint64_t hash;
   char *key;
   char *ns, *name;
   int count;      /* the count the next write sends */
@@ -30,7 +30,7 @@ struct entry {
   bool created;   /* the Event exists on the server */
   bool dirty;     /* a repeat is waiting for the write in flight */
   client_req_t *req;
-  unsigned long seq; /* age, for eviction */
+  entry_t *older, *newer; /* the recency list, for eviction */
   char first_ts[32], last_ts[32];
   cJSON *tmpl;    /* the Event to create (until it is created) */
 };
@@ -38,22 +38,16 @@ struct entry {
 struct controller_recorder {
   client_t *c;
   char *component;
-  entry_t *entries[MAX_ENTRIES];
+  strmap_t entries;        /* key -> entry_t */
+  entry_t *oldest, *newest; /* least to most recently used */
   size_t n;
-  unsigned long seq;
   unsigned created, repeats;
 };
-
-static uint64_t hash(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
 
 controller_recorder_t *controller_recorder_new(client_t *c, const char *component) {
   controller_recorder_t *rec = xcalloc(1, sizeof(*rec));
   rec->c = c;
+  strmap_init(&rec->entries);
   rec->component = xstrdup(component);
   return rec;
 }
@@ -69,11 +63,36 @@ static void entry_free(entry_t *e) {
   free(e);
 }
 
+static void unlink_entry(controller_recorder_t *rec, entry_t *e) {
+  if (e->older)
+    e->older->newer = e->newer;
+  else
+    rec->oldest = e->newer;
+  if (e->newer)
+    e->newer->older = e->older;
+  else
+    rec->newest = e->older;
+  e->older = e->newer = NULL;
+}
+
+static void link_newest(controller_recorder_t *rec, entry_t *e) {
+  e->older = rec->newest;
+  e->newer = NULL;
+  if (rec->newest)
+    rec->newest->newer = e;
+  else
+    rec->oldest = e;
+  rec->newest = e;
+}
+
 void controller_recorder_free(controller_recorder_t *rec) {
   if (!rec)
     return;
-  for (size_t i = 0; i < rec->n; i++)
-    entry_free(rec->entries[i]);
+  for (entry_t *e = rec->oldest, *next; e; e = next) {
+    next = e->newer;
+    entry_free(e);
+  }
+  strmap_done(&rec->entries);
   free(rec->component);
   free(rec);
 }
@@ -152,20 +171,14 @@ static void write_entry(entry_t *e) {
   cJSON_Delete(p);
 }
 
-static entry_t *find(controller_recorder_t *rec, const char *key, uint64_t h) {
-  for (size_t i = 0; i < rec->n; i++)
-    if (rec->entries[i]->hash == h && !strcmp(rec->entries[i]->key, key))
-      return rec->entries[i];
-  return NULL;
-}
-
 static void evict_oldest(controller_recorder_t *rec) {
-  size_t oldest = 0;
-  for (size_t i = 1; i < rec->n; i++)
-    if (rec->entries[i]->seq < rec->entries[oldest]->seq)
-      oldest = i;
-  entry_free(rec->entries[oldest]);
-  rec->entries[oldest] = rec->entries[--rec->n];
+  entry_t *e = rec->oldest;
+  if (!e)
+    return;
+  unlink_entry(rec, e);
+  strmap_del(&rec->entries, e->key);
+  rec->n--;
+  entry_free(e);
 }
 
 void controller_recorder_eventf(controller_recorder_t *rec, const cJSON *obj, const char *type,
@@ -181,14 +194,14 @@ void controller_recorder_eventf(controller_recorder_t *rec, const cJSON *obj, co
     return;
   char *key = xasprintf("%s\n%s\n%s\n%s\n%s\n%s", uid ? uid : "", ns ? ns : "", name, type, reason,
                         msg);
-  uint64_t h = hash(key);
   char ts[32];
   now_rfc3339(ts, sizeof(ts));
-  entry_t *e = find(rec, key, h);
+  entry_t *e = strmap_get(&rec->entries, key);
   if (e) {
     free(key);
     e->count++;
-    e->seq = ++rec->seq;
+    unlink_entry(rec, e);
+    link_newest(rec, e);
     snprintf(e->last_ts, sizeof(e->last_ts), "%s", ts);
     rec->repeats++;
     if (e->req)
@@ -201,9 +214,7 @@ void controller_recorder_eventf(controller_recorder_t *rec, const cJSON *obj, co
     evict_oldest(rec);
   e = xcalloc(1, sizeof(*e));
   e->rec = rec;
-  e->hash = h;
   e->key = key;
-  e->seq = ++rec->seq;
   e->count = 1;
   /* Events of cluster-scoped objects live in "default", as upstream's. */
   e->ns = xstrdup(ns && ns[0] ? ns : "default");
@@ -213,7 +224,9 @@ void controller_recorder_eventf(controller_recorder_t *rec, const cJSON *obj, co
                       (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec);
   snprintf(e->first_ts, sizeof(e->first_ts), "%s", ts);
   snprintf(e->last_ts, sizeof(e->last_ts), "%s", ts);
-  rec->entries[rec->n++] = e;
+  strmap_set(&rec->entries, e->key, e);
+  link_newest(rec, e);
+  rec->n++;
 
   cJSON *ev = cJSON_CreateObject();
   cJSON_AddStringToObject(ev, "apiVersion", "v1");

@@ -156,8 +156,48 @@ static void test_cluster_scoped(void) {
   last_post = last_patch = NULL;
 }
 
+/* The table keeps the 4,096 most recently used entries: an entry used
+ * again survives 4,096 newer ones, the least recently used is evicted (its
+ * next repeat makes a new Event). */
+static void test_eviction_least_recently_used(void) {
+  static const char *const groups[] = {"system:masters", NULL};
+  client_t *c = NULL;
+  ASSERT_EQ_INT(client_inproc_new(loop, handler, NULL, "t", groups, &c), 0);
+  controller_recorder_t *rec = controller_recorder_new(c, "default-scheduler");
+  cJSON *rs = rs_obj();
+  posts = patches = 0;
+  controller_recorder_eventf(rec, rs, "Normal", "R", "m-first");
+  controller_recorder_eventf(rec, rs, "Normal", "R", "m-second");
+  settle();
+  for (int i = 0; i < 4094; i++)
+    controller_recorder_eventf(rec, rs, "Normal", "R", "fill-%d", i);
+  settle();
+  ASSERT_EQ_INT(posts, 4096);
+  controller_recorder_eventf(rec, rs, "Normal", "R", "m-first"); /* now the newest */
+  settle();
+  ASSERT_EQ_INT(posts, 4096);
+  ASSERT_EQ_INT(patches, 1);
+  controller_recorder_eventf(rec, rs, "Normal", "R", "one-more"); /* evicts m-second */
+  settle();
+  ASSERT_EQ_INT(posts, 4097);
+  controller_recorder_eventf(rec, rs, "Normal", "R", "m-first");
+  settle();
+  ASSERT_EQ_INT(patches, 2); /* still known */
+  controller_recorder_eventf(rec, rs, "Normal", "R", "m-second");
+  settle();
+  ASSERT_EQ_INT(posts, 4098); /* forgotten: a new Event */
+  unsigned created = 0, repeats = 0;
+  controller_recorder_stats(rec, &created, &repeats);
+  ASSERT_EQ_INT(created, 4098);
+  ASSERT_EQ_INT(repeats, 2);
+  controller_recorder_free(rec);
+  client_free(c);
+  cJSON_Delete(rs);
+}
+
 TEST_LIST = {
     TEST(test_event_shape_and_repeats), TEST(test_repeat_during_create), TEST(test_cluster_scoped),
+    TEST(test_eviction_least_recently_used),
     {0},
 };
 
