@@ -3,7 +3,8 @@
 # build-bench/, then bench/sched.py: 100 Node objects with allocatable set
 # directly (no agents), 3,000 pods created by 4 client processes, pods/s
 # bound, creation->bound latency p50/p99 and the server's RSS.
-#   bash scripts/bench-sched.sh      (K3C_BENCH_NODES, K3C_BENCH_PODS, K3C_BENCH_CLIENTS)
+#   bash scripts/bench-sched.sh      (K3C_BENCH_NODES, K3C_BENCH_PODS, K3C_BENCH_CLIENTS,
+#                                     K3C_BENCH_BACKLOG=1|lease: see docs/PERFORMANCE.md)
 # Figures and how to read them: docs/PERFORMANCE.md ("Scheduler").
 set -eu
 cd "$(dirname "$0")/.."
