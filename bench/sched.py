@@ -211,6 +211,7 @@ def main():
             pct(0.50), pct(0.99), lat[-1] * 1000 if lat else float("nan")))
         print("server RSS: %.1f MiB with %d nodes and no pods, %.1f MiB with %d pods bound (peak %.1f MiB)" % (
             rss_idle["VmRSS"] / 1024, NODES, rss["VmRSS"] / 1024, len(bound), rss["VmHWM"] / 1024))
+        time.sleep(float(os.environ.get("K3C_BENCH_SETTLE", "0")))
         s.stop()
         for line in s.log_text().splitlines():
             if ("scheduler:" in line and "cycles" in line) or "leading" in line or " lost" in line:

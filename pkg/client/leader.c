@@ -37,6 +37,7 @@ struct client_leader {
   cJSON *lease; /* the last Lease read or written (for the next CAS) */
   void (*release_done)(void *data);
   void *release_data;
+  int release_tries;
 };
 
 /* ---- pure parts ---- */
@@ -329,6 +330,11 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   client_leader_t *le = (client_leader_t *)((char *)w - offsetof(client_leader_t, deadline));
   stop_leading(le); /* no successful renewal for renew_deadline */
+  if (le->req) { /* a request that never answers must not stall the elector */
+    client_req_cancel(le->req);
+    le->req = NULL;
+    schedule(le, le->retry_period);
+  }
 }
 
 static void schedule(client_leader_t *le, double after) {
@@ -372,11 +378,70 @@ void client_leader_start(client_leader_t *le) {
   schedule(le, 0);
 }
 
-static void release_done(const client_result_t *res, void *data) {
-  client_leader_t *le = data;
+static void release_write(client_leader_t *le);
+
+static void release_finish(client_leader_t *le) {
   le->req = NULL;
   if (le->release_done)
     le->release_done(le->release_data);
+}
+
+static void release_read_done(const client_result_t *res, void *data) {
+  client_leader_t *le = data;
+  le->req = NULL;
+  client_lease_record_t rec;
+  if (res->code != 200 || !res->obj) {
+    release_finish(le);
+    return;
+  }
+  client_lease_record_read(res->obj, &rec);
+  if (strcmp(rec.holder, le->identity)) { /* someone else's now: nothing to release */
+    release_finish(le);
+    return;
+  }
+  cJSON_Delete(le->lease);
+  le->lease = json_dup(res->obj);
+  release_write(le);
+}
+
+static void release_done(const client_result_t *res, void *data) {
+  client_leader_t *le = data;
+  le->req = NULL;
+  /* 409: a renewal cancelled on its way had been applied, so the version
+   * we hold is stale; read again and retry while the lease is still ours. */
+  if (res->code == 409 && le->release_tries < 3) {
+    client_ref_t ref = lease_ref(le, true);
+    if ((le->req = client_get(le->c, &ref, NULL, release_read_done, le)))
+      return;
+  }
+  release_finish(le);
+}
+
+/* upstream's release(): no holder, a 1 s lease, the times now, the
+ * transitions kept; a CAS on the record last seen. */
+static void release_write(client_leader_t *le) {
+  le->release_tries++;
+  char now[40];
+  client_leader_micro_time(ev_now(le->loop), now, sizeof(now));
+  cJSON *l = json_dup(le->lease);
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive(l, "spec");
+  if (!cJSON_IsObject(spec)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(l, "spec");
+    spec = cJSON_AddObjectToObject(l, "spec");
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(spec, "holderIdentity");
+  cJSON_DeleteItemFromObjectCaseSensitive(spec, "leaseDurationSeconds");
+  cJSON_DeleteItemFromObjectCaseSensitive(spec, "renewTime");
+  cJSON_DeleteItemFromObjectCaseSensitive(spec, "acquireTime");
+  cJSON_AddStringToObject(spec, "holderIdentity", "");
+  cJSON_AddNumberToObject(spec, "leaseDurationSeconds", 1);
+  cJSON_AddStringToObject(spec, "renewTime", now);
+  cJSON_AddStringToObject(spec, "acquireTime", now);
+  client_ref_t ref = lease_ref(le, true);
+  le->req = client_update(le->c, &ref, l, release_done, le);
+  cJSON_Delete(l);
+  if (!le->req)
+    release_finish(le);
 }
 
 void client_leader_release(client_leader_t *le, void (*done)(void *data), void *data) {
@@ -393,27 +458,7 @@ void client_leader_release(client_leader_t *le, void (*done)(void *data), void *
       done(data);
     return;
   }
-  /* upstream's release(): no holder, a 1 s lease, the times now, the
-   * transitions kept; a CAS on the record last written. */
-  char now[40];
-  client_leader_micro_time(ev_now(le->loop), now, sizeof(now));
-  cJSON *l = json_dup(le->lease);
-  cJSON *spec = cJSON_GetObjectItemCaseSensitive(l, "spec");
-  if (!cJSON_IsObject(spec))
-    spec = cJSON_AddObjectToObject(l, "spec");
-  cJSON_DeleteItemFromObjectCaseSensitive(spec, "holderIdentity");
-  cJSON_DeleteItemFromObjectCaseSensitive(spec, "leaseDurationSeconds");
-  cJSON_DeleteItemFromObjectCaseSensitive(spec, "renewTime");
-  cJSON_DeleteItemFromObjectCaseSensitive(spec, "acquireTime");
-  cJSON_AddStringToObject(spec, "holderIdentity", "");
-  cJSON_AddNumberToObject(spec, "leaseDurationSeconds", 1);
-  cJSON_AddStringToObject(spec, "renewTime", now);
-  cJSON_AddStringToObject(spec, "acquireTime", now);
-  client_ref_t ref = lease_ref(le, true);
-  le->req = client_update(le->c, &ref, l, release_done, le);
-  cJSON_Delete(l);
-  if (!le->req && done)
-    done(data);
+  release_write(le);
 }
 
 void client_leader_free(client_leader_t *le) {
