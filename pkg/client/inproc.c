@@ -2,9 +2,12 @@
  * request handed to the API's own handler, so the server's controllers go
  * through the same authentication, admission, validation, defaulting and
  * resourceVersion checks as kubectl, without TLS or sockets. What the
- * handler answers is queued and delivered from an ev_idle watcher, so a
- * callback never runs inside the call that started its request (and never
- * inside a store or watch callback of the API). */
+ * handler answers is queued and delivered from an ev_check watcher (after
+ * each poll; an ev_idle keeps the poll from blocking while answers wait),
+ * so a callback never runs inside the call that started its request (and
+ * never inside a store or watch callback of the API). An idle watcher alone
+ * starved under load: with HTTPS connections always pending, answers and
+ * watch events to the in-process informers waited hundreds of ms. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,8 @@ typedef struct {
   void *handler_data;
   char *user;
   char **groups;
-  ev_idle idle;
+  ev_check check; /* delivers */
+  ev_idle idle;   /* keeps the loop from blocking while items wait */
   ipreq_t *ready, *ready_tail; /* requests with queued items */
 } inproc_t;
 
@@ -40,7 +44,7 @@ struct ipreq {
   http_req_t *hreq;   /* NULL once the handler finished it */
   item_t *items, *items_tail;
   bool queued;        /* on the ready list */
-  bool delivering;    /* idle_cb is delivering its items */
+  bool delivering;    /* check_cb is delivering its items */
   ipreq_t *next_ready;
 };
 
@@ -54,8 +58,10 @@ static void ready_push(inproc_t *ip, ipreq_t *q) {
   else
     ip->ready = q;
   ip->ready_tail = q;
-  if (!ev_is_active(&ip->idle))
+  if (!ev_is_active(&ip->check)) {
+    ev_check_start(ip->loop, &ip->check);
     ev_idle_start(ip->loop, &ip->idle);
+  }
 }
 
 static void item_push(ipreq_t *q, item_kind_t kind, int code, const char *data, size_t len) {
@@ -136,8 +142,8 @@ static void maybe_free(ipreq_t *q) {
  * cancel or answer requests meanwhile: the ready list is read from its head
  * each time, and a bounded number of requests is served per round so the
  * loop's other watchers keep running. */
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
-  inproc_t *ip = (inproc_t *)((char *)w - offsetof(inproc_t, idle));
+static void check_cb(struct ev_loop *loop, ev_check *w, int revents) {
+  inproc_t *ip = (inproc_t *)((char *)w - offsetof(inproc_t, check));
   for (int budget = 256; ip->ready && budget > 0; budget--) {
     ipreq_t *q = ip->ready;
     ip->ready = q->next_ready;
@@ -166,9 +172,13 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {
     q->delivering = false;
     maybe_free(q);
   }
-  if (!ip->ready)
-    ev_idle_stop(loop, w);
+  if (!ip->ready) {
+    ev_check_stop(loop, w);
+    ev_idle_stop(loop, &ip->idle);
+  }
 }
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents) {}
 
 /* ---- backend ---- */
 
@@ -209,8 +219,8 @@ static void ip_cancel(client_t *c, client_req_t *r) {
 
 static void ip_free(client_t *c) {
   inproc_t *ip = c->be_data;
-  if (ev_is_active(&ip->idle))
-    ev_idle_stop(ip->loop, &ip->idle);
+  ev_check_stop(ip->loop, &ip->check);
+  ev_idle_stop(ip->loop, &ip->idle);
   free(ip->user);
   for (char **g = ip->groups; g && *g; g++)
     free(*g);
@@ -235,6 +245,7 @@ int client_inproc_new(struct ev_loop *loop, http_handler_cb handler, void *handl
   ip->groups = xcalloc(n + 1, sizeof(*ip->groups));
   for (size_t i = 0; i < n; i++)
     ip->groups[i] = xstrdup(groups[i]);
+  ev_check_init(&ip->check, check_cb);
   ev_idle_init(&ip->idle, idle_cb);
   *ret_client = client__new(loop, &inproc_backend, ip);
   return 0;
