@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from k3ctest import Server, Tap, free_port, k3c_bin  # noqa: E402
 
-LEASE, RENEW, RETRY = 4, 3, 1
+LEASE, RENEW, RETRY = 5, 4, 1
 FOREIGN_DURATION = 8
 NAMES = ("kube-controller-manager", "kube-scheduler")
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
