@@ -1,9 +1,13 @@
 """Scheduler throughput: a fresh `k3c server --disable-agent` (K3C_BIN), NODES Node
 objects with status.allocatable written directly (no agents), then PODS pods created
-by several client processes over HTTPS keep-alive connections while one watch records
-when each pod is bound. Prints pods/s bound, creation->bound latency p50/p99 and the
-server's resident memory. Run through scripts/bench-sched.sh; figures in
-docs/PERFORMANCE.md ("Scheduler")."""
+by several client processes over HTTPS keep-alive connections (made before the clock
+starts) while one watch records when each pod is bound. Prints pods/s bound,
+creation->bound latency p50/p99, the server's CPU time and resident memory.
+K3C_BENCH_BACKLOG=1: pods held back by a nodeSelector until the nodes are labelled;
+K3C_BENCH_BACKLOG=lease: held back by a foreign holder of the kube-scheduler Lease until
+it is released. K3C_BENCH_SETTLE=seconds: wait before stopping the server (so its
+scheduler totals include every binding's answer). Run through scripts/bench-sched.sh;
+figures in docs/PERFORMANCE.md ("Scheduler")."""
 import http.client
 import json
 import multiprocessing
