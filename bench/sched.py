@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
-from k3ctest import Server  # noqa: E402
+from k3ctest import Hollow, Server  # noqa: E402
 
 NODES = int(os.environ.get("K3C_BENCH_NODES", "100"))
 PODS = int(os.environ.get("K3C_BENCH_PODS", "3000"))
@@ -34,6 +34,9 @@ BACKLOG = os.environ.get("K3C_BENCH_BACKLOG") == "1"
 LEASE = os.environ.get("K3C_BENCH_BACKLOG") == "lease"
 LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler"
 THREADS = int(os.environ.get("K3C_BENCH_THREADS", "16"))  # connections per client process
+# hollow: the nodes are `k3c agent --hollow NODES` (registered, heartbeating, playing the
+# kubelet's part on the bound pods: their status goes to Running) instead of Node objects
+HOLLOW = os.environ.get("K3C_BENCH_HOLLOW") == "1"
 
 
 def conn(srv):
@@ -153,6 +156,7 @@ def main():
     extra = ["--leader-elect-retry-period", "1", "--leader-elect-renew-deadline", "2",
              "--leader-elect-lease-duration", "3"] if LEASE else []
     s = Server(extra_args=["--disable-agent", "--node-monitor-grace-period", "3600"] + extra).start()
+    hollow = None
     try:
         srv = {"port": s.port, "ca": s.ca_file, "cert": s.cert_file, "key": s.key_file}
         c = conn(srv)
@@ -166,8 +170,12 @@ def main():
             if "kube-scheduler lost" not in s.log_text():
                 raise RuntimeError("k3c's scheduler did not give up the lease")
         alloc = {"cpu": "32", "memory": "128Gi", "pods": "110"}
-        for i in range(NODES):
-            name = "node-%03d" % i
+        node_names = ["node-%03d" % i for i in range(NODES)]
+        if HOLLOW:
+            hollow = Hollow(s, NODES, ["--hollow-cpu", alloc["cpu"], "--hollow-memory", alloc["memory"],
+                                       "--hollow-pods", alloc["pods"]]).start(timeout=120)
+            node_names = hollow.names
+        for name in node_names if not HOLLOW else []:
             req(c, "POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {
                 "name": name, "labels": {"kubernetes.io/hostname": name}}})
             req(c, "PATCH", "/api/v1/nodes/%s/status" % name, {"status": {
@@ -235,7 +243,7 @@ def main():
                     req(lc, "PATCH", "/api/v1/nodes/" + name, {"metadata": {"labels": {"bench": "go"}}},
                         ctype="application/merge-patch+json")
 
-            names = ["node-%03d" % i for i in range(NODES)]
+            names = node_names
             ls = [threading.Thread(target=label, args=(names[k::8],)) for k in range(8)]
             for th in ls:
                 th.start()
@@ -256,8 +264,8 @@ def main():
         def pct(p):
             return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000 if lat else float("nan")
 
-        print("nodes %d, pods %d, client processes %d x %d connections%s" % (
-            NODES, PODS, CLIENTS, THREADS, ", backlog (times from the first node label)" if BACKLOG
+        print("%s %d, pods %d, client processes %d x %d connections%s" % (
+            "hollow nodes" if HOLLOW else "nodes", NODES, PODS, CLIENTS, THREADS, ", backlog (times from the first node label)" if BACKLOG
             else ", backlog behind the kube-scheduler Lease (times from its release)" if LEASE else ""))
         print("created: %d pods in %.2f s (%.0f pods/s)" % (len(created), t_created - t_create0,
                                                            len(created) / (t_created - t_create0)))
@@ -272,6 +280,8 @@ def main():
         time.sleep(float(os.environ.get("K3C_BENCH_SETTLE", "0")))
         print("server CPU: %.2f s from the first create to the last binding (%.0f us a pod, "
               "creates, bindings and Events included)" % (cpu1 - cpu0, (cpu1 - cpu0) * 1e6 / max(len(bound), 1)))
+        if hollow:
+            hollow.stop()
         s.stop()
         for line in s.log_text().splitlines():
             if ("scheduler:" in line and "cycles" in line) or "leading" in line or " lost" in line:
@@ -281,6 +291,8 @@ def main():
             print("NOT ALL PODS BOUND: %d of %d" % (len(bound), PODS))
         return 0 if ok else 1
     finally:
+        if hollow:
+            hollow.stop()
         s.stop()
         s.cleanup()
 
