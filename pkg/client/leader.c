@@ -476,3 +476,4 @@ void client_leader_free(client_leader_t *le) {
 
 bool client_leader_leading(const client_leader_t *le) { return le->leading; }
 const char *client_leader_identity(const client_leader_t *le) { return le->identity; }
+const cJSON *client_leader_lease(const client_leader_t *le) { return le->lease; }

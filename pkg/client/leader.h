@@ -64,6 +64,9 @@ void client_leader_free(client_leader_t *le);
 bool client_leader_leading(const client_leader_t *le);
 /* This elector's holderIdentity (borrowed). */
 const char *client_leader_identity(const client_leader_t *le);
+/* The Lease as last read or written (borrowed: valid until the elector's
+ * next answer), NULL before the first; for an Event about it. */
+const cJSON *client_leader_lease(const client_leader_t *le);
 
 /* ---- the decision, pure (unit-tested) ---- */
 

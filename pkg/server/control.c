@@ -13,6 +13,7 @@
 
 #include "client/client.h"
 #include "client/leader.h"
+#include "controller/events.h"
 #include "controller/manager.h"
 #include "controller/nodeipam.h"
 #include "controller/nodelifecycle.h"
@@ -31,6 +32,7 @@ struct server_control {
   /* the electors' own clients: they outlive every term */
   client_t *le_cm_client, *le_sched_client;
   client_leader_t *le_cm, *le_sched;
+  controller_recorder_t *rec_cm, *rec_sched; /* LeaderElection Events on the Leases */
   /* the controller manager's term */
   client_t *cm_client;
   controller_manager_t *cm;
@@ -163,8 +165,17 @@ fail:
 
 /* ---- the electors' callbacks ---- */
 
+/* upstream's resourcelock RecordEvent: "<identity> became leader" */
+static void leader_event(controller_recorder_t *rec, const client_leader_t *le, const char *what) {
+  const cJSON *lease = client_leader_lease(le);
+  if (rec && lease)
+    controller_recorder_eventf(rec, lease, "Normal", "LeaderElection", "%s %s",
+                               client_leader_identity(le), what);
+}
+
 static void cm_started(void *data) {
   server_control_t *ctl = data;
+  leader_event(ctl->rec_cm, ctl->le_cm, "became leader");
   log_info("server", "controller manager: leading (lease %s/kube-controller-manager, identity %s)",
            LEASE_NS, client_leader_identity(ctl->le_cm));
   cm_start(ctl);
@@ -172,6 +183,7 @@ static void cm_started(void *data) {
 
 static void cm_stopped(void *data) {
   server_control_t *ctl = data;
+  leader_event(ctl->rec_cm, ctl->le_cm, "stopped leading");
   log_info("server", "controller manager: lease %s/kube-controller-manager lost or released, "
                      "controllers stopped", LEASE_NS);
   cm_stop(ctl);
@@ -179,6 +191,7 @@ static void cm_stopped(void *data) {
 
 static void sched_started(void *data) {
   server_control_t *ctl = data;
+  leader_event(ctl->rec_sched, ctl->le_sched, "became leader");
   log_info("server", "scheduler: leading (lease %s/kube-scheduler, identity %s)", LEASE_NS,
            client_leader_identity(ctl->le_sched));
   int r = sched_start(ctl);
@@ -188,6 +201,7 @@ static void sched_started(void *data) {
 
 static void sched_stopped(void *data) {
   server_control_t *ctl = data;
+  leader_event(ctl->rec_sched, ctl->le_sched, "stopped leading");
   log_info("server", "scheduler: lease %s/kube-scheduler lost or released, scheduling stopped",
            LEASE_NS);
   sched_stop(ctl);
@@ -206,11 +220,12 @@ static bool cidr_ok(const char *cidr) {
 
 static int elector(server_control_t *ctl, const char *user, const char *name,
                    void (*started)(void *), void (*stopped)(void *), client_t **ret_client,
-                   client_leader_t **ret_le) {
+                   client_leader_t **ret_le, controller_recorder_t **ret_rec) {
   int r = client_inproc_new(ctl->loop, ctl->o.api, ctl->o.api_data, user, groups, ret_client);
   if (r < 0)
     return r;
   client_set_user_agent(*ret_client, "k3c-leader-election");
+  *ret_rec = controller_recorder_new(*ret_client, name);
   client_leader_opts_t lo = {.ns = LEASE_NS,
                              .name = name,
                              .lease_duration = ctl->o.lease_duration,
@@ -252,10 +267,10 @@ int server_control_start(struct ev_loop *loop, const server_control_opts_t *opts
     return 0;
   }
   if ((r = elector(ctl, "system:kube-controller-manager", "kube-controller-manager", cm_started,
-                   cm_stopped, &ctl->le_cm_client, &ctl->le_cm)) < 0 ||
+                   cm_stopped, &ctl->le_cm_client, &ctl->le_cm, &ctl->rec_cm)) < 0 ||
       (!opts->disable_scheduler &&
        (r = elector(ctl, "system:kube-scheduler", "kube-scheduler", sched_started, sched_stopped,
-                    &ctl->le_sched_client, &ctl->le_sched)) < 0)) {
+                    &ctl->le_sched_client, &ctl->le_sched, &ctl->rec_sched)) < 0)) {
     snprintf(err, errlen, "leader election: %s", strerror(-r));
     goto fail;
   }
@@ -295,6 +310,8 @@ void server_control_free(server_control_t *ctl) {
   cm_stop(ctl);
   client_leader_free(ctl->le_sched);
   client_leader_free(ctl->le_cm);
+  controller_recorder_free(ctl->rec_sched);
+  controller_recorder_free(ctl->rec_cm);
   client_free(ctl->le_sched_client);
   client_free(ctl->le_cm_client);
   scheduler_stats_t *ss = &ctl->totals;

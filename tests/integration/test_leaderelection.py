@@ -123,6 +123,19 @@ t.ok(all(parse_micro(later[n]["spec"]["renewTime"]) > parse_micro(leases[n]["spe
      "renewTime advances every retry period, acquireTime and holder stay",
      [(leases[n]["spec"], later[n]["spec"]) for n in NAMES])
 
+def leader_events(name):
+    st, _, body = srv.request("GET", "/api/v1/namespaces/kube-system/events")
+    return [e for e in (json.loads(body)["items"] if st == 200 else [])
+            if e.get("reason") == "LeaderElection" and e["involvedObject"].get("name") == name
+            and e["involvedObject"].get("kind") == "Lease"]
+
+
+evs = {n: wait(lambda n=n: leader_events(n)) for n in NAMES}
+t.ok(all(evs[n] and evs[n][0]["message"] == ids[n] + " became leader"
+         and evs[n][0]["type"] == "Normal" and evs[n][0]["source"]["component"] == n for n in NAMES),
+     "a LeaderElection Event on each Lease: '<identity> became leader'",
+     {n: [(e["message"], e["source"]) for e in evs[n] or []] for n in NAMES})
+
 # ---- while leading: scheduling and reconciling ----
 make_node("n1")
 make_pod("before")
@@ -174,6 +187,10 @@ t.ok(back and elapsed >= FOREIGN_DURATION - 0.5,
      [get_lease(n)["spec"] for n in NAMES])
 t.ok(all(get_lease(n)["spec"].get("leaseTransitions") == before_transitions[n] + 1 for n in NAMES),
      "leaseTransitions grows by one", [get_lease(n)["spec"] for n in NAMES])
+msgs = {n: sorted(e["message"] for e in leader_events(n)) for n in NAMES}
+t.ok(all(ids[n] + " stopped leading" in msgs[n] and
+         sum(e["count"] for e in leader_events(n) if e["message"] == ids[n] + " became leader") == 2
+         for n in NAMES), "Events: stopped leading, then became leader again (count 2)", msgs)
 t.ok(wait(lambda: node_of("during") == "n1"), "the waiting pod is bound after the takeover",
      node_of("during"))
 t.ok(wait(lambda: replicasets_of("d-during")), "the Deployment gets its ReplicaSet")
