@@ -262,7 +262,37 @@ static void test_node_options(void) {
   clean_env();
 }
 
+/* Leader election: on by default with upstream's 15/10/2 s; durations as
+ * seconds or with upstream's "s"; other units refused with the reason. */
+static void test_leader_elect(void) {
+  clean_env();
+  k3c_config_t cfg;
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 0, NULL), 0);
+  ASSERT_TRUE(cfg.leader_elect);
+  ASSERT_EQ_INT(cfg.leader_elect_lease_duration, 15);
+  ASSERT_EQ_INT(cfg.leader_elect_renew_deadline, 10);
+  ASSERT_EQ_INT(cfg.leader_elect_retry_period, 2);
+  config_done(&cfg);
+  char *argv[] = {"--leader-elect=false", "--leader-elect-lease-duration", "30s",
+                  "--leader-elect-renew-deadline=20", "--leader-elect-retry-period", "4s"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 6, argv), 0);
+  ASSERT_FALSE(cfg.leader_elect);
+  ASSERT_EQ_INT(cfg.leader_elect_lease_duration, 30);
+  ASSERT_EQ_INT(cfg.leader_elect_renew_deadline, 20);
+  ASSERT_EQ_INT(cfg.leader_elect_retry_period, 4);
+  config_done(&cfg);
+  char *minutes[] = {"--leader-elect-lease-duration", "1m"};
+  expect_error(CONFIG_CMD_SERVER, 2, minutes, NULL, "(seconds, such as 15 or 15s)");
+  char *bare_s[] = {"--leader-elect-retry-period=s"};
+  expect_error(CONFIG_CMD_SERVER, 1, bare_s, NULL, "invalid value \"s\" for leader-elect-retry-period");
+  /* a plain integer flag takes no unit */
+  char *port[] = {"--https-listen-port", "6443s"};
+  expect_error(CONFIG_CMD_SERVER, 2, port, NULL, "invalid value \"6443s\"");
+  clean_env();
+}
+
 TEST_LIST = {
+    TEST(test_leader_elect),
     TEST(test_defaults),       TEST(test_defaults_values), TEST(test_precedence),
     TEST(test_config_flag_overrides_env_file), TEST(test_lists), TEST(test_bool_flags),
     TEST(test_bad_input),      TEST(test_help_flag),       TEST(test_agent_env),
