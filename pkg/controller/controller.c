@@ -1,6 +1,8 @@
-/* The reconcile loop of a controller: informers feed a work queue, an idle
- * watcher hands queued keys to sync() while fewer than `workers` run, a
- * timer wakes the queue's delayed keys.
+/* The reconcile loop of a controller: informers feed a work queue, a check
+ * watcher (after the next poll; an idle watcher keeps that poll from
+ * blocking) hands queued keys to sync() while fewer than `workers` run, a
+ * timer wakes the queue's delayed keys. An idle watcher alone ran only when
+ * nothing else was pending, so under API load keys waited.
  * https://kubernetes.io/docs/concepts/architecture/controller/ */
 #include "controller/controller.h"
 
@@ -24,7 +26,8 @@ struct controller {
   client_informer_t *wait[MAX_WAIT];
   size_t n_wait;
   bool started;
-  ev_idle kick;
+  ev_check kick;
+  ev_idle spin; /* keeps the loop from blocking while a kick waits */
   ev_timer delay;
 };
 
@@ -47,9 +50,10 @@ static void arm_delay(controller_t *ctl) {
   }
 }
 
-static void kick_cb(struct ev_loop *loop, ev_idle *w, int revents) {
-  controller_t *ctl = (controller_t *)((char *)w - offsetof(controller_t, kick));
-  ev_idle_stop(loop, w);
+static void dispatch(controller_t *ctl) {
+  struct ev_loop *loop = ctl->loop;
+  ev_check_stop(loop, &ctl->kick);
+  ev_idle_stop(loop, &ctl->spin);
   if (!ctl->started)
     return;
   if (!synced(ctl)) { /* look again soon: informers sync from the loop */
@@ -68,14 +72,24 @@ static void kick_cb(struct ev_loop *loop, ev_idle *w, int revents) {
   }
 }
 
+static void kick_cb(struct ev_loop *loop, ev_check *w, int revents) {
+  dispatch((controller_t *)((char *)w - offsetof(controller_t, kick)));
+}
+
+static void spin_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  dispatch((controller_t *)((char *)w - offsetof(controller_t, spin)));
+}
+
 static void delay_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   controller_t *ctl = (controller_t *)((char *)w - offsetof(controller_t, delay));
   kick(ctl);
 }
 
 static void kick(controller_t *ctl) {
-  if (ctl->started && !ev_is_active(&ctl->kick))
-    ev_idle_start(ctl->loop, &ctl->kick);
+  if (ctl->started && !ev_is_active(&ctl->kick)) {
+    ev_check_start(ctl->loop, &ctl->kick);
+    ev_idle_start(ctl->loop, &ctl->spin);
+  }
 }
 
 int controller_new(struct ev_loop *loop, const controller_opts_t *opts, controller_t **ret_ctl) {
@@ -88,7 +102,8 @@ int controller_new(struct ev_loop *loop, const controller_opts_t *opts, controll
   ctl->sync = opts->sync;
   ctl->data = opts->data;
   ctl->q = client_workqueue_new(opts->base_delay, opts->max_delay, opts->max_keys);
-  ev_idle_init(&ctl->kick, kick_cb);
+  ev_check_init(&ctl->kick, kick_cb);
+  ev_idle_init(&ctl->spin, spin_cb);
   ev_timer_init(&ctl->delay, delay_cb, 0, 0);
   *ret_ctl = ctl;
   return 0;
@@ -97,7 +112,8 @@ int controller_new(struct ev_loop *loop, const controller_opts_t *opts, controll
 void controller_free(controller_t *ctl) {
   if (!ctl)
     return;
-  ev_idle_stop(ctl->loop, &ctl->kick);
+  ev_check_stop(ctl->loop, &ctl->kick);
+  ev_idle_stop(ctl->loop, &ctl->spin);
   ev_timer_stop(ctl->loop, &ctl->delay);
   client_workqueue_free(ctl->q);
   free(ctl->name);
