@@ -119,9 +119,11 @@ static const opt_t opts[] = {
      "(default: the first --service-account-issuer)", 0, 0},
     {"leader-elect", 0, NULL, T_BOOL, OFF(leader_elect), "true", SRV,
      "run the controllers and the scheduler only while holding their Leases "
-     "(kube-system/kube-controller-manager, kube-system/kube-scheduler)", 0, 0},
+     "(kube-system/kube-controller-manager, kube-system/kube-scheduler); on unless "
+     "--leader-elect=false", 0, 0},
     {"leader-elect-lease-duration", 0, NULL, T_SECS, OFF(leader_elect_lease_duration), "15", SRV,
-     "seconds a candidate waits after the last renewal it saw before taking a Lease", 1, 3600},
+     "seconds (15 or 15s) a candidate waits after the last renewal it saw before taking a "
+     "Lease", 1, 3600},
     {"leader-elect-renew-deadline", 0, NULL, T_SECS, OFF(leader_elect_renew_deadline), "10", SRV,
      "seconds a leader tries to renew its Lease before it stops acting", 1, 3600},
     {"leader-elect-retry-period", 0, NULL, T_SECS, OFF(leader_elect_retry_period), "2", SRV,
@@ -482,7 +484,7 @@ void config_print_help(FILE *out, config_cmd_t cmd) {
       snprintf(flag, sizeof(flag), "    --%s", o->name);
     const char *arg = o->type == T_BOOL   ? ""
                       : o->type == T_INT  ? " N"
-                      : o->type == T_SECS ? " SECONDS"
+                      : o->type == T_SECS ? " SECS"
                                           : " value";
     char left[96];
     snprintf(left, sizeof(left), "%s%s", flag, arg);
