@@ -1,6 +1,6 @@
 /* The built-in admission chain: the compiled-in plugins of upstream's
  * kube-apiserver that users meet, mutating ones first, then validating ones,
- * in upstream's order (LimitRanger, Priority, DefaultTolerationSeconds,
+ * in upstream's order (LimitRanger, ServiceAccount, Priority, DefaultTolerationSeconds,
  * DefaultStorageClass, StorageObjectInUseProtection, DefaultIngressClass;
  * then LimitRanger, PodSecurity, Priority).
  * https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/ */
@@ -15,8 +15,8 @@
 
 typedef int (*plugin_fn)(api_admission_t *a, api_status_t *st);
 
-static const plugin_fn mutating[] = {api__admit_limitranger, api__admit_priority,
-                                     api__admit_defaults};
+static const plugin_fn mutating[] = {api__admit_limitranger, api__admit_serviceaccount,
+                                     api__admit_priority, api__admit_defaults};
 static const plugin_fn validating[] = {api__validate_noderestriction,
                                        api__validate_limitranger, api__validate_podsecurity,
                                        api__validate_priority, api__validate_rbac,

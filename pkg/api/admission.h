@@ -46,6 +46,7 @@ bool api__admission_is(const api_admission_t *a, const char *group, const char *
 /* ---- plugins (admission_<name>.c) ---- */
 /* Mutating. */
 int api__admit_limitranger(api_admission_t *a, api_status_t *st);
+int api__admit_serviceaccount(api_admission_t *a, api_status_t *st);
 int api__admit_priority(api_admission_t *a, api_status_t *st);
 int api__admit_defaults(api_admission_t *a, api_status_t *st); /* DefaultTolerationSeconds,
                                                                    DefaultStorageClass,
@@ -59,6 +60,19 @@ int api__validate_priority(api_admission_t *a, api_status_t *st);
 int api__validate_noderestriction(api_admission_t *a, api_status_t *st);
 /* Last: it charges the quotas of what the others let through. */
 int api__validate_resourcequota(api_admission_t *a, api_status_t *st);
+
+/* Where the ServiceAccount plugin mounts the kube-api-access volume. */
+#define API_SA_MOUNT_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* The ServiceAccount plugin's mutation of a new pod's spec, in place:
+ * serviceAccountName defaults to "default"; unless
+ * automountServiceAccountToken is false on spec, or unset there and false
+ * on sa (the pod's ServiceAccount, NULL when it does not exist), every
+ * container and init container that does not mount API_SA_MOUNT_PATH gets
+ * a read-only mount of the projected volume "kube-api-access-<suffix>"
+ * (5 characters of suffix; an existing kube-api-access-* volume is reused),
+ * added to spec.volumes when some container needs it. Pure. */
+void api__serviceaccount_admit_spec(cJSON *spec, const cJSON *sa, const char *suffix);
 
 /* LimitRange item defaults (SetDefaults_LimitRangeItem): a Container item's
  * default limit from max, its default request from the default limit, then
