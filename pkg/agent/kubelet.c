@@ -15,6 +15,7 @@
 #include "agent/podsync.h"
 #include "agent/prober.h"
 #include "agent/refs.h"
+#include "agent/satokens.h"
 #include "agent/sampler.h"
 #include "agent/workers.h"
 #include "client/informer.h"
@@ -47,6 +48,7 @@ struct agent_kubelet {
   char *node_name;
   client_informer_t *pods;
   agent_refs_t *configmaps, *secrets; /* what the pods use, watched one by one */
+  agent_satokens_t *tokens;           /* their service-account tokens */
   controller_t *ctl;
   controller_recorder_t *rec;
   agent_workers_t *workers;
@@ -371,6 +373,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     /* Gone or moved: the sandbox sweep removes what it left. */
     agent_refs_drop(k->configmaps, key);
     agent_refs_drop(k->secrets, key);
+    agent_satokens_drop(k->tokens, key);
     ev_feed_event(k->loop, &k->gc, EV_TIMER);
     controller_done(ctl, key, 0);
     return;
@@ -400,6 +403,9 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   s->pod = cJSON_Duplicate(pod, 1);
   s->configmaps = cm_objs;
   s->secrets = sec_objs;
+  char terr[512] = "";
+  s->tokens = agent_satokens_for_pod(k->tokens, key, pod, terr, sizeof(terr));
+  s->token_err = terr[0] ? xstrdup(terr) : NULL;
   const char *uid = jstr(pod, "metadata.uid");
   const cJSON *h = uid ? cJSON_GetObjectItemCaseSensitive(k->hints, uid) : NULL;
   s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
@@ -533,6 +539,12 @@ static void ref_changed(const char *ns, const char *name, void *data) {
   free(pods);
 }
 
+
+/* A token arrived or was refreshed: the pod's volume pass writes it. */
+static void token_changed(const char *pod_key, void *data) {
+  agent_kubelet_t *k = data;
+  controller_enqueue(k->ctl, pod_key);
+}
 
 /* ---- runtime relists ---- */
 
@@ -675,6 +687,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
       (r = agent_refs_new(c, "configmaps", ref_changed, k, &k->configmaps)) < 0 ||
       (r = agent_refs_new(c, "secrets", ref_changed, k, &k->secrets)) < 0)
     goto fail;
+  k->tokens = agent_satokens_new(loop, c, token_changed, k);
   client_informer_add_index(k->pods, CLIENT_INDEX_NAMESPACE, client_index_namespace);
   client_informer_add_index(k->pods, CLIENT_INDEX_NODE, client_index_node_name);
   controller_opts_t co = {.name = "kubelet", .workers = k->o.workers * 2, .sync = pod_sync,
@@ -719,6 +732,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   client_informer_free(k->pods);
   agent_refs_free(k->configmaps);
   agent_refs_free(k->secrets);
+  agent_satokens_free(k->tokens);
   cJSON_Delete(k->seen);
   cJSON_Delete(k->hints);
   cJSON_Delete(k->cleaning);

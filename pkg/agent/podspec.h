@@ -48,10 +48,14 @@ typedef struct {
 } agent_podspec_node_t;
 
 /* The ConfigMaps and Secrets of the pod's namespace that it refers to:
- * objects keyed by name, each the whole API object (NULL: none known). */
+ * objects keyed by name, each the whole API object (NULL: none known);
+ * the tokens of its projected serviceAccountToken sources, keyed by
+ * agent_satokens_source_key (NULL: none yet), and why one is missing. */
 typedef struct {
   const cJSON *configmaps;
   const cJSON *secrets;
+  const cJSON *tokens;
+  const char *token_err;
 } agent_podspec_refs_t;
 
 /* "Guaranteed", "Burstable" or "BestEffort" (upstream's ComputePodQOS over

@@ -253,7 +253,7 @@ static bool start_container(pass_t *p, const cJSON *c, bool init, uint32_t attem
     return false;
   if (!ensure_image(p, name, image, pull_policy(c, image)))
     return false;
-  agent_podspec_refs_t refs = {p->s->configmaps, p->s->secrets};
+  agent_podspec_refs_t refs = {.configmaps = p->s->configmaps, .secrets = p->s->secrets};
   cJSON *env = NULL;
   char msg[512];
   agent_podspec_mem_t mem = {0};
@@ -496,7 +496,7 @@ static void sync_pod(pass_t *p) {
     goto report;
   /* configMap, secret, downwardAPI, projected files: written (or updated
    * in place) on every pass, before the containers that mount them. */
-  agent_podspec_refs_t refs = {p->s->configmaps, p->s->secrets};
+  agent_podspec_refs_t refs = {p->s->configmaps, p->s->secrets, p->s->tokens, p->s->token_err};
   char verr[1024];
   if (agent_volumes_write(pod, &refs, p->s->node, p->pod_ip, verr, sizeof(verr)) < 0) {
     event(p, "Warning", "FailedMount", "%s", verr);
@@ -555,6 +555,8 @@ void agent_podsync_free(agent_podsync_t *s) {
   free(s->uid);
   cJSON_Delete(s->configmaps);
   cJSON_Delete(s->secrets);
+  cJSON_Delete(s->tokens);
+  free(s->token_err);
   cJSON_Delete(s->hints);
   cJSON_Delete(s->probes);
   free(s->containers);

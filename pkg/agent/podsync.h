@@ -29,6 +29,8 @@ typedef struct {
   cJSON *pod;      /* SYNC: a copy of the Pod */
   char *uid;       /* CLEANUP: the pod uid */
   cJSON *configmaps, *secrets; /* name -> object, of the pod's namespace */
+  cJSON *tokens;   /* service-account tokens (agent_podspec_refs_t), may be NULL */
+  char *token_err; /* why a token is missing, may be NULL */
   cJSON *hints;    /* pull back-off: container name -> {"n": failures, "next": epoch s} */
   cJSON *probes;   /* probe results (podstatus.h), may be NULL */
   const agent_podspec_node_t *node; /* borrowed: outlives the job */

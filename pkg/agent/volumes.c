@@ -4,6 +4,8 @@
  * per-name symlinks). https://kubernetes.io/docs/concepts/storage/volumes/ */
 #include "agent/volumes.h"
 
+#include "agent/satokens.h"
+
 #include "util/alloc.h"
 #include "util/errbuf.h"
 #include "util/fsutil.h"
@@ -209,6 +211,21 @@ static int from_downward(files_t *f, const cJSON *pod, const agent_podspec_node_
   return 0;
 }
 
+/* A serviceAccountToken source: the token the manager fetched (satokens.h). */
+static int from_token(files_t *f, const agent_podspec_refs_t *refs, const cJSON *src,
+                      mode_t dmode) {
+  char key[320];
+  agent_satokens_source_key(src, key, sizeof(key));
+  const cJSON *tok = cJSON_GetObjectItemCaseSensitive(refs->tokens, key);
+  if (!cJSON_IsString(tok)) {
+    errbuf_set(f->err, f->errlen, "%s",
+               refs->token_err && refs->token_err[0] ? refs->token_err
+                                                     : "failed to fetch token: not received yet");
+    return -EAGAIN;
+  }
+  return add(f, jstr(src, "path"), xstrdup(tok->valuestring), strlen(tok->valuestring), dmode);
+}
+
 /* The files one volume should hold; 0 with f->n == 0 for other types. */
 static int volume_files(const cJSON *pod, const cJSON *vol, const agent_podspec_refs_t *refs,
                         const agent_podspec_node_t *node, const char *pod_ip, files_t *f,
@@ -240,6 +257,8 @@ static int volume_files(const cJSON *pod, const cJSON *vol, const agent_podspec_
         r = from_object(f, refs, ns, x, true, dmode);
       else if ((x = cJSON_GetObjectItemCaseSensitive(s, "downwardAPI")))
         r = from_downward(f, pod, node, pod_ip, x, dmode);
+      else if ((x = cJSON_GetObjectItemCaseSensitive(s, "serviceAccountToken")))
+        r = from_token(f, refs, x, dmode);
       else {
         errbuf_set(f->err, f->errlen, "projected volume \"%s\": %s sources are not supported yet",
                    jstr(vol, "name"), s->child && s->child->string ? s->child->string : "unknown");

@@ -16,7 +16,8 @@
 
 /* Write every such volume of pod under its agent_podspec_volume_dir, from
  * refs (the ConfigMaps and Secrets of the pod's namespace). Returns 0, or
- * -ENOENT when a non-optional ConfigMap/Secret or key is missing and
+ * -EAGAIN when a serviceAccountToken source's token is not in refs->tokens
+ * (refs->token_err says why), -ENOENT when a non-optional ConfigMap/Secret or key is missing and
  * -EINVAL for a bad item, with upstream's message in err (`configmap "x"
  * not found`); other errors are the file system's, with the path. */
 int agent_volumes_write(const cJSON *pod, const agent_podspec_refs_t *refs,

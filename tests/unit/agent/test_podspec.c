@@ -176,7 +176,7 @@ static void test_ref_names(void) {
 
 static void test_env_order(void) {
   cJSON *refs_cm = J("{'cm':{'data':{'B':'from-cm','A':'from-cm','C':'c'}}}");
-  agent_podspec_refs_t refs = {refs_cm, NULL};
+  agent_podspec_refs_t refs = {.configmaps = refs_cm, .secrets = NULL};
   cJSON *pod = pod_with("{'containers':[{'name':'a','envFrom':[{'configMapRef':{'name':'cm'}}],"
                         "'env':[{'name':'Z','value':'z'},{'name':'A','value':'from-env'},"
                         "{'name':'E'},{'name':'Z','value':'z2'}]}]}");
@@ -193,7 +193,7 @@ static void test_env_order(void) {
 
 static void test_env_expansion(void) {
   cJSON *refs_cm = J("{'cm':{'data':{'FROM_CM':'cmv'}}}");
-  agent_podspec_refs_t refs = {refs_cm, NULL};
+  agent_podspec_refs_t refs = {.configmaps = refs_cm, .secrets = NULL};
   cJSON *pod =
       pod_with("{'containers':[{'name':'a','envFrom':[{'configMapRef':{'name':'cm'}}],'env':["
                "{'name':'A','value':'a'},"
@@ -332,7 +332,7 @@ static void test_env_key_refs(void) {
   cJSON *cms = J("{'cm':{'data':{'k':'v','e':''}}}");
   /* "secret-value" and "a\nb" in base64 */
   cJSON *secs = J("{'s':{'data':{'pw':'c2VjcmV0LXZhbHVl','ml':'YQpi','bad':'***'}}}");
-  agent_podspec_refs_t refs = {cms, secs};
+  agent_podspec_refs_t refs = {.configmaps = cms, .secrets = secs};
   cJSON *pod = pod_with(
       "{'containers':[{'name':'a','env':["
       "{'name':'CM','valueFrom':{'configMapKeyRef':{'name':'cm','key':'k'}}},"
@@ -399,7 +399,7 @@ static void test_env_from(void) {
   cJSON *cms = J("{'cm':{'data':{'GOOD':'1','bad-key!':'2','1DIGIT':'3','dot.ok':'4','..x':'5'},"
                  "'binaryData':{'BIN':'AAAA'}}}");
   cJSON *secs = J("{'s':{'data':{'TOKEN':'dG9r'}}}");
-  agent_podspec_refs_t refs = {cms, secs};
+  agent_podspec_refs_t refs = {.configmaps = cms, .secrets = secs};
   cJSON *pod = pod_with("{'containers':[{'name':'a','envFrom':["
                         "{'configMapRef':{'name':'cm'}},"
                         "{'prefix':'P_','configMapRef':{'name':'cm'}},"
