@@ -352,6 +352,48 @@ static void test_projected(void) {
   rm_tree(root);
 }
 
+/* A serviceAccountToken source: the token refs hold for its key (the
+ * upstream kube-api-access shape), written with the other sources and
+ * swapped atomically when it is refreshed; a missing token holds the pod
+ * with the manager's reason and writes nothing. */
+static void test_projected_token(void) {
+  fresh_root();
+  cJSON *pod = pod_with(
+      "[{\"name\":\"kube-api-access-abcde\",\"projected\":{\"defaultMode\":420,\"sources\":["
+      "{\"serviceAccountToken\":{\"expirationSeconds\":3607,\"path\":\"token\"}},"
+      "{\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"greeting\",\"path\":\"ca.crt\"}]}},"
+      "{\"downwardAPI\":{\"items\":[{\"path\":\"namespace\",\"fieldRef\":{\"fieldPath\":"
+      "\"metadata.namespace\"}}]}}]}}]");
+  cJSON *cms = json(CM_CFG);
+  agent_podspec_refs_t refs = {.configmaps = cms, .token_err = "failed to fetch token: nope"};
+  char err[512] = "";
+  ASSERT_EQ_INT(agent_volumes_write(pod, &refs, &node, NULL, err, sizeof(err)), -EAGAIN);
+  ASSERT_EQ_STR(err, "MountVolume.SetUp failed for volume \"kube-api-access-abcde\" : "
+                     "failed to fetch token: nope");
+  const char *d = vdir("projected", "kube-api-access-abcde");
+  struct stat st;
+  ASSERT_TRUE(stat(d, &st) < 0);
+  cJSON *tokens = json("{\"3607/\":\"eyJ.first.sig\",\"600/other\":\"x\"}");
+  refs.tokens = tokens;
+  ASSERT_EQ_INT(agent_volumes_write(pod, &refs, &node, NULL, err, sizeof(err)), 0);
+  static const char *const top[] = {"ca.crt", "namespace", "token", NULL};
+  check_layout(d, top);
+  ASSERT_EQ_STR(content(d, "token"), "eyJ.first.sig");
+  ASSERT_EQ_INT(mode_of(d, "token"), 0644);
+  ASSERT_EQ_STR(content(d, "ca.crt"), "hello");
+  ASSERT_EQ_STR(content(d, "namespace"), "default");
+  char before[PATH_MAX];
+  FMT(before, "%s", link_of(d, "..data"));
+  cJSON_ReplaceItemInObjectCaseSensitive(tokens, "3607/", cJSON_CreateString("eyJ.second.sig"));
+  ASSERT_EQ_INT(agent_volumes_write(pod, &refs, &node, NULL, err, sizeof(err)), 0);
+  ASSERT_EQ_STR(content(d, "token"), "eyJ.second.sig");
+  ASSERT_TRUE(strcmp(before, link_of(d, "..data")) != 0);
+  cJSON_Delete(tokens);
+  cJSON_Delete(pod);
+  cJSON_Delete(cms);
+  rm_tree(root);
+}
+
 /* Same content twice: nothing changes. An update: ..data swapped, the old
  * timestamped directory gone, names no longer present dropped. */
 static void test_rewrite(void) {
@@ -467,6 +509,7 @@ TEST_LIST = {
     TEST(test_bad_paths),
     TEST(test_downward),
     TEST(test_projected),
+    TEST(test_projected_token),
     TEST(test_rewrite),
     TEST(test_dot_names),
     TEST(test_nested_removal),
