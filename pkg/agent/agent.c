@@ -4,6 +4,7 @@
  * https://kubernetes.io/docs/concepts/architecture/nodes/ */
 #include "agent/agent.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -281,10 +282,27 @@ static void import_images(agent_t *a) {
 
 /* ---- the runtime ---- */
 
+/* The kubernetes Service's ClusterIP: the first address of the IPv4
+ * service CIDR, as the server allocates it. */
+static bool kubernetes_service_ip(const char *cidr, char *buf, size_t n) {
+  char net[INET_ADDRSTRLEN];
+  const char *slash = cidr ? strchr(cidr, '/') : NULL;
+  if (!slash || (size_t)(slash - cidr) >= sizeof(net))
+    return false;
+  memcpy(net, cidr, (size_t)(slash - cidr));
+  net[slash - cidr] = 0;
+  struct in_addr in;
+  if (inet_pton(AF_INET, net, &in) != 1)
+    return false;
+  in.s_addr = htonl(ntohl(in.s_addr) + 1);
+  return inet_ntop(AF_INET, &in, buf, (socklen_t)n) != NULL;
+}
+
 static void kubelet_start(agent_t *a) {
   if (a->kubelet || !a->runtime_up)
     return;
-  char logs[PATH_MAX], pods[PATH_MAX];
+  char logs[PATH_MAX], pods[PATH_MAX], master[INET_ADDRSTRLEN];
+  bool has_master = kubernetes_service_ip(a->cfg->service_cidr, master, sizeof(master));
   snprintf(logs, sizeof(logs), "%s/logs", a->dir);
   snprintf(pods, sizeof(pods), "%s/pods", a->dir);
   agent_kubelet_opts_t ko = {
@@ -296,6 +314,7 @@ static void kubelet_start(agent_t *a) {
                .pods_dir = pods,
                .cgroup_root = a->cfg->cgroup_root,
                .cluster_dns = a->cfg->cluster_dns,
+               .kubernetes_service_host = has_master ? master : NULL,
                .cluster_domain = "cluster.local",
                .memory_capacity = a->host.memory_bytes,
                .milli_cpu_capacity = (int64_t)a->host.cpus * 1000},

@@ -666,6 +666,8 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   k->o.node.pods_dir = dup_or(opts->node.pods_dir, "/var/lib/k3c/agent/pods");
   k->o.node.cgroup_root = dup_or(opts->node.cgroup_root, "/");
   k->o.node.cluster_dns = opts->node.cluster_dns ? xstrdup(opts->node.cluster_dns) : NULL;
+  k->o.node.kubernetes_service_host =
+      opts->node.kubernetes_service_host ? xstrdup(opts->node.kubernetes_service_host) : NULL;
   k->o.node.cluster_domain = dup_or(opts->node.cluster_domain, "cluster.local");
   if (k->o.workers <= 0)
     k->o.workers = 4;
@@ -744,6 +746,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   free((char *)k->o.node.pods_dir);
   free((char *)k->o.node.cgroup_root);
   free((char *)k->o.node.cluster_dns);
+  free((char *)k->o.node.kubernetes_service_host);
   free((char *)k->o.node.cluster_domain);
   free(k);
 }

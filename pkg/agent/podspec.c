@@ -673,6 +673,23 @@ set:
   return 0;
 }
 
+/* The variables of the kubernetes Service (upstream's getServiceEnvVarMap
+ * always adds the master service's, enableServiceLinks or not). */
+static void master_service_env(env_t *e, const char *ip) {
+  char url[128];
+  int n = snprintf(url, sizeof(url), "tcp://%s:443", ip);
+  if (n < 0 || (size_t)n >= sizeof(url))
+    return;
+  env_set(e, "KUBERNETES_SERVICE_HOST", ip);
+  env_set(e, "KUBERNETES_SERVICE_PORT", "443");
+  env_set(e, "KUBERNETES_SERVICE_PORT_HTTPS", "443");
+  env_set(e, "KUBERNETES_PORT", url);
+  env_set(e, "KUBERNETES_PORT_443_TCP", url);
+  env_set(e, "KUBERNETES_PORT_443_TCP_PROTO", "tcp");
+  env_set(e, "KUBERNETES_PORT_443_TCP_PORT", "443");
+  env_set(e, "KUBERNETES_PORT_443_TCP_ADDR", ip);
+}
+
 int agent_podspec_env(const cJSON *pod, const cJSON *container, const agent_podspec_refs_t *refs,
                       const agent_podspec_node_t *node, const char *pod_ip, cJSON **ret_env,
                       char *err, size_t errlen) {
@@ -688,6 +705,8 @@ int agent_podspec_env(const cJSON *pod, const cJSON *container, const agent_pods
   strmap_init(&e.vars);
   int rc = 0;
   const cJSON *x;
+  if (node && !str_empty(node->kubernetes_service_host))
+    master_service_env(&e, node->kubernetes_service_host);
   cJSON_ArrayForEach(x, jget(container, "envFrom")) {
     if ((rc = env_from(&e, x)) < 0)
       goto out;

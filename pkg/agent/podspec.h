@@ -43,6 +43,7 @@ typedef struct {
   const char *cgroup_root;    /* "/" (pods under <root>/kubepods/...) */
   const char *cluster_dns;    /* NULL: no cluster DNS (pods get the host's resolv.conf) */
   const char *cluster_domain; /* "cluster.local" */
+  const char *kubernetes_service_host; /* the kubernetes Service's ClusterIP, NULL: none */
   int64_t memory_capacity;    /* bytes, for oom_score_adj of Burstable pods */
   int64_t milli_cpu_capacity; /* for resourceFieldRef limits.cpu without a limit */
 } agent_podspec_node_t;
@@ -87,8 +88,12 @@ void agent_podspec_ref_names(const cJSON *pod, cJSON **ret_configmaps, cJSON **r
  * -EINVAL with a reason for a malformed reference (unsupported fieldPath
  * or resource, bad quantity or base64). pod_ip may be NULL (""). envFrom
  * keys that are not valid variable names are skipped. A name set twice
- * keeps its first position and takes the later value. *ret_env is written
- * only on success. */
+ * keeps its first position and takes the later value. With
+ * node->kubernetes_service_host, the kubelet's variables of the default
+ * namespace's kubernetes Service come first (KUBERNETES_SERVICE_HOST,
+ * KUBERNETES_SERVICE_PORT=443, _PORT_HTTPS, KUBERNETES_PORT=tcp://IP:443
+ * and KUBERNETES_PORT_443_TCP{,_PROTO,_PORT,_ADDR}), the pod's own
+ * variables overriding them. *ret_env is written only on success. */
 int agent_podspec_env(const cJSON *pod, const cJSON *container, const agent_podspec_refs_t *refs,
                       const agent_podspec_node_t *node, const char *pod_ip, cJSON **ret_env,
                       char *err, size_t errlen);

@@ -191,6 +191,34 @@ static void test_env_order(void) {
   cJSON_Delete(refs_cm);
 }
 
+/* The kubernetes Service's variables, when the node knows its ClusterIP:
+ * first, overridable by the pod, usable in $(VAR). */
+static void test_env_master_service(void) {
+  agent_podspec_node_t node = NODE;
+  node.kubernetes_service_host = "10.43.0.1";
+  cJSON *pod = pod_with("{'containers':[{'name':'a','env':[{'name':'KUBERNETES_SERVICE_PORT',"
+                        "'value':'6443'},{'name':'U','value':'https://$(KUBERNETES_SERVICE_HOST)'}]}]}");
+  const cJSON *c = cJSON_GetArrayItem(json_get_path(pod, "spec.containers"), 0);
+  cJSON *env = NULL;
+  char err[256] = "", names[512];
+  ASSERT_EQ_INT(agent_podspec_env(pod, c, NULL, &node, "10.42.0.7", &env, err, sizeof(err)), 0);
+  ASSERT_EQ_STR(env_names(env, names, sizeof(names)),
+                "KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,KUBERNETES_SERVICE_PORT_HTTPS,"
+                "KUBERNETES_PORT,KUBERNETES_PORT_443_TCP,KUBERNETES_PORT_443_TCP_PROTO,"
+                "KUBERNETES_PORT_443_TCP_PORT,KUBERNETES_PORT_443_TCP_ADDR,U");
+  ASSERT_EQ_STR(env_get(env, "KUBERNETES_SERVICE_HOST"), "10.43.0.1");
+  ASSERT_EQ_STR(env_get(env, "KUBERNETES_SERVICE_PORT"), "6443"); /* the pod's wins */
+  ASSERT_EQ_STR(env_get(env, "KUBERNETES_SERVICE_PORT_HTTPS"), "443");
+  ASSERT_EQ_STR(env_get(env, "KUBERNETES_PORT_443_TCP"), "tcp://10.43.0.1:443");
+  ASSERT_EQ_STR(env_get(env, "U"), "https://10.43.0.1");
+  cJSON_Delete(env);
+  /* without it (NODE): none of them */
+  env = env_of(pod, NULL);
+  ASSERT_EQ_STR(env_names(env, names, sizeof(names)), "KUBERNETES_SERVICE_PORT,U");
+  cJSON_Delete(env);
+  cJSON_Delete(pod);
+}
+
 static void test_env_expansion(void) {
   cJSON *refs_cm = J("{'cm':{'data':{'FROM_CM':'cmv'}}}");
   agent_podspec_refs_t refs = {.configmaps = refs_cm, .secrets = NULL};
@@ -978,6 +1006,7 @@ TEST_LIST = {
     TEST(test_ref_names),
     TEST(test_env_order),
     TEST(test_env_expansion),
+    TEST(test_env_master_service),
     TEST(test_env_field_ref),
     TEST(test_env_resource_ref),
     TEST(test_env_key_refs),
