@@ -498,8 +498,11 @@ static void sync_pod(pass_t *p) {
    * in place) on every pass, before the containers that mount them. */
   agent_podspec_refs_t refs = {p->s->configmaps, p->s->secrets, p->s->tokens, p->s->token_err};
   char verr[1024];
-  if (agent_volumes_write(pod, &refs, p->s->node, p->pod_ip, verr, sizeof(verr)) < 0) {
-    event(p, "Warning", "FailedMount", "%s", verr);
+  int vr = agent_volumes_write(pod, &refs, p->s->node, p->pod_ip, verr, sizeof(verr));
+  if (vr < 0) {
+    /* A token still on its way is no failure: its arrival resyncs the pod. */
+    if (vr != -EAGAIN || p->s->token_err)
+      event(p, "Warning", "FailedMount", "%s", verr);
     wake_in(p, 10);
     goto report;
   }

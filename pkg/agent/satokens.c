@@ -238,7 +238,6 @@ cJSON *agent_satokens_for_pod(agent_satokens_t *t, const char *pod_key, const cJ
         e->audience = xstrdup(aud ? aud : "");
         e->exp_seconds = expiration_of(s);
         snprintf(e->key, sizeof(e->key), "%s", key);
-        errbuf_set(e->err, sizeof(e->err), "failed to fetch token: not received yet");
         e->next = t->entries;
         t->entries = e;
         t->n++;
@@ -250,7 +249,7 @@ cJSON *agent_satokens_for_pod(agent_satokens_t *t, const char *pod_key, const cJ
       if (e->token) {
         if (!cJSON_GetObjectItemCaseSensitive(out, key))
           cJSON_AddStringToObject(out, key, e->token);
-      } else {
+      } else if (e->err[0]) {
         errbuf_set(err, errlen, "%s", e->err);
       }
     }

@@ -39,8 +39,9 @@ void agent_satokens_source_key(const cJSON *source, char *buf, size_t n);
 /* The tokens pod (key "ns/name") needs now: a new object (caller frees)
  * source key -> token string, holding those the manager has; requests for
  * the missing ones and the ones due for refresh start here. Sources the pod
- * no longer has are dropped. When a token is missing, err says why (the
- * last request's failure, or that it is being requested). */
+ * no longer has are dropped. When a token is missing because its last
+ * request failed, err says why; err is left alone while the first request
+ * is only in flight (its answer resyncs the pod). */
 cJSON *agent_satokens_for_pod(agent_satokens_t *t, const char *pod_key, const cJSON *pod,
                               char *err, size_t errlen);
 
