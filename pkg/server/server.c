@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/host.h"
 #include "api/api.h"
 #include "client/client.h"
 #include "http/server.h"
@@ -255,12 +256,23 @@ int server_run(const k3c_config_t *cfg) {
   }
   /* This node's agent, in-process too (as k3s runs its kubelet). */
   if (!cfg->disable_agent) {
-    static const char *const agent_groups[] = {"system:masters", NULL};
+    /* As a joined agent: system:node:<its name> in system:nodes, so the
+     * Node authorizer holds it to its own node's objects too. */
+    static const char *const agent_groups[] = {"system:nodes", NULL};
+    agent_host_t host;
+    char node_name[256], node_user[300];
+    if (agent_host_read(NULL, cfg->data_dir, &host) < 0 ||
+        agent_host_node_name(cfg->node_name, host.hostname, cfg->with_node_id, cfg->data_dir,
+                             node_name, sizeof(node_name), err, sizeof(err)) < 0) {
+      log_error("server", "node agent: %s", err[0] ? err : "cannot read this machine's facts");
+      goto out;
+    }
+    snprintf(node_user, sizeof(node_user), "system:node:%s", node_name);
     agent_opts_t ao = {.cfg = cfg, .control_plane = true, .kubelet_version = K3C_VERSION,
                        .client_ca_pem = pki.ca_cert_pem,
                        .serving_cert_pem = kubelet_serving_cert,
                        .serving_key_pem = kubelet_serving_key};
-    if ((r = client_inproc_new(loop, api_server_handle, api, "system:node:agent", agent_groups,
+    if ((r = client_inproc_new(loop, api_server_handle, api, node_user, agent_groups,
                                &agent_client)) < 0 ||
         (r = agent_new(loop, agent_client, &ao, &agent, err, sizeof(err))) < 0) {
       log_error("server", "node agent: %s", r == -ENOMEM ? strerror(-r) : err);
