@@ -93,14 +93,15 @@ static void update_ready(agent_t *a) {
                              "kubelet is posting ready status");
 }
 
-/* --node-external-ip: ExternalIP addresses after the InternalIP. */
+/* --node-external-ip: ExternalIP addresses, after the others (cJSON 1.7.15's
+ * InsertItemInArray fails for an index inside the array). */
 static void add_external_ips(const k3c_config_t *cfg, cJSON *st) {
   cJSON *addrs = cJSON_GetObjectItemCaseSensitive(st, "addresses");
   for (size_t i = 0; addrs && i < cfg->node_external_ip.n; i++) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "ExternalIP");
     cJSON_AddStringToObject(e, "address", cfg->node_external_ip.v[i]);
-    cJSON_InsertItemInArray(addrs, 1, e);
+    cJSON_AddItemToArray(addrs, e);
   }
 }
 

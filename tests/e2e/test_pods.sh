@@ -70,9 +70,9 @@ else
   bail "node $PODS_NODE Ready within 60 s of start"
 fi
 
-expect_output "--node-external-ip: the Node lists ExternalIP 192.0.2.10 after its InternalIP" \
-  '^InternalIP ExternalIP Hostname 192\.0\.2\.10$' \
-  sh -c "kubectl --kubeconfig '$PODS_KC' get node '$PODS_NODE' -o jsonpath='{.status.addresses[*].type} {.status.addresses[1].address}'"
+expect_output "--node-external-ip: the Node lists ExternalIP 192.0.2.10 beside its InternalIP" \
+  '^192\.0\.2\.10 [0-9.]+$' \
+  sh -c "kubectl --kubeconfig '$PODS_KC' get node '$PODS_NODE' -o jsonpath='{.status.addresses[?(@.type==\"ExternalIP\")].address} {.status.addresses[?(@.type==\"InternalIP\")].address}'"
 
 # --- everything the checks below need, at once ---
 manifest() {
