@@ -50,6 +50,7 @@ struct agent {
   bool control_plane;
   char *kubelet_version;
   char *dir, *images_dir, *socket, *node_name, *node_ip;
+  char *last_node_warn; /* the last Node request failure logged */
   char pause_name[AGENT_PAUSE_NAME_MAX];
   agent_host_t host;
   agent_containerd_t *ctrd;
@@ -404,6 +405,21 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     pressure(a);
 }
 
+/* A Node request failed: said once per kind of failure in a row, the node
+ * retries by itself. */
+static void node_warn(void *data, agent_node_t *n, const char *what, int code,
+                      const char *message) {
+  agent_t *a = data;
+  char line[600];
+  snprintf(line, sizeof(line), "%s: %d %s", what, code, message);
+  if (a->last_node_warn && !strcmp(a->last_node_warn, line))
+    return;
+  free(a->last_node_warn);
+  a->last_node_warn = xstrdup(line);
+  log_warn("agent", "node %s: %s %s (%d %s); retrying", agent_node_name(n), what,
+           code ? "refused" : "failed", code, message);
+}
+
 static void node_registered(void *data, agent_node_t *n) {
   log_info("agent", "node %s registered", agent_node_name(n));
 }
@@ -612,7 +628,8 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     goto fail;
   }
   agent_node_opts_t no = {.name = a->node_name, .labels = labels, .taints = taints,
-                          .status = status, .lease_seconds = 10, .status_seconds = 10};
+                          .status = status, .lease_seconds = 10, .status_seconds = 10,
+                          .warn = node_warn};
   r = agent_node_new(loop, c, &no, node_registered, a, &a->node);
   cJSON_Delete(labels);
   cJSON_Delete(taints);
@@ -667,6 +684,7 @@ void agent_free(agent_t *a) {
   free(a->images_dir);
   free(a->socket);
   free(a->node_name);
+  free(a->last_node_warn);
   free(a->node_ip);
   free(a);
 }

@@ -61,6 +61,8 @@ struct agent_node {
   /* at most one request of each kind in flight */
   client_req_t *reg_req, *status_req, *lease_req, *label_req;
   ev_timer lease_timer, status_timer;
+  ev_timer reg_timer;  /* a failed registration's retry */
+  double reg_backoff;  /* seconds: 0.2 doubling up to the status period, as the kubelet */
 };
 
 /* ---- helpers ---- */
@@ -125,6 +127,7 @@ static cJSON *node_object(const agent_node_t *n) {
 
 static void registered(agent_node_t *n) {
   n->registered = true;
+  n->reg_backoff = 0;
   post_status(n);
   renew_lease(n);
   ev_timer_again(n->loop, &n->status_timer);
@@ -167,12 +170,24 @@ out:
 
 static void register_done(const client_result_t *res, void *data);
 
+/* Register again after a back-off (the API may not have its RBAC policy
+ * yet at a server's start): 0.2 s doubling up to the status period. */
+static void retry_register(agent_node_t *n) {
+  double max = n->status_timer.repeat;
+  n->reg_backoff = n->reg_backoff <= 0 ? 0.2 : n->reg_backoff * 2;
+  if (n->reg_backoff > max)
+    n->reg_backoff = max;
+  ev_timer_stop(n->loop, &n->reg_timer);
+  ev_timer_set(&n->reg_timer, n->reg_backoff, 0);
+  ev_timer_start(n->loop, &n->reg_timer);
+}
+
 static void get_done(const client_result_t *res, void *data) {
   agent_node_t *n = data;
   n->reg_req = NULL;
   if (res->code != 200 || !jstr(res->obj, "metadata.uid")) {
     warn(n, "registering", res);
-    ev_timer_again(n->loop, &n->status_timer); /* the status tick retries */
+    retry_register(n);
     return;
   }
   set_uid(n, res->obj);
@@ -190,7 +205,7 @@ static void register_done(const client_result_t *res, void *data) {
   }
   if (res->code != 201 && res->code != 200) {
     warn(n, "registering", res);
-    ev_timer_again(n->loop, &n->status_timer);
+    retry_register(n);
     return;
   }
   set_uid(n, res->obj);
@@ -338,6 +353,14 @@ static void lease_tick(struct ev_loop *loop, ev_timer *w, int revents) {
     renew_lease(n);
 }
 
+static void reg_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+  agent_node_t *n = (agent_node_t *)(void *)((char *)w - offsetof(agent_node_t, reg_timer));
+  (void)loop;
+  (void)revents;
+  if (!n->registered)
+    node_register(n);
+}
+
 static void status_tick(struct ev_loop *loop, ev_timer *w, int revents) {
   agent_node_t *n = (agent_node_t *)(void *)((char *)w - offsetof(agent_node_t, status_timer));
   (void)loop;
@@ -386,6 +409,7 @@ int agent_node_new(struct ev_loop *loop, client_t *c, const agent_node_opts_t *o
   n->lease_timer.repeat = o->lease_seconds > 0 ? o->lease_seconds : 10;
   ev_init(&n->status_timer, status_tick);
   n->status_timer.repeat = o->status_seconds > 0 ? o->status_seconds : 10;
+  ev_init(&n->reg_timer, reg_tick);
   node_register(n);
   *ret = n;
   return 0;
@@ -400,6 +424,7 @@ void agent_node_free(agent_node_t *n) {
       client_req_cancel(reqs[i]);
   ev_timer_stop(n->loop, &n->lease_timer);
   ev_timer_stop(n->loop, &n->status_timer);
+  ev_timer_stop(n->loop, &n->reg_timer);
   for (int i = 0; i < NCONDS; i++) {
     free(n->conds[i].reason);
     free(n->conds[i].message);
