@@ -30,6 +30,63 @@ static const char *line_end(const char *p, const char *end) {
   return NULL;
 }
 
+/* Header fields from p up to and including the empty line (which the
+ * caller has found before end). Returns 0, -EINVAL or -EMSGSIZE. */
+static int parse_fields(const char *p, const char *end, http_header_t *headers, size_t *ret_n) {
+  size_t n = 0;
+  for (;;) {
+    const char *nl = line_end(p, end);
+    const char *le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+    if (le == p)
+      break; /* empty line: end of head */
+    if (*p == ' ' || *p == '\t')
+      return -EINVAL; /* obs-fold */
+    const char *colon = p;
+    while (colon < le && *colon != ':') {
+      if (!is_tchar((unsigned char)*colon))
+        return -EINVAL;
+      colon++;
+    }
+    if (colon == p || colon >= le)
+      return -EINVAL;
+    const char *vs = colon + 1, *ve = le;
+    while (vs < ve && (*vs == ' ' || *vs == '\t'))
+      vs++;
+    while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
+      ve--;
+    for (const char *c = vs; c < ve; c++) {
+      unsigned char ch = (unsigned char)*c;
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+        return -EINVAL;
+    }
+    if (n == HTTP_MAX_HEADERS)
+      return -EMSGSIZE;
+    http_header_t *hd = &headers[n++];
+    hd->name = p;
+    hd->name_len = (size_t)(colon - p);
+    hd->value = vs;
+    hd->value_len = (size_t)(ve - vs);
+    p = nl + 1;
+  }
+  *ret_n = n;
+  return 0;
+}
+
+/* The end of the head starting at p (after its empty line), or NULL. */
+static const char *find_head_end(const char *p, const char *end) {
+  const char *scan = p;
+  while (scan < end) {
+    const char *nl = line_end(scan, end);
+    if (!nl)
+      return NULL;
+    size_t l = (size_t)(nl - scan);
+    if (l == 0 || (l == 1 && scan[0] == '\r'))
+      return nl + 1;
+    scan = nl + 1;
+  }
+  return NULL;
+}
+
 long http_parse_head(const char *buf, size_t len, size_t max, http_head_t *ret_head) {
   const char *p = buf, *end = buf + len;
   /* Skip empty lines before the request line (RFC 9112 2.2). */
@@ -39,18 +96,7 @@ long http_parse_head(const char *buf, size_t len, size_t max, http_head_t *ret_h
     p += *p == '\r' ? 2 : 1;
   }
   /* Is the head complete? Look for an empty line. */
-  const char *scan = p, *head_end = NULL;
-  while (scan < end) {
-    const char *nl = line_end(scan, end);
-    if (!nl)
-      break;
-    size_t l = (size_t)(nl - scan);
-    if (l == 0 || (l == 1 && scan[0] == '\r')) {
-      head_end = nl + 1;
-      break;
-    }
-    scan = nl + 1;
-  }
+  const char *head_end = find_head_end(p, end);
   if (!head_end)
     return len > max ? -EMSGSIZE : 0;
   if ((size_t)(head_end - buf) > max)
@@ -90,43 +136,52 @@ long http_parse_head(const char *buf, size_t len, size_t max, http_head_t *ret_h
     return -EPROTONOSUPPORT;
   h.minor_version = v[7] - '0';
 
-  /* header fields */
-  p = nl + 1;
-  for (;;) {
-    nl = line_end(p, end);
-    le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-    if (le == p)
-      break; /* empty line: end of head */
-    if (*p == ' ' || *p == '\t')
-      return -EINVAL; /* obs-fold */
-    const char *colon = p;
-    while (colon < le && *colon != ':') {
-      if (!is_tchar((unsigned char)*colon))
-        return -EINVAL;
-      colon++;
-    }
-    if (colon == p || colon >= le)
-      return -EINVAL;
-    const char *vs = colon + 1, *ve = le;
-    while (vs < ve && (*vs == ' ' || *vs == '\t'))
-      vs++;
-    while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
-      ve--;
-    for (const char *c = vs; c < ve; c++) {
-      unsigned char ch = (unsigned char)*c;
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-        return -EINVAL;
-    }
-    if (h.n_headers == HTTP_MAX_HEADERS)
-      return -EMSGSIZE;
-    http_header_t *hd = &h.headers[h.n_headers++];
-    hd->name = p;
-    hd->name_len = (size_t)(colon - p);
-    hd->value = vs;
-    hd->value_len = (size_t)(ve - vs);
-    p = nl + 1;
-  }
+  int e = parse_fields(nl + 1, end, h.headers, &h.n_headers);
+  if (e < 0)
+    return e;
   *ret_head = h;
+  return (long)(head_end - buf);
+}
+
+long http_parse_response(const char *buf, size_t len, size_t max, http_response_t *ret_resp) {
+  const char *end = buf + len;
+  const char *head_end = find_head_end(buf, end);
+  if (!head_end)
+    return len > max ? -EMSGSIZE : 0;
+  if ((size_t)(head_end - buf) > max)
+    return -EMSGSIZE;
+  http_response_t r;
+  r.n_headers = 0;
+  /* status-line = HTTP-version SP status-code SP [ reason-phrase ] */
+  const char *nl = line_end(buf, end);
+  const char *le = nl > buf && nl[-1] == '\r' ? nl - 1 : nl;
+  size_t ll = (size_t)(le - buf);
+  if (ll < 12 || memcmp(buf, "HTTP/", 5) != 0 || !isdigit((unsigned char)buf[5]) ||
+      buf[6] != '.' || !isdigit((unsigned char)buf[7]) || buf[8] != ' ' ||
+      (ll > 12 && buf[12] != ' '))
+    return -EINVAL;
+  if (buf[5] != '1')
+    return -EPROTONOSUPPORT;
+  r.minor_version = buf[7] - '0';
+  r.status = 0;
+  for (int i = 9; i < 12; i++) {
+    if (!isdigit((unsigned char)buf[i]))
+      return -EINVAL;
+    r.status = r.status * 10 + (buf[i] - '0');
+  }
+  if (r.status < 100)
+    return -EINVAL;
+  r.reason = ll > 12 ? buf + 13 : le;
+  r.reason_len = ll > 12 ? ll - 13 : 0;
+  for (size_t i = 0; i < r.reason_len; i++) {
+    unsigned char ch = (unsigned char)r.reason[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+      return -EINVAL;
+  }
+  int e = parse_fields(nl + 1, end, r.headers, &r.n_headers);
+  if (e < 0)
+    return e;
+  *ret_resp = r;
   return (long)(head_end - buf);
 }
 
@@ -273,4 +328,12 @@ long http_chunked_decode(http_chunked_t *c, const char *in, size_t len, buf_t *o
   }
   *ret_done = c->state == CH_DONE;
   return (long)i;
+}
+
+const http_header_t *http_response_find(const http_response_t *r, const char *name) {
+  size_t n = strlen(name);
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (r->headers[i].name_len == n && !strncasecmp(r->headers[i].name, name, n))
+      return &r->headers[i];
+  return NULL;
 }

@@ -42,6 +42,24 @@ long http_parse_head(const char *buf, size_t len, size_t max, http_head_t *ret_h
 /* Case-insensitive header lookup in a parsed head; NULL if absent. */
 const http_header_t *http_head_find(const http_head_t *h, const char *name);
 
+/* A response head (RFC 9112 4): what a client (or a relay) reads back. */
+typedef struct {
+  int minor_version; /* HTTP/1.<minor> */
+  int status;        /* 100..999 */
+  const char *reason; /* reason-phrase, may be empty; points into the buffer */
+  size_t reason_len;
+  http_header_t headers[HTTP_MAX_HEADERS];
+  size_t n_headers;
+} http_response_t;
+
+/* Parse one response head (status line, header fields, empty line) at the
+ * start of buf, with the same field rules and return values as
+ * http_parse_head: > 0 bytes consumed, 0 incomplete, -EMSGSIZE, -EINVAL,
+ * -EPROTONOSUPPORT. */
+long http_parse_response(const char *buf, size_t len, size_t max, http_response_t *ret_resp);
+/* Case-insensitive header lookup in a parsed response; NULL if absent. */
+const http_header_t *http_response_find(const http_response_t *r, const char *name);
+
 /* Incremental decoder for Transfer-Encoding: chunked. Zero-initialise. */
 typedef struct {
   int state;

@@ -116,7 +116,53 @@ static void test_chunked_errors(void) {
   buf_done(&out);
 }
 
+static void test_response_101(void) {
+  http_response_t r;
+  const char *s = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: SPDY/3.1\r\n"
+                  "Connection: Upgrade\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\nRAW";
+  long n = http_parse_response(s, strlen(s), 65536, &r);
+  ASSERT_EQ_INT(n, (long)strlen(s) - 3);
+  ASSERT_EQ_INT(r.status, 101);
+  ASSERT_EQ_INT(r.minor_version, 1);
+  ASSERT_EQ_INT(r.reason_len, strlen("Switching Protocols"));
+  ASSERT_TRUE(!strncmp(r.reason, "Switching Protocols", r.reason_len));
+  ASSERT_EQ_INT(r.n_headers, 3);
+  const http_header_t *v = http_response_find(&r, "x-stream-protocol-version");
+  ASSERT_NOT_NULL(v);
+  ASSERT_EQ_INT(v->value_len, strlen("v4.channel.k8s.io"));
+  ASSERT_NULL(http_response_find(&r, "Content-Length"));
+}
+
+static void test_response_incomplete_and_bare(void) {
+  http_response_t r;
+  const char *s = "HTTP/1.0 400\nContent-Length: 2\n\nno";
+  size_t head = strlen(s) - 2;
+  for (size_t i = 0; i < head; i++)
+    ASSERT_EQ_INT(http_parse_response(s, i, 65536, &r), 0);
+  ASSERT_EQ_INT(http_parse_response(s, strlen(s), 65536, &r), (long)head);
+  ASSERT_EQ_INT(r.status, 400);
+  ASSERT_EQ_INT(r.minor_version, 0);
+  ASSERT_EQ_INT(r.reason_len, 0);
+}
+
+static void test_response_errors(void) {
+  http_response_t r;
+  static const char *const bad[] = {
+      "HTTP/1.1 20 OK\r\n\r\n",     "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
+      "HTTP/1.1 099 Low\r\n\r\n",    "HTTP/1.1200 OK\r\n\r\n",   "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+      "HTTP/1.1 200 OK\r\n folded\r\n\r\n", "ICY 200 OK\r\n\r\n", "HTTP/1.1 200 O\x01K\r\n\r\n",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ASSERT_EQ_INT(http_parse_response(bad[i], strlen(bad[i]), 65536, &r), -EINVAL);
+  const char *v2 = "HTTP/2.0 200 OK\r\n\r\n";
+  ASSERT_EQ_INT(http_parse_response(v2, strlen(v2), 65536, &r), -EPROTONOSUPPORT);
+  const char *big = "HTTP/1.1 200 OK\r\nX: 0123456789012345678901234567890123456789\r\n\r\n";
+  ASSERT_EQ_INT(http_parse_response(big, strlen(big), 32, &r), -EMSGSIZE);
+  ASSERT_EQ_INT(http_parse_response(big, 20, 16, &r), -EMSGSIZE); /* no end in sight */
+}
+
 TEST_LIST = {
+    TEST(test_response_101), TEST(test_response_incomplete_and_bare), TEST(test_response_errors),
     TEST(test_simple_get),     TEST(test_incomplete_then_complete), TEST(test_bare_lf_and_leading_crlf),
     TEST(test_too_large),      TEST(test_malformed),                TEST(test_too_many_headers),
     TEST(test_chunked_basic),  TEST(test_chunked_bytewise),         TEST(test_chunked_errors),
