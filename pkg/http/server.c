@@ -132,6 +132,9 @@ struct conn {
   http_upgrade_data_cb up_data;
   http_upgrade_close_cb up_close;
   void *up_ud;
+  bool up_paused;                /* http_upgrade_pause: input waits in c->in */
+  http_upgrade_drain_cb up_drain; /* once, when out_queued <= up_low */
+  size_t up_low;
 };
 
 struct http_server {
@@ -593,6 +596,11 @@ static void conn_write(conn_t *c) {
   }
   if (progress)
     c->last_active = ev_now(c->srv->loop);
+  if (c->upgraded && c->up_drain && out_queued(c) <= c->up_low && !c->closing) {
+    http_upgrade_drain_cb cb = c->up_drain;
+    c->up_drain = NULL;
+    cb((http_upgrade_t *)c, c->up_ud);
+  }
   http_req_t *r = c->cur;
   if (r && r->state == REQ_STREAMING && r->drain_wanted && r->drain_cb &&
       out_queued(c) <= c->srv->lim.conn_out_mark / 4 && may_produce(c)) {
@@ -637,7 +645,7 @@ static void conn_process(conn_t *c) {
     size_t avail = c->in.len - c->in_off;
     const char *p = c->in.data + c->in_off;
     if (c->upgraded) {
-      if (avail && c->up_data) {
+      if (avail && c->up_data && !c->up_paused) {
         c->in_off += avail;
         c->up_data((http_upgrade_t *)c, p, avail, c->up_ud);
         continue;
@@ -814,7 +822,10 @@ static void conn_update(conn_t *c) {
       shutdown(c->fd, SHUT_WR);
       c->state = CONN_LINGER;
       c->linger_until = now + LINGER_SECONDS;
-    } else if (c->eof && (handler_busy || c->upgraded)) {
+    } else if (c->eof && (handler_busy || c->upgraded) &&
+               !(c->upgraded && c->up_data && c->in.len > c->in_off)) {
+      /* (an upgraded connection first hands over what the client sent
+       * before its EOF, once its reader resumes) */
       conn_abort(c); /* the client left while we were answering */
       return;
     }
@@ -1419,8 +1430,9 @@ void http_stream_end(http_req_t *r) {
 
 /* ---- upgrades ---- */
 
-http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
-                                 http_upgrade_close_cb on_close, void *data) {
+static http_upgrade_t *upgrade(http_req_t *r, const char *head, size_t head_len,
+                               http_upgrade_data_cb on_data, http_upgrade_close_cb on_close,
+                               void *data) {
   conn_t *c = r->conn;
   if (!c || r->state != REQ_HANDLING) {
     if (r->local && r->sink) { /* no connection to take over */
@@ -1430,14 +1442,18 @@ http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
     req_finish(r);
     return NULL;
   }
-  buf_t head;
-  buf_init(&head, HEADERS_EXTRA_MAX + 1024);
-  buf_append_str(&head, "HTTP/1.1 101 Switching Protocols\r\n");
-  if (r->resp_headers.len)
-    buf_append(&head, r->resp_headers.data, r->resp_headers.len);
-  buf_append_str(&head, "\r\n");
-  out_append(c, head.data, head.len);
-  buf_done(&head);
+  if (head) {
+    out_append(c, head, head_len);
+  } else {
+    buf_t b;
+    buf_init(&b, HEADERS_EXTRA_MAX + 1024);
+    buf_append_str(&b, "HTTP/1.1 101 Switching Protocols\r\n");
+    if (r->resp_headers.len)
+      buf_append(&b, r->resp_headers.data, r->resp_headers.len);
+    buf_append_str(&b, "\r\n");
+    out_append(c, b.data, b.len);
+    buf_done(&b);
+  }
   c->upgraded = true;
   c->up_data = on_data;
   c->up_close = on_close;
@@ -1445,6 +1461,37 @@ http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
   r->keep_alive = true; /* the connection lives on */
   req_finish(r);
   return (http_upgrade_t *)c;
+}
+
+http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
+                                 http_upgrade_close_cb on_close, void *data) {
+  return upgrade(r, NULL, 0, on_data, on_close, data);
+}
+
+http_upgrade_t *http_req_upgrade_head(http_req_t *r, const char *head, size_t len,
+                                      http_upgrade_data_cb on_data, http_upgrade_close_cb on_close,
+                                      void *data) {
+  return upgrade(r, head, len, on_data, on_close, data);
+}
+
+void http_upgrade_pause(http_upgrade_t *u, bool paused) {
+  conn_t *c = (conn_t *)u;
+  if (c->up_paused == paused)
+    return;
+  c->up_paused = paused;
+  if (paused || c->closing)
+    return;
+  /* Hand over what waited, on a later loop iteration (never inside the
+   * caller's callback), and read the socket again. */
+  ev_feed_event(c->srv->loop, &c->io, EV_READ);
+}
+
+void http_upgrade_on_drain(http_upgrade_t *u, size_t low_water, http_upgrade_drain_cb cb) {
+  conn_t *c = (conn_t *)u;
+  c->up_drain = cb;
+  c->up_low = low_water;
+  if (cb && out_queued(c) <= low_water)
+    ev_feed_event(c->srv->loop, &c->io, EV_WRITE);
 }
 
 long http_upgrade_write(http_upgrade_t *u, const char *bytes, size_t len) {

@@ -142,8 +142,25 @@ typedef void (*http_upgrade_close_cb)(http_upgrade_t *u, void *data);
  * Returns NULL (request finished, nothing to free) if the client is gone. */
 http_upgrade_t *http_req_upgrade(http_req_t *r, http_upgrade_data_cb on_data,
                                  http_upgrade_close_cb on_close, void *data);
+/* The same, but what the client receives as the response head is head[0..len)
+ * as given (a relay passes on the next hop's "101 Switching Protocols" head,
+ * status line to the empty line); headers added before are not sent. */
+http_upgrade_t *http_req_upgrade_head(http_req_t *r, const char *head, size_t len,
+                                      http_upgrade_data_cb on_data, http_upgrade_close_cb on_close,
+                                      void *data);
 /* Queue bytes; returns bytes queued but not yet sent, or -EPIPE. */
 long http_upgrade_write(http_upgrade_t *u, const char *bytes, size_t len);
+/* Flow control for a relay. paused: on_data is not called; the server keeps
+ * at most about 80 KiB of the client's bytes and then stops reading the
+ * socket, so TCP pushes back on the client. Resuming hands over what waited
+ * on a later loop iteration. A client EOF while paused is reported (on_close)
+ * only after its last bytes were handed over. */
+void http_upgrade_pause(http_upgrade_t *u, bool paused);
+/* Call cb once (with the data given at the upgrade) when the bytes queued
+ * for the client fall to low_water or below; at once, on a later loop
+ * iteration, if they already are. cb NULL: forget a pending one. */
+typedef void (*http_upgrade_drain_cb)(http_upgrade_t *u, void *data);
+void http_upgrade_on_drain(http_upgrade_t *u, size_t low_water, http_upgrade_drain_cb cb);
 /* Flush what is queued, then close. on_close is not called; u is invalid
  * after this call. */
 void http_upgrade_close(http_upgrade_t *u);
