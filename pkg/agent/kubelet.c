@@ -793,3 +793,5 @@ const char *agent_kubelet_logs_dir(const agent_kubelet_t *k) { return k->o.node.
 const agent_stats_t *agent_kubelet_usage(const agent_kubelet_t *k) {
   return k->sampler ? agent_sampler_stats(k->sampler) : NULL;
 }
+
+cri_client_t *agent_kubelet_cri(agent_kubelet_t *k) { return k->cri; }

@@ -55,3 +55,8 @@ const char *agent_kubelet_logs_dir(const agent_kubelet_t *k);
  * every 10 s), or NULL. Borrowed: valid until control returns to the
  * loop. */
 const agent_stats_t *agent_kubelet_usage(const agent_kubelet_t *k);
+
+/* The kubelet's CRI client (exec, attach, port-forward sessions), on the
+ * kubelet's loop; NULL before the runtime is connected. */
+struct cri_client;
+struct cri_client *agent_kubelet_cri(agent_kubelet_t *k);

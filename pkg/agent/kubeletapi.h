@@ -3,7 +3,8 @@
  * /containerLogs/{ns}/{pod}/{container} with the query options follow,
  * tailLines, sinceSeconds, sinceTime, timestamps, previous and limitBytes,
  * /stats/summary (the Summary API JSON) and /metrics/resource (Prometheus
- * text) from the kubelet's latest resource sample (503 before the first).
+ * text) from the kubelet's latest resource sample (503 before the first),
+ * and the streaming /exec, /attach and /portForward (kubeletstream.h).
  * Clients present a certificate signed by the cluster CA whose CN is
  * system:kube-apiserver or whose O is system:masters.
  * https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/

@@ -415,6 +415,21 @@ int cri_container_stats(cri_client_t *c, const char *container_id, cri_container
 int cri_list_container_stats(cri_client_t *c, const cri_stats_filter_t *filter,
                              cri_container_stats_cb cb, void *data);
 
+/* Streaming calls: the runtime answers with the URL of a one-time session
+ * on its streaming server ("http://127.0.0.1:10010/exec/<token>"), passed
+ * to cb as its id; the caller connects there (kubectl's WebSocket or SPDY
+ * upgrade, relayed) within the runtime's token lifetime (a minute). */
+typedef struct {
+  bool tty, stdin_, stdout_, stderr_;
+} cri_stream_flags_t;
+int cri_exec(cri_client_t *c, const char *container_id, cri_strv_t cmd,
+             const cri_stream_flags_t *f, cri_id_cb cb, void *data);
+int cri_attach(cri_client_t *c, const char *container_id, const cri_stream_flags_t *f,
+               cri_id_cb cb, void *data);
+/* ports may be empty (n 0): the client names them per stream. */
+int cri_port_forward(cri_client_t *c, const char *sandbox_id, const int32_t *ports, size_t n,
+                     cri_id_cb cb, void *data);
+
 /* --- ImageService --- */
 
 /* auth and sandbox_config may be NULL. Deadline: 30 minutes. */

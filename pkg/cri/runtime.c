@@ -687,3 +687,58 @@ int cri_exec_sync(cri_client_t *c, const char *container_id, cri_strv_t cmd, int
   proto_writer_done(&w);
   return r;
 }
+
+/* ExecRequest: container_id 1, cmd 2, tty 3, stdin 4, stdout 5, stderr 6. */
+int cri_exec(cri_client_t *c, const char *container_id, cri_strv_t cmd,
+             const cri_stream_flags_t *f, cri_id_cb cb, void *data) {
+  if (!container_id || !*container_id || !cmd.n)
+    return -EINVAL;
+  proto_writer_t w;
+  proto_writer_init(&w, MSG_LIMIT);
+  proto_put_string(&w, 1, container_id);
+  cri__put_strv(&w, 2, cmd);
+  cri__put_int(&w, 3, f->tty);
+  cri__put_int(&w, 4, f->stdin_);
+  cri__put_int(&w, 5, f->stdout_);
+  cri__put_int(&w, 6, f->stderr_);
+  int r = cri__rpc(c, RT "Exec", 0, &w, dec_id, (cri__fn_t)cb, data);
+  proto_writer_done(&w);
+  return r;
+}
+
+/* AttachRequest: container_id 1, stdin 2, tty 3, stdout 4, stderr 5. */
+int cri_attach(cri_client_t *c, const char *container_id, const cri_stream_flags_t *f,
+               cri_id_cb cb, void *data) {
+  if (!container_id || !*container_id)
+    return -EINVAL;
+  proto_writer_t w;
+  proto_writer_init(&w, MSG_LIMIT);
+  proto_put_string(&w, 1, container_id);
+  cri__put_int(&w, 2, f->stdin_);
+  cri__put_int(&w, 3, f->tty);
+  cri__put_int(&w, 4, f->stdout_);
+  cri__put_int(&w, 5, f->stderr_);
+  int r = cri__rpc(c, RT "Attach", 0, &w, dec_id, (cri__fn_t)cb, data);
+  proto_writer_done(&w);
+  return r;
+}
+
+/* PortForwardRequest: pod_sandbox_id 1, port 2 (repeated int32, packed). */
+int cri_port_forward(cri_client_t *c, const char *sandbox_id, const int32_t *ports, size_t n,
+                     cri_id_cb cb, void *data) {
+  if (!sandbox_id || !*sandbox_id)
+    return -EINVAL;
+  proto_writer_t w;
+  proto_writer_init(&w, MSG_LIMIT);
+  proto_put_string(&w, 1, sandbox_id);
+  if (n) {
+    uint64_t v[64];
+    size_t k = n < 64 ? n : 64;
+    for (size_t i = 0; i < k; i++)
+      v[i] = (uint64_t)(int64_t)ports[i];
+    proto_put_packed_varint(&w, 2, v, k);
+  }
+  int r = cri__rpc(c, RT "PortForward", 0, &w, dec_id, (cri__fn_t)cb, data);
+  proto_writer_done(&w);
+  return r;
+}
