@@ -15,6 +15,7 @@
 #include "api/openapi_internal.h"
 #include "api/object.h"
 #include "api/review.h"
+#include "http/dial.h"
 #include "http/url.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -80,6 +81,7 @@ void api_server_free(api_server_t *srv) {
   free(srv->service_cidr);
   free(srv->kubelet_cert_pem);
   free(srv->kubelet_key_pem);
+  http_tls_client_free(srv->kubelet_tls);
   free(srv->advertise_ip);
   free(srv);
 }
@@ -357,7 +359,8 @@ void api_server_handle(http_req_t *req, void *data) {
   }
   api__crd_warn(req, call.view);
   call.want_table = api__wants_table(req);
-  if (api__action(&call) || api__pod_log(&call) || api__metrics(&call))
+  if (api__action(&call) || api__pod_log(&call) || api__metrics(&call) ||
+      api__pod_stream(&call))
     goto out;
   if (api__params_check(&call, &st) < 0) {
     api__respond_status(req, &st);

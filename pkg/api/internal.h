@@ -55,6 +55,7 @@ struct api_server {
   char **sa_issuers, **api_audiences;
   size_t n_sa_issuers, n_api_audiences;
   struct api_sa_verified *sa_verified; /* tokens whose signature checked out */
+  struct http_tls_client *kubelet_tls; /* the same for pods/exec etc. (podstream.c), made once */
 };
 
 typedef struct {
@@ -115,6 +116,18 @@ void api__metrics_free(api_server_t *srv);
 /* Create the Local APIServices of the built-in group/versions that are
  * missing (apiservice.c). */
 void api__apiservices_bootstrap(api_server_t *srv);
+/* "[a b c]" of the names in a container list (Go's fmt of a string slice). */
+void api__container_names(const cJSON *list, char *out, size_t len);
+/* Whether pod has a container, init or ephemeral container called name. */
+bool api__pod_has_container(const cJSON *pod, const char *name);
+/* The kubelet's address on node: InternalIP, else ExternalIP, else
+ * Hostname; NULL if none. Borrowed from node. */
+const char *api__node_address(const cJSON *node);
+
+/* ---- pods/exec, pods/attach, pods/portforward (podstream.c) ---- */
+/* Relayed to the pod's kubelet (http/tunnel.h). Returns true when the call
+ * was one of those (and is answered). */
+bool api__pod_stream(api_call_t *call);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,

@@ -107,7 +107,7 @@ static void on_done(const client_result_t *res, void *data) {
 }
 
 /* "[a b c]" of the names in list (Go's fmt of a string slice). */
-static void names(const cJSON *list, char *out, size_t len) {
+void api__container_names(const cJSON *list, char *out, size_t len) {
   buf_t b;
   buf_init(&b, len > 1 ? len - 1 : 0);
   buf_append_str(&b, "[");
@@ -127,7 +127,7 @@ static void names(const cJSON *list, char *out, size_t len) {
   buf_done(&b);
 }
 
-static bool has_container(const cJSON *pod, const char *name) {
+bool api__pod_has_container(const cJSON *pod, const char *name) {
   static const char *const lists[] = {"spec.containers", "spec.initContainers",
                                       "spec.ephemeralContainers"};
   for (size_t i = 0; i < 3; i++) {
@@ -143,7 +143,7 @@ static bool has_container(const cJSON *pod, const char *name) {
 
 /* The kubelet's address on node: InternalIP, else ExternalIP, else
  * Hostname. */
-static const char *node_address(const cJSON *node) {
+const char *api__node_address(const cJSON *node) {
   static const char *const order[] = {"InternalIP", "ExternalIP", "Hostname"};
   for (size_t i = 0; i < 3; i++) {
     const cJSON *a;
@@ -158,7 +158,7 @@ static const char *node_address(const cJSON *node) {
 
 int api__kubelet_url(const cJSON *node, char *url, size_t len) {
   const cJSON *port = obj_get(node, "status.daemonEndpoints.kubeletEndpoint.Port");
-  const char *addr = node_address(node);
+  const char *addr = api__node_address(node);
   if (!cJSON_IsNumber(port) || port->valuedouble < 1 || port->valuedouble > 65535 || !addr)
     return -ENOENT;
   bool v6 = strchr(addr, ':') != NULL;
@@ -225,10 +225,10 @@ bool api__pod_log(api_call_t *call) {
       container = obj_str(cJSON_GetArrayItem(cs, 0), "name");
     } else {
       char list[1024], init[1024];
-      names(cs, list, sizeof(list));
+      api__container_names(cs, list, sizeof(list));
       const cJSON *ics = obj_get(pod, "spec.initContainers");
       if (cJSON_GetArraySize(ics) > 0) {
-        names(ics, init, sizeof(init));
+        api__container_names(ics, init, sizeof(init));
         api_status_bad_request(&st, "a container name must be specified for pod %s, choose one "
                                     "of: %s or one of the init containers: %s",
                                name, list, init);
@@ -240,7 +240,7 @@ bool api__pod_log(api_call_t *call) {
       goto fail;
     }
   }
-  if (!container || !has_container(pod, container)) {
+  if (!container || !api__pod_has_container(pod, container)) {
     api_status_bad_request(&st, "container %s is not valid for pod %s", container ? container : "",
                            name);
     goto fail;
