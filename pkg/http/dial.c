@@ -30,6 +30,7 @@
 #define READ_CHUNK (64 << 10)
 #define READ_ROUNDS 16     /* reads per wake-up, so one stream cannot hold the loop */
 #define FLUSH_TIMEOUT 30.0 /* seconds http_dial_close waits for the peer to read */
+#define LINGER_SECONDS 2.0
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -41,7 +42,10 @@ struct http_tls_client {
   mbedtls_pk_context key;
 };
 
-typedef enum { D_CONNECTING, D_HANDSHAKE, D_HEAD, D_RAW } dstate_t;
+/* D_LINGER: after a user close, our FIN is sent and what the peer still
+ * sends is read and dropped, so that closing with unread bytes does not
+ * reset the connection and lose our last bytes at the peer. */
+typedef enum { D_CONNECTING, D_HANDSHAKE, D_HEAD, D_RAW, D_LINGER } dstate_t;
 
 struct http_dial {
   struct ev_loop *loop;
@@ -199,11 +203,8 @@ static size_t out_queued(const http_dial_t *d) { return d->out.len - d->out_off;
 static void dial_free(http_dial_t *d) {
   ev_io_stop(d->loop, &d->io);
   ev_timer_stop(d->loop, &d->timer);
-  if (d->tls) {
-    if (d->state == D_RAW || d->state == D_HEAD)
-      mbedtls_ssl_close_notify(&d->ssl);
+  if (d->tls)
     mbedtls_ssl_free(&d->ssl);
-  }
   if (d->fd >= 0)
     close(d->fd);
   buf_done(&d->in);
@@ -225,7 +226,9 @@ static void dial_fail(http_dial_t *d, int err) {
 
 static void update(http_dial_t *d) {
   int ev = 0;
-  if (d->state == D_CONNECTING) {
+  if (d->state == D_LINGER) {
+    ev = EV_READ;
+  } else if (d->state == D_CONNECTING) {
     ev = EV_WRITE;
   } else if (d->state == D_HANDSHAKE) {
     ev = EV_READ | EV_WRITE;
@@ -336,8 +339,36 @@ static void handshake(http_dial_t *d) {
   d->state = D_HEAD;
 }
 
+/* A user close whose output is out: say goodbye and linger. */
+static void linger_start(http_dial_t *d) {
+  if (d->tls)
+    mbedtls_ssl_close_notify(&d->ssl);
+  shutdown(d->fd, SHUT_WR);
+  d->state = D_LINGER;
+  ev_timer_stop(d->loop, &d->timer);
+  ev_timer_set(&d->timer, LINGER_SECONDS, 0);
+  ev_timer_start(d->loop, &d->timer);
+}
+
+/* Read and drop until EOF; true when done. */
+static bool linger_read(http_dial_t *d) {
+  char tmp[16 << 10];
+  for (int i = 0; i < 64; i++) {
+    ssize_t n = recv(d->fd, tmp, sizeof(tmp), 0);
+    if (n > 0)
+      continue;
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+  }
+  return false;
+}
+
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
   http_dial_t *d = container_of(w, http_dial_t, io);
+  if (d->state == D_LINGER) {
+    if (linger_read(d))
+      dial_free(d);
+    return;
+  }
   d->busy++;
   if (d->state == D_CONNECTING && !d->dead) {
     int e = 0;
@@ -362,10 +393,12 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
   if (d->eof && !d->dead && out_queued(d) == 0)
     dial_fail(d, 0);
   d->busy--;
-  if (d->dead || (d->user_closed && out_queued(d) == 0)) {
+  if (d->dead) {
     dial_free(d);
     return;
   }
+  if (d->user_closed && out_queued(d) == 0)
+    linger_start(d);
   update(d);
 }
 
@@ -475,9 +508,14 @@ void http_dial_close(http_dial_t *d) {
   if (d->state != D_HEAD && d->state != D_RAW)
     d->dead = true; /* not connected yet: nothing worth flushing */
   if (d->busy)
-    return; /* io_cb frees it or leaves it flushing */
-  if (d->dead || out_queued(d) == 0) {
+    return; /* io_cb frees it, or flushes and lingers */
+  if (d->dead) {
     dial_free(d);
+    return;
+  }
+  if (out_queued(d) == 0) {
+    linger_start(d);
+    update(d);
     return;
   }
   ev_timer_stop(d->loop, &d->timer);
