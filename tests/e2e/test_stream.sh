@@ -85,6 +85,12 @@ ok "pods Running"
 # ---- exec ----
 expect_output "exec -- echo hi prints hi" '^hi$' kc exec p -- echo hi
 expect_status "exec -- sh -c 'exit 3' exits 3" 3 kc exec p -- sh -c 'exit 3'
+# the path taken: WebSocket v5 refused (400), then the SPDY/3.1 POST upgraded (101)
+v6=$(kc exec -v=6 p -- true 2>&1)
+if printf '%s' "$v6" | grep -Eq 'GET https://[^ ]*/pods/p/exec\?[^ ]* 400 Bad Request' &&
+  printf '%s' "$v6" | grep -Eq 'POST https://[^ ]*/pods/p/exec\?[^ ]* 101 Switching Protocols'; then
+  ok "exec: kubectl's WebSocket attempt gets 400 and its SPDY/3.1 fallback 101"
+else fail "exec: kubectl's WebSocket attempt gets 400 and its SPDY/3.1 fallback 101" "$(printf '%s' "$v6" | grep -E 'exec|Error|error' | tail -n 8)"; fi
 expect_output "exec: stdout and stderr both arrive" '^err,out,$' \
   sh -c "timeout 30 kubectl --kubeconfig '$PODS_KC' exec p -- sh -c 'echo out; echo err >&2' 2>&1 | sort | tr '\\n' ,"
 expect_output "stdin piped through exec -i -- cat" '^piped-line$' \
