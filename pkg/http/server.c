@@ -1511,6 +1511,7 @@ void http_upgrade_close(http_upgrade_t *u) {
   conn_t *c = (conn_t *)u;
   c->up_close = NULL;
   c->up_data = NULL;
+  c->up_drain = NULL; /* the owner is gone: no callback of any kind */
   c->want_close = true;
   conn_enter(c);
   conn_leave(c);

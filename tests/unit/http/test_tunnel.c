@@ -57,6 +57,7 @@ typedef struct {
   bmode_t mode;
   int lfd;
   int delay_ms;   /* B_ECHO: read nothing this long after the head */
+  int bye_mib;    /* B_BYE: MiB sent before closing (0: 1) */
   char head[4096];
   size_t counted; /* B_COUNT: bytes until EOF */
   atomic_bool done;
@@ -99,7 +100,7 @@ static void *backend_run(void *arg) {
     write_all(fd, up, sizeof(up) - 1);
     for (size_t i = 0; i < sizeof(buf); i++)
       buf[i] = (char)(i % 253);
-    for (int i = 0; i < 16; i++) /* 1 MiB, then close at once */
+    for (int i = 0; i < 16 * (b->bye_mib ? b->bye_mib : 1); i++) /* then close at once */
       write_all(fd, buf, sizeof(buf));
   } else if (b->mode == B_COUNT) {
     write_all(fd, up, sizeof(up) - 1);
@@ -288,6 +289,35 @@ static void test_backend_closes_after_sending(void) {
   buf_done(&c.got);
 }
 
+/* The same while we do not read for a while: the relay stops reading the
+ * backend (its EOF waits behind the data), and after we resume every byte
+ * arrives before the close. */
+static void test_backend_closes_while_client_slow(void) {
+  backend_t b = {.mode = B_BYE, .bye_mib = 16};
+  pthread_t t = backend_start(&b);
+  client_t c = {0};
+  buf_init(&c.got, 32 << 20);
+  http_dial_t *d = NULL;
+  ASSERT_EQ_INT(http_dial_start(loop, "127.0.0.1", srv_port, tls, req, sizeof(req) - 1, 5, &cbs,
+                                &c, &d),
+                0);
+  double end = ev_time() + 5;
+  while (!c.status && ev_time() < end)
+    ev_run(loop, EVRUN_ONCE);
+  ASSERT_EQ_INT(c.status, 101);
+  http_dial_pause(d, true);
+  spin_for(0.5);
+  ASSERT_TRUE(c.got.len < ((size_t)16 << 20)); /* the pause held */
+  http_dial_pause(d, false);
+  run_until(&c.closed, 30);
+  ASSERT_TRUE(c.closed);
+  ASSERT_EQ_INT(c.close_err, 0);
+  ASSERT_EQ_INT(c.got.len, (size_t)16 << 20);
+  backend_join(&b, t);
+  ASSERT_EQ_INT(http_tunnel_count(), 0);
+  buf_done(&c.got);
+}
+
 static void test_client_closes_after_sending(void) {
   backend_t b = {.mode = B_COUNT};
   pthread_t t = backend_start(&b);
@@ -384,6 +414,7 @@ TEST_LIST = {
     TEST(test_echo_under_backpressure),
     TEST(test_refused_upgrade_passed_back),
     TEST(test_backend_closes_after_sending),
+    TEST(test_backend_closes_while_client_slow),
     TEST(test_client_closes_after_sending),
     TEST(test_next_hop_unreachable),
     TEST(test_teardown_leaves_nothing),
