@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Streaming through k3c (root): exec round-trip latency and port-forward
+# throughput, next to the same work done directly, in one run. One
+# `k3c server` with its agent and a busybox pod running httpd.
+#   exec:   N execs of `true` through the python client's stream()
+#           (WebSocket v4, one TLS connection each: API server -> kubelet ->
+#           containerd), p50/p90 in ms, next to CRI ExecSync of `true`
+#           straight to containerd (bench/cri_exec); and `kubectl exec p -- true` wall
+#           time (process start-up, discovery and the SPDY fallback included)
+#   port-forward: a 100 MiB file from httpd through `kubectl port-forward`
+#           (SPDY, relayed twice) vs. curl straight to the pod IP, MB/s
+#
+#   sudo bash bench/stream.sh   builds k3c in build-bench/ (release);
+#                               K3C_BIN=... uses that binary
+#   K3C_BENCH_EXECS=30          execs timed
+# Targets (issue #13): exec p50 <= 50 ms, port-forward >= 50 MB/s.
+set -u
+cd "$(dirname "$0")/.."
+. tests/e2e/pods_lib.sh
+[ "$(id -u)" = 0 ] || { echo "bench/stream.sh: needs root (containerd, cgroups, CNI)" >&2; exit 2; }
+for bin in containerd runc busybox kubectl curl; do
+  command -v "$bin" >/dev/null || { echo "bench/stream.sh: $bin is not installed" >&2; exit 2; }
+done
+if [ -z "${K3C_BIN:-}" ]; then
+  B=${K3C_BENCH_DIR:-build-bench}
+  [ -f "$B/build.ninja" ] || meson setup "$B" --buildtype=release >/dev/null || exit 1
+  ninja -C "$B" k3c bench/cri_exec >"$B/ninja.log" 2>&1 || { tail -n 30 "$B/ninja.log"; exit 1; }
+  K3C=$PWD/$B/k3c
+  CRI_EXEC=$PWD/$B/bench/cri_exec
+else
+  K3C=$K3C_BIN
+  CRI_EXEC=${K3C_CRI_EXEC:-$(dirname "$K3C_BIN")/bench/cri_exec}
+fi
+[ -x "$CRI_EXEC" ] || { echo "bench/stream.sh: $CRI_EXEC is not built" >&2; exit 1; }
+N=${K3C_BENCH_EXECS:-30}
+IMAGE=docker.io/library/busybox:e2e
+PY=/usr/bin/python3
+
+pf_pid=
+cleanup() {
+  [ -n "$pf_pid" ] && { kill "$pf_pid" 2>/dev/null; wait "$pf_pid" 2>/dev/null; }
+  pods_cleanup
+}
+trap 'exit 143' TERM INT HUP
+trap cleanup EXIT
+die() {
+  echo "bench/stream.sh: $*" >&2
+  tail -n 30 "$PODS_DIR/server.log" >&2
+  exit 1
+}
+
+pods_init k3c-bench-stream || exit 1
+pods_snapshot
+pods_image "$IMAGE" || die "could not build the busybox image"
+echo "machine: $(nproc) cores $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "k3c: $K3C ($("$K3C" --version 2>/dev/null | head -n 1)); containerd $(containerd --version | awk '{print $3}'); kubectl $(kubectl version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n 1)"
+pods_server_start
+wait_for 60 pods_node_ready || die "node not Ready within 60 s"
+kc apply -f - >/dev/null <<EOF || die "create the pod"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: Never
+    command: ["sh", "-c", "mkdir -p /www && dd if=/dev/urandom of=/www/big bs=1048576 count=100 2>/dev/null && touch /www/ready && exec httpd -f -p 80 -h /www"]
+EOF
+ready() { kc exec p -- test -f /www/ready; }
+wait_for 60 ready || die "pod p not serving within 60 s"
+POD_IP=$(kc get pod p -o 'jsonpath={.status.podIP}')
+
+# ---- exec round trip ----
+echo
+echo "exec round trip ($N runs each)"
+"$PY" - "$PODS_KC" "$N" <<'PYEOF' || die "python exec timing"
+import sys, time
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(config_file=sys.argv[1])
+api = client.CoreV1Api()
+n = int(sys.argv[2])
+ts, ups = [], []
+for i in range(n + 1):
+    t = time.perf_counter()
+    r = stream(api.connect_get_namespaced_pod_exec, "p", "default", command=["true"],
+               stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    up = time.perf_counter()  # the 101 is back: TLS, API server, kubelet, CRI Exec, containerd
+    r.run_forever(timeout=20)
+    rc = r.returncode
+    r.close()
+    if rc != 0:
+        sys.exit("exec returned %r" % rc)
+    if i:  # the first one warms the client
+        ts.append((time.perf_counter() - t) * 1000)
+        ups.append((up - t) * 1000)
+def p(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))]
+print("  python stream() exec true:   p50 %6.1f ms   p90 %6.1f ms   (target p50 <= 50 ms)" % (p(ts, 0.5), p(ts, 0.9)))
+print("    of which until the 101:    p50 %6.1f ms   (then runc starts `true` and the status comes)" % p(ups, 0.5))
+PYEOF
+CID=$(kc get pod p -o 'jsonpath={.status.containerStatuses[0].containerID}')
+"$CRI_EXEC" -s "$PODS_DIR/agent/run/containerd/containerd.sock" -c "${CID#*://}" -n "$N" |
+  sed -n 's/.*p50_ms=\([0-9.]*\) p90_ms=\([0-9.]*\).*/  direct CRI ExecSync true:     p50 \1 ms   p90 \2 ms   (containerd + runc exec alone)/p'
+ts=()
+for i in $(seq 1 "$N"); do
+  t0=$(now_us)
+  kubectl --kubeconfig "$PODS_KC" exec p -- true || die "kubectl exec failed"
+  ts+=($(( $(now_us) - t0 )))
+done
+printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "  kubectl exec p -- true:      p50 %6.1f ms   p90 %6.1f ms   (whole kubectl process)\n", a[int(NR*0.5)+1]/1000, a[int(NR*0.9)+1]/1000}'
+
+# ---- port-forward throughput ----
+LPORT=$(pods_free_port)
+kubectl --kubeconfig "$PODS_KC" port-forward pod/p "$LPORT:80" >"$PODS_DIR/pf.log" 2>&1 &
+pf_pid=$!
+listening() { curl -s -o /dev/null "http://127.0.0.1:$LPORT/ready"; }
+wait_for 20 listening || die "port-forward not listening: $(cat "$PODS_DIR/pf.log")"
+mbps() { # URL: MB/s of a 100 MiB GET (best of 3)
+  local best=0 i r
+  for i in 1 2 3; do
+    r=$(curl -s -o /dev/null --max-time 120 -w '%{speed_download}' "$1")
+    best=$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+  done
+  awk -v b="$best" 'BEGIN { printf "%.0f", b / 1e6 }'
+}
+rss0=$(pods_rss_kib "$PODS_SERVER_PID")
+pf=$(mbps "http://127.0.0.1:$LPORT/big")
+rss1=$(pods_rss_kib "$PODS_SERVER_PID")
+direct=$(mbps "http://$POD_IP:80/big")
+echo
+echo "100 MiB over HTTP from busybox httpd (best of 3)"
+echo "  kubectl port-forward (SPDY via API server and kubelet): $pf MB/s   (target >= 50 MB/s)"
+echo "  direct TCP to the pod IP $POD_IP:                      $direct MB/s"
+echo "  k3c RSS before/after the port-forward runs: $((rss0 / 1024)) / $((rss1 / 1024)) MiB"
