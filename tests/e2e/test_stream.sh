@@ -177,6 +177,23 @@ if [ -n "$mid_sum" ] && [ "$(cat "$PODS_DIR/c1")" = "$mid_sum" ] && [ "$(cat "$P
   ok "port-forward: two concurrent 20 MiB streams, both by sha256"
 else fail "port-forward: two concurrent 20 MiB streams, both by sha256" "want $mid_sum got $(cat "$PODS_DIR/c1") $(cat "$PODS_DIR/c2")"; fi
 
+# ---- errors a user can cause: clear answers, and the server stays up ----
+expect_output "exec into an unknown container: upstream's message" 'container nope is not valid for pod p' \
+  kc exec p -c nope -- true
+expect_output "exec into an unknown pod: NotFound" 'pods "nopod" not found' kc exec nopod -- true
+LPORT2=$(pods_free_port)
+kubectl --kubeconfig "$PODS_KC" port-forward pod/p "$LPORT2:81" >"$PODS_DIR/pf2.log" 2>&1 &
+pf2=$!
+pf_pids="$pf_pids $pf2"
+listening2() { curl -s -o /dev/null "http://127.0.0.1:$LPORT2/" ; [ $? != 7 ]; }
+wait_for 20 listening2
+curl -s --max-time 10 -o /dev/null "http://127.0.0.1:$LPORT2/"
+sleep 1
+expect_output "port-forward to a port nobody listens on: kubectl reports the pod's refusal" \
+  'refused|error forwarding|lost connection' cat "$PODS_DIR/pf2.log"
+expect_output "the first port-forward still works after that" '^hello-www$' \
+  curl -s --max-time 10 "http://127.0.0.1:$LPORT/index.html"
+
 # ---- python client: stream() over WebSocket v4.channel.k8s.io ----
 expect_output "python stream(): stdout and the error channel's exit status" '^py-out
 returncode=5$' timeout 30 "$PY" - "$PODS_KC" <<'PYEOF'
