@@ -525,6 +525,9 @@ int agent_kubeletapi_start(struct ev_loop *loop, const agent_kubeletapi_opts_t *
       .key_pem = o->key_pem,
       .client_ca_pem = o->client_ca_pem,
       .max_body_bytes = 64 << 10,
+      /* the API server keeps its session: each exec/port-forward relay then
+       * resumes instead of a full handshake (docs/AGENT.md) */
+      .session_ticket_lifetime = 300,
   };
   int r = http_server_start(loop, &ho, handle, a, &a->http, err, errlen);
   if (r < 0) {

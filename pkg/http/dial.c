@@ -34,7 +34,17 @@
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
+#define SESSIONS 8 /* peers whose TLS session is kept for resumption */
+
+typedef struct {
+  char peer[64]; /* "host:port"; "" = free */
+  mbedtls_ssl_session s;
+  unsigned used; /* for least-recently-used replacement */
+} session_t;
+
 struct http_tls_client {
+  session_t sessions[SESSIONS];
+  unsigned clock;
   mbedtls_ssl_config ssl;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
@@ -55,6 +65,8 @@ struct http_dial {
   int io_events;
   dstate_t state;
   bool tls;
+  http_tls_client_t *tc;
+  char peer[64];
   mbedtls_ssl_context ssl;
   http_dial_cbs_t cbs;
   void *data;
@@ -88,6 +100,8 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
   mbedtls_ctr_drbg_init(&t->drbg);
   mbedtls_x509_crt_init(&t->cert);
   mbedtls_pk_init(&t->key);
+  for (size_t i = 0; i < SESSIONS; i++)
+    mbedtls_ssl_session_init(&t->sessions[i].s);
   const char *what = "seed DRBG";
   int m = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, pers,
                                 sizeof(pers) - 1);
@@ -133,7 +147,49 @@ void http_tls_client_free(http_tls_client_t *t) {
   mbedtls_entropy_free(&t->entropy);
   mbedtls_x509_crt_free(&t->cert);
   mbedtls_pk_free(&t->key);
+  for (size_t i = 0; i < SESSIONS; i++)
+    mbedtls_ssl_session_free(&t->sessions[i].s);
   free(t);
+}
+
+unsigned http__tls_client_tickets(const http_tls_client_t *t) {
+  unsigned n = 0;
+  for (size_t i = 0; i < SESSIONS; i++)
+    n += t->sessions[i].peer[0] && t->sessions[i].s.ticket != NULL;
+  return n;
+}
+
+/* The kept session of peer, or NULL. */
+static session_t *session_find(http_tls_client_t *t, const char *peer) {
+  for (size_t i = 0; i < SESSIONS; i++)
+    if (t->sessions[i].peer[0] && !strcmp(t->sessions[i].peer, peer))
+      return &t->sessions[i];
+  return NULL;
+}
+
+/* Keep the session of a completed handshake (a ticket the server gave, or
+ * its id) for the next connection to the same peer. */
+static void session_keep(http_tls_client_t *t, const char *peer, const mbedtls_ssl_context *ssl) {
+  session_t *e = session_find(t, peer);
+  if (!e) { /* a free entry, else the least recently used */
+    e = &t->sessions[0];
+    for (size_t i = 0; i < SESSIONS; i++) {
+      if (!t->sessions[i].peer[0]) {
+        e = &t->sessions[i];
+        break;
+      }
+      if (t->sessions[i].used < e->used)
+        e = &t->sessions[i];
+    }
+  }
+  mbedtls_ssl_session_free(&e->s);
+  mbedtls_ssl_session_init(&e->s);
+  if (mbedtls_ssl_get_session(ssl, &e->s) != 0) {
+    e->peer[0] = '\0';
+    return;
+  }
+  snprintf(e->peer, sizeof(e->peer), "%s", peer);
+  e->used = ++t->clock;
 }
 
 /* ---- socket I/O ---- */
@@ -333,9 +389,13 @@ static void handshake(http_dial_t *d) {
   if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
     return;
   if (r != 0) {
+    session_t *e = session_find(d->tc, d->peer);
+    if (e)
+      e->peer[0] = '\0'; /* do not offer it again */
     dial_fail(d, -ECONNABORTED);
     return;
   }
+  session_keep(d->tc, d->peer, &d->ssl);
   d->state = D_HEAD;
 }
 
@@ -461,6 +521,13 @@ int http_dial_start(struct ev_loop *loop, const char *host, int port, http_tls_c
       return -ENOMEM;
     }
     mbedtls_ssl_set_bio(&d->ssl, d, bio_send, bio_recv, NULL);
+    d->tc = tls;
+    snprintf(d->peer, sizeof(d->peer), "%.45s:%d", host, port);
+    session_t *e = session_find(tls, d->peer);
+    if (e) {
+      e->used = ++tls->clock;
+      mbedtls_ssl_set_session(&d->ssl, &e->s); /* a failure only means a full handshake */
+    }
   }
   ev_io_init(&d->io, io_cb, fd, 0);
   ev_timer_init(&d->timer, timer_cb, timeout > 0 ? timeout : 10.0, 0);

@@ -26,6 +26,12 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
                         char *err, size_t errlen);
 /* Accepts NULL. Only after every connection using it has closed. */
 void http_tls_client_free(http_tls_client_t *t);
+/* The client keeps the TLS session of each of its last 8 peers (host:port)
+ * and offers it on the next connection there: with a server that issues
+ * session tickets (http_server_opts_t.session_ticket_lifetime) that
+ * connection resumes without a full handshake. Internal, for tests: the
+ * peers whose kept session holds a ticket. */
+unsigned http__tls_client_tickets(const http_tls_client_t *t);
 
 typedef struct http_dial http_dial_t;
 

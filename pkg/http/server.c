@@ -1094,6 +1094,9 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   if ((r = tls_server_conf_new(opts->cert_pem, opts->key_pem, opts->client_ca_pem, &tls, err,
                                errlen)) < 0)
     goto out;
+  if (opts->session_ticket_lifetime &&
+      (r = tls_server_conf_tickets(tls, opts->session_ticket_lifetime, err, errlen)) < 0)
+    goto out;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;

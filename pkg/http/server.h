@@ -45,6 +45,9 @@ typedef struct {
    * util/offload's worker (under the loop lock; the handler's pure parts
    * then leave the loop). 0: every handler runs on the loop. */
   size_t offload_body_min;
+  /* Seconds the session tickets it issues are valid (tls_server_conf_tickets):
+   * a client that keeps its session (http/dial.h) resumes cheaply. 0: none. */
+  unsigned session_ticket_lifetime;
 } http_server_opts_t;
 
 /* Listen and serve. Returns 0 or a negative errno with a reason in err

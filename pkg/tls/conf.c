@@ -15,6 +15,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "util/alloc.h"
@@ -26,6 +27,7 @@ struct tls_server_conf {
   mbedtls_x509_crt chain;
   mbedtls_x509_crt ca;
   mbedtls_pk_context key;
+  mbedtls_ssl_ticket_context ticket;
 };
 
 /* ChaCha20-Poly1305 first: mbedTLS 2.28's GCM is software-only, and the
@@ -57,6 +59,7 @@ void tls_server_conf_free(tls_server_conf_t *c) {
   mbedtls_x509_crt_free(&c->chain);
   mbedtls_x509_crt_free(&c->ca);
   mbedtls_pk_free(&c->key);
+  mbedtls_ssl_ticket_free(&c->ticket);
   free(c);
 }
 
@@ -72,6 +75,7 @@ int tls_server_conf_new(const char *cert_pem, const char *key_pem, const char *c
   mbedtls_x509_crt_init(&c->chain);
   mbedtls_x509_crt_init(&c->ca);
   mbedtls_pk_init(&c->key);
+  mbedtls_ssl_ticket_init(&c->ticket);
 
   if ((m = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, pers,
                                  sizeof(pers) - 1)) != 0) {
@@ -128,6 +132,18 @@ fail:
 }
 
 const mbedtls_ssl_config *tls_server_conf_ssl(const tls_server_conf_t *conf) { return &conf->ssl; }
+
+int tls_server_conf_tickets(tls_server_conf_t *c, unsigned lifetime_s, char *err, size_t errlen) {
+  int m = mbedtls_ssl_ticket_setup(&c->ticket, mbedtls_ctr_drbg_random, &c->drbg,
+                                   MBEDTLS_CIPHER_AES_256_GCM, lifetime_s);
+  if (m != 0) {
+    set_mbed_err(err, errlen, "session tickets", m);
+    return -EINVAL;
+  }
+  mbedtls_ssl_conf_session_tickets_cb(&c->ssl, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+                                      &c->ticket);
+  return 0;
+}
 
 int tls_peer_identity(const mbedtls_ssl_context *ssl, char **ret_cn, char ***ret_orgs) {
   const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(ssl);

@@ -19,6 +19,11 @@ int tls_server_conf_new(const char *cert_pem, const char *key_pem, const char *c
                         tls_server_conf_t **ret_conf, char *err, size_t errlen);
 void tls_server_conf_free(tls_server_conf_t *conf); /* accepts NULL */
 const mbedtls_ssl_config *tls_server_conf_ssl(const tls_server_conf_t *conf);
+/* Offer session tickets (RFC 5077; encrypted with a key of this conf, the
+ * client identity inside) valid lifetime_s seconds, so a client that keeps
+ * its session resumes without the asymmetric crypto of a full handshake.
+ * Before the first connection. Returns 0 or a negative errno with a reason. */
+int tls_server_conf_tickets(tls_server_conf_t *conf, unsigned lifetime_s, char *err, size_t errlen);
 
 /* After a completed handshake: the verified client certificate's subject CN
  * and O values. Returns 0 with *ret_cn = NULL when the client sent no

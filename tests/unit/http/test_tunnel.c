@@ -364,6 +364,51 @@ static void test_next_hop_unreachable(void) {
   buf_done(&c.got);
 }
 
+/* Session tickets: a server that issues them, a client certificate; the
+ * second connection offers the kept ticket and the handler still sees the
+ * client's identity (the kubelet authorizes the API server by it). */
+static void whoami(http_req_t *r, void *data) {
+  const char *cn = http_req_client_cn(r);
+  http_respond(r, 200, "text/plain", cn ? cn : "-", strlen(cn ? cn : "-"));
+}
+
+static void test_session_resumption_keeps_identity(void) {
+  char err[256], *ca_key = NULL, *ca = NULL, *skey = NULL, *scert = NULL, *ckey = NULL,
+                 *ccert = NULL;
+  ASSERT_EQ_INT(tls_key_generate(&ca_key, err, sizeof(err)), 0);
+  tls_cert_spec_t cas = {.cn = "test-ca", .usage = TLS_USAGE_CA, .days = 1};
+  ASSERT_EQ_INT(tls_cert_create(&cas, ca_key, NULL, NULL, &ca, err, sizeof(err)), 0);
+  tls_cert_spec_t ss = {.cn = "localhost", .usage = TLS_USAGE_SERVER, .days = 1};
+  ASSERT_EQ_INT(tls_cert_issue(&ss, ca, ca_key, &scert, &skey, err, sizeof(err)), 0);
+  tls_cert_spec_t cs = {.cn = "system:kube-apiserver", .usage = TLS_USAGE_CLIENT, .days = 1};
+  ASSERT_EQ_INT(tls_cert_issue(&cs, ca, ca_key, &ccert, &ckey, err, sizeof(err)), 0);
+  int port = free_port();
+  http_server_opts_t o = {.bind_address = "127.0.0.1", .port = port, .cert_pem = scert,
+                          .key_pem = skey, .client_ca_pem = ca, .session_ticket_lifetime = 60};
+  http_server_t *s2 = NULL;
+  ASSERT_EQ_INT(http_server_start(loop, &o, whoami, NULL, &s2, err, sizeof(err)), 0);
+  http_tls_client_t *t2 = NULL;
+  ASSERT_EQ_INT(http_tls_client_new(ccert, ckey, &t2, err, sizeof(err)), 0);
+  static const char get[] = "GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (int i = 0; i < 2; i++) {
+    client_t c = {0};
+    buf_init(&c.got, 4096);
+    http_dial_t *d = NULL;
+    ASSERT_EQ_INT(http_dial_start(loop, "127.0.0.1", port, t2, get, sizeof(get) - 1, 5, &cbs, &c,
+                                  &d),
+                  0);
+    run_until(&c.closed, 5);
+    ASSERT_EQ_INT(c.status, 200);
+    ASSERT_EQ_INT(c.got.len, strlen("system:kube-apiserver"));
+    ASSERT_TRUE(!memcmp(c.got.data, "system:kube-apiserver", c.got.len));
+    ASSERT_EQ_INT(http__tls_client_tickets(t2), 1); /* kept for (and after) the resumption */
+    buf_done(&c.got);
+  }
+  http_server_stop(s2);
+  http_tls_client_free(t2);
+  free(ca_key), free(ca), free(skey), free(scert), free(ckey), free(ccert);
+}
+
 static void test_offers(void) {
   ASSERT_TRUE(http_tunnel_offers("v5.channel.k8s.io, v4.channel.k8s.io", "v4.channel.k8s.io"));
   ASSERT_TRUE(http_tunnel_offers("v4.channel.k8s.io", "v4.channel.k8s.io"));
@@ -411,6 +456,7 @@ static void test_teardown_leaves_nothing(void) {
 TEST_LIST = {
     TEST(test_setup_server),
     TEST(test_offers),
+    TEST(test_session_resumption_keeps_identity),
     TEST(test_echo_under_backpressure),
     TEST(test_refused_upgrade_passed_back),
     TEST(test_backend_closes_after_sending),
