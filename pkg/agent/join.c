@@ -27,6 +27,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "http/parser.h"
 #include "tls/cert.h"
 #include "tls/token.h"
 #include "util/alloc.h"
@@ -186,23 +187,26 @@ static int parse_head(const char *buf, size_t len, size_t *ret_head, long *ret_c
     }
   if (!end)
     return 0;
-  if (len < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ')
+  http_response_t resp;
+  if (http_parse_response(buf, (size_t)(end - buf) + 4, (size_t)(end - buf) + 4, &resp) <= 0 ||
+      resp.status > 599)
     return -EPROTO;
-  char *se = NULL;
-  long status = strtol(buf + 9, &se, 10);
-  if (se != buf + 12 || status < 100 || status > 599)
-    return -EPROTO;
+  long status = resp.status;
   long clen = -1;
-  for (const char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n")) {
-    const char *h = l + 2;
-    if (!strncasecmp(h, "Content-Length:", 15)) {
-      clen = strtol(h + 15, NULL, 10);
-      if (clen < 0 || clen > BODY_MAX)
-        return -EPROTO;
-    }
-    else if (!strncasecmp(h, "Transfer-Encoding:", 18))
-      return -EPROTO; /* the join endpoints answer with a length */
+  const http_header_t *h = http_response_find(&resp, "Content-Length");
+  if (h) {
+    char num[24];
+    if (!h->value_len || h->value_len >= sizeof(num))
+      return -EPROTO;
+    memcpy(num, h->value, h->value_len);
+    num[h->value_len] = '\0';
+    char *e = NULL;
+    clen = strtol(num, &e, 10);
+    if (*e || clen < 0 || clen > BODY_MAX)
+      return -EPROTO;
   }
+  if (http_response_find(&resp, "Transfer-Encoding"))
+    return -EPROTO; /* the join endpoints answer with a length */
   *ret_head = (size_t)(end - buf) + 4;
   *ret_clen = clen;
   *ret_status = (int)status;

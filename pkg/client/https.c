@@ -150,60 +150,37 @@ static void response_done(hconn_t *c) {
     c->dead = true;
 }
 
-/* Parse the status line and the framing headers of a complete head. */
+/* Parse the status line and the framing headers of a complete head
+ * (http/parser: the same field rules as the server's requests). */
 static int parse_head(hconn_t *c, const char *p, size_t len) {
-  if (len < 12 || strncmp(p, "HTTP/1.", 7) || p[8] != ' ')
+  http_response_t resp;
+  if (http_parse_response(p, len, len, &resp) <= 0)
     return -EPROTO;
-  int code = 0;
-  for (int i = 9; i < 12; i++) {
-    if (p[i] < '0' || p[i] > '9')
-      return -EPROTO;
-    code = code * 10 + (p[i] - '0');
-  }
-  bool http10 = p[7] == '0';
-  c->keep_alive = !http10;
+  int code = resp.status;
+  c->keep_alive = resp.minor_version >= 1;
   bool chunked = false, have_len = false;
   uint64_t clen = 0;
-  const char *line = memchr(p, '\n', len);
-  while (line && (size_t)(line + 1 - p) < len) {
-    line++;
-    const char *end = memchr(line, '\n', len - (size_t)(line - p));
-    if (!end)
-      break;
-    size_t ll = (size_t)(end - line);
-    if (ll && line[ll - 1] == '\r')
-      ll--;
-    if (!ll)
-      break;
-    const char *colon = memchr(line, ':', ll);
-    if (colon) {
-      size_t nl = (size_t)(colon - line);
-      const char *v = colon + 1;
-      size_t vl = ll - nl - 1;
-      while (vl && (*v == ' ' || *v == '\t'))
-        v++, vl--;
-      if (nl == 14 && !strncasecmp(line, "Content-Length", 14)) {
-        char num[32];
-        if (vl >= sizeof(num))
-          return -EPROTO;
-        memcpy(num, v, vl);
-        num[vl] = '\0';
-        char *e;
-        errno = 0;
-        clen = strtoull(num, &e, 10);
-        if (errno || *e || !vl)
-          return -EPROTO;
-        have_len = true;
-      } else if (nl == 17 && !strncasecmp(line, "Transfer-Encoding", 17)) {
-        chunked = vl >= 7 && !strncasecmp(v + vl - 7, "chunked", 7);
-      } else if (nl == 10 && !strncasecmp(line, "Connection", 10)) {
-        if (vl >= 5 && !strncasecmp(v, "close", 5))
-          c->keep_alive = false;
-        else if (vl >= 10 && !strncasecmp(v, "keep-alive", 10))
-          c->keep_alive = true;
-      }
-    }
-    line = end;
+  const http_header_t *h = http_response_find(&resp, "Content-Length");
+  if (h) {
+    char num[32];
+    if (h->value_len >= sizeof(num) || !h->value_len)
+      return -EPROTO;
+    memcpy(num, h->value, h->value_len);
+    num[h->value_len] = '\0';
+    char *e;
+    errno = 0;
+    clen = strtoull(num, &e, 10);
+    if (errno || *e || num[0] == '-' || num[0] == '+')
+      return -EPROTO;
+    have_len = true;
+  }
+  if ((h = http_response_find(&resp, "Transfer-Encoding")))
+    chunked = h->value_len >= 7 && !strncasecmp(h->value + h->value_len - 7, "chunked", 7);
+  if ((h = http_response_find(&resp, "Connection"))) {
+    if (h->value_len >= 5 && !strncasecmp(h->value, "close", 5))
+      c->keep_alive = false;
+    else if (h->value_len >= 10 && !strncasecmp(h->value, "keep-alive", 10))
+      c->keep_alive = true;
   }
   client__deliver_head(c->cur->r, code);
   if (!c->cur || !c->cur->r)
