@@ -1,5 +1,6 @@
 /* libFuzzer harness for pkg/http/parser.c and pkg/http/url.c: the request
- * head (whole and split at a few offsets, which must agree), chunked and
+ * head (whole and split at a few offsets, which must agree), the response
+ * head (the same, as the relays and clients read it), chunked and
  * Content-Length bodies, pipelined requests, and the request-target and
  * query-string decoders. Invariant violations abort(). */
 #include <errno.h>
@@ -153,8 +154,36 @@ static void requests(const char *p, size_t len, size_t max) {
   }
 }
 
+/* A response head: every shorter prefix is incomplete, fields inside it. */
+static void response(const char *p, size_t len, size_t max) {
+  http_response_t r;
+  long n = http_parse_response(p, len, max, &r);
+  if (n <= 0) {
+    check(n == 0 || n == -EINVAL || n == -EMSGSIZE || n == -EPROTONOSUPPORT);
+    return;
+  }
+  check((size_t)n <= len && (size_t)n <= max);
+  check(r.status >= 100 && r.status <= 999);
+  check(r.n_headers <= HTTP_MAX_HEADERS);
+  check(r.reason >= p && r.reason + r.reason_len <= p + n);
+  for (size_t i = 0; i < r.n_headers; i++) {
+    check(r.headers[i].name_len > 0);
+    check(r.headers[i].name >= p && r.headers[i].name + r.headers[i].name_len <= p + n);
+    check(r.headers[i].value >= p && r.headers[i].value + r.headers[i].value_len <= p + n);
+  }
+  const http_header_t *f = http_response_find(&r, "content-length");
+  check(!f || (f >= r.headers && f < r.headers + r.n_headers));
+  const size_t cuts[] = {0, 1, 12, (size_t)n / 2, (size_t)n - 1};
+  for (size_t i = 0; i < sizeof(cuts) / sizeof(*cuts); i++) {
+    http_response_t r2;
+    if (cuts[i] < (size_t)n)
+      check(http_parse_response(p, cuts[i], max, &r2) == 0);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *in = (const char *)data;
+  response(in, size, MAX_HEAD);
   requests(in, size, MAX_HEAD);
   /* a small head limit: the 431 path */
   requests(in, size, 64);
