@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,39 @@ struct http_dial {
   int busy;         /* inside our own io callback */
   http_dial_drain_cb drain;
   size_t low;
+  /* closed by the user, still flushing or lingering: on the orphans list
+   * so that http_dial_reap can end it when its loop's owner stops */
+  bool orphan;
+  http_dial_t *oprev, *onext;
 };
+
+static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+static http_dial_t *orphans;
+
+static void orphan_add(http_dial_t *d) {
+  pthread_mutex_lock(&orphans_lock);
+  d->orphan = true;
+  d->oprev = NULL;
+  d->onext = orphans;
+  if (orphans)
+    orphans->oprev = d;
+  orphans = d;
+  pthread_mutex_unlock(&orphans_lock);
+}
+
+static void orphan_del(http_dial_t *d) {
+  if (!d->orphan)
+    return;
+  pthread_mutex_lock(&orphans_lock);
+  if (d->oprev)
+    d->oprev->onext = d->onext;
+  else
+    orphans = d->onext;
+  if (d->onext)
+    d->onext->oprev = d->oprev;
+  d->orphan = false;
+  pthread_mutex_unlock(&orphans_lock);
+}
 
 static const int suites[] = {
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -257,6 +290,7 @@ static long sock_write(http_dial_t *d, const char *buf, size_t len) {
 static size_t out_queued(const http_dial_t *d) { return d->out.len - d->out_off; }
 
 static void dial_free(http_dial_t *d) {
+  orphan_del(d);
   ev_io_stop(d->loop, &d->io);
   ev_timer_stop(d->loop, &d->timer);
   if (d->tls)
@@ -574,6 +608,8 @@ void http_dial_close(http_dial_t *d) {
   d->drain = NULL;
   if (d->state != D_HEAD && d->state != D_RAW)
     d->dead = true; /* not connected yet: nothing worth flushing */
+  if (!d->dead && !d->orphan)
+    orphan_add(d); /* lives on to flush and linger, unless freed below */
   if (d->busy)
     return; /* io_cb frees it, or flushes and lingers */
   if (d->dead) {
@@ -589,4 +625,17 @@ void http_dial_close(http_dial_t *d) {
   ev_timer_set(&d->timer, FLUSH_TIMEOUT, 0);
   ev_timer_start(d->loop, &d->timer);
   update(d);
+}
+
+void http_dial_reap(struct ev_loop *loop) {
+  for (;;) {
+    http_dial_t *d;
+    pthread_mutex_lock(&orphans_lock);
+    for (d = orphans; d && d->loop != loop; d = d->onext)
+      ;
+    pthread_mutex_unlock(&orphans_lock);
+    if (!d)
+      return;
+    dial_free(d);
+  }
 }

@@ -69,6 +69,12 @@ void http_dial_pause(http_dial_t *d, bool paused);
 /* Call cb once when the queued output falls to low_water or below (on a
  * later loop iteration if it already has). cb NULL: forget it. */
 void http_dial_on_drain(http_dial_t *d, size_t low_water, http_dial_drain_cb cb);
-/* Flush what is queued (at most 30 s more), then close. No callback runs
- * after this call; d is invalid after it. */
+/* Flush what is queued (at most 30 s more), then close: FIN, and what the
+ * peer still sends is read and dropped for up to 2 s, so that our last
+ * bytes are not lost to a reset. No callback runs after this call; d is
+ * invalid after it. */
 void http_dial_close(http_dial_t *d);
+/* End at once every connection of loop that was closed with
+ * http_dial_close and is still flushing or lingering (its loop's owner
+ * stops; http_server_stop calls it). Only on loop's thread. */
+void http_dial_reap(struct ev_loop *loop);

@@ -23,6 +23,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 
+#include "http/dial.h"
 #include "http/quota.h"
 #include "http/parser.h"
 #include "http/response.h"
@@ -1185,6 +1186,9 @@ void http_server_stop(http_server_t *s) {
   }
   tls_server_conf_free(s->tls);
   http_clients_done(&s->clients);
+  /* the relays' next-hop connections closed by the aborts above may still
+   * be flushing or lingering on this loop: end them too */
+  http_dial_reap(s->loop);
   free(s);
 }
 
