@@ -210,5 +210,15 @@ print(r.read_stdout().strip())
 print("returncode=%s" % r.returncode)
 PYEOF
 
+# a client that goes away in the middle of a stream
+timeout 2 kubectl --kubeconfig "$PODS_KC" exec p -- sleep 30 >/dev/null 2>&1
+expect_output "an exec cut by its client leaves the relays serving" '^still-here$' kc exec p -- echo still-here
+
 kc delete pod p reader --wait=false >/dev/null 2>&1
+for p in $pf_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pf_pids=
+if pods_server_stop 30; then ok "the server stops by itself on SIGTERM"; else fail "the server stops by itself on SIGTERM"; fi
+san=$(grep -E -A8 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$PODS_DIR/server.log" | head -n 30)
+if [ -z "$san" ]; then ok "no sanitizer report in the server's log (ASan builds: no leak, no bad access)"
+else fail "no sanitizer report in the server's log (ASan builds: no leak, no bad access)" "$san"; fi
 done_testing
