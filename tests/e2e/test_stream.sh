@@ -10,8 +10,10 @@
 # counted), a TTY through a pseudo-terminal (tty, the window size), attach,
 # cp both ways, port-forward to busybox httpd (a GET, 100 MiB by sha256,
 # two streams at once), python stream() with the error channel's status.
-# The harness is tests/e2e/pods_lib.sh (ends by pid what the run started,
-# removes what it made). Every wait is bounded; about two minutes.
+# Part 2: `k3c server --disable-agent` and a separate `k3c agent` (exec -i,
+# port-forward). The harness is tests/e2e/pods_lib.sh (ends by pid what the
+# run started, removes what it made). Every wait is bounded; about three
+# minutes.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -221,4 +223,54 @@ if pods_server_stop 30; then ok "the server stops by itself on SIGTERM"; else fa
 san=$(grep -E -A8 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$PODS_DIR/server.log" | head -n 30)
 if [ -z "$san" ]; then ok "no sanitizer report in the server's log (ASan builds: no leak, no bad access)"
 else fail "no sanitizer report in the server's log (ASan builds: no leak, no bad access)" "$san"; fi
+
+# ---- a separate `k3c agent` (its own kubelet API and self-signed serving
+# certificate; the API server reaches it over TCP) ----
+# (a second server without an agent, in a data dir under the run's, the
+# agent's too: cleanup ends and removes both)
+S2=$PODS_DIR/s2
+A2=$PODS_DIR/a2
+mkdir -p "$S2"
+KC2=$S2/kubeconfig.yaml
+"$K3C" server --config /dev/null --data-dir "$S2" --https-listen-port "$PODS_PORT" \
+  --bind-address 127.0.0.1 --write-kubeconfig "$KC2" --disable-agent >>"$S2/server.log" 2>&1 &
+PODS_SERVER_PID=$!
+kc2() { timeout 30 kubectl --kubeconfig "$KC2" --request-timeout=20s "$@"; }
+api_up() { kc2 get --raw /readyz; }
+wait_for 30 api_up || bail "second server answers" "$(tail -n 5 "$S2/server.log")"
+mkdir -p "$A2/agent/images" && cp "$PODS_DIR"/agent/images/*.tar "$A2/agent/images/" ||
+  bail "the agent's images"
+KPORT2=$(pods_free_port)
+pods_agent_start "$A2" "$KC2" "$PODS_NODE-a" --kubelet-port "$KPORT2" || bail "start the k3c agent"
+agent_ready() {
+  [ "$(kc2 get node "$PODS_NODE-a" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+wait_for 60 agent_ready || bail "k3c agent's node Ready" "$(tail -n 5 "$A2/agent.log")"
+kc2 apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: s, image: $IMAGE, imagePullPolicy: Never, command: ["sh", "-c", "mkdir -p /www && echo agent-www > /www/index.html && exec httpd -f -p 80 -h /www"]}
+EOF
+running2() { [ "$(kc2 get pod solo -o 'jsonpath={.status.phase}')" = Running ]; }
+wait_for 60 running2 || fail "pod on the k3c agent Running"
+expect_output "exec -i on a \`k3c agent\` node" '^via-agent$' \
+  sh -c "echo via-agent | timeout 30 kubectl --kubeconfig '$KC2' exec -i solo -- cat"
+LPORT3=$(pods_free_port)
+kubectl --kubeconfig "$KC2" port-forward pod/solo "$LPORT3:80" >"$PODS_DIR/pf3.log" 2>&1 &
+pf_pids="$pf_pids $!"
+listening3() { curl -s -o /dev/null "http://127.0.0.1:$LPORT3/index.html"; }
+wait_for 20 listening3
+expect_output "port-forward to a pod on a \`k3c agent\` node" '^agent-www$' \
+  curl -s --max-time 10 "http://127.0.0.1:$LPORT3/index.html"
+for p in $pf_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pf_pids=
+pods_agent_stop 30
+pods_server_stop 30
+san=$(grep -hE -A8 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$S2/server.log" "$A2/agent.log" | head -n 30)
+if [ -z "$san" ]; then ok "no sanitizer report in the agent's and second server's logs"
+else fail "no sanitizer report in the agent's and second server's logs" "$san"; fi
 done_testing
