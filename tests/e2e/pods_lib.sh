@@ -2,7 +2,8 @@
 # its agent (root): one data dir, one cgroup root, bounded waits, and a
 # cleanup that ends by pid what the run started and removes what it made.
 # Sourced by tests/e2e/test_pods.sh, test_volumes_probes.sh, test_logs.sh,
-# test_pods_lib.sh and bench/pods.sh. Nothing here kills by name.
+# test_stream.sh, test_pods_lib.sh, bench/pods.sh and bench/stream.sh.
+# Nothing here kills by name.
 #
 # Call pods_init first (sets the variables below), pods_snapshot before the
 # server starts, and register `trap pods_cleanup EXIT`.
