@@ -34,6 +34,7 @@
 #include "cri/cri.h"
 #include "json/util.h"
 #include "net/overlay.h"
+#include "net/proxy.h"
 #include "tls/cert.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
@@ -67,6 +68,7 @@ struct agent {
   char runtime_version[128];
   client_informer_t *self; /* this Node, for the pod subnet the server assigns */
   net_overlay_t *overlay;  /* flannel.1 and the other nodes' pod subnets; NULL: none */
+  net_proxy_t *proxy;      /* the service proxy; NULL with --disable-kube-proxy */
   char subnet[64];         /* the pod subnet the CNI config has, "" before */
   ev_tstamp started;
   char network_message[256];
@@ -570,6 +572,15 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     }
   }
 
+  if (!cfg->disable_kube_proxy) {
+    net_proxy_opts_t po = {.cluster_cidr = cfg->cluster_cidr};
+    char perr[256];
+    if ((r = net_proxy_new(loop, c, &po, &a->proxy, perr, sizeof(perr))) < 0) {
+      snprintf(err, errlen, "the service proxy (--disable-kube-proxy turns it off): %s", perr);
+      goto fail;
+    }
+  }
+
   /* The pod network (containerd reads it on every sandbox). */
   /* The pod network's config is written once the server has given the
    * Node its subnet (containerd picks it up); the cluster CIDR is
@@ -677,6 +688,7 @@ void agent_free(agent_t *a) {
   agent_workers_free(a->jobs);
   client_informer_free(a->self);
   net_overlay_free(a->overlay);
+  net_proxy_free(a->proxy);
   agent_node_free(a->node);
   agent_containerd_stop(a->ctrd, 10);
   free(a->kubelet_version);

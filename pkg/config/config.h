@@ -57,6 +57,7 @@ typedef struct {
   char *datastore_endpoint;
   int output_budget_mib; /* unsent response bytes all connections may hold */
   bool disable_scheduler;
+  bool disable_kube_proxy; /* no service proxy on this node's agent */
   int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */
   int default_not_ready_toleration_seconds; /* DefaultTolerationSeconds admission */
   int default_unreachable_toleration_seconds;
