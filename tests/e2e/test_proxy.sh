@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The service proxy across nodes (root): one `k3c server` and two `k3c
+# agent`s in network namespaces of their own (tests/e2e/cluster_lib.sh).
+# Pods px1 (node 1) and px2 (node 2) serve HTTP behind a NodePort Service;
+# px3 (node 1) has the same labels but a readiness probe that fails. From a
+# pod on node 0 the ClusterIP answers and both ready endpoints are reached
+# over several tries, never the not-ready one; the NodePort answers on
+# every node's address from outside the cluster (the switch); with no
+# endpoints left the ClusterIP refuses the connection.
+# Run it under `flock /run/k3c-e2e.lock` (it starts containerds and pods).
+# Every wait is bounded; about two minutes.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+. "$here/pods_lib.sh"
+. "$here/cluster_lib.sh"
+B=${K3C_BUILD_DIR:-$here/../../build-asan}
+K3C=${K3C_BIN:-$B/k3c}
+IMAGE=docker.io/library/busybox:e2e
+NODEPORT=30080
+
+skip_all() { echo "1..1"; echo "ok 1 - proxy e2e # SKIP $1"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces, containerd)"
+for bin in containerd runc busybox kubectl nsenter curl; do
+  command -v "$bin" >/dev/null || skip_all "$bin is not installed"
+done
+[ -x "$K3C" ] || { echo "1..1"; echo "not ok 1 - $K3C is not built"; exit 1; }
+
+on_exit() {
+  if [ "$tap__failed" != 0 ] && [ "$CL_N" -gt 0 ]; then
+    echo "# pods:"
+    kc get pods -o wide 2>&1 | sed 's/^/#   /'
+    kc get endpointslices -o yaml 2>&1 | sed 's/^/#   /' | head -n 60
+    cluster_logs 25
+  fi
+  cluster_cleanup
+}
+trap 'exit 143' TERM INT HUP
+trap on_exit EXIT
+
+bail() {
+  fail "$@"
+  echo "# stopping: the remaining checks need this"
+  done_testing
+  exit 1
+}
+
+cluster_init k3c-proxy 3 || bail "make the test network (switch and 3 node namespaces)"
+cluster_image "$IMAGE" || bail "build the busybox OCI image"
+cluster_start || bail "start the server" "$(tail -n 20 "${CL_DIR[0]}/k3c.log")"
+cluster_wait_ready 120 || bail "3 nodes Ready within 120 s" "$(kc get nodes -o wide 2>&1)" "$(cluster_logs 15)"
+ok "3 nodes Ready"
+
+# pod NAME NODE READY: an httpd pod with labels app=px; READY=no gives it a
+# readiness probe that never passes.
+pod() {
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, labels: {app: px}}
+spec:
+  nodeName: ${CL_NAME[$2]}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    command: [sh, -c, 'mkdir -p /www && echo "hello from $1" >/www/index.html && exec httpd -f -p 8080 -h /www']
+    ports: [{containerPort: 8080}]
+EOF
+  [ "$3" = no ] && cat <<EOF
+    readinessProbe:
+      exec: {command: [cat, /never]}
+      periodSeconds: 1
+EOF
+  echo ---
+}
+{
+  pod px1 1 yes
+  pod px2 2 yes
+  pod px3 1 no
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: pc0}
+spec:
+  nodeName: ${CL_NAME[0]}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $IMAGE, command: [sleep, "3600"]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: px}
+spec:
+  type: NodePort
+  selector: {app: px}
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: $NODEPORT}]
+EOF
+} | kc apply -f - >/dev/null || bail "create pods px1..px3, pc0 and Service px"
+
+phase() { kc get pod "$1" -o 'jsonpath={.status.phase}' 2>/dev/null; }
+all_running() { for p in px1 px2 px3 pc0; do [ "$(phase $p)" = Running ] || return 1; done; }
+wait_for 90 all_running || bail "pods Running within 90 s" "$(kc get pods -o wide 2>&1)"
+ok "pods px1 (node 1), px2 (node 2), px3 (node 1, never ready), pc0 (node 0) Running"
+CIP=$(kc get svc px -o 'jsonpath={.spec.clusterIP}')
+[ -n "$CIP" ] || bail "Service px has a ClusterIP"
+declare -A PIP
+for p in px1 px2 px3 pc0; do PIP[$p]=$(kc get pod "$p" -o 'jsonpath={.status.podIP}'); done
+slice_ips() { kc get endpointslices -l kubernetes.io/service-name=px -o 'jsonpath={range .items[*].endpoints[*]}{.addresses[0]}={.conditions.ready}{" "}{end}'; }
+two_ready() { s=$(slice_ips); [[ "$s" == *"${PIP[px1]}=true"* && "$s" == *"${PIP[px2]}=true"* && "$s" == *"${PIP[px3]}=false"* ]]; }
+wait_for 60 two_ready || fail "EndpointSlice: px1, px2 ready, px3 not, within 60 s" "$(slice_ips)"
+
+pod_netns() {
+  local f
+  for f in /var/run/netns/cni-*; do
+    nsenter --net="$f" ip -o -4 addr show 2>/dev/null | grep -q " inet $1/" && { echo "$f"; return 0; }
+  done
+  return 1
+}
+PC=$(pod_netns "${PIP[pc0]}") || bail "find pod pc0's network namespace (IP ${PIP[pc0]})"
+# from_pc0 URL: an HTTP GET from pod pc0 (node 0), 3 s at most.
+from_pc0() { timeout 10 nsenter --net="$PC" curl -sS -m 3 "$1"; }
+answers() { from_pc0 "http://$CIP/" | grep -q '^hello from'; }
+t0=$(now_us)
+if wait_for 30 answers; then
+  ok "ClusterIP $CIP:80 answers from pod pc0 on node 0 ($(secs_since "$t0") s after the slices were ready)"
+else
+  bail "ClusterIP $CIP:80 answers from pod pc0 within 30 s" "$(from_pc0 "http://$CIP/" 2>&1)"
+fi
+declare -A seen=()
+other=0
+for i in $(seq 1 30); do
+  r=$(from_pc0 "http://$CIP/" 2>&1)
+  case "$r" in
+    "hello from px1" | "hello from px2") seen[$r]=$((${seen[$r]:-0} + 1)) ;;
+    *) other=$((other + 1)); echo "# try $i: $r" ;;
+  esac
+done
+n1=${seen["hello from px1"]:-0} n2=${seen["hello from px2"]:-0}
+echo "# 30 GETs of the ClusterIP: px1 (node 1) $n1, px2 (node 2) $n2, anything else $other"
+check "both ready endpoints reached over 30 tries (px1 $n1, px2 $n2)" test "$n1" -gt 0 -a "$n2" -gt 0
+check "the not-ready pod px3 got none of the 30 (and no try failed: $other)" test "$other" = 0
+
+# the NodePort on every node's address, from outside the cluster: the
+# switch namespace gets an address of its own on the node subnet
+ip -n "$CL_SW" addr add "$CL_SUBNET.250/24" dev k3cbr0 || fail "an address for the switch"
+for i in 0 1 2; do
+  expect_output "NodePort $NODEPORT answers on node $i's address ${CL_IP[i]} from outside the cluster" \
+    "^hello from px[12]" timeout 10 nsenter --net="/run/netns/$CL_SW" curl -sS -m 3 "http://${CL_IP[i]}:$NODEPORT/"
+done
+
+# no endpoints: connection refused (icmp port unreachable)
+kc delete pod px1 px2 --wait=false >/dev/null 2>&1 || fail "delete px1, px2"
+refused() { from_pc0 "http://$CIP/" 2>&1 | grep -q "refused"; }
+t0=$(now_us)
+if wait_for 40 refused; then
+  ok "with no ready endpoint the ClusterIP refuses the connection ($(secs_since "$t0") s after the delete)"
+else
+  fail "ClusterIP refuses the connection within 40 s of the endpoints' delete" "$(from_pc0 "http://$CIP/" 2>&1)"
+fi
+expect_output "and so does the NodePort on node 2" "refused" \
+  timeout 10 nsenter --net="/run/netns/$CL_SW" curl -sS -m 3 "http://${CL_IP[2]}:$NODEPORT/"
+done_testing
