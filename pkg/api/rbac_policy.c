@@ -183,7 +183,10 @@ static const char policy[] =
     "- {name: system:kube-scheduler, role: system:kube-scheduler, users: [system:kube-scheduler]}\n"
     "- {name: system:kube-controller-manager, role: system:kube-controller-manager,\n"
     "   users: [system:kube-controller-manager]}\n"
-    "- {name: system:node-proxier, role: system:node-proxier, users: [system:kube-proxy]}\n"
+    /* k3c's service proxy runs in the agent with the node's credentials
+     * (pkg/net/proxy.h), not as system:kube-proxy */
+    "- {name: system:node-proxier, role: system:node-proxier, users: [system:kube-proxy],\n"
+    "   groups: [system:nodes]}\n"
     /* Upstream binds system:node to no one and lets the Node authorizer
      * limit each kubelet to its own node; until k3c has that authorizer,
      * joined nodes (group system:nodes) get the role cluster-wide. */
