@@ -4,7 +4,8 @@
 # Pods px1 (node 1) and px2 (node 2) serve HTTP behind a NodePort Service;
 # px3 (node 1) has the same labels but a readiness probe that fails. From a
 # pod on node 0 the ClusterIP answers and both ready endpoints are reached
-# over several tries, never the not-ready one; the NodePort answers on
+# over several tries, never the not-ready one; px1 reaches itself through
+# the Service (hairpin); the NodePort answers on
 # every node's address from outside the cluster (the switch); with no
 # endpoints left the ClusterIP refuses the connection.
 # Run it under `flock /run/k3c-e2e.lock` (it starts containerds and pods).
@@ -140,6 +141,21 @@ n1=${seen["hello from px1"]:-0} n2=${seen["hello from px2"]:-0}
 echo "# 30 GETs of the ClusterIP: px1 (node 1) $n1, px2 (node 2) $n2, anything else $other"
 check "both ready endpoints reached over 30 tries (px1 $n1, px2 $n2)" test "$n1" -gt 0 -a "$n2" -gt 0
 check "the not-ready pod px3 got none of the 30 (and no try failed: $other)" test "$other" = 0
+
+# hairpin: px1 reaching its own Service, sometimes itself (masqueraded,
+# else its reply to itself would never go back through the node)
+P1=$(pod_netns "${PIP[px1]}") || fail "find pod px1's network namespace"
+self=0 others=0 bad=0
+for i in $(seq 1 16); do
+  r=$(timeout 10 nsenter --net="$P1" curl -sS -m 3 "http://$CIP/" 2>&1)
+  case "$r" in
+    "hello from px1") self=$((self + 1)) ;;
+    "hello from px2") others=$((others + 1)) ;;
+    *) bad=$((bad + 1)); echo "# hairpin try $i: $r" ;;
+  esac
+done
+check "px1 through its own Service: 16 answers, itself $self times, px2 $others, failures $bad" \
+  test "$self" -gt 0 -a "$bad" = 0
 
 # the NodePort on every node's address, from outside the cluster: the
 # switch namespace gets an address of its own on the node subnet
