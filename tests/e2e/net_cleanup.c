@@ -1,8 +1,9 @@
-/* For the e2e cleanups (pods_lib.sh): the overlay's masquerade table
- * (pkg/net/masq.h) in the current network namespace, without an nft
- * program.
- *   net_cleanup exists   exit 0 if table ip k3c-overlay exists, 1 if not
- *   net_cleanup remove   delete it (exit 0 also when there was none) */
+/* For the e2e cleanups (pods_lib.sh): k3c's nf_tables tables in the current
+ * network namespace, without an nft program: the overlay's masquerade
+ * table (pkg/net/masq.h) or, with "proxy", the service proxy's
+ * (pkg/net/proxy.h).
+ *   net_cleanup exists [proxy]   exit 0 if the table exists, 1 if not
+ *   net_cleanup remove [proxy]   delete it (exit 0 also when there was none) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,13 +11,17 @@
 #include <linux/netlink.h>
 
 #include "net/masq.h"
+#include "net/nft.h"
 #include "net/nl.h"
+#include "net/proxy.h"
 
 int main(int argc, char **argv) {
-  if (argc != 2 || (strcmp(argv[1], "exists") && strcmp(argv[1], "remove"))) {
-    fprintf(stderr, "usage: net_cleanup exists|remove\n");
+  if (argc < 2 || argc > 3 || (strcmp(argv[1], "exists") && strcmp(argv[1], "remove")) ||
+      (argc == 3 && strcmp(argv[2], "proxy"))) {
+    fprintf(stderr, "usage: net_cleanup exists|remove [proxy]\n");
     return 2;
   }
+  const char *table = argc == 3 ? NET_PROXY_TABLE : NET_MASQ_TABLE;
   nl_sock_t *s;
   int r = nl_open(NETLINK_NETFILTER, &s);
   if (r < 0) {
@@ -25,13 +30,13 @@ int main(int argc, char **argv) {
   }
   char err[256], rules[512];
   if (!strcmp(argv[1], "exists")) {
-    r = net_masq_describe(s, rules, sizeof rules, err, sizeof err);
+    r = nft_describe(s, table, 0, rules, sizeof rules, err, sizeof err);
     nl_close(s);
     if (r < 0 && r != -ENOENT)
       fprintf(stderr, "net_cleanup: %s\n", err);
     return r == 0 ? 0 : r == -ENOENT ? 1 : 2;
   }
-  r = net_masq_remove(s, err, sizeof err);
+  r = nft_table_remove(s, table, err, sizeof err);
   nl_close(s);
   if (r < 0) {
     fprintf(stderr, "net_cleanup: %s\n", err);

@@ -22,6 +22,7 @@ PODS_BRIDGE=${PODS_BRIDGE:-cni0}
 pods__bridge_existed=1
 pods__vxlan_existed=1
 pods__masq_existed=1
+pods__proxy_existed=1
 pods__netns_before=
 
 # now_us: wall clock in microseconds.
@@ -66,16 +67,18 @@ pods_snapshot() {
   ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
   ip link show flannel.1 >/dev/null 2>&1 && pods__vxlan_existed=1 || pods__vxlan_existed=0
   pods__net_cleanup exists && pods__masq_existed=1 || pods__masq_existed=0
+  pods__net_cleanup exists proxy && pods__proxy_existed=1 || pods__proxy_existed=0
   pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
 }
 
-# pods__net_cleanup exists|remove: the overlay's masquerade table in this
+# pods__net_cleanup exists|remove [proxy]: the overlay's masquerade table
+# (or the service proxy's table) in this
 # network namespace (tests/e2e/net_cleanup.c beside the k3c binary's build;
 # "exists" answers yes when the helper is missing, so nothing is removed).
 pods__net_cleanup() {
   local b=${K3C_BUILD_DIR:-$(dirname "${K3C:-/nonexistent/k3c}")}
   [ -x "$b/tests/e2e/net_cleanup" ] || { [ "$1" = exists ]; return; }
-  "$b/tests/e2e/net_cleanup" "$1" 2>/dev/null
+  "$b/tests/e2e/net_cleanup" "$@" 2>/dev/null
 }
 
 # pods_image NAME [ENTRYPOINT...]: a busybox OCI tarball in the images folder
@@ -280,6 +283,7 @@ pods_cleanup() {
   # the overlay's device if this run's agent made it
   [ "$pods__vxlan_existed" = 0 ] && ip link delete flannel.1 2>/dev/null
   [ "$pods__masq_existed" = 0 ] && pods__net_cleanup remove
+  [ "$pods__proxy_existed" = 0 ] && pods__net_cleanup remove proxy
   for c in $(pods_cgroup_roots); do
     find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
