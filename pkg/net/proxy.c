@@ -162,36 +162,44 @@ void net_proxy_plan_free(net_proxy_plan_t *plan) {
   plan->n = 0;
 }
 
+typedef struct {
+  char *s;
+  size_t len, cap;
+} buf_t;
+
+static void put(buf_t *b, const char *s) {
+  size_t l = strlen(s);
+  if (b->len + l + 1 > b->cap) {
+    b->cap = (b->len + l + 1) * 2;
+    b->s = xrealloc(b->s, b->cap);
+  }
+  memcpy(b->s + b->len, s, l + 1);
+  b->len += l;
+}
+
+/* Every endpoint is in the text (it is what changes are detected by). */
 char *net_proxy_plan_text(const net_proxy_plan_t *plan) {
-  size_t cap = 256, len = 0;
-  char *out = xmalloc(cap);
-  out[0] = 0;
+  buf_t b = {0};
+  put(&b, "");
   for (size_t i = 0; i < plan->n; i++) {
     const net_proxy_svc_t *sp = &plan->v[i];
-    char line[512], ip[INET_ADDRSTRLEN];
+    char part[256], ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sp->cluster_ip, ip, sizeof ip);
-    int n = snprintf(line, sizeof line, "%s %s %s:%u", sp->name, proto_name(sp->proto), ip,
-                     sp->port);
-    if (n > 0 && (size_t)n < sizeof line && sp->node_port)
-      n += snprintf(line + n, sizeof line - (size_t)n, " nodePort %u", sp->node_port);
-    if (n > 0 && (size_t)n < sizeof line)
-      n += snprintf(line + n, sizeof line - (size_t)n, " ->%s", sp->n_eps ? "" : " reject");
+    snprintf(part, sizeof part, "%s %s %s:%u", sp->name, proto_name(sp->proto), ip, sp->port);
+    put(&b, part);
+    if (sp->node_port) {
+      snprintf(part, sizeof part, " nodePort %u", sp->node_port);
+      put(&b, part);
+    }
+    put(&b, sp->n_eps ? " ->" : " -> reject");
     for (size_t j = 0; j < sp->n_eps; j++) {
       inet_ntop(AF_INET, &sp->eps[j].ip, ip, sizeof ip);
-      if (n > 0 && (size_t)n < sizeof line)
-        n += snprintf(line + n, sizeof line - (size_t)n, " %s:%u", ip, sp->eps[j].port);
+      snprintf(part, sizeof part, " %s:%u", ip, sp->eps[j].port);
+      put(&b, part);
     }
-    size_t l = strlen(line);
-    if (len + l + 2 > cap) {
-      cap = (len + l + 2) * 2;
-      out = xrealloc(out, cap);
-    }
-    memcpy(out + len, line, l);
-    len += l;
-    out[len++] = '\n';
-    out[len] = 0;
+    put(&b, "\n");
   }
-  return out;
+  return b.s;
 }
 
 /* ---- the table ---- */

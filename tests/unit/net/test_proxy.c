@@ -159,5 +159,48 @@ static void test_kernel(void) {
   nl_close(s);
 }
 
-TEST_LIST = {TEST(test_plan), TEST(test_kernel), {0}};
+/* 200 endpoints: all in the plan's text (changes are detected by it) and
+ * in the kernel's table (one rule each). */
+static void test_many(void) {
+  cJSON *svc = cJSON_Parse(SVCS[1]); /* default/empty, port 8080 */
+  cJSON *slice = cJSON_Parse(SLICES[3]);
+  cJSON *eps = cJSON_CreateArray();
+  for (int i = 0; i < 200; i++) {
+    char ip[32];
+    snprintf(ip, sizeof ip, "10.42.%d.%d", 10 + i / 100, 1 + i % 100);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(e, "addresses"), cJSON_CreateString(ip));
+    cJSON_AddItemToArray(eps, e);
+  }
+  cJSON_ReplaceItemInObjectCaseSensitive(slice, "endpoints", eps);
+  net_proxy_plan_t plan = {.cluster = ip4("10.42.0.0"), .cluster_prefix = 16};
+  const cJSON *slices[] = {slice};
+  net_proxy_plan_add(&plan, svc, slices, 1);
+  net_proxy_plan_sort(&plan);
+  cJSON_Delete(svc);
+  cJSON_Delete(slice);
+  ASSERT_EQ_INT((int)plan.n, 1);
+  ASSERT_EQ_INT((int)plan.v[0].n_eps, 200);
+  char *text = net_proxy_plan_text(&plan);
+  ASSERT_CONTAINS(text, " 10.42.10.1:8080 ");
+  ASSERT_CONTAINS(text, " 10.42.11.100:8080\n");
+  free(text);
+  if (geteuid() == 0) {
+    ASSERT_EQ_INT(unshare(CLONE_NEWNET), 0); /* a namespace of its own, whatever ran before */
+    nl_sock_t *s;
+    char err[256];
+    static char have[1 << 17];
+    ASSERT_EQ_INT(nl_open(NETLINK_NETFILTER, &s), 0);
+    if (net_proxy_apply(s, &plan, err, sizeof err) < 0)
+      TEST_FAIL("apply: %s", err);
+    ASSERT_EQ_INT(net_proxy_describe(s, have, sizeof have, err, sizeof err), 0);
+    ASSERT_EQ_INT(count(have, "dnat"), 200);
+    ASSERT_CONTAINS(have, "numgen(200) ==0 imm(10.42.10.1) imm(8080) dnat");
+    ASSERT_EQ_INT(net_proxy_remove(s, err, sizeof err), 0);
+    nl_close(s);
+  }
+  net_proxy_plan_free(&plan);
+}
+
+TEST_LIST = {TEST(test_plan), TEST(test_kernel), TEST(test_many), {0}};
 TEST_MAIN()
