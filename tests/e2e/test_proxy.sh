@@ -5,9 +5,10 @@
 # px3 (node 1) has the same labels but a readiness probe that fails. From a
 # pod on node 0 the ClusterIP answers and both ready endpoints are reached
 # over several tries, never the not-ready one; px1 reaches itself through
-# the Service (hairpin); the NodePort answers on
-# every node's address from outside the cluster (the switch); with no
-# endpoints left the ClusterIP refuses the connection.
+# the Service (hairpin); the NodePort answers on every node's address from
+# outside the cluster (the switch), and again on a node whose table was
+# deleted by hand once the 30 s resync ran; with no endpoints left the
+# ClusterIP and the NodePort refuse the connection.
 # Run it under `flock /run/k3c-e2e.lock` (it starts containerds and pods).
 # Every wait is bounded; about two minutes.
 set -u
@@ -164,6 +165,27 @@ for i in 0 1 2; do
   expect_output "NodePort $NODEPORT answers on node $i's address ${CL_IP[i]} from outside the cluster" \
     "^hello from px[12]" timeout 10 nsenter --net="/run/netns/$CL_SW" curl -sS -m 3 "http://${CL_IP[i]}:$NODEPORT/"
 done
+
+# the table deleted by hand on node 1 (net_cleanup, as there is no nft
+# program): the NodePort there stops answering, and the 30 s resync brings
+# the table back
+NC=$B/tests/e2e/net_cleanup
+np1() { timeout 10 nsenter --net="/run/netns/$CL_SW" curl -sS -m 3 "http://${CL_IP[1]}:$NODEPORT/" 2>&1 | grep -q '^hello from px[12]'; }
+if [ -x "$NC" ] && nsx 1 "$NC" remove proxy && ! nsx 1 "$NC" exists proxy; then
+  t0=$(now_us)
+  if np1; then
+    fail "node 1's table deleted by hand: its NodePort no longer answers"
+  else
+    ok "node 1's table deleted by hand: its NodePort no longer answers"
+  fi
+  if wait_for 40 np1; then
+    ok "node 1's table is back with the resync: its NodePort answers again ($(secs_since "$t0") s)"
+  else
+    fail "node 1's NodePort answers again within 40 s of its table's delete"
+  fi
+else
+  fail "delete node 1's table ip k3c-proxy with $NC"
+fi
 
 # no endpoints: connection refused (icmp port unreachable). curl says
 # "Couldn't connect to server" for a refusal and for other failures alike,
