@@ -128,9 +128,9 @@ void net_proxy_plan_add(net_proxy_plan_t *plan, const cJSON *svc, const cJSON *c
     memset(sp, 0, sizeof *sp);
     char pn[16];
     snprintf(pn, sizeof pn, "%d", port);
-    int n = snprintf(sp->name, sizeof sp->name, "%.63s/%.63s:%.15s", ns, name,
-                     pname && pname[0] ? pname : pn);
-    (void)n;
+    /* names are DNS labels (63) and port names IANA names (15): never cut */
+    snprintf(sp->name, sizeof sp->name, "%.63s/%.63s:%.15s", ns, name,
+             pname && pname[0] ? pname : pn);
     sp->proto = (uint8_t)proto;
     sp->cluster_ip = vip;
     sp->port = (uint16_t)port;
