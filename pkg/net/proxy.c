@@ -232,6 +232,25 @@ static void expr0(nl_msg_t *m, const char *name) {
   nft_expr_end(m, e, d);
 }
 
+/* meta oif != lo (ifindex 1 in every namespace): nothing is masqueraded
+ * towards the node itself (the kernel drops a masquerade out of lo). */
+static void not_loopback(nl_msg_t *m) {
+  uint32_t lo = 1;
+  nft_meta_load(m, NFT_META_OIF);
+  nft_cmp(m, NFT_CMP_NEQ, &lo, 4);
+}
+
+/* ct status & dnat != 0: a connection the proxy (or another DNAT) rewrote */
+static void ct_dnat(nl_msg_t *m) {
+  size_t d, e = nft_expr_begin(m, "ct", &d);
+  nl_put_be32(m, NFTA_CT_KEY, NFT_CT_STATUS);
+  nl_put_be32(m, NFTA_CT_DREG, NFT_REG_1);
+  nft_expr_end(m, e, d);
+  uint32_t bit = 0x20 /* IPS_DST_NAT */, zero = 0;
+  nft_bitwise(m, &bit, 4);
+  nft_cmp(m, NFT_CMP_NEQ, &zero, 4);
+}
+
 static void dnat(nl_msg_t *m, const net_proxy_ep_t *ep) {
   uint16_t port = htons(ep->port);
   nft_immediate(m, NFT_REG_1, &ep->ip, 4);
@@ -324,6 +343,7 @@ int net_proxy_apply(nl_sock_t *s, const net_proxy_plan_t *plan, char *err, size_
   rule_jump(&m, "filter-output", "no-endpoints", false);
   size_t r = nft_rule_begin(&m, T, "postrouting");
   uint32_t mark = NET_PROXY_MARK;
+  not_loopback(&m);
   nft_meta_load(&m, NFT_META_MARK);
   nft_bitwise(&m, &mark, 4);
   nft_cmp(&m, NFT_CMP_EQ, &mark, 4);
@@ -363,6 +383,8 @@ int net_proxy_apply(nl_sock_t *s, const net_proxy_plan_t *plan, char *err, size_
       r = nft_rule_begin(&m, T, "postrouting");
       nft_match_addr(&m, 12, sp->eps[j].ip, 32, NFT_CMP_EQ);
       nft_match_addr(&m, 16, sp->eps[j].ip, 32, NFT_CMP_EQ);
+      not_loopback(&m);
+      ct_dnat(&m);
       expr0(&m, "masq");
       nft_rule_end(&m, r);
     }

@@ -7,11 +7,13 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <linux/netlink.h>
 
+#include "net/conntrack.h"
 #include "net/nl.h"
 #include "net/proxy.h"
 #include "test.h"
@@ -135,8 +137,9 @@ static void test_kernel(void) {
   ASSERT_CONTAINS(have, "svc-default/web:dns: imm(10.42.1.5) imm(5353) dnat");
   ASSERT_CONTAINS(have, "prerouting: jump:services;prerouting: fib ==2 jump:nodeports");
   ASSERT_CONTAINS(have, "output: jump:services;output: fib ==2 jump:nodeports");
-  ASSERT_CONTAINS(have, "postrouting: meta(3) &16384 ==16384 masq");
-  ASSERT_CONTAINS(have, "postrouting: payload(12) ==10.42.1.5 payload(16) ==10.42.1.5 masq");
+  ASSERT_CONTAINS(have, "postrouting: meta(5) !=1 meta(3) &16384 ==16384 masq");
+  ASSERT_CONTAINS(have, "postrouting: payload(12) ==10.42.1.5 payload(16) ==10.42.1.5 meta(5) !=1 "
+                        "ct &32 !=0 masq");
   ASSERT_CONTAINS(have, "no-endpoints: payload(16) ==10.43.0.20 meta(16) ==6 payload(th:2) "
                         "==8080 reject");
   ASSERT_EQ_INT(count(have, "reject"), 1);
@@ -202,5 +205,52 @@ static void test_many(void) {
   net_proxy_plan_free(&plan);
 }
 
-TEST_LIST = {TEST(test_plan), TEST(test_kernel), TEST(test_many), {0}};
+/* A UDP flow through a ClusterIP (from this namespace's own output hook,
+ * to an endpoint on lo) leaves a conntrack entry NATed to the endpoint;
+ * net_ct_delete_natted_to removes it, and only it. */
+static void test_conntrack(void) {
+  if (geteuid() != 0)
+    TEST_SKIP("needs root (a network namespace of its own)");
+  ASSERT_EQ_INT(unshare(CLONE_NEWNET), 0);
+  if (system("ip link set lo up && ip route add 10.43.0.0/16 dev lo") != 0)
+    TEST_SKIP("no ip program to set up lo");
+  nl_sock_t *s;
+  char err[256];
+  ASSERT_EQ_INT(nl_open(NETLINK_NETFILTER, &s), 0);
+  net_proxy_plan_t plan = {.cluster_prefix = -1};
+  plan.v = calloc(1, sizeof *plan.v);
+  plan.n = 1;
+  snprintf(plan.v[0].name, sizeof plan.v[0].name, "default/dns:53");
+  plan.v[0].proto = IPPROTO_UDP;
+  plan.v[0].cluster_ip = ip4("10.43.0.10");
+  plan.v[0].port = 53;
+  plan.v[0].eps = calloc(1, sizeof *plan.v[0].eps);
+  plan.v[0].eps[0] = (net_proxy_ep_t){.ip = ip4("127.0.0.1"), .port = 5353};
+  plan.v[0].n_eps = 1;
+  if (net_proxy_apply(s, &plan, err, sizeof err) < 0)
+    TEST_FAIL("apply: %s", err);
+  net_proxy_plan_free(&plan);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr = ip4("10.43.0.10")};
+  ASSERT_EQ_INT((int)sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof to), 1);
+  /* another endpoint's flow, not to be touched */
+  struct sockaddr_in direct = {.sin_family = AF_INET, .sin_port = htons(5353), .sin_addr = ip4("127.0.0.1")};
+  int fd2 = socket(AF_INET, SOCK_DGRAM, 0);
+  ssize_t sent = sendto(fd2, "y", 1, 0, (struct sockaddr *)&direct, sizeof direct);
+  if (sent != 1)
+    TEST_FAIL("sendto 127.0.0.1:5353: %s", strerror(errno));
+  ASSERT_EQ_INT(net_ct_delete_natted_to(s, IPPROTO_UDP, ip4("127.0.0.2"), 5353, err, sizeof err), 0);
+  ASSERT_EQ_INT(net_ct_delete_natted_to(s, IPPROTO_TCP, ip4("127.0.0.1"), 5353, err, sizeof err), 0);
+  int r = net_ct_delete_natted_to(s, IPPROTO_UDP, ip4("127.0.0.1"), 5353, err, sizeof err);
+  if (r < 0)
+    TEST_FAIL("delete: %s", err);
+  ASSERT_EQ_INT(r, 1); /* the flow to the ClusterIP, not the direct one */
+  ASSERT_EQ_INT(net_ct_delete_natted_to(s, IPPROTO_UDP, ip4("127.0.0.1"), 5353, err, sizeof err), 0);
+  close(fd);
+  close(fd2);
+  ASSERT_EQ_INT(net_proxy_remove(s, err, sizeof err), 0);
+  nl_close(s);
+}
+
+TEST_LIST = {TEST(test_plan), TEST(test_kernel), TEST(test_many), TEST(test_conntrack), {0}};
 TEST_MAIN()
