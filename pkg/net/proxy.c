@@ -15,6 +15,7 @@
 
 #include "client/informer.h"
 #include "json/util.h"
+#include "net/conntrack.h"
 #include "net/nft.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -411,6 +412,8 @@ struct net_proxy {
   struct in_addr cluster;
   int prefix;
   char *applied;      /* the plan text last applied, NULL before */
+  net_proxy_ep_t *udp; /* the UDP endpoints applied */
+  size_t n_udp;
   bool force;
   char last_err[256];
   ev_timer kick, resync;
@@ -428,6 +431,46 @@ static void collect(const cJSON *obj, void *data) {
     o->v = xrealloc(o->v, o->cap * sizeof *o->v);
   }
   o->v[o->n++] = obj;
+}
+
+static bool has_ep(const net_proxy_ep_t *v, size_t n, const net_proxy_ep_t *e) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i].ip.s_addr == e->ip.s_addr && v[i].port == e->port)
+      return true;
+  return false;
+}
+
+/* UDP endpoints gone since the last apply: their conntrack entries
+ * deleted, so clients still sending choose a live endpoint again. */
+static void flush_udp(net_proxy_t *p, const net_proxy_plan_t *plan) {
+  net_proxy_ep_t *now = NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < plan->n; i++) {
+    if (plan->v[i].proto != IPPROTO_UDP)
+      continue;
+    for (size_t j = 0; j < plan->v[i].n_eps; j++) {
+      if (has_ep(now, n, &plan->v[i].eps[j]))
+        continue;
+      now = xrealloc(now, (n + 1) * sizeof *now);
+      now[n++] = plan->v[i].eps[j];
+    }
+  }
+  for (size_t i = 0; i < p->n_udp; i++) {
+    if (has_ep(now, n, &p->udp[i]))
+      continue;
+    char err[256], ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &p->udp[i].ip, ip, sizeof ip);
+    int r = net_ct_delete_natted_to(p->nl, IPPROTO_UDP, p->udp[i].ip, p->udp[i].port, err,
+                                    sizeof err);
+    if (r < 0)
+      log_warn("proxy", "UDP endpoint %s:%u removed: %s", ip, p->udp[i].port, err);
+    else if (r > 0)
+      log_info("proxy", "UDP endpoint %s:%u removed: %d conntrack entr%s deleted", ip,
+               p->udp[i].port, r, r == 1 ? "y" : "ies");
+  }
+  free(p->udp);
+  p->udp = now;
+  p->n_udp = n;
 }
 
 static void reconcile(net_proxy_t *p) {
@@ -462,6 +505,7 @@ static void reconcile(net_proxy_t *p) {
       log_info("proxy", "table ip " T ": %zu service port(s)", plan.n);
     free(p->applied);
     p->applied = text;
+    flush_udp(p, &plan);
     p->last_err[0] = 0;
     p->force = false;
   }
@@ -562,5 +606,6 @@ void net_proxy_free(net_proxy_t *p) {
   client_informer_free(p->slices);
   nl_close(p->nl);
   free(p->applied);
+  free(p->udp);
   free(p);
 }

@@ -27,7 +27,9 @@
  * applies all or nothing; established connections keep their conntrack
  * NAT), 100 ms after the last event, and again every 30 s (rules removed
  * by hand come back; the first one after start replaces whatever a
- * previous run left). docs/NETWORK.md describes it.
+ * previous run left). The conntrack entries of UDP flows NATed to an
+ * endpoint that left the plan are deleted (conntrack.h), so a client that
+ * keeps sending picks a live endpoint. docs/NETWORK.md describes it.
  *
  * Threads: the client's loop; netlink calls are made on it. */
 #pragma once
