@@ -27,7 +27,7 @@
 
 struct controller_manager {
   client_informer_t *pods, *replicasets, *deployments, *rcs, *jobs, *cronjobs, *pdbs;
-  client_informer_t *statefulsets, *revisions, *pvcs;
+  client_informer_t *statefulsets, *revisions, *pvcs, *pvs, *classes;
   client_informer_t *nodes, *daemonsets, *clusterroles;
   controller_aggregation_t *aggregation;
   controller_replicaset_t *rs, *rc;
@@ -72,6 +72,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
       (r = informer(c, "batch", "cronjobs", &m->cronjobs)) < 0 ||
       (r = informer(c, "apps", "statefulsets", &m->statefulsets)) < 0 ||
       (r = informer(c, "", "persistentvolumeclaims", &m->pvcs)) < 0 ||
+      (r = informer(c, "", "persistentvolumes", &m->pvs)) < 0 ||
+      (r = informer(c, "storage.k8s.io", "storageclasses", &m->classes)) < 0 ||
       (r = informer(c, "", "nodes", &m->nodes)) < 0 ||
       (r = informer(c, "apps", "daemonsets", &m->daemonsets)) < 0 ||
       (r = informer(c, "apps", "controllerrevisions", &m->revisions)) < 0 ||
@@ -133,6 +135,8 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
   client_informer_start(m->cronjobs);
   client_informer_start(m->statefulsets);
   client_informer_start(m->pvcs);
+  client_informer_start(m->pvs);
+  client_informer_start(m->classes);
   client_informer_start(m->nodes);
   client_informer_start(m->daemonsets);
   client_informer_start(m->revisions);
@@ -153,6 +157,11 @@ fail:
 
 client_informer_t *controller_manager_pods(const controller_manager_t *m) { return m->pods; }
 client_informer_t *controller_manager_nodes(const controller_manager_t *m) { return m->nodes; }
+client_informer_t *controller_manager_pvcs(const controller_manager_t *m) { return m->pvcs; }
+client_informer_t *controller_manager_pvs(const controller_manager_t *m) { return m->pvs; }
+client_informer_t *controller_manager_storageclasses(const controller_manager_t *m) {
+  return m->classes;
+}
 client_informer_t *controller_manager_namespaces(const controller_manager_t *m) {
   return m->namespaces;
 }
@@ -192,6 +201,8 @@ void controller_manager_free(controller_manager_t *m) {
   client_informer_free(m->serviceaccounts);
   client_informer_free(m->namespaces);
   client_informer_free(m->pvcs);
+  client_informer_free(m->pvs);
+  client_informer_free(m->classes);
   client_informer_free(m->statefulsets);
   client_informer_free(m->cronjobs);
   client_informer_free(m->pdbs);

@@ -20,6 +20,11 @@ int controller_manager_start(struct ev_loop *loop, client_t *c, controller_manag
 client_informer_t *controller_manager_pods(const controller_manager_t *mgr);
 /* The shared Node informer; borrowed, as the pods'. */
 client_informer_t *controller_manager_nodes(const controller_manager_t *mgr);
+/* The shared PersistentVolumeClaim, PersistentVolume and StorageClass
+ * informers (for the PV binder and the scheduler); borrowed, as the pods'. */
+client_informer_t *controller_manager_pvcs(const controller_manager_t *mgr);
+client_informer_t *controller_manager_pvs(const controller_manager_t *mgr);
+client_informer_t *controller_manager_storageclasses(const controller_manager_t *mgr);
 /* The shared Namespace informer; borrowed, as the pods'. */
 client_informer_t *controller_manager_namespaces(const controller_manager_t *mgr);
 /* The shared ServiceAccount informer; borrowed, as the pods'. */

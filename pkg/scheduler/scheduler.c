@@ -19,6 +19,7 @@
 #include "controller/events.h"
 #include "scheduler/fit.h"
 #include "scheduler/resource.h"
+#include "scheduler/volumes.h"
 #include "util/alloc.h"
 #include "util/strmap.h"
 
@@ -167,6 +168,8 @@ struct scheduler {
   ev_idle idle;         /* keeps the loop from blocking meanwhile */
   uint64_t rng;
   scheduler_stats_t stats;
+  scheduler_volumes_t *vol; /* NULL: no volume informers given */
+  client_informer_t *vol_pvcs, *vol_pvs; /* borrowed, with our handlers on them */
 };
 
 /* ---- small helpers ---- */
@@ -1224,6 +1227,10 @@ static bool filter(const cycle_t *cy, const snode_t *n, reasons_t *rs) {
   }
   if (!fit_resources(cy, n, &req, rs))
     return false;
+  bool vol_unresolvable;
+  if (s->vol && scheduler_volumes_wanted(cy->pod) &&
+      !scheduler_volumes_filter(s->vol, cy->pod, n->obj, why, sizeof(why), &vol_unresolvable))
+    return fail(rs, vol_unresolvable, why);
   if (!fit_spread(cy, n, rs))
     return false;
   return fit_interpod(cy, n, rs);
@@ -1627,6 +1634,8 @@ static void bind_pod(scheduler_t *s, const cJSON *pod, const char *key, snode_t 
   cJSON_AddStringToObject(target, "name", n->name);
   client_ref_t ref = {
       .version = "v1", .resource = "pods", .ns = p->ns, .name = p->name, .subresource = "binding"};
+  if (s->vol)
+    scheduler_volumes_prebind(s->vol, pod, n->name);
   op_t *o = op_new(s, OP_BIND, key, n->name);
   double cpu = cpu_now();
   o->req = client_create(s->c, &ref, b, op_done, o); /* the API handles it in this call */
@@ -1899,9 +1908,28 @@ fail:
   return r;
 }
 
+/* A claim or volume that appears or changes may let waiting pods fit. */
+static void volume_changed(const cJSON *obj, void *data) { move_unschedulable(data); }
+static void volume_updated(const cJSON *old, const cJSON *obj, void *data) {
+  move_unschedulable(data);
+}
+
+void scheduler_set_volumes(scheduler_t *s, client_informer_t *pvcs, client_informer_t *pvs,
+                           client_informer_t *classes) {
+  if (s->vol)
+    return;
+  s->vol = scheduler_volumes_new(s->c, pvcs, pvs, classes);
+  s->vol_pvcs = pvcs;
+  s->vol_pvs = pvs;
+  client_informer_handlers_t h = {volume_changed, volume_updated, NULL};
+  client_informer_add_handlers(pvcs, &h, s);
+  client_informer_add_handlers(pvs, &h, s);
+}
+
 void scheduler_free(scheduler_t *s) {
   if (!s)
     return;
+  scheduler_volumes_free(s->vol);
   if (s->loop) {
     ev_timer_stop(s->loop, &s->flush);
     ev_idle_stop(s->loop, &s->idle);
@@ -1918,6 +1946,10 @@ void scheduler_free(scheduler_t *s) {
    * lease): it must not call us any more. */
   if (s->pods && !s->own_pods)
     client_informer_remove_handlers(s->pods, s);
+  if (s->vol_pvcs)
+    client_informer_remove_handlers(s->vol_pvcs, s);
+  if (s->vol_pvs)
+    client_informer_remove_handlers(s->vol_pvs, s);
   client_informer_free(s->own_pods);
   client_informer_free(s->nodes);
   for (size_t i = 0; i < s->pod_map._cap; i++) {

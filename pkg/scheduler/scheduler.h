@@ -23,6 +23,13 @@ typedef struct scheduler scheduler_t;
  * and starts its own. The node informer is its own. Returns 0 or a
  * negative errno. */
 int scheduler_new(struct ev_loop *loop, client_t *c, client_informer_t *pods, scheduler_t **ret_s);
+/* Give the scheduler the PersistentVolumeClaim, PersistentVolume and
+ * StorageClass informers (borrowed: their owner starts them and outlives
+ * the scheduler): from then on it runs the VolumeBinding filter and sets
+ * the selected-node annotation of WaitForFirstConsumer claims
+ * (scheduler/volumes.h). Once. */
+void scheduler_set_volumes(scheduler_t *s, client_informer_t *pvcs, client_informer_t *pvs,
+                           client_informer_t *classes);
 /* Cancel the requests in flight, stop the informers (and remove the
  * handlers from a shared pods informer, which may go on), free. Accepts
  * NULL. */

@@ -17,6 +17,7 @@
 #include "controller/manager.h"
 #include "controller/nodeipam.h"
 #include "controller/nodelifecycle.h"
+#include "controller/pvbinder.h"
 #include "controller/rootcacert.h"
 #include "controller/satoken.h"
 #include "scheduler/scheduler.h"
@@ -28,7 +29,7 @@
 struct server_control {
   struct ev_loop *loop;
   server_control_opts_t o;
-  char *ca_pem, *sa_key_pem, *cluster_cidr;
+  char *ca_pem, *sa_key_pem, *cluster_cidr, *storage_dir;
   /* the electors' own clients: they outlive every term */
   client_t *le_cm_client, *le_sched_client;
   client_leader_t *le_cm, *le_sched;
@@ -40,6 +41,7 @@ struct server_control {
   controller_nodeipam_t *ipam;
   controller_rootcacert_t *rootca;
   controller_satoken_t *satoken;
+  controller_pvbinder_t *pvbinder;
   /* the scheduler's term */
   client_t *sched_client;
   scheduler_t *sched;
@@ -86,7 +88,14 @@ static int sched_start(server_control_t *ctl) {
     client_free(ctl->sched_client);
     ctl->sched_client = NULL;
     ctl->sched = NULL;
+    return r;
   }
+  /* the VolumeBinding filter reads the manager's claim, volume and class
+   * informers: it runs while the scheduler shares them */
+  if (ctl->cm)
+    scheduler_set_volumes(ctl->sched, controller_manager_pvcs(ctl->cm),
+                          controller_manager_pvs(ctl->cm),
+                          controller_manager_storageclasses(ctl->cm));
   return r;
 }
 
@@ -113,12 +122,14 @@ static void cm_stop(server_control_t *ctl) {
   controller_nodeipam_free(ctl->ipam);
   controller_rootcacert_free(ctl->rootca);
   controller_satoken_free(ctl->satoken);
+  controller_pvbinder_free(ctl->pvbinder);
   controller_manager_free(ctl->cm);
   client_free(ctl->cm_client); /* cancels whatever a controller left in flight */
   ctl->nlc = NULL;
   ctl->ipam = NULL;
   ctl->rootca = NULL;
   ctl->satoken = NULL;
+  ctl->pvbinder = NULL;
   ctl->cm = NULL;
   ctl->cm_client = NULL;
 }
@@ -150,6 +161,13 @@ static int cm_start(server_control_t *ctl) {
   what = "service-account token controller";
   if ((r = controller_satoken_new(ctl->cm_client, controller_manager_serviceaccounts(ctl->cm),
                                   ctl->loop, ctl->sa_key_pem, ctl->ca_pem, &ctl->satoken)) < 0)
+    goto fail;
+  /* Claims bound to volumes, and k3s's local-path storage (docs/STORAGE.md). */
+  what = "persistent volume binder";
+  if ((r = controller_pvbinder_new(ctl->cm_client, controller_manager_pvcs(ctl->cm),
+                                   controller_manager_pvs(ctl->cm),
+                                   controller_manager_storageclasses(ctl->cm), ctl->storage_dir,
+                                   ctl->loop, &ctl->pvbinder)) < 0)
     goto fail;
   controller_manager_set_job_backoff(ctl->cm, ctl->o.job_backoff_seconds, 360);
   controller_manager_set_max_endpoints_per_slice(ctl->cm, ctl->o.max_endpoints_per_slice);
@@ -258,6 +276,7 @@ int server_control_start(struct ev_loop *loop, const server_control_opts_t *opts
   ctl->ca_pem = xstrdup(opts->ca_pem ? opts->ca_pem : "");
   ctl->sa_key_pem = xstrdup(opts->sa_key_pem ? opts->sa_key_pem : "");
   ctl->cluster_cidr = xstrdup(opts->cluster_cidr);
+  ctl->storage_dir = opts->storage_dir ? xstrdup(opts->storage_dir) : NULL;
   if (!opts->leader_elect) {
     if ((r = cm_start(ctl)) < 0 || (!opts->disable_scheduler && (r = sched_start(ctl)) < 0)) {
       snprintf(err, errlen, "%s", strerror(-r));
@@ -324,6 +343,7 @@ void server_control_free(server_control_t *ctl) {
   free(ctl->ca_pem);
   free(ctl->sa_key_pem);
   free(ctl->cluster_cidr);
+  free(ctl->storage_dir);
   free(ctl);
 }
 

@@ -23,6 +23,7 @@ typedef struct {
   const char *ca_pem;           /* kube-root-ca.crt contents (copied) */
   const char *sa_key_pem;       /* the key signing service-account tokens (copied) */
   const char *cluster_cidr;     /* node IPAM (copied) */
+  const char *storage_dir;      /* local-path volumes, <data-dir>/storage (copied) */
   int node_monitor_grace_period;
   int job_backoff_seconds;
   int max_endpoints_per_slice;

@@ -235,12 +235,19 @@ int server_run(const k3c_config_t *cfg) {
   /* The controllers and the scheduler call the API in-process, as
    * kube-controller-manager and kube-scheduler would over HTTPS
    * (docs/CLIENT.md), each while it holds its Lease (--leader-elect). */
+  char storage_dir[4096];
+  if (snprintf(storage_dir, sizeof(storage_dir), "%s/storage", cfg->data_dir) >=
+      (int)sizeof(storage_dir)) {
+    log_error("server", "--data-dir %s: too long", cfg->data_dir);
+    goto out;
+  }
   server_control_opts_t co = {
       .api = api_server_handle,
       .api_data = api,
       .ca_pem = pki.ca_cert_pem,
       .sa_key_pem = pki.sa_key_pem,
       .cluster_cidr = cfg->cluster_cidr,
+      .storage_dir = storage_dir,
       .node_monitor_grace_period = cfg->node_monitor_grace_period,
       .job_backoff_seconds = cfg->job_backoff_seconds,
       .max_endpoints_per_slice = cfg->max_endpoints_per_slice,
