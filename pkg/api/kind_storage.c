@@ -115,7 +115,9 @@ static void pvc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   }
   cJSON *la = cJSON_Duplicate(obj_get(obj, "spec.resources.limits"), 1);
   cJSON *lb = cJSON_Duplicate(obj_get(old, "spec.resources.limits"), 1);
-  if (!cJSON_Compare(a, b, 1) || !cJSON_Compare(la, lb, 1) || (!la) != (!lb))
+  /* cJSON_Compare(NULL, NULL) is false: no limits on either side is equal */
+  bool limits_same = (!la && !lb) || (la && lb && cJSON_Compare(la, lb, 1));
+  if (!cJSON_Compare(a, b, 1) || !limits_same)
     api__cause(st, "FieldValueForbidden", "spec",
                "Forbidden: spec is immutable after creation except resources.requests and "
                "volumeAttributesClassName for bound claims");
