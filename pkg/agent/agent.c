@@ -305,12 +305,14 @@ static bool kubernetes_service_ip(const char *cidr, char *buf, size_t n) {
 static void kubelet_start(agent_t *a) {
   if (a->kubelet || !a->runtime_up)
     return;
-  char logs[PATH_MAX], pods[PATH_MAX], master[INET_ADDRSTRLEN];
+  char logs[PATH_MAX], pods[PATH_MAX], master[INET_ADDRSTRLEN], storage[PATH_MAX];
   bool has_master = kubernetes_service_ip(a->cfg->service_cidr, master, sizeof(master));
   snprintf(logs, sizeof(logs), "%s/logs", a->dir);
   snprintf(pods, sizeof(pods), "%s/pods", a->dir);
+  int sn = snprintf(storage, sizeof(storage), "%s/storage", a->cfg->data_dir);
   agent_kubelet_opts_t ko = {
       .socket_path = a->socket,
+      .storage_dir = sn > 0 && (size_t)sn < sizeof(storage) ? storage : NULL,
       .workers = KUBELET_WORKERS,
       .node = {.name = a->node_name,
                .host_ip = a->node_ip,

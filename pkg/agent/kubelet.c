@@ -14,6 +14,7 @@
 
 #include "agent/podsync.h"
 #include "agent/prober.h"
+#include "agent/pvc.h"
 #include "agent/refs.h"
 #include "agent/satokens.h"
 #include "agent/sampler.h"
@@ -31,6 +32,14 @@
 #define GC_SECONDS 30.0
 #define RESYNC_SECONDS 60.0 /* every pod is synced at least this often */
 #define STATS_SECONDS 10.0  /* resource samples, as cAdvisor housekeeping */
+
+/* A pod sync waiting for its claims and volumes (pvc.h). */
+typedef struct pvcwait {
+  agent_kubelet_t *k;
+  struct pvcwait *prev, *next;
+  agent_podsync_t *s;
+  agent_pvc_fetch_t *f;
+} pvcwait_t;
 
 typedef struct op {
   agent_kubelet_t *k;
@@ -66,6 +75,8 @@ struct agent_kubelet {
   bool has_allocatable;
   op_t *ops;
   unsigned syncs, running;
+  pvcwait_t *pvcwaits;
+  agent_pvc_sweep_t *sweep;
 };
 
 static const char *jstr(const cJSON *obj, const char *path) {
@@ -152,6 +163,54 @@ static void submit(agent_kubelet_t *k, agent_podsync_t *s) {
   s->owner = k;
   k->running++;
   agent_workers_submit(k->workers, &s->job);
+}
+
+static void pvcwait_unlink(pvcwait_t *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    w->k->pvcwaits = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+}
+
+/* The claims and volumes arrived: the pod's PVC volumes become their
+ * volumes' paths, or the sync reports why they cannot be mounted. */
+static void pvc_fetched(cJSON *claims, cJSON *volumes, void *data) {
+  pvcwait_t *w = data;
+  agent_kubelet_t *k = w->k;
+  agent_podsync_t *s = w->s;
+  pvcwait_unlink(w);
+  free(w);
+  char err[1024];
+  if (agent_pvc_resolve(s->pod, claims, volumes, err, sizeof(err)) < 0)
+    s->mount_err = xstrdup(err);
+  cJSON_Delete(claims);
+  cJSON_Delete(volumes);
+  submit(k, s);
+}
+
+/* submit, after the claims' GETs when the pod has PVC volumes. */
+static void submit_with_claims(agent_kubelet_t *k, agent_podsync_t *s) {
+  if (!agent_pvc_wanted(s->pod)) {
+    submit(k, s);
+    return;
+  }
+  pvcwait_t *w = xcalloc(1, sizeof(*w));
+  w->k = k;
+  w->s = s;
+  w->next = k->pvcwaits;
+  if (w->next)
+    w->next->prev = w;
+  k->pvcwaits = w;
+  w->f = agent_pvc_fetch_start(k->loop, k->c, s->pod, pvc_fetched, w);
+}
+
+static void sweep_done(void *data) {
+  agent_kubelet_t *k = data;
+  agent_pvc_sweep_t *sw = k->sweep;
+  k->sweep = NULL;
+  agent_pvc_sweep_free(sw);
 }
 
 /* ---- admission on the node ---- */
@@ -411,7 +470,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
   s->probes = uid ? agent_prober_results(k->prober, uid) : NULL;
   k->syncs++;
-  submit(k, s);
+  submit_with_claims(k, s);
 }
 
 static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
@@ -626,6 +685,9 @@ static void gc_tick(struct ev_loop *loop, ev_timer *w, int revents) {
   cri_kv_t sel[1] = {{AGENT_LABEL_MANAGED, "true"}};
   cri_sandbox_filter_t f = {.id = "", .label_selector = {sel, 1}};
   k->gc_busy = cri_list_pod_sandbox(k->cri, &f, gc_cb, k) == 0;
+  /* local-path directories of deleted volumes */
+  if (!k->sweep && k->o.storage_dir)
+    k->sweep = agent_pvc_sweep_start(k->c, k->o.storage_dir, sweep_done, k);
 }
 
 /* ---- probes ---- */
@@ -664,6 +726,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   k->o.node.host_ip = dup_or(opts->node.host_ip, "");
   k->o.node.logs_dir = dup_or(opts->node.logs_dir, "/var/log/pods");
   k->o.node.pods_dir = dup_or(opts->node.pods_dir, "/var/lib/k3c/agent/pods");
+  k->o.storage_dir = opts->storage_dir ? xstrdup(opts->storage_dir) : NULL;
   k->o.node.cgroup_root = dup_or(opts->node.cgroup_root, "/");
   k->o.node.cluster_dns = opts->node.cluster_dns ? xstrdup(opts->node.cluster_dns) : NULL;
   k->o.node.kubernetes_service_host =
@@ -720,6 +783,15 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   ev_timer_stop(k->loop, &k->gc);
   /* The workers first: their jobs' done callbacks still use the rest. */
   agent_workers_free(k->workers);
+  while (k->pvcwaits) {
+    pvcwait_t *w = k->pvcwaits;
+    pvcwait_unlink(w);
+    agent_pvc_fetch_cancel(w->f);
+    agent_podsync_free(w->s);
+    free(w);
+  }
+  agent_pvc_sweep_free(k->sweep);
+  k->sweep = NULL;
   while (k->ops) {
     client_req_cancel(k->ops->req);
     op_free(k->ops);
@@ -743,6 +815,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   free(k->node_name);
   free((char *)k->o.node.host_ip);
   free((char *)k->o.node.logs_dir);
+  free((char *)k->o.storage_dir);
   free((char *)k->o.node.pods_dir);
   free((char *)k->o.node.cgroup_root);
   free((char *)k->o.node.cluster_dns);

@@ -23,6 +23,7 @@ typedef struct {
   const char *socket_path;   /* the CRI socket */
   int workers;               /* threads running pod syncs: 4 */
   agent_podspec_node_t node; /* strings copied */
+  const char *storage_dir;   /* local-path volumes (<data-dir>/storage), swept; NULL: none */
 } agent_kubelet_opts_t;
 
 /* Start serving the node's pods through c (which must outlive it).

@@ -492,6 +492,12 @@ static void sync_pod(pass_t *p) {
     }
     return;
   }
+  if (p->s->mount_err) {
+    /* a claim not bound yet (or gone): nothing starts until it is */
+    event(p, "Warning", "FailedMount", "%s", p->s->mount_err);
+    wake_in(p, 10);
+    goto report;
+  }
   if (!ensure_sandbox(p))
     goto report;
   /* configMap, secret, downwardAPI, projected files: written (or updated
@@ -562,6 +568,7 @@ void agent_podsync_free(agent_podsync_t *s) {
   free(s->token_err);
   cJSON_Delete(s->hints);
   cJSON_Delete(s->probes);
+  free(s->mount_err);
   free(s->containers);
   cJSON_Delete(s->status);
   cJSON_Delete(s->events);

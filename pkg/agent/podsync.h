@@ -33,6 +33,7 @@ typedef struct {
   char *token_err; /* why a token is missing, may be NULL */
   cJSON *hints;    /* pull back-off: container name -> {"n": failures, "next": epoch s} */
   cJSON *probes;   /* probe results (podstatus.h), may be NULL */
+  char *mount_err; /* the pod's claims cannot be mounted (pvc.h): FailedMount, wait */
   const agent_podspec_node_t *node; /* borrowed: outlives the job */
   /* out */
   cJSON *status;   /* the new pod status, or NULL (nothing to report) */

@@ -1,0 +1,338 @@
+/* persistentVolumeClaim volumes on the node: the claims and volumes read
+ * with GETs, the pod's volumes resolved to the bound PV's path, and the
+ * sweep of released local-path directories (pvc.h).
+ * https://kubernetes.io/docs/concepts/storage/persistent-volumes/ */
+#include "agent/pvc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json/util.h"
+#include "util/alloc.h"
+#include "util/errbuf.h"
+#include "util/log.h"
+
+#define FETCH_MAX 64 /* claims of one pod */
+#define SWEEP_MAX 64
+
+static const char *jstr(const cJSON *obj, const char *path) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+bool agent_pvc_wanted(const cJSON *pod) {
+  const cJSON *v;
+  cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
+    if (jstr(v, "persistentVolumeClaim.claimName"))
+      return true;
+  }
+  return false;
+}
+
+/* readOnly on every mount of volume name in the pod's containers. */
+static void force_readonly(cJSON *pod, const char *name) {
+  static const char *const lists[] = {"spec.initContainers", "spec.containers"};
+  for (size_t l = 0; l < 2; l++) {
+    cJSON *c;
+    cJSON_ArrayForEach(c, (cJSON *)json_get_path(pod, lists[l])) {
+      cJSON *m;
+      cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "volumeMounts")) {
+        const char *n = jstr(m, "name");
+        if (n && !strcmp(n, name)) {
+          cJSON_DeleteItemFromObjectCaseSensitive(m, "readOnly");
+          cJSON_AddTrueToObject(m, "readOnly");
+        }
+      }
+    }
+  }
+}
+
+int agent_pvc_resolve(cJSON *pod, const cJSON *claims, const cJSON *volumes, char *err,
+                      size_t errlen) {
+  const char *ns = jstr(pod, "metadata.namespace");
+  ns = ns ? ns : "";
+  cJSON *v;
+  cJSON_ArrayForEach(v, (cJSON *)json_get_path(pod, "spec.volumes")) {
+    const char *vn = jstr(v, "name"), *cn = jstr(v, "persistentVolumeClaim.claimName");
+    if (!cn || !vn)
+      continue;
+    const cJSON *pvc = cJSON_GetObjectItemCaseSensitive(claims, cn);
+    if (!pvc) {
+      errbuf_set(err, errlen,
+                 "Unable to attach or mount volumes: unmounted volumes=[%s]: error processing "
+                 "PVC %s/%s: failed to fetch PVC from API server: persistentvolumeclaims \"%s\" "
+                 "not found",
+                 vn, ns, cn, cn);
+      return -ENOENT;
+    }
+    const char *pvname = jstr(pvc, "spec.volumeName"), *phase = jstr(pvc, "status.phase");
+    if (!pvname || !pvname[0] || !phase || strcmp(phase, "Bound")) {
+      errbuf_set(err, errlen,
+                 "Unable to attach or mount volumes: unmounted volumes=[%s]: error processing "
+                 "PVC %s/%s: PVC %s/%s has non-bound phase (\"%s\") or empty "
+                 "pvc.Spec.VolumeName (\"%s\")",
+                 vn, ns, cn, ns, cn, phase ? phase : "", pvname ? pvname : "");
+      return -EAGAIN;
+    }
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(volumes, pvname);
+    if (!pv) {
+      errbuf_set(err, errlen,
+                 "Unable to attach or mount volumes: unmounted volumes=[%s]: error processing "
+                 "PVC %s/%s: failed to fetch PV %s from API server: persistentvolumes \"%s\" "
+                 "not found",
+                 vn, ns, cn, pvname, pvname);
+      return -EAGAIN;
+    }
+    const char *path = jstr(pv, "spec.hostPath.path"), *type = jstr(pv, "spec.hostPath.type");
+    if (!path) {
+      path = jstr(pv, "spec.local.path");
+      type = NULL;
+    }
+    if (!path || path[0] != '/') {
+      errbuf_set(err, errlen,
+                 "Unable to attach or mount volumes: unmounted volumes=[%s]: volume %s of PVC "
+                 "%s/%s: only hostPath and local persistent volumes are supported",
+                 vn, pvname, ns, cn);
+      return -ENOTSUP;
+    }
+    bool ro = cJSON_IsTrue(json_get_path(v, "persistentVolumeClaim.readOnly"));
+    cJSON_DeleteItemFromObjectCaseSensitive(v, "persistentVolumeClaim");
+    cJSON *hp = cJSON_AddObjectToObject(v, "hostPath");
+    cJSON_AddStringToObject(hp, "path", path);
+    if (type)
+      cJSON_AddStringToObject(hp, "type", type);
+    if (ro)
+      force_readonly(pod, vn);
+  }
+  return 0;
+}
+
+/* ---- the GETs ---- */
+
+typedef struct {
+  agent_pvc_fetch_t *f;
+  client_req_t *req;
+  char *name;
+  bool pv;
+} getreq_t;
+
+struct agent_pvc_fetch {
+  client_t *c;
+  char *ns;
+  agent_pvc_done_cb cb;
+  void *data;
+  getreq_t reqs[FETCH_MAX];
+  size_t n, pending;
+  bool second; /* the PV round */
+  cJSON *claims, *volumes;
+  ev_timer later; /* cb never runs inside start */
+  struct ev_loop *loop;
+};
+
+static void fetch_free(agent_pvc_fetch_t *f) {
+  for (size_t i = 0; i < f->n; i++) {
+    if (f->reqs[i].req)
+      client_req_cancel(f->reqs[i].req);
+    free(f->reqs[i].name);
+  }
+  if (f->loop)
+    ev_timer_stop(f->loop, &f->later);
+  cJSON_Delete(f->claims);
+  cJSON_Delete(f->volumes);
+  free(f->ns);
+  free(f);
+}
+
+void agent_pvc_fetch_cancel(agent_pvc_fetch_t *f) {
+  if (f)
+    fetch_free(f);
+}
+
+static void finish(agent_pvc_fetch_t *f) {
+  cJSON *claims = f->claims, *volumes = f->volumes;
+  f->claims = f->volumes = NULL;
+  agent_pvc_done_cb cb = f->cb;
+  void *data = f->data;
+  fetch_free(f);
+  cb(claims, volumes, data);
+}
+
+static void later_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  finish((agent_pvc_fetch_t *)((char *)w - offsetof(agent_pvc_fetch_t, later)));
+}
+
+static void get_done(const client_result_t *res, void *data);
+
+static void add_get(agent_pvc_fetch_t *f, const char *name, bool pv) {
+  if (f->n >= FETCH_MAX)
+    return;
+  for (size_t i = 0; i < f->n; i++)
+    if (f->reqs[i].pv == pv && !strcmp(f->reqs[i].name, name))
+      return;
+  getreq_t *g = &f->reqs[f->n++];
+  g->f = f;
+  g->name = xstrdup(name);
+  g->pv = pv;
+  client_ref_t ref = {.version = "v1",
+                      .resource = pv ? "persistentvolumes" : "persistentvolumeclaims",
+                      .ns = pv ? NULL : f->ns,
+                      .name = name};
+  g->req = client_get(f->c, &ref, NULL, get_done, g);
+  if (g->req)
+    f->pending++;
+}
+
+static void get_done(const client_result_t *res, void *data) {
+  getreq_t *g = data;
+  agent_pvc_fetch_t *f = g->f;
+  g->req = NULL;
+  f->pending--;
+  if (res->code == 200 && res->obj)
+    cJSON_AddItemToObject(g->pv ? f->volumes : f->claims, g->name, client_result_take(res));
+  if (f->pending)
+    return;
+  if (!f->second) {
+    f->second = true;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, f->claims) {
+      const char *vn = jstr(c, "spec.volumeName");
+      if (vn && vn[0])
+        add_get(f, vn, true);
+    }
+    if (f->pending)
+      return;
+  }
+  finish(f);
+}
+
+agent_pvc_fetch_t *agent_pvc_fetch_start(struct ev_loop *loop, client_t *c, const cJSON *pod,
+                                         agent_pvc_done_cb cb, void *data) {
+  agent_pvc_fetch_t *f = xcalloc(1, sizeof(*f));
+  f->c = c;
+  f->cb = cb;
+  f->data = data;
+  const char *ns = jstr(pod, "metadata.namespace");
+  f->ns = xstrdup(ns ? ns : "");
+  f->claims = cJSON_CreateObject();
+  f->volumes = cJSON_CreateObject();
+  const cJSON *v;
+  cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
+    const char *cn = jstr(v, "persistentVolumeClaim.claimName");
+    if (cn)
+      add_get(f, cn, false);
+  }
+  if (!f->pending) {
+    /* nothing started: answer from the loop, never inside this call */
+    f->loop = loop;
+    ev_timer_init(&f->later, later_cb, 0, 0);
+    ev_timer_start(f->loop, &f->later);
+  }
+  return f;
+}
+
+/* ---- local-path directories ---- */
+
+typedef struct {
+  agent_pvc_sweep_t *s;
+  client_req_t *req;
+  char *dir;
+} sweepreq_t;
+
+struct agent_pvc_sweep {
+  sweepreq_t reqs[SWEEP_MAX];
+  size_t n, pending;
+  void (*done_cb)(void *data);
+  void *data;
+};
+
+static int rm_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d)
+      return -errno;
+    struct dirent *e;
+    char sub[PATH_MAX];
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        continue;
+      int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+      if (n > 0 && (size_t)n < sizeof(sub))
+        rm_tree(sub);
+    }
+    closedir(d);
+    return rmdir(path) < 0 ? -errno : 0;
+  }
+  return unlink(path) < 0 ? -errno : 0;
+}
+
+static void sweep_done(const client_result_t *res, void *data) {
+  sweepreq_t *q = data;
+  agent_pvc_sweep_t *s = q->s;
+  q->req = NULL;
+  s->pending--;
+  if (res->code == 404) {
+    int r = rm_tree(q->dir);
+    if (r < 0)
+      log_warn("kubelet", "removing released volume %s: %s", q->dir, strerror(-r));
+    else
+      log_info("kubelet", "removed the directory of deleted volume: %s", q->dir);
+  }
+  if (!s->pending && s->done_cb)
+    s->done_cb(s->data);
+}
+
+agent_pvc_sweep_t *agent_pvc_sweep_start(client_t *c, const char *storage_dir,
+                                         void (*done_cb)(void *data), void *data) {
+  DIR *d = opendir(storage_dir);
+  if (!d)
+    return NULL;
+  agent_pvc_sweep_t *s = xcalloc(1, sizeof(*s));
+  s->done_cb = done_cb;
+  s->data = data;
+  struct dirent *e;
+  while ((e = readdir(d)) && s->n < SWEEP_MAX) {
+    /* pvc-<uid>_<ns>_<name>: the PV is named pvc-<uid> */
+    const char *us = strchr(e->d_name, '_');
+    if (strncmp(e->d_name, "pvc-", 4) || !us || us - e->d_name > 200 || us - e->d_name < 5)
+      continue;
+    char pv[256], dir[PATH_MAX];
+    snprintf(pv, sizeof(pv), "%.*s", (int)(us - e->d_name), e->d_name);
+    int n = snprintf(dir, sizeof(dir), "%s/%s", storage_dir, e->d_name);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+      continue;
+    sweepreq_t *q = &s->reqs[s->n];
+    q->s = s;
+    q->dir = xstrdup(dir);
+    client_ref_t ref = {.version = "v1", .resource = "persistentvolumes", .name = pv};
+    q->req = client_get(c, &ref, NULL, sweep_done, q);
+    s->n++;
+    if (q->req)
+      s->pending++;
+  }
+  closedir(d);
+  if (!s->pending) {
+    agent_pvc_sweep_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void agent_pvc_sweep_free(agent_pvc_sweep_t *s) {
+  if (!s)
+    return;
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->reqs[i].req)
+      client_req_cancel(s->reqs[i].req);
+    free(s->reqs[i].dir);
+  }
+  free(s);
+}
