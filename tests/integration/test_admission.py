@@ -225,6 +225,10 @@ t.ok(len(own.spec.tolerations) == 1, "a pod tolerating everything gets nothing a
      own.spec.tolerations)
 
 # ---- DefaultStorageClass ----
+# The server makes k3s's local-path class (the default) at start; removed here
+# so that the plugin is seen with no default class first.
+r = k.wait_for("get storageclass local-path", lambda r: r.returncode == 0)
+k.ok("delete storageclass local-path", name="the built-in default class local-path is there; deleted")
 pvc = """apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:

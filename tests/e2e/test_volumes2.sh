@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# PersistentVolumeClaims through one `k3c server` and its agent (root), with
+# real kubectl: a pod writes into a local-path claim (the default class),
+# is deleted and recreated and reads the data back; the volume's directory
+# is <data-dir>/storage/pvc-<uid>_<ns>_<name> on the host; a claim mounted
+# readOnly refuses writes; a pod placed by nodeName on a WaitForFirstConsumer
+# claim (no scheduler, so no node for the provisioner) stays
+# ContainerCreating with a FailedMount event; the directory is removed after
+# the claim is deleted (reclaimPolicy Delete). docs/STORAGE.md.
+#
+# The harness is tests/e2e/pods_lib.sh. Run under flock /run/k3c-e2e.lock.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+B=${K3C_BUILD_DIR:-$here/../../build-asan}
+K3C=${K3C_BIN:-$B/k3c}
+IMAGE=docker.io/library/busybox:e2e
+
+skip_all() { echo "1..1"; echo "ok 1 - persistent volumes e2e # SKIP $1"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_all "needs root (containerd, cgroups, CNI)"
+for bin in containerd runc busybox kubectl; do
+  command -v "$bin" >/dev/null || skip_all "$bin is not installed (scripts/deps.sh test group)"
+done
+[ -x "$K3C" ] || { echo "1..1"; echo "not ok 1 - $K3C is not built"; exit 1; }
+
+. "$here/pods_lib.sh"
+
+on_exit() {
+  if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
+    echo "# pods, pv, pvc:"
+    kc get pods,pv,pvc -o wide 2>&1 | sed 's/^/#   /'
+    echo "# events:"
+    kc get events 2>&1 | tail -n 30 | sed 's/^/#   /'
+    echo "# server log (last 40 lines):"
+    tail -n 40 "$PODS_DIR/server.log" 2>/dev/null | sed 's/^/#   /'
+  fi
+  pods_cleanup
+}
+trap 'exit 143' TERM INT HUP
+trap on_exit EXIT
+
+bail() {
+  fail "$@"
+  echo "# stopping: the remaining checks need this"
+  done_testing
+  exit 1
+}
+
+pods_init k3c-vol2 || bail "make the data dir"
+pods_snapshot
+pods_image "$IMAGE" || bail "build the busybox OCI image"
+pods_server_start
+ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
+wait_for 90 ready_or_dead
+kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
+pods_node_ready || bail "node $PODS_NODE Ready within 90 s of start"
+ok "node $PODS_NODE Ready"
+
+phase() { kc get pod "$1" -o 'jsonpath={.status.phase}' 2>/dev/null; }
+is_phase() { [ "$(phase "$1")" = "$2" ]; }
+pvc_phase() { kc get pvc "$1" -o 'jsonpath={.status.phase}' 2>/dev/null; }
+pvc_bound() { [ "$(pvc_phase "$1")" = Bound ]; }
+gone() { ! kc get "$@" >/dev/null 2>&1; }
+
+writer() {
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "$2"]
+    volumeMounts: [{name: d, mountPath: /data}]
+  volumes:
+  - name: d
+    persistentVolumeClaim: {claimName: $3${4:+, readOnly: $4}}
+EOF
+}
+
+kc apply -f - >"$PODS_DIR/apply.log" 2>&1 <<EOF || bail "create the claim" "$(cat "$PODS_DIR/apply.log")"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+EOF
+writer pv-write 'echo persisted-$RANDOM >/data/file && cat /data/file' data | kc apply -f - >/dev/null ||
+  bail "create the writer pod"
+if wait_for 90 is_phase pv-write Succeeded; then
+  ok "a pod wrote into a local-path claim (Succeeded)"
+else
+  bail "writer pod Succeeded within 90 s" "$(kc describe pod pv-write 2>&1 | tail -n 20)"
+fi
+check "the claim is Bound to a local-path volume" pvc_bound data
+written=$(kc logs pv-write 2>/dev/null)
+uid=$(kc get pvc data -o 'jsonpath={.metadata.uid}')
+dir=$PODS_DIR/storage/pvc-${uid}_default_data
+if [ -n "$written" ] && [ "$(cat "$dir/file" 2>/dev/null)" = "$written" ]; then
+  ok "the data is in $dir on the host ($written)"
+else
+  fail "the data is in <data-dir>/storage/pvc-<uid>_default_data" "logs: $written" "$(ls -la "$PODS_DIR/storage" 2>&1)"
+fi
+kc delete pod pv-write --wait=true --timeout=60s >/dev/null 2>&1
+writer pv-read 'cat /data/file' data | kc apply -f - >/dev/null || fail "create the reader pod"
+if wait_for 90 is_phase pv-read Succeeded && [ "$(kc logs pv-read 2>/dev/null)" = "$written" ]; then
+  ok "a new pod of the claim reads the data back"
+else
+  fail "a new pod of the claim reads the data back" "want $written" "$(kc logs pv-read 2>&1)" \
+    "$(kc describe pod pv-read 2>&1 | tail -n 15)"
+fi
+kc delete pod pv-read --wait=true --timeout=60s >/dev/null 2>&1
+
+writer pv-ro 'if (echo x >/data/other) 2>/dev/null; then echo wrote; else echo refused; fi' data true |
+  kc apply -f - >/dev/null || fail "create the readOnly pod"
+if wait_for 90 is_phase pv-ro Succeeded && [ "$(kc logs pv-ro 2>/dev/null)" = refused ]; then
+  ok "a readOnly claim mount refuses writes"
+else
+  fail "a readOnly claim mount refuses writes" "$(kc logs pv-ro 2>&1)"
+fi
+kc delete pod pv-ro --wait=true --timeout=60s >/dev/null 2>&1
+
+# A pod given nodeName directly: no scheduler, so the claim gets no node
+# and is never provisioned; the kubelet waits with FailedMount.
+kc apply -f - >/dev/null 2>&1 <<EOF || fail "create the waiting claim and pod"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: lonely}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pv-wait}
+spec:
+  nodeName: $PODS_NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: d, mountPath: /data}]
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: lonely}}
+EOF
+failed_mount() { kc get events --field-selector involvedObject.name=pv-wait,reason=FailedMount -o 'jsonpath={.items[*].message}' 2>/dev/null | grep -q 'has non-bound phase ("Pending")'; }
+if wait_for 40 failed_mount; then
+  ok "a pod of an unbound claim gets FailedMount (non-bound phase \"Pending\")"
+else
+  fail "FailedMount for an unbound claim" "$(kc get events 2>&1 | tail -n 10)"
+fi
+w=$(kc get pod pv-wait -o 'jsonpath={.status.phase} {.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null)
+if [ "$(phase pv-wait)" = Pending ] && [ "$(pvc_phase lonely)" = Pending ]; then
+  ok "it stays Pending while the claim is unbound ($w)"
+else
+  fail "the pod stays Pending while the claim is unbound" "$w"
+fi
+kc delete pod pv-wait --wait=true --timeout=60s >/dev/null 2>&1
+
+# Delete reclaim: the volume goes with the claim, the agent removes the directory.
+pv=$(kc get pvc data -o 'jsonpath={.spec.volumeName}')
+kc delete pvc data >/dev/null 2>&1 || fail "delete the claim"
+if wait_for 30 gone pv "$pv"; then
+  ok "the PV $pv is deleted with its claim"
+else
+  fail "the PV is deleted with its claim" "$(kc get pv 2>&1)"
+fi
+dir_gone() { [ ! -e "$dir" ]; }
+if wait_for 60 dir_gone; then
+  ok "the volume's directory is removed from the host"
+else
+  fail "the volume's directory is removed within 60 s" "$(ls -la "$PODS_DIR/storage" 2>&1)"
+fi
+done_testing
