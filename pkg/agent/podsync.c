@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/emptydir.h"
 #include "agent/podstatus.h"
 #include "agent/volumes.h"
 #include "json/util.h"
@@ -42,6 +43,11 @@ typedef struct {
 static const char *jstr(const cJSON *obj, const char *path) {
   const cJSON *v = json_get_path(obj, path);
   return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Where the pods' state directories are (emptyDir volumes under them). */
+static const char *pods_dir(const pass_t *p) {
+  return p->s->node && p->s->node->pods_dir ? p->s->node->pods_dir : "/var/lib/kubelet/pods";
 }
 
 static void event(pass_t *p, const char *type, const char *reason, const char *fmt, ...)
@@ -409,6 +415,11 @@ static bool ensure_sandbox(pass_t *p) {
     }
   }
   cJSON_Delete(dirs);
+  if (agent_emptydir_mount(p->pod, p->s->node, p->err, sizeof(p->err)) < 0) {
+    event(p, "Warning", "FailedMount", "%s", p->err);
+    fail(p, -EIO, "mounting the pod's memory volumes");
+    return false;
+  }
   agent_podspec_mem_t mem = {0};
   cri_sandbox_config_t sb;
   char msg[512], id[AGENT_RT_ID_MAX];
@@ -462,8 +473,10 @@ static void sync_pod(pass_t *p) {
   if (reload(p) < 0)
     return;
   if (json_get_path(pod, "metadata.deletionTimestamp")) {
-    if (kill_pod(p, agent_podspec_grace_seconds(pod), true) == 0)
+    if (kill_pod(p, agent_podspec_grace_seconds(pod), true) == 0) {
       p->s->gone = true;
+      agent_emptydir_teardown(pods_dir(p), p->uid);
+    }
     return;
   }
   agent_podstatus_in_t in = status_in(p);
@@ -492,6 +505,27 @@ static void sync_pod(pass_t *p) {
     }
     return;
   }
+  char evict[512];
+  bool limited = false;
+  if (p->n_containers &&
+      agent_emptydir_over_limit(pod, p->s->node, evict, sizeof(evict), &limited)) {
+    /* the eviction manager's emptyDir sizeLimit check */
+    kill_pod(p, 0, false);
+    event(p, "Warning", "Evicted", "%s", evict);
+    if (reload(p) == 0) {
+      in = status_in(p);
+      cJSON *st = agent_podstatus_build(pod, &in);
+      cJSON_ReplaceItemInObjectCaseSensitive(st, "phase", cJSON_CreateString("Failed"));
+      cJSON_DeleteItemFromObjectCaseSensitive(st, "reason");
+      cJSON_DeleteItemFromObjectCaseSensitive(st, "message");
+      cJSON_AddStringToObject(st, "reason", "Evicted");
+      cJSON_AddStringToObject(st, "message", evict);
+      p->s->status = st;
+    }
+    return;
+  }
+  if (limited)
+    wake_in(p, AGENT_EMPTYDIR_CHECK_SECONDS);
   if (p->s->mount_err) {
     /* a claim not bound yet (or gone): nothing starts until it is */
     event(p, "Warning", "FailedMount", "%s", p->s->mount_err);
@@ -526,8 +560,10 @@ report:
 }
 
 static void cleanup(pass_t *p) {
-  if (reload(p) == 0 && kill_pod(p, 0, true) == 0)
+  if (reload(p) == 0 && kill_pod(p, 0, true) == 0) {
     p->s->gone = true;
+    agent_emptydir_teardown(pods_dir(p), p->uid);
+  }
 }
 
 void agent_podsync_run(agent_job_t *job, agent_runtime_t *rt) {

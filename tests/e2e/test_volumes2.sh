@@ -6,7 +6,10 @@
 # readOnly refuses writes; a pod placed by nodeName on a WaitForFirstConsumer
 # claim (no scheduler, so no node for the provisioner) stays
 # ContainerCreating with a FailedMount event; the directory is removed after
-# the claim is deleted (reclaimPolicy Delete). docs/STORAGE.md.
+# the claim is deleted (reclaimPolicy Delete); an emptyDir of medium Memory
+# is a tmpfs of its sizeLimit (seen in the pod's /proc/mounts), unmounted
+# when the pod goes; a disk emptyDir over its sizeLimit evicts the pod with
+# upstream's message. docs/STORAGE.md.
 #
 # The harness is tests/e2e/pods_lib.sh. Run under flock /run/k3c-e2e.lock.
 set -u
@@ -162,6 +165,70 @@ else
   fail "the pod stays Pending while the claim is unbound" "$w"
 fi
 kc delete pod pv-wait --wait=true --timeout=60s >/dev/null 2>&1
+
+# --- emptyDir: medium Memory is a tmpfs of the sizeLimit; a disk sizeLimit evicts ---
+kc apply -f - >/dev/null 2>&1 <<EOF || fail "create the emptyDir pods"
+apiVersion: v1
+kind: Pod
+metadata: {name: ed-mem}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "grep ' /cache ' /proc/mounts; exec sleep 3600"]
+    volumeMounts: [{name: cache, mountPath: /cache}]
+  volumes:
+  - {name: cache, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ed-disk}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "dd if=/dev/zero of=/scratch/big bs=1024 count=3072 2>/dev/null; exec sleep 3600"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+  volumes:
+  - {name: scratch, emptyDir: {sizeLimit: 1Mi}}
+EOF
+mem_logged() { kc logs ed-mem 2>/dev/null | grep -q '^tmpfs /cache tmpfs'; }
+if wait_for 60 mem_logged; then
+  line=$(kc logs ed-mem 2>/dev/null | head -n 1)
+  case $line in
+    *size=16384k*) ok "a Memory emptyDir is a tmpfs of its sizeLimit in the pod ($line)" ;;
+    *) fail "the Memory emptyDir's tmpfs has size=16384k" "$line" ;;
+  esac
+else
+  fail "a Memory emptyDir is a tmpfs in the pod" "$(kc logs ed-mem 2>&1)" "$(kc describe pod ed-mem 2>&1 | tail -n 10)"
+fi
+mem_uid=$(kc get pod ed-mem -o 'jsonpath={.metadata.uid}')
+host_mounted() { grep -q "$mem_uid/volumes/kubernetes.io~empty-dir/cache" /proc/mounts; }
+check "the tmpfs is mounted on the host under the pod's directory" host_mounted
+kc delete pod ed-mem --wait=true --timeout=60s >/dev/null 2>&1
+host_unmounted() { ! host_mounted && [ ! -e "$PODS_DIR/agent/pods/$mem_uid" ]; }
+if wait_for 60 host_unmounted; then
+  ok "the tmpfs is unmounted and the pod's directory removed once the pod is gone"
+else
+  fail "the tmpfs is unmounted once the pod is gone" "$(grep "$mem_uid" /proc/mounts)"
+fi
+evicted() { [ "$(kc get pod ed-disk -o 'jsonpath={.status.reason}' 2>/dev/null)" = Evicted ]; }
+if wait_for 60 evicted; then
+  msg=$(kc get pod ed-disk -o 'jsonpath={.status.phase}: {.status.message}')
+  if [ "$msg" = 'Failed: Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ' ]; then
+    ok "a disk emptyDir over its sizeLimit evicts the pod ($msg)"
+  else
+    fail "the eviction has upstream's message" "$msg"
+  fi
+else
+  fail "a disk emptyDir over its sizeLimit evicts the pod within 60 s" \
+    "$(kc get pod ed-disk -o yaml 2>&1 | grep -A12 '^status:')"
+fi
+kc delete pod ed-disk --wait=true --timeout=60s >/dev/null 2>&1
 
 # Delete reclaim: the volume goes with the claim, the agent removes the directory.
 pv=$(kc get pvc data -o 'jsonpath={.spec.volumeName}')
