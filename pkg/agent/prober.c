@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/grpcprobe.h"
 #include "agent/podspec.h"
 #include "json/util.h"
 #include "util/alloc.h"
@@ -40,6 +41,7 @@ struct probe {
   ev_io io;
   int fd;
   bool sent;
+  agent_grpcprobe_t *grpc; /* a grpc check in flight */
   char buf[512];
   size_t len;
 };
@@ -87,6 +89,8 @@ static void probe_free(probe_t *pr) {
     if (pr->next)
       pr->next->prev = pr->prev;
   }
+  agent_grpcprobe_cancel(pr->grpc);
+  pr->grpc = NULL;
   pr->p = NULL;
   pr->dead = true;
   if (pr->exec_busy)
@@ -325,6 +329,12 @@ static void run_socket(probe_t *pr, const cJSON *action) {
   ev_timer_start(pr->p->loop, &pr->deadline);
 }
 
+static void grpc_done(void *data, bool ok, const char *why) {
+  probe_t *pr = data;
+  pr->grpc = NULL;
+  result(pr, ok, why);
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   probe_t *pr = (probe_t *)((char *)w - offsetof(probe_t, timer));
   if (pr->kind != STARTUP && starting(pr->p, pr->cid)) {
@@ -342,8 +352,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
       result(pr, false, "only scheme HTTP is supported by k3c's httpGet probes yet");
     else
       run_socket(pr, action);
+  } else if ((action = cJSON_GetObjectItemCaseSensitive(pr->spec, "grpc"))) {
+    pr->grpc = agent_grpcprobe_start(loop, pr->ip, pr->port, jstr(action, "service"),
+                                     pr->timeout, grpc_done, pr);
+    if (!pr->grpc)
+      result(pr, false, strerror(errno));
   } else
-    result(pr, false, "the probe has no exec, httpGet or tcpSocket action (grpc: not yet)");
+    result(pr, false, "the probe has no exec, httpGet, tcpSocket or grpc action");
 }
 
 /* ---- tracking ---- */
@@ -368,6 +383,8 @@ static void add(agent_prober_t *p, const cJSON *pod, const cJSON *spec, kind_t k
   const cJSON *action = cJSON_GetObjectItemCaseSensitive(ps, "tcpSocket");
   if (!action)
     action = cJSON_GetObjectItemCaseSensitive(ps, "httpGet");
+  if (!action)
+    action = cJSON_GetObjectItemCaseSensitive(ps, "grpc"); /* port: a number only */
   pr->port = action ? probe_port(spec, cJSON_GetObjectItemCaseSensitive(action, "port")) : 0;
   pr->grace = agent_podspec_grace_seconds(pod);
   const cJSON *pg = cJSON_GetObjectItemCaseSensitive(ps, "terminationGracePeriodSeconds");
