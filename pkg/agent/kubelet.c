@@ -487,8 +487,13 @@ static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
   }
   const cJSON *pod = client_informer_get(k->pods, ns, name);
   const char *cur_uid = pod ? jstr(pod, "metadata.uid") : NULL;
-  if (!s->err)
-    agent_prober_update(k->prober, s->pod, s->pod_ip, s->containers, s->n_containers);
+  if (!s->err) {
+    /* a hostNetwork pod is probed at the node's address, as upstream */
+    const char *ip = s->pod_ip;
+    if (!ip[0] && cJSON_IsTrue(json_get_path(s->pod, "spec.hostNetwork")) && k->o.node.host_ip)
+      ip = k->o.node.host_ip;
+    agent_prober_update(k->prober, s->pod, ip, s->containers, s->n_containers);
+  }
   const cJSON *e;
   cJSON_ArrayForEach(e, s->events)
     controller_recorder_eventf(k->rec, s->pod, jstr(e, "type"), jstr(e, "reason"), "%s",

@@ -9,7 +9,10 @@
 # the claim is deleted (reclaimPolicy Delete); an emptyDir of medium Memory
 # is a tmpfs of its sizeLimit (seen in the pod's /proc/mounts), unmounted
 # when the pod goes; a disk emptyDir over its sizeLimit evicts the pod with
-# upstream's message. docs/STORAGE.md.
+# upstream's message; a grpc readiness probe (tests/e2e/grpc_health.c on
+# the host, a hostNetwork pod) keeps the pod un-Ready while the server says
+# NOT_SERVING and makes it Ready once it says SERVING. docs/STORAGE.md,
+# docs/AGENT.md "Probes".
 #
 # The harness is tests/e2e/pods_lib.sh. Run under flock /run/k3c-e2e.lock.
 set -u
@@ -28,7 +31,9 @@ done
 
 . "$here/pods_lib.sh"
 
+GRPC_PID=
 on_exit() {
+  [ -n "$GRPC_PID" ] && kill "$GRPC_PID" 2>/dev/null
   if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
     echo "# pods, pv, pvc:"
     kc get pods,pv,pvc -o wide 2>&1 | sed 's/^/#   /'
@@ -229,6 +234,59 @@ else
     "$(kc get pod ed-disk -o yaml 2>&1 | grep -A12 '^status:')"
 fi
 kc delete pod ed-disk --wait=true --timeout=60s >/dev/null 2>&1
+
+# --- a grpc readiness probe (h2c health server on the host, hostNetwork pod) ---
+GRPC_HEALTH=$B/tests/unit/agent/grpc_health
+if [ -x "$GRPC_HEALTH" ]; then
+  gport=$(pods_free_port)
+  gstate=$PODS_DIR/grpc-state
+  "$GRPC_HEALTH" "$gport" "$gstate" 0.0.0.0 >"$PODS_DIR/grpc.log" 2>&1 &
+  GRPC_PID=$!
+  kc apply -f - >/dev/null 2>&1 <<EOF || fail "create the grpc probe pod"
+apiVersion: v1
+kind: Pod
+metadata: {name: grpc-ready}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    readinessProbe:
+      grpc: {port: $gport, service: k3c.test}
+      periodSeconds: 1
+EOF
+  grpc_ready() { [ "$(kc get pod grpc-ready -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
+  unhealthy() { kc get events --field-selector involvedObject.name=grpc-ready,reason=Unhealthy -o 'jsonpath={.items[*].message}' 2>/dev/null | grep -q 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")'; }
+  if wait_for 60 unhealthy; then
+    if grpc_ready; then
+      fail "grpc readiness: not Ready while the server says NOT_SERVING"
+    else
+      ok "grpc readiness: not Ready, Unhealthy event 'service unhealthy (responded with \"NOT_SERVING\")'"
+    fi
+  else
+    fail "grpc readiness: an Unhealthy event for NOT_SERVING" "$(kc get events 2>&1 | grep grpc-ready | tail -n 5)"
+  fi
+  echo SERVING >"$gstate"
+  if wait_for 30 grpc_ready; then
+    ok "grpc readiness: Ready once the server answers SERVING"
+  else
+    fail "grpc readiness: Ready within 30 s of SERVING" "$(kc describe pod grpc-ready 2>&1 | tail -n 10)"
+  fi
+  if grep -q '^service=k3c.test$' "$gstate.log" 2>/dev/null; then
+    ok "the grpc probe sends its service name"
+  else
+    fail "the grpc probe sends its service name" "$(head -n 3 "$gstate.log" 2>&1)"
+  fi
+  kc delete pod grpc-ready --wait=true --timeout=60s >/dev/null 2>&1
+  kill "$GRPC_PID" 2>/dev/null
+  wait "$GRPC_PID" 2>/dev/null
+  GRPC_PID=
+else
+  skip "grpc readiness probe" "$GRPC_HEALTH is not built"
+fi
 
 # Delete reclaim: the volume goes with the claim, the agent removes the directory.
 pv=$(kc get pvc data -o 'jsonpath={.spec.volumeName}')
