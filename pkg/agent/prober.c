@@ -15,6 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
 #include "agent/grpcprobe.h"
 #include "agent/podspec.h"
 #include "json/util.h"
@@ -40,7 +46,8 @@ struct probe {
   ev_timer timer, deadline;
   ev_io io;
   int fd;
-  bool sent;
+  bool sent, connected;
+  mbedtls_ssl_context *ssl; /* httpGet scheme HTTPS */
   agent_grpcprobe_t *grpc; /* a grpc check in flight */
   char buf[512];
   size_t len;
@@ -52,6 +59,12 @@ struct agent_prober {
   agent_prober_cbs_t cbs;
   probe_t *probes;
   cJSON *killed; /* container ids stopped for a failed probe: not probed again */
+  /* HTTPS probes: made on first use; no certificate verification, as
+   * upstream's prober (InsecureSkipVerify) */
+  bool tls_ready;
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_ssl_config tls;
 };
 
 static const char *jstr(const cJSON *obj, const char *path) {
@@ -66,6 +79,11 @@ static double num(const cJSON *obj, const char *field, double dflt, double min) 
 }
 
 static void close_socket(probe_t *pr) {
+  if (pr->ssl) {
+    mbedtls_ssl_free(pr->ssl);
+    free(pr->ssl);
+    pr->ssl = NULL;
+  }
   if (pr->fd >= 0) {
     if (pr->p)
       ev_io_stop(pr->p->loop, &pr->io);
@@ -233,21 +251,85 @@ static void io_fail(probe_t *pr, const char *fmt, const char *detail) {
   result(pr, false, why);
 }
 
+static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  ssize_t n = write(*(int *)ctx, buf, len);
+  if (n >= 0)
+    return (int)n;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? MBEDTLS_ERR_SSL_WANT_WRITE
+                                                 : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  ssize_t n = read(*(int *)ctx, buf, len);
+  if (n >= 0)
+    return (int)n;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? MBEDTLS_ERR_SSL_WANT_READ
+                                                 : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* A TLS session on pr's connected socket (the prober's shared config). */
+static int tls_begin(probe_t *pr) {
+  agent_prober_t *p = pr->p;
+  if (!p->tls_ready) {
+    static const char pers[] = "k3c-prober";
+    mbedtls_entropy_init(&p->entropy);
+    mbedtls_ctr_drbg_init(&p->drbg);
+    mbedtls_ssl_config_init(&p->tls);
+    p->tls_ready = true;
+    if (mbedtls_ctr_drbg_seed(&p->drbg, mbedtls_entropy_func, &p->entropy,
+                              (const unsigned char *)pers, sizeof(pers) - 1) != 0 ||
+        mbedtls_ssl_config_defaults(&p->tls, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+      return -EIO;
+    mbedtls_ssl_conf_rng(&p->tls, mbedtls_ctr_drbg_random, &p->drbg);
+    mbedtls_ssl_conf_authmode(&p->tls, MBEDTLS_SSL_VERIFY_NONE);
+  }
+  pr->ssl = xcalloc(1, sizeof(*pr->ssl));
+  mbedtls_ssl_init(pr->ssl);
+  if (mbedtls_ssl_setup(pr->ssl, &p->tls) != 0)
+    return -EIO;
+  mbedtls_ssl_set_bio(pr->ssl, &pr->fd, bio_send, bio_recv, NULL);
+  return 0;
+}
+
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
   probe_t *pr = (probe_t *)((char *)w - offsetof(probe_t, io));
   bool http = cJSON_GetObjectItemCaseSensitive(pr->spec, "httpGet") != NULL;
   if (!pr->sent) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err) {
-      io_fail(pr, "dial tcp: connect: %s", strerror(err));
-      return;
+    if (!pr->connected) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err) {
+        io_fail(pr, "dial tcp: connect: %s", strerror(err));
+        return;
+      }
+      pr->connected = true;
+      if (!http) {
+        close_socket(pr);
+        result(pr, true, "");
+        return;
+      }
+      const char *scheme = jstr(pr->spec, "httpGet.scheme");
+      if (scheme && !strcmp(scheme, "HTTPS") && tls_begin(pr) < 0) {
+        io_fail(pr, "HTTP probe failed: %s", "cannot set up TLS");
+        return;
+      }
     }
-    if (!http) {
-      close_socket(pr);
-      result(pr, true, "");
-      return;
+    if (pr->ssl) {
+      int m = mbedtls_ssl_handshake(pr->ssl);
+      if (m == MBEDTLS_ERR_SSL_WANT_READ || m == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        ev_io_stop(loop, &pr->io);
+        ev_io_set(&pr->io, pr->fd, m == MBEDTLS_ERR_SSL_WANT_READ ? EV_READ : EV_WRITE);
+        ev_io_start(loop, &pr->io);
+        return;
+      }
+      if (m != 0) {
+        char e[128];
+        mbedtls_strerror(m, e, sizeof(e));
+        io_fail(pr, "Get \"https://...\": tls: %s", e);
+        return;
+      }
     }
     const char *path = jstr(pr->spec, "httpGet.path");
     char req[1536];
@@ -263,7 +345,9 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
     }
     if (n > 0 && (size_t)n < sizeof(req))
       n += snprintf(req + n, sizeof(req) - (size_t)n, "Connection: close\r\n\r\n");
-    if (n <= 0 || (size_t)n >= sizeof(req) || write(pr->fd, req, (size_t)n) != n) {
+    if (n <= 0 || (size_t)n >= sizeof(req) ||
+        (pr->ssl ? mbedtls_ssl_write(pr->ssl, (const unsigned char *)req, (size_t)n)
+                 : write(pr->fd, req, (size_t)n)) != n) {
       io_fail(pr, "HTTP probe failed: %s", "cannot send the request");
       return;
     }
@@ -273,7 +357,18 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
     ev_io_start(loop, &pr->io);
     return;
   }
-  ssize_t got = read(pr->fd, pr->buf + pr->len, sizeof(pr->buf) - 1 - pr->len);
+  ssize_t got;
+  if (pr->ssl) {
+    int m = mbedtls_ssl_read(pr->ssl, (unsigned char *)pr->buf + pr->len,
+                             sizeof(pr->buf) - 1 - pr->len);
+    if (m == MBEDTLS_ERR_SSL_WANT_READ || m == MBEDTLS_ERR_SSL_WANT_WRITE)
+      return;
+    got = m == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ? 0 : m;
+    if (got < 0)
+      errno = EPROTO;
+  } else {
+    got = read(pr->fd, pr->buf + pr->len, sizeof(pr->buf) - 1 - pr->len);
+  }
   if (got > 0)
     pr->len += (size_t)got;
   pr->buf[pr->len] = 0;
@@ -317,6 +412,7 @@ static void run_socket(probe_t *pr, const cJSON *action) {
     return;
   }
   pr->sent = false;
+  pr->connected = false;
   pr->len = 0;
   pr->buf[0] = 0;
   if (connect(pr->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
@@ -348,8 +444,8 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   else if ((action = cJSON_GetObjectItemCaseSensitive(pr->spec, "tcpSocket")) ||
            (action = cJSON_GetObjectItemCaseSensitive(pr->spec, "httpGet"))) {
     const char *scheme = jstr(action, "scheme");
-    if (scheme && strcmp(scheme, "HTTP"))
-      result(pr, false, "only scheme HTTP is supported by k3c's httpGet probes yet");
+    if (scheme && strcmp(scheme, "HTTP") && strcmp(scheme, "HTTPS"))
+      result(pr, false, "the httpGet probe's scheme must be HTTP or HTTPS");
     else
       run_socket(pr, action);
   } else if ((action = cJSON_GetObjectItemCaseSensitive(pr->spec, "grpc"))) {
@@ -496,5 +592,10 @@ void agent_prober_free(agent_prober_t *p) {
   while (p->probes)
     probe_free(p->probes);
   cJSON_Delete(p->killed);
+  if (p->tls_ready) {
+    mbedtls_ssl_config_free(&p->tls);
+    mbedtls_ctr_drbg_free(&p->drbg);
+    mbedtls_entropy_free(&p->entropy);
+  }
   free(p);
 }

@@ -1,8 +1,10 @@
 /* pkg/agent prober: the kubelet's container probes. For each running
  * container with a startupProbe, livenessProbe or readinessProbe, the
  * probe runs every periodSeconds after initialDelaySeconds: exec (CRI
- * ExecSync, exit 0), tcpSocket (a connect) or httpGet (a status 200..399
- * from GET over HTTP), each within timeoutSeconds; successThreshold /
+ * ExecSync, exit 0), tcpSocket (a connect), httpGet (a status 200..399
+ * from GET over HTTP, or HTTPS without certificate verification as
+ * upstream) or grpc (grpc.health.v1.Health/Check answering SERVING, over
+ * h2c: grpcprobe.h), each within timeoutSeconds; successThreshold /
  * failureThreshold results in a row flip it. Readiness and startup
  * results go into the pod status (podstatus.h "probes"); a liveness (or
  * startup) failure stops the container, which then restarts under its

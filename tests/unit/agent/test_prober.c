@@ -1,7 +1,9 @@
 /* pkg/agent/prober.c against sockets on 127.0.0.1: httpGet readiness (a
  * 200 and a 500 path, a named port, a header sent), tcpSocket liveness to
  * a closed port stopping the container after failureThreshold, startup
- * gating readiness, the results podstatus reads, and forgetting a pod. */
+ * gating readiness, the results podstatus reads, and forgetting a pod;
+ * httpGet scheme HTTPS against a TLS server with a self-signed certificate
+ * (not verified, as upstream). */
 #include <arpa/inet.h>
 #include <ev.h>
 #include <netinet/in.h>
@@ -11,7 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
 #include "agent/prober.h"
+#include "tls/cert.h"
+#include "tls/conf.h"
 #include "test.h"
 
 static struct ev_loop *loop;
@@ -27,6 +37,8 @@ static void event(void *data, const char *key, const char *type, const char *rea
     kills++;
   if (!strcmp(reason, "Unhealthy"))
     unhealthy++;
+  if (getenv("PROBE_DEBUG"))
+    printf("# event %s: %s\n", reason, message);
 }
 
 /* A tiny HTTP server: /ok answers 200, anything else 500. */
@@ -175,8 +187,94 @@ static void test_http_tcp_startup(void) {
   ev_loop_destroy(loop);
 }
 
+/* A TLS server in a child process: /ok answers 200, anything else 500. */
+static void tls_serve(int lfd, const char *cert, const char *key) {
+  tls_server_conf_t *conf = NULL;
+  char err[256];
+  if (tls_server_conf_new(cert, key, NULL, &conf, err, sizeof(err)) < 0)
+    _exit(3);
+  for (;;) {
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+      continue;
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_init(&ssl);
+    mbedtls_net_context net = {fd};
+    if (mbedtls_ssl_setup(&ssl, tls_server_conf_ssl(conf)) == 0) {
+      mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+      unsigned char buf[2048];
+      if (mbedtls_ssl_handshake(&ssl) == 0) {
+        int n = mbedtls_ssl_read(&ssl, buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = 0;
+        const char *resp = !strncmp((char *)buf, "GET /ok ", 8)
+                               ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                               : "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
+        mbedtls_ssl_write(&ssl, (const unsigned char *)resp, strlen(resp));
+        mbedtls_ssl_close_notify(&ssl);
+      }
+    }
+    mbedtls_ssl_free(&ssl);
+    close(fd);
+  }
+}
+
+static void test_https(void) {
+  char *key = NULL, *cert = NULL, err[256];
+  ASSERT_EQ_INT(tls_key_generate(&key, err, sizeof(err)), 0);
+  tls_cert_spec_t spec = {.cn = "probe-test", .usage = TLS_USAGE_SERVER, .days = 1};
+  ASSERT_EQ_INT(tls_cert_create(&spec, key, NULL, NULL, &cert, err, sizeof(err)), 0);
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sa);
+  ASSERT_EQ_INT(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  getsockname(lfd, (struct sockaddr *)&sa, &len);
+  ASSERT_EQ_INT(listen(lfd, 8), 0);
+  int tls_port = ntohs(sa.sin_port);
+  pid_t pid = fork();
+  ASSERT_TRUE(pid >= 0);
+  if (pid == 0)
+    tls_serve(lfd, cert, key);
+  close(lfd);
+  loop = ev_loop_new(EVFLAG_AUTO);
+  int http_port = start_server();
+  cri_client_t *cri = NULL;
+  ASSERT_EQ_INT(cri_client_new(loop, "/nonexistent/k3c-test.sock", &cri), 0);
+  agent_prober_cbs_t cbs = {changed, event, NULL};
+  agent_prober_t *p = agent_prober_new(loop, cri, &cbs);
+  char text[2048];
+  snprintf(text, sizeof(text),
+           "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\"},"
+           "\"spec\":{\"containers\":["
+           "{\"name\":\"s\",\"readinessProbe\":{\"httpGet\":{\"path\":\"/ok\",\"port\":%d,"
+           "  \"scheme\":\"HTTPS\"},\"periodSeconds\":1}},"
+           "{\"name\":\"f\",\"readinessProbe\":{\"httpGet\":{\"path\":\"/fail\",\"port\":%d,"
+           "  \"scheme\":\"HTTPS\"},\"periodSeconds\":1}},"
+           "{\"name\":\"plain\",\"readinessProbe\":{\"httpGet\":{\"path\":\"/ok\",\"port\":%d,"
+           "  \"scheme\":\"HTTPS\"},\"periodSeconds\":1}}]}}",
+           tls_port, tls_port, http_port);
+  cJSON *pod = cJSON_Parse(text);
+  ASSERT_NOT_NULL(pod);
+  agent_rt_container_t cs[3] = {running("c-s", "s"), running("c-f", "f"), running("c-p", "plain")};
+  agent_prober_update(p, pod, "127.0.0.1", cs, 3);
+  run_for(2.5);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  ASSERT_TRUE(result_is(p, "c-s", "ready", true));
+  ASSERT_TRUE(result_is(p, "c-f", "ready", false));
+  ASSERT_TRUE(result_is(p, "c-p", "ready", false)); /* an HTTP server does not speak TLS */
+  agent_prober_free(p);
+  cri_client_free(cri);
+  cJSON_Delete(pod);
+  ev_io_stop(loop, &accept_w);
+  close(listen_fd);
+  ev_loop_destroy(loop);
+  free(key);
+  free(cert);
+}
+
 TEST_LIST = {
     TEST(test_http_tcp_startup),
+    TEST(test_https),
     {0},
 };
 TEST_MAIN()
