@@ -28,6 +28,7 @@
 #include "agent/node.h"
 #include "agent/pause.h"
 #include "agent/registries.h"
+#include "scheduler/resource.h"
 #include "agent/workers.h"
 #include "client/informer.h"
 #include "client/kubeconfig.h"
@@ -310,9 +311,19 @@ static void kubelet_start(agent_t *a) {
   snprintf(logs, sizeof(logs), "%s/logs", a->dir);
   snprintf(pods, sizeof(pods), "%s/pods", a->dir);
   int sn = snprintf(storage, sizeof(storage), "%s/storage", a->cfg->data_dir);
+  agent_logrotate_policy_t rot = {0, a->cfg->container_log_max_files};
+  const char *ms = a->cfg->container_log_max_size ? a->cfg->container_log_max_size : "10Mi";
+  cJSON *q = cJSON_CreateString(ms);
+  if (scheduler_quantity_int(q, 1, &rot.max_size) < 0 || rot.max_size < 0) {
+    log_error("agent", "--container-log-max-size %s: not a size (such as 10Mi); logs are not "
+                       "rotated", ms);
+    rot.max_size = 0;
+  }
+  cJSON_Delete(q);
   agent_kubelet_opts_t ko = {
       .socket_path = a->socket,
       .storage_dir = sn > 0 && (size_t)sn < sizeof(storage) ? storage : NULL,
+      .log_rotate = rot,
       .workers = KUBELET_WORKERS,
       .node = {.name = a->node_name,
                .host_ip = a->node_ip,

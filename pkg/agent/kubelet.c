@@ -64,6 +64,7 @@ struct agent_kubelet {
   cri_client_t *cri;
   agent_prober_t *prober;
   agent_sampler_t *sampler;
+  agent_logrotate_t *logrotate;
   ev_timer pleg, gc;
   bool pleg_busy, gc_busy;
   cJSON *seen;  /* PLEG: "ns/name" -> "id:state,..." of the last relist */
@@ -773,6 +774,7 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   ev_timer_start(loop, &k->pleg);
   ev_timer_start(loop, &k->gc);
   k->sampler = agent_sampler_new(loop, k->cri, k->node_name, STATS_SECONDS);
+  k->logrotate = agent_logrotate_new(loop, k->cri, k->o.node.logs_dir, &k->o.log_rotate);
   *ret = k;
   return 0;
 fail:
@@ -805,6 +807,7 @@ void agent_kubelet_free(agent_kubelet_t *k) {
    * still deliver replies that had arrived (the callbacks see freeing). */
   agent_prober_free(k->prober);
   cri_client_free(k->cri);
+  agent_logrotate_free(k->logrotate); /* after the client: its replies may still arrive */
   agent_sampler_free(k->sampler);
   controller_free(k->ctl);
   controller_recorder_free(k->rec);

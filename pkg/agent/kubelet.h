@@ -13,6 +13,7 @@
 #include <ev.h>
 #include <stdbool.h>
 
+#include "agent/logrotate.h"
 #include "agent/podspec.h"
 #include "agent/stats.h"
 #include "client/client.h"
@@ -24,6 +25,7 @@ typedef struct {
   int workers;               /* threads running pod syncs: 4 */
   agent_podspec_node_t node; /* strings copied */
   const char *storage_dir;   /* local-path volumes (<data-dir>/storage), swept; NULL: none */
+  agent_logrotate_policy_t log_rotate; /* max_size 0: no rotation (logrotate.h) */
 } agent_kubelet_opts_t;
 
 /* Start serving the node's pods through c (which must outlive it).

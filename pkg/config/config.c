@@ -55,6 +55,11 @@ static const opt_t opts[] = {
      0, 0},
     {"system-reserved", 0, NULL, T_STRING, OFF(system_reserved), "", SRV | AGT,
      "resources held back for the operating system, same form as kube-reserved", 0, 0},
+    {"container-log-max-size", 0, NULL, T_STRING, OFF(container_log_max_size), "10Mi",
+     SRV | AGT, "a container's log file is rotated once it reaches this size (a quantity; 0: "
+     "never)", 0, 0},
+    {"container-log-max-files", 0, NULL, T_INT, OFF(container_log_max_files), "5", SRV | AGT,
+     "log files kept per container, the current one included", 2, 1000},
     {"kubelet-port", 0, NULL, T_INT, OFF(kubelet_port), "10250", SRV | AGT,
      "HTTPS port of the kubelet API (logs); 0 disables it", 0, 65535},
     {"flannel-backend", 0, NULL, T_STRING, OFF(flannel_backend), "vxlan", SRV | AGT,

@@ -47,6 +47,8 @@ typedef struct {
   char *bind_address;
   int https_listen_port;
   int kubelet_port; /* the kubelet API (logs); 0: off */
+  char *container_log_max_size; /* "10Mi": rotate a container's log at this size; "0": never */
+  int container_log_max_files;  /* files kept per container attempt, the current included */
   config_list_t tls_san;
   char *write_kubeconfig;
   int write_kubeconfig_mode;

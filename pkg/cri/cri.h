@@ -397,6 +397,10 @@ int cri_start_container(cri_client_t *c, const char *container_id, cri_done_cb c
 int cri_stop_container(cri_client_t *c, const char *container_id, int64_t timeout_s,
                        cri_done_cb cb, void *data);
 int cri_remove_container(cri_client_t *c, const char *container_id, cri_done_cb cb, void *data);
+/* Ask the runtime to reopen the container's log file at its log_path (the
+ * kubelet's log rotation renamed the old one); the container must run. */
+int cri_reopen_container_log(cri_client_t *c, const char *container_id, cri_done_cb cb,
+                             void *data);
 int cri_list_containers(cri_client_t *c, const cri_container_filter_t *filter,
                         cri_container_list_cb cb, void *data);
 int cri_container_status(cri_client_t *c, const char *container_id, cri_container_status_cb cb,

@@ -642,6 +642,11 @@ int cri_stop_container(cri_client_t *c, const char *container_id, int64_t timeou
                  (cri__fn_t)cb, data);
 }
 
+int cri_reopen_container_log(cri_client_t *c, const char *container_id, cri_done_cb cb,
+                             void *data) {
+  return id_call(c, "ReopenContainerLog", container_id, 0, 0, dec_empty, (cri__fn_t)cb, data);
+}
+
 int cri_remove_container(cri_client_t *c, const char *container_id, cri_done_cb cb, void *data) {
   return id_call(c, "RemoveContainer", container_id, 0, 0, dec_empty, (cri__fn_t)cb, data);
 }
