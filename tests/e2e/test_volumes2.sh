@@ -12,7 +12,9 @@
 # upstream's message; a grpc readiness probe (tests/e2e/grpc_health.c on
 # the host, a hostNetwork pod) keeps the pod un-Ready while the server says
 # NOT_SERVING and makes it Ready once it says SERVING. docs/STORAGE.md,
-# docs/AGENT.md "Probes".
+# docs/AGENT.md "Probes"; container logs rotated at --container-log-max-size
+# (4Ki here) with never more than --container-log-max-files (3) files, and
+# `kubectl logs` reading the current one.
 #
 # The harness is tests/e2e/pods_lib.sh. Run under flock /run/k3c-e2e.lock.
 set -u
@@ -57,7 +59,7 @@ bail() {
 pods_init k3c-vol2 || bail "make the data dir"
 pods_snapshot
 pods_image "$IMAGE" || bail "build the busybox OCI image"
-pods_server_start
+pods_server_start --container-log-max-size 4Ki --container-log-max-files 3
 ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
 wait_for 90 ready_or_dead
 kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
@@ -287,6 +289,51 @@ EOF
 else
   skip "grpc readiness probe" "$GRPC_HEALTH is not built"
 fi
+
+# --- log rotation (the server runs with --container-log-max-size 4Ki, 3 files) ---
+kc apply -f - >/dev/null 2>&1 <<EOF || fail "create the chatty pod"
+apiVersion: v1
+kind: Pod
+metadata: {name: chatty}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "i=0; while true; do i=\$((i+1)); echo line-\$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; sleep 0.05; done"]
+EOF
+chatty_dir() { echo "$PODS_DIR/agent/logs/default_chatty_$(kc get pod chatty -o 'jsonpath={.metadata.uid}')/c"; }
+rotated_count() { ls "$(chatty_dir)" 2>/dev/null | grep -c '^0\.log\.[0-9]\{8\}-[0-9]\{6\}$'; }
+two_rotated() { [ "$(rotated_count)" -ge 2 ]; }
+if wait_for 60 two_rotated; then
+  ok "rotated log files appear ($(ls "$(chatty_dir)" | tr '\n' ' '))"
+else
+  fail "rotated log files within 60 s" "$(ls -la "$(chatty_dir)" 2>&1)"
+fi
+max_seen=0
+for _ in $(seq 1 25); do
+  n=$(ls "$(chatty_dir)" 2>/dev/null | wc -l)
+  [ "$n" -gt "$max_seen" ] && max_seen=$n
+  sleep 1
+done
+if [ "$max_seen" -le 3 ] && [ "$max_seen" -ge 2 ]; then
+  ok "never more than --container-log-max-files 3 files in 25 s (at most $max_seen)"
+else
+  fail "never more than 3 log files" "at most $max_seen: $(ls "$(chatty_dir)" 2>&1)"
+fi
+cur_size=$(stat -c %s "$(chatty_dir)/0.log" 2>/dev/null || echo 0)
+last=$(kc logs chatty --tail=1 2>/dev/null)
+case $last in
+  line-*) ok "kubectl logs --tail=1 reads the current file after rotations ($last; 0.log is $cur_size bytes)" ;;
+  *) fail "kubectl logs after rotation" "$last" ;;
+esac
+if [ "$cur_size" -lt 65536 ]; then
+  ok "the current file stays small ($cur_size bytes: containerd reopened it)"
+else
+  fail "the current file was reopened" "$cur_size bytes"
+fi
+kc delete pod chatty --wait=true --timeout=60s >/dev/null 2>&1
 
 # Delete reclaim: the volume goes with the claim, the agent removes the directory.
 pv=$(kc get pvc data -o 'jsonpath={.spec.volumeName}')
