@@ -13,6 +13,7 @@
 
 #include "api/quantity.h"
 #include "controller/controller.h"
+#include "controller/events.h"
 #include "controller/internal.h"
 #include "json/selector.h"
 #include "json/util.h"
@@ -34,6 +35,7 @@ struct controller_pvbinder {
   client_informer_t *pvcs, *pvs, *classes;
   char *storage_dir;
   controller_t *ctl;
+  controller_recorder_t *rec;
   bsync_t *syncs;
   client_req_t *class_req;
 };
@@ -43,6 +45,7 @@ struct bsync {
   bsync_t *prev, *next;
   char *key;
   client_req_t *req;
+  char *provisioned; /* the PV a create made (its claim gets ProvisioningSucceeded) */
 };
 
 /* ---- pure parts ---- */
@@ -210,6 +213,7 @@ static void bsync_free(bsync_t *s) {
   if (s->req)
     client_req_cancel(s->req);
   free(s->key);
+  free(s->provisioned);
   free(s);
 }
 
@@ -231,6 +235,14 @@ static void write_done(const client_result_t *res, void *data) {
   if (res->code >= 300 && res->code != 404 && !(res->code == 409 && !strcmp(res->reason, "AlreadyExists"))) {
     log_warn("pvbinder", "%s: %d %s", s->key, res->code, res->message ? res->message : "");
     err = -EAGAIN;
+  } else if (s->provisioned && res->code < 300) {
+    char ns[256], name[256];
+    const cJSON *pvc = NULL;
+    if (controller_key_split(s->key, ns, sizeof(ns), name, sizeof(name)) == 0)
+      pvc = client_informer_get(s->b->pvcs, ns, name);
+    if (pvc)
+      controller_recorder_eventf(s->b->rec, pvc, "Normal", "ProvisioningSucceeded",
+                                 "Successfully provisioned volume %s", s->provisioned);
   }
   bsync_end(s, err);
 }
@@ -355,10 +367,17 @@ static void provision(bsync_t *s, const cJSON *pvc, const cJSON *cls) {
                                                       CONTROLLER_ANN_SELECTED_NODE);
   const char *mode = S(cls, "volumeBindingMode");
   if (!cJSON_IsString(sel) || !sel->valuestring[0]) {
-    /* WaitForFirstConsumer: the scheduler picks the node. Immediate local
-     * volumes need a node too: they wait for one as well (k3s's
-     * provisioner refuses them without a selected node). */
-    (void)mode;
+    /* WaitForFirstConsumer: the scheduler picks the node. An Immediate
+     * local-path class has no node to put the volume on: refused, as k3s's
+     * provisioner does. */
+    if (mode && !strcmp(mode, "WaitForFirstConsumer"))
+      controller_recorder_eventf(b->rec, pvc, "Normal", "WaitForFirstConsumer",
+                                 "waiting for first consumer to be created before binding");
+    else
+      controller_recorder_eventf(b->rec, pvc, "Warning", "ProvisioningFailed",
+                                 "failed to provision volume with StorageClass \"%s\": "
+                                 "configuration error, no node was specified",
+                                 S(cls, "metadata.name") ? S(cls, "metadata.name") : "");
     bsync_end(s, 0);
     return;
   }
@@ -370,6 +389,7 @@ static void provision(bsync_t *s, const cJSON *pvc, const cJSON *cls) {
   }
   log_info("pvbinder", "provisioning %s for claim %s on node %s",
            S(pv, "metadata.name"), s->key, sel->valuestring);
+  s->provisioned = xstrdup(S(pv, "metadata.name"));
   client_ref_t ref = {.version = "v1", .resource = "persistentvolumes"};
   client_req_t *r = client_create(b->c, &ref, pv, write_done, s);
   cJSON_Delete(pv);
@@ -594,6 +614,7 @@ int controller_pvbinder_new(client_t *c, client_informer_t *pvcs, client_informe
     free(b);
     return r;
   }
+  b->rec = controller_recorder_new(c, "persistentvolume-controller");
   controller_wait_for(b->ctl, pvcs);
   controller_wait_for(b->ctl, pvs);
   controller_wait_for(b->ctl, classes);
@@ -625,6 +646,7 @@ void controller_pvbinder_free(controller_pvbinder_t *b) {
   if (b->class_req)
     client_req_cancel(b->class_req);
   controller_free(b->ctl);
+  controller_recorder_free(b->rec);
   free(b->storage_dir);
   free(b);
 }

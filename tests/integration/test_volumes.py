@@ -9,7 +9,8 @@ pod using it is scheduled, then annotated with the pod's node and bound to a pro
 hostPath PV at <data-dir>/storage/pvc-<uid>_<ns>_<name> with that node's affinity; a
 second pod of that claim kept off other nodes (volume node affinity conflict); a pod of a
 missing claim unschedulable with upstream's message; the provisioned PV deleted with its
-claim."""
+claim; the claim's events (WaitForFirstConsumer, ProvisioningSucceeded, and
+ProvisioningFailed for an Immediate local-path class)."""
 import json
 import os
 import sys
@@ -184,6 +185,10 @@ t.ok(c.spec.storage_class_name == "local-path" and c.status.phase == "Pending" a
      not c.spec.volume_name, "a claim without a class gets local-path and stays Pending", c)
 t.ok((c.metadata.annotations or {}).get("volume.kubernetes.io/storage-provisioner") ==
      "rancher.io/local-path", "the claim is annotated with its provisioner", c.metadata.annotations)
+evs = wait(lambda: events("data", "WaitForFirstConsumer"))
+t.ok(evs and evs[0].type == "Normal" and
+     evs[0].message == "waiting for first consumer to be created before binding",
+     "a WaitForFirstConsumer event on the claim", [(e.type, e.message) for e in evs or []])
 pod("user1", "data")
 node = wait(lambda: v1.read_namespaced_pod("user1", "default").spec.node_name)
 t.ok(node in ("n1", "n2"), "the pod using it is scheduled", node)
@@ -205,6 +210,9 @@ t.ok(p is not None and p.spec.persistent_volume_reclaim_policy == "Delete" and
      p.spec.storage_class_name == "local-path" and p.status.phase == "Bound" and
      (p.metadata.annotations or {}).get("pv.kubernetes.io/provisioned-by") == "rancher.io/local-path",
      "reclaim Delete, class local-path, Bound, provisioned-by", p)
+evs = wait(lambda: events("data", "ProvisioningSucceeded"))
+t.ok(evs and evs[0].message == "Successfully provisioned volume pvc-" + c.metadata.uid,
+     "a ProvisioningSucceeded event on the claim", [(e.type, e.message) for e in evs or []])
 other = "n2" if node == "n1" else "n1"
 pod("user2", "data", node_selector={"kubernetes.io/hostname": other})
 evs = wait(lambda: events("user2", "FailedScheduling"))
@@ -220,6 +228,18 @@ evs = wait(lambda: events("orphan", "FailedScheduling"))
 msg = evs[0].message if evs else ""
 t.ok('persistentvolumeclaim "nope" not found' in msg, "a pod of a missing claim: upstream's message",
      msg)
+v1.api_client.call_api(
+    "/apis/storage.k8s.io/v1/storageclasses", "POST", body={
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-now"}, "provisioner": "rancher.io/local-path",
+        "volumeBindingMode": "Immediate"}, auth_settings=["BearerToken"], response_type="object")
+pvc("now", "1Mi", cls="local-now")
+evs = wait(lambda: events("now", "ProvisioningFailed"))
+t.ok(evs and evs[0].type == "Warning" and evs[0].message ==
+     'failed to provision volume with StorageClass "local-now": configuration error, no node was '
+     'specified', "an Immediate local-path claim: ProvisioningFailed, as k3s's provisioner",
+     [(e.type, e.message) for e in evs or []])
+t.ok(phase_pvc("now") == "Pending", "and it stays Pending", get_pvc("now"))
 for name in ("user1", "user2", "user3", "orphan"):
     v1.delete_namespaced_pod(name, "default", grace_period_seconds=0)
 pvname = c.spec.volume_name
