@@ -306,11 +306,10 @@ static bool kubernetes_service_ip(const char *cidr, char *buf, size_t n) {
 static void kubelet_start(agent_t *a) {
   if (a->kubelet || !a->runtime_up)
     return;
-  char logs[PATH_MAX], pods[PATH_MAX], master[INET_ADDRSTRLEN], storage[PATH_MAX];
+  char logs[PATH_MAX], pods[PATH_MAX], master[INET_ADDRSTRLEN];
   bool has_master = kubernetes_service_ip(a->cfg->service_cidr, master, sizeof(master));
   snprintf(logs, sizeof(logs), "%s/logs", a->dir);
   snprintf(pods, sizeof(pods), "%s/pods", a->dir);
-  int sn = snprintf(storage, sizeof(storage), "%s/storage", a->cfg->data_dir);
   agent_logrotate_policy_t rot = {0, a->cfg->container_log_max_files};
   const char *ms = a->cfg->container_log_max_size ? a->cfg->container_log_max_size : "10Mi";
   cJSON *q = cJSON_CreateString(ms);
@@ -322,7 +321,6 @@ static void kubelet_start(agent_t *a) {
   cJSON_Delete(q);
   agent_kubelet_opts_t ko = {
       .socket_path = a->socket,
-      .storage_dir = sn > 0 && (size_t)sn < sizeof(storage) ? storage : NULL,
       .log_rotate = rot,
       .workers = KUBELET_WORKERS,
       .node = {.name = a->node_name,

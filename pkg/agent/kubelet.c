@@ -77,7 +77,6 @@ struct agent_kubelet {
   op_t *ops;
   unsigned syncs, running;
   pvcwait_t *pvcwaits;
-  agent_pvc_sweep_t *sweep;
 };
 
 static const char *jstr(const cJSON *obj, const char *path) {
@@ -207,12 +206,7 @@ static void submit_with_claims(agent_kubelet_t *k, agent_podsync_t *s) {
   w->f = agent_pvc_fetch_start(k->loop, k->c, s->pod, pvc_fetched, w);
 }
 
-static void sweep_done(void *data) {
-  agent_kubelet_t *k = data;
-  agent_pvc_sweep_t *sw = k->sweep;
-  k->sweep = NULL;
-  agent_pvc_sweep_free(sw);
-}
+
 
 /* ---- admission on the node ---- */
 
@@ -691,9 +685,6 @@ static void gc_tick(struct ev_loop *loop, ev_timer *w, int revents) {
   cri_kv_t sel[1] = {{AGENT_LABEL_MANAGED, "true"}};
   cri_sandbox_filter_t f = {.id = "", .label_selector = {sel, 1}};
   k->gc_busy = cri_list_pod_sandbox(k->cri, &f, gc_cb, k) == 0;
-  /* local-path directories of deleted volumes */
-  if (!k->sweep && k->o.storage_dir)
-    k->sweep = agent_pvc_sweep_start(k->c, k->o.storage_dir, sweep_done, k);
 }
 
 /* ---- probes ---- */
@@ -732,7 +723,6 @@ int agent_kubelet_new(struct ev_loop *loop, client_t *c, const agent_kubelet_opt
   k->o.node.host_ip = dup_or(opts->node.host_ip, "");
   k->o.node.logs_dir = dup_or(opts->node.logs_dir, "/var/log/pods");
   k->o.node.pods_dir = dup_or(opts->node.pods_dir, "/var/lib/k3c/agent/pods");
-  k->o.storage_dir = opts->storage_dir ? xstrdup(opts->storage_dir) : NULL;
   k->o.node.cgroup_root = dup_or(opts->node.cgroup_root, "/");
   k->o.node.cluster_dns = opts->node.cluster_dns ? xstrdup(opts->node.cluster_dns) : NULL;
   k->o.node.kubernetes_service_host =
@@ -797,8 +787,6 @@ void agent_kubelet_free(agent_kubelet_t *k) {
     agent_podsync_free(w->s);
     free(w);
   }
-  agent_pvc_sweep_free(k->sweep);
-  k->sweep = NULL;
   while (k->ops) {
     client_req_cancel(k->ops->req);
     op_free(k->ops);
@@ -823,7 +811,6 @@ void agent_kubelet_free(agent_kubelet_t *k) {
   free(k->node_name);
   free((char *)k->o.node.host_ip);
   free((char *)k->o.node.logs_dir);
-  free((char *)k->o.storage_dir);
   free((char *)k->o.node.pods_dir);
   free((char *)k->o.node.cgroup_root);
   free((char *)k->o.node.cluster_dns);

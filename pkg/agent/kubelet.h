@@ -24,7 +24,6 @@ typedef struct {
   const char *socket_path;   /* the CRI socket */
   int workers;               /* threads running pod syncs: 4 */
   agent_podspec_node_t node; /* strings copied */
-  const char *storage_dir;   /* local-path volumes (<data-dir>/storage), swept; NULL: none */
   agent_logrotate_policy_t log_rotate; /* max_size 0: no rotation (logrotate.h) */
 } agent_kubelet_opts_t;
 

@@ -1,6 +1,6 @@
 /* persistentVolumeClaim volumes on the node: the claims and volumes read
  * with GETs, the pod's volumes resolved to the bound PV's path, and the
- * sweep of released local-path directories (pvc.h).
+ * (pvc.h).
  * https://kubernetes.io/docs/concepts/storage/persistent-volumes/ */
 #include "agent/pvc.h"
 
@@ -19,7 +19,6 @@
 #include "util/log.h"
 
 #define FETCH_MAX 64 /* claims of one pod */
-#define SWEEP_MAX 64
 
 static const char *jstr(const cJSON *obj, const char *path) {
   const cJSON *v = json_get_path(obj, path);
@@ -234,105 +233,4 @@ agent_pvc_fetch_t *agent_pvc_fetch_start(struct ev_loop *loop, client_t *c, cons
     ev_timer_start(f->loop, &f->later);
   }
   return f;
-}
-
-/* ---- local-path directories ---- */
-
-typedef struct {
-  agent_pvc_sweep_t *s;
-  client_req_t *req;
-  char *dir;
-} sweepreq_t;
-
-struct agent_pvc_sweep {
-  sweepreq_t reqs[SWEEP_MAX];
-  size_t n, pending;
-  void (*done_cb)(void *data);
-  void *data;
-};
-
-static int rm_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) < 0)
-    return errno == ENOENT ? 0 : -errno;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (!d)
-      return -errno;
-    struct dirent *e;
-    char sub[PATH_MAX];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-        continue;
-      int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-      if (n > 0 && (size_t)n < sizeof(sub))
-        rm_tree(sub);
-    }
-    closedir(d);
-    return rmdir(path) < 0 ? -errno : 0;
-  }
-  return unlink(path) < 0 ? -errno : 0;
-}
-
-static void sweep_done(const client_result_t *res, void *data) {
-  sweepreq_t *q = data;
-  agent_pvc_sweep_t *s = q->s;
-  q->req = NULL;
-  s->pending--;
-  if (res->code == 404) {
-    int r = rm_tree(q->dir);
-    if (r < 0)
-      log_warn("kubelet", "removing released volume %s: %s", q->dir, strerror(-r));
-    else
-      log_info("kubelet", "removed the directory of deleted volume: %s", q->dir);
-  }
-  if (!s->pending && s->done_cb)
-    s->done_cb(s->data);
-}
-
-agent_pvc_sweep_t *agent_pvc_sweep_start(client_t *c, const char *storage_dir,
-                                         void (*done_cb)(void *data), void *data) {
-  DIR *d = opendir(storage_dir);
-  if (!d)
-    return NULL;
-  agent_pvc_sweep_t *s = xcalloc(1, sizeof(*s));
-  s->done_cb = done_cb;
-  s->data = data;
-  struct dirent *e;
-  while ((e = readdir(d)) && s->n < SWEEP_MAX) {
-    /* pvc-<uid>_<ns>_<name>: the PV is named pvc-<uid> */
-    const char *us = strchr(e->d_name, '_');
-    if (strncmp(e->d_name, "pvc-", 4) || !us || us - e->d_name > 200 || us - e->d_name < 5)
-      continue;
-    char pv[256], dir[PATH_MAX];
-    snprintf(pv, sizeof(pv), "%.*s", (int)(us - e->d_name), e->d_name);
-    int n = snprintf(dir, sizeof(dir), "%s/%s", storage_dir, e->d_name);
-    if (n < 0 || (size_t)n >= sizeof(dir))
-      continue;
-    sweepreq_t *q = &s->reqs[s->n];
-    q->s = s;
-    q->dir = xstrdup(dir);
-    client_ref_t ref = {.version = "v1", .resource = "persistentvolumes", .name = pv};
-    q->req = client_get(c, &ref, NULL, sweep_done, q);
-    s->n++;
-    if (q->req)
-      s->pending++;
-  }
-  closedir(d);
-  if (!s->pending) {
-    agent_pvc_sweep_free(s);
-    return NULL;
-  }
-  return s;
-}
-
-void agent_pvc_sweep_free(agent_pvc_sweep_t *s) {
-  if (!s)
-    return;
-  for (size_t i = 0; i < s->n; i++) {
-    if (s->reqs[i].req)
-      client_req_cancel(s->reqs[i].req);
-    free(s->reqs[i].dir);
-  }
-  free(s);
 }

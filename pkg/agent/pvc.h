@@ -6,11 +6,11 @@
  * hostPath PV keeps its type, so local-path's DirectoryOrCreate makes the
  * directory), the claim's readOnly forced on every mount of it. A claim
  * that is missing or not bound yet leaves the pod ContainerCreating with a
- * FailedMount event. Local-path directories under <data-dir>/storage whose
- * PV is gone are removed by agent_pvc_sweep.
+ * FailedMount event. (The directory of a deleted local-path volume is
+ * removed by the PV binder on the server's host: controller/pvbinder.h.)
  * https://kubernetes.io/docs/concepts/storage/persistent-volumes/#claims-as-volumes
  *
- * Threads: the fetch and sweep on the kubelet's loop; agent_pvc_resolve is
+ * Threads: the fetch on the kubelet's loop; agent_pvc_resolve is
  * pure (any thread). */
 #pragma once
 
@@ -44,14 +44,3 @@ agent_pvc_fetch_t *agent_pvc_fetch_start(struct ev_loop *loop, client_t *c, cons
                                          agent_pvc_done_cb cb, void *data);
 /* Stop: cb does not run. Accepts NULL. */
 void agent_pvc_fetch_cancel(agent_pvc_fetch_t *f);
-
-/* ---- local-path directories ---- */
-typedef struct agent_pvc_sweep agent_pvc_sweep_t;
-/* Remove each <storage_dir>/pvc-<uid>_<ns>_<name> directory whose PV
- * "pvc-<uid>" the API answers 404 for (its claim was deleted under
- * reclaimPolicy Delete). At most 64 directories a sweep; runs once. NULL
- * when the directory cannot be read (nothing to do). Free with
- * agent_pvc_sweep_free when done (done_cb) or to cancel. */
-agent_pvc_sweep_t *agent_pvc_sweep_start(client_t *c, const char *storage_dir,
-                                         void (*done_cb)(void *data), void *data);
-void agent_pvc_sweep_free(agent_pvc_sweep_t *s);

@@ -6,10 +6,13 @@
  * https://github.com/rancher/local-path-provisioner (the layout k3s uses) */
 #include "controller/pvbinder.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/quantity.h"
 #include "controller/controller.h"
@@ -46,6 +49,7 @@ struct bsync {
   char *key;
   client_req_t *req;
   char *provisioned; /* the PV a create made (its claim gets ProvisioningSucceeded) */
+  char *remove_dir;  /* a local-path directory to remove once its PV is deleted */
 };
 
 /* ---- pure parts ---- */
@@ -214,6 +218,7 @@ static void bsync_free(bsync_t *s) {
     client_req_cancel(s->req);
   free(s->key);
   free(s->provisioned);
+  free(s->remove_dir);
   free(s);
 }
 
@@ -227,6 +232,29 @@ static void bsync_end(bsync_t *s, int err) {
   free(key);
 }
 
+static int rm_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d)
+      return -errno;
+    struct dirent *e;
+    char sub[4096];
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        continue;
+      int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+      if (n > 0 && (size_t)n < sizeof(sub))
+        rm_tree(sub);
+    }
+    closedir(d);
+    return rmdir(path) < 0 ? -errno : 0;
+  }
+  return unlink(path) < 0 ? -errno : 0;
+}
+
 static void write_done(const client_result_t *res, void *data) {
   bsync_t *s = data;
   int err = 0;
@@ -235,6 +263,12 @@ static void write_done(const client_result_t *res, void *data) {
   if (res->code >= 300 && res->code != 404 && !(res->code == 409 && !strcmp(res->reason, "AlreadyExists"))) {
     log_warn("pvbinder", "%s: %d %s", s->key, res->code, res->message ? res->message : "");
     err = -EAGAIN;
+  } else if (s->remove_dir) {
+    int r = rm_tree(s->remove_dir);
+    if (r < 0)
+      log_warn("pvbinder", "removing %s: %s", s->remove_dir, strerror(-r));
+    else
+      log_info("pvbinder", "removed the directory of deleted volume: %s", s->remove_dir);
   } else if (s->provisioned && res->code < 300) {
     char ns[256], name[256];
     const cJSON *pvc = NULL;
@@ -335,6 +369,14 @@ static void sync_pv(bsync_t *s, const char *name) {
     cJSON *opts = cJSON_CreateObject();
     cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid",
                             S(pv, "metadata.uid"));
+    /* a local-path volume of ours: its directory goes too (on this host;
+     * exactly the path the provisioner names for that claim) */
+    char dir[4096];
+    const char *hp = S(pv, "spec.hostPath.path");
+    if (ann_is(pv, ANN_PROVISIONED_BY, CONTROLLER_LOCAL_PATH_PROVISIONER) && hp && cns &&
+        controller_localpath_dir(b->storage_dir, cuid, cns, cname, dir, sizeof(dir)) == 0 &&
+        !strcmp(dir, hp))
+      s->remove_dir = xstrdup(dir);
     client_req_t *r = client_delete(b->c, &ref, opts, write_done, s);
     cJSON_Delete(opts);
     start(s, r);

@@ -20,9 +20,9 @@
  *   the scheduler has set volume.kubernetes.io/selected-node on it: a
  *   hostPath volume "pvc-<uid>" at <storage_dir>/pvc-<uid>_<ns>_<name>
  *   (type DirectoryOrCreate: the agent makes the directory), with a
- *   required nodeAffinity to that node and the class's reclaim policy. The
- *   agent of that node removes the directory when such a volume is deleted
- *   (pkg/agent/pvc.h).
+ *   required nodeAffinity to that node and the class's reclaim policy. When
+ *   the binder deletes such a volume (reclaim Delete) it removes that
+ *   directory on its own host (the server's node; other nodes keep theirs).
  *
  * Threads: one libev loop; every function on that loop, except the pure
  * helpers at the end (any thread). */
