@@ -336,7 +336,7 @@ static long rr_begin(dns_writer_t *w, dns_section_t s, const char *name, uint16_
   if (r < 0) {
     w->len = *start;
     w->nnames = *nn;
-    if (r == -EMSGSIZE)
+    if (r == -EMSGSIZE && s != DNS_SEC_ADDITIONAL)
       w->truncated = true;
     return r;
   }
@@ -354,7 +354,7 @@ static int rr_end(dns_writer_t *w, dns_section_t s, long rdlen_off, size_t start
   if (r < 0) {
     w->len = start;
     w->nnames = nn;
-    if (r == -EMSGSIZE)
+    if (r == -EMSGSIZE && s != DNS_SEC_ADDITIONAL)
       w->truncated = true;
     return r;
   }
