@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest jwt}
+harnesses=${*:-jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest jwt dns}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
 mkdir -p "$out"
@@ -49,8 +49,11 @@ for h in $harnesses; do
   jwt)
     srcs="pkg/tls/jwt.c pkg/util/base64.c pkg/util/errbuf.c $util"
     libs="-lmbedtls -lmbedx509 -lmbedcrypto -lcjson" ;;
+  dns)
+    srcs="pkg/net/dnsmsg.c"
+    libs="" ;;
   *)
-    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest jwt)" >&2
+    echo "fuzz.sh: unknown harness $h (jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest jwt dns)" >&2
     exit 2 ;;
   esac
   echo "== fuzz_$h"

@@ -311,9 +311,14 @@ int dns_writer_question_raw(dns_writer_t *w, const uint8_t *p, size_t end) {
   if (end < DNS_HEADER_LEN || w->len + (end - DNS_HEADER_LEN) > w->limit - w->reserve)
     return -EMSGSIZE;
   memcpy(w->buf + w->len, p + DNS_HEADER_LEN, end - DNS_HEADER_LEN);
-  /* the name is a compression target if it is uncompressed at its start */
-  if (w->nnames < 64 && (p[DNS_HEADER_LEN] & 0xc0) == 0)
-    w->names[w->nnames++] = (uint16_t)w->len;
+  /* each label of the name up to a pointer is a compression target */
+  for (size_t o = 0; o < end - DNS_HEADER_LEN;) {
+    uint8_t l = w->buf[w->len + o];
+    if (l == 0 || (l & 0xc0) || w->nnames == sizeof(w->names) / sizeof(w->names[0]))
+      break;
+    w->names[w->nnames++] = (uint16_t)(w->len + o);
+    o += 1u + l;
+  }
   w->len += end - DNS_HEADER_LEN;
   w->counts[0]++;
   return 0;
