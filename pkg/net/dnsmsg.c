@@ -308,18 +308,38 @@ int dns_writer_question(dns_writer_t *w, const char *name, uint16_t qtype, uint1
 }
 
 int dns_writer_question_raw(dns_writer_t *w, const uint8_t *p, size_t end) {
-  if (end < DNS_HEADER_LEN || w->len + (end - DNS_HEADER_LEN) > w->limit - w->reserve)
-    return -EMSGSIZE;
-  memcpy(w->buf + w->len, p + DNS_HEADER_LEN, end - DNS_HEADER_LEN);
-  /* each label of the name up to a pointer is a compression target */
-  for (size_t o = 0; o < end - DNS_HEADER_LEN;) {
-    uint8_t l = w->buf[w->len + o];
-    if (l == 0 || (l & 0xc0) || w->nnames == sizeof(w->names) / sizeof(w->names[0]))
+  char tmp[DNS_NAME_MAX];
+  size_t after = DNS_HEADER_LEN;
+  /* validated first (pointers backwards, bounded), then copied label by
+   * label without its pointers: they would point into another header */
+  if (end < DNS_HEADER_LEN || dns_name_read(p, end, &after, tmp, sizeof(tmp), false) < 0 ||
+      after + 4 > end)
+    return -EBADMSG;
+  size_t max = w->limit - w->reserve, pos = w->len, src = DNS_HEADER_LEN, nn = w->nnames;
+  for (;;) {
+    uint8_t l = p[src];
+    if ((l & 0xc0) == 0xc0) {
+      src = (size_t)(((l & 0x3f) << 8) | p[src + 1]);
+      continue;
+    }
+    if (pos + 1u + l > max) {
+      w->nnames = nn;
+      return -EMSGSIZE;
+    }
+    if (l && pos < 0x3fff && w->nnames < sizeof(w->names) / sizeof(w->names[0]))
+      w->names[w->nnames++] = (uint16_t)pos;
+    memcpy(w->buf + pos, p + src, 1u + l);
+    pos += 1u + l;
+    if (l == 0)
       break;
-    w->names[w->nnames++] = (uint16_t)(w->len + o);
-    o += 1u + l;
+    src += 1u + l;
   }
-  w->len += end - DNS_HEADER_LEN;
+  if (pos + 4 > max) {
+    w->nnames = nn;
+    return -EMSGSIZE;
+  }
+  memcpy(w->buf + pos, p + after, 4);
+  w->len = pos + 4;
   w->counts[0]++;
   return 0;
 }

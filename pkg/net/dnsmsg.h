@@ -111,8 +111,9 @@ void dns_writer_init(dns_writer_t *w, uint8_t *buf, size_t limit);
 int dns_writer_header(dns_writer_t *w, uint16_t id, uint16_t flags);
 /* A question from a name (-EINVAL for a name that is not plain labels). */
 int dns_writer_question(dns_writer_t *w, const char *name, uint16_t qtype, uint16_t qclass);
-/* A question copied verbatim from a query's bytes p[12..end) (keeps the
- * client's spelling, escapes and case). */
+/* The first question of a query p[0..end) copied (keeps the client's
+ * spelling, odd bytes and case; compression pointers are expanded).
+ * -EBADMSG when it is not a valid question, -EMSGSIZE when it does not fit. */
 int dns_writer_question_raw(dns_writer_t *w, const uint8_t *p, size_t end);
 int dns_writer_a(dns_writer_t *w, dns_section_t s, const char *name, uint32_t ttl,
                  const uint8_t addr[4]);
