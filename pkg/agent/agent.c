@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/clusterdns.h"
 #include "agent/cni.h"
 #include "agent/containerd.h"
 #include "agent/hollow.h"
@@ -70,6 +71,7 @@ struct agent {
   client_informer_t *self; /* this Node, for the pod subnet the server assigns */
   net_overlay_t *overlay;  /* flannel.1 and the other nodes' pod subnets; NULL: none */
   net_proxy_t *proxy;      /* the service proxy; NULL with --disable-kube-proxy */
+  agent_clusterdns_t *dns; /* NULL: --disable coredns, or it could not start */
   char subnet[64];         /* the pod subnet the CNI config has, "" before */
   ev_tstamp started;
   char network_message[256];
@@ -670,6 +672,9 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   client_informer_handlers_t nh = {self_added, self_updated, NULL};
   client_informer_add_handlers(a->self, &nh, a);
   client_informer_start(a->self);
+  if (config_cluster_dns_enabled(cfg) &&
+      agent_clusterdns_new(loop, c, cfg, &a->dns, lerr, sizeof(lerr)) < 0)
+    log_error("agent", "cluster DNS not started: %s", lerr);
   a->started = ev_now(loop);
   update_ready(a);
   pressure(a);
@@ -700,6 +705,7 @@ void agent_free(agent_t *a) {
   client_informer_free(a->self);
   net_overlay_free(a->overlay);
   net_proxy_free(a->proxy);
+  agent_clusterdns_free(a->dns);
   agent_node_free(a->node);
   agent_containerd_stop(a->ctrd, 10);
   free(a->kubelet_version);

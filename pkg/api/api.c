@@ -29,6 +29,7 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
   srv->store = store;
   srv->service_cidr = xstrdup(opts->service_cidr ? opts->service_cidr : "10.43.0.0/16");
   srv->advertise_ip = xstrdup(opts->advertise_ip ? opts->advertise_ip : "127.0.0.1");
+  srv->cluster_dns = opts->cluster_dns && opts->cluster_dns[0] ? xstrdup(opts->cluster_dns) : NULL;
   srv->advertise_port = opts->advertise_port ? opts->advertise_port : 6443;
   srv->node_port_min = opts->node_port_min ? opts->node_port_min : 30000;
   srv->node_port_max = opts->node_port_max ? opts->node_port_max : 32767;
@@ -83,6 +84,7 @@ void api_server_free(api_server_t *srv) {
   free(srv->kubelet_key_pem);
   http_tls_client_free(srv->kubelet_tls);
   free(srv->advertise_ip);
+  free(srv->cluster_dns);
   free(srv);
 }
 
@@ -425,6 +427,28 @@ static void bootstrap_kubernetes_service(api_server_t *srv) {
   free(ep);
 }
 
+/* kube-system/kube-dns as k3s's CoreDNS manifest has it (ports, labels,
+ * the ClusterIP --cluster-dns), but without a selector: no pod serves
+ * it, every node's agent answers on that address itself (pkg/net/dns.h),
+ * and the annotation tells the service proxy to leave it alone. */
+static void bootstrap_dns_service(api_server_t *srv) {
+  if (!srv->cluster_dns)
+    return;
+  char *svc = xasprintf(
+      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"kube-dns\","
+      "\"namespace\":\"kube-system\",\"labels\":{\"k8s-app\":\"kube-dns\","
+      "\"kubernetes.io/cluster-service\":\"true\",\"kubernetes.io/name\":\"k3c-dns\"},"
+      "\"annotations\":{\"k3c.io/node-local\":\"true\",\"prometheus.io/port\":\"9153\","
+      "\"prometheus.io/scrape\":\"true\"}},\"spec\":{\"type\":\"ClusterIP\","
+      "\"clusterIP\":\"%s\",\"ports\":[{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\","
+      "\"targetPort\":53},{\"name\":\"dns-tcp\",\"port\":53,\"protocol\":\"TCP\","
+      "\"targetPort\":53},{\"name\":\"metrics\",\"port\":9153,\"protocol\":\"TCP\","
+      "\"targetPort\":9153}]}}",
+      srv->cluster_dns);
+  bootstrap_create(srv, "", "Service", "kube-system", svc);
+  free(svc);
+}
+
 static void bootstrap_namespaces(api_server_t *srv) {
   static const char *const namespaces[] = {"default", "kube-system", "kube-public",
                                            "kube-node-lease"};
@@ -483,6 +507,7 @@ static void reconcile_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   bootstrap_priority_classes(srv);
   if (default_namespace_ready(srv))
     bootstrap_kubernetes_service(srv);
+  bootstrap_dns_service(srv);
 }
 
 void api_server_bootstrap(api_server_t *srv) {
@@ -490,6 +515,7 @@ void api_server_bootstrap(api_server_t *srv) {
   bootstrap_namespaces(srv);
   bootstrap_priority_classes(srv);
   bootstrap_kubernetes_service(srv);
+  bootstrap_dns_service(srv);
   api__apiservices_bootstrap(srv);
   if (!ev_is_active(&srv->reconcile)) {
     ev_timer_init(&srv->reconcile, reconcile_cb, 10., 10.);

@@ -16,6 +16,7 @@ typedef struct api_server api_server_t;
 typedef struct {
   const char *service_cidr;     /* "10.43.0.0/16": ClusterIPs come from here */
   const char *advertise_ip;     /* node IP for the kubernetes service endpoints */
+  const char *cluster_dns;      /* kube-system/kube-dns's ClusterIP; NULL or "": no kube-dns */
   int advertise_port;           /* 6443 */
   const char *token_auth_file;  /* CSV "token,user,uid,\"group1,group2\"", may be NULL */
   int node_port_min, node_port_max; /* 30000..32767 */
@@ -43,7 +44,9 @@ typedef struct {
 int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t *opts,
                    api_server_t **ret_srv, char *err, size_t errlen);
 /* Create what a fresh cluster needs (namespaces default, kube-system,
- * kube-public, kube-node-lease; the kubernetes Service and Endpoints).
+ * kube-public, kube-node-lease; the kubernetes Service and Endpoints; with
+ * a cluster DNS the selector-less Service kube-system/kube-dns, annotated
+ * k3c.io/node-local: "true" because every node's agent answers on its IP).
  * Asynchronous; safe to call on every start. Starts a 10 s timer that
  * re-creates those namespaces and the kubernetes Service and Endpoints when
  * they are deleted (stopped by api_server_free; it does not keep the loop

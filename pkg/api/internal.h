@@ -25,6 +25,7 @@ struct api_server {
   store_t *store;
   char *service_cidr;
   char *advertise_ip;
+  char *cluster_dns; /* NULL: no kube-dns Service */
   int advertise_port;
   int node_port_min, node_port_max;
   int not_ready_toleration_seconds, unreachable_toleration_seconds;

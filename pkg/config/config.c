@@ -92,8 +92,15 @@ static const opt_t opts[] = {
      "IPv4 network for pod IPs (an agent: the server's, for its masquerade rule)", 0, 0},
     {"service-cidr", 0, NULL, T_STRING, OFF(service_cidr), "10.43.0.0/16", SRV,
      "IPv4 network for service IPs", 0, 0},
-    {"cluster-dns", 0, NULL, T_STRING, OFF(cluster_dns), "10.43.0.10", SRV,
-     "IPv4 address of the cluster DNS service", 0, 0},
+    {"cluster-dns", 0, NULL, T_STRING, OFF(cluster_dns), "10.43.0.10", SRV | AGT,
+     "IPv4 address of the cluster DNS service (the node's DNS server listens there; "
+     "\"\" turns it off)", 0, 0},
+    {"resolv-conf", 0, "K3C_RESOLV_CONF", T_STRING, OFF(resolv_conf), "/etc/resolv.conf",
+     SRV | AGT, "resolv.conf whose nameservers the cluster DNS forwards other names to", 0, 0},
+    {"disable", 0, NULL, T_LIST, OFF(disable), NULL, SRV,
+     "do not deploy a packaged component: coredns (the cluster DNS); repeatable or "
+     "comma-separated",
+     0, 0},
     {"datastore-endpoint", 0, "K3C_DATASTORE_ENDPOINT", T_STRING, OFF(datastore_endpoint), NULL,
      SRV, "datastore (default: SQLite under the data dir)", 0, 0},
     {"output-budget-mib", 0, NULL, T_INT, OFF(output_budget_mib), "64", SRV,
@@ -461,6 +468,20 @@ int config_load(k3c_config_t *cfg, config_cmd_t cmd, int argc, char **argv, char
       return r;
     seen[idx] = true;
   }
+  for (size_t k = 0; k < cfg->disable.n; k++) {
+    static const char *const known[] = {"coredns", "servicelb", "traefik", "local-storage",
+                                        "metrics-server", "runtimes"};
+    bool ok = false;
+    for (size_t m = 0; m < sizeof(known) / sizeof(known[0]); m++)
+      ok = ok || !strcmp(cfg->disable.v[k], known[m]);
+    if (!ok) {
+      snprintf(err, errlen, "invalid value \"%s\" for disable: expected coredns (k3s's "
+               "servicelb, traefik, local-storage, metrics-server and runtimes are not packaged "
+               "and need no disabling)",
+               cfg->disable.v[k]);
+      return -EINVAL;
+    }
+  }
   return 0;
 }
 
@@ -502,4 +523,13 @@ void config_print_help(FILE *out, config_cmd_t cmd) {
       fprintf(out, " [$%s]", o->env);
     fputc('\n', out);
   }
+}
+
+bool config_cluster_dns_enabled(const k3c_config_t *cfg) {
+  if (!cfg->cluster_dns || !cfg->cluster_dns[0])
+    return false;
+  for (size_t i = 0; i < cfg->disable.n; i++)
+    if (!strcmp(cfg->disable.v[i], "coredns"))
+      return false;
+  return true;
 }

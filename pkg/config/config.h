@@ -55,7 +55,9 @@ typedef struct {
   bool disable_agent;
   char *cluster_cidr;
   char *service_cidr;
-  char *cluster_dns;
+  char *cluster_dns;            /* "" or NULL: no cluster DNS */
+  char *resolv_conf;            /* the cluster DNS's upstream nameservers */
+  config_list_t disable;        /* packaged components not to run ("coredns") */
   char *datastore_endpoint;
   int output_budget_mib; /* unsent response bytes all connections may hold */
   bool disable_scheduler;
@@ -99,6 +101,10 @@ int config_load(k3c_config_t *cfg, config_cmd_t cmd, int argc, char **argv, char
 
 /* Release every string the config owns. Accepts a zeroed or loaded config. */
 void config_done(k3c_config_t *cfg);
+
+/* Whether the cluster DNS runs: --cluster-dns is set and --disable does
+ * not name coredns. */
+bool config_cluster_dns_enabled(const k3c_config_t *cfg);
 
 /* Print the options that apply to cmd, with env names and defaults. */
 void config_print_help(FILE *out, config_cmd_t cmd);

@@ -195,6 +195,7 @@ int server_run(const k3c_config_t *cfg) {
       .kubelet_client_key_pem = kubelet_client_key,
       .service_cidr = cfg->service_cidr,
       .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
+      .cluster_dns = config_cluster_dns_enabled(cfg) ? cfg->cluster_dns : NULL,
       .advertise_port = cfg->https_listen_port,
       .token_auth_file = tokens_path,
       .not_ready_toleration_seconds = cfg->default_not_ready_toleration_seconds,
