@@ -23,6 +23,7 @@ pods__bridge_existed=1
 pods__vxlan_existed=1
 pods__masq_existed=1
 pods__proxy_existed=1
+pods__dnslink_existed=1
 pods__netns_before=
 
 # now_us: wall clock in microseconds.
@@ -61,13 +62,14 @@ pods_init() {
 }
 
 # pods_snapshot: what exists before the run, so cleanup removes only new
-# things: the CNI bridge, the overlay's flannel.1 and masquerade table, and
-# the network namespaces.
+# things: the CNI bridge, the overlay's flannel.1 and masquerade table, the
+# cluster DNS's k3c-dns0 and the network namespaces.
 pods_snapshot() {
   ip link show "$PODS_BRIDGE" >/dev/null 2>&1 && pods__bridge_existed=1 || pods__bridge_existed=0
   ip link show flannel.1 >/dev/null 2>&1 && pods__vxlan_existed=1 || pods__vxlan_existed=0
   pods__net_cleanup exists && pods__masq_existed=1 || pods__masq_existed=0
   pods__net_cleanup exists proxy && pods__proxy_existed=1 || pods__proxy_existed=0
+  ip link show k3c-dns0 >/dev/null 2>&1 && pods__dnslink_existed=1 || pods__dnslink_existed=0
   pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
 }
 
@@ -284,6 +286,8 @@ pods_cleanup() {
   [ "$pods__vxlan_existed" = 0 ] && ip link delete flannel.1 2>/dev/null
   [ "$pods__masq_existed" = 0 ] && pods__net_cleanup remove
   [ "$pods__proxy_existed" = 0 ] && pods__net_cleanup remove proxy
+  # the cluster DNS's link (it holds --cluster-dns) if this run made it
+  [ "$pods__dnslink_existed" = 0 ] && ip link delete k3c-dns0 2>/dev/null
   for c in $(pods_cgroup_roots); do
     find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
