@@ -291,11 +291,49 @@ static void test_leader_elect(void) {
   clean_env();
 }
 
+static void test_cluster_dns(void) {
+  clean_env();
+  k3c_config_t cfg;
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 0, NULL), 0);
+  ASSERT_EQ_STR(cfg.cluster_dns, "10.43.0.10");
+  ASSERT_EQ_STR(cfg.resolv_conf, "/etc/resolv.conf");
+  ASSERT_TRUE(config_cluster_dns_enabled(&cfg));
+  config_done(&cfg);
+  /* k3s's spellings: --disable coredns, a list item, comma-separated */
+  char *a1[] = {"--disable", "coredns"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 2, a1), 0);
+  ASSERT_FALSE(config_cluster_dns_enabled(&cfg));
+  config_done(&cfg);
+  char *a2[] = {"--disable=traefik,coredns", "--resolv-conf", "/tmp/r.conf"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 3, a2), 0);
+  ASSERT_FALSE(config_cluster_dns_enabled(&cfg));
+  ASSERT_EQ_STR(cfg.resolv_conf, "/tmp/r.conf");
+  config_done(&cfg);
+  char *a3[] = {"--disable", "traefik"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 2, a3), 0);
+  ASSERT_TRUE(config_cluster_dns_enabled(&cfg));
+  config_done(&cfg);
+  char *a4[] = {"--disable", "kube-dns"};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 2, a4), -EINVAL);
+  ASSERT_CONTAINS(err, "\"kube-dns\" for disable");
+  config_done(&cfg);
+  /* an empty --cluster-dns turns it off; agents take the flag too */
+  char *a5[] = {"--cluster-dns="};
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_AGENT, 1, a5), 0);
+  ASSERT_FALSE(config_cluster_dns_enabled(&cfg));
+  config_done(&cfg);
+  use_file("disable:\n  - coredns\n");
+  ASSERT_EQ_INT(load(&cfg, CONFIG_CMD_SERVER, 0, NULL), 0);
+  ASSERT_FALSE(config_cluster_dns_enabled(&cfg));
+  config_done(&cfg);
+  unlink(file_path);
+}
+
 TEST_LIST = {
     TEST(test_leader_elect),
     TEST(test_defaults),       TEST(test_defaults_values), TEST(test_precedence),
     TEST(test_config_flag_overrides_env_file), TEST(test_lists), TEST(test_bool_flags),
     TEST(test_bad_input),      TEST(test_help_flag),       TEST(test_agent_env),
-    TEST(test_node_options),   {0},
+    TEST(test_node_options),   TEST(test_cluster_dns),     {0},
 };
 TEST_MAIN()
