@@ -59,8 +59,11 @@ struct pending {
   pending_t *prev, *next;
   dest_t dest;
   uint16_t client_id, up_id;
-  uint8_t *query; /* the client's query */
+  uint8_t *query; /* the query sent upstream (the client's, or a chase's) */
   size_t qlen;
+  uint8_t *orig;  /* a chase: the client's query, whose answer starts with a CNAME */
+  size_t olen;
+  char target[DNS_NAME_MAX]; /* a chase: the CNAME's target */
   char key[DNS_NAME_MAX + 32];
   int server;     /* index of the upstream being tried */
   int tries;
@@ -322,6 +325,10 @@ static void send_rcode(dns_server_t *s, const dest_t *d, const uint8_t *pkt, con
   send_answer(s, d, buf, len);
 }
 
+static void chase(dns_server_t *s, const dest_t *d, const uint8_t *pkt, const dns_query_t *q,
+                  const char *target);
+static bool cname_only(const uint8_t *m, size_t n, char *target, size_t len);
+
 static void answer_zone(dns_server_t *s, const dest_t *d, const uint8_t *pkt,
                         const dns_query_t *q) {
   uint8_t buf[DNS_MSG_MAX];
@@ -334,6 +341,19 @@ static void answer_zone(dns_server_t *s, const dest_t *d, const uint8_t *pkt,
   if (dns_writer_question_raw(&w, pkt, q->question_end) < 0)
     return;
   int rcode = dns_zone_answer(&s->o.zone, q->qname, q->qtype, &w);
+  char target[DNS_NAME_MAX];
+  if ((q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_AAAA) && rcode == DNS_RCODE_NOERROR &&
+      cname_only(buf, dns_writer_finish(&w, false), target, sizeof(target))) {
+    /* an ExternalName: its target's addresses follow the CNAME, from the
+     * zone (one level) or from upstream */
+    if (dns_zone_owns(&s->o.zone, target, q->qtype)) {
+      rcode = dns_zone_answer(&s->o.zone, target, q->qtype, &w);
+    } else {
+      s->st.zone++;
+      chase(s, d, pkt, q, target);
+      return;
+    }
+  }
   if (q->edns)
     dns_writer_opt(&w, DNS_EDNS_SIZE);
   size_t len = dns_writer_finish(&w, true);
@@ -341,6 +361,85 @@ static void answer_zone(dns_server_t *s, const dest_t *d, const uint8_t *pkt,
   if (w.truncated)
     s->st.truncated++;
   s->st.zone++;
+  send_answer(s, d, buf, len);
+}
+
+/* ---- ExternalName targets outside the zone ---- */
+
+typedef struct {
+  int answers;
+  bool cname;
+  char target[DNS_NAME_MAX];
+} cname_ctx_t;
+static int cname_cb(const uint8_t *p, size_t n, const dns_rr_t *rr, void *data) {
+  cname_ctx_t *c = data;
+  if (rr->section != DNS_SEC_ANSWER)
+    return 0;
+  c->answers++;
+  size_t off = rr->rdata_off;
+  c->cname = rr->type == DNS_TYPE_CNAME &&
+             dns_name_read(p, n, &off, c->target, sizeof(c->target), true) == 0;
+  return 0;
+}
+
+/* The target when the answer in m is exactly one CNAME. */
+static bool cname_only(const uint8_t *m, size_t n, char *target, size_t len) {
+  cname_ctx_t c = {0};
+  if (dns_msg_walk(m, n, cname_cb, &c) != 0 || c.answers != 1 || !c.cname)
+    return false;
+  snprintf(target, len, "%s", c.target);
+  return true;
+}
+
+typedef struct {
+  dns_writer_t *w;
+} copy_ctx_t;
+/* Copy the upstream's A, AAAA and CNAME answers behind our CNAME. */
+static int copy_cb(const uint8_t *p, size_t n, const dns_rr_t *rr, void *data) {
+  copy_ctx_t *c = data;
+  char owner[DNS_NAME_MAX], rd[DNS_NAME_MAX];
+  size_t off = rr->name_off, roff = rr->rdata_off;
+  if (rr->section != DNS_SEC_ANSWER || dns_name_read(p, n, &off, owner, sizeof(owner), false) < 0)
+    return 0;
+  if (rr->type == DNS_TYPE_A && rr->rdlength == 4)
+    dns_writer_a(c->w, DNS_SEC_ANSWER, owner, rr->ttl, p + rr->rdata_off);
+  else if (rr->type == DNS_TYPE_AAAA && rr->rdlength == 16)
+    dns_writer_aaaa(c->w, DNS_SEC_ANSWER, owner, rr->ttl, p + rr->rdata_off);
+  else if (rr->type == DNS_TYPE_CNAME && dns_name_read(p, n, &roff, rd, sizeof(rd), false) == 0)
+    dns_writer_name_rr(c->w, DNS_SEC_ANSWER, owner, DNS_TYPE_CNAME, rr->ttl, rd);
+  return 0;
+}
+
+/* The answer to the client's query orig: our CNAME to target, then what
+ * the upstream answered for target (up NULL: the CNAME alone), as CoreDNS
+ * answers ExternalName services. */
+static void send_chased(dns_server_t *s, const dest_t *d, const uint8_t *orig, size_t olen,
+                        const char *target, const uint8_t *up, size_t ulen) {
+  dns_query_t q;
+  if (dns_query_parse(orig, olen, &q) < 0)
+    return;
+  static uint8_t buf[DNS_MSG_MAX];
+  dns_writer_t w;
+  dns_writer_init(&w, buf, d->conn ? DNS_MSG_MAX : d->udp_size);
+  w.reserve = q.edns ? DNS_OPT_LEN : 0;
+  int rcode = up ? DNS_RCODE(get16(up + 2)) : DNS_RCODE_NOERROR;
+  if (rcode != DNS_RCODE_NXDOMAIN)
+    rcode = DNS_RCODE_NOERROR;
+  dns_writer_header(&w, q.h.id,
+                    (uint16_t)(DNS_FLAG_QR | DNS_FLAG_AA | (q.h.flags & DNS_FLAG_RD) | DNS_FLAG_RA |
+                               rcode));
+  if (dns_writer_question_raw(&w, orig, q.question_end) < 0)
+    return;
+  dns_writer_name_rr(&w, DNS_SEC_ANSWER, q.qname, DNS_TYPE_CNAME, s->o.zone.ttl, target);
+  if (up) {
+    copy_ctx_t c = {&w};
+    dns_msg_walk(up, ulen, copy_cb, &c);
+  }
+  if (q.edns)
+    dns_writer_opt(&w, DNS_EDNS_SIZE);
+  size_t len = dns_writer_finish(&w, true);
+  if (w.truncated)
+    s->st.truncated++;
   send_answer(s, d, buf, len);
 }
 
@@ -360,6 +459,7 @@ static void pending_free(pending_t *p) {
     p->next->prev = p->prev;
   s->npending--;
   free(p->query);
+  free(p->orig);
   free(p->tbuf);
   free(p);
 }
@@ -367,7 +467,12 @@ static void pending_free(pending_t *p) {
 /* The upstream's answer (or NULL: all failed) goes to the client. */
 static void pending_done(pending_t *p, uint8_t *msg, size_t len) {
   dns_server_t *s = p->s;
-  if (msg) {
+  if (p->orig) {
+    if (msg)
+      cache_put(s, p->key, msg, len);
+    if (!p->dest.gone)
+      send_chased(s, &p->dest, p->orig, p->olen, p->target, msg, len);
+  } else if (msg) {
     cache_put(s, p->key, msg, len);
     put16(msg, p->client_id);
     if (!p->dest.gone)
@@ -543,10 +648,16 @@ static int try_upstream(pending_t *p) {
   return 0;
 }
 
+/* Send pkt (whose parsed form is q) upstream; the answer goes to d. With
+ * orig, pkt asks for target on behalf of the client's query orig. */
 static void forward(dns_server_t *s, const dest_t *d, const uint8_t *pkt, size_t n,
-                    const dns_query_t *q, const char *key) {
+                    const dns_query_t *q, const char *key, const uint8_t *orig, size_t olen,
+                    const char *target) {
   if (s->nup == 0 || s->npending >= s->o.max_pending) {
-    send_rcode(s, d, pkt, q, DNS_RCODE_SERVFAIL);
+    if (orig)
+      send_chased(s, d, orig, olen, target, NULL, 0);
+    else
+      send_rcode(s, d, pkt, q, DNS_RCODE_SERVFAIL);
     return;
   }
   pending_t *p = xcalloc(1, sizeof(*p));
@@ -558,6 +669,12 @@ static void forward(dns_server_t *s, const dest_t *d, const uint8_t *pkt, size_t
   p->qlen = n;
   p->fd = -1;
   snprintf(p->key, sizeof(p->key), "%s", key);
+  if (orig) {
+    p->orig = xmalloc(olen);
+    memcpy(p->orig, orig, olen);
+    p->olen = olen;
+    snprintf(p->target, sizeof(p->target), "%s", target);
+  }
   ev_init(&p->io, up_cb);
   ev_init(&p->timer, timeout_cb);
   p->next = s->pending;
@@ -570,6 +687,51 @@ static void forward(dns_server_t *s, const dest_t *d, const uint8_t *pkt, size_t
   p->server = 0;
   if (try_upstream(p) < 0)
     next_upstream(p);
+}
+
+static void cache_key(const dns_query_t *q, char *out, size_t len);
+
+/* Ask for target (q's type) for the client's query pkt: from the cache,
+ * else upstream; the client gets our CNAME and the target's records. */
+static void chase(dns_server_t *s, const dest_t *d, const uint8_t *pkt, const dns_query_t *q,
+                  const char *target) {
+  size_t olen = q->question_end; /* the question is all send_chased needs */
+  uint8_t orig[DNS_MSG_MAX], up[DNS_MSG_MAX];
+  memcpy(orig, pkt, olen);
+  put16(orig + 6, 0); /* an, ns, ar: the copy ends after the question */
+  put16(orig + 8, 0);
+  put16(orig + 10, 0);
+  if (q->edns) { /* keep "the client speaks EDNS" for the answer */
+    static const uint8_t opt[DNS_OPT_LEN] = {0, 0, DNS_TYPE_OPT, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+    memcpy(orig + olen, opt, sizeof(opt));
+    put16(orig + 3 + olen, q->udp_size);
+    olen += sizeof(opt);
+    put16(orig + 10, 1);
+  }
+  dns_writer_t w;
+  dns_writer_init(&w, up, 512);
+  dns_writer_header(&w, 0, DNS_FLAG_RD);
+  if (dns_writer_question(&w, target, q->qtype, DNS_CLASS_IN) < 0) {
+    send_chased(s, d, orig, olen, target, NULL, 0);
+    return;
+  }
+  size_t n = dns_writer_finish(&w, false);
+  dns_query_t tq;
+  if (dns_query_parse(up, n, &tq) < 0) {
+    send_chased(s, d, orig, olen, target, NULL, 0);
+    return;
+  }
+  char key[DNS_NAME_MAX + 32];
+  cache_key(&tq, key, sizeof(key));
+  size_t len;
+  uint8_t *hit = cache_get(s, key, &len);
+  if (hit) {
+    s->st.cache_hits++;
+    send_chased(s, d, orig, olen, target, hit, len);
+    free(hit);
+    return;
+  }
+  forward(s, d, up, n, &tq, key, orig, olen, target);
 }
 
 /* One query from a client. */
@@ -611,7 +773,7 @@ static void handle(dns_server_t *s, dest_t *d, const uint8_t *pkt, size_t n) {
     free(hit);
     return;
   }
-  forward(s, d, pkt, n, &q, key);
+  forward(s, d, pkt, n, &q, key, NULL, 0, NULL);
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -767,7 +929,9 @@ static int listen_on(dns_server_t *s, int type, struct sockaddr_in *a, char *err
     snprintf(err, errlen, "socket: %s", strerror(errno));
     return -errno;
   }
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* TCP only: on UDP it would let a second server share the port silently */
+  if (type == SOCK_STREAM)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(fd, (struct sockaddr *)a, sizeof(*a)) < 0 ||
       (type == SOCK_STREAM && listen(fd, 64) < 0)) {
     int e = errno;

@@ -2,7 +2,8 @@
  * (RFC 1035 4.2, RFC 7766: length-prefixed, several queries per
  * connection, idle timeout, bounded connections). Names of the cluster
  * zone and the reverse names of the cluster's networks are answered from
- * dnszone; everything else is forwarded to the node's resolvers (the
+ * dnszone (an ExternalName's CNAME followed by its target's A/AAAA, from
+ * the zone or upstream, as CoreDNS answers); everything else is forwarded to the node's resolvers (the
  * nameservers of a resolv.conf) over UDP with a timeout and a retry on the
  * next server, over TCP when an answer comes back truncated, SERVFAIL when
  * every server failed; forwarded answers are cached (bounded, honouring

@@ -120,9 +120,11 @@ int dns_msg_walk(const uint8_t *p, size_t n,
   unsigned counts[3] = {h.ancount, h.nscount, h.arcount};
   for (int s = 0; s < 3; s++) {
     for (unsigned i = 0; i < counts[s]; i++) {
+      size_t name_off = off;
       if (skip_name(p, n, &off) < 0 || off + 10 > n)
         return -EBADMSG;
       dns_rr_t rr = {.section = (dns_section_t)s,
+                     .name_off = name_off,
                      .type = get16(p + off),
                      .rclass = get16(p + off + 2),
                      .ttl = get32(p + off + 4),

@@ -73,6 +73,7 @@ int dns_query_parse(const uint8_t *p, size_t n, dns_query_t *ret);
 /* One resource record as dns_msg_walk sees it (offsets into the message). */
 typedef struct {
   dns_section_t section;
+  size_t name_off;    /* where the owner name is */
   uint16_t type, rclass;
   uint32_t ttl;
   size_t ttl_off;     /* where the 4-byte TTL is (to rewrite it) */

@@ -208,6 +208,8 @@ want=$(printf '%s\n' $pod_ips | sort | tr '\n' ' ')
 check "pod: the headless service gives its 2 ready pod IPs ($headless)" test "$headless" = "$want"
 expect_output "pod: ExternalName ext gives CNAME outside.example" \
   "canonical name = outside\.example" section "nslookup ext.default.svc.cluster.local"
+expect_output "pod: ExternalName ext also gives the target's address 198.51.100.7 (upstream)" \
+  "Address: 198\.51\.100\.7$" section "nslookup ext.default.svc.cluster.local"
 expect_output "pod: a missing service is NXDOMAIN" \
   "NXDOMAIN" section "nslookup nope.default.svc.cluster.local"
 expect_output "pod: outside.example is forwarded to the upstream (198.51.100.7)" \

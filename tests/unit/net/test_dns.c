@@ -202,6 +202,14 @@ static void server_start(const char *resolv_text, int port, int upstream_port) {
   client_cache_put(svcs, cJSON_Parse("{\"metadata\":{\"name\":\"kubernetes\",\"namespace\":"
                                      "\"default\"},\"spec\":{\"clusterIP\":\"10.43.0.1\"}}"),
                    &old);
+  client_cache_put(svcs, cJSON_Parse("{\"metadata\":{\"name\":\"ext\",\"namespace\":"
+                                     "\"default\"},\"spec\":{\"type\":\"ExternalName\","
+                                     "\"externalName\":\"ok.example\"}}"),
+                   &old);
+  client_cache_put(svcs, cJSON_Parse("{\"metadata\":{\"name\":\"alias\",\"namespace\":"
+                                     "\"default\"},\"spec\":{\"type\":\"ExternalName\","
+                                     "\"externalName\":\"kubernetes.default.svc.cluster.local\"}}"),
+                   &old);
   dns_server_opts_t o = {.listen_ip = "127.0.0.1",
                          .port = port,
                          .resolv_conf = resolv,
@@ -396,6 +404,61 @@ static void test_forward_retry_cache(void) {
   ASSERT_EQ_INT(count_fds(), fds_before);
 }
 
+typedef struct {
+  char text[512];
+} rr_text_t;
+static int rr_text_cb(const uint8_t *p, size_t n, const dns_rr_t *rr, void *data) {
+  rr_text_t *t = data;
+  char rd[DNS_NAME_MAX] = "";
+  size_t off = rr->rdata_off;
+  if (rr->section != DNS_SEC_ANSWER)
+    return 0;
+  if (rr->type == DNS_TYPE_A)
+    inet_ntop(AF_INET, p + rr->rdata_off, rd, sizeof(rd));
+  else if (rr->type == DNS_TYPE_CNAME)
+    dns_name_read(p, n, &off, rd, sizeof(rd), false);
+  size_t l = strlen(t->text);
+  snprintf(t->text + l, sizeof(t->text) - l, "%s%s", l ? " " : "", rd);
+  return 0;
+}
+
+static void test_external_name_chased(void) {
+  fake_start();
+  server_start("nameserver 127.0.0.3\n", 0, fake.port);
+  static uint8_t ans[DNS_MSG_MAX];
+  /* outside the zone: our CNAME, then the upstream's A for the target */
+  size_t n = udp_ask("ext.default.svc.cluster.local", DNS_TYPE_A, 1232, ans);
+  rr_text_t t = {""};
+  ASSERT_EQ_INT(dns_msg_walk(ans, n, rr_text_cb, &t), 0);
+  ASSERT_EQ_STR(t.text, "ok.example 192.0.2.1");
+  ASSERT_EQ_INT(DNS_RCODE(header(ans, n).flags), 0);
+  ASSERT_EQ_INT(header(ans, n).id, 0xbeef);
+  ASSERT_EQ_INT(fake.udp, 1);
+  /* again: the target's answer comes from the cache */
+  n = udp_ask("ext.default.svc.cluster.local", DNS_TYPE_A, 0, ans);
+  t.text[0] = '\0';
+  dns_msg_walk(ans, n, rr_text_cb, &t);
+  ASSERT_EQ_STR(t.text, "ok.example 192.0.2.1");
+  ASSERT_EQ_INT(fake.udp, 1);
+  /* inside the zone: the target's records from the zone */
+  n = udp_ask("alias.default.svc.cluster.local", DNS_TYPE_A, 0, ans);
+  t.text[0] = '\0';
+  dns_msg_walk(ans, n, rr_text_cb, &t);
+  ASSERT_EQ_STR(t.text, "kubernetes.default.svc.cluster.local 10.43.0.1");
+  /* a CNAME query gets the CNAME alone */
+  n = udp_ask("ext.default.svc.cluster.local", DNS_TYPE_CNAME, 0, ans);
+  t.text[0] = '\0';
+  dns_msg_walk(ans, n, rr_text_cb, &t);
+  ASSERT_EQ_STR(t.text, "ok.example");
+  dns_server_stats_t st;
+  dns_server_stats(srv, &st);
+  ASSERT_EQ_INT(st.forwarded, 1);
+  ASSERT_EQ_INT(st.cache_hits, 1);
+  server_stop();
+  fake_stop();
+  ASSERT_EQ_INT(count_fds(), fds_before);
+}
+
 static void test_servfail_and_loop(void) {
   fake_start();
   server_start("nameserver 127.0.0.2\n", 0, fake.port);
@@ -499,6 +562,7 @@ static void test_bad_listen(void) {
 TEST_LIST = {
     TEST(test_zone_udp_tcp),           TEST(test_forward_retry_cache), TEST(test_servfail_and_loop),
     TEST(test_truncated_upstream_tcp), TEST(test_hostile),             TEST(test_bad_listen),
+    TEST(test_external_name_chased),
     {0},
 };
 
