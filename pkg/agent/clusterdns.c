@@ -22,6 +22,15 @@ struct agent_clusterdns {
   dns_server_t *server;
 };
 
+/* The zone is answered once both caches hold their first list. */
+static void synced_cb(void *data) {
+  agent_clusterdns_t *d = data;
+  if (client_informer_synced(d->services) && client_informer_synced(d->slices)) {
+    dns_server_set_zone_ready(d->server, true);
+    log_info("dns", "cluster.local answered from the Service and EndpointSlice caches");
+  }
+}
+
 void agent_clusterdns_free(agent_clusterdns_t *d) {
   if (!d)
     return;
@@ -60,6 +69,9 @@ int agent_clusterdns_new(struct ev_loop *loop, client_t *c, const k3c_config_t *
   };
   if ((r = dns_server_new(loop, &o, &d->server, err, errlen)) < 0)
     goto fail;
+  dns_server_set_zone_ready(d->server, false);
+  client_informer_on_synced(d->services, synced_cb, d);
+  client_informer_on_synced(d->slices, synced_cb, d);
   client_informer_start(d->services);
   client_informer_start(d->slices);
   log_info("dns", "cluster DNS on %s:53 (UDP, TCP; link %s), %zu upstream nameserver(s) from %s",

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,7 @@ struct dns_server {
   strmap_t cache;
   entry_t *oldest, *newest;
   size_t ncache;
+  bool zone_ready;
   dns_server_stats_t st;
 };
 
@@ -114,19 +116,11 @@ static void put32(uint8_t *p, uint32_t v) {
 
 static uint16_t random_id(void) {
   uint16_t v;
-  FILE *f = NULL;
-  static bool seeded;
-  if (!seeded) {
-    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    if ((f = fopen("/dev/urandom", "rb"))) {
-      if (fread(&seed, sizeof(seed), 1, f) != 1)
-        seed ^= 0x5a5a;
-      fclose(f);
-    }
-    srandom(seed);
-    seeded = true;
+  if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+    struct timespec ts; /* no entropy yet (early boot): still vary */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    v = (uint16_t)(ts.tv_nsec ^ (ts.tv_nsec >> 16) ^ getpid());
   }
-  v = (uint16_t)random();
   return v;
 }
 
@@ -759,7 +753,10 @@ static void handle(dns_server_t *s, dest_t *d, const uint8_t *pkt, size_t n) {
   }
   if ((q.qclass == DNS_CLASS_IN || q.qclass == DNS_TYPE_ANY) &&
       dns_zone_owns(&s->o.zone, q.qname, q.qtype)) {
-    answer_zone(s, d, pkt, &q);
+    if (s->zone_ready)
+      answer_zone(s, d, pkt, &q);
+    else
+      send_rcode(s, d, pkt, &q, DNS_RCODE_SERVFAIL); /* the caches are not filled yet */
     return;
   }
   char key[DNS_NAME_MAX + 32];
@@ -951,6 +948,7 @@ int dns_server_new(struct ev_loop *loop, const dns_server_opts_t *o, dns_server_
   s->loop = loop;
   s->o = *o;
   s->udp_fd = s->tcp_fd = -1;
+  s->zone_ready = true;
   strmap_init(&s->cache);
   if (!s->o.timeout)
     s->o.timeout = 2;
@@ -1007,6 +1005,7 @@ void dns_server_free(dns_server_t *s) {
 }
 
 int dns_server_port(const dns_server_t *s) { return s->port; }
+void dns_server_set_zone_ready(dns_server_t *s, bool ready) { s->zone_ready = ready; }
 size_t dns_server_upstreams(const dns_server_t *s) { return (size_t)s->nup; }
 
 void dns_server_stats(const dns_server_t *s, dns_server_stats_t *ret) {

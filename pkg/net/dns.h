@@ -14,6 +14,7 @@
 #pragma once
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,10 @@ int dns_server_new(struct ev_loop *loop, const dns_server_opts_t *o, dns_server_
                    char *err, size_t errlen);
 /* Close every socket, answer nothing more. Accepts NULL. */
 void dns_server_free(dns_server_t *s);
+/* Whether the zone's caches are filled (informers synced); until then
+ * names of the zone get SERVFAIL, not a false NXDOMAIN (others are still
+ * forwarded). A new server is ready. */
+void dns_server_set_zone_ready(dns_server_t *s, bool ready);
 /* The UDP/TCP port listened on. */
 int dns_server_port(const dns_server_t *s);
 /* The upstream servers read from the resolv.conf. */

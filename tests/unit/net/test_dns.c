@@ -312,6 +312,11 @@ static void test_zone_udp_tcp(void) {
   ASSERT_EQ_INT(ip[0], 10);
   ASSERT_EQ_INT(ip[3], 1);
   ASSERT_EQ_INT(first_ttl, 5);
+  /* before the caches are filled the zone says SERVFAIL, not NXDOMAIN */
+  dns_server_set_zone_ready(srv, false);
+  n = udp_ask("kubernetes.default.svc.cluster.local", DNS_TYPE_A, 0, ans);
+  ASSERT_EQ_INT(DNS_RCODE(header(ans, n).flags), DNS_RCODE_SERVFAIL);
+  dns_server_set_zone_ready(srv, true);
   n = udp_ask("nothere.default.svc.cluster.local", DNS_TYPE_A, 0, ans);
   ASSERT_EQ_INT(DNS_RCODE(header(ans, n).flags), DNS_RCODE_NXDOMAIN);
   ASSERT_EQ_INT(header(ans, n).nscount, 1);
@@ -353,6 +358,7 @@ static void test_zone_udp_tcp(void) {
   dns_server_stats_t st;
   dns_server_stats(srv, &st);
   ASSERT_EQ_INT(st.zone, 4);
+  ASSERT_EQ_INT(st.servfail, 1);
   ASSERT_EQ_INT(st.forwarded, 0);
   ASSERT_EQ_INT(st.tcp_conns, 1);
   server_stop();
