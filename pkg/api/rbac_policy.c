@@ -184,12 +184,14 @@ static const char policy[] =
     "- {name: system:kube-controller-manager, role: system:kube-controller-manager,\n"
     "   users: [system:kube-controller-manager]}\n"
     /* k3c's service proxy runs in the agent with the node's credentials
-     * (pkg/net/proxy.h), not as system:kube-proxy */
+     * (pkg/net/proxy.h), not as system:kube-proxy; the cluster DNS
+     * watches Services and EndpointSlices the same way */
     "- {name: system:node-proxier, role: system:node-proxier, users: [system:kube-proxy],\n"
     "   groups: [system:nodes]}\n"
-    /* Upstream binds system:node to no one and lets the Node authorizer
-     * limit each kubelet to its own node; until k3c has that authorizer,
-     * joined nodes (group system:nodes) get the role cluster-wide. */
+    /* Upstream binds system:node to no one: its Node authorizer grants the
+     * rules. k3c's Node authorizer (authz_node.c) decides the objects that
+     * relate to a node's pods and the writes to its own objects, and leaves
+     * the rest of the role to RBAC, so the role is bound to system:nodes. */
     "- {name: system:node, role: system:node, groups: [system:nodes]}\n";
 
 static cJSON *meta_of(const char *name, const cJSON *labels) {

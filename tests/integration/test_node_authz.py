@@ -156,6 +156,17 @@ r = as_node(ka, "create", "token", "default")
 t.ok(r.returncode != 0 and "no relationship found" in r.stderr,
      "... not for one only nb-0's pod uses", r.stderr)
 
+# ---- what the node's cluster DNS (and proxy) watch ----
+r = as_node(ka, "get", "endpointslices", "-A", "-o", "name")
+t.ok(r.returncode == 0, "na-0 lists EndpointSlices of all namespaces (its cluster DNS watches them)",
+     r.stderr)
+r = as_node(ka, "get", "services", "-A", "-o", "name")
+t.ok(r.returncode == 0 and "service/kube-dns" in r.stdout,
+     "... and Services (kube-system/kube-dns among them)", (r.stdout, r.stderr))
+r = as_node(ka, "auth", "can-i", "delete", "endpointslices.discovery.k8s.io", "-A")
+t.ok(r.returncode != 0 and r.stdout.strip() == "no", "... but may not delete EndpointSlices",
+     (r.stdout, r.stderr))
+
 # ---- the admin is unaffected ----
 r = srv.kubectl("get", "secrets", "-o", "name")
 t.ok(r.returncode == 0 and "secret/sb" in r.stdout, "the admin still lists every Secret", r.stderr)
