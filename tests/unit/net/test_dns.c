@@ -189,6 +189,9 @@ static int count_fds(void) {
   return n;
 }
 
+static double opt_idle;
+static int opt_max_tcp;
+
 static void server_start(const char *resolv_text, int port, int upstream_port) {
   snprintf(resolv, sizeof(resolv), "/tmp/test_dns_resolv.XXXXXX");
   int fd = mkstemp(resolv);
@@ -215,6 +218,8 @@ static void server_start(const char *resolv_text, int port, int upstream_port) {
                          .resolv_conf = resolv,
                          .upstream_port = upstream_port,
                          .timeout = 0.3,
+                         .tcp_idle = opt_idle,
+                         .max_tcp = opt_max_tcp,
                          .zone = {.services = svcs, .slices = slices, .zone = "cluster.local",
                                   .ttl = 5, .serial = 1, .service_cidr = "10.43.0.0/16",
                                   .cluster_cidr = "10.42.0.0/16"}};
@@ -553,6 +558,37 @@ static void test_hostile(void) {
   fake_stop();
 }
 
+static void test_tcp_limits(void) {
+  opt_idle = 0.3;
+  opt_max_tcp = 1;
+  fake_start();
+  server_start("nameserver 127.0.0.3\n", 0, fake.port);
+  opt_idle = 0;
+  opt_max_tcp = 0;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)dns_server_port(srv))};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  int c1 = socket(AF_INET, SOCK_STREAM, 0), c2 = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ_INT(connect(c1, (struct sockaddr *)&a, sizeof(a)), 0);
+  uint8_t b[16];
+  /* one connection at most: the second is accepted and closed at once */
+  ASSERT_EQ_INT(connect(c2, (struct sockaddr *)&a, sizeof(a)), 0);
+  ASSERT_TRUE(wait_readable(c2));
+  ASSERT_EQ_INT(read(c2, b, sizeof(b)), 0);
+  dns_server_stats_t st;
+  dns_server_stats(srv, &st);
+  ASSERT_EQ_INT(st.tcp_conns, 1);
+  /* an idle connection is closed after tcp_idle */
+  ev_tstamp t0 = ev_time();
+  ASSERT_TRUE(wait_readable(c1));
+  ASSERT_EQ_INT(read(c1, b, sizeof(b)), 0);
+  ASSERT_TRUE(ev_time() - t0 >= 0.2);
+  close(c1);
+  close(c2);
+  server_stop();
+  fake_stop();
+  ASSERT_EQ_INT(count_fds(), fds_before);
+}
+
 static void test_bad_listen(void) {
   dns_server_opts_t o = {.listen_ip = "not-an-ip", .resolv_conf = "/nonexistent"};
   char err[256] = "";
@@ -568,7 +604,7 @@ static void test_bad_listen(void) {
 TEST_LIST = {
     TEST(test_zone_udp_tcp),           TEST(test_forward_retry_cache), TEST(test_servfail_and_loop),
     TEST(test_truncated_upstream_tcp), TEST(test_hostile),             TEST(test_bad_listen),
-    TEST(test_external_name_chased),
+    TEST(test_external_name_chased),   TEST(test_tcp_limits),
     {0},
 };
 
