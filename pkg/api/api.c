@@ -428,7 +428,8 @@ static void bootstrap_kubernetes_service(api_server_t *srv) {
 }
 
 /* kube-system/kube-dns as k3s's CoreDNS manifest has it (ports, labels,
- * the ClusterIP --cluster-dns), but without a selector: no pod serves
+ * the ClusterIP --cluster-dns; not its prometheus.io annotations: nothing
+ * serves 9153 yet), but without a selector: no pod serves
  * it, every node's agent answers on that address itself (pkg/net/dns.h),
  * and the annotation tells the service proxy to leave it alone. */
 static void bootstrap_dns_service(api_server_t *srv) {
@@ -438,8 +439,7 @@ static void bootstrap_dns_service(api_server_t *srv) {
       "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"kube-dns\","
       "\"namespace\":\"kube-system\",\"labels\":{\"k8s-app\":\"kube-dns\","
       "\"kubernetes.io/cluster-service\":\"true\",\"kubernetes.io/name\":\"k3c-dns\"},"
-      "\"annotations\":{\"k3c.io/node-local\":\"true\",\"prometheus.io/port\":\"9153\","
-      "\"prometheus.io/scrape\":\"true\"}},\"spec\":{\"type\":\"ClusterIP\","
+      "\"annotations\":{\"k3c.io/node-local\":\"true\"}},\"spec\":{\"type\":\"ClusterIP\","
       "\"clusterIP\":\"%s\",\"ports\":[{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\","
       "\"targetPort\":53},{\"name\":\"dns-tcp\",\"port\":53,\"protocol\":\"TCP\","
       "\"targetPort\":53},{\"name\":\"metrics\",\"port\":9153,\"protocol\":\"TCP\","
