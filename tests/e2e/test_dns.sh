@@ -11,7 +11,9 @@
 # (there is no service proxy yet, so a ClusterIP carries no traffic; and
 # busybox-static's wget segfaults in this image, even on an address, so
 # the pod resolves with nslookup and speaks HTTP with nc). From the
-# host: SRV and PTR over UDP and TCP, AAAA NODATA.
+# host: SRV and PTR over UDP and TCP, AAAA NODATA. Then a `k3c agent` joined
+# with the token to a server without agent: its DNS watches over HTTPS with
+# the node's credentials.
 # Run under `flock /run/k3c-e2e.lock`. About a minute.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -279,5 +281,43 @@ expect_output "host: over TCP, kubernetes.default.svc.cluster.local is 10.43.0.1
   "^rcode=0 10\.43\.0\.1$" q kubernetes.default.svc.cluster.local A tcp
 expect_output "host: AAAA of an IPv4 service is NODATA (NOERROR, no answer)" \
   "^rcode=0$" q web.default.svc.cluster.local AAAA
+
+# --- a joined `k3c agent`: the same DNS over HTTPS with the node's credentials ---
+pods_server_stop 30 || fail "the server stopped within 30 s"
+S2=$PODS_DIR/s2
+A2=$PODS_DIR/a2
+mkdir -p "$S2" "$A2/agent/images"
+KC2=$S2/kubeconfig.yaml
+"$K3C" server --config /dev/null --data-dir "$S2" --https-listen-port "$PODS_PORT" \
+  --bind-address 127.0.0.1 --write-kubeconfig "$KC2" --disable-agent >>"$S2/server.log" 2>&1 &
+PODS_SERVER_PID=$!
+kc2() { timeout 30 kubectl --kubeconfig "$KC2" --request-timeout=20s "$@"; }
+api_up() { kc2 get --raw /readyz; }
+wait_for 30 api_up || bail "a server without agent answers" "$(tail -n 5 "$S2/server.log")"
+pods__agent_dirs="$pods__agent_dirs $A2"
+"$K3C" agent --config /dev/null --data-dir "$A2" --server "https://127.0.0.1:$PODS_PORT" \
+  --token "$(cat "$S2/server/node-token")" --node-name "$PODS_NODE-j" --cgroup-root "/$PODS_CG" \
+  --kubelet-port 0 --resolv-conf "$PODS_DIR/resolv.conf" >>"$A2/agent.log" 2>&1 &
+PODS_AGENT_PID=$!
+dns_up() { grep -q 'cluster.local answered from' "$A2/agent.log"; }
+wait_for 60 dns_up || bail "the joined agent's DNS has its caches within 60 s" "$(grep -E 'dns|ERROR' "$A2/agent.log" | tail -n 5)"
+expect_output "joined agent: kubernetes.default.svc.cluster.local is 10.43.0.1" \
+  "Address: 10\.43\.0\.1$" hns kubernetes.default.svc.cluster.local "$DNS"
+kc2 create service clusterip joined-svc --tcp=80:80 >/dev/null || fail "create service joined-svc"
+joined_ip=$(kc2 get svc joined-svc -o 'jsonpath={.spec.clusterIP}')
+has_joined() { hns joined-svc.default.svc.cluster.local "$DNS" | grep -q "Address: $joined_ip$"; }
+wait_for 10 has_joined
+expect_output "joined agent: a new service resolves within 10 s ($joined_ip, watched over HTTPS)" \
+  "Address: ${joined_ip//./\\.}$" hns joined-svc.default.svc.cluster.local "$DNS"
+expect_output "joined agent: outside.example is forwarded" \
+  "Address: 198\.51\.100\.7$" hns outside.example "$DNS"
+check "joined agent: no forbidden watches in its log" sh -c "! grep -qi forbidden '$A2/agent.log'"
+pods_agent_stop 30 || fail "the joined agent stopped within 30 s"
+if grep -qE "AddressSanitizer|runtime error" "$PODS_DIR/server.log" "$S2/server.log" "$A2/agent.log"; then
+  fail "no sanitizer reports in the logs" \
+    "$(grep -hE -A5 "AddressSanitizer|runtime error" "$PODS_DIR/server.log" "$S2/server.log" "$A2/agent.log" | head -n 30)"
+else
+  ok "no sanitizer reports in the logs"
+fi
 
 done_testing
