@@ -412,7 +412,7 @@ static void send_chased(dns_server_t *s, const dest_t *d, const uint8_t *orig, s
   dns_query_t q;
   if (dns_query_parse(orig, olen, &q) < 0)
     return;
-  static uint8_t buf[DNS_MSG_MAX];
+  uint8_t buf[DNS_MSG_MAX];
   dns_writer_t w;
   dns_writer_init(&w, buf, d->conn ? DNS_MSG_MAX : d->udp_size);
   w.reserve = q.edns ? DNS_OPT_LEN : 0;
@@ -689,8 +689,12 @@ static void cache_key(const dns_query_t *q, char *out, size_t len);
  * else upstream; the client gets our CNAME and the target's records. */
 static void chase(dns_server_t *s, const dest_t *d, const uint8_t *pkt, const dns_query_t *q,
                   const char *target) {
-  size_t olen = q->question_end; /* the question is all send_chased needs */
-  uint8_t orig[DNS_MSG_MAX], up[DNS_MSG_MAX];
+  /* the header and question (at most 12 + 255 + 4 bytes) are all
+   * send_chased needs, and an OPT record to say the client speaks EDNS */
+  size_t olen = q->question_end;
+  uint8_t orig[512], up[512];
+  if (olen + DNS_OPT_LEN > sizeof(orig))
+    return;
   memcpy(orig, pkt, olen);
   put16(orig + 6, 0); /* an, ns, ar: the copy ends after the question */
   put16(orig + 8, 0);
