@@ -107,8 +107,9 @@ static void each_endpoint(const dns_zone_t *z, const cJSON *svc, ep_fn fn, void 
   const cJSON **slices = client_cache_by_index(z->slices, CLIENT_INDEX_LABEL, val, &n);
   for (size_t i = 0; slices && i < n; i++) {
     const char *sns = str(slices[i], "metadata.namespace");
-    if (!sns || strcmp(sns, ns))
-      continue;
+    const char *type = str(slices[i], "addressType");
+    if (!sns || strcmp(sns, ns) || (type && strcmp(type, "IPv4") && strcmp(type, "IPv6")))
+      continue; /* FQDN slices hold names, not addresses */
     const cJSON *ep;
     cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(slices[i], "endpoints")) {
       const cJSON *ready = json_get_path(ep, "conditions.ready");

@@ -43,6 +43,11 @@ static void setup(void) {
               "{\"addresses\":[\"10.42.0.5\"],\"hostname\":\"db-0\",\"conditions\":{\"ready\":true}},"
               "{\"addresses\":[\"10.42.0.6\"],\"conditions\":{}},"
               "{\"addresses\":[\"10.42.0.7\"],\"conditions\":{\"ready\":false}}]}");
+  /* FQDN slices hold names: never answered as addresses */
+  put(slices, "{\"metadata\":{\"name\":\"db-fqdn\",\"namespace\":\"shop\",\"labels\":{"
+              "\"kubernetes.io/service-name\":\"db\"}},\"addressType\":\"FQDN\","
+              "\"ports\":[{\"name\":\"pg\",\"port\":5432}],"
+              "\"endpoints\":[{\"addresses\":[\"db.example.com\"]}]}");
   /* a slice of a same-named service elsewhere must not leak in */
   put(slices, "{\"metadata\":{\"name\":\"db-x\",\"namespace\":\"other\",\"labels\":{"
               "\"kubernetes.io/service-name\":\"db\"}},\"addressType\":\"IPv4\","
