@@ -749,8 +749,8 @@ static void handle(dns_server_t *s, dest_t *d, const uint8_t *pkt, size_t n) {
   }
   if (q.h.flags & DNS_FLAG_QR)
     return; /* an answer sent to us: never answer answers */
-  if (!d->conn)
-    d->udp_size = q.udp_size;
+  if (!d->conn) /* no bigger than we advertise: large UDP answers fragment (DNS flag day 2020) */
+    d->udp_size = q.udp_size < DNS_EDNS_SIZE ? q.udp_size : DNS_EDNS_SIZE;
   if (DNS_OPCODE(q.h.flags) != 0) {
     send_rcode(s, d, pkt, &q, DNS_RCODE_NOTIMP);
     return;
