@@ -282,6 +282,25 @@ expect_output "host: over TCP, kubernetes.default.svc.cluster.local is 10.43.0.1
 expect_output "host: AAAA of an IPv4 service is NODATA (NOERROR, no answer)" \
   "^rcode=0$" q web.default.svc.cluster.local AAAA
 
+# a figure: sequential UDP queries, one at a time (ASan build)
+rate=$(/usr/bin/python3 - "$DNS" <<'PY'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+qn = b"".join(bytes([len(l)]) + l.encode() for l in "kubernetes.default.svc.cluster.local".split(".")) + b"\0"
+n, ok, t0 = 2000, 0, time.time()
+for i in range(n):
+    s.sendto(struct.pack(">HHHHHH", i, 0x100, 1, 0, 0, 0) + qn + struct.pack(">HH", 1, 1), (sys.argv[1], 53))
+    try:
+        r = s.recv(512)
+        ok += struct.unpack(">H", r[:2])[0] == i and r[7] == 1
+    except socket.timeout:
+        pass
+print("%d %d %.0f" % (n, ok, n / (time.time() - t0)))
+PY
+)
+echo "# $rate (queries, answered, queries/s one at a time)"
+check "host: 2000 queries one after another all answered (${rate##* }/s)" test "${rate% *}" = "2000 2000"
+
 # --- a joined `k3c agent`: the same DNS over HTTPS with the node's credentials ---
 pods_server_stop 30 || fail "the server stopped within 30 s"
 S2=$PODS_DIR/s2
