@@ -40,6 +40,11 @@ void agent_clusterdns_free(agent_clusterdns_t *d) {
   free(d);
 }
 
+static void warn_cb(const char *msg, void *data) {
+  (void)data;
+  log_warn("dns", "%s", msg);
+}
+
 int agent_clusterdns_new(struct ev_loop *loop, client_t *c, const k3c_config_t *cfg,
                          agent_clusterdns_t **ret, char *err, size_t errlen) {
   agent_clusterdns_t *d = xcalloc(1, sizeof(*d));
@@ -59,6 +64,7 @@ int agent_clusterdns_new(struct ev_loop *loop, client_t *c, const k3c_config_t *
       .listen_ip = cfg->cluster_dns,
       .port = 53,
       .resolv_conf = cfg->resolv_conf,
+      .warn_cb = warn_cb,
       .zone = {.services = client_informer_cache(d->services),
                .slices = client_informer_cache(d->slices),
                .zone = "cluster.local",

@@ -9,6 +9,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include "net/rtnl.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/log.h"
 #include "util/strmap.h"
 
 #define MAX_UPSTREAMS 3 /* as resolv.conf's MAXNS */
@@ -889,10 +889,23 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 /* ---- setup ---- */
 
+/* Tell the caller about a resolv.conf it should look at. */
+static void warn(dns_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(dns_server_t *s, const char *fmt, ...) {
+  if (!s->o.warn_cb)
+    return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  s->o.warn_cb(msg, s->o.warn_data);
+}
+
 static void read_resolv_conf(dns_server_t *s, const char *path) {
   FILE *f = fopen(path, "r");
   if (!f) {
-    log_warn("dns", "%s: %s: names outside the cluster will get SERVFAIL", path,
+    warn(s, "%s: %s: names outside the cluster will get SERVFAIL", path,
              strerror(errno));
     return;
   }
@@ -905,11 +918,11 @@ static void read_resolv_conf(dns_server_t *s, const char *path) {
                             .sin_port = htons((uint16_t)(s->o.upstream_port ? s->o.upstream_port
                                                                             : 53))};
     if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
-      log_warn("dns", "%s: nameserver %s skipped: only IPv4 nameservers are used", path, ip);
+      warn(s, "%s: nameserver %s skipped: only IPv4 nameservers are used", path, ip);
       continue;
     }
     if (!strcmp(ip, s->listen_ip) && (s->o.upstream_port ? s->o.upstream_port : 53) == s->port) {
-      log_warn("dns", "%s: nameserver %s is the cluster DNS itself (a forwarding loop): skipped; "
+      warn(s, "%s: nameserver %s is the cluster DNS itself (a forwarding loop): skipped; "
                       "pass --resolv-conf with the node's real resolvers",
                path, ip);
       continue;
@@ -920,7 +933,7 @@ static void read_resolv_conf(dns_server_t *s, const char *path) {
   }
   fclose(f);
   if (s->nup == 0)
-    log_warn("dns", "%s names no usable nameserver: names outside the cluster will get SERVFAIL",
+    warn(s, "%s names no usable nameserver: names outside the cluster will get SERVFAIL",
              path);
 }
 

@@ -33,12 +33,17 @@ typedef struct {
   int max_tcp;             /* TCP connections at once (0: 64) */
   double tcp_idle;         /* seconds a TCP connection may be idle (0: 10) */
   int max_pending;         /* forwarded queries in flight (0: 256) */
+  /* Called (during dns_server_new) with a one-line message about the
+   * resolv.conf the user should see: missing, no usable nameserver, a
+   * nameserver skipped (IPv6, or the server itself: a loop). NULL: none. */
+  void (*warn_cb)(const char *msg, void *data);
+  void *warn_data;
 } dns_server_opts_t;
 
 /* Listen on UDP and TCP listen_ip:port and read the resolv.conf (a
  * missing or empty one leaves no upstreams: forwarded names get SERVFAIL;
- * a nameserver equal to listen_ip is a loop and is skipped; both are
- * logged). Strings of o are copied. Returns 0 and *ret, or a negative
+ * a nameserver equal to listen_ip is a loop and is skipped; both are told
+ * to warn_cb). Strings of o are copied. Returns 0 and *ret, or a negative
  * errno with a reason in err (the address is not local, the port is
  * taken, ...). */
 int dns_server_new(struct ev_loop *loop, const dns_server_opts_t *o, dns_server_t **ret,

@@ -189,10 +189,20 @@ static int count_fds(void) {
   return n;
 }
 
+static char warnings[2048];
+static void warn_cb(const char *msg, void *data) {
+  size_t l = strlen(warnings);
+  snprintf(warnings + l, sizeof(warnings) - l, "%s\n", msg);
+  *(int *)data += 1;
+}
+static int nwarnings;
+
 static double opt_idle;
 static int opt_max_tcp;
 
 static void server_start(const char *resolv_text, int port, int upstream_port) {
+  warnings[0] = '\0';
+  nwarnings = 0;
   snprintf(resolv, sizeof(resolv), "/tmp/test_dns_resolv.XXXXXX");
   int fd = mkstemp(resolv);
   ASSERT_TRUE(fd >= 0);
@@ -219,6 +229,8 @@ static void server_start(const char *resolv_text, int port, int upstream_port) {
                          .upstream_port = upstream_port,
                          .timeout = 0.3,
                          .tcp_idle = opt_idle,
+                         .warn_cb = warn_cb,
+                         .warn_data = &nwarnings,
                          .max_tcp = opt_max_tcp,
                          .zone = {.services = svcs, .slices = slices, .zone = "cluster.local",
                                   .ttl = 5, .serial = 1, .service_cidr = "10.43.0.0/16",
@@ -305,6 +317,7 @@ static int first_ttl_cb(const uint8_t *p, size_t n, const dns_rr_t *rr, void *da
 static void test_zone_udp_tcp(void) {
   fake_start();
   server_start("nameserver 127.0.0.3\n", 0, fake.port);
+  ASSERT_EQ_INT(nwarnings, 0);
   static uint8_t ans[DNS_MSG_MAX];
   size_t n = udp_ask("kubernetes.default.svc.cluster.local", DNS_TYPE_A, 1232, ans);
   dns_header_t h = header(ans, n);
@@ -488,8 +501,12 @@ static void test_servfail_and_loop(void) {
   /* a resolv.conf naming the server itself is a loop: refused */
   int probe = bound(SOCK_DGRAM, "127.0.0.1", 0), port = port_of(probe);
   close(probe);
-  server_start("nameserver 127.0.0.1\n", port, port);
+  server_start("nameserver 127.0.0.1\nnameserver fd00::1\n", port, port);
   ASSERT_EQ_INT(dns_server_upstreams(srv), 0);
+  ASSERT_EQ_INT(nwarnings, 3);
+  ASSERT_CONTAINS(warnings, "nameserver 127.0.0.1 is the cluster DNS itself (a forwarding loop)");
+  ASSERT_CONTAINS(warnings, "nameserver fd00::1 skipped: only IPv4");
+  ASSERT_CONTAINS(warnings, "names no usable nameserver");
   n = udp_ask("ok.example", DNS_TYPE_A, 0, ans);
   ASSERT_EQ_INT(DNS_RCODE(header(ans, n).flags), DNS_RCODE_SERVFAIL);
   server_stop();
