@@ -16,6 +16,7 @@
 
 #include "json/util.h"
 #include "scheduler/resource.h"
+#include "util/fsutil.h"
 #include "util/alloc.h"
 #include "util/errbuf.h"
 
@@ -82,29 +83,6 @@ int agent_emptydir_mount(const cJSON *pod, const agent_podspec_node_t *node, cha
   return 0;
 }
 
-static int rm_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) < 0)
-    return errno == ENOENT ? 0 : -errno;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (!d)
-      return -errno;
-    struct dirent *e;
-    char sub[PATH_MAX];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-        continue;
-      int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-      if (n > 0 && (size_t)n < sizeof(sub))
-        rm_tree(sub);
-    }
-    closedir(d);
-    return rmdir(path) < 0 ? -errno : 0;
-  }
-  return unlink(path) < 0 ? -errno : 0;
-}
-
 /* Unmount every mount point under prefix (deepest first: mountinfo lists
  * parents before children, so walk it backwards). Returns how many are
  * still mounted. */
@@ -141,7 +119,7 @@ int agent_emptydir_teardown(const char *pods_dir, const char *uid) {
     return -ENAMETOOLONG;
   if (unmount_under(dir) > 0)
     return -EBUSY;
-  return rm_tree(dir);
+  return fs_remove_tree(dir);
 }
 
 typedef struct {

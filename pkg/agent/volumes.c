@@ -363,29 +363,6 @@ static bool same(const char *dir, const files_t *f) {
   return names == want;
 }
 
-static int rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) < 0)
-    return errno == ENOENT ? 0 : -errno;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (!d)
-      return -errno;
-    struct dirent *e;
-    char sub[PATH_MAX];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-        continue;
-      if (pjoin(sub, sizeof(sub), path, e->d_name) < 0)
-        continue;
-      rm_rf(sub);
-    }
-    closedir(d);
-    return rmdir(path) < 0 ? -errno : 0;
-  }
-  return unlink(path) < 0 ? -errno : 0;
-}
-
 static int write_file(const char *path, const file_t *fl) {
   char dir[PATH_MAX];
   if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
@@ -437,7 +414,7 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
     if ((r = pjoin(path, sizeof(path), tsdir, f->v[i].path)) < 0 ||
         (r = write_file(path, &f->v[i])) < 0) {
       errbuf_set(err, errlen, "%s/%s: %s", tsdir, f->v[i].path, strerror(-r));
-      rm_rf(tsdir);
+      fs_remove_tree(tsdir);
       return r;
     }
   }
@@ -445,7 +422,7 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
   char target[PATH_MAX], tmp[PATH_MAX];
   if (pjoin(path, sizeof(path), dir, "..data") < 0 ||
       pjoin(tmp, sizeof(tmp), dir, "..data_tmp") < 0) {
-    rm_rf(tsdir);
+    fs_remove_tree(tsdir);
     return -ENAMETOOLONG;
   }
   ssize_t tl = readlink(path, target, sizeof(target) - 1);
@@ -460,7 +437,7 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
     r = -errno;
     errbuf_set(err, errlen, "%s: %s", path, strerror(-r));
     unlink(tmp);
-    rm_rf(tsdir);
+    fs_remove_tree(tsdir);
     return r;
   }
   /* Top-level names: a symlink into ..data each; stale ones go. */
@@ -501,7 +478,7 @@ static int write_atomic(const char *dir, const files_t *f, char *err, size_t err
     }
   }
   if (old[0] && strcmp(old, tsdir))
-    rm_rf(old);
+    fs_remove_tree(old);
   return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "controller/internal.h"
 #include "json/selector.h"
 #include "json/util.h"
+#include "util/fsutil.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -232,29 +233,6 @@ static void bsync_end(bsync_t *s, int err) {
   free(key);
 }
 
-static int rm_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) < 0)
-    return errno == ENOENT ? 0 : -errno;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (!d)
-      return -errno;
-    struct dirent *e;
-    char sub[4096];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-        continue;
-      int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-      if (n > 0 && (size_t)n < sizeof(sub))
-        rm_tree(sub);
-    }
-    closedir(d);
-    return rmdir(path) < 0 ? -errno : 0;
-  }
-  return unlink(path) < 0 ? -errno : 0;
-}
-
 static void write_done(const client_result_t *res, void *data) {
   bsync_t *s = data;
   int err = 0;
@@ -264,7 +242,7 @@ static void write_done(const client_result_t *res, void *data) {
     log_warn("pvbinder", "%s: %d %s", s->key, res->code, res->message ? res->message : "");
     err = -EAGAIN;
   } else if (s->remove_dir) {
-    int r = rm_tree(s->remove_dir);
+    int r = fs_remove_tree(s->remove_dir);
     if (r < 0)
       log_warn("pvbinder", "removing %s: %s", s->remove_dir, strerror(-r));
     else

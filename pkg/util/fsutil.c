@@ -2,6 +2,7 @@
  * bounded whole-file reads. */
 #include "util/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -144,4 +145,26 @@ out:
   free(data);
   close(fd);
   return r;
+}
+
+int fs_remove_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (!S_ISDIR(st.st_mode))
+    return unlink(path) < 0 ? -errno : 0;
+  DIR *d = opendir(path);
+  if (!d)
+    return -errno;
+  struct dirent *e;
+  char sub[PATH_MAX];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+    if (n > 0 && (size_t)n < sizeof(sub))
+      fs_remove_tree(sub);
+  }
+  closedir(d);
+  return rmdir(path) < 0 ? -errno : 0;
 }
