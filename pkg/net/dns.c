@@ -541,6 +541,9 @@ static int start_tcp(pending_t *p) {
   s->st.upstream_tcp++;
   ev_io_set(&p->io, p->fd, EV_WRITE);
   ev_io_start(s->loop, &p->io);
+  /* the UDP try's timer is still running: libev's set is only for a
+   * stopped watcher */
+  ev_timer_stop(s->loop, &p->timer);
   ev_timer_set(&p->timer, s->o.timeout, 0.);
   ev_timer_start(s->loop, &p->timer);
   return 0;
@@ -637,6 +640,7 @@ static int try_upstream(pending_t *p) {
   }
   ev_io_set(&p->io, p->fd, EV_READ);
   ev_io_start(s->loop, &p->io);
+  ev_timer_stop(s->loop, &p->timer);
   ev_timer_set(&p->timer, s->o.timeout, 0.);
   ev_timer_start(s->loop, &p->timer);
   return 0;

@@ -40,6 +40,16 @@ extern const char *test__skip_reason;
     longjmp(test__jmp, 2);                                                     \
   } while (0)
 
+/* Skip under qemu-user (tests/build/test_cross.sh sets K3C_TEST_UNDER_QEMU):
+ * for what the emulator does not translate (NETLINK_NETFILTER, neighbour
+ * dumps, running a helper binary of the target architecture). The native
+ * run of the same test covers it. */
+#define TEST_SKIP_UNDER_QEMU(what)                                             \
+  do {                                                                         \
+    if (getenv("K3C_TEST_UNDER_QEMU"))                                         \
+      TEST_SKIP("qemu-user cannot " what "; the native run covers this");      \
+  } while (0)
+
 #define ASSERT_TRUE(c)                                                         \
   do {                                                                         \
     if (!(c))                                                                  \

@@ -27,6 +27,7 @@ static void test_prefix(void) {
 }
 
 static void test_kernel(void) {
+  TEST_SKIP_UNDER_QEMU("speak NETLINK_NETFILTER (nf_tables)");
   if (geteuid() != 0)
     TEST_SKIP("needs root (a network namespace of its own)");
   ASSERT_EQ_INT(unshare(CLONE_NEWNET), 0);

@@ -112,6 +112,7 @@ static int count(const char *s, const char *needle) {
 }
 
 static void test_kernel(void) {
+  TEST_SKIP_UNDER_QEMU("speak NETLINK_NETFILTER (nf_tables)");
   if (geteuid() != 0)
     TEST_SKIP("needs root (a network namespace of its own)");
   ASSERT_EQ_INT(unshare(CLONE_NEWNET), 0);
@@ -165,6 +166,7 @@ static void test_kernel(void) {
 /* 200 endpoints: all in the plan's text (changes are detected by it) and
  * in the kernel's table (one rule each). */
 static void test_many(void) {
+  TEST_SKIP_UNDER_QEMU("speak NETLINK_NETFILTER (nf_tables)");
   cJSON *svc = cJSON_Parse(SVCS[1]); /* default/empty, port 8080 */
   cJSON *slice = cJSON_Parse(SLICES[3]);
   cJSON *eps = cJSON_CreateArray();
@@ -209,6 +211,7 @@ static void test_many(void) {
  * to an endpoint on lo) leaves a conntrack entry NATed to the endpoint;
  * net_ct_delete_natted_to removes it, and only it. */
 static void test_conntrack(void) {
+  TEST_SKIP_UNDER_QEMU("speak NETLINK_NETFILTER (ctnetlink)");
   if (geteuid() != 0)
     TEST_SKIP("needs root (a network namespace of its own)");
   ASSERT_EQ_INT(unshare(CLONE_NEWNET), 0);

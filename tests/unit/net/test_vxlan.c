@@ -113,6 +113,7 @@ static void walk(nl_sock_t *s, int ifindex, seen_t *out) {
 }
 
 static void test_kernel(void) {
+  TEST_SKIP_UNDER_QEMU("translate rtnetlink neighbour and FDB dumps");
   if (geteuid() != 0)
     TEST_SKIP("needs root (a network namespace of its own)");
   ASSERT_EQ_INT(unshare(CLONE_NEWNET), 0);
