@@ -6,10 +6,7 @@
 # Figures and how to read them: docs/PERFORMANCE.md ("API server").
 set -eu
 cd "$(dirname "$0")/.."
-B=${K3C_BENCH_DIR:-build-bench}
-if [ ! -f "$B/build.ninja" ]; then
-  meson setup "$B" --buildtype=release >/dev/null
-fi
-ninja -C "$B" -j2 k3c bench/bench_api >"$B/ninja.log" || { tail -n 30 "$B/ninja.log"; exit 1; }
-echo "machine: $(nproc) cores $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg)"
+. scripts/bench_lib.sh
+bench_build k3c bench/bench_api
+bench_machine
 exec "$B/bench/bench_api" -k "$B/k3c" "$@"

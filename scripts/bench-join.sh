@@ -7,10 +7,7 @@
 # Figures and how to read them: docs/PERFORMANCE.md ("Joining").
 set -eu
 cd "$(dirname "$0")/.."
-B=${K3C_BENCH_DIR:-build-bench}
-if [ ! -f "$B/build.ninja" ]; then
-  meson setup "$B" --buildtype=release >/dev/null
-fi
-ninja -C "$B" -j2 k3c >"$B/ninja.log" || { tail -n 30 "$B/ninja.log"; exit 1; }
-echo "machine: $(nproc) cores $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg)"
+. scripts/bench_lib.sh
+bench_build k3c
+bench_machine
 K3C_BIN=$PWD/$B/k3c exec /usr/bin/python3 bench/join.py "$@"
