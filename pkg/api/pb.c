@@ -486,7 +486,7 @@ int schema_pb_decode_envelope(const uint8_t *body, size_t len, cJSON **ret_obj, 
                               size_t errlen) {
   pbctx_t c = {err, errlen};
   char *api_version = NULL, *kind = NULL;
-  const uint8_t *raw = NULL;
+  const uint8_t *raw = (const uint8_t *)""; /* no raw field: an empty message */
   size_t rawlen = 0;
   bool encoded = false;
   cJSON *obj = NULL;
