@@ -31,6 +31,7 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
   srv->advertise_ip = xstrdup(opts->advertise_ip ? opts->advertise_ip : "127.0.0.1");
   srv->cluster_dns = opts->cluster_dns && opts->cluster_dns[0] ? xstrdup(opts->cluster_dns) : NULL;
   srv->advertise_port = opts->advertise_port ? opts->advertise_port : 6443;
+  srv->anonymous_auth = opts->anonymous_auth;
   srv->node_port_min = opts->node_port_min ? opts->node_port_min : 30000;
   srv->node_port_max = opts->node_port_max ? opts->node_port_max : 32767;
   srv->not_ready_toleration_seconds =
@@ -313,7 +314,10 @@ void api_server_handle(http_req_t *req, void *data) {
   bool masters = false;
   for (size_t i = 0; call.user.groups[i]; i++)
     masters = masters || !strcmp(call.user.groups[i], "system:masters");
-  if (http_req_set_user(req, call.user.name, masters) < 0) {
+  /* An anonymous user stays in the small anonymous connection pool. */
+  bool anonymous = !strcmp(call.user.name, "system:anonymous") && !call.user.groups[1] &&
+                   call.user.groups[0] && !strcmp(call.user.groups[0], "system:unauthenticated");
+  if (http_req_set_user(req, anonymous ? NULL : call.user.name, masters) < 0) {
     http_respond_too_many(req);
     goto out;
   }

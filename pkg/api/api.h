@@ -37,6 +37,10 @@ typedef struct {
   const char *service_account_key_pem;
   const char *const *service_account_issuers;
   const char *const *api_audiences;
+  /* Requests without credentials (no client certificate, no Authorization
+   * header) run as system:anonymous in group system:unauthenticated,
+   * allowed what RBAC grants them; false: they get 401 (k3s's default). */
+  bool anonymous_auth;
 } api_server_opts_t;
 
 /* Create the API server over an open store. Loads allocator state from the

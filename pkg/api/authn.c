@@ -232,6 +232,14 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, cha
       tok++;
     return api__authenticate_token(srv, tok, NULL, user, NULL, err, errlen);
   }
+  /* Upstream's anonymous authenticator: only when no credential was
+   * presented (no certificate, no bearer token); a bearer token that fails
+   * stays a 401. */
+  if (srv->anonymous_auth) {
+    snprintf(user->name, sizeof(user->name), "system:anonymous");
+    api__user_add_group(user, "system:unauthenticated");
+    return true;
+  }
   return false;
 }
 

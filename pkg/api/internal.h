@@ -55,6 +55,7 @@ struct api_server {
   tls_jwt_key_t *sa_key;
   char **sa_issuers, **api_audiences;
   size_t n_sa_issuers, n_api_audiences;
+  bool anonymous_auth; /* api_server_opts_t.anonymous_auth */
   struct api_sa_verified *sa_verified; /* tokens whose signature checked out */
   struct http_tls_client *kubelet_tls; /* the same for pods/exec etc. (podstream.c), made once */
 };

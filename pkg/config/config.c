@@ -109,6 +109,10 @@ static const opt_t opts[] = {
      1, 65536},
     {"disable-scheduler", 0, NULL, T_BOOL, OFF(disable_scheduler), "false", SRV,
      "do not run the scheduler", 0, 0},
+    {"anonymous-auth", 0, NULL, T_BOOL, OFF(anonymous_auth), "false", SRV,
+     "serve requests without credentials as system:anonymous (group system:unauthenticated), "
+     "allowed what RBAC grants them; off, they get 401",
+     0, 0},
     {"disable-kube-proxy", 0, NULL, T_BOOL, OFF(disable_kube_proxy), "false", SRV | AGT,
      "do not run the service proxy (table ip k3c-proxy)", 0, 0},
     {"node-monitor-grace-period", 0, NULL, T_INT, OFF(node_monitor_grace_period), "40", SRV,

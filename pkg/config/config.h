@@ -61,6 +61,7 @@ typedef struct {
   char *datastore_endpoint;
   int output_budget_mib; /* unsent response bytes all connections may hold */
   bool disable_scheduler;
+  bool anonymous_auth; /* requests without credentials are system:anonymous */
   bool disable_kube_proxy; /* no service proxy on this node's agent */
   int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */
   int default_not_ready_toleration_seconds; /* DefaultTolerationSeconds admission */

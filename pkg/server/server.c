@@ -203,6 +203,7 @@ int server_run(const k3c_config_t *cfg) {
       .service_account_key_pem = pki.sa_key_pem,
       .service_account_issuers = (const char *const *)cfg->service_account_issuer.v,
       .api_audiences = (const char *const *)cfg->api_audiences.v,
+      .anonymous_auth = cfg->anonymous_auth,
   };
   if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
     log_error("server", "API server: %s", err);
