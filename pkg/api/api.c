@@ -91,12 +91,19 @@ void api_server_free(api_server_t *srv) {
 
 /* ---- responses ---- */
 
+void api__respond_json(http_req_t *req, int code, const char *ctype, char *body, size_t len) {
+  body = xrealloc(body, len + 2);
+  body[len] = '\n';
+  body[len + 1] = '\0';
+  http_respond_take(req, code, ctype, body, len + 1);
+}
+
 void api__respond_status(http_req_t *req, api_status_t *st) {
   size_t len;
   char *body = api_status_json(st, &len);
   if (st->code == 401)
     http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"kubernetes-master\"");
-  http_respond_take(req, st->code, "application/json", body, len);
+  api__respond_json(req, st->code, "application/json", body, len);
   api_status_done(st);
 }
 
@@ -106,12 +113,15 @@ void api__respond_obj(http_req_t *req, int code, cJSON *obj) {
   if (api__respond_yaml(req, code, body, strlen(body)))
     free(body);
   else
-    http_respond_take(req, code, "application/json", body, strlen(body));
+    api__respond_json(req, code, "application/json", body, strlen(body));
 }
 
 void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len) {
-  if (!api__respond_yaml(req, code, json, len))
-    http_respond(req, code, "application/json", json, len);
+  if (api__respond_yaml(req, code, json, len))
+    return;
+  char *body = xmalloc(len + 1);
+  memcpy(body, json, len);
+  api__respond_json(req, code, "application/json", body, len);
 }
 
 bool api__wants_table(http_req_t *req) {

@@ -179,9 +179,9 @@ void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, 
   if (conv && api__respond_yaml(req, code, conv, n))
     free(conv);
   else if (conv)
-    http_respond_take(req, code, "application/json", conv, n);
-  else if (!api__respond_yaml(req, code, json, len))
-    http_respond(req, code, "application/json", json, len);
+    api__respond_json(req, code, "application/json", conv, n);
+  else
+    api__respond_bytes(req, code, json, len);
 }
 
 const api_resource_t *api__table_row(const api_resource_t *view) {

@@ -243,7 +243,7 @@ static void respond_aggregated(http_req_t *req, bool core) {
   char *body = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   http_req_add_header(req, "Vary", "Accept");
-  http_respond_take(req, 200, "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+  api__respond_json(req, 200, "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
                     body, strlen(body));
 }
 

@@ -83,7 +83,13 @@ typedef struct {
   bool want_table;
 } api_call_t;
 
-/* ---- responses (api.c) ---- */
+/* ---- responses (api.c) ----
+ * JSON bodies (objects, lists, Status errors, Tables, discovery) end with a
+ * newline, as upstream's encoder (Go's json.Encoder) writes them: clients
+ * compare error bodies byte for byte. */
+/* Send a JSON body of content type ctype; takes ownership of body (malloc'd,
+ * len bytes without the newline). */
+void api__respond_json(http_req_t *req, int code, const char *ctype, char *body, size_t len);
 /* Send st as a Status response and release it. */
 void api__respond_status(http_req_t *req, api_status_t *st);
 /* Send an object as JSON; takes ownership of obj. */

@@ -88,7 +88,7 @@ static void list_stream_pump(list_stream_t *ls) {
   if (ls->next < ls->n)
     return; /* the drain callback goes on (or the close callback frees ls) */
   http_req_t *req = ls->req;
-  http_stream_write(req, "]}", 2);
+  http_stream_write(req, "]}\n", 3); /* the newline of api__respond_json */
   list_stream_free(ls);
   http_stream_end(req);
 }
@@ -444,7 +444,7 @@ void api__list(api_call_t *call) {
     if (yaml && api__respond_yaml(call->req, 200, body, blen))
       free(body);
     else
-      http_respond_take(call->req, 200, ctype, body, blen);
+      api__respond_json(call->req, 200, ctype, body, blen);
   } else {
     http_stream_begin(call->req, 200, ctype);
     http_stream_write(call->req, head.data, head.len);

@@ -305,7 +305,7 @@ static void handle_get(api_call_t *call) {
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
     char *body = cJSON_PrintUnformatted(t);
     cJSON_Delete(t);
-    http_respond_take(call->req, 200, "application/json;as=Table;v=v1;g=meta.k8s.io", body,
+    api__respond_json(call->req, 200, "application/json;as=Table;v=v1;g=meta.k8s.io", body,
                       strlen(body));
   } else {
     api__respond_stored(call->req, 200, call->view, kv->value, kv->len);

@@ -2,7 +2,7 @@
 and the python client: LimitRanger (defaults, the limit-ranger annotation, max, ratio,
 PVC storage), field selectors of every kind that has them (and upstream's refusal of
 others), what DELETE answers per kind, /healthz /livez /readyz (verbose, per check,
-exclude) and Accept: application/yaml."""
+exclude), Accept: application/yaml, and JSON bodies ending with upstream's newline."""
 import json
 import os
 import re
@@ -265,5 +265,30 @@ st, h, body = srv.request("GET", "/api/v1/namespaces/lr/pods/plain",
                           headers={"Accept": "application/json, application/yaml"})
 t.ok(h.get("content-type") == "application/json" and json.loads(body)["kind"] == "Pod",
      "JSON first stays JSON", h.get("content-type"))
+
+# ---- JSON bodies end with one newline, as upstream's encoder writes them
+status_want = (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+               b'"configmaps \\"nope\\" not found","reason":"NotFound","details":{"name":"nope",'
+               b'"kind":"configmaps"},"code":404}\n')
+st, h, body = srv.request("GET", "/api/v1/namespaces/default/configmaps/nope")
+t.ok(st == 404 and body == status_want, "a Status error is upstream's bytes, newline included", body)
+table = "application/json;as=Table;v=v1;g=meta.k8s.io"
+for path, hdrs, what in (("/api/v1/namespaces/default", {}, "an object"),
+                         ("/api/v1/namespaces", {}, "a list"),
+                         ("/api/v1/namespaces?limit=500", {"Accept": table}, "a Table list"),
+                         ("/api/v1/namespaces/default", {"Accept": table}, "a Table of one"),
+                         ("/api", {}, "legacy discovery"),
+                         ("/apis", {"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;"
+                                              "as=APIGroupDiscoveryList"}, "aggregated discovery"),
+                         ("/api/v1", {}, "a resource list")):
+    st, h, body = srv.request("GET", path, headers=hdrs)
+    t.ok(st == 200 and body.endswith(b"}\n") and not body.endswith(b"\n\n") and json.loads(body),
+         "%s ends with one newline" % what, body[-40:])
+body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nl"}}).encode()
+st, h, out = srv.request("POST", "/api/v1/namespaces/default/configmaps", body=body,
+                         headers={"Content-Type": "application/json"})
+t.ok(st == 201 and out.endswith(b"}\n"), "a create's answer ends with a newline", out[-40:])
+st, h, out = srv.request("DELETE", "/api/v1/namespaces/default/configmaps/nl")
+t.ok(st == 200 and out.endswith(b"}\n"), "a delete's Status ends with a newline", out[-40:])
 
 k.finish()
