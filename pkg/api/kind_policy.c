@@ -292,6 +292,47 @@ static void csr_validate_conditions(const cJSON *obj, const cJSON *old, api_stat
                  "Forbidden: updates may not remove a condition of type \"%s\"", true_only[k]);
 }
 
+/* Updates other than through /approval (upstream's status strategy): the
+ * Approved and Denied conditions stay as they were, instance for instance,
+ * and adding one is refused; the certificate, once issued, is not replaced. */
+static void csr_update_subresource(cJSON *obj, const cJSON *old, const char *sub,
+                                   api_status_t *st) {
+  if (sub && !strcmp(sub, "approval"))
+    return;
+  static const char *const decisions[] = {"Approved", "Denied"};
+  cJSON *conds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"),
+                                                  "conditions");
+  const cJSON *old_conds = obj_get(old, "status.conditions");
+  for (size_t k = 0; k < 2; k++) {
+    int n = count_type(conds, decisions[k]), old_n = count_type(old_conds, decisions[k]);
+    if (n > old_n) {
+      api__cause(st, "FieldValueForbidden", "status.conditions",
+                 "Forbidden: updates may not add a condition of type \"%s\"", decisions[k]);
+      continue;
+    }
+    if (n < old_n)
+      continue; /* validation refuses the removal */
+    /* the same number: each instance becomes the old one in its place */
+    const cJSON *o = old_conds ? old_conds->child : NULL;
+    for (int i = 0; i < cJSON_GetArraySize(conds); i++) {
+      cJSON *c = cJSON_GetArrayItem(conds, i);
+      const char *t = obj_str(c, "type");
+      if (!t || strcmp(t, decisions[k]))
+        continue;
+      while (o && (!obj_str(o, "type") || strcmp(obj_str(o, "type"), decisions[k])))
+        o = o->next;
+      if (!o)
+        break;
+      cJSON_ReplaceItemInArray(conds, i, cJSON_Duplicate(o, 1));
+      o = o->next;
+    }
+  }
+  const char *cert = obj_str(obj, "status.certificate"), *old_cert = obj_str(old, "status.certificate");
+  if (old_cert && old_cert[0] && (!cert || strcmp(cert, old_cert)))
+    api__cause(st, "FieldValueForbidden", "status.certificate",
+               "Forbidden: updates may not modify existing certificate content");
+}
+
 static void csr_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   if (!obj_str(obj, "spec.request"))
     api__cause_required(st, "spec.request");
@@ -367,7 +408,8 @@ static cJSON *csr_cell(const char *col, const cJSON *obj) {
 }
 
 const api_hooks_t api_kind_csr = {
-    .validate = csr_validate, .cell = csr_cell, .admit_update = csr_admit_update};
+    .validate = csr_validate, .cell = csr_cell, .admit_update = csr_admit_update,
+    .update_subresource = csr_update_subresource};
 
 /* ---- ResourceQuota, LimitRange, PodTemplate ---- */
 

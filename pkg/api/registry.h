@@ -22,6 +22,11 @@ typedef struct {
   /* An update's consequences, before defaults and validation (upstream's
    * PrepareForUpdate): fields the new object no longer needs. */
   void (*prepare_update)(cJSON *obj, const cJSON *old);
+  /* An update through subresource sub ("status", "approval"...; NULL for
+   * the object itself), after the generic carry-over of what the request
+   * may not change: what the kind's strategy for that subresource puts back
+   * from old, and refuses (a cause in st for each refusal). */
+  void (*update_subresource)(cJSON *obj, const cJSON *old, const char *sub, api_status_t *st);
   /* Add a cause to st for each problem; old is NULL on create. */
   void (*validate)(const cJSON *obj, const cJSON *old, api_status_t *st);
   /* Computed Table cell for a column whose schema path is NULL. */

@@ -198,6 +198,13 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
     goto fail;
   }
   api__keep_system_fields(res, obj, old, as_scale ? NULL : call->ri.subresource);
+  if (res->hooks->update_subresource) {
+    res->hooks->update_subresource(obj, old, as_scale ? "scale" : call->ri.subresource, &st);
+    if (st.causes) {
+      api_status_invalid(&st, res->s->group, res->s->kind, call->ri.name);
+      goto fail;
+    }
+  }
   api_admission_t adm = {.srv = call->srv, .req = req, .res = res, .obj = obj, .old = old,
                          .sub = as_scale ? "scale" : call->ri.subresource};
   if (api__admission_mutate(&adm, &st) < 0 || api__admit(req, res, obj, old, &st) < 0 ||

@@ -310,6 +310,42 @@ if os.path.exists(key + ".csr"):
     csr["metadata"]["name"] = "good"
     st, body = post("/apis/certificates.k8s.io/v1/certificatesigningrequests", csr)
     t.ok(st == 201, "CSR with a real request accepted", body)
+    # ---- the status subresource may not decide a CSR (upstream's status strategy)
+    CSR = "/apis/certificates.k8s.io/v1/certificatesigningrequests/good"
+
+    def put_status(edit):
+        _, _, cur = srv.request("GET", CSR)
+        cur = json.loads(cur)
+        edit(cur.setdefault("status", {}))
+        st, _, out = srv.request("PUT", CSR + "/status", body=json.dumps(cur).encode(),
+                                 headers={"Content-Type": "application/json"})
+        return st, json.loads(out)
+
+    approve = {"type": "Approved", "status": "True", "reason": "ByHand", "message": "ok"}
+    st, body = put_status(lambda s: s.setdefault("conditions", []).append(dict(approve)))
+    t.ok(st == 422 and ("status.conditions", 'Forbidden: updates may not add a condition of type '
+                        '"Approved"') in causes(body), "status may not add Approved", (st, causes(body)))
+    r = srv.kubectl("certificate", "approve", "good")
+    t.ok(r.returncode == 0, "kubectl certificate approve (the approval subresource)", r.stderr)
+    st, body = put_status(lambda s: s["conditions"][0].update(message="changed", reason="Other"))
+    cond = (body.get("status", {}).get("conditions") or [{}])[0]
+    t.ok(st == 200 and cond.get("type") == "Approved" and cond.get("reason") == "KubectlApprove"
+         and cond.get("message") != "changed",
+         "status keeps the Approved condition as it was (changes to it are put back)", (st, body))
+    st, body = put_status(lambda s: s["conditions"].append({"type": "Denied", "status": "True"}))
+    t.ok(st == 422 and ("status.conditions", 'Forbidden: updates may not add a condition of type '
+                        '"Denied"') in causes(body), "status may not add Denied", (st, causes(body)))
+    st, body = put_status(lambda s: s.update(conditions=[]))
+    t.ok(st == 422 and ("status.conditions", 'Forbidden: updates may not remove a condition of type '
+                        '"Approved"') in causes(body), "status may not remove Approved", (st, causes(body)))
+    cert = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n").decode()
+    st, body = put_status(lambda s: s.update(certificate=cert))
+    t.ok(st == 200 and body.get("status", {}).get("certificate") == cert,
+         "status sets the certificate of an approved CSR", (st, body))
+    st, body = put_status(lambda s: s.update(certificate=base64.b64encode(b"other").decode()))
+    t.ok(st == 422 and ("status.certificate", "Forbidden: updates may not modify existing certificate "
+                        "content") in causes(body), "an issued certificate is not replaced",
+         (st, causes(body)))
 else:
     t.skip("CSR with a real request accepted", "openssl could not make a request")
 
