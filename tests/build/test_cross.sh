@@ -5,8 +5,13 @@
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 server_pid=
+test_pids=
 cleanup() {
   [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
+  for p in $test_pids; do # the architectures' test subshells and what they run
+    pkill -9 -P "$p" 2>/dev/null
+    kill -9 "$p" 2>/dev/null
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -105,12 +110,19 @@ api() {
     --data '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":4294967297}}' "$tr_url"
 }
 
-for arch in aarch64 armhf; do
-  case $arch in
+# arch_vars ARCH: bin, qemu and want (file's description) of ARCH.
+arch_vars() {
+  case $1 in
     aarch64) bin=$root/out/k3c-arm64; qemu=qemu-aarch64-static; want='ELF 64-bit LSB executable, ARM aarch64.*statically linked.*stripped' ;;
     armhf)   bin=$root/out/k3c-armhf; qemu=qemu-arm-static;     want='ELF 32-bit LSB executable, ARM, EABI5.*statically linked.*stripped' ;;
   esac
-  b=$root/_deps/build-static-$arch
+  b=$root/_deps/build-static-$1
+}
+
+# The builds, one after the other (they share _deps/src and apt).
+built=
+for arch in aarch64 armhf; do
+  arch_vars "$arch"
   t0=$SECONDS
   if out=$(bash "$root/scripts/build-static.sh" "$arch" 2>&1); then
     ok "build-static.sh $arch builds $(basename "$bin")"
@@ -118,6 +130,7 @@ for arch in aarch64 armhf; do
     fail "build-static.sh $arch builds $(basename "$bin")" "$(printf '%s' "$out" | tail -n 30)"
     continue
   fi
+  built="$built $arch"
   echo "# $arch build took $((SECONDS - t0))s; $(basename "$bin"): $(stat -c %s "$bin") bytes stripped, $(stat -c %s "$b/k3c") unstripped"
   expect_output "$arch: file says $want" "$want" file -b "$bin"
   expect_output "$arch: ldd: not a dynamic executable" 'not a dynamic executable' ldd "$bin"
@@ -128,6 +141,15 @@ for arch in aarch64 armhf; do
   fi
   expect_output "$arch: k3c --version under $qemu" '^k3c version v[0-9]+\.[0-9]+\.[0-9]+\+k3c[0-9]+ \(' "$qemu" "$bin" --version
 
+done
+
+# arch_tests ARCH: every unit test of the cross build and the API smoke
+# test under qemu-user (TAP lines numbered from 1).
+arch_tests() {
+  local arch=$1 n t name out
+  arch_vars "$arch"
+  # this subshell's server only: the parent owns $tmp
+  trap '[ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null' EXIT
   n=0
   for t in $(find "$b/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
     n=$((n + 1))
@@ -142,5 +164,24 @@ for arch in aarch64 armhf; do
   [ "$n" -gt 0 ] || fail "$arch: cross build has unit tests" "none found under $b/tests/unit"
 
   smoke "$arch" "$qemu" "$bin"
+}
+
+# The tests of the two architectures run side by side (qemu-user uses one
+# core; CI has two and runs its suites one at a time): each writes its TAP
+# lines to a file, renumbered here in order.
+for arch in $built; do
+  (tap__n=0 tap__failed=0; arch_tests "$arch") >"$tmp/tap-$arch" 2>&1 &
+  eval "pid_$arch=\$!"
+  test_pids="$test_pids $!"
+done
+for arch in $built; do
+  eval "wait \$pid_$arch"
+  while IFS= read -r line; do
+    case $line in
+      "not ok "*) tap__n=$((tap__n + 1)); tap__failed=$((tap__failed + 1)); echo "not ok $tap__n ${line#not ok * }" ;;
+      "ok "*) tap__n=$((tap__n + 1)); echo "ok $tap__n ${line#ok * }" ;;
+      *) echo "$line" ;;
+    esac
+  done <"$tmp/tap-$arch"
 done
 done_testing
