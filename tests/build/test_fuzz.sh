@@ -11,11 +11,24 @@ secs=${K3C_FUZZ_SECONDS:-5}
 cd "$root" || exit 1
 harnesses=$(sed -n 's/^all="\(.*\)"$/\1/p' scripts/fuzz.sh)
 [ -n "$harnesses" ] || { fail "the harness list of scripts/fuzz.sh is readable"; done_testing; exit; }
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+# Two harnesses at a time (each is one process on one core); findings are
+# written into the working directory.
+running=0
 for h in $harnesses; do
-  # findings are written into the working directory
-  if (cd "$root" && timeout --kill-after=10 $((secs + 120)) bash scripts/fuzz.sh "$secs" "$h") >"$log" 2>&1; then
+  (timeout --kill-after=10 $((secs + 120)) bash scripts/fuzz.sh "$secs" "$h" >"$out/$h.log" 2>&1
+   echo $? >"$out/$h.rc") &
+  running=$((running + 1))
+  if [ "$running" -ge 2 ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+for h in $harnesses; do
+  log=$out/$h.log
+  if [ "$(cat "$out/$h.rc" 2>/dev/null)" = 0 ]; then
     runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$log" | tail -n 1)
     if [ -n "$runs" ]; then
       ok "fuzz_$h: $runs, no findings"
