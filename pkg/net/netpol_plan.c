@@ -511,9 +511,10 @@ void net_netpol_plan_build(net_netpol_plan_t *plan, const char *node,
     snprintf(l->p.name, sizeof l->p.name, "%.63s/%.90s", c.peers[i].ns, c.peers[i].name);
   }
   const cJSON **sorted = xcalloc(n_policies + 1, sizeof *sorted);
-  memcpy(sorted, policies, n_policies * sizeof *sorted);
-  if (n_policies)
+  if (n_policies) {
+    memcpy(sorted, policies, n_policies * sizeof *sorted);
     qsort(sorted, n_policies, sizeof *sorted, policy_cmp);
+  }
   for (size_t i = 0; i < n_policies; i++)
     compile_policy(&c, sorted[i]);
   free(sorted);

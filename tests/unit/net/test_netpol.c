@@ -205,12 +205,14 @@ static void test_plan(void) {
                       "chain in:default/deny\n");
   free(text);
   net_netpol_plan_free(&plan);
-  /* no policies: nothing isolated */
-  objs_t none = {.n = 0};
-  build(&plan, "n1", &none, &pods, &nss);
+  /* no policies (the agent's empty caches give NULL lists): nothing isolated */
+  net_netpol_plan_build(&plan, "n1", NULL, 0, (const cJSON *const *)pods.v, pods.n, NULL, 0);
   text = net_netpol_plan_text(&plan, true);
   ASSERT_EQ_STR(text, "");
   free(text);
+  net_netpol_plan_free(&plan);
+  net_netpol_plan_build(&plan, "n1", NULL, 0, NULL, 0, NULL, 0);
+  ASSERT_EQ_INT((int)plan.n_pods + (int)plan.n_chains + (int)plan.n_sets, 0);
   net_netpol_plan_free(&plan);
   free_all(&pols);
   free_all(&pods);
