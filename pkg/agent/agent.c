@@ -36,6 +36,7 @@
 #include "cri/cri.h"
 #include "json/util.h"
 #include "net/overlay.h"
+#include "net/netpol.h"
 #include "net/proxy.h"
 #include "tls/cert.h"
 #include "util/alloc.h"
@@ -71,6 +72,7 @@ struct agent {
   client_informer_t *self; /* this Node, for the pod subnet the server assigns */
   net_overlay_t *overlay;  /* flannel.1 and the other nodes' pod subnets; NULL: none */
   net_proxy_t *proxy;      /* the service proxy; NULL with --disable-kube-proxy */
+  net_netpol_t *netpol;    /* NetworkPolicy enforcement; NULL with --disable-network-policy */
   agent_clusterdns_t *dns; /* NULL: --disable coredns, or it could not start */
   char subnet[64];         /* the pod subnet the CNI config has, "" before */
   ev_tstamp started;
@@ -593,6 +595,12 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
       goto fail;
     }
   }
+  char nperr[256];
+  if (!cfg->disable_network_policy &&
+      (r = net_netpol_new(loop, c, a->node_name, &a->netpol, nperr, sizeof(nperr))) < 0) {
+    snprintf(err, errlen, "network policies (--disable-network-policy turns them off): %s", nperr);
+    goto fail;
+  }
 
   /* The pod network (containerd reads it on every sandbox). */
   /* The pod network's config is written once the server has given the
@@ -705,6 +713,7 @@ void agent_free(agent_t *a) {
   client_informer_free(a->self);
   net_overlay_free(a->overlay);
   net_proxy_free(a->proxy);
+  net_netpol_free(a->netpol);
   agent_clusterdns_free(a->dns);
   agent_node_free(a->node);
   agent_containerd_stop(a->ctrd, 10);

@@ -165,6 +165,12 @@ static const char policy[] =
     "  - {apiGroups: [''], resources: [persistentvolumeclaims/status],\n"
     "     verbs: [get, patch, update]}\n"
     "  - {apiGroups: [node.k8s.io], resources: [runtimeclasses], verbs: [get, list, watch]}\n"
+    /* what the agents' NetworkPolicy enforcement reads (pkg/net/netpol.h;
+     * k3s gives its agents' kube-router the same through its own user) */
+    "- name: system:k3c-network-policy\n"
+    "  rules:\n"
+    "  - {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list, watch]}\n"
+    "  - {apiGroups: [''], resources: [namespaces, pods], verbs: [list, watch]}\n"
     "- name: system:node-proxier\n"
     "  rules:\n"
     "  - {apiGroups: [''], resources: [endpoints, services], verbs: [list, watch]}\n"
@@ -192,7 +198,8 @@ static const char policy[] =
      * rules. k3c's Node authorizer (authz_node.c) decides the objects that
      * relate to a node's pods and the writes to its own objects, and leaves
      * the rest of the role to RBAC, so the role is bound to system:nodes. */
-    "- {name: system:node, role: system:node, groups: [system:nodes]}\n";
+    "- {name: system:node, role: system:node, groups: [system:nodes]}\n"
+    "- {name: system:k3c-network-policy, role: system:k3c-network-policy, groups: [system:nodes]}\n";
 
 static cJSON *meta_of(const char *name, const cJSON *labels) {
   cJSON *m = cJSON_CreateObject();

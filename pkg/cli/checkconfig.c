@@ -179,10 +179,17 @@ int cli_check_config(int argc, char **argv) {
          false, "modprobe overlay; without it containerd uses the slower native snapshotter");
   report("bridge (cni0)", module_available("bridge") || exists("/proc/sys/net/bridge"), true,
          "modprobe bridge");
-  report("br_netfilter", exists("/proc/sys/net/bridge/bridge-nf-call-iptables"), false,
-         "modprobe br_netfilter");
+  /* without it, traffic between two pods of one node is bridged past the
+   * forward hook, where network policies are enforced (docs/NETWORK.md) */
+  bool brnf = exists("/proc/sys/net/bridge/bridge-nf-call-iptables");
+  report("br_netfilter (policy between pods of a node)", brnf, false,
+         "modprobe br_netfilter; without it same-node pod traffic is not filtered");
+  if (brnf)
+    report("net.bridge.bridge-nf-call-iptables = 1",
+           file_contains("/proc/sys/net/bridge/bridge-nf-call-iptables", "1"), false,
+           "sysctl -w net.bridge.bridge-nf-call-iptables=1");
   report("vxlan (pod overlay between nodes)", module_available("vxlan"), false, "modprobe vxlan");
-  report("nf_tables (service proxy)", nf_tables_available(), false,
+  report("nf_tables (service proxy, network policy)", nf_tables_available(), false,
          geteuid() ? "run as root to check" : "modprobe nf_tables");
   report("IPv4 forwarding enabled", file_contains("/proc/sys/net/ipv4/ip_forward", "1"), false,
          "the CNI bridge turns it on with its first pod");

@@ -115,6 +115,8 @@ static const opt_t opts[] = {
      0, 0},
     {"disable-kube-proxy", 0, NULL, T_BOOL, OFF(disable_kube_proxy), "false", SRV | AGT,
      "do not run the service proxy (table ip k3c-proxy)", 0, 0},
+    {"disable-network-policy", 0, NULL, T_BOOL, OFF(disable_network_policy), "false", SRV | AGT,
+     "do not enforce NetworkPolicies on this node (table ip k3c-netpol)", 0, 0},
     {"node-monitor-grace-period", 0, NULL, T_INT, OFF(node_monitor_grace_period), "40", SRV,
      "seconds a node may go without renewing its Lease or status before it is Unknown", 1, 86400},
     {"default-not-ready-toleration-seconds", 0, NULL, T_INT,

@@ -63,6 +63,7 @@ typedef struct {
   bool disable_scheduler;
   bool anonymous_auth; /* requests without credentials are system:anonymous */
   bool disable_kube_proxy; /* no service proxy on this node's agent */
+  bool disable_network_policy; /* no NetworkPolicy enforcement on this node's agent */
   int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */
   int default_not_ready_toleration_seconds; /* DefaultTolerationSeconds admission */
   int default_unreachable_toleration_seconds;

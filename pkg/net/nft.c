@@ -275,6 +275,9 @@ static void describe_expr(describe_t *d, const struct nlattr *elem) {
     bool verdict = nl_attr_be32(a[NFTA_IMMEDIATE_DREG]) == NFT_REG_VERDICT;
     data_text(a[NFTA_IMMEDIATE_DATA], true, v, sizeof v);
     snprintf(buf, sizeof buf, verdict ? "%s" : "imm(%s)", v);
+  } else if (have && !strcmp(name, "lookup")) {
+    const char *set = nl_attr_str(a[NFTA_LOOKUP_SET]);
+    snprintf(buf, sizeof buf, "@%.120s", set ? set : "?");
   } else if (have && !strcmp(name, "nat")) {
     snprintf(buf, sizeof buf, "%s",
              nl_attr_be32(a[NFTA_NAT_TYPE]) == NFT_NAT_DNAT ? "dnat" : "snat");

@@ -68,7 +68,7 @@ int nft_table_remove(nl_sock_t *s, const char *table, char *err, size_t errlen);
  * for 4 bytes, a number for 1-2 bytes in network order, a host u32 for
  * meta/numgen results otherwise), meta(key), numgen(mod), fib, imm(value:
  * 4 bytes shown as an IPv4 address, 2 as a big-endian number),
- * jump:chain, nat(dnat|snat), masq, reject. -ENOENT when the table does
+ * jump:chain, @set (a lookup), nat(dnat|snat), masq, reject. -ENOENT when the table does
  * not exist. */
 int nft_describe(nl_sock_t *s, const char *table, int with_chain, char *out, size_t outlen,
                  char *err, size_t errlen);

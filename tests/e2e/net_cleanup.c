@@ -1,9 +1,9 @@
 /* For the e2e cleanups (pods_lib.sh): k3c's nf_tables tables in the current
  * network namespace, without an nft program: the overlay's masquerade
  * table (pkg/net/masq.h) or, with "proxy", the service proxy's
- * (pkg/net/proxy.h).
- *   net_cleanup exists [proxy]   exit 0 if the table exists, 1 if not
- *   net_cleanup remove [proxy]   delete it (exit 0 also when there was none) */
+ * (pkg/net/proxy.h), with "netpol", the network policies' (pkg/net/netpol.h).
+ *   net_cleanup exists [proxy|netpol]   exit 0 if the table exists, 1 if not
+ *   net_cleanup remove [proxy|netpol]   delete it (exit 0 also when there was none) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,17 +11,20 @@
 #include <linux/netlink.h>
 
 #include "net/masq.h"
+#include "net/netpol.h"
 #include "net/nft.h"
 #include "net/nl.h"
 #include "net/proxy.h"
 
 int main(int argc, char **argv) {
   if (argc < 2 || argc > 3 || (strcmp(argv[1], "exists") && strcmp(argv[1], "remove")) ||
-      (argc == 3 && strcmp(argv[2], "proxy"))) {
-    fprintf(stderr, "usage: net_cleanup exists|remove [proxy]\n");
+      (argc == 3 && strcmp(argv[2], "proxy") && strcmp(argv[2], "netpol"))) {
+    fprintf(stderr, "usage: net_cleanup exists|remove [proxy|netpol]\n");
     return 2;
   }
-  const char *table = argc == 3 ? NET_PROXY_TABLE : NET_MASQ_TABLE;
+  const char *table = argc < 3 ? NET_MASQ_TABLE
+                      : !strcmp(argv[2], "proxy") ? NET_PROXY_TABLE
+                                                  : NET_NETPOL_TABLE;
   nl_sock_t *s;
   int r = nl_open(NETLINK_NETFILTER, &s);
   if (r < 0) {

@@ -23,6 +23,7 @@ pods__bridge_existed=1
 pods__vxlan_existed=1
 pods__masq_existed=1
 pods__proxy_existed=1
+pods__netpol_existed=1
 pods__dnslink_existed=1
 pods__netns_before=
 
@@ -69,12 +70,13 @@ pods_snapshot() {
   ip link show flannel.1 >/dev/null 2>&1 && pods__vxlan_existed=1 || pods__vxlan_existed=0
   pods__net_cleanup exists && pods__masq_existed=1 || pods__masq_existed=0
   pods__net_cleanup exists proxy && pods__proxy_existed=1 || pods__proxy_existed=0
+  pods__net_cleanup exists netpol && pods__netpol_existed=1 || pods__netpol_existed=0
   ip link show k3c-dns0 >/dev/null 2>&1 && pods__dnslink_existed=1 || pods__dnslink_existed=0
   pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
 }
 
-# pods__net_cleanup exists|remove [proxy]: the overlay's masquerade table
-# (or the service proxy's table) in this
+# pods__net_cleanup exists|remove [proxy|netpol]: the overlay's masquerade
+# table (or the service proxy's, or the network policies') in this
 # network namespace (tests/e2e/net_cleanup.c beside the k3c binary's build;
 # "exists" answers yes when the helper is missing, so nothing is removed).
 pods__net_cleanup() {
@@ -286,6 +288,7 @@ pods_cleanup() {
   [ "$pods__vxlan_existed" = 0 ] && ip link delete flannel.1 2>/dev/null
   [ "$pods__masq_existed" = 0 ] && pods__net_cleanup remove
   [ "$pods__proxy_existed" = 0 ] && pods__net_cleanup remove proxy
+  [ "$pods__netpol_existed" = 0 ] && pods__net_cleanup remove netpol
   # the cluster DNS's link (it holds --cluster-dns) if this run made it
   [ "$pods__dnslink_existed" = 0 ] && ip link delete k3c-dns0 2>/dev/null
   for c in $(pods_cgroup_roots); do
