@@ -42,6 +42,10 @@ typedef struct http_client {
   int conns;    /* connections attributed to it */
   int unauth;   /* of which unauthenticated (address entries only) */
   int inflight; /* requests in a handler, long-running ones excluded */
+  /* Requests dispatched in loop iteration batch_iter (server.c: a client's
+   * connections share one batch per iteration). */
+  unsigned batch_iter;
+  int batch_n;
   struct http_client *_next;
 } http_client_t;
 

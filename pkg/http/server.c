@@ -44,6 +44,10 @@
 #define HANDSHAKE_GRACE 2.0 /* a handshake younger than this is not evicted */
 #define HEADERS_EXTRA_MAX (64 << 10)
 #define PIPELINE_BATCH 8 /* requests one connection may dispatch per loop iteration */
+/* Requests one client (its user once known, else its address) may dispatch
+ * per loop iteration over all its connections: one client with many
+ * connections gets the same share of the loop as a client with one. */
+#define CLIENT_BATCH 8
 
 typedef struct conn conn_t;
 
@@ -663,9 +667,16 @@ static void conn_process(conn_t *c) {
         break;
       }
       c->out_paused = false;
-      if (dispatched == PIPELINE_BATCH) {
-        /* Let other connections have the loop: a client that pipelines
-         * thousands of requests gets a batch per loop iteration. */
+      http_client_t *flow = c->user ? c->user : c->addr;
+      unsigned iter = ev_iteration(s->loop);
+      if (flow->batch_iter != iter) {
+        flow->batch_iter = iter;
+        flow->batch_n = 0;
+      }
+      if (dispatched == PIPELINE_BATCH || flow->batch_n >= CLIENT_BATCH) {
+        /* Let other connections and clients have the loop: a client that
+         * pipelines thousands of requests, on one connection or many, gets
+         * a batch per loop iteration. */
         c->resume = true;
         break;
       }
@@ -719,6 +730,7 @@ static void conn_process(conn_t *c) {
     r->state = REQ_HANDLING;
     c->req_start = 0;
     dispatched++;
+    (c->user ? c->user : c->addr)->batch_n++;
     r->in_addr = c->addr;
     if (!http_quota_inflight_add(&s->lim, c->addr, false, false)) {
       respond_too_many(r);
