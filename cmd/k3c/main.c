@@ -26,6 +26,8 @@ static void usage(FILE *out) {
           "                (--hollow N: N fake nodes)\n"
           "  token         bootstrap tokens for joining agents (create, list, delete, generate)\n"
           "  datastore     show the datastore's size, compact or defrag it (server stopped)\n"
+          "  secrets-encrypt  encryption at rest of Secrets (status, enable, disable, rotate-keys,\n"
+          "                reencrypt)\n"
           "  kubectl       run kubectl with the admin kubeconfig\n"
           "  check-config  report whether this host can run k3c\n"
           "  pause         the pod sandbox process of k3c's pause image (sleeps until SIGTERM)\n"
@@ -87,6 +89,8 @@ int main(int argc, char **argv) {
     return cli_kubectl(argc - 2, argv + 2);
   if (!strcmp(cmd, "datastore"))
     return cli_datastore(argc - 2, argv + 2);
+  if (!strcmp(cmd, "secrets-encrypt"))
+    return cli_secrets_encrypt(argc - 2, argv + 2);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 2, argv + 2);
   if (!strcmp(cmd, "pause"))

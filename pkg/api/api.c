@@ -278,6 +278,18 @@ static bool is_nonresource(const char *path) {
   return is_health(path);
 }
 
+int api_server_route(api_server_t *srv, const char *prefix, api_route_cb cb, void *data) {
+  if (srv->n_routes == sizeof(srv->routes) / sizeof(srv->routes[0]))
+    return -ENOSPC;
+  if (strlen(prefix) >= sizeof(srv->routes[0].prefix))
+    return -EINVAL;
+  snprintf(srv->routes[srv->n_routes].prefix, sizeof(srv->routes[0].prefix), "%s", prefix);
+  srv->routes[srv->n_routes].cb = cb;
+  srv->routes[srv->n_routes].data = data;
+  srv->n_routes++;
+  return 0;
+}
+
 void api_server_handle(http_req_t *req, void *data) {
   api_server_t *srv = data;
   const char *path = http_req_path(req);
@@ -355,6 +367,10 @@ void api_server_handle(http_req_t *req, void *data) {
     serve_openapi(req, path);
     goto out;
   }
+  for (size_t i = 0; !call.ri.is_resource && i < srv->n_routes; i++)
+    if (!strncmp(path, srv->routes[i].prefix, strlen(srv->routes[i].prefix)) &&
+        srv->routes[i].cb(req, path, srv->routes[i].data))
+      goto out;
   if (!call.ri.is_resource) {
     if (!api__discovery(srv, req)) {
       api_status_not_found(&st, "", "", "");

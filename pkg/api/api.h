@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "http/server.h"
@@ -58,5 +59,11 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
 void api_server_bootstrap(api_server_t *srv);
 /* The http_handler_cb of the API: pass the api_server_t as data. */
 void api_server_handle(http_req_t *req, void *data);
+/* A handler for the non-resource paths under prefix ("/v1-k3c/encrypt/"),
+ * run after authentication and RBAC (nonResourceURL, verb from the method)
+ * for any method. It answers the request and returns true, or returns
+ * false to leave it to the 404. At most 8 prefixes; prefix is copied. */
+typedef bool (*api_route_cb)(http_req_t *req, const char *path, void *data);
+int api_server_route(api_server_t *srv, const char *prefix, api_route_cb cb, void *data);
 /* Stop watches and free. Call before closing the store. */
 void api_server_free(api_server_t *srv);

@@ -21,6 +21,12 @@ typedef struct api_rbac api_rbac_t;
 typedef struct tls_jwt_key tls_jwt_key_t;
 
 struct api_server {
+  struct {
+    char prefix[64];
+    api_route_cb cb;
+    void *data;
+  } routes[8]; /* api_server_route */
+  size_t n_routes;
   struct ev_loop *loop;
   store_t *store;
   char *service_cidr;

@@ -19,3 +19,7 @@ int cli_token(int argc, char **argv);
  * stopped server's database (pkg/cli/datastore.c). */
 int cli_datastore(int argc, char **argv);
 
+
+/* k3c secrets-encrypt status|enable|disable|rotate-keys|reencrypt, against
+ * the running server (pkg/cli/secretsencrypt.c). */
+int cli_secrets_encrypt(int argc, char **argv);

@@ -212,6 +212,13 @@ client_req_t *client_get_path(client_t *c, const char *path, client_done_cb cb, 
   return start_path(c, path, "GET", NULL, NULL, NULL, false, NULL, cb, data);
 }
 
+client_req_t *client_put_path(client_t *c, const char *path, const cJSON *body, client_done_cb cb,
+                              void *data) {
+  if (!path || path[0] != '/' || strlen(path) >= 1024 || strpbrk(path, "?# ") || !body)
+    return NULL;
+  return start_path(c, path, "PUT", NULL, "application/json", body, false, NULL, cb, data);
+}
+
 client_req_t *client_get(client_t *c, const client_ref_t *ref, const char *query, client_done_cb cb,
                          void *data) {
   return start(c, ref, "GET", query, NULL, NULL, false, NULL, cb, data);

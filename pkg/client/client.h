@@ -127,6 +127,9 @@ client_req_t *client_delete(client_t *c, const client_ref_t *ref, const cJSON *o
 /* GET of a path outside the resource tree ("/version"); NULL for a path
  * that does not start with '/', has a query or is over 1 KiB. */
 client_req_t *client_get_path(client_t *c, const char *path, client_done_cb cb, void *data);
+/* PUT of a JSON body (not taken) to such a path; NULL as above. */
+client_req_t *client_put_path(client_t *c, const char *path, const cJSON *body, client_done_cb cb,
+                              void *data);
 
 /* A watch: each event arrives at event_cb as (type "ADDED"|"MODIFIED"|
  * "DELETED"|"BOOKMARK"|"ERROR", object); the callback owns obj and frees it

@@ -113,6 +113,9 @@ static const opt_t opts[] = {
      "serve requests without credentials as system:anonymous (group system:unauthenticated), "
      "allowed what RBAC grants them; off, they get 401",
      0, 0},
+    {"secrets-encryption", 0, NULL, T_BOOL, OFF(secrets_encryption), "false", SRV,
+     "encrypt Secrets at rest with AES-GCM (key in <data-dir>/server/cred/"
+     "encryption-config.json; k3c secrets-encrypt manages it)", 0, 0},
     {"disable-kube-proxy", 0, NULL, T_BOOL, OFF(disable_kube_proxy), "false", SRV | AGT,
      "do not run the service proxy (table ip k3c-proxy)", 0, 0},
     {"disable-network-policy", 0, NULL, T_BOOL, OFF(disable_network_policy), "false", SRV | AGT,

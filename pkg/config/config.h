@@ -62,6 +62,7 @@ typedef struct {
   int output_budget_mib; /* unsent response bytes all connections may hold */
   bool disable_scheduler;
   bool anonymous_auth; /* requests without credentials are system:anonymous */
+  bool secrets_encryption; /* seal Secrets at rest (pkg/server/encryption.h) */
   bool disable_kube_proxy; /* no service proxy on this node's agent */
   bool disable_network_policy; /* no NetworkPolicy enforcement on this node's agent */
   int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */

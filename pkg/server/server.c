@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "server/bootstrap.h"
 #include "server/control.h"
+#include "server/encryption.h"
 #include "server/kubeconfig.h"
 #include "tls/pki.h"
 #include "tls/token.h"
@@ -103,6 +104,8 @@ int server_run(const k3c_config_t *cfg) {
   tls_pki_t pki = {0};
   http_server_t *http = NULL;
   store_t *store = NULL;
+  server_enc_t *enc = NULL;
+  store_keyring_t *keyring = NULL;
   api_server_t *api = NULL;
   server_bootstrap_t *boot = NULL;
   server_control_t *control = NULL;
@@ -150,8 +153,15 @@ int server_run(const k3c_config_t *cfg) {
     log_error("server", "cannot create %s: %s", db_dir, strerror(-r));
     goto out;
   }
-  store_options_t sopts = {.path = db_path};
-  if ((r = store_open(loop, &sopts, &store, err, sizeof(err))) < 0) {
+  if ((r = server_enc_open(cfg->data_dir, cfg->secrets_encryption, &enc, &keyring, err,
+                           sizeof(err))) < 0) {
+    log_error("server", "secrets encryption: %s", err);
+    goto out;
+  }
+  store_options_t sopts = {.path = db_path, .keyring = keyring};
+  r = store_open(loop, &sopts, &store, err, sizeof(err));
+  store_keyring_unref(keyring);
+  if (r < 0) {
     log_error("server", "datastore: %s", err);
     goto out;
   }
@@ -210,6 +220,7 @@ int server_run(const k3c_config_t *cfg) {
     goto out;
   }
   api_server_bootstrap(api);
+  server_enc_start(enc, store, api);
 
   http_server_opts_t opts = {
       .bind_address = cfg->bind_address,
@@ -321,6 +332,7 @@ out:
   http_server_stop(http);
   api_server_free(api);
   store_close(store);
+  server_enc_free(enc);
   free(db_dir);
   free(db_path);
   free(tokens_path);

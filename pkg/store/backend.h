@@ -84,6 +84,20 @@ typedef struct {
   /* Rebuild the file without free pages (VACUUM); blocks for a time that
    * grows with the live data (optional). */
   int (*defrag)(store_backend_t *b, char *err, size_t errlen);
+  /* Rewrite stored values (every revision, tombstones too) of keys under
+   * prefix, in one transaction of at most STORE_COMPACT_SLICE rows after
+   * *cursor (a revision; 0 to start), for encryption at rest: fn gets each
+   * value and returns 0 with a malloc'd replacement (*ret, *ret_len), 0
+   * with *ret NULL to keep it, or a negative errno to stop. Advances
+   * *cursor, adds to *ret_rewritten and *ret_examined; when *cursor is 0
+   * also sets *ret_total to the rows under prefix. Deleted contents are
+   * overwritten (secure_delete) and the WAL is truncated at the end, so no
+   * old form stays in the files. Returns 1 when more rows are left, 0
+   * when done, or a negative errno (the slice is rolled back). Optional. */
+  int (*reseal)(store_backend_t *b, const char *prefix, int64_t *cursor,
+                int (*fn)(const char *key, const char *value, size_t len, char **ret,
+                          size_t *ret_len, void *data),
+                void *data, int64_t *ret_rewritten, int64_t *ret_examined, int64_t *ret_total);
   /* Close; accepts NULL. */
   void (*close)(store_backend_t *b);
 } store_backend_ops_t;

@@ -501,6 +501,112 @@ static int backend_defrag(store_backend_t *b, char *err, size_t errlen) {
   return 0;
 }
 
+/* Encryption at rest (backend.h reseal): one slice of rows under prefix,
+ * read first and rewritten afterwards in the same transaction. */
+typedef struct {
+  int64_t rev;
+  char *key;
+  char *value;
+  size_t len;
+} reseal_row_t;
+
+static int backend_reseal(store_backend_t *b, const char *prefix, int64_t *cursor,
+                          int (*fn)(const char *key, const char *value, size_t len, char **ret,
+                                    size_t *ret_len, void *data),
+                          void *data, int64_t *ret_rewritten, int64_t *ret_examined,
+                          int64_t *ret_total) {
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  reseal_row_t *rows = NULL;
+  size_t n = 0;
+  int r = -EIO;
+  /* Keys are compared as text: [prefix, prefix with its last byte + 1). */
+  size_t pl = strlen(prefix);
+  char *end = xstrdup(prefix);
+  if (pl)
+    end[pl - 1]++;
+  if (sqlite3_exec(b->db, "PRAGMA secure_delete=ON; BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+      SQLITE_OK)
+    goto out;
+  if (*cursor == 0) {
+    sqlite3_stmt *cnt = NULL;
+    if (sqlite3_prepare_v2(b->db, "SELECT count(*) FROM kv WHERE key >= ?1 AND key < ?2", -1,
+                           &cnt, NULL) != SQLITE_OK)
+      goto out;
+    sqlite3_bind_text(cnt, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(cnt, 2, end, -1, SQLITE_STATIC);
+    if (sqlite3_step(cnt) == SQLITE_ROW)
+      *ret_total = sqlite3_column_int64(cnt, 0);
+    sqlite3_finalize(cnt);
+  }
+  if (sqlite3_prepare_v2(b->db,
+                         "SELECT rev, key, value FROM kv WHERE rev > ?1 AND key >= ?2 AND key < ?3"
+                         " ORDER BY rev LIMIT ?4", -1, &sel, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(b->db, "UPDATE kv SET value = ?1 WHERE rev = ?2", -1, &upd, NULL) !=
+          SQLITE_OK)
+    goto out;
+  sqlite3_bind_int64(sel, 1, *cursor);
+  sqlite3_bind_text(sel, 2, prefix, -1, SQLITE_STATIC);
+  sqlite3_bind_text(sel, 3, end, -1, SQLITE_STATIC);
+  sqlite3_bind_int(sel, 4, STORE_COMPACT_SLICE);
+  rows = xcalloc(STORE_COMPACT_SLICE, sizeof(*rows));
+  int rc;
+  while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    reseal_row_t *row = &rows[n++];
+    row->rev = sqlite3_column_int64(sel, 0);
+    row->key = xstrdup((const char *)sqlite3_column_text(sel, 1));
+    row->len = (size_t)sqlite3_column_bytes(sel, 2);
+    row->value = xmalloc(row->len + 1);
+    if (row->len)
+      memcpy(row->value, sqlite3_column_blob(sel, 2), row->len);
+    row->value[row->len] = '\0';
+  }
+  if (rc != SQLITE_DONE)
+    goto out;
+  int64_t rewritten = 0;
+  for (size_t i = 0; i < n; i++) {
+    char *nv = NULL;
+    size_t nl = 0;
+    r = fn(rows[i].key, rows[i].value, rows[i].len, &nv, &nl, data);
+    if (r < 0)
+      goto out;
+    r = -EIO;
+    if (!nv)
+      continue;
+    sqlite3_reset(upd);
+    sqlite3_bind_blob(upd, 1, nv, (int)nl, free);
+    sqlite3_bind_int64(upd, 2, rows[i].rev);
+    if (sqlite3_step(upd) != SQLITE_DONE)
+      goto out;
+    rewritten++;
+  }
+  if (sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    goto out;
+  if (n)
+    *cursor = rows[n - 1].rev;
+  *ret_rewritten += rewritten;
+  *ret_examined += (int64_t)n;
+  if (n < STORE_COMPACT_SLICE) {
+    /* Done: old page contents went with secure_delete; the WAL still has
+     * the old forms until it is copied back and cut. */
+    rc = sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    r = rc == SQLITE_OK ? 0 : -EIO;
+  } else
+    r = 1;
+out:
+  if (r < 0)
+    sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_exec(b->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
+  for (size_t i = 0; i < n; i++) {
+    free(rows[i].key);
+    free(rows[i].value);
+  }
+  free(rows);
+  free(end);
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  return r;
+}
+
 const store_backend_ops_t store__sqlite_backend = {
     .name = "sqlite",
     .open = backend_open,
@@ -509,5 +615,6 @@ const store_backend_ops_t store__sqlite_backend = {
     .compact = backend_compact,
     .stats = backend_stats,
     .defrag = backend_defrag,
+    .reseal = backend_reseal,
     .close = backend_close,
 };

@@ -12,6 +12,7 @@
 
 #include "store/backend.h"
 #include "store/index.h"
+#include "store/seal.h"
 #include "store/store.h"
 #include "store/token.h"
 #include "store/watch.h"
@@ -24,7 +25,7 @@
 #define BATCH_MAX_ROWS 4096
 #define BATCH_MAX_BYTES (16u << 20)
 
-enum { REQ_WRITE, REQ_COMPACT };
+enum { REQ_WRITE, REQ_COMPACT, REQ_RESEAL };
 
 /* One write (or compaction) travelling loop -> writer thread -> loop. */
 typedef struct req {
@@ -38,6 +39,13 @@ typedef struct req {
   size_t bytes;
   store_done_cb cb;
   void *data;
+  char *disk; /* the sealed form written instead of kv->value, or NULL */
+  size_t disk_len;
+  /* REQ_RESEAL */
+  store_keyring_t *kr;
+  char *prefix;
+  int64_t cursor;
+  store_reseal_cb reseal_cb;
 } req_t;
 
 typedef struct {
@@ -91,6 +99,12 @@ struct store {
   int64_t db_compacted;
   size_t compacting;    /* compaction requests not yet finished */
   double compact_every; /* seconds */
+
+  store_keyring_t *keyring; /* encryption at rest, or NULL */
+  bool resealing;
+  /* reseal progress, written by the writer under mu */
+  int64_t reseal_done, reseal_examined, reseal_total;
+  int reseal_err;
 };
 
 const store_backend_ops_t *store__backend = &store__sqlite_backend;
@@ -234,6 +248,32 @@ static void list_push(req_list_t *l, req_t *r) {
   l->tail = &r->next;
 }
 
+/* Reseal (writer thread): a row not in the form the keyring writes now is
+ * opened with whichever key sealed it and sealed again (or stored plain). */
+static int reseal_row(const char *key, const char *value, size_t len, char **ret, size_t *ret_len,
+                      void *data) {
+  const store_keyring_t *kr = data;
+  char *plain = NULL;
+  size_t plen = 0;
+  bool current = true;
+  *ret = NULL;
+  int r = store_keyring_open(kr, key, value, len, &plain, &plen, &current);
+  if (r < 0 || current) {
+    free(plain);
+    return r;
+  }
+  const char *src = plain ? plain : value;
+  size_t slen = plain ? plen : len;
+  r = store_keyring_seal(kr, key, src, slen, ret, ret_len);
+  if (r == 0 && !*ret) { /* writes are plaintext now */
+    *ret = plain ? plain : copy_value(value, len);
+    *ret_len = slen;
+    plain = NULL;
+  }
+  free(plain);
+  return r;
+}
+
 static void *writer_main(void *arg) {
   struct store *s = arg;
   store_backend_row_t *rows = NULL;
@@ -280,6 +320,23 @@ static void *writer_main(void *arg) {
         pthread_mutex_unlock(&s->mu);
         err = 0;
       }
+    } else if (batch->kind == REQ_RESEAL) {
+      int64_t done = 0, examined = 0, total = -1;
+      err = s->ops->reseal ? s->ops->reseal(s->backend, batch->prefix, &batch->cursor, reseal_row,
+                                            batch->kr, &done, &examined, &total)
+                           : -EOPNOTSUPP;
+      pthread_mutex_lock(&s->mu);
+      if (total >= 0)
+        s->reseal_total = total;
+      s->reseal_done += done;
+      s->reseal_examined += examined;
+      if (err > 0 && !s->stop) {
+        list_push(&s->submit, batch);
+        continue;
+      }
+      pthread_mutex_unlock(&s->mu);
+      if (err > 0)
+        err = -ESHUTDOWN;
     } else if (!failed) {
       if (n > rows_cap) {
         rows_cap = n;
@@ -289,7 +346,8 @@ static void *writer_main(void *arg) {
       for (req_t *r = batch; r; r = r->next, i++) {
         const store_kv_t *kv = r->kv;
         rows[i] = (store_backend_row_t){
-            .rev = kv->mod_rev, .key = kv->key, .value = kv->value, .len = kv->len,
+            .rev = kv->mod_rev, .key = kv->key, .value = r->disk ? r->disk : kv->value,
+            .len = r->disk ? r->disk_len : kv->len,
             .create_rev = kv->create_rev, .prev_rev = r->prev_rev,
             .lease_expires = kv->lease_expires, .deleted = r->tomb};
       }
@@ -381,6 +439,16 @@ static void finish(struct store *s, req_t *r) {
     if (r->cb)
       r->cb(r->err, r->err ? NULL : r->kv, r->data);
     store_kv_unref(r->kv);
+    free(r->disk);
+  } else if (r->kind == REQ_RESEAL) {
+    s->resealing = false;
+    pthread_mutex_lock(&s->mu);
+    s->reseal_err = r->err;
+    pthread_mutex_unlock(&s->mu);
+    if (r->reseal_cb)
+      r->reseal_cb(r->err, r->data);
+    store_keyring_unref(r->kr);
+    free(r->prefix);
   } else if (r->kind == REQ_COMPACT) {
     s->compacting--;
     if (r->err < 0) {
@@ -493,6 +561,13 @@ int store_write(store_t *s, const store_write_t *w, store_done_cb cb, void *data
     value = copy_value(w->value, len);
   }
 
+  char *disk = NULL;
+  size_t disk_len = 0;
+  if (store_keyring_seal(s->keyring, w->key, value, len, &disk, &disk_len) < 0) {
+    free(value);
+    return -EIO;
+  }
+
   bool tomb = w->op == STORE_OP_DELETE;
   int64_t lease = 0;
   if (!tomb && w->ttl_seconds > 0)
@@ -510,6 +585,8 @@ int store_write(store_t *s, const store_write_t *w, store_done_cb cb, void *data
   req_t *r = xcalloc(1, sizeof(*r));
   r->kind = REQ_WRITE;
   r->kv = kv;
+  r->disk = disk;
+  r->disk_len = disk_len;
   r->tomb = tomb;
   r->prev_rev = latest ? latest->mod_rev : 0;
   r->bytes = len + strlen(w->key) + 64;
@@ -752,13 +829,31 @@ typedef struct {
   struct store *s;
   req_t *hist;
   size_t n, cap;
+  char why[STORE_REASON_MAX]; /* a value that does not open */
 } load_ctx_t;
 
 static int load_row(const store_backend_row_t *row, void *data) {
   load_ctx_t *c = data;
   struct store *s = c->s;
-  store_kv_t *kv = kv_new(row->key, copy_value(row->value, row->len), row->len, row->create_rev,
-                          row->rev, row->lease_expires);
+  char *plain = NULL;
+  size_t plen = 0;
+  int r = store_keyring_open(s->keyring, row->key, row->value, row->len, &plain, &plen, NULL);
+  if (r < 0) {
+    char name[STORE_SEAL_NAME_MAX + 2];
+    store_keyring_envelope_name(row->value, row->len, name, sizeof(name));
+    snprintf(c->why, sizeof(c->why),
+             "%s at revision %lld is encrypted with key \"%s\", which %s", row->key,
+             (long long)row->rev, name,
+             r == -ENOKEY ? "the encryption configuration does not have (start with "
+                            "--secrets-encryption and the configuration that has it)"
+                          : "does not open it (wrong key or damaged value)");
+    return r;
+  }
+  if (!plain) {
+    plain = copy_value(row->value, row->len);
+    plen = row->len;
+  }
+  store_kv_t *kv = kv_new(row->key, plain, plen, row->create_rev, row->rev, row->lease_expires);
   if (row->history) {
     if (c->n == c->cap) {
       c->cap = c->cap ? c->cap * 2 : 256;
@@ -818,8 +913,11 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   size_t window = opts->watch_window ? opts->watch_window : DEFAULT_WINDOW;
   load_ctx_t lc = {.s = s};
   int64_t start = 0;
+  s->keyring = store_keyring_ref(opts->keyring);
   r = s->ops->load(s->backend, (int64_t)window, load_row, &lc, &rev, &compact_rev, &start, err,
                    errlen);
+  if (r < 0 && lc.why[0])
+    snprintf(err, errlen, "database %s: %s", opts->path, lc.why);
   if (r == 0 && lc.n != (size_t)(rev - start)) {
     snprintf(err, errlen, "store: the backend gave %zu history rows for revisions %lld..%lld",
              lc.n, (long long)start + 1, (long long)rev);
@@ -872,6 +970,7 @@ fail:
   s->ops->close(s->backend);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cond);
+  store_keyring_unref(s->keyring);
   free(s);
   return r;
 }
@@ -906,5 +1005,46 @@ void store_close(store_t *s) {
   s->ops->close(s->backend);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cond);
+  store_keyring_unref(s->keyring);
   free(s);
+}
+
+/* ---- encryption at rest ---- */
+
+void store_keyring_use(store_t *s, store_keyring_t *kr) {
+  store_keyring_t *old = s->keyring;
+  s->keyring = store_keyring_ref(kr);
+  store_keyring_unref(old);
+}
+
+int store_reseal(store_t *s, const char *prefix, store_reseal_cb cb, void *data) {
+  if (s->closing)
+    return -ESHUTDOWN;
+  if (!prefix || !prefix[0])
+    return -EINVAL;
+  if (s->resealing)
+    return -EBUSY;
+  if (!s->ops->reseal)
+    return -EOPNOTSUPP;
+  req_t *r = xcalloc(1, sizeof(*r));
+  r->kind = REQ_RESEAL;
+  r->kr = s->keyring ? store_keyring_ref(s->keyring) : store_keyring_new();
+  r->prefix = xstrdup(prefix);
+  r->reseal_cb = cb;
+  r->data = data;
+  s->resealing = true;
+  pthread_mutex_lock(&s->mu);
+  s->reseal_done = s->reseal_examined = s->reseal_total = 0;
+  s->reseal_err = 0;
+  pthread_mutex_unlock(&s->mu);
+  enqueue(s, r);
+  return 0;
+}
+
+void store_reseal_progress(store_t *s, store_reseal_progress_t *ret) {
+  pthread_mutex_lock(&s->mu);
+  *ret = (store_reseal_progress_t){.running = s->resealing, .rewritten = s->reseal_done,
+                                   .examined = s->reseal_examined, .total = s->reseal_total,
+                                   .err = s->reseal_err};
+  pthread_mutex_unlock(&s->mu);
 }

@@ -55,6 +55,7 @@
 #define STORE_INFLIGHT_MAX ((size_t)64 * 1024 * 1024)
 
 typedef struct store store_t;
+typedef struct store_keyring store_keyring_t; /* store/seal.h */
 
 /* One version of one key. Immutable and reference-counted: share it freely
  * on the loop thread; store_kv_unref when done. */
@@ -76,6 +77,12 @@ typedef struct {
   size_t watch_window;          /* events kept for watches (default 10000) */
   size_t watcher_queue_max;     /* undelivered events per watcher before cut-off (default 10000) */
   int64_t compact_interval_ms;  /* 0 = default (5 min); <0 disables automatic compaction */
+  /* Encryption at rest (store/seal.h), or NULL. Values of the keys it
+   * covers are sealed when written to the backend and opened when loaded;
+   * memory, reads and watches see plaintext. The store takes a reference.
+   * A sealed value it cannot open fails store_open (-ENOKEY: no key of that
+   * name; -EBADMSG: the key does not open it), naming the key. */
+  store_keyring_t *keyring;
 } store_options_t;
 
 /* Open or create the database and load current state into memory.
@@ -199,6 +206,34 @@ void store_watch_stop(store_watch_t *w);
 /* Pause/resume delivery (for HTTP back-pressure); paused watchers still
  * accumulate up to watcher_queue_max events before being cut off. */
 void store_watch_pause(store_watch_t *w, bool paused);
+
+/* ---- encryption at rest ---- */
+
+/* Seal writes submitted from now on with this keyring (a new reference is
+ * taken; NULL: no sealing). Writes already submitted keep the keyring they
+ * were sealed with, so a swap must keep the old keys readable until a
+ * reseal has finished. */
+void store_keyring_use(store_t *s, store_keyring_t *kr);
+
+/* Rewrite on disk every stored revision under prefix that is not in the
+ * current keyring's write form (another key, or plaintext while a key is
+ * active, or sealed while writes are plaintext), on the writer thread in
+ * slices between write batches, one transaction per slice. Revisions,
+ * memory and watches do not change. A crash leaves each row in its old or
+ * its new form, both readable with the keyring used. cb (optional) runs on
+ * the loop with 0 or a negative errno when it ends (-ESHUTDOWN if the store
+ * closed first). -EBUSY one is running, -EOPNOTSUPP the backend cannot. */
+typedef void (*store_reseal_cb)(int err, void *data);
+int store_reseal(store_t *s, const char *prefix, store_reseal_cb cb, void *data);
+
+typedef struct {
+  bool running;
+  int64_t rewritten; /* rows rewritten so far */
+  int64_t examined;  /* rows looked at so far */
+  int64_t total;     /* rows under the prefix when it started */
+  int err;           /* of the last finished reseal */
+} store_reseal_progress_t;
+void store_reseal_progress(store_t *s, store_reseal_progress_t *ret);
 
 /* Drop history at and below rev (bounded by the current revision). In
  * memory at once; on disk in bounded slices on the writer thread between
