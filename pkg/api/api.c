@@ -13,6 +13,7 @@
 #include "api/crd.h"
 #include "api/internal.h"
 #include "api/openapi_internal.h"
+#include "api/promstats.h"
 #include "api/object.h"
 #include "api/review.h"
 #include "http/dial.h"
@@ -57,6 +58,8 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
     api_server_free(srv);
     return r;
   }
+  srv->prom = api__promstats_new();
+  api_server_route(srv, "/metrics", api__promstats_serve, srv);
   if ((r = api__rbac_start(srv)) < 0) {
     snprintf(err, errlen, "watching RBAC objects: %s", strerror(-r));
     api_server_free(srv);
@@ -75,6 +78,7 @@ void api_server_free(api_server_t *srv) {
   }
   api__watches_stop_all(srv);
   api__metrics_free(srv);
+  api__promstats_free(srv->prom);
   api__crd_stop(srv);
   api__rbac_stop(srv);
   api__tokens_free(srv);
@@ -354,7 +358,8 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
-  http_req_set_app(req, api__user_dup(&call.user), api__user_free); /* escalation checks */
+  /* the user rides on the request for escalation checks; /metrics counts it */
+  api__promstats_begin(srv, req, &call.user, &call.ri, method);
   int node_decision = api__node_authorize(srv, &call.user, &call.ri, req, &st);
   if (node_decision < 0 ||
       (node_decision == 0 && !api__authorize(srv, &call.user, &call.ri, method, path, &st))) {

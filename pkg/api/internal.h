@@ -27,6 +27,7 @@ struct api_server {
     void *data;
   } routes[8]; /* api_server_route */
   size_t n_routes;
+  struct api_promstats *prom; /* /metrics (promstats.c) */
   struct ev_loop *loop;
   store_t *store;
   char *service_cidr;
@@ -161,6 +162,10 @@ void api__tokens_free(api_server_t *srv);
 bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, char *err,
                        size_t errlen);
 void api__user_done(api_user_t *user);
+/* Count the request in /metrics from now until it is freed, and put a copy
+ * of user on it as its app data (http_req_app gives the user; promstats.c). */
+void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *user,
+                          const api_reqinfo_t *ri, const char *method);
 /* Add an extra key with one value (copied; a full list drops it). */
 void api__user_add_extra(api_user_t *u, const char *key, const char *value);
 

@@ -60,6 +60,7 @@ typedef struct {
 } hdr_t;
 
 struct http_req {
+  int status;   /* of the response begun, 0 before */
   conn_t *conn; /* NULL once the client is gone */
   req_state_t state;
   char *method, *path, *raw_query;
@@ -271,6 +272,10 @@ static char **dup_strv(char *const *v) {
 static void req_free(http_req_t *r) {
   if (!r)
     return;
+  /* first: the app's free may still look at the request */
+  if (r->app && r->app_free)
+    r->app_free(r->app);
+  r->app = NULL;
   free(r->method);
   free(r->path);
   free(r->raw_query);
@@ -1310,9 +1315,13 @@ static void write_head(http_req_t *r, int status, const char *content_type, long
   buf_done(&head);
 }
 
+int http_req_status(const http_req_t *r) { return r->status; }
+
 void http_respond(http_req_t *r, int status, const char *content_type, const char *body,
                   size_t len) {
   conn_t *c = r->conn;
+  if (r->state == REQ_HANDLING && !r->status)
+    r->status = status;
   if (r->local && r->sink && r->state == REQ_HANDLING) {
     r->sink->head(r->sink_data, status, content_type, r->resp_headers.data ? r->resp_headers.data : "",
                   r->resp_headers.len);
@@ -1336,6 +1345,8 @@ void http_respond_take(http_req_t *r, int status, const char *content_type, char
 }
 
 void http_stream_begin(http_req_t *r, int status, const char *content_type) {
+  if (r->state == REQ_HANDLING && !r->status)
+    r->status = status;
   if (r->local) {
     if (r->state != REQ_HANDLING)
       return;

@@ -82,6 +82,10 @@ bool http_req_gone(const http_req_t *r);
 void http_req_set_app(http_req_t *r, void *data, void (*free_fn)(void *));
 void *http_req_app(const http_req_t *r);
 
+/* The status of the response begun (http_respond, http_stream_begin), 0
+ * before one; valid until the request is freed (also in the app's free). */
+int http_req_status(const http_req_t *r);
+
 /* Call cb once if the client disconnects before the request is finished. */
 void http_req_on_close(http_req_t *r, http_close_cb cb, void *data);
 

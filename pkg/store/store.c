@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/backend.h"
 #include "store/index.h"
@@ -101,6 +102,7 @@ struct store {
   double compact_every; /* seconds */
 
   store_keyring_t *keyring; /* encryption at rest, or NULL */
+  char path[4096];          /* the database file */
   bool resealing;
   /* reseal progress, written by the writer under mu */
   int64_t reseal_done, reseal_examined, reseal_total;
@@ -603,6 +605,18 @@ int store_write(store_t *s, const store_write_t *w, store_done_cb cb, void *data
 
 int64_t store_revision(const store_t *s) { return store__hub_last_rev(&s->hub); }
 
+int64_t store_size_bytes(const store_t *s) {
+  struct stat st;
+  int64_t n = 0;
+  char wal[4200];
+  if (stat(s->path, &st) == 0)
+    n += (int64_t)st.st_size;
+  snprintf(wal, sizeof(wal), "%s-wal", s->path);
+  if (stat(wal, &st) == 0)
+    n += (int64_t)st.st_size;
+  return n;
+}
+
 int64_t store_compacted_revision(const store_t *s) { return s->hub.first_rev - 1; }
 
 const char *store_failure(const store_t *s, uint64_t *ret_count) {
@@ -894,6 +908,7 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
   s = xcalloc(1, sizeof(*s));
   s->loop = loop;
   s->ops = store__backend;
+  snprintf(s->path, sizeof(s->path), "%s", opts->path);
   store__index_init(&s->idx);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cond, NULL);

@@ -95,6 +95,8 @@ int store_open(struct ev_loop *loop, const store_options_t *opts, store_t **ret_
 void store_close(store_t *s);
 
 int64_t store_revision(const store_t *s);           /* latest committed revision */
+/* Addition: bytes of the database file and its WAL on disk (stat). */
+int64_t store_size_bytes(const store_t *s);
 
 #define STORE_REASON_MAX 512
 /* The reason of the last failed commit, with the database path and the
