@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/audit.h"
 #include "api/admission.h"
 #include "api/object.h"
 #include "util/alloc.h"
@@ -1047,8 +1048,11 @@ static bool template_of(const api_admission_t *a, const cJSON **ret_meta, const 
 static int evaluate_pod(api_admission_t *a, const policy_t *p, const cJSON *meta,
                         const cJSON *spec, bool enforce, api_status_t *st) {
   char lvs[64];
+  struct api_audit_req *ar = api__request_audit(a->req);
   if (enforce) {
     psa_result_t r;
+    lv_string(&p->enforce, lvs, sizeof(lvs));
+    api__audit_annotate(ar, "pod-security.kubernetes.io/enforce-policy", lvs);
     evaluate(p->enforce.level, p->enforce.minor, meta, spec, &r);
     if (r.n) {
       lv_string(&p->enforce, lvs, sizeof(lvs));
@@ -1060,8 +1064,16 @@ static int evaluate_pod(api_admission_t *a, const policy_t *p, const cJSON *meta
     }
     result_done(&r);
   }
-  /* audit: k3c keeps no audit log yet, so the audit-violations annotation
-   * upstream records has nowhere to go; the level is still parsed. */
+  /* audit: upstream's annotation on the request's audit events */
+  psa_result_t au;
+  evaluate(p->audit.level, p->audit.minor, meta, spec, &au);
+  if (au.n && ar) {
+    lv_string(&p->audit, lvs, sizeof(lvs));
+    char *text = xasprintf("would violate PodSecurity \"%s\": %s", lvs, au.detail.data);
+    api__audit_annotate(ar, "pod-security.kubernetes.io/audit-violations", text);
+    free(text);
+  }
+  result_done(&au);
   psa_result_t w;
   evaluate(p->warn.level, p->warn.minor, meta, spec, &w);
   if (w.n) {

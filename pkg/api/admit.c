@@ -238,6 +238,8 @@ int api__decode_body_as(http_req_t *req, const api_resource_t *res, cJSON **ret_
   offload_unlock();
   int r = decode_body_as(req, res, ret_obj, st);
   offload_relock();
+  if (r == 0)
+    api__audit_request_object(api__request_audit(req), *ret_obj);
   return r;
 }
 

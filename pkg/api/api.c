@@ -13,6 +13,7 @@
 #include "api/crd.h"
 #include "api/internal.h"
 #include "api/openapi_internal.h"
+#include "api/audit.h"
 #include "api/promstats.h"
 #include "api/object.h"
 #include "api/review.h"
@@ -59,6 +60,11 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
     return r;
   }
   srv->prom = api__promstats_new();
+  if (opts->audit && opts->audit->path && opts->audit->path[0] &&
+      (r = api__audit_new(opts->audit, &srv->audit, err, errlen)) < 0) {
+    api_server_free(srv);
+    return r;
+  }
   api_server_route(srv, "/metrics", api__promstats_serve, srv);
   if ((r = api__rbac_start(srv)) < 0) {
     snprintf(err, errlen, "watching RBAC objects: %s", strerror(-r));
@@ -79,6 +85,7 @@ void api_server_free(api_server_t *srv) {
   api__watches_stop_all(srv);
   api__metrics_free(srv);
   api__promstats_free(srv->prom);
+  api__audit_free(srv->audit); /* after every request is freed: the HTTP server stops first */
   api__crd_stop(srv);
   api__rbac_stop(srv);
   api__tokens_free(srv);
@@ -105,6 +112,7 @@ void api__respond_json(http_req_t *req, int code, const char *ctype, char *body,
 void api__respond_status(http_req_t *req, api_status_t *st) {
   size_t len;
   char *body = api_status_json(st, &len);
+  api__audit_response_json(api__request_audit(req), st->code, body, len);
   if (st->code == 401)
     http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"kubernetes-master\"");
   api__respond_json(req, st->code, "application/json", body, len);
@@ -114,6 +122,7 @@ void api__respond_status(http_req_t *req, api_status_t *st) {
 void api__respond_obj(http_req_t *req, int code, cJSON *obj) {
   char *body = cJSON_PrintUnformatted(obj);
   cJSON_Delete(obj);
+  api__audit_response_json(api__request_audit(req), code, body, strlen(body));
   if (api__respond_yaml(req, code, body, strlen(body)))
     free(body);
   else
@@ -121,6 +130,7 @@ void api__respond_obj(http_req_t *req, int code, cJSON *obj) {
 }
 
 void api__respond_bytes(http_req_t *req, int code, const char *json, size_t len) {
+  api__audit_response_json(api__request_audit(req), code, json, len);
   if (api__respond_yaml(req, code, json, len))
     return;
   char *body = xmalloc(len + 1);
@@ -363,9 +373,14 @@ void api_server_handle(http_req_t *req, void *data) {
   int node_decision = api__node_authorize(srv, &call.user, &call.ri, req, &st);
   if (node_decision < 0 ||
       (node_decision == 0 && !api__authorize(srv, &call.user, &call.ri, method, path, &st))) {
+    api__audit_decision(api__request_audit(req), false, st.message);
     api__respond_status(req, &st);
     goto out;
   }
+  api__audit_decision(api__request_audit(req), true,
+                      node_decision > 0 ? "Node: allowed"
+                      : masters         ? "RBAC: allowed (group system:masters)"
+                                        : "RBAC: allowed");
   if (!call.ri.is_resource && is_nonresource(path) && !nonresource_method_ok(req, method))
     goto out;
   if (!strncmp(path, "/openapi/", 9)) {

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/audit.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -42,6 +43,8 @@ typedef struct {
    * header) run as system:anonymous in group system:unauthenticated,
    * allowed what RBAC grants them; false: they get 401 (k3s's default). */
   bool anonymous_auth;
+  /* The audit log (api/audit.h), or NULL / path NULL: none. */
+  const api_audit_opts_t *audit;
 } api_server_opts_t;
 
 /* Create the API server over an open store. Loads allocator state from the

@@ -176,6 +176,7 @@ void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, 
                          size_t len) {
   size_t n;
   char *conv = api__view_bytes(view, json, len, &n);
+  api__audit_response_json(api__request_audit(req), code, conv ? conv : json, conv ? n : len);
   if (conv && api__respond_yaml(req, code, conv, n))
     free(conv);
   else if (conv)

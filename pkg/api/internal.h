@@ -28,6 +28,7 @@ struct api_server {
   } routes[8]; /* api_server_route */
   size_t n_routes;
   struct api_promstats *prom; /* /metrics (promstats.c) */
+  struct api_audit *audit;    /* the audit log, or NULL (audit.c) */
   struct ev_loop *loop;
   store_t *store;
   char *service_cidr;
@@ -166,6 +167,9 @@ void api__user_done(api_user_t *user);
  * of user on it as its app data (http_req_app gives the user; promstats.c). */
 void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *user,
                           const api_reqinfo_t *ri, const char *method);
+/* The audit state of a request counted by api__promstats_begin, or NULL
+ * (not audited, or an internal write with no request). */
+struct api_audit_req *api__request_audit(http_req_t *req);
 /* Add an extra key with one value (copied; a full list drops it). */
 void api__user_add_extra(api_user_t *u, const char *key, const char *value);
 

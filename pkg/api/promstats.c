@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/audit.h"
 #include "api/internal.h"
 #include "api/promstats.h"
 #include "api/registry.h"
@@ -50,8 +51,12 @@ struct api_promstats {
   bool warned;
 };
 
+#define RECORD_MAGIC 0x6b336372u
+
 typedef struct {
   api_user_t user; /* first: http_req_app(req) is the user (authz.c) */
+  unsigned magic;
+  api_audit_req_t *audit;
   api_server_t *srv;
   http_req_t *req;
   double start;
@@ -190,6 +195,7 @@ static void record_free(void *data) {
     s->count++;
     s->sum += took;
   }
+  api__audit_end(r->srv->audit, r->audit, r->req);
   api__user_done(&r->user);
   free(r);
 }
@@ -236,7 +242,15 @@ void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *
     p->inflight_mut++;
   else
     p->inflight_ro++;
+  r->magic = RECORD_MAGIC;
+  if (srv->audit)
+    r->audit = api__audit_begin(srv->audit, req, &r->user, ri);
   http_req_set_app(req, r, record_free);
+}
+
+api_audit_req_t *api__request_audit(http_req_t *req) {
+  record_t *r = req ? http_req_app(req) : NULL;
+  return r && r->magic == RECORD_MAGIC ? r->audit : NULL;
 }
 
 static void print_family(buf_t *b, const char *name, const char *type, const char *help,

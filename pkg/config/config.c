@@ -113,6 +113,17 @@ static const opt_t opts[] = {
      "serve requests without credentials as system:anonymous (group system:unauthenticated), "
      "allowed what RBAC grants them; off, they get 401",
      0, 0},
+    {"audit-log-path", 0, NULL, T_STRING, OFF(audit_log_path), NULL, SRV,
+     "write audit.k8s.io/v1 events as JSON lines to this file (\"-\": standard output)", 0, 0},
+    {"audit-policy-file", 0, NULL, T_STRING, OFF(audit_policy_file), NULL, SRV,
+     "audit.k8s.io/v1 Policy (YAML or JSON) deciding each request's level (default: "
+     "everything at Metadata)", 0, 0},
+    {"audit-log-maxsize", 0, NULL, T_INT, OFF(audit_log_maxsize), "100", SRV,
+     "megabytes of the audit log before it is rotated", 1, 1048576},
+    {"audit-log-maxbackup", 0, NULL, T_INT, OFF(audit_log_maxbackup), "0", SRV,
+     "rotated audit logs kept (0: all)", 0, 100000},
+    {"audit-log-maxage", 0, NULL, T_INT, OFF(audit_log_maxage), "0", SRV,
+     "days rotated audit logs are kept (0: no limit)", 0, 100000},
     {"secrets-encryption", 0, NULL, T_BOOL, OFF(secrets_encryption), "false", SRV,
      "encrypt Secrets at rest with AES-GCM (key in <data-dir>/server/cred/"
      "encryption-config.json; k3c secrets-encrypt manages it)", 0, 0},

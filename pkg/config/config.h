@@ -63,6 +63,9 @@ typedef struct {
   bool disable_scheduler;
   bool anonymous_auth; /* requests without credentials are system:anonymous */
   bool secrets_encryption; /* seal Secrets at rest (pkg/server/encryption.h) */
+  char *audit_log_path;    /* NULL: no audit log (pkg/api/audit.h) */
+  char *audit_policy_file;
+  int audit_log_maxsize, audit_log_maxbackup, audit_log_maxage;
   bool disable_kube_proxy; /* no service proxy on this node's agent */
   bool disable_network_policy; /* no NetworkPolicy enforcement on this node's agent */
   int node_monitor_grace_period;            /* seconds without a heartbeat before Unknown */

@@ -200,6 +200,10 @@ int server_run(const k3c_config_t *cfg) {
       goto out;
     }
   }
+  api_audit_opts_t audit = {.path = cfg->audit_log_path, .policy_file = cfg->audit_policy_file,
+                            .max_size_mb = cfg->audit_log_maxsize,
+                            .max_backups = cfg->audit_log_maxbackup,
+                            .max_age_days = cfg->audit_log_maxage};
   api_server_opts_t aopts = {
       .kubelet_client_cert_pem = kubelet_client_cert,
       .kubelet_client_key_pem = kubelet_client_key,
@@ -214,6 +218,7 @@ int server_run(const k3c_config_t *cfg) {
       .service_account_issuers = (const char *const *)cfg->service_account_issuer.v,
       .api_audiences = (const char *const *)cfg->api_audiences.v,
       .anonymous_auth = cfg->anonymous_auth,
+      .audit = &audit,
   };
   if ((r = api_server_new(loop, store, &aopts, &api, err, sizeof(err))) < 0) {
     log_error("server", "API server: %s", err);
