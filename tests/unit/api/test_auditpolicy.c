@@ -79,7 +79,7 @@ static void test_subresources(void) {
   a = res("update", "apps", "deployments", "scale", "default", "d");
   ASSERT_EQ_INT(audit_policy_decide(p, &a).level, AUDIT_METADATA); /* the catch-all */
   a = res("update", "", "replicationcontrollers", "scale", "default", "d");
-  ASSERT_EQ_INT(audit_policy_decide(p, &a).level, AUDIT_REQUEST); /* "*/scale" */
+  ASSERT_EQ_INT(audit_policy_decide(p, &a).level, AUDIT_REQUEST); /* the rule for any scale subresource */
   a = res("get", "", "pods", "status", "default", "p");
   /* "*" is every resource but not subresources: falls to the catch-all */
   ASSERT_EQ_INT(audit_policy_decide(p, &a).level, AUDIT_METADATA);
