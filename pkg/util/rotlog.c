@@ -106,7 +106,15 @@ static void rotate(struct rotlog *l) {
   gmtime_r(&tv.tv_sec, &tm);
   char ts[64];
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H-%M-%S", &tm);
-  char *to = xasprintf("%s/%s-%s.%03d%s", l->dir, l->stem, ts, (int)(tv.tv_usec / 1000), l->ext);
+  /* two rotations in one millisecond: the next free millisecond's name,
+   * so no backup is renamed over */
+  int ms = (int)(tv.tv_usec / 1000);
+  char *to = xasprintf("%s/%s-%s.%03d%s", l->dir, l->stem, ts, ms, l->ext);
+  struct stat st;
+  while (ms < 999 && stat(to, &st) == 0) {
+    free(to);
+    to = xasprintf("%s/%s-%s.%03d%s", l->dir, l->stem, ts, ++ms, l->ext);
+  }
   close(l->fd);
   l->fd = -1;
   rename(l->path, to);
