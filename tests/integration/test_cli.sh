@@ -28,6 +28,8 @@ else
 fi
 expect_output "agent needs server and token" 'K3C_URL' env -u K3C_URL -u K3C_TOKEN "$K3C" agent --config /dev/null
 expect_status "token without subcommand exits 2" 2 "$K3C" token
+expect_status "secrets-encrypt without a command exits 2" 2 "$K3C" secrets-encrypt
+expect_output "k3c --help lists secrets-encrypt" "secrets-encrypt" "$K3C" --help
 expect_output "check-config prints a report" 'cgroup' "$K3C" check-config
 expect_output "check-config --help says what it does" 'Usage: k3c check-config' "$K3C" check-config --help
 expect_status "check-config with an argument exits 2" 2 "$K3C" check-config --bogus
@@ -38,7 +40,7 @@ for sub in server agent; do
 done
 expect_output "kubectl subcommand runs kubectl" 'Client Version' "$K3C" kubectl version --client
 # Every subcommand answers --help on stdout with exit 0 (kubectl's is kubectl's own).
-for sub in server agent token datastore check-config pause; do
+for sub in server agent token datastore secrets-encrypt check-config pause; do
   expect_status "$sub --help exits 0" 0 "$K3C" $sub --help
   expect_output "$sub --help prints its usage on stdout" "^Usage: k3c $sub" sh -c "'$K3C' $sub --help 2>/dev/null | head -n 3 | tr '\\n' ' '"
 done
