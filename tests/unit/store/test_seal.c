@@ -3,6 +3,8 @@
  * at load; reseal moves every row to the write key, after which the old key
  * can leave the keyring. */
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -103,7 +105,7 @@ static bool file_has(const char *needle) {
     FILE *f = fopen(p, "rb");
     if (!f)
       continue;
-    static char buf[1 << 22];
+    static char buf[1 << 24];
     size_t n = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     found = memmem(buf, n, needle, strlen(needle)) != NULL;
@@ -196,10 +198,104 @@ static void test_store_seal_and_reseal(void) {
   t_teardown();
 }
 
+/* A reencrypt killed half-way: every row is in the old or the new key's
+ * form, the store opens with both keys, and a second reseal finishes. */
+#define CRASH_ROWS 20000
+static int pending_writes;
+static void count_cb(int err, const store_kv_t *kv, void *data) {
+  (void)kv;
+  (void)data;
+  if (err == 0)
+    pending_writes--;
+}
+
+static void test_reseal_killed(void) {
+  t_setup();
+  store_keyring_t *a = ring("ka", true, false), *ab = ring("kb", true, true);
+  store_options_t o = {.path = tpath, .compact_interval_ms = -1, .keyring = a};
+  store_t *s = t_open_opts(&o);
+  char key[128], val[256];
+  pending_writes = CRASH_ROWS;
+  for (int i = 0; i < CRASH_ROWS; i++) {
+    snprintf(key, sizeof(key), "/registry/core/secrets/ns/s%05d", i);
+    snprintf(val, sizeof(val), "{\"v\":\"value-%05d\"}", i);
+    store_write_t w = {.op = STORE_OP_CREATE, .key = key, .value = val, .len = strlen(val)};
+    ASSERT_EQ_INT(store_write(s, &w, count_cb, NULL), 0);
+  }
+  double end = ev_time() + 60;
+  while (pending_writes > 0 && ev_time() < end)
+    ev_run(tloop, EVRUN_ONCE);
+  ASSERT_EQ_INT(pending_writes, 0);
+  store_close(s);
+
+  int fds[2];
+  ASSERT_EQ_INT(pipe(fds), 0);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    store_options_t co = {.path = tpath, .compact_interval_ms = -1, .keyring = ab};
+    store_t *cs = NULL;
+    char err[512];
+    if (store_open(loop, &co, &cs, err, sizeof(err)) < 0 ||
+        store_reseal(cs, "/registry/core/secrets/", NULL, NULL) < 0)
+      _exit(2);
+    for (;;) {
+      ev_run(loop, EVRUN_NOWAIT);
+      store_reseal_progress_t p;
+      store_reseal_progress(cs, &p);
+      if (p.examined >= 2 * 500) { /* two slices committed: tell, and wait for the kill */
+        if (write(fds[1], "x", 1) != 1)
+          _exit(3);
+        for (;;)
+          ev_run(loop, EVRUN_NOWAIT);
+      }
+      if (!p.running && p.examined)
+        _exit(4); /* finished before it could be killed */
+      usleep(100);
+    }
+  }
+  close(fds[1]);
+  char c = 0;
+  ssize_t got = read(fds[0], &c, 1);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(fds[0]);
+  ASSERT_EQ_INT(got, 1);
+  ASSERT_TRUE(file_has("k8s:enc:aesgcm:v1:ka:")); /* half-done: both forms on disk */
+  ASSERT_TRUE(file_has("k8s:enc:aesgcm:v1:kb:"));
+
+  o.keyring = ab;
+  s = t_open_opts(&o); /* every row opens */
+  store_kv_t *kv = NULL;
+  for (int i = 0; i < CRASH_ROWS; i += 997) {
+    snprintf(key, sizeof(key), "/registry/core/secrets/ns/s%05d", i);
+    snprintf(val, sizeof(val), "{\"v\":\"value-%05d\"}", i);
+    ASSERT_EQ_INT(store_get(s, key, 0, &kv), 0);
+    ASSERT_EQ_STR(kv->value, val);
+    store_kv_unref(kv);
+  }
+  resealed = false;
+  ASSERT_EQ_INT(store_reseal(s, "/registry/core/secrets/", reseal_cb, NULL), 0);
+  t_run_until(&resealed, 60);
+  ASSERT_EQ_INT(reseal_err, 0);
+  store_reseal_progress_t p;
+  store_reseal_progress(s, &p);
+  ASSERT_TRUE(p.rewritten > 0 && p.rewritten < CRASH_ROWS); /* only what was left */
+  store_close(s);
+  ASSERT_FALSE(file_has("k8s:enc:aesgcm:v1:ka:"));
+  store_keyring_unref(a);
+  store_keyring_unref(ab);
+  t_teardown();
+}
+
 TEST_LIST = {
     TEST(test_envelope),
     TEST(test_plaintext_and_scope),
     TEST(test_store_seal_and_reseal),
+    TEST(test_reseal_killed),
     {0},
 };
 TEST_MAIN()
