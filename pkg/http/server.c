@@ -1464,6 +1464,8 @@ static http_upgrade_t *upgrade(http_req_t *r, const char *head, size_t head_len,
                                http_upgrade_data_cb on_data, http_upgrade_close_cb on_close,
                                void *data) {
   conn_t *c = r->conn;
+  if (c && r->state == REQ_HANDLING && !r->status)
+    r->status = 101;
   if (!c || r->state != REQ_HANDLING) {
     if (r->local && r->sink) { /* no connection to take over */
       r->sink->head(r->sink_data, 400, NULL, "", 0);
