@@ -223,15 +223,7 @@ api_audit_req_t *api__audit_begin(api_audit_t *a, http_req_t *req, const void *u
     cJSON_AddStringToObject(ref, "resource", ri->resource);
     if (ri->ns[0])
       cJSON_AddStringToObject(ref, "namespace", ri->ns);
-    const char *name = ri->name;
-    /* a create names its object in the body (upstream fills it in then) */
-    size_t blen = 0;
-    const char *body = http_req_body(req, &blen);
-    cJSON *obj = blen && blen <= BODY_MAX ? cJSON_ParseWithLength(body, blen) : NULL;
-    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
-    if (!name[0] && cJSON_IsString(mn))
-      name = mn->valuestring;
+    const char *name = ri->name; /* a create's: api__audit_request_object */
     if (name[0])
       cJSON_AddStringToObject(ref, "name", name);
     if (ri->group[0])
@@ -239,7 +231,6 @@ api_audit_req_t *api__audit_begin(api_audit_t *a, http_req_t *req, const void *u
     cJSON_AddStringToObject(ref, "apiVersion", ri->version);
     if (ri->subresource[0])
       cJSON_AddStringToObject(ref, "subresource", ri->subresource);
-    cJSON_Delete(obj);
   }
   if (!(d.omit_stages & AUDIT_STAGE_RECEIVED))
     emit(a, ar, "RequestReceived", NULL);
