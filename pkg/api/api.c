@@ -343,6 +343,11 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     return;
   }
+  /* the audit log names the requester as user and the impersonated one
+   * as impersonatedUser */
+  if (http_req_header(req, "Impersonate-User") || http_req_header(req, "Impersonate-Group") ||
+      http_req_header(req, "Impersonate-Uid"))
+    call.requester = api__user_dup(&call.user);
   if (api__impersonate(srv, req, &call.user, &st) < 0) {
     api__respond_status(req, &st);
     goto out;
@@ -369,7 +374,7 @@ void api_server_handle(http_req_t *req, void *data) {
     goto out;
   }
   /* the user rides on the request for escalation checks; /metrics counts it */
-  api__promstats_begin(srv, req, &call.user, &call.ri, method);
+  api__promstats_begin(srv, req, &call.user, call.requester, &call.ri, method);
   int node_decision = api__node_authorize(srv, &call.user, &call.ri, req, &st);
   if (node_decision < 0 ||
       (node_decision == 0 && !api__authorize(srv, &call.user, &call.ri, method, path, &st))) {
@@ -423,6 +428,7 @@ void api_server_handle(http_req_t *req, void *data) {
   else
     api__rest(&call);
 out:
+  api__user_free(call.requester);
   api__user_done(&call.user);
 }
 

@@ -158,9 +158,26 @@ static void emit(api_audit_t *a, api_audit_req_t *ar, const char *stage, cJSON *
   }
 }
 
+static void user_json(cJSON *parent, const char *key, const api_user_t *user) {
+  cJSON *u = cJSON_AddObjectToObject(parent, key);
+  cJSON_AddStringToObject(u, "username", user->name);
+  if (user->uid[0])
+    cJSON_AddStringToObject(u, "uid", user->uid);
+  cJSON *g = cJSON_AddArrayToObject(u, "groups");
+  for (size_t i = 0; user->groups[i]; i++)
+    cJSON_AddItemToArray(g, cJSON_CreateString(user->groups[i]));
+  if (user->extra[0].key) {
+    cJSON *ex = cJSON_AddObjectToObject(u, "extra");
+    for (size_t i = 0; i < 6 && user->extra[i].key; i++) {
+      cJSON *v = cJSON_AddArrayToObject(ex, user->extra[i].key);
+      cJSON_AddItemToArray(v, cJSON_CreateString(user->extra[i].value));
+    }
+  }
+}
+
 api_audit_req_t *api__audit_begin(api_audit_t *a, http_req_t *req, const void *user_,
-                                  const api_reqinfo_t *ri) {
-  const api_user_t *user = user_;
+                                  const void *requester_, const api_reqinfo_t *ri) {
+  const api_user_t *user = user_, *requester = requester_;
   char verb[32];
   verb_of(ri, http_req_method(req), verb, sizeof(verb));
   audit_attrs_t at = {.user = user->name, .groups = (const char *const *)user->groups,
@@ -186,20 +203,9 @@ api_audit_req_t *api__audit_begin(api_audit_t *a, http_req_t *req, const void *u
   cJSON_AddStringToObject(ev, "requestURI", uri);
   free(uri);
   cJSON_AddStringToObject(ev, "verb", verb);
-  cJSON *u = cJSON_AddObjectToObject(ev, "user");
-  cJSON_AddStringToObject(u, "username", user->name);
-  if (user->uid[0])
-    cJSON_AddStringToObject(u, "uid", user->uid);
-  cJSON *g = cJSON_AddArrayToObject(u, "groups");
-  for (size_t i = 0; user->groups[i]; i++)
-    cJSON_AddItemToArray(g, cJSON_CreateString(user->groups[i]));
-  if (user->extra[0].key) {
-    cJSON *ex = cJSON_AddObjectToObject(u, "extra");
-    for (size_t i = 0; i < 6 && user->extra[i].key; i++) {
-      cJSON *v = cJSON_AddArrayToObject(ex, user->extra[i].key);
-      cJSON_AddItemToArray(v, cJSON_CreateString(user->extra[i].value));
-    }
-  }
+  user_json(ev, "user", requester ? requester : user);
+  if (requester)
+    user_json(ev, "impersonatedUser", user);
   char ip[128];
   const char *ra = http_req_remote_addr(req);
   snprintf(ip, sizeof(ip), "%s", ra ? ra : "");

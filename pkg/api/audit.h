@@ -29,11 +29,13 @@ typedef struct {
 int api__audit_new(const api_audit_opts_t *o, api_audit_t **ret, char *err, size_t errlen);
 void api__audit_free(api_audit_t *a); /* accepts NULL; writes what is queued */
 
-/* A request was authenticated and parsed: decide its level, write the
- * RequestReceived event (unless omitted) and set the Audit-Id header.
- * NULL when the level is None. user is api_user_t (internal.h). */
+/* A request was authenticated and parsed: decide its level (by user, the
+ * effective user), write the RequestReceived event (unless omitted) and set
+ * the Audit-Id header. NULL when the level is None. user and requester are
+ * api_user_t (internal.h); requester, when the request impersonates, is
+ * who sent it (the event's user; user becomes impersonatedUser), else NULL. */
 api_audit_req_t *api__audit_begin(api_audit_t *a, http_req_t *req, const void *user,
-                                  const api_reqinfo_t *ri);
+                                  const void *requester, const api_reqinfo_t *ri);
 /* The authorizer's decision ("allow" or "forbid") and reason. */
 void api__audit_decision(api_audit_req_t *ar, bool allow, const char *reason);
 /* An annotation for the request's events (copied; at most 16). */

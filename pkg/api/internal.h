@@ -88,6 +88,7 @@ typedef struct {
   const api_resource_t *res;  /* the row whose form is stored (view->storage) */
   const api_resource_t *view; /* the row the client addressed (its version) */
   api_user_t user;
+  api_user_t *requester; /* who sent an impersonating request (audit), else NULL */
   bool want_table;
 } api_call_t;
 
@@ -166,7 +167,8 @@ void api__user_done(api_user_t *user);
 /* Count the request in /metrics from now until it is freed, and put a copy
  * of user on it as its app data (http_req_app gives the user; promstats.c). */
 void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *user,
-                          const api_reqinfo_t *ri, const char *method);
+                          const api_user_t *requester, const api_reqinfo_t *ri,
+                          const char *method);
 /* The audit state of a request counted by api__promstats_begin, or NULL
  * (not audited, or an internal write with no request). */
 struct api_audit_req *api__request_audit(http_req_t *req);

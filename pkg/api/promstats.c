@@ -201,7 +201,8 @@ static void record_free(void *data) {
 }
 
 void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *user,
-                          const api_reqinfo_t *ri, const char *method) {
+                          const api_user_t *requester, const api_reqinfo_t *ri,
+                          const char *method) {
   record_t *r = xcalloc(1, sizeof(*r));
   api_user_t *copy = api__user_dup(user);
   r->user = *copy; /* take its owned strings */
@@ -244,7 +245,7 @@ void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *
     p->inflight_ro++;
   r->magic = RECORD_MAGIC;
   if (srv->audit)
-    r->audit = api__audit_begin(srv->audit, req, &r->user, ri);
+    r->audit = api__audit_begin(srv->audit, req, &r->user, requester, ri);
   http_req_set_app(req, r, record_free);
 }
 

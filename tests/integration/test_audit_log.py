@@ -122,13 +122,14 @@ try:
 
     r = srv.kubectl("get", "pods", "-n", "default", "--as", "alice")
     t.ok(r.returncode != 0, "alice may not list pods", r.stderr)
-    got = wait_find(lambda e: e.get("user", {}).get("username") == "alice" and e["verb"] == "list" and
+    got = wait_find(lambda e: e.get("impersonatedUser", {}).get("username") == "alice" and e["verb"] == "list" and
                                        e["stage"] == "ResponseComplete")
     e = got[0] if got else {}
     t.ok(e.get("responseStatus", {}).get("code") == 403 and
          e.get("annotations", {}).get("authorization.k8s.io/decision") == "forbid" and
          "cannot list resource" in e.get("annotations", {}).get("authorization.k8s.io/reason", "")
-         and e.get("verb") == "list", "a refusal: list, 403, decision forbid with the reason",
+         and e.get("verb") == "list" and "system:masters" in e.get("user", {}).get("groups", []),
+         "a refusal: list, 403, decision forbid with the reason; user is the impersonator",
          json.dumps(e)[:500])
 
     srv.kubectl("create", "namespace", "psa")
