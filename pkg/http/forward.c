@@ -175,6 +175,28 @@ static void d_data(http_dial_t *d, const char *bytes, size_t len, void *data) {
     http_dial_pause(d, true); /* drained() resumes */
 }
 
+/* What Go's net package says for a failed dial (upstream's message). */
+static const char *dial_error(int err) {
+  switch (err) {
+  case -ETIMEDOUT:
+    return "i/o timeout";
+  case -EPROTO:
+    return "malformed HTTP response";
+  case 0:
+    return "EOF";
+  case -ECONNREFUSED:
+    return "connect: connection refused";
+  case -EHOSTUNREACH:
+    return "connect: no route to host";
+  case -ENETUNREACH:
+    return "connect: network is unreachable";
+  case -ECONNRESET:
+    return "read: connection reset by peer";
+  default:
+    return strerror(-err);
+  }
+}
+
 static void d_close(http_dial_t *d, int err, void *data) {
   fwd_t *f = data;
   f->d = NULL;
@@ -183,11 +205,8 @@ static void d_close(http_dial_t *d, int err, void *data) {
     return;
   }
   char msg[300];
-  const char *what = err == -ETIMEDOUT ? "i/o timeout"
-                     : err == -EPROTO   ? "malformed HTTP response"
-                     : err == 0         ? "EOF"
-                                        : strerror(-err);
-  snprintf(msg, sizeof(msg), "error trying to reach service: dial %s: %s", f->where, what);
+  snprintf(msg, sizeof(msg), "error trying to reach service: dial %s: %s", f->where,
+           dial_error(err));
   http_req_t *r = f->req;
   f->req = NULL;
   http_req_on_close(r, NULL, NULL);
@@ -256,7 +275,7 @@ int http_forward_start(http_req_t *r, struct ev_loop *loop, const http_forward_o
   if (e < 0) {
     char msg[300];
     snprintf(msg, sizeof(msg), "error trying to reach service: dial %s: %s", f->where,
-             strerror(-e));
+             dial_error(e));
     fwd_free(f);
     o->fail(r, e, msg, o->fail_data);
     return 0;

@@ -301,8 +301,8 @@ else:
 kubelet.shutdown()
 kubelet.socket.close()
 r = kc("get", "--raw", "/api/v1/nodes/fake-1/proxy/healthz")
-t.ok(r.returncode != 0 and "error trying to reach service: dial tcp 127.0.0.1:%d" %
-     kubelet.server_port in r.stderr, "a kubelet that is down: error trying to reach service",
+t.ok(r.returncode != 0 and "error trying to reach service: dial tcp 127.0.0.1:%d: connect: "
+     "connection refused" % kubelet.server_port in r.stderr, "a kubelet that is down: error trying to reach service",
      r.stderr)
 
 # ---- RBAC ----
