@@ -15,8 +15,8 @@
 #include "agent/emptydir.h"
 #include "agent/hooks.h"
 #include "agent/hostpath.h"
-#include "agent/subpath.h"
 #include "agent/podstatus.h"
+#include "agent/subpath.h"
 #include "agent/volumes.h"
 #include "json/util.h"
 #include "util/fsutil.h"
@@ -329,7 +329,7 @@ static bool start_container(pass_t *p, const cJSON *c, bool init, uint32_t attem
     goto out;
   }
   /* upstream's makeMounts: subPaths made and checked; the details stay
-   * in the log (they describe the host's filesystem) */
+   * out of the status (they describe the host's filesystem) */
   const cJSON *sp;
   cJSON_ArrayForEach(sp, mem.subpaths) {
     char why[512];
