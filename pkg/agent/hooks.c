@@ -4,6 +4,10 @@
  * https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/ */
 #include "agent/hooks.h"
 
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include "json/util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +19,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "json/util.h"
-#include "util/alloc.h"
-#include "util/buf.h"
 
 #define HTTP_TIMEOUT_DEFAULT 60.0
 
@@ -86,8 +86,8 @@ static int run_exec(const agent_hook_ctx_t *x, const cJSON *exec, char *msg, siz
   char out[4096], err[512] = "";
   int32_t code = 0;
   int r = n > 0 ? agent_rt_exec_sync(x->rt, x->cid, argv, (size_t)n,
-                                     x->timeout > 0 ? (int64_t)(x->timeout + 0.999) : 0, &code,
-                                     out, sizeof(out), err, sizeof(err))
+                                     x->timeout > 0 ? (int64_t)(x->timeout + 0.999) : 0, &code, out,
+                                     sizeof(out), err, sizeof(err))
                 : -EINVAL;
   free(argv);
   if (r == 0 && code == 0) {
@@ -190,9 +190,10 @@ static int http_get(const char *host, int port, const char *path, const cJSON *h
   if (r < 0) {
     snprintf(why, whylen, "dial tcp %s%s%s:%d: %s%s", v6 ? "[" : "", host, v6 ? "]" : "", port,
              r == -ETIMEDOUT ? "" : "connect: ",
-             r == -ETIMEDOUT ? "i/o timeout" : r == -ECONNREFUSED ? "connection refused"
-             : r == -EHOSTUNREACH                                 ? "no route to host"
-                                                                  : strerror(-r));
+             r == -ETIMEDOUT      ? "i/o timeout"
+             : r == -ECONNREFUSED ? "connection refused"
+             : r == -EHOSTUNREACH ? "no route to host"
+                                  : strerror(-r));
     goto out;
   }
   buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: kube-lifecycle/1.32\r\n",
@@ -224,7 +225,8 @@ static int http_get(const char *host, int port, const char *path, const cJSON *h
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n > 0) {
       if (got < sizeof(first))
-        memcpy(first + got, chunk, (size_t)n < sizeof(first) - got ? (size_t)n : sizeof(first) - got);
+        memcpy(first + got, chunk,
+               (size_t)n < sizeof(first) - got ? (size_t)n : sizeof(first) - got);
       got += (size_t)n;
       continue;
     }
@@ -233,9 +235,10 @@ static int http_get(const char *host, int port, const char *path, const cJSON *h
     if (errno == EAGAIN && (r = wait_fd(fd, POLLIN, deadline)) == 0)
       continue;
     r = r ? r : -errno;
-    snprintf(why, whylen, "%s", r == -ETIMEDOUT ? "context deadline exceeded (Client.Timeout "
-                                                  "exceeded while awaiting headers)"
-                                                : strerror(-r));
+    snprintf(why, whylen, "%s",
+             r == -ETIMEDOUT ? "context deadline exceeded (Client.Timeout "
+                               "exceeded while awaiting headers)"
+                             : strerror(-r));
     goto out;
   }
   if (got < 12 || strncmp(first, "HTTP/1.", 7)) {

@@ -9,11 +9,11 @@
  * Threads: a pod worker (blocking; rt belongs to the calling thread). */
 #pragma once
 
+#include "agent/runtime.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "agent/runtime.h"
 
 typedef struct {
   agent_runtime_t *rt;

@@ -2,15 +2,15 @@
  * https://kubernetes.io/docs/concepts/storage/volumes/#hostpath-volume-types */
 #include "agent/hostpath.h"
 
+#include "util/fsutil.h"
+
+#include "json/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "json/util.h"
-#include "util/fsutil.h"
 
 static const char *jstr(const cJSON *obj, const char *path) {
   const cJSON *v = json_get_path(obj, path);

@@ -3,16 +3,16 @@
  * (ExecSync without a timeout). */
 #include "agent/kubeletrun.h"
 
+#include "cri/cri.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include "json/util.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "cri/cri.h"
-#include "json/util.h"
-#include "util/alloc.h"
-#include "util/buf.h"
 
 typedef struct {
   http_req_t *req; /* NULL once the client left */

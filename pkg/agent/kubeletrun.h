@@ -7,11 +7,11 @@
  * Threads: the loop of the kubelet API (that of the kubelet's CRI client). */
 #pragma once
 
-#include <ev.h>
-#include <stdbool.h>
-
 #include "agent/kubelet.h"
 #include "http/server.h"
+
+#include <ev.h>
+#include <stdbool.h>
 
 /* Serve r if its path is /run/... (true: r is taken care of); false: not
  * ours, r untouched. k may be NULL (answers 503). The caller has

@@ -5,15 +5,15 @@
  * https://github.com/rancher/local-path-provisioner (the layout) */
 #include "agent/localpath.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "controller/pvbinder.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_INFLIGHT 16
 
@@ -85,9 +85,8 @@ static void patched(const client_result_t *res, void *data) {
 void agent_localpath_node_seen(agent_localpath_t *lp, const cJSON *node) {
   if (!lp)
     return;
-  const cJSON *anns = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node,
-                                                                                        "metadata"),
-                                                       "annotations");
+  const cJSON *anns = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(node, "metadata"), "annotations");
   size_t pl = strlen(CONTROLLER_ANN_LOCAL_PATH_CLEANUP);
   const cJSON *a;
   cJSON_ArrayForEach(a, anns) {
@@ -107,8 +106,9 @@ void agent_localpath_node_seen(agent_localpath_t *lp, const cJSON *node) {
     const char *pv = a->string + pl;
     const char *dir = cJSON_IsString(a) ? a->valuestring : NULL;
     if (!agent__localpath_dir_ok(pv, dir)) {
-      log_warn("agent", "node %s: annotation %s names %s, not a local-path volume's directory: "
-                        "not removed",
+      log_warn("agent",
+               "node %s: annotation %s names %s, not a local-path volume's directory: "
+               "not removed",
                lp->node, a->string, dir ? dir : "(not a string)");
     } else {
       /* on the loop: a volume's directory is usually small; a big one
@@ -125,9 +125,8 @@ void agent_localpath_node_seen(agent_localpath_t *lp, const cJSON *node) {
     f->lp = lp;
     snprintf(f->key, sizeof(f->key), "%s", a->string);
     cJSON *p = cJSON_CreateObject();
-    cJSON_AddNullToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"),
-                                                  "annotations"),
-                          a->string);
+    cJSON_AddNullToObject(
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"), "annotations"), a->string);
     client_ref_t ref = {.version = "v1", .resource = "nodes", .name = lp->node};
     f->req = client_patch(lp->c, &ref, CLIENT_PATCH_MERGE, p, NULL, patched, f);
     cJSON_Delete(p);

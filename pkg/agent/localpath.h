@@ -12,10 +12,10 @@
  * Threads: the agent's loop. */
 #pragma once
 
+#include "client/client.h"
+
 #include <cjson/cJSON.h>
 #include <stdbool.h>
-
-#include "client/client.h"
 
 typedef struct agent_localpath agent_localpath_t;
 

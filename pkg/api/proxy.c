@@ -5,17 +5,17 @@
  * (SplitSchemeNamePort); the rest of the path and the query go on; plain
  * requests are relayed by http/forward.h, upgrades by http/tunnel.h.
  * https://kubernetes.io/docs/tasks/access-application-cluster/access-cluster-services/ */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "api/internal.h"
 #include "api/kinds.h"
 #include "api/object.h"
 #include "http/forward.h"
 #include "http/tunnel.h"
 #include "util/buf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct {
   char scheme[8]; /* "", "http" or "https" */
@@ -118,8 +118,9 @@ static http_tls_client_t *tls_for(api_server_t *srv, bool kubelet, api_status_t 
   if (*slot)
     return *slot;
   if (kubelet && !srv->kubelet_cert_pem) {
-    api_status_init(st, 503, "ServiceUnavailable", "the API server has no kubelet client "
-                                                   "certificate");
+    api_status_init(st, 503, "ServiceUnavailable",
+                    "the API server has no kubelet client "
+                    "certificate");
     return NULL;
   }
   char err[256];
@@ -156,8 +157,9 @@ static int node_location(api_call_t *call, const proxy_id_t *id, proxy_loc_t *lo
   int kp = cJSON_IsNumber(kport) ? (int)kport->valuedouble : 0;
   int want = id->port[0] ? port_number(id->port) : kp;
   if (!want) {
-    api_status_init(st, 500, "", id->port[0] ? "invalid port %s for node %s"
-                                             : "node %s has no kubelet endpoint (address and port)",
+    api_status_init(st, 500, "",
+                    id->port[0] ? "invalid port %s for node %s"
+                                : "node %s has no kubelet endpoint (address and port)",
                     id->port[0] ? id->port : id->name, id->name);
     goto out;
   }
@@ -319,7 +321,10 @@ bool api__proxy(api_call_t *call) {
   proxy_id_t id;
   if (!split_id(call->ri.name, &id)) {
     api_status_bad_request(&st, "invalid %s request \"%s\"",
-                           is_node ? "node" : is_svc ? "service" : "pod", call->ri.name);
+                           is_node  ? "node"
+                           : is_svc ? "service"
+                                    : "pod",
+                           call->ri.name);
     goto fail;
   }
   proxy_loc_t loc;
@@ -354,17 +359,24 @@ bool api__proxy(api_call_t *call) {
     goto fail;
   http_req_long_running(req, false);
   if (http_req_header(req, "Upgrade")) {
-    http_tunnel_opts_t o = {.host = loc.host, .port = loc.port, .tls = tls, .target = target.data,
+    http_tunnel_opts_t o = {.host = loc.host,
+                            .port = loc.port,
+                            .tls = tls,
+                            .target = target.data,
                             .fail = proxy_failed};
     e = http_tunnel_start(req, call->srv->loop, &o);
   } else {
-    http_forward_opts_t o = {.host = loc.host, .port = loc.port, .tls = tls, .target = target.data,
+    http_forward_opts_t o = {.host = loc.host,
+                             .port = loc.port,
+                             .tls = tls,
+                             .target = target.data,
                              .fail = proxy_failed};
     e = http_forward_start(req, call->srv->loop, &o);
   }
   if (e == -EINVAL) {
-    api_status_init(&st, 500, "", "error trying to reach service: address %s is not an IP "
-                                  "address",
+    api_status_init(&st, 500, "",
+                    "error trying to reach service: address %s is not an IP "
+                    "address",
                     loc.host);
     goto fail;
   }

@@ -4,17 +4,17 @@
  * is sent with Connection: close, so one connection carries one answer. */
 #include "http/forward.h"
 
+#include "http/parser.h"
+#include "http/response.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "http/parser.h"
-#include "http/response.h"
-#include "util/alloc.h"
-#include "util/buf.h"
 
 #define HEAD_OUT_MAX (64 << 10)
 #define DEFAULT_TIMEOUT 30.0
@@ -36,7 +36,9 @@ typedef struct {
 
 static atomic_uint n_forwards;
 
-unsigned http_forward_count(void) { return atomic_load(&n_forwards); }
+unsigned http_forward_count(void) {
+  return atomic_load(&n_forwards);
+}
 
 static void fwd_free(fwd_t *f) {
   free(f);
@@ -46,10 +48,19 @@ static void fwd_free(fwd_t *f) {
 /* Fields that describe one connection, not the message (RFC 9110 7.6.1),
  * and what the caller consumed itself. */
 static bool skipped_request_field(const char *name) {
-  static const char *const names[] = {"Host", "Connection", "Keep-Alive", "Proxy-Connection",
-                                      "Proxy-Authorization", "Transfer-Encoding",
-                                      "Content-Length", "TE", "Trailer", "Upgrade",
-                                      "Authorization", "Expect", NULL};
+  static const char *const names[] = {"Host",
+                                      "Connection",
+                                      "Keep-Alive",
+                                      "Proxy-Connection",
+                                      "Proxy-Authorization",
+                                      "Transfer-Encoding",
+                                      "Content-Length",
+                                      "TE",
+                                      "Trailer",
+                                      "Upgrade",
+                                      "Authorization",
+                                      "Expect",
+                                      NULL};
   for (size_t i = 0; names[i]; i++)
     if (!strcasecmp(name, names[i]))
       return true;
@@ -57,9 +68,9 @@ static bool skipped_request_field(const char *name) {
 }
 
 static bool skipped_response_field(const char *name, size_t len) {
-  static const char *const names[] = {"Connection", "Keep-Alive", "Proxy-Connection",
-                                      "Transfer-Encoding", "Content-Length", "Content-Type",
-                                      "TE", "Trailer", "Upgrade", NULL};
+  static const char *const names[] = {
+      "Connection",   "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Content-Length",
+      "Content-Type", "TE",         "Trailer",          "Upgrade",           NULL};
   for (size_t i = 0; names[i]; i++)
     if (strlen(names[i]) == len && !strncasecmp(name, names[i], len))
       return true;

@@ -16,12 +16,12 @@
 #include "http/tunnel.h"
 
 typedef struct {
-  const char *host;       /* next hop: an address literal */
+  const char *host; /* next hop: an address literal */
   int port;
-  http_tls_client_t *tls; /* NULL: plain TCP; else must outlive the relay */
-  const char *target;     /* path and query to request there */
-  const char *host_header; /* Host field to send; NULL: host:port */
-  double timeout;         /* seconds to the response head; 0: 30 s */
+  http_tls_client_t *tls;   /* NULL: plain TCP; else must outlive the relay */
+  const char *target;       /* path and query to request there */
+  const char *host_header;  /* Host field to send; NULL: host:port */
+  double timeout;           /* seconds to the response head; 0: 30 s */
   http_tunnel_fail_cb fail; /* could not reach it / no HTTP answer (msg as tunnel.h's) */
   void *fail_data;
 } http_forward_opts_t;

@@ -1,6 +1,10 @@
 /* Tests for pkg/agent/hostpath.c: each hostPath type against a directory,
  * a file, a socket and /dev/null, the *OrCreate types making what is
  * missing, and upstream's FailedMount messages. */
+#include "agent/hostpath.h"
+#include "test.h"
+
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,19 +14,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
-#include "agent/hostpath.h"
-#include "test.h"
-
 static char dir[64];
 
 /* 0 or the error of a pod with one hostPath volume "v" of path and type. */
 static int check(const char *path, const char *type, char *err, size_t len) {
   char json[1024];
-  snprintf(json, sizeof(json),
-           "{\"spec\":{\"volumes\":[{\"name\":\"v\",\"hostPath\":{\"path\":\"%s\",\"type\":\"%s\"}}]}}",
-           path, type);
+  snprintf(
+      json, sizeof(json),
+      "{\"spec\":{\"volumes\":[{\"name\":\"v\",\"hostPath\":{\"path\":\"%s\",\"type\":\"%s\"}}]}}",
+      path, type);
   cJSON *pod = cJSON_Parse(json);
   err[0] = '\0';
   int r = agent_hostpath_check(pod, err, len);
@@ -53,8 +53,10 @@ static void test_types(void) {
 
   static const struct {
     const char *type, *what;
-  } bad[] = {{"Directory", "a directory"},   {"File", "a file"},
-             {"Socket", "a socket file"},    {"CharDevice", "a character device"},
+  } bad[] = {{"Directory", "a directory"},
+             {"File", "a file"},
+             {"Socket", "a socket file"},
+             {"CharDevice", "a character device"},
              {"BlockDevice", "a block device"}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     /* the socket is none of the others; the file is not a socket */
@@ -70,7 +72,8 @@ static void test_types(void) {
   ASSERT_EQ_INT(check(file, "DirectoryOrCreate", err, sizeof(err)), -EINVAL);
   ASSERT_CONTAINS(err, "is not a directory");
   ASSERT_EQ_INT(check(missing, "Sideways", err, sizeof(err)), -EINVAL);
-  ASSERT_EQ_STR(err, "MountVolume.SetUp failed for volume \"v\" : Sideways is an invalid volume type");
+  ASSERT_EQ_STR(err,
+                "MountVolume.SetUp failed for volume \"v\" : Sideways is an invalid volume type");
 
   /* the *OrCreate types make what is missing */
   char made[160];

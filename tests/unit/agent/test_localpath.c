@@ -1,9 +1,9 @@
 /* Tests for pkg/agent/localpath.c: which directories a cleanup annotation
  * may have the agent remove (only a local-path volume's own). */
-#include <stdbool.h>
-
 #include "agent/localpath.h"
 #include "test.h"
+
+#include <stdbool.h>
 
 static void test_dir_ok(void) {
   const char *pv = "pvc-1f2e";

@@ -2,15 +2,15 @@
  * volume's mode, an existing one (file or directory) passes, a link
  * inside the volume is followed, and links out of it are refused without
  * anything made outside. */
+#include "agent/subpath.h"
+#include "test.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "agent/subpath.h"
-#include "test.h"
 
 static void test_prepare(void) {
   char top[64] = "/tmp/k3c-subpath-XXXXXX";

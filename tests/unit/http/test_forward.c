@@ -6,6 +6,12 @@
  * end) streamed back intact, a body the client reads slowly (the relay
  * must not hold it all), an unreachable next hop, and that no relay is
  * left behind. */
+#include "http/dial.h"
+#include "http/forward.h"
+#include "http/server.h"
+#include "test.h"
+#include "tls/cert.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,12 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include "http/dial.h"
-#include "http/forward.h"
-#include "http/server.h"
-#include "test.h"
-#include "tls/cert.h"
 
 static struct ev_loop *loop;
 static http_server_t *srv;
@@ -43,8 +43,8 @@ static void failed(http_req_t *r, int err, const char *msg, void *data) {
 }
 
 static void handler(http_req_t *r, void *data) {
-  http_forward_opts_t o = {.host = "127.0.0.1", .port = backend_port, .target = "/next?x=1",
-                           .fail = failed};
+  http_forward_opts_t o = {
+      .host = "127.0.0.1", .port = backend_port, .target = "/next?x=1", .fail = failed};
   if (http_forward_start(r, loop, &o) < 0)
     http_respond(r, 400, "text/plain", "no", 2);
 }
@@ -62,7 +62,9 @@ typedef struct {
   atomic_bool done;
 } backend_t;
 
-static char pattern_at(size_t i) { return (char)((i * 7) % 251); }
+static char pattern_at(size_t i) {
+  return (char)((i * 7) % 251);
+}
 
 static void write_all(int fd, const void *p, size_t n) {
   const char *c = p;
@@ -150,7 +152,8 @@ static pthread_t backend_start(backend_t *b) {
   b->lfd = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(b->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)backend_port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)backend_port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   bind(b->lfd, (struct sockaddr *)&a, sizeof(a));
   listen(b->lfd, 4);
@@ -209,9 +212,8 @@ static void run_one(bmode_t mode, size_t size, bool slow_reader) {
   buf_init(&c.raw, 2 << 20);
   buf_init(&c.body, 64 << 20);
   http_dial_t *d = NULL;
-  ASSERT_EQ_INT(http_dial_start(loop, "127.0.0.1", srv_port, tls, req, sizeof(req) - 1, 5, &cbs,
-                                &c, &d),
-                0);
+  ASSERT_EQ_INT(
+      http_dial_start(loop, "127.0.0.1", srv_port, tls, req, sizeof(req) - 1, 5, &cbs, &c, &d), 0);
   double end = ev_time() + 10;
   while (!c.status && ev_time() < end)
     ev_run(loop, EVRUN_ONCE);
@@ -263,10 +265,18 @@ static void run_one(bmode_t mode, size_t size, bool slow_reader) {
   buf_done(&c.raw);
 }
 
-static void test_content_length_body(void) { run_one(B_LENGTH, 100000, false); }
-static void test_chunked_body(void) { run_one(B_CHUNKED, 54321, false); }
-static void test_eof_body(void) { run_one(B_EOF, 77777, false); }
-static void test_slow_reader(void) { run_one(B_LENGTH, (size_t)24 << 20, true); }
+static void test_content_length_body(void) {
+  run_one(B_LENGTH, 100000, false);
+}
+static void test_chunked_body(void) {
+  run_one(B_CHUNKED, 54321, false);
+}
+static void test_eof_body(void) {
+  run_one(B_EOF, 77777, false);
+}
+static void test_slow_reader(void) {
+  run_one(B_LENGTH, (size_t)24 << 20, true);
+}
 
 static void test_next_hop_unreachable(void) {
   backend_port = free_port(); /* nobody listens */
@@ -274,9 +284,8 @@ static void test_next_hop_unreachable(void) {
   buf_init(&c.raw, 1 << 20);
   buf_init(&c.body, 1 << 20);
   http_dial_t *d = NULL;
-  ASSERT_EQ_INT(http_dial_start(loop, "127.0.0.1", srv_port, tls, req, sizeof(req) - 1, 5, &cbs,
-                                &c, &d),
-                0);
+  ASSERT_EQ_INT(
+      http_dial_start(loop, "127.0.0.1", srv_port, tls, req, sizeof(req) - 1, 5, &cbs, &c, &d), 0);
   double end = ev_time() + 10;
   while (!(c.status && strstr(c.raw.data ? c.raw.data : "", "refused")) && ev_time() < end)
     ev_run(loop, EVRUN_ONCE);
@@ -302,8 +311,8 @@ static void test_setup_server(void) {
   tls_cert_spec_t spec = {.cn = "localhost", .usage = TLS_USAGE_SERVER, .days = 1};
   ASSERT_EQ_INT(tls_cert_create(&spec, key, NULL, NULL, &cert, err, sizeof(err)), 0);
   srv_port = free_port();
-  http_server_opts_t o = {.bind_address = "127.0.0.1", .port = srv_port, .cert_pem = cert,
-                          .key_pem = key};
+  http_server_opts_t o = {
+      .bind_address = "127.0.0.1", .port = srv_port, .cert_pem = cert, .key_pem = key};
   ASSERT_EQ_INT(http_server_start(loop, &o, handler, NULL, &srv, err, sizeof(err)), 0);
   ASSERT_EQ_INT(http_tls_client_new(NULL, NULL, &tls, err, sizeof(err)), 0);
   free(key);
@@ -322,8 +331,13 @@ static void test_teardown_leaves_nothing(void) {
 }
 
 TEST_LIST = {
-    TEST(test_setup_server),      TEST(test_content_length_body), TEST(test_chunked_body),
-    TEST(test_eof_body),          TEST(test_slow_reader),         TEST(test_next_hop_unreachable),
-    TEST(test_teardown_leaves_nothing), {0},
+    TEST(test_setup_server),
+    TEST(test_content_length_body),
+    TEST(test_chunked_body),
+    TEST(test_eof_body),
+    TEST(test_slow_reader),
+    TEST(test_next_hop_unreachable),
+    TEST(test_teardown_leaves_nothing),
+    {0},
 };
 TEST_MAIN()
