@@ -26,6 +26,7 @@
 #include "agent/join.h"
 #include "agent/kubelet.h"
 #include "agent/kubeletapi.h"
+#include "agent/localpath.h"
 #include "agent/node.h"
 #include "agent/pause.h"
 #include "agent/registries.h"
@@ -70,6 +71,7 @@ struct agent {
   bool stopping;           /* agent_free runs */
   char runtime_version[128];
   client_informer_t *self; /* this Node, for the pod subnet the server assigns */
+  agent_localpath_t *localpath; /* deleted local-path volumes' directories (localpath.h) */
   net_overlay_t *overlay;  /* flannel.1 and the other nodes' pod subnets; NULL: none */
   net_proxy_t *proxy;      /* the service proxy; NULL with --disable-kube-proxy */
   net_netpol_t *netpol;    /* NetworkPolicy enforcement; NULL with --disable-network-policy */
@@ -398,6 +400,7 @@ static void write_cni(agent_t *a, const char *pod_cidr) {
 }
 
 static void self_added(const cJSON *node, void *data) {
+  agent_localpath_node_seen(((agent_t *)data)->localpath, node);
   const cJSON *cidr = json_get_path(node, "spec.podCIDR");
   if (cJSON_IsString(cidr) && cidr->valuestring[0])
     write_cni(data, cidr->valuestring);
@@ -677,6 +680,7 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
     snprintf(err, errlen, "watching node %s: %s", a->node_name, strerror(-r));
     goto fail;
   }
+  a->localpath = agent_localpath_new(c, a->node_name);
   client_informer_handlers_t nh = {self_added, self_updated, NULL};
   client_informer_add_handlers(a->self, &nh, a);
   client_informer_start(a->self);
@@ -711,6 +715,7 @@ void agent_free(agent_t *a) {
   agent_kubelet_free(a->kubelet);
   agent_workers_free(a->jobs);
   client_informer_free(a->self);
+  agent_localpath_free(a->localpath);
   net_overlay_free(a->overlay);
   net_proxy_free(a->proxy);
   net_netpol_free(a->netpol);

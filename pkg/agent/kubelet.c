@@ -392,6 +392,16 @@ static bool stop_pod(agent_kubelet_t *k, const cJSON *pod, const char *key) {
   const char *uid = jstr(pod, "metadata.uid");
   if (!uid)
     return false;
+  /* preStop hooks run before the stop, blocking: the worker's sync does
+   * that (podsync.c), one of the 4 workers for up to the grace period */
+  static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+  for (size_t l = 0; l < 2; l++) {
+    const cJSON *c;
+    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
+      if (json_get_path(c, "lifecycle.preStop"))
+        return false;
+    }
+  }
   const cJSON *state = cJSON_GetObjectItemCaseSensitive(k->stopping, uid);
   if (cJSON_IsFalse(state))
     return false;

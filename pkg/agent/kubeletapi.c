@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/crilog.h"
+#include "agent/kubeletrun.h"
 #include "agent/kubeletstream.h"
 #include "agent/stats.h"
 #include "http/server.h"
@@ -462,7 +463,7 @@ static void handle(http_req_t *r, void *data) {
     respond_text(r, 403, "Forbidden (user=%s, verb=get, resource=nodes, subresource=proxy)", cn);
     return;
   }
-  if (agent__kubelet_stream(a->k, a->loop, r))
+  if (agent__kubelet_stream(a->k, a->loop, r) || agent__kubelet_run(a->k, r))
     return;
   if (strcmp(http_req_method(r), "GET") && strcmp(http_req_method(r), "HEAD")) {
     respond_text(r, 405, "Method Not Allowed");

@@ -77,6 +77,14 @@ static void mem_move(agent_podspec_mem_t *dst, agent_podspec_mem_t *src) {
   for (size_t i = 0; i < src->_n; i++)
     mem_keep(dst, src->_v[i]);
   free(src->_v);
+  if (src->subpaths) {
+    if (!dst->subpaths)
+      dst->subpaths = cJSON_CreateArray();
+    cJSON *x;
+    while ((x = cJSON_DetachItemFromArray(src->subpaths, 0)))
+      cJSON_AddItemToArray(dst->subpaths, x);
+    cJSON_Delete(src->subpaths);
+  }
   memset(src, 0, sizeof(*src));
 }
 
@@ -86,6 +94,7 @@ void agent_podspec_mem_done(agent_podspec_mem_t *m) {
   for (size_t i = 0; i < m->_n; i++)
     free(m->_v[i]);
   free(m->_v);
+  cJSON_Delete(m->subpaths);
   memset(m, 0, sizeof(*m));
 }
 
@@ -1348,6 +1357,13 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
       int r = subpath_check(sub, err, errlen);
       if (r < 0)
         return r;
+      if (!m->subpaths)
+        m->subpaths = cJSON_CreateArray();
+      cJSON *sp = cJSON_CreateObject();
+      cJSON_AddStringToObject(sp, "name", name);
+      cJSON_AddStringToObject(sp, "volume", host);
+      cJSON_AddStringToObject(sp, "subPath", sub);
+      cJSON_AddItemToArray(m->subpaths, sp);
       host = path_join(m, host, sub);
     }
     cri_mount_t *mt = vec_push(m, &mounts);
@@ -1596,26 +1612,8 @@ cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node) {
         dir_add(dirs, p);
     }
   }
-  /* upstream creates a missing subPath before the container starts, so
-   * it gets the volume's mode rather than the runtime's */
-  for (size_t l = 0; l < 2; l++) {
-    const cJSON *c, *vm;
-    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
-      cJSON_ArrayForEach(vm, jget(c, "volumeMounts")) {
-        const char *sub = jstr(vm, "subPath"), *vn = jstr(vm, "name");
-        const cJSON *vol = vn ? find_volume(pod, vn) : NULL;
-        if (str_empty(sub) || !vol || sub[0] == '/' || has_backsteps(sub))
-          continue;
-        const char *type = volume_type(vol), *host = NULL;
-        if (!strcmp(type, "emptyDir"))
-          host = empty_dir_path(&m, pod, node, vn);
-        else if (!strcmp(type, "hostPath"))
-          host = jstr(vol, "hostPath.path");
-        if (!str_empty(host))
-          dir_add(dirs, path_join(&m, host, sub));
-      }
-    }
-  }
+  /* subPaths are made when their container is (agent/subpath.h: safely,
+   * not through links out of the volume) */
   agent_podspec_mem_done(&m);
   return dirs;
 }

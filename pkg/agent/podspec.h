@@ -31,6 +31,10 @@
 typedef struct {
   void **_v;
   size_t _n, _cap;
+  /* the mounts with a subPath (or expanded subPathExpr) of the container
+   * configs made: [{"name": mount's volume, "volume": its host directory,
+   * "subPath": ...}], for agent/subpath.h before the container is created */
+  cJSON *subpaths;
 } agent_podspec_mem_t;
 void agent_podspec_mem_done(agent_podspec_mem_t *m);
 

@@ -13,7 +13,10 @@
 #include <time.h>
 
 #include "agent/emptydir.h"
+#include "agent/hooks.h"
+#include "agent/hostpath.h"
 #include "agent/podstatus.h"
+#include "agent/subpath.h"
 #include "agent/volumes.h"
 #include "json/util.h"
 #include "util/fsutil.h"
@@ -128,6 +131,54 @@ static agent_podstatus_in_t status_in(pass_t *p) {
 
 /* ---- stopping ---- */
 
+#define MIN_GRACE_AFTER_HOOK 2 /* upstream's minimumGracePeriodInSeconds */
+
+/* The spec of the pod's container (or init container) called name. */
+static const cJSON *container_spec(const cJSON *pod, const char *name) {
+  static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+  for (size_t l = 0; l < 2; l++) {
+    const cJSON *c;
+    cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
+      const char *n = jstr(c, "name");
+      if (n && !strcmp(n, name))
+        return c;
+    }
+  }
+  return NULL;
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* upstream's killContainer: the Killing event (message, or "Stopping
+ * container c"), the preStop hook within the grace period (its time
+ * taken from it, at least 2 s left after it), then the stop. */
+static int stop_container(pass_t *p, const char *name, const char *id, int64_t grace,
+                          const char *message) {
+  const cJSON *spec = container_spec(p->pod, name);
+  if (message)
+    event(p, "Normal", "Killing", "%s", message);
+  else
+    event(p, "Normal", "Killing", "Stopping container %s", name);
+  const cJSON *pre = spec ? json_get_path(spec, "lifecycle.preStop") : NULL;
+  if (pre && grace > 0) {
+    const char *ip = p->pod_ip[0] ? p->pod_ip : jstr(p->pod, "status.podIP");
+    agent_hook_ctx_t x = {.rt = p->rt, .container = spec, .cid = id, .pod_ip = ip ? ip : "",
+                          .pod_ref = p->ref, .timeout = (double)grace};
+    char msg[1024];
+    double t0 = mono_now();
+    if (agent_hook_run(&x, pre, msg, sizeof(msg)) < 0)
+      event(p, "Warning", "FailedPreStopHook", "%s", msg);
+    grace -= (int64_t)(mono_now() - t0);
+    if (grace < MIN_GRACE_AFTER_HOOK)
+      grace = MIN_GRACE_AFTER_HOOK;
+  }
+  return agent_rt_stop_container(p->rt, id, grace, p->err, sizeof(p->err));
+}
+
 /* Stop every running container (SIGTERM, SIGKILL after grace) and every
  * sandbox; remove them too when remove. */
 static int kill_pod(pass_t *p, int64_t grace, bool remove) {
@@ -135,9 +186,7 @@ static int kill_pod(pass_t *p, int64_t grace, bool remove) {
   for (size_t i = 0; i < p->n_containers; i++) {
     agent_rt_container_t *c = &p->containers[i];
     if (c->state == CRI_CONTAINER_RUNNING) {
-      event(p, "Normal", "Killing", "Stopping container %s", c->name);
-      if ((r = agent_rt_stop_container(p->rt, c->id, grace, p->err, sizeof(p->err))) < 0 &&
-          r != -ENOENT) {
+      if ((r = stop_container(p, c->name, c->id, grace, NULL)) < 0 && r != -ENOENT) {
         fail(p, r, "stopping a container");
         return r;
       }
@@ -279,6 +328,23 @@ static bool start_container(pass_t *p, const cJSON *c, bool init, uint32_t attem
     wake_in(p, 10);
     goto out;
   }
+  /* upstream's makeMounts: subPaths made and checked; the details stay
+   * out of the status (they describe the host's filesystem) */
+  const cJSON *sp;
+  cJSON_ArrayForEach(sp, mem.subpaths) {
+    char why[512];
+    const char *vn = jstr(sp, "name");
+    r = agent_subpath_prepare(jstr(sp, "volume"), jstr(sp, "subPath"), why, sizeof(why));
+    if (r < 0) {
+      snprintf(msg, sizeof(msg), "failed to %s subPath%s for volumeMount \"%s\" of container \"%s\"",
+               r == -EXDEV ? "prepare" : "create", r == -EXDEV ? "" : " directory", vn ? vn : "",
+               name);
+      set_waiting(p, name, "CreateContainerConfigError", msg);
+      event(p, "Warning", "Failed", "Error: %s", msg);
+      wake_in(p, 10);
+      goto out;
+    }
+  }
   if ((r = agent_rt_create_container(p->rt, p->sandbox->id, &cc, &sb, id, p->err,
                                      sizeof(p->err))) < 0) {
     set_waiting(p, name, "CreateContainerError", p->err);
@@ -294,6 +360,21 @@ static bool start_container(pass_t *p, const cJSON *c, bool init, uint32_t attem
     goto out;
   }
   event(p, "Normal", "Started", "Started container %s", name);
+  const cJSON *post = json_get_path(c, "lifecycle.postStart");
+  if (post) {
+    /* upstream's startContainer step 4: the hook's message stays out of
+     * the event (it may hold secrets), the container is killed */
+    agent_hook_ctx_t x = {.rt = p->rt, .container = c, .cid = id, .pod_ip = p->pod_ip,
+                          .pod_ref = p->ref};
+    char hmsg[1024];
+    if (agent_hook_run(&x, post, hmsg, sizeof(hmsg)) < 0) {
+      event(p, "Warning", "FailedPostStartHook", "PostStartHook failed");
+      stop_container(p, name, id, agent_podspec_grace_seconds(p->pod), "FailedPostStartHook");
+      set_waiting(p, name, "PostStartHookError", hmsg);
+      wake_in(p, 1);
+      goto out;
+    }
+  }
   ok = true;
 out:
   cJSON_Delete(env);
@@ -531,6 +612,15 @@ static void sync_pod(pass_t *p) {
     event(p, "Warning", "FailedMount", "%s", p->s->mount_err);
     wake_in(p, 10);
     goto report;
+  }
+  if (!p->sandbox) {
+    /* the hostPath plugin's type checks, before anything mounts them */
+    char herr[1200];
+    if (agent_hostpath_check(pod, herr, sizeof(herr)) < 0) {
+      event(p, "Warning", "FailedMount", "%s", herr);
+      wake_in(p, 10);
+      goto report;
+    }
   }
   if (!ensure_sandbox(p))
     goto report;

@@ -262,6 +262,42 @@ int agent_rt_remove_container(agent_runtime_t *rt, const char *id, char *err, si
   return call_wait(&k, cri_remove_container(rt->c, id, done_cb, &k));
 }
 
+typedef struct {
+  int32_t *code;
+  char *out;
+  size_t outlen;
+} exec_out_t;
+
+static void exec_cb(void *data, const cri_status_t *st, const cri_exec_result_t *res) {
+  call_t *k = data;
+  call_status(k, st);
+  exec_out_t *o = k->out;
+  if (st->code != CRI_OK || !res)
+    return;
+  *o->code = res->exit_code;
+  if (o->out && o->outlen) {
+    size_t n = res->stdout_len < o->outlen - 1 ? res->stdout_len : o->outlen - 1;
+    memcpy(o->out, res->stdout_, n);
+    size_t m = res->stderr_len < o->outlen - 1 - n ? res->stderr_len : o->outlen - 1 - n;
+    memcpy(o->out + n, res->stderr_, m);
+    o->out[n + m] = '\0';
+  }
+}
+
+int agent_rt_exec_sync(agent_runtime_t *rt, const char *id, const char *const *argv, size_t argc,
+                       int64_t timeout_s, int32_t *ret_code, char *out, size_t outlen, char *err,
+                       size_t errlen) {
+  int32_t code = 0;
+  exec_out_t o = {&code, out, outlen};
+  if (out && outlen)
+    out[0] = '\0';
+  call_t k = {.rt = rt, .msg = err, .msglen = errlen, .out = &o};
+  int r = call_wait(&k, cri_exec_sync(rt->c, id, (cri_strv_t){argv, argc}, timeout_s, exec_cb, &k));
+  if (r == 0)
+    *ret_code = code;
+  return r;
+}
+
 /* ---- images ---- */
 
 typedef struct {

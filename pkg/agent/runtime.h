@@ -77,6 +77,12 @@ int agent_rt_start_container(agent_runtime_t *rt, const char *id, char *err, siz
 int agent_rt_stop_container(agent_runtime_t *rt, const char *id, int64_t timeout_s, char *err,
                             size_t errlen);
 int agent_rt_remove_container(agent_runtime_t *rt, const char *id, char *err, size_t errlen);
+/* ExecSync: run argv in container id (timeout_s > 0: the runtime's limit);
+ * *ret_code is its exit code, out (when not NULL) its stdout then stderr,
+ * cut to outlen - 1 bytes and NUL-terminated. */
+int agent_rt_exec_sync(agent_runtime_t *rt, const char *id, const char *const *argv, size_t argc,
+                       int64_t timeout_s, int32_t *ret_code, char *out, size_t outlen, char *err,
+                       size_t errlen);
 
 /* Whether the runtime has image; its id (the config digest) in ref. */
 int agent_rt_image_present(agent_runtime_t *rt, const char *image, bool *ret_present,

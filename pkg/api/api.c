@@ -95,6 +95,7 @@ void api_server_free(api_server_t *srv) {
   free(srv->kubelet_cert_pem);
   free(srv->kubelet_key_pem);
   http_tls_client_free(srv->kubelet_tls);
+  http_tls_client_free(srv->proxy_tls);
   free(srv->advertise_ip);
   free(srv->cluster_dns);
   free(srv);
@@ -417,7 +418,7 @@ void api_server_handle(http_req_t *req, void *data) {
   api__crd_warn(req, call.view);
   call.want_table = api__wants_table(req);
   if (api__action(&call) || api__pod_log(&call) || api__metrics(&call) ||
-      api__pod_stream(&call))
+      api__pod_stream(&call) || api__proxy(&call))
     goto out;
   if (api__params_check(&call, &st) < 0) {
     api__respond_status(req, &st);

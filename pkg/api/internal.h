@@ -66,6 +66,7 @@ struct api_server {
   bool anonymous_auth; /* api_server_opts_t.anonymous_auth */
   struct api_sa_verified *sa_verified; /* tokens whose signature checked out */
   struct http_tls_client *kubelet_tls; /* the same for pods/exec etc. (podstream.c), made once */
+  struct http_tls_client *proxy_tls;   /* https services/pods proxying, no certificate (proxy.c) */
 };
 
 typedef struct {
@@ -145,6 +146,12 @@ const char *api__node_address(const cJSON *node);
 /* Relayed to the pod's kubelet (http/tunnel.h). Returns true when the call
  * was one of those (and is answered). */
 bool api__pod_stream(api_call_t *call);
+
+/* ---- nodes/proxy, services/proxy, pods/proxy (proxy.c) ---- */
+/* Relayed to the kubelet, a service endpoint or the pod (http/forward.h,
+ * http/tunnel.h for upgrades). Returns true when the call was one of
+ * those (and is answered). */
+bool api__proxy(api_call_t *call);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,

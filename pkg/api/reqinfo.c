@@ -21,14 +21,17 @@ int api_reqinfo_parse(const char *method, const char *path, bool watch, api_reqi
   const char *parts[MAX_PARTS];
   size_t lens[MAX_PARTS];
   int n = 0;
+  bool more = false; /* segments past MAX_PARTS: only a proxy path may have them */
   const char *p = path;
   while (*p == '/')
     p++;
   while (*p) {
     const char *slash = strchr(p, '/');
     size_t len = slash ? (size_t)(slash - p) : strlen(p);
-    if (n == MAX_PARTS)
-      return -EINVAL;
+    if (n == MAX_PARTS) {
+      more = true;
+      break;
+    }
     parts[n] = p;
     lens[n++] = len;
     p += len;
@@ -62,19 +65,24 @@ int api_reqinfo_parse(const char *method, const char *path, bool watch, api_reqi
     i += 2;
   }
   int rest = n - i;
-  if (rest < 1 || rest > 3)
+  /* …/<name>/proxy/<anything>: the rest is the proxied path (upstream
+   * takes the third part as the subresource and ignores what follows) */
+  bool proxy = rest >= 3 && lens[i + 2] == 5 && !strncmp(parts[i + 2], "proxy", 5);
+  if (rest < 1 || (rest > 3 && !proxy) || (more && !proxy))
     return -EINVAL;
   if (copy(ri->resource, sizeof(ri->resource), parts[i], lens[i]) < 0)
     return -EINVAL;
   if (rest >= 2 && copy(ri->name, sizeof(ri->name), parts[i + 1], lens[i + 1]) < 0)
     return -EINVAL;
-  if (rest == 3 && copy(ri->subresource, sizeof(ri->subresource), parts[i + 2], lens[i + 2]) < 0)
+  if (rest >= 3 && copy(ri->subresource, sizeof(ri->subresource), parts[i + 2], lens[i + 2]) < 0)
     return -EINVAL;
   /* The namespace of a Namespace is its name. */
   if (!strcmp(ri->resource, "namespaces") && ri->group[0] == '\0' && ri->name[0] && !ri->ns[0])
     snprintf(ri->ns, sizeof(ri->ns), "%s", ri->name);
 
   bool item = ri->name[0] != '\0';
+  if (!strcmp(ri->subresource, "proxy"))
+    watch = false; /* a query of the proxied path */
   if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
     ri->verb = item ? "get" : watch ? "watch" : "list";
   else if (!strcmp(method, "POST"))

@@ -51,6 +51,8 @@ struct bsync {
   client_req_t *req;
   char *provisioned; /* the PV a create made (its claim gets ProvisioningSucceeded) */
   char *remove_dir;  /* a local-path directory to remove once its PV is deleted */
+  char *cleanup_node; /* ... and the node whose agent removes it there */
+  char *cleanup_pv;
 };
 
 /* ---- pure parts ---- */
@@ -220,6 +222,8 @@ static void bsync_free(bsync_t *s) {
   free(s->key);
   free(s->provisioned);
   free(s->remove_dir);
+  free(s->cleanup_node);
+  free(s->cleanup_pv);
   free(s);
 }
 
@@ -232,6 +236,8 @@ static void bsync_end(bsync_t *s, int err) {
   controller_done(ctl, key, err);
   free(key);
 }
+
+static void start(bsync_t *s, client_req_t *req);
 
 static void write_done(const client_result_t *res, void *data) {
   bsync_t *s = data;
@@ -247,6 +253,21 @@ static void write_done(const client_result_t *res, void *data) {
       log_warn("pvbinder", "removing %s: %s", s->remove_dir, strerror(-r));
     else
       log_info("pvbinder", "removed the directory of deleted volume: %s", s->remove_dir);
+    if (s->cleanup_node && res->code < 300) {
+      /* the volume's own node removes it there (it may be another host) */
+      char key[320];
+      snprintf(key, sizeof(key), "%s%s", CONTROLLER_ANN_LOCAL_PATH_CLEANUP, s->cleanup_pv);
+      cJSON *p = cJSON_CreateObject();
+      cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"), "annotations");
+      cJSON_AddStringToObject(ann, key, s->remove_dir);
+      client_ref_t ref = {.version = "v1", .resource = "nodes", .name = s->cleanup_node};
+      free(s->remove_dir);
+      s->remove_dir = NULL;
+      client_req_t *req = client_patch(s->b->c, &ref, CLIENT_PATCH_MERGE, p, NULL, write_done, s);
+      cJSON_Delete(p);
+      start(s, req);
+      return;
+    }
   } else if (s->provisioned && res->code < 300) {
     char ns[256], name[256];
     const cJSON *pvc = NULL;
@@ -289,6 +310,21 @@ static void set_phase(bsync_t *s, const char *ns, const char *name, bool pvc, co
     cJSON_AddItemToObject(st, "accessModes", modes ? cJSON_Duplicate(modes, 1) : cJSON_CreateArray());
   }
   patch(s, ns, name, pvc, "status", p);
+}
+
+const char *controller_localpath_node(const cJSON *pv) {
+  const cJSON *t;
+  cJSON_ArrayForEach(t, json_get_path(pv, "spec.nodeAffinity.required.nodeSelectorTerms")) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(t, "matchExpressions")) {
+      const char *k = S(e, "key"), *op = S(e, "operator");
+      const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "values"), 0);
+      if (k && op && !strcmp(k, "kubernetes.io/hostname") && !strcmp(op, "In") &&
+          cJSON_IsString(v))
+        return v->valuestring;
+    }
+  }
+  return NULL;
 }
 
 static bool ann_is(const cJSON *obj, const char *key, const char *want) {
@@ -353,8 +389,16 @@ static void sync_pv(bsync_t *s, const char *name) {
     const char *hp = S(pv, "spec.hostPath.path");
     if (ann_is(pv, ANN_PROVISIONED_BY, CONTROLLER_LOCAL_PATH_PROVISIONER) && hp && cns &&
         controller_localpath_dir(b->storage_dir, cuid, cns, cname, dir, sizeof(dir)) == 0 &&
-        !strcmp(dir, hp))
+        !strcmp(dir, hp)) {
       s->remove_dir = xstrdup(dir);
+      const char *node = controller_localpath_node(pv);
+      /* an annotation key's name part: at most 63 characters */
+      if (node && strlen(CONTROLLER_ANN_LOCAL_PATH_CLEANUP) - strlen("local-path.k3c.io/") +
+                          strlen(name) <= 63) {
+        s->cleanup_node = xstrdup(node);
+        s->cleanup_pv = xstrdup(name);
+      }
+    }
     client_req_t *r = client_delete(b->c, &ref, opts, write_done, s);
     cJSON_Delete(opts);
     start(s, r);

@@ -39,6 +39,10 @@
 #define CONTROLLER_LOCAL_PATH_CLASS "local-path"
 #define CONTROLLER_LOCAL_PATH_PROVISIONER "rancher.io/local-path"
 #define CONTROLLER_ANN_SELECTED_NODE "volume.kubernetes.io/selected-node"
+/* On a Node: "<prefix><pv name>": "<directory>" asks that node's agent to
+ * remove the directory of a deleted local-path volume (agent/localpath.h);
+ * the agent drops the annotation once it has. */
+#define CONTROLLER_ANN_LOCAL_PATH_CLEANUP "local-path.k3c.io/cleanup-"
 
 typedef struct controller_pvbinder controller_pvbinder_t;
 
@@ -71,6 +75,10 @@ const cJSON *controller_pv_pick(const cJSON *const *pvs, size_t n, const cJSON *
  * (out untouched on error only partially: do not use it). */
 int controller_localpath_dir(const char *storage_dir, const char *uid, const char *ns,
                              const char *name, char *out, size_t len);
+
+/* The node a local-path volume's required nodeAffinity names
+ * (kubernetes.io/hostname In [node]), borrowed from pv; NULL if none. */
+const char *controller_localpath_node(const cJSON *pv);
 
 /* A new PersistentVolume provisioned for pvc on node (caller frees), as
  * the local-path provisioner writes it; NULL when pvc lacks a uid, name,

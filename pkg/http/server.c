@@ -1242,6 +1242,15 @@ const char *http_req_header(const http_req_t *r, const char *name) {
   return NULL;
 }
 
+bool http_req_header_at(const http_req_t *r, size_t i, const char **ret_name,
+                        const char **ret_value) {
+  if (i >= r->n_headers)
+    return false;
+  *ret_name = r->headers[i].name;
+  *ret_value = r->headers[i].value;
+  return true;
+}
+
 const char *http_req_body(const http_req_t *r, size_t *ret_len) {
   if (ret_len)
     *ret_len = r->body.len;

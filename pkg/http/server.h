@@ -69,6 +69,10 @@ const char *const *http_req_query_all(const http_req_t *r, const char *name);
 /* Header value by case-insensitive name; NULL if absent. Repeated headers
  * are joined with ", ". */
 const char *http_req_header(const http_req_t *r, const char *name);
+/* The i-th header field as received (repeated ones joined): false past
+ * the last. For relays that pass a request on (http/forward.h). */
+bool http_req_header_at(const http_req_t *r, size_t i, const char **ret_name,
+                        const char **ret_value);
 const char *http_req_body(const http_req_t *r, size_t *ret_len);
 /* Verified client certificate: subject CN and O values, or NULL/empty when
  * the client sent no certificate. Groups are NULL-terminated. */

@@ -245,6 +245,10 @@ for name in ("user1", "user2", "user3", "orphan"):
 pvname = c.spec.volume_name
 v1.delete_namespaced_persistent_volume_claim("data", "default")
 t.ok(wait(lambda: get_pv(pvname) is None), "the provisioned PV goes with its claim", get_pv(pvname))
+ann_key = "local-path.k3c.io/cleanup-" + pvname
+t.ok(wait(lambda: (v1.read_node(node).metadata.annotations or {}).get(ann_key) == want_path),
+     "its node is asked to remove the directory there (annotation %s)" % ann_key,
+     v1.read_node(node).metadata.annotations)
 r = k.run("get pv -o json")
 names = [i["metadata"]["name"] for i in json.loads(r.stdout)["items"]] if r.returncode == 0 else []
 t.ok(set(names) == {"pv-small", "pv-big", "pv-fast", "pv-slow", "pv-rwx"},

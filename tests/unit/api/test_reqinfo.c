@@ -63,6 +63,30 @@ static void test_group_paths(void) {
   ASSERT_EQ_INT(api_reqinfo_parse("GET", "/api/v1/namespaces/a/pods/b/c/d", false, &ri), -EINVAL);
 }
 
+/* regression: …/proxy/<path> was taken as the object itself (the
+ * subresource was copied only for exactly three parts) */
+static void test_proxy_paths(void) {
+  api_reqinfo_t ri;
+  ASSERT_EQ_INT(api_reqinfo_parse("GET", "/api/v1/nodes/n1/proxy/stats/summary", false, &ri), 0);
+  ASSERT_EQ_STR(ri.resource, "nodes");
+  ASSERT_EQ_STR(ri.name, "n1");
+  ASSERT_EQ_STR(ri.subresource, "proxy");
+  ASSERT_EQ_STR(ri.verb, "get");
+  /* deeper than the part limit, and a watch=true meant for the proxied path */
+  ASSERT_EQ_INT(api_reqinfo_parse("POST", "/api/v1/namespaces/d/services/https:s:443/proxy/a/b/c/d/e/f/g",
+                                  false, &ri), 0);
+  ASSERT_EQ_STR(ri.ns, "d");
+  ASSERT_EQ_STR(ri.name, "https:s:443");
+  ASSERT_EQ_STR(ri.subresource, "proxy");
+  ASSERT_EQ_STR(ri.verb, "create");
+  ASSERT_EQ_INT(api_reqinfo_parse("GET", "/api/v1/namespaces/d/pods/p/proxy/x", true, &ri), 0);
+  ASSERT_EQ_STR(ri.verb, "get");
+  /* only proxy may have more parts */
+  ASSERT_EQ_INT(api_reqinfo_parse("GET", "/api/v1/namespaces/d/pods/p/log/x", false, &ri), -EINVAL);
+  ASSERT_EQ_INT(api_reqinfo_parse("GET", "/api/v1/namespaces/d/pods/p/log/1/2/3/4/5/6", false, &ri),
+                -EINVAL);
+}
+
 static void test_names(void) {
   ASSERT_NULL(obj_check_dns1123_subdomain("my-app.example.com"));
   ASSERT_NOT_NULL(obj_check_dns1123_subdomain("My_App"));
@@ -170,7 +194,7 @@ static void test_unknown_methods(void) {
   ASSERT_EQ_STR(ri.verb, "deletecollection");
 }
 
-TEST_LIST = {TEST(test_unknown_methods), TEST(test_core_paths),     TEST(test_namespace_paths), TEST(test_group_paths),
+TEST_LIST = {TEST(test_unknown_methods), TEST(test_core_paths),     TEST(test_namespace_paths), TEST(test_group_paths), TEST(test_proxy_paths),
              TEST(test_names),          TEST(test_human_duration),  TEST(test_times_and_uids),
              TEST(test_status_wording), {0}};
 TEST_MAIN()
