@@ -24,6 +24,7 @@ Hollow(srv, n, extra_args=[...]).start() runs `k3c agent --hollow n` with the
 server's admin kubeconfig (nodes hollow-0..n-1 by default) and waits until the
 nodes are Ready; stop()/stop_clean() end it by its pid as for the server.
 """
+import atexit
 import base64
 import http.client
 import os
@@ -124,6 +125,13 @@ current-context: x
     return path
 
 
+def _kill_at_exit(proc):
+    """A test that dies on an exception must not leave its k3c processes behind."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 class Server:
     def __init__(self, extra_args=(), data_dir=None, tmp=None, port=None):
         self.tmp = tmp or tempfile.mkdtemp(prefix="k3c-test-")
@@ -150,6 +158,7 @@ class Server:
             args.append("--disable-agent")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        atexit.register(_kill_at_exit, self.proc)
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
@@ -264,6 +273,7 @@ class Hollow:
                 "--hollow-prefix", self.prefix, "--kubeconfig", self.srv.kubeconfig] + self.extra_args
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        atexit.register(_kill_at_exit, self.proc)
         if not wait_ready:
             return self
         deadline = time.time() + timeout
