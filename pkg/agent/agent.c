@@ -591,7 +591,7 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   }
 
   if (!cfg->disable_kube_proxy) {
-    net_proxy_opts_t po = {.cluster_cidr = cfg->cluster_cidr};
+    net_proxy_opts_t po = {.cluster_cidr = cfg->cluster_cidr, .node_name = a->node_name};
     char perr[256];
     if ((r = net_proxy_new(loop, c, &po, &a->proxy, perr, sizeof(perr))) < 0) {
       snprintf(err, errlen, "the service proxy (--disable-kube-proxy turns it off): %s", perr);

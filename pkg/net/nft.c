@@ -148,6 +148,103 @@ void nft_verdict(nl_msg_t *m, int code, const char *chain) {
   nft_expr_end(m, e, d);
 }
 
+void nft_payload_reg(nl_msg_t *m, uint32_t dreg, uint32_t base, uint32_t offset, uint32_t len) {
+  size_t d, e = nft_expr_begin(m, "payload", &d);
+  nl_put_be32(m, NFTA_PAYLOAD_DREG, dreg);
+  nl_put_be32(m, NFTA_PAYLOAD_BASE, base);
+  nl_put_be32(m, NFTA_PAYLOAD_OFFSET, offset);
+  nl_put_be32(m, NFTA_PAYLOAD_LEN, len);
+  nft_expr_end(m, e, d);
+}
+
+void nft_meta_load_reg(nl_msg_t *m, uint32_t dreg, uint32_t key) {
+  size_t d, e = nft_expr_begin(m, "meta", &d);
+  nl_put_be32(m, NFTA_META_KEY, key);
+  nl_put_be32(m, NFTA_META_DREG, dreg);
+  nft_expr_end(m, e, d);
+}
+
+/* NFTA_SET_ID names a set within one transaction; any distinct value does */
+static uint32_t next_set_id;
+
+void nft_set_add(nl_msg_t *m, const char *table, const char *set, uint32_t flags, uint32_t key_len,
+                 int verdict_map, uint64_t timeout_ms) {
+  nft_begin(m, NET_NFT(NFT_MSG_NEWSET), NLM_F_CREATE | NLM_F_ACK, NFPROTO_IPV4, 0);
+  nl_put_str(m, NFTA_SET_TABLE, table);
+  nl_put_str(m, NFTA_SET_NAME, set);
+  nl_put_be32(m, NFTA_SET_FLAGS, flags);
+  nl_put_be32(m, NFTA_SET_KEY_TYPE, 0);
+  nl_put_be32(m, NFTA_SET_KEY_LEN, key_len);
+  if (verdict_map)
+    nl_put_be32(m, NFTA_SET_DATA_TYPE, NFT_DATA_VERDICT);
+  if (timeout_ms)
+    nl_put_be64(m, NFTA_SET_TIMEOUT, timeout_ms);
+  nl_put_be32(m, NFTA_SET_ID, ++next_set_id);
+}
+
+void nft_set_del(nl_msg_t *m, const char *table, const char *set) {
+  nft_begin(m, NET_NFT(NFT_MSG_DELSET), NLM_F_ACK, NFPROTO_IPV4, 0);
+  nl_put_str(m, NFTA_SET_TABLE, table);
+  nl_put_str(m, NFTA_SET_NAME, set);
+}
+
+void nft_chain_flush(nl_msg_t *m, const char *table, const char *chain) {
+  nft_begin(m, NET_NFT(NFT_MSG_DELRULE), NLM_F_ACK, NFPROTO_IPV4, 0);
+  nl_put_str(m, NFTA_RULE_TABLE, table);
+  nl_put_str(m, NFTA_RULE_CHAIN, chain);
+}
+
+void nft_chain_del(nl_msg_t *m, const char *table, const char *chain) {
+  nft_begin(m, NET_NFT(NFT_MSG_DELCHAIN), NLM_F_ACK, NFPROTO_IPV4, 0);
+  nl_put_str(m, NFTA_CHAIN_TABLE, table);
+  nl_put_str(m, NFTA_CHAIN_NAME, chain);
+}
+
+size_t nft_elems_begin(nl_msg_t *m, int msg, const char *table, const char *set) {
+  nft_begin(m, NET_NFT(msg), (msg == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0) | NLM_F_ACK,
+            NFPROTO_IPV4, 0);
+  nl_put_str(m, NFTA_SET_ELEM_LIST_TABLE, table);
+  nl_put_str(m, NFTA_SET_ELEM_LIST_SET, set);
+  return nl_nest_begin(m, NFTA_SET_ELEM_LIST_ELEMENTS);
+}
+
+void nft_elem(nl_msg_t *m, const void *key, size_t key_len, int code, const char *chain) {
+  size_t e = nl_nest_begin(m, NFTA_LIST_ELEM);
+  nft_put_data(m, NFTA_SET_ELEM_KEY, key, key_len);
+  if (chain) {
+    size_t data = nl_nest_begin(m, NFTA_SET_ELEM_DATA);
+    size_t v = nl_nest_begin(m, NFTA_DATA_VERDICT);
+    nl_put_be32(m, NFTA_VERDICT_CODE, (uint32_t)code);
+    nl_put_str(m, NFTA_VERDICT_CHAIN, chain);
+    nl_nest_end(m, v);
+    nl_nest_end(m, data);
+  }
+  nl_nest_end(m, e);
+}
+
+void nft_elems_end(nl_msg_t *m, size_t list) {
+  nl_nest_end(m, list);
+}
+
+void nft_lookup(nl_msg_t *m, const char *set, uint32_t sreg, int dreg) {
+  size_t d, e = nft_expr_begin(m, "lookup", &d);
+  nl_put_str(m, NFTA_LOOKUP_SET, set);
+  nl_put_be32(m, NFTA_LOOKUP_SREG, sreg);
+  if (dreg >= 0)
+    nl_put_be32(m, NFTA_LOOKUP_DREG, (uint32_t)dreg);
+  nft_expr_end(m, e, d);
+}
+
+void nft_dynset_update(nl_msg_t *m, const char *set, uint32_t sreg, uint64_t timeout_ms) {
+  size_t d, e = nft_expr_begin(m, "dynset", &d);
+  nl_put_str(m, NFTA_DYNSET_SET_NAME, set);
+  nl_put_be32(m, NFTA_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+  nl_put_be32(m, NFTA_DYNSET_SREG_KEY, sreg);
+  if (timeout_ms)
+    nl_put_be64(m, NFTA_DYNSET_TIMEOUT, timeout_ms);
+  nft_expr_end(m, e, d);
+}
+
 int nft_run(nl_sock_t *s, nl_msg_t *m, nl_reply_cb cb, void *data, const char *what, char *err,
             size_t errlen) {
   char why[200];
@@ -277,7 +374,10 @@ static void describe_expr(describe_t *d, const struct nlattr *elem) {
     snprintf(buf, sizeof buf, verdict ? "%s" : "imm(%s)", v);
   } else if (have && !strcmp(name, "lookup")) {
     const char *set = nl_attr_str(a[NFTA_LOOKUP_SET]);
-    snprintf(buf, sizeof buf, "@%.120s", set ? set : "?");
+    snprintf(buf, sizeof buf, a[NFTA_LOOKUP_DREG] ? "vmap(@%.120s)" : "@%.120s", set ? set : "?");
+  } else if (have && !strcmp(name, "dynset")) {
+    const char *set = nl_attr_str(a[NFTA_DYNSET_SET_NAME]);
+    snprintf(buf, sizeof buf, "update(@%.120s)", set ? set : "?");
   } else if (have && !strcmp(name, "nat")) {
     snprintf(buf, sizeof buf, "%s",
              nl_attr_be32(a[NFTA_NAT_TYPE]) == NFT_NAT_DNAT ? "dnat" : "snat");
@@ -341,4 +441,77 @@ int nft_describe(nl_sock_t *s, const char *table, int with_chain, char *out, siz
   nft_begin(&m, NET_NFT(NFT_MSG_GETRULE), NLM_F_DUMP, NFPROTO_IPV4, 0);
   nl_put_str(&m, NFTA_RULE_TABLE, table);
   return nft_run(s, &m, rule_cb, &d, what, err, errlen);
+}
+
+/* ---- reading back set elements ---- */
+
+static void elem_text(describe_t *d, const struct nlattr *elem) {
+  const struct nlattr *e[NFTA_SET_ELEM_MAX + 1], *k[NFTA_DATA_MAX + 1];
+  char buf[64], v[200];
+  if (nl_attr_parse(nl_attr_data(elem), nl_attr_len(elem), e, NFTA_SET_ELEM_MAX) < 0 ||
+      !e[NFTA_SET_ELEM_KEY] ||
+      nl_attr_parse(nl_attr_data(e[NFTA_SET_ELEM_KEY]), nl_attr_len(e[NFTA_SET_ELEM_KEY]), k,
+                    NFTA_DATA_MAX) < 0 ||
+      !k[NFTA_DATA_VALUE])
+    return;
+  const uint8_t *p = nl_attr_data(k[NFTA_DATA_VALUE]);
+  size_t n = nl_attr_len(k[NFTA_DATA_VALUE]);
+  if (d->rules++)
+    add(d, ";");
+  for (size_t o = 0; o + 4 <= n; o += 4) {
+    if (o)
+      add(d, " . ");
+    if (o == 0 && (n == 12 || n == 4))
+      inet_ntop(AF_INET, p, buf, sizeof buf);
+    else if (o + 4 < n)
+      snprintf(buf, sizeof buf, "%u", p[o]); /* a protocol number */
+    else
+      snprintf(buf, sizeof buf, "%u", (unsigned)(p[o] << 8 | p[o + 1])); /* a port */
+    add(d, buf);
+  }
+  if (e[NFTA_SET_ELEM_DATA]) {
+    data_text(e[NFTA_SET_ELEM_DATA], false, v, sizeof v);
+    add(d, " : ");
+    add(d, v);
+  }
+}
+
+static int elems_cb(const struct nlmsghdr *h, void *data) {
+  describe_t *d = data;
+  const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1];
+  if (h->nlmsg_type != NET_NFT(NFT_MSG_NEWSETELEM) ||
+      nl_msg_attrs(h, sizeof(struct nfgenmsg), tb, NFTA_SET_ELEM_LIST_MAX) < 0 ||
+      !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
+    return 0;
+  const struct nlattr *list = tb[NFTA_SET_ELEM_LIST_ELEMENTS];
+  const char *p = nl_attr_data(list);
+  size_t left = nl_attr_len(list);
+  while (left >= sizeof(struct nlattr)) {
+    const struct nlattr *a = (const struct nlattr *)p;
+    if (a->nla_len < sizeof(struct nlattr) || a->nla_len > left)
+      break;
+    if ((a->nla_type & NLA_TYPE_MASK) == NFTA_LIST_ELEM)
+      elem_text(d, a);
+    size_t step = NLA_ALIGN(a->nla_len);
+    if (step >= left)
+      break;
+    p += step;
+    left -= step;
+  }
+  return 0;
+}
+
+int nft_describe_elems(nl_sock_t *s, const char *table, const char *set, char *out, size_t outlen,
+                       char *err, size_t errlen) {
+  nl_msg_t m;
+  char what[200];
+  describe_t d = {.out = out, .len = outlen, .table = table};
+  if (outlen)
+    out[0] = 0;
+  snprintf(what, sizeof what, "listing the elements of set %.64s of ip %.64s", set, table);
+  nl_msg_init(&m);
+  nft_begin(&m, NET_NFT(NFT_MSG_GETSETELEM), NLM_F_DUMP, NFPROTO_IPV4, 0);
+  nl_put_str(&m, NFTA_SET_ELEM_LIST_TABLE, table);
+  nl_put_str(&m, NFTA_SET_ELEM_LIST_SET, set);
+  return nft_run(s, &m, elems_cb, &d, what, err, errlen);
 }

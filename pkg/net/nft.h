@@ -56,6 +56,35 @@ void nft_immediate(nl_msg_t *m, uint32_t reg, const void *v, size_t len);
 /* verdict: NF_ACCEPT, NF_DROP, NFT_JUMP/NFT_GOTO (chain) */
 void nft_verdict(nl_msg_t *m, int code, const char *chain);
 
+/* Registers by number for concatenations: NFT_REG32_00.. hold 4 bytes
+ * each (a shorter load is zero-padded by the kernel). */
+void nft_payload_reg(nl_msg_t *m, uint32_t dreg, uint32_t base, uint32_t offset, uint32_t len);
+void nft_meta_load_reg(nl_msg_t *m, uint32_t dreg, uint32_t key);
+
+/* Sets and maps (NFT_MSG_NEWSET): key_len bytes of key (a concatenation
+ * takes 4 bytes per field); flags NFT_SET_MAP with verdict_map for a
+ * verdict map; NFT_SET_TIMEOUT|NFT_SET_EVAL for a set filled from the
+ * packet path (dynset) whose elements expire after timeout_ms (0: none).
+ * Creating one that exists is not an error. */
+void nft_set_add(nl_msg_t *m, const char *table, const char *set, uint32_t flags, uint32_t key_len,
+                 int verdict_map, uint64_t timeout_ms);
+void nft_set_del(nl_msg_t *m, const char *table, const char *set);
+/* Every rule of chain deleted (flush), and the chain itself (empty and
+ * unreferenced by then, within the same batch). */
+void nft_chain_flush(nl_msg_t *m, const char *table, const char *chain);
+void nft_chain_del(nl_msg_t *m, const char *table, const char *chain);
+/* Elements: begin with NFT_MSG_NEWSETELEM or NFT_MSG_DELSETELEM, one
+ * nft_elem per element (chain: the verdict's chain of a verdict map
+ * element, code NFT_JUMP/NFT_GOTO; NULL for a plain set), then end. */
+size_t nft_elems_begin(nl_msg_t *m, int msg, const char *table, const char *set);
+void nft_elem(nl_msg_t *m, const void *key, size_t key_len, int code, const char *chain);
+void nft_elems_end(nl_msg_t *m, size_t list);
+/* Expressions on sets: the key at sreg looked up in set (dreg
+ * NFT_REG_VERDICT for a verdict map, -1 for a plain set's match); the key
+ * at sreg added to set or its timeout refreshed (timeout_ms, 0: the set's). */
+void nft_lookup(nl_msg_t *m, const char *set, uint32_t sreg, int dreg);
+void nft_dynset_update(nl_msg_t *m, const char *set, uint32_t sreg, uint64_t timeout_ms);
+
 /* Send m (freed here); err gets "what: reason". 0 or a negative errno. */
 int nft_run(nl_sock_t *s, nl_msg_t *m, nl_reply_cb cb, void *data, const char *what, char *err,
             size_t errlen);
@@ -68,7 +97,13 @@ int nft_table_remove(nl_sock_t *s, const char *table, char *err, size_t errlen);
  * for 4 bytes, a number for 1-2 bytes in network order, a host u32 for
  * meta/numgen results otherwise), meta(key), numgen(mod), fib, imm(value:
  * 4 bytes shown as an IPv4 address, 2 as a big-endian number),
- * jump:chain, @set (a lookup), nat(dnat|snat), masq, reject. -ENOENT when the table does
+ * jump:chain, @set (a lookup), vmap(@set), update(@set) (dynset), nat(dnat|snat), masq,
+ * reject, drop. -ENOENT when the table does
  * not exist. */
 int nft_describe(nl_sock_t *s, const char *table, int with_chain, char *out, size_t outlen,
                  char *err, size_t errlen);
+/* The elements of set in table as text, for tests: "key : verdict" (or
+ * just the key) separated by ";", a key's 4-byte fields joined by " . "
+ * (12 bytes: address . protocol . port; 8: protocol . port; 4: address). */
+int nft_describe_elems(nl_sock_t *s, const char *table, const char *set, char *out, size_t outlen,
+                       char *err, size_t errlen);
