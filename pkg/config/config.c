@@ -98,8 +98,8 @@ static const opt_t opts[] = {
     {"resolv-conf", 0, "K3C_RESOLV_CONF", T_STRING, OFF(resolv_conf), "/etc/resolv.conf",
      SRV | AGT, "resolv.conf whose nameservers the cluster DNS forwards other names to", 0, 0},
     {"disable", 0, NULL, T_LIST, OFF(disable), NULL, SRV,
-     "do not deploy a packaged component: coredns (the cluster DNS); repeatable or "
-     "comma-separated",
+     "do not deploy a packaged component: coredns (the cluster DNS), servicelb (the "
+     "LoadBalancer service controller); repeatable or comma-separated",
      0, 0},
     {"datastore-endpoint", 0, "K3C_DATASTORE_ENDPOINT", T_STRING, OFF(datastore_endpoint), NULL,
      SRV, "datastore (default: SQLite under the data dir)", 0, 0},
@@ -495,8 +495,8 @@ int config_load(k3c_config_t *cfg, config_cmd_t cmd, int argc, char **argv, char
     for (size_t m = 0; m < sizeof(known) / sizeof(known[0]); m++)
       ok = ok || !strcmp(cfg->disable.v[k], known[m]);
     if (!ok) {
-      snprintf(err, errlen, "invalid value \"%s\" for disable: expected coredns (k3s's "
-               "servicelb, traefik, local-storage, metrics-server and runtimes are not packaged "
+      snprintf(err, errlen, "invalid value \"%s\" for disable: expected coredns or servicelb "
+               "(k3s's traefik, local-storage, metrics-server and runtimes are not packaged "
                "and need no disabling)",
                cfg->disable.v[k]);
       return -EINVAL;
@@ -543,6 +543,13 @@ void config_print_help(FILE *out, config_cmd_t cmd) {
       fprintf(out, " [$%s]", o->env);
     fputc('\n', out);
   }
+}
+
+bool config_disabled(const k3c_config_t *cfg, const char *component) {
+  for (size_t i = 0; i < cfg->disable.n; i++)
+    if (!strcmp(cfg->disable.v[i], component))
+      return true;
+  return false;
 }
 
 bool config_cluster_dns_enabled(const k3c_config_t *cfg) {

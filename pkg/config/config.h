@@ -108,6 +108,8 @@ int config_load(k3c_config_t *cfg, config_cmd_t cmd, int argc, char **argv, char
 /* Release every string the config owns. Accepts a zeroed or loaded config. */
 void config_done(k3c_config_t *cfg);
 
+/* Whether --disable names component ("servicelb"). */
+bool config_disabled(const k3c_config_t *cfg, const char *component);
 /* Whether the cluster DNS runs: --cluster-dns is set and --disable does
  * not name coredns. */
 bool config_cluster_dns_enabled(const k3c_config_t *cfg);

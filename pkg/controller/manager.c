@@ -166,6 +166,10 @@ client_informer_t *controller_manager_namespaces(const controller_manager_t *m) 
   return m->namespaces;
 }
 
+client_informer_t *controller_manager_services(const controller_manager_t *m) {
+  return m->services;
+}
+
 client_informer_t *controller_manager_serviceaccounts(const controller_manager_t *m) {
   return m->serviceaccounts;
 }

@@ -27,6 +27,8 @@ client_informer_t *controller_manager_pvs(const controller_manager_t *mgr);
 client_informer_t *controller_manager_storageclasses(const controller_manager_t *mgr);
 /* The shared Namespace informer; borrowed, as the pods'. */
 client_informer_t *controller_manager_namespaces(const controller_manager_t *mgr);
+/* The shared Service informer; borrowed, as the pods'. */
+client_informer_t *controller_manager_services(const controller_manager_t *mgr);
 /* The shared ServiceAccount informer; borrowed, as the pods'. */
 client_informer_t *controller_manager_serviceaccounts(const controller_manager_t *mgr);
 /* The Job controller's pod failure back-off (seconds; tests shorten it). */

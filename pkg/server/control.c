@@ -16,6 +16,7 @@
 #include "controller/events.h"
 #include "controller/manager.h"
 #include "controller/nodeipam.h"
+#include "controller/servicelb.h"
 #include "controller/nodelifecycle.h"
 #include "controller/pvbinder.h"
 #include "controller/rootcacert.h"
@@ -39,6 +40,7 @@ struct server_control {
   controller_manager_t *cm;
   controller_nodelifecycle_t *nlc;
   controller_nodeipam_t *ipam;
+  controller_servicelb_t *svclb;
   controller_rootcacert_t *rootca;
   controller_satoken_t *satoken;
   controller_pvbinder_t *pvbinder;
@@ -120,6 +122,8 @@ static void cm_stop(server_control_t *ctl) {
   }
   controller_nodelifecycle_free(ctl->nlc);
   controller_nodeipam_free(ctl->ipam);
+  controller_servicelb_free(ctl->svclb);
+  ctl->svclb = NULL;
   controller_rootcacert_free(ctl->rootca);
   controller_satoken_free(ctl->satoken);
   controller_pvbinder_free(ctl->pvbinder);
@@ -151,6 +155,12 @@ static int cm_start(server_control_t *ctl) {
   what = "node IPAM";
   if ((r = controller_nodeipam_new(ctl->cm_client, controller_manager_nodes(ctl->cm), ctl->loop,
                                    ctl->cluster_cidr, &ctl->ipam)) < 0)
+    goto fail;
+  /* k3s's ServiceLB, without its pods (docs/NETWORK.md) */
+  what = "service load balancer";
+  if (!ctl->o.disable_servicelb &&
+      (r = controller_servicelb_new(ctl->cm_client, controller_manager_services(ctl->cm),
+                                    controller_manager_nodes(ctl->cm), ctl->loop, &ctl->svclb)) < 0)
     goto fail;
   what = "root CA publisher";
   if ((r = controller_rootcacert_new(ctl->cm_client, controller_manager_namespaces(ctl->cm),

@@ -28,6 +28,7 @@ typedef struct {
   int job_backoff_seconds;
   int max_endpoints_per_slice;
   bool disable_scheduler;
+  bool disable_servicelb;       /* --disable servicelb: no LoadBalancer status controller */
   bool leader_elect;
   int lease_duration, renew_deadline, retry_period; /* seconds */
 } server_control_opts_t;

@@ -270,6 +270,7 @@ int server_run(const k3c_config_t *cfg) {
       .job_backoff_seconds = cfg->job_backoff_seconds,
       .max_endpoints_per_slice = cfg->max_endpoints_per_slice,
       .disable_scheduler = cfg->disable_scheduler,
+      .disable_servicelb = config_disabled(cfg, "servicelb"),
       .leader_elect = cfg->leader_elect,
       .lease_duration = cfg->leader_elect_lease_duration,
       .renew_deadline = cfg->leader_elect_renew_deadline,
