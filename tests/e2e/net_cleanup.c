@@ -3,7 +3,8 @@
  * table (pkg/net/masq.h) or, with "proxy", the service proxy's
  * (pkg/net/proxy.h), with "netpol", the network policies' (pkg/net/netpol.h).
  *   net_cleanup exists [proxy|netpol]   exit 0 if the table exists, 1 if not
- *   net_cleanup remove [proxy|netpol]   delete it (exit 0 also when there was none) */
+ *   net_cleanup remove [proxy|netpol]   delete it (exit 0 also when there was none)
+ *   net_cleanup rules [proxy|netpol]    print its rules ("chain: exprs", one a line; nft.h) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,9 +18,10 @@
 #include "net/proxy.h"
 
 int main(int argc, char **argv) {
-  if (argc < 2 || argc > 3 || (strcmp(argv[1], "exists") && strcmp(argv[1], "remove")) ||
+  if (argc < 2 || argc > 3 ||
+      (strcmp(argv[1], "exists") && strcmp(argv[1], "remove") && strcmp(argv[1], "rules")) ||
       (argc == 3 && strcmp(argv[2], "proxy") && strcmp(argv[2], "netpol"))) {
-    fprintf(stderr, "usage: net_cleanup exists|remove [proxy|netpol]\n");
+    fprintf(stderr, "usage: net_cleanup exists|remove|rules [proxy|netpol]\n");
     return 2;
   }
   const char *table = argc < 3 ? NET_MASQ_TABLE
@@ -38,6 +40,20 @@ int main(int argc, char **argv) {
     if (r < 0 && r != -ENOENT)
       fprintf(stderr, "net_cleanup: %s\n", err);
     return r == 0 ? 0 : r == -ENOENT ? 1 : 2;
+  }
+  if (!strcmp(argv[1], "rules")) {
+    static char all[1 << 20];
+    r = nft_describe(s, table, 1, all, sizeof all, err, sizeof err);
+    nl_close(s);
+    if (r < 0) {
+      fprintf(stderr, "net_cleanup: %s\n", err);
+      return r == -ENOENT ? 1 : 2;
+    }
+    for (char *p = all; *p; p++)
+      if (*p == ';')
+        *p = '\n';
+    puts(all);
+    return 0;
   }
   r = nft_table_remove(s, table, err, sizeof err);
   nl_close(s);

@@ -7,8 +7,12 @@
 # over several tries, never the not-ready one; px1 reaches itself through
 # the Service (hairpin); the NodePort answers on every node's address from
 # outside the cluster (the switch), and again on a node whose table was
-# deleted by hand once the 30 s resync ran; with no endpoints left the
-# ClusterIP and the NodePort refuse the connection.
+# deleted by hand once the 30 s resync ran; a LoadBalancer Service gets
+# every node's address as its ingress and answers there; sessionAffinity
+# ClientIP sticks to one pod; externalTrafficPolicy Local reaches only the
+# node's own pod with the client's address kept; an endpoint leaving is in
+# the kernel within a second of its EndpointSlice change; with no
+# endpoints left the ClusterIP and the NodePort refuse the connection.
 # Run it under `flock /run/k3c-e2e.lock` (it starts containerds and pods).
 # Every wait is bounded; about two minutes.
 set -u
@@ -66,7 +70,7 @@ spec:
   containers:
   - name: c
     image: $IMAGE
-    command: [sh, -c, 'mkdir -p /www && echo "hello from $1" >/www/index.html && exec httpd -f -p 8080 -h /www']
+    command: [sh, -c, 'mkdir -p /www/cgi-bin && echo "hello from $1" >/www/index.html && echo "#!/bin/sh" >/www/cgi-bin/ip && echo "echo Content-Type: text/plain; echo; echo \\\$REMOTE_ADDR" >>/www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 8080 -h /www']
     ports: [{containerPort: 8080}]
 EOF
   [ "$3" = no ] && cat <<EOF
@@ -185,6 +189,116 @@ if [ -x "$NC" ] && nsx 1 "$NC" remove proxy && ! nsx 1 "$NC" exists proxy; then
   fi
 else
   fail "delete node 1's table ip k3c-proxy with $NC"
+fi
+
+# A LoadBalancer Service (the server's ServiceLB): status.loadBalancer.ingress
+# gets every node's address, and the service answers there at its port.
+LBPORT=8081
+kc apply -f - >/dev/null <<EOF || fail "create Service plb (LoadBalancer, port $LBPORT)"
+apiVersion: v1
+kind: Service
+metadata: {name: plb}
+spec:
+  type: LoadBalancer
+  selector: {app: px}
+  ports: [{name: http, port: $LBPORT, targetPort: 8080}]
+EOF
+want_ing=$(printf '%s\n' "${CL_IP[@]}" | sort | tr '\n' ' ')
+ing() { kc get svc plb -o 'jsonpath={range .status.loadBalancer.ingress[*]}{.ip}{" "}{end}'; }
+ing_ok() { [ "$(ing)" = "$want_ing" ]; }
+if wait_for 20 ing_ok; then
+  ok "LoadBalancer plb: status.loadBalancer.ingress is every node's address ($want_ing)"
+else
+  fail "LoadBalancer plb: ingress $want_ing within 20 s" "$(ing)"
+fi
+from_sw() { timeout 10 nsenter --net="/run/netns/$CL_SW" curl -sS -m 3 "$1" 2>&1; }
+lb_answers() { from_sw "http://$1:$LBPORT/" | grep -q '^hello from px[12]'; }
+for i in 0 1 2; do
+  if wait_for 10 lb_answers "${CL_IP[i]}"; then
+    ok "LoadBalancer plb answers on node $i's address ${CL_IP[i]}:$LBPORT from outside"
+  else
+    fail "LoadBalancer plb answers on ${CL_IP[i]}:$LBPORT within 10 s" "$(from_sw "http://${CL_IP[i]}:$LBPORT/")"
+  fi
+done
+
+# sessionAffinity ClientIP: every GET from pc0 reaches the same pod.
+kc apply -f - >/dev/null <<EOF || fail "create Service paff (sessionAffinity ClientIP)"
+apiVersion: v1
+kind: Service
+metadata: {name: paff}
+spec:
+  selector: {app: px}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+EOF
+ACIP=$(kc get svc paff -o 'jsonpath={.spec.clusterIP}')
+aff_answers() { from_pc0 "http://$ACIP/" | grep -q '^hello from'; }
+wait_for 20 aff_answers || fail "paff's ClusterIP $ACIP answers within 20 s"
+declare -A aseen=()
+for i in $(seq 1 12); do
+  r=$(from_pc0 "http://$ACIP/" 2>&1)
+  aseen[$r]=1
+done
+check "sessionAffinity ClientIP: 12 GETs from pc0 all reach one pod (${!aseen[*]})" \
+  test "${#aseen[@]}" = 1 -a -n "${aseen[hello from px1]:-}${aseen[hello from px2]:-}"
+
+# externalTrafficPolicy Local: the NodePort of node 1 reaches px1 (its local
+# endpoint) only, with the client's own address (no masquerade); node 0 has
+# no endpoint and answers nothing; with policy Cluster the address is not
+# the client's.
+kc apply -f - >/dev/null <<EOF || fail "create Service ploc (NodePort, externalTrafficPolicy Local)"
+apiVersion: v1
+kind: Service
+metadata: {name: ploc}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: px}
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30081}]
+EOF
+loc_answers() { from_sw "http://${CL_IP[1]}:30081/" | grep -q '^hello from'; }
+wait_for 20 loc_answers || fail "ploc's NodePort on node 1 answers within 20 s"
+declare -A lseen=()
+for i in $(seq 1 8); do lseen[$(from_sw "http://${CL_IP[1]}:30081/")]=1; done
+check "externalTrafficPolicy Local: 8 GETs to node 1's NodePort all reach px1 (${!lseen[*]})" \
+  test "${#lseen[@]}" = 1 -a -n "${lseen[hello from px1]:-}"
+# client_ip URL: the address the pod's httpd saw (it writes [::ffff:a.b.c.d])
+client_ip() { local a; a=$(from_sw "$1"); a=${a#"[::ffff:"}; echo "${a%"]"}"; }
+src=$(client_ip "http://${CL_IP[1]}:30081/cgi-bin/ip")
+check "externalTrafficPolicy Local keeps the client's address: px1 sees '$src'" \
+  test "$src" = "$CL_SUBNET.250"
+src=$(client_ip "http://${CL_IP[1]}:$NODEPORT/cgi-bin/ip")
+check "externalTrafficPolicy Cluster masquerades: the pod sees '$src', not $CL_SUBNET.250" \
+  test -n "$src" -a "$src" != "$CL_SUBNET.250"
+loc0() { from_sw "http://${CL_IP[0]}:30081/" >/dev/null 2>&1 && echo answered || echo silent; }
+expect_output "externalTrafficPolicy Local: node 0 (no local endpoint) does not answer" "^silent$" loc0
+
+# An endpoint leaving (px2 relabelled out of the selector) reaches node 0's
+# table within a second of its EndpointSlice change.
+has_px2() { nsx 0 "$NC" rules proxy | grep -q "imm(${PIP[px2]})"; }
+slice_has_px2() { [[ "$(slice_ips)" == *"${PIP[px2]}="* ]]; }
+if has_px2; then
+  kc label pod px2 app=away --overwrite >/dev/null || fail "relabel px2"
+  t0=$(now_us) ts="" tk=""
+  end=$((t0 + 20000000))
+  while [ "$(now_us)" -lt "$end" ] && { [ -z "$ts" ] || [ -z "$tk" ]; }; do
+    [ -z "$tk" ] && ! has_px2 && tk=$(now_us)
+    [ -z "$ts" ] && ! slice_has_px2 && ts=$(now_us)
+    sleep 0.05
+  done
+  if [ -n "$ts" ] && [ -n "$tk" ]; then
+    lag=$(((tk - ts) / 1000))
+    check "px2 left: node 0's table without it ${lag} ms after the EndpointSlice showed it gone, $(((tk - t0) / 1000)) ms after the relabel (at most 1000 ms)" \
+      test "$lag" -le 1000
+  else
+    fail "px2 relabelled: the slice and node 0's table drop it within 20 s" "slice: $(slice_ips)"
+  fi
+  n=0
+  for i in $(seq 1 10); do [ "$(from_pc0 "http://$CIP/")" = "hello from px1" ] && n=$((n + 1)); done
+  check "after px2 left the ClusterIP reaches px1 only ($n of 10)" test "$n" = 10
+else
+  fail "node 0's table has px2's endpoint (${PIP[px2]})" "$(nsx 0 "$NC" rules proxy 2>&1 | head -n 20)"
 fi
 
 # no endpoints: connection refused (icmp port unreachable). curl says
