@@ -5,10 +5,15 @@
  *   netpair stream HOST PORT SECONDS  send for SECONDS; prints Mbit/s
  *   netpair rr HOST PORT ROUNDS       1-byte request/response ROUNDS times;
  *                                     prints the round trip's p50/p99/mean
+ *   netpair conn HOST PORT SECONDS    new connections one after another for
+ *                                     SECONDS (connect, 1 byte each way, close
+ *                                     with a reset: no TIME_WAIT); prints the
+ *                                     rate (bench/svc.sh)
+ * With CONNS 0, serve answers connections until it is killed.
  *
  * A connection starts with one byte: 'S' (stream: the server counts what
  * it reads until EOF, then answers the count as 8 bytes) or 'R' (echo each
- * byte). Every socket has 30 s send/receive timeouts, so nothing hangs. */
+ * byte) or 'C' (answer one byte, close). Every socket has 30 s send/receive timeouts, so nothing hangs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -85,6 +90,8 @@ static void serve_one(int c, char *buf) {
       if (r > 0)
         total += (uint64_t)r;
     (void)write_all(c, &total, sizeof total);
+  } else if (mode == 'C') {
+    (void)write_all(c, &mode, 1);
   } else if (mode == 'R') {
     char b;
     while (read_all(c, &b, 1) == 0 && write_all(c, &b, 1) == 0) {
@@ -96,7 +103,7 @@ static int serve(long port, long conns) {
   int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-      bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 4) < 0) {
+      bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 128) < 0) {
     perror("netpair serve");
     return 1;
   }
@@ -105,7 +112,7 @@ static int serve(long port, long conns) {
     return 1;
   printf("listening on %ld\n", port);
   fflush(stdout);
-  for (long i = 0; i < conns; i++) {
+  for (long i = 0; !conns || i < conns; i++) {
     int c = accept(s, NULL, NULL);
     if (c < 0) {
       if (errno == EINTR) {
@@ -177,6 +184,28 @@ static int stream(const char *host, long port, long seconds) {
   return 0;
 }
 
+static int conn(const char *host, long port, long seconds) {
+  long n = 0;
+  double t0 = now(), end = t0 + (double)seconds;
+  while (now() < end) {
+    int s = dial(host, port, 'C');
+    char b;
+    if (s < 0 || read_all(s, &b, 1) < 0) {
+      fprintf(stderr, "netpair conn: connection %ld failed\n", n + 1);
+      if (s >= 0)
+        close(s);
+      return 1;
+    }
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    (void)setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(s);
+    n++;
+  }
+  double t = now() - t0;
+  printf("conns=%ld seconds=%.3f conn_s=%.0f\n", n, t, (double)n / t);
+  return 0;
+}
+
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -212,15 +241,18 @@ static int rr(const char *host, long port, long rounds) {
 int main(int argc, char **argv) {
   long a, b;
   if (argc == 4 && !strcmp(argv[1], "serve") && (a = number(argv[2], 1, 65535)) > 0 &&
-      (b = number(argv[3], 1, 1000)) > 0)
+      (b = number(argv[3], 0, 1000)) >= 0)
     return serve(a, b);
   if (argc == 5 && !strcmp(argv[1], "stream") && (a = number(argv[3], 1, 65535)) > 0 &&
       (b = number(argv[4], 1, 600)) > 0)
     return stream(argv[2], a, b);
+  if (argc == 5 && !strcmp(argv[1], "conn") && (a = number(argv[3], 1, 65535)) > 0 &&
+      (b = number(argv[4], 1, 600)) > 0)
+    return conn(argv[2], a, b);
   if (argc == 5 && !strcmp(argv[1], "rr") && (a = number(argv[3], 1, 65535)) > 0 &&
       (b = number(argv[4], 1, MAX_ROUNDS)) > 0)
     return rr(argv[2], a, b);
   fprintf(stderr, "usage: netpair serve PORT CONNS | stream HOST PORT SECONDS | rr HOST PORT "
-                  "ROUNDS\n");
+                  "ROUNDS | conn HOST PORT SECONDS\n");
   return 2;
 }
