@@ -157,6 +157,10 @@ void api__ipalloc_load(api_server_t *srv) {
         if (cJSON_IsNumber(np))
           api_nodeport_claim(srv, np->valueint, &got);
       }
+      const cJSON *hc = obj_get(svc, "spec.healthCheckNodePort");
+      int got;
+      if (cJSON_IsNumber(hc) && hc->valueint > 0)
+        api_nodeport_claim(srv, hc->valueint, &got);
       cJSON_Delete(svc);
     }
     store_list_done(&l);

@@ -75,6 +75,18 @@ static void svc_defaults(cJSON *obj) {
     cJSON_AddObjectToObject(status, "loadBalancer");
 }
 
+/* A LoadBalancer with externalTrafficPolicy Local has a health check
+ * port, where each node's proxy says whether it has local endpoints. */
+static bool needs_health_check(const cJSON *obj) {
+  const char *etp = obj_str(obj, "spec.externalTrafficPolicy");
+  return type_is(obj, "LoadBalancer") && etp && !strcmp(etp, "Local");
+}
+
+static int health_check_port(const cJSON *obj) {
+  const cJSON *v = obj_get(obj, "spec.healthCheckNodePort");
+  return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
 /* ---- type changes (upstream dropTypeDependentFields) ---- */
 
 static bool needs_cluster_ip(const cJSON *obj) { return !type_is(obj, "ExternalName"); }
@@ -142,6 +154,8 @@ static void svc_prepare_update(cJSON *obj, const cJSON *old) {
     cJSON *status = obj_child_object(obj, "status");
     obj_set(status, "loadBalancer", cJSON_CreateObject());
   }
+  if (!needs_health_check(obj) && same_field(obj, old, "spec.healthCheckNodePort"))
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "healthCheckNodePort");
   bool external = wants_node_ports(obj) || cJSON_GetArraySize(obj_get(obj, "spec.externalIPs")) > 0;
   if (!external && same_field(obj, old, "spec.externalTrafficPolicy"))
     cJSON_DeleteItemFromObjectCaseSensitive(spec, "externalTrafficPolicy");
@@ -181,6 +195,11 @@ static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
       cJSON_GetArraySize(obj_get(obj, "spec.externalIPs")) == 0)
     api__cause(st, "FieldValueInvalid", "spec.externalTrafficPolicy",
                "Invalid value: \"%s\": may only be set for externally-accessible services", etp);
+  if (obj_get(obj, "spec.healthCheckNodePort") && !needs_health_check(obj))
+    api__cause(st, "FieldValueInvalid", "spec.healthCheckNodePort",
+               "Invalid value: %d: may only be set when `type` is 'LoadBalancer' and "
+               "`externalTrafficPolicy` is 'Local'",
+               health_check_port(obj));
   const char *ip = obj_str(obj, "spec.clusterIP");
   if (ip && !strcmp(ip, "None") && wants_node_ports(obj))
     api__cause(st, "FieldValueInvalid", "spec.clusterIPs[0]",
@@ -222,6 +241,8 @@ static void svc_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
 }
 
 static void release_all(api_server_t *srv, const cJSON *obj) {
+  if (health_check_port(obj) > 0)
+    api_nodeport_release(srv, health_check_port(obj));
   const cJSON *ip;
   cJSON_ArrayForEach(ip, obj_get(obj, "spec.clusterIPs")) {
     if (cJSON_IsString(ip))
@@ -334,6 +355,34 @@ static int allocate(api_server_t *srv, cJSON *obj, const cJSON *old, api_status_
     }
   }
   bool failed = wants_node_ports(obj) && claim_ports(srv, obj, old, st, claimed, &nclaimed) < 0;
+  if (!failed && needs_health_check(obj)) {
+    int want = health_check_port(obj), had = old ? health_check_port(old) : 0;
+    if (had > 0 && (want == 0 || want == had)) {
+      want = had;
+    } else {
+      int got, r = api_nodeport_claim(srv, want, &got);
+      if (r < 0) {
+        if (r == -EEXIST)
+          api__cause(st, "FieldValueInvalid", "spec.healthCheckNodePort",
+                     "Invalid value: %d: provided port is already allocated", want);
+        else if (r == -ERANGE)
+          api__cause(st, "FieldValueInvalid", "spec.healthCheckNodePort",
+                     "Invalid value: %d: provided port is not in the valid range. The range of "
+                     "valid ports is %d-%d",
+                     want, srv->node_port_min, srv->node_port_max);
+        else
+          api__cause(st, "FieldValueInvalid", "spec.healthCheckNodePort",
+                     "Invalid value: %d: no node ports left", want);
+        failed = true;
+      } else {
+        claimed[nclaimed++] = got;
+        want = got;
+      }
+    }
+    if (!failed)
+      obj_set(cJSON_GetObjectItemCaseSensitive(obj, "spec"), "healthCheckNodePort",
+              cJSON_CreateNumber(want));
+  }
   /* A dry run shows what would be allocated and keeps none of it. */
   if (failed || srv->dry_run) {
     for (int i = 0; i < nclaimed; i++)
@@ -360,6 +409,8 @@ static int svc_admit_update(api_server_t *srv, cJSON *obj, const cJSON *old, api
   }
   if (srv->dry_run)
     return 0; /* nothing is given back either */
+  if (health_check_port(old) > 0 && health_check_port(obj) != health_check_port(old))
+    api_nodeport_release(srv, health_check_port(old));
   /* Give back node ports the new spec no longer uses. */
   const cJSON *op;
   cJSON_ArrayForEach(op, obj_get(old, "spec.ports")) {

@@ -17,6 +17,7 @@
 #include "client/informer.h"
 #include "json/util.h"
 #include "net/conntrack.h"
+#include "net/healthcheck.h"
 #include "net/nft.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -889,6 +890,7 @@ struct net_proxy {
   client_t *c;
   client_informer_t *svcs, *slices;
   nl_sock_t *nl;
+  net_hc_t *hc; /* the health check ports */
   struct in_addr cluster;
   int prefix;
   char *node;         /* this node's name, NULL: none */
@@ -992,6 +994,7 @@ static void reconcile(net_proxy_t *p) {
     flush_udp(p, &plan);
     net_proxy_plan_free(&p->old);
     net_proxy_plan_copy(&plan, &p->old);
+    net_hc_update(p->hc, &plan);
     p->last_err[0] = 0;
     p->force = false;
     p->full = false;
@@ -1038,6 +1041,8 @@ static void resync_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     p->full = true;
     p->force = true;
   }
+  if (p->applied)
+    net_hc_update(p->hc, &p->old); /* a health check port that could not be bound */
   reconcile(p);
 }
 
@@ -1076,6 +1081,7 @@ int net_proxy_new(struct ev_loop *loop, client_t *c, const net_proxy_opts_t *o,
   p->full = true;
   p->old.cluster_prefix = -1;
   p->node = o->node_name && o->node_name[0] ? xstrdup(o->node_name) : NULL;
+  p->hc = net_hc_new(loop);
   ev_init(&p->kick, kick_cb);
   ev_init(&p->resync, resync_cb);
   if (o->cluster_cidr && o->cluster_cidr[0] &&
@@ -1110,6 +1116,7 @@ void net_proxy_free(net_proxy_t *p) {
   client_informer_free(p->svcs);
   client_informer_free(p->slices);
   nl_close(p->nl);
+  net_hc_free(p->hc);
   free(p->applied);
   net_proxy_plan_free(&p->old);
   free(p->node);

@@ -4,7 +4,8 @@ addresses in status.loadBalancer.ingress (ExternalIP before InternalIP, sorted);
 of another loadBalancerClass and a ClusterIP one get none; a later Service on a port
 already taken stays pending with a PortInUse event and gets the addresses once the port is
 free; the label svccontroller.k3s.cattle.io/enablelb=true on a node narrows the set to the
-labelled nodes; a node deleted leaves it; `--disable servicelb` turns the controller off."""
+labelled nodes; a node deleted leaves it; externalTrafficPolicy Local gets a
+healthCheckNodePort; `--disable servicelb` turns the controller off."""
 import json
 import os
 import sys
@@ -111,6 +112,29 @@ t.ok(got == [ips[h0]], "port 80 free again: lb-b gets the serving address", got)
 k.ok(["label", "node", h0, LABEL + "-"], name="the label removed")
 got = wait_ingress("lb-b", both)
 t.ok(got == both, "no node labelled: every Ready node serves lb-b again", got)
+
+# externalTrafficPolicy Local: a health check node port is allocated (kept on update,
+# given back when the policy goes back to Cluster); not allowed on other Services
+loc = json.loads(svc("lb-local", 90))
+loc["spec"]["externalTrafficPolicy"] = "Local"
+k.ok(["create", "-f", "-"], input=json.dumps(loc), name="LoadBalancer lb-local (externalTrafficPolicy Local) created")
+r = k.run(["get", "svc", "lb-local", "-o", "jsonpath={.spec.healthCheckNodePort}"])
+hc = int(r.stdout) if r.stdout.isdigit() else 0
+t.ok(30000 <= hc <= 32767, "lb-local gets a healthCheckNodePort in the NodePort range", r.stdout)
+k.ok(["label", "svc", "lb-local", "x=y"], name="lb-local updated")
+r = k.run(["get", "svc", "lb-local", "-o", "jsonpath={.spec.healthCheckNodePort}"])
+t.ok(r.stdout == str(hc), "the update keeps its healthCheckNodePort", r.stdout)
+k.ok(["patch", "svc", "lb-local", "--type=merge", "-p", '{"spec":{"externalTrafficPolicy":"Cluster"}}'],
+     name="lb-local back to externalTrafficPolicy Cluster")
+r = k.run(["get", "svc", "lb-local", "-o", "jsonpath={.spec.healthCheckNodePort}"])
+t.ok(r.stdout == "", "its healthCheckNodePort is dropped", r.stdout)
+np = json.loads(svc("np-reuse", 91, typ="NodePort"))
+np["spec"]["ports"][0]["nodePort"] = hc
+k.ok(["create", "-f", "-"], input=json.dumps(np), name="the freed port %d is a NodePort again" % hc)
+bad = json.loads(svc("bad-hc", 92, typ="ClusterIP"))
+bad["spec"]["healthCheckNodePort"] = 31999
+k.fails(["create", "-f", "-"], input=json.dumps(bad), err="may only be set when `type` is 'LoadBalancer'",
+        name="healthCheckNodePort on a ClusterIP Service is rejected")
 
 t.ok(hollow.stop_clean(), "the hollow agent exited cleanly", hollow.log_tail())
 t.ok(srv.stop_clean(), "the server exited cleanly", srv.log_tail())
