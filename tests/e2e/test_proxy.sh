@@ -11,8 +11,10 @@
 # every node's address as its ingress and answers there; sessionAffinity
 # ClientIP sticks to one pod; externalTrafficPolicy Local reaches only the
 # node's own pod with the client's address kept; an endpoint leaving is in
-# the kernel within a second of its EndpointSlice change; with no
-# endpoints left the ClusterIP and the NodePort refuse the connection.
+# the kernel within a second of its EndpointSlice change; pod pc0 reaches
+# https://kubernetes.default.svc with its service-account token
+# (tests/e2e/tls_get); with no endpoints left the ClusterIP and the
+# NodePort refuse the connection.
 # Run it under `flock /run/k3c-e2e.lock` (it starts containerds and pods).
 # Every wait is bounded; about two minutes.
 set -u
@@ -242,6 +244,27 @@ for i in $(seq 1 12); do
 done
 check "sessionAffinity ClientIP: 12 GETs from pc0 all reach one pod (${!aseen[*]})" \
   test "${#aseen[@]}" = 1 -a -n "${aseen[hello from px1]:-}${aseen[hello from px2]:-}"
+
+# A pod reaches https://kubernetes.default.svc with its service-account
+# token: the name resolves (cluster DNS) to the kubernetes Service's
+# ClusterIP, and from pod pc0's network namespace tests/e2e/tls_get (busybox
+# wget cannot handshake with k3c's ECDHE-ECDSA suites) checks the server's
+# certificate against the pod's ca.crt for that name and asks who it is.
+TLS_GET=$B/tests/e2e/tls_get
+SA=/var/run/secrets/kubernetes.io/serviceaccount
+KIP=$(kc get svc kubernetes -o 'jsonpath={.spec.clusterIP}')
+expect_output "kubernetes.default.svc resolves in pod pc0 to the kubernetes Service's ClusterIP $KIP" \
+  "$KIP" kc exec pc0 -- nslookup kubernetes.default.svc
+if [ -x "$TLS_GET" ] && kc exec pc0 -- cat "$SA/token" >"$PODS_DIR/pc0.token" 2>/dev/null &&
+  kc exec pc0 -- cat "$SA/ca.crt" >"$PODS_DIR/pc0.ca" 2>/dev/null; then
+  body='{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
+  expect_output "pod pc0 reaches https://kubernetes.default.svc ($KIP:443, certificate checked for the name) with its token: system:serviceaccount:default:default" \
+    '"username":"system:serviceaccount:default:default"' \
+    timeout 20 nsenter --net="$PC" "$TLS_GET" "$PODS_DIR/pc0.ca" kubernetes.default.svc "$KIP" 443 \
+    "$PODS_DIR/pc0.token" /apis/authentication.k8s.io/v1/selfsubjectreviews "$body"
+else
+  fail "pod pc0's service-account token and ca.crt, and $TLS_GET"
+fi
 
 # externalTrafficPolicy Local: the NodePort of node 1 reaches px1 (its local
 # endpoint) only, with the client's own address (no masquerade); node 0 has
