@@ -455,8 +455,8 @@ static void bootstrap_create(api_server_t *srv, const char *group, const char *k
   free(key);
 }
 
-/* The kubernetes Service and its Endpoints in default, as upstream's
- * apiserver keeps them: created when missing. */
+/* The kubernetes Service, its Endpoints and EndpointSlice in default, as
+ * upstream's apiserver keeps them: created when missing. */
 static void bootstrap_kubernetes_service(api_server_t *srv) {
   char first_ip[64];
   snprintf(first_ip, sizeof(first_ip), "%s", srv->service_cidr);
@@ -482,6 +482,20 @@ static void bootstrap_kubernetes_service(api_server_t *srv) {
                        srv->advertise_ip, srv->advertise_port);
   bootstrap_create(srv, "", "Endpoints", "default", ep);
   free(ep);
+  /* and its EndpointSlice (upstream's apiserver writes both): the service
+   * proxy reads slices, so pods reach kubernetes.default.svc; not for a
+   * loopback address (no pod reaches the node's, and slices refuse it) */
+  if (!strncmp(srv->advertise_ip, "127.", 4) || !strcmp(srv->advertise_ip, "::1"))
+    return;
+  char *slice = xasprintf(
+      "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
+      "\"name\":\"kubernetes\",\"namespace\":\"default\",\"labels\":{"
+      "\"kubernetes.io/service-name\":\"kubernetes\"}},\"addressType\":\"%s\",\"endpoints\":[{"
+      "\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true}}],\"ports\":[{\"name\":\"https\","
+      "\"port\":%d,\"protocol\":\"TCP\"}]}",
+      strchr(srv->advertise_ip, ':') ? "IPv6" : "IPv4", srv->advertise_ip, srv->advertise_port);
+  bootstrap_create(srv, "discovery.k8s.io", "EndpointSlice", "default", slice);
+  free(slice);
 }
 
 /* kube-system/kube-dns as k3s's CoreDNS manifest has it (ports, labels,
