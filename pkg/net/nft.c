@@ -335,7 +335,7 @@ static void data_text(const struct nlattr *nest, bool packet, char *out, size_t 
 
 static void describe_expr(describe_t *d, const struct nlattr *elem) {
   const struct nlattr *e[NFTA_EXPR_MAX + 1], *a[16 + 1];
-  char buf[128], v[64];
+  char buf[320], v[260];
   if (nl_attr_parse(nl_attr_data(elem), nl_attr_len(elem), e, NFTA_EXPR_MAX) < 0)
     return;
   const char *name = nl_attr_str(e[NFTA_EXPR_NAME]);
@@ -374,10 +374,10 @@ static void describe_expr(describe_t *d, const struct nlattr *elem) {
     snprintf(buf, sizeof buf, verdict ? "%s" : "imm(%s)", v);
   } else if (have && !strcmp(name, "lookup")) {
     const char *set = nl_attr_str(a[NFTA_LOOKUP_SET]);
-    snprintf(buf, sizeof buf, a[NFTA_LOOKUP_DREG] ? "vmap(@%.120s)" : "@%.120s", set ? set : "?");
+    snprintf(buf, sizeof buf, a[NFTA_LOOKUP_DREG] ? "vmap(@%.250s)" : "@%.250s", set ? set : "?");
   } else if (have && !strcmp(name, "dynset")) {
     const char *set = nl_attr_str(a[NFTA_DYNSET_SET_NAME]);
-    snprintf(buf, sizeof buf, "update(@%.120s)", set ? set : "?");
+    snprintf(buf, sizeof buf, "update(@%.250s)", set ? set : "?");
   } else if (have && !strcmp(name, "nat")) {
     snprintf(buf, sizeof buf, "%s",
              nl_attr_be32(a[NFTA_NAT_TYPE]) == NFT_NAT_DNAT ? "dnat" : "snat");

@@ -147,9 +147,9 @@ static void test_kernel(void) {
   ASSERT_CONTAINS(have, "ep-default/web:http-10.42.1.5:8080: imm(10.42.1.5) imm(8080) dnat");
   ASSERT_CONTAINS(have, "ep-default/web:dns-10.42.1.5:5353: imm(10.42.1.5) imm(5353) dnat");
   ASSERT_CONTAINS(have, "postrouting: meta(5) !=1 meta(3) &16384 ==16384 masq");
-  ASSERT_CONTAINS(have, "no-endpoints: payload(16) meta(16) payload(th:2) lookup(@no-endpoints) "
+  ASSERT_CONTAINS(have, "no-endpoints: payload(16) meta(16) payload(th:2) @no-endpoints "
                         "reject;no-endpoints: fib ==2 meta(16) payload(th:2) "
-                        "lookup(@no-endpoint-nodeports) reject");
+                        "@no-endpoint-nodeports reject");
   ASSERT_EQ_INT(count(have, "reject"), 2);
   ASSERT_EQ_INT(count(have, "dnat"), 3);
   ASSERT_EQ_INT(count(have, "masq"), 1);
@@ -411,7 +411,7 @@ static void test_incremental(void) {
   if (net_proxy_apply(s, &a, err, sizeof err) < 0)
     TEST_FAIL("apply: %s", err);
   ASSERT_EQ_INT(net_proxy_describe(s, have, sizeof have, err, sizeof err), 0);
-  ASSERT_CONTAINS(have, "loc-default/lb:80: payload(12) lookup(@aff-default/lb:80-10.42.1.1:8080) "
+  ASSERT_CONTAINS(have, "loc-default/lb:80: payload(12) @aff-default/lb:80-10.42.1.1:8080 "
                         "goto:ep-default/lb:80-10.42.1.1:8080;loc-default/lb:80: "
                         "goto:ep-default/lb:80-10.42.1.1:8080");
   ASSERT_CONTAINS(have, "ep-default/lb:80-10.42.2.1:8080: payload(12) "
