@@ -754,6 +754,7 @@ typedef struct {
   agent_join_opts_t jo;
   agent_join_creds_t creds;
   bool joined;
+  char *kc_client_ca; /* --kubeconfig: the client CA the server gave, owned */
   ev_timer renew;
   int status;
 } run_t;
@@ -986,6 +987,31 @@ static void renew_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   renew_arm(run, (double)(run->creds.renew_at - time(NULL)));
 }
 
+/* With --kubeconfig the kubelet API still needs the client CA, which the
+ * kubeconfig does not carry: ask the server for it with the kubeconfig's
+ * certificate (waiting for the server as a join does). An older server
+ * (one CA) or a kubeconfig without a certificate: the server CA stands in. */
+static void kubeconfig_client_ca(run_t *run, const client_kubeconfig_t *k) {
+  char err[512] = "";
+  int r = -EINVAL;
+  double wait = 1.0;
+  if (k->cert && k->key) {
+    while ((r = agent_join_client_ca(k->server, k->ca, k->cert, k->key, 10, &run->kc_client_ca,
+                                     err, sizeof(err))) == -EAGAIN) {
+      log_warn("agent", "the client CA of %s: %s; retrying in %.0f s", k->server, err, wait);
+      struct timespec ts = {.tv_sec = (time_t)wait};
+      nanosleep(&ts, NULL);
+      wait = wait * 2 > 30 ? 30 : wait * 2;
+    }
+  }
+  if (r == 0) {
+    run->client_ca_pem = run->kc_client_ca;
+    return;
+  }
+  log_warn("agent", "the kubelet API verifies its clients with the kubeconfig's CA (%s)",
+           err[0] ? err : "the kubeconfig has no client certificate to ask for the client CA");
+}
+
 int agent_run(const k3c_config_t *cfg) {
   bool kubeconfig = cfg->kubeconfig && cfg->kubeconfig[0];
   if (!kubeconfig && (!cfg->server || !cfg->server[0])) {
@@ -1011,6 +1037,8 @@ int agent_run(const k3c_config_t *cfg) {
       free(run);
       return 2;
     }
+    if (cfg->hollow <= 0)
+      kubeconfig_client_ca(run, &k);
   } else {
     int st = join_server(run);
     if (st) {
@@ -1027,7 +1055,8 @@ int agent_run(const k3c_config_t *cfg) {
   struct ev_loop *loop = ev_default_loop(0);
   run->server = k.server;
   run->ca_pem = k.ca;
-  run->client_ca_pem = run->joined ? run->creds.client_ca_pem : NULL;
+  if (run->joined)
+    run->client_ca_pem = run->creds.client_ca_pem;
   client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
                             .key_pem = k.key, .bearer = k.token, .max_connections = 8};
   if (client_https_new(loop, &ho, &run->c, err, sizeof(err)) < 0) {
@@ -1059,6 +1088,7 @@ int agent_run(const k3c_config_t *cfg) {
   ev_loop_destroy(loop);
   client_kubeconfig_done(&k);
   agent_join_creds_done(&run->creds);
+  free(run->kc_client_ca);
   int status = run->status;
   free(run);
   log_info("agent", "stopped");

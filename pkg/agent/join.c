@@ -823,3 +823,33 @@ out:
   fetched_done(&f);
   return r;
 }
+
+int agent_join_client_ca(const char *server, const char *ca_pem, const char *cert_pem,
+                         const char *key_pem, double timeout, char **ret_pem, char *err,
+                         size_t errlen) {
+  char *host = NULL, *port = NULL;
+  resp_t res = {0};
+  int r;
+  if (agent_join_split_url(server, &host, &port) < 0) {
+    errbuf_set(err, errlen, "the server must be https://host:port, not %s",
+               server ? server : "(none)");
+    return -EINVAL;
+  }
+  r = https_get(host, port, "/v1-k3s/client-ca.crt", ca_pem, cert_pem, key_pem, "",
+                (int)((timeout > 0 ? timeout : 30.0) * 1000), &res, err, errlen);
+  free(host);
+  free(port);
+  if (r < 0)
+    return r;
+  if (res.status == 200 && strstr(res.body, "-----BEGIN CERTIFICATE-----")) {
+    *ret_pem = res.body;
+    return 0;
+  }
+  size_t n = strcspn(res.body, "\r\n");
+  errbuf_set(err, errlen, "GET /v1-k3s/client-ca.crt: %d %.*s", res.status,
+             (int)(n > 300 ? 300 : n), res.body);
+  r = res.status >= 500 ? -EAGAIN : res.status == 404 ? -ENOENT
+      : res.status == 401 || res.status == 403 ? -EACCES : -EPROTO;
+  free(res.body);
+  return r;
+}

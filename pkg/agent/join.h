@@ -66,6 +66,15 @@ int agent_join_once(const agent_join_opts_t *o, agent_join_creds_t *ret, char *e
 int agent_join_renew(const agent_join_opts_t *o, agent_join_creds_t *creds, char *err,
                      size_t errlen);
 
+/* The server's client CA (GET /v1-k3s/client-ca.crt) for an agent started
+ * with a kubeconfig: TLS verified with ca_pem, authenticated by the
+ * kubeconfig's client certificate. 0 and *ret_pem (caller frees);
+ * -ENOENT for a server without the path (an older k3c: one CA); -EAGAIN
+ * when it cannot be reached or answers 5xx; -EACCES when refused. */
+int agent_join_client_ca(const char *server, const char *ca_pem, const char *cert_pem,
+                         const char *key_pem, double timeout, char **ret_pem, char *err,
+                         size_t errlen);
+
 void agent_join_creds_done(agent_join_creds_t *c); /* accepts NULL */
 
 /* ---- pure parts ---- */

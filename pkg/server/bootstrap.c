@@ -447,6 +447,31 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
     lookup(j);
 }
 
+/* The client CA, for an agent started with a kubeconfig (its kubelet API
+ * verifies the API server's kubelet client with it): to a client with a
+ * verified client certificate (so one of that CA) or the token's secret. */
+static void serve_client_ca(server_bootstrap_t *b, http_req_t *req) {
+  const char *cn = http_req_client_cn(req);
+  char *user = NULL, *pass = NULL;
+  bool authed = cn && cn[0];
+  if (!authed && server_bootstrap_basic_auth(http_req_header(req, "Authorization"), &user,
+                                             &pass) == 0)
+    authed = !strcmp(user, "node") && same_bytes(pass, b->secret);
+  free(user);
+  free(pass);
+  if (!authed) {
+    const char *why = http_req_client_cert_error(req);
+    char msg[300];
+    snprintf(msg, sizeof(msg), "unauthorized: %.200s",
+             why ? why : "a client certificate or the node token is required");
+    http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"k3c\"");
+    respond_text(req, 401, msg);
+    return;
+  }
+  http_respond(req, 200, "application/x-pem-file", b->pki->client_ca.cert_pem,
+               strlen(b->pki->client_ca.cert_pem));
+}
+
 void server_bootstrap_handle(http_req_t *req, void *data) {
   server_bootstrap_t *b = data;
   const char *path = http_req_path(req);
@@ -462,6 +487,8 @@ void server_bootstrap_handle(http_req_t *req, void *data) {
     /* the server CA: what the token's K10 hash covers */
     http_respond(req, 200, "application/x-pem-file", b->pki->server_ca.cert_pem,
                  strlen(b->pki->server_ca.cert_pem));
+  } else if (!strcmp(path, "/v1-k3s/client-ca.crt")) {
+    serve_client_ca(b, req);
   } else if (!strcmp(path, "/v1-k3s/client-kubelet.crt")) {
     serve_cert(b, req, false);
   } else if (!strcmp(path, "/v1-k3s/serving-kubelet.crt")) {

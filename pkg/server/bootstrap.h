@@ -2,6 +2,8 @@
  * the shape k3s agents speak (docs/JOIN.md):
  *
  *   GET /cacerts                      the server CA bundle, no authentication
+ *   GET /v1-k3s/client-ca.crt         the client CA (a verified client certificate or
+ *                                     basic auth with the server's token secret)
  *   GET /v1-k3s/client-kubelet.crt    a node client certificate, the client CA, its key
  *   GET /v1-k3s/serving-kubelet.crt   a node serving certificate, the server CA, its key
  *

@@ -165,6 +165,12 @@ status, body = get(srv, "/v1-k3s/client-kubelet.crt", by_server)
 t.ok(status == 401 and b"not signed by the cluster's client CA" in body,
      "the join endpoints refuse a certificate of the server CA too", (status, body[:300]))
 
+st1, body1 = get(srv, "/v1-k3s/client-ca.crt", (srv.cert_file, srv.key_file))
+st2, body2 = get(srv, "/v1-k3s/client-ca.crt")
+t.ok(st1 == 200 and body1 == open(f["client-ca.crt"], "rb").read() and st2 == 401,
+     "/v1-k3s/client-ca.crt gives the client CA to a client with a certificate, 401 without",
+     (st1, st2, body2[:200]))
+
 # a joined node: its certificates by the right CAs
 p, log = join_agent(srv, "fresh", "fresh", token)
 procs.append(p)
