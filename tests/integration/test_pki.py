@@ -13,7 +13,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from k3ctest import (SANITIZER_MARKS, Server, Tap, join_agent, node_kubeconfig,  # noqa: E402
@@ -130,7 +129,7 @@ for name, (ca, has, hasnt) in leaves.items():
     sh("openssl verify -CAfile %s %s" % (f[ca + ".crt"], f[name]))
 t.ok(not bad, "each leaf is signed by its CA with its usage only (serverAuth serving, clientAuth "
      "clients)", bad)
-kc = text(srv.kubeconfig)
+
 t.ok(open(srv.ca_file).read() == text(f["server-ca.crt"]) and
      open(srv.cert_file).read() == text(f["client-admin.crt"]),
      "the kubeconfig carries the server CA and the admin certificate")

@@ -3,22 +3,21 @@
  * clientAuth) and why it refuses the others, and a serving certificate
  * swapped in by tls_server_conf_set_cert. Handshakes run in memory over a
  * socketpair, both ends stepped in turn on this thread. */
+#include "test.h"
+#include "tls/cert.h"
+#include "tls/conf.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/ssl.h>
-
-#include "test.h"
-#include "tls/cert.h"
-#include "tls/conf.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int fd_send(void *ctx, const unsigned char *buf, size_t len) {
   ssize_t n = send(*(int *)ctx, buf, len, MSG_NOSIGNAL);
@@ -57,9 +56,9 @@ static void leaf(const ca_t *ca, const char *cn, unsigned usage, char **cert, ch
 }
 
 typedef struct {
-  int r;             /* tls_peer_identity's answer */
-  char cn[128];      /* the client's identity, "" when none */
-  char why[200];     /* the refusal */
+  int r;               /* tls_peer_identity's answer */
+  char cn[128];        /* the client's identity, "" when none */
+  char why[200];       /* the refusal */
   char server_cn[128]; /* the serving certificate the client saw */
 } result_t;
 
@@ -174,9 +173,9 @@ static void test_client_certificates(void) {
   ASSERT_EQ_STR(r.server_cn, "kube-apiserver-renewed");
   ASSERT_EQ_STR(r.cn, "alice");
   tls_server_conf_free(conf);
-  char *all[] = {server.ca, server.ca_key, client.ca, client.ca_key, scert, skey, good,
-                 good_key, srv_only, srv_only_key, no_eku, no_eku_key, foreign, foreign_key,
-                 scert2, skey2};
+  char *all[] = {server.ca, server.ca_key, client.ca, client.ca_key, scert,  skey,
+                 good,      good_key,      srv_only,  srv_only_key,  no_eku, no_eku_key,
+                 foreign,   foreign_key,   scert2,    skey2};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     free(all[i]);
 }
