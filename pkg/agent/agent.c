@@ -504,6 +504,15 @@ static int start_api(agent_t *a, const agent_opts_t *o, char *err, size_t errlen
   return r;
 }
 
+int agent_set_serving_cert(agent_t *a, const char *cert_pem, const char *key_pem, char *err,
+                           size_t errlen) {
+  if (!a->api) {
+    snprintf(err, errlen, "the kubelet API is not running");
+    return -EINVAL;
+  }
+  return agent_kubeletapi_set_cert(a->api, cert_pem, key_pem, err, errlen);
+}
+
 /* ---- lifetime ---- */
 
 /* Is there a registries file (1), none (0: like k3s, a missing file is no
@@ -737,11 +746,21 @@ void agent_free(agent_t *a) {
 typedef struct {
   const k3c_config_t *cfg;
   const char *server;
-  const char *ca_pem; /* the cluster CA, from the kubeconfig */
+  const char *ca_pem; /* the server CA, from the kubeconfig or the join */
+  const char *client_ca_pem; /* verifies the kubelet API's clients */
   client_t *c;
   agent_hollow_t *h;
   agent_t *agent;
   ev_timer retry; /* asks /version again while the server does not answer */
+  /* a joined node: its certificates, renewed by the renew timer */
+  char node_name[300];
+  agent_host_t host;
+  const char *ips[65];
+  agent_join_opts_t jo;
+  agent_join_creds_t creds;
+  bool joined;
+  char *kc_client_ca; /* --kubeconfig: the client CA the server gave, owned */
+  ev_timer renew;
   int status;
 } run_t;
 
@@ -798,7 +817,10 @@ static void version_done(const client_result_t *res, void *data) {
     r = start_hollow(run, v);
   } else {
     char err[512];
-    agent_opts_t o = {.cfg = run->cfg, .kubelet_version = v, .client_ca_pem = run->ca_pem};
+    agent_opts_t o = {.cfg = run->cfg, .kubelet_version = v,
+                      .client_ca_pem = run->client_ca_pem ? run->client_ca_pem : run->ca_pem,
+                      .serving_cert_pem = run->joined ? run->creds.serving_cert_pem : NULL,
+                      .serving_key_pem = run->joined ? run->creds.serving_key_pem : NULL};
     if ((r = agent_new(loop, run->c, &o, &run->agent, err, sizeof(err))) < 0)
       log_error("agent", "%s", err);
   }
@@ -830,24 +852,27 @@ static char *read_token(const k3c_config_t *cfg, char *err, size_t errlen) {
 }
 
 /* Credentials by joining cfg->server (docs/JOIN.md): the saved ones when
- * they fit, else a join with the token, retried while the server cannot
- * be reached. Returns 0, or the exit status. */
-static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
+ * they fit (renewed with their own client certificate when due), else a
+ * join with the token, retried while the server cannot be reached. Fills
+ * run->jo and run->creds. Returns 0, or the exit status. */
+static int join_server(run_t *run) {
+  const k3c_config_t *cfg = run->cfg;
   char err[768] = "", lerr[512] = "";
   char *token = read_token(cfg, err, sizeof(err));
   if (!token && err[0]) {
     log_error("agent", "%s", err);
     return 2;
   }
-  agent_host_t host;
-  char name[300];
-  memset(&host, 0, sizeof(host));
+  char *name = run->node_name;
+  size_t name_size = sizeof(run->node_name);
+  memset(&run->host, 0, sizeof(run->host));
   if (cfg->hollow > 0 && !(cfg->node_name && cfg->node_name[0])) {
-    snprintf(name, sizeof(name), "%.200s0", cfg->hollow_prefix);
+    snprintf(name, name_size, "%.200s0", cfg->hollow_prefix);
   } else {
-    bool have_host = agent_host_read(NULL, cfg->data_dir, &host) == 0;
-    if (agent_host_node_name(cfg->node_name, have_host ? host.hostname : NULL, cfg->with_node_id,
-                             cfg->data_dir, name, sizeof(name), lerr, sizeof(lerr)) < 0)
+    bool have_host = agent_host_read(NULL, cfg->data_dir, &run->host) == 0;
+    if (agent_host_node_name(cfg->node_name, have_host ? run->host.hostname : NULL,
+                             cfg->with_node_id, cfg->data_dir, name, name_size, lerr,
+                             sizeof(lerr)) < 0)
       name[0] = 0;
   }
   if (!name[0]) {
@@ -856,22 +881,43 @@ static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
     return 1;
   }
   /* The serving certificate's IPs: --node-ip (or the host's) and --node-external-ip. */
-  const char *all_ips[65] = {NULL}; /* NULL-terminated; more than 64 addresses are not kept */
+  const char **all_ips = run->ips; /* NULL-terminated; more than 64 addresses are not kept */
   size_t nips = 0;
   for (size_t i = 0; i < cfg->node_ip.n && nips < 64; i++)
     all_ips[nips++] = cfg->node_ip.v[i];
-  if (!cfg->node_ip.n && cfg->hollow <= 0 && host.node_ip[0])
-    all_ips[nips++] = host.node_ip;
+  if (!cfg->node_ip.n && cfg->hollow <= 0 && run->host.node_ip[0])
+    all_ips[nips++] = run->host.node_ip;
   for (size_t i = 0; i < cfg->node_external_ip.n && nips < 64; i++)
     all_ips[nips++] = cfg->node_external_ip.v[i];
+  all_ips[nips] = NULL;
   agent_join_opts_t o = {.server = cfg->server, .token = token, .data_dir = cfg->data_dir,
                          .node_name = name, .node_ips = all_ips};
   agent_join_creds_t creds = {0};
   int r = agent_join_load(&o, &creds, lerr, sizeof(lerr));
   if (r == 0) {
     log_info("agent", "node %s: using the certificates in %s/agent", name, cfg->data_dir);
-  } else {
-    if (r != -ENOENT)
+    if (creds.renew_at <= time(NULL)) {
+      o.timeout = 10;
+      r = agent_join_renew(&o, &creds, err, sizeof(err));
+      o.timeout = 0;
+      if (r == 0) {
+        log_info("agent", "node %s: renewed its certificates with its client certificate", name);
+      } else if (r == -EACCES && token) {
+        log_warn("agent", "renewing the certificates of node %s: %s; joining again with the "
+                          "token", name, err);
+        agent_join_creds_done(&creds);
+        r = -EKEYREJECTED;
+      } else {
+        log_warn("agent", "renewing the certificates of node %s: %s; using the current ones "
+                          "and trying again later", name, err);
+        r = 0;
+      }
+    }
+  }
+  if (r != 0) {
+    if (r != -ENOENT && r != -EKEYREJECTED)
+      log_info("agent", "%s; joining again", lerr);
+    else if (r == -EKEYREJECTED && lerr[0])
       log_info("agent", "%s; joining again", lerr);
     if (!token) {
       log_error("agent", "k3c agent --server %s needs --token (K3C_TOKEN) or --token-file to "
@@ -899,11 +945,76 @@ static int join_server(const k3c_config_t *cfg, client_kubeconfig_t *k) {
              cfg->data_dir);
   }
   free(token);
-  k->server = xstrdup(cfg->server);
-  k->ca = creds.ca_pem;
-  k->cert = creds.cert_pem;
-  k->key = creds.key_pem;
+  o.token = NULL; /* renewals need none */
+  run->jo = o;
+  run->creds = creds;
+  run->joined = true;
   return 0;
+}
+
+/* The renew timer of a joined node: fetch new certificates with the
+ * current client certificate and swap them into the API client and the
+ * kubelet API; pods and open connections are untouched. The two GETs
+ * block the loop (10 s at most each) once per renewal. */
+static void renew_arm(run_t *run, double delay) {
+  struct ev_loop *loop = ev_default_loop(0);
+  ev_timer_stop(loop, &run->renew);
+  ev_timer_set(&run->renew, delay > 1 ? delay : 1, 0.);
+  ev_timer_start(loop, &run->renew);
+}
+
+static void renew_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  run_t *run = (run_t *)((char *)w - offsetof(run_t, renew));
+  char err[768] = "";
+  run->jo.timeout = 10;
+  int r = agent_join_renew(&run->jo, &run->creds, err, sizeof(err));
+  if (r < 0) {
+    double left = (double)(run->creds.expires - time(NULL));
+    double again = left > 600 ? 60 : left > 40 ? left / 4 : 10;
+    log_warn("agent", "renewing the certificates of node %s: %s; trying again in %.0f s%s",
+             run->jo.node_name, err, again,
+             left <= 0 ? " (the client certificate has expired: restart the agent with the token)"
+                       : "");
+    renew_arm(run, again);
+    return;
+  }
+  if (client_https_set_cert(run->c, run->creds.cert_pem, run->creds.key_pem, err,
+                            sizeof(err)) < 0)
+    log_error("agent", "using the renewed client certificate: %s", err);
+  if (run->agent && run->creds.serving_cert_pem &&
+      agent_set_serving_cert(run->agent, run->creds.serving_cert_pem, run->creds.serving_key_pem,
+                             err, sizeof(err)) < 0)
+    log_error("agent", "using the renewed serving certificate: %s", err);
+  log_info("agent", "renewed the certificates of node %s (the client one is valid for %lld s; "
+                    "next renewal in %lld s)",
+           run->jo.node_name, (long long)(run->creds.expires - time(NULL)),
+           (long long)(run->creds.renew_at - time(NULL)));
+  renew_arm(run, (double)(run->creds.renew_at - time(NULL)));
+}
+
+/* With --kubeconfig the kubelet API still needs the client CA, which the
+ * kubeconfig does not carry: ask the server for it with the kubeconfig's
+ * certificate (waiting for the server as a join does). An older server
+ * (one CA) or a kubeconfig without a certificate: the server CA stands in. */
+static void kubeconfig_client_ca(run_t *run, const client_kubeconfig_t *k) {
+  char err[512] = "";
+  int r = -EINVAL;
+  double wait = 1.0;
+  if (k->cert && k->key) {
+    while ((r = agent_join_client_ca(k->server, k->ca, k->cert, k->key, 10, &run->kc_client_ca,
+                                     err, sizeof(err))) == -EAGAIN) {
+      log_warn("agent", "the client CA of %s: %s; retrying in %.0f s", k->server, err, wait);
+      struct timespec ts = {.tv_sec = (time_t)wait};
+      nanosleep(&ts, NULL);
+      wait = wait * 2 > 30 ? 30 : wait * 2;
+    }
+  }
+  if (r == 0) {
+    run->client_ca_pem = run->kc_client_ca;
+    return;
+  }
+  log_warn("agent", "the kubelet API verifies its clients with the kubeconfig's CA (%s)",
+           err[0] ? err : "the kubeconfig has no client certificate to ask for the client CA");
 }
 
 int agent_run(const k3c_config_t *cfg) {
@@ -922,32 +1033,50 @@ int agent_run(const k3c_config_t *cfg) {
   client_kubeconfig_t k;
   memset(&k, 0, sizeof(k));
   char err[512];
+  run_t *run = xcalloc(1, sizeof(*run)); /* big (the join state): on the heap */
+  run->cfg = cfg;
   if (kubeconfig) {
     if (client_kubeconfig_load(cfg->kubeconfig, &k, err, sizeof(err)) < 0) {
       log_error("agent", "kubeconfig %s", err);
       client_kubeconfig_done(&k);
+      free(run);
       return 2;
     }
+    if (cfg->hollow <= 0)
+      kubeconfig_client_ca(run, &k);
   } else {
-    int st = join_server(cfg, &k);
+    int st = join_server(run);
     if (st) {
-      client_kubeconfig_done(&k);
+      agent_join_creds_done(&run->creds);
+      free(run);
       return st;
     }
+    k.server = xstrdup(cfg->server);
+    k.ca = xstrdup(run->creds.ca_pem);
+    k.cert = xstrdup(run->creds.cert_pem);
+    k.key = xstrdup(run->creds.key_pem);
   }
   signal(SIGPIPE, SIG_IGN);
   struct ev_loop *loop = ev_default_loop(0);
-  run_t run = {.cfg = cfg, .server = k.server, .ca_pem = k.ca};
+  run->server = k.server;
+  run->ca_pem = k.ca;
+  if (run->joined)
+    run->client_ca_pem = run->creds.client_ca_pem;
   client_https_opts_t ho = {.server = k.server, .ca_pem = k.ca, .cert_pem = k.cert,
                             .key_pem = k.key, .bearer = k.token, .max_connections = 8};
-  if (client_https_new(loop, &ho, &run.c, err, sizeof(err)) < 0) {
+  if (client_https_new(loop, &ho, &run->c, err, sizeof(err)) < 0) {
     log_error("agent", "client for %s: %s", k.server, err);
     client_kubeconfig_done(&k);
+    agent_join_creds_done(&run->creds);
+    free(run);
     return 1;
   }
-  client_set_user_agent(run.c, cfg->hollow > 0 ? "k3c-hollow-kubelet" : "k3c-kubelet");
-  ev_timer_init(&run.retry, version_retry, 2.0, 0.0);
-  client_get_path(run.c, "/version", version_done, &run);
+  client_set_user_agent(run->c, cfg->hollow > 0 ? "k3c-hollow-kubelet" : "k3c-kubelet");
+  ev_timer_init(&run->retry, version_retry, 2.0, 0.0);
+  ev_timer_init(&run->renew, renew_cb, 1.0, 0.0);
+  if (run->joined)
+    renew_arm(run, (double)(run->creds.renew_at - time(NULL)));
+  client_get_path(run->c, "/version", version_done, run);
   ev_signal sigterm, sigint;
   ev_signal_init(&sigterm, on_signal, SIGTERM);
   ev_signal_init(&sigint, on_signal, SIGINT);
@@ -956,12 +1085,17 @@ int agent_run(const k3c_config_t *cfg) {
   ev_run(loop, 0);
   ev_signal_stop(loop, &sigterm);
   ev_signal_stop(loop, &sigint);
-  ev_timer_stop(loop, &run.retry);
-  agent_hollow_free(run.h);
-  agent_free(run.agent);
-  client_free(run.c);
+  ev_timer_stop(loop, &run->retry);
+  ev_timer_stop(loop, &run->renew);
+  agent_hollow_free(run->h);
+  agent_free(run->agent);
+  client_free(run->c);
   ev_loop_destroy(loop);
   client_kubeconfig_done(&k);
+  agent_join_creds_done(&run->creds);
+  free(run->kc_client_ca);
+  int status = run->status;
+  free(run);
   log_info("agent", "stopped");
-  return run.status;
+  return status;
 }

@@ -33,6 +33,10 @@ typedef struct {
  * *ret, or a negative errno with a reason for the user in err. */
 int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t **ret, char *err,
               size_t errlen);
+/* Serve a renewed kubelet API certificate from now on (new connections;
+ * pods and streams are untouched). 0, or -EINVAL with err. */
+int agent_set_serving_cert(agent_t *a, const char *cert_pem, const char *key_pem, char *err,
+                           size_t errlen);
 /* Stop: containerd is stopped, the containers keep running (a restarted
  * agent adopts them). Accepts NULL. */
 void agent_free(agent_t *a);

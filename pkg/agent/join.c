@@ -37,7 +37,7 @@
 
 #define BODY_MAX (1 << 20)
 #define FILE_MAX (1 << 20)
-#define RENEW_SECONDS (24 * 3600) /* a saved cert this close to expiry is fetched again */
+#define MIN_LEFT_SECONDS 10 /* a saved client cert with less left is not used: join again */
 
 /* ---- pure parts ---- */
 
@@ -216,7 +216,8 @@ static int parse_head(const char *buf, size_t len, size_t *ret_head, long *ret_c
 /* GET path; ca_pem NULL = no verification (for /cacerts only). headers:
  * "Name: value\r\n" lines or "". Transport failures are -EAGAIN. */
 static int https_get(const char *host, const char *port, const char *path, const char *ca_pem,
-                     const char *headers, int timeout_ms, resp_t *ret, char *err, size_t errlen) {
+                     const char *cert_pem, const char *key_pem, const char *headers,
+                     int timeout_ms, resp_t *ret, char *err, size_t errlen) {
   static const unsigned char pers[] = "k3c-join";
   int r = -EAGAIN, m = 0;
   const char *what = "";
@@ -227,12 +228,15 @@ static int https_get(const char *host, const char *port, const char *path, const
   mbedtls_ssl_context ssl;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
-  mbedtls_x509_crt ca;
+  mbedtls_x509_crt ca, own;
+  mbedtls_pk_context own_key;
   mbedtls_ssl_config_init(&conf);
   mbedtls_ssl_init(&ssl);
   mbedtls_entropy_init(&entropy);
   mbedtls_ctr_drbg_init(&drbg);
   mbedtls_x509_crt_init(&ca);
+  mbedtls_x509_crt_init(&own);
+  mbedtls_pk_init(&own_key);
   if ((m = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers, sizeof(pers) - 1)) ||
       (m = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                        MBEDTLS_SSL_PRESET_DEFAULT))) {
@@ -253,6 +257,17 @@ static int https_get(const char *host, const char *port, const char *path, const
     mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
   } else {
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+  }
+  if (ca_pem && cert_pem && key_pem) { /* a renewal: the node's own certificate */
+    if ((m = mbedtls_x509_crt_parse(&own, (const unsigned char *)cert_pem,
+                                    strlen(cert_pem) + 1)) ||
+        (m = mbedtls_pk_parse_key(&own_key, (const unsigned char *)key_pem, strlen(key_pem) + 1,
+                                  NULL, 0)) ||
+        (m = mbedtls_ssl_conf_own_cert(&conf, &own, &own_key))) {
+      what = "the node's client certificate";
+      r = -EINVAL;
+      goto tls_fail;
+    }
   }
   if ((m = mbedtls_ssl_setup(&ssl, &conf))) {
     what = "TLS setup";
@@ -348,6 +363,8 @@ out:
   free(req);
   free(buf);
   mbedtls_x509_crt_free(&ca);
+  mbedtls_x509_crt_free(&own);
+  mbedtls_pk_free(&own_key);
   mbedtls_ssl_free(&ssl);
   mbedtls_ssl_config_free(&conf);
   mbedtls_ctr_drbg_free(&drbg);
@@ -417,10 +434,28 @@ void agent_join_creds_done(agent_join_creds_t *c) {
     return;
   free(c->ca_pem);
   free(c->cert_pem);
-  if (c->key_pem)
-    memset(c->key_pem, 0, strlen(c->key_pem));
-  free(c->key_pem);
+  free(c->client_ca_pem);
+  free(c->serving_cert_pem);
+  char *keys[] = {c->key_pem, c->serving_key_pem};
+  for (size_t i = 0; i < 2; i++) {
+    if (keys[i])
+      memset(keys[i], 0, strlen(keys[i]));
+    free(keys[i]);
+  }
   memset(c, 0, sizeof(*c));
+}
+
+int agent_join_split_chain(const char *chain, char **ret_leaf, char **ret_rest) {
+  static const char end_cert[] = "-----END CERTIFICATE-----";
+  const char *b = chain ? strstr(chain, "-----BEGIN CERTIFICATE-----") : NULL;
+  const char *e = b ? strstr(b, end_cert) : NULL;
+  if (!e)
+    return -EINVAL;
+  e += sizeof(end_cert) - 1;
+  const char *next = strstr(e, "-----BEGIN CERTIFICATE-----");
+  *ret_leaf = xasprintf("%.*s\n", (int)(e - b), b);
+  *ret_rest = next ? xstrdup(next) : NULL;
+  return 0;
 }
 
 /* Whether the token pins a CA: its hash, or NULL. */
@@ -432,70 +467,137 @@ static char *token_hash(const char *token) {
   return NULL;
 }
 
-static int check_creds(const agent_join_opts_t *o, const char *ca, const char *cert,
-                       const char *key, char *err, size_t errlen) {
+/* The node's client certificate: signed by the client CA, within its
+ * validity, for system:node:<name>, its key. */
+static int check_client(const agent_join_opts_t *o, const char *client_ca, const char *cert,
+                        const char *key, tls_cert_info_t *ret_info, char *err, size_t errlen) {
   tls_cert_info_t info;
   char want[300];
   snprintf(want, sizeof(want), "system:node:%.250s", o->node_name);
-  if (tls_cert_info(cert, &info, NULL, 0) < 0 || tls_cert_verify(cert, ca, 0) < 0 ||
+  if (tls_cert_info(cert, &info, NULL, 0) < 0 || tls_cert_verify(cert, client_ca, 0) < 0 ||
       tls_cert_key_matches(cert, key) < 0) {
-    errbuf_set(err, errlen, "the saved client certificate is not valid for the saved CA");
+    errbuf_set(err, errlen, "the saved client certificate is not valid for the client CA (or "
+                            "has expired)");
     return -EKEYREJECTED;
   }
   if (strcmp(info.cn, want)) {
     errbuf_set(err, errlen, "the saved client certificate is for %s, not %s", info.cn, want);
     return -EKEYREJECTED;
   }
-  if (info.not_after - time(NULL) < RENEW_SECONDS) {
-    errbuf_set(err, errlen, "the saved client certificate expires within a day");
+  if (info.not_after - time(NULL) < MIN_LEFT_SECONDS) {
+    errbuf_set(err, errlen, "the saved client certificate expires in less than %d s",
+               MIN_LEFT_SECONDS);
     return -EKEYREJECTED;
   }
+  *ret_info = info;
+  return 0;
+}
+
+static int check_pin(const agent_join_opts_t *o, const char *ca, char *err, size_t errlen) {
   char *hash = token_hash(o->token);
-  if (hash) {
-    char have[65];
-    tls_token_ca_hash(ca, have);
-    bool same = !strcmp(have, hash);
-    free(hash);
-    if (!same) {
-      errbuf_set(err, errlen, "the saved CA is not the one the token names");
-      return -EKEYREJECTED;
-    }
+  if (!hash)
+    return 0;
+  char have[65];
+  tls_token_ca_hash(ca, have);
+  bool same = !strcmp(have, hash);
+  free(hash);
+  if (!same) {
+    errbuf_set(err, errlen, "the saved CA is not the one the token names");
+    return -EKEYREJECTED;
   }
+  return 0;
+}
+
+/* When to renew: the client certificate's time, or the serving one's if
+ * sooner (a missing or unfit serving pair: now). */
+static void set_renew_at(agent_join_creds_t *c, const tls_cert_info_t *client) {
+  time_t at = tls_cert_renew_at(client);
+  tls_cert_info_t si;
+  if (!c->serving_cert_pem || !c->serving_key_pem ||
+      tls_cert_info(c->serving_cert_pem, &si, NULL, 0) < 0 ||
+      tls_cert_verify(c->serving_cert_pem, c->ca_pem, 0) < 0 ||
+      tls_cert_key_matches(c->serving_cert_pem, c->serving_key_pem) < 0)
+    at = time(NULL);
+  else if (tls_cert_renew_at(&si) < at)
+    at = tls_cert_renew_at(&si);
+  c->renew_at = at;
+  c->expires = client->not_after;
+}
+
+/* A renewal writes the client key as client-kubelet.key.next, then the
+ * certificate, then renames the key: a crash in between leaves a
+ * certificate whose key is the .next one, which finishes the rename. */
+static int load_client_key(const agent_join_opts_t *o, const char *cert, char **ret_key) {
+  char *key = NULL, *next = NULL;
+  int r = read_text(o, "client-kubelet.key", &key);
+  if (r < 0 && r != -ENOENT)
+    return r;
+  if (key && tls_cert_key_matches(cert, key) == 0) {
+    *ret_key = key;
+    return 0;
+  }
+  if (read_text(o, "client-kubelet.key.next", &next) == 0 &&
+      tls_cert_key_matches(cert, next) == 0) {
+    char *from = path_of(o, "client-kubelet.key.next"), *to = path_of(o, "client-kubelet.key");
+    if (rename(from, to) < 0) {
+      /* still usable from .next this time */
+    }
+    free(from);
+    free(to);
+    free(key);
+    *ret_key = next;
+    return 0;
+  }
+  free(next);
+  if (!key)
+    return -ENOENT;
+  *ret_key = key; /* mismatched: check_client says so */
   return 0;
 }
 
 int agent_join_load(const agent_join_opts_t *o, agent_join_creds_t *ret, char *err,
                     size_t errlen) {
-  char *ca = NULL, *cert = NULL, *key = NULL;
+  agent_join_creds_t c = {0};
+  tls_cert_info_t info;
   int r;
-  if ((r = read_text(o, "server-ca.crt", &ca)) < 0 ||
-      (r = read_text(o, "client-kubelet.crt", &cert)) < 0 ||
-      (r = read_text(o, "client-kubelet.key", &key)) < 0) {
+  if ((r = read_text(o, "server-ca.crt", &c.ca_pem)) < 0 ||
+      (r = read_text(o, "client-kubelet.crt", &c.cert_pem)) < 0 ||
+      (r = load_client_key(o, c.cert_pem, &c.key_pem)) < 0) {
     if (r != -ENOENT)
       errbuf_set(err, errlen, "reading the saved certificates in %s/agent: %s", o->data_dir,
                  strerror(-r));
     goto out;
   }
-  if ((r = check_creds(o, ca, cert, key, err, errlen)) < 0)
+  /* An agent dir of an older k3c has no client-ca.crt: its one CA was
+   * both. */
+  if ((r = read_text(o, "client-ca.crt", &c.client_ca_pem)) == -ENOENT)
+    c.client_ca_pem = xstrdup(c.ca_pem);
+  else if (r < 0)
     goto out;
-  ret->ca_pem = ca;
-  ret->cert_pem = cert;
-  ret->key_pem = key;
-  ret->pinned = true;
+  if (read_text(o, "serving-kubelet.crt", &c.serving_cert_pem) < 0 ||
+      read_text(o, "serving-kubelet.key", &c.serving_key_pem) < 0) {
+    free(c.serving_cert_pem);
+    free(c.serving_key_pem);
+    c.serving_cert_pem = c.serving_key_pem = NULL;
+  }
+  if ((r = check_client(o, c.client_ca_pem, c.cert_pem, c.key_pem, &info, err, errlen)) < 0 ||
+      (r = check_pin(o, c.ca_pem, err, errlen)) < 0)
+    goto out;
+  set_renew_at(&c, &info);
+  c.pinned = true;
+  *ret = c;
   return 0;
 out:
-  free(ca);
-  free(cert);
-  free(key);
+  agent_join_creds_done(&c);
   return r;
 }
 
 /* GET one of the certificate paths; 0 and the two PEMs. */
-static int fetch_pair(const agent_join_opts_t *o, const char *host, const char *port,
-                      const char *ca, const char *path, const char *headers, int timeout_ms,
+static int fetch_pair(const char *host, const char *port, const char *ca, const char *cert,
+                      const char *key, const char *path, const char *headers, int timeout_ms,
                       char **ret_cert, char **ret_key, char *err, size_t errlen) {
   resp_t res = {0};
-  int r = https_get(host, port, path, ca, headers, timeout_ms, &res, err, errlen);
+  int r = https_get(host, port, path, ca, cert, key, headers, timeout_ms, &res, err, errlen);
   if (r < 0)
     return r;
   if (res.status != 200) {
@@ -511,11 +613,70 @@ static int fetch_pair(const agent_join_opts_t *o, const char *host, const char *
   return r;
 }
 
+static char *node_headers(const agent_join_opts_t *o, const char *auth, const char *password) {
+  char *ips = xstrdup("");
+  for (const char *const *ip = o->node_ips; ip && *ip; ip++) {
+    char *more = xasprintf("%s%s%s", ips, *ips ? "," : "", *ip);
+    free(ips);
+    ips = more;
+  }
+  char *h = xasprintf("%s%s%sk3s-Node-Name: %s\r\nk3s-Node-Password: %s\r\n%s%s%s",
+                      auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "",
+                      o->node_name, password, *ips ? "k3s-Node-IP: " : "", ips,
+                      *ips ? "\r\n" : "");
+  free(ips);
+  return h;
+}
+
+/* Both certificates from the server: the serving one, then the client one
+ * (leaf, then the CA that signed it, then the key). fallback_client_ca:
+ * the CA to assume when the answer carries none (an older single-CA
+ * server). */
+typedef struct {
+  char *scert, *skey, *ccert, *ckey, *client_ca;
+} fetched_t;
+
+static void fetched_done(fetched_t *f) {
+  free(f->scert);
+  free(f->skey);
+  free(f->ccert);
+  free(f->ckey);
+  free(f->client_ca);
+  memset(f, 0, sizeof(*f));
+}
+
+static int fetch_both(const agent_join_opts_t *o, const char *host, const char *port,
+                      const char *ca, const char *cert, const char *key, const char *headers,
+                      int timeout_ms, fetched_t *f, char *err, size_t errlen) {
+  char *chain = NULL, *rest = NULL;
+  int r;
+  if ((r = fetch_pair(host, port, ca, cert, key, "/v1-k3s/serving-kubelet.crt", headers,
+                      timeout_ms, &chain, &f->skey, err, errlen)) < 0)
+    return r;
+  r = agent_join_split_chain(chain, &f->scert, &rest);
+  free(chain);
+  free(rest);
+  chain = rest = NULL;
+  if (r < 0 || (r = fetch_pair(host, port, ca, cert, key, "/v1-k3s/client-kubelet.crt", headers,
+                               timeout_ms, &chain, &f->ckey, err, errlen)) < 0)
+    return r == -EINVAL ? -EPROTO : r;
+  r = agent_join_split_chain(chain, &f->ccert, &f->client_ca);
+  free(chain);
+  if (r < 0)
+    return -EPROTO;
+  if (!f->client_ca)
+    f->client_ca = xstrdup(ca);
+  tls_cert_info_t info;
+  if ((r = check_client(o, f->client_ca, f->ccert, f->ckey, &info, err, errlen)) < 0)
+    return -EPROTO;
+  return 0;
+}
+
 int agent_join_once(const agent_join_opts_t *o, agent_join_creds_t *ret, char *err,
                     size_t errlen) {
   char *host = NULL, *port = NULL, *hash = NULL, *secret = NULL, *password = NULL;
-  char *auth = NULL, *headers = NULL, *ips = NULL;
-  char *ccert = NULL, *ckey = NULL, *scert = NULL, *skey = NULL;
+  char *auth = NULL, *headers = NULL;
+  fetched_t f = {0};
   resp_t ca = {0};
   int r, timeout_ms = (int)((o->timeout > 0 ? o->timeout : 30.0) * 1000);
   if (agent_join_split_url(o->server, &host, &port) < 0) {
@@ -530,7 +691,8 @@ int agent_join_once(const agent_join_opts_t *o, agent_join_creds_t *ret, char *e
     goto out;
   }
   /* 1. The CA, over TLS we cannot verify yet: the token's hash decides. */
-  if ((r = https_get(host, port, "/cacerts", NULL, "", timeout_ms, &ca, err, errlen)) < 0)
+  if ((r = https_get(host, port, "/cacerts", NULL, NULL, NULL, "", timeout_ms, &ca, err,
+                     errlen)) < 0)
     goto out;
   if (ca.status != 200 || !strstr(ca.body, "-----BEGIN CERTIFICATE-----")) {
     errbuf_set(err, errlen, "GET %s/cacerts: %d, no CA bundle", o->server, ca.status);
@@ -559,39 +721,33 @@ int agent_join_once(const agent_join_opts_t *o, agent_join_creds_t *ret, char *e
   if ((r = node_password(o, &password, err, errlen)) < 0)
     goto out;
   auth = agent_join_basic_auth("node", secret);
-  ips = xstrdup("");
-  for (const char *const *ip = o->node_ips; ip && *ip; ip++) {
-    char *more = xasprintf("%s%s%s", ips, *ips ? "," : "", *ip);
-    free(ips);
-    ips = more;
-  }
-  headers = xasprintf("Authorization: %s\r\nk3s-Node-Name: %s\r\nk3s-Node-Password: %s\r\n%s%s%s",
-                      auth, o->node_name, password, *ips ? "k3s-Node-IP: " : "", ips,
-                      *ips ? "\r\n" : "");
-  if ((r = fetch_pair(o, host, port, ca.body, "/v1-k3s/serving-kubelet.crt", headers, timeout_ms,
-                      &scert, &skey, err, errlen)) < 0 ||
-      (r = fetch_pair(o, host, port, ca.body, "/v1-k3s/client-kubelet.crt", headers, timeout_ms,
-                      &ccert, &ckey, err, errlen)) < 0)
+  headers = node_headers(o, auth, password);
+  if ((r = fetch_both(o, host, port, ca.body, NULL, NULL, headers, timeout_ms, &f, err,
+                      errlen)) < 0)
     goto out;
-  if ((r = check_creds(o, ca.body, ccert, ckey, err, errlen)) < 0) {
-    r = -EPROTO;
-    goto out;
-  }
   /* 3. Saved, keys first: a half-written set fails agent_join_load's check
    * and is fetched again. */
-  if ((r = write_text(o, "serving-kubelet.key", skey, err, errlen)) < 0 ||
-      (r = write_text(o, "serving-kubelet.crt", scert, err, errlen)) < 0 ||
-      (r = write_text(o, "client-kubelet.key", ckey, err, errlen)) < 0 ||
-      (r = write_text(o, "client-kubelet.crt", ccert, err, errlen)) < 0 ||
+  if ((r = write_text(o, "serving-kubelet.key", f.skey, err, errlen)) < 0 ||
+      (r = write_text(o, "serving-kubelet.crt", f.scert, err, errlen)) < 0 ||
+      (r = write_text(o, "client-ca.crt", f.client_ca, err, errlen)) < 0 ||
+      (r = write_text(o, "client-kubelet.key", f.ckey, err, errlen)) < 0 ||
+      (r = write_text(o, "client-kubelet.crt", f.ccert, err, errlen)) < 0 ||
       (r = write_text(o, "server-ca.crt", ca.body, err, errlen)) < 0)
     goto out;
-  ret->ca_pem = ca.body;
+  agent_join_creds_t c = {0};
+  c.ca_pem = ca.body;
   ca.body = NULL;
-  ret->cert_pem = ccert;
-  ccert = NULL;
-  ret->key_pem = ckey;
-  ckey = NULL;
-  ret->pinned = hash && *hash;
+  c.cert_pem = f.ccert;
+  c.key_pem = f.ckey;
+  c.client_ca_pem = f.client_ca;
+  c.serving_cert_pem = f.scert;
+  c.serving_key_pem = f.skey;
+  memset(&f, 0, sizeof(f));
+  tls_cert_info_t info;
+  tls_cert_info(c.cert_pem, &info, NULL, 0);
+  set_renew_at(&c, &info);
+  c.pinned = hash && *hash;
+  *ret = c;
   r = 0;
 out:
   free(host);
@@ -603,11 +759,97 @@ out:
   free(password);
   free(auth);
   free(headers);
-  free(ips);
   free(ca.body);
-  free(ccert);
-  free(ckey);
-  free(scert);
-  free(skey);
+  fetched_done(&f);
+  return r;
+}
+
+int agent_join_renew(const agent_join_opts_t *o, agent_join_creds_t *creds, char *err,
+                     size_t errlen) {
+  char *host = NULL, *port = NULL, *password = NULL, *headers = NULL;
+  fetched_t f = {0};
+  int r, timeout_ms = (int)((o->timeout > 0 ? o->timeout : 30.0) * 1000);
+  if (agent_join_split_url(o->server, &host, &port) < 0) {
+    errbuf_set(err, errlen, "--server must be https://host:port, not %s",
+               o->server ? o->server : "(none)");
+    r = -EINVAL;
+    goto out;
+  }
+  if ((r = node_password(o, &password, err, errlen)) < 0)
+    goto out;
+  headers = node_headers(o, NULL, password);
+  if ((r = fetch_both(o, host, port, creds->ca_pem, creds->cert_pem, creds->key_pem, headers,
+                      timeout_ms, &f, err, errlen)) < 0)
+    goto out;
+  char *next = path_of(o, "client-kubelet.key.next"), *key = path_of(o, "client-kubelet.key");
+  if ((r = write_text(o, "serving-kubelet.key", f.skey, err, errlen)) < 0 ||
+      (r = write_text(o, "serving-kubelet.crt", f.scert, err, errlen)) < 0 ||
+      (r = write_text(o, "client-ca.crt", f.client_ca, err, errlen)) < 0 ||
+      (r = write_text(o, "client-kubelet.key.next", f.ckey, err, errlen)) < 0 ||
+      (r = write_text(o, "client-kubelet.crt", f.ccert, err, errlen)) < 0) {
+    free(next);
+    free(key);
+    goto out;
+  }
+  if (rename(next, key) < 0) {
+    r = -errno;
+    errbuf_set(err, errlen, "rename %s: %s", next, strerror(errno));
+  }
+  free(next);
+  free(key);
+  if (r < 0)
+    goto out;
+  char *ca = creds->ca_pem;
+  bool pinned = creds->pinned;
+  creds->ca_pem = NULL;
+  agent_join_creds_done(creds);
+  creds->ca_pem = ca;
+  creds->pinned = pinned;
+  creds->cert_pem = f.ccert;
+  creds->key_pem = f.ckey;
+  creds->client_ca_pem = f.client_ca;
+  creds->serving_cert_pem = f.scert;
+  creds->serving_key_pem = f.skey;
+  memset(&f, 0, sizeof(f));
+  tls_cert_info_t info;
+  tls_cert_info(creds->cert_pem, &info, NULL, 0);
+  set_renew_at(creds, &info);
+  r = 0;
+out:
+  free(host);
+  free(port);
+  free(password);
+  free(headers);
+  fetched_done(&f);
+  return r;
+}
+
+int agent_join_client_ca(const char *server, const char *ca_pem, const char *cert_pem,
+                         const char *key_pem, double timeout, char **ret_pem, char *err,
+                         size_t errlen) {
+  char *host = NULL, *port = NULL;
+  resp_t res = {0};
+  int r;
+  if (agent_join_split_url(server, &host, &port) < 0) {
+    errbuf_set(err, errlen, "the server must be https://host:port, not %s",
+               server ? server : "(none)");
+    return -EINVAL;
+  }
+  r = https_get(host, port, "/v1-k3s/client-ca.crt", ca_pem, cert_pem, key_pem, "",
+                (int)((timeout > 0 ? timeout : 30.0) * 1000), &res, err, errlen);
+  free(host);
+  free(port);
+  if (r < 0)
+    return r;
+  if (res.status == 200 && strstr(res.body, "-----BEGIN CERTIFICATE-----")) {
+    *ret_pem = res.body;
+    return 0;
+  }
+  size_t n = strcspn(res.body, "\r\n");
+  errbuf_set(err, errlen, "GET /v1-k3s/client-ca.crt: %d %.*s", res.status,
+             (int)(n > 300 ? 300 : n), res.body);
+  r = res.status >= 500 ? -EAGAIN : res.status == 404 ? -ENOENT
+      : res.status == 401 || res.status == 403 ? -EACCES : -EPROTO;
+  free(res.body);
   return r;
 }

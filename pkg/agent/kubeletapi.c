@@ -452,7 +452,11 @@ static void handle(http_req_t *r, void *data) {
   const char *path = http_req_path(r);
   const char *cn = http_req_client_cn(r);
   if (!cn || !cn[0]) {
-    respond_text(r, 401, "Unauthorized");
+    const char *why = http_req_client_cert_error(r);
+    if (why)
+      respond_text(r, 401, "Unauthorized: %s", why);
+    else
+      respond_text(r, 401, "Unauthorized");
     return;
   }
   bool allowed = !strcmp(cn, "system:kube-apiserver");
@@ -546,6 +550,11 @@ void agent_kubeletapi_set_kubelet(agent_kubeletapi_t *a, agent_kubelet_t *k) {
   if (!k)
     while (a->streams)
       stream_end(a->streams);
+}
+
+int agent_kubeletapi_set_cert(agent_kubeletapi_t *a, const char *cert_pem, const char *key_pem,
+                              char *err, size_t errlen) {
+  return http_server_set_cert(a->http, cert_pem, key_pem, err, errlen);
 }
 
 void agent_kubeletapi_stop(agent_kubeletapi_t *a) {

@@ -5,8 +5,9 @@
  * /stats/summary (the Summary API JSON) and /metrics/resource (Prometheus
  * text) from the kubelet's latest resource sample (503 before the first),
  * and the streaming /exec, /attach and /portForward (kubeletstream.h).
- * Clients present a certificate signed by the cluster CA whose CN is
- * system:kube-apiserver or whose O is system:masters.
+ * Clients present a certificate signed by the cluster's client CA, with
+ * extKeyUsage clientAuth, whose CN is system:kube-apiserver or whose O is
+ * system:masters; any other certificate is a 401 saying why.
  * https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/
  *
  * Threads: the loop it was started on. */
@@ -27,7 +28,7 @@ typedef struct {
   int port;                  /* 10250 */
   const char *cert_pem;      /* serving certificate and key (PEM) */
   const char *key_pem;
-  const char *client_ca_pem; /* the cluster CA */
+  const char *client_ca_pem; /* the client CA (client-ca.crt) */
 } agent_kubeletapi_opts_t;
 
 /* Listen. The strings are used during the call only. Returns 0 and *ret,
@@ -38,6 +39,10 @@ int agent_kubeletapi_start(struct ev_loop *loop, const agent_kubeletapi_opts_t *
  * logs answer 503). k must outlive its use here (set NULL before freeing
  * it: the log streams of its pods end). */
 void agent_kubeletapi_set_kubelet(agent_kubeletapi_t *a, agent_kubelet_t *k);
+/* Serve a renewed certificate from now on (new connections). 0, or
+ * -EINVAL with a reason (the old one stays). */
+int agent_kubeletapi_set_cert(agent_kubeletapi_t *a, const char *cert_pem, const char *key_pem,
+                              char *err, size_t errlen);
 /* Close the listener and every stream. Accepts NULL. */
 void agent_kubeletapi_stop(agent_kubeletapi_t *a);
 

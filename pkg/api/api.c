@@ -338,9 +338,19 @@ void api_server_handle(http_req_t *req, void *data) {
   if (!api__authenticate(srv, req, &call.user, why, sizeof(why))) {
     /* The client hears only "Unauthorized"; the reason is for the operator
      * (kube-apiserver logs it too, at a verbose level). */
-    if (why[0])
-      log_debug("api", "bearer token refused: %s", why);
-    api_status_init(&st, 401, "Unauthorized", "Unauthorized");
+    const char *cert_error = http_req_client_cert_error(req);
+    if (cert_error) {
+      /* A certificate from another CA or for another use is an operator's
+       * mistake worth a clear answer: the message says which. */
+      char msg[300];
+      snprintf(msg, sizeof(msg), "Unauthorized: %s", cert_error);
+      log_info("api", "%s from %s", cert_error, http_req_remote_addr(req));
+      api_status_init(&st, 401, "Unauthorized", "%s", msg);
+    } else {
+      if (why[0])
+        log_debug("api", "bearer token refused: %s", why);
+      api_status_init(&st, 401, "Unauthorized", "Unauthorized");
+    }
     api__respond_status(req, &st);
     return;
   }

@@ -225,12 +225,24 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, cha
     api__user_add_group(user, "system:authenticated");
     return true;
   }
+  /* A refused certificate fails the request unless a bearer token
+   * authenticates it (upstream's union of authenticators); it is never
+   * anonymous (Go's TLS would have ended the handshake). */
+  const char *cert_error = http_req_client_cert_error(req);
   const char *auth = http_req_header(req, "Authorization");
   if (auth && !strncasecmp(auth, "Bearer ", 7)) {
     const char *tok = auth + 7;
     while (*tok == ' ')
       tok++;
-    return api__authenticate_token(srv, tok, NULL, user, NULL, err, errlen);
+    if (api__authenticate_token(srv, tok, NULL, user, NULL, err, errlen))
+      return true;
+    if (cert_error)
+      snprintf(err, errlen, "%s", cert_error);
+    return false;
+  }
+  if (cert_error) {
+    snprintf(err, errlen, "%s", cert_error);
+    return false;
   }
   /* Upstream's anonymous authenticator: only when no credential was
    * presented (no certificate, no bearer token); a bearer token that fails

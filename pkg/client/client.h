@@ -83,6 +83,13 @@ typedef struct {
 int client_https_new(struct ev_loop *loop, const client_https_opts_t *opts, client_t **ret_client,
                      char *err, size_t errlen);
 
+/* Present a renewed client certificate and key on new connections (the
+ * agent's renewal); open connections keep theirs. The client must have
+ * been made with a certificate. On its loop. 0, or -EINVAL with err (the
+ * old pair stays). */
+int client_https_set_cert(client_t *c, const char *cert_pem, const char *key_pem, char *err,
+                          size_t errlen);
+
 /* Cancel every request (their callbacks are not called) and free.
  * Accepts NULL. */
 void client_free(client_t *c);

@@ -823,3 +823,45 @@ fail: {
   https_destroy(h);
   return -EINVAL;
 }
+
+int client_https_set_cert(client_t *c, const char *cert_pem, const char *key_pem, char *err,
+                          size_t errlen) {
+  if (!c || c->be != &https_backend) {
+    snprintf(err, errlen, "not an HTTPS client");
+    return -EINVAL;
+  }
+  https_t *h = c->be_data;
+  if (!h->cert.raw.p) {
+    snprintf(err, errlen, "the client has no certificate to replace");
+    return -EINVAL;
+  }
+  mbedtls_x509_crt cert;
+  mbedtls_pk_context key;
+  mbedtls_x509_crt_init(&cert);
+  mbedtls_pk_init(&key);
+  const char *what = "parse client certificate";
+  int m = mbedtls_x509_crt_parse(&cert, (const unsigned char *)cert_pem, strlen(cert_pem) + 1);
+  if (m == 0) {
+    what = "parse client key";
+    m = mbedtls_pk_parse_key(&key, (const unsigned char *)key_pem, strlen(key_pem) + 1, NULL, 0);
+  }
+  if (m == 0) {
+    what = "client key does not match the certificate";
+    m = mbedtls_pk_check_pair(&cert.pk, &key);
+  }
+  if (m != 0) {
+    char msg[160];
+    mbedtls_strerror(m, msg, sizeof(msg));
+    snprintf(err, errlen, "%s: %s (-0x%04x)", what, msg, (unsigned)-m);
+    mbedtls_x509_crt_free(&cert);
+    mbedtls_pk_free(&key);
+    return -EINVAL;
+  }
+  /* The config points at h->cert and h->key: swap their contents. New
+   * handshakes present the new certificate; open connections keep theirs. */
+  mbedtls_x509_crt_free(&h->cert);
+  mbedtls_pk_free(&h->key);
+  h->cert = cert;
+  h->key = key;
+  return 0;
+}

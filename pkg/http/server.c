@@ -74,6 +74,7 @@ struct http_req {
   http_chunked_t chunk;
   char *cn;
   char **orgs; /* NULL-terminated, never NULL */
+  char *cert_error; /* why the client certificate was refused, or NULL */
   char remote[64];
   int minor;
   bool keep_alive;
@@ -111,6 +112,7 @@ struct conn {
   char remote[64];
   char *cn;
   char **orgs;
+  char *cert_error; /* a refused client certificate: why (the request is anonymous) */
   buf_t in;
   size_t in_off;
   buf_t out;
@@ -288,6 +290,7 @@ static void req_free(http_req_t *r) {
   buf_done(&r->body);
   free(r->cn);
   free_strv(r->orgs);
+  free(r->cert_error);
   buf_done(&r->resp_headers);
   for (size_t i = 0; i < r->n_query_all; i++)
     free(r->query_all[i]);
@@ -348,6 +351,7 @@ static int req_new(conn_t *c, const http_head_t *h, http_req_t **ret) {
   snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
   r->cn = c->cn ? xstrdup(c->cn) : NULL;
   r->orgs = dup_strv(c->orgs);
+  r->cert_error = c->cert_error ? xstrdup(c->cert_error) : NULL;
   buf_init(&r->body, s->max_body);
   buf_init(&r->resp_headers, HEADERS_EXTRA_MAX);
   for (size_t i = 0; i < h->n_headers; i++)
@@ -520,11 +524,14 @@ static void conn_handshake(conn_t *c) {
   }
   char *cn = NULL;
   char **orgs = NULL;
-  if (tls_peer_identity(&c->ssl, &cn, &orgs) < 0) {
-    /* A certificate was offered but did not verify: refuse, as Go's
-     * VerifyClientCertIfGiven does, rather than treat it as anonymous. */
-    conn_abort(c);
-    return;
+  char why[160] = "";
+  if (tls_peer_identity(&c->ssl, &cn, &orgs, why, sizeof(why)) < 0) {
+    /* A certificate was offered but did not verify: the connection is
+     * anonymous and the handler answers 401 saying why (the TLS alert
+     * Go's VerifyClientCertIfGiven sends tells the user nothing). */
+    c->cert_error = xstrdup(why);
+    cn = NULL;
+    orgs = NULL;
   }
   c->cn = cn;
   c->orgs = orgs;
@@ -776,6 +783,7 @@ static void conn_free(conn_t *c) {
   buf_done(&c->out);
   free(c->cn);
   free_strv(c->orgs);
+  free(c->cert_error);
   free(c);
 }
 
@@ -1258,6 +1266,12 @@ const char *http_req_body(const http_req_t *r, size_t *ret_len) {
 }
 
 const char *http_req_client_cn(const http_req_t *r) { return r->cn; }
+const char *http_req_client_cert_error(const http_req_t *r) { return r->cert_error; }
+
+int http_server_set_cert(http_server_t *s, const char *cert_pem, const char *key_pem, char *err,
+                         size_t errlen) {
+  return tls_server_conf_set_cert(s->tls, cert_pem, key_pem, err, errlen);
+}
 const char *const *http_req_client_orgs(const http_req_t *r) {
   return (const char *const *)r->orgs;
 }

@@ -56,6 +56,10 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
                       void *data, http_server_t **ret_server, char *err, size_t errlen);
 /* Close the listener and every connection (close callbacks run). */
 void http_server_stop(http_server_t *srv);
+/* Serve a renewed certificate and key from now on (new handshakes); on the
+ * loop. 0, or -EINVAL with a reason in err (the old pair stays). */
+int http_server_set_cert(http_server_t *srv, const char *cert_pem, const char *key_pem, char *err,
+                         size_t errlen);
 
 /* ---- request accessors (valid until the request is finished) ---- */
 const char *http_req_method(const http_req_t *r);   /* "GET" */
@@ -78,6 +82,10 @@ const char *http_req_body(const http_req_t *r, size_t *ret_len);
  * the client sent no certificate. Groups are NULL-terminated. */
 const char *http_req_client_cn(const http_req_t *r);
 const char *const *http_req_client_orgs(const http_req_t *r);
+/* A client certificate that was offered and refused (not signed by the
+ * client CA, expired, no extKeyUsage clientAuth): why, for the 401; NULL
+ * otherwise. The request is then anonymous (CN NULL). */
+const char *http_req_client_cert_error(const http_req_t *r);
 const char *http_req_remote_addr(const http_req_t *r); /* "1.2.3.4:5678" */
 bool http_req_gone(const http_req_t *r);
 

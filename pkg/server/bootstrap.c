@@ -1,6 +1,8 @@
 /* The join endpoints of a k3c server (bootstrap.h): the CA bundle for an
- * agent to pin by its token's hash, and node certificates issued by the
- * cluster CA to an agent that proves the token's secret. Node passwords
+ * agent to pin by its token's hash (the server CA), and node certificates
+ * (client ones by the client CA, serving ones by the server CA) for an
+ * agent that proves the token's secret, or renewed for a node that shows
+ * its current client certificate. Node passwords
  * are kept as salted hashes in kube-system Secrets through an in-process
  * client, so a node name cannot be taken over by a second machine.
  * Wire shape: k3s's supervisor paths (docs/JOIN.md). */
@@ -54,6 +56,7 @@ struct join {
   char *password;
   char *ips;
   char *bootstrap_token; /* checked against its Secret before anything else */
+  bool renewal;          /* authenticated by the node's own client certificate */
 };
 
 /* ---- pure parts ---- */
@@ -229,9 +232,14 @@ static void issue(join_t *j) {
     join_end(j, 500, msg);
     return;
   }
-  log_info("join", "node %s (%s): issued its %s certificate", j->name,
-           http_req_remote_addr(j->req), j->serving ? "serving" : "client");
-  char *body = xasprintf("%s%s", cert, key);
+  log_info("join", "node %s (%s): issued its %s certificate%s", j->name,
+           http_req_remote_addr(j->req), j->serving ? "serving" : "client",
+           j->renewal ? " (renewal by its client certificate)" : "");
+  /* As k3s: the certificate, the CA that signed it (the agent keeps the
+   * client CA to verify its kubelet API's clients), then the key. */
+  const tls_pki_t *pki = j->b->pki;
+  const char *ca = j->serving ? pki->server_ca.cert_pem : pki->client_ca.cert_pem;
+  char *body = xasprintf("%s%s%s", cert, ca, key);
   free(cert);
   free(key);
   http_respond_take(j->req, 200, "application/x-pem-file", body, strlen(body));
@@ -349,14 +357,30 @@ static void token_lookup(join_t *j) {
     join_end(j, 500, "reading the bootstrap token: bad request");
 }
 
+/* Is the request's verified client certificate the one of node name
+ * (CN system:node:<name>, O system:nodes)? */
+static bool node_cert_for(http_req_t *req, const char *name) {
+  const char *cn = http_req_client_cn(req);
+  if (!cn || strncmp(cn, "system:node:", 12) || strcmp(cn + 12, name))
+    return false;
+  for (const char *const *o = http_req_client_orgs(req); o && *o; o++)
+    if (!strcmp(*o, "system:nodes"))
+      return true;
+  return false;
+}
+
 static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
   char *user = NULL, *pass = NULL;
   const char *name = http_req_header(req, "k3s-Node-Name");
   const char *password = http_req_header(req, "k3s-Node-Password");
   const char *ips = http_req_header(req, "k3s-Node-IP");
   const char *what = serving ? "serving certificate" : "client certificate";
-  int r = server_bootstrap_basic_auth(http_req_header(req, "Authorization"), &user, &pass);
-  bool authed = r == 0 && !strcmp(user, "node") && same_bytes(pass, b->secret);
+  /* A joined node renews with its own client certificate (verified by the
+   * listener against the client CA): it must be for the node it names. */
+  bool renewal = name && node_cert_for(req, name);
+  int r = renewal ? -ENOENT
+                  : server_bootstrap_basic_auth(http_req_header(req, "Authorization"), &user, &pass);
+  bool authed = renewal || (r == 0 && !strcmp(user, "node") && same_bytes(pass, b->secret));
   char id[7], tsecret[17];
   char *bootstrap = !authed && r == 0 && !strcmp(user, "node") &&
                             api_bootstrap_token_split(pass, id, tsecret)
@@ -365,6 +389,19 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
   free(user);
   free(pass);
   if (!authed && !bootstrap) {
+    const char *cn = http_req_client_cn(req);
+    const char *cert_error = http_req_client_cert_error(req);
+    if ((cn && cn[0]) || cert_error) {
+      char msg[400];
+      snprintf(msg, sizeof(msg),
+               "unauthorized: %.200s (a node renews with its client certificate "
+               "system:node:<the k3s-Node-Name> in system:nodes, or joins with the token)",
+               cert_error ? cert_error : "the client certificate is not this node's");
+      log_warn("join", "%s: %s refused: 401 %s", http_req_remote_addr(req), what,
+               cert_error ? cert_error : "another node's client certificate");
+      respond_text(req, 401, msg);
+      return;
+    }
     log_warn("join", "%s: %s refused: 401 wrong or missing token", http_req_remote_addr(req), what);
     http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"k3c\"");
     respond_text(req, 401, "unauthorized: the node token is wrong (basic auth node:<the secret "
@@ -399,6 +436,7 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
   j->password = xstrdup(password);
   j->ips = ips ? xstrdup(ips) : NULL;
   j->bootstrap_token = bootstrap;
+  j->renewal = renewal;
   j->next = b->joins;
   if (b->joins)
     b->joins->prev = j;
@@ -407,6 +445,31 @@ static void serve_cert(server_bootstrap_t *b, http_req_t *req, bool serving) {
     token_lookup(j);
   else
     lookup(j);
+}
+
+/* The client CA, for an agent started with a kubeconfig (its kubelet API
+ * verifies the API server's kubelet client with it): to a client with a
+ * verified client certificate (so one of that CA) or the token's secret. */
+static void serve_client_ca(server_bootstrap_t *b, http_req_t *req) {
+  const char *cn = http_req_client_cn(req);
+  char *user = NULL, *pass = NULL;
+  bool authed = cn && cn[0];
+  if (!authed && server_bootstrap_basic_auth(http_req_header(req, "Authorization"), &user,
+                                             &pass) == 0)
+    authed = !strcmp(user, "node") && same_bytes(pass, b->secret);
+  free(user);
+  free(pass);
+  if (!authed) {
+    const char *why = http_req_client_cert_error(req);
+    char msg[300];
+    snprintf(msg, sizeof(msg), "unauthorized: %.200s",
+             why ? why : "a client certificate or the node token is required");
+    http_req_add_header(req, "WWW-Authenticate", "Basic realm=\"k3c\"");
+    respond_text(req, 401, msg);
+    return;
+  }
+  http_respond(req, 200, "application/x-pem-file", b->pki->client_ca.cert_pem,
+               strlen(b->pki->client_ca.cert_pem));
 }
 
 void server_bootstrap_handle(http_req_t *req, void *data) {
@@ -421,8 +484,11 @@ void server_bootstrap_handle(http_req_t *req, void *data) {
     http_req_add_header(req, "Allow", "GET");
     respond_text(req, 405, "method not allowed");
   } else if (cacerts) {
-    http_respond(req, 200, "application/x-pem-file", b->pki->ca_cert_pem,
-                 strlen(b->pki->ca_cert_pem));
+    /* the server CA: what the token's K10 hash covers */
+    http_respond(req, 200, "application/x-pem-file", b->pki->server_ca.cert_pem,
+                 strlen(b->pki->server_ca.cert_pem));
+  } else if (!strcmp(path, "/v1-k3s/client-ca.crt")) {
+    serve_client_ca(b, req);
   } else if (!strcmp(path, "/v1-k3s/client-kubelet.crt")) {
     serve_cert(b, req, false);
   } else if (!strcmp(path, "/v1-k3s/serving-kubelet.crt")) {

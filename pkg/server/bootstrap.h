@@ -1,13 +1,17 @@
 /* The join endpoints a k3c server serves beside the Kubernetes API, in
  * the shape k3s agents speak (docs/JOIN.md):
  *
- *   GET /cacerts                      the cluster CA bundle, no authentication
- *   GET /v1-k3s/client-kubelet.crt    a node client certificate and its key
- *   GET /v1-k3s/serving-kubelet.crt   a node serving certificate and its key
+ *   GET /cacerts                      the server CA bundle, no authentication
+ *   GET /v1-k3s/client-ca.crt         the client CA (a verified client certificate or
+ *                                     basic auth with the server's token secret)
+ *   GET /v1-k3s/client-kubelet.crt    a node client certificate, the client CA, its key
+ *   GET /v1-k3s/serving-kubelet.crt   a node serving certificate, the server CA, its key
  *
  * The certificate paths take basic auth "node:<token secret>", where the
  * secret is the server's or a valid bootstrap token "<id>.<secret>" (its
- * Secret in kube-system allows authentication and has not expired), and the
+ * Secret in kube-system allows authentication and has not expired), or
+ * (renewal, no token) the node's current client certificate
+ * system:node:<k3s-Node-Name> in system:nodes, and the
  * headers k3s-Node-Name, k3s-Node-Password (and k3s-Node-IP for the
  * serving certificate). The first join of a name records a hash of its node
  * password in Secret kube-system/<name>.node-password.k3s; a later join of

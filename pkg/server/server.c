@@ -76,20 +76,44 @@ static int setup_pki(const k3c_config_t *cfg, tls_pki_t *pki) {
   }
   unsigned changes = 0;
   tls_pki_opts_t opts = {.data_dir = cfg->data_dir, .serving_san = &san};
+  /* Hidden, for tests: leaf certificates that last this many seconds. */
+  const char *life = getenv("K3C_CERT_LEAF_SECONDS");
+  if (life && *life) {
+    char *end = NULL;
+    long v = strtol(life, &end, 10);
+    if (*end || v < 60) {
+      log_error("server", "K3C_CERT_LEAF_SECONDS=%s: give a number of seconds, at least 60", life);
+      r = -EINVAL;
+      goto out;
+    }
+    opts.leaf_seconds = v;
+    log_warn("server", "leaf certificates last %ld s (K3C_CERT_LEAF_SECONDS, for tests)", v);
+  }
   r = tls_pki_load(pki, &opts, &changes, err, sizeof(err));
   if (r < 0) {
     log_error("server", "certificates: %s", err);
     goto out;
   }
+  if (changes & TLS_PKI_CLIENT_CA_MIGRATED)
+    log_info("server", "single-CA data dir of an older k3c: %s is now the client CA too (%s)",
+             pki->server_ca.cert_path, pki->client_ca.cert_path);
+  if (changes & TLS_PKI_CLIENT_CA_CREATED)
+    log_info("server", "created client CA %s", pki->client_ca.cert_path);
+  if (changes & TLS_PKI_REQUEST_HEADER_CA_CREATED)
+    log_info("server", "created request-header CA %s", pki->request_header_ca.cert_path);
   if (changes & TLS_PKI_CA_CREATED)
-    log_info("server", "created cluster CA %s", pki->ca_cert_path);
+    log_info("server", "created server CA %s", pki->server_ca.cert_path);
   else
-    log_info("server", "using cluster CA %s", pki->ca_cert_path);
+    log_info("server", "using server CA %s", pki->server_ca.cert_path);
   if (changes & TLS_PKI_SERVING_ISSUED)
     log_info("server", "issued serving certificate %s (%zu DNS names, %zu IPs)",
-             pki->serving_cert_path, san.n_dns, san.n_ips);
+             pki->serving.cert_path, san.n_dns, san.n_ips);
   if (changes & TLS_PKI_ADMIN_ISSUED)
-    log_info("server", "issued admin client certificate %s", pki->admin_cert_path);
+    log_info("server", "issued admin client certificate %s", pki->admin.cert_path);
+  if (changes & TLS_PKI_KUBELET_CLIENT_ISSUED)
+    log_info("server", "issued kubelet client certificate %s", pki->kubelet_client.cert_path);
+  if (changes & TLS_PKI_AUTH_PROXY_ISSUED)
+    log_info("server", "issued front-proxy client certificate %s", pki->auth_proxy.cert_path);
   if (changes & TLS_PKI_SA_KEY_CREATED)
     log_info("server", "created service-account signing key %s", pki->sa_key_path);
 out:
@@ -129,7 +153,7 @@ int server_run(const k3c_config_t *cfg) {
   if (setup_pki(cfg, &pki) < 0)
     goto out;
 
-  if ((r = tls_token_ensure(cfg->data_dir, pki.ca_cert_pem, cfg->token, &token, err,
+  if ((r = tls_token_ensure(cfg->data_dir, pki.server_ca.cert_pem, cfg->token, &token, err,
                             sizeof(err))) < 0) {
     log_error("server", "node token: %s", err);
     goto out;
@@ -139,7 +163,8 @@ int server_run(const k3c_config_t *cfg) {
   url = local_url(cfg);
   if (cfg->write_kubeconfig && *cfg->write_kubeconfig) {
     if ((r = server_kubeconfig_write(cfg->write_kubeconfig, (mode_t)cfg->write_kubeconfig_mode, url,
-                                     pki.ca_cert_pem, pki.admin_cert_pem, pki.admin_key_pem)) < 0) {
+                                     pki.server_ca.cert_pem, pki.admin.cert_pem,
+                                     pki.admin.key_pem)) < 0) {
       log_error("server", "write kubeconfig %s: %s", cfg->write_kubeconfig, strerror(-r));
       goto out;
     }
@@ -167,16 +192,11 @@ int server_run(const k3c_config_t *cfg) {
   }
   log_info("server", "datastore %s at revision %lld", db_path, (long long)store_revision(store));
   tokens_path = xasprintf("%s/tokens.csv", dir);
-  /* pods/log's client certificate for the kubelets, and this node's
-   * kubelet serving certificate: issued by the cluster CA at each start. */
-  static const char *const apiserver_orgs[] = {"system:masters", NULL};
-  tls_cert_spec_t kcs = {.cn = "system:kube-apiserver", .orgs = apiserver_orgs,
-                         .usage = TLS_USAGE_CLIENT};
-  if ((r = tls_pki_issue(&pki, &kcs, &kubelet_client_cert, &kubelet_client_key, err,
-                         sizeof(err))) < 0) {
-    log_error("server", "kubelet client certificate: %s", err);
-    goto out;
-  }
+  /* pods/log's client certificate for the kubelets is the PKI's
+   * client-kube-apiserver; this node's kubelet serving certificate is
+   * issued by the server CA at each start. */
+  kubelet_client_cert = xstrdup(pki.kubelet_client.cert_pem);
+  kubelet_client_key = xstrdup(pki.kubelet_client.key_pem);
   if (!cfg->disable_agent && cfg->kubelet_port > 0) {
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) < 0)
@@ -230,9 +250,9 @@ int server_run(const k3c_config_t *cfg) {
   http_server_opts_t opts = {
       .bind_address = cfg->bind_address,
       .port = cfg->https_listen_port,
-      .cert_pem = pki.serving_cert_pem,
-      .key_pem = pki.serving_key_pem,
-      .client_ca_pem = pki.ca_cert_pem,
+      .cert_pem = pki.serving.cert_pem,
+      .key_pem = pki.serving.key_pem,
+      .client_ca_pem = pki.client_ca.cert_pem,
       .limits = {.out_budget = (size_t)cfg->output_budget_mib << 20},
       /* bodies this big take tens of ms of decoding and validation:
        * their handlers run on the offload worker (util/offload.h) */
@@ -262,7 +282,7 @@ int server_run(const k3c_config_t *cfg) {
   server_control_opts_t co = {
       .api = api_server_handle,
       .api_data = api,
-      .ca_pem = pki.ca_cert_pem,
+      .ca_pem = pki.server_ca.cert_pem,
       .sa_key_pem = pki.sa_key_pem,
       .cluster_cidr = cfg->cluster_cidr,
       .storage_dir = storage_dir,
@@ -295,7 +315,7 @@ int server_run(const k3c_config_t *cfg) {
     }
     snprintf(node_user, sizeof(node_user), "system:node:%s", node_name);
     agent_opts_t ao = {.cfg = cfg, .control_plane = true, .kubelet_version = K3C_VERSION,
-                       .client_ca_pem = pki.ca_cert_pem,
+                       .client_ca_pem = pki.client_ca.cert_pem,
                        .serving_cert_pem = kubelet_serving_cert,
                        .serving_key_pem = kubelet_serving_key};
     if ((r = client_inproc_new(loop, api_server_handle, api, node_user, agent_groups,

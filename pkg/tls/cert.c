@@ -316,7 +316,8 @@ int tls_cert_create(const tls_cert_spec_t *spec, const char *key_pem, const char
   mbedtls_x509write_crt_init(&crt);
   mbedtls_mpi_init(&serial);
 
-  if (!spec->cn || !*spec->cn || spec->days <= 0 || (!ca_cert_pem != !ca_key_pem)) {
+  if (!spec->cn || !*spec->cn || (spec->days <= 0 && spec->seconds <= 0) ||
+      (!ca_cert_pem != !ca_key_pem)) {
     errbuf_set(err, errlen, "bad certificate request");
     r = -EINVAL;
     goto out;
@@ -389,8 +390,14 @@ int tls_cert_create(const tls_cert_spec_t *spec, const char *key_pem, const char
 
   time_t now = spec->now ? spec->now : time(NULL);
   char nb[16], na[16];
-  fmt_time(now - 3600, nb);
-  fmt_time(now + (time_t)spec->days * 86400, na);
+  if (spec->seconds > 0) {
+    time_t skew = spec->seconds / 4 < 3600 ? (time_t)(spec->seconds / 4) : 3600;
+    fmt_time(now - skew, nb);
+    fmt_time(now + (time_t)spec->seconds, na);
+  } else {
+    fmt_time(now - 3600, nb);
+    fmt_time(now + (time_t)spec->days * 86400, na);
+  }
   if ((m = mbedtls_x509write_crt_set_validity(&crt, nb, na)) != 0) {
     what = "set validity";
     goto mbed_fail;
@@ -498,6 +505,16 @@ int tls_cert_info(const char *cert_pem, tls_cert_info_t *ret_info, char *err, si
   info.not_before = x509_time_to_unix(&crt.valid_from);
   info.not_after = x509_time_to_unix(&crt.valid_to);
   info.is_ca = crt.ca_istrue;
+  if (info.is_ca)
+    info.usage |= TLS_USAGE_CA;
+  if (crt.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) {
+    if (mbedtls_x509_crt_check_extended_key_usage(&crt, MBEDTLS_OID_SERVER_AUTH,
+                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)) == 0)
+      info.usage |= TLS_USAGE_SERVER;
+    if (mbedtls_x509_crt_check_extended_key_usage(&crt, MBEDTLS_OID_CLIENT_AUTH,
+                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) == 0)
+      info.usage |= TLS_USAGE_CLIENT;
+  }
   for (const mbedtls_x509_name *n = &crt.subject; n; n = n->next) {
     if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0) {
       size_t l = n->val.len < sizeof(info.cn) - 1 ? n->val.len : sizeof(info.cn) - 1;
@@ -509,6 +526,14 @@ int tls_cert_info(const char *cert_pem, tls_cert_info_t *ret_info, char *err, si
   mbedtls_x509_crt_free(&crt);
   *ret_info = info;
   return 0;
+}
+
+time_t tls_cert_renew_at(const tls_cert_info_t *info) {
+  time_t life = info->not_after - info->not_before;
+  time_t before = (time_t)90 * 86400;
+  if (life / 3 < before)
+    before = life / 3;
+  return info->not_after - before;
 }
 
 /* Find the subjectAltName extension value (the GeneralNames DER) in the raw

@@ -54,6 +54,9 @@ typedef struct {
   const tls_san_t *san;     /* subjectAltName, or NULL */
   int days;                 /* validity from now - 1h */
   time_t now;               /* 0 = time(NULL); tests move the clock */
+  long seconds;             /* > 0: validity in seconds instead of days, and the
+                             * back-dating for skew is min(1 h, seconds / 4):
+                             * short-lived certificates for tests */
 } tls_cert_spec_t;
 
 /* Generate an ECDSA P-256 private key as PEM ("EC PRIVATE KEY"). */
@@ -72,11 +75,16 @@ typedef struct {
   time_t not_before;
   time_t not_after;
   bool is_ca;
+  unsigned usage; /* TLS_USAGE_SERVER / TLS_USAGE_CLIENT from extKeyUsage (and CA) */
   char cn[256];
 } tls_cert_info_t;
 
 /* Parse the first certificate of a PEM bundle. */
 int tls_cert_info(const char *cert_pem, tls_cert_info_t *ret_info, char *err, size_t errlen);
+/* When a leaf should be renewed: 90 days before not_after (k3s's rule), or
+ * a third of its validity before when that is shorter (short-lived test
+ * certificates). */
+time_t tls_cert_renew_at(const tls_cert_info_t *info);
 /* 1 if the certificate's subjectAltName encodes exactly the wanted set, 0 if
  * it differs or is absent, negative errno if the cert cannot be parsed. */
 int tls_cert_san_matches(const char *cert_pem, const tls_san_t *want);

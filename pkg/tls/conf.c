@@ -145,15 +145,77 @@ int tls_server_conf_tickets(tls_server_conf_t *c, unsigned lifetime_s, char *err
   return 0;
 }
 
-int tls_peer_identity(const mbedtls_ssl_context *ssl, char **ret_cn, char ***ret_orgs) {
+int tls_server_conf_set_cert(tls_server_conf_t *c, const char *cert_pem, const char *key_pem,
+                             char *err, size_t errlen) {
+  mbedtls_x509_crt chain;
+  mbedtls_pk_context key;
+  mbedtls_x509_crt_init(&chain);
+  mbedtls_pk_init(&key);
+  int m = mbedtls_x509_crt_parse(&chain, (const unsigned char *)cert_pem, strlen(cert_pem) + 1);
+  if (m != 0) {
+    set_mbed_err(err, errlen, "parse serving certificate", m);
+    goto fail;
+  }
+  if ((m = mbedtls_pk_parse_key(&key, (const unsigned char *)key_pem, strlen(key_pem) + 1, NULL,
+                                0)) != 0) {
+    set_mbed_err(err, errlen, "parse serving key", m);
+    goto fail;
+  }
+  if ((m = mbedtls_pk_check_pair(&chain.pk, &key)) != 0) {
+    set_mbed_err(err, errlen, "serving key does not match the certificate", m);
+    goto fail;
+  }
+  /* The config points at c->chain and c->key: swap the contents in place
+   * (nothing points at the head structures themselves). */
+  mbedtls_x509_crt_free(&c->chain);
+  mbedtls_pk_free(&c->key);
+  c->chain = chain;
+  c->key = key;
+  return 0;
+fail:
+  mbedtls_x509_crt_free(&chain);
+  mbedtls_pk_free(&key);
+  return -EINVAL;
+}
+
+/* Why a client certificate was refused, from mbedTLS's verify flags. */
+static void refusal(uint32_t flags, char *why, size_t whylen) {
+  const char *what = "it did not verify";
+  if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+    what = "it is not signed by the cluster's client CA";
+  else if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+    what = "it has expired";
+  else if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+    what = "it is not valid yet";
+  else if (flags & MBEDTLS_X509_BADCERT_EXT_KEY_USAGE)
+    what = "its extended key usage does not include clientAuth";
+  else if (flags & MBEDTLS_X509_BADCERT_KEY_USAGE)
+    what = "its key usage does not allow digitalSignature";
+  if (why && whylen)
+    snprintf(why, whylen, "client certificate refused: %s", what);
+}
+
+int tls_peer_identity(const mbedtls_ssl_context *ssl, char **ret_cn, char ***ret_orgs, char *why,
+                      size_t whylen) {
   const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(ssl);
   if (!peer) {
     *ret_cn = NULL;
     *ret_orgs = NULL;
     return 0;
   }
-  if (mbedtls_ssl_get_verify_result(ssl) != 0)
+  uint32_t flags = mbedtls_ssl_get_verify_result(ssl);
+  if (flags != 0) {
+    refusal(flags, why, whylen);
     return -EKEYREJECTED;
+  }
+  /* mbedTLS lets a certificate without extKeyUsage through; k3c wants
+   * clientAuth spelled out (every certificate k3c issues has it). */
+  if (!(peer->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+      mbedtls_x509_crt_check_extended_key_usage(peer, MBEDTLS_OID_CLIENT_AUTH,
+                                                MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) != 0) {
+    refusal(MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, why, whylen);
+    return -EKEYREJECTED;
+  }
   char *cn = NULL;
   char **orgs = xcalloc(1, sizeof(*orgs));
   size_t n = 0;

@@ -25,9 +25,19 @@ const mbedtls_ssl_config *tls_server_conf_ssl(const tls_server_conf_t *conf);
  * Before the first connection. Returns 0 or a negative errno with a reason. */
 int tls_server_conf_tickets(tls_server_conf_t *conf, unsigned lifetime_s, char *err, size_t errlen);
 
+/* Replace the serving certificate and key (renewal): connections that
+ * start their handshake afterwards get the new one; established ones keep
+ * their session. On the conf's thread. 0, or -EINVAL with a reason (the
+ * old pair stays). */
+int tls_server_conf_set_cert(tls_server_conf_t *conf, const char *cert_pem, const char *key_pem,
+                             char *err, size_t errlen);
+
 /* After a completed handshake: the verified client certificate's subject CN
  * and O values. Returns 0 with *ret_cn = NULL when the client sent no
- * certificate; -EKEYREJECTED when it sent one that did not verify. On
- * success with a cert, *ret_cn and *ret_orgs (NULL-terminated, may be
- * empty) are malloc'd: free each org, the array and the CN. */
-int tls_peer_identity(const mbedtls_ssl_context *ssl, char **ret_cn, char ***ret_orgs);
+ * certificate; -EKEYREJECTED when it sent one that did not verify against
+ * the client CA, has expired, or lacks extKeyUsage clientAuth (why, if
+ * non-NULL, says which: "client certificate refused: ..."). On success
+ * with a cert, *ret_cn and *ret_orgs (NULL-terminated, may be empty) are
+ * malloc'd: free each org, the array and the CN. */
+int tls_peer_identity(const mbedtls_ssl_context *ssl, char **ret_cn, char ***ret_orgs, char *why,
+                      size_t whylen);

@@ -22,18 +22,28 @@
 #define PKI_FILE_MAX (256 * 1024)
 
 
+static void pair_done(tls_pki_pair_t *p) {
+  free(p->cert_path);
+  free(p->key_path);
+  free(p->cert_pem);
+  if (p->key_pem)
+    memset(p->key_pem, 0, strlen(p->key_pem));
+  free(p->key_pem);
+  memset(p, 0, sizeof(*p));
+}
+
 void tls_pki_done(tls_pki_t *pki) {
   if (!pki)
     return;
-  char **fields[] = {&pki->dir,          &pki->ca_cert_path,      &pki->ca_key_path,
-                     &pki->serving_cert_path, &pki->serving_key_path, &pki->admin_cert_path,
-                     &pki->admin_key_path, &pki->ca_cert_pem,      &pki->ca_key_pem,
-                     &pki->serving_cert_pem, &pki->serving_key_pem, &pki->admin_cert_pem,
-                     &pki->admin_key_pem, &pki->sa_key_path, &pki->sa_key_pem};
-  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-    free(*fields[i]);
-    *fields[i] = NULL;
-  }
+  tls_pki_pair_t *pairs[] = {&pki->server_ca, &pki->client_ca,      &pki->request_header_ca,
+                             &pki->serving,   &pki->admin,          &pki->kubelet_client,
+                             &pki->auth_proxy};
+  for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+    pair_done(pairs[i]);
+  free(pki->dir);
+  free(pki->sa_key_path);
+  free(pki->sa_key_pem);
+  memset(pki, 0, sizeof(*pki));
 }
 
 /* Read a file; *ret is NULL when the file does not exist. */
@@ -72,43 +82,60 @@ static int write_pair(const char *cert_path, const char *cert_pem, const char *k
 
 static time_t now_of(const tls_pki_opts_t *opts) { return opts->now ? opts->now : time(NULL); }
 
-static int load_ca(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *changes, char *err,
-                   size_t errlen) {
+/* Check an existing CA pair: it must parse, be a CA, match its key and
+ * not have expired. */
+static int check_ca(const tls_pki_pair_t *ca, time_t now, char *err, size_t errlen) {
+  tls_cert_info_t info;
   int r;
-  if ((r = read_opt(pki->ca_cert_path, &pki->ca_cert_pem, err, errlen)) < 0 ||
-      (r = read_opt(pki->ca_key_path, &pki->ca_key_pem, err, errlen)) < 0)
-    return r;
-  if (pki->ca_cert_pem) {
-    /* An existing CA is never replaced: every issued certificate and join
-     * token depends on it. Refuse to start instead. */
-    tls_cert_info_t info;
-    if (!pki->ca_key_pem) {
-      errbuf_set(err, errlen, "%s exists but %s is missing", pki->ca_cert_path, pki->ca_key_path);
-      return -ENOENT;
-    }
-    if ((r = tls_cert_info(pki->ca_cert_pem, &info, err, errlen)) < 0)
-      return r;
-    if (!info.is_ca) {
-      errbuf_set(err, errlen, "%s is not a CA certificate", pki->ca_cert_path);
-      return -EINVAL;
-    }
-    if (tls_cert_key_matches(pki->ca_cert_pem, pki->ca_key_pem) != 0) {
-      errbuf_set(err, errlen, "%s does not match %s", pki->ca_key_path, pki->ca_cert_path);
-      return -EKEYREJECTED;
-    }
-    if (info.not_after <= now_of(opts)) {
-      errbuf_set(err, errlen, "cluster CA %s has expired", pki->ca_cert_path);
-      return -EKEYEXPIRED;
-    }
-    return 0;
+  if (!ca->key_pem) {
+    errbuf_set(err, errlen, "%s exists but %s is missing", ca->cert_path, ca->key_path);
+    return -ENOENT;
   }
+  if ((r = tls_cert_info(ca->cert_pem, &info, err, errlen)) < 0)
+    return r;
+  if (!info.is_ca) {
+    errbuf_set(err, errlen, "%s is not a CA certificate", ca->cert_path);
+    return -EINVAL;
+  }
+  if (tls_cert_key_matches(ca->cert_pem, ca->key_pem) != 0) {
+    errbuf_set(err, errlen, "%s does not match %s", ca->key_path, ca->cert_path);
+    return -EKEYREJECTED;
+  }
+  if (info.not_after <= now) {
+    errbuf_set(err, errlen, "CA %s has expired", ca->cert_path);
+    return -EKEYEXPIRED;
+  }
+  return 0;
+}
+
+/* (Re)read both files of a pair; what was read before is dropped. */
+static int read_pair(tls_pki_pair_t *p, char *err, size_t errlen) {
+  int r;
+  free(p->cert_pem);
+  free(p->key_pem);
+  p->cert_pem = p->key_pem = NULL;
+  if ((r = read_opt(p->cert_path, &p->cert_pem, err, errlen)) < 0 ||
+      (r = read_opt(p->key_path, &p->key_pem, err, errlen)) < 0)
+    return r;
+  return 0;
+}
+
+/* Load a CA, or create it (self-signed, CN <prefix>@<unix time>) when its
+ * certificate is missing. */
+static int load_ca(tls_pki_pair_t *ca, const char *prefix, const tls_pki_opts_t *opts,
+                   unsigned bit, unsigned *changes, char *err, size_t errlen) {
+  int r;
+  time_t now = now_of(opts);
+  if ((r = read_pair(ca, err, errlen)) < 0)
+    return r;
+  if (ca->cert_pem) /* never replaced: every certificate and token depends on it */
+    return check_ca(ca, now, err, errlen);
   /* No CA certificate: create one (a stray key from an interrupted first
    * start signed nothing and is replaced). */
-  free(pki->ca_key_pem);
-  pki->ca_key_pem = NULL;
-  time_t now = now_of(opts);
+  free(ca->key_pem);
+  ca->key_pem = NULL;
   char cn[64];
-  snprintf(cn, sizeof(cn), "k3c-server-ca@%lld", (long long)now);
+  snprintf(cn, sizeof(cn), "%s@%lld", prefix, (long long)now);
   tls_cert_spec_t spec = {.cn = cn, .usage = TLS_USAGE_CA, .days = TLS_PKI_CA_DAYS, .now = now};
   char *key = NULL, *cert = NULL;
   if ((r = tls_key_generate(&key, err, errlen)) < 0)
@@ -117,51 +144,71 @@ static int load_ca(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *changes
     free(key);
     return r;
   }
-  pki->ca_cert_pem = cert;
-  pki->ca_key_pem = key;
-  if ((r = write_pair(pki->ca_cert_path, cert, pki->ca_key_path, key, err, errlen)) < 0)
+  ca->cert_pem = cert;
+  ca->key_pem = key;
+  if ((r = write_pair(ca->cert_path, cert, ca->key_path, key, err, errlen)) < 0)
     return r;
-  *changes |= TLS_PKI_CA_CREATED;
+  *changes |= bit;
+  return 0;
+}
+
+/* A data dir of an older k3c: server-ca.* was the one CA and signed the
+ * client certificates too. It becomes the client CA as well (the same key
+ * and certificate under client-ca.*, certificate last), so the admin
+ * kubeconfig and every joined node keep working. */
+static int migrate_client_ca(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *changes,
+                             char *err, size_t errlen) {
+  int r;
+  if ((r = check_ca(&pki->server_ca, now_of(opts), err, errlen)) < 0)
+    return r;
+  if ((r = write_pair(pki->client_ca.cert_path, pki->server_ca.cert_pem, pki->client_ca.key_path,
+                      pki->server_ca.key_pem, err, errlen)) < 0)
+    return r;
+  free(pki->client_ca.cert_pem);
+  free(pki->client_ca.key_pem);
+  pki->client_ca.cert_pem = xstrdup(pki->server_ca.cert_pem);
+  pki->client_ca.key_pem = xstrdup(pki->server_ca.key_pem);
+  *changes |= TLS_PKI_CLIENT_CA_MIGRATED;
   return 0;
 }
 
 /* Whether an existing leaf pair can be kept. */
-static bool leaf_ok(const tls_pki_t *pki, const char *cert, const char *key, const tls_san_t *san,
-                    time_t now) {
+static bool leaf_ok(const tls_pki_pair_t *ca, const tls_pki_pair_t *leaf,
+                    const tls_cert_spec_t *spec, time_t now) {
   tls_cert_info_t info;
-  if (!cert || !key)
+  if (!leaf->cert_pem || !leaf->key_pem)
     return false;
-  if (tls_cert_info(cert, &info, NULL, 0) < 0)
+  if (tls_cert_info(leaf->cert_pem, &info, NULL, 0) < 0)
     return false;
-  if (info.not_after - now < (time_t)TLS_PKI_RENEW_DAYS * 86400)
+  if (now >= tls_cert_renew_at(&info))
     return false;
-  if (tls_cert_verify(cert, pki->ca_cert_pem, now) != 0)
+  if ((info.usage & spec->usage) != spec->usage)
     return false;
-  if (tls_cert_key_matches(cert, key) != 0)
+  if (tls_cert_verify(leaf->cert_pem, ca->cert_pem, now) != 0)
     return false;
-  if (san && tls_cert_san_matches(cert, san) != 1)
+  if (tls_cert_key_matches(leaf->cert_pem, leaf->key_pem) != 0)
+    return false;
+  if (spec->san && tls_cert_san_matches(leaf->cert_pem, spec->san) != 1)
     return false;
   return true;
 }
 
-static int load_leaf(tls_pki_t *pki, const char *cert_path, const char *key_path, char **cert_pem,
-                     char **key_pem, const tls_cert_spec_t *spec, unsigned bit, unsigned *changes,
-                     char *err, size_t errlen) {
+static int load_leaf(const tls_pki_pair_t *ca, tls_pki_pair_t *leaf, const tls_cert_spec_t *spec,
+                     unsigned bit, unsigned *changes, char *err, size_t errlen) {
   int r;
-  if ((r = read_opt(cert_path, cert_pem, err, errlen)) < 0 ||
-      (r = read_opt(key_path, key_pem, err, errlen)) < 0)
+  if ((r = read_pair(leaf, err, errlen)) < 0)
     return r;
-  if (leaf_ok(pki, *cert_pem, *key_pem, spec->san, spec->now))
+  if (leaf_ok(ca, leaf, spec, spec->now))
     return 0;
-  free(*cert_pem);
-  free(*key_pem);
-  *cert_pem = *key_pem = NULL;
+  free(leaf->cert_pem);
+  free(leaf->key_pem);
+  leaf->cert_pem = leaf->key_pem = NULL;
   char *cert = NULL, *key = NULL;
-  if ((r = tls_cert_issue(spec, pki->ca_cert_pem, pki->ca_key_pem, &cert, &key, err, errlen)) < 0)
+  if ((r = tls_cert_issue(spec, ca->cert_pem, ca->key_pem, &cert, &key, err, errlen)) < 0)
     return r;
-  *cert_pem = cert;
-  *key_pem = key;
-  if ((r = write_pair(cert_path, cert, key_path, key, err, errlen)) < 0)
+  leaf->cert_pem = cert;
+  leaf->key_pem = key;
+  if ((r = write_pair(leaf->cert_path, cert, leaf->key_path, key, err, errlen)) < 0)
     return r;
   *changes |= bit;
   return 0;
@@ -194,25 +241,49 @@ static int load_sa_key(tls_pki_t *pki, unsigned *changes, char *err, size_t errl
   return 0;
 }
 
+static void pair_paths(tls_pki_pair_t *p, const char *dir, const char *name) {
+  p->cert_path = xasprintf("%s/%s.crt", dir, name);
+  p->key_path = xasprintf("%s/%s.key", dir, name);
+}
+
 int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_changes, char *err,
                  size_t errlen) {
   int r;
   unsigned changes = 0;
   memset(pki, 0, sizeof(*pki));
+  pki->leaf_seconds = opts->leaf_seconds;
   pki->dir = xasprintf("%s/server/tls", opts->data_dir);
   if ((r = fs_mkdir_p(pki->dir, 0700)) < 0) {
     errbuf_set(err, errlen, "create %s: %s", pki->dir, strerror(-r));
     goto out;
   }
-  pki->ca_cert_path = xasprintf("%s/server-ca.crt", pki->dir);
-  pki->ca_key_path = xasprintf("%s/server-ca.key", pki->dir);
-  pki->serving_cert_path = xasprintf("%s/serving-kube-apiserver.crt", pki->dir);
-  pki->serving_key_path = xasprintf("%s/serving-kube-apiserver.key", pki->dir);
-  pki->admin_cert_path = xasprintf("%s/client-admin.crt", pki->dir);
-  pki->admin_key_path = xasprintf("%s/client-admin.key", pki->dir);
+  pair_paths(&pki->server_ca, pki->dir, "server-ca");
+  pair_paths(&pki->client_ca, pki->dir, "client-ca");
+  pair_paths(&pki->request_header_ca, pki->dir, "request-header-ca");
+  pair_paths(&pki->serving, pki->dir, "serving-kube-apiserver");
+  pair_paths(&pki->admin, pki->dir, "client-admin");
+  pair_paths(&pki->kubelet_client, pki->dir, "client-kube-apiserver");
+  pair_paths(&pki->auth_proxy, pki->dir, "client-auth-proxy");
   pki->sa_key_path = xasprintf("%s/service.key", pki->dir);
 
-  if ((r = load_ca(pki, opts, &changes, err, errlen)) < 0)
+  /* The server CA is created last on a first start, so "server CA but no
+   * client CA" means an older k3c's single-CA data dir, never a first
+   * start cut short. */
+  if ((r = read_pair(&pki->server_ca, err, errlen)) < 0 ||
+      (r = read_pair(&pki->client_ca, err, errlen)) < 0)
+    goto out;
+  if (pki->server_ca.cert_pem && !pki->client_ca.cert_pem)
+    r = migrate_client_ca(pki, opts, &changes, err, errlen);
+  else
+    r = load_ca(&pki->client_ca, "k3c-client-ca", opts, TLS_PKI_CLIENT_CA_CREATED, &changes, err,
+                errlen);
+  if (r < 0)
+    goto out;
+  if ((r = load_ca(&pki->request_header_ca, "k3c-request-header-ca", opts,
+                   TLS_PKI_REQUEST_HEADER_CA_CREATED, &changes, err, errlen)) < 0)
+    goto out;
+  if ((r = load_ca(&pki->server_ca, "k3c-server-ca", opts, TLS_PKI_CA_CREATED, &changes, err,
+                   errlen)) < 0)
     goto out;
 
   time_t now = now_of(opts);
@@ -220,20 +291,35 @@ int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_chang
                              .usage = TLS_USAGE_SERVER,
                              .san = opts->serving_san,
                              .days = TLS_PKI_LEAF_DAYS,
+                             .seconds = opts->leaf_seconds,
                              .now = now};
-  if ((r = load_leaf(pki, pki->serving_cert_path, pki->serving_key_path, &pki->serving_cert_pem,
-                     &pki->serving_key_pem, &serving, TLS_PKI_SERVING_ISSUED, &changes, err,
-                     errlen)) < 0)
+  if ((r = load_leaf(&pki->server_ca, &pki->serving, &serving, TLS_PKI_SERVING_ISSUED, &changes,
+                     err, errlen)) < 0)
     goto out;
 
-  static const char *const admin_orgs[] = {"system:masters", NULL};
+  static const char *const masters[] = {"system:masters", NULL};
   tls_cert_spec_t admin = {.cn = "system:admin",
-                           .orgs = admin_orgs,
+                           .orgs = masters,
                            .usage = TLS_USAGE_CLIENT,
                            .days = TLS_PKI_LEAF_DAYS,
+                           .seconds = opts->leaf_seconds,
                            .now = now};
-  if ((r = load_leaf(pki, pki->admin_cert_path, pki->admin_key_path, &pki->admin_cert_pem,
-                     &pki->admin_key_pem, &admin, TLS_PKI_ADMIN_ISSUED, &changes, err, errlen)) < 0)
+  if ((r = load_leaf(&pki->client_ca, &pki->admin, &admin, TLS_PKI_ADMIN_ISSUED, &changes, err,
+                     errlen)) < 0)
+    goto out;
+  /* pods/log, exec and the metrics of the kubelets: the kubelet API
+   * verifies it with the client CA and allows system:kube-apiserver. */
+  tls_cert_spec_t kubelet = admin;
+  kubelet.cn = "system:kube-apiserver";
+  if ((r = load_leaf(&pki->client_ca, &pki->kubelet_client, &kubelet,
+                     TLS_PKI_KUBELET_CLIENT_ISSUED, &changes, err, errlen)) < 0)
+    goto out;
+  /* The front-proxy client of API aggregation (request-header CA). */
+  tls_cert_spec_t proxy = admin;
+  proxy.cn = "system:auth-proxy";
+  proxy.orgs = NULL;
+  if ((r = load_leaf(&pki->request_header_ca, &pki->auth_proxy, &proxy, TLS_PKI_AUTH_PROXY_ISSUED,
+                     &changes, err, errlen)) < 0)
     goto out;
   if ((r = load_sa_key(pki, &changes, err, errlen)) < 0)
     goto out;
@@ -248,14 +334,20 @@ out:
 int tls_pki_issue(const tls_pki_t *pki, const tls_cert_spec_t *spec, char **ret_cert_pem,
                   char **ret_key_pem, char *err, size_t errlen) {
   tls_cert_spec_t s = *spec;
-  if (s.days == 0)
+  if (s.days == 0 && s.seconds == 0) {
     s.days = TLS_PKI_LEAF_DAYS;
-  if (s.usage & TLS_USAGE_CA) {
-    errbuf_set(err, errlen, "refusing to issue an intermediate CA");
+    s.seconds = pki->leaf_seconds;
+  }
+  const tls_pki_pair_t *ca;
+  if (s.usage == TLS_USAGE_CLIENT) {
+    ca = &pki->client_ca;
+  } else if (s.usage == TLS_USAGE_SERVER) {
+    ca = &pki->server_ca;
+  } else {
+    errbuf_set(err, errlen, "a certificate is issued for clients or for serving, and no CA");
     return -EINVAL;
   }
-  return tls_cert_issue(&s, pki->ca_cert_pem, pki->ca_key_pem, ret_cert_pem, ret_key_pem, err,
-                        errlen);
+  return tls_cert_issue(&s, ca->cert_pem, ca->key_pem, ret_cert_pem, ret_key_pem, err, errlen);
 }
 
 /* First usable address of a CIDR ("10.43.0.0/16" -> 10.43.0.1). */

@@ -1,14 +1,23 @@
-/* The cluster PKI of a k3c server, kept under <data-dir>/server/tls/:
+/* The cluster PKI of a k3c server, kept under <data-dir>/server/tls/ with
+ * k3s's file names:
  *
- *   server-ca.crt / server-ca.key                   cluster CA (10 years)
- *   serving-kube-apiserver.crt / .key               API serving cert (1 year)
- *   client-admin.crt / client-admin.key             CN=system:admin, O=system:masters
- *   service.key                                     service-account token signing key
- *                                                   (EC P-256, 0600, never replaced)
+ *   server-ca.crt / .key              signs serving certificates (10 years)
+ *   client-ca.crt / .key              signs client certificates (10 years)
+ *   request-header-ca.crt / .key      signs the front-proxy client (10 years)
+ *   serving-kube-apiserver.crt / .key API serving cert, serverAuth (1 year)
+ *   client-admin.crt / .key           CN=system:admin, O=system:masters, clientAuth
+ *   client-kube-apiserver.crt / .key  the API server's kubelet client, clientAuth
+ *   client-auth-proxy.crt / .key      CN=system:auth-proxy (request-header CA)
+ *   service.key                       service-account token signing key
+ *                                     (EC P-256, 0600, never replaced)
  *
- * Created on first start and reused after. The CA is never replaced; leaf
- * certificates are re-issued when missing, broken, not signed by the CA,
- * within 90 days of expiry, or (serving) when the wanted SANs change.
+ * Created on first start and reused after. A data dir of an older k3c has
+ * one CA (server-ca.*, which signed everything) and no client-ca.*: it is
+ * migrated by copying server-ca.* to client-ca.*, so every certificate and
+ * token it handed out keeps working (docs/PKI.md). CAs are never replaced;
+ * leaf certificates are re-issued when missing, broken, not signed by their
+ * CA, without their extended key usage, within tls_cert_renew_at of expiry
+ * (90 days), or (serving) when the wanted SANs change.
  * Library code: no logging; callers log the change bits. Not thread-safe
  * with respect to the files; call from one thread at start-up. */
 #pragma once
@@ -23,29 +32,40 @@
 #define TLS_PKI_RENEW_DAYS 90
 
 enum {
-  TLS_PKI_CA_CREATED = 1 << 0,
+  TLS_PKI_CA_CREATED = 1 << 0, /* the server CA */
   TLS_PKI_SERVING_ISSUED = 1 << 1,
   TLS_PKI_ADMIN_ISSUED = 1 << 2,
   TLS_PKI_SA_KEY_CREATED = 1 << 3,
+  TLS_PKI_CLIENT_CA_CREATED = 1 << 4,
+  TLS_PKI_CLIENT_CA_MIGRATED = 1 << 5, /* copied from the old single CA */
+  TLS_PKI_REQUEST_HEADER_CA_CREATED = 1 << 6,
+  TLS_PKI_KUBELET_CLIENT_ISSUED = 1 << 7,
+  TLS_PKI_AUTH_PROXY_ISSUED = 1 << 8,
 };
+
+/* One certificate and its key: paths and PEM contents, owned. */
+typedef struct {
+  char *cert_path, *key_path;
+  char *cert_pem, *key_pem;
+} tls_pki_pair_t;
 
 typedef struct {
   char *dir; /* <data-dir>/server/tls */
-  char *ca_cert_path, *ca_key_path;
-  char *serving_cert_path, *serving_key_path;
-  char *admin_cert_path, *admin_key_path;
+  tls_pki_pair_t server_ca, client_ca, request_header_ca;
+  tls_pki_pair_t serving;        /* serving-kube-apiserver */
+  tls_pki_pair_t admin;          /* client-admin */
+  tls_pki_pair_t kubelet_client; /* client-kube-apiserver */
+  tls_pki_pair_t auth_proxy;     /* client-auth-proxy */
   char *sa_key_path;
-  /* PEM contents, owned */
-  char *ca_cert_pem, *ca_key_pem;
-  char *serving_cert_pem, *serving_key_pem;
-  char *admin_cert_pem, *admin_key_pem;
   char *sa_key_pem;
+  long leaf_seconds; /* opts->leaf_seconds, for tls_pki_issue */
 } tls_pki_t;
 
 typedef struct {
   const char *data_dir;
   const tls_san_t *serving_san; /* wanted SANs of the serving cert */
   time_t now;                   /* 0 = time(NULL); tests move the clock */
+  long leaf_seconds;            /* > 0: leaves last this many seconds (tests) */
 } tls_pki_opts_t;
 
 /* Load or create every file. On success *pki is filled (free with
@@ -55,8 +75,11 @@ int tls_pki_load(tls_pki_t *pki, const tls_pki_opts_t *opts, unsigned *ret_chang
                  size_t errlen);
 void tls_pki_done(tls_pki_t *pki);
 
-/* Issue a key and certificate signed by the cluster CA (node client and
- * serving certificates). spec->days defaults to a year when 0. */
+/* Issue a key and certificate for spec (node client and serving
+ * certificates): signed by the client CA when spec->usage is
+ * TLS_USAGE_CLIENT, by the server CA when TLS_USAGE_SERVER (one of the two,
+ * not both, not CA). spec->days defaults to a year when 0 (or
+ * pki->leaf_seconds when set). */
 int tls_pki_issue(const tls_pki_t *pki, const tls_cert_spec_t *spec, char **ret_cert_pem,
                   char **ret_key_pem, char *err, size_t errlen);
 

@@ -177,7 +177,7 @@ check "a pod reader may get the pod" kc get pod printer --as=reader
 expect_output "pods/log needs its own permission" 'cannot get resource "pods/log"' \
   kc get --raw /api/v1/namespaces/default/pods/printer/log --as=reader
 
-# the kubelet API itself: a client certificate of the cluster CA is required
+# the kubelet API itself: a client certificate of the client CA is required
 TLS=$PODS_DIR/server/tls
 expect_output "kubelet API refuses a client without a certificate" '^Unauthorized$' \
   curl -sk "https://127.0.0.1:$KPORT/healthz"
@@ -185,6 +185,22 @@ expect_output "kubelet API /healthz with the admin certificate" '^ok$' \
   curl -sk --cert "$TLS/client-admin.crt" --key "$TLS/client-admin.key" "https://127.0.0.1:$KPORT/healthz"
 expect_output "kubelet API /pods lists the node's pods" '"kind":"PodList".*"name":"printer"' \
   curl -sk --cert "$TLS/client-admin.crt" --key "$TLS/client-admin.key" "https://127.0.0.1:$KPORT/pods"
+# certificates the kubelet API refuses (it verifies with the client CA and wants clientAuth)
+kcert() { # name CA EKU: an EC certificate for system:masters signed by CA
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x/O=system:masters \
+    -keyout "$PODS_DIR/$1.key" -out "$PODS_DIR/$1.csr" 2>/dev/null &&
+    printf 'extendedKeyUsage=%s\n' "$3" >"$PODS_DIR/$1.ext" &&
+    openssl x509 -req -in "$PODS_DIR/$1.csr" -CA "$TLS/$2.crt" -CAkey "$TLS/$2.key" -CAcreateserial \
+      -days 1 -extfile "$PODS_DIR/$1.ext" -out "$PODS_DIR/$1.crt" 2>/dev/null
+}
+kcert by-server server-ca clientAuth && kcert server-only client-ca serverAuth ||
+  fail "openssl: make test client certificates"
+expect_output "kubelet API refuses a certificate of the server CA: 401 saying why" \
+  "^Unauthorized: client certificate refused: it is not signed by the cluster's client CA$" \
+  curl -sk --cert "$PODS_DIR/by-server.crt" --key "$PODS_DIR/by-server.key" "https://127.0.0.1:$KPORT/healthz"
+expect_output "kubelet API refuses a client CA certificate without clientAuth: 401 saying why" \
+  "^Unauthorized: client certificate refused: its extended key usage does not include clientAuth$" \
+  curl -sk --cert "$PODS_DIR/server-only.crt" --key "$PODS_DIR/server-only.key" "https://127.0.0.1:$KPORT/healthz"
 
 # a pod whose container has not started yet
 kc apply -f - >/dev/null <<EOF

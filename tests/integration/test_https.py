@@ -88,8 +88,9 @@ t.ok("server: https://127.0.0.1:%d" % srv.port in kc and "name: default" in kc a
 tls_dir = os.path.join(srv.data_dir, "server", "tls")
 key_modes = [stat.S_IMODE(os.stat(os.path.join(tls_dir, f)).st_mode)
              for f in os.listdir(tls_dir) if f.endswith(".key")]
-t.ok(len(key_modes) == 4 and all(m == 0o600 for m in key_modes),
-     "private keys (CA, serving, admin, service-account signing) are 0600", key_modes)
+t.ok(len(key_modes) == 8 and all(m == 0o600 for m in key_modes),
+     "private keys (server, client and request-header CAs, serving, admin, kubelet client, "
+     "front-proxy client, service-account signing) are 0600", key_modes)
 ca_pem = open(os.path.join(tls_dir, "server-ca.crt"), "rb").read()
 t.ok(ca_pem == open(srv.ca_file, "rb").read(), "kubeconfig embeds the cluster CA")
 token_path = os.path.join(srv.data_dir, "server", "node-token")
@@ -133,16 +134,17 @@ if gen.returncode != 0:
 else:
     ctx = ssl.create_default_context(cafile=srv.ca_file)
     ctx.load_cert_chain("%s/c.pem" % other, "%s/k.pem" % other)
-    refused = False
+    answer = b""
     try:
         s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10),
                             server_hostname="localhost")
         s.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n")
-        refused = s.recv(100) == b""
+        answer = s.recv(4096)
         s.close()
-    except (ssl.SSLError, OSError):
-        refused = True
-    t.ok(refused, "a client certificate from another CA is refused")
+    except (ssl.SSLError, OSError) as e:
+        answer = repr(e).encode()
+    t.ok(answer.startswith(b"HTTP/1.1 401") and b"not signed by the cluster's client CA" in answer,
+         "a client certificate from another CA is refused with a 401 saying why", answer[:600])
 
 # ---- requests and identity ----
 status, _, body = srv.request("GET", "/version")

@@ -67,6 +67,23 @@ static void test_split_pem(void) {
   ASSERT_NULL(k);
 }
 
+static void test_split_chain(void) {
+  const char *chain = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"
+                      "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n";
+  char *leaf = NULL, *rest = NULL;
+  ASSERT_EQ_INT(agent_join_split_chain(chain, &leaf, &rest), 0);
+  ASSERT_EQ_STR(leaf, "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n");
+  ASSERT_EQ_STR(rest, "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n");
+  free(leaf);
+  free(rest);
+  ASSERT_EQ_INT(agent_join_split_chain("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----",
+                                       &leaf, &rest), 0);
+  ASSERT_NULL(rest);
+  free(leaf);
+  ASSERT_EQ_INT(agent_join_split_chain("no pem", &leaf, &rest), -EINVAL);
+  ASSERT_EQ_INT(agent_join_split_chain(NULL, &leaf, &rest), -EINVAL);
+}
+
 static void test_basic_auth(void) {
   char *a = agent_join_basic_auth("node", "s3cret");
   ASSERT_EQ_STR(a, "Basic bm9kZTpzM2NyZXQ=");
@@ -162,6 +179,61 @@ static void test_load(void) {
   ASSERT_EQ_INT(agent_join_load(&o, &c, err, sizeof(err)), -EKEYREJECTED);
   ASSERT_NULL(c.cert_pem);
 
+  /* The two-CA layout: the client certificate is signed by client-ca.crt,
+   * not by the server CA the token pins. No serving pair: renewal is due. */
+  save_set(other_ca, other_key, "system:node:n1");
+  save("client-ca.crt", other_ca);
+  ASSERT_EQ_INT(agent_join_load(&o, &c, err, sizeof(err)), 0);
+  ASSERT_EQ_STR(c.ca_pem, ca);
+  ASSERT_EQ_STR(c.client_ca_pem, other_ca);
+  ASSERT_NULL(c.serving_cert_pem);
+  ASSERT_TRUE(c.renew_at <= time(NULL));
+  ASSERT_TRUE(c.expires > time(NULL) + 9 * 86400);
+  agent_join_creds_done(&c);
+  /* With a serving pair by the server CA: renewal when tls_cert_renew_at says. */
+  {
+    tls_cert_spec_t ss = {.cn = "n1", .usage = TLS_USAGE_SERVER, .days = 10};
+    char *sc = NULL, *sk = NULL;
+    ASSERT_EQ_INT(tls_cert_issue(&ss, ca, ca_key, &sc, &sk, err, sizeof(err)), 0);
+    save("serving-kubelet.crt", sc);
+    save("serving-kubelet.key", sk);
+    ASSERT_EQ_INT(agent_join_load(&o, &c, err, sizeof(err)), 0);
+    ASSERT_EQ_STR(c.serving_cert_pem, sc);
+    tls_cert_info_t ci;
+    ASSERT_EQ_INT(tls_cert_info(c.cert_pem, &ci, NULL, 0), 0);
+    ASSERT_TRUE(c.renew_at > time(NULL));
+    ASSERT_TRUE(c.renew_at <= tls_cert_renew_at(&ci));
+    agent_join_creds_done(&c);
+    free(sc);
+    free(sk);
+  }
+  /* A renewal cut between the certificate and the key's rename: the
+   * .next key fits the certificate and is taken (and renamed). */
+  {
+    static const char *const orgs[] = {"system:nodes", NULL};
+    tls_cert_spec_t cs = {.cn = "system:node:n1", .orgs = orgs, .usage = TLS_USAGE_CLIENT,
+                          .days = 10};
+    char *nc = NULL, *nk = NULL;
+    ASSERT_EQ_INT(tls_cert_issue(&cs, other_ca, other_key, &nc, &nk, err, sizeof(err)), 0);
+    save("client-kubelet.key.next", nk);
+    save("client-kubelet.crt", nc);
+    ASSERT_EQ_INT(agent_join_load(&o, &c, err, sizeof(err)), 0);
+    ASSERT_EQ_STR(c.key_pem, nk);
+    agent_join_creds_done(&c);
+    char p2[400];
+    snprintf(p2, sizeof(p2), "%s/agent/client-kubelet.key.next", dir);
+    ASSERT_EQ_INT(access(p2, F_OK), -1);
+    ASSERT_EQ_INT(agent_join_load(&o, &c, err, sizeof(err)), 0);
+    ASSERT_EQ_STR(c.key_pem, nk);
+    agent_join_creds_done(&c);
+    free(nc);
+    free(nk);
+  }
+  /* Signed by the server CA while client-ca.crt names another: refused. */
+  save_set(ca, ca_key, "system:node:n1");
+  ASSERT_EQ_INT(agent_join_load(&o, &c, err, sizeof(err)), -EKEYREJECTED);
+  ASSERT_CONTAINS(err, "client CA");
+
   char cmd[400];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   ASSERT_EQ_INT(system(cmd), 0);
@@ -175,6 +247,7 @@ static void test_load(void) {
 TEST_LIST = {
     TEST(test_split_url),
     TEST(test_split_pem),
+    TEST(test_split_chain),
     TEST(test_basic_auth),
     TEST(test_load),
     {0},
