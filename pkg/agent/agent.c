@@ -614,6 +614,11 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   /* --flannel-backend=none (as k3s): containerd's own dirs, for a CNI the
    * user installs there; else k3c's plugin, linked to this binary */
   a->own_cni = strcmp(backend, "none") != 0;
+  if (!a->own_cni) { /* an earlier run's, not to be mistaken for the node's CNI */
+    char stale[PATH_MAX + 20];
+    snprintf(stale, sizeof(stale), "%s/10-k3c.conflist", cni_dir);
+    unlink(stale);
+  }
   if (a->own_cni && (r = agent_cni_bin_write(cni_bin, NULL, err, errlen)) < 0)
     goto fail;
 
