@@ -56,7 +56,7 @@ static int open_ipam(run_t *r) {
 /* ---- hostPort mappings: the leases hold them ---- */
 
 typedef struct {
-  net_hostport_t v[256];
+  net_hostport_t v[1024];
   size_t n;
 } ports_t;
 
@@ -136,6 +136,18 @@ static bool reclaim(run_t *r) {
 
 /* ---- ADD ---- */
 
+typedef struct {
+  const net_cni_req_t *q;
+  const char *hostif;
+} owner_t;
+
+/* Another lease with the same host veth name (a hash collision): 1. */
+static int other_owner(const net_ipam_lease_t *l, void *data) {
+  const owner_t *o = data;
+  return !strcmp(l->hostif, o->hostif) &&
+         (strcmp(l->id, o->q->container_id) || strcmp(l->ifname, o->q->ifname));
+}
+
 static int add_bridge(run_t *r, char **ret_out) {
   net_cni_req_t *q = r->q;
   char err[512], hostif[16];
@@ -146,6 +158,12 @@ static int add_bridge(run_t *r, char **ret_out) {
   if ((rc = open_ipam(r)) < 0)
     goto out;
   bool reclaimed_ports = reclaim(r);
+  owner_t own = {q, hostif};
+  if (net_ipam_each(r->ipam, other_owner, &own) == 1) { /* its veth is not ours to replace */
+    rc = net_cni_fail(&r->e, NET_CNI_E_TRY_AGAIN, "host veth name in use",
+                      "%s of container %.64s is also another pod's", hostif, q->container_id);
+    goto out;
+  }
   snprintf(l->id, sizeof l->id, "%s", q->container_id);
   snprintf(l->ifname, sizeof l->ifname, "%s", q->ifname);
   snprintf(l->hostif, sizeof l->hostif, "%s", hostif);

@@ -29,8 +29,8 @@ D=$(mktemp -d /tmp/k3c-cni-e2e.XXXXXX)
 HTTPD=
 cleanup() {
   [ -n "$HTTPD" ] && kill "$HTTPD" 2>/dev/null
-  for n in $(ls /var/run/netns 2>/dev/null); do
-    case "$n" in "$P"*) ip netns delete "$n" 2>/dev/null ;; esac
+  for n in /var/run/netns/"$P"*; do
+    [ -e "$n" ] && ip netns delete "${n##*/}" 2>/dev/null
   done
   ip netns delete "$NODE" 2>/dev/null
   rm -rf "$D"
