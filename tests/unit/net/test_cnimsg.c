@@ -177,14 +177,13 @@ static void test_parse_errors(void) {
     free(q);
   }
   /* 64 mappings is the limit */
-  char big[8192] = CONF(",\"runtimeConfig\":{\"portMappings\":[");
-  big[strlen(big) - 1] = 0; /* drop the closing brace of CONF */
-  for (int i = 1; i <= 65; i++) {
-    char one[80];
-    snprintf(one, sizeof one, "%s{\"hostPort\":%d,\"containerPort\":80}", i > 1 ? "," : "", i);
-    strcat(big, one);
-  }
-  strcat(big, "]}}");
+  char big[8192];
+  size_t used = (size_t)snprintf(big, sizeof big, "%s", CONF(",\"runtimeConfig\":{\"portMappings\":["));
+  used--; /* drop the closing brace of CONF */
+  for (int i = 1; i <= 65; i++)
+    used += (size_t)snprintf(big + used, sizeof big - used,
+                             "%s{\"hostPort\":%d,\"containerPort\":80}", i > 1 ? "," : "", i);
+  snprintf(big + used, sizeof big - used, "]}}");
   net_cni_env_t e = env("ADD");
   net_cni_req_t *q = calloc(1, sizeof *q);
   net_cni_err_t er = {0};
