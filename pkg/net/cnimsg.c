@@ -83,10 +83,12 @@ static int parse_ports(const cJSON *rc, net_cni_req_t *r, net_cni_err_t *e) {
                         "runtimeConfig.portMappings must be a list");
   const cJSON *p;
   cJSON_ArrayForEach(p, pm) {
-    const cJSON *hp = cJSON_GetObjectItemCaseSensitive(p, "hostPort");
-    const cJSON *cp = cJSON_GetObjectItemCaseSensitive(p, "containerPort");
-    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(p, "protocol");
-    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(p, "hostIP");
+    /* any case: containerd (go-cni) sends Go's field names, "HostPort",
+     * which Go plugins read case-insensitively as "hostPort" */
+    const cJSON *hp = cJSON_GetObjectItem(p, "hostPort");
+    const cJSON *cp = cJSON_GetObjectItem(p, "containerPort");
+    const cJSON *pr = cJSON_GetObjectItem(p, "protocol");
+    const cJSON *hi = cJSON_GetObjectItem(p, "hostIP");
     if (!cJSON_IsNumber(hp) || !cJSON_IsNumber(cp) || cp->valuedouble < 1 ||
         cp->valuedouble > 65535 || hp->valuedouble < 0 || hp->valuedouble > 65535)
       return net_cni_fail(e, NET_CNI_E_CONFIG, "invalid network config",
@@ -166,6 +168,10 @@ static int parse_bridge(const cJSON *doc, net_cni_req_t *r, net_cni_err_t *e) {
   uint32_t mask = ~0u << (32 - r->prefix);
   r->subnet.s_addr = htonl(ntohl(r->subnet.s_addr) & mask);
   r->gateway.s_addr = htonl(ntohl(r->subnet.s_addr) + 1);
+  /* DEL takes the mappings from the lease: a mapping it cannot read must
+   * not leave the sandbox undeletable */
+  if (r->cmd == NET_CNI_DEL)
+    return 0;
   return parse_ports(cJSON_GetObjectItemCaseSensitive(doc, "runtimeConfig"), r, e);
 }
 

@@ -63,7 +63,8 @@ lease_of() { grep -l "^id=ctr-$1\$" "$D"/ipam/10.* 2>/dev/null | xargs -r -n1 ba
 
 # --- ADD ---
 ip netns add "${P}1"
-ports='[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}]'
+# as containerd 1.6 sends them (Go's field names)
+ports='[{"HostPort":18080,"ContainerPort":80,"Protocol":"tcp","HostIP":""}]'
 out=$(cni ADD 1 1.0.0 "$ports"); rc=$?
 if [ $rc = 0 ] && [ "$(printf '%s' "$out" | field "d['ips'][0]['address']")" = 10.77.0.2/29 ]; then
   ok "ADD: exit 0, the pod gets 10.77.0.2/29 (the first after the gateway)"

@@ -32,7 +32,10 @@ static void test_parse_add(void) {
                           "{\"hostPort\":0,\"containerPort\":81,\"protocol\":\"tcp\"},"
                           "{\"hostPort\":53,\"containerPort\":5353,\"protocol\":\"udp\","
                           "\"hostIP\":\"127.0.0.1\"},"
-                          "{\"hostPort\":54,\"containerPort\":54,\"hostIP\":\"::1\"}]}");
+                          "{\"hostPort\":54,\"containerPort\":54,\"hostIP\":\"::1\"},"
+                          /* containerd 1.6 (go-cni) sends Go's field names */
+                          "{\"HostPort\":9000,\"ContainerPort\":90,\"Protocol\":\"sctp\","
+                          "\"HostIP\":\"\"}]}");
   net_cni_req_t *q = calloc(1, sizeof *q);
   net_cni_err_t er = {0};
   char b[INET_ADDRSTRLEN];
@@ -53,7 +56,11 @@ static void test_parse_add(void) {
   ASSERT_EQ_STR(ip(q->gateway, b), "10.42.3.1");
   ASSERT_EQ_STR(q->data_dir, "/var/lib/k3c/agent/cni/ipam");
   /* hostPort 0 and the IPv6 hostIP are not mapped */
-  ASSERT_EQ_INT(q->nports, 2);
+  ASSERT_EQ_INT(q->nports, 3);
+  ASSERT_EQ_INT(q->ports[2].host_port, 9000);
+  ASSERT_EQ_INT(q->ports[2].container_port, 90);
+  ASSERT_EQ_INT(q->ports[2].proto, IPPROTO_SCTP);
+  ASSERT_EQ_INT(q->ports[2].host_ip.s_addr, 0);
   ASSERT_EQ_INT(q->ports[0].host_port, 8080);
   ASSERT_EQ_INT(q->ports[0].container_port, 80);
   ASSERT_EQ_INT(q->ports[0].proto, IPPROTO_TCP);
@@ -81,6 +88,12 @@ static void test_parse_other(void) {
   ASSERT_EQ_INT(net_cni_parse(&e, conf, strlen(conf), q, &er), 0);
   ASSERT_EQ_INT(q->cmd, NET_CNI_DEL);
   ASSERT_EQ_STR(q->netns, "");
+  /* DEL ignores runtimeConfig (the lease has the mappings): a bad one does
+   * not make the sandbox undeletable */
+  const char *badports =
+      CONF(",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":1,\"containerPort\":0}]}");
+  ASSERT_EQ_INT(net_cni_parse(&e, badports, strlen(badports), q, &er), 0);
+  ASSERT_EQ_INT(q->nports, 0);
   /* CHECK with 0.4.0 and prevResult: its address */
   e = env("CHECK");
   const char *chk = "{\"cniVersion\":\"0.4.0\",\"name\":\"k3c\",\"type\":\"k3c-cni\","
