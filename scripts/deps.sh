@@ -6,12 +6,12 @@
 #   static  musl and the tools that build the static dependencies from
 #           Debian source packages (also enables deb-src, see deps_sources)
 #   cross   the aarch64/armhf cross compilers, musl for them, qemu-user
-#   node    what a node agent runs: containerd, runc, the CNI plugins
-#           (bridge, host-local, portmap) and iptables for their NAT rules
+#   node    what a node agent runs: containerd and runc (the CNI plugin and
+#           the NAT rules are k3c's own)
 
 DEPS_build="gcc libc6-dev pkg-config meson ninja-build git libsqlite3-dev libmbedtls-dev libyaml-dev libcjson-dev libev-dev libnghttp2-dev"
-DEPS_test="python3 shellcheck python3-kubernetes python3-yaml curl openssl file procps iproute2 clang-14 libclang-rt-14-dev containerd runc containernetworking-plugins iptables busybox-static"
-DEPS_node="containerd runc containernetworking-plugins iptables"
+DEPS_test="python3 shellcheck python3-kubernetes python3-yaml curl openssl file procps iproute2 clang-14 libclang-rt-14-dev containerd runc iptables busybox-static"
+DEPS_node="containerd runc"
 DEPS_static="musl-tools linux-libc-dev dpkg-dev tcl cmake make file patch xz-utils binutils"
 DEPS_cross="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf qemu-user-static musl-dev:arm64 musl-dev:armhf linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross"
 

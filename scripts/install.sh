@@ -166,16 +166,16 @@ elif command -v containerd >/dev/null 2>&1 && command -v runc >/dev/null 2>&1; t
 elif [ "${INSTALL_K3C_SKIP_CONTAINERD:-}" = true ]; then
   info "warning: containerd or runc is missing and INSTALL_K3C_SKIP_CONTAINERD=true: pods will not run until they are installed"
 elif command -v apt-get >/dev/null 2>&1; then
-  info "installing containerd, runc and the CNI plugins with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd runc containernetworking-plugins >/dev/null ||
+  info "installing containerd and runc with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd runc >/dev/null ||
     fatal "apt-get could not install containerd (run 'apt-get update' and try again, or set INSTALL_K3C_SKIP_CONTAINERD=true)"
 elif command -v apk >/dev/null 2>&1; then
-  info "installing containerd, runc and the CNI plugins with apk"
-  apk add -q containerd runc cni-plugins ||
+  info "installing containerd and runc with apk"
+  apk add -q containerd runc ||
     fatal "apk could not install containerd (or set INSTALL_K3C_SKIP_CONTAINERD=true)"
 elif command -v dnf >/dev/null 2>&1; then
-  info "installing containerd, runc and the CNI plugins with dnf"
-  dnf install -y -q containerd runc containernetworking-plugins ||
+  info "installing containerd and runc with dnf"
+  dnf install -y -q containerd runc ||
     fatal "dnf could not install containerd (or set INSTALL_K3C_SKIP_CONTAINERD=true)"
 else
   fatal "containerd and runc are needed to run pods and no apt-get, apk or dnf was found: install them, or set INSTALL_K3C_SKIP_CONTAINERD=true"
@@ -284,8 +284,8 @@ awk '{ print \$2 }' /proc/self/mounts | grep -E '^(/run/k3c|/var/lib/k3c|/var/li
 for dev in cni0 flannel.1; do
   ip link delete "\$dev" 2>/dev/null || true
 done
-# the overlay's masquerade table (pkg/net/masq.h), where nft is installed
-if command -v nft >/dev/null 2>&1; then nft delete table ip k3c-overlay 2>/dev/null || true; fi
+# the overlay's masquerade table (pkg/net/masq.h) and the hostPort table (pkg/net/hostport.h), where nft is installed
+if command -v nft >/dev/null 2>&1; then nft delete table ip k3c-overlay 2>/dev/null || true; nft delete table ip k3c-hostport 2>/dev/null || true; fi
 rm -rf /run/k3c
 EOF
 chmod 755 "$ROOT$BIN_DIR/k3c-killall.sh"

@@ -9,6 +9,7 @@
 #include "agent/pause.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "net/cniplugin.h"
 #include "server/server.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -31,6 +32,8 @@ static void usage(FILE *out) {
           "  kubectl       run kubectl with the admin kubeconfig\n"
           "  check-config  report whether this host can run k3c\n"
           "  pause         the pod sandbox process of k3c's pause image (sleeps until SIGTERM)\n"
+          "  cni           the built-in CNI plugin containerd runs (CNI_COMMAND etc., config on\n"
+          "                stdin; also run as k3c-cni or loopback)\n"
           "\n"
           "Flags:\n"
           "  -h, --help     show this help (k3c <command> --help for a command's flags)\n"
@@ -72,6 +75,11 @@ static int load_config(k3c_config_t *cfg, config_cmd_t cmd, const char *name, in
 
 int main(int argc, char **argv) {
   alloc_install_cjson_hooks();
+  /* containerd runs <bin_dir>/<type>: links named after the plugin types */
+  const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+  base = base ? base + 1 : argc > 0 ? argv[0] : "";
+  if (!strcmp(base, "k3c-cni") || !strcmp(base, "loopback"))
+    return net_cni_main();
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -93,6 +101,8 @@ int main(int argc, char **argv) {
     return cli_secrets_encrypt(argc - 2, argv + 2);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 2, argv + 2);
+  if (!strcmp(cmd, "cni"))
+    return net_cni_main();
   if (!strcmp(cmd, "pause"))
     return agent_pause_cli(argc - 2, argv + 2); /* the pod sandbox's process */
 

@@ -77,6 +77,7 @@ struct agent {
   net_netpol_t *netpol;    /* NetworkPolicy enforcement; NULL with --disable-network-policy */
   agent_clusterdns_t *dns; /* NULL: --disable coredns, or it could not start */
   char subnet[64];         /* the pod subnet the CNI config has, "" before */
+  bool own_cni;            /* k3c's CNI plugin (not --flannel-backend=none) */
   ev_tstamp started;
   char network_message[256];
   char images_sig[64];     /* what the images dir held at the last import */
@@ -376,6 +377,8 @@ static void runtime_cb(void *data, bool up) {
 
 static void write_cni(agent_t *a, const char *pod_cidr) {
   char sub[64], err[256], dir[PATH_MAX], ipam[PATH_MAX];
+  if (!a->own_cni) /* --flannel-backend=none: the CNI the user installs */
+    return;
   if (agent_cni_subnet(pod_cidr, a->cfg->cluster_cidr, sub, sizeof(sub), err, sizeof(err)) < 0) {
     log_error("agent", "pod subnet: %s", err);
     return;
@@ -385,9 +388,7 @@ static void write_cni(agent_t *a, const char *pod_cidr) {
   snprintf(dir, sizeof(dir), "%s/etc/cni/net.d", a->dir);
   snprintf(ipam, sizeof(ipam), "%s/cni/ipam", a->dir);
   int mtu = a->overlay ? net_overlay_mtu(a->overlay) : 0;
-  /* with the overlay, its masquerade rule (pkg/net/masq.h) replaces the
-   * bridge plugin's, which would masquerade pod-to-pod across nodes too */
-  if (agent_cni_write(dir, BRIDGE, sub, ipam, mtu, !a->overlay, err, sizeof(err)) < 0) {
+  if (agent_cni_write(dir, BRIDGE, sub, ipam, mtu, err, sizeof(err)) < 0) {
     log_error("agent", "pod network config: %s", err);
     return;
   }
@@ -411,7 +412,7 @@ static void self_updated(const cJSON *old, const cJSON *node, void *data) {
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   agent_t *a = (agent_t *)((char *)w - offsetof(agent_t, tick));
-  if (!a->subnet[0] && ev_now(loop) - a->started > 20) {
+  if (a->own_cni && !a->subnet[0] && ev_now(loop) - a->started > 20) {
     /* A server that assigns no pod subnets (no node IPAM): the first /24
      * of the cluster CIDR, fine for one node. */
     log_warn("agent", "the server gave node %s no spec.podCIDR in 20 s: using the first /24 of "
@@ -546,7 +547,7 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   }
   agent_t *a = xcalloc(1, sizeof(*a));
   int r;
-  char sub[64], cni_dir[PATH_MAX], pause_tar[PATH_MAX];
+  char sub[64], cni_dir[PATH_MAX], cni_bin[PATH_MAX], pause_tar[PATH_MAX];
   a->loop = loop;
   a->c = c;
   a->cfg = cfg;
@@ -619,7 +620,18 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
    * Node its subnet (containerd picks it up); the cluster CIDR is
    * checked now. */
   snprintf(cni_dir, sizeof(cni_dir), "%s/etc/cni/net.d", a->dir);
+  snprintf(cni_bin, sizeof(cni_bin), "%s/cni/bin", a->dir);
   if ((r = agent_cni_subnet(NULL, cfg->cluster_cidr, sub, sizeof(sub), err, errlen)) < 0)
+    goto fail;
+  /* --flannel-backend=none (as k3s): containerd's own dirs, for a CNI the
+   * user installs there; else k3c's plugin, linked to this binary */
+  a->own_cni = strcmp(backend, "none") != 0;
+  if (!a->own_cni) { /* an earlier run's, not to be mistaken for the node's CNI */
+    char stale[PATH_MAX + 20];
+    snprintf(stale, sizeof(stale), "%s/10-k3c.conflist", cni_dir);
+    unlink(stale);
+  }
+  if (a->own_cni && (r = agent_cni_bin_write(cni_bin, NULL, err, errlen)) < 0)
     goto fail;
 
   /* The pause image, imported with the air-gap images. */
@@ -635,7 +647,8 @@ int agent_new(struct ev_loop *loop, client_t *c, const agent_opts_t *o, agent_t 
   } else {
     agent_containerd_opts_t co = {.data_dir = cfg->data_dir,
                                   .sandbox_image = a->pause_name,
-                                  .cni_conf_dir = cni_dir,
+                                  .cni_conf_dir = a->own_cni ? cni_dir : "/etc/cni/net.d",
+                                  .cni_bin_dir = a->own_cni ? cni_bin : "/opt/cni/bin",
                                   .restrict_oom_score_adj = -1};
     if ((r = use_registries(cfg->private_registry, err, errlen)) < 0)
       goto fail;

@@ -1,6 +1,6 @@
-/* The bridge CNI config list for containerd's CRI plugin (CNI spec 1.0.0:
- * https://www.cni.dev/docs/spec/; bridge, host-local and portmap plugin
- * options as their docs list them). */
+/* The CNI config list for containerd's CRI plugin (CNI spec 1.0.0:
+ * https://www.cni.dev/docs/spec/) naming k3c's own plugin (pkg/net/
+ * cniplugin.h), and the plugin links in the CNI bin dir. */
 #include "agent/cni.h"
 
 #include <arpa/inet.h>
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/fsutil.h"
 
@@ -42,7 +43,7 @@ int agent_cni_subnet(const char *pod_cidr, const char *cluster_cidr, char *ret, 
 }
 
 int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet,
-                    const char *ipam_dir, int mtu, bool ip_masq, char *err, size_t errlen) {
+                    const char *ipam_dir, int mtu, char *err, size_t errlen) {
   char path[4096];
   int r = fs_mkdir_p(conf_dir, 0755);
   if (r < 0) {
@@ -55,29 +56,16 @@ int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet
   cJSON_AddStringToObject(doc, "name", "k3c");
   cJSON *plugins = cJSON_AddArrayToObject(doc, "plugins");
   cJSON *br = cJSON_CreateObject();
-  cJSON_AddStringToObject(br, "type", "bridge");
+  cJSON_AddStringToObject(br, "type", AGENT_CNI_TYPE);
   cJSON_AddStringToObject(br, "bridge", bridge);
-  cJSON_AddBoolToObject(br, "isGateway", 1);
-  cJSON_AddBoolToObject(br, "ipMasq", ip_masq);
-  cJSON_AddBoolToObject(br, "hairpinMode", 1);
   if (mtu > 0)
     cJSON_AddNumberToObject(br, "mtu", mtu);
   cJSON *ipam = cJSON_AddObjectToObject(br, "ipam");
-  cJSON_AddStringToObject(ipam, "type", "host-local");
-  cJSON *range = cJSON_CreateObject();
-  cJSON_AddStringToObject(range, "subnet", subnet);
-  cJSON *set = cJSON_CreateArray();
-  cJSON_AddItemToArray(set, range);
-  cJSON_AddItemToArray(cJSON_AddArrayToObject(ipam, "ranges"), set);
-  cJSON *route = cJSON_CreateObject();
-  cJSON_AddStringToObject(route, "dst", "0.0.0.0/0");
-  cJSON_AddItemToArray(cJSON_AddArrayToObject(ipam, "routes"), route);
+  cJSON_AddStringToObject(ipam, "type", "k3c");
+  cJSON_AddStringToObject(ipam, "subnet", subnet);
   cJSON_AddStringToObject(ipam, "dataDir", ipam_dir);
+  cJSON_AddBoolToObject(cJSON_AddObjectToObject(br, "capabilities"), "portMappings", 1);
   cJSON_AddItemToArray(plugins, br);
-  cJSON *pm = cJSON_CreateObject();
-  cJSON_AddStringToObject(pm, "type", "portmap");
-  cJSON_AddBoolToObject(cJSON_AddObjectToObject(pm, "capabilities"), "portMappings", 1);
-  cJSON_AddItemToArray(plugins, pm);
   char *body = cJSON_PrintUnformatted(doc);
   cJSON_Delete(doc);
   if (!body) {
@@ -90,4 +78,46 @@ int agent_cni_write(const char *conf_dir, const char *bridge, const char *subnet
     snprintf(err, errlen, "%s: %s", path, strerror(-r));
   cJSON_free(body);
   return r;
+}
+
+/* bin_dir/name -> exe, replacing whatever was there (a rename is atomic:
+ * a containerd running a plugin meanwhile finds one or the other). */
+static int link_plugin(const char *bin_dir, const char *name, const char *exe, char *err,
+                       size_t errlen) {
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof(path), "%s/%s", bin_dir, name);
+  snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", bin_dir, name);
+  unlink(tmp);
+  if (symlink(exe, tmp) < 0 || rename(tmp, path) < 0) {
+    int r = -errno;
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    unlink(tmp);
+    return r;
+  }
+  return 0;
+}
+
+int agent_cni_bin_write(const char *bin_dir, const char *exe, char *err, size_t errlen) {
+  char self[4096];
+  if (!exe) {
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+      snprintf(err, errlen, "/proc/self/exe: %s", strerror(errno));
+      return -errno;
+    }
+    self[n] = 0;
+    /* the binary replaced under a running agent: the new one at that path */
+    size_t l = strlen(self), d = strlen(" (deleted)");
+    if (l > d && !strcmp(self + l - d, " (deleted)"))
+      self[l - d] = 0;
+    exe = self;
+  }
+  int r = fs_mkdir_p(bin_dir, 0755);
+  if (r < 0) {
+    snprintf(err, errlen, "%s: %s", bin_dir, strerror(-r));
+    return r;
+  }
+  if ((r = link_plugin(bin_dir, AGENT_CNI_TYPE, exe, err, errlen)) < 0)
+    return r;
+  return link_plugin(bin_dir, "loopback", exe, err, errlen);
 }

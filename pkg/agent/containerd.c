@@ -174,7 +174,7 @@ int agent_containerd_config_write(const agent_containerd_opts_t *o, char *err, s
   buf_append_str(&b, "  SystemdCgroup = false\n");
   kv(&b, "  ", "BinaryName", find_runc(o->runc_bin));
   buf_append_str(&b, "\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n");
-  kv(&b, "  ", "bin_dir", o->cni_bin_dir ? o->cni_bin_dir : "/usr/lib/cni");
+  kv(&b, "  ", "bin_dir", o->cni_bin_dir ? o->cni_bin_dir : "/opt/cni/bin");
   kv(&b, "  ", "conf_dir", cni_conf);
   buf_append_str(&b, "  max_conf_num = 1\n");
   if (reg) {

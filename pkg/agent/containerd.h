@@ -19,7 +19,7 @@ typedef struct {
   const char *containerd_bin; /* NULL: "containerd" from PATH */
   const char *runc_bin;       /* NULL: /usr/sbin/runc, else "runc" from PATH */
   const char *sandbox_image;  /* required: the pause image's name */
-  const char *cni_bin_dir;    /* NULL: /usr/lib/cni */
+  const char *cni_bin_dir;    /* NULL: /opt/cni/bin (containerd's default) */
   const char *cni_conf_dir;   /* NULL: <data_dir>/agent/etc/cni/net.d */
   const char *snapshotter;    /* NULL: overlayfs where it works, else native */
   int stream_port;            /* CRI streaming server port on 127.0.0.1; 0: any free */

@@ -71,6 +71,7 @@ pods_snapshot() {
   pods__net_cleanup exists && pods__masq_existed=1 || pods__masq_existed=0
   pods__net_cleanup exists proxy && pods__proxy_existed=1 || pods__proxy_existed=0
   pods__net_cleanup exists netpol && pods__netpol_existed=1 || pods__netpol_existed=0
+  pods__net_cleanup exists hostport && pods__hostport_existed=1 || pods__hostport_existed=0
   ip link show k3c-dns0 >/dev/null 2>&1 && pods__dnslink_existed=1 || pods__dnslink_existed=0
   pods__netns_before=" $(ls /var/run/netns 2>/dev/null | tr '\n' ' ') "
 }
@@ -289,6 +290,7 @@ pods_cleanup() {
   [ "$pods__masq_existed" = 0 ] && pods__net_cleanup remove
   [ "$pods__proxy_existed" = 0 ] && pods__net_cleanup remove proxy
   [ "$pods__netpol_existed" = 0 ] && pods__net_cleanup remove netpol
+  [ "$pods__hostport_existed" = 0 ] && pods__net_cleanup remove hostport
   # the cluster DNS's link (it holds --cluster-dns) if this run made it
   [ "$pods__dnslink_existed" = 0 ] && ip link delete k3c-dns0 2>/dev/null
   for c in $(pods_cgroup_roots); do

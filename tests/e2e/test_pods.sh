@@ -373,5 +373,27 @@ check "then ImagePullBackOff" awk -v a="${first_err:-x}" -v b="${first_back:-x}"
   'BEGIN { exit !(a != "x" && b != "x" && a + 0 <= b + 0) }'
 check "e2e-missing is Pending" phase_is e2e-missing Pending
 
+# --- 10. a hostPort (k3c's CNI plugin maps it in table ip k3c-hostport) ---
+kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: e2e-hostport}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "mkdir -p /www && echo hostport-ok > /www/x && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, hostPort: 18089}]
+EOF
+node_ip=$(kc get node "$PODS_NODE" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}')
+hp_answers() { [ "$(curl -s -m 2 "http://$1:18089/x")" = hostport-ok ]; }
+check "hostPort 18089 on the node's address $node_ip reaches the pod's port 8080" wait_for 60 hp_answers "$node_ip"
+check "and on 127.0.0.1" hp_answers 127.0.0.1
+kc delete pod e2e-hostport --grace-period=1 >/dev/null 2>&1
+hp_refused() { ! curl -s -m 2 -o /dev/null "http://$node_ip:18089/x"; }
+check "the pod deleted: hostPort 18089 no longer answers (its mapping removed on CNI DEL)" wait_for 30 hp_refused
+
 echo "# total $(secs_since "$t_start") s"
 done_testing

@@ -33,7 +33,7 @@ expect_output "k3c --help lists secrets-encrypt" "secrets-encrypt" "$K3C" --help
 expect_output "check-config prints a report" 'cgroup' "$K3C" check-config
 expect_output "check-config --help says what it does" 'Usage: k3c check-config' "$K3C" check-config --help
 expect_status "check-config with an argument exits 2" 2 "$K3C" check-config --bogus
-expect_output "check-config reports the kernel and the agent's programs" 'kernel .*ok.*containerd .*CNI plugins' sh -c "'$K3C' check-config | tr '\n' ' '"
+expect_output "check-config reports the kernel and the agent's programs" 'kernel .*ok.*containerd .*runc' sh -c "'$K3C' check-config | tr '\n' ' '"
 expect_output "check-config reports what network policy needs" 'br_netfilter \(policy between pods of a node\).*nf_tables \(service proxy, network policy\)' sh -c "'$K3C' check-config | tr '\n' ' '"
 for sub in server agent; do
   expect_output "$sub --help lists --disable-network-policy" 'disable-network-policy .*table ip k3c-netpol' "$K3C" $sub --help

@@ -1,5 +1,5 @@
 /* pkg/agent/cni.c: the node's pod subnet and the CNI config list
- * containerd reads (bridge, host-local, portmap). */
+ * containerd reads (k3c's own plugin) and the plugin links in its bin dir. */
 #include "agent/cni.h"
 #include "test.h"
 #include "util/fsutil.h"
@@ -111,27 +111,20 @@ static void test_write(void) {
   tmpdir(dir, sizeof(dir));
   snprintf(conf, sizeof(conf), "%s/net.d", dir); /* made on the way */
   snprintf(ipam, sizeof(ipam), "%s/ipam", dir);
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, true, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, err, sizeof(err)), 0);
   cJSON *doc = read_conf(dir);
   ASSERT_EQ_STR(str(doc, "cniVersion"), "1.0.0");
   ASSERT_EQ_STR(str(doc, "name"), "k3c");
   const cJSON *plugins = cJSON_GetObjectItem(doc, "plugins");
-  ASSERT_EQ_INT(cJSON_GetArraySize(plugins), 2);
+  ASSERT_EQ_INT(cJSON_GetArraySize(plugins), 1);
   const cJSON *br = cJSON_GetArrayItem(plugins, 0);
-  ASSERT_EQ_STR(str(br, "type"), "bridge");
+  ASSERT_EQ_STR(str(br, "type"), "k3c-cni");
   ASSERT_EQ_STR(str(br, "bridge"), "k3c0");
-  ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(br, "isGateway")));
-  ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(br, "ipMasq")));
-  ASSERT_NULL(cJSON_GetObjectItem(br, "mtu")); /* 0: the plugin's default */
-  ASSERT_EQ_STR(str(br, "ipam.type"), "host-local");
+  ASSERT_NULL(cJSON_GetObjectItem(br, "mtu")); /* 0: the kernel's default */
+  ASSERT_EQ_STR(str(br, "ipam.type"), "k3c");
   ASSERT_EQ_STR(str(br, "ipam.dataDir"), ipam);
-  const cJSON *range =
-      cJSON_GetArrayItem(cJSON_GetArrayItem(json_get_path(br, "ipam.ranges"), 0), 0);
-  ASSERT_EQ_STR(str(range, "subnet"), "10.42.0.0/24");
-  ASSERT_EQ_STR(str(cJSON_GetArrayItem(json_get_path(br, "ipam.routes"), 0), "dst"), "0.0.0.0/0");
-  const cJSON *pm = cJSON_GetArrayItem(plugins, 1);
-  ASSERT_EQ_STR(str(pm, "type"), "portmap");
-  ASSERT_TRUE(cJSON_IsTrue(json_get_path(pm, "capabilities.portMappings")));
+  ASSERT_EQ_STR(str(br, "ipam.subnet"), "10.42.0.0/24");
+  ASSERT_TRUE(cJSON_IsTrue(json_get_path(br, "capabilities.portMappings")));
   cJSON_Delete(doc);
 
   char p[400];
@@ -142,23 +135,58 @@ static void test_write(void) {
 
   /* written again (a new subnet, the overlay's MTU): replaced, nothing
    * else left in the dir */
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.9.0/24", ipam, 1450, false, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.9.0/24", ipam, 1450, err, sizeof(err)), 0);
   doc = read_conf(dir);
-  const cJSON *mtu = json_get_path(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "mtu");
+  br = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0);
+  const cJSON *mtu = json_get_path(br, "mtu");
   ASSERT_TRUE(cJSON_IsNumber(mtu));
   ASSERT_EQ_INT(mtu->valueint, 1450);
-  /* the overlay masquerades: the bridge plugin does not */
-  ASSERT_TRUE(cJSON_IsFalse(
-      cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipMasq")));
-  range = cJSON_GetArrayItem(
-      cJSON_GetArrayItem(
-          json_get_path(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipam.ranges"),
-          0),
-      0);
-  ASSERT_EQ_STR(str(range, "subnet"), "10.42.9.0/24");
+  ASSERT_EQ_STR(str(br, "ipam.subnet"), "10.42.9.0/24");
   cJSON_Delete(doc);
   rm_conf(dir);
   ASSERT_EQ_INT(access(dir, F_OK), -1); /* only the conflist was there */
+}
+
+/* The bin dir: k3c-cni and loopback link to the binary, replaced when it
+ * moved; a bin dir that cannot be made is an error naming it. */
+static void test_bin(void) {
+  char dir[256], bin[300], p[400], got[400], err[512] = "";
+  tmpdir(dir, sizeof(dir));
+  snprintf(bin, sizeof(bin), "%s/bin", dir);
+  ASSERT_EQ_INT(agent_cni_bin_write(bin, "/old/k3c", err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_bin_write(bin, "/usr/local/bin/k3c", err, sizeof(err)), 0);
+  static const char *const names[] = {"k3c-cni", "loopback"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof(p), "%s/%s", bin, names[i]);
+    ssize_t n = readlink(p, got, sizeof(got) - 1);
+    ASSERT_TRUE(n > 0);
+    got[n] = 0;
+    ASSERT_EQ_STR(got, "/usr/local/bin/k3c");
+    ASSERT_EQ_INT(unlink(p), 0);
+  }
+  ASSERT_EQ_INT(rmdir(bin), 0); /* nothing else (no temporary links) left */
+  /* NULL: this process's own binary */
+  ASSERT_EQ_INT(agent_cni_bin_write(bin, NULL, err, sizeof(err)), 0);
+  char self[400];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  ASSERT_TRUE(n > 0);
+  self[n] = 0;
+  snprintf(p, sizeof(p), "%s/k3c-cni", bin);
+  n = readlink(p, got, sizeof(got) - 1);
+  ASSERT_TRUE(n > 0);
+  got[n] = 0;
+  ASSERT_EQ_STR(got, self);
+  unlink(p);
+  snprintf(p, sizeof(p), "%s/loopback", bin);
+  unlink(p);
+  rmdir(bin);
+  snprintf(p, sizeof(p), "%s/file", dir);
+  ASSERT_EQ_INT(fs_write_atomic(p, "x", 1, 0644), 0);
+  snprintf(bin, sizeof(bin), "%s/file/bin", dir);
+  ASSERT_TRUE(agent_cni_bin_write(bin, "/k3c", err, sizeof(err)) < 0);
+  ASSERT_CONTAINS(err, bin);
+  rm_conf(dir);
+  ASSERT_EQ_INT(access(dir, F_OK), -1);
 }
 
 /* Names and paths come out as JSON strings, whatever they hold. */
@@ -167,7 +195,7 @@ static void test_write_escapes(void) {
   tmpdir(dir, sizeof(dir));
   snprintf(conf, sizeof(conf), "%s/net.d", dir);
   snprintf(ipam, sizeof(ipam), "%s/we\"ird\\dir", dir);
-  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, true, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(agent_cni_write(conf, "k3c0", "10.42.0.0/24", ipam, 0, err, sizeof(err)), 0);
   cJSON *doc = read_conf(dir);
   ASSERT_EQ_STR(str(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "plugins"), 0), "ipam.dataDir"),
                 ipam);
@@ -182,7 +210,7 @@ static void test_write_error(void) {
   snprintf(file, sizeof(file), "%s/file", dir);
   ASSERT_EQ_INT(fs_write_atomic(file, "x", 1, 0644), 0);
   snprintf(conf, sizeof(conf), "%s/net.d", file); /* under a regular file */
-  int r = agent_cni_write(conf, "k3c0", "10.42.0.0/24", "/tmp/ipam", 0, true, err, sizeof(err));
+  int r = agent_cni_write(conf, "k3c0", "10.42.0.0/24", "/tmp/ipam", 0, err, sizeof(err));
   ASSERT_TRUE(r < 0);
   ASSERT_CONTAINS(err, conf);
   rm_conf(dir);
@@ -190,6 +218,6 @@ static void test_write_error(void) {
 
 TEST_LIST = {
     TEST(test_subnet),        TEST(test_subnet_rejected), TEST(test_write),
-    TEST(test_write_escapes), TEST(test_write_error),     {0},
+    TEST(test_write_escapes), TEST(test_write_error),     TEST(test_bin), {0},
 };
 TEST_MAIN()
