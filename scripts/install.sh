@@ -289,6 +289,7 @@ done
 # outlive containerd); then each root with all its descendants (the
 # containers are the shims' children).
 roots=
+nets=
 for p in /proc/[0-9]*; do
   exe=\$(readlink "\$p/exe" 2>/dev/null) || continue
   case \$exe in
@@ -306,6 +307,8 @@ if [ -n "\$roots" ]; then
       do { more = 0; for (p in pp) if (!(p in t) && (pp[p] in t)) { t[p] = 1; more = 1 } } while (more)
       for (p in t) print p
     }')
+  # the network namespaces of the pods (CNI's /run/netns/cni-*) these processes are in
+  nets=\$(for p in \$pids; do stat -L -c %i "/proc/\$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ')
   # shellcheck disable=SC2086
   kill -9 \$pids 2>/dev/null
   i=0
@@ -321,6 +324,12 @@ awk -v d="$DATA_DIR" '{ m = \$2
     if (m == d || index(m, d "/") == 1 || m == "/run/k3c" || index(m, "/run/k3c/") == 1 ||
         m == "/var/lib/kubelet" || index(m, "/var/lib/kubelet/") == 1) print m }' /proc/self/mounts |
   sort -r | while read -r m; do umount -l "\$m" 2>/dev/null || true; done
+for f in /run/netns/cni-*; do
+  [ -e "\$f" ] || continue
+  case " \$nets " in
+    *" \$(stat -L -c %i "\$f" 2>/dev/null) "*) umount "\$f" 2>/dev/null; rm -f "\$f" ;;
+  esac
+done
 for dev in cni0 flannel.1 k3c-dns0; do
   ip link delete "\$dev" 2>/dev/null || true
 done

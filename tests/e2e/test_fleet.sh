@@ -397,7 +397,13 @@ left_of() { # I: the installed files still there, the data dir, processes, mount
 }
 cpid_ok() { ! kill -0 "$CPID" 2>/dev/null; }
 echo "# agent's files before uninstall: $(sed "s|$R1/||" "$PODS_DIR/files1.before" | tr '\n' ' ')"
-echo "# agent's processes before: k3c ${CL_PID[1]}, container $CPID, $(pods_shim_pids | wc -l) shim(s)"
+# p-own's network namespace, CNI's /run/netns/cni-* file
+PNS=
+ino=$(stat -L -c %i "/proc/$CPID/ns/net" 2>/dev/null)
+for f in /run/netns/cni-*; do
+  [ -n "$ino" ] && [ "$(stat -L -c %i "$f" 2>/dev/null)" = "$ino" ] && PNS=$f
+done
+echo "# agent's processes before: k3c ${CL_PID[1]}, container $CPID, $(pods_shim_pids | wc -l) shim(s); p-own's netns ${PNS:-not found}"
 check "k3c-agent-uninstall.sh runs (node 1)" uninstall_on 1 "$R1/bin/k3c-agent-uninstall.sh"
 if wait_for 10 pods__gone "${CL_PID[1]}"; then
   wait "${CL_PID[1]}" 2>/dev/null
@@ -410,6 +416,7 @@ left=$(left_of 1)
 check "agent uninstalled: its files, data dir, mounts, k3c, containerd and shims gone" test -z "$left"
 [ -n "$left" ] && printf '%s\n' "$left" | sed 's/^/#   left: /'
 check "agent uninstalled: p-own's container (pid $CPID) ended" cpid_ok
+check "agent uninstalled: p-own's network namespace ${PNS:-(not found)} removed" test -n "$PNS" -a ! -e "$PNS"
 check "agent uninstalled: the server still runs (pid ${CL_PID[0]})" kill -0 "${CL_PID[0]}"
 echo "# server's files before uninstall: $(sed "s|$R0/||" "$PODS_DIR/files0.before" | tr '\n' ' ')"
 check "k3c-uninstall.sh runs (node 0)" uninstall_on 0 "$R0/bin/k3c-uninstall.sh"
