@@ -18,7 +18,7 @@
 #     down; restarted: the agent renews its Lease again, the pod still Running;
 #   - the uninstallers removing every file they installed, the processes, the
 #     mounts and the data dir.
-# Run it under `flock /run/k3c-e2e.lock`. Every wait is bounded; about 90 s.
+# Run it under `flock /run/k3c-e2e.lock`. Every wait is bounded; about 30 s.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -148,8 +148,8 @@ HASH=${CL_TOKEN#K10}
 HASH=${HASH%%::*}
 SECRET=${CL_TOKEN##*:}
 
-# A bootstrap token with a 1 minute TTL, made now so that its expiry falls
-# while the rest of the test runs.
+# A bootstrap token with a 1 minute TTL (its expiry is brought forward
+# near the end rather than waited for).
 BT=$(nsx 0 timeout 30 "$K3C" token create --ttl 1m --description fleet-e2e --kubeconfig "$CL_KC" 2>&1)
 BT_T0=$(now_us)
 case $BT in
