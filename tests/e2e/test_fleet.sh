@@ -38,6 +38,7 @@ done
 
 HTTP_PID=
 HOLLOW_PID=
+PNS=
 on_exit() {
   if [ "$tap__failed" != 0 ] && [ "$CL_N" -gt 0 ]; then
     echo "# pods:"
@@ -47,6 +48,8 @@ on_exit() {
   [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null
   [ -n "$HOLLOW_PID" ] && kill "$HOLLOW_PID" 2>/dev/null
   cluster_cleanup
+  # p-own's network namespace, when its container was gone before the cleanup looked
+  if [ -n "$PNS" ] && [ -e "$PNS" ]; then umount "$PNS" 2>/dev/null; rm -f "$PNS"; fi
 }
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
@@ -331,6 +334,12 @@ wait_for 60 pod_running || bail "pod p-own Running on node 1 within 60 s" "$(kc 
 CPID=$(pods_procs "sleep 3600")
 [ -n "$CPID" ] && [ "$(echo "$CPID" | wc -l)" = 1 ] || bail "find p-own's container process (got '$CPID')"
 ok "pod p-own Running on node 1, its container pid $CPID"
+# p-own's network namespace, CNI's /run/netns/cni-* file
+PNS=
+ino=$(stat -L -c %i "/proc/$CPID/ns/net" 2>/dev/null)
+for f in /run/netns/cni-*; do
+  [ -n "$ino" ] && [ "$(stat -L -c %i "$f" 2>/dev/null)" = "$ino" ] && PNS=$f
+done
 lease() { kc get lease -n kube-node-lease "${CL_NAME[1]}" -o 'jsonpath={.spec.renewTime}'; }
 log_at=$(wc -l <"${CL_DIR[1]}/k3c.log")
 cluster_stop_node 0 30 || fail "the server stops on SIGTERM within 30 s"
@@ -409,12 +418,6 @@ left_of() { # I: the installed files still there, the data dir, processes, mount
 }
 cpid_ok() { ! kill -0 "$CPID" 2>/dev/null; }
 echo "# agent's files before uninstall: $(sed "s|$R1/||" "$PODS_DIR/files1.before" | tr '\n' ' ')"
-# p-own's network namespace, CNI's /run/netns/cni-* file
-PNS=
-ino=$(stat -L -c %i "/proc/$CPID/ns/net" 2>/dev/null)
-for f in /run/netns/cni-*; do
-  [ -n "$ino" ] && [ "$(stat -L -c %i "$f" 2>/dev/null)" = "$ino" ] && PNS=$f
-done
 echo "# agent's processes before: k3c ${CL_PID[1]}, container $CPID, $(pods_shim_pids | wc -l) shim(s); p-own's netns ${PNS:-not found}"
 check "k3c-agent-uninstall.sh runs (node 1)" uninstall_on 1 "$R1/bin/k3c-agent-uninstall.sh"
 if wait_for 10 pods__gone "${CL_PID[1]}"; then
