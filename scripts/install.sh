@@ -333,10 +333,11 @@ done
 for dev in cni0 flannel.1 k3c-dns0; do
   ip link delete "\$dev" 2>/dev/null || true
 done
-# the overlay's masquerade table and the service proxy's (pkg/net), where nft is installed
+# the overlay's masquerade table, the service proxy's and the network policies' (pkg/net), where nft is installed
 if command -v nft >/dev/null 2>&1; then
   nft delete table ip k3c-overlay 2>/dev/null || true
   nft delete table ip k3c-proxy 2>/dev/null || true
+  nft delete table ip k3c-netpol 2>/dev/null || true
 fi
 rm -rf /run/k3c
 EOF
