@@ -55,6 +55,22 @@ esac
 for a in "$@"; do
   case $a in *"'"*|*"\\"*) fatal "INSTALL_K3C_EXEC is split on blanks; quotes and backslashes are not supported: $a" ;; esac
 done
+# The data dir the service will use (--data-dir/-d, else K3C_DATA_DIR, else
+# k3c's default): k3c-killall.sh and the uninstaller act on it, not on a fixed path.
+DATA_DIR=${K3C_DATA_DIR:-/var/lib/k3c}
+prev=
+for a in "$@"; do
+  case $prev in --data-dir|-d) DATA_DIR=$a ;; esac
+  case $a in --data-dir=*|-d=*) DATA_DIR=${a#*=} ;; esac
+  prev=$a
+done
+case $DATA_DIR in
+  /?*) DATA_DIR=${DATA_DIR%/} ;;
+  *) fatal "the data dir must be an absolute path, not '$DATA_DIR'" ;;
+esac
+case $DATA_DIR in
+  *[!A-Za-z0-9._/+@:-]*) fatal "the data dir may hold only letters, digits and ._/+@:- (the scripts written here name it unquoted): '$DATA_DIR'" ;;
+esac
 if [ "$CMD" = agent ]; then
   [ -n "${K3C_URL:-}" ] || fatal "an agent needs K3C_URL (https://<server>:6443)"
   [ -n "${K3C_TOKEN:-}" ] || fatal "an agent needs K3C_TOKEN (k3c token create on the server)"
@@ -261,31 +277,69 @@ fi
 # --- k3c-killall.sh: stop everything k3c started, keep the data ---
 cat >"$ROOT$BIN_DIR/k3c-killall.sh" <<EOF
 #!/bin/sh
-# Stop k3c and everything it started (containers, mounts, network devices).
-# Data in /var/lib/k3c and /etc/k3c is kept.
+# Stop k3c and everything it started (containerd, the containers, mounts,
+# network devices). The data in $DATA_DIR and /etc/k3c is kept.
 [ "\$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 for s in k3c k3c-agent; do
   systemctl stop "\$s" 2>/dev/null || true
   if [ -x "/etc/init.d/\$s" ]; then "/etc/init.d/\$s" stop 2>/dev/null || true; fi
 done
-# Processes running the k3c binary, and container shims k3c's containerd started.
+# The roots: processes running this k3c binary, and the containerd and
+# container shims of this data dir (containerd outlives k3c, the shims
+# outlive containerd); then each root with all its descendants (the
+# containers are the shims' children).
+roots=
+nets=
 for p in /proc/[0-9]*; do
   exe=\$(readlink "\$p/exe" 2>/dev/null) || continue
   case \$exe in
-    $BIN_DIR/k3c|$BIN_DIR/k3c\ *) kill -9 "\${p#/proc/}" 2>/dev/null ;;
+    $BIN_DIR/k3c|"$BIN_DIR/k3c (deleted)") roots="\$roots \${p#/proc/}"; continue ;;
   esac
   case \$(tr '\0' ' ' <"\$p/cmdline" 2>/dev/null) in
-    *containerd-shim*k3c*) kill -9 "\${p#/proc/}" 2>/dev/null ;;
+    *containerd*" $DATA_DIR/"*) roots="\$roots \${p#/proc/}" ;;
   esac
 done
-# Mounts under k3c's folders, deepest first.
-awk '{ print \$2 }' /proc/self/mounts | grep -E '^(/run/k3c|/var/lib/k3c|/var/lib/kubelet)(/|\$)' |
+if [ -n "\$roots" ]; then
+  pids=\$(cat /proc/[0-9]*/status 2>/dev/null | awk -v roots="\$roots" '
+    /^Pid:/ { p = \$2 } /^PPid:/ { pp[p] = \$2 }
+    END {
+      n = split(roots, r, " "); for (i = 1; i <= n; i++) t[r[i]] = 1
+      do { more = 0; for (p in pp) if (!(p in t) && (pp[p] in t)) { t[p] = 1; more = 1 } } while (more)
+      for (p in t) print p
+    }')
+  # the network namespaces of the pods (CNI's /run/netns/cni-*) these processes are in
+  nets=\$(for p in \$pids; do stat -L -c %i "/proc/\$p/ns/net" 2>/dev/null; done | sort -u | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  kill -9 \$pids 2>/dev/null
+  i=0
+  while [ \$i -lt 50 ]; do
+    left=
+    for p in \$pids; do [ -d "/proc/\$p" ] && left=1; done
+    [ -z "\$left" ] && break
+    sleep 0.1; i=\$((i + 1))
+  done
+fi
+# Mounts under the data dir, /run/k3c and /var/lib/kubelet, deepest first.
+awk -v d="$DATA_DIR" '{ m = \$2
+    if (m == d || index(m, d "/") == 1 || m == "/run/k3c" || index(m, "/run/k3c/") == 1 ||
+        m == "/var/lib/kubelet" || index(m, "/var/lib/kubelet/") == 1) print m }' /proc/self/mounts |
   sort -r | while read -r m; do umount -l "\$m" 2>/dev/null || true; done
-for dev in cni0 flannel.1; do
+for f in /run/netns/cni-*; do
+  [ -e "\$f" ] || continue
+  case " \$nets " in
+    *" \$(stat -L -c %i "\$f" 2>/dev/null) "*) umount "\$f" 2>/dev/null; rm -f "\$f" ;;
+  esac
+done
+for dev in cni0 flannel.1 k3c-dns0; do
   ip link delete "\$dev" 2>/dev/null || true
 done
-# the overlay's masquerade table (pkg/net/masq.h) and the hostPort table (pkg/net/hostport.h), where nft is installed
-if command -v nft >/dev/null 2>&1; then nft delete table ip k3c-overlay 2>/dev/null || true; nft delete table ip k3c-hostport 2>/dev/null || true; fi
+# k3c's nf_tables tables (pkg/net: the overlay's masquerade, the service proxy, the network
+# policies, the CNI plugin's hostPorts), where nft is installed
+if command -v nft >/dev/null 2>&1; then
+  for t in k3c-overlay k3c-proxy k3c-netpol k3c-hostport; do
+    nft delete table ip "\$t" 2>/dev/null || true
+  done
+fi
 rm -rf /run/k3c
 EOF
 chmod 755 "$ROOT$BIN_DIR/k3c-killall.sh"
@@ -304,7 +358,7 @@ if [ -x /etc/init.d/$SERVICE ]; then
   rc-update del $SERVICE default 2>/dev/null || true
   rm -f /etc/init.d/$SERVICE /var/log/$SERVICE.log
 fi
-rm -rf /etc/k3c /var/lib/k3c /var/lib/kubelet
+rm -rf /etc/k3c $DATA_DIR /var/lib/kubelet
 rm -f $BIN_DIR/k3c $BIN_DIR/k3c-killall.sh
 rm -f $BIN_DIR/$UNINSTALL
 EOF

@@ -1038,6 +1038,15 @@ int agent_run(const k3c_config_t *cfg) {
                        "<data-dir>/server/node-token), or --kubeconfig FILE");
     return 2;
   }
+  if (!kubeconfig && cfg->hollow > 1) {
+    /* one join gives one node's certificate; the Node authorizer lets it
+     * register and heartbeat that node only */
+    log_error("agent", "--hollow %d with --server: a join gives the certificate of one node "
+                       "(%s0), which may not register the others; use --hollow 1 per agent, or "
+                       "--kubeconfig with credentials that may write every Node (the admin's)",
+              cfg->hollow, cfg->hollow_prefix);
+    return 2;
+  }
   if (cfg->hollow <= 0 && geteuid() != 0) {
     log_error("agent", "the node agent needs root (it runs containerd, mounts and cgroups): "
                        "run k3c agent as root");

@@ -129,7 +129,11 @@ static void write_done(const client_result_t *res, void *data) {
   /* 404: the pod is gone; 409: it changed or was replaced (its event
    * brings it back) */
   if (res->code != 200 && res->code != 201 && res->code != 404 && res->code != 409) {
-    log_warn("kubelet", "pod %s: %d %s", key, res->code, res->message ? res->message : "");
+    /* code 0: no answer (the server is unreachable); the errno says why */
+    const char *why = res->message && res->message[0] ? res->message
+                      : res->err                      ? strerror(-res->err)
+                                                      : "";
+    log_warn("kubelet", "pod %s: status update failed: %d %s", key, res->code, why);
     err = err ? err : -EAGAIN;
   }
   sync_end(k, key, err, wake);

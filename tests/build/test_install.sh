@@ -79,6 +79,20 @@ check "... and no server uninstaller" test ! -e "$r/usr/local/bin/k3c-uninstall.
 expect_output "... which removes the agent's unit and data" 'rm -f /etc/systemd/system/k3c-agent.service .*rm -rf /etc/k3c /var/lib/k3c' \
   sh -c "tr '\n' ' ' <'$r/usr/local/bin/k3c-agent-uninstall.sh'"
 
+# --- the data dir the killall and uninstall scripts act on ---
+r=$tmp/datadir
+check "agent install with --data-dir /srv/k3c" run "$r" K3C_URL=https://10.0.0.1:6443 K3C_TOKEN=K10abc::server:secret \
+  INSTALL_K3C_EXEC="agent --data-dir /srv/k3c/" INSTALL_K3C_ARCH=x86_64
+expect_output "... its uninstaller removes /srv/k3c, not /var/lib/k3c" '^rm -rf /etc/k3c /srv/k3c /var/lib/kubelet$' \
+  grep '^rm -rf /etc/k3c' "$r/usr/local/bin/k3c-agent-uninstall.sh"
+expect_output "... its killall ends that data dir's containerd and shims and unmounts under it" \
+  '\*containerd\*" /srv/k3c/"\*.*awk -v d="/srv/k3c"' sh -c "tr '\n' ' ' <'$r/usr/local/bin/k3c-killall.sh'"
+run "$tmp/datadir2" K3C_DATA_DIR=/data/k3c INSTALL_K3C_ARCH=x86_64 >/dev/null 2>&1
+expect_output "K3C_DATA_DIR=/data/k3c: the uninstaller removes /data/k3c" '^rm -rf /etc/k3c /data/k3c /var/lib/kubelet$' \
+  grep '^rm -rf /etc/k3c' "$tmp/datadir2/usr/local/bin/k3c-uninstall.sh"
+expect_output "a relative data dir is refused" 'data dir must be an absolute path' \
+  run "$tmp/datadir3" INSTALL_K3C_EXEC="server -d data" INSTALL_K3C_ARCH=x86_64
+
 # --- OpenRC ---
 r=$tmp/openrc
 check "INSTALL_K3C_INIT=openrc install" run "$r" INSTALL_K3C_INIT=openrc INSTALL_K3C_EXEC="server --node-label=a=b" INSTALL_K3C_ARCH=x86_64

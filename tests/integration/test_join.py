@@ -226,6 +226,15 @@ t.ok(r.returncode == 2 and "--server" in r.stderr + r.stdout and "--token" in r.
      "k3c agent without --server or --kubeconfig: exit 2 naming --server and --token",
      r.stderr + r.stdout)
 
+# ---- --hollow N > 1 cannot join: one certificate is one node's (the Node authorizer) ----
+r = subprocess.run([k3c_bin(), "agent", "--config", "/dev/null", "--hollow", "3", "--data-dir",
+                    os.path.join(srv.tmp, "h3"), "--server", srv.url, "--token", token],
+                   capture_output=True, text=True, timeout=30)
+t.ok(r.returncode == 2 and "--hollow 3 with --server" in r.stderr + r.stdout and
+     not has_node("hollow-0") and not os.path.exists(os.path.join(srv.tmp, "h3", "agent")),
+     "k3c agent --hollow 3 --server --token: exit 2 at once saying why, nothing joined",
+     r.stderr + r.stdout)
+
 for p in procs:
     if p.poll() is None:
         p.kill()
