@@ -135,6 +135,21 @@ if wait_for 30 answers; then
 else
   bail "ClusterIP $CIP:80 answers from pod pc0 within 30 s" "$(from_pc0 "http://$CIP/" 2>&1)"
 fi
+# By name from inside pod pc0 (node 0): its resolv.conf and the cluster DNS
+# give px.default.svc.cluster.local's ClusterIP, and an HTTP GET to it (busybox
+# nc: busybox-static's wget crashes in this image) reaches px1 or px2 on the
+# other nodes.
+by_name=$(kc exec -i pc0 -- sh -s 2>&1 <<'EOF'
+a=$(nslookup px.default.svc.cluster.local 2>/dev/null | awk '/^Address: / && !/:53$/ {print $2; exit}')
+echo "addr=$a"
+printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 "$a" 80
+EOF
+)
+if printf '%s' "$by_name" | grep -q "^addr=$CIP\$" && printf '%s' "$by_name" | grep -Eq '^hello from px[12]$'; then
+  ok "from pod pc0, http://px.default.svc.cluster.local resolves to $CIP and reaches $(printf '%s' "$by_name" | grep '^hello from' | cut -d' ' -f3) on another node"
+else
+  fail "from pod pc0, http://px.default.svc.cluster.local reaches px1/px2 through ClusterIP $CIP" "$by_name"
+fi
 declare -A seen=()
 other=0
 for i in $(seq 1 30); do
