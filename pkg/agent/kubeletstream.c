@@ -25,6 +25,7 @@ typedef struct {
   http_req_t *req; /* NULL once the client left */
   skind_t kind;
   cri_client_t *cri;
+  bool v5_as_v4; /* AGENT_WS_V5_AS_V4 */
 } pending_t;
 
 static void reply(http_req_t *r, int code, const char *fmt, ...)
@@ -48,17 +49,27 @@ static bool qbool(http_req_t *r, const char *name) {
   return v && (!strcasecmp(v, "true") || !strcmp(v, "1"));
 }
 
-bool agent__kubelet_stream_ws_ok(const char *protocols, bool port_forward) {
-  static const char *const exec_protos[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
-                                            "channel.k8s.io", "base64.channel.k8s.io", NULL};
-  static const char *const pf_protos[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io", NULL};
+#define WS_V4 "v4.channel.k8s.io"
+#define WS_V5 "v5.channel.k8s.io"
+
+agent_ws_choice_t agent__kubelet_stream_ws_choice(const char *protocols, bool port_forward,
+                                                  bool stdin_) {
+  static const char *const exec_protos[] = {WS_V4, "v4.base64.channel.k8s.io", "channel.k8s.io",
+                                            "base64.channel.k8s.io", NULL};
+  static const char *const pf_protos[] = {WS_V4, "v4.base64.channel.k8s.io", NULL};
   if (!protocols || !protocols[0])
-    return true; /* no subprotocol: the server accepts the plain channel framing */
+    return AGENT_WS_RELAY; /* no subprotocol: the server accepts the plain channel framing */
   const char *const *list = port_forward ? pf_protos : exec_protos;
   for (size_t i = 0; list[i]; i++)
     if (http_tunnel_offers(protocols, list[i]))
-      return true;
-  return false;
+      return AGENT_WS_RELAY;
+  /* v5 is v4 plus one message, the client's "close stream" ({255, id}),
+   * which kubectl sends only to end stdin and which a v4 server ignores:
+   * without stdin the two are the same on the wire. With stdin the close
+   * would be lost (the command never sees EOF): SPDY/3.1 then. */
+  if (!port_forward && !stdin_ && http_tunnel_offers(protocols, WS_V5))
+    return AGENT_WS_V5_AS_V4;
+  return AGENT_WS_REFUSE;
 }
 
 static void tunnel_failed(http_req_t *r, int err, const char *msg, void *data) {
@@ -76,6 +87,7 @@ static void on_url(void *data, const cri_status_t *st, const char *url) {
   pending_t *p = data;
   http_req_t *r = p->req;
   struct ev_loop *loop = p->loop;
+  bool v5_as_v4 = p->v5_as_v4;
   free(p);
   if (!r)
     return;
@@ -115,6 +127,10 @@ static void on_url(void *data, const cri_status_t *st, const char *url) {
     return;
   }
   http_tunnel_opts_t o = {.host = host, .port = port, .target = path, .fail = tunnel_failed};
+  if (v5_as_v4) {
+    o.ws_protocol = WS_V4;
+    o.ws_protocol_reply = WS_V5;
+  }
   if (http_tunnel_start(r, loop, &o) < 0)
     reply(r, 500, "cannot relay to the container runtime's streaming server at %.200s", url);
 }
@@ -212,9 +228,12 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
     reply(r, 400, "Upgrade request required");
     return true;
   }
-  if (!strcasecmp(upgrade, "websocket") &&
-      !agent__kubelet_stream_ws_ok(http_req_header(r, "Sec-WebSocket-Protocol"),
-                                   kind == S_PORTFORWARD)) {
+  bool want_stdin = qbool(r, "input") || qbool(r, "stdin");
+  agent_ws_choice_t ws = AGENT_WS_RELAY;
+  if (!strcasecmp(upgrade, "websocket"))
+    ws = agent__kubelet_stream_ws_choice(http_req_header(r, "Sec-WebSocket-Protocol"),
+                                         kind == S_PORTFORWARD, want_stdin);
+  if (ws == AGENT_WS_REFUSE) {
     /* kubectl then retries with SPDY/3.1 (docs/AGENT.md) */
     reply(r, 400, "unable to upgrade connection: none of the offered WebSocket protocols (%.200s) "
                   "is served by the container runtime; use SPDY/3.1",
@@ -236,6 +255,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
   p->req = r;
   p->kind = kind;
   p->cri = cri;
+  p->v5_as_v4 = ws == AGENT_WS_V5_AS_V4;
   int e = 0;
   if (kind == S_PORTFORWARD) {
     const char *uid = jstr(pod, "metadata.uid");
@@ -251,7 +271,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
       reply(r, 500, "container not found (\"%s\")", cname);
       return true;
     }
-    cri_stream_flags_t fl = {.tty = qbool(r, "tty"), .stdin_ = qbool(r, "input") || qbool(r, "stdin"),
+    cri_stream_flags_t fl = {.tty = qbool(r, "tty"), .stdin_ = want_stdin,
                              .stdout_ = qbool(r, "output") || qbool(r, "stdout"),
                              .stderr_ = qbool(r, "error") || qbool(r, "stderr")};
     if (fl.tty)

@@ -31,6 +31,7 @@ typedef struct {
   http_tunnel_fail_cb fail;
   void *fail_data;
   char where[80]; /* "tcp 10.0.0.1:10250" for messages */
+  char *ws_reply; /* the subprotocol the 101 says to the client, or NULL */
   /* a non-101 answer */
   int status;
   char *ctype;
@@ -50,6 +51,7 @@ unsigned http_tunnel_count(void) { return atomic_load(&n_tunnels); }
 static void tun_free(tun_t *t) {
   ev_timer_stop(t->loop, &t->idle);
   free(t->ctype);
+  free(t->ws_reply);
   buf_done(&t->body);
   free(t);
   atomic_fetch_sub(&n_tunnels, 1);
@@ -147,6 +149,24 @@ static void finish_error(tun_t *t) {
   tun_free(t);
 }
 
+/* The next hop's 101 head with its Sec-WebSocket-Protocol value replaced
+ * by proto (the field added before the empty line when it had none). */
+static void rename_protocol(buf_t *out, const http_response_t *resp, const char *raw,
+                            size_t raw_len, const char *proto) {
+  const http_header_t *h = http_response_find(resp, "Sec-WebSocket-Protocol");
+  if (h) {
+    size_t at = (size_t)(h->value - raw), end = at + h->value_len;
+    buf_append(out, raw, at);
+    buf_append_str(out, proto);
+    buf_append(out, raw + end, raw_len - end);
+    return;
+  }
+  size_t body = raw_len >= 2 ? raw_len - 2 : 0; /* before the final CRLF */
+  buf_append(out, raw, body);
+  buf_printf(out, "Sec-WebSocket-Protocol: %s\r\n", proto);
+  buf_append(out, raw + body, raw_len - body);
+}
+
 static void d_head(http_dial_t *d, const http_response_t *resp, const char *raw, size_t raw_len,
                    void *data) {
   tun_t *t = data;
@@ -154,7 +174,15 @@ static void d_head(http_dial_t *d, const http_response_t *resp, const char *raw,
     http_req_t *r = t->req;
     t->req = NULL;
     http_req_on_close(r, NULL, NULL);
+    buf_t renamed;
+    buf_init(&renamed, raw_len + (t->ws_reply ? strlen(t->ws_reply) : 0) + 64);
+    if (t->ws_reply) {
+      rename_protocol(&renamed, resp, raw, raw_len, t->ws_reply);
+      raw = renamed.data;
+      raw_len = renamed.len;
+    }
     t->u = http_req_upgrade_head(r, raw, raw_len, u_data, u_close, t);
+    buf_done(&renamed);
     if (!t->u) { /* the client left meanwhile */
       http_dial_close(d);
       tun_free(t);
@@ -283,6 +311,8 @@ int http_tunnel_start(http_req_t *r, struct ev_loop *loop, const http_tunnel_opt
              v6 ? "[" : "", o->host, v6 ? "]" : "", o->port);
   for (size_t i = 0; PASSED[i]; i++) {
     const char *v = http_req_header(r, PASSED[i]);
+    if (o->ws_protocol && !strcmp(PASSED[i], "Sec-WebSocket-Protocol"))
+      v = o->ws_protocol;
     if (v)
       buf_printf(&head, "%s: %s\r\n", PASSED[i], v);
   }
@@ -308,6 +338,7 @@ int http_tunnel_start(http_req_t *r, struct ev_loop *loop, const http_tunnel_opt
   t->req = r;
   t->fail = o->fail;
   t->fail_data = o->fail_data;
+  t->ws_reply = o->ws_protocol_reply ? xstrdup(o->ws_protocol_reply) : NULL;
   t->idle_s = o->idle_timeout > 0 ? o->idle_timeout : IDLE_DEFAULT;
   buf_init(&t->body, BODY_MAX);
   ev_init(&t->idle, idle_cb);

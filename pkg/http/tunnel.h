@@ -3,8 +3,9 @@
  * request is sent on (its method and target as the caller rewrites them,
  * and the headers that negotiate the stream: Upgrade, Connection,
  * Sec-WebSocket-Key/-Version/-Protocol, X-Stream-Protocol-Version, Origin);
- * the next hop's answer comes back as it is: a "101 Switching Protocols"
- * head, after which bytes are copied both ways, or any other status with
+ * the next hop's answer comes back as it is (but for an optional
+ * subprotocol rename, below): a "101 Switching Protocols" head, after
+ * which bytes are copied both ways, or any other status with
  * its body (at most 64 KiB). Both the API server (to the kubelet) and the
  * kubelet (to containerd's streaming server) use it. docs/AGENT.md.
  *
@@ -40,6 +41,13 @@ typedef struct {
   double connect_timeout; /* to the next hop's response head; 0: 10 s */
   http_tunnel_fail_cb fail;
   void *fail_data;        /* must outlive the tunnel's connect phase */
+  /* A WebSocket subprotocol translation (NULL: none): ws_protocol is sent
+   * to the next hop as the Sec-WebSocket-Protocol instead of the client's
+   * offer, and a 101 answer goes back saying ws_protocol_reply instead of
+   * what the next hop chose. For protocols whose frames are the same both
+   * ways on this stream (the kubelet's v5.channel.k8s.io without stdin). */
+  const char *ws_protocol;
+  const char *ws_protocol_reply;
 } http_tunnel_opts_t;
 
 /* Start relaying r (a request carrying an Upgrade header). On 0 the tunnel

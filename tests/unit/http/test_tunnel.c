@@ -5,7 +5,8 @@
  * the forwarded head, bytes in order both ways under back-pressure (the
  * backend does not read for a while: the client's own queue must stay
  * full), a non-101 answer passed back, nothing lost when either end closes
- * right after sending, and an unreachable next hop. */
+ * right after sending, an unreachable next hop, and the WebSocket
+ * subprotocol translation (the kubelet's v5 as v4). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -42,16 +43,19 @@ static void failed(http_req_t *r, int err, const char *msg, void *data) {
   http_respond(r, 502, "text/plain", msg, strlen(msg));
 }
 
+static const char *ws_protocol, *ws_protocol_reply; /* the rename test's */
+
 static void handler(http_req_t *r, void *data) {
   http_tunnel_opts_t o = {.host = "127.0.0.1", .port = backend_port, .target = "/next?x=1",
-                          .fail = failed};
+                          .fail = failed, .ws_protocol = ws_protocol,
+                          .ws_protocol_reply = ws_protocol_reply};
   if (http_tunnel_start(r, loop, &o) < 0)
     http_respond(r, 400, "text/plain", "no upgrade", 10);
 }
 
 /* ---- the backend: one connection, blocking, in a thread ---- */
 
-typedef enum { B_ECHO, B_REFUSE, B_BYE, B_COUNT } bmode_t;
+typedef enum { B_ECHO, B_REFUSE, B_BYE, B_COUNT, B_WS, B_WS_NOPROTO } bmode_t;
 
 typedef struct {
   bmode_t mode;
@@ -91,7 +95,16 @@ static void *backend_run(void *arg) {
   static const char up[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
                            "Connection: Upgrade\r\n\r\n";
   static char buf[64 << 10];
-  if (b->mode == B_REFUSE) {
+  if (b->mode == B_WS || b->mode == B_WS_NOPROTO) {
+    /* a 101 choosing a subprotocol (or none), bytes in the same write */
+    const char *ws = b->mode == B_WS ? "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                       "Connection: Upgrade\r\nSec-WebSocket-Accept: abc=\r\n"
+                                       "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\nhello"
+                                     : "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                       "Connection: Upgrade\r\n\r\nhello";
+    write_all(fd, ws, strlen(ws));
+    read(fd, buf, 1); /* until the relay closes */
+  } else if (b->mode == B_REFUSE) {
     static const char no[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/x-test\r\n"
                              "Content-Length: 5\r\n\r\nnope\n";
     write_all(fd, no, sizeof(no) - 1);
@@ -265,6 +278,51 @@ static void test_refused_upgrade_passed_back(void) {
   ASSERT_EQ_INT(http_tunnel_count(), 0);
   buf_done(&c.got);
 }
+
+/* The subprotocol translation: the next hop is asked for ws_protocol and
+ * the client told ws_protocol_reply, the rest of both heads untouched. */
+static void rename_case(bmode_t mode) {
+  static const char wreq[] = "GET /t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\nSec-WebSocket-Key: k==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n"
+                             "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n";
+  ws_protocol = "v4.channel.k8s.io";
+  ws_protocol_reply = "v5.channel.k8s.io";
+  backend_t b = {.mode = mode};
+  pthread_t t = backend_start(&b);
+  client_t c = {0};
+  buf_init(&c.got, 1 << 20);
+  http_dial_t *d = NULL;
+  ASSERT_EQ_INT(http_dial_start(loop, "127.0.0.1", srv_port, tls, wreq, sizeof(wreq) - 1, 5,
+                                &cbs, &c, &d),
+                0);
+  double end = ev_time() + 5;
+  while (c.got.len < 5 && !c.closed && ev_time() < end)
+    ev_run(loop, EVRUN_ONCE);
+  ws_protocol = ws_protocol_reply = NULL;
+  ASSERT_EQ_INT(c.status, 101);
+  ASSERT_CONTAINS(b.head, "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n");
+  ASSERT_TRUE(strstr(b.head, "v5.channel") == NULL);
+  ASSERT_CONTAINS(b.head, "Sec-WebSocket-Key: k==\r\n");
+  ASSERT_CONTAINS(c.head, "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n");
+  ASSERT_TRUE(strstr(c.head, "v4.channel") == NULL);
+  ASSERT_CONTAINS(c.head, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
+  if (mode == B_WS)
+    ASSERT_CONTAINS(c.head, "Sec-WebSocket-Accept: abc=\r\n");
+  ASSERT_TRUE(strlen(c.head) >= 4 && !strcmp(c.head + strlen(c.head) - 4, "\r\n\r\n"));
+  ASSERT_EQ_INT(c.got.len, 5);
+  ASSERT_TRUE(!memcmp(c.got.data, "hello", 5));
+  http_dial_close(d);
+  backend_join(&b, t);
+  end = ev_time() + 5;
+  while (http_tunnel_count() && ev_time() < end)
+    ev_run(loop, EVRUN_ONCE);
+  ASSERT_EQ_INT(http_tunnel_count(), 0);
+  buf_done(&c.got);
+}
+
+static void test_subprotocol_renamed(void) { rename_case(B_WS); }
+static void test_subprotocol_added(void) { rename_case(B_WS_NOPROTO); }
 
 static void test_backend_closes_after_sending(void) {
   backend_t b = {.mode = B_BYE};
@@ -459,6 +517,8 @@ TEST_LIST = {
     TEST(test_session_resumption_keeps_identity),
     TEST(test_echo_under_backpressure),
     TEST(test_refused_upgrade_passed_back),
+    TEST(test_subprotocol_renamed),
+    TEST(test_subprotocol_added),
     TEST(test_backend_closes_after_sending),
     TEST(test_backend_closes_while_client_slow),
     TEST(test_client_closes_after_sending),
