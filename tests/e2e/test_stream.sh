@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # kubectl exec, attach, cp and port-forward end to end (root): one
 # `k3c server` with its agent and busybox pods, real kubectl 1.32 and the
-# python client. kubectl's WebSocket attempt (v5.channel.k8s.io, the
-# port-forward tunnel) is refused by the kubelet with 400, kubectl falls
-# back to SPDY/3.1, and every hop (API server, kubelet) relays bytes to
-# containerd's streaming server; the python client's v4.channel.k8s.io
-# WebSocket is relayed as it is (docs/AGENT.md).
-# Checks: exec output and exit codes, stdin through exec -i (a few MiB
-# counted), a TTY through a pseudo-terminal (tty, the window size), attach,
+# python client. kubectl's WebSocket v5.channel.k8s.io exec/attach without
+# stdin is relayed to containerd as v4.channel.k8s.io; with stdin (and the
+# port-forward tunnel) its WebSocket attempt is refused by the kubelet with
+# 400 and kubectl falls back to SPDY/3.1. Every hop (API server, kubelet)
+# relays bytes to containerd's streaming server; the python client's
+# v4.channel.k8s.io WebSocket is relayed as it is (docs/AGENT.md).
+# Checks: exec output and exit codes, the protocol kubectl ends up with,
+# stdin through exec -i (a few MiB counted), a TTY through a
+# pseudo-terminal (tty, the window size), attach with stdin and without,
 # cp both ways, port-forward to busybox httpd (a GET, 100 MiB by sha256,
 # two streams at once), python stream() with the error channel's status.
 # Part 2: `k3c server --disable-agent` and a separate `k3c agent` (exec -i,
@@ -87,13 +89,19 @@ ok "pods Running"
 # ---- exec ----
 expect_output "exec -- echo hi prints hi" '^hi$' kc exec p -- echo hi
 expect_status "exec -- sh -c 'exit 3' exits 3" 3 kc exec p -- sh -c 'exit 3'
-# the path taken: the WebSocket (v5) attempt is refused, then the SPDY/3.1
-# POST is upgraded (kubectl -v=6 logs both requests)
+# the path taken (kubectl -v=6 logs its requests and the subprotocol):
+# without stdin one WebSocket v5 upgrade and no SPDY retry; with stdin the
+# WebSocket attempt is refused and the SPDY/3.1 POST is upgraded
 v6=$(kc exec -v=6 p -- true 2>&1)
+if printf '%s' "$v6" | grep -q 'The subprotocol is v5.channel.k8s.io' &&
+  ! printf '%s' "$v6" | grep -Eq 'POST https://[^ ]*/pods/p/exec'; then
+  ok "exec: kubectl's WebSocket v5 upgrade is served (no SPDY fallback)"
+else fail "exec: kubectl's WebSocket v5 upgrade is served (no SPDY fallback)" "$(printf '%s' "$v6" | grep -E 'exec|subprotocol|Error|error' | tail -n 8)"; fi
+v6=$(kc exec -i -v=6 p -- true </dev/null 2>&1)
 if printf '%s' "$v6" | grep -Eq 'GET https://[^ ]*/pods/p/exec\?' &&
   printf '%s' "$v6" | grep -Eq 'POST https://[^ ]*/pods/p/exec\?[^ ]* 101 Switching Protocols'; then
-  ok "exec: kubectl's WebSocket attempt is refused and its SPDY/3.1 fallback gets 101"
-else fail "exec: kubectl's WebSocket attempt is refused and its SPDY/3.1 fallback gets 101" "$(printf '%s' "$v6" | grep -E 'exec|Error|error' | tail -n 8)"; fi
+  ok "exec -i: kubectl's WebSocket attempt is refused and its SPDY/3.1 fallback gets 101"
+else fail "exec -i: kubectl's WebSocket attempt is refused and its SPDY/3.1 fallback gets 101" "$(printf '%s' "$v6" | grep -E 'exec|Error|error' | tail -n 8)"; fi
 expect_output "exec: stdout and stderr both arrive" '^err,out,$' \
   sh -c "timeout 30 kubectl --kubeconfig '$PODS_KC' exec p -- sh -c 'echo out; echo err >&2' 2>&1 | sort | tr '\\n' ,"
 expect_output "stdin piped through exec -i -- cat" '^piped-line$' \
@@ -145,6 +153,17 @@ RESIZE=1 expect_output "exec -it: a resize reaches the container (37 91, then 50
 attach_out=$( (echo ping; sleep 3) | timeout 15 kubectl --kubeconfig "$PODS_KC" attach -i reader -c main 2>&1)
 if printf '%s' "$attach_out" | grep -q '^got:ping'; then ok "attach -i: the container reads stdin and its output comes back"
 else fail "attach -i: the container reads stdin and its output comes back" "$attach_out"; fi
+# attach without stdin (WebSocket v5, relayed as v4) sees what another
+# attacher's input makes the container print
+timeout 9 kubectl --kubeconfig "$PODS_KC" -v=6 attach reader -c main >"$PODS_DIR/attach2.log" 2>&1 &
+watcher=$!
+seen_v5() { grep -q 'The subprotocol is v5.channel.k8s.io' "$PODS_DIR/attach2.log"; }
+wait_for 8 seen_v5
+(echo ping2; sleep 2) | timeout 10 kubectl --kubeconfig "$PODS_KC" attach -i reader -c main >/dev/null 2>&1
+wait "$watcher"
+if seen_v5 && grep -q '^got:ping2' "$PODS_DIR/attach2.log"; then
+  ok "attach without stdin over WebSocket v5 sees the container's output"
+else fail "attach without stdin over WebSocket v5 sees the container's output" "$(grep -v loader.go "$PODS_DIR/attach2.log" | tail -n 8)"; fi
 
 # ---- cp ----
 head -c $((1 << 20)) /dev/urandom >"$PODS_DIR/cp-src"
