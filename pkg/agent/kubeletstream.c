@@ -18,12 +18,11 @@
 #include "json/util.h"
 #include "util/alloc.h"
 
-typedef enum { S_EXEC, S_ATTACH, S_PORTFORWARD } skind_t;
 
 typedef struct {
   struct ev_loop *loop;
   http_req_t *req; /* NULL once the client left */
-  skind_t kind;
+  agent_stream_kind_t kind;
   cri_client_t *cri;
   bool v5_as_v4; /* AGENT_WS_V5_AS_V4 */
 } pending_t;
@@ -52,8 +51,9 @@ static bool qbool(http_req_t *r, const char *name) {
 #define WS_V4 "v4.channel.k8s.io"
 #define WS_V5 "v5.channel.k8s.io"
 
-agent_ws_choice_t agent__kubelet_stream_ws_choice(const char *protocols, bool port_forward,
+agent_ws_choice_t agent__kubelet_stream_ws_choice(const char *protocols, agent_stream_kind_t kind,
                                                   bool stdin_) {
+  bool port_forward = kind == AGENT_STREAM_PORTFORWARD;
   static const char *const exec_protos[] = {WS_V4, "v4.base64.channel.k8s.io", "channel.k8s.io",
                                             "base64.channel.k8s.io", NULL};
   static const char *const pf_protos[] = {WS_V4, "v4.base64.channel.k8s.io", NULL};
@@ -66,8 +66,11 @@ agent_ws_choice_t agent__kubelet_stream_ws_choice(const char *protocols, bool po
   /* v5 is v4 plus one message, the client's "close stream" ({255, id}),
    * which kubectl sends only to end stdin and which a v4 server ignores:
    * without stdin the two are the same on the wire. With stdin the close
-   * would be lost (the command never sees EOF): SPDY/3.1 then. */
-  if (!port_forward && !stdin_ && http_tunnel_offers(protocols, WS_V5))
+   * would be lost (the command never sees EOF): SPDY/3.1 then. Exec only:
+   * containerd 1.6's WebSocket attach to a container that has stdin open
+   * passes none of its output when the client asked for no stdin (its
+   * SPDY attach does), so attach keeps the SPDY fallback. */
+  if (kind == AGENT_STREAM_EXEC && !stdin_ && http_tunnel_offers(protocols, WS_V5))
     return AGENT_WS_V5_AS_V4;
   return AGENT_WS_REFUSE;
 }
@@ -203,14 +206,14 @@ static bool split(const char *rest, char *ns, char *pod, char *ctr, bool want_ct
 
 bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t *r) {
   const char *path = http_req_path(r);
-  skind_t kind;
+  agent_stream_kind_t kind;
   const char *rest;
   if (!strncmp(path, "/exec/", 6))
-    kind = S_EXEC, rest = path + 6;
+    kind = AGENT_STREAM_EXEC, rest = path + 6;
   else if (!strncmp(path, "/attach/", 8))
-    kind = S_ATTACH, rest = path + 8;
+    kind = AGENT_STREAM_ATTACH, rest = path + 8;
   else if (!strncmp(path, "/portForward/", 13))
-    kind = S_PORTFORWARD, rest = path + 13;
+    kind = AGENT_STREAM_PORTFORWARD, rest = path + 13;
   else
     return false;
   const char *m = http_req_method(r);
@@ -219,7 +222,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
     return true;
   }
   char ns[254], podname[254], cname[254] = "";
-  if (!split(rest, ns, podname, cname, kind != S_PORTFORWARD)) {
+  if (!split(rest, ns, podname, cname, kind != AGENT_STREAM_PORTFORWARD)) {
     reply(r, 404, "404 page not found");
     return true;
   }
@@ -231,8 +234,8 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
   bool want_stdin = qbool(r, "input") || qbool(r, "stdin");
   agent_ws_choice_t ws = AGENT_WS_RELAY;
   if (!strcasecmp(upgrade, "websocket"))
-    ws = agent__kubelet_stream_ws_choice(http_req_header(r, "Sec-WebSocket-Protocol"),
-                                         kind == S_PORTFORWARD, want_stdin);
+    ws = agent__kubelet_stream_ws_choice(http_req_header(r, "Sec-WebSocket-Protocol"), kind,
+                                         want_stdin);
   if (ws == AGENT_WS_REFUSE) {
     /* kubectl then retries with SPDY/3.1 (docs/AGENT.md) */
     reply(r, 400, "unable to upgrade connection: none of the offered WebSocket protocols (%.200s) "
@@ -257,7 +260,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
   p->cri = cri;
   p->v5_as_v4 = ws == AGENT_WS_V5_AS_V4;
   int e = 0;
-  if (kind == S_PORTFORWARD) {
+  if (kind == AGENT_STREAM_PORTFORWARD) {
     const char *uid = jstr(pod, "metadata.uid");
     cri_kv_t sel = {AGENT_LABEL_POD_UID, uid ? uid : ""};
     cri_sandbox_filter_t f = {.id = "", .label_selector = {&sel, 1}};
@@ -276,7 +279,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
                              .stderr_ = qbool(r, "error") || qbool(r, "stderr")};
     if (fl.tty)
       fl.stderr_ = false; /* a terminal has one output stream */
-    if (kind == S_EXEC) {
+    if (kind == AGENT_STREAM_EXEC) {
       const char *const *cmd = http_req_query_all(r, "command");
       size_t n = 0;
       while (cmd && cmd[n])
