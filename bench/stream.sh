@@ -86,16 +86,6 @@ POD_IP=$(kc get pod p -o 'jsonpath={.status.podIP}')
 pct() { # LABEL NOTE: p50/p90 in ms of the microsecond figures on stdin
   sort -n | awk -v l="$1" -v n="$2" '{a[NR]=$1} END {printf "  %-38s p50 %6.1f  p90 %6.1f ms   %s\n", l, a[int(NR*0.5)+1]/1000, a[int(NR*0.9)+1]/1000, n}'
 }
-wall() { # N CMD...: wall time of each run in microseconds, one a line
-  local n=$1 i t0
-  shift
-  "$@" >/dev/null 2>&1 || die "$* failed"
-  for i in $(seq 1 "$n"); do
-    t0=$(now_us)
-    "$@" >/dev/null 2>&1 </dev/null || die "$* failed"
-    echo $(($(now_us) - t0))
-  done
-}
 echo
 echo "exec round trip of \`true\` in pod p ($N runs each)"
 path() { # kubectl exec ARGS...: the protocol kubectl ended up with
@@ -105,13 +95,21 @@ path() { # kubectl exec ARGS...: the protocol kubectl ended up with
   elif printf '%s' "$v" | grep -q 'POST .*101 Switching'; then echo "SPDY/3.1 after a refused WebSocket"
   else echo "?"; fi
 }
+# The three kubectl commands take turns, so that the load of this shared
+# machine moves all three alike.
+kx() { kubectl --kubeconfig "$PODS_KC" "$@" >/dev/null 2>&1 </dev/null || die "kubectl $* failed"; }
+: >"$PODS_DIR/k.exec"; : >"$PODS_DIR/k.execi"; : >"$PODS_DIR/k.get"
+for i in $(seq 0 "$N"); do
+  t0=$(now_us); kx exec p -- true; t1=$(now_us); kx exec -i p -- true; t2=$(now_us)
+  kx get pod p; t3=$(now_us)
+  [ "$i" = 0 ] && continue # the first round warms the caches
+  echo $((t1 - t0)) >>"$PODS_DIR/k.exec"; echo $((t2 - t1)) >>"$PODS_DIR/k.execi"
+  echo $((t3 - t2)) >>"$PODS_DIR/k.get"
+done
 echo " what a user waits for:"
-wall "$N" kubectl --kubeconfig "$PODS_KC" exec p -- true |
-  pct "kubectl exec p -- true" "the whole kubectl process; $(path p -- true)"
-wall "$N" kubectl --kubeconfig "$PODS_KC" exec -i p -- true |
-  pct "kubectl exec -i p -- true </dev/null" "with stdin; $(path -i p -- true)"
-wall "$N" kubectl --kubeconfig "$PODS_KC" get pod p |
-  pct "  of which kubectl's own: get pod p" "start-up, kubeconfig, TLS, GET pod; no exec"
+pct "kubectl exec p -- true" "the whole kubectl process; $(path p -- true)" <"$PODS_DIR/k.exec"
+pct "kubectl exec -i p -- true </dev/null" "with stdin; $(path -i p -- true)" <"$PODS_DIR/k.execi"
+pct "  of which kubectl's own: get pod p" "start-up, kubeconfig, TLS, GET pod; no exec" <"$PODS_DIR/k.get"
 echo " k3c's part (one new TLS connection per exec, as kubectl's):"
 "$PY" bench/ws_exec.py "$PODS_KC" p "$N" | sed -n 's/.* protocol=\([^ ]*\) n=[0-9]* p50_ms=\([0-9.]*\) p90_ms=\([0-9.]*\) tls_p50_ms=\([0-9.]*\) up101_p50_ms=\([0-9.]*\) status_p50_ms=\([0-9.]*\).*/\1 \2 \3 \4 \5 \6/p' >"$PODS_DIR/ws.txt"
 [ -s "$PODS_DIR/ws.txt" ] || die "ws_exec failed"
