@@ -125,6 +125,16 @@ current-context: x
     return path
 
 
+def log_excerpt(text, n=40):
+    """The last n lines of a log; with a sanitizer report in it, the report's
+    first 60 lines instead (its stacks, not the shadow-byte map at its end)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(m in line for m in SANITIZER_MARKS):
+            return "\n".join(lines[max(0, i - 2):i + 60])
+    return "\n".join(lines[-n:])
+
+
 def _kill_at_exit(proc):
     """A test that dies on an exception must not leave its k3c processes behind."""
     if proc.poll() is None:
@@ -248,7 +258,7 @@ class Server:
             return f.read()
 
     def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
+        return log_excerpt(self.log_text(), n)
 
     def cleanup(self):
         self.stop()
@@ -316,4 +326,4 @@ class Hollow:
             return f.read()
 
     def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
+        return log_excerpt(self.log_text(), n)
