@@ -205,9 +205,8 @@ def main():
 
     # ---- validating: denial, objectSelector, delete ----
     r = k("create", "configmap", "bad-one", "-n", "wh-val")
-    t.ok(r.returncode != 0 and r.stderr.strip() == 'error: failed to create configmap: admission webhook '
-         '"deny.example.com" denied the request: names like bad-one are refused'
-         or 'admission webhook "deny.example.com" denied the request: names like bad-one are refused'
+    t.ok(r.returncode != 0
+         and 'admission webhook "deny.example.com" denied the request: names like bad-one are refused'
          in r.stderr, "a validating webhook's denial is shown by kubectl", r.stderr)
     st, _, data = srv.request("POST", "/api/v1/namespaces/wh-val/configmaps",
                               body=json.dumps({"metadata": {"name": "bad-two"}}).encode(),
@@ -269,7 +268,7 @@ def main():
 
     # ---- timeoutSeconds, and the loop answers meanwhile ----
     cfg = config("ValidatingWebhookConfiguration", "slow",
-                 [hook("slow.example.com", wh.url("/slow"), wh.ca_b64, "slow", timeoutSeconds=1)])
+                 [hook("slow.example.com", wh.url("/slow"), wh.ca_b64, "slow", timeoutSeconds=2)])
     k("apply", "-f", "-", stdin=cfg)
     out = {}
 
@@ -280,22 +279,21 @@ def main():
 
     th = threading.Thread(target=slow_create)
     th.start()
-    time.sleep(0.5)
+    time.sleep(0.7)
     t0 = time.monotonic()
     st, _, _ = srv.request("GET", "/api/v1/namespaces/default/configmaps")
-    st2, _, _ = srv.request("POST", "/api/v1/namespaces/default/configmaps",
-                            body=json.dumps({"metadata": {"name": "meanwhile"}}).encode(),
-                            headers={"Content-Type": "application/json"})
+    st2, _, _ = srv.request("GET", "/healthz")
     dt_other = time.monotonic() - t0
+    waiting = th.is_alive()  # the slow write still waits for its webhook
     th.join(60)
     r = out.get("r")
-    t.ok(st == 200 and st2 == 201 and dt_other < 0.8 and r is not None and "dt" in out,
-         "another client's read and write are answered while a webhook is slow (%.2f s)" % dt_other,
-         (st, st2, dt_other))
-    t.ok(r is not None and r.returncode != 0 and out["dt"] < 3.5
+    t.ok(st == 200 and st2 == 200 and waiting and dt_other < 0.5,
+         "another client is answered while a write waits for a slow webhook (%.2f s)" % dt_other,
+         (st, st2, waiting, dt_other))
+    t.ok(r is not None and r.returncode != 0 and 1.9 < out["dt"] < 3.5
          and 'failed calling webhook "slow.example.com"' in r.stderr
          and "context deadline exceeded" in r.stderr,
-         "timeoutSeconds 1: a slow webhook fails the write after the timeout (%.2f s)" % out.get("dt", -1),
+         "timeoutSeconds 2: a slow webhook fails the write after the timeout (%.2f s)" % out.get("dt", -1),
          r.stderr if r else None)
     k("delete", "validatingwebhookconfiguration", "slow")
     k("delete", "mutatingwebhookconfiguration", "label-adder")
