@@ -2,10 +2,12 @@
 #include "api/webhook_call.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +171,50 @@ static int dial(const url_t *u, conn_t *c, char *err, size_t errlen) {
   return r;
 }
 
+/* Go's words for a verification failure (crypto/x509). */
+static void verify_error(uint32_t flags, const char *host, char *err, size_t errlen) {
+  if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+    snprintf(err, errlen, "tls: failed to verify certificate: x509: certificate signed by unknown "
+             "authority");
+  else if (flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE))
+    snprintf(err, errlen, "tls: failed to verify certificate: x509: certificate has expired or is "
+             "not yet valid");
+  else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+    snprintf(err, errlen, "tls: failed to verify certificate: x509: certificate is not valid for %s",
+             host);
+  else {
+    char why[256];
+    int n = mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags);
+    while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
+      why[--n] = '\0';
+    for (char *q = why; *q; q++)
+      if (*q == '\n')
+        *q = ';';
+    snprintf(err, errlen, "tls: failed to verify certificate: %s", why);
+  }
+}
+
+/* An IP literal host: mbedTLS 2.28 matches DNS names only, so the peer's
+ * iPAddress SANs (and, as before, a dNSName spelling the address) are
+ * checked here. */
+static bool ip_matches(const mbedtls_x509_crt *crt, const char *host) {
+  unsigned char want[16];
+  size_t wlen = 0;
+  if (inet_pton(AF_INET, host, want) == 1)
+    wlen = 4;
+  else if (inet_pton(AF_INET6, host, want) == 1)
+    wlen = 16;
+  for (const mbedtls_x509_sequence *s = crt ? &crt->subject_alt_names : NULL; s; s = s->next) {
+    if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && s->buf.len == wlen &&
+        !memcmp(s->buf.p, want, wlen))
+      return true;
+    if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME) &&
+        s->buf.len == strlen(host) && !memcmp(s->buf.p, host, s->buf.len))
+      return true;
+  }
+  return false;
+}
+
 /* Split the raw response into code and body (Content-Length, chunked or
  * up to the close). */
 static int parse_response(buf_t *raw, api_webhook_resp_t *resp, char *err, size_t errlen) {
@@ -271,7 +317,10 @@ int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, c
   mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&conf, &cacrt, NULL);
-  if ((m = mbedtls_ssl_setup(&ssl, &conf)) || (m = mbedtls_ssl_set_hostname(&ssl, u.host))) {
+  unsigned char addr[16];
+  bool is_ip = inet_pton(AF_INET, u.host, addr) == 1 || inet_pton(AF_INET6, u.host, addr) == 1;
+  if ((m = mbedtls_ssl_setup(&ssl, &conf)) ||
+      (!is_ip && (m = mbedtls_ssl_set_hostname(&ssl, u.host)))) {
     snprintf(err, errlen, "TLS set-up failed (-0x%04x)", (unsigned)-m);
     r = -EIO;
     goto out;
@@ -284,14 +333,7 @@ int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, c
       snprintf(err, errlen, "net/http: TLS handshake timeout");
       r = -ETIMEDOUT;
     } else if (m == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-      char why[256];
-      int n = mbedtls_x509_crt_verify_info(why, sizeof(why), "", mbedtls_ssl_get_verify_result(&ssl));
-      while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
-        why[--n] = '\0';
-      for (char *q = why; *q; q++)
-        if (*q == '\n')
-          *q = ';';
-      snprintf(err, errlen, "tls: failed to verify certificate: %s", why);
+      verify_error(mbedtls_ssl_get_verify_result(&ssl), u.host, err, errlen);
       r = -EPERM;
     } else {
       char why[160];
@@ -299,6 +341,11 @@ int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, c
       snprintf(err, errlen, "remote error: tls: %s", why);
       r = -EPROTO;
     }
+    goto out;
+  }
+  if (is_ip && !ip_matches(mbedtls_ssl_get_peer_cert(&ssl), u.host)) {
+    verify_error(MBEDTLS_X509_BADCERT_CN_MISMATCH, u.host, err, errlen);
+    r = -EPERM;
     goto out;
   }
   char head[1024];

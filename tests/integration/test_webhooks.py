@@ -24,12 +24,14 @@ class Webhook:
     """An HTTPS admission webhook; every review it gets is kept in self.seen
     (path, request)."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, host="127.0.0.1"):
+        self.host = host
         self.cert, self.key = os.path.join(tmp, "wh.crt"), os.path.join(tmp, "wh.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", self.key, "-out", self.cert, "-subj", "/CN=webhook",
-                        "-addext", "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1"],
-                       check=True, capture_output=True)
+        if host == "127.0.0.1":
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-keyout", self.key, "-out", self.cert, "-subj", "/CN=webhook",
+                            "-addext", "subjectAltName=DNS:webhook.test,IP:127.0.0.1"],
+                           check=True, capture_output=True)
         with open(self.cert, "rb") as f:
             self.ca_b64 = base64.b64encode(f.read()).decode()
         self.seen = []
@@ -79,7 +81,7 @@ class Webhook:
                 except OSError:
                     pass  # the API server gave up (the slow webhook)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.httpd = http.server.ThreadingHTTPServer((host, self.port), H)
         self.httpd.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
@@ -88,7 +90,7 @@ class Webhook:
         self.thread.start()
 
     def url(self, path):
-        return "https://127.0.0.1:%d%s" % (self.port, path)
+        return "https://%s:%d%s" % (self.host, self.port, path)
 
     def stop(self):
         self.httpd.shutdown()
@@ -262,8 +264,19 @@ def main():
     k("apply", "-f", "-", stdin=cfg)
     r = k("create", "configmap", "cm-ca", "-n", "wh-fail")
     t.ok(r.returncode != 0 and 'failed calling webhook "wrongca.example.com"' in r.stderr
-         and "tls: failed to verify certificate" in r.stderr,
+         and "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+         in r.stderr,
          "a server certificate the caBundle does not sign is refused", r.stderr)
+    other = Webhook(srv.tmp, host="127.0.0.2")  # the same certificate: not valid for this address
+    cfg = config("ValidatingWebhookConfiguration", "dead",
+                 [hook("wrongip.example.com", other.url("/deny"), wh.ca_b64, "fail")])
+    k("apply", "-f", "-", stdin=cfg)
+    r = k("create", "configmap", "cm-ip", "-n", "wh-fail")
+    t.ok(r.returncode != 0 and 'failed calling webhook "wrongip.example.com"' in r.stderr
+         and "tls: failed to verify certificate: x509: certificate is not valid for 127.0.0.2"
+         in r.stderr and not [1 for _, q, _ in other.seen],
+         "a certificate without the URL's address among its IP SANs is refused", r.stderr)
+    other.stop()
     k("delete", "validatingwebhookconfiguration", "dead")
 
     # ---- timeoutSeconds, and the loop answers meanwhile ----
