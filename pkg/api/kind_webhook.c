@@ -3,11 +3,11 @@
  * validation of the common mistakes with upstream's messages
  * (pkg/apis/admissionregistration/validation). The calls themselves are
  * webhook.c's. */
-#include <stdio.h>
-#include <string.h>
-
 #include "api/kinds.h"
 #include "api/object.h"
+
+#include <stdio.h>
+#include <string.h>
 
 static void set_default(cJSON *o, const char *key, cJSON *v) {
   if (!cJSON_GetObjectItemCaseSensitive(o, key))
@@ -28,7 +28,8 @@ static void defaults(cJSON *obj, bool mutating) {
     set_default(hook, "timeoutSeconds", cJSON_CreateNumber(10));
     if (mutating)
       set_default(hook, "reinvocationPolicy", cJSON_CreateString("Never"));
-    cJSON *svc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(hook, "clientConfig"), "service");
+    cJSON *svc = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(hook, "clientConfig"), "service");
     if (cJSON_IsObject(svc))
       set_default(svc, "port", cJSON_CreateNumber(443));
     cJSON *rule;
@@ -39,16 +40,22 @@ static void defaults(cJSON *obj, bool mutating) {
   }
 }
 
-static void mwc_defaults(cJSON *obj) { defaults(obj, true); }
-static void vwc_defaults(cJSON *obj) { defaults(obj, false); }
+static void mwc_defaults(cJSON *obj) {
+  defaults(obj, true);
+}
+static void vwc_defaults(cJSON *obj) {
+  defaults(obj, false);
+}
 
 /* webhook.ValidateWebhookURL with forceHttps */
 static void validate_url(const char *url, const char *field, api_status_t *st) {
   const char *colon = strstr(url, "://");
   if (!colon) {
     char msg[600];
-    snprintf(msg, sizeof(msg), "\"%.400s\": url must be a valid URL: parse \"%.100s\": invalid URI "
-             "for request", url, url);
+    snprintf(msg, sizeof(msg),
+             "\"%.400s\": url must be a valid URL: parse \"%.100s\": invalid URI "
+             "for request",
+             url, url);
     api__cause_invalid(st, field, msg);
     return;
   }
@@ -68,7 +75,8 @@ static void validate_url(const char *url, const char *field, api_status_t *st) {
     api__cause_invalid(st, field, "\"\": host must be specified");
   if (strchr(url, '#'))
     api__cause(st, "FieldValueInvalid", field,
-               "Invalid value: \"%.200s\": fragments are not permitted in the URL", strchr(url, '#') + 1);
+               "Invalid value: \"%.200s\": fragments are not permitted in the URL",
+               strchr(url, '#') + 1);
   if (strchr(url, '?'))
     api__cause(st, "FieldValueInvalid", field,
                "Invalid value: \"%.200s\": query parameters are not permitted in the URL",
@@ -93,8 +101,10 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
       dots += *p == '.';
     if (dots < 2) {
       char msg[400];
-      snprintf(msg, sizeof(msg), "\"%.253s\": should be a domain with at least three segments "
-               "separated by dots", name);
+      snprintf(msg, sizeof(msg),
+               "\"%.253s\": should be a domain with at least three segments "
+               "separated by dots",
+               name);
       api__cause_invalid(st, f, msg);
     }
   }
@@ -117,7 +127,8 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
   const char *se = obj_str(hook, "sideEffects");
   snprintf(f, sizeof(f), "webhooks[%d].sideEffects", i);
   if (!se)
-    api__cause(st, "FieldValueRequired", f, "Required value: must specify one of None, NoneOnDryRun");
+    api__cause(st, "FieldValueRequired", f,
+               "Required value: must specify one of None, NoneOnDryRun");
   else if (strcmp(se, "None") && strcmp(se, "NoneOnDryRun"))
     api__cause(st, "FieldValueNotSupported", f,
                "Unsupported value: \"%.100s\": supported values: \"None\", \"NoneOnDryRun\"", se);
@@ -133,7 +144,8 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
   const cJSON *svc = cJSON_GetObjectItemCaseSensitive(cc, "service");
   snprintf(f, sizeof(f), "webhooks[%d].clientConfig", i);
   if (!!url == !!(svc && !cJSON_IsNull(svc))) {
-    api__cause(st, "FieldValueRequired", f, "Required value: exactly one of url or service is required");
+    api__cause(st, "FieldValueRequired", f,
+               "Required value: exactly one of url or service is required");
   } else if (url) {
     snprintf(f, sizeof(f), "webhooks[%d].clientConfig.url", i);
     validate_url(url, f, st);
@@ -150,7 +162,8 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
         snprintf(f, sizeof(f), "webhooks[%d].rules[%d].operations[%d]", i, r, o);
         api__cause(st, "FieldValueNotSupported", f,
                    "Unsupported value: \"%.100s\": supported values: \"*\", \"CONNECT\", "
-                   "\"CREATE\", \"DELETE\", \"UPDATE\"", s);
+                   "\"CREATE\", \"DELETE\", \"UPDATE\"",
+                   s);
       }
       o++;
     }
@@ -192,7 +205,7 @@ static cJSON *cell(const char *col, const cJSON *obj) {
   return cJSON_CreateNumber(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(obj, "webhooks")));
 }
 
-const api_hooks_t api_kind_mwc = {.defaults = mwc_defaults, .validate = mwc_validate, .cell = cell,
-                                  .generation = true};
-const api_hooks_t api_kind_vwc = {.defaults = vwc_defaults, .validate = vwc_validate, .cell = cell,
-                                  .generation = true};
+const api_hooks_t api_kind_mwc = {
+    .defaults = mwc_defaults, .validate = mwc_validate, .cell = cell, .generation = true};
+const api_hooks_t api_kind_vwc = {
+    .defaults = vwc_defaults, .validate = vwc_validate, .cell = cell, .generation = true};

@@ -3,19 +3,19 @@
  * the wire format is admission.k8s.io/v1 AdmissionReview. */
 #include "api/webhook.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "api/object.h"
 #include "api/webhook_call.h"
-#include "json/patch.h"
-#include "json/selector.h"
 #include "util/alloc.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/offload.h"
+
+#include "json/patch.h"
+#include "json/selector.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define GROUP "admissionregistration.k8s.io"
 #define MAX_CONFIGS 1000
@@ -97,7 +97,9 @@ static bool rule_matches(const cJSON *rule, const attrs_t *at) {
   return true;
 }
 
-static const cJSON *the_object(const attrs_t *at) { return at->obj ? at->obj : at->old; }
+static const cJSON *the_object(const attrs_t *at) {
+  return at->obj ? at->obj : at->old;
+}
 
 static const cJSON *namespace_labels(attrs_t *at) {
   if (at->ns_loaded)
@@ -196,9 +198,10 @@ static char *review_body(const attrs_t *at, const char *uid) {
   cJSON_AddBoolToObject(r, "dryRun", at->dry_run);
   cJSON *opts = cJSON_AddObjectToObject(r, "options");
   cJSON_AddStringToObject(opts, "apiVersion", "meta.k8s.io/v1");
-  cJSON_AddStringToObject(opts, "kind", !strcmp(at->op, "CREATE")   ? "CreateOptions"
-                                        : !strcmp(at->op, "UPDATE") ? "UpdateOptions"
-                                                                    : "DeleteOptions");
+  cJSON_AddStringToObject(opts, "kind",
+                          !strcmp(at->op, "CREATE")   ? "CreateOptions"
+                          : !strcmp(at->op, "UPDATE") ? "UpdateOptions"
+                                                      : "DeleteOptions");
   if (at->dry_run) {
     cJSON *dr = cJSON_AddArrayToObject(opts, "dryRun");
     cJSON_AddItemToArray(dr, cJSON_CreateString("All"));
@@ -231,8 +234,8 @@ static void denied(api_status_t *st, const char *name, const cJSON *status) {
   const char *reason = obj_str(status, "reason");
   const char *msg = obj_str(status, "message");
   /* st keeps a pointer to its reason: the known ones, as static strings */
-  static const char *const known[] = {"Forbidden", "BadRequest", "Invalid", "Unauthorized",
-                                      "NotFound", "Conflict", "TooManyRequests"};
+  static const char *const known[] = {"Forbidden", "BadRequest", "Invalid",        "Unauthorized",
+                                      "NotFound",  "Conflict",   "TooManyRequests"};
   const char *r = "";
   for (size_t i = 0; reason && i < sizeof(known) / sizeof(known[0]); i++)
     if (!strcmp(reason, known[i]))
@@ -262,7 +265,8 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
   const char *url = obj_str(hook, "clientConfig.url");
   char why[1200];
   if (!url) {
-    snprintf(why, sizeof(why), "failed to call webhook: clientConfig.service is not supported by "
+    snprintf(why, sizeof(why),
+             "failed to call webhook: clientConfig.service is not supported by "
              "k3c yet; use clientConfig.url");
     goto call_error;
   }
@@ -285,8 +289,8 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
   char err[800] = "";
   /* the call: only this request's own memory is used meanwhile */
   offload_unlock();
-  int r = api__webhook_post(full_url, ca, ca_len, body, strlen(body), timeout, &resp, err,
-                            sizeof(err));
+  int r =
+      api__webhook_post(full_url, ca, ca_len, body, strlen(body), timeout, &resp, err, sizeof(err));
   offload_relock();
   free(body);
   free(ca);
@@ -296,11 +300,13 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
     goto call_error;
   }
   free(full_url);
-  cJSON *doc = resp.code >= 200 && resp.code < 300 ? cJSON_ParseWithLength(resp.body, resp.len)
-                                                  : NULL;
+  cJSON *doc =
+      resp.code >= 200 && resp.code < 300 ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
   if (resp.code < 200 || resp.code >= 300) {
-    snprintf(why, sizeof(why), "failed to call webhook: the server responded with the status code "
-             "%d but did not return more information", resp.code);
+    snprintf(why, sizeof(why),
+             "failed to call webhook: the server responded with the status code "
+             "%d but did not return more information",
+             resp.code);
     free(resp.body);
     goto call_error;
   }
@@ -314,8 +320,10 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
     goto call_error;
   }
   if (!ruid || strcmp(ruid, uid)) {
-    snprintf(why, sizeof(why), "received invalid webhook response: expected response.uid=\"%s\", "
-             "got \"%s\"", uid, ruid ? ruid : "");
+    snprintf(why, sizeof(why),
+             "received invalid webhook response: expected response.uid=\"%s\", "
+             "got \"%s\"",
+             uid, ruid ? ruid : "");
     cJSON_Delete(doc);
     goto call_error;
   }
@@ -336,8 +344,10 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
     size_t rawlen = 0;
     cJSON *ops = NULL;
     if (!pt || strcmp(pt, "JSONPatch")) {
-      snprintf(why, sizeof(why), "received invalid webhook response: patchType \"%s\" is not "
-               "supported (only JSONPatch)", pt ? pt : "");
+      snprintf(why, sizeof(why),
+               "received invalid webhook response: patchType \"%s\" is not "
+               "supported (only JSONPatch)",
+               pt ? pt : "");
       cJSON_Delete(doc);
       goto call_error;
     }
@@ -345,7 +355,8 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
         !(ops = cJSON_ParseWithLength((const char *)raw, rawlen)) || !cJSON_IsArray(ops)) {
       free(raw);
       cJSON_Delete(ops);
-      snprintf(why, sizeof(why), "received invalid webhook response: patch is not a base64 JSON "
+      snprintf(why, sizeof(why),
+               "received invalid webhook response: patch is not a base64 JSON "
                "array of operations");
       cJSON_Delete(doc);
       goto call_error;
@@ -370,8 +381,10 @@ static int apply_patch(attrs_t *at, const char *name, const cJSON *ops, api_stat
   char err[512];
   if (json_patch_apply(at->obj, ops, &doc, err, sizeof(err)) < 0 || !cJSON_IsObject(doc)) {
     cJSON_Delete(doc);
-    api_status_internal(st, "Internal error occurred: JSON patch from webhook \"%s\" could not "
-                        "be applied: %s", name, err);
+    api_status_internal(st,
+                        "Internal error occurred: JSON patch from webhook \"%s\" could not "
+                        "be applied: %s",
+                        name, err);
     return -EPERM;
   }
   cJSON *tmp = at->obj->child;
@@ -439,24 +452,39 @@ static bool skipped(const api_resource_t *res) {
 static int run(api_admission_t *a, bool mutating, api_status_t *st) {
   if (!a->req || skipped(a->res))
     return 0;
-  attrs_t at = {.srv = a->srv, .req = a->req, .res = a->res, .op = a->old ? "UPDATE" : "CREATE",
-                .sub = a->sub ? a->sub : "", .obj = a->obj, .old = a->old,
+  attrs_t at = {.srv = a->srv,
+                .req = a->req,
+                .res = a->res,
+                .op = a->old ? "UPDATE" : "CREATE",
+                .sub = a->sub ? a->sub : "",
+                .obj = a->obj,
+                .old = a->old,
                 .dry_run = http_req_query(a->req, "dryRun") != NULL};
-  int r = run_kind(&at, mutating ? "MutatingWebhookConfiguration" : "ValidatingWebhookConfiguration",
-                   mutating, st);
+  int r =
+      run_kind(&at, mutating ? "MutatingWebhookConfiguration" : "ValidatingWebhookConfiguration",
+               mutating, st);
   cJSON_Delete(at.ns_labels);
   return r;
 }
 
-int api__admit_webhooks(api_admission_t *a, api_status_t *st) { return run(a, true, st); }
-int api__validate_webhooks(api_admission_t *a, api_status_t *st) { return run(a, false, st); }
+int api__admit_webhooks(api_admission_t *a, api_status_t *st) {
+  return run(a, true, st);
+}
+int api__validate_webhooks(api_admission_t *a, api_status_t *st) {
+  return run(a, false, st);
+}
 
 int api__webhooks_delete(api_server_t *srv, http_req_t *req, const api_resource_t *res,
                          const cJSON *old, const char *sub, api_status_t *st) {
   if (!req || skipped(res))
     return 0;
-  attrs_t at = {.srv = srv, .req = req, .res = res, .op = "DELETE", .sub = sub ? sub : "",
-                .old = old, .dry_run = http_req_query(req, "dryRun") != NULL};
+  attrs_t at = {.srv = srv,
+                .req = req,
+                .res = res,
+                .op = "DELETE",
+                .sub = sub ? sub : "",
+                .old = old,
+                .dry_run = http_req_query(req, "dryRun") != NULL};
   int r = run_kind(&at, "MutatingWebhookConfiguration", true, st);
   if (r == 0)
     r = run_kind(&at, "ValidatingWebhookConfiguration", false, st);

@@ -11,9 +11,9 @@
  * sent to webhooks, as upstream. */
 #pragma once
 
-#include <stdbool.h>
-
 #include "api/admission.h"
+
+#include <stdbool.h>
 
 /* Whether any webhook configuration is stored (a write should run on the
  * offload worker). Loop lock held. */

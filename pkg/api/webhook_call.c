@@ -1,9 +1,18 @@
 /* Blocking HTTPS POST for admission webhooks (webhook_call.h). */
 #include "api/webhook_call.h"
 
-#include <errno.h>
+#include "util/alloc.h"
+#include "util/buf.h"
+
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -15,16 +24,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
-
-#include "util/alloc.h"
-#include "util/buf.h"
 
 #define RESP_MAX (8 << 20)
 
@@ -174,14 +173,16 @@ static int dial(const url_t *u, conn_t *c, char *err, size_t errlen) {
 /* Go's words for a verification failure (crypto/x509). */
 static void verify_error(uint32_t flags, const char *host, char *err, size_t errlen) {
   if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
-    snprintf(err, errlen, "tls: failed to verify certificate: x509: certificate signed by unknown "
+    snprintf(err, errlen,
+             "tls: failed to verify certificate: x509: certificate signed by unknown "
              "authority");
   else if (flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE))
-    snprintf(err, errlen, "tls: failed to verify certificate: x509: certificate has expired or is "
+    snprintf(err, errlen,
+             "tls: failed to verify certificate: x509: certificate has expired or is "
              "not yet valid");
   else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
-    snprintf(err, errlen, "tls: failed to verify certificate: x509: certificate is not valid for %s",
-             host);
+    snprintf(err, errlen,
+             "tls: failed to verify certificate: x509: certificate is not valid for %s", host);
   else {
     char why[256];
     int n = mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags);

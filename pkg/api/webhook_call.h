@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 typedef struct {
-  int code;     /* HTTP status */
-  char *body;   /* malloc'd, NUL-terminated (chunked coding removed) */
+  int code;   /* HTTP status */
+  char *body; /* malloc'd, NUL-terminated (chunked coding removed) */
   size_t len;
 } api_webhook_resp_t;
 
