@@ -169,7 +169,7 @@ static cJSON *gvk(const char *g, const char *v, const char *kname, const char *k
   return o;
 }
 
-static char *review_body(const attrs_t *at, const char *uid) {
+static cJSON *review_tree(const attrs_t *at, const char *uid) {
   const schema_resource_t *s = at->res->s;
   cJSON *review = cJSON_CreateObject();
   cJSON_AddStringToObject(review, "apiVersion", "admission.k8s.io/v1");
@@ -209,9 +209,7 @@ static char *review_body(const attrs_t *at, const char *uid) {
   const char *fm = http_req_query(at->req, "fieldManager");
   if (fm && strcmp(at->op, "DELETE"))
     cJSON_AddStringToObject(opts, "fieldManager", fm);
-  char *text = cJSON_PrintUnformatted(review);
-  cJSON_Delete(review);
-  return text;
+  return review;
 }
 
 /* upstream's "Internal error occurred: ..." for a failed call */
@@ -283,16 +281,22 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
   }
   char uid[40];
   obj_uuid(uid, sizeof(uid));
-  char *body = review_body(at, uid);
+  cJSON *review = review_tree(at, uid);
   char *full_url = xasprintf("%s?timeout=%ds", url, timeout);
   api_webhook_resp_t resp;
   char err[800] = "";
-  /* the call: only this request's own memory is used meanwhile */
+  cJSON *doc = NULL;
+  /* encoding, the call and decoding: only this request's own memory is
+   * used meanwhile */
   offload_unlock();
+  char *body = cJSON_PrintUnformatted(review);
+  cJSON_Delete(review);
   int r =
       api__webhook_post(full_url, ca, ca_len, body, strlen(body), timeout, &resp, err, sizeof(err));
-  offload_relock();
+  if (r == 0 && resp.code >= 200 && resp.code < 300)
+    doc = cJSON_ParseWithLength(resp.body, resp.len);
   free(body);
+  offload_relock();
   free(ca);
   if (r < 0) {
     snprintf(why, sizeof(why), "failed to call webhook: Post \"%s\": %s", full_url, err);
@@ -300,8 +304,6 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
     goto call_error;
   }
   free(full_url);
-  cJSON *doc =
-      resp.code >= 200 && resp.code < 300 ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
   if (resp.code < 200 || resp.code >= 300) {
     snprintf(why, sizeof(why),
              "failed to call webhook: the server responded with the status code "
