@@ -12,15 +12,17 @@
 #include <string.h>
 
 #include "api/object.h"
+#include "api/webhook.h"
 
 typedef int (*plugin_fn)(api_admission_t *a, api_status_t *st);
 
 static const plugin_fn mutating[] = {api__admit_limitranger, api__admit_serviceaccount,
-                                     api__admit_priority, api__admit_defaults};
+                                     api__admit_priority, api__admit_defaults,
+                                     api__admit_webhooks};
 static const plugin_fn validating[] = {api__validate_noderestriction,
                                        api__validate_limitranger, api__validate_podsecurity,
                                        api__validate_priority, api__validate_rbac,
-                                       api__validate_resourcequota};
+                                       api__validate_webhooks, api__validate_resourcequota};
 
 static int run(api_admission_t *a, const plugin_fn *fns, size_t n, api_status_t *st) {
   if (!a->sub)

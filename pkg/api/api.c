@@ -17,10 +17,12 @@
 #include "api/promstats.h"
 #include "api/object.h"
 #include "api/review.h"
+#include "api/webhook.h"
 #include "http/dial.h"
 #include "http/url.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/offload.h"
 #include "version.h"
 
 int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t *opts,
@@ -305,6 +307,21 @@ int api_server_route(api_server_t *srv, const char *prefix, api_route_cb cb, voi
   return 0;
 }
 
+/* A write while webhook configurations exist runs on the offload worker,
+ * whose webhook calls release the loop lock (webhook.h). */
+static bool is_write(const char *verb) {
+  return !strcmp(verb, "create") || !strcmp(verb, "update") || !strcmp(verb, "patch") ||
+         !strcmp(verb, "delete");
+}
+
+static void rest_task(void *data) {
+  api_call_t *call = data;
+  api__rest(call);
+  api__user_free(call->requester);
+  api__user_done(&call->user);
+  free(call);
+}
+
 void api_server_handle(http_req_t *req, void *data) {
   api_server_t *srv = data;
   const char *path = http_req_path(req);
@@ -432,6 +449,14 @@ void api_server_handle(http_req_t *req, void *data) {
     goto out;
   if (api__params_check(&call, &st) < 0) {
     api__respond_status(req, &st);
+    goto out;
+  }
+  if (is_write(call.ri.verb) && !offload_in_task() && api__webhooks_any(srv)) {
+    api_call_t *task = xmalloc(sizeof(*task));
+    *task = call;
+    memset(&call.user, 0, sizeof(call.user)); /* the task owns them now */
+    call.requester = NULL;
+    offload_submit(rest_task, task);
     goto out;
   }
   if (!strcmp(call.ri.verb, "watch"))

@@ -366,6 +366,8 @@ static const kind_hooks_t table[] = {
     {"events.k8s.io", "Event", &api_kind_event_v1, NULL},
     {"apiextensions.k8s.io", "CustomResourceDefinition", &api_kind_crd, NULL},
     {"apiregistration.k8s.io", "APIService", &api_kind_apiservice, NULL},
+    {"admissionregistration.k8s.io", "MutatingWebhookConfiguration", &api_kind_mwc, NULL},
+    {"admissionregistration.k8s.io", "ValidatingWebhookConfiguration", &api_kind_vwc, NULL},
     {"metrics.k8s.io", "NodeMetrics", &api_kind_node_metrics, NULL},
     {"metrics.k8s.io", "PodMetrics", &api_kind_pod_metrics, NULL},
 };

@@ -56,6 +56,8 @@ extern const api_hooks_t api_kind_pdb, api_kind_hpa, api_kind_priorityclass, api
     api_kind_resourcequota, api_kind_limitrange, api_kind_podtemplate, api_kind_event_v1;
 /* APIService (apiservice.c). */
 extern const api_hooks_t api_kind_apiservice;
+/* Mutating/ValidatingWebhookConfiguration (kind_webhook.c). */
+extern const api_hooks_t api_kind_mwc, api_kind_vwc;
 /* NodeMetrics and PodMetrics Table cells (metrics.c). */
 extern const api_hooks_t api_kind_node_metrics, api_kind_pod_metrics;
 
