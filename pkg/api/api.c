@@ -86,6 +86,7 @@ void api_server_free(api_server_t *srv) {
   }
   api__watches_stop_all(srv);
   api__metrics_free(srv);
+  api__promstats_detach(srv);
   api__promstats_free(srv->prom);
   api__audit_free(srv->audit); /* after every request is freed: the HTTP server stops first */
   api__crd_stop(srv);

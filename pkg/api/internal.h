@@ -173,6 +173,10 @@ bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, cha
 void api__user_done(api_user_t *user);
 /* Count the request in /metrics from now until it is freed, and put a copy
  * of user on it as its app data (http_req_app gives the user; promstats.c). */
+/* Before the API server is freed: the requests still counted (relays,
+ * streams a handler still holds) are audited now and forget the server;
+ * their records are only freed with them. */
+void api__promstats_detach(api_server_t *srv);
 void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *user,
                           const api_user_t *requester, const api_reqinfo_t *ri,
                           const char *method);

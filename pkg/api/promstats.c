@@ -45,15 +45,18 @@ typedef struct {
   size_t n;
 } family_t;
 
+typedef struct record record_t;
+
 struct api_promstats {
   family_t total, duration, longrunning;
   int64_t inflight_ro, inflight_mut;
   bool warned;
+  record_t *live; /* the records of requests not freed yet */
 };
 
 #define RECORD_MAGIC 0x6b336372u
 
-typedef struct {
+struct record {
   api_user_t user; /* first: http_req_app(req) is the user (authz.c) */
   unsigned magic;
   api_audit_req_t *audit;
@@ -64,7 +67,10 @@ typedef struct {
   char labels[1024]; /* verb,dry_run,group,version,resource,subresource,scope,component */
   char verb[16];
   char group[128], version[32], resource[128];
-} record_t;
+  record_t *prev, *next; /* in api_promstats.live */
+};
+
+static void record_unlink(api_promstats_t *p, record_t *r);
 
 static void family_init(family_t *f) {
   strmap_init(&f->map);
@@ -112,6 +118,17 @@ api_promstats_t *api__promstats_new(void) {
   family_init(&p->duration);
   family_init(&p->longrunning);
   return p;
+}
+
+void api__promstats_detach(api_server_t *srv) {
+  api_promstats_t *p = srv->prom;
+  while (p && p->live) {
+    record_t *r = p->live;
+    record_unlink(p, r);
+    api__audit_end(srv->audit, r->audit, r->req);
+    r->audit = NULL;
+    r->srv = NULL;
+  }
 }
 
 void api__promstats_free(api_promstats_t *p) {
@@ -170,9 +187,25 @@ static const char *scope_of(const api_reqinfo_t *ri) {
   return "cluster";
 }
 
+static void record_unlink(api_promstats_t *p, record_t *r) {
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    p->live = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+}
+
 static void record_free(void *data) {
   record_t *r = data;
+  if (!r->srv) { /* a request that outlived the API server (api__promstats_detach) */
+    api__user_done(&r->user);
+    free(r);
+    return;
+  }
   api_promstats_t *p = r->srv->prom;
+  record_unlink(p, r);
   int code = http_req_status(r->req);
   double took = ev_time() - r->start;
   if (r->longrunning) {
@@ -246,6 +279,10 @@ void api__promstats_begin(api_server_t *srv, http_req_t *req, const api_user_t *
   r->magic = RECORD_MAGIC;
   if (srv->audit)
     r->audit = api__audit_begin(srv->audit, req, &r->user, requester, ri);
+  r->next = p->live;
+  if (r->next)
+    r->next->prev = r;
+  p->live = r;
   http_req_set_app(req, r, record_free);
 }
 
