@@ -327,6 +327,8 @@ static int write_string(buf_t *b, const char *s) {
 }
 
 static int write_number(buf_t *b, double d) {
+  if (!isfinite(d))
+    return -ERANGE; /* 1e999 parses to infinity, which JSON cannot write back */
   if (d == trunc(d) && fabs(d) < 1e21) {
     if (fabs(d) < 9.2e18)
       return buf_printf(b, "%lld", (long long)d);
@@ -599,7 +601,8 @@ static int canon_pe(const char *key, buf_t *out, char *err, size_t errlen) {
     return 0;
   case 'v':
   case 'k': {
-    cJSON *v = cJSON_Parse(key + 2);
+    /* the whole rest of the key is one JSON value: nothing may follow it */
+    cJSON *v = cJSON_ParseWithOpts(key + 2, NULL, true);
     if (!v || (key[0] == 'k' && !cJSON_IsObject(v))) {
       cJSON_Delete(v);
       snprintf(err, errlen, "parsing key as path element: invalid JSON in %.100s", key);
@@ -608,6 +611,8 @@ static int canon_pe(const char *key, buf_t *out, char *err, size_t errlen) {
     buf_append(out, key, 2);
     int r = write_value(out, v, 0);
     cJSON_Delete(v);
+    if (r < 0)
+      snprintf(err, errlen, "parsing key as path element: a number out of range in %.100s", key);
     return r;
   }
   default:
