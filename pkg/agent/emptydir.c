@@ -20,11 +20,6 @@
 #include "util/alloc.h"
 #include "util/errbuf.h"
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool is_empty_dir(const cJSON *vol) {
   const cJSON *x;
   cJSON_ArrayForEach(x, vol) {
@@ -35,7 +30,7 @@ static bool is_empty_dir(const cJSON *vol) {
 }
 
 static bool is_memory(const cJSON *vol) {
-  const char *m = jstr(vol, "emptyDir.medium");
+  const char *m = json_str(vol, "emptyDir.medium");
   return is_empty_dir(vol) && m && !strcmp(m, "Memory");
 }
 
@@ -61,7 +56,7 @@ int agent_emptydir_mount(const cJSON *pod, const agent_podspec_node_t *node, cha
                          size_t errlen) {
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    const char *name = jstr(v, "name");
+    const char *name = json_str(v, "name");
     if (!name || !is_memory(v))
       continue;
     char dir[4096], opts[64] = "mode=0777";
@@ -167,7 +162,7 @@ int agent_emptydir_over_limit(const cJSON *pod, const agent_podspec_node_t *node
   if (ret_limited)
     *ret_limited = false;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    const char *name = jstr(v, "name");
+    const char *name = json_str(v, "name");
     const cJSON *lim = json_get_path(v, "emptyDir.sizeLimit");
     int64_t limit = 0;
     if (!name || !is_empty_dir(v) || is_memory(v) || !lim ||

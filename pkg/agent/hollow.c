@@ -61,11 +61,6 @@ struct agent_hollow {
 
 /* ---- small helpers ---- */
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static op_t *op_new(agent_hollow_t *h, const char *key) {
   op_t *op = xcalloc(1, sizeof(*op));
   op->h = h;
@@ -190,7 +185,7 @@ static int node_start(node_t *n) {
 /* ---- pods ---- */
 
 static node_t *pod_node(agent_hollow_t *h, const cJSON *pod) {
-  const char *name = jstr(pod, "spec.nodeName");
+  const char *name = json_str(pod, "spec.nodeName");
   return name && name[0] ? strmap_get(&h->by_name, name) : NULL;
 }
 
@@ -215,7 +210,7 @@ static void pod_ip(agent_hollow_t *h, node_t *n, char *out, size_t len) {
     snprintf(out, len, "10.%d.%d.%u", 64 + n->index / 256, n->index % 256, host);
     bool used = false;
     for (size_t i = 0; i < count && !used; i++) {
-      const char *ip = jstr(pods[i], "status.podIP");
+      const char *ip = json_str(pods[i], "status.podIP");
       used = ip && !strcmp(ip, out);
     }
     if (!used)
@@ -253,7 +248,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     return;
   }
   client_ref_t ref = {.version = "v1", .resource = "pods", .ns = ns, .name = name};
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   if (json_get_path(pod, "metadata.deletionTimestamp")) {
     /* The containers are gone at once: finish the graceful deletion. */
     cJSON *o = cJSON_CreateObject();
@@ -269,13 +264,13 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
       controller_done(ctl, key, -EINVAL);
     return;
   }
-  const char *phase = jstr(pod, "status.phase");
+  const char *phase = json_str(pod, "status.phase");
   if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
     controller_done(ctl, key, 0);
     return;
   }
   char ip[32] = "";
-  const char *have = jstr(pod, "status.podIP");
+  const char *have = json_str(pod, "status.podIP");
   if (!have || !have[0])
     pod_ip(h, n, ip, sizeof(ip));
   cJSON *st = NULL;

@@ -19,11 +19,6 @@
 #define BACKOFF_MAX 300.0  /* ... capped at 5 minutes */
 #define MAX_STEPS 8        /* state changes applied per evaluation */
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static time_t parse_time(const char *s) {
   struct tm tm;
   memset(&tm, 0, sizeof(tm));
@@ -117,19 +112,19 @@ static void cont_read(const cJSON *cs, cont_t *c) {
     c->has_last = true;
     const cJSON *ec = cJSON_GetObjectItemCaseSensitive(lt, "exitCode");
     c->last_code = cJSON_IsNumber(ec) ? ec->valueint : 0;
-    c->last_started = parse_time(jstr(lt, "startedAt"));
-    c->last_finished = parse_time(jstr(lt, "finishedAt"));
+    c->last_started = parse_time(json_str(lt, "startedAt"));
+    c->last_finished = parse_time(json_str(lt, "finishedAt"));
   }
   const cJSON *st;
   if ((st = json_get_path(cs, "state.running"))) {
     c->state = C_RUNNING;
-    c->started = parse_time(jstr(st, "startedAt"));
+    c->started = parse_time(json_str(st, "startedAt"));
   } else if ((st = json_get_path(cs, "state.terminated"))) {
     c->state = C_TERMINATED;
     const cJSON *ec = cJSON_GetObjectItemCaseSensitive(st, "exitCode");
     c->code = cJSON_IsNumber(ec) ? ec->valueint : 0;
-    c->started = parse_time(jstr(st, "startedAt"));
-    c->finished = parse_time(jstr(st, "finishedAt"));
+    c->started = parse_time(json_str(st, "startedAt"));
+    c->finished = parse_time(json_str(st, "finishedAt"));
   } else if (json_get_path(cs, "state.waiting") && c->has_last) {
     c->state = C_WAITING; /* back-off before a restart */
   }
@@ -232,8 +227,8 @@ static cJSON *terminated(int code, time_t started, time_t finished, const char *
 
 static cJSON *cont_status(const cJSON *spec, const cont_t *c, const char *pod_uid,
                           const char *pod_name, const char *pod_ns) {
-  const char *name = jstr(spec, "name");
-  const char *image = jstr(spec, "image");
+  const char *name = json_str(spec, "name");
+  const char *image = json_str(spec, "image");
   char cid[64], last_cid[64], image_id[64];
   snprintf(cid, sizeof(cid), "hollow://%016llx",
            (unsigned long long)fnv(pod_uid, name, c->restarts));
@@ -281,7 +276,7 @@ static cJSON *cont_status(const cJSON *spec, const cont_t *c, const char *pod_ui
 static const cJSON *find_status(const cJSON *list, const char *name) {
   const cJSON *cs;
   cJSON_ArrayForEach(cs, list) {
-    const char *n = jstr(cs, "name");
+    const char *n = json_str(cs, "name");
     if (n && name && !strcmp(n, name))
       return cs;
   }
@@ -298,13 +293,13 @@ static void add_cond(cJSON *conds, const cJSON *old_conds, const char *type, boo
   cJSON_AddStringToObject(c, "status", status);
   const cJSON *old = NULL, *it;
   cJSON_ArrayForEach(it, old_conds) {
-    const char *t = jstr(it, "type");
+    const char *t = json_str(it, "type");
     if (t && !strcmp(t, type)) {
       old = it;
       break;
     }
   }
-  const char *s = jstr(old, "status"), *since = jstr(old, "lastTransitionTime");
+  const char *s = json_str(old, "status"), *since = json_str(old, "lastTransitionTime");
   if (old && s && since && !strcmp(s, status))
     cJSON_AddStringToObject(c, "lastTransitionTime", since);
   else
@@ -339,9 +334,9 @@ int agent_hollow_pod_status(const cJSON *pod, time_t now, const char *host_ip, c
     return -EINVAL;
   const cJSON *old = cJSON_GetObjectItemCaseSensitive(pod, "status");
   cJSON *st = cJSON_IsObject(old) ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
-  const char *policy = jstr(spec, "restartPolicy");
-  const char *uid = jstr(pod, "metadata.uid"), *name = jstr(pod, "metadata.name"),
-             *ns = jstr(pod, "metadata.namespace");
+  const char *policy = json_str(spec, "restartPolicy");
+  const char *uid = json_str(pod, "metadata.uid"), *name = json_str(pod, "metadata.name"),
+             *ns = json_str(pod, "metadata.namespace");
   double run = 0;
   const cJSON *ann = json_get_path(pod, "metadata.annotations");
   const cJSON *rsv = cJSON_GetObjectItemCaseSensitive(ann, HOLLOW_RUN_SECONDS_ANNOTATION);
@@ -353,7 +348,7 @@ int agent_hollow_pod_status(const cJSON *pod, time_t now, const char *host_ip, c
       run = v;
   }
   double wake = -1;
-  time_t start = parse_time(jstr(old, "startTime"));
+  time_t start = parse_time(json_str(old, "startTime"));
   if (!start)
     start = now;
 
@@ -382,7 +377,7 @@ int agent_hollow_pod_status(const cJSON *pod, time_t now, const char *host_ip, c
   const cJSON *ct;
   cJSON_ArrayForEach(ct, containers) {
     cont_t c;
-    const char *cname = jstr(ct, "name");
+    const char *cname = json_str(ct, "name");
     cont_read(find_status(old_list, cname), &c);
     cont_step(&c, agent_hollow_container_exit(ct), run, policy, now, &wake);
     n++;
@@ -408,14 +403,14 @@ int agent_hollow_pod_status(const cJSON *pod, time_t now, const char *host_ip, c
   set(st, "phase", cJSON_CreateString(phase));
   set(st, "hostIP", cJSON_CreateString(host_ip));
   set(st, "hostIPs", ip_list(host_ip));
-  const char *ip = jstr(old, "podIP");
+  const char *ip = json_str(old, "podIP");
   if (!ip || !ip[0])
     ip = pod_ip;
   if (ip && ip[0]) {
     set(st, "podIP", cJSON_CreateString(ip));
     set(st, "podIPs", ip_list(ip));
   }
-  if (!jstr(old, "startTime")) {
+  if (!json_str(old, "startTime")) {
     char ts[32];
     fmt_time(start, ts, sizeof(ts));
     set(st, "startTime", cJSON_CreateString(ts));
@@ -439,7 +434,7 @@ int agent_hollow_pod_status(const cJSON *pod, time_t now, const char *host_ip, c
   /* conditions others set (DisruptionTarget, readiness gates) are kept */
   const cJSON *oc;
   cJSON_ArrayForEach(oc, old_conds) {
-    const char *t = jstr(oc, "type");
+    const char *t = json_str(oc, "type");
     if (t && strcmp(t, "PodReadyToStartContainers") && strcmp(t, "Initialized") &&
         strcmp(t, "Ready") && strcmp(t, "ContainersReady") && strcmp(t, "PodScheduled"))
       cJSON_AddItemToArray(conds, cJSON_Duplicate(oc, 1));

@@ -22,11 +22,6 @@
 
 #define HTTP_TIMEOUT_DEFAULT 60.0
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -68,7 +63,7 @@ static void quoted(const char *s, buf_t *b) {
 static int run_exec(const agent_hook_ctx_t *x, const cJSON *exec, char *msg, size_t msglen) {
   const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(exec, "command");
   int n = cJSON_GetArraySize(cmd);
-  const char *cname = jstr(x->container, "name");
+  const char *cname = json_str(x->container, "name");
   buf_t b;
   buf_init(&b, 8 << 10);
   const char **argv = xcalloc((size_t)(n > 0 ? n : 1) + 1, sizeof(*argv));
@@ -123,7 +118,7 @@ static int port_of(const agent_hook_ctx_t *x, const cJSON *port) {
     return (int)v;
   const cJSON *cp;
   cJSON_ArrayForEach(cp, cJSON_GetObjectItemCaseSensitive(x->container, "ports")) {
-    const char *name = jstr(cp, "name");
+    const char *name = json_str(cp, "name");
     const cJSON *num = cJSON_GetObjectItemCaseSensitive(cp, "containerPort");
     if (name && !strcmp(name, s) && cJSON_IsNumber(num))
       return (int)num->valuedouble;
@@ -200,7 +195,7 @@ static int http_get(const char *host, int port, const char *path, const cJSON *h
              path, v6 ? "[" : "", host, v6 ? "]" : "", port);
   const cJSON *h;
   cJSON_ArrayForEach(h, headers) {
-    const char *n = jstr(h, "name"), *v = jstr(h, "value");
+    const char *n = json_str(h, "name"), *v = json_str(h, "value");
     if (n && v && !strpbrk(n, "\r\n:") && !strpbrk(v, "\r\n"))
       buf_printf(&req, "%s: %s\r\n", n, v);
   }
@@ -255,9 +250,9 @@ badhost:
 }
 
 static int run_http(const agent_hook_ctx_t *x, const cJSON *get, char *msg, size_t msglen) {
-  const char *path = jstr(get, "path");
-  const char *host = jstr(get, "host");
-  const char *cname = jstr(x->container, "name");
+  const char *path = json_str(get, "path");
+  const char *host = json_str(get, "host");
+  const char *cname = json_str(x->container, "name");
   if (!host || !host[0])
     host = x->pod_ip;
   int port = port_of(x, cJSON_GetObjectItemCaseSensitive(get, "port"));
@@ -305,6 +300,6 @@ int agent_hook_run(const agent_hook_ctx_t *x, const cJSON *handler, char *msg, s
     return 0;
   }
   snprintf(msg, msglen, "a lifecycle hook of container \"%s\" has no exec, httpGet or sleep",
-           jstr(x->container, "name") ? jstr(x->container, "name") : "");
+           json_str(x->container, "name") ? json_str(x->container, "name") : "");
   return -ENOTSUP;
 }

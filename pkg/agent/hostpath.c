@@ -12,11 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* The failure text after "hostPath type check failed: " or NULL (passes). */
 static const char *check(const char *path, const char *type, char *why, size_t len) {
   struct stat st;
@@ -74,14 +69,14 @@ static const char *check(const char *path, const char *type, char *why, size_t l
 int agent_hostpath_check(const cJSON *pod, char *err, size_t errlen) {
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    const char *path = jstr(v, "hostPath.path"), *type = jstr(v, "hostPath.type");
+    const char *path = json_str(v, "hostPath.path"), *type = json_str(v, "hostPath.type");
     if (!path || !type || !type[0])
       continue;
     char why[1024];
     const char *bad = check(path, type, why, sizeof(why));
     if (bad) {
       snprintf(err, errlen, "MountVolume.SetUp failed for volume \"%s\" : %s",
-               jstr(v, "name") ? jstr(v, "name") : "", bad);
+               json_str(v, "name") ? json_str(v, "name") : "", bad);
       return -EINVAL;
     }
   }

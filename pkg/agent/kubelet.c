@@ -79,11 +79,6 @@ struct agent_kubelet {
   pvcwait_t *pvcwaits;
 };
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static op_t *op_new(agent_kubelet_t *k, const char *key, int err, double wake) {
   op_t *op = xcalloc(1, sizeof(*op));
   op->k = k;
@@ -215,13 +210,13 @@ static void submit_with_claims(agent_kubelet_t *k, agent_podsync_t *s) {
 /* ---- admission on the node ---- */
 
 static bool terminal(const cJSON *pod) {
-  const char *phase = jstr(pod, "status.phase");
+  const char *phase = json_str(pod, "status.phase");
   return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 }
 
 /* A pod the kubelet has started (it set status.startTime) or ended. */
 static bool admitted(agent_kubelet_t *k, const cJSON *pod) {
-  return !k->has_allocatable || jstr(pod, "status.startTime") || terminal(pod);
+  return !k->has_allocatable || json_str(pod, "status.startTime") || terminal(pod);
 }
 
 typedef struct {
@@ -245,7 +240,7 @@ static void host_ports(const cJSON *pod, cJSON *out) {
         const cJSON *hp = cJSON_GetObjectItemCaseSensitive(pt, "hostPort");
         if (!cJSON_IsNumber(hp) || hp->valuedouble <= 0)
           continue;
-        const char *proto = jstr(pt, "protocol"), *ip = jstr(pt, "hostIP");
+        const char *proto = json_str(pt, "protocol"), *ip = json_str(pt, "hostIP");
         char e[128];
         snprintf(e, sizeof(e), "%s/%d/%s", proto ? proto : "TCP", (int)hp->valuedouble,
                  ip && ip[0] ? ip : "0.0.0.0");
@@ -276,7 +271,7 @@ static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
                                              k->node_name, &n);
   cJSON *taken = cJSON_CreateArray(), *mine_ports = cJSON_CreateArray();
   for (size_t i = 0; i < n; i++) {
-    if (pods[i] == pod || terminal(pods[i]) || !jstr(pods[i], "status.startTime"))
+    if (pods[i] == pod || terminal(pods[i]) || !json_str(pods[i], "status.startTime"))
       continue;
     scheduler_resources_t r;
     scheduler_resources_pod(pods[i], &r);
@@ -318,7 +313,7 @@ static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
   controller_recorder_eventf(k->rec, pod, "Warning", reason, "%s", msg);
   char full[600];
   snprintf(full, sizeof(full), "Pod was rejected: %s", msg);
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   cJSON *p = cJSON_CreateObject();
   if (uid)
     cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "metadata"), "uid", uid);
@@ -326,8 +321,8 @@ static bool reject(agent_kubelet_t *k, const cJSON *pod, const char *key) {
   cJSON_AddStringToObject(st, "phase", "Failed");
   cJSON_AddStringToObject(st, "reason", reason);
   cJSON_AddStringToObject(st, "message", full);
-  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = jstr(pod, "metadata.namespace"),
-                      .name = jstr(pod, "metadata.name"), .subresource = "status"};
+  client_ref_t ref = {.version = "v1", .resource = "pods", .ns = json_str(pod, "metadata.namespace"),
+                      .name = json_str(pod, "metadata.name"), .subresource = "status"};
   op_t *op = op_new(k, key, 0, -1);
   op->req = client_patch(k->c, &ref, CLIENT_PATCH_MERGE, p, NULL, write_done, op);
   cJSON_Delete(p);
@@ -393,7 +388,7 @@ static void stop_list_done(void *data, const cri_status_t *status, const cri_con
 /* Start stopping pod's containers; false when they are stopped already
  * (the sync may go on and remove them). */
 static bool stop_pod(agent_kubelet_t *k, const cJSON *pod, const char *key) {
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   if (!uid)
     return false;
   /* preStop hooks run before the stop, blocking: the worker's sync does
@@ -436,7 +431,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
     return;
   }
   const cJSON *pod = client_informer_get(k->pods, ns, name);
-  const char *node = pod ? jstr(pod, "spec.nodeName") : NULL;
+  const char *node = pod ? json_str(pod, "spec.nodeName") : NULL;
   if (!pod || !node || strcmp(node, k->node_name)) {
     /* Gone or moved: the sandbox sweep removes what it left. */
     agent_refs_drop(k->configmaps, key);
@@ -474,7 +469,7 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
   char terr[512] = "";
   s->tokens = agent_satokens_for_pod(k->tokens, key, pod, terr, sizeof(terr));
   s->token_err = terr[0] ? xstrdup(terr) : NULL;
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   const cJSON *h = uid ? cJSON_GetObjectItemCaseSensitive(k->hints, uid) : NULL;
   s->hints = h ? cJSON_Duplicate(h, 1) : NULL;
   s->probes = uid ? agent_prober_results(k->prober, uid) : NULL;
@@ -483,8 +478,8 @@ static void pod_sync(controller_t *ctl, const char *key, void *data) {
 }
 
 static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
-  const char *ns = jstr(s->pod, "metadata.namespace"), *name = jstr(s->pod, "metadata.name");
-  const char *uid = jstr(s->pod, "metadata.uid");
+  const char *ns = json_str(s->pod, "metadata.namespace"), *name = json_str(s->pod, "metadata.name");
+  const char *uid = json_str(s->pod, "metadata.uid");
   char key[600];
   snprintf(key, sizeof(key), "%s/%s", ns, name);
   if (uid) {
@@ -495,7 +490,7 @@ static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
     }
   }
   const cJSON *pod = client_informer_get(k->pods, ns, name);
-  const char *cur_uid = pod ? jstr(pod, "metadata.uid") : NULL;
+  const char *cur_uid = pod ? json_str(pod, "metadata.uid") : NULL;
   if (!s->err) {
     /* a hostNetwork pod is probed at the node's address, as upstream */
     const char *ip = s->pod_ip;
@@ -505,8 +500,8 @@ static void finish_sync(agent_kubelet_t *k, agent_podsync_t *s) {
   }
   const cJSON *e;
   cJSON_ArrayForEach(e, s->events)
-    controller_recorder_eventf(k->rec, s->pod, jstr(e, "type"), jstr(e, "reason"), "%s",
-                               jstr(e, "message"));
+    controller_recorder_eventf(k->rec, s->pod, json_str(e, "type"), json_str(e, "reason"), "%s",
+                               json_str(e, "message"));
   if (s->err)
     log_warn("kubelet", "pod %s: %s", key, s->errmsg);
   client_ref_t ref = {.version = "v1", .resource = "pods", .ns = ns, .name = name};
@@ -570,7 +565,7 @@ static void job_done(agent_job_t *job, bool cancelled) {
 /* ---- informer events ---- */
 
 static bool mine(agent_kubelet_t *k, const cJSON *pod) {
-  const char *n = jstr(pod, "spec.nodeName");
+  const char *n = json_str(pod, "spec.nodeName");
   return n && !strcmp(n, k->node_name);
 }
 
@@ -584,7 +579,7 @@ static void pod_updated(const cJSON *old, const cJSON *pod, void *data) { pod_ad
 
 static void pod_deleted(const cJSON *pod, void *data) {
   agent_kubelet_t *k = data;
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   const cJSON *state = uid ? cJSON_GetObjectItemCaseSensitive(k->stopping, uid) : NULL;
   if (cJSON_IsFalse(state))
     cJSON_DeleteItemFromObjectCaseSensitive(k->stopping, uid);
@@ -669,7 +664,7 @@ static void pleg_tick(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static bool uid_known(agent_kubelet_t *k, const char *ns, const char *name, const char *uid) {
   const cJSON *pod = ns && name ? client_informer_get(k->pods, ns, name) : NULL;
-  const char *u = pod ? jstr(pod, "metadata.uid") : NULL;
+  const char *u = pod ? json_str(pod, "metadata.uid") : NULL;
   return u && uid && !strcmp(u, uid) && mine(k, pod);
 }
 

@@ -54,37 +54,7 @@ struct lstream {
   ev_timer timer;
 };
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static void respond_text(http_req_t *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void respond_text(http_req_t *r, int code, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  http_respond(r, code, "text/plain; charset=utf-8", msg, strlen(msg));
-}
-
 /* ---- which container, which file ---- */
-
-static const cJSON *container_status(const cJSON *pod, const char *name) {
-  static const char *const lists[] = {"status.containerStatuses", "status.initContainerStatuses",
-                                      "status.ephemeralContainerStatuses"};
-  for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-    const cJSON *cs;
-    cJSON_ArrayForEach(cs, json_get_path(pod, lists[i])) {
-      const char *n = jstr(cs, "name");
-      if (n && !strcmp(n, name))
-        return cs;
-    }
-  }
-  return NULL;
-}
 
 static bool in_spec(const cJSON *pod, const char *name) {
   static const char *const lists[] = {"spec.containers", "spec.initContainers",
@@ -92,7 +62,7 @@ static bool in_spec(const cJSON *pod, const char *name) {
   for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
     const cJSON *c;
     cJSON_ArrayForEach(c, json_get_path(pod, lists[i])) {
-      const char *n = jstr(c, "name");
+      const char *n = json_str(c, "name");
       if (n && !strcmp(n, name))
         return true;
     }
@@ -101,7 +71,7 @@ static bool in_spec(const cJSON *pod, const char *name) {
 }
 
 static bool has_id(const cJSON *cs, const char *path) {
-  const char *id = jstr(cs, path);
+  const char *id = json_str(cs, path);
   return id && id[0];
 }
 
@@ -111,8 +81,8 @@ static bool has_id(const cJSON *cs, const char *path) {
  * restart counts: the newest container is attempt restartCount. */
 long agent__kubeletapi_attempt(const cJSON *pod, const char *container, bool previous, char *msg,
                          size_t msglen) {
-  const char *podname = jstr(pod, "metadata.name");
-  const cJSON *cs = container_status(pod, container);
+  const char *podname = json_str(pod, "metadata.name");
+  const cJSON *cs = agent_podspec_container_status(pod, container);
   if (!cs) {
     /* the status the kubelet posts first says ContainerCreating */
     snprintf(msg, msglen, "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
@@ -126,7 +96,7 @@ long agent__kubeletapi_attempt(const cJSON *pod, const char *container, bool pre
   bool running = cJSON_GetObjectItemCaseSensitive(state, "running") != NULL;
   const cJSON *term = cJSON_GetObjectItemCaseSensitive(state, "terminated");
   bool last_term = has_id(last, "terminated.containerID");
-  const char *waiting = jstr(state, "waiting.reason");
+  const char *waiting = json_str(state, "waiting.reason");
   if (previous) {
     if (!last_term) {
       snprintf(msg, msglen, "previous terminated container \"%s\" in pod \"%s\" not found",
@@ -217,11 +187,11 @@ static void file_path(const lstream_t *s, long attempt, char *out, size_t len) {
 static bool still_running(lstream_t *s) {
   agent_kubelet_t *k = s->a->k;
   const cJSON *pod = k ? agent_kubelet_pod(k, s->ns, s->pod) : NULL;
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   if (!pod || !uid || strcmp(uid, s->uid))
     return false;
-  const cJSON *cs = container_status(pod, s->container);
-  const char *cid = jstr(cs, "containerID");
+  const cJSON *cs = agent_podspec_container_status(pod, s->container);
+  const char *cid = json_str(cs, "containerID");
   if (!cs || !json_get_path(cs, "state.running") || !cid || strcmp(cid, s->cid))
     return false;
   char next[PATH_MAX];
@@ -369,23 +339,23 @@ static void container_logs(agent_kubeletapi_t *a, http_req_t *r, const char *res
   if (!s1 || !s2 || strchr(s2 + 1, '/') || s1 == rest || s2 == s1 + 1 || !s2[1] ||
       (size_t)(s1 - rest) >= sizeof(ns) || (size_t)(s2 - s1 - 1) >= sizeof(podname) ||
       strlen(s2 + 1) >= sizeof(cname)) {
-    respond_text(r, 400, "Bad Request: the path is /containerLogs/{namespace}/{pod}/{container}");
+    http_respond_textf(r, 400, "Bad Request: the path is /containerLogs/{namespace}/{pod}/{container}");
     return;
   }
   snprintf(ns, sizeof(ns), "%.*s", (int)(s1 - rest), rest);
   snprintf(podname, sizeof(podname), "%.*s", (int)(s2 - s1 - 1), s1 + 1);
   snprintf(cname, sizeof(cname), "%s", s2 + 1);
   if (!a->k) {
-    respond_text(r, 503, "the kubelet is starting");
+    http_respond_textf(r, 503, "the kubelet is starting");
     return;
   }
   const cJSON *pod = agent_kubelet_pod(a->k, ns, podname);
   if (!pod) {
-    respond_text(r, 404, "pod \"%s\" does not exist\n", podname);
+    http_respond_textf(r, 404, "pod \"%s\" does not exist\n", podname);
     return;
   }
   if (!in_spec(pod, cname)) {
-    respond_text(r, 404, "container \"%s\" not found in pod \"%s\"\n", cname, podname);
+    http_respond_textf(r, 404, "container \"%s\" not found in pod \"%s\"\n", cname, podname);
     return;
   }
   long long tail = query_int(r, "tailLines"), since_s = query_int(r, "sinceSeconds"),
@@ -395,7 +365,7 @@ static void container_logs(agent_kubeletapi_t *a, http_req_t *r, const char *res
   if (tail == -2 || since_s == -2 || limit == -2 || since_s == 0 || limit == 0 ||
       (since_t && since_s >= 0) ||
       (since_t && agent_crilog_time_parse(since_t, strlen(since_t), &since_ns) < 0)) {
-    respond_text(r, 400, "invalid log options: tailLines, sinceSeconds and limitBytes are "
+    http_respond_textf(r, 400, "invalid log options: tailLines, sinceSeconds and limitBytes are "
                          "positive integers, sinceTime an RFC 3339 time, and only one since");
     return;
   }
@@ -408,10 +378,10 @@ static void container_logs(agent_kubeletapi_t *a, http_req_t *r, const char *res
   char msg[600];
   long attempt = agent__kubeletapi_attempt(pod, cname, previous, msg, sizeof(msg));
   if (attempt < 0) {
-    respond_text(r, 400, "%s", msg);
+    http_respond_textf(r, 400, "%s", msg);
     return;
   }
-  const cJSON *cs = container_status(pod, cname);
+  const cJSON *cs = agent_podspec_container_status(pod, cname);
   lstream_t *s = xcalloc(1, sizeof(*s));
   s->a = a;
   s->req = r;
@@ -423,8 +393,8 @@ static void container_logs(agent_kubeletapi_t *a, http_req_t *r, const char *res
   s->ns = xstrdup(ns);
   s->pod = xstrdup(podname);
   s->container = xstrdup(cname);
-  s->uid = xstrdup(jstr(pod, "metadata.uid") ? jstr(pod, "metadata.uid") : "");
-  s->cid = xstrdup(jstr(cs, "containerID") ? jstr(cs, "containerID") : "");
+  s->uid = xstrdup(json_str(pod, "metadata.uid") ? json_str(pod, "metadata.uid") : "");
+  s->cid = xstrdup(json_str(cs, "containerID") ? json_str(cs, "containerID") : "");
   s->attempt = attempt;
   /* only the newest container can still write; a previous one is over */
   s->follow = query_bool(r, "follow") && !previous && json_get_path(cs, "state.running");
@@ -454,9 +424,9 @@ static void handle(http_req_t *r, void *data) {
   if (!cn || !cn[0]) {
     const char *why = http_req_client_cert_error(r);
     if (why)
-      respond_text(r, 401, "Unauthorized: %s", why);
+      http_respond_textf(r, 401, "Unauthorized: %s", why);
     else
-      respond_text(r, 401, "Unauthorized");
+      http_respond_textf(r, 401, "Unauthorized");
     return;
   }
   bool allowed = !strcmp(cn, "system:kube-apiserver");
@@ -464,13 +434,13 @@ static void handle(http_req_t *r, void *data) {
   for (size_t i = 0; orgs && orgs[i] && !allowed; i++)
     allowed = !strcmp(orgs[i], "system:masters");
   if (!allowed) {
-    respond_text(r, 403, "Forbidden (user=%s, verb=get, resource=nodes, subresource=proxy)", cn);
+    http_respond_textf(r, 403, "Forbidden (user=%s, verb=get, resource=nodes, subresource=proxy)", cn);
     return;
   }
   if (agent__kubelet_stream(a->k, a->loop, r) || agent__kubelet_run(a->k, r))
     return;
   if (strcmp(http_req_method(r), "GET") && strcmp(http_req_method(r), "HEAD")) {
-    respond_text(r, 405, "Method Not Allowed");
+    http_respond_textf(r, 405, "Method Not Allowed");
     return;
   }
   if (!strcmp(path, "/healthz")) {
@@ -487,7 +457,7 @@ static void handle(http_req_t *r, void *data) {
   } else if (!strcmp(path, "/stats/summary") || !strcmp(path, "/stats/summary/")) {
     const agent_stats_t *st = a->k ? agent_kubelet_usage(a->k) : NULL;
     if (!st || !st->updated_ns) {
-      respond_text(r, 503, "the node's resource figures are not sampled yet");
+      http_respond_textf(r, 503, "the node's resource figures are not sampled yet");
       return;
     }
     cJSON *sum = agent_stats_summary(st);
@@ -497,14 +467,14 @@ static void handle(http_req_t *r, void *data) {
   } else if (!strcmp(path, "/metrics/resource")) {
     const agent_stats_t *st = a->k ? agent_kubelet_usage(a->k) : NULL;
     if (!st || !st->updated_ns) {
-      respond_text(r, 503, "the node's resource figures are not sampled yet");
+      http_respond_textf(r, 503, "the node's resource figures are not sampled yet");
       return;
     }
     buf_t out;
     buf_init(&out, 16 << 20);
     if (agent_stats_prometheus(st, &out) < 0) {
       buf_done(&out);
-      respond_text(r, 500, "the metrics text is too large");
+      http_respond_textf(r, 500, "the metrics text is too large");
       return;
     }
     size_t len;
@@ -513,7 +483,7 @@ static void handle(http_req_t *r, void *data) {
   } else if (!strncmp(path, "/containerLogs/", 15)) {
     container_logs(a, r, path + 15);
   } else {
-    respond_text(r, 404, "404 page not found");
+    http_respond_textf(r, 404, "404 page not found");
   }
 }
 

@@ -3,6 +3,7 @@
  * (ExecSync without a timeout). */
 #include "agent/kubeletrun.h"
 
+#include "agent/podspec.h"
 #include "cri/cri.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -19,22 +20,6 @@ typedef struct {
   char *cmdline;   /* for the error text */
 } run_t;
 
-static void reply(http_req_t *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void reply(http_req_t *r, int code, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  http_respond(r, code, "text/plain; charset=utf-8", msg, strlen(msg));
-}
-
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void on_gone(http_req_t *r, void *data) {
   run_t *p = data;
   p->req = NULL;
@@ -47,7 +32,7 @@ static void run_done(void *data, const cri_status_t *st, const cri_exec_result_t
   if (r) {
     http_req_on_close(r, NULL, NULL);
     if (st->code != CRI_OK) {
-      reply(r, 500, "rpc error: code = %s desc = %s", cri_code_name(st->code), st->message);
+      http_respond_textf(r, 500, "rpc error: code = %s desc = %s", cri_code_name(st->code), st->message);
     } else if (res->exit_code != 0) {
       buf_t b;
       buf_init(&b, 64 << 10);
@@ -70,26 +55,12 @@ static void run_done(void *data, const cri_status_t *st, const cri_exec_result_t
   free(p);
 }
 
-static const cJSON *status_of(const cJSON *pod, const char *name) {
-  static const char *const lists[] = {"status.containerStatuses", "status.initContainerStatuses",
-                                      "status.ephemeralContainerStatuses"};
-  for (size_t i = 0; i < 3; i++) {
-    const cJSON *cs;
-    cJSON_ArrayForEach(cs, json_get_path(pod, lists[i])) {
-      const char *n = jstr(cs, "name");
-      if (n && !strcmp(n, name))
-        return cs;
-    }
-  }
-  return NULL;
-}
-
 bool agent__kubelet_run(agent_kubelet_t *k, http_req_t *r) {
   const char *path = http_req_path(r);
   if (strncmp(path, "/run/", 5))
     return false;
   if (strcmp(http_req_method(r), "POST")) {
-    reply(r, 405, "Method Not Allowed");
+    http_respond_textf(r, 405, "Method Not Allowed");
     return true;
   }
   /* {ns}/{pod}/{container} or {ns}/{pod}/{uid}/{container} */
@@ -107,27 +78,27 @@ bool agent__kubelet_run(agent_kubelet_t *k, http_req_t *r) {
     p += l + (e ? 1 : 0);
   }
   if (n != 3 && n != 4) {
-    reply(r, 404, "404 page not found");
+    http_respond_textf(r, 404, "404 page not found");
     return true;
   }
   const char *ns = parts[0], *podname = parts[1], *cname = parts[n - 1];
   cri_client_t *cri = k ? agent_kubelet_cri(k) : NULL;
   if (!cri) {
-    reply(r, 503, "the kubelet is not running pods yet");
+    http_respond_textf(r, 503, "the kubelet is not running pods yet");
     return true;
   }
   const cJSON *pod = agent_kubelet_pod(k, ns, podname);
   if (!pod) {
-    reply(r, 404, "pod does not exist");
+    http_respond_textf(r, 404, "pod does not exist");
     return true;
   }
-  const char *uid = jstr(pod, "metadata.uid");
-  const cJSON *cs = status_of(pod, cname);
-  const char *cid = jstr(cs, "containerID");
+  const char *uid = json_str(pod, "metadata.uid");
+  const cJSON *cs = agent_podspec_container_status(pod, cname);
+  const char *cid = json_str(cs, "containerID");
   const char *sep = cid ? strstr(cid, "://") : NULL;
   if ((n == 4 && (!uid || strcmp(uid, parts[2]))) || !cs || !json_get_path(cs, "state.running") ||
       !sep || !sep[3]) {
-    reply(r, 500, "container not found (\"%s\")", cname);
+    http_respond_textf(r, 500, "container not found (\"%s\")", cname);
     return true;
   }
   /* upstream: strings.Split(cmd, " "), empty pieces kept */
@@ -155,7 +126,7 @@ bool agent__kubelet_run(agent_kubelet_t *k, http_req_t *r) {
   if (e < 0) {
     free(p->cmdline);
     free(p);
-    reply(r, 500, "cannot ask the container runtime: %s", strerror(-e));
+    http_respond_textf(r, 500, "cannot ask the container runtime: %s", strerror(-e));
     return true;
   }
   http_req_on_close(r, on_gone, p);

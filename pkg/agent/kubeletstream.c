@@ -27,22 +27,6 @@ typedef struct {
   bool v5_as_v4; /* AGENT_WS_V5_AS_V4 */
 } pending_t;
 
-static void reply(http_req_t *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void reply(http_req_t *r, int code, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  http_respond(r, code, "text/plain; charset=utf-8", msg, strlen(msg));
-}
-
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool qbool(http_req_t *r, const char *name) {
   const char *v = http_req_query(r, name);
   return v && (!strcasecmp(v, "true") || !strcmp(v, "1"));
@@ -76,7 +60,7 @@ agent_ws_choice_t agent__kubelet_stream_ws_choice(const char *protocols, agent_s
 }
 
 static void tunnel_failed(http_req_t *r, int err, const char *msg, void *data) {
-  reply(r, 500, "%s", msg);
+  http_respond_textf(r, 500, "%s", msg);
 }
 
 static void on_gone(http_req_t *r, void *data) {
@@ -96,7 +80,7 @@ static void on_url(void *data, const cri_status_t *st, const char *url) {
     return;
   http_req_on_close(r, NULL, NULL);
   if (st->code != CRI_OK) {
-    reply(r, 500, "error from the container runtime: %s", st->message);
+    http_respond_textf(r, 500, "error from the container runtime: %s", st->message);
     return;
   }
   /* http://HOST:PORT/PATH, HOST an address (containerd's stream_server_address) */
@@ -125,7 +109,7 @@ static void on_url(void *data, const cri_status_t *st, const char *url) {
     }
   }
   if (n != 1 || !path) {
-    reply(r, 500, "the container runtime's streaming URL is not http://address:port/path: %.200s",
+    http_respond_textf(r, 500, "the container runtime's streaming URL is not http://address:port/path: %.200s",
           url);
     return;
   }
@@ -135,7 +119,7 @@ static void on_url(void *data, const cri_status_t *st, const char *url) {
     o.ws_protocol_reply = WS_V5;
   }
   if (http_tunnel_start(r, loop, &o) < 0)
-    reply(r, 500, "cannot relay to the container runtime's streaming server at %.200s", url);
+    http_respond_textf(r, 500, "cannot relay to the container runtime's streaming server at %.200s", url);
 }
 
 static void on_sandboxes(void *data, const cri_status_t *st, const cri_sandbox_t *items,
@@ -155,24 +139,10 @@ static void on_sandboxes(void *data, const cri_status_t *st, const cri_sandbox_t
     free(p);
     http_req_on_close(r, NULL, NULL);
     if (st->code != CRI_OK)
-      reply(r, 500, "error from the container runtime: %s", st->message);
+      http_respond_textf(r, 500, "error from the container runtime: %s", st->message);
     else
-      reply(r, 500, "pod sandbox not found (is the pod running on this node?)");
+      http_respond_textf(r, 500, "pod sandbox not found (is the pod running on this node?)");
   }
-}
-
-static const cJSON *status_of(const cJSON *pod, const char *name) {
-  static const char *const lists[] = {"status.containerStatuses", "status.initContainerStatuses",
-                                      "status.ephemeralContainerStatuses"};
-  for (size_t i = 0; i < 3; i++) {
-    const cJSON *cs;
-    cJSON_ArrayForEach(cs, json_get_path(pod, lists[i])) {
-      const char *n = jstr(cs, "name");
-      if (n && !strcmp(n, name))
-        return cs;
-    }
-  }
-  return NULL;
 }
 
 /* Split "ns/pod[/container]" into parts; false if malformed. */
@@ -218,17 +188,17 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
     return false;
   const char *m = http_req_method(r);
   if (strcmp(m, "GET") && strcmp(m, "POST")) {
-    reply(r, 405, "Method Not Allowed");
+    http_respond_textf(r, 405, "Method Not Allowed");
     return true;
   }
   char ns[254], podname[254], cname[254] = "";
   if (!split(rest, ns, podname, cname, kind != AGENT_STREAM_PORTFORWARD)) {
-    reply(r, 404, "404 page not found");
+    http_respond_textf(r, 404, "404 page not found");
     return true;
   }
   const char *upgrade = http_req_header(r, "Upgrade");
   if (!upgrade) {
-    reply(r, 400, "Upgrade request required");
+    http_respond_textf(r, 400, "Upgrade request required");
     return true;
   }
   bool want_stdin = qbool(r, "input") || qbool(r, "stdin");
@@ -238,7 +208,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
                                          want_stdin);
   if (ws == AGENT_WS_REFUSE) {
     /* kubectl then retries with SPDY/3.1 (docs/AGENT.md) */
-    reply(r, 400, "unable to upgrade connection: none of the offered WebSocket protocols (%.200s) "
+    http_respond_textf(r, 400, "unable to upgrade connection: none of the offered WebSocket protocols (%.200s) "
                   "is served by the container runtime; use SPDY/3.1",
           http_req_header(r, "Sec-WebSocket-Protocol"));
     return true;
@@ -246,11 +216,11 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
   cri_client_t *cri = k ? agent_kubelet_cri(k) : NULL;
   const cJSON *pod = k ? agent_kubelet_pod(k, ns, podname) : NULL;
   if (!cri) {
-    reply(r, 503, "the kubelet is not running pods yet");
+    http_respond_textf(r, 503, "the kubelet is not running pods yet");
     return true;
   }
   if (!pod) {
-    reply(r, 404, "pod does not exist");
+    http_respond_textf(r, 404, "pod does not exist");
     return true;
   }
   pending_t *p = xcalloc(1, sizeof(*p));
@@ -261,17 +231,17 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
   p->v5_as_v4 = ws == AGENT_WS_V5_AS_V4;
   int e = 0;
   if (kind == AGENT_STREAM_PORTFORWARD) {
-    const char *uid = jstr(pod, "metadata.uid");
+    const char *uid = json_str(pod, "metadata.uid");
     cri_kv_t sel = {AGENT_LABEL_POD_UID, uid ? uid : ""};
     cri_sandbox_filter_t f = {.id = "", .label_selector = {&sel, 1}};
     e = cri_list_pod_sandbox(cri, &f, on_sandboxes, p);
   } else {
-    const cJSON *cs = status_of(pod, cname);
-    const char *cid = jstr(cs, "containerID");
+    const cJSON *cs = agent_podspec_container_status(pod, cname);
+    const char *cid = json_str(cs, "containerID");
     const char *sep = cid ? strstr(cid, "://") : NULL;
     if (!cs || !json_get_path(cs, "state.running") || !sep || !sep[3]) {
       free(p);
-      reply(r, 500, "container not found (\"%s\")", cname);
+      http_respond_textf(r, 500, "container not found (\"%s\")", cname);
       return true;
     }
     cri_stream_flags_t fl = {.tty = qbool(r, "tty"), .stdin_ = want_stdin,
@@ -286,7 +256,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
         n++;
       if (!n) {
         free(p);
-        reply(r, 400, "you must specify at least 1 command");
+        http_respond_textf(r, 400, "you must specify at least 1 command");
         return true;
       }
       e = cri_exec(cri, sep + 3, (cri_strv_t){cmd, n}, &fl, on_url, p);
@@ -296,7 +266,7 @@ bool agent__kubelet_stream(agent_kubelet_t *k, struct ev_loop *loop, http_req_t 
   }
   if (e < 0) {
     free(p);
-    reply(r, 400, "cannot ask the container runtime: %s", strerror(-e));
+    http_respond_textf(r, 400, "cannot ask the container runtime: %s", strerror(-e));
     return true;
   }
   http_req_long_running(r, false);

@@ -67,11 +67,6 @@ struct agent_node {
 
 /* ---- helpers ---- */
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void time_rfc3339(time_t t, char *out, size_t len) {
   struct tm tm;
   gmtime_r(&t, &tm);
@@ -99,7 +94,7 @@ static void warn(agent_node_t *n, const char *what, const client_result_t *res) 
 }
 
 static void set_uid(agent_node_t *n, const cJSON *obj) {
-  const char *uid = jstr(obj, "metadata.uid");
+  const char *uid = json_str(obj, "metadata.uid");
   free(n->uid);
   n->uid = uid ? xstrdup(uid) : NULL;
 }
@@ -185,7 +180,7 @@ static void retry_register(agent_node_t *n) {
 static void get_done(const client_result_t *res, void *data) {
   agent_node_t *n = data;
   n->reg_req = NULL;
-  if (res->code != 200 || !jstr(res->obj, "metadata.uid")) {
+  if (res->code != 200 || !json_str(res->obj, "metadata.uid")) {
     warn(n, "registering", res);
     retry_register(n);
     return;

@@ -142,13 +142,8 @@ static const cJSON *jget(const cJSON *o, const char *key) {
   return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
 }
 
-static const char *jstr(const cJSON *o, const char *path) {
-  const cJSON *v = json_get_path(o, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static const char *jstr_or(const cJSON *o, const char *path, const char *dflt) {
-  const char *s = jstr(o, path);
+  const char *s = json_str(o, path);
   return s ? s : dflt;
 }
 
@@ -268,7 +263,7 @@ static const char *lookup_env(void *ctx, const char *name, size_t len) {
   const cJSON *item = strmap_get(ctx, key);
   if (key != small)
     free(key);
-  return item ? jstr(item, "value") : NULL;
+  return item ? json_str(item, "value") : NULL;
 }
 
 /* --- environment --- */
@@ -344,7 +339,7 @@ static int env_from(env_t *e, const cJSON *src) {
   }
   if (!ref)
     return 0; /* nothing k3c knows (the API accepts nothing else) */
-  const char *name = jstr(ref, "name");
+  const char *name = json_str(ref, "name");
   if (str_empty(name)) {
     errbuf_set(e->err, e->errlen, "envFrom %s without a name",
                secret ? "secretRef" : "configMapRef");
@@ -386,7 +381,7 @@ static int env_from(env_t *e, const cJSON *src) {
 /* configMapKeyRef / secretKeyRef: *ret is a new string, or NULL for an
  * optional reference that is missing (the variable is then not set). */
 static int env_key_ref(env_t *e, const cJSON *ref, bool secret, char **ret) {
-  const char *name = jstr(ref, "name"), *key = jstr(ref, "key");
+  const char *name = json_str(ref, "name"), *key = json_str(ref, "key");
   const char *kind = secret ? "secretKeyRef" : "configMapKeyRef";
   if (str_empty(name) || str_empty(key)) {
     errbuf_set(e->err, e->errlen, "%s needs a name and a key", kind);
@@ -481,8 +476,8 @@ static int format_map(const cJSON *map, buf_t *out) {
 }
 
 static int env_field_ref(env_t *e, const cJSON *ref, buf_t *out) {
-  const char *path = jstr(ref, "fieldPath");
-  const char *ver = jstr(ref, "apiVersion");
+  const char *path = json_str(ref, "fieldPath");
+  const char *ver = json_str(ref, "apiVersion");
   if (ver && *ver && strcmp(ver, "v1")) {
     errbuf_set(e->err, e->errlen, "unsupported pod version: %s", ver);
     return -EINVAL;
@@ -557,7 +552,7 @@ static const cJSON *find_container(const cJSON *pod, const char *name) {
   for (size_t l = 0; l < 2; l++) {
     const cJSON *c;
     cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
-      const char *n = jstr(c, "name");
+      const char *n = json_str(c, "name");
       if (n && !strcmp(n, name))
         return c;
     }
@@ -570,8 +565,8 @@ static int64_t ceil_div(int64_t a, int64_t b) {
 }
 
 static int env_resource_ref(env_t *e, const cJSON *ref, buf_t *out) {
-  const char *res = jstr(ref, "resource");
-  const char *cname = jstr(ref, "containerName");
+  const char *res = json_str(ref, "resource");
+  const char *cname = json_str(ref, "containerName");
   const cJSON *c = e->container;
   if (!str_empty(cname)) {
     c = find_container(e->pod, cname);
@@ -625,13 +620,13 @@ static int env_resource_ref(env_t *e, const cJSON *ref, buf_t *out) {
 
 /* env[i]: sets the variable, or leaves it unset for an optional ref. */
 static int env_var(env_t *e, const cJSON *var) {
-  const char *name = jstr(var, "name");
+  const char *name = json_str(var, "name");
   if (str_empty(name)) {
     errbuf_set(e->err, e->errlen, "an env entry of container %s has no name",
                jstr_or(e->container, "name", ""));
     return -EINVAL;
   }
-  const char *value = jstr(var, "value");
+  const char *value = json_str(var, "value");
   const cJSON *from = jget(var, "valueFrom");
   char *v = NULL;
   int rc = 0;
@@ -865,9 +860,9 @@ static int dns_config(const cJSON *pod, const agent_podspec_node_t *node, agent_
       str_add_once(m, &searches, x->valuestring);
   }
   cJSON_ArrayForEach(x, jget(dc, "options")) {
-    const char *name = jstr(x, "name");
+    const char *name = json_str(x, "name");
     if (!str_empty(name))
-      dns_option_set(m, &options, name, jstr(x, "value"));
+      dns_option_set(m, &options, name, json_str(x, "value"));
   }
   if (servers.n > DNS_SERVERS_MAX)
     servers.n = DNS_SERVERS_MAX;
@@ -885,7 +880,7 @@ static int dns_config(const cJSON *pod, const agent_podspec_node_t *node, agent_
 static int hostname_of(const cJSON *pod, const agent_podspec_node_t *node, agent_podspec_mem_t *m,
                        const char **ret, char *err, size_t errlen) {
   const char *name = jstr_or(pod, "metadata.name", "");
-  const char *h = jstr(pod, "spec.hostname");
+  const char *h = json_str(pod, "spec.hostname");
   if (str_empty(h))
     h = name;
   size_t n = strlen(h);
@@ -902,7 +897,7 @@ static int hostname_of(const cJSON *pod, const agent_podspec_node_t *node, agent
     }
   }
   const char *host = mem_printf(m, "%.*s", (int)n, h);
-  const char *sub = jstr(pod, "spec.subdomain");
+  const char *sub = json_str(pod, "spec.subdomain");
   if (jtrue(pod, "spec.setHostnameAsFQDN") && !str_empty(sub)) {
     const char *dom = node && node->cluster_domain ? node->cluster_domain : "";
     host = mem_printf(m, "%s.%s.%s.svc.%s", host, sub, jstr_or(pod, "metadata.namespace", ""), dom);
@@ -940,7 +935,7 @@ static void port_mappings(const cJSON *pod, agent_podspec_mem_t *m, cri_sandbox_
       jint(p, "hostPort", &hport);
       const char *proto = jstr_or(p, "protocol", "TCP");
       const char *hip = jstr_or(p, "hostIP", "");
-      const char *name = jstr(p, "name");
+      const char *name = json_str(p, "name");
       if (str_empty(name)) {
         const char *family = !*hip ? "any" : strchr(hip, ':') ? "v6" : "v4";
         name = mem_printf(m, "%s-%s-%s:%" PRId64, family, proto, hip, cport);
@@ -1012,8 +1007,8 @@ int agent_podspec_sandbox(const cJSON *pod, uint32_t attempt, const agent_podspe
   agent_podspec_mem_t tmp = {0};
   cri_sandbox_config_t c;
   memset(&c, 0, sizeof(c));
-  const char *name = jstr(pod, "metadata.name"), *ns = jstr(pod, "metadata.namespace");
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *name = json_str(pod, "metadata.name"), *ns = json_str(pod, "metadata.namespace");
+  const char *uid = json_str(pod, "metadata.uid");
   const cJSON *spec = jget(pod, "spec");
   int rc = 0;
   if (str_empty(name) || str_empty(ns) || str_empty(uid)) {
@@ -1052,7 +1047,7 @@ int agent_podspec_sandbox(const cJSON *pod, uint32_t attempt, const agent_podspe
   c.lnx.privileged = any_privileged(pod);
   supplemental_groups(&tmp, psc, &c.lnx.supplemental_groups, &c.lnx.n_supplemental_groups);
   cJSON_ArrayForEach(kv, jget(psc, "sysctls")) {
-    const char *n = jstr(kv, "name");
+    const char *n = json_str(kv, "name");
     if (!str_empty(n))
       kv_add(&tmp, &sysctls, sysctl_name(&tmp, n), jstr_or(kv, "value", ""));
   }
@@ -1098,7 +1093,7 @@ static int64_t mem_request(const cJSON *c) {
 }
 
 static bool is_sidecar(const cJSON *pod, const cJSON *c) {
-  const char *rp = jstr(c, "restartPolicy");
+  const char *rp = json_str(c, "restartPolicy");
   if (!rp || strcmp(rp, "Always"))
     return false;
   const cJSON *x;
@@ -1121,7 +1116,7 @@ static int64_t oom_burstable(int64_t request, int64_t capacity) {
 
 /* upstream's GetContainerOOMScoreAdjust */
 static int64_t oom_score_adj(const cJSON *pod, const cJSON *c, const char *qos, int64_t capacity) {
-  const char *prio = jstr(pod, "spec.priorityClassName");
+  const char *prio = json_str(pod, "spec.priorityClassName");
   if ((prio && !strcmp(prio, "system-node-critical")) || !strcmp(qos, "Guaranteed"))
     return OOM_GUARANTEED;
   if (!strcmp(qos, "BestEffort"))
@@ -1166,7 +1161,7 @@ static cri_resources_t *resources_of(const cJSON *pod, const cJSON *c,
 static const cJSON *find_volume(const cJSON *pod, const char *name) {
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    const char *n = jstr(v, "name");
+    const char *n = json_str(v, "name");
     if (n && !strcmp(n, name))
       return v;
   }
@@ -1306,7 +1301,7 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
     return -ENOTSUP;
   }
   cJSON_ArrayForEach(vm, jget(c, "volumeMounts")) {
-    const char *name = jstr(vm, "name"), *path = jstr(vm, "mountPath");
+    const char *name = json_str(vm, "name"), *path = json_str(vm, "mountPath");
     if (str_empty(name) || str_empty(path)) {
       errbuf_set(err, errlen, "a volumeMount of container %s needs a name and a mountPath",
                  jstr_or(c, "name", ""));
@@ -1322,7 +1317,7 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
     if (!strcmp(type, "emptyDir")) {
       host = empty_dir_path(m, pod, node, name);
     } else if (!strcmp(type, "hostPath")) {
-      host = jstr(vol, "hostPath.path");
+      host = json_str(vol, "hostPath.path");
       if (str_empty(host)) {
         errbuf_set(err, errlen, "hostPath volume \"%s\" has no path", name);
         return -EINVAL;
@@ -1335,8 +1330,8 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
       errbuf_set(err, errlen, "volume type %s of \"%s\" is not supported yet", type, name);
       return -ENOTSUP;
     }
-    const char *sub = jstr(vm, "subPath");
-    const char *subexpr = jstr(vm, "subPathExpr");
+    const char *sub = json_str(vm, "subPath");
+    const char *subexpr = json_str(vm, "subPathExpr");
     if (!str_empty(subexpr)) {
       subexpr_t x = {vars, cJSON_CreateArray()};
       char *expanded = NULL;
@@ -1370,7 +1365,7 @@ static int mounts_of(const cJSON *pod, const cJSON *c, const agent_podspec_node_
     mt->container_path = path;
     mt->host_path = host;
     mt->readonly = forced_ro || jtrue(vm, "readOnly");
-    const char *prop = jstr(vm, "mountPropagation");
+    const char *prop = json_str(vm, "mountPropagation");
     mt->propagation = !prop                              ? CRI_PROPAGATION_PRIVATE
                       : !strcmp(prop, "HostToContainer") ? CRI_PROPAGATION_HOST_TO_CONTAINER
                       : !strcmp(prop, "Bidirectional")   ? CRI_PROPAGATION_BIDIRECTIONAL
@@ -1442,7 +1437,7 @@ static void security_of(const cJSON *pod, const cJSON *c, agent_podspec_mem_t *m
   if (!cfg->lnx.run_as_group.set)
     cfg->lnx.run_as_group = opt_int(psc, "runAsGroup");
   supplemental_groups(m, psc, &cfg->lnx.supplemental_groups, &cfg->lnx.n_supplemental_groups);
-  const char *proc = jstr(csc, "procMount");
+  const char *proc = json_str(csc, "procMount");
   if (!proc || strcmp(proc, "Unmasked")) {
     cfg->lnx.masked_paths =
         (cri_strv_t){masked_paths, sizeof(masked_paths) / sizeof(*masked_paths)};
@@ -1458,9 +1453,9 @@ static bool is_init(const cJSON *pod, const cJSON *c) {
       return true;
   }
   /* a copy of an init container (not the pod's own item): match by name */
-  const char *name = jstr(c, "name");
+  const char *name = json_str(c, "name");
   cJSON_ArrayForEach(x, json_get_path(pod, "spec.initContainers")) {
-    const char *n = jstr(x, "name");
+    const char *n = json_str(x, "name");
     if (name && n && !strcmp(n, name))
       return true;
   }
@@ -1482,7 +1477,7 @@ int agent_podspec_container(const cJSON *pod, const cJSON *container, uint32_t a
   strmap_t vars;
   strmap_init(&vars);
   int rc = 0;
-  const char *name = jstr(container, "name");
+  const char *name = json_str(container, "name");
   if (str_empty(name)) {
     errbuf_set(err, errlen, "container has no name");
     rc = -EINVAL;
@@ -1511,7 +1506,7 @@ int agent_podspec_container(const cJSON *pod, const cJSON *container, uint32_t a
   vec_t envs = VEC(cri_kv_t);
   const cJSON *e;
   cJSON_ArrayForEach(e, env) {
-    const char *n = jstr(e, "name");
+    const char *n = json_str(e, "name");
     if (str_empty(n))
       continue;
     kv_add(&tmp, &envs, n, jstr_or(e, "value", ""));
@@ -1526,7 +1521,7 @@ int agent_podspec_container(const cJSON *pod, const cJSON *container, uint32_t a
     rc = -EINVAL;
     goto out;
   }
-  c.working_dir = jstr(container, "workingDir");
+  c.working_dir = json_str(container, "workingDir");
   if ((rc = mounts_of(pod, container, node, &tmp, &c, &vars, err, errlen)) < 0)
     goto out;
 
@@ -1592,7 +1587,7 @@ cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node) {
   for (size_t l = 0; l < 2; l++) {
     const cJSON *c;
     cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
-      const char *cn = jstr(c, "name");
+      const char *cn = json_str(c, "name");
       if (!str_empty(cn))
         dir_add(dirs, path_join(&m, logs, cn));
     }
@@ -1601,13 +1596,13 @@ cJSON *agent_podspec_dirs(const cJSON *pod, const agent_podspec_node_t *node) {
           path_join(&m, node && node->pods_dir ? node->pods_dir : "/var/lib/kubelet/pods", uid));
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    const char *vn = jstr(v, "name"), *type = volume_type(v);
+    const char *vn = json_str(v, "name"), *type = volume_type(v);
     if (str_empty(vn))
       continue;
     if (!strcmp(type, "emptyDir")) {
       dir_add(dirs, empty_dir_path(&m, pod, node, vn));
     } else if (!strcmp(type, "hostPath")) {
-      const char *t = jstr(v, "hostPath.type"), *p = jstr(v, "hostPath.path");
+      const char *t = json_str(v, "hostPath.type"), *p = json_str(v, "hostPath.path");
       if (t && !strcmp(t, "DirectoryOrCreate") && !str_empty(p))
         dir_add(dirs, p);
     }
@@ -1624,4 +1619,18 @@ int64_t agent_podspec_grace_seconds(const cJSON *pod) {
       !jint(pod, "spec.terminationGracePeriodSeconds", &g))
     g = GRACE_DEFAULT;
   return g < 0 ? 0 : g;
+}
+
+const cJSON *agent_podspec_container_status(const cJSON *pod, const char *name) {
+  static const char *const lists[] = {"status.containerStatuses", "status.initContainerStatuses",
+                                      "status.ephemeralContainerStatuses"};
+  for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+    const cJSON *cs;
+    cJSON_ArrayForEach(cs, json_get_path(pod, lists[i])) {
+      const char *n = json_str(cs, "name");
+      if (n && !strcmp(n, name))
+        return cs;
+    }
+  }
+  return NULL;
 }

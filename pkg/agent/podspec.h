@@ -63,6 +63,11 @@ typedef struct {
   const char *token_err;
 } agent_podspec_refs_t;
 
+/* The status of the pod's container (or init or ephemeral container)
+ * called name, from status.containerStatuses and the like; NULL if it has
+ * none yet. Borrowed pointer into pod. */
+const cJSON *agent_podspec_container_status(const cJSON *pod, const char *name);
+
 /* "Guaranteed", "Burstable" or "BestEffort" (upstream's ComputePodQOS over
  * containers and init containers, cpu and memory only, a missing request
  * defaulting to the limit). Computed from the spec every time, so it does

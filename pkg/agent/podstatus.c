@@ -14,11 +14,6 @@
 #define BACKOFF_MAX 300
 #define BACKOFF_RESET_NS (600LL * 1000000000LL)
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 void agent_podstatus_time(int64_t ns, char *out, size_t len) {
   time_t t = (time_t)(ns / 1000000000LL);
   struct tm tm;
@@ -73,7 +68,7 @@ static bool exited(const agent_rt_container_t *c) {
 }
 
 static const char *restart_policy(const cJSON *pod) {
-  const char *p = jstr(pod, "spec.restartPolicy");
+  const char *p = json_str(pod, "spec.restartPolicy");
   return p ? p : "Always";
 }
 
@@ -97,7 +92,7 @@ static bool initialized(const cJSON *pod, const agent_podstatus_in_t *in, bool *
   bool done = true;
   *ret_failed = false;
   cJSON_ArrayForEach(ic, json_get_path(pod, "spec.initContainers")) {
-    const char *name = jstr(ic, "name");
+    const char *name = json_str(ic, "name");
     const agent_rt_container_t *l = name ? agent_podstatus_latest(in, name, true) : NULL;
     if (exited(l) && l->exit_code == 0)
       continue;
@@ -116,7 +111,7 @@ bool agent_podstatus_terminal(const cJSON *pod, const agent_podstatus_in_t *in) 
   const cJSON *c;
   int n = 0;
   cJSON_ArrayForEach(c, json_get_path(pod, "spec.containers")) {
-    const char *name = jstr(c, "name");
+    const char *name = json_str(c, "name");
     const agent_rt_container_t *l = name ? agent_podstatus_latest(in, name, false) : NULL;
     if (!exited(l) || will_restart(pod, l))
       return false;
@@ -158,7 +153,7 @@ static cJSON *waiting(const char *reason, const char *message) {
 /* One containerStatuses entry; *ret_ready says whether it counts ready. */
 static cJSON *container_status(const cJSON *spec, const agent_podstatus_in_t *in, bool init,
                                const char *pending_reason, bool *ret_ready) {
-  const char *name = jstr(spec, "name");
+  const char *name = json_str(spec, "name");
   const agent_rt_container_t *l = agent_podstatus_latest(in, name, init);
   const cJSON *w = waiting_of(in, name);
   cJSON *cs = cJSON_CreateObject();
@@ -169,7 +164,7 @@ static cJSON *container_status(const cJSON *spec, const agent_podstatus_in_t *in
   const agent_rt_container_t *prev = previous(in, l);
   char ts[40];
   if (w) {
-    cJSON_AddItemToObject(state, "waiting", waiting(jstr(w, "reason"), jstr(w, "message")));
+    cJSON_AddItemToObject(state, "waiting", waiting(json_str(w, "reason"), json_str(w, "message")));
     if (exited(l))
       prev = l;
   } else if (l && l->state == CRI_CONTAINER_RUNNING) {
@@ -195,7 +190,7 @@ static cJSON *container_status(const cJSON *spec, const agent_podstatus_in_t *in
     cJSON_AddItemToObject(last, "terminated", terminated(prev));
   cJSON_AddBoolToObject(cs, "ready", ready);
   cJSON_AddNumberToObject(cs, "restartCount", l ? l->attempt : 0);
-  const char *image = jstr(spec, "image");
+  const char *image = json_str(spec, "image");
   cJSON_AddStringToObject(cs, "image", image ? image : "");
   cJSON_AddStringToObject(cs, "imageID", l ? l->image_ref : "");
   if (l) {
@@ -216,7 +211,7 @@ static const char *phase(const cJSON *pod, const agent_podstatus_in_t *in) {
   int running = 0, waitingn = 0, stopped = 0, succeeded = 0, total = 0;
   const cJSON *c;
   cJSON_ArrayForEach(c, json_get_path(pod, "spec.containers")) {
-    const char *name = jstr(c, "name");
+    const char *name = json_str(c, "name");
     const agent_rt_container_t *l = agent_podstatus_latest(in, name, false);
     total++;
     if (waiting_of(in, name) || !l || l->state == CRI_CONTAINER_CREATED) {
@@ -255,7 +250,7 @@ static void condition(cJSON *conds, const cJSON *old_conds, const char *type, bo
   const char *since = now;
   const cJSON *o;
   cJSON_ArrayForEach(o, old_conds) {
-    const char *t = jstr(o, "type"), *s = jstr(o, "status"), *lt = jstr(o, "lastTransitionTime");
+    const char *t = json_str(o, "type"), *s = json_str(o, "status"), *lt = json_str(o, "lastTransitionTime");
     if (t && !strcmp(t, type) && s && !strcmp(s, status ? "True" : "False") && lt)
       since = lt;
   }
@@ -307,7 +302,7 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
   const char *ph = phase(pod, in);
   /* Upstream never moves a pod out of a terminal phase (its containers may
    * be gone since). */
-  const char *old_ph = jstr(old, "phase");
+  const char *old_ph = json_str(old, "phase");
   if (old_ph && (!strcmp(old_ph, "Succeeded") || !strcmp(old_ph, "Failed")))
     ph = !strcmp(old_ph, "Succeeded") ? "Succeeded" : "Failed";
   cJSON_DeleteItemFromObjectCaseSensitive(st, "phase");
@@ -321,7 +316,7 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
       bool ready;
       cJSON_AddItemToArray(ics, container_status(c, in, true, "PodInitializing", &ready));
       if (!ready)
-        cJSON_AddItemToArray(uninit, cJSON_CreateString(jstr(c, "name")));
+        cJSON_AddItemToArray(uninit, cJSON_CreateString(json_str(c, "name")));
     }
     cJSON_DeleteItemFromObjectCaseSensitive(st, "initContainerStatuses");
     cJSON_AddItemToObject(st, "initContainerStatuses", ics);
@@ -337,8 +332,8 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
         cs, container_status(c, in, false, has_init ? "PodInitializing" : "ContainerCreating",
                              &ready));
     if (!ready)
-      cJSON_AddItemToArray(unready, cJSON_CreateString(jstr(c, "name")));
-    const agent_rt_container_t *l = agent_podstatus_latest(in, jstr(c, "name"), false);
+      cJSON_AddItemToArray(unready, cJSON_CreateString(json_str(c, "name")));
+    const agent_rt_container_t *l = agent_podstatus_latest(in, json_str(c, "name"), false);
     if (l && l->state != CRI_CONTAINER_CREATED)
       app_started = true;
   }
@@ -350,7 +345,7 @@ cJSON *agent_podstatus_build(const cJSON *pod, const agent_podstatus_in_t *in) {
   cJSON *conds = cJSON_CreateArray();
   const cJSON *o;
   cJSON_ArrayForEach(o, old_conds) {
-    const char *t = jstr(o, "type");
+    const char *t = json_str(o, "type");
     if (t && strcmp(t, "PodReadyToStartContainers") && strcmp(t, "Initialized") &&
         strcmp(t, "ContainersReady") && strcmp(t, "Ready"))
       cJSON_AddItemToArray(conds, cJSON_Duplicate(o, 1));

@@ -43,11 +43,6 @@ typedef struct {
   char err[512];
 } pass_t;
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Where the pods' state directories are (emptyDir volumes under them). */
 static const char *pods_dir(const pass_t *p) {
   return p->s->node && p->s->node->pods_dir ? p->s->node->pods_dir : "/var/lib/kubelet/pods";
@@ -139,7 +134,7 @@ static const cJSON *container_spec(const cJSON *pod, const char *name) {
   for (size_t l = 0; l < 2; l++) {
     const cJSON *c;
     cJSON_ArrayForEach(c, json_get_path(pod, lists[l])) {
-      const char *n = jstr(c, "name");
+      const char *n = json_str(c, "name");
       if (n && !strcmp(n, name))
         return c;
     }
@@ -165,7 +160,7 @@ static int stop_container(pass_t *p, const char *name, const char *id, int64_t g
     event(p, "Normal", "Killing", "Stopping container %s", name);
   const cJSON *pre = spec ? json_get_path(spec, "lifecycle.preStop") : NULL;
   if (pre && grace > 0) {
-    const char *ip = p->pod_ip[0] ? p->pod_ip : jstr(p->pod, "status.podIP");
+    const char *ip = p->pod_ip[0] ? p->pod_ip : json_str(p->pod, "status.podIP");
     agent_hook_ctx_t x = {.rt = p->rt, .container = spec, .cid = id, .pod_ip = ip ? ip : "",
                           .pod_ref = p->ref, .timeout = (double)grace};
     char msg[1024];
@@ -230,7 +225,7 @@ static void prune(pass_t *p) {
 /* ---- starting ---- */
 
 static const char *pull_policy(const cJSON *c, const char *image) {
-  const char *p = jstr(c, "imagePullPolicy");
+  const char *p = json_str(c, "imagePullPolicy");
   if (p)
     return p;
   const char *slash = strrchr(image, '/');
@@ -303,7 +298,7 @@ static bool ensure_image(pass_t *p, const char *name, const char *image, const c
 
 /* Create and start attempt `attempt` of container spec c. */
 static bool start_container(pass_t *p, const cJSON *c, bool init, uint32_t attempt) {
-  const char *name = jstr(c, "name"), *image = jstr(c, "image");
+  const char *name = json_str(c, "name"), *image = json_str(c, "image");
   if (!name || !image)
     return false;
   if (!ensure_image(p, name, image, pull_policy(c, image)))
@@ -333,8 +328,8 @@ static bool start_container(pass_t *p, const cJSON *c, bool init, uint32_t attem
   const cJSON *sp;
   cJSON_ArrayForEach(sp, mem.subpaths) {
     char why[512];
-    const char *vn = jstr(sp, "name");
-    r = agent_subpath_prepare(jstr(sp, "volume"), jstr(sp, "subPath"), why, sizeof(why));
+    const char *vn = json_str(sp, "name");
+    r = agent_subpath_prepare(json_str(sp, "volume"), json_str(sp, "subPath"), why, sizeof(why));
     if (r < 0) {
       snprintf(msg, sizeof(msg), "failed to %s subPath%s for volumeMount \"%s\" of container \"%s\"",
                r == -EXDEV ? "prepare" : "create", r == -EXDEV ? "" : " directory", vn ? vn : "",
@@ -407,11 +402,11 @@ static bool is_exited(const agent_rt_container_t *c) {
 /* Init containers in order; true when all have succeeded. */
 static bool run_init(pass_t *p, bool *ret_failed) {
   agent_podstatus_in_t in = status_in(p);
-  const char *policy = jstr(p->pod, "spec.restartPolicy");
+  const char *policy = json_str(p->pod, "spec.restartPolicy");
   const cJSON *c;
   *ret_failed = false;
   cJSON_ArrayForEach(c, json_get_path(p->pod, "spec.initContainers")) {
-    const char *name = jstr(c, "name");
+    const char *name = json_str(c, "name");
     if (!name)
       continue;
     const agent_rt_container_t *l = agent_podstatus_latest(&in, name, true);
@@ -434,12 +429,12 @@ static bool run_init(pass_t *p, bool *ret_failed) {
 
 static void run_containers(pass_t *p) {
   agent_podstatus_in_t in = status_in(p);
-  const char *policy = jstr(p->pod, "spec.restartPolicy");
+  const char *policy = json_str(p->pod, "spec.restartPolicy");
   if (!policy)
     policy = "Always";
   const cJSON *c;
   cJSON_ArrayForEach(c, json_get_path(p->pod, "spec.containers")) {
-    const char *name = jstr(c, "name");
+    const char *name = json_str(c, "name");
     if (!name)
       continue;
     const agent_rt_container_t *l = agent_podstatus_latest(&in, name, false);
@@ -534,7 +529,7 @@ static bool ensure_sandbox(pass_t *p) {
  * kubelet first saw the pod); arms the wake-up for it otherwise. */
 static bool deadline_passed(pass_t *p) {
   const cJSON *d = json_get_path(p->pod, "spec.activeDeadlineSeconds");
-  const char *start = jstr(p->pod, "status.startTime");
+  const char *start = json_str(p->pod, "status.startTime");
   if (!cJSON_IsNumber(d))
     return false;
   time_t t0 = p->now;
@@ -561,7 +556,7 @@ static void sync_pod(pass_t *p) {
     return;
   }
   agent_podstatus_in_t in = status_in(p);
-  const char *phase = jstr(pod, "status.phase");
+  const char *phase = json_str(pod, "status.phase");
   bool was_terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
   if (was_terminal || (p->n_containers && agent_podstatus_terminal(pod, &in))) {
     /* Done for good: the sandbox goes, the containers stay for logs. */
@@ -668,9 +663,9 @@ void agent_podsync_run(agent_job_t *job, agent_runtime_t *rt) {
     p.uid = s->uid;
     cleanup(&p);
   } else {
-    p.uid = jstr(s->pod, "metadata.uid");
-    p.name = jstr(s->pod, "metadata.name");
-    p.ns = jstr(s->pod, "metadata.namespace");
+    p.uid = json_str(s->pod, "metadata.uid");
+    p.name = json_str(s->pod, "metadata.name");
+    p.ns = json_str(s->pod, "metadata.namespace");
     if (p.uid && p.name && p.ns) {
       snprintf(p.ref, sizeof(p.ref), "%s_%s(%s)", p.name, p.ns, p.uid);
       sync_pod(&p);

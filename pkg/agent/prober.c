@@ -67,11 +67,6 @@ struct agent_prober {
   mbedtls_ssl_config tls;
 };
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static double num(const cJSON *obj, const char *field, double dflt, double min) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
   double d = cJSON_IsNumber(v) ? v->valuedouble : dflt;
@@ -236,7 +231,7 @@ static int probe_port(const cJSON *container, const cJSON *port) {
     return -1;
   const cJSON *cp;
   cJSON_ArrayForEach(cp, cJSON_GetObjectItemCaseSensitive(container, "ports")) {
-    const char *name = jstr(cp, "name");
+    const char *name = json_str(cp, "name");
     const cJSON *num = cJSON_GetObjectItemCaseSensitive(cp, "containerPort");
     if (name && !strcmp(name, port->valuestring) && cJSON_IsNumber(num))
       return (int)num->valuedouble;
@@ -310,7 +305,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         result(pr, true, "");
         return;
       }
-      const char *scheme = jstr(pr->spec, "httpGet.scheme");
+      const char *scheme = json_str(pr->spec, "httpGet.scheme");
       if (scheme && !strcmp(scheme, "HTTPS") && tls_begin(pr) < 0) {
         io_fail(pr, "HTTP probe failed: %s", "cannot set up TLS");
         return;
@@ -331,7 +326,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         return;
       }
     }
-    const char *path = jstr(pr->spec, "httpGet.path");
+    const char *path = json_str(pr->spec, "httpGet.path");
     char req[1536];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kube-probe/1.32\r\n"
@@ -339,7 +334,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
                      path && path[0] ? path : "/", pr->ip, pr->port);
     const cJSON *h;
     cJSON_ArrayForEach(h, json_get_path(pr->spec, "httpGet.httpHeaders")) {
-      const char *hn = jstr(h, "name"), *hv = jstr(h, "value");
+      const char *hn = json_str(h, "name"), *hv = json_str(h, "value");
       if (hn && hv && n > 0 && (size_t)n < sizeof(req))
         n += snprintf(req + n, sizeof(req) - (size_t)n, "%s: %s\r\n", hn, hv);
     }
@@ -443,13 +438,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     run_exec(pr);
   else if ((action = cJSON_GetObjectItemCaseSensitive(pr->spec, "tcpSocket")) ||
            (action = cJSON_GetObjectItemCaseSensitive(pr->spec, "httpGet"))) {
-    const char *scheme = jstr(action, "scheme");
+    const char *scheme = json_str(action, "scheme");
     if (scheme && strcmp(scheme, "HTTP") && strcmp(scheme, "HTTPS"))
       result(pr, false, "the httpGet probe's scheme must be HTTP or HTTPS");
     else
       run_socket(pr, action);
   } else if ((action = cJSON_GetObjectItemCaseSensitive(pr->spec, "grpc"))) {
-    pr->grpc = agent_grpcprobe_start(loop, pr->ip, pr->port, jstr(action, "service"),
+    pr->grpc = agent_grpcprobe_start(loop, pr->ip, pr->port, json_str(action, "service"),
                                      pr->timeout, grpc_done, pr);
     if (!pr->grpc)
       result(pr, false, strerror(errno));
@@ -469,9 +464,9 @@ static void add(agent_prober_t *p, const cJSON *pod, const cJSON *spec, kind_t k
   pr->p = p;
   pr->kind = kind;
   pr->fd = -1;
-  snprintf(pr->uid, sizeof(pr->uid), "%s", jstr(pod, "metadata.uid"));
-  snprintf(pr->key, sizeof(pr->key), "%s/%s", jstr(pod, "metadata.namespace"),
-           jstr(pod, "metadata.name"));
+  snprintf(pr->uid, sizeof(pr->uid), "%s", json_str(pod, "metadata.uid"));
+  snprintf(pr->key, sizeof(pr->key), "%s/%s", json_str(pod, "metadata.namespace"),
+           json_str(pod, "metadata.name"));
   snprintf(pr->cid, sizeof(pr->cid), "%s", c->id);
   snprintf(pr->cname, sizeof(pr->cname), "%s", c->name);
   snprintf(pr->ip, sizeof(pr->ip), "%s", ip ? ip : "");
@@ -505,7 +500,7 @@ static void add(agent_prober_t *p, const cJSON *pod, const cJSON *spec, kind_t k
 
 void agent_prober_update(agent_prober_t *p, const cJSON *pod, const char *pod_ip,
                          const agent_rt_container_t *cs, size_t n) {
-  const char *uid = jstr(pod, "metadata.uid");
+  const char *uid = json_str(pod, "metadata.uid");
   if (!uid)
     return;
   /* Probes of containers no longer running go. */
@@ -538,7 +533,7 @@ void agent_prober_update(agent_prober_t *p, const cJSON *pod, const char *pod_ip
       continue;
     const cJSON *c;
     cJSON_ArrayForEach(c, json_get_path(pod, "spec.containers")) {
-      const char *name = jstr(c, "name");
+      const char *name = json_str(c, "name");
       if (!name || strcmp(name, cs[i].name))
         continue;
       for (int k = STARTUP; k <= READINESS; k++)

@@ -20,15 +20,10 @@
 
 #define FETCH_MAX 64 /* claims of one pod */
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 bool agent_pvc_wanted(const cJSON *pod) {
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    if (jstr(v, "persistentVolumeClaim.claimName"))
+    if (json_str(v, "persistentVolumeClaim.claimName"))
       return true;
   }
   return false;
@@ -42,7 +37,7 @@ static void force_readonly(cJSON *pod, const char *name) {
     cJSON_ArrayForEach(c, (cJSON *)json_get_path(pod, lists[l])) {
       cJSON *m;
       cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "volumeMounts")) {
-        const char *n = jstr(m, "name");
+        const char *n = json_str(m, "name");
         if (n && !strcmp(n, name)) {
           cJSON_DeleteItemFromObjectCaseSensitive(m, "readOnly");
           cJSON_AddTrueToObject(m, "readOnly");
@@ -54,11 +49,11 @@ static void force_readonly(cJSON *pod, const char *name) {
 
 int agent_pvc_resolve(cJSON *pod, const cJSON *claims, const cJSON *volumes, char *err,
                       size_t errlen) {
-  const char *ns = jstr(pod, "metadata.namespace");
+  const char *ns = json_str(pod, "metadata.namespace");
   ns = ns ? ns : "";
   cJSON *v;
   cJSON_ArrayForEach(v, (cJSON *)json_get_path(pod, "spec.volumes")) {
-    const char *vn = jstr(v, "name"), *cn = jstr(v, "persistentVolumeClaim.claimName");
+    const char *vn = json_str(v, "name"), *cn = json_str(v, "persistentVolumeClaim.claimName");
     if (!cn || !vn)
       continue;
     const cJSON *pvc = cJSON_GetObjectItemCaseSensitive(claims, cn);
@@ -70,7 +65,7 @@ int agent_pvc_resolve(cJSON *pod, const cJSON *claims, const cJSON *volumes, cha
                  vn, ns, cn, cn);
       return -ENOENT;
     }
-    const char *pvname = jstr(pvc, "spec.volumeName"), *phase = jstr(pvc, "status.phase");
+    const char *pvname = json_str(pvc, "spec.volumeName"), *phase = json_str(pvc, "status.phase");
     if (!pvname || !pvname[0] || !phase || strcmp(phase, "Bound")) {
       errbuf_set(err, errlen,
                  "Unable to attach or mount volumes: unmounted volumes=[%s]: error processing "
@@ -88,9 +83,9 @@ int agent_pvc_resolve(cJSON *pod, const cJSON *claims, const cJSON *volumes, cha
                  vn, ns, cn, pvname, pvname);
       return -EAGAIN;
     }
-    const char *path = jstr(pv, "spec.hostPath.path"), *type = jstr(pv, "spec.hostPath.type");
+    const char *path = json_str(pv, "spec.hostPath.path"), *type = json_str(pv, "spec.hostPath.type");
     if (!path) {
-      path = jstr(pv, "spec.local.path");
+      path = json_str(pv, "spec.local.path");
       type = NULL;
     }
     if (!path || path[0] != '/') {
@@ -200,7 +195,7 @@ static void get_done(const client_result_t *res, void *data) {
     f->second = true;
     const cJSON *c;
     cJSON_ArrayForEach(c, f->claims) {
-      const char *vn = jstr(c, "spec.volumeName");
+      const char *vn = json_str(c, "spec.volumeName");
       if (vn && vn[0])
         add_get(f, vn, true);
     }
@@ -216,13 +211,13 @@ agent_pvc_fetch_t *agent_pvc_fetch_start(struct ev_loop *loop, client_t *c, cons
   f->c = c;
   f->cb = cb;
   f->data = data;
-  const char *ns = jstr(pod, "metadata.namespace");
+  const char *ns = json_str(pod, "metadata.namespace");
   f->ns = xstrdup(ns ? ns : "");
   f->claims = cJSON_CreateObject();
   f->volumes = cJSON_CreateObject();
   const cJSON *v;
   cJSON_ArrayForEach(v, json_get_path(pod, "spec.volumes")) {
-    const char *cn = jstr(v, "persistentVolumeClaim.claimName");
+    const char *cn = json_str(v, "persistentVolumeClaim.claimName");
     if (cn)
       add_get(f, cn, false);
   }

@@ -44,11 +44,6 @@ struct agent_satokens {
   unsigned n;
 };
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static long expiration_of(const cJSON *source) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(source, "expirationSeconds");
   return cJSON_IsNumber(e) && e->valuedouble > 0 && e->valuedouble < 1e9 ? (long)e->valuedouble
@@ -56,7 +51,7 @@ static long expiration_of(const cJSON *source) {
 }
 
 void agent_satokens_source_key(const cJSON *source, char *buf, size_t n) {
-  const char *aud = jstr(source, "audience");
+  const char *aud = json_str(source, "audience");
   int r = snprintf(buf, n, "%ld/%.256s", expiration_of(source), aud ? aud : "");
   if (r < 0 && n)
     buf[0] = 0;
@@ -80,7 +75,7 @@ static void req_done(const client_result_t *res, void *data) {
   agent_satokens_t *t = e->t;
   e->req = NULL;
   double now = ev_now(t->loop);
-  const char *tok = jstr(res->obj, "status.token");
+  const char *tok = json_str(res->obj, "status.token");
   if ((res->code == 200 || res->code == 201) && tok && tok[0]) {
     free(e->token);
     e->token = xstrdup(tok);
@@ -88,7 +83,7 @@ static void req_done(const client_result_t *res, void *data) {
     e->backoff = 0;
     /* 80% of the lifetime the API granted (it may shorten or extend the
      * one asked for), at most 24 h. */
-    const char *exp = jstr(res->obj, "status.expirationTimestamp");
+    const char *exp = json_str(res->obj, "status.expirationTimestamp");
     double ttl = (double)e->exp_seconds;
     time_t at = exp ? obj_time_parse(exp) : -1;
     if (at > 0 && (double)at > now)
@@ -196,9 +191,9 @@ unsigned agent_satokens_count(const agent_satokens_t *t) { return t ? t->n : 0; 
 cJSON *agent_satokens_for_pod(agent_satokens_t *t, const char *pod_key, const cJSON *pod,
                               char *err, size_t errlen) {
   cJSON *out = cJSON_CreateObject();
-  const char *uid = jstr(pod, "metadata.uid"), *ns = jstr(pod, "metadata.namespace");
-  const char *name = jstr(pod, "metadata.name");
-  const char *sa = jstr(pod, "spec.serviceAccountName");
+  const char *uid = json_str(pod, "metadata.uid"), *ns = json_str(pod, "metadata.namespace");
+  const char *name = json_str(pod, "metadata.name");
+  const char *sa = json_str(pod, "spec.serviceAccountName");
   if (!sa || !sa[0])
     sa = "default";
   if (!uid || !ns || !name) {
@@ -227,7 +222,7 @@ cJSON *agent_satokens_for_pod(agent_satokens_t *t, const char *pod_key, const cJ
                      AGENT_SATOKENS_PER_POD);
           continue;
         }
-        const char *aud = jstr(s, "audience");
+        const char *aud = json_str(s, "audience");
         e = xcalloc(1, sizeof(*e));
         e->t = t;
         e->pod_key = xstrdup(pod_key);

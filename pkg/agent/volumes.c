@@ -42,11 +42,6 @@ typedef struct {
   size_t errlen;
 } files_t;
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static mode_t jmode(const cJSON *obj, const char *key, mode_t dflt) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
   return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 0777 ? (mode_t)v->valuedouble
@@ -136,9 +131,9 @@ static int value_of(const cJSON *obj, bool secret, const char *key, char **ret, 
 /* A configMap or secret source (a volume's, or a projected one's). */
 static int from_object(files_t *f, const agent_podspec_refs_t *refs, const char *ns,
                        const cJSON *src, bool secret, mode_t mode_default) {
-  const char *name = jstr(src, secret ? "secretName" : "name");
+  const char *name = json_str(src, secret ? "secretName" : "name");
   if (!name)
-    name = jstr(src, "name");
+    name = json_str(src, "name");
   bool optional = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(src, "optional"));
   const cJSON *obj =
       name ? cJSON_GetObjectItemCaseSensitive(secret ? refs->secrets : refs->configmaps, name)
@@ -155,7 +150,7 @@ static int from_object(files_t *f, const agent_podspec_refs_t *refs, const char 
   if (cJSON_GetArraySize(items) > 0) {
     const cJSON *it;
     cJSON_ArrayForEach(it, items) {
-      const char *key = jstr(it, "key"), *path = jstr(it, "path");
+      const char *key = json_str(it, "key"), *path = json_str(it, "path");
       char *data = NULL;
       size_t len = 0;
       if (!key || value_of(obj, secret, key, &data, &len) < 0) {
@@ -198,14 +193,14 @@ static int from_downward(files_t *f, const cJSON *pod, const agent_podspec_node_
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(it, "fieldRef");
     if (!ref) {
       errbuf_set(f->err, f->errlen, "downwardAPI item %s: only fieldRef is supported yet",
-                 jstr(it, "path") ? jstr(it, "path") : "");
+                 json_str(it, "path") ? json_str(it, "path") : "");
       return -EINVAL;
     }
     char *value = NULL;
     int r = agent_podspec_field(pod, node, pod_ip, ref, &value, f->err, f->errlen);
     if (r < 0)
       return r;
-    if ((r = add(f, jstr(it, "path"), value, strlen(value), jmode(it, "mode", dmode))) < 0)
+    if ((r = add(f, json_str(it, "path"), value, strlen(value), jmode(it, "mode", dmode))) < 0)
       return r;
   }
   return 0;
@@ -223,14 +218,14 @@ static int from_token(files_t *f, const agent_podspec_refs_t *refs, const cJSON 
                                                      : "failed to fetch token: not received yet");
     return -EAGAIN;
   }
-  return add(f, jstr(src, "path"), xstrdup(tok->valuestring), strlen(tok->valuestring), dmode);
+  return add(f, json_str(src, "path"), xstrdup(tok->valuestring), strlen(tok->valuestring), dmode);
 }
 
 /* The files one volume should hold; 0 with f->n == 0 for other types. */
 static int volume_files(const cJSON *pod, const cJSON *vol, const agent_podspec_refs_t *refs,
                         const agent_podspec_node_t *node, const char *pod_ip, files_t *f,
                         const char **ret_type) {
-  const char *ns = jstr(pod, "metadata.namespace");
+  const char *ns = json_str(pod, "metadata.namespace");
   const cJSON *src;
   if ((src = cJSON_GetObjectItemCaseSensitive(vol, "configMap"))) {
     *ret_type = "configMap";
@@ -261,7 +256,7 @@ static int volume_files(const cJSON *pod, const cJSON *vol, const agent_podspec_
         r = from_token(f, refs, x, dmode);
       else {
         errbuf_set(f->err, f->errlen, "projected volume \"%s\": %s sources are not supported yet",
-                   jstr(vol, "name"), s->child && s->child->string ? s->child->string : "unknown");
+                   json_str(vol, "name"), s->child && s->child->string ? s->child->string : "unknown");
         r = -ENOTSUP;
       }
       if (r < 0)
@@ -487,7 +482,7 @@ int agent_volumes_write(const cJSON *pod, const agent_podspec_refs_t *refs,
                         size_t errlen) {
   const cJSON *vol;
   cJSON_ArrayForEach(vol, json_get_path(pod, "spec.volumes")) {
-    const char *name = jstr(vol, "name"), *type = NULL;
+    const char *name = json_str(vol, "name"), *type = NULL;
     if (!name)
       continue;
     char why[512] = "";

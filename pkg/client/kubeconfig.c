@@ -16,11 +16,6 @@
 #include "util/fsutil.h"
 #include "yaml/decode.h"
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 
 
 void client_kubeconfig_done(client_kubeconfig_t *k) {
@@ -37,7 +32,7 @@ static const cJSON *kc_entry(const cJSON *doc, const char *list, const char *fie
                              const char *name) {
   const cJSON *e;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, list)) {
-    const char *n = jstr(e, "name");
+    const char *n = json_str(e, "name");
     if (!name || (n && !strcmp(n, name)))
       return cJSON_GetObjectItemCaseSensitive(e, field);
   }
@@ -50,7 +45,7 @@ static int kc_pem(const cJSON *obj, const char *field, const char *dir, char **r
                   size_t errlen) {
   char name[64];
   snprintf(name, sizeof(name), "%s-data", field);
-  const char *data = jstr(obj, name);
+  const char *data = json_str(obj, name);
   if (data) {
     size_t len = strlen(data), out = 0;
     unsigned char *buf = xmalloc(len + 1);
@@ -63,7 +58,7 @@ static int kc_pem(const cJSON *obj, const char *field, const char *dir, char **r
     *ret = (char *)buf;
     return 0;
   }
-  const char *path = jstr(obj, field);
+  const char *path = json_str(obj, field);
   if (!path)
     return 0;
   char *full = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", dir, path);
@@ -88,7 +83,7 @@ int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, 
     snprintf(err, errlen, "%s: %s", path, yerr);
     goto out;
   }
-  const char *cur = jstr(doc, "current-context");
+  const char *cur = json_str(doc, "current-context");
   if (cur && !cur[0])
     cur = NULL;
   const cJSON *ctx = kc_entry(doc, "contexts", "context", cur);
@@ -98,13 +93,13 @@ int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, 
     snprintf(err, errlen, "%s: no context named %s (its current-context)", path, cur);
     goto out;
   }
-  const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? jstr(ctx, "cluster") : NULL);
-  const cJSON *user = kc_entry(doc, "users", "user", ctx ? jstr(ctx, "user") : NULL);
-  if (!cluster || !jstr(cluster, "server")) {
+  const cJSON *cluster = kc_entry(doc, "clusters", "cluster", ctx ? json_str(ctx, "cluster") : NULL);
+  const cJSON *user = kc_entry(doc, "users", "user", ctx ? json_str(ctx, "user") : NULL);
+  if (!cluster || !json_str(cluster, "server")) {
     snprintf(err, errlen, "%s: no cluster with a server", path);
     goto out;
   }
-  k->server = xstrdup(jstr(cluster, "server"));
+  k->server = xstrdup(json_str(cluster, "server"));
   const char *slash = strrchr(path, '/');
   dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
   char perr[384] = "";
@@ -114,8 +109,8 @@ int client_kubeconfig_load(const char *path, client_kubeconfig_t *k, char *err, 
     snprintf(err, errlen, "%s: %s", path, perr);
     goto out;
   }
-  if (jstr(user, "token"))
-    k->token = xstrdup(jstr(user, "token"));
+  if (json_str(user, "token"))
+    k->token = xstrdup(json_str(user, "token"));
   r = -EINVAL;
   if (!k->ca) {
     snprintf(err, errlen, "%s: the cluster has no certificate-authority(-data)", path);

@@ -29,11 +29,6 @@ struct controller_nodeipam {
   char *req_key;
 };
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* The index of cidr's /24 in the range, or -1. */
 static long subnet_index(const controller_nodeipam_t *n, const char *cidr) {
   char addr[32];
@@ -61,7 +56,7 @@ typedef struct {
 
 static void mark_node(const cJSON *node, void *data) {
   mark_ctx_t *mc = data;
-  mark(mc->n, mc->used, jstr(node, "spec.podCIDR"));
+  mark(mc->n, mc->used, json_str(node, "spec.podCIDR"));
 }
 
 static void patch_done(const client_result_t *res, void *data) {
@@ -79,7 +74,7 @@ static void patch_done(const client_result_t *res, void *data) {
 static void sync_node(controller_t *ctl, const char *key, void *data) {
   controller_nodeipam_t *n = data;
   const cJSON *node = client_informer_get(n->nodes, NULL, key);
-  if (!node || jstr(node, "spec.podCIDR") || jstr(node, "metadata.deletionTimestamp") ||
+  if (!node || json_str(node, "spec.podCIDR") || json_str(node, "metadata.deletionTimestamp") ||
       cJSON_GetObjectItemCaseSensitive(n->pending, key)) {
     if (!node)
       cJSON_DeleteItemFromObjectCaseSensitive(n->pending, key);
@@ -126,7 +121,7 @@ static void sync_node(controller_t *ctl, const char *key, void *data) {
 
 static void node_changed(const cJSON *node, void *data) {
   controller_nodeipam_t *n = data;
-  if (!jstr(node, "spec.podCIDR"))
+  if (!json_str(node, "spec.podCIDR"))
     controller_enqueue_obj(n->ctl, node);
 }
 static void node_updated(const cJSON *old, const cJSON *node, void *data) {
@@ -139,7 +134,7 @@ static void enqueue_waiting(const cJSON *node, void *data) {
 /* Its subnet is free again: the Nodes waiting for one try at once. */
 static void node_deleted(const cJSON *node, void *data) {
   controller_nodeipam_t *n = data;
-  const char *name = jstr(node, "metadata.name");
+  const char *name = json_str(node, "metadata.name");
   if (name)
     cJSON_DeleteItemFromObjectCaseSensitive(n->pending, name);
   client_cache_foreach(client_informer_cache(n->nodes), enqueue_waiting, n);

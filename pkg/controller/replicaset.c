@@ -22,11 +22,6 @@
 
 /* ---- small JSON readers ---- */
 
-static const char *jstr(const cJSON *obj, const char *path) {
-  const cJSON *v = json_get_path(obj, path);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static double jnum(const cJSON *obj, const char *path, double dflt) {
   const cJSON *v = json_get_path(obj, path);
   return cJSON_IsNumber(v) ? v->valuedouble : dflt;
@@ -43,7 +38,7 @@ static const cJSON *controller_ref(const cJSON *obj) {
 }
 
 static bool pod_active(const cJSON *pod) {
-  const char *phase = jstr(pod, "status.phase");
+  const char *phase = json_str(pod, "status.phase");
   if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
     return false;
   return !json_get_path(pod, "metadata.deletionTimestamp");
@@ -52,7 +47,7 @@ static bool pod_active(const cJSON *pod) {
 static bool pod_ready(const cJSON *pod) {
   const cJSON *c;
   cJSON_ArrayForEach(c, json_get_path(pod, "status.conditions")) {
-    const char *t = jstr(c, "type"), *s = jstr(c, "status");
+    const char *t = json_str(c, "type"), *s = json_str(c, "status");
     if (t && s && !strcmp(t, "Ready"))
       return !strcmp(s, "True");
   }
@@ -75,9 +70,9 @@ static bool pod_available(const cJSON *pod, double min_ready, time_t now) {
     return true;
   const cJSON *c;
   cJSON_ArrayForEach(c, json_get_path(pod, "status.conditions")) {
-    const char *t = jstr(c, "type");
+    const char *t = json_str(c, "type");
     if (t && !strcmp(t, "Ready")) {
-      time_t since = parse_time(jstr(c, "lastTransitionTime"));
+      time_t since = parse_time(json_str(c, "lastTransitionTime"));
       return since && (double)(now - since) >= min_ready;
     }
   }
@@ -141,12 +136,12 @@ static void key_of(const char *ns, const char *name, char *out, size_t len) {
 /* The ReplicaSet key a pod's controllerRef points at, if it is one of ours. */
 static bool owner_key(controller_replicaset_t *rc, const cJSON *pod, char *key, size_t len) {
   const cJSON *ref = controller_ref(pod);
-  const char *kind = jstr(ref, "kind"), *name = jstr(ref, "name"), *uid = jstr(ref, "uid");
-  const char *ns = jstr(pod, "metadata.namespace");
+  const char *kind = json_str(ref, "kind"), *name = json_str(ref, "name"), *uid = json_str(ref, "uid");
+  const char *ns = json_str(pod, "metadata.namespace");
   if (!ref || !kind || strcmp(kind, rc->k->kind) || !name || !ns)
     return false;
   const cJSON *rs = client_informer_get(rc->rs_inf, ns, name);
-  const char *rs_uid = jstr(rs, "metadata.uid");
+  const char *rs_uid = json_str(rs, "metadata.uid");
   if (!rs || !uid || !rs_uid || strcmp(uid, rs_uid))
     return false;
   key_of(ns, name, key, len);
@@ -171,7 +166,7 @@ static int selector_of(const kind_t *k, const cJSON *obj, label_selector_t **ret
 
 /* An orphan may be adopted by any ReplicaSet whose selector matches it. */
 static void enqueue_matching(controller_replicaset_t *rc, const cJSON *pod) {
-  const char *ns = jstr(pod, "metadata.namespace");
+  const char *ns = json_str(pod, "metadata.namespace");
   size_t n = 0;
   const cJSON **sets =
       client_cache_by_index(client_informer_cache(rc->rs_inf), CLIENT_INDEX_NAMESPACE, ns ? ns : "", &n);
@@ -193,7 +188,7 @@ static void pod_added(const cJSON *pod, void *data) {
   char key[600];
   if (json_get_path(pod, "metadata.deletionTimestamp")) {
     if (owner_key(rc, pod, key, sizeof(key))) {
-      controller_expectations_observe_del(rc->exps, key, jstr(pod, "metadata.uid"));
+      controller_expectations_observe_del(rc->exps, key, json_str(pod, "metadata.uid"));
       controller_enqueue(rc->ctl, key);
     }
     return;
@@ -210,14 +205,14 @@ static void pod_added(const cJSON *pod, void *data) {
 static void pod_updated(const cJSON *old, const cJSON *pod, void *data) {
   controller_replicaset_t *rc = data;
   char key[600], okey[600];
-  const char *a = jstr(old, "metadata.resourceVersion"), *b = jstr(pod, "metadata.resourceVersion");
+  const char *a = json_str(old, "metadata.resourceVersion"), *b = json_str(pod, "metadata.resourceVersion");
   if (a && b && !strcmp(a, b))
     return; /* a relist of the same object */
   bool now_deleting = json_get_path(pod, "metadata.deletionTimestamp") != NULL;
   bool was_deleting = json_get_path(old, "metadata.deletionTimestamp") != NULL;
   bool has = owner_key(rc, pod, key, sizeof(key));
   if (has && now_deleting && !was_deleting)
-    controller_expectations_observe_del(rc->exps, key, jstr(pod, "metadata.uid"));
+    controller_expectations_observe_del(rc->exps, key, json_str(pod, "metadata.uid"));
   if (owner_key(rc, old, okey, sizeof(okey)) && (!has || strcmp(okey, key)))
     controller_enqueue(rc->ctl, okey); /* released or moved */
   if (has)
@@ -230,7 +225,7 @@ static void pod_deleted(const cJSON *pod, void *data) {
   controller_replicaset_t *rc = data;
   char key[600];
   if (owner_key(rc, pod, key, sizeof(key))) {
-    controller_expectations_observe_del(rc->exps, key, jstr(pod, "metadata.uid"));
+    controller_expectations_observe_del(rc->exps, key, json_str(pod, "metadata.uid"));
     controller_enqueue(rc->ctl, key);
   }
 }
@@ -285,16 +280,16 @@ static void pods_add(sync_t *s, const cJSON *pod, const label_selector_t *tmpl, 
   }
   pod_t *p = &s->pods[s->n_pods++];
   memset(p, 0, sizeof(*p));
-  p->name = xstrdup(jstr(pod, "metadata.name"));
-  p->uid = xstrdup(jstr(pod, "metadata.uid") ? jstr(pod, "metadata.uid") : "");
-  const char *node = jstr(pod, "spec.nodeName");
+  p->name = xstrdup(json_str(pod, "metadata.name"));
+  p->uid = xstrdup(json_str(pod, "metadata.uid") ? json_str(pod, "metadata.uid") : "");
+  const char *node = json_str(pod, "spec.nodeName");
   p->assigned = node && node[0];
   p->ready = pod_ready(pod);
   p->available = pod_available(pod, min_ready, now);
   p->fully_labeled = label_selector_match(tmpl, json_get_path(pod, "metadata.labels"));
-  const char *phase = jstr(pod, "status.phase");
+  const char *phase = json_str(pod, "status.phase");
   p->phase_rank = !phase || !strcmp(phase, "Pending") ? 0 : !strcmp(phase, "Unknown") ? 1 : 2;
-  p->created = parse_time(jstr(pod, "metadata.creationTimestamp"));
+  p->created = parse_time(json_str(pod, "metadata.creationTimestamp"));
   const cJSON *cs;
   cJSON_ArrayForEach(cs, json_get_path(pod, "status.containerStatuses"))
     p->restarts += (int)jnum(cs, "restartCount", 0);
@@ -339,7 +334,7 @@ static void claim_done(const client_result_t *res, void *data) {
 static void patch_owner(sync_t *s, const cJSON *pod, bool adopt) {
   controller_replicaset_t *rc = s->rc;
   controller_op_t *op =
-      controller_op_new(&s->ops, 0, adopt ? jstr(pod, "metadata.name") : NULL, NULL);
+      controller_op_new(&s->ops, 0, adopt ? json_str(pod, "metadata.name") : NULL, NULL);
   cJSON *p = cJSON_CreateObject();
   cJSON *md = cJSON_AddObjectToObject(p, "metadata");
   cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
@@ -347,19 +342,19 @@ static void patch_owner(sync_t *s, const cJSON *pod, bool adopt) {
   if (adopt) {
     cJSON_AddStringToObject(r, "apiVersion", rc->k->api_version);
     cJSON_AddStringToObject(r, "kind", rc->k->kind);
-    cJSON_AddStringToObject(r, "name", jstr(s->rs, "metadata.name"));
-    cJSON_AddStringToObject(r, "uid", jstr(s->rs, "metadata.uid"));
+    cJSON_AddStringToObject(r, "name", json_str(s->rs, "metadata.name"));
+    cJSON_AddStringToObject(r, "uid", json_str(s->rs, "metadata.uid"));
     cJSON_AddTrueToObject(r, "controller");
     cJSON_AddTrueToObject(r, "blockOwnerDeletion");
   } else {
     cJSON_AddStringToObject(r, "$patch", "delete");
-    cJSON_AddStringToObject(r, "uid", jstr(s->rs, "metadata.uid"));
+    cJSON_AddStringToObject(r, "uid", json_str(s->rs, "metadata.uid"));
   }
   cJSON_AddItemToArray(refs, r);
   /* The pod's uid makes the patch fail if the pod was replaced meanwhile. */
-  cJSON_AddStringToObject(md, "uid", jstr(pod, "metadata.uid"));
+  cJSON_AddStringToObject(md, "uid", json_str(pod, "metadata.uid"));
   client_ref_t ref = {.version = "v1", .resource = "pods", .ns = s->ns,
-                      .name = jstr(pod, "metadata.name")};
+                      .name = json_str(pod, "metadata.name")};
   controller_op_track(op, client_patch(rc->c, &ref, CLIENT_PATCH_STRATEGIC, p, NULL, claim_done, op));
   cJSON_Delete(p);
 }
@@ -391,7 +386,7 @@ static void create_done(const client_result_t *res, void *data) {
   if (res->code == 201 || res->code == 200) {
     s->created_ok++;
     controller_recorder_eventf(rc->rec, s->rs, "Normal", "SuccessfulCreate", "Created pod: %s",
-                               jstr(res->obj, "metadata.name") ? jstr(res->obj, "metadata.name")
+                               json_str(res->obj, "metadata.name") ? json_str(res->obj, "metadata.name")
                                                                : "");
   } else {
     controller_expectations_observe_add(rc->exps, s->key); /* it will never be seen */
@@ -449,7 +444,7 @@ static void create_batch(sync_t *s) {
     cJSON_AddStringToObject(r, "apiVersion", rc->k->api_version);
     cJSON_AddStringToObject(r, "kind", rc->k->kind);
     cJSON_AddStringToObject(r, "name", s->name);
-    cJSON_AddStringToObject(r, "uid", jstr(s->rs, "metadata.uid"));
+    cJSON_AddStringToObject(r, "uid", json_str(s->rs, "metadata.uid"));
     cJSON_AddTrueToObject(r, "controller");
     cJSON_AddTrueToObject(r, "blockOwnerDeletion");
     cJSON_AddItemToArray(refs, r);
@@ -556,7 +551,7 @@ static void write_status(sync_t *s) {
   const cJSON *old_conds = json_get_path(s->rs, "status.conditions");
   const cJSON *old_fail = NULL, *c;
   cJSON_ArrayForEach(c, old_conds) {
-    const char *t = jstr(c, "type");
+    const char *t = json_str(c, "type");
     if (t && !strcmp(t, "ReplicaFailure"))
       old_fail = c;
   }
@@ -581,7 +576,7 @@ static void write_status(sync_t *s) {
   } else if (old_fail && !s->err) {
     cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
     cJSON_ArrayForEach(c, old_conds) {
-      const char *t = jstr(c, "type");
+      const char *t = json_str(c, "type");
       if (!t || strcmp(t, "ReplicaFailure"))
         cJSON_AddItemToArray(conds, cJSON_Duplicate(c, 1));
     }
@@ -655,7 +650,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
     return;
   }
   s->rs = cJSON_Duplicate(rs, 1);
-  const char *uid = jstr(rs, "metadata.uid");
+  const char *uid = json_str(rs, "metadata.uid");
   bool deleting = json_get_path(rs, "metadata.deletionTimestamp") != NULL;
   label_selector_t *sel = NULL, *tmpl = NULL;
   char err[256];
@@ -680,7 +675,7 @@ static void reconcile(controller_t *ctl, const char *key, void *data) {
     const cJSON *ref = controller_ref(pod);
     bool match = label_selector_match(sel, json_get_path(pod, "metadata.labels"));
     if (ref) {
-      const char *ruid = jstr(ref, "uid");
+      const char *ruid = json_str(ref, "uid");
       if (!ruid || !uid || strcmp(ruid, uid))
         continue; /* someone else's */
       if (match)

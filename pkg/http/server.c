@@ -1367,6 +1367,15 @@ void http_respond_take(http_req_t *r, int status, const char *content_type, char
   free(body);
 }
 
+void http_respond_textf(http_req_t *r, int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  http_respond(r, status, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
 void http_stream_begin(http_req_t *r, int status, const char *content_type) {
   if (r->state == REQ_HANDLING && !r->status)
     r->status = status;

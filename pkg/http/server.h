@@ -109,6 +109,10 @@ void http_respond(http_req_t *r, int status, const char *content_type, const cha
                   size_t len);
 /* Same, taking ownership of a malloc'd body. */
 void http_respond_take(http_req_t *r, int status, const char *content_type, char *body, size_t len);
+/* Same, with a text/plain body formatted as printf (cut at 1 KiB): the
+ * kubelet API's error answers. */
+void http_respond_textf(http_req_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Start a chunked response. Data is queued; http_stream_write returns the
  * number of bytes queued but not yet sent (for back-pressure: pause the

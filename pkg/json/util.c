@@ -68,6 +68,11 @@ const cJSON *json_get_path(const cJSON *obj, const char *path) {
   return cur;
 }
 
+const char *json_str(const cJSON *obj, const char *path) {
+  const cJSON *v = json_get_path(obj, path);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 cJSON *json_dup(const cJSON *v) {
   if (!v)
     return NULL;

@@ -18,6 +18,10 @@ bool json_equal(const cJSON *a, const cJSON *b);
  * step is missing or not an object. Borrowed pointer into obj. */
 const cJSON *json_get_path(const cJSON *obj, const char *path);
 
+/* The string at dotted path in obj (json_get_path), or NULL when it is
+ * missing or not a string. Borrowed pointer into obj. */
+const char *json_str(const cJSON *obj, const char *path);
+
 /* Deep copy; never NULL for a non-NULL input (aborts on OOM like xmalloc).
  * Caller frees with cJSON_Delete. */
 cJSON *json_dup(const cJSON *v);
