@@ -83,6 +83,21 @@ const cel_opaque_type_t *cel_value_opaque_type(const cel_value_t *v);
 void *cel_value_opaque(const cel_value_t *v);
 const char *cel_value_error(const cel_value_t *v);
 
+/* Type values (what type(x) returns, and the identifiers int, list ...).
+ * name as CEL prints it: "int", "list", "map", "null_type", "type",
+ * "google.protobuf.Timestamp", "google.protobuf.Duration", "optional_type",
+ * an opaque type's name. */
+cel_value_t *cel_type_value(const char *name);
+const char *cel_value_type_value_name(const cel_value_t *v); /* of a CEL_TYPE value */
+
+/* The name of v's type, as a type value of it would print (above):
+ * cel_value_type_name(cel_int(1)) is "int". */
+const char *cel_value_type_name(const cel_value_t *v);
+
+/* RFC 3339 text to a timestamp (as timestamp(string) reads it; also used
+ * for schema strings of format date-time). Returns 0, or -EINVAL. */
+int cel_timestamp_parse(const char *s, size_t len, int64_t *ret_seconds, int32_t *ret_nanos);
+
 /* CEL equality (==) and ordering; cel_value_compare returns -1/0/1, or
  * -2 when the values are not comparable. */
 bool cel_value_equal(const cel_value_t *a, const cel_value_t *b);
@@ -102,11 +117,23 @@ cJSON *cel_value_to_json(const cel_value_t *v); /* NULL if not representable */
  * unsure, proportional to sizes for string/list walks via *ret_cost). */
 typedef cel_value_t *(*cel_fn_cb)(cel_value_t **args, size_t nargs, uint64_t *ret_cost);
 
-/* Argument types for overload resolution at compile time: a kind, or an
- * opaque type's name, or "dyn". Written as a signature string, e.g.
- * "string.matches(string) bool", "ip(string) net.IP",
- * "net.CIDR.containsIP(net.IP) bool", "list(int).sum() int",
- * "list(A).indexOf(A) int" (A: a type parameter). */
+/* Argument types for overload resolution at compile time, and dispatch
+ * at run time, come from a signature string:
+ *   global:    NAME(T, ...) R         "ip(string) net.IP", "_+_(int, int) int"
+ *   receiver:  T.NAME(T, ...) R       "string.matches(string) bool",
+ *                                     "net.CIDR.containsIP(net.IP) bool",
+ *                                     "list(int).sum() int", "list(A).indexOf(A) int"
+ * A type T is one of null_type bool int uint double string bytes timestamp
+ * duration type dyn, list(T), map(K, V), optional(T), an opaque type's
+ * name (dotted: net.IP), or a single capital letter: a type parameter (A,
+ * B: bound at each call). A dotted NAME whose prefix is not a type is a
+ * global function of that name ("optional.of(A) optional(A)",
+ * "math.greatest(int, int) int"). Operators are global functions named as
+ * in cel-spec's operators: _+_ _-_ _*_ _/_ _%_ -_ !_ _<_ _<=_ _>_ _>=_
+ * _[_] (index) @in (the in operator); _==_ and _!=_ are not overloads
+ * (the evaluator uses cel_value_equal), nor are _&&_ _||_ _?_:_ and the
+ * macros (has, all, exists, exists_one, map, filter) and optional
+ * selection (?. and [?]). */
 typedef struct {
   const char *signature;
   cel_fn_cb fn;
