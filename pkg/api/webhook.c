@@ -3,6 +3,7 @@
  * the wire format is admission.k8s.io/v1 AdmissionReview. */
 #include "api/webhook.h"
 
+#include "api/admmatch.h"
 #include "api/object.h"
 #include "api/webhook_call.h"
 #include "util/alloc.h"
@@ -39,177 +40,6 @@ static bool any_of(api_server_t *srv, const char *kind) {
 bool api__webhooks_any(api_server_t *srv) {
   return any_of(srv, "MutatingWebhookConfiguration") ||
          any_of(srv, "ValidatingWebhookConfiguration");
-}
-
-/* What one request is, for matching and for the review. */
-typedef struct {
-  api_server_t *srv;
-  http_req_t *req;
-  const api_resource_t *res;
-  const char *op; /* CREATE, UPDATE, DELETE */
-  const char *sub;
-  cJSON *obj;       /* NULL on delete */
-  const cJSON *old; /* NULL on create */
-  bool dry_run;
-  cJSON *ns_labels; /* the namespace's labels (owned), loaded once */
-  bool ns_loaded;
-} attrs_t;
-
-static bool list_has(const cJSON *list, const char *want) {
-  const cJSON *v;
-  cJSON_ArrayForEach(v, list) {
-    if (cJSON_IsString(v) && (!strcmp(v->valuestring, "*") || !strcmp(v->valuestring, want)))
-      return true;
-  }
-  return false;
-}
-
-/* Resource forms: "pods", "pods/status", "*" (every main resource), "pods/" + "*" (every
- * subresource of pods), "*" + "/scale", "*" + "/" + "*". */
-static bool resource_matches(const cJSON *list, const char *plural, const char *sub) {
-  const cJSON *v;
-  cJSON_ArrayForEach(v, list) {
-    if (!cJSON_IsString(v))
-      continue;
-    const char *s = v->valuestring, *slash = strchr(s, '/');
-    size_t rl = slash ? (size_t)(slash - s) : strlen(s);
-    bool res_ok = (rl == 1 && s[0] == '*') || (rl == strlen(plural) && !strncmp(s, plural, rl));
-    if (!res_ok)
-      continue;
-    if (!slash ? !sub[0] : (!strcmp(slash + 1, "*") ? sub[0] != '\0' : !strcmp(slash + 1, sub)))
-      return true;
-  }
-  return false;
-}
-
-static bool rule_matches(const cJSON *rule, const attrs_t *at) {
-  const schema_resource_t *s = at->res->s;
-  if (!list_has(cJSON_GetObjectItemCaseSensitive(rule, "operations"), at->op) ||
-      !list_has(cJSON_GetObjectItemCaseSensitive(rule, "apiGroups"), s->group) ||
-      !list_has(cJSON_GetObjectItemCaseSensitive(rule, "apiVersions"), s->version) ||
-      !resource_matches(cJSON_GetObjectItemCaseSensitive(rule, "resources"), s->plural, at->sub))
-    return false;
-  const char *scope = obj_str(rule, "scope");
-  if (scope && !strcmp(scope, "Cluster"))
-    return !s->namespaced;
-  if (scope && !strcmp(scope, "Namespaced"))
-    return s->namespaced;
-  return true;
-}
-
-static const cJSON *the_object(const attrs_t *at) {
-  return at->obj ? at->obj : at->old;
-}
-
-static const cJSON *namespace_labels(attrs_t *at) {
-  if (at->ns_loaded)
-    return at->ns_labels;
-  at->ns_loaded = true;
-  const char *ns = obj_str(the_object(at), "metadata.namespace");
-  const api_resource_t *nsres = api_registry_find_kind("", "Namespace");
-  if (!ns || !ns[0] || !nsres)
-    return NULL;
-  char *key = api_resource_key(nsres, NULL, ns);
-  store_kv_t *kv = NULL;
-  if (store_get_latest(at->srv->store, key, &kv) == 0) {
-    cJSON *nsobj = cJSON_ParseWithLength(kv->value, kv->len);
-    cJSON *labels = cJSON_DetachItemViaPointer(
-        obj_meta(nsobj), cJSON_GetObjectItemCaseSensitive(obj_meta(nsobj), "labels"));
-    at->ns_labels = labels;
-    cJSON_Delete(nsobj);
-    store_kv_unref(kv);
-  }
-  free(key);
-  return at->ns_labels;
-}
-
-static bool selector_matches(const cJSON *sel_json, const cJSON *labels) {
-  if (!sel_json || (cJSON_IsObject(sel_json) && !sel_json->child))
-    return true;
-  label_selector_t *sel = NULL;
-  char err[256];
-  if (label_selector_from_json(sel_json, &sel, err, sizeof(err)) < 0)
-    return false;
-  bool m = label_selector_match(sel, labels);
-  label_selector_free(sel);
-  return m;
-}
-
-static bool hook_matches(const cJSON *hook, attrs_t *at) {
-  bool any = false;
-  const cJSON *rule;
-  cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(hook, "rules")) {
-    if (rule_matches(rule, at)) {
-      any = true;
-      break;
-    }
-  }
-  if (!any)
-    return false;
-  const cJSON *nsel = cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector");
-  const schema_resource_t *s = at->res->s;
-  bool is_ns = !s->group[0] && !strcmp(s->kind, "Namespace");
-  if (is_ns) {
-    if (!selector_matches(nsel, obj_get(the_object(at), "metadata.labels")))
-      return false;
-  } else if (s->namespaced) {
-    if (!selector_matches(nsel, namespace_labels(at)))
-      return false;
-  }
-  const cJSON *osel = cJSON_GetObjectItemCaseSensitive(hook, "objectSelector");
-  return selector_matches(osel, at->obj ? obj_get(at->obj, "metadata.labels") : NULL) ||
-         (at->old && selector_matches(osel, obj_get(at->old, "metadata.labels")));
-}
-
-static cJSON *gvk(const char *g, const char *v, const char *kname, const char *kval) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "group", g);
-  cJSON_AddStringToObject(o, "version", v);
-  cJSON_AddStringToObject(o, kname, kval);
-  return o;
-}
-
-static cJSON *review_tree(const attrs_t *at, const char *uid) {
-  const schema_resource_t *s = at->res->s;
-  cJSON *review = cJSON_CreateObject();
-  cJSON_AddStringToObject(review, "apiVersion", "admission.k8s.io/v1");
-  cJSON_AddStringToObject(review, "kind", "AdmissionReview");
-  cJSON *r = cJSON_AddObjectToObject(review, "request");
-  cJSON_AddStringToObject(r, "uid", uid);
-  cJSON_AddItemToObject(r, "kind", gvk(s->group, s->version, "kind", s->kind));
-  cJSON_AddItemToObject(r, "resource", gvk(s->group, s->version, "resource", s->plural));
-  if (at->sub[0])
-    cJSON_AddStringToObject(r, "subResource", at->sub);
-  cJSON_AddItemToObject(r, "requestKind", gvk(s->group, s->version, "kind", s->kind));
-  cJSON_AddItemToObject(r, "requestResource", gvk(s->group, s->version, "resource", s->plural));
-  if (at->sub[0])
-    cJSON_AddStringToObject(r, "requestSubResource", at->sub);
-  const char *name = obj_str(the_object(at), "metadata.name");
-  const char *ns = obj_str(the_object(at), "metadata.namespace");
-  if (name && name[0])
-    cJSON_AddStringToObject(r, "name", name);
-  if (ns && ns[0])
-    cJSON_AddStringToObject(r, "namespace", ns);
-  cJSON_AddStringToObject(r, "operation", at->op);
-  const api_user_t *u = http_req_app(at->req);
-  cJSON_AddItemToObject(r, "userInfo", u ? api__user_info(u) : cJSON_CreateObject());
-  cJSON_AddItemToObject(r, "object", at->obj ? cJSON_Duplicate(at->obj, 1) : cJSON_CreateNull());
-  cJSON_AddItemToObject(r, "oldObject", at->old ? cJSON_Duplicate(at->old, 1) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(r, "dryRun", at->dry_run);
-  cJSON *opts = cJSON_AddObjectToObject(r, "options");
-  cJSON_AddStringToObject(opts, "apiVersion", "meta.k8s.io/v1");
-  cJSON_AddStringToObject(opts, "kind",
-                          !strcmp(at->op, "CREATE")   ? "CreateOptions"
-                          : !strcmp(at->op, "UPDATE") ? "UpdateOptions"
-                                                      : "DeleteOptions");
-  if (at->dry_run) {
-    cJSON *dr = cJSON_AddArrayToObject(opts, "dryRun");
-    cJSON_AddItemToArray(dr, cJSON_CreateString("All"));
-  }
-  const char *fm = http_req_query(at->req, "fieldManager");
-  if (fm && strcmp(at->op, "DELETE"))
-    cJSON_AddStringToObject(opts, "fieldManager", fm);
-  return review;
 }
 
 /* upstream's "Internal error occurred: ..." for a failed call */
@@ -250,7 +80,7 @@ static void denied(api_status_t *st, const char *name, const cJSON *status) {
 /* Call one webhook. Returns 0 (allowed; *ret_patch set for a mutating
  * webhook's patch, caller frees), 1 (a call failure ignored under
  * failurePolicy Ignore), or -EPERM with st filled. */
-static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_patch,
+static int call_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_patch,
                      api_status_t *st) {
   const char *name = obj_str(hook, "name");
   const char *fp = obj_str(hook, "failurePolicy");
@@ -281,7 +111,10 @@ static int call_hook(attrs_t *at, const cJSON *hook, bool mutating, cJSON **ret_
   }
   char uid[40];
   obj_uuid(uid, sizeof(uid));
-  cJSON *review = review_tree(at, uid);
+  cJSON *review = cJSON_CreateObject();
+  cJSON_AddStringToObject(review, "apiVersion", "admission.k8s.io/v1");
+  cJSON_AddStringToObject(review, "kind", "AdmissionReview");
+  cJSON_AddItemToObject(review, "request", api__adm_request(at, uid));
   char *full_url = xasprintf("%s?timeout=%ds", url, timeout);
   api_webhook_resp_t resp;
   char err[800] = "";
@@ -378,7 +211,7 @@ call_error:
 }
 
 /* Apply a webhook's patch to at->obj in place. */
-static int apply_patch(attrs_t *at, const char *name, const cJSON *ops, api_status_t *st) {
+static int apply_patch(api_adm_attrs_t *at, const char *name, const cJSON *ops, api_status_t *st) {
   cJSON *doc = NULL;
   char err[512];
   if (json_patch_apply(at->obj, ops, &doc, err, sizeof(err)) < 0 || !cJSON_IsObject(doc)) {
@@ -397,7 +230,7 @@ static int apply_patch(attrs_t *at, const char *name, const cJSON *ops, api_stat
 }
 
 /* Every webhook of the configurations of kind, in order. */
-static int run_kind(attrs_t *at, const char *kind, bool mutating, api_status_t *st) {
+static int run_kind(api_adm_attrs_t *at, const char *kind, bool mutating, api_status_t *st) {
   const api_resource_t *cres = api_registry_find_kind(GROUP, kind);
   if (!cres)
     return 0;
@@ -421,7 +254,9 @@ static int run_kind(attrs_t *at, const char *kind, bool mutating, api_status_t *
   cJSON_ArrayForEach(config, configs) {
     const cJSON *hook;
     cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(config, "webhooks")) {
-      if (!hook_matches(hook, at))
+      if (!api__adm_rules_match(cJSON_GetObjectItemCaseSensitive(hook, "rules"), at) ||
+          !api__adm_selectors_match(cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"),
+                                    cJSON_GetObjectItemCaseSensitive(hook, "objectSelector"), at))
         continue;
       cJSON *patch = NULL;
       int c = call_hook(at, hook, mutating, &patch, st);
@@ -454,18 +289,12 @@ static bool skipped(const api_resource_t *res) {
 static int run(api_admission_t *a, bool mutating, api_status_t *st) {
   if (!a->req || skipped(a->res))
     return 0;
-  attrs_t at = {.srv = a->srv,
-                .req = a->req,
-                .res = a->res,
-                .op = a->old ? "UPDATE" : "CREATE",
-                .sub = a->sub ? a->sub : "",
-                .obj = a->obj,
-                .old = a->old,
-                .dry_run = http_req_query(a->req, "dryRun") != NULL};
+  api_adm_attrs_t at;
+  api__adm_attrs_init(&at, a->srv, a->req, a->res, a->sub, a->obj, a->old, false);
   int r =
       run_kind(&at, mutating ? "MutatingWebhookConfiguration" : "ValidatingWebhookConfiguration",
                mutating, st);
-  cJSON_Delete(at.ns_labels);
+  api__adm_attrs_done(&at);
   return r;
 }
 
@@ -480,16 +309,11 @@ int api__webhooks_delete(api_server_t *srv, http_req_t *req, const api_resource_
                          const cJSON *old, const char *sub, api_status_t *st) {
   if (!req || skipped(res))
     return 0;
-  attrs_t at = {.srv = srv,
-                .req = req,
-                .res = res,
-                .op = "DELETE",
-                .sub = sub ? sub : "",
-                .old = old,
-                .dry_run = http_req_query(req, "dryRun") != NULL};
+  api_adm_attrs_t at;
+  api__adm_attrs_init(&at, srv, req, res, sub, NULL, old, true);
   int r = run_kind(&at, "MutatingWebhookConfiguration", true, st);
   if (r == 0)
     r = run_kind(&at, "ValidatingWebhookConfiguration", false, st);
-  cJSON_Delete(at.ns_labels);
+  api__adm_attrs_done(&at);
   return r;
 }
