@@ -2,7 +2,8 @@
  * kube-apiserver that users meet, mutating ones first, then validating ones,
  * in upstream's order (LimitRanger, ServiceAccount, Priority, DefaultTolerationSeconds,
  * DefaultStorageClass, StorageObjectInUseProtection, DefaultIngressClass;
- * then LimitRanger, PodSecurity, Priority).
+ * then LimitRanger, PodSecurity, Priority, ValidatingAdmissionPolicy,
+ * ValidatingAdmissionWebhook, ResourceQuota).
  * https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/ */
 #include "api/admission.h"
 
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "api/object.h"
+#include "api/vap.h"
 #include "api/webhook.h"
 
 typedef int (*plugin_fn)(api_admission_t *a, api_status_t *st);
@@ -22,7 +24,7 @@ static const plugin_fn mutating[] = {api__admit_limitranger, api__admit_servicea
 static const plugin_fn validating[] = {api__validate_noderestriction,
                                        api__validate_limitranger, api__validate_podsecurity,
                                        api__validate_priority, api__validate_rbac,
-                                       api__validate_webhooks, api__validate_resourcequota};
+                                       api__validate_policies, api__validate_webhooks, api__validate_resourcequota};
 
 static int run(api_admission_t *a, const plugin_fn *fns, size_t n, api_status_t *st) {
   if (!a->sub)

@@ -495,7 +495,7 @@ static int admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const c
   memset(st, 0, sizeof(*st));
   if (api__typed_canonicalize(res, obj, st) < 0)
     return -EINVAL;
-  if (res->s->json_schema && api__crd_admit(req, res, obj, st) < 0)
+  if (res->s->json_schema && api__crd_admit(req, res, obj, old, st) < 0)
     return -EINVAL;
   const char *name = obj_str(obj, "metadata.name");
   if (!old) {

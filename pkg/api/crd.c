@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crdrules.h"
 #include "api/crdschema.h"
 #include "api/kinds.h"
 #include "api/object.h"
@@ -28,6 +29,7 @@ typedef struct crd_row {
   schema_column_t *columns;
   cJSON *schema;
   crd_patterns_t *patterns; /* schema's patterns, compiled once for every request */
+  crd_rules_t *rules;       /* its x-kubernetes-validations, compiled once */
   char *crd_name;
   char *warning;      /* deprecation warning of this version, or NULL */
   char *scale_paths[3]; /* specReplicasPath, statusReplicasPath, labelSelectorPath */
@@ -63,6 +65,7 @@ static void row_free(crd_row_t *c) {
   }
   free(c->columns);
   crd_patterns_free(c->patterns);
+  crd_rules_free(c->rules);
   cJSON_Delete(c->schema);
   free(c->crd_name);
   free(c->warning);
@@ -208,6 +211,7 @@ static crd_row_t *row_build(const cJSON *crd, const cJSON *ver) {
   const cJSON *schema = obj_get(ver, "schema.openAPIV3Schema");
   c->schema = schema ? cJSON_Duplicate(schema, 1) : NULL;
   c->patterns = crd_patterns_new(c->schema);
+  c->rules = crd_rules_new(c->schema);
   c->schema_name = schema_name_of(c->group, c->version, c->kind);
   c->crd_name = xstrdup(obj_str(crd, "metadata.name"));
   c->warning = deprecation_warning(crd, ver);
@@ -577,8 +581,8 @@ static void crd_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
     snprintf(field, sizeof(field), "spec.versions[%d].schema.openAPIV3Schema", i);
     if (!schema)
       api__cause_required(st, field);
-    else
-      crd_schema_check(schema, field, st);
+    else if (crd_schema_check(schema, field, st) == 0)
+      crd_rules_check(schema, field, st);
     i++;
   }
   if (cJSON_GetArraySize(versions) > 0 && storage != 1)
@@ -610,7 +614,8 @@ static void on_unknown(const char *path, void *data) {
   u->total++;
 }
 
-int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_status_t *st) {
+int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
+                   api_status_t *st) {
   const cJSON *schema = res->s->json_schema;
   if (!schema)
     return 0;
@@ -640,7 +645,8 @@ int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_s
   crd_schema_default(schema, obj);
   const crd_row_t *row = res->custom;
   const crd_patterns_t *pats = row && row->schema == schema ? row->patterns : NULL;
-  if (crd_schema_validate(schema, pats, obj, st) > 0) {
+  if (crd_schema_validate(schema, pats, obj, st) > 0 ||
+      (row && row->schema == schema && crd_rules_validate(row->rules, obj, old, st) > 0)) {
     api_status_invalid(st, res->s->group, res->s->kind, obj_str(obj, "metadata.name"));
     return -EINVAL;
   }

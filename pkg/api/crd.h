@@ -12,11 +12,13 @@ extern const api_hooks_t api_kind_crd;
 int api__crd_start(api_server_t *srv, char *err, size_t errlen);
 void api__crd_stop(api_server_t *srv);
 
-/* Defaulting, pruning and schema validation of a custom object (rest.c
+/* Defaulting, pruning, schema validation and x-kubernetes-validations rules
+ * (old: the stored object on update, else NULL) of a custom object (admit.c
  * calls it for rows with a JSON schema). strict: unknown fields are errors
  * (fieldValidation=Strict), else they are dropped with a warning header.
  * Returns 0, or -EINVAL with st filled (422 Invalid or 400 strict). */
-int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, api_status_t *st);
+int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const cJSON *old,
+                   api_status_t *st);
 
 /* Add the Warning header of a deprecated custom resource version. */
 void api__crd_warn(http_req_t *req, const api_resource_t *view);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "api/vap.h"
 #include "api/webhook.h"
 #include "api/object.h"
 #include "json/strict.h"
@@ -244,7 +245,8 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
     api_status_conflict(&st, res->s->group, res->s->plural, name, why);
     goto fail;
   }
-  if (api__webhooks_delete(srv, req, res, obj, "", &st) < 0)
+  if (api__policies_delete(srv, req, res, obj, "", &st) < 0 ||
+      api__webhooks_delete(srv, req, res, obj, "", &st) < 0)
     goto fail;
   if (o->dry_run) {
     cJSON *reply = api__deleted_reply(res, obj);

@@ -368,6 +368,8 @@ static const kind_hooks_t table[] = {
     {"apiregistration.k8s.io", "APIService", &api_kind_apiservice, NULL},
     {"admissionregistration.k8s.io", "MutatingWebhookConfiguration", &api_kind_mwc, NULL},
     {"admissionregistration.k8s.io", "ValidatingWebhookConfiguration", &api_kind_vwc, NULL},
+    {"admissionregistration.k8s.io", "ValidatingAdmissionPolicy", &api_kind_vap, NULL},
+    {"admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", &api_kind_vapb, NULL},
     {"metrics.k8s.io", "NodeMetrics", &api_kind_node_metrics, NULL},
     {"metrics.k8s.io", "PodMetrics", &api_kind_pod_metrics, NULL},
 };

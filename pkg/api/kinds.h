@@ -57,7 +57,7 @@ extern const api_hooks_t api_kind_pdb, api_kind_hpa, api_kind_priorityclass, api
 /* APIService (apiservice.c). */
 extern const api_hooks_t api_kind_apiservice;
 /* Mutating/ValidatingWebhookConfiguration (kind_webhook.c). */
-extern const api_hooks_t api_kind_mwc, api_kind_vwc;
+extern const api_hooks_t api_kind_mwc, api_kind_vwc, api_kind_vap, api_kind_vapb;
 /* NodeMetrics and PodMetrics Table cells (metrics.c). */
 extern const api_hooks_t api_kind_node_metrics, api_kind_pod_metrics;
 
