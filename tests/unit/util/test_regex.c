@@ -424,8 +424,34 @@ static void test_linear_time(void) {
            (unsigned long long)steps);
     ASSERT_TRUE(steps <= 3 * (uint64_t)(LEN + 2) * regex_prog_size(p));
     ASSERT_TRUE(dt < t_time_limit(SLOW));
+    /* the leftmost-first search for find() has the same bound */
+    budget = UINT64_MAX;
+    size_t b, e;
+    ASSERT_EQ_INT(regex_prog_find(p, s, LEN + 1, 0, &b, &e, &budget), 0);
+    ASSERT_TRUE(UINT64_MAX - budget <= 3 * (uint64_t)(LEN + 2) * regex_prog_size(p));
     regex_prog_free(p);
   }
+}
+
+/* findAll of a pattern whose threads die quickly: linear in the text. */
+static void test_find_all_linear(void) {
+  enum { LEN = 21000 };
+  static char s[LEN + 1];
+  for (int i = 0; i < LEN; i++)
+    s[i] = "ab "[i % 3];
+  regex_prog_t *p = NULL;
+  ASSERT_EQ_INT(regex_prog_compile("\\b\\w+\\b", &p, err, sizeof(err)), 0);
+  uint64_t budget = UINT64_MAX;
+  regex_iter_t it = {0};
+  size_t b, e, n = 0;
+  while (regex_prog_find_next(p, s, LEN, &it, &b, &e, &budget) == 1) {
+    ASSERT_EQ_INT(e - b, 2);
+    n++;
+  }
+  ASSERT_EQ_INT(n, LEN / 3); /* "ab ab ab ..." */
+  printf("# findAll \\b\\w+\\b over %d bytes: %llu steps\n", LEN, (unsigned long long)(UINT64_MAX - budget));
+  ASSERT_TRUE(UINT64_MAX - budget <= 3 * (uint64_t)(LEN + 2) * regex_prog_size(p) * 2);
+  regex_prog_free(p);
 }
 
 static void test_budget(void) {
@@ -455,6 +481,7 @@ TEST_LIST = {
     TEST(test_fold),
     TEST(test_go_errors),
     TEST(test_find_budget),
+    TEST(test_find_all_linear),
     {0},
 };
 TEST_MAIN()
