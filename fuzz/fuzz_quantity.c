@@ -1,6 +1,8 @@
 /* libFuzzer harness for pkg/api/quantity.c: whatever parses must print a
- * canonical form that parses back to the same value and prints the same,
- * and adding and comparing must agree with each other. */
+ * canonical form that parses back to the same value, whose own canonical
+ * form is then stable, and adding and comparing must agree with each
+ * other. (One round may change the text, as upstream's does: 7937.5Ki
+ * prints as 8128000, which is read as decimal SI and prints as 8128k.) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   if (quantity_parse(text, (size_t)n, &back, &err) < 0)
     abort();
-  if (quantity_cmp(&q, &back) != 0 || quantity_format(&back, again, sizeof(again)) != n ||
-      strcmp(text, again) != 0)
+  if (quantity_cmp(&q, &back) != 0)
+    abort();
+  quantity_t third;
+  char last[QUANTITY_STR_MAX];
+  int m = quantity_format(&back, again, sizeof(again));
+  if (m < 1 || quantity_parse(again, (size_t)m, &third, &err) < 0 || quantity_cmp(&q, &third) != 0 ||
+      quantity_format(&third, last, sizeof(last)) != m || strcmp(again, last) != 0)
     abort();
   sum = q;
   if (quantity_add(&sum, &q) == 0) {

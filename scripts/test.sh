@@ -33,15 +33,24 @@ export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 passed=0 failed=0 skipped=0
 failures=()
 
-# run_tap NAME TIMEOUT CMD...: run one test program and count its TAP lines.
-run_tap() {
-  local name=$1 limit=$2 out rc p f s planned ran
+# A test program runs with its output in $B/testlogs/NAME.log; its exit
+# status and duration go to NAME.rc beside it. tally NAME TIMEOUT then counts
+# its TAP lines and prints its summary.
+logof() { echo "$B/testlogs/${1//\//_}.log"; }
+run_one() {
+  local name=$1 limit=$2 log t0=$SECONDS rc
   shift 2
-  local log=$B/testlogs/${name//\//_}.log
+  log=$(logof "$name")
   mkdir -p "$B/testlogs"
-  local t0=$SECONDS
+  rm -f "$log.rc"
   timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
   rc=$?
+  echo "$rc $((SECONDS - t0))" >"$log.rc.tmp" && mv "$log.rc.tmp" "$log.rc"
+}
+tally() {
+  local name=$1 limit=$2 log rc secs p f s planned ran
+  log=$(logof "$name")
+  read -r rc secs <"$log.rc"
   p=$(grep -Ec '^ok [0-9]+' "$log" | tr -d ' ')
   s=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$log" | tr -d ' ')
   f=$(grep -Ec '^not ok [0-9]+' "$log" | tr -d ' ')
@@ -56,13 +65,48 @@ run_tap() {
     echo "not ok - $name ran $ran of $planned planned tests" >>"$log"
   fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-  printf '%-50s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" $((SECONDS - t0))
+  printf '%-50s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" "$secs"
   grep -E '^ok [0-9]+ .*# SKIP' "$log" | sed 's/^/    /'
   if [ "$f" != 0 ]; then
     failures+=("$name")
     grep -E -A12 '^not ok' "$log" | head -n 60 | sed 's/^/    /'
     grep -E -B2 -A25 'ERROR: (Address|Leak)Sanitizer|runtime error' "$log" | head -n 60 | sed 's/^/    /'
   fi
+}
+# run_tap NAME TIMEOUT CMD...: run one test program alone and count it.
+run_tap() {
+  run_one "$@"
+  tally "$1" "$2"
+}
+
+# Integration tests each start their own server on a free port, so they
+# can run side by side: K3C_TEST_JOBS (default 2) at a time, each counted
+# as it ends. Those that time the server or load it (latency bounds,
+# floods, slow clients, leases and node heartbeats) run alone afterwards.
+serial_integration="test_api_load.sh test_load_hostile.py test_slowloris.py test_hostile_bodies.py
+  test_hostile_decode.py test_hostile_query.py test_leaderelection.py test_nodelifecycle.py
+  test_hollow.py test_scheduler_hollow.py test_https.py"
+interp() { case $1 in *.py) echo /usr/bin/python3 ;; *) echo bash ;; esac; }
+run_pool() { # TIMEOUT TEST...
+  local limit=$1 t jobs=${K3C_TEST_JOBS:-2} pending=()
+  shift
+  for t in "$@"; do
+    run_one "$t" "$limit" "$(interp "$t")" "$t" &
+    pending+=("$t")
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+      wait -n
+      tally_done
+    done
+  done
+  wait
+  tally_done
+}
+tally_done() { # count the pool's tests that have ended, in the order they ended
+  local t rest=()
+  for t in "${pending[@]}"; do
+    if [ -f "$(logof "$t").rc" ]; then tally "$t" "$limit"; else rest+=("$t"); fi
+  done
+  pending=("${rest[@]}")
 }
 
 for suite in $suites; do
@@ -73,7 +117,18 @@ for suite in $suites; do
         run_tap "unit/${t#$B/tests/unit/}" 300 "$t"
       done
       ;;
-    integration|e2e|build)
+    integration)
+      pool=() alone=()
+      for t in $(find tests/integration -maxdepth 1 -type f \( -name 'test_*.sh' -o -name 'test_*.py' \) | sort); do
+        case " $(echo $serial_integration) " in
+          *" ${t##*/} "*) alone+=("$t") ;;
+          *) pool+=("$t") ;;
+        esac
+      done
+      run_pool 900 "${pool[@]}"
+      for t in "${alone[@]}"; do run_tap "$t" 900 "$(interp "$t")" "$t"; done
+      ;;
+    e2e|build)
       [ -d "tests/$suite" ] || { echo "   (no tests/$suite)"; continue; }
       for t in $(find "tests/$suite" -maxdepth 1 -type f \( -name 'test_*.sh' -o -name 'test_*.py' \) | sort); do
         case $t in
