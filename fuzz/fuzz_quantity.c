@@ -1,4 +1,4 @@
-/* libFuzzer harness for pkg/api/quantity.c: whatever parses must print a
+/* libFuzzer harness for pkg/util/quantity.c: whatever parses must print a
  * canonical form that parses back to the same value, whose own canonical
  * form is then stable, and adding and comparing must agree with each
  * other. (One round may change the text, as upstream's does: 7937.5Ki
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/quantity.h"
+#include "util/quantity.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

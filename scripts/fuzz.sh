@@ -35,7 +35,7 @@ for h in $harnesses; do
     srcs="pkg/yaml/decode.c $util"
     libs="-lyaml -lcjson -lm" ;;
   quantity)
-    srcs="pkg/api/quantity.c"
+    srcs="pkg/util/quantity.c"
     libs="-lm" ;;
   query)
     srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
@@ -44,7 +44,7 @@ for h in $harnesses; do
     srcs="pkg/api/fieldset.c $util" # $util has strmap.c
     libs="-lcjson -lm" ;;
   nodeopts)
-    srcs="pkg/agent/host.c pkg/api/quantity.c pkg/util/errbuf.c pkg/util/fsutil.c $util"
+    srcs="pkg/agent/host.c pkg/util/quantity.c pkg/util/errbuf.c pkg/util/fsutil.c $util"
     libs="-lcjson -lm" ;;
   registries)
     srcs="pkg/agent/registries.c pkg/yaml/decode.c pkg/util/regex.c pkg/util/toml.c pkg/util/errbuf.c pkg/util/fsutil.c $util"

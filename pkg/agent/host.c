@@ -21,7 +21,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "util/errbuf.h"
 #include "util/fsutil.h"
 

@@ -18,7 +18,7 @@
 
 #include "api/podrefs.h"
 #include "api/qos.h"
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "json/util.h"
 #include "scheduler/resource.h"
 #include "util/alloc.h"

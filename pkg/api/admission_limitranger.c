@@ -17,7 +17,7 @@
 
 #include "api/admission.h"
 #include "api/object.h"
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 

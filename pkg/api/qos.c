@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api/object.h"
-#include "api/quantity.h"
+#include "util/quantity.h"
 
 /* A resource quantity of a ResourceList entry; false when absent or not a
  * positive quantity (upstream counts only those). */

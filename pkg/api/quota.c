@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "json/util.h"
 #include "util/alloc.h"
 #include "util/buf.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "api/schema.h"
 #include "api/schema_tables.h"
 #include "util/alloc.h"

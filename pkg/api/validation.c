@@ -16,7 +16,7 @@
 
 #include "api/kinds.h"
 #include "api/object.h"
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/internal.h"

@@ -3,7 +3,7 @@
  * framework.Resource. */
 #include "scheduler/resource.h"
 
-#include "api/quantity.h"
+#include "util/quantity.h"
 
 #include "json/util.h"
 #include <errno.h>

@@ -1,11 +1,11 @@
-/* Tests for pkg/api/quantity.c against upstream's known canonical forms
+/* Tests for pkg/util/quantity.c against upstream's known canonical forms
  * (the tables of k8s.io/apimachinery/pkg/api/resource/quantity_test.go:
  * TestQuantityString, TestQuantityParseEmit, TestParseQuantity,
  * TestQuantityParse's invalid list) and the issue #17 cases. */
 #include <errno.h>
 #include <string.h>
 
-#include "api/quantity.h"
+#include "util/quantity.h"
 #include "test.h"
 
 static const char *canon(const char *in) {

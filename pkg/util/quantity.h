@@ -1,4 +1,4 @@
-/* pkg/api/quantity: resource.Quantity of the Kubernetes API ("100m",
+/* pkg/util/quantity: resource.Quantity of the Kubernetes API ("100m",
  * "1Gi", "1e3"): parse, compare, add, and the canonical string upstream's
  * String() prints (k8s.io/apimachinery/pkg/api/resource). Pure functions
  * over caller-owned values: callable from any thread.

@@ -1,10 +1,10 @@
-/* pkg/api/quantity: resource.Quantity (parse, compare, add, canonical form)
+/* pkg/util/quantity: resource.Quantity (parse, compare, add, canonical form)
  * with the semantics of k8s.io/apimachinery/pkg/api/resource: the scanner
  * of parseQuantityString, the suffix table, rounding up to 1n, the
  * binary-SI cap, the "already canonical" text kept on parse, and
  * CanonicalizeBytes. Values are exact decimals of bounded length.
  * https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/ */
-#include "api/quantity.h"
+#include "util/quantity.h"
 
 #include <errno.h>
 #include <math.h>
