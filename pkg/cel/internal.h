@@ -173,6 +173,17 @@ void cel__error_at(cel_error_t *err, const char *src, size_t len, uint32_t pos, 
  * err filled. */
 int cel__check(const cel_env_t *env, cel_expr_t *e, const char *src, size_t len, cel_error_t *err);
 
+/* A type as the checker's messages print it (cel-go's FormatCELType:
+ * "null", "timestamp", "optional_type(int)"), unlike cel__type_str which
+ * prints type values. */
+void cel__type_check_str(const cel_type_t *t, char *out, size_t len);
+
+/* Whether a checked expression of type t is what result asks. Upstream
+ * compares exactly: a dyn result is refused too (CRD rules: "cel
+ * expression must evaluate to a bool"; ValidatingAdmissionPolicy: "must
+ * evaluate to bool but got dyn"); the caller words the error. */
+bool cel__result_matches(const cel_type_t *t, cel_result_t result);
+
 /* Whether value v matches type t at run time (shallow for containers,
  * which are checked by element kind of the first element). */
 bool cel__value_is(const cel_value_t *v, const cel_type_t *t);
