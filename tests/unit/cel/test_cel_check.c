@@ -1,0 +1,389 @@
+/* pkg/cel/check.c and cost.c: types, resolutions and error messages as
+ * cel-go's checker gives them, and the static cost estimate Kubernetes
+ * compares with its per-rule limit. The environment is built here from
+ * signatures (a subset of the standard library), so the checker is tested
+ * on its own. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cel/internal.h"
+#include "test.h"
+#include "util/alloc.h"
+
+static const char *const std_sigs[] = {
+  "_+_(int, int) int",
+  "_+_(double, double) double",
+  "_+_(string, string) string",
+  "_+_(list(A), list(A)) list(A)",
+  "_-_(int, int) int",
+  "_*_(int, int) int",
+  "_<_(int, int) bool",
+  "_<_(double, double) bool",
+  "_<_(string, string) bool",
+  "_>_(int, int) bool",
+  "_>=_(int, int) bool",
+  "_<=_(int, int) bool",
+  "!_(bool) bool",
+  "-_(int) int",
+  "_[_](list(A), int) A",
+  "_[_](map(K, V), K) V",
+  "@in(A, list(A)) bool",
+  "@in(K, map(K, V)) bool",
+  "size(string) int",
+  "string.size() int",
+  "size(list(A)) int",
+  "list(A).size() int",
+  "map(K, V).size() int",
+  "string.startsWith(string) bool",
+  "string.endsWith(string) bool",
+  "string.contains(string) bool",
+  "string.matches(string) bool",
+  "int(string) int",
+  "string(int) string",
+  "dyn(A) dyn",
+  "type(A) type(A)",
+  "duration(string) duration",
+  "timestamp(string) timestamp",
+  "timestamp.getFullYear() int",
+  "optional.of(A) optional(A)",
+  "optional.none() optional(A)",
+  "optional(A).hasValue() bool",
+  "optional(A).value() A",
+  "optional(A).orValue(A) A",
+  "string.lowerAscii() string",
+  "list(string).join(string) string",
+  "string.split(string) list(string)",
+  "ip(string) net.IP",
+  "net.IP.family() int",
+};
+
+/* self: {x: int, s: string(maxLength 5), l: list(int) (maxItems 10),
+ * m: map(string, dyn), o: {a: bool}, ls: list(string maxLength 5) maxItems 10} */
+static const char self_schema[] =
+  "{\"type\":\"object\",\"properties\":{"
+  "\"x\":{\"type\":\"integer\"},"
+  "\"s\":{\"type\":\"string\",\"maxLength\":5},"
+  "\"u\":{\"type\":\"string\"},"
+  "\"l\":{\"type\":\"array\",\"maxItems\":10,\"items\":{\"type\":\"integer\"}},"
+  "\"lu\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+  "\"m\":{\"type\":\"object\",\"additionalProperties\":{\"x-kubernetes-int-or-string\":true}},"
+  "\"ms\":{\"type\":\"object\",\"maxProperties\":4,\"additionalProperties\":{\"type\":\"string\",\"maxLength\":8}},"
+  "\"o\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"boolean\"}}},"
+  "\"ls\":{\"type\":\"array\",\"maxItems\":10,\"items\":{\"type\":\"string\",\"maxLength\":5}},"
+  "\"t\":{\"type\":\"string\",\"format\":\"date-time\"}"
+  "}}";
+
+static cel_env_t *test_env(unsigned libs) {
+  cel_env_t *env = xcalloc(1, sizeof(*env));
+  env->libs = libs;
+  size_t n = sizeof(std_sigs) / sizeof(std_sigs[0]);
+  env->ovl = xcalloc(n, sizeof(*env->ovl));
+  for (size_t i = 0; i < n; i++)
+    if (cel__overload_parse(std_sigs[i], NULL, &env->ovl[env->novl]) == 0)
+      env->novl++;
+    else
+      printf("# bad signature %s\n", std_sigs[i]);
+  cJSON *s = cJSON_Parse(self_schema);
+  env->vars = xcalloc(3, sizeof(*env->vars));
+  env->vars[0].name = xstrdup("self");
+  env->vars[0].type = cel_type_from_schema(s);
+  env->vars[1].name = xstrdup("d");
+  env->vars[1].type = cel_type_dyn();
+  env->vars[2].name = xstrdup("a.b");
+  env->vars[2].type = cel__type_new(CEL_T_STRING);
+  env->nvars = 3;
+  cJSON_Delete(s);
+  return env;
+}
+
+static void env_free(cel_env_t *env) {
+  for (size_t i = 0; i < env->novl; i++)
+    cel__overload_done(&env->ovl[i]);
+  free(env->ovl);
+  for (size_t i = 0; i < env->nvars; i++) {
+    free(env->vars[i].name);
+    cel_type_free(env->vars[i].type);
+  }
+  free(env->vars);
+  free(env);
+}
+
+static cel_env_t *g_env, *g_env_noopt;
+static cel_error_t g_err;
+static char g_type[256];
+
+/* Checks src; returns the root (caller frees) or NULL with g_err set. */
+static cel_expr_t *compile_in(cel_env_t *env, const char *src) {
+  memset(&g_err, 0, sizeof(g_err));
+  g_type[0] = 0;
+  cel_expr_t *e = cel__parse(src, strlen(src), &g_err);
+  if (!e)
+    return NULL;
+  if (cel__check(env, e, src, strlen(src), &g_err) < 0) {
+    cel__expr_free(e);
+    return NULL;
+  }
+  cel__type_check_str(e->type, g_type, sizeof(g_type));
+  return e;
+}
+
+static cel_env_t *env_opt(void) {
+  if (!g_env)
+    g_env = test_env(CEL_LIB_KUBERNETES);
+  return g_env;
+}
+
+/* the type of src, or "ERR: <message>" */
+static const char *type_of(const char *src) {
+  static char out[1200];
+  cel_expr_t *e = compile_in(env_opt(), src);
+  if (!e) {
+    snprintf(out, sizeof(out), "ERR: %s", g_err.message);
+    return out;
+  }
+  cel__expr_free(e);
+  return g_type;
+}
+
+#define ASSERT_TYPE(src, want) ASSERT_EQ_STR(type_of(src), want)
+#define ASSERT_ERR(src, want)                                                  \
+  do {                                                                         \
+    cel_expr_t *e_ = compile_in(env_opt(), src);                               \
+    if (e_) {                                                                  \
+      cel__expr_free(e_);                                                      \
+      TEST_FAIL("%s: checked as %s, want error %s", src, g_type, want);        \
+    }                                                                          \
+    ASSERT_EQ_STR(g_err.message, want);                                        \
+  } while (0)
+
+static void test_literals_and_operators(void) {
+  ASSERT_TYPE("1 + 2", "int");
+  ASSERT_TYPE("1u", "uint");
+  ASSERT_TYPE("'a' + 'b'", "string");
+  ASSERT_TYPE("1.5 + 2.0 < 3.0", "bool");
+  ASSERT_TYPE("null", "null");
+  ASSERT_TYPE("b'x'", "bytes");
+  ASSERT_TYPE("!true", "bool");
+  ASSERT_TYPE("-(1)", "int");
+  ASSERT_TYPE("true ? 1 : 2", "int");
+  ASSERT_TYPE("true && false || !true", "bool");
+  ASSERT_TYPE("[1, 2] + [3]", "list(int)");
+  ASSERT_TYPE("[]", "list(dyn)");
+  ASSERT_TYPE("{}", "map(dyn, dyn)");
+  ASSERT_TYPE("{'a': 1}", "map(string, int)");
+  ASSERT_TYPE("[[], [1]]", "list(list(int))");
+  ASSERT_TYPE("1 in [1, 2]", "bool");
+  ASSERT_TYPE("'a' in {'a': 1}", "bool");
+  ASSERT_TYPE("type(1) == int", "bool");
+  ASSERT_TYPE("type(1)", "type(int)");
+  ASSERT_TYPE("int", "type(int)");
+  ASSERT_TYPE("google.protobuf.Timestamp", "type(timestamp)");
+  ASSERT_TYPE("timestamp('2020-01-01T00:00:00Z').getFullYear()", "int");
+  ASSERT_TYPE("[1][0]", "int");
+  ASSERT_TYPE("{'a': [1]}['a'][0]", "int");
+}
+
+static void test_errors(void) {
+  ASSERT_ERR("foo", "ERROR: <input>:1:1: undeclared reference to 'foo' (in container '')\n | foo\n | ^");
+  ASSERT_ERR("1 + x", "ERROR: <input>:1:5: undeclared reference to 'x' (in container '')\n | 1 + x\n | ....^");
+  ASSERT_ERR("1 + 'a'",
+             "ERROR: <input>:1:3: found no matching overload for '_+_' applied to '(int, string)'\n | 1 + 'a'\n | ..^");
+  ASSERT_ERR("1 == 1.0",
+             "ERROR: <input>:1:3: found no matching overload for '_==_' applied to '(int, double)'\n | 1 == 1.0\n | ..^");
+  ASSERT_ERR("1 && true", "ERROR: <input>:1:1: expected type 'bool' but found 'int'\n | 1 && true\n | ^");
+  ASSERT_ERR("1 ? 2 : 3",
+             "ERROR: <input>:1:3: found no matching overload for '_?_:_' applied to '(int, int, int)'\n | 1 ? 2 : 3\n | ..^");
+  /* errors are listed by position */
+  ASSERT_ERR("foo + bar", "ERROR: <input>:1:1: undeclared reference to 'foo' (in container '')\n | foo + bar\n | ^\n"
+                          "ERROR: <input>:1:7: undeclared reference to 'bar' (in container '')\n | foo + bar\n | ......^");
+  /* a function that exists, called in no declared style */
+  cel_expr_t *e = compile_in(env_opt(), "true.size()");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "found no matching overload for 'size' applied to 'bool.()'");
+  e = compile_in(env_opt(), "'a'.startsWith(1)");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "found no matching overload for 'startsWith' applied to 'string.(int)'");
+  e = compile_in(env_opt(), "'a'.fun()");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "undeclared reference to 'fun' (in container '')");
+  e = compile_in(env_opt(), "fun(1)");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "undeclared reference to 'fun' (in container '')");
+  ASSERT_ERR("[].length",
+             "ERROR: <input>:1:3: type 'list(_var0)' does not support field selection\n | [].length\n | ..^");
+  ASSERT_ERR("int{}", "ERROR: <input>:1:4: 'int' is not a message type\n | int{}\n | ...^");
+  ASSERT_ERR("Msg{}", "ERROR: <input>:1:4: undeclared reference to 'Msg' (in container '')\n | Msg{}\n | ...^");
+}
+
+static void test_schema_object(void) {
+  ASSERT_TYPE("self.x", "int");
+  ASSERT_TYPE("self.s.size() <= 5", "bool");
+  ASSERT_TYPE("self.l", "list(int)");
+  ASSERT_TYPE("self.l[0] + 1", "int");
+  ASSERT_TYPE("self.m", "map(string, dyn)");
+  ASSERT_TYPE("self.m.anything", "dyn");
+  ASSERT_TYPE("self.m['k'] == 1", "bool");
+  ASSERT_TYPE("self.o.a", "bool");
+  ASSERT_TYPE("self.o == null", "bool");
+  ASSERT_TYPE("self.t", "timestamp");
+  ASSERT_TYPE("d.anything.at.all", "dyn");
+  ASSERT_TYPE("d + 1", "int");
+  ASSERT_TYPE("d + d", "dyn");
+  ASSERT_ERR("self.y", "ERROR: <input>:1:5: undefined field 'y'\n | self.y\n | ....^");
+  ASSERT_ERR("self.x.y", "ERROR: <input>:1:7: type 'int' does not support field selection\n | self.x.y\n | ......^");
+  ASSERT_ERR("self.x == 'a'",
+             "ERROR: <input>:1:8: found no matching overload for '_==_' applied to '(int, string)'\n"
+             " | self.x == 'a'\n | .......^");
+  ASSERT_ERR("self.l == null",
+             "ERROR: <input>:1:8: found no matching overload for '_==_' applied to '(list(int), null)'\n"
+             " | self.l == null\n | .......^");
+  ASSERT_ERR("self.l[0] + 'a'", "ERROR: <input>:1:11: found no matching overload for '_+_' applied to '(int, string)'\n"
+                                " | self.l[0] + 'a'\n | ..........^");
+  /* a dotted variable name wins over selection */
+  ASSERT_TYPE("a.b + 'x'", "string");
+}
+
+static void test_has(void) {
+  ASSERT_TYPE("has(self.x)", "bool");
+  ASSERT_TYPE("has(self.m.k)", "bool");
+  ASSERT_TYPE("has(d.k)", "bool");
+  ASSERT_ERR("has(self.q)", "ERROR: <input>:1:9: undefined field 'q'\n | has(self.q)\n | ........^");
+  ASSERT_ERR("has(self.x.y)",
+             "ERROR: <input>:1:11: type 'int' does not support field selection\n | has(self.x.y)\n | ..........^");
+}
+
+static void test_macros(void) {
+  ASSERT_TYPE("self.l.all(x, x > 0)", "bool");
+  ASSERT_TYPE("self.l.exists(x, x > 0)", "bool");
+  ASSERT_TYPE("self.l.exists_one(x, x > 0)", "bool");
+  ASSERT_TYPE("self.l.map(x, x + 1)", "list(int)");
+  ASSERT_TYPE("self.l.map(x, x > 1, 'a')", "list(string)");
+  ASSERT_TYPE("self.l.filter(x, x > 1)", "list(int)");
+  ASSERT_TYPE("self.m.all(k, k.startsWith('a'))", "bool");
+  ASSERT_TYPE("d.all(k, k)", "bool");
+  ASSERT_TYPE("[1].map(x, [x])[0][0] + 1", "int");
+  ASSERT_TYPE("self.l.all(x, self.l.exists(y, x == y))", "bool");
+  ASSERT_ERR("[1].all(x, x)", "ERROR: <input>:1:12: expected type 'bool' but found 'int'\n | [1].all(x, x)\n | ...........^");
+  ASSERT_ERR("true.all(x, x)",
+             "ERROR: <input>:1:1: expression of type 'bool' cannot be range of a comprehension (must be list, map, or "
+             "dynamic)\n | true.all(x, x)\n | ^");
+  ASSERT_ERR("self.l.exists(y, y > 10) && y < 5",
+             "ERROR: <input>:1:29: undeclared reference to 'y' (in container '')\n"
+             " | self.l.exists(y, y > 10) && y < 5\n | ............................^");
+  cel_expr_t *e = compile_in(env_opt(), "[1].exists_one(x, 1)");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "found no matching overload for '_?_:_' applied to '(int, int, int)'");
+  e = compile_in(env_opt(), "[1].filter(x, 'a')");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "found no matching overload for '_?_:_' applied to '(string, list(int), list(int))'");
+  /* scoping: the variable is the element, and shadows outer names */
+  ASSERT_TYPE("self.ls.all(self, self.size() < 3)", "bool");
+}
+
+static void test_optionals(void) {
+  ASSERT_TYPE("self.?x", "optional_type(int)");
+  ASSERT_TYPE("self.?o.a", "optional_type(bool)");
+  ASSERT_TYPE("self.?x.orValue(1) + 1", "int");
+  ASSERT_TYPE("self.m[?'k']", "optional_type(dyn)");
+  ASSERT_TYPE("self.l[?0]", "optional_type(int)");
+  ASSERT_TYPE("optional.of(1).value() + 1", "int");
+  ASSERT_TYPE("optional.none().orValue('a')", "string");
+  ASSERT_TYPE("[2, ?optional.of(1)]", "list(int)"); /* "[?x" lexes as "[?" in parse.c (celeval) */
+  ASSERT_TYPE("{?'a': optional.of(1)}", "map(string, int)");
+  ASSERT_TYPE("optional.of([1])[0]", "optional_type(int)");
+  ASSERT_ERR("[1, ?2]", "ERROR: <input>:1:6: expected type 'optional_type(int)' but found 'int'\n | [1, ?2]\n | .....^");
+  ASSERT_ERR("self.?y", "ERROR: <input>:1:5: undefined field 'y'\n | self.?y\n | ....^");
+  if (!g_env_noopt)
+    g_env_noopt = test_env(CEL_LIB_STRINGS);
+  cel_expr_t *e = compile_in(g_env_noopt, "self.?x");
+  ASSERT_NULL(e);
+  ASSERT_CONTAINS(g_err.message, "unsupported syntax '.?'");
+  e = compile_in(g_env_noopt, "optional.of(1)");
+  ASSERT_NOT_NULL(e); /* a function of the test environment, declared regardless */
+  cel__expr_free(e);
+}
+
+static void test_homogeneous_literals(void) {
+  ASSERT_ERR("[1, 'a']", "ERROR: <input>:1:5: expected type 'int' but found 'string'\n | [1, 'a']\n | ....^");
+  ASSERT_ERR("{'a': 1, 'b': 'x'}",
+             "ERROR: <input>:1:15: expected type 'int' but found 'string'\n | {'a': 1, 'b': 'x'}\n | ..............^");
+  ASSERT_ERR("[d, 1]", "ERROR: <input>:1:5: expected type 'dyn' but found 'int'\n | [d, 1]\n | ....^");
+  ASSERT_TYPE("[dyn(1), dyn('a')]", "list(dyn)");
+}
+
+static void test_resolution(void) {
+  cel_expr_t *e = compile_in(env_opt(), "1 + 2");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->ncands, 1);
+  ASSERT_EQ_STR(e->cands[0]->signature, "_+_(int, int) int");
+  cel__expr_free(e);
+  e = compile_in(env_opt(), "d + d");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->ncands, 4); /* every _+_ may apply */
+  cel__expr_free(e);
+  e = compile_in(env_opt(), "self.x == 1");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->ncands, 0); /* equality is the evaluator's own */
+  ASSERT_EQ_INT(e->args[0]->target->var_index, 0);
+  cel__expr_free(e);
+  e = compile_in(env_opt(), "d.all(x, x)");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->range->var_index, 1);
+  ASSERT_EQ_INT(e->pred->var_index, -1);
+  ASSERT_EQ_STR(e->pred->name, "x");
+  cel__expr_free(e);
+  /* optional.of(1): the namespaced function, not a select on "optional" */
+  e = compile_in(env_opt(), "optional.of(1)");
+  ASSERT_NOT_NULL(e);
+  ASSERT_NULL(e->target);
+  ASSERT_EQ_STR(e->name, "optional.of");
+  ASSERT_EQ_INT(e->ncands, 1);
+  cel__expr_free(e);
+  e = compile_in(env_opt(), "a.b");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->kind, CEL_E_IDENT);
+  ASSERT_EQ_INT(e->var_index, 2);
+  cel__expr_free(e);
+  ASSERT_TYPE("ip('1.2.3.4').family()", "int");
+  ASSERT_TYPE("type(ip('1.2.3.4')) == net.IP", "bool");
+}
+
+static void test_result_types(void) {
+  cel_expr_t *e = compile_in(env_opt(), "self.x > 1");
+  ASSERT_TRUE(cel__result_matches(e->type, CEL_RESULT_BOOL));
+  ASSERT_FALSE(cel__result_matches(e->type, CEL_RESULT_STRING));
+  cel__expr_free(e);
+  e = compile_in(env_opt(), "d");
+  ASSERT_FALSE(cel__result_matches(e->type, CEL_RESULT_BOOL)); /* upstream: "must evaluate to bool but got dyn" */
+  ASSERT_TRUE(cel__result_matches(e->type, CEL_RESULT_ANY));
+  cel__expr_free(e);
+  e = compile_in(env_opt(), "self.s");
+  ASSERT_TRUE(cel__result_matches(e->type, CEL_RESULT_STRING));
+  cel__expr_free(e);
+}
+
+static void test_cleanup(void) {
+  env_free(g_env);
+  g_env = NULL;
+  if (g_env_noopt)
+    env_free(g_env_noopt);
+  g_env_noopt = NULL;
+}
+
+TEST_LIST = {
+  TEST(test_literals_and_operators),
+  TEST(test_errors),
+  TEST(test_schema_object),
+  TEST(test_has),
+  TEST(test_macros),
+  TEST(test_optionals),
+  TEST(test_homogeneous_literals),
+  TEST(test_resolution),
+  TEST(test_result_types),
+  TEST(test_cleanup),
+  {0},
+};
+TEST_MAIN()
