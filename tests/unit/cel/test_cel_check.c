@@ -56,6 +56,14 @@ static const char *const std_sigs[] = {
   "string.lowerAscii() string",
   "list(string).join(string) string",
   "string.split(string) list(string)",
+  "_>_(double, double) bool",
+  "duration.getHours() int",
+  "timestamp.getDayOfMonth() int",
+  "timestamp.getMinutes() int",
+  "string.find(string) string",
+  "list(A).isSorted() bool",
+  "string.replace(string, string) string",
+  "isQuantity(string) bool",
   "ip(string) net.IP",
   "net.IP.family() int",
 };
@@ -76,7 +84,7 @@ static const char self_schema[] =
   "\"t\":{\"type\":\"string\",\"format\":\"date-time\"}"
   "}}";
 
-static cel_env_t *test_env(unsigned libs) {
+static cel_env_t *test_env_self(unsigned libs, const char *schema_json) {
   cel_env_t *env = xcalloc(1, sizeof(*env));
   env->libs = libs;
   size_t n = sizeof(std_sigs) / sizeof(std_sigs[0]);
@@ -86,18 +94,22 @@ static cel_env_t *test_env(unsigned libs) {
       env->novl++;
     else
       printf("# bad signature %s\n", std_sigs[i]);
-  cJSON *s = cJSON_Parse(self_schema);
-  env->vars = xcalloc(3, sizeof(*env->vars));
+  cJSON *s = cJSON_Parse(schema_json);
+  env->vars = xcalloc(4, sizeof(*env->vars));
   env->vars[0].name = xstrdup("self");
   env->vars[0].type = cel_type_from_schema(s);
   env->vars[1].name = xstrdup("d");
   env->vars[1].type = cel_type_dyn();
   env->vars[2].name = xstrdup("a.b");
   env->vars[2].type = cel__type_new(CEL_T_STRING);
-  env->nvars = 3;
+  env->vars[3].name = xstrdup("oldSelf");
+  env->vars[3].type = cel__type_ref(env->vars[0].type);
+  env->nvars = 4;
   cJSON_Delete(s);
   return env;
 }
+
+static cel_env_t *test_env(unsigned libs) { return test_env_self(libs, self_schema); }
 
 static void env_free(cel_env_t *env) {
   for (size_t i = 0; i < env->novl; i++)
@@ -365,6 +377,129 @@ static void test_result_types(void) {
   cel__expr_free(e);
 }
 
+
+/* ---- cost ---- */
+
+/* The estimate's maximum for rule on a CRD schema node (self, oldSelf),
+ * or -1 if it does not compile. */
+static long long cost_of(const char *schema_json, const char *rule) {
+  cel_env_t *env = test_env_self(CEL_LIB_KUBERNETES, schema_json);
+  cel_expr_t *e = compile_in(env, rule);
+  long long r = -1;
+  if (e) {
+    cel_program_t p = {.env = env, .root = e};
+    r = (long long)cel__cost_estimate(&p);
+    cel__expr_free(e);
+  } else
+    printf("# %s: %s\n", rule, g_err.message);
+  env_free(env);
+  return r;
+}
+
+#define ARRAY(items, extra) "{\"type\":\"array\"" extra ",\"items\":" items "}"
+#define MAP(values, extra) "{\"type\":\"object\"" extra ",\"additionalProperties\":" values "}"
+#define NUMBER "{\"type\":\"number\"}"
+#define INTEGER "{\"type\":\"integer\"}"
+#define BOOLEAN "{\"type\":\"boolean\"}"
+#define STRING "{\"type\":\"string\"}"
+#define STRING_MAX(n) "{\"type\":\"string\",\"maxLength\":" #n "}"
+#define DURATION "{\"type\":\"string\",\"format\":\"duration\"}"
+#define DATETIME "{\"type\":\"string\",\"format\":\"date-time\"}"
+#define INT_OR_STRING "{\"x-kubernetes-int-or-string\":true}"
+
+/* The figures are those of apiextensions-apiserver's TestCostEstimation
+ * (pkg/apiserver/schema/cel/compilation_test.go): unbounded sizes come
+ * from the 3 MiB request limit, e.g. (3145728-2)/(1+1) numbers. */
+static void test_cost_comprehensions(void) {
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ""), "self.all(x, true)"), 4718591);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.all(x, true)"), 32);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING, ""), "self.all(x, true)"), 3145727);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING_MAX(20), ",\"maxItems\":20"), "self.all(x, true)"), 62);
+  ASSERT_EQ_INT(cost_of(ARRAY(BOOLEAN, ""), "self.all(x, true)"), 1887437);
+  ASSERT_EQ_INT(cost_of(ARRAY(BOOLEAN, ",\"maxItems\":5"), "self.all(x, true)"), 17);
+  ASSERT_EQ_INT(cost_of(ARRAY(ARRAY(NUMBER, ""), ""), "self.all(x, true)"), 3145727);
+  ASSERT_EQ_INT(cost_of(ARRAY(INT_OR_STRING, ""), "self.all(x, true)"), 4718591);
+  ASSERT_EQ_INT(cost_of(ARRAY(DURATION, ""), "self.all(x, true)"), 2359295);
+  ASSERT_EQ_INT(cost_of(ARRAY(DATETIME, ""), "self.all(x, true)"), 428963);
+  ASSERT_EQ_INT(cost_of(ARRAY(DATETIME, ",\"maxItems\":25"), "self.all(x, true)"), 77);
+  ASSERT_EQ_INT(cost_of(MAP(NUMBER, ""), "self.all(x, true)"), 1348169);
+  ASSERT_EQ_INT(cost_of(MAP(NUMBER, ",\"maxProperties\":10"), "self.all(x, true)"), 32);
+  ASSERT_EQ_INT(cost_of(MAP(STRING, ""), "self.all(x, true)"), 1179647);
+  ASSERT_EQ_INT(cost_of(MAP(BOOLEAN, ""), "self.all(x, true)"), 943718);
+  ASSERT_EQ_INT(cost_of(MAP(INT_OR_STRING, ""), "self.all(x, true)"), 1348169);
+  ASSERT_EQ_INT(cost_of(MAP(DURATION, ""), "self.all(x, true)"), 1048577);
+  ASSERT_EQ_INT(cost_of(MAP(DATETIME, ""), "self.all(x, true)"), 349526);
+  ASSERT_EQ_INT(cost_of(MAP(MAP(NUMBER, ""), ""), "self.all(x, true)"), 1179647);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.all(x, self.all(y, true))"), 352);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.all(x, self.all(y, self.all(z, true)))"), 3552);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ""), "self.all(x, x == 0.0)"), 6291454);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":6291456"), "self.all(x, x == 0.0)"), 25165826);
+  ASSERT_EQ_INT(cost_of(ARRAY(MAP(NUMBER, ""), ""), "self.all(x, x.y == 25.2)"), 6291452);
+  ASSERT_EQ_INT(cost_of(ARRAY(MAP(NUMBER, ""), ",\"maxItems\":12"), "self.all(x, x.y == 25.2)"), 74);
+  /* a map's keys have no size of their own: x.contains() costs nothing */
+  ASSERT_EQ_INT(cost_of(MAP(STRING, ""), "self.all(x, x.contains(self[x]))"), 2752507);
+  ASSERT_EQ_INT(cost_of(MAP(STRING_MAX(10), ",\"maxProperties\":10"), "self.all(x, x.contains(self[x]))"), 72);
+  /* the brief's example: 10 strings of at most 5 characters */
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING_MAX(5), ",\"maxItems\":10"), "self.all(x, x.startsWith('a'))"), 52);
+  /* exists (!accu in the loop condition), exists_one, map, filter */
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.exists(x, true)"), 42);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.exists_one(x, true)"), 23);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.map(x, x).size() == 0"), 144);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":10"), "self.filter(x, true).size() == 0"), 144);
+}
+
+static void test_cost_strings_and_indexes(void) {
+  ASSERT_EQ_INT(cost_of(STRING, "self.contains('test')"), 314574);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(10), "self.contains('test')"), 5);
+  ASSERT_EQ_INT(cost_of(STRING, "self.startsWith('test')"), 2);
+  ASSERT_EQ_INT(cost_of(STRING, "self.endsWith('test')"), 2);
+  ASSERT_EQ_INT(cost_of(STRING, "size(self + \"hello\") > size(\"hello\")"), 314578);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(4), "size(self + \"hello\") > size(\"hello\")"), 7);
+  ASSERT_EQ_INT(cost_of(STRING, "self.matches(\"x\")"), 314574);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(50), "self.matches(\"x\")"), 22);
+  ASSERT_EQ_INT(cost_of(STRING, "\"\".matches(\"(((((((((())))))))))[0-9]\")"), 7);
+  ASSERT_EQ_INT(cost_of(STRING, "self.matches(\"\")"), 1);
+  ASSERT_EQ_INT(cost_of(STRING, "self == \"x\""), 2);
+  ASSERT_EQ_INT(cost_of(STRING, "self.size() < 10"), 3);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ""), "self[1] == 0.0"), 2);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING, ""), "self[1] == self[1]"), 314577);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING, ",\"maxItems\":8"), "self[1] == self[1]"), 314577);
+  ASSERT_EQ_INT(cost_of(ARRAY(INT_OR_STRING, ""), "self[0] == 5"), 3);
+  ASSERT_EQ_INT(cost_of(ARRAY(BOOLEAN, ""), "self[0] == false"), 2);
+  ASSERT_EQ_INT(cost_of(ARRAY(ARRAY(NUMBER, ""), ""), "self[0][0] == -1.0"), 3);
+  ASSERT_EQ_INT(cost_of(ARRAY(MAP(NUMBER, ""), ""), "self[0].x > 2.0"), 4);
+  ASSERT_EQ_INT(cost_of(ARRAY(DURATION, ""), "self[0].getHours() == 2"), 4);
+  ASSERT_EQ_INT(cost_of(ARRAY(DATETIME, ""), "self[2].getMinutes() == 45"), 4);
+  ASSERT_EQ_INT(cost_of(MAP(NUMBER, ""), "self[\"x\"] == 0.0"), 2);
+  ASSERT_EQ_INT(cost_of(MAP(INTEGER, ""), "oldSelf.size() == self.size()"), 5);
+  ASSERT_EQ_INT(cost_of(MAP(DATETIME, ""), "self[\"a\"] == self[\"b\"]"), 8);
+  ASSERT_EQ_INT(cost_of(MAP(DURATION, ""), "self[\"c\"] == self[\"d\"]"), 8);
+  ASSERT_EQ_INT(cost_of(MAP(NUMBER, ""), "has(self.x)"), 1); /* presence tests are free; the ident is not */
+}
+
+static void test_cost_library(void) {
+  ASSERT_EQ_INT(cost_of(STRING, "self.find('[0-9]+') == ''"), 629147);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(10), "self.find('[0-9]+') == ''"), 11);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING, ""), "self.join(' ') == 'aa bb'"), 329853068905LL);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING_MAX(10), ",\"maxItems\":10"), "self.join(' ') == 'aa bb'"), 43);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING, ""), "self.isSorted() == true"), 329854432052LL);
+  ASSERT_EQ_INT(cost_of(ARRAY(STRING_MAX(10), ",\"maxItems\":10"), "self.isSorted() == true"), 52);
+  const char *rep = "{\"type\":\"object\",\"properties\":{\"str\":" STRING ",\"before\":" STRING_MAX(2)
+                    ",\"after\":" STRING_MAX(4) "}}";
+  const char *rep4 = "{\"type\":\"object\",\"properties\":{\"str\":" STRING_MAX(4) ",\"before\":" STRING_MAX(2)
+                     ",\"after\":" STRING_MAX(4) "}}";
+  ASSERT_EQ_INT(cost_of(rep, "self.str.replace(self.before, self.after) == 'does not matter'"), 629154);
+  ASSERT_EQ_INT(cost_of(rep4, "self.str.replace(self.before, self.after) == 'does not matter'"), 12);
+  const char *spl = "{\"type\":\"object\",\"properties\":{\"str\":" STRING ",\"separator\":" STRING "}}";
+  const char *spl10 =
+    "{\"type\":\"object\",\"properties\":{\"str\":" STRING_MAX(10) ",\"separator\":" STRING_MAX(10) "}}";
+  ASSERT_EQ_INT(cost_of(spl, "self.str.split(self.separator) == []"), 629160);
+  ASSERT_EQ_INT(cost_of(spl10, "self.str.split(self.separator) == []"), 22);
+  ASSERT_EQ_INT(cost_of(STRING, "self.lowerAscii() == 'lower!'"), 314575);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(10), "self.lowerAscii() == 'lower!'"), 6);
+  ASSERT_EQ_INT(cost_of(INT_OR_STRING, "isQuantity(self)"), 314574);
+}
+
 static void test_cleanup(void) {
   env_free(g_env);
   g_env = NULL;
@@ -383,6 +518,9 @@ TEST_LIST = {
   TEST(test_homogeneous_literals),
   TEST(test_resolution),
   TEST(test_result_types),
+  TEST(test_cost_comprehensions),
+  TEST(test_cost_strings_and_indexes),
+  TEST(test_cost_library),
   TEST(test_cleanup),
   {0},
 };
