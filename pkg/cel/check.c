@@ -403,6 +403,72 @@ static void report(chk_t *c, uint32_t pos, const char *fmt, ...) {
   c->errs[c->nerrs++].msg = xstrdup(msg);
 }
 
+
+/* ---- upstream's positions ----
+ * cel-go places a call (and a macro's comprehension) at its '(' and a
+ * has() test at has's '('; the parser may place them at the name or the
+ * '.', so the position is taken from the source. */
+
+static bool name_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+static bool space_char(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f'; }
+
+static uint32_t open_paren(const chk_t *c, uint32_t pos) {
+  size_t i = pos;
+  if (i >= c->len)
+    return pos;
+  if (c->src[i] == '(')
+    return pos;
+  if (c->src[i] == '.')
+    i++;
+  while (i < c->len && space_char(c->src[i]))
+    i++;
+  size_t start = i;
+  while (i < c->len && name_char(c->src[i]))
+    i++;
+  if (i == start)
+    return pos;
+  while (i < c->len && space_char(c->src[i]))
+    i++;
+  return i < c->len && c->src[i] == '(' ? (uint32_t)i : pos;
+}
+
+static uint32_t min_pos(const cel_expr_t *e, int depth) {
+  uint32_t m = e->pos;
+  if (depth > CEL__MAX_DEPTH)
+    return m;
+  const cel_expr_t *kids[] = {e->target, e->range, e->pred, e->filter};
+  for (size_t i = 0; i < 4; i++)
+    if (kids[i]) {
+      uint32_t k = min_pos(kids[i], depth + 1);
+      if (k < m)
+        m = k;
+    }
+  for (size_t i = 0; i < e->nargs; i++) {
+    uint32_t k = min_pos(e->args[i], depth + 1);
+    if (k < m)
+      m = k;
+  }
+  return m;
+}
+
+/* where upstream reports about e */
+static uint32_t where(const chk_t *c, const cel_expr_t *e) {
+  if (e->kind == CEL_E_COMPREHENSION || (e->kind == CEL_E_CALL && e->name && (e->name[0] == '.' || name_char(e->name[0])) &&
+                                         e->name[0] != '_'))
+    return open_paren(c, e->pos);
+  if (e->kind == CEL_E_SELECT && e->test_only && e->target) {
+    size_t i = min_pos(e->target, 0);
+    while (i > 0 && space_char(c->src[i - 1]))
+      i--;
+    if (i > 0 && i <= c->len && c->src[i - 1] == '(')
+      return (uint32_t)(i - 1);
+  }
+  return e->pos;
+}
+
 static void tstr(const cel_type_t *t, char *out, size_t len) { cel__type_check_str(t, out, len); }
 
 static void set_type(cel_expr_t *e, cel_type_t *t) {
@@ -548,7 +614,7 @@ static cel_type_t *select_field(chk_t *c, cel_expr_t *e, cel_expr_t *operand, co
     if (ft)
       r = cel__type_ref((cel_type_t *)ft);
     else {
-      report(c, e->pos, "undefined field '%s'", field);
+      report(c, where(c, e), "undefined field '%s'", field);
       r = mk(CEL_T_ERROR);
     }
     break;
@@ -560,7 +626,7 @@ static cel_type_t *select_field(chk_t *c, cel_expr_t *e, cel_expr_t *operand, co
   default:
     if (!is_dyn_or_err(target)) {
       tstr(target, ts, sizeof(ts));
-      report(c, e->pos, "type '%s' does not support field selection", ts);
+      report(c, where(c, e), "type '%s' does not support field selection", ts);
     }
     r = mk(CEL_T_DYN);
   }
@@ -683,7 +749,7 @@ static void no_match(chk_t *c, cel_expr_t *e, const char *name, cel_type_t **arg
   if (n == 0)
     sb_put(&b, "(");
   sb_put(&b, ")");
-  report(c, e->pos, "found no matching overload for '%s' applied to '%s'", name, sig);
+  report(c, where(c, e), "found no matching overload for '%s' applied to '%s'", name, sig);
 }
 
 /* Resolves e's overloads for argument types argt (target first for an
@@ -806,7 +872,7 @@ static void check_call(chk_t *c, cel_expr_t *e) {
   size_t nenv, n = find_overloads(c, e->name, &ovl, &nenv);
   free(ovl);
   if (n == 0) {
-    report(c, e->pos, "undeclared reference to '%s' (in container '')", e->name);
+    report(c, where(c, e), "undeclared reference to '%s' (in container '')", e->name);
     set_type(e, mk(CEL_T_ERROR));
     return;
   }
@@ -925,7 +991,7 @@ static void macro_conditional(chk_t *c, cel_expr_t *e, const cel_expr_t *cond, c
   tstr(y, at, sizeof(at));
   cel_type_free(x);
   cel_type_free(y);
-  report(c, e->pos, "found no matching overload for '_?_:_' applied to '(%s, %s, %s)'", ct, at, at);
+  report(c, where(c, e), "found no matching overload for '_?_:_' applied to '(%s, %s, %s)'", ct, at, at);
 }
 
 static void check_comprehension(chk_t *c, cel_expr_t *e) {
@@ -1024,6 +1090,47 @@ static void finish(chk_t *c, cel_expr_t *e) {
 /* cel-go's IsEquivalentType */
 static bool equivalent(const cel_type_t *a, const cel_type_t *b) { return type_exact(a, b, 0); }
 
+
+/* Evaluates fn on constant arguments; whether it gave an error. */
+static bool call_fails(const cel__overload_t *o, cel_value_t **argv, size_t n) {
+  if (!o || !o->fn)
+    return false;
+  uint64_t cost = 0;
+  cel_value_t *r = o->fn(argv, n, &cost);
+  bool bad = !r || cel_value_kind(r) == CEL_ERROR;
+  cel_value_unref(r);
+  return bad;
+}
+
+/* Kubernetes' base environment also checks literal arguments
+ * (cel.ValidateDurationLiterals, ValidateTimestampLiterals,
+ * ValidateRegexLiterals): duration('1x') is refused at compile time with
+ * "invalid duration argument". The libraries' own functions judge. */
+static void validate_call_literals(chk_t *c, const cel_expr_t *e) {
+  if (e->nargs < 1 || e->args[0]->kind != CEL_E_CONST)
+    return;
+  const cel_expr_t *lit = e->args[0];
+  if ((!strcmp(e->name, "duration") || !strcmp(e->name, "timestamp")) && !e->target && e->nargs == 1) {
+    cel_value_t *argv[1] = {lit->value};
+    if (e->ncands > 0 && call_fails(e->cands[0], argv, 1))
+      report(c, lit->pos, "invalid %s argument", e->name);
+    return;
+  }
+  if (!strcmp(e->name, "matches") && cel_value_kind(lit->value) == CEL_STRING) {
+    /* upstream compiles the first argument after the receiver */
+    const cel__overload_t *m = NULL;
+    for (size_t i = 0; i < c->env->novl && !m; i++) {
+      const cel__overload_t *o = &c->env->ovl[i];
+      if (o->receiver && o->nargs == 2 && !strcmp(o->name, "matches"))
+        m = o;
+    }
+    cel_value_t *argv[2] = {cel_stringz(""), lit->value};
+    if (call_fails(m, argv, 2))
+      report(c, lit->pos, "invalid %s argument", e->name);
+    cel_value_unref(argv[0]);
+  }
+}
+
 /* Kubernetes' base environment validates that list and map literals are
  * homogeneous (cel.ValidateHomogeneousAggregateLiterals); the strings
  * library's format() is exempt. */
@@ -1033,6 +1140,8 @@ static void validate_literals(chk_t *c, const cel_expr_t *e, bool exempt) {
   char a[256], b[256];
   if (e->kind == CEL_E_CALL && !strcmp(e->name, "format") && (c->env->libs & CEL_LIB_STRINGS))
     exempt = true;
+  if (e->kind == CEL_E_CALL)
+    validate_call_literals(c, e);
   if (e->kind == CEL_E_LIST && !exempt) {
     const cel_type_t *et = NULL;
     for (size_t i = 0; i < e->nargs; i++) {

@@ -40,12 +40,10 @@ static const char *const std_sigs[] = {
   "string.startsWith(string) bool",
   "string.endsWith(string) bool",
   "string.contains(string) bool",
-  "string.matches(string) bool",
   "int(string) int",
   "string(int) string",
   "dyn(A) dyn",
   "type(A) type(A)",
-  "duration(string) duration",
   "timestamp(string) timestamp",
   "timestamp.getFullYear() int",
   "optional.of(A) optional(A)",
@@ -84,11 +82,33 @@ static const char self_schema[] =
   "\"t\":{\"type\":\"string\",\"format\":\"date-time\"}"
   "}}";
 
+/* stand-ins for the libraries' functions the literal validators call */
+static cel_value_t *fn_duration(cel_value_t **args, size_t n, uint64_t *cost) {
+  (void)n, (void)cost;
+  size_t len;
+  const char *s = cel_value_str(args[0], &len);
+  return len > 1 && s[len - 1] == 's' ? cel_duration(1, 0) : cel_errorf("invalid duration");
+}
+
+static cel_value_t *fn_matches(cel_value_t **args, size_t n, uint64_t *cost) {
+  (void)n, (void)cost;
+  const char *re = cel_value_str(args[1], NULL);
+  return strchr(re, '[') && !strchr(re, ']') ? cel_errorf("missing ]") : cel_bool(false);
+}
+
+static const cel_overload_t test_fns[] = {
+  {"duration(string) duration", fn_duration},
+  {"string.matches(string) bool", fn_matches},
+};
+
 static cel_env_t *test_env_self(unsigned libs, const char *schema_json) {
   cel_env_t *env = xcalloc(1, sizeof(*env));
   env->libs = libs;
-  size_t n = sizeof(std_sigs) / sizeof(std_sigs[0]);
-  env->ovl = xcalloc(n, sizeof(*env->ovl));
+  size_t n = sizeof(std_sigs) / sizeof(std_sigs[0]), nf = sizeof(test_fns) / sizeof(test_fns[0]);
+  env->ovl = xcalloc(n + nf, sizeof(*env->ovl));
+  for (size_t i = 0; i < nf; i++)
+    if (cel__overload_parse(test_fns[i].signature, test_fns[i].fn, &env->ovl[env->novl]) == 0)
+      env->novl++;
   for (size_t i = 0; i < n; i++)
     if (cel__overload_parse(std_sigs[i], NULL, &env->ovl[env->novl]) == 0)
       env->novl++;
@@ -212,18 +232,17 @@ static void test_errors(void) {
   ASSERT_ERR("foo + bar", "ERROR: <input>:1:1: undeclared reference to 'foo' (in container '')\n | foo + bar\n | ^\n"
                           "ERROR: <input>:1:7: undeclared reference to 'bar' (in container '')\n | foo + bar\n | ......^");
   /* a function that exists, called in no declared style */
-  cel_expr_t *e = compile_in(env_opt(), "true.size()");
-  ASSERT_NULL(e);
-  ASSERT_CONTAINS(g_err.message, "found no matching overload for 'size' applied to 'bool.()'");
-  e = compile_in(env_opt(), "'a'.startsWith(1)");
-  ASSERT_NULL(e);
-  ASSERT_CONTAINS(g_err.message, "found no matching overload for 'startsWith' applied to 'string.(int)'");
-  e = compile_in(env_opt(), "'a'.fun()");
-  ASSERT_NULL(e);
-  ASSERT_CONTAINS(g_err.message, "undeclared reference to 'fun' (in container '')");
-  e = compile_in(env_opt(), "fun(1)");
-  ASSERT_NULL(e);
-  ASSERT_CONTAINS(g_err.message, "undeclared reference to 'fun' (in container '')");
+  /* calls are placed at their '(' */
+  ASSERT_ERR("true.size()", "ERROR: <input>:1:10: found no matching overload for 'size' applied to 'bool.()'\n"
+                            " | true.size()\n | .........^");
+  ASSERT_ERR("'a'.startsWith(1)",
+             "ERROR: <input>:1:15: found no matching overload for 'startsWith' applied to 'string.(int)'\n"
+             " | 'a'.startsWith(1)\n | ..............^");
+  ASSERT_ERR("'string'.fun()",
+             "ERROR: <input>:1:13: undeclared reference to 'fun' (in container '')\n | 'string'.fun()\n | ............^");
+  ASSERT_ERR("undef()", "ERROR: <input>:1:6: undeclared reference to 'undef' (in container '')\n | undef()\n | .....^");
+  ASSERT_ERR("size(1)",
+             "ERROR: <input>:1:5: found no matching overload for 'size' applied to '(int)'\n | size(1)\n | ....^");
   ASSERT_ERR("[].length",
              "ERROR: <input>:1:3: type 'list(_var0)' does not support field selection\n | [].length\n | ..^");
   ASSERT_ERR("int{}", "ERROR: <input>:1:4: 'int' is not a message type\n | int{}\n | ...^");
@@ -262,9 +281,10 @@ static void test_has(void) {
   ASSERT_TYPE("has(self.x)", "bool");
   ASSERT_TYPE("has(self.m.k)", "bool");
   ASSERT_TYPE("has(d.k)", "bool");
-  ASSERT_ERR("has(self.q)", "ERROR: <input>:1:9: undefined field 'q'\n | has(self.q)\n | ........^");
+  /* a presence test is placed at has's '(' */
+  ASSERT_ERR("has(self.q)", "ERROR: <input>:1:4: undefined field 'q'\n | has(self.q)\n | ...^");
   ASSERT_ERR("has(self.x.y)",
-             "ERROR: <input>:1:11: type 'int' does not support field selection\n | has(self.x.y)\n | ..........^");
+             "ERROR: <input>:1:4: type 'int' does not support field selection\n | has(self.x.y)\n | ...^");
 }
 
 static void test_macros(void) {
@@ -285,9 +305,10 @@ static void test_macros(void) {
   ASSERT_ERR("self.l.exists(y, y > 10) && y < 5",
              "ERROR: <input>:1:29: undeclared reference to 'y' (in container '')\n"
              " | self.l.exists(y, y > 10) && y < 5\n | ............................^");
-  cel_expr_t *e = compile_in(env_opt(), "[1].exists_one(x, 1)");
-  ASSERT_NULL(e);
-  ASSERT_CONTAINS(g_err.message, "found no matching overload for '_?_:_' applied to '(int, int, int)'");
+  ASSERT_ERR("[1].exists_one(x, 1)",
+             "ERROR: <input>:1:15: found no matching overload for '_?_:_' applied to '(int, int, int)'\n"
+             " | [1].exists_one(x, 1)\n | ..............^");
+  cel_expr_t *e;
   e = compile_in(env_opt(), "[1].filter(x, 'a')");
   ASSERT_NULL(e);
   ASSERT_CONTAINS(g_err.message, "found no matching overload for '_?_:_' applied to '(string, list(int), list(int))'");
@@ -324,6 +345,17 @@ static void test_homogeneous_literals(void) {
              "ERROR: <input>:1:15: expected type 'int' but found 'string'\n | {'a': 1, 'b': 'x'}\n | ..............^");
   ASSERT_ERR("[d, 1]", "ERROR: <input>:1:5: expected type 'dyn' but found 'int'\n | [d, 1]\n | ....^");
   ASSERT_TYPE("[dyn(1), dyn('a')]", "list(dyn)");
+}
+
+static void test_literal_validators(void) {
+  ASSERT_TYPE("duration('10s')", "duration");
+  ASSERT_ERR("duration('1x')", "ERROR: <input>:1:10: invalid duration argument\n | duration('1x')\n | .........^");
+  ASSERT_TYPE("self.s.matches('[a-z]')", "bool");
+  ASSERT_ERR("self.s.matches('[a-z')",
+             "ERROR: <input>:1:16: invalid matches argument\n | self.s.matches('[a-z')\n | ...............^");
+  /* only literals are judged at compile time */
+  ASSERT_TYPE("self.s.matches(self.s)", "bool");
+  ASSERT_TYPE("duration(self.s)", "duration");
 }
 
 static void test_resolution(void) {
@@ -516,6 +548,7 @@ TEST_LIST = {
   TEST(test_macros),
   TEST(test_optionals),
   TEST(test_homogeneous_literals),
+  TEST(test_literal_validators),
   TEST(test_resolution),
   TEST(test_result_types),
   TEST(test_cost_comprehensions),
