@@ -261,9 +261,8 @@ static int cmp_any(const cel_value_t *a, const cel_value_t *b) {
     int32_t xa, xb;
     cel_value_time(a, &sa, &xa);
     cel_value_time(b, &sb, &xb);
-    if (sa != sb)
-      return sa < sb ? -1 : 1;
-    return xa < xb ? -1 : xa > xb;
+    __int128 x = (__int128)sa * 1000000000 + xa, y = (__int128)sb * 1000000000 + xb;
+    return x < y ? -1 : x > y;
   }
   default:
     return 3;
