@@ -30,6 +30,10 @@ void cel__fmt_double_g(double d, char *buf, size_t size);
  * never an exponent. buf: at least 400 bytes. */
 void cel__fmt_double_f(double d, char *buf, size_t size);
 
+/* string(timestamp) / string(duration) as cel-go prints them
+ * ("2023-02-03T23:31:20Z", "6347s"). buf: at least 480 bytes. */
+void cel__time_str(const cel_value_t *v, char *buf, size_t size);
+
 /* A growing byte buffer for results (xrealloc). */
 typedef struct {
   char *p;

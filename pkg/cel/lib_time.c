@@ -580,23 +580,28 @@ static void fmt_timestamp(int64_t sec, int32_t ns, char *buf, size_t size) {
   snprintf(buf + o, size - (size_t)o, "Z");
 }
 
-FN(time_to_string) {
-  UNUSED;
+void cel__time_str(const cel_value_t *v, char *buf, size_t size) {
   int64_t sec;
   int32_t ns;
-  cel_value_time(args[0], &sec, &ns);
-  char buf[480];
-  if (cel_value_kind(args[0]) == CEL_TIMESTAMP) {
-    fmt_timestamp(sec, ns, buf, sizeof(buf));
-    return cel_stringz(buf);
+  cel_value_time(v, &sec, &ns);
+  if (cel_value_kind(v) == CEL_TIMESTAMP) {
+    fmt_timestamp(sec, ns, buf, size);
+    return;
   }
   /* FormatFloat(d.Seconds(), 'f', -1, 64) + "s" */
   int64_t d = sec * NS + ns;
   double secs = (double)(d / NS) + (double)(d % NS) / 1e9;
-  cel__fmt_double_f(secs, buf, sizeof(buf) - 1);
+  cel__fmt_double_f(secs, buf, size - 1);
   size_t n = strlen(buf);
   buf[n] = 's';
-  return cel_string(buf, n + 1);
+  buf[n + 1] = 0;
+}
+
+FN(time_to_string) {
+  UNUSED;
+  char buf[480];
+  cel__time_str(args[0], buf, sizeof(buf));
+  return cel_stringz(buf);
 }
 
 static const cel_overload_t overloads[] = {
