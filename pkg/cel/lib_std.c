@@ -473,7 +473,7 @@ FN(str_matches) {
   regex_prog_t *re = NULL;
   char err[256];
   if (regex_prog_compile(pat, &re, err, sizeof(err)) < 0)
-    return cel_errorf("error parsing regexp: %s: `%s`", err, pat);
+    return cel_errorf("%s", err);
   uint64_t budget = UINT64_MAX;
   int r = regex_prog_match(re, s, ls, &budget);
   if (ret_cost)
