@@ -11,7 +11,7 @@
 #include "cel/value.h"
 
 /* The library tables libs.c lists. */
-extern const cel_library_t cel_lib_std, cel_lib_time, cel_lib_strings, cel_lib_k8s, cel_lib_optional;
+extern const cel_library_t cel_lib_std, cel_lib_time, cel_lib_strings, cel_lib_k8s, cel_lib_k8s_net, cel_lib_optional;
 
 /* Decodes one UTF-8 code point at s[*i] (advancing *i); an invalid byte
  * decodes as U+FFFD and advances one byte. */
@@ -45,6 +45,9 @@ void cel__sb_addz(cel__sb_t *b, const char *s);
 /* The buffer as a CEL string (frees the buffer). */
 cel_value_t *cel__sb_string(cel__sb_t *b);
 void cel__sb_done(cel__sb_t *b);
+
+/* Appends s as Go's %q / strconv.Quote writes it: "a\"b\n". */
+void cel__go_quote(cel__sb_t *sb, const char *s, size_t len);
 
 /* "no such overload" for a dispatch the types did not allow. */
 cel_value_t *cel__no_overload(const char *fn);

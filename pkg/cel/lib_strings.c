@@ -297,42 +297,6 @@ FN(quote) {
 
 /* ---- format ---- */
 
-/* Go's %q (strconv.Quote) of s */
-static void go_quote(cel__sb_t *sb, const char *s, size_t len) {
-  cel__sb_addc(sb, '"');
-  for (size_t i = 0; i < len;) {
-    size_t at = i;
-    uint32_t c = cel__utf8_next(s, len, &i);
-    char tmp[16];
-    if (c == 0xfffd && i - at != 3) {
-      snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned char)s[at]);
-      cel__sb_addz(sb, tmp);
-      continue;
-    }
-    switch (c) {
-    case '\a': cel__sb_addz(sb, "\\a"); continue;
-    case '\b': cel__sb_addz(sb, "\\b"); continue;
-    case '\f': cel__sb_addz(sb, "\\f"); continue;
-    case '\n': cel__sb_addz(sb, "\\n"); continue;
-    case '\r': cel__sb_addz(sb, "\\r"); continue;
-    case '\t': cel__sb_addz(sb, "\\t"); continue;
-    case '\v': cel__sb_addz(sb, "\\v"); continue;
-    case '\\': cel__sb_addz(sb, "\\\\"); continue;
-    case '"': cel__sb_addz(sb, "\\\""); continue;
-    default: break;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-      cel__sb_addz(sb, tmp);
-    } else if ((c >= 0x80 && c < 0xa0) || c == 0xad) {
-      snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-      cel__sb_addz(sb, tmp);
-    } else
-      cel__sb_add(sb, s + at, i - at);
-  }
-  cel__sb_addc(sb, '"');
-}
-
 /* a format error: its text (static or in err) */
 typedef struct {
   char msg[256];
@@ -407,12 +371,12 @@ static bool fmt_nested(cel__sb_t *sb, const cel_value_t *v, fmt_err_t *e) {
   switch (cel_value_kind(v)) {
   case CEL_STRING:
     s = cel_value_str(v, &len);
-    go_quote(sb, s, len);
+    cel__go_quote(sb, s, len);
     return true;
   case CEL_BYTES:
     s = cel_value_str(v, &len);
     cel__sb_addc(sb, 'b');
-    go_quote(sb, s, len);
+    cel__go_quote(sb, s, len);
     return true;
   case CEL_DOUBLE: {
     double d = cel_value_double(v);

@@ -202,6 +202,42 @@ void cel__sb_done(cel__sb_t *b) {
   b->len = b->cap = 0;
 }
 
+/* Go's %q: strconv.Quote (printable runes kept, others escaped) */
+void cel__go_quote(cel__sb_t *sb, const char *s, size_t len) {
+  cel__sb_addc(sb, '"');
+  for (size_t i = 0; i < len;) {
+    size_t at = i;
+    uint32_t c = cel__utf8_next(s, len, &i);
+    char tmp[16];
+    if (c == 0xfffd && i - at != 3) {
+      snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned char)s[at]);
+      cel__sb_addz(sb, tmp);
+      continue;
+    }
+    switch (c) {
+    case '\a': cel__sb_addz(sb, "\\a"); continue;
+    case '\b': cel__sb_addz(sb, "\\b"); continue;
+    case '\f': cel__sb_addz(sb, "\\f"); continue;
+    case '\n': cel__sb_addz(sb, "\\n"); continue;
+    case '\r': cel__sb_addz(sb, "\\r"); continue;
+    case '\t': cel__sb_addz(sb, "\\t"); continue;
+    case '\v': cel__sb_addz(sb, "\\v"); continue;
+    case '\\': cel__sb_addz(sb, "\\\\"); continue;
+    case '"': cel__sb_addz(sb, "\\\""); continue;
+    default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+      cel__sb_addz(sb, tmp);
+    } else if ((c >= 0x80 && c < 0xa0) || c == 0xad) {
+      snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+      cel__sb_addz(sb, tmp);
+    } else
+      cel__sb_add(sb, s + at, i - at);
+  }
+  cel__sb_addc(sb, '"');
+}
+
 cel_value_t *cel__no_overload(const char *fn) {
   (void)fn;
   return cel_errorf("no such overload");
