@@ -7,7 +7,8 @@
 #include "cel/lib.h"
 #include "test.h"
 
-static const cel_library_t *const libs[] = {&cel_lib_std, &cel_lib_time, &cel_lib_strings};
+static const cel_library_t *const libs[] = {&cel_lib_std, &cel_lib_time, &cel_lib_strings, &cel_lib_k8s, &cel_lib_k8s_net,
+                                            &cel_lib_optional};
 
 static cel_fn_cb find(const char *sig) {
   for (size_t l = 0; l < CEL__N(libs); l++)
@@ -495,6 +496,206 @@ static void test_format(void) {
   EXPECT_ERR(FMT("%", I(1)), "unexpected end of string");
 }
 
+
+static void test_k8s_lists(void) {
+  EXPECT_BOOL(CALL("list(int).isSorted() bool", L(I(1), I(2), I(2), I(5), NULL)), true);
+  EXPECT_BOOL(CALL("list(string).isSorted() bool", L(S("b"), S("a"), NULL)), false);
+  EXPECT_BOOL(CALL("list(int).isSorted() bool", L(NULL)), true);
+  EXPECT_INT(CALL("list(int).sum() int", L(I(1), I(2), I(3), NULL)), 6);
+  EXPECT_INT(CALL("list(int).sum() int", L(NULL)), 0);
+  EXPECT_ERR(CALL("list(int).sum() int", L(I(INT64_MAX), I(1), NULL)), "integer overflow");
+  EXPECT_DOUBLE(CALL("list(double).sum() double", L(D(1.5), D(2), NULL)), 3.5);
+  EXPECT_UINT(CALL("list(uint).sum() uint", L(U(1), U(2), NULL)), 3);
+  EXPECT_STR(CALL("string(duration) string", CALL("list(duration).sum() duration", L(DUR(1, 0), DUR(0, 500000000), NULL))), "1.5s");
+  EXPECT_INT(CALL("list(int).min() int", L(I(3), I(-1), I(2), NULL)), -1);
+  EXPECT_INT(CALL("list(int).max() int", L(I(3), I(-1), I(7), NULL)), 7);
+  EXPECT_STR(CALL("list(string).max() string", L(S("a"), S("c"), S("b"), NULL)), "c");
+  EXPECT_ERR(CALL("list(int).min() int", L(NULL)), "min called on empty list");
+  EXPECT_ERR(CALL("list(int).max() int", L(NULL)), "max called on empty list");
+  EXPECT_INT(CALL("list(A).indexOf(A) int", L(I(1), I(2), I(1), NULL), I(1)), 0);
+  EXPECT_INT(CALL("list(A).lastIndexOf(A) int", L(I(1), I(2), I(1), NULL), I(1)), 2);
+  EXPECT_INT(CALL("list(A).indexOf(A) int", L(I(1), NULL), I(5)), -1);
+}
+
+static void test_k8s_regex(void) {
+  EXPECT_STR(CALL("string.find(string) string", S("abc 123"), S("[0-9]+")), "123");
+  EXPECT_STR(CALL("string.find(string) string", S("abc"), S("[0-9]+")), "");
+  EXPECT_STRLIST(CALL("string.findAll(string) list(string)", S("123 abc 456"), S("[0-9]+")), "123|456");
+  EXPECT_STRLIST(CALL("string.findAll(string, int) list(string)", S("123 abc 456"), S("[0-9]+"), I(1)), "123");
+  EXPECT_STRLIST(CALL("string.findAll(string, int) list(string)", S("123 abc 456"), S("[0-9]+"), I(0)), "");
+  EXPECT_STRLIST(CALL("string.findAll(string) list(string)", S("baaab"), S("a*")), "|aaa|");
+  EXPECT_ERR(CALL("string.find(string) string", S("x"), S("(")), "Illegal regex: error parsing regexp: missing closing ): `(`");
+}
+
+static cel_value_t *QTY(const char *s) {
+  return CALL("quantity(string) kubernetes.Quantity", S(s));
+}
+
+static void test_k8s_quantity(void) {
+  EXPECT_ERR(QTY("10Mo"), "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+  EXPECT_BOOL(CALL("isQuantity(string) bool", S("20Mi")), true);
+  EXPECT_BOOL(CALL("isQuantity(string) bool", S("10Mm")), false);
+  EXPECT_BOOL(CALL("isQuantity(string) bool", S("1,3G")), false);
+  cel_value_t *a = QTY("200M"), *b = QTY("0.2G");
+  ASSERT_TRUE(cel_value_equal(a, b));
+  cel_value_unref(a);
+  cel_value_unref(b);
+  EXPECT_BOOL(CALL("kubernetes.Quantity.isLessThan(kubernetes.Quantity) bool", QTY("50M"), QTY("50Mi")), true);
+  EXPECT_BOOL(CALL("kubernetes.Quantity.isGreaterThan(kubernetes.Quantity) bool", QTY("50M"), QTY("100M")), false);
+  EXPECT_INT(CALL("kubernetes.Quantity.compareTo(kubernetes.Quantity) int", QTY("50Mi"), QTY("50M")), 1);
+  EXPECT_INT(CALL("kubernetes.Quantity.compareTo(kubernetes.Quantity) int", QTY("200M"), QTY("0.2G")), 0);
+  EXPECT_INT(CALL("kubernetes.Quantity.asInteger() int",
+                  CALL("kubernetes.Quantity.sub(int) kubernetes.Quantity",
+                       CALL("kubernetes.Quantity.sub(kubernetes.Quantity) kubernetes.Quantity",
+                            CALL("kubernetes.Quantity.add(int) kubernetes.Quantity", QTY("50k"), I(20)), QTY("100k")),
+                       I(-50000))),
+             20);
+  a = CALL("kubernetes.Quantity.add(kubernetes.Quantity) kubernetes.Quantity", QTY("50k"), QTY("20"));
+  b = QTY("50.02k");
+  ASSERT_TRUE(cel_value_equal(a, b));
+  cel_value_unref(a);
+  cel_value_unref(b);
+  EXPECT_INT(CALL("kubernetes.Quantity.asInteger() int", QTY("50k")), 50000);
+  EXPECT_INT(CALL("kubernetes.Quantity.asInteger() int", QTY("-9223372036854775808")), INT64_MIN);
+  EXPECT_ERR(CALL("kubernetes.Quantity.asInteger() int", QTY("9999999999999999999999999999999999999G")), "cannot convert value to integer");
+  EXPECT_ERR(CALL("kubernetes.Quantity.asInteger() int", QTY("9223372036854775808")), "cannot convert value to integer");
+  EXPECT_ERR(CALL("kubernetes.Quantity.asInteger() int", QTY("1500m")), "cannot convert value to integer");
+  EXPECT_BOOL(CALL("kubernetes.Quantity.isInteger() bool", QTY("9999999999999999999999999999999999999G")), false);
+  EXPECT_BOOL(CALL("kubernetes.Quantity.isInteger() bool", QTY("50")), true);
+  EXPECT_DOUBLE(CALL("kubernetes.Quantity.asApproximateFloat() double", QTY("50.703k")), 50703);
+  EXPECT_DOUBLE(CALL("kubernetes.Quantity.asApproximateFloat() double", QTY("1Ki")), 1024);
+  EXPECT_INT(CALL("sign(kubernetes.Quantity) int", QTY("-1m")), -1);
+  EXPECT_INT(CALL("sign(kubernetes.Quantity) int", QTY("0")), 0);
+}
+
+static void test_k8s_ip(void) {
+  EXPECT_STR(CALL("string(net.IP) string", CALL("ip(string) net.IP", S("192.168.0.1"))), "192.168.0.1");
+  EXPECT_STR(CALL("string(net.IP) string", CALL("ip(string) net.IP", S("2001:DB8:0:0:0:0:0:1"))), "2001:db8::1");
+  EXPECT_STR(CALL("string(net.IP) string", CALL("ip(string) net.IP", S("1:0:0:2:0:0:0:3"))), "1:0:0:2::3");
+  EXPECT_STR(CALL("string(net.IP) string", CALL("ip(string) net.IP", S("::1.2.3.4"))), "::102:304");
+  EXPECT_STR(CALL("string(net.IP) string", CALL("ip(string) net.IP", S("::"))), "::");
+  EXPECT_STR(CALL("string(net.IP) string", CALL("ip(string) net.IP", S("1:2:3:4:5:6:7:0"))), "1:2:3:4:5:6:7:0");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("1.2.3")),
+             "IP Address \"1.2.3\" parse error during conversion from string: ParseAddr(\"1.2.3\"): IPv4 address too short");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("foo")),
+             "IP Address \"foo\" parse error during conversion from string: ParseAddr(\"foo\"): unable to parse IP");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("1.2.3.04")),
+             "IP Address \"1.2.3.04\" parse error during conversion from string: ParseAddr(\"1.2.3.04\"): IPv4 field has octet with leading zero");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("1.2.3.x")),
+             "IP Address \"1.2.3.x\" parse error during conversion from string: ParseAddr(\"1.2.3.x\"): unexpected character (at \"x\")");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("::ffff:1.2.3.4")), "IPv4-mapped IPv6 address \"::ffff:1.2.3.4\" is not allowed");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("fe80::1%eth0")), "IP address \"fe80::1%eth0\" with zone value is not allowed");
+  EXPECT_ERR(CALL("ip(string) net.IP", S("1::2::3")),
+             "IP Address \"1::2::3\" parse error during conversion from string: ParseAddr(\"1::2::3\"): multiple :: in address (at \":3\")");
+  EXPECT_BOOL(CALL("isIP(string) bool", S("::1")), true);
+  EXPECT_BOOL(CALL("isIP(string) bool", S("1.2.3.4.5")), false);
+  EXPECT_BOOL(CALL("ip.isCanonical(string) bool", S("2001:db8::1")), true);
+  EXPECT_BOOL(CALL("ip.isCanonical(string) bool", S("2001:DB8::1")), false);
+  EXPECT_INT(CALL("net.IP.family() int", CALL("ip(string) net.IP", S("::1"))), 6);
+  EXPECT_INT(CALL("net.IP.family() int", CALL("ip(string) net.IP", S("10.0.0.1"))), 4);
+  EXPECT_BOOL(CALL("net.IP.isLoopback() bool", CALL("ip(string) net.IP", S("127.0.0.2"))), true);
+  EXPECT_BOOL(CALL("net.IP.isUnspecified() bool", CALL("ip(string) net.IP", S("0.0.0.0"))), true);
+  EXPECT_BOOL(CALL("net.IP.isLinkLocalMulticast() bool", CALL("ip(string) net.IP", S("ff02::1"))), true);
+  EXPECT_BOOL(CALL("net.IP.isLinkLocalUnicast() bool", CALL("ip(string) net.IP", S("fe80::1"))), true);
+  EXPECT_BOOL(CALL("net.IP.isLinkLocalUnicast() bool", CALL("ip(string) net.IP", S("169.254.1.1"))), true);
+  EXPECT_BOOL(CALL("net.IP.isGlobalUnicast() bool", CALL("ip(string) net.IP", S("10.0.0.1"))), true);
+  EXPECT_BOOL(CALL("net.IP.isGlobalUnicast() bool", CALL("ip(string) net.IP", S("255.255.255.255"))), false);
+  EXPECT_BOOL(CALL("net.IP.isGlobalUnicast() bool", CALL("ip(string) net.IP", S("224.0.0.1"))), false);
+}
+
+static void test_k8s_cidr(void) {
+  EXPECT_STR(CALL("string(net.CIDR) string", CALL("cidr(string) net.CIDR", S("192.168.0.1/24"))), "192.168.0.1/24");
+  EXPECT_STR(CALL("string(net.CIDR) string", CALL("net.CIDR.masked() net.CIDR", CALL("cidr(string) net.CIDR", S("192.168.0.1/20")))),
+             "192.168.0.0/20");
+  EXPECT_STR(CALL("string(net.CIDR) string", CALL("net.CIDR.masked() net.CIDR", CALL("cidr(string) net.CIDR", S("2001:db8::ffff/65")))),
+             "2001:db8::/65");
+  EXPECT_STR(CALL("string(net.IP) string", CALL("net.CIDR.ip() net.IP", CALL("cidr(string) net.CIDR", S("10.1.2.3/8")))), "10.1.2.3");
+  EXPECT_INT(CALL("net.CIDR.prefixLength() int", CALL("cidr(string) net.CIDR", S("::/0"))), 0);
+  EXPECT_BOOL(CALL("net.CIDR.containsIP(string) bool", CALL("cidr(string) net.CIDR", S("10.0.0.0/8")), S("10.255.0.1")), true);
+  EXPECT_BOOL(CALL("net.CIDR.containsIP(string) bool", CALL("cidr(string) net.CIDR", S("10.0.0.0/8")), S("11.0.0.1")), false);
+  EXPECT_BOOL(CALL("net.CIDR.containsIP(string) bool", CALL("cidr(string) net.CIDR", S("::/0")), S("10.0.0.1")), false);
+  EXPECT_BOOL(CALL("net.CIDR.containsIP(net.IP) bool", CALL("cidr(string) net.CIDR", S("2001:db8::/32")), CALL("ip(string) net.IP", S("2001:db8:1::1"))), true);
+  EXPECT_BOOL(CALL("net.CIDR.containsCIDR(string) bool", CALL("cidr(string) net.CIDR", S("10.0.0.0/8")), S("10.1.0.0/16")), true);
+  EXPECT_BOOL(CALL("net.CIDR.containsCIDR(string) bool", CALL("cidr(string) net.CIDR", S("10.1.0.0/16")), S("10.0.0.0/8")), false);
+  EXPECT_BOOL(CALL("net.CIDR.containsCIDR(net.CIDR) bool", CALL("cidr(string) net.CIDR", S("10.0.0.0/8")), CALL("cidr(string) net.CIDR", S("10.0.0.0/8"))), true);
+  EXPECT_ERR(CALL("cidr(string) net.CIDR", S("10.0.0.0")),
+             "network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix(\"10.0.0.0\"): no '/'");
+  EXPECT_ERR(CALL("cidr(string) net.CIDR", S("10.0.0.0/33")),
+             "network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix(\"10.0.0.0/33\"): prefix length out of range");
+  EXPECT_ERR(CALL("cidr(string) net.CIDR", S("10.0.0.0/08")),
+             "network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix(\"10.0.0.0/08\"): bad bits after slash: \"08\"");
+  EXPECT_ERR(CALL("cidr(string) net.CIDR", S("::ffff:1.2.3.4/120")),
+             "network address parse error during conversion from string: IPv4-mapped IPv6 address \"::ffff:1.2.3.4/120\" is not allowed");
+  EXPECT_BOOL(CALL("isCIDR(string) bool", S("10.0.0.0/8")), true);
+  EXPECT_BOOL(CALL("isCIDR(string) bool", S("10.0.0.0/x")), false);
+}
+
+static void test_k8s_url(void) {
+  cel_value_t *u = CALL("url(string) kubernetes.URL", S("https://user@Example.com:8080/a%20b/c?x=1&y=2&x=3#frag"));
+  EXPECT_KIND(u, CEL_OPAQUE);
+#define R cel_value_ref(u)
+  EXPECT_STR(CALL("kubernetes.URL.getScheme() string", R), "https");
+  EXPECT_STR(CALL("kubernetes.URL.getHost() string", R), "Example.com:8080");
+  EXPECT_STR(CALL("kubernetes.URL.getHostname() string", R), "Example.com");
+  EXPECT_STR(CALL("kubernetes.URL.getPort() string", R), "8080");
+  EXPECT_STR(CALL("kubernetes.URL.getEscapedPath() string", R), "/a%20b/c");
+  cel_value_t *q = CALL("kubernetes.URL.getQuery() map(string, list(string))", R);
+  EXPECT_KIND(q, CEL_MAP);
+  ASSERT_EQ_INT(cel_map_len(q), 2);
+  cel_value_t *x = cel_map_getz(q, "x");
+  ASSERT_NOT_NULL(x);
+  ASSERT_EQ_INT(cel_list_len(x), 2);
+  ASSERT_EQ_STR(cel_value_str(cel_list_at(x, 1), NULL), "3");
+  cel_value_unref(q);
+#undef R
+  cel_value_unref(u);
+  u = CALL("url(string) kubernetes.URL", S("https://[::1]:80/path"));
+  EXPECT_STR(CALL("kubernetes.URL.getHostname() string", cel_value_ref(u)), "::1");
+  EXPECT_STR(CALL("kubernetes.URL.getHost() string", cel_value_ref(u)), "[::1]:80");
+  cel_value_unref(u);
+  EXPECT_STR(CALL("kubernetes.URL.getEscapedPath() string", CALL("url(string) kubernetes.URL", S("/path with space"))), "/path%20with%20space");
+  EXPECT_STR(CALL("kubernetes.URL.getHost() string", CALL("url(string) kubernetes.URL", S("/path"))), "");
+  EXPECT_BOOL(CALL("isURL(string) bool", S("https://example.com")), true);
+  EXPECT_BOOL(CALL("isURL(string) bool", S("mailto:someone@example.com")), true);
+  EXPECT_BOOL(CALL("isURL(string) bool", S("example.com")), false);
+  EXPECT_BOOL(CALL("isURL(string) bool", S("")), false);
+  EXPECT_BOOL(CALL("isURL(string) bool", S("https://a b.com/")), false);
+  EXPECT_ERR(CALL("url(string) kubernetes.URL", S("../relative")),
+             "URL parse error during conversion from string: parse \"../relative\": invalid URI for request");
+  EXPECT_ERR(CALL("url(string) kubernetes.URL", S("https://host:x/")),
+             "URL parse error during conversion from string: parse \"https://host:x/\": invalid port \":x\" after host");
+  EXPECT_ERR(CALL("url(string) kubernetes.URL", S("/a%zz")),
+             "URL parse error during conversion from string: parse \"/a%zz\": invalid URL escape \"%zz\"");
+  EXPECT_ERR(CALL("url(string) kubernetes.URL", S("://x")),
+             "URL parse error during conversion from string: parse \"://x\": missing protocol scheme");
+}
+
+static void test_optional(void) {
+  cel_value_t *o = CALL("optional.of(A) optional(A)", I(5));
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", cel_value_ref(o)), true);
+  EXPECT_INT(CALL("optional(A).value() A", cel_value_ref(o)), 5);
+  EXPECT_INT(CALL("optional(A).orValue(A) A", cel_value_ref(o), I(7)), 5);
+  cel_value_t *n = callv("optional.none() optional(dyn)", 0, NULL);
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", cel_value_ref(n)), false);
+  EXPECT_ERR(CALL("optional(A).value() A", cel_value_ref(n)), "optional.none() dereference");
+  EXPECT_INT(CALL("optional(A).orValue(A) A", cel_value_ref(n), I(7)), 7);
+  EXPECT_INT(CALL("optional(A).value() A", CALL("optional(A).or(optional(A)) optional(A)", cel_value_ref(n), cel_value_ref(o))), 5);
+  EXPECT_INT(CALL("optional(A).value() A", CALL("optional(A).or(optional(A)) optional(A)", cel_value_ref(o), cel_value_ref(n))), 5);
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("optional.ofNonZeroValue(A) optional(A)", S(""))), false);
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("optional.ofNonZeroValue(A) optional(A)", L(NULL))), false);
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("optional.ofNonZeroValue(A) optional(A)", I(0))), false);
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("optional.ofNonZeroValue(A) optional(A)", I(3))), true);
+  EXPECT_STR(CALL("optional(A).value() A", CALL("_[_](optional(list(A)), int) optional(A)", CALL("optional.of(A) optional(A)", L(S("a"), NULL)), I(0))), "a");
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("_[_](optional(list(A)), int) optional(A)", CALL("optional.of(A) optional(A)", L(S("a"), NULL)), I(1))), false);
+  cel_value_t *m = cel_map_new(1);
+  cel_map_put(m, S("k"), I(1));
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("_[_](optional(map(K, V)), K) optional(V)", CALL("optional.of(A) optional(A)", cel_value_ref(m)), S("x"))), false);
+  EXPECT_INT(CALL("optional(A).value() A", CALL("_[_](optional(map(K, V)), K) optional(V)", CALL("optional.of(A) optional(A)", m), S("k"))), 1);
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("_[_](optional(map(K, V)), K) optional(V)", cel_value_ref(n), S("k"))), false);
+  cel_value_unref(n);
+  cel_value_unref(o);
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -510,6 +711,13 @@ TEST_LIST = {
   TEST(test_strings_index),
   TEST(test_strings_transform),
   TEST(test_format),
+  TEST(test_k8s_lists),
+  TEST(test_k8s_regex),
+  TEST(test_k8s_quantity),
+  TEST(test_k8s_ip),
+  TEST(test_k8s_cidr),
+  TEST(test_k8s_url),
+  TEST(test_optional),
   {0},
 };
 TEST_MAIN()
