@@ -8,7 +8,7 @@
 #include "test.h"
 
 static const cel_library_t *const libs[] = {&cel_lib_std, &cel_lib_time, &cel_lib_strings, &cel_lib_k8s, &cel_lib_k8s_net,
-                                            &cel_lib_optional};
+                                            &cel_lib_ext, &cel_lib_optional};
 
 static cel_fn_cb find(const char *sig) {
   for (size_t l = 0; l < CEL__N(libs); l++)
@@ -696,6 +696,45 @@ static void test_optional(void) {
   cel_value_unref(o);
 }
 
+static void test_ext_sets_lists(void) {
+  EXPECT_BOOL(CALL("sets.contains(list(A), list(A)) bool", L(I(1), I(2), I(3), NULL), L(U(2), D(3.0), NULL)), true);
+  EXPECT_BOOL(CALL("sets.contains(list(A), list(A)) bool", L(I(1), NULL), L(I(2), NULL)), false);
+  EXPECT_BOOL(CALL("sets.contains(list(A), list(A)) bool", L(I(1), NULL), L(NULL)), true);
+  EXPECT_BOOL(CALL("sets.equivalent(list(A), list(A)) bool", L(I(1), I(2), I(1), NULL), L(I(2), I(1), NULL)), true);
+  EXPECT_BOOL(CALL("sets.equivalent(list(A), list(A)) bool", L(I(1), NULL), L(I(1), I(3), NULL)), false);
+  EXPECT_BOOL(CALL("sets.intersects(list(A), list(A)) bool", L(S("a"), S("b"), NULL), L(S("c"), S("b"), NULL)), true);
+  EXPECT_BOOL(CALL("sets.intersects(list(A), list(A)) bool", L(S("a"), NULL), L(NULL)), false);
+  EXPECT_STRLIST(CALL("list(A).slice(int, int) list(A)", L(S("a"), S("b"), S("c"), S("d"), NULL), I(1), I(3)), "b|c");
+  EXPECT_ERR(CALL("list(A).slice(int, int) list(A)", L(S("a"), NULL), I(0), I(2)), "cannot slice(0, 2), list is length 1");
+  EXPECT_ERR(CALL("list(A).slice(int, int) list(A)", L(S("a"), NULL), I(1), I(0)),
+             "cannot slice(1, 0), start index must be less than or equal to end index");
+  EXPECT_ERR(CALL("list(A).slice(int, int) list(A)", L(S("a"), NULL), I(-1), I(0)), "cannot slice(-1, 0), negative indexes not supported");
+  cel_value_t *f = CALL("list(list(A)).flatten() list(A)", L(L(S("a"), NULL), L(S("b"), L(S("c"), NULL), NULL), NULL));
+  EXPECT_KIND(f, CEL_LIST);
+  ASSERT_EQ_INT(cel_list_len(f), 3);
+  ASSERT_EQ_INT(cel_value_kind(cel_list_at(f, 2)), CEL_LIST);
+  cel_value_unref(f);
+  f = CALL("list(dyn).flatten(int) list(dyn)", L(L(S("a"), NULL), L(S("b"), L(S("c"), NULL), NULL), NULL), I(2));
+  EXPECT_STRLIST(f, "a|b|c");
+  EXPECT_ERR(CALL("list(dyn).flatten(int) list(dyn)", L(NULL), I(-1)), "level must be non-negative");
+  EXPECT_STRLIST(CALL("list(string).sort() list(string)", L(S("c"), S("a"), S("b"), NULL)), "a|b|c");
+  EXPECT_STRLIST(CALL("list(A).@sortByAssociatedKeys(list(int)) list(A)", L(S("foo"), S("bar"), S("baz"), NULL), L(I(3), I(1), I(2), NULL)),
+                 "bar|baz|foo");
+  EXPECT_ERR(CALL("list(int).sort() list(int)", L(I(2), D(1), NULL)), "list elements must have the same type");
+  cel_value_t *r = CALL("lists.range(int) list(int)", I(4));
+  EXPECT_KIND(r, CEL_LIST);
+  ASSERT_EQ_INT(cel_list_len(r), 4);
+  ASSERT_EQ_INT(cel_value_int(cel_list_at(r, 3)), 3);
+  cel_value_unref(r);
+  EXPECT_ERR(CALL("lists.range(int) list(int)", I(INT64_MAX)), "operation cancelled: actual cost limit exceeded");
+  EXPECT_STRLIST(CALL("list(A).reverse() list(A)", L(S("a"), S("b"), NULL)), "b|a");
+  EXPECT_STRLIST(CALL("list(A).distinct() list(A)", L(S("b"), S("a"), S("b"), S("c"), S("a"), NULL)), "b|a|c");
+  r = CALL("list(A).distinct() list(A)", L(I(1), D(1.0), U(2), I(2), D(2.5), NULL));
+  EXPECT_KIND(r, CEL_LIST);
+  ASSERT_EQ_INT(cel_list_len(r), 3);
+  cel_value_unref(r);
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -717,6 +756,7 @@ TEST_LIST = {
   TEST(test_k8s_ip),
   TEST(test_k8s_cidr),
   TEST(test_k8s_url),
+  TEST(test_ext_sets_lists),
   TEST(test_optional),
   {0},
 };
