@@ -23,7 +23,10 @@
 /* ---- environment and compiling ---- */
 
 cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what) {
-  cel_env_t *env = cel_env_new(CEL_LIB_KUBERNETES);
+  bool authz = what == API_VAP_VALIDATION || what == API_VAP_MATCH || what == API_VAP_VARIABLE;
+  cel_env_t *env = cel_env_new(CEL_LIB_KUBERNETES | (authz ? CEL_LIB_AUTHZ : 0));
+  if (authz)
+    cel_env_declare(env, "authorizer", cel_type_dyn());
   cel_env_declare(env, "object", cel_type_dyn());
   cel_env_declare(env, "oldObject", cel_type_dyn());
   cel_env_declare(env, "request", cel_type_object_dyn());
@@ -126,8 +129,32 @@ static void error_failure(run_t *r, const char *msg) {
     log_debug("api", "ValidatingAdmissionPolicy '%s' (failurePolicy Ignore): %s", r->pname, msg);
 }
 
+/* authorizer checks: the request's user, through RBAC */
+static int authz_check(void *ctx, const cel_authz_query_t *q, bool *ret_allowed, char *reason,
+                       size_t reason_len) {
+  api_adm_attrs_t *at = ctx;
+  const api_user_t *u = at->req ? http_req_app(at->req) : NULL;
+  if (!u) {
+    snprintf(reason, reason_len, "no user to authorize");
+    return -1;
+  }
+  api_reqinfo_t ri = {.is_resource = q->path == NULL, .verb = q->verb};
+  snprintf(ri.group, sizeof(ri.group), "%s", q->group);
+  snprintf(ri.resource, sizeof(ri.resource), "%s", q->resource);
+  snprintf(ri.subresource, sizeof(ri.subresource), "%s", q->subresource);
+  snprintf(ri.ns, sizeof(ri.ns), "%s", q->namespace_);
+  snprintf(ri.name, sizeof(ri.name), "%s", q->name);
+  api_status_t st;
+  memset(&st, 0, sizeof(st));
+  *ret_allowed = api__authorize(at->srv, u, &ri, q->verb, q->path ? q->path : "", &st);
+  snprintf(reason, reason_len, "%s", *ret_allowed ? "" : st.message);
+  api_status_done(&st);
+  return 0;
+}
+
 static void bind_common(run_t *r, cel_activation_t *act, const cJSON *params, bool has_params) {
   api_adm_attrs_t *at = r->at;
+  cel_activation_set_authorizer(act, "authorizer", authz_check, at);
   cel_activation_set_json(act, "object", at->obj);
   cel_activation_set_json(act, "oldObject", at->old);
   cel_activation_set_json(act, "request", r->request);
