@@ -186,7 +186,7 @@ static int match_conditions(run_t *r, const cJSON *params, bool has_params, uint
     *budget = used > *budget ? 0 : *budget - used;
     if (e < 0) {
       char msg[1200];
-      snprintf(msg, sizeof(msg), "failed to evaluate match condition '%s': %s", name ? name : "",
+      snprintf(msg, sizeof(msg), "failed to evaluate match condition '%.200s': %.900s", name ? name : "",
                err.message);
       error_failure(r, msg);
       ret = -1;
@@ -290,7 +290,7 @@ static void evaluate(run_t *r, const cJSON *params, bool has_params) {
                        "rules will be run");
       break;
     } else if (e < 0) {
-      snprintf(msg, sizeof(msg), "expression '%s' resulted in error: %s", expr ? expr : "",
+      snprintf(msg, sizeof(msg), "expression '%.300s' resulted in error: %.500s", expr ? expr : "",
                err.message);
       error_failure(r, msg);
     } else if (!ok) {
