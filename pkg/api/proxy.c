@@ -8,6 +8,7 @@
 #include "api/internal.h"
 #include "api/kinds.h"
 #include "api/object.h"
+#include "api/svcresolve.h"
 #include "http/forward.h"
 #include "http/tunnel.h"
 #include "util/buf.h"
@@ -224,80 +225,13 @@ out:
   return ret;
 }
 
-/* upstream's service REST ResourceLocation: a port number names the
- * service port of that number; then the first subset (from a random
- * start) with addresses and a port of that name, a random address of it. */
 static int service_location(api_call_t *call, const proxy_id_t *id, proxy_loc_t *loc,
                             api_status_t *st) {
-  cJSON *svc = NULL, *eps = NULL;
-  int ret = -EINVAL;
-  char port_name[64];
-  snprintf(port_name, sizeof(port_name), "%s", id->port);
-  int num = port_number(id->port);
-  if (num) {
-    svc = load(call->srv, "services", call->ri.ns, id->name);
-    if (!svc) {
-      api_status_not_found(st, "", "services", id->name);
-      goto out;
-    }
-    bool found = false;
-    const cJSON *sp;
-    cJSON_ArrayForEach(sp, obj_get(svc, "spec.ports")) {
-      const cJSON *pn = cJSON_GetObjectItem(sp, "port");
-      if (cJSON_IsNumber(pn) && (int)pn->valuedouble == num) {
-        const char *n = obj_str(sp, "name");
-        snprintf(port_name, sizeof(port_name), "%s", n ? n : "");
-        found = true;
-        break;
-      }
-    }
-    if (!found) {
-      api_status_init(st, 503, "ServiceUnavailable", "no service port %d found for service \"%s\"",
-                      num, id->name);
-      goto out;
-    }
-  }
-  eps = load(call->srv, "endpoints", call->ri.ns, id->name);
-  if (!eps) {
-    api_status_not_found(st, "", "endpoints", id->name);
-    goto out;
-  }
-  const cJSON *subsets = obj_get(eps, "subsets");
-  int n = cJSON_GetArraySize(subsets);
-  if (n == 0) {
-    api_status_init(st, 503, "ServiceUnavailable", "no endpoints available for service \"%s\"",
-                    id->name);
-    goto out;
-  }
-  int seed = rand() % n;
-  for (int k = 0; k < n; k++) {
-    const cJSON *ss = cJSON_GetArrayItem(subsets, (seed + k) % n);
-    const cJSON *addrs = obj_get(ss, "addresses");
-    int na = cJSON_GetArraySize(addrs);
-    if (!na)
-      continue;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, obj_get(ss, "ports")) {
-      const char *pn = obj_str(p, "name");
-      const cJSON *pv = cJSON_GetObjectItem(p, "port");
-      if (strcmp(pn ? pn : "", port_name) || !cJSON_IsNumber(pv))
-        continue;
-      const char *ip = obj_str(cJSON_GetArrayItem(addrs, rand() % na), "ip");
-      if (!ip || !ip[0])
-        continue;
-      snprintf(loc->host, sizeof(loc->host), "%s", ip);
-      loc->port = (int)pv->valuedouble;
-      loc->https = !strcmp(id->scheme, "https");
-      ret = 0;
-      goto out;
-    }
-  }
-  api_status_init(st, 503, "ServiceUnavailable", "no endpoints available for service \"%s\"",
-                  call->ri.name);
-out:
-  cJSON_Delete(svc);
-  cJSON_Delete(eps);
-  return ret;
+  if (api__service_resolve(call->srv, call->ri.ns, id->name, id->port, loc->host, sizeof(loc->host),
+                           &loc->port, st) < 0)
+    return -EINVAL;
+  loc->https = !strcmp(id->scheme, "https");
+  return 0;
 }
 
 bool api__proxy(api_call_t *call) {

@@ -5,6 +5,7 @@
 
 #include "api/admmatch.h"
 #include "api/object.h"
+#include "api/svcresolve.h"
 #include "api/webhook_call.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -92,16 +93,42 @@ static int call_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, cJSO
   }
   const char *url = obj_str(hook, "clientConfig.url");
   char why[1200];
-  if (!url) {
-    snprintf(why, sizeof(why),
-             "failed to call webhook: clientConfig.service is not supported by "
-             "k3c yet; use clientConfig.url");
-    goto call_error;
-  }
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(hook, "timeoutSeconds");
   int timeout = cJSON_IsNumber(to) ? (int)to->valuedouble : 10;
   if (timeout < 1 || timeout > 30)
     timeout = 10;
+  char svc_url[1024], server_name[600], shown[1024];
+  const char *sni = NULL;
+  if (url) {
+    snprintf(shown, sizeof(shown), "%s?timeout=%ds", url, timeout);
+  } else {
+    /* a service reference: the URL names an endpoint, the certificate
+     * must be the service's */
+    const cJSON *svc = obj_get(hook, "clientConfig.service");
+    const char *sns = obj_str(svc, "namespace"), *sname = obj_str(svc, "name");
+    const char *spath = obj_str(svc, "path");
+    const cJSON *sport = cJSON_GetObjectItemCaseSensitive(svc, "port");
+    int port = cJSON_IsNumber(sport) ? (int)sport->valuedouble : 443;
+    api__service_dns_name(sns ? sns : "", sname ? sname : "", server_name, sizeof(server_name));
+    char portstr[16], host[256];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int eport = 0;
+    api_status_t rst;
+    memset(&rst, 0, sizeof(rst));
+    /* errors name the service's URL, as upstream's dialer does */
+    snprintf(shown, sizeof(shown), "https://%s:%d%s?timeout=%ds", server_name, port, spath ? spath : "",
+             timeout);
+    if (api__service_resolve(at->srv, sns, sname, portstr, host, sizeof(host), &eport, &rst) < 0) {
+      snprintf(why, sizeof(why), "failed to call webhook: Post \"%.500s\": %.500s", shown, rst.message);
+      api_status_done(&rst);
+      goto call_error;
+    }
+    api_status_done(&rst);
+    snprintf(svc_url, sizeof(svc_url), strchr(host, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", host,
+             eport, spath ? spath : "");
+    url = svc_url;
+    sni = server_name;
+  }
   unsigned char *ca = NULL;
   size_t ca_len = 0;
   const char *ca_b64 = obj_str(hook, "clientConfig.caBundle");
@@ -125,14 +152,14 @@ static int call_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, cJSO
   char *body = cJSON_PrintUnformatted(review);
   cJSON_Delete(review);
   int r =
-      api__webhook_post(full_url, ca, ca_len, body, strlen(body), timeout, &resp, err, sizeof(err));
+      api__webhook_post(full_url, sni, ca, ca_len, body, strlen(body), timeout, &resp, err, sizeof(err));
   if (r == 0 && resp.code >= 200 && resp.code < 300)
     doc = cJSON_ParseWithLength(resp.body, resp.len);
   free(body);
   offload_relock();
   free(ca);
   if (r < 0) {
-    snprintf(why, sizeof(why), "failed to call webhook: Post \"%s\": %s", full_url, err);
+    snprintf(why, sizeof(why), "failed to call webhook: Post \"%.500s\": %.600s", shown, err);
     free(full_url);
     goto call_error;
   }

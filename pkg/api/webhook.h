@@ -1,4 +1,4 @@
-/* Admission webhooks called by URL (MutatingWebhookConfiguration,
+/* Admission webhooks called by URL or service reference (MutatingWebhookConfiguration,
  * ValidatingWebhookConfiguration; docs/ADMISSION.md): the matching
  * webhooks of a write get an admission.k8s.io/v1 AdmissionReview over
  * HTTPS; mutating ones (configurations in name order, webhooks in their

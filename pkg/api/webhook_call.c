@@ -269,9 +269,9 @@ static int parse_response(buf_t *raw, api_webhook_resp_t *resp, char *err, size_
   return 0;
 }
 
-int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, const char *body,
-                      size_t len, double timeout, api_webhook_resp_t *resp, char *err,
-                      size_t errlen) {
+int api__webhook_post(const char *url, const char *server_name, const unsigned char *ca,
+                      size_t ca_len, const char *body, size_t len, double timeout,
+                      api_webhook_resp_t *resp, char *err, size_t errlen) {
   static const unsigned char pers[] = "k3c-webhook";
   memset(resp, 0, sizeof(*resp));
   url_t u;
@@ -319,9 +319,13 @@ int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, c
   mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&conf, &cacrt, NULL);
   unsigned char addr[16];
-  bool is_ip = inet_pton(AF_INET, u.host, addr) == 1 || inet_pton(AF_INET6, u.host, addr) == 1;
+  /* the name the certificate must carry: the service's DNS name when
+   * the URL's host is one of its endpoints, else the URL's host */
+  const char *name = server_name ? server_name : u.host;
+  bool is_ip = !server_name &&
+               (inet_pton(AF_INET, u.host, addr) == 1 || inet_pton(AF_INET6, u.host, addr) == 1);
   if ((m = mbedtls_ssl_setup(&ssl, &conf)) ||
-      (!is_ip && (m = mbedtls_ssl_set_hostname(&ssl, u.host)))) {
+      (!is_ip && (m = mbedtls_ssl_set_hostname(&ssl, name)))) {
     snprintf(err, errlen, "TLS set-up failed (-0x%04x)", (unsigned)-m);
     r = -EIO;
     goto out;
@@ -334,7 +338,7 @@ int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, c
       snprintf(err, errlen, "net/http: TLS handshake timeout");
       r = -ETIMEDOUT;
     } else if (m == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-      verify_error(mbedtls_ssl_get_verify_result(&ssl), u.host, err, errlen);
+      verify_error(mbedtls_ssl_get_verify_result(&ssl), name, err, errlen);
       r = -EPERM;
     } else {
       char why[160];
@@ -350,9 +354,9 @@ int api__webhook_post(const char *url, const unsigned char *ca, size_t ca_len, c
     goto out;
   }
   char head[1024];
-  const char *hostfmt = strchr(u.host, ':') ? "[%s]:%s" : "%s:%s";
+  const char *hostfmt = strchr(name, ':') ? "[%s]:%s" : "%s:%s";
   char hp[300];
-  snprintf(hp, sizeof(hp), hostfmt, u.host, u.port);
+  snprintf(hp, sizeof(hp), hostfmt, name, u.port);
   int hl = snprintf(head, sizeof(head),
                     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                     "Accept: application/json, */*\r\nUser-Agent: k3c-apiserver\r\n"

@@ -1,0 +1,114 @@
+/* Service endpoint resolution (svcresolve.h). */
+#include "api/svcresolve.h"
+
+#include "api/object.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *load(api_server_t *srv, const char *resource, const char *ns, const char *name) {
+  const api_resource_t *res = api_registry_find("", "v1", resource);
+  char *key = res ? api_resource_key(res, ns && ns[0] ? ns : NULL, name) : NULL;
+  store_kv_t *kv = NULL;
+  cJSON *o = NULL;
+  if (key && store_get(srv->store, key, 0, &kv) == 0)
+    o = cJSON_ParseWithLength(kv->value, kv->len);
+  store_kv_unref(kv);
+  free(key);
+  return o;
+}
+
+/* A decimal port 1..65535, else 0. */
+static int port_number(const char *s) {
+  if (!s || !*s || strlen(s) > 5)
+    return 0;
+  int v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9')
+      return 0;
+    v = v * 10 + (*p - '0');
+  }
+  return v >= 1 && v <= 65535 ? v : 0;
+}
+
+void api__service_dns_name(const char *ns, const char *name, char *out, size_t len) {
+  snprintf(out, len, "%s.%s.svc", name, ns);
+}
+
+int api__service_resolve(api_server_t *srv, const char *ns, const char *name, const char *port,
+                         char *host, size_t hostlen, int *ret_port, api_status_t *st) {
+  cJSON *svc = NULL, *eps = NULL;
+  int ret = -ENOENT;
+  char port_name[64];
+  snprintf(port_name, sizeof(port_name), "%s", port ? port : "");
+  int num = port_number(port);
+  svc = load(srv, "services", ns, name);
+  if (num || (svc && obj_str(svc, "spec.externalName"))) {
+    if (!svc) {
+      api_status_not_found(st, "", "services", name);
+      goto out;
+    }
+    const char *type = obj_str(svc, "spec.type");
+    const char *ext = obj_str(svc, "spec.externalName");
+    if (type && !strcmp(type, "ExternalName") && ext && ext[0] && num) {
+      snprintf(host, hostlen, "%s", ext);
+      *ret_port = num;
+      ret = 0;
+      goto out;
+    }
+    bool found = false;
+    const cJSON *sp;
+    cJSON_ArrayForEach(sp, obj_get(svc, "spec.ports")) {
+      const cJSON *pn = cJSON_GetObjectItemCaseSensitive(sp, "port");
+      if (cJSON_IsNumber(pn) && (int)pn->valuedouble == num) {
+        const char *n = obj_str(sp, "name");
+        snprintf(port_name, sizeof(port_name), "%s", n ? n : "");
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      api_status_init(st, 503, "ServiceUnavailable", "no service port %d found for service \"%s\"", num,
+                      name);
+      ret = -EHOSTUNREACH;
+      goto out;
+    }
+  }
+  eps = load(srv, "endpoints", ns, name);
+  if (!eps) {
+    api_status_not_found(st, "", "endpoints", name);
+    goto out;
+  }
+  ret = -EHOSTUNREACH;
+  const cJSON *subsets = obj_get(eps, "subsets");
+  int n = cJSON_GetArraySize(subsets);
+  int seed = n ? rand() % n : 0;
+  for (int k = 0; k < n; k++) {
+    const cJSON *ss = cJSON_GetArrayItem(subsets, (seed + k) % n);
+    const cJSON *addrs = obj_get(ss, "addresses");
+    int na = cJSON_GetArraySize(addrs);
+    if (!na)
+      continue;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, obj_get(ss, "ports")) {
+      const char *pn = obj_str(p, "name");
+      const cJSON *pv = cJSON_GetObjectItemCaseSensitive(p, "port");
+      if (strcmp(pn ? pn : "", port_name) || !cJSON_IsNumber(pv))
+        continue;
+      const char *ip = obj_str(cJSON_GetArrayItem(addrs, rand() % na), "ip");
+      if (!ip || !ip[0])
+        continue;
+      snprintf(host, hostlen, "%s", ip);
+      *ret_port = (int)pv->valuedouble;
+      ret = 0;
+      goto out;
+    }
+  }
+  api_status_init(st, 503, "ServiceUnavailable", "no endpoints available for service \"%s\"", name);
+out:
+  cJSON_Delete(svc);
+  cJSON_Delete(eps);
+  return ret;
+}
