@@ -1,4 +1,4 @@
-"""Admission webhooks called by URL against `k3c server --disable-agent`
+"""Admission webhooks called by URL and by service reference against `k3c server --disable-agent`
 with real kubectl: an HTTPS webhook server here (python ssl + http.server
 on 127.0.0.1, a certificate made with openssl, its own CA as caBundle);
 the configuration kinds (apply, get, defaults, validation messages), a
@@ -30,7 +30,7 @@ class Webhook:
         if host == "127.0.0.1":
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                             "-keyout", self.key, "-out", self.cert, "-subj", "/CN=webhook",
-                            "-addext", "subjectAltName=DNS:webhook.test,IP:127.0.0.1"],
+                            "-addext", "subjectAltName=DNS:webhook.test,DNS:hooks.wh-system.svc,IP:127.0.0.1"],
                            check=True, capture_output=True)
         with open(self.cert, "rb") as f:
             self.ca_b64 = base64.b64encode(f.read()).decode()
@@ -103,6 +103,7 @@ def config(kind, name, hooks):
 
 
 def hook(name, url, ca, ns_label, ops=("CREATE", "UPDATE"), **extra):
+    """url None: the caller sets clientConfig."""
     h = {"name": name, "clientConfig": {"url": url, "caBundle": ca},
          "rules": [{"operations": list(ops), "apiGroups": [""], "apiVersions": ["v1"],
                     "resources": ["configmaps"]}],
@@ -123,7 +124,7 @@ def main():
         return subprocess.run(["kubectl", "--kubeconfig", srv.kubeconfig] + list(args), input=stdin,
                               capture_output=True, text=True, timeout=120, env=env)
 
-    for ns in ("mut", "val", "fail", "slow"):
+    for ns in ("mut", "val", "fail", "slow", "svc"):
         k("create", "namespace", "wh-" + ns)
         k("label", "namespace", "wh-" + ns, "webhook=" + ns)
 
@@ -242,6 +243,35 @@ def main():
     k("delete", "validatingwebhookconfiguration", "name-checker")
     r = k("delete", "configmap", "keep-me", "-n", "wh-val")
     t.ok(r.returncode == 0, "with the configuration gone the delete goes through", r.stderr)
+
+    # ---- a webhook by service reference ----
+    # Endpoints may not hold loopback addresses (as upstream), so the
+    # service is an ExternalName one for localhost; the certificate must be
+    # valid for hooks.wh-system.svc, the name the server checks.
+    k("create", "namespace", "wh-system")
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hooks", "namespace": "wh-system"},
+           "spec": {"type": "ExternalName", "externalName": "localhost",
+                    "ports": [{"name": "https", "port": wh.port}]}}
+    k("apply", "-f", "-", stdin=json.dumps(svc))
+    by_svc = hook("svc.example.com", None, wh.ca_b64, "svc")
+    by_svc["clientConfig"] = {"service": {"namespace": "wh-system", "name": "hooks", "path": "/deny",
+                                          "port": wh.port}, "caBundle": wh.ca_b64}
+    r = k("apply", "-f", "-", stdin=config("ValidatingWebhookConfiguration", "by-service", [by_svc]))
+    n_before = len(wh.seen)
+    r2 = k("create", "configmap", "bad-svc", "-n", "wh-svc")
+    r3 = k("create", "configmap", "fine-svc", "-n", "wh-svc")
+    t.ok(r.returncode == 0 and r2.returncode != 0
+         and 'admission webhook "svc.example.com" denied the request: names like bad-svc are refused'
+         in r2.stderr and r3.returncode == 0 and len(wh.seen) == n_before + 2,
+         "a validating webhook reached through clientConfig.service denies with its message",
+         r.stderr + r2.stderr + r3.stderr)
+    by_svc["clientConfig"]["service"]["name"] = "nohooks"
+    k("apply", "-f", "-", stdin=config("ValidatingWebhookConfiguration", "by-service", [by_svc]))
+    r = k("create", "configmap", "cm-nosvc", "-n", "wh-svc")
+    t.ok(r.returncode != 0 and 'failed calling webhook "svc.example.com": failed to call webhook: Post '
+         '"https://nohooks.wh-system.svc:%d/deny?timeout=10s": services "nohooks" not found' % wh.port
+         in r.stderr, "a service that does not exist fails the call with upstream's error", r.stderr)
+    k("delete", "validatingwebhookconfiguration", "by-service")
 
     # ---- failurePolicy with nothing listening ----
     dead = "https://127.0.0.1:%d/x" % free_port()
