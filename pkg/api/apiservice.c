@@ -1,8 +1,8 @@
 /* apiregistration.k8s.io/v1 APIService: the aggregation layer's records.
  * The server creates a Local APIService for each built-in group/version
  * it serves (as upstream's autoregister controller does), with upstream's
- * priorities; users may create others, but proxying to an extension API
- * server is not done yet, so theirs stay Available=False.
+ * priorities; users may create others that name a service, whose
+ * requests aggregator.c proxies and whose Available condition it keeps.
  * https://kubernetes.io/docs/tasks/extend-kubernetes/configure-aggregation-layer/ */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,11 +65,11 @@ static void set_available(cJSON *obj, bool ok, const char *reason, const char *m
 }
 
 /* The Available condition follows spec.service: none means the group is
- * served here; a service would need the aggregation proxy (issue #20). */
+ * served here; with a service, aggregator.c's checks decide (no condition
+ * until then, as upstream's controller has not run). */
 static int apiservice_admit(api_server_t *srv, cJSON *obj, api_status_t *st) {
   if (cJSON_IsObject(obj_get(obj, "spec.service")))
-    set_available(obj, false, "ProxyNotSupported",
-                  "k3c does not proxy requests to extension API servers yet");
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
   else
     set_available(obj, true, "Local", "Local APIServices are always available");
   return 0;

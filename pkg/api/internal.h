@@ -67,6 +67,7 @@ struct api_server {
   struct api_sa_verified *sa_verified; /* tokens whose signature checked out */
   struct http_tls_client *kubelet_tls; /* the same for pods/exec etc. (podstream.c), made once */
   struct http_tls_client *proxy_tls;   /* https services/pods proxying, no certificate (proxy.c) */
+  struct api_aggr *aggr;               /* aggregated APIServices (aggregator.c) */
 };
 
 typedef struct {
@@ -152,6 +153,29 @@ bool api__pod_stream(api_call_t *call);
  * http/tunnel.h for upgrades). Returns true when the call was one of
  * those (and is answered). */
 bool api__proxy(api_call_t *call);
+/* Append s to b percent-encoded where it may not stand in a path. */
+void api__proxy_encode_path(buf_t *b, const char *s);
+
+/* ---- API aggregation (aggregator.c) ---- */
+/* Start following the APIServices that name a service (a timer on the
+ * loop; also keeps kube-system/extension-apiserver-authentication);
+ * stop frees it all. */
+void api__aggregator_start(api_server_t *srv, const api_server_opts_t *opts);
+void api__aggregator_stop(api_server_t *srv);
+/* A request under /apis/<group>/<version> of an aggregated APIService:
+ * proxied to its service (or answered 503 "service unavailable"); true
+ * when answered. Call after authorization. */
+bool api__aggregate(api_call_t *call);
+/* Discovery: append to out[n..max) the groups (resp. the versions of
+ * group) of aggregated APIServices not already there; returns the new n.
+ * Strings live until the next loop iteration. */
+size_t api__aggregated_groups(api_server_t *srv, const char **out, size_t n, size_t max);
+size_t api__aggregated_versions(api_server_t *srv, const char *group, const char **out, size_t n,
+                                size_t max);
+/* Is group/version aggregated? Then *ret_list is the APIResourceList its
+ * server last answered (NULL: none yet, or not available). */
+bool api__aggregated_resources(api_server_t *srv, const char *group, const char *version,
+                               const cJSON **ret_list);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,

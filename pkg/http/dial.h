@@ -24,6 +24,15 @@ typedef struct http_tls_client http_tls_client_t;
  * *ret, or -EINVAL with a reason in err. */
 int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_client_t **ret,
                         char *err, size_t errlen);
+/* As http_tls_client_new, but the server's certificate must verify: it is
+ * signed by a certificate of ca_pem (ca_len bytes of PEM, need not end in
+ * NUL) and names server_name (a DNS SAN; not NULL), as Go's TLS client
+ * checks an aggregated API server (kube-aggregator's <service>.<ns>.svc).
+ * A connection whose handshake fails verification ends with
+ * -ECONNABORTED. */
+int http_tls_client_new_verify(const char *cert_pem, const char *key_pem, const char *ca_pem,
+                               size_t ca_len, const char *server_name, http_tls_client_t **ret,
+                               char *err, size_t errlen);
 /* Accepts NULL. Only after every connection using it has closed. */
 void http_tls_client_free(http_tls_client_t *t);
 /* The client keeps the TLS session of each of its last 8 peers (host:port)
