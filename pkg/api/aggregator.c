@@ -706,11 +706,12 @@ size_t api__aggregated_versions(api_server_t *srv, const char *group, const char
 }
 
 bool api__aggregated_resources(api_server_t *srv, const char *group, const char *version,
-                               const cJSON **ret_list) {
+                               const cJSON **ret_list, bool *ret_current) {
   aggr_entry_t *e = find_gv(srv->aggr, group, version);
   if (!e)
     return false;
-  *ret_list = e->available ? e->resources : NULL;
+  *ret_list = e->resources;
+  *ret_current = e->available && e->resources;
   return true;
 }
 

@@ -239,12 +239,14 @@ static cJSON *aggregated_group(api_server_t *srv, const char *group) {
     cJSON *ver = cJSON_CreateObject();
     cJSON_AddStringToObject(ver, "version", versions[v]);
     const cJSON *served = NULL;
-    if (group[0] && api__aggregated_resources(srv, group, versions[v], &served)) {
-      /* what the extension server said; Stale until it has said anything */
+    bool current = false;
+    if (group[0] && api__aggregated_resources(srv, group, versions[v], &served, &current)) {
+      /* what the extension server last said; Stale while it is not
+       * available (upstream keeps the last document too) */
       cJSON_AddItemToObject(ver, "resources",
                             served ? converted_resources(served, group, versions[v])
                                    : cJSON_CreateArray());
-      cJSON_AddStringToObject(ver, "freshness", served ? "Current" : "Stale");
+      cJSON_AddStringToObject(ver, "freshness", current ? "Current" : "Stale");
       cJSON_AddItemToArray(vs, ver);
       continue;
     }

@@ -173,9 +173,10 @@ size_t api__aggregated_groups(api_server_t *srv, const char **out, size_t n, siz
 size_t api__aggregated_versions(api_server_t *srv, const char *group, const char **out, size_t n,
                                 size_t max);
 /* Is group/version aggregated? Then *ret_list is the APIResourceList its
- * server last answered (NULL: none yet, or not available). */
+ * server last answered (NULL: none yet) and *ret_current whether the
+ * APIService is available with it (else discovery calls it Stale). */
 bool api__aggregated_resources(api_server_t *srv, const char *group, const char *version,
-                               const cJSON **ret_list);
+                               const cJSON **ret_list, bool *ret_current);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,
