@@ -1,7 +1,7 @@
 """apiregistration.k8s.io/v1 APIService and metrics.k8s.io/v1beta1 against
 `k3c server --disable-agent` with real kubectl: the Local APIServices with
 upstream's columns, a user APIService (create/get/status/delete, not
-Available: proxying is not done yet), `kubectl api-resources`, and
+Available: its service does not exist), `kubectl api-resources`, and
 NodeMetrics/PodMetrics built from a stand-in kubelet (a TLS server here
 that answers /stats/summary only to the API server's kubelet client
 certificate), with a second node whose kubelet never answers left out."""
