@@ -715,6 +715,10 @@ bool api__aggregated_resources(api_server_t *srv, const char *group, const char 
   return true;
 }
 
+const char *api__aggregator_allowed_name(api_server_t *srv) {
+  return srv->aggr && srv->aggr->rh_ca ? srv->aggr->allowed_name : NULL;
+}
+
 /* ---- lifecycle ---- */
 
 void api__aggregator_start(api_server_t *srv, const api_server_opts_t *opts) {

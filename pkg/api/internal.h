@@ -166,6 +166,9 @@ void api__aggregator_stop(api_server_t *srv);
  * proxied to its service (or answered 503 "service unavailable"); true
  * when answered. Call after authorization. */
 bool api__aggregate(api_call_t *call);
+/* The CN a front-proxy certificate must have (requestheader-allowed-names),
+ * or NULL when the server has no front-proxy configuration. */
+const char *api__aggregator_allowed_name(api_server_t *srv);
 /* Discovery: append to out[n..max) the groups (resp. the versions of
  * group) of aggregated APIServices not already there; returns the new n.
  * Strings live until the next loop iteration. */

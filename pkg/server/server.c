@@ -258,6 +258,7 @@ int server_run(const k3c_config_t *cfg) {
       .cert_pem = pki.serving.cert_pem,
       .key_pem = pki.serving.key_pem,
       .client_ca_pem = pki.client_ca.cert_pem,
+      .proxy_ca_pem = pki.request_header_ca.cert_pem, /* API aggregation's front proxies */
       .limits = {.out_budget = (size_t)cfg->output_budget_mib << 20},
       /* bodies this big take tens of ms of decoding and validation:
        * their handlers run on the offload worker (util/offload.h) */

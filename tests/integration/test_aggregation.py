@@ -10,7 +10,10 @@ of the requester, the client's own X-Remote-* dropped, path and query kept, a wa
 streamed; discovery (legacy and aggregated v2) lists the group so `kubectl get flunders`
 and `kubectl api-resources` work; the Available condition says Passed, then
 FailedDiscoveryCheck once the server stops (and requests get 503 "service unavailable"),
-ServiceNotFound, MissingEndpoints and a certificate from another CA refused."""
+ServiceNotFound, MissingEndpoints and a certificate from another CA refused. And k3c's own
+API accepts a front proxy: its request-header certificate with X-Remote-* authenticates as
+the named user, without X-Remote-User it gets 401, and those fields from an ordinary client
+certificate are ignored."""
 import base64
 import http.client
 import http.server
@@ -217,6 +220,44 @@ def main():
          and any("subjectaccessreviews" in r.get("resources", []) for r in cr["rules"]),
          "the Role extension-apiserver-authentication-reader and ClusterRole system:auth-delegator "
          "that extension servers are bound to exist", (role, cr))
+    # ---- the front proxy's headers on k3c's own API (upstream's request-header authenticator) ----
+    tls_dir = os.path.join(srv.data_dir, "server", "tls")
+    proxy_cert = (os.path.join(tls_dir, "client-auth-proxy.crt"), os.path.join(tls_dir, "client-auth-proxy.key"))
+
+    def review(cert, fields):
+        ctx = ssl.create_default_context(cafile=srv.ca_file)
+        ctx.load_cert_chain(*cert)
+        c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=20, context=ctx)
+        body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        c.putrequest("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews")
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Content-Length", str(len(body)))
+        for name, value in fields:
+            c.putheader(name, value)
+        c.endheaders(body.encode())
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, data
+
+    st_r, rv = review(proxy_cert, [("X-Remote-User", "jane"), ("X-Remote-Group", "devs"),
+                                   ("X-Remote-Group", "ops"), ("X-Remote-Extra-Acme.com%2fProject", "p1")])
+    ui = rv.get("status", {}).get("userInfo", {}) if isinstance(rv, dict) else {}
+    t.ok(st_r == 201 and ui.get("username") == "jane"
+         and ui.get("groups") == ["devs", "ops", "system:authenticated"]
+         and ui.get("extra") == {"acme.com/project": ["p1"]},
+         "the front-proxy certificate with X-Remote-User/-Group/-Extra-* authenticates as that user",
+         (st_r, rv))
+    st_r, rv = review(proxy_cert, [])
+    t.ok(st_r == 401, "the front-proxy certificate without X-Remote-User: 401", (st_r, rv))
+    st_r, rv = review((srv.cert_file, srv.key_file), [("X-Remote-User", "jane")])
+    ui = rv.get("status", {}).get("userInfo", {}) if isinstance(rv, dict) else {}
+    t.ok(st_r == 201 and ui.get("username") == "system:admin",
+         "X-Remote-User from an ordinary client certificate is ignored", (st_r, rv))
+
     if not ip or st != 200:
         t.skip("the aggregated API server", "no non-loopback address or no ConfigMap")
         kube.finish()
