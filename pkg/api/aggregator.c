@@ -18,6 +18,7 @@
 #include "api/object.h"
 #include "http/dial.h"
 #include "http/forward.h"
+#include "http/tunnel.h"
 #include "util/alloc.h"
 #include "util/base64.h"
 #include "util/buf.h"
@@ -622,11 +623,6 @@ bool api__aggregate(api_call_t *call) {
     respond_text(req, 500, e->tls_error);
     return true;
   }
-  if (http_req_header(req, "Upgrade")) {
-    /* tunnels do not carry the X-Remote-* fields yet */
-    respond_text(req, 400, "upgrade requests to aggregated APIs are not supported by k3c");
-    return true;
-  }
   buf_t fields, target;
   buf_init(&fields, 16 << 10);
   buf_init(&target, 64 << 10);
@@ -655,16 +651,28 @@ bool api__aggregate(api_call_t *call) {
   char host[340];
   snprintf(host, sizeof(host), "%s.%s.svc:%d", e->svc, e->ns, e->port);
   http_req_long_running(req, false);
-  http_forward_opts_t o = {.host = ep.ip,
-                           .port = ep.port,
-                           .tls = e->tls,
-                           .target = target.data,
-                           .host_header = host,
-                           .extra_fields = fields.data,
-                           .skip_prefix = "X-Remote-",
-                           .fail = proxy_failed,
-                           .fail_data = a};
-  int r = http_forward_start(req, call->srv->loop, &o);
+  int r;
+  if (http_req_header(req, "Upgrade")) { /* exec/attach-style streams of the extension's kinds */
+    http_tunnel_opts_t o = {.host = ep.ip,
+                            .port = ep.port,
+                            .tls = e->tls,
+                            .target = target.data,
+                            .extra_fields = fields.data,
+                            .fail = proxy_failed,
+                            .fail_data = a};
+    r = http_tunnel_start(req, call->srv->loop, &o);
+  } else {
+    http_forward_opts_t o = {.host = ep.ip,
+                             .port = ep.port,
+                             .tls = e->tls,
+                             .target = target.data,
+                             .host_header = host,
+                             .extra_fields = fields.data,
+                             .skip_prefix = "X-Remote-",
+                             .fail = proxy_failed,
+                             .fail_data = a};
+    r = http_forward_start(req, call->srv->loop, &o);
+  }
   if (r < 0)
     respond_text(req, r == -E2BIG ? 400 : 500,
                  r == -E2BIG ? "request too long for the aggregated API" : "service unavailable");

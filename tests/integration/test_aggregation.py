@@ -7,7 +7,7 @@ selector-less Service + Endpoints and APIServices, it must be reached through th
 server: the request-header client certificate (signed by the CA the ConfigMap
 kube-system/extension-apiserver-authentication publishes) and X-Remote-User/-Group headers
 of the requester, the client's own X-Remote-* dropped, path and query kept, a watch
-streamed; discovery (legacy and aggregated v2) lists the group so `kubectl get flunders`
+streamed, an upgrade relayed; discovery (legacy and aggregated v2) lists the group so `kubectl get flunders`
 and `kubectl api-resources` work; the Available condition says Passed, then
 FailedDiscoveryCheck once the server stops (and requests get 503 "service unavailable"),
 ServiceNotFound, MissingEndpoints and a certificate from another CA refused. And k3c's own
@@ -115,6 +115,15 @@ class Extension:
                                     "metadata": {}, "items": [NODE_METRICS]})
                 elif path == "/apis/metrics.k8s.io/v1beta1/nodes/ext-node-1":
                     self.send_json(NODE_METRICS)
+                elif path.endswith("/flunders/first-flunder/attach") and self.headers.get("Upgrade"):
+                    self.send_response(101)
+                    self.send_header("Upgrade", self.headers.get("Upgrade"))
+                    self.send_header("Connection", "Upgrade")
+                    self.end_headers()
+                    self.wfile.flush()
+                    data = self.connection.recv(100)
+                    self.connection.sendall(b"echo:" + data)
+                    self.close_connection = True
                 elif path == "/apis/wardle.example.com/v1alpha1/namespaces/default/flunders":
                     if "watch=true" in query or "watch=1" in query:
                         self.watch()
@@ -376,6 +385,35 @@ def main():
     t.ok(resp.status == 200 and b"watched-1" in first and b"watched-2" in rest,
          "a watch through the aggregator streams (the first event arrives before the second is sent)",
          (resp.status, first[:200], rest[:200]))
+
+    # ---- an upgrade request is relayed with the X-Remote-* fields ----
+    n = len(ext.seen)
+    c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s = srv.ssl_context().wrap_socket(c, server_hostname="127.0.0.1")
+    s.sendall(b"GET /apis/wardle.example.com/v1alpha1/namespaces/default/flunders/first-flunder/attach "
+              b"HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+              b"X-Remote-User: mallory\r\n"
+              b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        piece = s.recv(4096)
+        if not piece:
+            break
+        head += piece
+    s.sendall(b"ping")
+    rest = head.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in head else b""
+    deadline = time.time() + 10
+    while b"echo:ping" not in rest and time.time() < deadline:
+        piece = s.recv(4096)
+        if not piece:
+            break
+        rest += piece
+    s.close()
+    got = [h for p, h, _ in ext.seen[n:] if p.endswith("/attach")]
+    t.ok(head.startswith(b"HTTP/1.1 101") and b"echo:ping" in rest and got
+         and got[0].get_all("X-Remote-User") == ["system:admin"],
+         "an upgrade request is relayed both ways, as the requester (X-Remote-User system:admin)",
+         (head + rest, [dict(h) for h in got]))
 
     # ---- the conditions that say why not ----
     docs = [apiservice("missing.example.com", "v1", ext.ca_b64, svc="nope", ns="default"),
