@@ -30,23 +30,19 @@
 #define CHECK_TIMEOUT 5.0    /* upstream's discovery client timeout */
 #define DISCOVERY_MAX (1 << 20)
 
-typedef struct {
-  char key[300]; /* server name, insecure flag and a hash of the CA bundle */
-  http_tls_client_t *tls;
-} tls_slot_t;
-
 typedef struct aggr_entry {
   struct api_aggr *owner;
   char name[320], group[256], version[64];
   char ns[64], svc[256];
   int port;
   int64_t mod_rev;     /* of the stored APIService last read */
-  int64_t generation;  /* its metadata.generation: a new spec is checked at once */
+  char *spec;          /* its spec, printed: a new one is checked at once */
   bool available;      /* the stored Available condition is True */
   bool seen;           /* found in this refresh */
   cJSON *resources;    /* the last discovery document (APIResourceList), or NULL */
-  http_tls_client_t *tls; /* from the pool; NULL: the bundle did not parse */
+  http_tls_client_t *tls; /* owned (relays hold their own references); NULL: see tls_error */
   char tls_error[200];
+  char *tls_spec; /* what tls was made from: insecure flag, service, caBundle */
   double next_check;   /* ev_now when the next check is due */
   /* a discovery check in flight */
   http_dial_t *dial;
@@ -60,10 +56,6 @@ struct api_aggr {
   ev_timer timer;
   aggr_entry_t *items[AGGR_MAX];
   size_t n;
-  /* TLS clients are shared and kept until the server stops: a relay may
-   * still use one after its APIService changed (dial.h's lifetime rule) */
-  tls_slot_t pool[AGGR_MAX];
-  size_t n_pool;
   char *proxy_cert, *proxy_key, *rh_ca, *client_ca, *allowed_name;
 };
 
@@ -86,16 +78,12 @@ static aggr_entry_t *find_name(struct api_aggr *a, const char *name) {
 static void entry_free(aggr_entry_t *e) {
   if (e->dial)
     http_dial_close(e->dial);
+  http_tls_client_free(e->tls);
+  free(e->tls_spec);
+  free(e->spec);
   buf_done(&e->body);
   cJSON_Delete(e->resources);
   free(e);
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ p[i]) * 1099511628211ull;
-  return h;
 }
 
 /* The TLS client for an APIService's spec: the front-proxy certificate,
@@ -113,20 +101,7 @@ static http_tls_client_t *tls_of(struct api_aggr *a, const cJSON *spec, const ch
   }
   char server_name[330];
   snprintf(server_name, sizeof(server_name), "%s.%s.svc", svc, ns);
-  char key[300];
-  snprintf(key, sizeof(key), "%d|%016llx|%.250s", insecure, (unsigned long long)fnv1a(ca, ca_len),
-           server_name);
   http_tls_client_t *t = NULL;
-  for (size_t i = 0; i < a->n_pool && !t; i++)
-    if (!strcmp(a->pool[i].key, key))
-      t = a->pool[i].tls;
-  if (t)
-    goto out;
-  if (a->n_pool == AGGR_MAX) {
-    snprintf(err, errlen, "too many distinct TLS configurations of APIServices (at most %d)",
-             AGGR_MAX);
-    goto out;
-  }
   int r;
   if (insecure)
     r = http_tls_client_new(a->proxy_cert, a->proxy_key, &t, err, errlen);
@@ -135,13 +110,8 @@ static http_tls_client_t *tls_of(struct api_aggr *a, const cJSON *spec, const ch
   else
     r = http_tls_client_new_verify(a->proxy_cert, a->proxy_key, (const char *)ca, ca_len,
                                    server_name, &t, err, errlen);
-  if (r < 0) {
+  if (r < 0)
     t = NULL;
-    goto out;
-  }
-  snprintf(a->pool[a->n_pool].key, sizeof(a->pool[0].key), "%s", key);
-  a->pool[a->n_pool++].tls = t;
-out:
   free(ca);
   return t;
 }
@@ -438,13 +408,23 @@ static void refresh(struct api_aggr *a) {
         if (type && st && !strcmp(type, "Available"))
           e->available = !strcmp(st, "True");
       }
-      e->tls_error[0] = '\0';
-      e->tls = tls_of(a, spec, sns, sname, e->tls_error, sizeof(e->tls_error));
-      const cJSON *gen = obj_get(obj, "metadata.generation");
-      int64_t g = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
-      if (g != e->generation && !e->dial)
+      const char *ca = obj_str(spec, "caBundle");
+      char *tls_spec = xasprintf("%d|%s|%s|%s", cJSON_IsTrue(obj_get(spec, "insecureSkipTLSVerify")),
+                                 sns, sname, ca ? ca : "");
+      if (!e->tls_spec || strcmp(e->tls_spec, tls_spec)) {
+        e->tls_error[0] = '\0';
+        http_tls_client_free(e->tls); /* relays still using it keep it alive */
+        e->tls = tls_of(a, spec, sns, sname, e->tls_error, sizeof(e->tls_error));
+        free(e->tls_spec);
+        e->tls_spec = tls_spec;
+      } else {
+        free(tls_spec);
+      }
+      char *printed = cJSON_PrintUnformatted(spec);
+      if ((!e->spec || strcmp(e->spec, printed)) && !e->dial)
         e->next_check = now; /* a changed spec is checked at once */
-      e->generation = g;
+      free(e->spec);
+      e->spec = printed;
     }
     cJSON_Delete(obj);
   }
@@ -757,8 +737,6 @@ void api__aggregator_stop(api_server_t *srv) {
   }
   for (size_t i = 0; i < a->n; i++)
     entry_free(a->items[i]);
-  for (size_t i = 0; i < a->n_pool; i++)
-    http_tls_client_free(a->pool[i].tls);
   free(a->proxy_cert);
   free(a->proxy_key);
   free(a->rh_ca);

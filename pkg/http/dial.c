@@ -53,6 +53,7 @@ struct http_tls_client {
   mbedtls_pk_context key;
   mbedtls_x509_crt ca;
   char *server_name; /* verify: the name the server's certificate must have */
+  unsigned refs;     /* the creator's and one per connection */
 };
 
 /* D_LINGER: after a user close, our FIN is sent and what the peer still
@@ -130,6 +131,7 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
                         char *err, size_t errlen) {
   static const unsigned char pers[] = "k3c-http-dial";
   http_tls_client_t *t = xcalloc(1, sizeof(*t));
+  t->refs = 1;
   mbedtls_ssl_config_init(&t->ssl);
   mbedtls_entropy_init(&t->entropy);
   mbedtls_ctr_drbg_init(&t->drbg);
@@ -203,7 +205,7 @@ int http_tls_client_new_verify(const char *cert_pem, const char *key_pem, const 
 }
 
 void http_tls_client_free(http_tls_client_t *t) {
-  if (!t)
+  if (!t || --t->refs > 0)
     return;
   mbedtls_ssl_config_free(&t->ssl);
   mbedtls_ctr_drbg_free(&t->drbg);
@@ -327,6 +329,7 @@ static void dial_free(http_dial_t *d) {
   ev_timer_stop(d->loop, &d->timer);
   if (d->tls)
     mbedtls_ssl_free(&d->ssl);
+  http_tls_client_free(d->tc); /* the connection's reference */
   if (d->fd >= 0)
     close(d->fd);
   buf_done(&d->in);
@@ -594,6 +597,7 @@ int http_dial_start(struct ev_loop *loop, const char *host, int port, http_tls_c
       return -ENOMEM;
     }
     d->tc = tls;
+    tls->refs++;
     snprintf(d->peer, sizeof(d->peer), "%.45s:%d", host, port);
     session_t *e = session_find(tls, d->peer);
     if (e) {

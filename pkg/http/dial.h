@@ -33,7 +33,10 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
 int http_tls_client_new_verify(const char *cert_pem, const char *key_pem, const char *ca_pem,
                                size_t ca_len, const char *server_name, http_tls_client_t **ret,
                                char *err, size_t errlen);
-/* Accepts NULL. Only after every connection using it has closed. */
+/* Drop the creator's reference (accepts NULL): each connection holds its
+ * own until it ends, so the client may be freed while relays still use
+ * it (the aggregator replaces an APIService's when its caBundle changes);
+ * it goes with the last of them. On its loop's thread. */
 void http_tls_client_free(http_tls_client_t *t);
 /* The client keeps the TLS session of each of its last 8 peers (host:port)
  * and offers it on the next connection there: with a server that issues
