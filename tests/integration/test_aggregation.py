@@ -443,6 +443,20 @@ def main():
          and "failing or missing response from https://%s:%d/apis/wrongca.example.com/v1" % (ip, ext.port)
          in c.get("message", ""),
          "a server certificate the caBundle does not sign: FailedDiscoveryCheck", c)
+    # the right caBundle: the new TLS configuration is used; the server has no such group (404)
+    r = k(["patch", "apiservice", "v1.wrongca.example.com", "--type=merge", "-p",
+           json.dumps({"spec": {"caBundle": ext.ca_b64}})])
+    want = "bad status from https://%s:%d/apis/wrongca.example.com/v1: 404" % (ip, ext.port)
+    wait_until(lambda: want in available("v1.wrongca.example.com").get("message", ""), timeout=20)
+    c = available("v1.wrongca.example.com")
+    t.ok(r.returncode == 0 and c.get("status") == "False" and c.get("reason") == "FailedDiscoveryCheck"
+         and c.get("message") == "failing or missing response from https://%s:%d/apis/wrongca.example.com/v1: %s"
+         % (ip, ext.port, want),
+         "after a caBundle change the check uses it: a 404 discovery answer is FailedDiscoveryCheck "
+         "(bad status)", (r.stderr, c))
+    r = k(["get", "apiservice", "v1.wrongca.example.com"])
+    t.ok(r.returncode == 0 and r.stdout.split("\n")[1].split()[2:4] == ["False", "(FailedDiscoveryCheck)"],
+         "kubectl get apiservice shows False (FailedDiscoveryCheck)", r.stdout + r.stderr)
     st, _, body = srv.request("GET", "/apis/missing.example.com/v1")
     t.ok(st == 503 and body == b"service unavailable\n",
          "a request for an unavailable APIService: 503 service unavailable", (st, body))
