@@ -296,15 +296,20 @@ static void d_close(http_dial_t *d, int err, void *data) {
   char msg[2048];
   if (err == -ETIMEDOUT) {
     snprintf(msg, sizeof(msg), "timed out waiting for %s", e->url);
+  } else if (err == -ECONNABORTED && !e->code) {
+    /* the handshake failed: with k3c's client, the server's certificate
+     * (not signed by caBundle, or not for <service>.<namespace>.svc) */
+    snprintf(msg, sizeof(msg),
+             "failing or missing response from %s: Get \"%s\": tls: failed to verify certificate",
+             e->url, e->url);
   } else if (!e->code) {
-    const char *dial = strchr(e->url + 8, '/');
-    int hl = dial ? (int)(dial - (e->url + 8)) : 0;
-    snprintf(msg, sizeof(msg), "failing or missing response from %s: Get \"%s\": %s%.*s: %s",
-             e->url, e->url, err == -ECONNABORTED ? "tls handshake with " : "dial tcp ", hl,
-             e->url + 8,
-             err == -ECONNREFUSED  ? "connect: connection refused"
-             : err == -ECONNABORTED ? "tls: failed to verify certificate"
-                                    : strerror(-err));
+    const char *path = strchr(e->url + 8, '/');
+    int hl = path ? (int)(path - (e->url + 8)) : 0;
+    snprintf(msg, sizeof(msg), "failing or missing response from %s: Get \"%s\": dial tcp %.*s: %s",
+             e->url, e->url, hl, e->url + 8,
+             err == -ECONNREFUSED ? "connect: connection refused"
+             : err == 0           ? "EOF"
+                                  : strerror(-err));
   } else if (e->code < 200 || e->code >= 300) {
     snprintf(msg, sizeof(msg), "failing or missing response from %s: bad status from %s: %d",
              e->url, e->url, e->code);

@@ -441,7 +441,7 @@ def main():
     c = available("v1.wrongca.example.com")
     t.ok(c.get("status") == "False" and c.get("reason") == "FailedDiscoveryCheck"
          and "failing or missing response from https://%s:%d/apis/wrongca.example.com/v1" % (ip, ext.port)
-         in c.get("message", ""),
+         in c.get("message", "") and c.get("message", "").endswith(": tls: failed to verify certificate"),
          "a server certificate the caBundle does not sign: FailedDiscoveryCheck", c)
     # the right caBundle: the new TLS configuration is used; the server has no such group (404)
     r = k(["patch", "apiservice", "v1.wrongca.example.com", "--type=merge", "-p",
@@ -469,7 +469,8 @@ def main():
     c = available("v1beta1.metrics.k8s.io")
     t.ok(c.get("status") == "False" and c.get("reason") == "FailedDiscoveryCheck"
          and c.get("message", "").startswith(
-             "failing or missing response from https://%s:%d/apis/metrics.k8s.io/v1beta1" % (ip, ext.port)),
+             "failing or missing response from https://%s:%d/apis/metrics.k8s.io/v1beta1" % (ip, ext.port))
+         and c.get("message", "").endswith("dial tcp %s:%d: connect: connection refused" % (ip, ext.port)),
          "Available turns False (FailedDiscoveryCheck, with the URL) once the server stops", c)
     st, hd, body = srv.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
     t.ok(st == 503 and body == b"service unavailable\n"
