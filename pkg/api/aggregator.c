@@ -28,6 +28,7 @@
 #define TICK_SECONDS 2.0     /* how often the table is refreshed from the store */
 #define PASSED_RECHECK 10.0  /* seconds between discovery checks while available */
 #define CHECK_TIMEOUT 5.0    /* upstream's discovery client timeout */
+#define FAILED_BACKOFF_MAX 30.0 /* a failing server is retried at 2, 4, 8 ... 30 s */
 #define DISCOVERY_MAX (1 << 20)
 
 typedef struct aggr_entry {
@@ -44,6 +45,8 @@ typedef struct aggr_entry {
   char tls_error[200];
   char *tls_spec; /* what tls was made from: insecure flag, service, caBundle */
   double next_check;   /* ev_now when the next check is due */
+  double backoff;      /* after a failed discovery check, seconds to the next */
+  int64_t svc_rev, eps_rev; /* mod_rev of the Service and Endpoints last checked */
   /* a discovery check in flight */
   http_dial_t *dial;
   int code;
@@ -265,7 +268,10 @@ static void check_done(aggr_entry_t *e, const char *failure) {
   double now = ev_now(a->srv->loop);
   if (failure) {
     set_condition(a, e, false, "FailedDiscoveryCheck", failure);
-    e->next_check = now + TICK_SECONDS;
+    e->backoff = e->backoff ? e->backoff * 2 : TICK_SECONDS;
+    if (e->backoff > FAILED_BACKOFF_MAX)
+      e->backoff = FAILED_BACKOFF_MAX;
+    e->next_check = now + e->backoff;
     return;
   }
   cJSON *doc = e->body.data ? cJSON_ParseWithLength(e->body.data, e->body.len) : NULL;
@@ -276,6 +282,7 @@ static void check_done(aggr_entry_t *e, const char *failure) {
     cJSON_Delete(doc);
   }
   set_condition(a, e, true, "Passed", "all checks passed");
+  e->backoff = 0;
   e->next_check = now + PASSED_RECHECK;
 }
 
@@ -446,6 +453,17 @@ static void refresh(struct api_aggr *a) {
 
 static void ensure_objects(struct api_aggr *a);
 
+/* The mod_rev of a stored core object, 0 when absent. */
+static int64_t core_rev(api_server_t *srv, const char *resource, const char *ns, const char *name) {
+  const api_resource_t *res = api_registry_find("", "v1", resource);
+  char *key = res ? api_resource_key(res, ns, name) : NULL;
+  store_kv_t *kv = NULL;
+  int64_t rev = key && store_get(srv->store, key, 0, &kv) == 0 ? kv->mod_rev : 0;
+  store_kv_unref(kv);
+  free(key);
+  return rev;
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   struct api_aggr *a = w->data;
   ensure_objects(a);
@@ -453,7 +471,19 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   double now = ev_now(loop);
   for (size_t i = 0; i < a->n; i++) {
     aggr_entry_t *e = a->items[i];
-    if (!e->dial && e->next_check <= now)
+    if (e->dial)
+      continue;
+    /* a changed Service or Endpoints (the server's pod restarted) is
+     * checked at once, as upstream's controller reacts to their events */
+    int64_t sr = core_rev(a->srv, "services", e->ns, e->svc);
+    int64_t er = core_rev(a->srv, "endpoints", e->ns, e->svc);
+    if (sr != e->svc_rev || er != e->eps_rev) {
+      e->svc_rev = sr;
+      e->eps_rev = er;
+      e->backoff = 0;
+      e->next_check = now;
+    }
+    if (e->next_check <= now)
       check(a, e);
   }
 }

@@ -77,9 +77,9 @@ NODE_METRICS = {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
 class Extension:
     """The extension API server; self.seen holds (path with query, headers, peer CN)."""
 
-    def __init__(self, tmp, host, client_ca_file):
+    def __init__(self, tmp, host, client_ca_file, cert=None):
         self.host = host
-        self.cert, self.key = self_signed(tmp, "ext", "%s.%s.svc" % (SVC, NS))
+        self.cert, self.key = cert or self_signed(tmp, "ext", "%s.%s.svc" % (SVC, NS))
         with open(self.cert, "rb") as f:
             self.ca_b64 = base64.b64encode(f.read()).decode()
         self.seen = []
@@ -488,6 +488,21 @@ def main():
     r = k(["get", "nodes.metrics.k8s.io"])
     t.ok(r.returncode != 0, "kubectl get nodes.metrics.k8s.io fails (client-go skips a Stale group "
          "version)", r.stdout + r.stderr)
+
+    # ---- it comes back on another port: the Endpoints change is checked at once ----
+    ext2 = Extension(srv.tmp, ip, rh_ca, cert=(ext.cert, ext.key))
+    eps["subsets"][0]["ports"][0]["port"] = ext2.port
+    r = k(["apply", "-f", "-"], input=json.dumps(eps))
+    t0 = time.time()
+    wait_until(lambda: available("v1beta1.metrics.k8s.io").get("status") == "True", timeout=30)
+    took = time.time() - t0
+    c = available("v1beta1.metrics.k8s.io")
+    st, _, body = srv.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
+    t.ok(r.returncode == 0 and c.get("status") == "True" and c.get("reason") == "Passed" and took < 10
+         and st == 200 and b"ext-node-1" in body,
+         "a restarted server at new Endpoints is Available again within seconds (%.1f s) and "
+         "answers" % took, (r.stderr, c, st, body[:200]))
+    ext2.stop()
     kube.finish()
 
 
