@@ -8,12 +8,6 @@
  * kube-system/extension-apiserver-authentication tells extension servers
  * which CAs and headers to trust.
  * https://kubernetes.io/docs/tasks/extend-kubernetes/configure-aggregation-layer/ */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include "api/internal.h"
 #include "api/object.h"
 #include "http/dial.h"
@@ -24,10 +18,16 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define AGGR_MAX 32          /* aggregated APIServices followed */
-#define TICK_SECONDS 2.0     /* how often the table is refreshed from the store */
-#define PASSED_RECHECK 10.0  /* seconds between discovery checks while available */
-#define CHECK_TIMEOUT 5.0    /* upstream's discovery client timeout */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AGGR_MAX 32             /* aggregated APIServices followed */
+#define TICK_SECONDS 2.0        /* how often the table is refreshed from the store */
+#define PASSED_RECHECK 10.0     /* seconds between discovery checks while available */
+#define CHECK_TIMEOUT 5.0       /* upstream's discovery client timeout */
 #define FAILED_BACKOFF_MAX 30.0 /* a failing server is retried at 2, 4, 8 ... 30 s */
 #define DISCOVERY_MAX (1 << 20)
 
@@ -36,16 +36,16 @@ typedef struct aggr_entry {
   char name[320], group[256], version[64];
   char ns[64], svc[256];
   int port;
-  int64_t mod_rev;     /* of the stored APIService last read */
-  char *spec;          /* its spec, printed: a new one is checked at once */
-  bool available;      /* the stored Available condition is True */
-  bool seen;           /* found in this refresh */
-  cJSON *resources;    /* the last discovery document (APIResourceList), or NULL */
+  int64_t mod_rev;        /* of the stored APIService last read */
+  char *spec;             /* its spec, printed: a new one is checked at once */
+  bool available;         /* the stored Available condition is True */
+  bool seen;              /* found in this refresh */
+  cJSON *resources;       /* the last discovery document (APIResourceList), or NULL */
   http_tls_client_t *tls; /* owned (relays hold their own references); NULL: see tls_error */
   char tls_error[200];
-  char *tls_spec; /* what tls was made from: insecure flag, service, caBundle */
-  double next_check;   /* ev_now when the next check is due */
-  double backoff;      /* after a failed discovery check, seconds to the next */
+  char *tls_spec;           /* what tls was made from: insecure flag, service, caBundle */
+  double next_check;        /* ev_now when the next check is due */
+  double backoff;           /* after a failed discovery check, seconds to the next */
   int64_t svc_rev, eps_rev; /* mod_rev of the Service and Endpoints last checked */
   /* a discovery check in flight */
   http_dial_t *dial;
@@ -194,8 +194,9 @@ static int resolve(api_server_t *srv, const aggr_entry_t *e, endpoint_t *ret, co
     }
   }
   *reason = "MissingEndpoints";
-  snprintf(msg, msglen, "endpoints for service/%s in \"%s\" have no addresses with port name \"%s\"",
-           e->svc, e->ns, port_name);
+  snprintf(msg, msglen,
+           "endpoints for service/%s in \"%s\" have no addresses with port name \"%s\"", e->svc,
+           e->ns, port_name);
 out:
   cJSON_Delete(svc);
   cJSON_Delete(eps);
@@ -247,8 +248,10 @@ static void set_condition(struct api_aggr *a, aggr_entry_t *e, bool ok, const ch
     cJSON_AddItemToArray(conds, c);
     obj_set_str(c, "type", "Available");
   }
-  if (!cs || strcmp(cs, want))
+  if (!cs || strcmp(cs, want)) {
     obj_set_str(c, "lastTransitionTime", now);
+    log_info("api", "APIService %s: Available %s (%s): %s", e->name, want, reason, message);
+  }
   obj_set_str(c, "status", want);
   obj_set_str(c, "reason", reason);
   obj_set_str(c, "message", message);
@@ -321,8 +324,9 @@ static void d_close(http_dial_t *d, int err, void *data) {
     snprintf(msg, sizeof(msg), "failing or missing response from %s: bad status from %s: %d",
              e->url, e->url, e->code);
   } else if (e->body.len == e->body.limit) {
-    snprintf(msg, sizeof(msg), "failing or missing response from %s: discovery document over %d bytes",
-             e->url, DISCOVERY_MAX);
+    snprintf(msg, sizeof(msg),
+             "failing or missing response from %s: discovery document over %d bytes", e->url,
+             DISCOVERY_MAX);
   } else {
     check_done(e, NULL);
     return;
@@ -421,8 +425,9 @@ static void refresh(struct api_aggr *a) {
           e->available = !strcmp(st, "True");
       }
       const char *ca = obj_str(spec, "caBundle");
-      char *tls_spec = xasprintf("%d|%s|%s|%s", cJSON_IsTrue(obj_get(spec, "insecureSkipTLSVerify")),
-                                 sns, sname, ca ? ca : "");
+      char *tls_spec =
+          xasprintf("%d|%s|%s|%s", cJSON_IsTrue(obj_get(spec, "insecureSkipTLSVerify")), sns, sname,
+                    ca ? ca : "");
       if (!e->tls_spec || strcmp(e->tls_spec, tls_spec)) {
         e->tls_error[0] = '\0';
         http_tls_client_free(e->tls); /* relays still using it keep it alive */

@@ -212,8 +212,9 @@ static void test_front_proxy_ca(void) {
   r = shake(conf, NULL, NULL);
   ASSERT_TRUE(!r.proxy);
   tls_server_conf_free(conf);
-  char *all[] = {server.ca, server.ca_key, client.ca, client.ca_key, proxy.ca, proxy.ca_key, scert,
-                 skey,      alice,         alice_key, front,         front_key, other,       other_key};
+  char *all[] = {server.ca,    server.ca_key, client.ca, client.ca_key, proxy.ca,
+                 proxy.ca_key, scert,         skey,      alice,         alice_key,
+                 front,        front_key,     other,     other_key};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     free(all[i]);
 }
