@@ -425,10 +425,24 @@ def main():
     other_ca, _ = self_signed(srv.tmp, "other", "%s.%s.svc" % (SVC, NS))
     with open(other_ca, "rb") as f:
         docs.append(apiservice("wrongca.example.com", "v1", base64.b64encode(f.read()).decode()))
+    docs.append(apiservice("noca.example.com", "v1", None))
+    insecure = apiservice("insecure.example.com", "v1", None)  # as metrics-server's manifest
+    insecure["spec"]["insecureSkipTLSVerify"] = True
+    docs.append(insecure)
     r = k(["apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
     wait_until(lambda: all(available(n).get("status") == "False" for n in
-                           ("v1.missing.example.com", "v1.empty.example.com", "v1.wrongca.example.com")),
+                           ("v1.missing.example.com", "v1.empty.example.com", "v1.wrongca.example.com",
+                            "v1.noca.example.com", "v1.insecure.example.com")),
                timeout=30)
+    c = available("v1.noca.example.com")
+    t.ok(c.get("reason") == "FailedDiscoveryCheck"
+         and c.get("message", "").endswith("x509: certificate signed by unknown authority"),
+         "no caBundle and no insecureSkipTLSVerify: the certificate cannot be verified", c)
+    c = available("v1.insecure.example.com")
+    t.ok(c.get("reason") == "FailedDiscoveryCheck"
+         and c.get("message", "").endswith("/apis/insecure.example.com/v1: 404"),
+         "insecureSkipTLSVerify: the handshake succeeds without a CA (the server's 404 is what fails)",
+         c)
     c = available("v1.missing.example.com")
     t.ok(c.get("status") == "False" and c.get("reason") == "ServiceNotFound"
          and c.get("message") == 'service/nope in "default" is not present',
