@@ -306,12 +306,12 @@ static void d_close(http_dial_t *d, int err, void *data) {
   char msg[2048];
   if (err == -ETIMEDOUT) {
     snprintf(msg, sizeof(msg), "timed out waiting for %s", e->url);
-  } else if (err == -ECONNABORTED && !e->code) {
-    /* the handshake failed: with k3c's client, the server's certificate
-     * (not signed by caBundle, or not for <service>.<namespace>.svc) */
-    snprintf(msg, sizeof(msg),
-             "failing or missing response from %s: Get \"%s\": tls: failed to verify certificate",
-             e->url, e->url);
+  } else if ((err == -EKEYREJECTED || err == -ECONNABORTED) && !e->code) {
+    /* the server's certificate is not signed by caBundle or not for
+     * <service>.<namespace>.svc; or the peer does not speak TLS 1.2 */
+    snprintf(msg, sizeof(msg), "failing or missing response from %s: Get \"%s\": %s", e->url,
+             e->url,
+             err == -EKEYREJECTED ? "tls: failed to verify certificate" : "tls: handshake failure");
   } else if (!e->code) {
     const char *path = strchr(e->url + 8, '/');
     int hl = path ? (int)(path - (e->url + 8)) : 0;

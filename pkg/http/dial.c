@@ -461,7 +461,9 @@ static void handshake(http_dial_t *d) {
     session_t *e = session_find(d->tc, d->peer);
     if (e)
       e->peer[0] = '\0'; /* do not offer it again */
-    dial_fail(d, -ECONNABORTED);
+    /* a verifying client says whether it was the certificate */
+    dial_fail(d, d->tc->server_name && mbedtls_ssl_get_verify_result(&d->ssl) != 0 ? -EKEYREJECTED
+                                                                                    : -ECONNABORTED);
     return;
   }
   session_keep(d->tc, d->peer, &d->ssl);

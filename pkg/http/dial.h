@@ -28,8 +28,8 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
  * signed by a certificate of ca_pem (ca_len bytes of PEM, need not end in
  * NUL) and names server_name (a DNS SAN; not NULL), as Go's TLS client
  * checks an aggregated API server (kube-aggregator's <service>.<ns>.svc).
- * A connection whose handshake fails verification ends with
- * -ECONNABORTED. */
+ * A connection whose server certificate fails verification ends with
+ * -EKEYREJECTED (another failed handshake: -ECONNABORTED). */
 int http_tls_client_new_verify(const char *cert_pem, const char *key_pem, const char *ca_pem,
                                size_t ca_len, const char *server_name, http_tls_client_t **ret,
                                char *err, size_t errlen);

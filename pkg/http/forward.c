@@ -203,6 +203,10 @@ static const char *dial_error(int err) {
     return "connect: network is unreachable";
   case -ECONNRESET:
     return "read: connection reset by peer";
+  case -ECONNABORTED:
+    return "tls: handshake failed";
+  case -EKEYREJECTED:
+    return "tls: failed to verify certificate";
   default:
     return strerror(-err);
   }

@@ -517,7 +517,23 @@ def main():
          "a restarted server at new Endpoints is Available again within seconds (%.1f s) and "
          "answers" % took, (r.stderr, c, st, body[:200]))
     ext2.stop()
-    kube.finish()
+
+    # ---- a discovery check in flight (a listener that never answers) when the server stops ----
+    mute = socket.socket()
+    mute.bind((ip, 0))
+    mute.listen(4)  # the kernel completes the TCP handshake; no TLS answer ever comes
+    docs = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bh", "namespace": "default"},
+             "spec": {"ports": [{"name": "https", "port": 443}]}},
+            {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "bh", "namespace": "default"},
+             "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https",
+                                                                "port": mute.getsockname()[1]}]}]},
+            apiservice("bh.example.com", "v1", ext.ca_b64, svc="bh", ns="default")]
+    r = k(["apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+    time.sleep(2.5)
+    t.ok(r.returncode == 0 and available("v1.bh.example.com") == {},
+         "an APIService whose server does not answer has no condition while the check waits",
+         (r.stderr, available("v1.bh.example.com")))
+    kube.finish()  # with the check still waiting on mute: the stop must be clean
 
 
 main()
