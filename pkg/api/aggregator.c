@@ -60,6 +60,7 @@ struct api_aggr {
   aggr_entry_t *items[AGGR_MAX];
   size_t n;
   char *proxy_cert, *proxy_key, *rh_ca, *client_ca, *allowed_name;
+  int64_t cm_rev, role_rev; /* of the objects ensure_objects last found as wanted */
 };
 
 /* ---- the in-memory table ---- */
@@ -386,6 +387,9 @@ static void refresh(struct api_aggr *a) {
     a->items[i]->seen = false;
   double now = ev_now(a->srv->loop);
   for (size_t i = 0; i < l.n; i++) {
+    /* most are Local: without the word there is no spec.service to parse for */
+    if (!memmem(l.items[i]->value, l.items[i]->len, "\"service\"", 9))
+      continue;
     cJSON *obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
     const cJSON *spec = obj_get(obj, "spec");
     const cJSON *svc = obj_get(spec, "service");
@@ -556,7 +560,27 @@ static void ensure(api_server_t *srv, const char *kind, const char *group, const
   free(key);
 }
 
+static int64_t stored_rev(api_server_t *srv, const char *group, const char *kind, const char *ns,
+                          const char *name) {
+  const api_resource_t *res = api_registry_find_kind(group, kind);
+  char *key = res ? api_resource_key(res, ns, name) : NULL;
+  store_kv_t *kv = NULL;
+  int64_t rev = key && store_get_latest(srv->store, key, &kv) == 0 ? kv->mod_rev : 0;
+  store_kv_unref(kv);
+  free(key);
+  return rev;
+}
+
 static void ensure_objects(struct api_aggr *a) {
+  /* unchanged since they were last found right: nothing to build */
+  int64_t cm_now =
+      stored_rev(a->srv, "", "ConfigMap", "kube-system", "extension-apiserver-authentication");
+  int64_t role_now = stored_rev(a->srv, "rbac.authorization.k8s.io", "Role", "kube-system",
+                                "extension-apiserver-authentication-reader");
+  if (cm_now && role_now && cm_now == a->cm_rev && role_now == a->role_rev)
+    return;
+  a->cm_rev = cm_now;
+  a->role_rev = role_now;
   /* kube-system first (bootstrap creates it; a write to it may still be pending) */
   cJSON *ns = load_core(a->srv, "namespaces", "", "kube-system");
   if (!ns)

@@ -221,6 +221,14 @@ def main():
          and json.loads(data.get("requestheader-extra-headers-prefix", "null")) == ["X-Remote-Extra-"],
          "ConfigMap kube-system/extension-apiserver-authentication has the CAs and request-header "
          "settings", cm)
+    r = k(["patch", "configmap", "-n", "kube-system", "extension-apiserver-authentication",
+           "--type=merge", "-p", json.dumps({"data": {"requestheader-allowed-names": '["mallory"]'}})])
+
+    def allowed_names():
+        st_c, o = api("GET", "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication")
+        return o.get("data", {}).get("requestheader-allowed-names") if st_c == 200 else None
+    back = wait_until(lambda: allowed_names() == '["system:auth-proxy"]', timeout=15)
+    t.ok(r.returncode == 0 and back, "an edit of the ConfigMap is put back", (r.stderr, allowed_names()))
     st1, role = api("GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles/"
                            "extension-apiserver-authentication-reader")
     st2, cr = api("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:auth-delegator")
