@@ -476,6 +476,7 @@ static int64_t core_rev(api_server_t *srv, const char *resource, const char *ns,
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   struct api_aggr *a = w->data;
   ensure_objects(a);
+  api__apiservices_sync_crds(a->srv);
   refresh(a);
   double now = ev_now(loop);
   for (size_t i = 0; i < a->n; i++) {

@@ -135,6 +135,11 @@ void api__metrics_free(api_server_t *srv);
 /* Create the Local APIServices of the built-in group/versions that are
  * missing (apiservice.c). */
 void api__apiservices_bootstrap(api_server_t *srv);
+/* As upstream's crdRegistrationController: a Local APIService (label
+ * kube-aggregator.kubernetes.io/automanaged "true") for each served group/
+ * version of the CustomResourceDefinitions, deleted when none serves it
+ * any more. Called by the aggregator's timer. */
+void api__apiservices_sync_crds(api_server_t *srv);
 /* "[a b c]" of the names in a container list (Go's fmt of a string slice). */
 void api__container_names(const cJSON *list, char *out, size_t len);
 /* Whether pod has a container, init or ephemeral container called name. */

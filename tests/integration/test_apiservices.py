@@ -1,7 +1,8 @@
 """apiregistration.k8s.io/v1 APIService and metrics.k8s.io/v1beta1 against
 `k3c server --disable-agent` with real kubectl: the Local APIServices with
 upstream's columns, a user APIService (create/get/status/delete, not
-Available: its service does not exist), `kubectl api-resources`, and
+Available: its service does not exist), the Local APIService of a CRD's
+group/version (gone with the CRD), `kubectl api-resources`, and
 NodeMetrics/PodMetrics built from a stand-in kubelet (a TLS server here
 that answers /stats/summary only to the API server's kubelet client
 certificate), with a second node whose kubelet never answers left out."""
@@ -173,6 +174,40 @@ def main():
     t.ok(r.returncode == 0 and "deleted" in r.stdout, "the user APIService is deleted", r.stdout + r.stderr)
     st, _ = api("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.example.com")
     t.ok(st == 404, "and is gone", st)
+
+    # ---- a CRD's group/version gets a Local APIService, removed with the CRD ----
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.shop.example.com"},
+           "spec": {"group": "shop.example.com", "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {"type": "object"}}},
+                                 {"name": "v2alpha1", "served": False, "storage": False,
+                                  "schema": {"openAPIV3Schema": {"type": "object"}}}]}}
+    r = k("apply", "-f", "-", stdin=json.dumps(crd))
+    deadline = time.time() + 20
+    st, obj = 0, {}
+    while time.time() < deadline:
+        st, obj = api("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.shop.example.com")
+        if st == 200:
+            break
+        time.sleep(0.3)
+    cond = (obj.get("status", {}).get("conditions") or [{}])[0] if st == 200 else {}
+    st2, _ = api("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v2alpha1.shop.example.com")
+    t.ok(r.returncode == 0 and st == 200
+         and obj["metadata"]["labels"].get("kube-aggregator.kubernetes.io/automanaged") == "true"
+         and obj["spec"].get("groupPriorityMinimum") == 1000 and obj["spec"].get("versionPriority") == 100
+         and cond.get("reason") == "Local" and st2 == 404,
+         "a CRD's served version gets a Local APIService (automanaged true, 1000/100); an unserved "
+         "one none", (r.stderr, obj, st2))
+    r = k("delete", "crd", "widgets.shop.example.com")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st, _ = api("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.shop.example.com")
+        if st == 404:
+            break
+        time.sleep(0.3)
+    t.ok(r.returncode == 0 and st == 404, "and it goes with the CRD", (r.stderr, st))
 
     # ---- discovery ----
     r = k("api-resources")
