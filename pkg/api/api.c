@@ -68,6 +68,7 @@ int api_server_new(struct ev_loop *loop, store_t *store, const api_server_opts_t
     return r;
   }
   api_server_route(srv, "/metrics", api__promstats_serve, srv);
+  api__aggregator_start(srv, opts);
   if ((r = api__rbac_start(srv)) < 0) {
     snprintf(err, errlen, "watching RBAC objects: %s", strerror(-r));
     api_server_free(srv);
@@ -85,6 +86,7 @@ void api_server_free(api_server_t *srv) {
     ev_timer_stop(srv->loop, &srv->reconcile);
   }
   api__watches_stop_all(srv);
+  api__aggregator_stop(srv);
   api__metrics_free(srv);
   api__promstats_detach(srv);
   api__promstats_free(srv->prom);
@@ -416,6 +418,8 @@ void api_server_handle(http_req_t *req, void *data) {
                       : masters         ? "RBAC: allowed (group system:masters)"
                                         : "RBAC: allowed");
   if (!call.ri.is_resource && is_nonresource(path) && !nonresource_method_ok(req, method))
+    goto out;
+  if (api__aggregate(&call))
     goto out;
   if (!strncmp(path, "/openapi/", 9)) {
     serve_openapi(req, path);

@@ -43,6 +43,13 @@ typedef struct {
    * header) run as system:anonymous in group system:unauthenticated,
    * allowed what RBAC grants them; false: they get 401 (k3s's default). */
   bool anonymous_auth;
+  /* API aggregation: the front-proxy client certificate and key presented
+   * to extension API servers (signed by requestheader_ca_pem), that CA,
+   * the client CA and the front-proxy certificate's CN, published in
+   * kube-system/extension-apiserver-authentication. NULL: none (the CN
+   * defaults to system:auth-proxy, k3s's). Copied. */
+  const char *proxy_client_cert_pem, *proxy_client_key_pem;
+  const char *requestheader_ca_pem, *client_ca_pem, *requestheader_allowed_name;
   /* The audit log (api/audit.h), or NULL / path NULL: none. */
   const api_audit_opts_t *audit;
 } api_server_opts_t;

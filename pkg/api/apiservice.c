@@ -1,8 +1,8 @@
 /* apiregistration.k8s.io/v1 APIService: the aggregation layer's records.
  * The server creates a Local APIService for each built-in group/version
  * it serves (as upstream's autoregister controller does), with upstream's
- * priorities; users may create others, but proxying to an extension API
- * server is not done yet, so theirs stay Available=False.
+ * priorities; users may create others that name a service, whose
+ * requests aggregator.c proxies and whose Available condition it keeps.
  * https://kubernetes.io/docs/tasks/extend-kubernetes/configure-aggregation-layer/ */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,11 +65,11 @@ static void set_available(cJSON *obj, bool ok, const char *reason, const char *m
 }
 
 /* The Available condition follows spec.service: none means the group is
- * served here; a service would need the aggregation proxy (issue #20). */
+ * served here; with a service, aggregator.c's checks decide (no condition
+ * until then, as upstream's controller has not run). */
 static int apiservice_admit(api_server_t *srv, cJSON *obj, api_status_t *st) {
   if (cJSON_IsObject(obj_get(obj, "spec.service")))
-    set_available(obj, false, "ProxyNotSupported",
-                  "k3c does not proxy requests to extension API servers yet");
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
   else
     set_available(obj, true, "Local", "Local APIServices are always available");
   return 0;
@@ -178,6 +178,78 @@ const api_hooks_t api_kind_apiservice = {.defaults = apiservice_defaults,
 
 /* ---- the local APIServices ---- */
 
+static cJSON *local_apiservice(const char *name, const char *group, const char *version,
+                               const char *managed, int group_min, int version_prio) {
+  cJSON *obj = cJSON_CreateObject();
+  cJSON_AddStringToObject(obj, "apiVersion", "apiregistration.k8s.io/v1");
+  cJSON_AddStringToObject(obj, "kind", "APIService");
+  cJSON *md = cJSON_AddObjectToObject(obj, "metadata");
+  cJSON_AddStringToObject(md, "name", name);
+  cJSON *labels = cJSON_AddObjectToObject(md, "labels");
+  cJSON_AddStringToObject(labels, "kube-aggregator.kubernetes.io/automanaged", managed);
+  cJSON *spec = cJSON_AddObjectToObject(obj, "spec");
+  cJSON_AddStringToObject(spec, "group", group);
+  cJSON_AddStringToObject(spec, "version", version);
+  cJSON_AddNumberToObject(spec, "groupPriorityMinimum", group_min);
+  cJSON_AddNumberToObject(spec, "versionPriority", version_prio);
+  return obj;
+}
+
+/* Is group/version served by a live custom resource row? */
+static bool crd_serves(const char *group, const char *version) {
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (r && r->custom && !strcmp(r->s->group, group) && !strcmp(r->s->version, version))
+      return true;
+  }
+  return false;
+}
+
+void api__apiservices_sync_crds(api_server_t *srv) {
+  const api_resource_t *res = api_registry_find("apiregistration.k8s.io", "v1", "apiservices");
+  if (!res)
+    return;
+  for (size_t i = 0; i < api_registry_count(); i++) {
+    const api_resource_t *r = api_registry_at(i);
+    if (!r || !r->custom)
+      continue;
+    char name[600];
+    snprintf(name, sizeof(name), "%s.%s", r->s->version, r->s->group);
+    char *key = api_resource_key(res, NULL, name);
+    store_kv_t *kv = NULL;
+    if (store_get_latest(srv->store, key, &kv) == 0) /* one there (maybe a user's): kept */
+      store_kv_unref(kv);
+    else /* upstream's crdRegistrationController priorities */
+      api__create(srv, NULL, res, res, NULL,
+                  local_apiservice(name, r->s->group, r->s->version, "true", 1000, 100), false);
+    free(key);
+  }
+  char *prefix = api_resource_key(res, NULL, NULL);
+  store_list_t l = {0};
+  int e = store_list(srv->store, &(store_list_opts_t){.prefix = prefix}, &l);
+  free(prefix);
+  if (e < 0)
+    return;
+  for (size_t i = 0; i < l.n; i++) {
+    const store_kv_t *kv = l.items[i];
+    static const char mark[] = "\"kube-aggregator.kubernetes.io/automanaged\":\"true\"";
+    if (!memmem(kv->value, kv->len, mark, sizeof(mark) - 1))
+      continue;
+    cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
+    const cJSON *managed = cJSON_GetObjectItemCaseSensitive(
+        obj_get(obj, "metadata.labels"), "kube-aggregator.kubernetes.io/automanaged");
+    const char *group = obj_str(obj, "spec.group"), *version = obj_str(obj, "spec.version");
+    if (cJSON_IsString(managed) && !strcmp(managed->valuestring, "true") && group && version &&
+        !cJSON_IsObject(obj_get(obj, "spec.service")) && !crd_serves(group, version)) {
+      api__submit(srv, NULL, res, NULL, STORE_OP_DELETE, xstrdup(kv->key), obj, kv->mod_rev, 200,
+                  API_REPLY_DELETED, false);
+      obj = NULL;
+    }
+    cJSON_Delete(obj);
+  }
+  store_list_done(&l);
+}
+
 void api__apiservices_bootstrap(api_server_t *srv) {
   const api_resource_t *res = api_registry_find("apiregistration.k8s.io", "v1", "apiservices");
   if (!res)
@@ -209,18 +281,9 @@ void api__apiservices_bootstrap(api_server_t *srv) {
       continue;
     }
     free(key);
-    cJSON *obj = cJSON_CreateObject();
-    cJSON_AddStringToObject(obj, "apiVersion", "apiregistration.k8s.io/v1");
-    cJSON_AddStringToObject(obj, "kind", "APIService");
-    cJSON *md = cJSON_AddObjectToObject(obj, "metadata");
-    cJSON_AddStringToObject(md, "name", name);
-    cJSON *labels = cJSON_AddObjectToObject(md, "labels");
-    cJSON_AddStringToObject(labels, "kube-aggregator.kubernetes.io/automanaged", "onstart");
-    cJSON *spec = cJSON_AddObjectToObject(obj, "spec");
-    cJSON_AddStringToObject(spec, "group", group);
-    cJSON_AddStringToObject(spec, "version", version);
-    cJSON_AddNumberToObject(spec, "groupPriorityMinimum", PRIORITIES[p].group_min);
-    cJSON_AddNumberToObject(spec, "versionPriority", PRIORITIES[p].version_prio);
-    api__create(srv, NULL, res, res, NULL, obj, false);
+    api__create(srv, NULL, res, res, NULL,
+                local_apiservice(name, group, version, "onstart", PRIORITIES[p].group_min,
+                                 PRIORITIES[p].version_prio),
+                false);
   }
 }

@@ -214,9 +214,88 @@ bool api__authenticate_token(api_server_t *srv, const char *tok, const api_audie
   return true;
 }
 
+/* Add each value of a field the parser joined with ", " (one header line
+ * per value, as the front proxy sends them). */
+static void each_value(const char *joined, api_user_t *u, const char *extra_key) {
+  const char *p = joined;
+  while (*p) {
+    const char *end = strstr(p, ", ");
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char *v = xstrndup(p, n);
+    if (!extra_key)
+      api__user_add_group(u, v);
+    else
+      api__user_add_extra(u, extra_key, v);
+    free(v);
+    p += n + (end ? 2 : 0);
+  }
+}
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+/* upstream's request-header authenticator: a front-proxy certificate (the
+ * HTTP server verified it against the request-header CA) of an allowed
+ * name speaks for the user in X-Remote-User, X-Remote-Group and
+ * X-Remote-Extra-<key> (key lower-cased, %XX unescaped). */
+static bool requestheader_user(api_server_t *srv, http_req_t *req, const char *proxy_cn,
+                               api_user_t *user, char *err, size_t errlen) {
+  const char *allowed = api__aggregator_allowed_name(srv);
+  const char *name = http_req_header(req, "X-Remote-User");
+  if (!allowed || strcmp(proxy_cn, allowed)) {
+    snprintf(err, errlen, "request-header client certificate \"%s\" is not an allowed name",
+             proxy_cn);
+    return false;
+  }
+  if (!name || !name[0]) {
+    snprintf(err, errlen, "request-header client certificate without X-Remote-User");
+    return false;
+  }
+  snprintf(user->name, sizeof(user->name), "%s", name);
+  const char *groups = http_req_header(req, "X-Remote-Group");
+  if (groups)
+    each_value(groups, user, NULL);
+  const char *hname, *hvalue;
+  for (size_t i = 0; http_req_header_at(req, i, &hname, &hvalue); i++) {
+    if (strncasecmp(hname, "X-Remote-Extra-", 15) || !hname[15])
+      continue;
+    char key[256];
+    size_t k = 0;
+    for (const char *p = hname + 15; *p && k + 1 < sizeof(key); p++) {
+      int hi, lo;
+      if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+        key[k++] = (char)(hi * 16 + lo);
+        p += 2;
+      } else {
+        key[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+      }
+    }
+    key[k] = '\0';
+    each_value(hvalue, user, key);
+  }
+  bool authenticated = false;
+  for (size_t i = 0; user->groups[i]; i++)
+    authenticated = authenticated || !strcmp(user->groups[i], "system:authenticated");
+  if (!authenticated)
+    api__user_add_group(user, "system:authenticated");
+  return true;
+}
+
 bool api__authenticate(api_server_t *srv, http_req_t *req, api_user_t *user, char *err,
                        size_t errlen) {
   memset(user, 0, sizeof(*user));
+  const char *proxy_cn = http_req_proxy_cn(req);
+  if (proxy_cn) {
+    if (requestheader_user(srv, req, proxy_cn, user, err, errlen))
+      return true;
+    api__user_done(user);
+    memset(user, 0, sizeof(*user));
+    return false;
+  }
   const char *cn = http_req_client_cn(req);
   if (cn && cn[0]) {
     snprintf(user->name, sizeof(user->name), "%s", cn);

@@ -1,7 +1,9 @@
 /* API discovery: /api, /apis, /apis/<g>, /api/v1, /apis/<g>/<v>, in the
  * legacy form and the aggregated form (apidiscovery.k8s.io/v2) that kubectl
  * 1.32 asks for first. Generated from the registry, so custom resources
- * appear the same way.
+ * appear the same way; aggregated APIServices add their groups, and their
+ * resources as their server's own discovery document last listed them
+ * (aggregator.c fetches it with each availability check).
  * https://kubernetes.io/docs/concepts/overview/kubernetes-api/#discovery-api */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +116,9 @@ static cJSON *resource_list(const char *group, const char *version) {
   return o;
 }
 
-/* Distinct groups in registry order; core ("") excluded. */
-static size_t groups(const char **out, size_t max) {
+/* Distinct groups in registry order, then the aggregated ones; core ("")
+ * excluded. */
+static size_t groups(api_server_t *srv, const char **out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < api_registry_count(); i++) {
     const api_resource_t *row = api_registry_at(i);
@@ -128,10 +131,10 @@ static size_t groups(const char **out, size_t max) {
     if (!seen && n < max)
       out[n++] = g;
   }
-  return n;
+  return api__aggregated_groups(srv, out, n, max);
 }
 
-static size_t versions_of(const char *group, const char **out, size_t max) {
+static size_t versions_of(api_server_t *srv, const char *group, const char **out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < api_registry_count(); i++) {
     const api_resource_t *row = api_registry_at(i);
@@ -144,6 +147,7 @@ static size_t versions_of(const char *group, const char **out, size_t max) {
     if (!seen && n < max)
       out[n++] = s->version;
   }
+  n = api__aggregated_versions(srv, group, out, n, max);
   /* highest priority first, as upstream lists them (the first is preferred) */
   for (size_t i = 1; i < n; i++)
     for (size_t j = i; j > 0 && api__version_cmp(out[j - 1], out[j]) < 0; j--) {
@@ -154,9 +158,9 @@ static size_t versions_of(const char *group, const char **out, size_t max) {
   return n;
 }
 
-static cJSON *group_json(const char *group) {
+static cJSON *group_json(api_server_t *srv, const char *group) {
   const char *versions[8];
-  size_t nv = versions_of(group, versions, 8);
+  size_t nv = versions_of(srv, group, versions, 8);
   cJSON *g = cJSON_CreateObject();
   cJSON_AddStringToObject(g, "name", group);
   cJSON *vs = cJSON_AddArrayToObject(g, "versions");
@@ -175,9 +179,56 @@ static cJSON *group_json(const char *group) {
 
 /* ---- aggregated (apidiscovery.k8s.io/v2) ---- */
 
-static cJSON *aggregated_group(const char *group) {
+/* An aggregated server's APIResourceList as v2 resources: "a/b" entries
+ * are subresources of a. */
+static cJSON *converted_resources(const cJSON *list, const char *group, const char *version) {
+  cJSON *rs = cJSON_CreateArray();
+  const cJSON *r;
+  cJSON_ArrayForEach(r, obj_get(list, "resources")) {
+    const char *name = obj_str(r, "name"), *kind = obj_str(r, "kind");
+    if (!name || !kind || strchr(name, '/'))
+      continue;
+    const char *rg = obj_str(r, "group"), *rv = obj_str(r, "version");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "resource", name);
+    cJSON_AddItemToObject(o, "responseKind", obj_gvk(rg ? rg : group, rv ? rv : version, kind));
+    cJSON_AddStringToObject(o, "scope",
+                            cJSON_IsTrue(obj_get(r, "namespaced")) ? "Namespaced" : "Cluster");
+    const char *singular = obj_str(r, "singularName");
+    cJSON_AddStringToObject(o, "singularResource", singular ? singular : "");
+    static const char *const lists[] = {"verbs", "shortNames", "categories"};
+    for (size_t i = 0; i < 3; i++)
+      if (cJSON_IsArray(obj_get(r, lists[i])) && (i == 0 || cJSON_GetArraySize(obj_get(r, lists[i]))))
+        cJSON_AddItemToObject(o, lists[i], cJSON_Duplicate(obj_get(r, lists[i]), true));
+    if (!cJSON_GetObjectItem(o, "verbs"))
+      cJSON_AddArrayToObject(o, "verbs");
+    size_t nl = strlen(name);
+    const cJSON *sr;
+    cJSON *subs = NULL;
+    cJSON_ArrayForEach(sr, obj_get(list, "resources")) {
+      const char *sn = obj_str(sr, "name"), *sk = obj_str(sr, "kind");
+      if (!sn || strncmp(sn, name, nl) || sn[nl] != '/' || !sn[nl + 1])
+        continue;
+      if (!subs)
+        subs = cJSON_AddArrayToObject(o, "subresources");
+      cJSON *s = cJSON_CreateObject();
+      cJSON_AddStringToObject(s, "subresource", sn + nl + 1);
+      const char *sg = obj_str(sr, "group"), *sv = obj_str(sr, "version");
+      cJSON_AddItemToObject(s, "responseKind",
+                            obj_gvk(sg ? sg : group, sv ? sv : version, sk ? sk : kind));
+      const cJSON *verbs = obj_get(sr, "verbs");
+      cJSON_AddItemToObject(s, "verbs",
+                            cJSON_IsArray(verbs) ? cJSON_Duplicate(verbs, true) : cJSON_CreateArray());
+      cJSON_AddItemToArray(subs, s);
+    }
+    cJSON_AddItemToArray(rs, o);
+  }
+  return rs;
+}
+
+static cJSON *aggregated_group(api_server_t *srv, const char *group) {
   const char *versions[8];
-  size_t nv = group[0] ? versions_of(group, versions, 8) : 1;
+  size_t nv = group[0] ? versions_of(srv, group, versions, 8) : 1;
   if (!group[0])
     versions[0] = "v1";
   cJSON *item = cJSON_CreateObject();
@@ -187,6 +238,18 @@ static cJSON *aggregated_group(const char *group) {
   for (size_t v = 0; v < nv; v++) {
     cJSON *ver = cJSON_CreateObject();
     cJSON_AddStringToObject(ver, "version", versions[v]);
+    const cJSON *served = NULL;
+    bool current = false;
+    if (group[0] && api__aggregated_resources(srv, group, versions[v], &served, &current)) {
+      /* what the extension server last said; Stale while it is not
+       * available (upstream keeps the last document too) */
+      cJSON_AddItemToObject(ver, "resources",
+                            served ? converted_resources(served, group, versions[v])
+                                   : cJSON_CreateArray());
+      cJSON_AddStringToObject(ver, "freshness", current ? "Current" : "Stale");
+      cJSON_AddItemToArray(vs, ver);
+      continue;
+    }
     cJSON *rs = cJSON_AddArrayToObject(ver, "resources");
     for (size_t i = 0; i < api_registry_count(); i++) {
       const api_resource_t *row = api_registry_at(i);
@@ -226,19 +289,19 @@ static cJSON *aggregated_group(const char *group) {
   return item;
 }
 
-static void respond_aggregated(http_req_t *req, bool core) {
+static void respond_aggregated(api_server_t *srv, http_req_t *req, bool core) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "kind", "APIGroupDiscoveryList");
   cJSON_AddStringToObject(o, "apiVersion", "apidiscovery.k8s.io/v2");
   cJSON_AddObjectToObject(o, "metadata");
   cJSON *items = cJSON_AddArrayToObject(o, "items");
   if (core) {
-    cJSON_AddItemToArray(items, aggregated_group(""));
+    cJSON_AddItemToArray(items, aggregated_group(srv, ""));
   } else {
     const char *gs[64];
-    size_t n = groups(gs, 64);
+    size_t n = groups(srv, gs, 64);
     for (size_t i = 0; i < n; i++)
-      cJSON_AddItemToArray(items, aggregated_group(gs[i]));
+      cJSON_AddItemToArray(items, aggregated_group(srv, gs[i]));
   }
   char *body = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
@@ -260,7 +323,7 @@ bool api__discovery(api_server_t *srv, http_req_t *req) {
 
   if (!strcmp(p, "/api")) {
     if (wants_aggregated(req)) {
-      respond_aggregated(req, true);
+      respond_aggregated(srv, req, true);
       return true;
     }
     cJSON *o = cJSON_CreateObject();
@@ -279,7 +342,7 @@ bool api__discovery(api_server_t *srv, http_req_t *req) {
   }
   if (!strcmp(p, "/apis")) {
     if (wants_aggregated(req)) {
-      respond_aggregated(req, false);
+      respond_aggregated(srv, req, false);
       return true;
     }
     cJSON *o = cJSON_CreateObject();
@@ -287,9 +350,9 @@ bool api__discovery(api_server_t *srv, http_req_t *req) {
     cJSON_AddStringToObject(o, "apiVersion", "v1");
     cJSON *gl = cJSON_AddArrayToObject(o, "groups");
     const char *gs[64];
-    size_t n = groups(gs, 64);
+    size_t n = groups(srv, gs, 64);
     for (size_t i = 0; i < n; i++)
-      cJSON_AddItemToArray(gl, group_json(gs[i]));
+      cJSON_AddItemToArray(gl, group_json(srv, gs[i]));
     api__respond_obj(req, 200, o);
     return true;
   }
@@ -313,9 +376,9 @@ bool api__discovery(api_server_t *srv, http_req_t *req) {
     }
     if (!version[0]) {
       const char *vs[8];
-      if (versions_of(group, vs, 8) == 0)
+      if (versions_of(srv, group, vs, 8) == 0)
         return false;
-      cJSON *o = group_json(group);
+      cJSON *o = group_json(srv, group);
       cJSON_AddStringToObject(o, "kind", "APIGroup");
       cJSON_AddStringToObject(o, "apiVersion", "v1");
       api__respond_obj(req, 200, o);

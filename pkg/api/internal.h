@@ -67,6 +67,7 @@ struct api_server {
   struct api_sa_verified *sa_verified; /* tokens whose signature checked out */
   struct http_tls_client *kubelet_tls; /* the same for pods/exec etc. (podstream.c), made once */
   struct http_tls_client *proxy_tls;   /* https services/pods proxying, no certificate (proxy.c) */
+  struct api_aggr *aggr;               /* aggregated APIServices (aggregator.c) */
 };
 
 typedef struct {
@@ -134,6 +135,11 @@ void api__metrics_free(api_server_t *srv);
 /* Create the Local APIServices of the built-in group/versions that are
  * missing (apiservice.c). */
 void api__apiservices_bootstrap(api_server_t *srv);
+/* As upstream's crdRegistrationController: a Local APIService (label
+ * kube-aggregator.kubernetes.io/automanaged "true") for each served group/
+ * version of the CustomResourceDefinitions, deleted when none serves it
+ * any more. Called by the aggregator's timer. */
+void api__apiservices_sync_crds(api_server_t *srv);
 /* "[a b c]" of the names in a container list (Go's fmt of a string slice). */
 void api__container_names(const cJSON *list, char *out, size_t len);
 /* Whether pod has a container, init or ephemeral container called name. */
@@ -152,6 +158,33 @@ bool api__pod_stream(api_call_t *call);
  * http/tunnel.h for upgrades). Returns true when the call was one of
  * those (and is answered). */
 bool api__proxy(api_call_t *call);
+/* Append s to b percent-encoded where it may not stand in a path. */
+void api__proxy_encode_path(buf_t *b, const char *s);
+
+/* ---- API aggregation (aggregator.c) ---- */
+/* Start following the APIServices that name a service (a timer on the
+ * loop; also keeps kube-system/extension-apiserver-authentication);
+ * stop frees it all. */
+void api__aggregator_start(api_server_t *srv, const api_server_opts_t *opts);
+void api__aggregator_stop(api_server_t *srv);
+/* A request under /apis/<group>/<version> of an aggregated APIService:
+ * proxied to its service (or answered 503 "service unavailable"); true
+ * when answered. Call after authorization. */
+bool api__aggregate(api_call_t *call);
+/* The CN a front-proxy certificate must have (requestheader-allowed-names),
+ * or NULL when the server has no front-proxy configuration. */
+const char *api__aggregator_allowed_name(api_server_t *srv);
+/* Discovery: append to out[n..max) the groups (resp. the versions of
+ * group) of aggregated APIServices not already there; returns the new n.
+ * Strings live until the next loop iteration. */
+size_t api__aggregated_groups(api_server_t *srv, const char **out, size_t n, size_t max);
+size_t api__aggregated_versions(api_server_t *srv, const char *group, const char **out, size_t n,
+                                size_t max);
+/* Is group/version aggregated? Then *ret_list is the APIResourceList its
+ * server last answered (NULL: none yet) and *ret_current whether the
+ * APIService is available with it (else discovery calls it Stale). */
+bool api__aggregated_resources(api_server_t *srv, const char *group, const char *version,
+                               const cJSON **ret_list, bool *ret_current);
 
 /* ---- query options (options.c) ---- */
 /* Check the query parameters the call's verb decodes (limit, timeoutSeconds,

@@ -94,7 +94,7 @@ static const char *tail_of(const char *path, bool namespaced) {
 }
 
 /* Percent-encode what may not stand in a path (RFC 3986 3.3). */
-static void encode_path(buf_t *b, const char *s) {
+void api__proxy_encode_path(buf_t *b, const char *s) {
   static const char ok[] = "-._~!$&'()*+,;=:@/";
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -274,14 +274,14 @@ bool api__proxy(api_call_t *call) {
     /* upstream redirects an empty path to one ending in '/' (issue 4958) */
     buf_t to;
     buf_init(&to, 64 << 10);
-    encode_path(&to, http_req_path(req));
+    api__proxy_encode_path(&to, http_req_path(req));
     buf_printf(&to, "/%s%s", raw_query[0] ? "?" : "", raw_query);
     http_req_add_header(req, "Location", to.data ? to.data : "/");
     http_respond(req, 301, "text/plain; charset=utf-8", "", 0);
     buf_done(&to);
     goto out;
   }
-  encode_path(&target, tail);
+  api__proxy_encode_path(&target, tail);
   if (raw_query[0])
     buf_printf(&target, "?%s", raw_query);
   if (!target.data || target.len == target.limit) {

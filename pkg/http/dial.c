@@ -51,6 +51,9 @@ struct http_tls_client {
   mbedtls_ctr_drbg_context drbg;
   mbedtls_x509_crt cert;
   mbedtls_pk_context key;
+  mbedtls_x509_crt ca;
+  char *server_name; /* verify: the name the server's certificate must have */
+  unsigned refs;     /* the creator's and one per connection */
 };
 
 /* D_LINGER: after a user close, our FIN is sent and what the peer still
@@ -128,11 +131,13 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
                         char *err, size_t errlen) {
   static const unsigned char pers[] = "k3c-http-dial";
   http_tls_client_t *t = xcalloc(1, sizeof(*t));
+  t->refs = 1;
   mbedtls_ssl_config_init(&t->ssl);
   mbedtls_entropy_init(&t->entropy);
   mbedtls_ctr_drbg_init(&t->drbg);
   mbedtls_x509_crt_init(&t->cert);
   mbedtls_pk_init(&t->key);
+  mbedtls_x509_crt_init(&t->ca);
   for (size_t i = 0; i < SESSIONS; i++)
     mbedtls_ssl_session_init(&t->sessions[i].s);
   const char *what = "seed DRBG";
@@ -172,14 +177,43 @@ fail: {
   return -EINVAL;
 }
 
+int http_tls_client_new_verify(const char *cert_pem, const char *key_pem, const char *ca_pem,
+                               size_t ca_len, const char *server_name, http_tls_client_t **ret,
+                               char *err, size_t errlen) {
+  http_tls_client_t *t = NULL;
+  int r = http_tls_client_new(cert_pem, key_pem, &t, err, errlen);
+  if (r < 0)
+    return r;
+  /* mbedTLS reads PEM only when the bytes end in NUL */
+  unsigned char *pem = xmalloc(ca_len + 1);
+  memcpy(pem, ca_pem, ca_len);
+  pem[ca_len] = '\0';
+  int m = mbedtls_x509_crt_parse(&t->ca, pem, ca_len + 1);
+  free(pem);
+  if (m < 0 || !t->ca.version) { /* > 0: some certificates did not parse, the others did */
+    char msg[160];
+    mbedtls_strerror(m, msg, sizeof(msg));
+    snprintf(err, errlen, "parse CA bundle: %s (-0x%04x)", msg, (unsigned)-m);
+    http_tls_client_free(t);
+    return -EINVAL;
+  }
+  mbedtls_ssl_conf_ca_chain(&t->ssl, &t->ca, NULL);
+  mbedtls_ssl_conf_authmode(&t->ssl, MBEDTLS_SSL_VERIFY_REQUIRED);
+  t->server_name = xstrdup(server_name);
+  *ret = t;
+  return 0;
+}
+
 void http_tls_client_free(http_tls_client_t *t) {
-  if (!t)
+  if (!t || --t->refs > 0)
     return;
   mbedtls_ssl_config_free(&t->ssl);
   mbedtls_ctr_drbg_free(&t->drbg);
   mbedtls_entropy_free(&t->entropy);
   mbedtls_x509_crt_free(&t->cert);
   mbedtls_pk_free(&t->key);
+  mbedtls_x509_crt_free(&t->ca);
+  free(t->server_name);
   for (size_t i = 0; i < SESSIONS; i++)
     mbedtls_ssl_session_free(&t->sessions[i].s);
   free(t);
@@ -295,6 +329,7 @@ static void dial_free(http_dial_t *d) {
   ev_timer_stop(d->loop, &d->timer);
   if (d->tls)
     mbedtls_ssl_free(&d->ssl);
+  http_tls_client_free(d->tc); /* the connection's reference */
   if (d->fd >= 0)
     close(d->fd);
   buf_done(&d->in);
@@ -426,7 +461,9 @@ static void handshake(http_dial_t *d) {
     session_t *e = session_find(d->tc, d->peer);
     if (e)
       e->peer[0] = '\0'; /* do not offer it again */
-    dial_fail(d, -ECONNABORTED);
+    /* a verifying client says whether it was the certificate */
+    dial_fail(d, d->tc->server_name && mbedtls_ssl_get_verify_result(&d->ssl) != 0 ? -EKEYREJECTED
+                                                                                    : -ECONNABORTED);
     return;
   }
   session_keep(d->tc, d->peer, &d->ssl);
@@ -555,7 +592,14 @@ int http_dial_start(struct ev_loop *loop, const char *host, int port, http_tls_c
       return -ENOMEM;
     }
     mbedtls_ssl_set_bio(&d->ssl, d, bio_send, bio_recv, NULL);
+    if (tls->server_name && mbedtls_ssl_set_hostname(&d->ssl, tls->server_name) != 0) {
+      d->tls = false;
+      mbedtls_ssl_free(&d->ssl);
+      dial_free(d);
+      return -ENOMEM;
+    }
     d->tc = tls;
+    tls->refs++;
     snprintf(d->peer, sizeof(d->peer), "%.45s:%d", host, port);
     session_t *e = session_find(tls, d->peer);
     if (e) {

@@ -24,7 +24,19 @@ typedef struct http_tls_client http_tls_client_t;
  * *ret, or -EINVAL with a reason in err. */
 int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_client_t **ret,
                         char *err, size_t errlen);
-/* Accepts NULL. Only after every connection using it has closed. */
+/* As http_tls_client_new, but the server's certificate must verify: it is
+ * signed by a certificate of ca_pem (ca_len bytes of PEM, need not end in
+ * NUL) and names server_name (a DNS SAN; not NULL), as Go's TLS client
+ * checks an aggregated API server (kube-aggregator's <service>.<ns>.svc).
+ * A connection whose server certificate fails verification ends with
+ * -EKEYREJECTED (another failed handshake: -ECONNABORTED). */
+int http_tls_client_new_verify(const char *cert_pem, const char *key_pem, const char *ca_pem,
+                               size_t ca_len, const char *server_name, http_tls_client_t **ret,
+                               char *err, size_t errlen);
+/* Drop the creator's reference (accepts NULL): each connection holds its
+ * own until it ends, so the client may be freed while relays still use
+ * it (the aggregator replaces an APIService's when its caBundle changes);
+ * it goes with the last of them. On its loop's thread. */
 void http_tls_client_free(http_tls_client_t *t);
 /* The client keeps the TLS session of each of its last 8 peers (host:port)
  * and offers it on the next connection there: with a server that issues

@@ -203,6 +203,10 @@ static const char *dial_error(int err) {
     return "connect: network is unreachable";
   case -ECONNRESET:
     return "read: connection reset by peer";
+  case -ECONNABORTED:
+    return "tls: handshake failed";
+  case -EKEYREJECTED:
+    return "tls: failed to verify certificate";
   default:
     return strerror(-err);
   }
@@ -243,8 +247,11 @@ int http_forward_start(http_req_t *r, struct ev_loop *loop, const http_forward_o
                o->host, v6 ? "]" : "", o->port);
   const char *name, *value;
   for (size_t i = 0; http_req_header_at(r, i, &name, &value); i++)
-    if (!skipped_request_field(name))
+    if (!skipped_request_field(name) &&
+        !(o->skip_prefix && !strncasecmp(name, o->skip_prefix, strlen(o->skip_prefix))))
       buf_printf(&head, "%s: %s\r\n", name, value);
+  if (o->extra_fields)
+    buf_append_str(&head, o->extra_fields);
   /* where the request came from, as Go's ReverseProxy adds it */
   char ip[64];
   snprintf(ip, sizeof(ip), "%s", http_req_remote_addr(r));

@@ -21,6 +21,11 @@ typedef struct {
   http_tls_client_t *tls;   /* NULL: plain TCP; else must outlive the relay */
   const char *target;       /* path and query to request there */
   const char *host_header;  /* Host field to send; NULL: host:port */
+  /* "Name: value\r\n" lines the caller adds to the head (NULL: none), and
+   * a name prefix of the client's fields not to pass on (NULL: none): the
+   * aggregator sends its own X-Remote-* and drops the client's. */
+  const char *extra_fields;
+  const char *skip_prefix;
   double timeout;           /* seconds to the response head; 0: 30 s */
   http_tunnel_fail_cb fail; /* could not reach it / no HTTP answer (msg as tunnel.h's) */
   void *fail_data;

@@ -75,6 +75,7 @@ struct http_req {
   char *cn;
   char **orgs; /* NULL-terminated, never NULL */
   char *cert_error; /* why the client certificate was refused, or NULL */
+  char *proxy_cn;   /* a front-proxy certificate's CN (then cn is NULL), or NULL */
   char remote[64];
   int minor;
   bool keep_alive;
@@ -113,6 +114,7 @@ struct conn {
   char *cn;
   char **orgs;
   char *cert_error; /* a refused client certificate: why (the request is anonymous) */
+  char *proxy_cn;   /* a front-proxy certificate's CN (cn is NULL then) */
   buf_t in;
   size_t in_off;
   buf_t out;
@@ -291,6 +293,7 @@ static void req_free(http_req_t *r) {
   free(r->cn);
   free_strv(r->orgs);
   free(r->cert_error);
+  free(r->proxy_cn);
   buf_done(&r->resp_headers);
   for (size_t i = 0; i < r->n_query_all; i++)
     free(r->query_all[i]);
@@ -352,6 +355,7 @@ static int req_new(conn_t *c, const http_head_t *h, http_req_t **ret) {
   r->cn = c->cn ? xstrdup(c->cn) : NULL;
   r->orgs = dup_strv(c->orgs);
   r->cert_error = c->cert_error ? xstrdup(c->cert_error) : NULL;
+  r->proxy_cn = c->proxy_cn ? xstrdup(c->proxy_cn) : NULL;
   buf_init(&r->body, s->max_body);
   buf_init(&r->resp_headers, HEADERS_EXTRA_MAX);
   for (size_t i = 0; i < h->n_headers; i++)
@@ -532,6 +536,19 @@ static void conn_handshake(conn_t *c) {
     c->cert_error = xstrdup(why);
     cn = NULL;
     orgs = NULL;
+  }
+  if (cn && tls_peer_is_proxy(c->srv->tls, &c->ssl)) {
+    /* the front proxy speaks for others (X-Remote-User): it is no user
+     * itself, for whoever reads http_req_client_cn */
+    c->proxy_cn = cn;
+    cn = NULL;
+    free_strv(orgs);
+    orgs = NULL;
+    conn_set_user(c, c->proxy_cn);
+    c->orgs = xcalloc(1, sizeof(char *));
+    c->state = CONN_ACTIVE;
+    c->last_active = ev_now(c->srv->loop);
+    return;
   }
   c->cn = cn;
   c->orgs = orgs;
@@ -784,6 +801,7 @@ static void conn_free(conn_t *c) {
   free(c->cn);
   free_strv(c->orgs);
   free(c->cert_error);
+  free(c->proxy_cn);
   free(c);
 }
 
@@ -1120,6 +1138,9 @@ int http_server_start(struct ev_loop *loop, const http_server_opts_t *opts, http
   if ((r = tls_server_conf_new(opts->cert_pem, opts->key_pem, opts->client_ca_pem, &tls, err,
                                errlen)) < 0)
     goto out;
+  if (opts->proxy_ca_pem && (r = tls_server_conf_add_proxy_ca(tls, opts->proxy_ca_pem, err,
+                                                              errlen)) < 0)
+    goto out;
   if (opts->session_ticket_lifetime &&
       (r = tls_server_conf_tickets(tls, opts->session_ticket_lifetime, err, errlen)) < 0)
     goto out;
@@ -1267,6 +1288,7 @@ const char *http_req_body(const http_req_t *r, size_t *ret_len) {
 
 const char *http_req_client_cn(const http_req_t *r) { return r->cn; }
 const char *http_req_client_cert_error(const http_req_t *r) { return r->cert_error; }
+const char *http_req_proxy_cn(const http_req_t *r) { return r->proxy_cn; }
 
 int http_server_set_cert(http_server_t *s, const char *cert_pem, const char *key_pem, char *err,
                          size_t errlen) {

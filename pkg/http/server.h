@@ -35,6 +35,10 @@ typedef struct {
   const char *cert_pem;      /* serving chain, PEM */
   const char *key_pem;       /* its private key, PEM */
   const char *client_ca_pem; /* CA that signs client certs; NULL = no client certs */
+  /* The front-proxy (request-header) CA of API aggregation: certificates it
+   * signed verify too but are no user (http_req_client_cn NULL; their CN is
+   * http_req_proxy_cn). NULL: none. Needs client_ca_pem. */
+  const char *proxy_ca_pem;
   size_t max_header_bytes;   /* default 64 KiB */
   size_t max_body_bytes;     /* default 3 MiB (etcd's request limit + slack) */
   double idle_timeout;       /* seconds an idle keep-alive connection is kept; default 120 */
@@ -86,6 +90,9 @@ const char *const *http_req_client_orgs(const http_req_t *r);
  * client CA, expired, no extKeyUsage clientAuth): why, for the 401; NULL
  * otherwise. The request is then anonymous (CN NULL). */
 const char *http_req_client_cert_error(const http_req_t *r);
+/* The CN of a verified front-proxy certificate (http_server_opts_t
+ * proxy_ca_pem), or NULL. */
+const char *http_req_proxy_cn(const http_req_t *r);
 const char *http_req_remote_addr(const http_req_t *r); /* "1.2.3.4:5678" */
 bool http_req_gone(const http_req_t *r);
 

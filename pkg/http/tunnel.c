@@ -329,6 +329,8 @@ int http_tunnel_start(http_req_t *r, struct ev_loop *loop, const http_tunnel_opt
       buf_printf(&head, "X-Stream-Protocol-Version: %.*s\r\n", (int)(e - p), p);
     p = e;
   }
+  if (o->extra_fields)
+    buf_append_str(&head, o->extra_fields);
   if (buf_append_str(&head, "\r\n") < 0) {
     buf_done(&head);
     return -E2BIG;

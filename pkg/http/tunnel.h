@@ -48,6 +48,9 @@ typedef struct {
    * ways on this stream (the kubelet's v5.channel.k8s.io without stdin). */
   const char *ws_protocol;
   const char *ws_protocol_reply;
+  /* "Name: value\r\n" lines the caller adds to the upgrade request (NULL:
+   * none): the aggregator's X-Remote-* (the client's are never passed). */
+  const char *extra_fields;
 } http_tunnel_opts_t;
 
 /* Start relaying r (a request carrying an Upgrade header). On 0 the tunnel

@@ -227,6 +227,11 @@ int server_run(const k3c_config_t *cfg) {
   api_server_opts_t aopts = {
       .kubelet_client_cert_pem = kubelet_client_cert,
       .kubelet_client_key_pem = kubelet_client_key,
+      .proxy_client_cert_pem = pki.auth_proxy.cert_pem,
+      .proxy_client_key_pem = pki.auth_proxy.key_pem,
+      .requestheader_ca_pem = pki.request_header_ca.cert_pem,
+      .client_ca_pem = pki.client_ca.cert_pem,
+      .requestheader_allowed_name = "system:auth-proxy", /* tls/pki.c's CN, k3s's */
       .service_cidr = cfg->service_cidr,
       .advertise_ip = cfg->node_ip.n ? cfg->node_ip.v[0] : "127.0.0.1",
       .cluster_dns = config_cluster_dns_enabled(cfg) ? cfg->cluster_dns : NULL,
@@ -253,6 +258,7 @@ int server_run(const k3c_config_t *cfg) {
       .cert_pem = pki.serving.cert_pem,
       .key_pem = pki.serving.key_pem,
       .client_ca_pem = pki.client_ca.cert_pem,
+      .proxy_ca_pem = pki.request_header_ca.cert_pem, /* API aggregation's front proxies */
       .limits = {.out_budget = (size_t)cfg->output_budget_mib << 20},
       /* bodies this big take tens of ms of decoding and validation:
        * their handlers run on the offload worker (util/offload.h) */

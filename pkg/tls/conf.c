@@ -28,6 +28,8 @@ struct tls_server_conf {
   mbedtls_x509_crt ca;
   mbedtls_pk_context key;
   mbedtls_ssl_ticket_context ticket;
+  unsigned char *proxy_dn; /* subject (DER) of the front-proxy CA, or NULL */
+  size_t proxy_dn_len;
 };
 
 /* ChaCha20-Poly1305 first: mbedTLS 2.28's GCM is software-only, and the
@@ -60,6 +62,7 @@ void tls_server_conf_free(tls_server_conf_t *c) {
   mbedtls_x509_crt_free(&c->ca);
   mbedtls_pk_free(&c->key);
   mbedtls_ssl_ticket_free(&c->ticket);
+  free(c->proxy_dn);
   free(c);
 }
 
@@ -129,6 +132,35 @@ fail:
   set_mbed_err(err, errlen, what, m);
   tls_server_conf_free(c);
   return -EINVAL;
+}
+
+int tls_server_conf_add_proxy_ca(tls_server_conf_t *c, const char *proxy_ca_pem, char *err,
+                                 size_t errlen) {
+  mbedtls_x509_crt ca;
+  mbedtls_x509_crt_init(&ca);
+  int m = mbedtls_x509_crt_parse(&ca, (const unsigned char *)proxy_ca_pem, strlen(proxy_ca_pem) + 1);
+  if (m != 0 || ca.next || !c->ca.version) {
+    mbedtls_x509_crt_free(&ca);
+    set_mbed_err(err, errlen, "parse front-proxy CA (one certificate, after a client CA)", m);
+    return -EINVAL;
+  }
+  c->proxy_dn = xmalloc(ca.subject_raw.len);
+  memcpy(c->proxy_dn, ca.subject_raw.p, ca.subject_raw.len);
+  c->proxy_dn_len = ca.subject_raw.len;
+  mbedtls_x509_crt_free(&ca);
+  /* the chain the config already points at grows by one */
+  if ((m = mbedtls_x509_crt_parse(&c->ca, (const unsigned char *)proxy_ca_pem,
+                                  strlen(proxy_ca_pem) + 1)) != 0) {
+    set_mbed_err(err, errlen, "parse front-proxy CA", m);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+bool tls_peer_is_proxy(const tls_server_conf_t *c, const mbedtls_ssl_context *ssl) {
+  const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(ssl);
+  return c->proxy_dn && peer && peer->issuer_raw.len == c->proxy_dn_len &&
+         !memcmp(peer->issuer_raw.p, c->proxy_dn, c->proxy_dn_len);
 }
 
 const mbedtls_ssl_config *tls_server_conf_ssl(const tls_server_conf_t *conf) { return &conf->ssl; }

@@ -7,6 +7,7 @@
  * owns the listener). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mbedtls/ssl.h>
@@ -18,6 +19,16 @@ typedef struct tls_server_conf tls_server_conf_t;
 int tls_server_conf_new(const char *cert_pem, const char *key_pem, const char *client_ca_pem,
                         tls_server_conf_t **ret_conf, char *err, size_t errlen);
 void tls_server_conf_free(tls_server_conf_t *conf); /* accepts NULL */
+/* Also accept client certificates signed by the front-proxy (request-
+ * header) CA of API aggregation, one PEM certificate: they verify like the
+ * others, and tls_peer_is_proxy tells them apart (the CA's subject must
+ * differ from the client CA's). After tls_server_conf_new with a client
+ * CA, before the first connection. 0, or -EINVAL with a reason. */
+int tls_server_conf_add_proxy_ca(tls_server_conf_t *conf, const char *proxy_ca_pem, char *err,
+                                 size_t errlen);
+/* After a handshake whose certificate verified (tls_peer_identity): was it
+ * issued by the front-proxy CA? */
+bool tls_peer_is_proxy(const tls_server_conf_t *conf, const mbedtls_ssl_context *ssl);
 const mbedtls_ssl_config *tls_server_conf_ssl(const tls_server_conf_t *conf);
 /* Offer session tickets (RFC 5077; encrypted with a key of this conf, the
  * client identity inside) valid lifetime_s seconds, so a client that keeps

@@ -1,7 +1,8 @@
 /* The reverse-proxy relay (pkg/http/forward.c): a TLS http_server whose
  * handler forwards to a backend thread speaking plain HTTP, and an
  * http_dial TLS client. Checks the forwarded head (method, target, body,
- * end-to-end fields on, hop-by-hop fields and credentials off), the three
+ * end-to-end fields on, hop-by-hop fields and credentials off, the
+ * caller's extra fields in and a skipped prefix out), the three
  * ways an answer's body ends (Content-Length, chunked, the connection's
  * end) streamed back intact, a body the client reads slowly (the relay
  * must not hold it all), an unreachable next hop, and that no relay is
@@ -44,7 +45,12 @@ static void failed(http_req_t *r, int err, const char *msg, void *data) {
 
 static void handler(http_req_t *r, void *data) {
   http_forward_opts_t o = {
-      .host = "127.0.0.1", .port = backend_port, .target = "/next?x=1", .fail = failed};
+      .host = "127.0.0.1",
+      .port = backend_port,
+      .target = "/next?x=1",
+      .extra_fields = "X-Remote-User: alice\r\n", /* as the aggregator adds them */
+      .skip_prefix = "X-Remote-",
+      .fail = failed};
   if (http_forward_start(r, loop, &o) < 0)
     http_respond(r, 400, "text/plain", "no", 2);
 }
@@ -203,6 +209,7 @@ static const http_dial_cbs_t cbs = {c_head, c_data, c_close};
 
 static const char req[] = "POST /t HTTP/1.1\r\nHost: x\r\nX-Test: kept\r\n"
                           "Authorization: Bearer secret\r\nImpersonate-User: eve\r\n"
+                          "X-Remote-User: mallory\r\nx-remote-group: system:masters\r\n"
                           "Connection: keep-alive\r\nContent-Length: 5\r\n\r\nhello";
 
 static void run_one(bmode_t mode, size_t size, bool slow_reader) {
@@ -249,6 +256,10 @@ static void run_one(bmode_t mode, size_t size, bool slow_reader) {
   ASSERT_CONTAINS(b.head, "\r\n\r\nhello");
   ASSERT_TRUE(strstr(b.head, "Authorization") == NULL);
   ASSERT_TRUE(strstr(b.head, "Impersonate") == NULL);
+  /* the caller's fields in, the client's of the skipped prefix out */
+  ASSERT_CONTAINS(b.head, "X-Remote-User: alice\r\n");
+  ASSERT_TRUE(strstr(b.head, "mallory") == NULL);
+  ASSERT_TRUE(strstr(b.head, "system:masters") == NULL);
   ASSERT_TRUE(strstr(b.head, "keep-alive") == NULL);
   if (mode == B_LENGTH) {
     ASSERT_CONTAINS(c.head, "X-Backend: yes\r\n");

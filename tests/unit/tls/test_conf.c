@@ -1,7 +1,8 @@
 /* The listener's TLS configuration (pkg/tls/conf.c): which client
  * certificates tls_peer_identity accepts (the client CA, extKeyUsage
  * clientAuth) and why it refuses the others, and a serving certificate
- * swapped in by tls_server_conf_set_cert. Handshakes run in memory over a
+ * swapped in by tls_server_conf_set_cert, and the front-proxy CA's
+ * certificates told apart (tls_server_conf_add_proxy_ca). Handshakes run in memory over a
  * socketpair, both ends stepped in turn on this thread. */
 #include "test.h"
 #include "tls/cert.h"
@@ -60,6 +61,7 @@ typedef struct {
   char cn[128];        /* the client's identity, "" when none */
   char why[200];       /* the refusal */
   char server_cn[128]; /* the serving certificate the client saw */
+  bool proxy;          /* tls_peer_is_proxy */
 } result_t;
 
 /* One handshake of a client presenting cert/key (NULL: none) to a server
@@ -109,6 +111,7 @@ static result_t shake(tls_server_conf_t *conf, const char *cert, const char *key
   if (rc == 0 && rs == 0) {
     char *cn = NULL, **orgs = NULL;
     res.r = tls_peer_identity(&s, &cn, &orgs, res.why, sizeof(res.why));
+    res.proxy = tls_peer_is_proxy(conf, &s);
     if (res.r == 0 && cn)
       snprintf(res.cn, sizeof(res.cn), "%s", cn);
     free(cn);
@@ -180,5 +183,41 @@ static void test_client_certificates(void) {
     free(all[i]);
 }
 
-TEST_LIST = {TEST(test_client_certificates), {0}};
+/* The front-proxy CA: its certificates verify and are flagged; the client
+ * CA's are not; a third CA's are still refused. */
+static void test_front_proxy_ca(void) {
+  ca_t server = make_ca("server-ca"), client = make_ca("client-ca"), proxy = make_ca("rh-ca");
+  char *scert, *skey, *alice, *alice_key, *front, *front_key, *other, *other_key, err[256];
+  leaf(&server, "kube-apiserver", TLS_USAGE_SERVER, &scert, &skey);
+  leaf(&client, "alice", TLS_USAGE_CLIENT, &alice, &alice_key);
+  leaf(&proxy, "system:auth-proxy", TLS_USAGE_CLIENT, &front, &front_key);
+  leaf(&server, "mallory", TLS_USAGE_CLIENT, &other, &other_key);
+  tls_server_conf_t *conf = NULL;
+  ASSERT_EQ_INT(tls_server_conf_new(scert, skey, client.ca, &conf, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(tls_server_conf_add_proxy_ca(conf, "not a certificate", err, sizeof(err)), -EINVAL);
+  ASSERT_CONTAINS(err, "front-proxy CA");
+  result_t r = shake(conf, front, front_key);
+  ASSERT_EQ_INT(r.r, -EKEYREJECTED); /* not yet added */
+  ASSERT_EQ_INT(tls_server_conf_add_proxy_ca(conf, proxy.ca, err, sizeof(err)), 0);
+  r = shake(conf, front, front_key);
+  ASSERT_EQ_INT(r.r, 0);
+  ASSERT_EQ_STR(r.cn, "system:auth-proxy");
+  ASSERT_TRUE(r.proxy);
+  r = shake(conf, alice, alice_key);
+  ASSERT_EQ_INT(r.r, 0);
+  ASSERT_EQ_STR(r.cn, "alice");
+  ASSERT_TRUE(!r.proxy);
+  r = shake(conf, other, other_key);
+  ASSERT_EQ_INT(r.r, -EKEYREJECTED);
+  r = shake(conf, NULL, NULL);
+  ASSERT_TRUE(!r.proxy);
+  tls_server_conf_free(conf);
+  char *all[] = {server.ca,    server.ca_key, client.ca, client.ca_key, proxy.ca,
+                 proxy.ca_key, scert,         skey,      alice,         alice_key,
+                 front,        front_key,     other,     other_key};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+    free(all[i]);
+}
+
+TEST_LIST = {TEST(test_client_certificates), TEST(test_front_proxy_ca), {0}};
 TEST_MAIN()
