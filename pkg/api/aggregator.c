@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,24 @@ static int resolve(api_server_t *srv, const aggr_entry_t *e, endpoint_t *ret, co
   if (!svc) {
     *reason = "ServiceNotFound";
     snprintf(msg, msglen, "service/%s in \"%s\" is not present", e->svc, e->ns);
+    goto out;
+  }
+  /* an ExternalName service whose name is an address: dialled as it is
+   * (the loop cannot wait for a DNS lookup) */
+  const char *type = obj_str(svc, "spec.type"), *ext = obj_str(svc, "spec.externalName");
+  if (type && !strcmp(type, "ExternalName")) {
+    unsigned char addr[16];
+    if (!ext || (inet_pton(AF_INET, ext, addr) != 1 && inet_pton(AF_INET6, ext, addr) != 1)) {
+      *reason = "ServiceNotFound";
+      snprintf(msg, msglen,
+               "service/%s in \"%s\" is an ExternalName service for \"%s\": k3c follows those only "
+               "when externalName is an IP address",
+               e->svc, e->ns, ext ? ext : "");
+      goto out;
+    }
+    snprintf(ret->ip, sizeof(ret->ip), "%s", ext);
+    ret->port = e->port;
+    r = 0;
     goto out;
   }
   char port_name[64] = "";
