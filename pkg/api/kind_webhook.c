@@ -5,6 +5,7 @@
  * webhook.c's. */
 #include "api/kinds.h"
 #include "api/object.h"
+#include "api/vap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +150,24 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
   } else if (url) {
     snprintf(f, sizeof(f), "webhooks[%d].clientConfig.url", i);
     validate_url(url, f, st);
+  }
+  int c = 0;
+  const cJSON *cond;
+  cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(hook, "matchConditions")) {
+    const char *expr = obj_str(cond, "expression"), *cname = obj_str(cond, "name");
+    if (!cname || !cname[0]) {
+      snprintf(f, sizeof(f), "webhooks[%d].matchConditions[%d].name", i, c);
+      api__cause_required(st, f);
+    }
+    snprintf(f, sizeof(f), "webhooks[%d].matchConditions[%d].expression", i, c);
+    if (!expr || !expr[0]) {
+      api__cause_required(st, f);
+    } else {
+      cel_env_t *env = api__vap_env(false, API_VAP_MATCH);
+      cel_program_free(api__vap_compile(env, expr, API_VAP_MATCH, f, st));
+      cel_env_free(env);
+    }
+    c++;
   }
   int r = 0;
   const cJSON *rule;

@@ -152,43 +152,40 @@ static int authz_check(void *ctx, const cel_authz_query_t *q, bool *ret_allowed,
   return 0;
 }
 
-static void bind_common(run_t *r, cel_activation_t *act, const cJSON *params, bool has_params) {
-  api_adm_attrs_t *at = r->at;
+static void bind_common(api_adm_attrs_t *at, const cJSON *request, cel_activation_t *act,
+                        const cJSON *params, bool has_params) {
   cel_activation_set_authorizer(act, "authorizer", authz_check, at);
   cel_activation_set_json(act, "object", at->obj);
   cel_activation_set_json(act, "oldObject", at->old);
-  cel_activation_set_json(act, "request", r->request);
+  cel_activation_set_json(act, "request", request);
   cel_activation_set_json(act, "namespaceObject", api__adm_namespace(at));
   if (has_params)
     cel_activation_set_json(act, "params", params);
 }
 
-/* Evaluates the policy's matchConditions: 1 all true, 0 one false (skip),
- * -1 an error (handled: failure recorded as failurePolicy says). */
-static int match_conditions(run_t *r, const cJSON *params, bool has_params, uint64_t *budget) {
-  const cJSON *conds = obj_get(r->policy, "spec.matchConditions");
+int api__adm_match_conditions(api_adm_attrs_t *at, const cJSON *request, const cJSON *conds,
+                              const cJSON *params, bool has_params, uint64_t *budget, char *err,
+                              size_t errlen) {
   if (!cJSON_GetArraySize(conds))
     return 1;
   cel_env_t *env = api__vap_env(has_params, API_VAP_MATCH);
   cel_activation_t *act = cel_activation_new();
-  bind_common(r, act, params, has_params);
+  bind_common(at, request, act, params, has_params);
   int ret = 1;
   const cJSON *c;
   cJSON_ArrayForEach(c, conds) {
     const char *expr = obj_str(c, "expression");
     const char *name = obj_str(c, "name");
-    cel_error_t err;
-    cel_program_t *p = cel_compile(env, expr ? expr : "", CEL_RESULT_BOOL, &err);
+    cel_error_t cerr;
+    cel_program_t *p = cel_compile(env, expr ? expr : "", CEL_RESULT_BOOL, &cerr);
     bool v = false;
     uint64_t used = 0;
-    int e = p ? cel_eval_bool(p, act, *budget, &used, &v, &err) : -EINVAL;
+    int e = p ? cel_eval_bool(p, act, *budget, &used, &v, &cerr) : -EINVAL;
     cel_program_free(p);
     *budget = used > *budget ? 0 : *budget - used;
     if (e < 0) {
-      char msg[1200];
-      snprintf(msg, sizeof(msg), "failed to evaluate match condition '%.200s': %.900s", name ? name : "",
-               err.message);
-      error_failure(r, msg);
+      snprintf(err, errlen, "failed to evaluate match condition '%.200s': %.700s", name ? name : "",
+               cerr.message);
       ret = -1;
       break;
     }
@@ -200,6 +197,17 @@ static int match_conditions(run_t *r, const cJSON *params, bool has_params, uint
   cel_activation_free(act);
   cel_env_free(env);
   return ret;
+}
+
+/* The policy's matchConditions: 1 all true, 0 one false (skip), -1 an
+ * error (recorded as failurePolicy says). */
+static int match_conditions(run_t *r, const cJSON *params, bool has_params, uint64_t *budget) {
+  char msg[1000];
+  int m = api__adm_match_conditions(r->at, r->request, obj_get(r->policy, "spec.matchConditions"),
+                                    params, has_params, budget, msg, sizeof(msg));
+  if (m < 0)
+    error_failure(r, msg);
+  return m;
 }
 
 /* The variables of the policy, in order, as a map name -> value (an error
@@ -271,7 +279,7 @@ static void evaluate(run_t *r, const cJSON *params, bool has_params) {
     return;
   cel_env_t *env = api__vap_env(has_params, API_VAP_VALIDATION);
   cel_activation_t *act = cel_activation_new();
-  bind_common(r, act, params, has_params);
+  bind_common(r->at, r->request, act, params, has_params);
   cel_value_t *vars = variables(r, env, act, &budget);
   int i = 0;
   const cJSON *v;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "api/admission.h"
+#include "api/admmatch.h"
 #include "cel/cel.h"
 
 /* The validating admission plugin (before the validating webhooks, as
@@ -47,3 +48,11 @@ cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what);
  * NULL. Caller frees the program (before env). */
 cel_program_t *api__vap_compile(const cel_env_t *env, const char *expr, api_vap_expr_t what,
                                 const char *field, api_status_t *st);
+
+/* matchConditions (a webhook's or a policy's) for the request: 1 all
+ * true, 0 one is false (skip), -1 an evaluation error (err says which).
+ * request: the AdmissionRequest (api__adm_request). budget: the cost left,
+ * decremented. */
+int api__adm_match_conditions(api_adm_attrs_t *at, const cJSON *request, const cJSON *conds,
+                              const cJSON *params, bool has_params, uint64_t *budget, char *err,
+                              size_t errlen);

@@ -6,6 +6,7 @@
 #include "api/admmatch.h"
 #include "api/object.h"
 #include "api/svcresolve.h"
+#include "api/vap.h"
 #include "api/webhook_call.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -285,6 +286,24 @@ static int run_kind(api_adm_attrs_t *at, const char *kind, bool mutating, api_st
           !api__adm_selectors_match(cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"),
                                     cJSON_GetObjectItemCaseSensitive(hook, "objectSelector"), at))
         continue;
+      const cJSON *conds = cJSON_GetObjectItemCaseSensitive(hook, "matchConditions");
+      if (cJSON_GetArraySize(conds) > 0) {
+        cJSON *request = api__adm_request(at, "");
+        uint64_t budget = CEL_RUNTIME_BUDGET;
+        char why[1000];
+        int m = api__adm_match_conditions(at, request, conds, NULL, false, &budget, why, sizeof(why));
+        cJSON_Delete(request);
+        if (m == 0)
+          continue;
+        if (m < 0) {
+          const char *fp = obj_str(hook, "failurePolicy");
+          if (fp && !strcmp(fp, "Ignore"))
+            continue;
+          call_failed(st, obj_str(hook, "name"), why);
+          r = -EPERM;
+          goto out;
+        }
+      }
       cJSON *patch = NULL;
       int c = call_hook(at, hook, mutating, &patch, st);
       if (c < 0) {
