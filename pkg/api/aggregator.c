@@ -10,6 +10,7 @@
  * https://kubernetes.io/docs/tasks/extend-kubernetes/configure-aggregation-layer/ */
 #include "api/internal.h"
 #include "api/object.h"
+#include "api/svcresolve.h"
 #include "http/dial.h"
 #include "http/forward.h"
 #include "http/tunnel.h"
@@ -144,83 +145,42 @@ typedef struct {
  * reason and message (upstream's available controller's words). */
 static int resolve(api_server_t *srv, const aggr_entry_t *e, endpoint_t *ret, const char **reason,
                    char *msg, size_t msglen) {
-  cJSON *svc = load_core(srv, "services", e->ns, e->svc), *eps = NULL;
-  int r = -ENOENT;
-  if (!svc) {
+  char port[16], port_name[64];
+  snprintf(port, sizeof(port), "%d", e->port);
+  switch (api__service_endpoint(srv, e->ns, e->svc, port, ret->ip, sizeof(ret->ip), &ret->port,
+                                port_name, sizeof(port_name))) {
+  case API_SVC_OK:
+    break;
+  case API_SVC_NO_SERVICE:
     *reason = "ServiceNotFound";
     snprintf(msg, msglen, "service/%s in \"%s\" is not present", e->svc, e->ns);
-    goto out;
-  }
-  /* an ExternalName service whose name is an address: dialled as it is
-   * (the loop cannot wait for a DNS lookup) */
-  const char *type = obj_str(svc, "spec.type"), *ext = obj_str(svc, "spec.externalName");
-  if (type && !strcmp(type, "ExternalName")) {
-    unsigned char addr[16];
-    if (!ext || (inet_pton(AF_INET, ext, addr) != 1 && inet_pton(AF_INET6, ext, addr) != 1)) {
-      *reason = "ServiceNotFound";
-      snprintf(msg, msglen,
-               "service/%s in \"%s\" is an ExternalName service for \"%s\": k3c follows those only "
-               "when externalName is an IP address",
-               e->svc, e->ns, ext ? ext : "");
-      goto out;
-    }
-    snprintf(ret->ip, sizeof(ret->ip), "%s", ext);
-    ret->port = e->port;
-    r = 0;
-    goto out;
-  }
-  char port_name[64] = "";
-  bool found = false;
-  const cJSON *sp;
-  cJSON_ArrayForEach(sp, obj_get(svc, "spec.ports")) {
-    const cJSON *pn = cJSON_GetObjectItem(sp, "port");
-    if (cJSON_IsNumber(pn) && (int)pn->valuedouble == e->port) {
-      snprintf(port_name, sizeof(port_name), "%s", obj_str(sp, "name") ? obj_str(sp, "name") : "");
-      found = true;
-      break;
-    }
-  }
-  if (!found) {
+    return -ENOENT;
+  case API_SVC_NO_PORT:
     *reason = "ServicePortError";
-    snprintf(msg, msglen, "service/%s in \"%s\" is not listening on port %d", e->svc, e->ns,
-             e->port);
-    goto out;
-  }
-  eps = load_core(srv, "endpoints", e->ns, e->svc);
-  if (!eps) {
+    snprintf(msg, msglen, "service/%s in \"%s\" is not listening on port %d", e->svc, e->ns, e->port);
+    return -ENOENT;
+  case API_SVC_NO_ENDPOINTS:
     *reason = "EndpointsNotFound";
     snprintf(msg, msglen, "cannot find endpoints for service/%s in \"%s\"", e->svc, e->ns);
-    goto out;
+    return -ENOENT;
+  case API_SVC_NO_ADDRESS:
+    *reason = "MissingEndpoints";
+    snprintf(msg, msglen, "endpoints for service/%s in \"%s\" have no addresses with port name \"%s\"",
+             e->svc, e->ns, port_name);
+    return -ENOENT;
   }
-  const cJSON *subsets = obj_get(eps, "subsets");
-  int n = cJSON_GetArraySize(subsets), seed = n ? rand() % n : 0;
-  for (int k = 0; k < n; k++) {
-    const cJSON *ss = cJSON_GetArrayItem(subsets, (seed + k) % n);
-    const cJSON *addrs = obj_get(ss, "addresses");
-    int na = cJSON_GetArraySize(addrs);
-    if (!na)
-      continue;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, obj_get(ss, "ports")) {
-      const char *pn = obj_str(p, "name");
-      const cJSON *pv = cJSON_GetObjectItem(p, "port");
-      const char *ip = obj_str(cJSON_GetArrayItem(addrs, rand() % na), "ip");
-      if (strcmp(pn ? pn : "", port_name) || !cJSON_IsNumber(pv) || !ip || !ip[0])
-        continue;
-      snprintf(ret->ip, sizeof(ret->ip), "%s", ip);
-      ret->port = (int)pv->valuedouble;
-      r = 0;
-      goto out;
-    }
+  /* an ExternalName service resolves to its name: dialled only when it is
+   * an address (the loop cannot wait for a DNS lookup) */
+  unsigned char addr[16];
+  if (inet_pton(AF_INET, ret->ip, addr) != 1 && inet_pton(AF_INET6, ret->ip, addr) != 1) {
+    *reason = "ServiceNotFound";
+    snprintf(msg, msglen,
+             "service/%s in \"%s\" is an ExternalName service for \"%s\": k3c follows those only when "
+             "externalName is an IP address",
+             e->svc, e->ns, ret->ip);
+    return -ENOENT;
   }
-  *reason = "MissingEndpoints";
-  snprintf(msg, msglen,
-           "endpoints for service/%s in \"%s\" have no addresses with port name \"%s\"", e->svc,
-           e->ns, port_name);
-out:
-  cJSON_Delete(svc);
-  cJSON_Delete(eps);
-  return r;
+  return 0;
 }
 
 static void url_of(const endpoint_t *ep, const char *path, char *out, size_t len) {

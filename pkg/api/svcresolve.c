@@ -37,25 +37,24 @@ void api__service_dns_name(const char *ns, const char *name, char *out, size_t l
   snprintf(out, len, "%s.%s.svc", name, ns);
 }
 
-int api__service_resolve(api_server_t *srv, const char *ns, const char *name, const char *port,
-                         char *host, size_t hostlen, int *ret_port, api_status_t *st) {
+api_svc_result_t api__service_endpoint(api_server_t *srv, const char *ns, const char *name,
+                                       const char *port, char *host, size_t hostlen, int *ret_port,
+                                       char *port_name_out, size_t port_name_len) {
   cJSON *svc = NULL, *eps = NULL;
-  int ret = -ENOENT;
+  api_svc_result_t ret = API_SVC_NO_SERVICE;
   char port_name[64];
   snprintf(port_name, sizeof(port_name), "%s", port ? port : "");
   int num = port_number(port);
   svc = load(srv, "services", ns, name);
   if (num || (svc && obj_str(svc, "spec.externalName"))) {
-    if (!svc) {
-      api_status_not_found(st, "", "services", name);
+    if (!svc)
       goto out;
-    }
     const char *type = obj_str(svc, "spec.type");
     const char *ext = obj_str(svc, "spec.externalName");
     if (type && !strcmp(type, "ExternalName") && ext && ext[0] && num) {
       snprintf(host, hostlen, "%s", ext);
       *ret_port = num;
-      ret = 0;
+      ret = API_SVC_OK;
       goto out;
     }
     bool found = false;
@@ -70,18 +69,15 @@ int api__service_resolve(api_server_t *srv, const char *ns, const char *name, co
       }
     }
     if (!found) {
-      api_status_init(st, 503, "ServiceUnavailable", "no service port %d found for service \"%s\"", num,
-                      name);
-      ret = -EHOSTUNREACH;
+      ret = API_SVC_NO_PORT;
       goto out;
     }
   }
+  ret = API_SVC_NO_ENDPOINTS;
   eps = load(srv, "endpoints", ns, name);
-  if (!eps) {
-    api_status_not_found(st, "", "endpoints", name);
+  if (!eps)
     goto out;
-  }
-  ret = -EHOSTUNREACH;
+  ret = API_SVC_NO_ADDRESS;
   const cJSON *subsets = obj_get(eps, "subsets");
   int n = cJSON_GetArraySize(subsets);
   int seed = n ? rand() % n : 0;
@@ -102,13 +98,35 @@ int api__service_resolve(api_server_t *srv, const char *ns, const char *name, co
         continue;
       snprintf(host, hostlen, "%s", ip);
       *ret_port = (int)pv->valuedouble;
-      ret = 0;
+      ret = API_SVC_OK;
       goto out;
     }
   }
-  api_status_init(st, 503, "ServiceUnavailable", "no endpoints available for service \"%s\"", name);
 out:
+  if (port_name_out)
+    snprintf(port_name_out, port_name_len, "%s", port_name);
   cJSON_Delete(svc);
   cJSON_Delete(eps);
   return ret;
+}
+
+int api__service_resolve(api_server_t *srv, const char *ns, const char *name, const char *port,
+                         char *host, size_t hostlen, int *ret_port, api_status_t *st) {
+  switch (api__service_endpoint(srv, ns, name, port, host, hostlen, ret_port, NULL, 0)) {
+  case API_SVC_OK:
+    return 0;
+  case API_SVC_NO_SERVICE:
+    api_status_not_found(st, "", "services", name);
+    return -ENOENT;
+  case API_SVC_NO_PORT:
+    api_status_init(st, 503, "ServiceUnavailable", "no service port %d found for service \"%s\"",
+                    port_number(port), name);
+    return -EHOSTUNREACH;
+  case API_SVC_NO_ENDPOINTS:
+    api_status_not_found(st, "", "endpoints", name);
+    return -ENOENT;
+  default:
+    api_status_init(st, 503, "ServiceUnavailable", "no endpoints available for service \"%s\"", name);
+    return -EHOSTUNREACH;
+  }
 }

@@ -11,8 +11,23 @@
 
 #include "api/internal.h"
 
-/* port: a number ("443") or a service port's name ("" for the unnamed
- * one). Returns 0 with host/ret_port set, or a negative errno with st
+/* Why a service did not resolve. */
+typedef enum {
+  API_SVC_OK,
+  API_SVC_NO_SERVICE,   /* no such Service (only looked up for a port number) */
+  API_SVC_NO_PORT,      /* the Service has no port of that number */
+  API_SVC_NO_ENDPOINTS, /* no Endpoints object */
+  API_SVC_NO_ADDRESS,   /* no ready address with a port of that port's name */
+} api_svc_result_t;
+
+/* The resolution itself: host/ret_port on API_SVC_OK; port_name (may be
+ * NULL) receives the service port's name, for callers' messages. */
+api_svc_result_t api__service_endpoint(api_server_t *srv, const char *ns, const char *name,
+                                       const char *port, char *host, size_t hostlen, int *ret_port,
+                                       char *port_name, size_t port_name_len);
+
+/* The same with services/proxy's Status on failure. port: a number
+ * ("443") or a service port's name ("" for the unnamed one). Returns 0 with host/ret_port set, or a negative errno with st
  * filled with upstream's Status (404 `services "x" not found`, 503
  * `no endpoints available for service "x"`, 503 `no service port 8443
  * found for service "x"`). */
