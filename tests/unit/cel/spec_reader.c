@@ -707,8 +707,8 @@ const char *spec_test_needs_proto(const spec_test_t *t) {
   for (size_t i = 0; i < t->ndecls; i++)
     if ((r = type_needs_proto(t->decls[i].type)))
       return r;
-  if (t->container[0])
-    return "a container (protobuf package)";
+  if (strncmp(t->container, "cel.expr.conformance", 20) == 0 || strncmp(t->container, "google.protobuf", 15) == 0)
+    return "a protobuf package as container";
   const char *s = t->expr;
   for (size_t i = 0; s[i];) {
     unsigned char c = (unsigned char)s[i];

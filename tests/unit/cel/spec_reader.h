@@ -135,7 +135,8 @@ void spec_file_free(spec_file_t *f); /* accepts NULL */
 
 /* Why the test needs protobuf messages k3c's CEL does not have, or NULL:
  * a message or enum value (TestAllTypes ...), a declared message type, a
- * container, message construction `Name{...}` in expr, or a conformance
+ * protobuf package as container (cel.expr.conformance..., google.protobuf;
+ * other containers are about name resolution), message construction `Name{...}` in expr, or a conformance
  * message or enum named in expr (TestAllTypes, NestedTestAllTypes,
  * GlobalEnum, cel.expr.conformance...). */
 const char *spec_test_needs_proto(const spec_test_t *t);

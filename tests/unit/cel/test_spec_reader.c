@@ -260,6 +260,8 @@ static void test_needs_proto(void) {
   }
   spec_test_t t = {.expr = (char *)"x", .container = (char *)"cel.expr.conformance.proto3"};
   ASSERT_NOT_NULL(spec_test_needs_proto(&t));
+  t.container = (char *)"com.example";
+  ASSERT_NULL(spec_test_needs_proto(&t));
 }
 
 static void test_spec_errors(void) {
