@@ -8,7 +8,7 @@
 #include "test.h"
 
 static const cel_library_t *const libs[] = {&cel_lib_std, &cel_lib_time, &cel_lib_strings, &cel_lib_k8s, &cel_lib_k8s_net,
-                                            &cel_lib_ext, &cel_lib_optional};
+                                            &cel_lib_semver, &cel_lib_ext, &cel_lib_optional};
 
 static cel_fn_cb find(const char *sig) {
   for (size_t l = 0; l < CEL__N(libs); l++)
@@ -735,6 +735,43 @@ static void test_ext_sets_lists(void) {
   cel_value_unref(r);
 }
 
+static void test_k8s_semver(void) {
+  cel_value_t *v = CALL("semver(string) kubernetes.Semver", S("1.2.3-alpha.1+build.5"));
+  EXPECT_KIND(v, CEL_OPAQUE);
+  EXPECT_INT(CALL("kubernetes.Semver.major() int", cel_value_ref(v)), 1);
+  EXPECT_INT(CALL("kubernetes.Semver.minor() int", cel_value_ref(v)), 2);
+  EXPECT_INT(CALL("kubernetes.Semver.patch() int", cel_value_ref(v)), 3);
+  EXPECT_BOOL(CALL("kubernetes.Semver.isLessThan(kubernetes.Semver) bool", cel_value_ref(v), CALL("semver(string) kubernetes.Semver", S("1.2.3"))), true);
+  cel_value_t *w = CALL("semver(string) kubernetes.Semver", S("1.2.3-alpha.1"));
+  ASSERT_TRUE(cel_value_equal(v, w)); /* build metadata does not count */
+  cel_value_unref(w);
+  cel_value_unref(v);
+#define SV(s) CALL("semver(string) kubernetes.Semver", S(s))
+  /* SemVer 2.0.0's example order */
+  const char *order[] = {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+                         "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0"};
+  for (size_t i = 0; i + 1 < sizeof(order) / sizeof(order[0]); i++) {
+    EXPECT_INT(CALL("kubernetes.Semver.compareTo(kubernetes.Semver) int", SV(order[i]), SV(order[i + 1])), -1);
+    EXPECT_BOOL(CALL("kubernetes.Semver.isGreaterThan(kubernetes.Semver) bool", SV(order[i + 1]), SV(order[i])), true);
+  }
+  EXPECT_ERR(SV(""), "Version string empty");
+  EXPECT_ERR(SV("1.2"), "No Major.Minor.Patch elements found");
+  EXPECT_ERR(SV("v1.2.3"), "Invalid character(s) found in major number \"v1\"");
+  EXPECT_ERR(SV("1.02.3"), "Minor number must not contain leading zeroes \"02\"");
+  EXPECT_ERR(SV("1.2.3-01"), "Numeric PreRelease version must not contain leading zeroes \"01\"");
+  EXPECT_ERR(SV("1.2.3-a..b"), "Prerelease is empty");
+  EXPECT_ERR(SV("1.2.3+a_b"), "Invalid character(s) found in build meta data \"a_b\"");
+  EXPECT_ERR(SV("1.2.99999999999999999999"), "strconv.ParseUint: parsing \"99999999999999999999\": value out of range");
+#undef SV
+  EXPECT_BOOL(CALL("isSemver(string) bool", S("1.0.0")), true);
+  EXPECT_BOOL(CALL("isSemver(string) bool", S("v1.0")), false);
+  EXPECT_BOOL(CALL("isSemver(string, bool) bool", S("v1.0"), B(true)), true);
+  EXPECT_BOOL(CALL("isSemver(string, bool) bool", S("v1.0-alpha"), B(true)), false);
+  EXPECT_INT(CALL("kubernetes.Semver.minor() int", CALL("semver(string, bool) kubernetes.Semver", S("v01.002"), B(true))), 2);
+  EXPECT_INT(CALL("kubernetes.Semver.patch() int", CALL("semver(string, bool) kubernetes.Semver", S("1.2.00"), B(true))), 0);
+  EXPECT_ERR(CALL("semver(string, bool) kubernetes.Semver", S("1-a"), B(true)), "short version cannot contain PreRelease/Build meta data");
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -756,6 +793,7 @@ TEST_LIST = {
   TEST(test_k8s_ip),
   TEST(test_k8s_cidr),
   TEST(test_k8s_url),
+  TEST(test_k8s_semver),
   TEST(test_ext_sets_lists),
   TEST(test_optional),
   {0},
