@@ -24,6 +24,10 @@ size_t cel__utf8_count(const char *s, size_t len);
 /* Whether s is valid UTF-8. */
 bool cel__utf8_valid(const char *s, size_t len);
 
+/* The last occurrence of n in h (NULL if none; h + hl for an empty n), in
+ * linear time. (The first is memmem's, also linear.) */
+const char *cel__memrmem(const char *h, size_t hl, const char *n, size_t nl);
+
 /* A double as Go's fmt %g / strconv.FormatFloat(d, 'g', -1, 64) prints it
  * ("1e+06", "0.1", "+Inf", "NaN"). buf: at least 32 bytes. */
 void cel__fmt_double_g(double d, char *buf, size_t size);
@@ -62,6 +66,12 @@ static inline void cel__cost_str(uint64_t *ret_cost, size_t len) {
   if (ret_cost)
     *ret_cost = 1 + (len + 9) / 10;
 }
+
+/* NFA steps one regex call may take (util/regex.h budgets): far beyond
+ * what any pattern needs on inputs a request can carry at linear cost,
+ * and a bound on the patterns that are not linear (findAll's restarts). */
+#define CEL__REGEX_BUDGET 200000000ULL
+#define CEL__ERR_COST "operation cancelled: actual cost limit exceeded"
 
 #define CEL__N(a) (sizeof(a) / sizeof((a)[0]))
 

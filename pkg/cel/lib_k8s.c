@@ -156,13 +156,13 @@ FN(find) {
   cel_value_t *err = compile(args[1], &re);
   if (err)
     return err;
-  uint64_t budget = UINT64_MAX;
+  uint64_t budget = CEL__REGEX_BUDGET;
   size_t b, e;
   int r = regex_prog_find(re, s, len, 0, &b, &e, &budget);
   regex_prog_free(re);
   cel__cost_str(ret_cost, len);
   if (r < 0)
-    return cel_errorf("regex match: %s", strerror(-r));
+    return cel_errorf(CEL__ERR_COST);
   return r == 1 ? cel_string(s + b, e - b) : cel_string("", 0);
 }
 
@@ -176,7 +176,7 @@ FN(find_all) {
     return err;
   cel__cost_str(ret_cost, len);
   cel_value_t *l = cel_list_new(0);
-  uint64_t budget = UINT64_MAX;
+  uint64_t budget = CEL__REGEX_BUDGET;
   regex_iter_t it = {0};
   size_t b, e;
   for (int64_t k = 0; n < 0 || k < n; k++) {
@@ -184,7 +184,7 @@ FN(find_all) {
     if (r < 0) {
       cel_value_unref(l);
       regex_prog_free(re);
-      return cel_errorf("regex match: %s", strerror(-r));
+      return cel_errorf(CEL__ERR_COST);
     }
     if (r == 0)
       break;

@@ -435,21 +435,12 @@ FN(size_map) {
 
 /* ---- string tests ---- */
 
-static bool find_sub(const char *s, size_t ls, const char *t, size_t lt) {
-  if (lt == 0)
-    return true;
-  for (size_t i = 0; i + lt <= ls; i++)
-    if (s[i] == t[0] && !memcmp(s + i, t, lt))
-      return true;
-  return false;
-}
-
 FN(str_contains) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
   cel__cost_str(ret_cost, ls + lt);
-  return cel_bool(find_sub(s, ls, t, lt));
+  return cel_bool(lt == 0 || memmem(s, ls, t, lt) != NULL);
 }
 FN(str_starts) {
   (void)nargs;
@@ -474,13 +465,13 @@ FN(str_matches) {
   char err[256];
   if (regex_prog_compile(pat, &re, err, sizeof(err)) < 0)
     return cel_errorf("%s", err);
-  uint64_t budget = UINT64_MAX;
+  uint64_t budget = CEL__REGEX_BUDGET;
   int r = regex_prog_match(re, s, ls, &budget);
   if (ret_cost)
     *ret_cost = 1 + (ls + 9) / 10 * (1 + (lp + 9) / 10);
   regex_prog_free(re);
   if (r < 0)
-    return cel_errorf("regex match: %s", strerror(-r));
+    return cel_errorf(CEL__ERR_COST);
   return cel_bool(r == 1);
 }
 

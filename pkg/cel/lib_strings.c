@@ -23,15 +23,6 @@ static size_t byte_at(const char *s, size_t len, int64_t ci) {
   return i;
 }
 
-static const char *memfind(const char *h, size_t hl, const char *n, size_t nl) {
-  if (nl == 0)
-    return h;
-  for (size_t i = 0; i + nl <= hl; i++)
-    if (h[i] == n[0] && !memcmp(h + i, n, nl))
-      return h + i;
-  return NULL;
-}
-
 FN(char_at) {
   (void)nargs;
   size_t len;
@@ -61,7 +52,7 @@ FN(index_of) {
   if (off >= n)
     return cel_int(-1);
   size_t b = byte_at(s, len, off);
-  const char *m = memfind(s + b, len - b, sub, sl);
+  const char *m = memmem(s + b, len - b, sub, sl);
   if (!m)
     return cel_int(-1);
   return cel_int((int64_t)cel__utf8_count(s, (size_t)(m - s)));
@@ -95,10 +86,9 @@ FN(last_index_of) {
     return cel_int(-1);
   /* the last match starting at or before code point off */
   size_t limit = byte_at(s, len, off);
-  for (size_t i = limit + 1; i-- > 0;)
-    if (i + sl <= len && !memcmp(s + i, sub, sl))
-      return cel_int((int64_t)cel__utf8_count(s, i));
-  return cel_int(-1);
+  size_t end = limit + sl <= len ? limit + sl : len;
+  const char *m = cel__memrmem(s, end, sub, sl);
+  return cel_int(m ? (int64_t)cel__utf8_count(s, (size_t)(m - s)) : -1);
 }
 
 static cel_value_t *map_ascii(cel_value_t *v, uint64_t *ret_cost, char lo, char hi, int delta) {
@@ -147,7 +137,7 @@ FN(replace) {
     return cel__sb_string(&sb);
   }
   while (n < 0 || done < n) {
-    const char *m = memfind(s + i, len - i, old, ol);
+    const char *m = memmem(s + i, len - i, old, ol);
     if (!m)
       break;
     cel__sb_add(&sb, s + i, (size_t)(m - (s + i)));
@@ -184,7 +174,7 @@ FN(split) {
     return l;
   }
   for (;;) {
-    const char *m = (n > 0 && parts == n - 1) ? NULL : memfind(s + i, len - i, sep, sl);
+    const char *m = (n > 0 && parts == n - 1) ? NULL : memmem(s + i, len - i, sep, sl);
     if (!m) {
       cel_list_push(l, cel_string(s + i, len - i));
       return l;

@@ -238,6 +238,37 @@ void cel__go_quote(cel__sb_t *sb, const char *s, size_t len) {
   cel__sb_addc(sb, '"');
 }
 
+const char *cel__memrmem(const char *h, size_t hl, const char *n, size_t nl) {
+  if (nl == 0)
+    return h + hl;
+  if (nl > hl)
+    return NULL;
+  /* KMP over the reversed texts: linear in hl + nl */
+  size_t *fail = xmalloc(nl * sizeof(*fail));
+  fail[0] = 0;
+  for (size_t i = 1, k = 0; i < nl; i++) {
+    while (k && n[nl - 1 - i] != n[nl - 1 - k])
+      k = fail[k - 1];
+    if (n[nl - 1 - i] == n[nl - 1 - k])
+      k++;
+    fail[i] = k;
+  }
+  const char *r = NULL;
+  for (size_t i = 0, k = 0; i < hl; i++) {
+    char c = h[hl - 1 - i];
+    while (k && c != n[nl - 1 - k])
+      k = fail[k - 1];
+    if (c == n[nl - 1 - k])
+      k++;
+    if (k == nl) {
+      r = h + (hl - 1 - i);
+      break;
+    }
+  }
+  free(fail);
+  return r;
+}
+
 cel_value_t *cel__no_overload(const char *fn) {
   (void)fn;
   return cel_errorf("no such overload");

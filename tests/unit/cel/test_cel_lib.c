@@ -2,6 +2,7 @@
  * through its table entry and value.h, as the evaluator does. */
 #include <math.h>
 #include <stdarg.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cel/lib.h"
@@ -772,6 +773,32 @@ static void test_k8s_semver(void) {
   EXPECT_ERR(CALL("semver(string, bool) kubernetes.Semver", S("1-a"), B(true)), "short version cannot contain PreRelease/Build meta data");
 }
 
+/* searches stay linear on inputs that make naive search quadratic */
+static void test_strings_linear(void) {
+  size_t n = 400000, m = 200000;
+  char *hay = malloc(n + 1), *needle = malloc(m + 2);
+  memset(hay, 'a', n);
+  hay[n] = 0;
+  memset(needle, 'a', m);
+  needle[m] = 'b';
+  needle[m + 1] = 0;
+  clock_t t0 = clock();
+  EXPECT_INT(CALL("string.indexOf(string) int", S(hay), S(needle)), -1);
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S(hay), S(needle)), -1);
+  needle[m] = 0;
+  needle[0] = 'b';
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S(hay), S(needle)), -1);
+  EXPECT_BOOL(CALL("string.contains(string) bool", S(hay), S(needle)), false);
+  EXPECT_STR(CALL("string(int) string", CALL("size(list(A)) int", CALL("string.split(string) list(string)", S(hay), S(needle)))), "1");
+  needle[0] = 'a';
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S(hay), S(needle)), (int64_t)(n - m));
+  double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  free(hay);
+  free(needle);
+  if (secs > t_time_limit(2.0))
+    TEST_FAIL("string searches took %.2fs", secs);
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -786,6 +813,7 @@ TEST_LIST = {
   TEST(test_time_accessors),
   TEST(test_strings_index),
   TEST(test_strings_transform),
+  TEST(test_strings_linear),
   TEST(test_format),
   TEST(test_k8s_lists),
   TEST(test_k8s_regex),
