@@ -553,8 +553,8 @@ FN(to_uint) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    size_t k = s[0] == '+' ? 1 : 0;
-    if (len == k || s[k] < '0' || s[k] > '9' || errno || end != s + len)
+    /* Go's ParseUint: decimal digits only, no sign */
+    if (len == 0 || s[0] < '0' || s[0] > '9' || errno || end != s + len)
       return conv_err(A0, "uint");
     return cel_uint(v);
   }
@@ -577,9 +577,12 @@ static bool parse_double(const char *s, size_t len, double *ret) {
     *ret = NAN;
     return true;
   }
+  bool hex = rest > 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
   for (size_t i = 0; i < rest; i++)
-    if (!strchr("0123456789.eE+-xXpPabcdefABCDEF_", p[i]))
+    if (!strchr(hex ? "0123456789.xXpPabcdefABCDEF+-" : "0123456789.eE+-", p[i]))
       return false;
+  if (hex && !memchr(p, 'p', rest) && !memchr(p, 'P', rest))
+    return false; /* Go: a hexadecimal mantissa requires a 'p' exponent */
   char *end;
   errno = 0;
   double d = strtod(s, &end);

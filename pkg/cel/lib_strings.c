@@ -548,7 +548,9 @@ static bool clause(cel__sb_t *sb, const char *f, size_t len, size_t *i, const ce
     has_prec = true;
   }
   (void)has_prec;
-  char c = f[p++];
+  size_t at = p;
+  char c = f[p];
+  cel__utf8_next(f, len, &p);
   *i = p;
   const char *tn = cel_value_type_name(v);
   double d;
@@ -601,9 +603,8 @@ static bool clause(cel__sb_t *sb, const char *f, size_t len, size_t *i, const ce
       return fail(e, "error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given %s", tn);
     return true;
   default: {
-    char ch[2] = {c, 0};
-    /* a multi-byte rune prints whole in upstream; the first byte is
-     * enough to say which clause was not understood */
+    char ch[8];
+    snprintf(ch, sizeof(ch), "%.*s", (int)(p - at), f + at);
     return fail(e, "could not parse formatting clause: unrecognized formatting clause \"%s\"", ch);
   }
   }

@@ -277,6 +277,13 @@ static void test_conversions(void) {
   EXPECT_ERR(CALL("uint(double) uint", D(-0.5)), "unsigned integer overflow");
   EXPECT_UINT(CALL("uint(string) uint", S("18446744073709551615")), UINT64_MAX);
   EXPECT_ERR(CALL("uint(string) uint", S("-1")), "type conversion error from 'string' to 'uint'");
+  EXPECT_ERR(CALL("uint(string) uint", S("+1")), "type conversion error from 'string' to 'uint'");
+  EXPECT_INT(CALL("int(string) int", S("+1")), 1);
+  EXPECT_DOUBLE(CALL("double(string) double", S("0x1p-2")), 0.25);
+  EXPECT_ERR(CALL("double(string) double", S("0x10")), "type conversion error from 'string' to 'double'");
+  EXPECT_ERR(CALL("double(string) double", S("1_000")), "type conversion error from 'string' to 'double'");
+  EXPECT_ERR(CALL("double(string) double", S(" 1")), "type conversion error from 'string' to 'double'");
+  EXPECT_DOUBLE(CALL("double(string) double", S("infinity")), INFINITY);
   EXPECT_DOUBLE(CALL("double(string) double", S("1.5e3")), 1500);
   EXPECT_DOUBLE(CALL("double(string) double", S("-Inf")), -INFINITY);
   EXPECT_ERR(CALL("double(string) double", S("1e400")), "type conversion error from 'string' to 'double'");
@@ -493,6 +500,8 @@ static void test_format(void) {
   EXPECT_ERR(FMT("%b", S("x")), "error during formatting: only integers and bools can be formatted as binary, was given string");
   EXPECT_ERR(FMT("%x", D(1)), "error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given double");
   EXPECT_ERR(FMT("%q", I(1)), "could not parse formatting clause: unrecognized formatting clause \"q\"");
+  EXPECT_ERR(FMT("%\xc3\xa9", I(1)), "could not parse formatting clause: unrecognized formatting clause \"\xc3\xa9\"");
+  EXPECT_ERR(FMT("%.3", D(1)), "could not parse formatting clause: error while parsing precision: could not find end of precision specifier");
   EXPECT_ERR(FMT("%s %s", I(1)), "index 1 out of range");
   EXPECT_ERR(FMT("%", I(1)), "unexpected end of string");
 }
