@@ -61,11 +61,27 @@ cel_value_t *cel__no_overload(const char *fn);
 #define ARG_STR(i, lenp) cel_value_str(args[i], lenp)
 #define ARG_INT(i) cel_value_int(args[i])
 
-/* A string walk's cost as cel-go charges it: 1 per 10 bytes, rounded up. */
-static inline void cel__cost_str(uint64_t *ret_cost, size_t len) {
+/* Call costs as cel-go's runtime cost tracker and Kubernetes' library
+ * cost estimator (library/cost.go) charge them. */
+static inline void cel__cost(uint64_t *ret_cost, uint64_t c) {
   if (ret_cost)
-    *ret_cost = 1 + (len + 9) / 10;
+    *ret_cost = c;
 }
+/* ceil(n * StringTraversalCostFactor (0.1)) */
+static inline uint64_t cel__tenth(uint64_t n) {
+  return (n + 9) / 10;
+}
+/* ceil(n * RegexStringLengthCostFactor (0.25)) */
+static inline uint64_t cel__quarter(uint64_t n) {
+  return (n + 3) / 4;
+}
+/* cel-go's actualSize: code points of a string, bytes of bytes, elements
+ * of a list or map (an optional's value's); 1 for the rest */
+uint64_t cel__size(const cel_value_t *v);
+/* Kubernetes' traversalCost: a tenth of a string's bytes (rounded down),
+ * the sum over a list's elements or a map's keys and values, 1 for the
+ * rest */
+uint64_t cel__traversal_cost(const cel_value_t *v);
 
 /* NFA steps one regex call may take (util/regex.h budgets): far beyond
  * what any pattern needs on inputs a request can carry at linear cost,

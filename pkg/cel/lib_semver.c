@@ -237,28 +237,27 @@ static const semver_t *V(const cel_value_t *v) {
   return cel_value_opaque(v);
 }
 
-static int parse_arg(cel_value_t **args, size_t nargs, semver_t *v, char *err, size_t size) {
+static int parse_arg(cel_value_t **args, size_t nargs, uint64_t *ret_cost, semver_t *v, char *err, size_t size) {
   const char *s = cel_value_str(args[0], NULL);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   if (nargs > 1 && cel_value_bool(args[1]))
     return semver_parse_normalized(s, v, err, size);
   return semver_parse(s, v, err, size);
 }
 
 FN(to_semver) {
-  (void)ret_cost;
   semver_t v;
   char err[512];
-  if (parse_arg(args, nargs, &v, err, sizeof(err)) < 0)
+  if (parse_arg(args, nargs, ret_cost, &v, err, sizeof(err)) < 0)
     return cel_errorf("%s", err);
   semver_t *c = xmalloc(sizeof(*c));
   *c = v;
   return cel_opaque(&semver_type, c);
 }
 FN(is_semver) {
-  (void)ret_cost;
   semver_t v;
   char err[512];
-  int r = parse_arg(args, nargs, &v, err, sizeof(err));
+  int r = parse_arg(args, nargs, ret_cost, &v, err, sizeof(err));
   if (r == 0)
     free(v.pre);
   return cel_bool(r == 0);

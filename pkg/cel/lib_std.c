@@ -138,7 +138,7 @@ FN(add_string) {
   cel__sb_t sb = {0};
   cel__sb_add(&sb, a, la);
   cel__sb_add(&sb, b, lb);
-  cel__cost_str(ret_cost, la + lb);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0) + cel__size(A1)));
   cel_value_t *v = cel_value_kind(A0) == CEL_BYTES ? cel_bytes(sb.p ? sb.p : "", sb.len) : cel_string(sb.p ? sb.p : "", sb.len);
   cel__sb_done(&sb);
   return v;
@@ -151,8 +151,6 @@ FN(add_list) {
     cel_list_push(l, cel_value_ref(cel_list_at(A0, i)));
   for (size_t i = 0; i < nb; i++)
     cel_list_push(l, cel_value_ref(cel_list_at(A1, i)));
-  if (ret_cost)
-    *ret_cost = 1 + (na + nb + 9) / 10;
   return l;
 }
 
@@ -269,7 +267,12 @@ static int cmp_any(const cel_value_t *a, const cel_value_t *b) {
   }
 }
 
-static cel_value_t *cmp_result(cel_value_t **args, bool lt, bool eq, bool gt) {
+static cel_value_t *cmp_result(cel_value_t **args, uint64_t *ret_cost, bool lt, bool eq, bool gt) {
+  cel_kind_t k = cel_value_kind(args[0]);
+  if (k == CEL_STRING || k == CEL_BYTES) {
+    uint64_t a = cel__size(args[0]), b = cel__size(args[1]);
+    cel__cost(ret_cost, cel__tenth(a < b ? a : b));
+  }
   int c = cmp_any(args[0], args[1]);
   if (c == 2)
     return cel_errorf("NaN values cannot be ordered");
@@ -279,19 +282,19 @@ static cel_value_t *cmp_result(cel_value_t **args, bool lt, bool eq, bool gt) {
 }
 FN(op_lt) {
   UNUSED;
-  return cmp_result(args, true, false, false);
+  return cmp_result(args, ret_cost, true, false, false);
 }
 FN(op_le) {
   UNUSED;
-  return cmp_result(args, true, true, false);
+  return cmp_result(args, ret_cost, true, true, false);
 }
 FN(op_gt) {
   UNUSED;
-  return cmp_result(args, false, false, true);
+  return cmp_result(args, ret_cost, false, false, true);
 }
 FN(op_ge) {
   UNUSED;
-  return cmp_result(args, false, true, true);
+  return cmp_result(args, ret_cost, false, true, true);
 }
 
 /* ---- indexing, in, size ---- */
@@ -398,8 +401,7 @@ FN(index_list) {
 FN(in_list) {
   (void)nargs;
   size_t n = cel_list_len(A1);
-  if (ret_cost)
-    *ret_cost = 1 + n;
+  cel__cost(ret_cost, n);
   for (size_t i = 0; i < n; i++)
     if (cel_value_equal(A0, cel_list_at(A1, i)))
       return cel_bool(true);
@@ -415,7 +417,6 @@ FN(size_string) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(A0, &len);
-  cel__cost_str(ret_cost, len);
   return cel_int((int64_t)cel__utf8_count(s, len));
 }
 FN(size_bytes) {
@@ -439,21 +440,21 @@ FN(str_contains) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
-  cel__cost_str(ret_cost, ls + lt);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)) * cel__tenth(cel__size(A1)));
   return cel_bool(lt == 0 || memmem(s, ls, t, lt) != NULL);
 }
 FN(str_starts) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
-  cel__cost_str(ret_cost, lt);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)));
   return cel_bool(lt <= ls && !memcmp(s, t, lt));
 }
 FN(str_ends) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
-  cel__cost_str(ret_cost, lt);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)));
   return cel_bool(lt <= ls && !memcmp(s + ls - lt, t, lt));
 }
 
@@ -467,8 +468,7 @@ FN(str_matches) {
     return cel_errorf("%s", err);
   uint64_t budget = CEL__REGEX_BUDGET;
   int r = regex_prog_match(re, s, ls, &budget);
-  if (ret_cost)
-    *ret_cost = 1 + (ls + 9) / 10 * (1 + (lp + 9) / 10);
+  cel__cost(ret_cost, cel__tenth(1 + cel__size(A0)) * cel__quarter(cel__size(A1)));
   regex_prog_free(re);
   if (r < 0)
     return cel_errorf(CEL__ERR_COST);
@@ -635,6 +635,7 @@ FN(to_string) {
   case CEL_BYTES: {
     size_t len;
     const char *s = cel_value_str(A0, &len);
+    cel__cost(ret_cost, cel__tenth(len));
     if (!cel__utf8_valid(s, len))
       return cel_errorf("invalid UTF-8 in bytes, cannot convert to string");
     return cel_string(s, len);
@@ -650,6 +651,7 @@ FN(to_bytes) {
     return cel_value_ref(A0);
   size_t len;
   const char *s = cel_value_str(A0, &len);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)));
   return cel_bytes(s, len);
 }
 

@@ -29,7 +29,7 @@ FN(char_at) {
   const char *s = cel_value_str(args[0], &len);
   int64_t i = cel_value_int(args[1]);
   int64_t n = (int64_t)cel__utf8_count(s, len);
-  cel__cost_str(ret_cost, len);
+  (void)ret_cost; /* charAt: cel-go's default cost */
   if (i < 0 || i > n)
     return cel_errorf("index out of range: %" PRId64, i);
   if (i == n)
@@ -43,7 +43,7 @@ FN(index_of) {
   size_t len, sl;
   const char *s = cel_value_str(args[0], &len), *sub = cel_value_str(args[1], &sl);
   int64_t off = nargs > 2 ? cel_value_int(args[2]) : 0;
-  cel__cost_str(ret_cost, len + sl);
+  cel__cost(ret_cost, len / 10); /* Kubernetes' traversalCost of the receiver */
   if (off < 0)
     return cel_errorf("index out of range: %" PRId64, off);
   int64_t n = (int64_t)cel__utf8_count(s, len);
@@ -62,7 +62,7 @@ FN(last_index_of) {
   size_t len, sl;
   const char *s = cel_value_str(args[0], &len), *sub = cel_value_str(args[1], &sl);
   int64_t n = (int64_t)cel__utf8_count(s, len);
-  cel__cost_str(ret_cost, len + sl);
+  cel__cost(ret_cost, len / 10);
   int64_t off;
   if (nargs > 2) {
     off = cel_value_int(args[2]);
@@ -99,7 +99,7 @@ static cel_value_t *map_ascii(cel_value_t *v, uint64_t *ret_cost, char lo, char 
     o[i] = (char)(s[i] >= lo && s[i] <= hi ? s[i] + delta : s[i]);
   cel_value_t *r = cel_string(o, len);
   free(o);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(v)));
   return r;
 }
 FN(lower_ascii) {
@@ -116,7 +116,7 @@ FN(replace) {
   size_t len, ol, nl;
   const char *s = cel_value_str(args[0], &len), *old = cel_value_str(args[1], &ol), *rep = cel_value_str(args[2], &nl);
   int64_t n = nargs > 3 ? cel_value_int(args[3]) : -1;
-  cel__cost_str(ret_cost, len + nl);
+  cel__cost(ret_cost, (2 * cel__size(args[0]) + 9) / 10);
   cel__sb_t sb = {0};
   size_t i = 0;
   int64_t done = 0;
@@ -154,7 +154,7 @@ FN(split) {
   size_t len, sl;
   const char *s = cel_value_str(args[0], &len), *sep = cel_value_str(args[1], &sl);
   int64_t n = nargs > 2 ? cel_value_int(args[2]) : -1;
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, (2 * cel__size(args[0]) + 9) / 10);
   cel_value_t *l = cel_list_new(0);
   if (n == 0)
     return l;
@@ -190,7 +190,7 @@ FN(substring) {
   const char *s = cel_value_str(args[0], &len);
   int64_t n = (int64_t)cel__utf8_count(s, len);
   int64_t start = cel_value_int(args[1]), end = nargs > 2 ? cel_value_int(args[2]) : n;
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   if (nargs > 2 && start > end)
     return cel_errorf("invalid substring range. start: %" PRId64 ", end: %" PRId64, start, end);
   if (start < 0 || start > n)
@@ -213,7 +213,7 @@ FN(trim) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(args[0], &len);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   size_t b = 0, e = 0;
   bool any = false;
   for (size_t i = 0; i < len;) {
@@ -246,7 +246,7 @@ FN(join) {
     const char *es = cel_value_str(e, &el);
     cel__sb_add(&sb, es, el);
   }
-  cel__cost_str(ret_cost, sb.len);
+  cel__cost(ret_cost, (2 * cel__utf8_count(sb.p ? sb.p : "", sb.len) + 9) / 10);
   return cel__sb_string(&sb);
 }
 
@@ -255,7 +255,7 @@ FN(quote) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(args[0], &len);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   cel__sb_t sb = {0};
   cel__sb_addc(&sb, '"');
   for (size_t i = 0; i < len;) {
@@ -643,7 +643,7 @@ FN(format) {
     }
     argi++;
   }
-  cel__cost_str(ret_cost, sb.len + len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   return cel__sb_string(&sb);
 }
 

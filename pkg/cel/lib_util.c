@@ -269,6 +269,51 @@ const char *cel__memrmem(const char *h, size_t hl, const char *n, size_t nl) {
   return r;
 }
 
+uint64_t cel__size(const cel_value_t *v) {
+  size_t len;
+  const char *s;
+  switch (cel_value_kind(v)) {
+  case CEL_STRING:
+    s = cel_value_str(v, &len);
+    return cel__utf8_count(s, len);
+  case CEL_BYTES:
+    cel_value_str(v, &len);
+    return len;
+  case CEL_LIST:
+    return cel_list_len(v);
+  case CEL_MAP:
+    return cel_map_len(v);
+  case CEL_OPTIONAL:
+    return cel_value_optional(v) ? cel__size(cel_value_optional(v)) : 1;
+  default:
+    return 1;
+  }
+}
+
+uint64_t cel__traversal_cost(const cel_value_t *v) {
+  size_t len;
+  uint64_t c = 0;
+  switch (cel_value_kind(v)) {
+  case CEL_STRING:
+  case CEL_BYTES:
+    cel_value_str(v, &len);
+    return len / 10;
+  case CEL_LIST:
+    for (size_t i = 0; i < cel_list_len(v); i++)
+      c += cel__traversal_cost(cel_list_at(v, i));
+    return c;
+  case CEL_MAP:
+    for (size_t i = 0; i < cel_map_len(v); i++) {
+      cel_value_t *k, *e;
+      cel_map_entry(v, i, &k, &e);
+      c += cel__traversal_cost(k) + cel__traversal_cost(e);
+    }
+    return c;
+  default:
+    return 1;
+  }
+}
+
 cel_value_t *cel__no_overload(const char *fn) {
   (void)fn;
   return cel_errorf("no such overload");

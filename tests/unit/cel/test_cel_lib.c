@@ -808,6 +808,38 @@ static void test_strings_linear(void) {
     TEST_FAIL("string searches took %.2fs", secs);
 }
 
+/* the cost a call reports (the arguments are taken) */
+static uint64_t costv(const char *sig, size_t n, cel_value_t **args) {
+  cel_fn_cb fn = find(sig);
+  uint64_t cost = 1;
+  if (fn)
+    cel_value_unref(fn(args, n, &cost));
+  for (size_t i = 0; i < n; i++)
+    cel_value_unref(args[i]);
+  return fn ? cost : UINT64_MAX;
+}
+#define COST(sig, ...)                                                                             \
+  costv(sig, sizeof((cel_value_t *[]){__VA_ARGS__}) / sizeof(cel_value_t *), (cel_value_t *[]){__VA_ARGS__})
+
+/* call costs as cel-go's tracker and Kubernetes' estimator charge them */
+static void test_costs(void) {
+  ASSERT_EQ_INT(COST("string.contains(string) bool", S("aaaaaaaaaaa"), S("ab")), 2);
+  ASSERT_EQ_INT(COST("string.startsWith(string) bool", S("aaaaaaaaaaaaaaaaaaaaa"), S("ab")), 3);
+  ASSERT_EQ_INT(COST("string.matches(string) bool", S("abcdefghijk"), S("a+b+c")), 4);
+  ASSERT_EQ_INT(COST("_+_(string, string) string", S("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), S("abcdef")), 2);
+  ASSERT_EQ_INT(COST("_<_(string, string) bool", S("abcdefghijkl"), S("abcdefghijklmnopqrstuvwxyz")), 2);
+  ASSERT_EQ_INT(COST("_<_(int, int) bool", I(1), I(2)), 1);
+  ASSERT_EQ_INT(COST("@in(A, list(A)) bool", I(1), L(I(1), I(2), I(3), NULL)), 3);
+  ASSERT_EQ_INT(COST("string.lowerAscii() string", S("abcdefghijklmnopqrstuvwxy")), 3);
+  ASSERT_EQ_INT(COST("string.replace(string, string) string", S("abcdefghijklmnopqrstuvwxy"), S("a"), S("b")), 5);
+  ASSERT_EQ_INT(COST("string.indexOf(string) int", S("abcdefghijklmnopqrstuvwxy"), S("a")), 2);
+  ASSERT_EQ_INT(COST("list(int).isSorted() bool", L(I(1), I(2), I(3), NULL)), 3);
+  ASSERT_EQ_INT(COST("string.find(string) string", S("abcdefghijk"), S("a+b+c")), 4);
+  ASSERT_EQ_INT(COST("net.CIDR.containsIP(string) bool", CALL("cidr(string) net.CIDR", S("10.0.0.0/16")), S("10.1.2.3")), 2);
+  ASSERT_EQ_INT(COST("net.CIDR.containsCIDR(net.CIDR) bool", CALL("cidr(string) net.CIDR", S("10.0.0.0/16")), CALL("cidr(string) net.CIDR", S("10.0.0.0/24"))), 3);
+  ASSERT_EQ_INT(COST("quantity(string) kubernetes.Quantity", S("123456789012")), 2);
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -833,6 +865,7 @@ TEST_LIST = {
   TEST(test_k8s_semver),
   TEST(test_ext_sets_lists),
   TEST(test_optional),
+  TEST(test_costs),
   {0},
 };
 TEST_MAIN()
