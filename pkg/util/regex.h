@@ -48,8 +48,8 @@ void regex_prog_free(regex_prog_t *p);
 size_t regex_prog_size(const regex_prog_t *p);
 
 /* Does p match somewhere in s[0..len) (unanchored, like Go's MatchString)?
- * *budget is decremented by the NFA steps taken (at most about
- * 3 * (len + 1) * regex_prog_size(p)); returns 1 on a match, 0 on none, or
+ * *budget is decremented by the NFA steps taken (at most
+ * 5 * (len + 1) * regex_prog_size(p)); returns 1 on a match, 0 on none, or
  * -E2BIG when the budget ran out first (*budget is then 0). Thread-safe;
  * allocates O(regex_prog_size(p)) scratch memory. */
 int regex_prog_match(const regex_prog_t *p, const char *s, size_t len, uint64_t *budget);
