@@ -842,6 +842,38 @@ static void test_costs(void) {
   ASSERT_EQ_INT(COST("quantity(string) kubernetes.Quantity", S("123456789012")), 2);
 }
 
+/* cases of cel-spec's string_ext conformance file */
+static void test_strings_spec_cases(void) {
+  EXPECT_STR(CALL("string.charAt(int) string", S("tacocat"), I(3)), "o");
+  EXPECT_STR(CALL("string.charAt(int) string", S("\xc2\xa9\xce\xb1T"), I(1)), "\xce\xb1");
+  EXPECT_INT(CALL("string.indexOf(string, int) int", S("tacocat"), S("at"), I(3)), 5);
+  EXPECT_INT(CALL("string.indexOf(string, int) int", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), S("\xc2\xa9"), I(3)), 4);
+  EXPECT_INT(CALL("string.indexOf(string, int) int", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), S("\xc2\xa9\xce\xb1T"), I(3)), 4);
+  EXPECT_INT(CALL("string.indexOf(string, int) int", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), S("\xc2\xa9\xce\xb1"), I(5)), -1);
+  EXPECT_INT(CALL("string.indexOf(string) int", S("hello wello"), S("hello wello")), 0);
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S(""), S("@@")), -1);
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S("tacocat"), S("")), 7);
+  EXPECT_INT(CALL("string.lastIndexOf(string, int) int", S("tacocat"), S(""), I(3)), 3);
+  EXPECT_INT(CALL("string.lastIndexOf(string, int) int", S("tacocat"), S("a"), I(3)), 1);
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), S("\xc2\xa9")), 4);
+  EXPECT_INT(CALL("string.lastIndexOf(string, int) int", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), S("\xc2\xa9"), I(3)), 2);
+  EXPECT_INT(CALL("string.lastIndexOf(string, int) int", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), S("\xc2\xa9\xce\xb1"), I(4)), 4);
+  EXPECT_INT(CALL("string.lastIndexOf(string) int", S("hello wello"), S("hello wello")), 0);
+  EXPECT_INT(CALL("string.lastIndexOf(string, int) int", S("bananananana"), S("nana"), I(7)), 6);
+  EXPECT_STR(CALL("string.replace(string, string) string", S("1 \xc2\xa9\xce\xb1T taco"), S("\xce\xb1T"), S("o\xc2\xa9\xce\xb1")), "1 \xc2\xa9o\xc2\xa9\xce\xb1 taco");
+  EXPECT_STRLIST(CALL("string.split(string, int) list(string)", S("o\xc2\xa9o\xc2\xa9o\xc2\xa9o"), S("\xc2\xa9"), I(-1)), "o|o|o|o");
+  EXPECT_STR(CALL("string.substring(int, int) string", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), I(2), I(6)), "\xc2\xa9o\xc2\xa9\xce\xb1");
+  EXPECT_STR(CALL("string.substring(int, int) string", S("ta\xc2\xa9o\xc2\xa9\xce\xb1T"), I(7), I(7)), "");
+  EXPECT_STR(CALL("string.trim() string", S(" \f\n\r\t\vtext  ")), "text");
+  EXPECT_STR(CALL("string.trim() string", S("\xc2\x85\xc2\xa0\xe1\x9a\x80text")), "text");
+  EXPECT_STR(CALL("string.trim() string", S("\xe2\x80\x8atext\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\x9f\xe3\x80\x80")), "text");
+  /* zero-width spaces are not spaces */
+  EXPECT_STR(CALL("string.trim() string", S("\xe1\xa0\x8etext\xe2\x80\x8b\xef\xbb\xbf")), "\xe1\xa0\x8etext\xe2\x80\x8b\xef\xbb\xbf");
+  EXPECT_STR(CALL("strings.quote(string) string", S("double \\\\ slash")), "\"double \\\\\\\\ slash\"");
+  EXPECT_STR(CALL("strings.quote(string) string", S("printable unicode\xf0\x9f\x98\x80")), "\"printable unicode\xf0\x9f\x98\x80\"");
+  EXPECT_STR(CALL("strings.quote(string) string", S("")), "\"\"");
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -857,6 +889,7 @@ TEST_LIST = {
   TEST(test_strings_index),
   TEST(test_strings_transform),
   TEST(test_strings_linear),
+  TEST(test_strings_spec_cases),
   TEST(test_format),
   TEST(test_k8s_lists),
   TEST(test_k8s_regex),
