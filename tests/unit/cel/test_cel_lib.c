@@ -874,6 +874,37 @@ static void test_strings_spec_cases(void) {
   EXPECT_STR(CALL("strings.quote(string) string", S("")), "\"\"");
 }
 
+/* cases of cel-spec's timestamps conformance file */
+static void test_time_spec_cases(void) {
+  if (access("/usr/share/zoneinfo/US/Central", R_OK) || access("/usr/share/zoneinfo/America/St_Johns", R_OK))
+    TEST_SKIP("no IANA zone files");
+  cel_value_t *t = TS("2009-02-13T23:31:30Z"), *t2 = TS("2009-02-13T02:00:00Z");
+#define R cel_value_ref(t)
+  EXPECT_INT(CALL("timestamp.getDate(string) int", R, S("Australia/Sydney")), 14);
+  EXPECT_INT(CALL("timestamp.getDayOfMonth(string) int", R, S("US/Central")), 12);
+  EXPECT_INT(CALL("timestamp.getDayOfMonth(string) int", R, S("+11:00")), 13);
+  EXPECT_INT(CALL("timestamp.getDayOfMonth(string) int", cel_value_ref(t2), S("-02:30")), 11);
+  EXPECT_INT(CALL("timestamp.getDayOfMonth(string) int", cel_value_ref(t2), S("America/St_Johns")), 11);
+  EXPECT_INT(CALL("timestamp.getDayOfWeek(string) int", R, S("UTC")), 5);
+  EXPECT_INT(CALL("timestamp.getDayOfYear(string) int", R, S("US/Central")), 43);
+  EXPECT_INT(CALL("timestamp.getFullYear(string) int", R, S("-09:30")), 2009);
+  EXPECT_INT(CALL("timestamp.getHours(string) int", R, S("02:00")), 1);
+  EXPECT_INT(CALL("timestamp.getMinutes(string) int", R, S("Asia/Kathmandu")), 16);
+  EXPECT_INT(CALL("timestamp.getMonth(string) int", R, S("UTC")), 1);
+  EXPECT_INT(CALL("timestamp.getSeconds(string) int", R, S("-00:00")), 30);
+  EXPECT_INT(CALL("int(timestamp) int", R), 1234567890);
+#undef R
+  cel_value_unref(t);
+  cel_value_unref(t2);
+  EXPECT_STR(CALL("string(duration) string", CALL("duration(string) duration", S("1000000s"))), "1000000s");
+  EXPECT_INT(CALL("duration.getHours() int", CALL("duration(string) duration", S("10000s"))), 2);
+  EXPECT_INT(CALL("duration.getMinutes() int", CALL("duration(string) duration", S("3730s"))), 62);
+  EXPECT_ERR(CALL("timestamp(int) timestamp", I(-62135596801)), "timestamp overflow");
+  EXPECT_ERR(CALL("_+_(timestamp, duration) timestamp", TS("0001-01-01T00:00:00Z"), CALL("duration(string) duration", S("-1ns"))),
+             "timestamp overflow");
+  EXPECT_ERR(CALL("duration(string) duration", S("320000000000s")), "type conversion error from 'string' to 'google.protobuf.Duration'");
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_int_arith),
@@ -886,6 +917,7 @@ TEST_LIST = {
   TEST(test_time_conversions),
   TEST(test_time_arith),
   TEST(test_time_accessors),
+  TEST(test_time_spec_cases),
   TEST(test_strings_index),
   TEST(test_strings_transform),
   TEST(test_strings_linear),
