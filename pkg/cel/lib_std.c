@@ -322,44 +322,11 @@ static void key_text(const cel_value_t *k, char *buf, size_t size) {
   }
 }
 
-/* A map entry by key, numeric keys matching across int/uint/double as
- * cel-spec's heterogeneous equality says ({1: x}[1u], {1: x}[1.0]). */
-static cel_value_t *map_find(const cel_value_t *m, const cel_value_t *k) {
-  cel_value_t *v = cel_map_get(m, k);
-  if (v)
-    return v;
-  cel_value_t *alt[2] = {NULL, NULL};
-  switch (cel_value_kind(k)) {
-  case CEL_INT:
-    if (cel_value_int(k) >= 0)
-      alt[0] = cel_uint((uint64_t)cel_value_int(k));
-    break;
-  case CEL_UINT:
-    if (cel_value_uint(k) <= INT64_MAX)
-      alt[0] = cel_int((int64_t)cel_value_uint(k));
-    break;
-  case CEL_DOUBLE: {
-    double d = cel_value_double(k);
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d)
-      alt[0] = cel_int((int64_t)d);
-    if (d >= 0 && d < 18446744073709551616.0 && d == (double)(uint64_t)d)
-      alt[1] = cel_uint((uint64_t)d);
-    break;
-  }
-  default:
-    break;
-  }
-  for (int i = 0; i < 2 && !v; i++)
-    if (alt[i])
-      v = cel_map_get(m, alt[i]);
-  cel_value_unref(alt[0]);
-  cel_value_unref(alt[1]);
-  return v;
-}
-
 FN(index_map) {
   UNUSED;
-  cel_value_t *v = map_find(A0, A1);
+  /* cel_map_get matches numeric keys across int/uint/double, as cel-spec's
+   * heterogeneous equality says ({1: x}[1u], {1: x}[1.0]) */
+  cel_value_t *v = cel_map_get(A0, A1);
   if (v)
     return cel_value_ref(v);
   char k[256];
@@ -410,7 +377,7 @@ FN(in_list) {
 
 FN(in_map) {
   UNUSED;
-  return cel_bool(map_find(A1, A0) != NULL);
+  return cel_bool(cel_map_get(A1, A0) != NULL);
 }
 
 FN(size_string) {
