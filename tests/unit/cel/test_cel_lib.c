@@ -5,7 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cel/internal.h"
 #include "cel/lib.h"
+#include "cel/libs.h"
 #include "test.h"
 
 static const cel_library_t *const libs[] = {&cel_lib_std, &cel_lib_time, &cel_lib_strings, &cel_lib_k8s, &cel_lib_k8s_net,
@@ -905,8 +907,53 @@ static void test_time_spec_cases(void) {
   EXPECT_ERR(CALL("duration(string) duration", S("320000000000s")), "type conversion error from 'string' to 'google.protobuf.Duration'");
 }
 
+/* every signature parses with the grammar of value.h, names as meant */
+static void test_signatures_parse(void) {
+  size_t n = 0;
+  for (size_t l = 0; cel_libraries[l]; l++)
+    for (size_t i = 0; i < cel_libraries[l]->n; i++, n++) {
+      cel__overload_t o;
+      const char *sig = cel_libraries[l]->overloads[i].signature;
+      if (cel__overload_parse(sig, cel_libraries[l]->overloads[i].fn, &o) < 0)
+        TEST_FAIL("signature does not parse: %s", sig);
+      cel__overload_done(&o);
+    }
+  ASSERT_GE_INT(n, 290);
+  static const struct {
+    const char *sig, *name;
+    bool receiver;
+    size_t nargs;
+  } cases[] = {
+    {"ip.isCanonical(string) bool", "ip.isCanonical", false, 1},
+    {"net.CIDR.containsIP(net.IP) bool", "containsIP", true, 2},
+    {"kubernetes.Quantity.add(int) kubernetes.Quantity", "add", true, 2},
+    {"sign(kubernetes.Quantity) int", "sign", false, 1},
+    {"list(A).@sortByAssociatedKeys(list(int)) list(A)", "@sortByAssociatedKeys", true, 2},
+    {"strings.quote(string) string", "strings.quote", false, 1},
+    {"sets.contains(list(A), list(A)) bool", "sets.contains", false, 2},
+    {"lists.range(int) list(int)", "lists.range", false, 1},
+    {"optional.none() optional(dyn)", "optional.none", false, 0},
+    {"optional(A).or(optional(A)) optional(A)", "or", true, 2},
+    {"_[_](optional(map(K, V)), K) optional(V)", "_[_]", false, 2},
+    {"timestamp.getHours(string) int", "getHours", true, 2},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    cel__overload_t o;
+    ASSERT_EQ_INT(cel__overload_parse(cases[i].sig, NULL, &o), 0);
+    char name[64];
+    snprintf(name, sizeof(name), "%s", o.name);
+    bool recv = o.receiver;
+    size_t na = o.nargs;
+    cel__overload_done(&o);
+    ASSERT_EQ_STR(name, cases[i].name);
+    ASSERT_EQ_INT(recv, cases[i].receiver);
+    ASSERT_EQ_INT(na, cases[i].nargs);
+  }
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
+  TEST(test_signatures_parse),
   TEST(test_int_arith),
   TEST(test_uint_double_arith),
   TEST(test_concat),
