@@ -951,6 +951,124 @@ static void test_signatures_parse(void) {
   }
 }
 
+/* ---- every overload on edge values (ASan/UBSan judge) ---- */
+
+static const char *const sample_strings[] = {
+  "", "a", "\xc3\xa9t\xc3\xa9", "(", "%", "%.", "%.999999999f", "%s%d%f%e%x%o%b", "1.2.3.4", "::", "::ffff:1.2.3.4",
+  "10.0.0.0/8", "fe80::1%eth0/64", "https://u@h:1/p?q=1&r#f", "1Gi", "-1e-3m", "1.2.3-a.b+c", "v1", "0", "-",
+  "1h2m3.5s", "9999-12-31T23:59:59Z", "America/New_York", "+14:00", "a*", "[", "\\",
+};
+
+static cel_value_t *sample(const cel_type_t *t, size_t k, int depth);
+
+/* an opaque value of type name, made with the library's own constructor */
+static cel_value_t *sample_opaque(const char *name, size_t k) {
+  static const struct {
+    const char *type, *ctor, *texts[3];
+  } ctors[] = {
+    {"net.IP", "ip(string) net.IP", {"10.1.2.3", "2001:db8::1", "::"}},
+    {"net.CIDR", "cidr(string) net.CIDR", {"10.0.0.0/8", "2001:db8::/32", "0.0.0.0/0"}},
+    {"kubernetes.Quantity", "quantity(string) kubernetes.Quantity", {"1Gi", "-500m", "9999999999999999999999999999999999999G"}},
+    {"kubernetes.URL", "url(string) kubernetes.URL", {"https://u@h:1/p%20q?x=1&x=2", "/", "mailto:a@b"}},
+    {"kubernetes.Semver", "semver(string) kubernetes.Semver", {"1.2.3-rc.1+b", "0.0.0", "18446744073709551615.0.1"}},
+  };
+  for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
+    if (!strcmp(name, ctors[i].type))
+      return CALL(ctors[i].ctor, S(ctors[i].texts[k % 3]));
+  return cel_null();
+}
+
+static cel_value_t *sample(const cel_type_t *t, size_t k, int depth) {
+  switch (t->kind) {
+  case CEL_T_NULL:
+    return cel_null();
+  case CEL_T_BOOL:
+    return B(k % 2);
+  case CEL_T_INT: {
+    static const int64_t v[] = {0, -1, 1, INT64_MIN, INT64_MAX, 3, 1000000000000};
+    return I(v[k % 7]);
+  }
+  case CEL_T_UINT: {
+    static const uint64_t v[] = {0, 1, UINT64_MAX, 2, (uint64_t)INT64_MAX + 1};
+    return U(v[k % 5]);
+  }
+  case CEL_T_DOUBLE: {
+    static const double v[] = {0.0, -0.0, NAN, INFINITY, -INFINITY, 1e308, -9.3e18, 0.5, 1e-320};
+    return D(v[k % 9]);
+  }
+  case CEL_T_STRING:
+    return S(sample_strings[k % (sizeof(sample_strings) / sizeof(sample_strings[0]))]);
+  case CEL_T_BYTES:
+    return k % 2 ? cel_bytes("\0\xff", 2) : cel_bytes("", 0);
+  case CEL_T_TIMESTAMP: {
+    static const int64_t v[] = {0, -62135596800, 253402300799, -1};
+    return cel_timestamp(v[k % 4], k % 3 ? 999999999 : 0);
+  }
+  case CEL_T_DURATION: {
+    static const int64_t v[] = {0, 9223372036, -9223372036, 1};
+    return cel_duration(v[k % 4], (int32_t)(v[k % 4] < 0 ? -854775808 : k % 2 ? 854775807 : 0));
+  }
+  case CEL_T_TYPE:
+    return cel_type_value("int");
+  case CEL_T_LIST: {
+    cel_value_t *l = cel_list_new(3);
+    size_t n = depth > 2 ? 0 : k % 4;
+    for (size_t i = 0; i < n; i++)
+      cel_list_push(l, t->elem && t->elem->kind != CEL_T_PARAM && t->elem->kind != CEL_T_DYN
+                         ? sample(t->elem, k + i * 5, depth + 1)
+                         : (i % 2 ? S("x") : I((int64_t)i)));
+    return l;
+  }
+  case CEL_T_MAP: {
+    cel_value_t *m = cel_map_new(2);
+    if (k % 3) {
+      cel_map_put(m, S("k"), I(1));
+      cel_map_put(m, I(2), L(S("v"), NULL));
+    }
+    return m;
+  }
+  case CEL_T_OPTIONAL:
+    return k % 2 ? cel_optional(NULL)
+                 : cel_optional(t->elem && t->elem->kind != CEL_T_PARAM ? sample(t->elem, k, depth + 1) : I(1));
+  case CEL_T_OPAQUE:
+    return sample_opaque(t->name, k);
+  default: { /* dyn and type parameters: a few kinds */
+    switch (k % 6) {
+    case 0: return I(1);
+    case 1: return S("x");
+    case 2: return D(NAN);
+    case 3: return L(I(1), S("a"), NULL);
+    case 4: return cel_null();
+    default: return U(7);
+    }
+  }
+  }
+}
+
+static void test_all_overloads_edges(void) {
+  size_t calls = 0;
+  for (size_t l = 0; cel_libraries[l]; l++)
+    for (size_t i = 0; i < cel_libraries[l]->n; i++) {
+      const cel_overload_t *ov = &cel_libraries[l]->overloads[i];
+      cel__overload_t o;
+      ASSERT_EQ_INT(cel__overload_parse(ov->signature, ov->fn, &o), 0);
+      for (size_t k = 0; k < 40; k++) {
+        cel_value_t *args[8] = {0};
+        for (size_t j = 0; j < o.nargs && j < 8; j++)
+          args[j] = sample(o.params[j], k + j * 7, 0);
+        uint64_t cost = 1;
+        cel_value_t *r = ov->fn(args, o.nargs, &cost);
+        ASSERT_NOT_NULL(r);
+        cel_value_unref(r);
+        for (size_t j = 0; j < o.nargs && j < 8; j++)
+          cel_value_unref(args[j]);
+        calls++;
+      }
+      cel__overload_done(&o);
+    }
+  ASSERT_GE_INT(calls, 10000);
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_signatures_parse),
@@ -980,6 +1098,7 @@ TEST_LIST = {
   TEST(test_ext_sets_lists),
   TEST(test_optional),
   TEST(test_costs),
+  TEST(test_all_overloads_edges),
   {0},
 };
 TEST_MAIN()
