@@ -12,7 +12,7 @@
 
 /* The library tables libs.c lists. */
 extern const cel_library_t cel_lib_std, cel_lib_time, cel_lib_strings, cel_lib_k8s, cel_lib_k8s_net, cel_lib_semver,
-  cel_lib_ext, cel_lib_optional;
+  cel_lib_format, cel_lib_ext, cel_lib_optional;
 
 /* Decodes one UTF-8 code point at s[*i] (advancing *i); an invalid byte
  * decodes as U+FFFD and advances one byte. */
@@ -23,6 +23,10 @@ size_t cel__utf8_put(char *out, uint32_t c);
 size_t cel__utf8_count(const char *s, size_t len);
 /* Whether s is valid UTF-8. */
 bool cel__utf8_valid(const char *s, size_t len);
+
+/* Go's url.ParseRequestURI(s): 0, or -1 with its error text in err
+ * ("parse \"x\": invalid URI for request"). lib_k8s_net.c. */
+int cel__url_request_check(const char *s, size_t len, char *err, size_t size);
 
 /* The last occurrence of n in h (NULL if none; h + hl for an empty n), in
  * linear time. (The first is memmem's, also linear.) */

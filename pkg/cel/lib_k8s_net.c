@@ -767,21 +767,28 @@ static void url_done(url_t *u) {
 }
 
 /* ParseRequestURI's verdict: NULL, or the error message upstream wraps */
-static cel_value_t *url_check(const char *s, size_t len) {
+int cel__url_request_check(const char *s, size_t len, char *err, size_t size) {
   url_t u;
-  char err[512];
-  if (url_parse(s, len, true, &u, err, sizeof(err)) < 0) {
-    url_done(&u);
-    cel__sb_t sb = {0};
-    cel__sb_addz(&sb, "URL parse error during conversion from string: parse ");
-    cel__go_quote(&sb, s, len);
-    cel__sb_addz(&sb, ": ");
-    cel__sb_addz(&sb, err);
-    cel_value_t *e = cel_errorf("%s", sb.p);
-    cel__sb_done(&sb);
-    return e;
-  }
+  char inner[512];
+  int r = url_parse(s, len, true, &u, inner, sizeof(inner));
   url_done(&u);
+  if (r == 0)
+    return 0;
+  cel__sb_t sb = {0};
+  cel__sb_addz(&sb, "parse ");
+  cel__go_quote(&sb, s, len);
+  cel__sb_addz(&sb, ": ");
+  cel__sb_addz(&sb, inner);
+  snprintf(err, size, "%s", sb.p);
+  cel__sb_done(&sb);
+  return -1;
+}
+
+/* ParseRequestURI's verdict as url() reports it: NULL, or an error value */
+static cel_value_t *url_check(const char *s, size_t len) {
+  char err[1024];
+  if (cel__url_request_check(s, len, err, sizeof(err)) < 0)
+    return cel_errorf("URL parse error during conversion from string: %s", err);
   return NULL;
 }
 

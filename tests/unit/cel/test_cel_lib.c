@@ -11,7 +11,8 @@
 #include "test.h"
 
 static const cel_library_t *const libs[] = {&cel_lib_std, &cel_lib_time, &cel_lib_strings, &cel_lib_k8s, &cel_lib_k8s_net,
-                                            &cel_lib_semver, &cel_lib_ext, &cel_lib_optional};
+                                            &cel_lib_semver, &cel_lib_format, &cel_lib_ext,
+                                            &cel_lib_optional};
 
 static cel_fn_cb find(const char *sig) {
   for (size_t l = 0; l < CEL__N(libs); l++)
@@ -972,6 +973,10 @@ static cel_value_t *sample_opaque(const char *name, size_t k) {
     {"kubernetes.URL", "url(string) kubernetes.URL", {"https://u@h:1/p%20q?x=1&x=2", "/", "mailto:a@b"}},
     {"kubernetes.Semver", "semver(string) kubernetes.Semver", {"1.2.3-rc.1+b", "0.0.0", "18446744073709551615.0.1"}},
   };
+  static const char *const formats[] = {"format.dns1123Label() kubernetes.NamedFormat", "format.uri() kubernetes.NamedFormat",
+                                        "format.datetime() kubernetes.NamedFormat", "format.uuid() kubernetes.NamedFormat"};
+  if (!strcmp(name, "kubernetes.NamedFormat"))
+    return callv(formats[k % 4], 0, NULL);
   for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
     if (!strcmp(name, ctors[i].type))
       return CALL(ctors[i].ctor, S(ctors[i].texts[k % 3]));
@@ -1069,6 +1074,83 @@ static void test_all_overloads_edges(void) {
   ASSERT_GE_INT(calls, 10000);
 }
 
+/* format.validate(s): none, or the list of upstream's messages */
+static cel_value_t *validate(const char *format, const char *s) {
+  cel_value_t *f = CALL("format.named(string) optional(kubernetes.NamedFormat)", S(format));
+  cel_value_t *fv = cel_value_optional(f);
+  if (!fv) {
+    cel_value_unref(f);
+    return cel_errorf("no format %s", format);
+  }
+  cel_value_t *r = CALL("kubernetes.NamedFormat.validate(string) optional(list(string))", cel_value_ref(fv), S(s));
+  cel_value_unref(f);
+  return r;
+}
+#define EXPECT_VALID(f, s)                                                                         \
+  do {                                                                                             \
+    cel_value_t *r_ = validate(f, s);                                                              \
+    EXPECT_KIND(r_, CEL_OPTIONAL);                                                                 \
+    bool none_ = cel_value_optional(r_) == NULL;                                                   \
+    char m_[512] = "";                                                                             \
+    if (!none_)                                                                                    \
+      snprintf(m_, sizeof(m_), "%s", cel_value_str(cel_list_at(cel_value_optional(r_), 0), NULL)); \
+    cel_value_unref(r_);                                                                           \
+    if (!none_)                                                                                    \
+      TEST_FAIL("%s %s: %s", f, s, m_);                                                            \
+  } while (0)
+#define EXPECT_INVALID(f, s, want)                                                                 \
+  do {                                                                                             \
+    cel_value_t *r_ = validate(f, s);                                                              \
+    EXPECT_KIND(r_, CEL_OPTIONAL);                                                                 \
+    cel_value_t *l_ = cel_value_optional(r_);                                                      \
+    char m_[512] = "(valid)";                                                                      \
+    if (l_ && cel_list_len(l_))                                                                    \
+      snprintf(m_, sizeof(m_), "%s", cel_value_str(cel_list_at(l_, 0), NULL));                    \
+    cel_value_unref(r_);                                                                           \
+    ASSERT_CONTAINS(m_, want);                                                                     \
+  } while (0)
+
+static void test_k8s_format(void) {
+  cel_value_t *none = CALL("format.named(string) optional(kubernetes.NamedFormat)", S("nope"));
+  EXPECT_KIND(none, CEL_OPTIONAL);
+  ASSERT_NULL(cel_value_optional(none));
+  cel_value_unref(none);
+  cel_value_t *a = CALL("format.named(string) optional(kubernetes.NamedFormat)", S("uuid"));
+  cel_value_t *b = callv("format.uuid() kubernetes.NamedFormat", 0, NULL);
+  ASSERT_TRUE(cel_value_equal(cel_value_optional(a), b));
+  cel_value_unref(a);
+  cel_value_unref(b);
+  EXPECT_VALID("dns1123Label", "my-name");
+  EXPECT_INVALID("dns1123Label", "My-name", "a lowercase RFC 1123 label must consist of");
+  EXPECT_INVALID("dns1123Label", "my-", "a lowercase RFC 1123 label");
+  EXPECT_VALID("dns1123LabelPrefix", "my-");
+  EXPECT_VALID("dns1123Subdomain", "example.com");
+  EXPECT_INVALID("dns1123Subdomain", "example..com", "a lowercase RFC 1123 subdomain");
+  EXPECT_VALID("dns1123SubdomainPrefix", "example.com-");
+  EXPECT_VALID("dns1035Label", "abc-123");
+  EXPECT_INVALID("dns1035Label", "1abc", "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character");
+  EXPECT_VALID("dns1035LabelPrefix", "abc-");
+  EXPECT_VALID("qualifiedName", "example.com/MyName");
+  EXPECT_INVALID("qualifiedName", "a/b/c", "with an optional DNS subdomain prefix");
+  EXPECT_VALID("labelValue", "");
+  EXPECT_INVALID("labelValue", "-x", "a valid label must be an empty string");
+  EXPECT_VALID("uri", "https://example.com/x");
+  EXPECT_INVALID("uri", "example.com", "parse \"example.com\": invalid URI for request");
+  EXPECT_VALID("uuid", "123e4567-E89B-12d3-a456-426614174000");
+  EXPECT_VALID("uuid", "123e4567e89b12d3a456426614174000");
+  EXPECT_INVALID("uuid", "123e4567-e89b-12d3-a456-42661417400", "does not match the UUID format");
+  EXPECT_VALID("byte", "aGVsbG8=");
+  EXPECT_INVALID("byte", "aGVsbG8", "invalid base64");
+  EXPECT_VALID("date", "2024-02-29");
+  EXPECT_INVALID("date", "2023-02-29", "invalid date");
+  EXPECT_INVALID("date", "2023-2-01", "invalid date");
+  EXPECT_VALID("datetime", "2024-02-29T13:14:15Z");
+  EXPECT_VALID("datetime", "2024-02-29t13:14:15.123+05:30");
+  EXPECT_INVALID("datetime", "2024-02-29T24:00:00Z", "invalid datetime");
+  EXPECT_INVALID("datetime", "2024-02-29T13:14:15", "invalid datetime");
+  EXPECT_INVALID("datetime", "2024-02-29", "invalid datetime");
+}
+
 TEST_LIST = {
   TEST(test_tables_unique),
   TEST(test_signatures_parse),
@@ -1095,6 +1177,7 @@ TEST_LIST = {
   TEST(test_k8s_cidr),
   TEST(test_k8s_url),
   TEST(test_k8s_semver),
+  TEST(test_k8s_format),
   TEST(test_ext_sets_lists),
   TEST(test_optional),
   TEST(test_costs),
