@@ -707,6 +707,14 @@ static void test_optional(void) {
   EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("_[_](optional(map(K, V)), K) optional(V)", CALL("optional.of(A) optional(A)", cel_value_ref(m)), S("x"))), false);
   EXPECT_INT(CALL("optional(A).value() A", CALL("_[_](optional(map(K, V)), K) optional(V)", CALL("optional.of(A) optional(A)", m), S("k"))), 1);
   EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("_[_](optional(map(K, V)), K) optional(V)", cel_value_ref(n), S("k"))), false);
+  EXPECT_STR(CALL("optional(A).value() A", CALL("list(A).first() optional(A)", L(S("a"), S("b"), NULL))), "a");
+  EXPECT_STR(CALL("optional(A).value() A", CALL("list(A).last() optional(A)", L(S("a"), S("b"), NULL))), "b");
+  EXPECT_BOOL(CALL("optional(A).hasValue() bool", CALL("list(A).last() optional(A)", L(NULL))), false);
+  cel_value_t *u = CALL("optional.unwrap(list(optional(A))) list(A)", L(cel_value_ref(o), cel_value_ref(n), cel_value_ref(o), NULL));
+  EXPECT_KIND(u, CEL_LIST);
+  ASSERT_EQ_INT(cel_list_len(u), 2);
+  ASSERT_EQ_INT(cel_value_int(cel_list_at(u, 1)), 5);
+  cel_value_unref(u);
   cel_value_unref(n);
   cel_value_unref(o);
 }
