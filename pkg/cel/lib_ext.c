@@ -234,7 +234,7 @@ FN(lists_range) {
   (void)nargs;
   int64_t n = cel_value_int(args[0]);
   if (n > RANGE_MAX)
-    return cel_errorf("operation cancelled: actual cost limit exceeded");
+    return cel_errorf(CEL__ERR_COST);
   cel_value_t *r = cel_list_new(n > 0 ? (size_t)n : 0);
   for (int64_t i = 0; i < n; i++)
     cel_list_push(r, cel_int(i));

@@ -20,9 +20,9 @@
 
 /* ---- lists ---- */
 
+/* Kubernetes charges these list walks one traversal of the list */
 static void cost_list(uint64_t *ret_cost, const cel_value_t *l) {
-  if (ret_cost)
-    *ret_cost = 1 + cel_list_len(l);
+  cel__cost(ret_cost, cel__traversal_cost(l));
 }
 
 FN(is_sorted) {
@@ -156,13 +156,13 @@ FN(find) {
   cel_value_t *err = compile(args[1], &re);
   if (err)
     return err;
-  uint64_t budget = UINT64_MAX;
+  uint64_t budget = CEL__REGEX_BUDGET;
   size_t b, e;
   int r = regex_prog_find(re, s, len, 0, &b, &e, &budget);
   regex_prog_free(re);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(1 + cel__size(args[0])) * cel__quarter(cel__size(args[1])));
   if (r < 0)
-    return cel_errorf("regex match: %s", strerror(-r));
+    return cel_errorf(CEL__ERR_COST);
   return r == 1 ? cel_string(s + b, e - b) : cel_string("", 0);
 }
 
@@ -174,9 +174,9 @@ FN(find_all) {
   cel_value_t *err = compile(args[1], &re);
   if (err)
     return err;
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(1 + cel__size(args[0])) * cel__quarter(cel__size(args[1])));
   cel_value_t *l = cel_list_new(0);
-  uint64_t budget = UINT64_MAX;
+  uint64_t budget = CEL__REGEX_BUDGET;
   regex_iter_t it = {0};
   size_t b, e;
   for (int64_t k = 0; n < 0 || k < n; k++) {
@@ -184,7 +184,7 @@ FN(find_all) {
     if (r < 0) {
       cel_value_unref(l);
       regex_prog_free(re);
-      return cel_errorf("regex match: %s", strerror(-r));
+      return cel_errorf(CEL__ERR_COST);
     }
     if (r == 0)
       break;
@@ -214,6 +214,7 @@ static cel_value_t *q_value(const quantity_t *q) {
 
 FN(to_quantity) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   size_t len;
   const char *s = cel_value_str(args[0], &len);
   quantity_t q;
@@ -224,6 +225,7 @@ FN(to_quantity) {
 }
 FN(is_quantity) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   size_t len;
   const char *s = cel_value_str(args[0], &len);
   quantity_t q;

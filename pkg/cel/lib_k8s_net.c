@@ -268,6 +268,7 @@ static const prefix_t *CIDRV(const cel_value_t *v) {
 
 FN(to_ip) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   addr_t a;
   char err[1024];
   if (parse_ip(cel_value_str(args[0], NULL), &a, err, sizeof(err)) < 0)
@@ -276,12 +277,14 @@ FN(to_ip) {
 }
 FN(is_ip) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   addr_t a;
   char err[1024];
   return cel_bool(parse_ip(cel_value_str(args[0], NULL), &a, err, sizeof(err)) == 0);
 }
 FN(ip_is_canonical) {
   UNUSED;
+  cel__cost(ret_cost, (2 * cel__size(args[0]) + 9) / 10);
   addr_t a;
   char err[1024], buf[64];
   const char *s = cel_value_str(args[0], NULL);
@@ -425,6 +428,7 @@ static bool same_prefix(const addr_t *a, const addr_t *b, int bits) {
 
 FN(to_cidr) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   prefix_t p;
   char err[1024];
   if (parse_cidr(cel_value_str(args[0], NULL), &p, err, sizeof(err)) < 0)
@@ -434,6 +438,7 @@ FN(to_cidr) {
 }
 FN(is_cidr) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   prefix_t p;
   char err[1024];
   return cel_bool(parse_cidr(cel_value_str(args[0], NULL), &p, err, sizeof(err)) == 0);
@@ -450,12 +455,18 @@ FN(cidr_string) {
 static cel_value_t *contains_ip(const prefix_t *p, const addr_t *a) {
   return cel_bool(p->a.bits == a->bits && same_prefix(&p->a, a, p->bits));
 }
+/* upstream: two walks of the prefix's bytes, one more of a string argument */
+static uint64_t cidr_size(const prefix_t *p) {
+  return (uint64_t)(p->bits + 7) / 8;
+}
 FN(cidr_contains_ip) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(2 * cidr_size(CIDRV(args[0]))));
   return contains_ip(CIDRV(args[0]), IPV(args[1]));
 }
 FN(cidr_contains_ip_string) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(2 * cidr_size(CIDRV(args[0]))) + cel__tenth(cel__size(args[1])));
   addr_t a;
   char err[1024];
   if (parse_ip(cel_value_str(args[1], NULL), &a, err, sizeof(err)) < 0)
@@ -470,10 +481,14 @@ static cel_value_t *contains_cidr(const prefix_t *p, const prefix_t *o) {
 }
 FN(cidr_contains_cidr) {
   UNUSED;
+  uint64_t cs = cidr_size(CIDRV(args[0]));
+  cel__cost(ret_cost, cel__tenth(2 * cs) + cel__tenth(cs) + 1);
   return contains_cidr(CIDRV(args[0]), CIDRV(args[1]));
 }
 FN(cidr_contains_cidr_string) {
   UNUSED;
+  uint64_t cs = cidr_size(CIDRV(args[0]));
+  cel__cost(ret_cost, cel__tenth(2 * cs) + cel__tenth(cs) + 1 + cel__tenth(cel__size(args[1])));
   prefix_t o;
   char err[1024];
   if (parse_cidr(cel_value_str(args[1], NULL), &o, err, sizeof(err)) < 0)
@@ -752,26 +767,34 @@ static void url_done(url_t *u) {
 }
 
 /* ParseRequestURI's verdict: NULL, or the error message upstream wraps */
-static cel_value_t *url_check(const char *s, size_t len) {
+int cel__url_request_check(const char *s, size_t len, char *err, size_t size) {
   url_t u;
-  char err[512];
-  if (url_parse(s, len, true, &u, err, sizeof(err)) < 0) {
-    url_done(&u);
-    cel__sb_t sb = {0};
-    cel__sb_addz(&sb, "URL parse error during conversion from string: parse ");
-    cel__go_quote(&sb, s, len);
-    cel__sb_addz(&sb, ": ");
-    cel__sb_addz(&sb, err);
-    cel_value_t *e = cel_errorf("%s", sb.p);
-    cel__sb_done(&sb);
-    return e;
-  }
+  char inner[512];
+  int r = url_parse(s, len, true, &u, inner, sizeof(inner));
   url_done(&u);
+  if (r == 0)
+    return 0;
+  cel__sb_t sb = {0};
+  cel__sb_addz(&sb, "parse ");
+  cel__go_quote(&sb, s, len);
+  cel__sb_addz(&sb, ": ");
+  cel__sb_addz(&sb, inner);
+  snprintf(err, size, "%s", sb.p);
+  cel__sb_done(&sb);
+  return -1;
+}
+
+/* ParseRequestURI's verdict as url() reports it: NULL, or an error value */
+static cel_value_t *url_check(const char *s, size_t len) {
+  char err[1024];
+  if (cel__url_request_check(s, len, err, sizeof(err)) < 0)
+    return cel_errorf("URL parse error during conversion from string: %s", err);
   return NULL;
 }
 
 FN(to_url) {
   UNUSED;
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   size_t len;
   const char *s = cel_value_str(args[0], &len);
   cel_value_t *e = url_check(s, len);

@@ -1,6 +1,7 @@
 /* CEL optional values (CEL_LIB_OPTIONALS), as cel-go's cel.OptionalTypes:
- * optional.of/none/ofNonZeroValue, hasValue, value, orValue, or, and
- * indexing an optional list or map. The ?. and [?] selections and the
+ * optional.of/none/ofNonZeroValue, hasValue, value, orValue, or,
+ * indexing an optional list or map, and (version 2) list first/last,
+ * optional.unwrap and unwrapOpt. The ?. and [?] selections and the
  * optMap/optFlatMap macros are the evaluator's.
  * https://github.com/google/cel-spec/wiki/proposal-246 */
 #include <string.h>
@@ -106,6 +107,35 @@ FN(opt_index) {
   return cel_errorf("no such overload");
 }
 
+FN(list_first) {
+  UNUSED;
+  size_t n = cel_list_len(args[0]);
+  return cel_optional(n ? cel_value_ref(cel_list_at(args[0], 0)) : NULL);
+}
+FN(list_last) {
+  UNUSED;
+  size_t n = cel_list_len(args[0]);
+  return cel_optional(n ? cel_value_ref(cel_list_at(args[0], n - 1)) : NULL);
+}
+
+/* optional.unwrap / unwrapOpt: the values of the optionals that have one */
+FN(opt_unwrap) {
+  (void)nargs;
+  size_t n = cel_list_len(args[0]);
+  cel__cost(ret_cost, n);
+  cel_value_t *l = cel_list_new(n);
+  for (size_t i = 0; i < n; i++) {
+    cel_value_t *e = cel_list_at(args[0], i);
+    if (cel_value_kind(e) != CEL_OPTIONAL) {
+      cel_value_unref(l);
+      return cel_errorf("no such overload");
+    }
+    if (cel_value_optional(e))
+      cel_list_push(l, cel_value_ref(cel_value_optional(e)));
+  }
+  return l;
+}
+
 static const cel_overload_t overloads[] = {
   {"optional.of(A) optional(A)", opt_of},
   {"optional.none() optional(dyn)", opt_none},
@@ -116,6 +146,10 @@ static const cel_overload_t overloads[] = {
   {"optional(A).or(optional(A)) optional(A)", opt_or},
   {"_[_](optional(list(A)), int) optional(A)", opt_index},
   {"_[_](optional(map(K, V)), K) optional(V)", opt_index},
+  {"list(A).first() optional(A)", list_first},
+  {"list(A).last() optional(A)", list_last},
+  {"optional.unwrap(list(optional(A))) list(A)", opt_unwrap},
+  {"list(optional(A)).unwrapOpt() list(A)", opt_unwrap},
 };
 
 const cel_library_t cel_lib_optional = {CEL_LIB_OPTIONALS, overloads, CEL__N(overloads)};

@@ -138,7 +138,7 @@ FN(add_string) {
   cel__sb_t sb = {0};
   cel__sb_add(&sb, a, la);
   cel__sb_add(&sb, b, lb);
-  cel__cost_str(ret_cost, la + lb);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0) + cel__size(A1)));
   cel_value_t *v = cel_value_kind(A0) == CEL_BYTES ? cel_bytes(sb.p ? sb.p : "", sb.len) : cel_string(sb.p ? sb.p : "", sb.len);
   cel__sb_done(&sb);
   return v;
@@ -151,8 +151,6 @@ FN(add_list) {
     cel_list_push(l, cel_value_ref(cel_list_at(A0, i)));
   for (size_t i = 0; i < nb; i++)
     cel_list_push(l, cel_value_ref(cel_list_at(A1, i)));
-  if (ret_cost)
-    *ret_cost = 1 + (na + nb + 9) / 10;
   return l;
 }
 
@@ -269,7 +267,12 @@ static int cmp_any(const cel_value_t *a, const cel_value_t *b) {
   }
 }
 
-static cel_value_t *cmp_result(cel_value_t **args, bool lt, bool eq, bool gt) {
+static cel_value_t *cmp_result(cel_value_t **args, uint64_t *ret_cost, bool lt, bool eq, bool gt) {
+  cel_kind_t k = cel_value_kind(args[0]);
+  if (k == CEL_STRING || k == CEL_BYTES) {
+    uint64_t a = cel__size(args[0]), b = cel__size(args[1]);
+    cel__cost(ret_cost, cel__tenth(a < b ? a : b));
+  }
   int c = cmp_any(args[0], args[1]);
   if (c == 2)
     return cel_errorf("NaN values cannot be ordered");
@@ -279,19 +282,19 @@ static cel_value_t *cmp_result(cel_value_t **args, bool lt, bool eq, bool gt) {
 }
 FN(op_lt) {
   UNUSED;
-  return cmp_result(args, true, false, false);
+  return cmp_result(args, ret_cost, true, false, false);
 }
 FN(op_le) {
   UNUSED;
-  return cmp_result(args, true, true, false);
+  return cmp_result(args, ret_cost, true, true, false);
 }
 FN(op_gt) {
   UNUSED;
-  return cmp_result(args, false, false, true);
+  return cmp_result(args, ret_cost, false, false, true);
 }
 FN(op_ge) {
   UNUSED;
-  return cmp_result(args, false, true, true);
+  return cmp_result(args, ret_cost, false, true, true);
 }
 
 /* ---- indexing, in, size ---- */
@@ -319,44 +322,11 @@ static void key_text(const cel_value_t *k, char *buf, size_t size) {
   }
 }
 
-/* A map entry by key, numeric keys matching across int/uint/double as
- * cel-spec's heterogeneous equality says ({1: x}[1u], {1: x}[1.0]). */
-static cel_value_t *map_find(const cel_value_t *m, const cel_value_t *k) {
-  cel_value_t *v = cel_map_get(m, k);
-  if (v)
-    return v;
-  cel_value_t *alt[2] = {NULL, NULL};
-  switch (cel_value_kind(k)) {
-  case CEL_INT:
-    if (cel_value_int(k) >= 0)
-      alt[0] = cel_uint((uint64_t)cel_value_int(k));
-    break;
-  case CEL_UINT:
-    if (cel_value_uint(k) <= INT64_MAX)
-      alt[0] = cel_int((int64_t)cel_value_uint(k));
-    break;
-  case CEL_DOUBLE: {
-    double d = cel_value_double(k);
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d)
-      alt[0] = cel_int((int64_t)d);
-    if (d >= 0 && d < 18446744073709551616.0 && d == (double)(uint64_t)d)
-      alt[1] = cel_uint((uint64_t)d);
-    break;
-  }
-  default:
-    break;
-  }
-  for (int i = 0; i < 2 && !v; i++)
-    if (alt[i])
-      v = cel_map_get(m, alt[i]);
-  cel_value_unref(alt[0]);
-  cel_value_unref(alt[1]);
-  return v;
-}
-
 FN(index_map) {
   UNUSED;
-  cel_value_t *v = map_find(A0, A1);
+  /* cel_map_get matches numeric keys across int/uint/double, as cel-spec's
+   * heterogeneous equality says ({1: x}[1u], {1: x}[1.0]) */
+  cel_value_t *v = cel_map_get(A0, A1);
   if (v)
     return cel_value_ref(v);
   char k[256];
@@ -398,8 +368,7 @@ FN(index_list) {
 FN(in_list) {
   (void)nargs;
   size_t n = cel_list_len(A1);
-  if (ret_cost)
-    *ret_cost = 1 + n;
+  cel__cost(ret_cost, n);
   for (size_t i = 0; i < n; i++)
     if (cel_value_equal(A0, cel_list_at(A1, i)))
       return cel_bool(true);
@@ -408,14 +377,13 @@ FN(in_list) {
 
 FN(in_map) {
   UNUSED;
-  return cel_bool(map_find(A1, A0) != NULL);
+  return cel_bool(cel_map_get(A1, A0) != NULL);
 }
 
 FN(size_string) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(A0, &len);
-  cel__cost_str(ret_cost, len);
   return cel_int((int64_t)cel__utf8_count(s, len));
 }
 FN(size_bytes) {
@@ -435,34 +403,25 @@ FN(size_map) {
 
 /* ---- string tests ---- */
 
-static bool find_sub(const char *s, size_t ls, const char *t, size_t lt) {
-  if (lt == 0)
-    return true;
-  for (size_t i = 0; i + lt <= ls; i++)
-    if (s[i] == t[0] && !memcmp(s + i, t, lt))
-      return true;
-  return false;
-}
-
 FN(str_contains) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
-  cel__cost_str(ret_cost, ls + lt);
-  return cel_bool(find_sub(s, ls, t, lt));
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)) * cel__tenth(cel__size(A1)));
+  return cel_bool(lt == 0 || memmem(s, ls, t, lt) != NULL);
 }
 FN(str_starts) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
-  cel__cost_str(ret_cost, lt);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)));
   return cel_bool(lt <= ls && !memcmp(s, t, lt));
 }
 FN(str_ends) {
   (void)nargs;
   size_t ls, lt;
   const char *s = cel_value_str(A0, &ls), *t = cel_value_str(A1, &lt);
-  cel__cost_str(ret_cost, lt);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)));
   return cel_bool(lt <= ls && !memcmp(s + ls - lt, t, lt));
 }
 
@@ -474,13 +433,12 @@ FN(str_matches) {
   char err[256];
   if (regex_prog_compile(pat, &re, err, sizeof(err)) < 0)
     return cel_errorf("%s", err);
-  uint64_t budget = UINT64_MAX;
+  uint64_t budget = CEL__REGEX_BUDGET;
   int r = regex_prog_match(re, s, ls, &budget);
-  if (ret_cost)
-    *ret_cost = 1 + (ls + 9) / 10 * (1 + (lp + 9) / 10);
+  cel__cost(ret_cost, cel__tenth(1 + cel__size(A0)) * cel__quarter(cel__size(A1)));
   regex_prog_free(re);
   if (r < 0)
-    return cel_errorf("regex match: %s", strerror(-r));
+    return cel_errorf(CEL__ERR_COST);
   return cel_bool(r == 1);
 }
 
@@ -562,8 +520,8 @@ FN(to_uint) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    size_t k = s[0] == '+' ? 1 : 0;
-    if (len == k || s[k] < '0' || s[k] > '9' || errno || end != s + len)
+    /* Go's ParseUint: decimal digits only, no sign */
+    if (len == 0 || s[0] < '0' || s[0] > '9' || errno || end != s + len)
       return conv_err(A0, "uint");
     return cel_uint(v);
   }
@@ -586,9 +544,12 @@ static bool parse_double(const char *s, size_t len, double *ret) {
     *ret = NAN;
     return true;
   }
+  bool hex = rest > 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
   for (size_t i = 0; i < rest; i++)
-    if (!strchr("0123456789.eE+-xXpPabcdefABCDEF_", p[i]))
+    if (!strchr(hex ? "0123456789.xXpPabcdefABCDEF+-" : "0123456789.eE+-", p[i]))
       return false;
+  if (hex && !memchr(p, 'p', rest) && !memchr(p, 'P', rest))
+    return false; /* Go: a hexadecimal mantissa requires a 'p' exponent */
   char *end;
   errno = 0;
   double d = strtod(s, &end);
@@ -641,6 +602,7 @@ FN(to_string) {
   case CEL_BYTES: {
     size_t len;
     const char *s = cel_value_str(A0, &len);
+    cel__cost(ret_cost, cel__tenth(len));
     if (!cel__utf8_valid(s, len))
       return cel_errorf("invalid UTF-8 in bytes, cannot convert to string");
     return cel_string(s, len);
@@ -656,6 +618,7 @@ FN(to_bytes) {
     return cel_value_ref(A0);
   size_t len;
   const char *s = cel_value_str(A0, &len);
+  cel__cost(ret_cost, cel__tenth(cel__size(A0)));
   return cel_bytes(s, len);
 }
 

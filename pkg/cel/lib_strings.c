@@ -23,22 +23,13 @@ static size_t byte_at(const char *s, size_t len, int64_t ci) {
   return i;
 }
 
-static const char *memfind(const char *h, size_t hl, const char *n, size_t nl) {
-  if (nl == 0)
-    return h;
-  for (size_t i = 0; i + nl <= hl; i++)
-    if (h[i] == n[0] && !memcmp(h + i, n, nl))
-      return h + i;
-  return NULL;
-}
-
 FN(char_at) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(args[0], &len);
   int64_t i = cel_value_int(args[1]);
   int64_t n = (int64_t)cel__utf8_count(s, len);
-  cel__cost_str(ret_cost, len);
+  (void)ret_cost; /* charAt: cel-go's default cost */
   if (i < 0 || i > n)
     return cel_errorf("index out of range: %" PRId64, i);
   if (i == n)
@@ -52,7 +43,7 @@ FN(index_of) {
   size_t len, sl;
   const char *s = cel_value_str(args[0], &len), *sub = cel_value_str(args[1], &sl);
   int64_t off = nargs > 2 ? cel_value_int(args[2]) : 0;
-  cel__cost_str(ret_cost, len + sl);
+  cel__cost(ret_cost, len / 10); /* Kubernetes' traversalCost of the receiver */
   if (off < 0)
     return cel_errorf("index out of range: %" PRId64, off);
   int64_t n = (int64_t)cel__utf8_count(s, len);
@@ -61,7 +52,7 @@ FN(index_of) {
   if (off >= n)
     return cel_int(-1);
   size_t b = byte_at(s, len, off);
-  const char *m = memfind(s + b, len - b, sub, sl);
+  const char *m = memmem(s + b, len - b, sub, sl);
   if (!m)
     return cel_int(-1);
   return cel_int((int64_t)cel__utf8_count(s, (size_t)(m - s)));
@@ -71,7 +62,7 @@ FN(last_index_of) {
   size_t len, sl;
   const char *s = cel_value_str(args[0], &len), *sub = cel_value_str(args[1], &sl);
   int64_t n = (int64_t)cel__utf8_count(s, len);
-  cel__cost_str(ret_cost, len + sl);
+  cel__cost(ret_cost, len / 10);
   int64_t off;
   if (nargs > 2) {
     off = cel_value_int(args[2]);
@@ -95,10 +86,9 @@ FN(last_index_of) {
     return cel_int(-1);
   /* the last match starting at or before code point off */
   size_t limit = byte_at(s, len, off);
-  for (size_t i = limit + 1; i-- > 0;)
-    if (i + sl <= len && !memcmp(s + i, sub, sl))
-      return cel_int((int64_t)cel__utf8_count(s, i));
-  return cel_int(-1);
+  size_t end = limit + sl <= len ? limit + sl : len;
+  const char *m = cel__memrmem(s, end, sub, sl);
+  return cel_int(m ? (int64_t)cel__utf8_count(s, (size_t)(m - s)) : -1);
 }
 
 static cel_value_t *map_ascii(cel_value_t *v, uint64_t *ret_cost, char lo, char hi, int delta) {
@@ -109,7 +99,7 @@ static cel_value_t *map_ascii(cel_value_t *v, uint64_t *ret_cost, char lo, char 
     o[i] = (char)(s[i] >= lo && s[i] <= hi ? s[i] + delta : s[i]);
   cel_value_t *r = cel_string(o, len);
   free(o);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(v)));
   return r;
 }
 FN(lower_ascii) {
@@ -126,7 +116,7 @@ FN(replace) {
   size_t len, ol, nl;
   const char *s = cel_value_str(args[0], &len), *old = cel_value_str(args[1], &ol), *rep = cel_value_str(args[2], &nl);
   int64_t n = nargs > 3 ? cel_value_int(args[3]) : -1;
-  cel__cost_str(ret_cost, len + nl);
+  cel__cost(ret_cost, (2 * cel__size(args[0]) + 9) / 10);
   cel__sb_t sb = {0};
   size_t i = 0;
   int64_t done = 0;
@@ -147,7 +137,7 @@ FN(replace) {
     return cel__sb_string(&sb);
   }
   while (n < 0 || done < n) {
-    const char *m = memfind(s + i, len - i, old, ol);
+    const char *m = memmem(s + i, len - i, old, ol);
     if (!m)
       break;
     cel__sb_add(&sb, s + i, (size_t)(m - (s + i)));
@@ -164,7 +154,7 @@ FN(split) {
   size_t len, sl;
   const char *s = cel_value_str(args[0], &len), *sep = cel_value_str(args[1], &sl);
   int64_t n = nargs > 2 ? cel_value_int(args[2]) : -1;
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, (2 * cel__size(args[0]) + 9) / 10);
   cel_value_t *l = cel_list_new(0);
   if (n == 0)
     return l;
@@ -184,7 +174,7 @@ FN(split) {
     return l;
   }
   for (;;) {
-    const char *m = (n > 0 && parts == n - 1) ? NULL : memfind(s + i, len - i, sep, sl);
+    const char *m = (n > 0 && parts == n - 1) ? NULL : memmem(s + i, len - i, sep, sl);
     if (!m) {
       cel_list_push(l, cel_string(s + i, len - i));
       return l;
@@ -200,7 +190,7 @@ FN(substring) {
   const char *s = cel_value_str(args[0], &len);
   int64_t n = (int64_t)cel__utf8_count(s, len);
   int64_t start = cel_value_int(args[1]), end = nargs > 2 ? cel_value_int(args[2]) : n;
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   if (nargs > 2 && start > end)
     return cel_errorf("invalid substring range. start: %" PRId64 ", end: %" PRId64, start, end);
   if (start < 0 || start > n)
@@ -223,7 +213,7 @@ FN(trim) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(args[0], &len);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   size_t b = 0, e = 0;
   bool any = false;
   for (size_t i = 0; i < len;) {
@@ -256,7 +246,7 @@ FN(join) {
     const char *es = cel_value_str(e, &el);
     cel__sb_add(&sb, es, el);
   }
-  cel__cost_str(ret_cost, sb.len);
+  cel__cost(ret_cost, (2 * cel__utf8_count(sb.p ? sb.p : "", sb.len) + 9) / 10);
   return cel__sb_string(&sb);
 }
 
@@ -265,7 +255,7 @@ FN(quote) {
   (void)nargs;
   size_t len;
   const char *s = cel_value_str(args[0], &len);
-  cel__cost_str(ret_cost, len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   cel__sb_t sb = {0};
   cel__sb_addc(&sb, '"');
   for (size_t i = 0; i < len;) {
@@ -558,7 +548,9 @@ static bool clause(cel__sb_t *sb, const char *f, size_t len, size_t *i, const ce
     has_prec = true;
   }
   (void)has_prec;
-  char c = f[p++];
+  size_t at = p;
+  char c = f[p];
+  cel__utf8_next(f, len, &p);
   *i = p;
   const char *tn = cel_value_type_name(v);
   double d;
@@ -611,9 +603,8 @@ static bool clause(cel__sb_t *sb, const char *f, size_t len, size_t *i, const ce
       return fail(e, "error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given %s", tn);
     return true;
   default: {
-    char ch[2] = {c, 0};
-    /* a multi-byte rune prints whole in upstream; the first byte is
-     * enough to say which clause was not understood */
+    char ch[8];
+    snprintf(ch, sizeof(ch), "%.*s", (int)(p - at), f + at);
     return fail(e, "could not parse formatting clause: unrecognized formatting clause \"%s\"", ch);
   }
   }
@@ -652,7 +643,7 @@ FN(format) {
     }
     argi++;
   }
-  cel__cost_str(ret_cost, sb.len + len);
+  cel__cost(ret_cost, cel__tenth(cel__size(args[0])));
   return cel__sb_string(&sb);
 }
 

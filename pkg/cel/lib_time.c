@@ -208,10 +208,13 @@ static int64_t be(const unsigned char *p, int n) {
 
 /* The offset of an IANA zone at t from its TZif file (RFC 8536). */
 static int tzif_offset(const char *name, int64_t t, int32_t *ret_off) {
-  if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 200)
+  if (!*name || strlen(name) > 200)
     return -ENOENT;
   char path[256];
-  snprintf(path, sizeof(path), ZONEINFO "%s", name);
+  if (!strcmp(name, "Local")) /* Go's Local: the system's zone */
+    snprintf(path, sizeof(path), "/etc/localtime");
+  else
+    snprintf(path, sizeof(path), ZONEINFO "%s", name);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -ENOENT;
@@ -287,8 +290,16 @@ static cel_value_t *zone_offset(const cel_value_t *tzv, int64_t t, int32_t *ret_
       *ret_off = 0;
       return NULL;
     }
-    if (strlen(tz) != len || tzif_offset(tz, t, ret_off) < 0)
+    /* Go's LoadLocation refuses names that could leave the zone directory */
+    if (strlen(tz) != len || strstr(tz, "..") || tz[0] == '/' || tz[0] == '\\')
+      return cel_errorf("time: invalid location name");
+    if (tzif_offset(tz, t, ret_off) < 0) {
+      if (!strcmp(tz, "Local")) { /* no /etc/localtime: Go's Local is UTC */
+        *ret_off = 0;
+        return NULL;
+      }
       return cel_errorf("unknown time zone %s", tz);
+    }
     return NULL;
   }
   /* strconv.Atoi on each side */

@@ -238,6 +238,82 @@ void cel__go_quote(cel__sb_t *sb, const char *s, size_t len) {
   cel__sb_addc(sb, '"');
 }
 
+const char *cel__memrmem(const char *h, size_t hl, const char *n, size_t nl) {
+  if (nl == 0)
+    return h + hl;
+  if (nl > hl)
+    return NULL;
+  /* KMP over the reversed texts: linear in hl + nl */
+  size_t *fail = xmalloc(nl * sizeof(*fail));
+  fail[0] = 0;
+  for (size_t i = 1, k = 0; i < nl; i++) {
+    while (k && n[nl - 1 - i] != n[nl - 1 - k])
+      k = fail[k - 1];
+    if (n[nl - 1 - i] == n[nl - 1 - k])
+      k++;
+    fail[i] = k;
+  }
+  const char *r = NULL;
+  for (size_t i = 0, k = 0; i < hl; i++) {
+    char c = h[hl - 1 - i];
+    while (k && c != n[nl - 1 - k])
+      k = fail[k - 1];
+    if (c == n[nl - 1 - k])
+      k++;
+    if (k == nl) {
+      r = h + (hl - 1 - i);
+      break;
+    }
+  }
+  free(fail);
+  return r;
+}
+
+uint64_t cel__size(const cel_value_t *v) {
+  size_t len;
+  const char *s;
+  switch (cel_value_kind(v)) {
+  case CEL_STRING:
+    s = cel_value_str(v, &len);
+    return cel__utf8_count(s, len);
+  case CEL_BYTES:
+    cel_value_str(v, &len);
+    return len;
+  case CEL_LIST:
+    return cel_list_len(v);
+  case CEL_MAP:
+    return cel_map_len(v);
+  case CEL_OPTIONAL:
+    return cel_value_optional(v) ? cel__size(cel_value_optional(v)) : 1;
+  default:
+    return 1;
+  }
+}
+
+uint64_t cel__traversal_cost(const cel_value_t *v) {
+  size_t len;
+  uint64_t c = 0;
+  switch (cel_value_kind(v)) {
+  case CEL_STRING:
+  case CEL_BYTES:
+    cel_value_str(v, &len);
+    return len / 10;
+  case CEL_LIST:
+    for (size_t i = 0; i < cel_list_len(v); i++)
+      c += cel__traversal_cost(cel_list_at(v, i));
+    return c;
+  case CEL_MAP:
+    for (size_t i = 0; i < cel_map_len(v); i++) {
+      cel_value_t *k, *e;
+      cel_map_entry(v, i, &k, &e);
+      c += cel__traversal_cost(k) + cel__traversal_cost(e);
+    }
+    return c;
+  default:
+    return 1;
+  }
+}
+
 cel_value_t *cel__no_overload(const char *fn) {
   (void)fn;
   return cel_errorf("no such overload");
