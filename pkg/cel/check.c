@@ -679,6 +679,22 @@ static void parse_builtins(chk_t *c) {
       memset(&c->builtin[i], 0, sizeof(c->builtin[i]));
 }
 
+/* Whether one of the environment's overloads has b's parameter kinds. */
+static bool env_declares(const cel__overload_t **v, size_t n, const cel__overload_t *b) {
+  for (size_t i = 0; i < n; i++) {
+    if (v[i]->nargs != b->nargs || v[i]->receiver != b->receiver)
+      continue;
+    bool same = true;
+    for (size_t k = 0; k < b->nargs && same; k++) {
+      const cel_type_t *x = v[i]->params[k], *y = b->params[k];
+      same = x->kind == y->kind && (x->kind != CEL_T_OPTIONAL || !x->elem || !y->elem || x->elem->kind == y->elem->kind);
+    }
+    if (same)
+      return true;
+  }
+  return false;
+}
+
 /* Collects the overloads called name: the environment's, then the
  * checker's own (which are not candidates for the evaluator). */
 static size_t find_overloads(chk_t *c, const char *name, const cel__overload_t ***ret, size_t *ret_nenv) {
@@ -698,6 +714,8 @@ static size_t find_overloads(chk_t *c, const char *name, const cel__overload_t *
         continue;
       if (i >= FIRST_OPTIONAL_BUILTIN && !(c->env->libs & CEL_LIB_OPTIONALS))
         continue;
+      if (env_declares(v, *ret_nenv, &c->builtin[i]))
+        continue; /* the library has it (with a function) */
       v = xrealloc(v, (n + 1) * sizeof(*v));
       v[n++] = &c->builtin[i];
     }

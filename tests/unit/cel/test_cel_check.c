@@ -51,6 +51,7 @@ static const char *const std_sigs[] = {
   "optional(A).hasValue() bool",
   "optional(A).value() A",
   "optional(A).orValue(A) A",
+  "_[_](optional(list(A)), int) optional(A)",
   "string.lowerAscii() string",
   "list(string).join(string) string",
   "string.split(string) list(string)",
@@ -390,6 +391,12 @@ static void test_resolution(void) {
   ASSERT_NOT_NULL(e);
   ASSERT_EQ_INT(e->kind, CEL_E_IDENT);
   ASSERT_EQ_INT(e->var_index, 2);
+  cel__expr_free(e);
+  /* a library's overload replaces the checker's own (optional list index) */
+  e = compile_in(env_opt(), "optional.of([1])[0]");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->ncands, 1);
+  ASSERT_EQ_STR(e->cands[0]->signature, "_[_](optional(list(A)), int) optional(A)");
   cel__expr_free(e);
   ASSERT_TYPE("ip('1.2.3.4').family()", "int");
   ASSERT_TYPE("type(ip('1.2.3.4')) == net.IP", "bool");
