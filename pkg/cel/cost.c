@@ -101,7 +101,7 @@ typedef struct {
   local_t *locals;
   size_t nlocals;
   void **allocs;
-  size_t nallocs;
+  size_t nallocs, capallocs;
 } coster_t;
 
 /* ---- side tables ---- */
@@ -128,7 +128,10 @@ static info_t *info(coster_t *c, const cel_expr_t *e) {
 }
 
 static void *keep(coster_t *c, void *p) {
-  c->allocs = xrealloc(c->allocs, (c->nallocs + 1) * sizeof(*c->allocs));
+  if (c->nallocs == c->capallocs) {
+    c->capallocs = c->capallocs ? 2 * c->capallocs : 64;
+    c->allocs = xrealloc(c->allocs, c->capallocs * sizeof(*c->allocs));
+  }
   c->allocs[c->nallocs++] = p;
   return p;
 }

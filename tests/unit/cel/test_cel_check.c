@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -539,6 +540,39 @@ static void test_cost_library(void) {
   ASSERT_EQ_INT(cost_of(INT_OR_STRING, "isQuantity(self)"), 314574);
 }
 
+/* big inputs check in linear time: a literal of 20000 empty lists (a type
+ * variable each), and as many undeclared names (100 errors kept) */
+static void test_big_inputs(void) {
+  size_t n = 20000;
+  char *src = xmalloc(n * 4 + 8);
+  size_t k = 0;
+  src[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    memcpy(src + k, i ? ", []" : "[]", i ? 4 : 2);
+    k += i ? 4 : 2;
+  }
+  src[k++] = ']';
+  src[k] = 0;
+  clock_t t0 = clock();
+  ASSERT_TYPE(src, "list(list(dyn))");
+  k = 0;
+  src[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    memcpy(src + k, i ? ", x" : "x", i ? 3 : 1);
+    k += i ? 3 : 1;
+  }
+  src[k++] = ']';
+  src[k] = 0;
+  cel_expr_t *e = compile_in(env_opt(), src);
+  ASSERT_NULL(e);
+  static const char first[] = "ERROR: <input>:1:2: undeclared reference to 'x' (in container '')";
+  ASSERT_EQ_INT(strncmp(g_err.message, first, sizeof(first) - 1), 0);
+  double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  free(src);
+  if (secs > t_time_limit(5.0))
+    TEST_FAIL("checking took %.1fs", secs);
+}
+
 static void test_cleanup(void) {
   env_free(g_env);
   g_env = NULL;
@@ -561,6 +595,7 @@ TEST_LIST = {
   TEST(test_cost_comprehensions),
   TEST(test_cost_strings_and_indexes),
   TEST(test_cost_library),
+  TEST(test_big_inputs),
   TEST(test_cleanup),
   {0},
 };
