@@ -23,6 +23,8 @@
 #define MIN_STRING_SIZE 2
 #define MIN_BOOL_SIZE 4
 #define MIN_NUMBER_SIZE 1
+#define MAX_FORMAT_SIZE 64
+#define MAX_NAME_FORMAT_REGEX 128
 
 /* cel-go common/cost.go */
 #define STRING_TRAVERSAL_FACTOR 0.1
@@ -515,6 +517,22 @@ static bool k8s_call_cost(coster_t *c, const char *fn, ov_t ov, const node_t *ta
       r->cost = e_factor(node_size(c, target), STRING_TRAVERSAL_FACTOR);
     return true;
   }
+  if (!strcmp(fn, "fieldSelector") || !strcmp(fn, "labelSelector")) {
+    if (nargs != 1)
+      return false;
+    /* a selector parses into about one requirement per two characters */
+    est_t len = node_size(c, &args[0]);
+    est_t parse = e_factor(len, STRING_TRAVERSAL_FACTOR);
+    est_t reqs = e_factor(e_factor(len, 0.5), LIST_CREATE_COST + STRUCT_CREATE_COST);
+    r->cost = e_add(e_add(fixed(LIST_CREATE_COST), parse), reqs);
+    return true;
+  }
+  if (!strcmp(fn, "validate")) {
+    if (nargs < 1)
+      return false;
+    r->cost = e_factor(e_factor(node_size(c, &args[0]), STRING_TRAVERSAL_FACTOR), MAX_NAME_FORMAT_REGEX * REGEX_LENGTH_FACTOR);
+    return true;
+  }
   if (!strcmp(fn, "url") || !strcmp(fn, "jsonpatch.escapeKey")) {
     if (nargs != 1)
       return false;
@@ -640,6 +658,10 @@ static bool k8s_call_cost(coster_t *c, const char *fn, ov_t ov, const node_t *ta
     if (strstr(tn, "URL")) {
       est_t sz = args[1].has_size ? args[1].size : fixed(1);
       r->cost = e_factor((est_t){1, sz.max}, STRING_TRAVERSAL_FACTOR);
+      return true;
+    }
+    if (strstr(tn, "Format")) {
+      r->cost = e_factor((est_t){1, MAX_FORMAT_SIZE}, STRING_TRAVERSAL_FACTOR);
       return true;
     }
     if (!strcmp(tn, "net.IP") || !strcmp(tn, "net.CIDR") || strstr(tn, "Quantity") || strstr(tn, "Semver") ||
