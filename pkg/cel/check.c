@@ -335,6 +335,7 @@ static cel_type_t *subst(const subst_t *m, cel_type_t *t, bool to_dyn, int depth
     }
     cel_type_t *r = cel__type_wrap(t->kind, e);
     r->max_size = t->max_size;
+    r->min_size = t->min_size;
     r->flags = t->flags;
     return r;
   }
@@ -347,6 +348,8 @@ static cel_type_t *subst(const subst_t *m, cel_type_t *t, bool to_dyn, int depth
     }
     cel_type_t *r = cel__type_map(k, v);
     r->max_size = t->max_size;
+    r->min_size = t->min_size;
+    r->flags = t->flags;
     return r;
   }
   default: return cel__type_ref(t);

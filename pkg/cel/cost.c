@@ -179,6 +179,8 @@ static void set_entry(coster_t *c, const cel_expr_t *e, const entry_t *s) {
  * schema's DeclType; sizes as common/schemas.go derives them) ---- */
 
 static uint64_t min_serialized(const cel_type_t *t) {
+  if (t && t->min_size)
+    return t->min_size;
   switch (t ? t->kind : CEL_T_DYN) {
   case CEL_T_STRING:
   case CEL_T_BYTES: return MIN_STRING_SIZE;
@@ -187,7 +189,7 @@ static uint64_t min_serialized(const cel_type_t *t) {
   case CEL_T_TIMESTAMP: return MIN_DATETIME_SIZE_JSON;
   case CEL_T_LIST:
   case CEL_T_MAP:
-  case CEL_T_OBJECT: return 2; /* [] {}; required properties are not known here */
+  case CEL_T_OBJECT: return 2; /* [] {} */
   default: return MIN_NUMBER_SIZE;
   }
 }
@@ -195,17 +197,21 @@ static uint64_t min_serialized(const cel_type_t *t) {
 /* DeclType.MaxElements of a schema type; false if no schema says */
 static bool max_elements(const cel_type_t *t, uint64_t *ret) {
   const uint64_t req = MAX_REQUEST_SIZE - 2;
+  bool set = t->max_size || (t->flags & CEL_TF_MAX_SET);
   switch (t->kind) {
-  case CEL_T_STRING: *ret = t->max_size ? mul_sat(t->max_size, 4) : req; return true;
-  case CEL_T_BYTES: *ret = t->max_size ? t->max_size : req; return true;
+  case CEL_T_STRING:
+    /* maxLength counts code points, up to 4 bytes each */
+    *ret = !set ? req : (t->flags & CEL_TF_MAX_ENUM) ? t->max_size : mul_sat(t->max_size, 4);
+    return true;
+  case CEL_T_BYTES: *ret = set ? t->max_size : req; return true;
   case CEL_T_DURATION: *ret = MAX_DURATION_SIZE_JSON; return true;
   case CEL_T_TIMESTAMP: *ret = MAX_DATETIME_SIZE_JSON; return true;
-  case CEL_T_LIST: *ret = t->max_size ? t->max_size : req / (min_serialized(t->elem) + 1); return true;
-  case CEL_T_MAP: *ret = t->max_size ? t->max_size : req / (min_serialized(t->elem) + 6); return true;
+  case CEL_T_LIST: *ret = set ? t->max_size : req / (min_serialized(t->elem) + 1); return true;
+  case CEL_T_MAP: *ret = set ? t->max_size : req / (min_serialized(t->elem) + 6); return true;
   case CEL_T_DYN:
     if (!(t->flags & CEL_TF_INT_OR_STRING))
       return false;
-    *ret = t->max_size ? mul_sat(t->max_size, 4) : req;
+    *ret = set ? mul_sat(t->max_size, 4) : req;
     return true;
   case CEL_T_INT:
   case CEL_T_UINT:

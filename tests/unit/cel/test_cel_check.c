@@ -538,6 +538,32 @@ static void test_cost_library(void) {
   ASSERT_EQ_INT(cost_of(STRING, "self.lowerAscii() == 'lower!'"), 314575);
   ASSERT_EQ_INT(cost_of(STRING_MAX(10), "self.lowerAscii() == 'lower!'"), 6);
   ASSERT_EQ_INT(cost_of(INT_OR_STRING, "isQuantity(self)"), 314574);
+  ASSERT_EQ_INT(cost_of("{\"x-kubernetes-int-or-string\":true,\"maxLength\":20}", "isQuantity(self)"), 9);
+}
+
+/* sizes from the schema beyond the limits: required properties make an
+ * object's smallest JSON bigger (fewer fit in a request), an enum bounds a
+ * string, and a limit of 0 is a limit */
+static void test_cost_schema_sizes(void) {
+#define OBJ_REQ                                                                                                    \
+  "{\"type\":\"object\",\"properties\":{\"required\":" STRING ",\"optional\":" STRING "},\"required\":[\"required\"]}"
+  ASSERT_EQ_INT(cost_of(ARRAY(OBJ_REQ, ""), "self.all(x, true)"), 555128);
+  ASSERT_EQ_INT(cost_of(ARRAY(OBJ_REQ, ",\"maxItems\":50"), "self.all(x, true)"), 152);
+  ASSERT_EQ_INT(cost_of(MAP(OBJ_REQ, ""), "self.all(x, true)"), 428963);
+  ASSERT_EQ_INT(cost_of(MAP(OBJ_REQ, ",\"maxProperties\":20"), "self.all(x, true)"), 62);
+  /* a required property with a default does not count */
+  ASSERT_EQ_INT(cost_of(ARRAY("{\"type\":\"object\",\"properties\":{\"required\":{\"type\":\"string\",\"default\":\"x\"}},"
+                              "\"required\":[\"required\"]}", ""), "self.all(x, true)"),
+                3145727);
+  const char *en = "{\"type\":\"string\",\"enum\":[\"A\",\"B\",\"C\",\"LongValue\"]}";
+  const char *en1000 = "{\"type\":\"string\",\"maxLength\":1000,\"enum\":[\"A\",\"B\",\"C\",\"LongValue\"]}";
+  ASSERT_EQ_INT(cost_of(en, "self.contains('A')"), 2);
+  ASSERT_EQ_INT(cost_of(en1000, "self.contains('A')"), 401);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(0), "self == \"x\""), 1);
+  ASSERT_EQ_INT(cost_of("{\"type\":\"string\",\"format\":\"byte\",\"maxLength\":0}", "self == b\"x\""), 1);
+  ASSERT_EQ_INT(cost_of("{\"type\":\"string\",\"format\":\"byte\"}", "self == b\"x\""), 2);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":0"), "self[3] == 0.0"), 2);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":0"), "self.all(x, true)"), 2);
 }
 
 /* big inputs check in linear time: a literal of 20000 empty lists (a type
@@ -595,6 +621,7 @@ TEST_LIST = {
   TEST(test_cost_comprehensions),
   TEST(test_cost_strings_and_indexes),
   TEST(test_cost_library),
+  TEST(test_cost_schema_sizes),
   TEST(test_big_inputs),
   TEST(test_cleanup),
   {0},
