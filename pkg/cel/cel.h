@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 typedef struct cel_type cel_type_t;
 typedef struct cel_env cel_env_t;
