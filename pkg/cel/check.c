@@ -16,7 +16,12 @@
 
 #define MAX_TYPE_DEPTH 64
 
-/* ---- type parameter substitutions (cel-go's mapping) ---- */
+/* ---- type parameter substitutions (cel-go's mapping) ----
+ * The checker's own type variables (_var0, _var1 ...) are indexed by
+ * number; other names (a signature's A, B) are few. A trial (one overload
+ * tried against the arguments) logs what it changes and is undone if it
+ * fails, so trying stays proportional to what it binds (cel-go copies the
+ * whole mapping). */
 
 typedef struct {
   char *name;
@@ -24,47 +29,120 @@ typedef struct {
 } sub_t;
 
 typedef struct {
-  sub_t *v;
+  bool is_var, appended;
+  size_t idx;
+  cel_type_t *old;
+} undo_t;
+
+typedef struct {
+  cel_type_t **var; /* _varN: var[N], NULL if unbound */
+  size_t nvar;
+  sub_t *v; /* other names */
   size_t n;
+  undo_t *u;
+  size_t nu;
+  bool trial;
 } subst_t;
 
+static bool var_index(const char *name, size_t *ret) {
+  if (strncmp(name, "_var", 4) || !name[4])
+    return false;
+  size_t n = 0;
+  for (const char *p = name + 4; *p; p++) {
+    if (*p < '0' || *p > '9' || n > (SIZE_MAX - 9) / 10)
+      return false;
+    n = n * 10 + (size_t)(*p - '0');
+  }
+  *ret = n;
+  return true;
+}
+
 static cel_type_t *sub_find(const subst_t *m, const cel_type_t *p) {
+  size_t k;
+  if (var_index(p->name, &k))
+    return k < m->nvar ? m->var[k] : NULL;
   for (size_t i = 0; i < m->n; i++)
     if (!strcmp(m->v[i].name, p->name))
       return m->v[i].t;
   return NULL;
 }
 
+static void sub_log(subst_t *m, bool is_var, bool appended, size_t idx, cel_type_t *old) {
+  if (!m->trial) {
+    cel_type_free(old);
+    return;
+  }
+  m->u = xrealloc(m->u, (m->nu + 1) * sizeof(*m->u));
+  m->u[m->nu++] = (undo_t){is_var, appended, idx, old};
+}
+
 static void sub_add(subst_t *m, const cel_type_t *p, cel_type_t *t) {
+  size_t k;
+  cel__type_ref(t);
+  if (var_index(p->name, &k)) {
+    if (k >= m->nvar) {
+      size_t n = k + 16;
+      m->var = xrealloc(m->var, n * sizeof(*m->var));
+      memset(m->var + m->nvar, 0, (n - m->nvar) * sizeof(*m->var));
+      m->nvar = n;
+    }
+    cel_type_t *old = m->var[k];
+    m->var[k] = t;
+    sub_log(m, true, false, k, old);
+    return;
+  }
   for (size_t i = 0; i < m->n; i++)
     if (!strcmp(m->v[i].name, p->name)) {
-      cel__type_ref(t);
-      cel_type_free(m->v[i].t);
+      cel_type_t *old = m->v[i].t;
       m->v[i].t = t;
+      sub_log(m, false, false, i, old);
       return;
     }
   m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
   m->v[m->n].name = xstrdup(p->name);
-  m->v[m->n++].t = cel__type_ref(t);
+  m->v[m->n++].t = t;
+  sub_log(m, false, true, m->n - 1, NULL);
+}
+
+static void trial_begin(subst_t *m) {
+  m->trial = true;
+  m->nu = 0;
+}
+
+static void trial_end(subst_t *m, bool keep) {
+  if (keep)
+    for (size_t i = 0; i < m->nu; i++)
+      cel_type_free(m->u[i].old);
+  else
+    for (size_t i = m->nu; i-- > 0;) {
+      undo_t *u = &m->u[i];
+      if (u->is_var) {
+        cel_type_free(m->var[u->idx]);
+        m->var[u->idx] = u->old;
+      } else if (u->appended) {
+        m->n--;
+        free(m->v[m->n].name);
+        cel_type_free(m->v[m->n].t);
+      } else {
+        cel_type_free(m->v[u->idx].t);
+        m->v[u->idx].t = u->old;
+      }
+    }
+  m->nu = 0;
+  m->trial = false;
 }
 
 static void sub_done(subst_t *m) {
+  for (size_t i = 0; i < m->nvar; i++)
+    cel_type_free(m->var[i]);
+  free(m->var);
   for (size_t i = 0; i < m->n; i++) {
     free(m->v[i].name);
     cel_type_free(m->v[i].t);
   }
   free(m->v);
-  m->v = NULL;
-  m->n = 0;
-}
-
-static void sub_copy(subst_t *dst, const subst_t *src) {
-  dst->n = src->n;
-  dst->v = src->n ? xmalloc(src->n * sizeof(*dst->v)) : NULL;
-  for (size_t i = 0; i < src->n; i++) {
-    dst->v[i].name = xstrdup(src->v[i].name);
-    dst->v[i].t = cel__type_ref(src->v[i].t);
-  }
+  free(m->u);
+  memset(m, 0, sizeof(*m));
 }
 
 /* ---- type predicates ---- */
@@ -257,6 +335,7 @@ static cel_type_t *subst(const subst_t *m, cel_type_t *t, bool to_dyn, int depth
     }
     cel_type_t *r = cel__type_wrap(t->kind, e);
     r->max_size = t->max_size;
+    r->min_size = t->min_size;
     r->flags = t->flags;
     return r;
   }
@@ -269,6 +348,8 @@ static cel_type_t *subst(const subst_t *m, cel_type_t *t, bool to_dyn, int depth
     }
     cel_type_t *r = cel__type_map(k, v);
     r->max_size = t->max_size;
+    r->min_size = t->min_size;
+    r->flags = t->flags;
     return r;
   }
   default: return cel__type_ref(t);
@@ -358,8 +439,12 @@ typedef struct {
 
 typedef struct {
   uint32_t pos;
+  size_t seq;
   char *msg;
 } cerr_t;
+
+/* cel-go keeps the first 100 errors and counts the rest */
+#define MAX_ERRORS 100
 
 /* operators whose semantics the evaluator owns (value.h): typed here only */
 static const char *const builtin_sigs[] = {
@@ -386,7 +471,7 @@ typedef struct {
   local_t *locals;
   size_t nlocals;
   cerr_t *errs;
-  size_t nerrs;
+  size_t nerrs, nerrs_total;
   cel__overload_t builtin[NBUILTIN];
   bool builtin_parsed;
 } chk_t;
@@ -398,9 +483,11 @@ static void report(chk_t *c, uint32_t pos, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  if (c->nerrs_total++ >= MAX_ERRORS)
+    return;
   c->errs = xrealloc(c->errs, (c->nerrs + 1) * sizeof(*c->errs));
-  c->errs[c->nerrs].pos = pos;
-  c->errs[c->nerrs++].msg = xstrdup(msg);
+  c->errs[c->nerrs] = (cerr_t){pos, c->nerrs, xstrdup(msg)};
+  c->nerrs++;
 }
 
 
@@ -483,15 +570,10 @@ static cel_type_t *new_var(chk_t *c) {
 }
 
 static bool assignable(chk_t *c, const cel_type_t *t1, const cel_type_t *t2) {
-  subst_t trial;
-  sub_copy(&trial, &c->m);
-  if (!assignable_in(&trial, t1, t2, 0)) {
-    sub_done(&trial);
-    return false;
-  }
-  sub_done(&c->m);
-  c->m = trial;
-  return true;
+  trial_begin(&c->m);
+  bool ok = assignable_in(&c->m, t1, t2, 0);
+  trial_end(&c->m, ok);
+  return ok;
 }
 
 static void check(chk_t *c, cel_expr_t *e);
@@ -679,6 +761,22 @@ static void parse_builtins(chk_t *c) {
       memset(&c->builtin[i], 0, sizeof(c->builtin[i]));
 }
 
+/* Whether one of the environment's overloads has b's parameter kinds. */
+static bool env_declares(const cel__overload_t **v, size_t n, const cel__overload_t *b) {
+  for (size_t i = 0; i < n; i++) {
+    if (v[i]->nargs != b->nargs || v[i]->receiver != b->receiver)
+      continue;
+    bool same = true;
+    for (size_t k = 0; k < b->nargs && same; k++) {
+      const cel_type_t *x = v[i]->params[k], *y = b->params[k];
+      same = x->kind == y->kind && (x->kind != CEL_T_OPTIONAL || !x->elem || !y->elem || x->elem->kind == y->elem->kind);
+    }
+    if (same)
+      return true;
+  }
+  return false;
+}
+
 /* Collects the overloads called name: the environment's, then the
  * checker's own (which are not candidates for the evaluator). */
 static size_t find_overloads(chk_t *c, const char *name, const cel__overload_t ***ret, size_t *ret_nenv) {
@@ -698,6 +796,8 @@ static size_t find_overloads(chk_t *c, const char *name, const cel__overload_t *
         continue;
       if (i >= FIRST_OPTIONAL_BUILTIN && !(c->env->libs & CEL_LIB_OPTIONALS))
         continue;
+      if (env_declares(v, *ret_nenv, &c->builtin[i]))
+        continue; /* the library has it (with a function) */
       v = xrealloc(v, (n + 1) * sizeof(*v));
       v[n++] = &c->builtin[i];
     }
@@ -769,21 +869,18 @@ static cel_type_t *resolve(chk_t *c, cel_expr_t *e, cel_type_t **argt, size_t n,
     for (size_t i = 0; i < n; i++)
       instantiate(c, o->params[i], &inst, 0);
     instantiate(c, o->result, &inst, 0);
-    subst_t trial;
-    sub_copy(&trial, &c->m);
+    trial_begin(&c->m);
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
       cel_type_t *p = subst(&inst, o->params[i], false, 0);
-      ok = assignable_in(&trial, argt[i], p, 0);
+      ok = assignable_in(&c->m, argt[i], p, 0);
       cel_type_free(p);
     }
+    trial_end(&c->m, ok);
     if (!ok) {
-      sub_done(&trial);
       sub_done(&inst);
       continue;
     }
-    sub_done(&c->m);
-    c->m = trial;
     if (k < nenv) {
       e->cands = xrealloc(e->cands, (e->ncands + 1) * sizeof(*e->cands));
       e->cands[e->ncands++] = o;
@@ -1190,32 +1287,30 @@ static void validate_literals(chk_t *c, const cel_expr_t *e, bool exempt) {
   validate_literals(c, e->filter, exempt);
 }
 
+static int cmp_err(const void *a, const void *b) {
+  const cerr_t *x = a, *y = b;
+  if (x->pos != y->pos)
+    return x->pos < y->pos ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static int flush_errors(chk_t *c, cel_error_t *err) {
-  if (!c->nerrs)
+  if (!c->nerrs_total)
     return 0;
   /* upstream prints errors by position (a stable sort) */
-  for (size_t i = 1; i < c->nerrs; i++) {
-    cerr_t x = c->errs[i];
-    size_t j = i;
-    while (j > 0 && c->errs[j - 1].pos > x.pos) {
-      c->errs[j] = c->errs[j - 1];
-      j--;
-    }
-    c->errs[j] = x;
-  }
-  for (size_t i = 0; i < c->nerrs; i++) {
-    if (i == 100) {
-      snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
-               "\n%zu more errors were truncated", c->nerrs - 100);
-      break;
-    }
+  qsort(c->errs, c->nerrs, sizeof(*c->errs), cmp_err);
+  for (size_t i = 0; i < c->nerrs; i++)
     cel__error_at(err, c->src, c->len, c->errs[i].pos, "%s", c->errs[i].msg);
+  if (c->nerrs_total > c->nerrs) {
+    size_t used = strlen(err->message);
+    snprintf(err->message + used, sizeof(err->message) - used, "\n%zu more errors were truncated",
+             c->nerrs_total - c->nerrs);
   }
   for (size_t i = 0; i < c->nerrs; i++)
     free(c->errs[i].msg);
   free(c->errs);
   c->errs = NULL;
-  c->nerrs = 0;
+  c->nerrs = c->nerrs_total = 0;
   return -EINVAL;
 }
 

@@ -23,6 +23,8 @@
 #define MIN_STRING_SIZE 2
 #define MIN_BOOL_SIZE 4
 #define MIN_NUMBER_SIZE 1
+#define MAX_FORMAT_SIZE 64
+#define MAX_NAME_FORMAT_REGEX 128
 
 /* cel-go common/cost.go */
 #define STRING_TRAVERSAL_FACTOR 0.1
@@ -101,7 +103,7 @@ typedef struct {
   local_t *locals;
   size_t nlocals;
   void **allocs;
-  size_t nallocs;
+  size_t nallocs, capallocs;
 } coster_t;
 
 /* ---- side tables ---- */
@@ -128,7 +130,10 @@ static info_t *info(coster_t *c, const cel_expr_t *e) {
 }
 
 static void *keep(coster_t *c, void *p) {
-  c->allocs = xrealloc(c->allocs, (c->nallocs + 1) * sizeof(*c->allocs));
+  if (c->nallocs == c->capallocs) {
+    c->capallocs = c->capallocs ? 2 * c->capallocs : 64;
+    c->allocs = xrealloc(c->allocs, c->capallocs * sizeof(*c->allocs));
+  }
   c->allocs[c->nallocs++] = p;
   return p;
 }
@@ -174,6 +179,8 @@ static void set_entry(coster_t *c, const cel_expr_t *e, const entry_t *s) {
  * schema's DeclType; sizes as common/schemas.go derives them) ---- */
 
 static uint64_t min_serialized(const cel_type_t *t) {
+  if (t && t->min_size)
+    return t->min_size;
   switch (t ? t->kind : CEL_T_DYN) {
   case CEL_T_STRING:
   case CEL_T_BYTES: return MIN_STRING_SIZE;
@@ -182,7 +189,7 @@ static uint64_t min_serialized(const cel_type_t *t) {
   case CEL_T_TIMESTAMP: return MIN_DATETIME_SIZE_JSON;
   case CEL_T_LIST:
   case CEL_T_MAP:
-  case CEL_T_OBJECT: return 2; /* [] {}; required properties are not known here */
+  case CEL_T_OBJECT: return 2; /* [] {} */
   default: return MIN_NUMBER_SIZE;
   }
 }
@@ -190,17 +197,21 @@ static uint64_t min_serialized(const cel_type_t *t) {
 /* DeclType.MaxElements of a schema type; false if no schema says */
 static bool max_elements(const cel_type_t *t, uint64_t *ret) {
   const uint64_t req = MAX_REQUEST_SIZE - 2;
+  bool set = t->max_size || (t->flags & CEL_TF_MAX_SET);
   switch (t->kind) {
-  case CEL_T_STRING: *ret = t->max_size ? mul_sat(t->max_size, 4) : req; return true;
-  case CEL_T_BYTES: *ret = t->max_size ? t->max_size : req; return true;
+  case CEL_T_STRING:
+    /* maxLength counts code points, up to 4 bytes each */
+    *ret = !set ? req : (t->flags & CEL_TF_MAX_ENUM) ? t->max_size : mul_sat(t->max_size, 4);
+    return true;
+  case CEL_T_BYTES: *ret = set ? t->max_size : req; return true;
   case CEL_T_DURATION: *ret = MAX_DURATION_SIZE_JSON; return true;
   case CEL_T_TIMESTAMP: *ret = MAX_DATETIME_SIZE_JSON; return true;
-  case CEL_T_LIST: *ret = t->max_size ? t->max_size : req / (min_serialized(t->elem) + 1); return true;
-  case CEL_T_MAP: *ret = t->max_size ? t->max_size : req / (min_serialized(t->elem) + 6); return true;
+  case CEL_T_LIST: *ret = set ? t->max_size : req / (min_serialized(t->elem) + 1); return true;
+  case CEL_T_MAP: *ret = set ? t->max_size : req / (min_serialized(t->elem) + 6); return true;
   case CEL_T_DYN:
     if (!(t->flags & CEL_TF_INT_OR_STRING))
       return false;
-    *ret = t->max_size ? mul_sat(t->max_size, 4) : req;
+    *ret = set ? mul_sat(t->max_size, 4) : req;
     return true;
   case CEL_T_INT:
   case CEL_T_UINT:
@@ -512,6 +523,22 @@ static bool k8s_call_cost(coster_t *c, const char *fn, ov_t ov, const node_t *ta
       r->cost = e_factor(node_size(c, target), STRING_TRAVERSAL_FACTOR);
     return true;
   }
+  if (!strcmp(fn, "fieldSelector") || !strcmp(fn, "labelSelector")) {
+    if (nargs != 1)
+      return false;
+    /* a selector parses into about one requirement per two characters */
+    est_t len = node_size(c, &args[0]);
+    est_t parse = e_factor(len, STRING_TRAVERSAL_FACTOR);
+    est_t reqs = e_factor(e_factor(len, 0.5), LIST_CREATE_COST + STRUCT_CREATE_COST);
+    r->cost = e_add(e_add(fixed(LIST_CREATE_COST), parse), reqs);
+    return true;
+  }
+  if (!strcmp(fn, "validate")) {
+    if (nargs < 1)
+      return false;
+    r->cost = e_factor(e_factor(node_size(c, &args[0]), STRING_TRAVERSAL_FACTOR), MAX_NAME_FORMAT_REGEX * REGEX_LENGTH_FACTOR);
+    return true;
+  }
   if (!strcmp(fn, "url") || !strcmp(fn, "jsonpatch.escapeKey")) {
     if (nargs != 1)
       return false;
@@ -637,6 +664,10 @@ static bool k8s_call_cost(coster_t *c, const char *fn, ov_t ov, const node_t *ta
     if (strstr(tn, "URL")) {
       est_t sz = args[1].has_size ? args[1].size : fixed(1);
       r->cost = e_factor((est_t){1, sz.max}, STRING_TRAVERSAL_FACTOR);
+      return true;
+    }
+    if (strstr(tn, "Format")) {
+      r->cost = e_factor((est_t){1, MAX_FORMAT_SIZE}, STRING_TRAVERSAL_FACTOR);
       return true;
     }
     if (!strcmp(tn, "net.IP") || !strcmp(tn, "net.CIDR") || strstr(tn, "Quantity") || strstr(tn, "Semver") ||

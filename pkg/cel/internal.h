@@ -44,6 +44,8 @@ typedef enum {
 enum {
   CEL_TF_INT_OR_STRING = 1u << 0, /* dyn read as int or string */
   CEL_TF_EMBEDDED = 1u << 1,
+  CEL_TF_MAX_SET = 1u << 2,  /* max_size is a schema's limit (0 included) */
+  CEL_TF_MAX_ENUM = 1u << 3, /* max_size is an enum's longest value (no maxLength) */
 };
 
 struct cel_type {
@@ -58,6 +60,7 @@ struct cel_type {
   cel_type_t **field_types;
   cel_type_t *additional; /* object: additionalProperties alongside properties (NULL: none) */
   uint64_t max_size;  /* maxLength / maxItems / maxProperties; 0: unbounded */
+  uint64_t min_size;  /* schema: the smallest JSON of a value (cost estimates); 0: unknown */
 };
 
 cel_type_t *cel__type_new(cel_tkind_t kind);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -51,6 +52,7 @@ static const char *const std_sigs[] = {
   "optional(A).hasValue() bool",
   "optional(A).value() A",
   "optional(A).orValue(A) A",
+  "_[_](optional(list(A)), int) optional(A)",
   "string.lowerAscii() string",
   "list(string).join(string) string",
   "string.split(string) list(string)",
@@ -391,6 +393,12 @@ static void test_resolution(void) {
   ASSERT_EQ_INT(e->kind, CEL_E_IDENT);
   ASSERT_EQ_INT(e->var_index, 2);
   cel__expr_free(e);
+  /* a library's overload replaces the checker's own (optional list index) */
+  e = compile_in(env_opt(), "optional.of([1])[0]");
+  ASSERT_NOT_NULL(e);
+  ASSERT_EQ_INT(e->ncands, 1);
+  ASSERT_EQ_STR(e->cands[0]->signature, "_[_](optional(list(A)), int) optional(A)");
+  cel__expr_free(e);
   ASSERT_TYPE("ip('1.2.3.4').family()", "int");
   ASSERT_TYPE("type(ip('1.2.3.4')) == net.IP", "bool");
 }
@@ -530,6 +538,65 @@ static void test_cost_library(void) {
   ASSERT_EQ_INT(cost_of(STRING, "self.lowerAscii() == 'lower!'"), 314575);
   ASSERT_EQ_INT(cost_of(STRING_MAX(10), "self.lowerAscii() == 'lower!'"), 6);
   ASSERT_EQ_INT(cost_of(INT_OR_STRING, "isQuantity(self)"), 314574);
+  ASSERT_EQ_INT(cost_of("{\"x-kubernetes-int-or-string\":true,\"maxLength\":20}", "isQuantity(self)"), 9);
+}
+
+/* sizes from the schema beyond the limits: required properties make an
+ * object's smallest JSON bigger (fewer fit in a request), an enum bounds a
+ * string, and a limit of 0 is a limit */
+static void test_cost_schema_sizes(void) {
+#define OBJ_REQ                                                                                                    \
+  "{\"type\":\"object\",\"properties\":{\"required\":" STRING ",\"optional\":" STRING "},\"required\":[\"required\"]}"
+  ASSERT_EQ_INT(cost_of(ARRAY(OBJ_REQ, ""), "self.all(x, true)"), 555128);
+  ASSERT_EQ_INT(cost_of(ARRAY(OBJ_REQ, ",\"maxItems\":50"), "self.all(x, true)"), 152);
+  ASSERT_EQ_INT(cost_of(MAP(OBJ_REQ, ""), "self.all(x, true)"), 428963);
+  ASSERT_EQ_INT(cost_of(MAP(OBJ_REQ, ",\"maxProperties\":20"), "self.all(x, true)"), 62);
+  /* a required property with a default does not count */
+  ASSERT_EQ_INT(cost_of(ARRAY("{\"type\":\"object\",\"properties\":{\"required\":{\"type\":\"string\",\"default\":\"x\"}},"
+                              "\"required\":[\"required\"]}", ""), "self.all(x, true)"),
+                3145727);
+  const char *en = "{\"type\":\"string\",\"enum\":[\"A\",\"B\",\"C\",\"LongValue\"]}";
+  const char *en1000 = "{\"type\":\"string\",\"maxLength\":1000,\"enum\":[\"A\",\"B\",\"C\",\"LongValue\"]}";
+  ASSERT_EQ_INT(cost_of(en, "self.contains('A')"), 2);
+  ASSERT_EQ_INT(cost_of(en1000, "self.contains('A')"), 401);
+  ASSERT_EQ_INT(cost_of(STRING_MAX(0), "self == \"x\""), 1);
+  ASSERT_EQ_INT(cost_of("{\"type\":\"string\",\"format\":\"byte\",\"maxLength\":0}", "self == b\"x\""), 1);
+  ASSERT_EQ_INT(cost_of("{\"type\":\"string\",\"format\":\"byte\"}", "self == b\"x\""), 2);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":0"), "self[3] == 0.0"), 2);
+  ASSERT_EQ_INT(cost_of(ARRAY(NUMBER, ",\"maxItems\":0"), "self.all(x, true)"), 2);
+}
+
+/* big inputs check in linear time: a literal of 20000 empty lists (a type
+ * variable each), and as many undeclared names (100 errors kept) */
+static void test_big_inputs(void) {
+  size_t n = 20000;
+  char *src = xmalloc(n * 4 + 8);
+  size_t k = 0;
+  src[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    memcpy(src + k, i ? ", []" : "[]", i ? 4 : 2);
+    k += i ? 4 : 2;
+  }
+  src[k++] = ']';
+  src[k] = 0;
+  clock_t t0 = clock();
+  ASSERT_TYPE(src, "list(list(dyn))");
+  k = 0;
+  src[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    memcpy(src + k, i ? ", x" : "x", i ? 3 : 1);
+    k += i ? 3 : 1;
+  }
+  src[k++] = ']';
+  src[k] = 0;
+  cel_expr_t *e = compile_in(env_opt(), src);
+  ASSERT_NULL(e);
+  static const char first[] = "ERROR: <input>:1:2: undeclared reference to 'x' (in container '')";
+  ASSERT_EQ_INT(strncmp(g_err.message, first, sizeof(first) - 1), 0);
+  double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  free(src);
+  if (secs > t_time_limit(5.0))
+    TEST_FAIL("checking took %.1fs", secs);
 }
 
 static void test_cleanup(void) {
@@ -554,6 +621,8 @@ TEST_LIST = {
   TEST(test_cost_comprehensions),
   TEST(test_cost_strings_and_indexes),
   TEST(test_cost_library),
+  TEST(test_cost_schema_sizes),
+  TEST(test_big_inputs),
   TEST(test_cleanup),
   {0},
 };
