@@ -98,7 +98,7 @@ def main():
     r = k("apply", "-f", "-", stdin=widget("bad", min=5, max=3, replicas=20, mode="slow",
                                            ports=[{"name": "ssh", "port": 22}], tags={"t": "much-too-long"}))
     e = r.stderr
-    t.ok(r.returncode != 0 and 'Widget.example.com "bad" is invalid' in e
+    t.ok(r.returncode != 0 and 'The Widget "bad" is invalid' in e
          and 'spec.min: Invalid value: "object": min must not exceed max' in e
          and 'spec.replicas: Invalid value: "integer": replicas 20 is over 10' in e
          and "spec.mode: Forbidden: unknown mode" in e
