@@ -99,10 +99,10 @@ static void binding_defaults(cJSON *obj) {
     const char *kind = obj_str(s, "kind");
     if (!cJSON_IsObject(s) || !kind || obj_str(s, "apiGroup"))
       continue;
+    /* a ServiceAccount's apiGroup defaults to "", which upstream omits
+     * (omitempty): setting it would make every re-apply "configured" */
     if (!strcmp(kind, "User") || !strcmp(kind, "Group"))
       obj_set_str(s, "apiGroup", "rbac.authorization.k8s.io");
-    else if (!strcmp(kind, "ServiceAccount"))
-      obj_set_str(s, "apiGroup", "");
   }
 }
 
