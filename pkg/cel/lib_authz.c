@@ -74,7 +74,10 @@ void cel_activation_set_authorizer(cel_activation_t *act, const char *name, cel_
 
 /* receiver.step(string): a copy of the receiver with one field set, of type t */
 static cel_value_t *step(cel_value_t **args, const cel_opaque_type_t *t, size_t off) {
-  authz_t *c = copy(cel_value_opaque(args[0]));
+  const authz_t *a = cel_value_opaque(args[0]);
+  if (!a)
+    return cel_errorf("no such overload");
+  authz_t *c = copy(a);
   char **field = (char **)((char *)c + off);
   free(*field);
   *field = xstrdup(cel_value_str(args[1], NULL));
@@ -109,6 +112,8 @@ static cel_value_t *fn_name(cel_value_t **args, size_t n, uint64_t *cost) {
 static cel_value_t *fn_check(cel_value_t **args, size_t n, uint64_t *cost) {
   (void)n;
   const authz_t *a = cel_value_opaque(args[0]);
+  if (!a)
+    return cel_errorf("no such overload");
   cel_authz_query_t q = {.path = a->path,
                          .group = a->group ? a->group : "",
                          .resource = a->resource ? a->resource : "",
@@ -131,19 +136,23 @@ static cel_value_t *fn_check(cel_value_t **args, size_t n, uint64_t *cost) {
 
 static cel_value_t *fn_allowed(cel_value_t **args, size_t n, uint64_t *cost) {
   (void)n, (void)cost;
-  return cel_bool(((const decision_t *)cel_value_opaque(args[0]))->allowed);
+  const decision_t *d = cel_value_opaque(args[0]);
+  return d ? cel_bool(d->allowed) : cel_errorf("no such overload");
 }
 static cel_value_t *fn_reason(cel_value_t **args, size_t n, uint64_t *cost) {
   (void)n, (void)cost;
-  return cel_stringz(((const decision_t *)cel_value_opaque(args[0]))->reason);
+  const decision_t *d = cel_value_opaque(args[0]);
+  return d ? cel_stringz(d->reason) : cel_errorf("no such overload");
 }
 static cel_value_t *fn_errored(cel_value_t **args, size_t n, uint64_t *cost) {
   (void)n, (void)cost;
-  return cel_bool(((const decision_t *)cel_value_opaque(args[0]))->errored);
+  const decision_t *d = cel_value_opaque(args[0]);
+  return d ? cel_bool(d->errored) : cel_errorf("no such overload");
 }
 static cel_value_t *fn_error(cel_value_t **args, size_t n, uint64_t *cost) {
   (void)n, (void)cost;
-  return cel_stringz(((const decision_t *)cel_value_opaque(args[0]))->error);
+  const decision_t *d = cel_value_opaque(args[0]);
+  return d ? cel_stringz(d->error) : cel_errorf("no such overload");
 }
 
 static const cel_overload_t overloads[] = {

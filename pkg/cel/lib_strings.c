@@ -544,7 +544,7 @@ static bool clause(cel__sb_t *sb, const char *f, size_t len, size_t *i, const ce
       return fail(e, "%s", "could not parse formatting clause: error while parsing precision: could not find end of precision specifier");
     if (p == ds || p - ds > 9)
       return fail(e, "%s", "could not parse formatting clause: error while parsing precision: error while converting precision to integer: strconv.Atoi: parsing \"\": invalid syntax");
-    prec = atoi(f + ds); /* bounded to 9 digits above */
+    prec = (int)strtol(f + ds, NULL, 10); /* bounded to 9 digits above */
     has_prec = true;
   }
   (void)has_prec;

@@ -98,7 +98,7 @@ static int shortest(double d, char *dig, int *ret_exp) {
       while (n > 1 && dig[n - 1] == '0')
         n--;
       dig[n] = 0;
-      *ret_exp = atoi(e + 1);
+      *ret_exp = (int)strtol(e + 1, NULL, 10);
       return n;
     }
   }
