@@ -452,7 +452,20 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
-  if (is_write(call.ri.verb) && !offload_in_task() && api__webhooks_any(srv)) {
+  bool by_webhook = api__converts_by_webhook(call.view);
+  if (by_webhook && !strcmp(call.ri.verb, "watch")) {
+    /* k3c converts watch events on the loop, where a webhook call would
+     * stall every client */
+    api_status_init(&st, 406, "NotAcceptable",
+                    "watching %s %s is not supported by k3c: its CustomResourceDefinition converts "
+                    "versions by webhook; watch the storage version %s",
+                    call.view->group_version, call.view->s->plural, call.res->group_version);
+    api__respond_status(req, &st);
+    goto out;
+  }
+  /* admission webhooks and conversion webhooks are called with the loop
+   * lock released, from the offload worker */
+  if (!offload_in_task() && (by_webhook || (is_write(call.ri.verb) && api__webhooks_any(srv)))) {
     api_call_t *task = xmalloc(sizeof(*task));
     *task = call;
     memset(&call.user, 0, sizeof(call.user)); /* the task owns them now */

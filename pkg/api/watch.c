@@ -99,7 +99,12 @@ static void send_object(api_watch_t *w, const char *type, const char *json, size
                         const cJSON *parsed) {
   if (!w->table) {
     size_t vlen = len;
-    char *conv = api__view_bytes(w->view, json, len, &vlen);
+    api_status_t st;
+    char *conv = api__view_bytes(w->view, json, len, &vlen, &st);
+    if (st.code) { /* not reached: api.c refuses such watches */
+      api_status_done(&st);
+      return;
+    }
     send_line(w, type, conv ? conv : json, vlen);
     free(conv);
     return;
