@@ -239,11 +239,12 @@ const api_resource_t *api__table_row(const api_resource_t *view) {
   return api__converts(view) && !view->hooks->cell && !view->custom ? view->storage : view;
 }
 
-void api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
-                           const char *include) {
+int api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
+                          const char *include, api_status_t *st) {
   const api_resource_t *row = api__table_row(view);
-  api_status_t st;
-  if (row == view && api__from_storage(view, obj, &st) < 0)
-    api_status_done(&st); /* the row shows the stored form */
+  if (row == view && api__from_storage(view, obj, st) < 0)
+    return -1;
+  memset(st, 0, sizeof(*st));
   api__table_add_row(table, row, obj, include);
+  return 0;
 }

@@ -370,10 +370,11 @@ void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, 
 
 /* The row a view's Table is rendered with (its own when it has computed
  * cells, else the stored row), and adding a stored object (converted in
- * place when needed) to such a Table. */
+ * place when needed) to such a Table: 0, or -1 with st when the
+ * conversion failed (nothing added). */
 const api_resource_t *api__table_row(const api_resource_t *view);
-void api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
-                           const char *include);
+int api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
+                          const char *include, api_status_t *st);
 
 /* ---- verbs in their own files ---- */
 void api__list(api_call_t *call);           /* list.c */

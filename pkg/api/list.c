@@ -56,7 +56,9 @@ static void item_append(buf_t *out, list_stream_t *ls, size_t i) {
     cJSON *obj = cJSON_ParseWithLength(value, len);
     if (!obj)
       return;
-    api__table_add_stored(ls->rows_of, ls->view, obj, ls->include);
+    api_status_t st; /* items of a webhook-converted view come converted (ls->conv) */
+    if (api__table_add_stored(ls->rows_of, ls->view, obj, ls->include, &st) < 0)
+      api_status_done(&st);
     cJSON_Delete(obj);
     cJSON *rows = cJSON_GetObjectItemCaseSensitive(ls->rows_of, "rows");
     cJSON *row = cJSON_DetachItemFromArray(rows, 0);

@@ -304,7 +304,13 @@ static void handle_get(api_call_t *call) {
     api__respond_obj(call->req, 200, api__scale_of(call->res, obj));
   } else if (call->want_table) {
     cJSON *t = api__table_new(api__table_row(call->view), true);
-    api__table_add_stored(t, call->view, obj, http_req_query(call->req, "includeObject"));
+    if (api__table_add_stored(t, call->view, obj, http_req_query(call->req, "includeObject"), &st) < 0) {
+      cJSON_Delete(t);
+      cJSON_Delete(obj);
+      store_kv_unref(kv);
+      api__respond_status(call->req, &st);
+      return;
+    }
     char rv[32];
     snprintf(rv, sizeof(rv), "%lld", (long long)kv->mod_rev);
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);

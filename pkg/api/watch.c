@@ -116,7 +116,9 @@ static void send_object(api_watch_t *w, const char *type, const char *json, size
   if (w->table_sent_columns)
     cJSON_DeleteItemFromObjectCaseSensitive(t, "columnDefinitions");
   w->table_sent_columns = true;
-  api__table_add_stored(t, w->view, o, w->include);
+  api_status_t st; /* not reached for webhook conversions: api.c refuses such watches */
+  if (api__table_add_stored(t, w->view, o, w->include, &st) < 0)
+    api_status_done(&st);
   const char *rv = obj_str(o, "metadata.resourceVersion");
   if (rv)
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
