@@ -452,17 +452,9 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
-  bool by_webhook = api__converts_by_webhook(call.view);
-  if (by_webhook && !strcmp(call.ri.verb, "watch")) {
-    /* k3c converts watch events on the loop, where a webhook call would
-     * stall every client */
-    api_status_init(&st, 406, "NotAcceptable",
-                    "watching %s %s is not supported by k3c: its CustomResourceDefinition converts "
-                    "versions by webhook; watch the storage version %s",
-                    call.view->group_version, call.view->s->plural, call.res->group_version);
-    api__respond_status(req, &st);
-    goto out;
-  }
+  /* watches of such views stay on the loop: their events are converted
+   * on the worker, in order (watch.c) */
+  bool by_webhook = api__converts_by_webhook(call.view) && strcmp(call.ri.verb, "watch");
   /* admission webhooks and conversion webhooks are called with the loop
    * lock released, from the offload worker */
   if (!offload_in_task() && (by_webhook || (is_write(call.ri.verb) && api__webhooks_any(srv)))) {

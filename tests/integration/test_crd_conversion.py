@@ -6,7 +6,8 @@ converting Widget spec.size (example.com/v1, stored) <-> spec.dimension
 one ConversionReview, a patch through v2, the webhook's failures with
 upstream's messages, the loop answering while a conversion waits on a slow
 webhook, a webhook by service reference, CRD validation of
-spec.conversion, and the watch of a webhook-converted version refused."""
+spec.conversion, and watches through v2 (events converted in order, an
+ERROR event when the webhook fails)."""
 import base64
 import http.server
 import json
@@ -204,9 +205,31 @@ def main():
     t.ok(o.get("spec") == {"dimension": 7} and r2.stdout == "7",
          "a merge patch through v2 is applied to the v2 form and stored as v1", (r.stdout + r.stderr, r2.stdout))
 
-    st, _, data = srv.request("GET", "/apis/example.com/v2/namespaces/conv/widgets?watch=1", timeout=10)
-    t.ok(st == 406 and b"converts versions by webhook" in data,
-         "a watch of a webhook-converted version is refused with a Status saying why", (st, data[:300]))
+    # ---- a watch through v2: events converted, in order ----
+    c = srv.connect(timeout=15)
+    c.request("GET", "/apis/example.com/v2/namespaces/conv/widgets?watch=1")
+    resp = c.getresponse()
+    events = []
+    try:
+        for _ in range(2):
+            events.append(json.loads(resp.readline()))
+        w3 = {"apiVersion": "example.com/v1", "kind": "Widget",
+              "metadata": {"name": "w3", "namespace": "conv"}, "spec": {"size": 9}}
+        k("create", "-f", "-", stdin=json.dumps(w3))
+        k("patch", "widgets.v1.example.com", "w3", "-n", "conv", "--type", "merge", "-p", '{"spec":{"size":10}}')
+        k("delete", "widgets.v1.example.com", "w3", "-n", "conv")
+        for _ in range(3):
+            events.append(json.loads(resp.readline()))
+    except (OSError, ValueError) as e:
+        events.append(str(e))
+    c.close()
+    got = [(e["type"], e["object"]["metadata"]["name"], e["object"]["apiVersion"], e["object"]["spec"])
+           if isinstance(e, dict) else e for e in events]
+    t.ok(resp.status == 200 and got == [
+        ("ADDED", "w1", "example.com/v2", {"dimension": 7}), ("ADDED", "w2", "example.com/v2", {"dimension": 5}),
+        ("ADDED", "w3", "example.com/v2", {"dimension": 9}), ("MODIFIED", "w3", "example.com/v2", {"dimension": 10}),
+        ("DELETED", "w3", "example.com/v2", {"dimension": 10})],
+        "a watch through v2 gets its events converted by the webhook, in order", got)
 
     # ---- the response is checked ----
     apply_crd(by_url(wh.url("/relabel"), wh.ca_b64))
@@ -243,6 +266,18 @@ def main():
          "the failed conversion is a 500 Status", (st, data[:300]))
     r = k("get", "widgets.v1.example.com", "w1", "-n", "conv", "-o", "jsonpath={.spec.size}")
     t.ok(r.returncode == 0 and r.stdout == "7", "the storage version reads without the webhook", r.stderr)
+    c = srv.connect(timeout=15)
+    c.request("GET", "/apis/example.com/v2/namespaces/conv/widgets?watch=1")
+    resp = c.getresponse()
+    try:
+        ev = json.loads(resp.readline())
+        rest = resp.readline()  # the watch ends after its ERROR event
+    except (OSError, ValueError) as e:
+        ev, rest = {"error": str(e)}, None
+    c.close()
+    t.ok(ev.get("type") == "ERROR" and ev["object"].get("code") == 500
+         and want in ev["object"].get("message", "") and rest == b"",
+         "a watch whose conversion fails gets an ERROR event and ends", (ev, rest))
 
     # ---- a slow webhook does not stall the server ----
     apply_crd(by_url(wh.url("/slow"), wh.ca_b64))
