@@ -333,7 +333,7 @@ def main():
 
     st, _, _ = srv.request("GET", "/healthz")
     t.ok(st == 200, "the server is still healthy")
-    srv.stop()
+    t.ok(srv.stop_clean(), "the server exits cleanly (no sanitizer report)", srv.log_tail())
     t.done()
 
 
