@@ -143,7 +143,7 @@ static int convert_many(const api_resource_t *view, bool to_storage, cJSON **obj
     char gvk[512];
     const char *api = obj_str(first, "apiVersion"), *kind = obj_str(first, "kind");
     snprintf(gvk, sizeof(gvk), "%s, Kind=%s%s", api ? api : "", kind ? kind : "", list ? "List" : "");
-    return api__conversion_webhook(view, objs, n, to, gvk, st);
+    return api__conversion_webhook(view, objs, n, to, gvk, list, st);
   }
   for (size_t i = 0; i < n; i++) {
     if (!objs[i])

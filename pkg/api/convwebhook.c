@@ -87,7 +87,7 @@ static const char *restore_meta(const cJSON *in, cJSON *out, char *msg, size_t l
 }
 
 int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, const char *to,
-                            const char *in_gvk, api_status_t *st) {
+                            const char *in_gvk, bool list, api_status_t *st) {
   api_server_t *srv = NULL;
   const cJSON *hook = api__crd_conversion_webhook(view, &srv);
   memset(st, 0, sizeof(*st));
@@ -200,6 +200,7 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
     cJSON *c = cJSON_GetArrayItem(converted, (int)k++);
     char msg[700];
     const char *bad = NULL;
+    bool identity = false;
     const char *capi = obj_str(c, "apiVersion");
     if (!cJSON_IsObject(c))
       bad = "not an object";
@@ -212,15 +213,26 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
       bad = msg;
     } else {
       bad = identity_changed(objs[i], c, msg, sizeof(msg));
+      identity = true;
     }
-    if (bad) {
+    /* upstream's wording differs for a list and one object; for a list it
+     * counts the index from 1 here */
+    if (bad && list)
       api_status_init(st, 500, "", "conversion webhook for %s returned invalid converted object at index %zu: %s",
-                      in_gvk, k - 1, bad);
+                      in_gvk, k, bad);
+    else if (bad && !identity)
+      api_status_init(st, 500, "", "conversion webhook for %s returned invalid object at index 0: %s", in_gvk,
+                      bad);
+    else if (bad)
+      api_status_init(st, 500, "", "conversion webhook for %s returned invalid object: %s", in_gvk, bad);
+    if (bad)
       goto out;
-    }
     if ((bad = restore_meta(objs[i], c, msg, sizeof(msg)))) {
-      api_status_init(st, 500, "", "conversion webhook for %s returned invalid metadata in object at index %zu: %s",
-                      in_gvk, k - 1, bad);
+      if (list)
+        api_status_init(st, 500, "", "conversion webhook for %s returned invalid metadata in object at index %zu: %s",
+                        in_gvk, k, bad);
+      else
+        api_status_init(st, 500, "", "conversion webhook for %s returned invalid metadata: %s", in_gvk, bad);
       goto out;
     }
   }

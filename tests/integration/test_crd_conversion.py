@@ -242,8 +242,8 @@ def main():
     checks = [
         ("/baduid", 'conversion webhook for example.com/v1, Kind=Widget failed: expected response.uid='),
         ("/fail", "conversion webhook for example.com/v1, Kind=Widget failed: cannot convert widgets today"),
-        ("/rename", "conversion webhook for example.com/v1, Kind=Widget returned invalid converted object "
-                    "at index 0: must have the same name: w1 != other"),
+        ("/rename", "conversion webhook for example.com/v1, Kind=Widget returned invalid object: "
+                    "must have the same name: w1 != other"),
     ]
     for path, want in checks:
         apply_crd(by_url(wh.url(path), wh.ca_b64))
@@ -251,6 +251,11 @@ def main():
         r = k("get", "widgets.v2.example.com", "w1", "-n", "conv")
         t.ok(r.returncode != 0 and want in r.stderr, "webhook %s: the read fails with upstream's error" % path,
              r.stderr)
+
+    r = k("get", "widgets.v2.example.com", "-n", "conv", "-o", "json")
+    t.ok(r.returncode != 0 and "conversion webhook for example.com/v1, Kind=WidgetList returned invalid "
+         "converted object at index 1: must have the same name: w1 != other" in r.stderr,
+         "a list with a renaming webhook: upstream's error for the list", r.stderr)
 
     dead = free_port()
     apply_crd(by_url("https://127.0.0.1:%d/convert" % dead, wh.ca_b64))
