@@ -231,6 +231,14 @@ def main():
         ("DELETED", "w3", "example.com/v2", {"dimension": 10})],
         "a watch through v2 gets its events converted by the webhook, in order", got)
 
+    r = k("get", "widgets.v2.example.com", "-n", "conv", "-w", "--request-timeout=3s")
+    r2 = k("get", "widgets.v2.example.com", "-n", "conv", "-w", "--request-timeout=3s",
+           "-o", "custom-columns=NAME:.metadata.name,DIM:.spec.dimension,API:.apiVersion")
+    rows = [ln.split() for ln in r2.stdout.splitlines()]
+    t.ok("w1" in r.stdout and "w2" in r.stdout and ["w1", "7", "example.com/v2"] in rows
+         and ["w2", "5", "example.com/v2"] in rows,
+         "kubectl get -w through v2 (Table and objects) shows the converted widgets", r.stdout + r2.stdout + r2.stderr)
+
     # ---- the response is checked ----
     apply_crd(by_url(wh.url("/relabel"), wh.ca_b64))
     time.sleep(0.3)
