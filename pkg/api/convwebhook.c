@@ -1,11 +1,6 @@
 /* CRD conversion webhooks (convwebhook.h). */
 #include "api/convwebhook.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "api/crd.h"
 #include "api/object.h"
 #include "api/webhook_call.h"
@@ -13,10 +8,16 @@
 #include "util/base64.h"
 #include "util/offload.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* upstream's webhook client has a 30 s timeout and no per-call one */
 #define CONV_TIMEOUT 30
 
-static int fail(api_status_t *st, const char *in_gvk, const char *fmt, const char *a, const char *b) {
+static int fail(api_status_t *st, const char *in_gvk, const char *fmt, const char *a,
+                const char *b) {
   char why[1500];
   snprintf(why, sizeof(why), fmt, a, b);
   api_status_init(st, 500, "", "conversion webhook for %s failed: %s", in_gvk, why);
@@ -33,7 +34,9 @@ static const char *review_version(const cJSON *hook) {
   return NULL;
 }
 
-static bool str_eq(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+static bool str_eq(const char *a, const char *b) {
+  return !strcmp(a ? a : "", b ? b : "");
+}
 
 /* upstream's validateConvertedObject: identity fields unchanged. */
 static const char *identity_changed(const cJSON *in, const cJSON *out, char *msg, size_t len) {
@@ -75,7 +78,8 @@ static const char *restore_meta(const cJSON *in, cJSON *out, char *msg, size_t l
     const cJSON *e;
     cJSON_ArrayForEach(e, m) {
       if (!cJSON_IsString(e)) {
-        snprintf(msg, len, "metadata.%s[%s] must be a string in converted object", maps[i], e->string);
+        snprintf(msg, len, "metadata.%s[%s] must be a string in converted object", maps[i],
+                 e->string);
         cJSON_Delete(keep);
         return msg;
       }
@@ -135,8 +139,8 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
   /* the objects are this request's own trees; the loop runs meanwhile */
   offload_unlock();
   char *body = cJSON_PrintUnformatted(review);
-  int r = api__webhook_post(url, server_name[0] ? server_name : NULL, ca, ca_len, body, strlen(body),
-                            CONV_TIMEOUT, &resp, err, sizeof(err));
+  int r = api__webhook_post(url, server_name[0] ? server_name : NULL, ca, ca_len, body,
+                            strlen(body), CONV_TIMEOUT, &resp, err, sizeof(err));
   if (r == 0 && resp.code >= 200 && resp.code < 300)
     doc = cJSON_ParseWithLength(resp.body, resp.len);
   free(body);
@@ -149,7 +153,10 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
   if (resp.code < 200 || resp.code >= 300) {
     char code[16];
     snprintf(code, sizeof(code), "%d", resp.code);
-    return fail(st, in_gvk, "the server responded with the status code %s but did not return more information%s", code, "");
+    return fail(
+        st, in_gvk,
+        "the server responded with the status code %s but did not return more information%s", code,
+        "");
   }
   int ret = -EIO;
   if (!doc) {
@@ -188,8 +195,8 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
   }
   cJSON *converted = cJSON_GetObjectItemCaseSensitive(response, "convertedObjects");
   if ((size_t)cJSON_GetArraySize(converted) != want) {
-    api_status_init(st, 500, "", "conversion webhook for %s returned %d objects, expected %zu", in_gvk,
-                    cJSON_GetArraySize(converted), want);
+    api_status_init(st, 500, "", "conversion webhook for %s returned %d objects, expected %zu",
+                    in_gvk, cJSON_GetArraySize(converted), want);
     goto out;
   }
   const char *to_kind_gv = to;
@@ -205,11 +212,12 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
     if (!cJSON_IsObject(c))
       bad = "not an object";
     else if (!str_eq(capi, to_kind_gv)) {
-      snprintf(msg, sizeof(msg), "invalid groupVersion (expected %s, received %s)", to, capi ? capi : "");
+      snprintf(msg, sizeof(msg), "invalid groupVersion (expected %s, received %s)", to,
+               capi ? capi : "");
       bad = msg;
     } else if (!str_eq(obj_str(c, "kind"), obj_str(objs[i], "kind"))) {
-      snprintf(msg, sizeof(msg), "invalid kind (expected %s, received %s)", obj_str(objs[i], "kind"),
-               obj_str(c, "kind") ? obj_str(c, "kind") : "");
+      snprintf(msg, sizeof(msg), "invalid kind (expected %s, received %s)",
+               obj_str(objs[i], "kind"), obj_str(c, "kind") ? obj_str(c, "kind") : "");
       bad = msg;
     } else {
       bad = identity_changed(objs[i], c, msg, sizeof(msg));
@@ -218,21 +226,28 @@ int api__conversion_webhook(const api_resource_t *view, cJSON **objs, size_t n, 
     /* upstream's wording differs for a list and one object; for a list it
      * counts the index from 1 here */
     if (bad && list)
-      api_status_init(st, 500, "", "conversion webhook for %s returned invalid converted object at index %zu: %s",
-                      in_gvk, k, bad);
+      api_status_init(
+          st, 500, "",
+          "conversion webhook for %s returned invalid converted object at index %zu: %s", in_gvk, k,
+          bad);
     else if (bad && !identity)
-      api_status_init(st, 500, "", "conversion webhook for %s returned invalid object at index 0: %s", in_gvk,
+      api_status_init(st, 500, "",
+                      "conversion webhook for %s returned invalid object at index 0: %s", in_gvk,
                       bad);
     else if (bad)
-      api_status_init(st, 500, "", "conversion webhook for %s returned invalid object: %s", in_gvk, bad);
+      api_status_init(st, 500, "", "conversion webhook for %s returned invalid object: %s", in_gvk,
+                      bad);
     if (bad)
       goto out;
     if ((bad = restore_meta(objs[i], c, msg, sizeof(msg)))) {
       if (list)
-        api_status_init(st, 500, "", "conversion webhook for %s returned invalid metadata in object at index %zu: %s",
-                        in_gvk, k, bad);
+        api_status_init(
+            st, 500, "",
+            "conversion webhook for %s returned invalid metadata in object at index %zu: %s",
+            in_gvk, k, bad);
       else
-        api_status_init(st, 500, "", "conversion webhook for %s returned invalid metadata: %s", in_gvk, bad);
+        api_status_init(st, 500, "", "conversion webhook for %s returned invalid metadata: %s",
+                        in_gvk, bad);
       goto out;
     }
   }

@@ -2,13 +2,14 @@
  * apiextensions.k8s.io/v1 ConversionReview per batch of objects, the
  * response checked as upstream's webhookConverter does
  * (apiextensions-apiserver pkg/apiserver/conversion/webhook_converter.go).
- * https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definition-versioning/#webhook-conversion */
+ * https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definition-versioning/#webhook-conversion
+ */
 #pragma once
+
+#include "api/internal.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "api/internal.h"
 
 /* Convert objs[0..n) (parsed custom objects of view's definition) to
  * apiVersion to, in place, with one call to the definition's webhook;
