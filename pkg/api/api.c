@@ -456,7 +456,12 @@ void api_server_handle(http_req_t *req, void *data) {
     api__respond_status(req, &st);
     goto out;
   }
-  if (is_write(call.ri.verb) && !offload_in_task() && api__webhooks_any(srv)) {
+  /* watches of such views stay on the loop: their events are converted
+   * on the worker, in order (watch.c) */
+  bool by_webhook = api__converts_by_webhook(call.view) && strcmp(call.ri.verb, "watch");
+  /* admission webhooks and conversion webhooks are called with the loop
+   * lock released, from the offload worker */
+  if (!offload_in_task() && (by_webhook || (is_write(call.ri.verb) && api__webhooks_any(srv)))) {
     api_call_t *task = xmalloc(sizeof(*task));
     *task = call;
     memset(&call.user, 0, sizeof(call.user)); /* the task owns them now */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/convwebhook.h"
+#include "api/crd.h"
 #include "api/internal.h"
 #include "api/kinds.h"
 #include "api/object.h"
@@ -122,19 +124,38 @@ bool api__converts(const api_resource_t *view) {
          (view->hooks->to_storage || view->custom);
 }
 
-/* Custom resources convert with strategy None: apiVersion only. */
-static void convert_to(const api_resource_t *view, cJSON *obj) {
-  if (view->custom)
-    obj_set_str(obj, "apiVersion", view->storage->group_version);
-  else
-    view->hooks->to_storage(obj);
+bool api__converts_by_webhook(const api_resource_t *view) {
+  return api__converts(view) && view->custom && api__crd_conversion_webhook(view, NULL);
 }
 
-static void convert_from(const api_resource_t *view, cJSON *obj) {
-  if (view->custom)
-    obj_set_str(obj, "apiVersion", view->group_version);
-  else
-    view->hooks->from_storage(obj);
+/* objs into apiVersion to: custom resources through their webhook
+ * (strategy Webhook, one review for all) or by changing apiVersion only
+ * (strategy None); built-in kinds through their hooks. */
+static int convert_many(const api_resource_t *view, bool to_storage, cJSON **objs, size_t n,
+                        bool list, api_status_t *st) {
+  const char *to = to_storage ? view->storage->group_version : view->group_version;
+  if (view->custom && api__crd_conversion_webhook(view, NULL)) {
+    const cJSON *first = NULL;
+    for (size_t i = 0; i < n && !first; i++)
+      first = objs[i];
+    if (!first)
+      return 0;
+    char gvk[512];
+    const char *api = obj_str(first, "apiVersion"), *kind = obj_str(first, "kind");
+    snprintf(gvk, sizeof(gvk), "%s, Kind=%s%s", api ? api : "", kind ? kind : "", list ? "List" : "");
+    return api__conversion_webhook(view, objs, n, to, gvk, list, st);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!objs[i])
+      continue;
+    if (view->custom)
+      obj_set_str(objs[i], "apiVersion", to);
+    else if (to_storage)
+      view->hooks->to_storage(objs[i]);
+    else
+      view->hooks->from_storage(objs[i]);
+  }
+  return 0;
 }
 
 int api__to_storage(const api_resource_t *view, cJSON *obj, api_status_t *st) {
@@ -150,32 +171,60 @@ int api__to_storage(const api_resource_t *view, cJSON *obj, api_status_t *st) {
       return -1;
     }
   }
-  convert_to(view, obj);
-  return 0;
+  return convert_many(view, true, &obj, 1, false, st) < 0 ? -1 : 0;
 }
 
-void api__from_storage(const api_resource_t *view, cJSON *obj) {
-  if (api__converts(view) && obj)
-    convert_from(view, obj);
+int api__from_storage(const api_resource_t *view, cJSON *obj, api_status_t *st) {
+  memset(st, 0, sizeof(*st));
+  if (!api__converts(view) || !obj)
+    return 0;
+  return convert_many(view, false, &obj, 1, false, st) < 0 ? -1 : 0;
 }
 
-char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, size_t *ret_len) {
+int api__from_storage_many(const api_resource_t *view, cJSON **objs, size_t n, api_status_t *st) {
+  memset(st, 0, sizeof(*st));
+  if (!api__converts(view))
+    return 0;
+  return convert_many(view, false, objs, n, true, st) < 0 ? -1 : 0;
+}
+
+char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, size_t *ret_len,
+                      api_status_t *st) {
+  memset(st, 0, sizeof(*st));
   if (!api__converts(view))
     return NULL;
   cJSON *obj = cJSON_ParseWithLength(json, len);
   if (!obj)
     return NULL;
-  convert_from(view, obj);
+  if (convert_many(view, false, &obj, 1, false, st) < 0) {
+    cJSON_Delete(obj);
+    return NULL;
+  }
   char *s = cJSON_PrintUnformatted(obj);
   cJSON_Delete(obj);
   *ret_len = strlen(s);
   return s;
 }
 
+void api__respond_view_obj(http_req_t *req, int code, const api_resource_t *view, cJSON *obj) {
+  api_status_t st;
+  if (api__from_storage(view, obj, &st) < 0) {
+    cJSON_Delete(obj);
+    api__respond_status(req, &st);
+    return;
+  }
+  api__respond_obj(req, code, obj);
+}
+
 void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, const char *json,
                          size_t len) {
   size_t n;
-  char *conv = api__view_bytes(view, json, len, &n);
+  api_status_t st;
+  char *conv = api__view_bytes(view, json, len, &n, &st);
+  if (st.code) {
+    api__respond_status(req, &st);
+    return;
+  }
   api__audit_response_json(api__request_audit(req), code, conv ? conv : json, conv ? n : len);
   if (conv && api__respond_yaml(req, code, conv, n))
     free(conv);
@@ -190,10 +239,12 @@ const api_resource_t *api__table_row(const api_resource_t *view) {
   return api__converts(view) && !view->hooks->cell && !view->custom ? view->storage : view;
 }
 
-void api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
-                           const char *include) {
+int api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
+                          const char *include, api_status_t *st) {
   const api_resource_t *row = api__table_row(view);
-  if (row == view)
-    api__from_storage(view, obj);
+  if (row == view && api__from_storage(view, obj, st) < 0)
+    return -1;
+  memset(st, 0, sizeof(*st));
   api__table_add_row(table, row, obj, include);
+  return 0;
 }

@@ -34,6 +34,8 @@ typedef struct crd_row {
   char *warning;      /* deprecation warning of this version, or NULL */
   char *scale_paths[3]; /* specReplicasPath, statusReplicasPath, labelSelectorPath */
   char **selectable;    /* selectableFields as dotted paths, NULL-terminated, or NULL */
+  cJSON *conv_webhook;  /* spec.conversion.webhook under strategy Webhook, else NULL */
+  api_server_t *srv;
   struct crd_row *graveyard_next;
 } crd_row_t;
 
@@ -74,6 +76,7 @@ static void row_free(crd_row_t *c) {
   for (char **p = c->selectable; p && *p; p++)
     free(*p);
   free(c->selectable);
+  cJSON_Delete(c->conv_webhook);
   free(c);
 }
 
@@ -215,6 +218,10 @@ static crd_row_t *row_build(const cJSON *crd, const cJSON *ver) {
   c->schema_name = schema_name_of(c->group, c->version, c->kind);
   c->crd_name = xstrdup(obj_str(crd, "metadata.name"));
   c->warning = deprecation_warning(crd, ver);
+  const char *strategy = obj_str(crd, "spec.conversion.strategy");
+  const cJSON *hook = obj_get(crd, "spec.conversion.webhook");
+  if (strategy && !strcmp(strategy, "Webhook") && hook)
+    c->conv_webhook = cJSON_Duplicate(hook, 1);
   static const char *const scale_keys[] = {"specReplicasPath", "statusReplicasPath",
                                            "labelSelectorPath"};
   for (size_t i = 0; i < 3; i++) {
@@ -306,6 +313,7 @@ static void crd_register(api_server_t *srv, const cJSON *crd) {
     api_resource_t *r = api_registry_add(group, obj_str(v, "name"), plural);
     crd_row_t *old = r->custom;
     crd_row_t *c = row_build(crd, v);
+    c->srv = srv;
     r->s = &c->s;
     r->custom = c;
     r->hooks = &custom_hooks;
@@ -340,6 +348,15 @@ static void crd_register(api_server_t *srv, const cJSON *crd) {
       r->storage = storage ? storage : r;
   }
   watches_of_removed(srv);
+}
+
+const cJSON *api__crd_conversion_webhook(const api_resource_t *view, api_server_t **ret_srv) {
+  const crd_row_t *c = view ? view->custom : NULL;
+  if (!c || !c->conv_webhook)
+    return NULL;
+  if (ret_srv)
+    *ret_srv = c->srv;
+  return c->conv_webhook;
 }
 
 void api__crd_warn(http_req_t *req, const api_resource_t *view) {
@@ -534,6 +551,70 @@ static void crd_defaults(cJSON *obj) {
   obj_set(status, "storedVersions", stored);
 }
 
+/* spec.conversion, as upstream's validateCustomResourceConversion (its
+ * field paths are the internal type's: webhookClientConfig). */
+static void crd_validate_conversion(const cJSON *conv, api_status_t *st) {
+  if (!conv)
+    return;
+  const char *strategy = obj_str(conv, "strategy");
+  const cJSON *hook = cJSON_GetObjectItemCaseSensitive(conv, "webhook");
+  const cJSON *cc = cJSON_GetObjectItemCaseSensitive(hook, "clientConfig");
+  if (!strategy || !strategy[0]) {
+    api__cause_required(st, "spec.conversion.strategy");
+  } else if (strcmp(strategy, "None") && strcmp(strategy, "Webhook")) {
+    api__cause(st, "FieldValueNotSupported", "spec.conversion.strategy",
+               "Unsupported value: \"%s\": supported values: \"None\", \"Webhook\"", strategy);
+  } else if (!strcmp(strategy, "None")) {
+    if (cc)
+      api__cause(st, "FieldValueForbidden", "spec.conversion.webhookClientConfig",
+                 "Forbidden: should not be set when strategy is not set to Webhook");
+    return;
+  }
+  if (!strategy || strcmp(strategy, "Webhook"))
+    return;
+  if (!cJSON_IsObject(cc)) {
+    api__cause(st, "FieldValueRequired", "spec.conversion.webhookClientConfig",
+               "Required value: required when strategy is set to Webhook");
+  } else {
+    const char *url = obj_str(cc, "url");
+    const cJSON *svc = cJSON_GetObjectItemCaseSensitive(cc, "service");
+    if (!url == !svc)
+      api__cause(st, "FieldValueRequired", "spec.conversion.webhookClientConfig",
+                 "Required value: exactly one of url or service is required");
+    else if (url && strncmp(url, "https://", 8))
+      api__cause(st, "FieldValueInvalid", "spec.conversion.webhookClientConfig.url",
+                 "Invalid value: \"%s\": 'https' is the only allowed URL scheme", url);
+    else if (url && !url[8])
+      api__cause(st, "FieldValueInvalid", "spec.conversion.webhookClientConfig.url",
+                 "Invalid value: \"%s\": host must be specified", url);
+    else if (svc && (!obj_str(svc, "name") || !obj_str(svc, "name")[0]))
+      api__cause_required(st, "spec.conversion.webhookClientConfig.service.name");
+    else if (svc && (!obj_str(svc, "namespace") || !obj_str(svc, "namespace")[0]))
+      api__cause_required(st, "spec.conversion.webhookClientConfig.service.namespace");
+  }
+  const cJSON *versions = cJSON_GetObjectItemCaseSensitive(hook, "conversionReviewVersions");
+  if (cJSON_GetArraySize(versions) == 0) {
+    api__cause_required(st, "spec.conversion.conversionReviewVersions");
+    return;
+  }
+  bool v1 = false;
+  const cJSON *v;
+  cJSON_ArrayForEach(v, versions) v1 |= cJSON_IsString(v) && !strcmp(v->valuestring, "v1");
+  if (!v1) {
+    char *shown = cJSON_PrintUnformatted(versions);
+    /* Go prints a []string as [a b] */
+    for (char *p = shown, *q = shown;; p++) {
+      if (*p != '"')
+        *q++ = *p == ',' ? ' ' : *p;
+      if (!*p)
+        break;
+    }
+    api__cause(st, "FieldValueInvalid", "spec.conversion.conversionReviewVersions",
+               "Invalid value: %s: must include at least one of v1, v1beta1", shown);
+    free(shown);
+  }
+}
+
 static void crd_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   const char *group = obj_str(obj, "spec.group");
   const char *plural = obj_str(obj, "spec.names.plural");
@@ -588,6 +669,7 @@ static void crd_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {
   if (cJSON_GetArraySize(versions) > 0 && storage != 1)
     api__cause(st, "FieldValueInvalid", "spec.versions",
                "Invalid value: must have exactly one version marked as storage version");
+  crd_validate_conversion(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "spec"), "conversion"), st);
   if (old) {
     const char *oscope = obj_str(old, "spec.scope");
     if (oscope && scope && strcmp(oscope, scope))

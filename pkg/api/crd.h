@@ -22,6 +22,10 @@ int api__crd_admit(http_req_t *req, const api_resource_t *res, cJSON *obj, const
 
 /* Add the Warning header of a deprecated custom resource version. */
 void api__crd_warn(http_req_t *req, const api_resource_t *view);
+/* The view's spec.conversion.webhook when its definition converts with
+ * strategy Webhook (and the server it is served by), else NULL. The tree
+ * lives until shutdown (old rows stay in the graveyard). */
+const cJSON *api__crd_conversion_webhook(const api_resource_t *view, api_server_t **ret_srv);
 
 /* For a custom row: the scale subresource's specReplicasPath,
  * statusReplicasPath and labelSelectorPath as dotted paths ("spec.replicas";

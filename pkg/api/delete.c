@@ -254,8 +254,7 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
       cJSON_Delete(obj);
       api__respond_obj(req, 200, reply);
     } else {
-      api__from_storage(view, obj);
-      api__respond_obj(req, 200, obj);
+      api__respond_view_obj(req, 200, view, obj);
     }
     return;
   }
@@ -267,8 +266,7 @@ static void delete_one(api_server_t *srv, http_req_t *req, const api_resource_t 
   grace_t grace = pod_grace(srv, res, obj, o);
   if (grace == GRACE_PENDING) { /* nothing changes: the object as it is */
     if (req) {
-      api__from_storage(view, obj);
-      api__respond_obj(req, 200, obj);
+      api__respond_view_obj(req, 200, view, obj);
     } else {
       cJSON_Delete(obj);
     }
@@ -378,7 +376,9 @@ void api__deletecollection(api_call_t *call) {
       if (!obj)
         obj = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
       if (obj) {
-        api__from_storage(call->view, obj);
+        api_status_t cst;
+        if (api__from_storage(call->view, obj, &cst) < 0)
+          api_status_done(&cst); /* the item shows the stored form */
         cJSON_AddItemToArray(items, obj);
       }
       if (!o.dry_run)

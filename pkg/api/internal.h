@@ -380,21 +380,34 @@ bool api__converts(const api_resource_t *view);
 /* A request object of the view's version into the stored form (checks its
  * apiVersion/kind and the view's validation first). Returns 0 or -1 with st. */
 int api__to_storage(const api_resource_t *view, cJSON *obj, api_status_t *st);
-/* A stored object (parsed) into the view's version, in place. */
-void api__from_storage(const api_resource_t *view, cJSON *obj);
+/* Whether the view converts through its CRD's conversion webhook: its
+ * requests run on the offload worker (the call releases the lock). */
+bool api__converts_by_webhook(const api_resource_t *view);
+/* A stored object (parsed) into the view's version, in place. Returns 0,
+ * or -1 with st (a conversion webhook's failure, 500). */
+int api__from_storage(const api_resource_t *view, cJSON *obj, api_status_t *st);
+/* Stored objects (a list's items; NULL entries skipped) into the view's
+ * version with one conversion (one ConversionReview). 0 or -1 with st. */
+int api__from_storage_many(const api_resource_t *view, cJSON **objs, size_t n, api_status_t *st);
 /* Stored bytes in the view's version: a new string, or NULL when the view
- * is the stored form (send the bytes as they are). */
-char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, size_t *ret_len);
+ * is the stored form (send the bytes as they are) or, with st->code set,
+ * when conversion failed. */
+char *api__view_bytes(const api_resource_t *view, const char *json, size_t len, size_t *ret_len,
+                      api_status_t *st);
+/* Answer with a stored object (parsed; taken) as the view's version, or
+ * with the conversion's error. */
+void api__respond_view_obj(http_req_t *req, int code, const api_resource_t *view, cJSON *obj);
 /* Answer with a stored object as the view's version. */
 void api__respond_stored(http_req_t *req, int code, const api_resource_t *view, const char *json,
                          size_t len);
 
 /* The row a view's Table is rendered with (its own when it has computed
  * cells, else the stored row), and adding a stored object (converted in
- * place when needed) to such a Table. */
+ * place when needed) to such a Table: 0, or -1 with st when the
+ * conversion failed (nothing added). */
 const api_resource_t *api__table_row(const api_resource_t *view);
-void api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
-                           const char *include);
+int api__table_add_stored(cJSON *table, const api_resource_t *view, cJSON *obj,
+                          const char *include, api_status_t *st);
 
 /* ---- verbs in their own files ---- */
 void api__list(api_call_t *call);           /* list.c */

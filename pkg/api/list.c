@@ -30,6 +30,7 @@ typedef struct {
   cJSON *rows_of;      /* Tables: an empty Table each row is made in, then taken from */
   const char *include; /* Tables: includeObject (the request's) */
   store_kv_t **items;
+  char **conv; /* items already in the view's version (a webhook's batch), or NULL */
   size_t n, next;
   bool wrote; /* an item is out: the next one needs a comma */
 } list_stream_t;
@@ -38,18 +39,26 @@ static void list_stream_free(list_stream_t *ls) {
   for (size_t i = 0; i < ls->n; i++)
     store_kv_unref(ls->items[i]);
   free(ls->items);
+  for (size_t i = 0; ls->conv && i < ls->n; i++)
+    free(ls->conv[i]);
+  free(ls->conv);
   cJSON_Delete(ls->rows_of);
   free(ls);
 }
 
 /* Append ",<item as the requested version>" (no comma before the first),
  * or for a Table its row. */
-static void item_append(buf_t *out, list_stream_t *ls, const store_kv_t *kv) {
+static void item_append(buf_t *out, list_stream_t *ls, size_t i) {
+  const store_kv_t *kv = ls->items[i];
+  const char *value = ls->conv && ls->conv[i] ? ls->conv[i] : kv->value;
+  size_t len = ls->conv && ls->conv[i] ? strlen(value) : kv->len;
   if (ls->rows_of) {
-    cJSON *obj = cJSON_ParseWithLength(kv->value, kv->len);
+    cJSON *obj = cJSON_ParseWithLength(value, len);
     if (!obj)
       return;
-    api__table_add_stored(ls->rows_of, ls->view, obj, ls->include);
+    api_status_t st; /* items of a webhook-converted view come converted (ls->conv) */
+    if (api__table_add_stored(ls->rows_of, ls->view, obj, ls->include, &st) < 0)
+      api_status_done(&st);
     cJSON_Delete(obj);
     cJSON *rows = cJSON_GetObjectItemCaseSensitive(ls->rows_of, "rows");
     cJSON *row = cJSON_DetachItemFromArray(rows, 0);
@@ -64,13 +73,33 @@ static void item_append(buf_t *out, list_stream_t *ls, const store_kv_t *kv) {
     cJSON_Delete(row);
     return;
   }
-  size_t vlen = kv->len;
-  char *conv = api__view_bytes(ls->view, kv->value, kv->len, &vlen);
+  size_t vlen = len;
+  api_status_t st;
+  char *conv = ls->conv ? NULL : api__view_bytes(ls->view, value, len, &vlen, &st);
   if (ls->wrote)
     buf_append(out, ",", 1);
-  buf_append(out, conv ? conv : kv->value, vlen);
+  buf_append(out, conv ? conv : value, vlen);
   ls->wrote = true;
   free(conv);
+}
+
+/* A list's items converted by the definition's webhook in one review:
+ * *ret_conv[i] the item's JSON in the view's version. 0 or -1 with st. */
+static int webhook_convert_items(const api_resource_t *view, store_kv_t **kvs, size_t n,
+                                 char ***ret_conv, api_status_t *st) {
+  cJSON **objs = xcalloc(n ? n : 1, sizeof(*objs));
+  for (size_t i = 0; i < n; i++)
+    objs[i] = cJSON_ParseWithLength(kvs[i]->value, kvs[i]->len);
+  int r = api__from_storage_many(view, objs, n, st);
+  char **conv = r == 0 ? xcalloc(n ? n : 1, sizeof(*conv)) : NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (conv && objs[i])
+      conv[i] = cJSON_PrintUnformatted(objs[i]);
+    cJSON_Delete(objs[i]);
+  }
+  free(objs);
+  *ret_conv = conv;
+  return r;
 }
 
 static void list_stream_pump(list_stream_t *ls) {
@@ -79,7 +108,7 @@ static void list_stream_pump(list_stream_t *ls) {
   while (ls->next < ls->n && http_stream_writable(ls->req)) {
     buf_reset(&piece);
     while (ls->next < ls->n && piece.len < LIST_PIECE) {
-      item_append(&piece, ls, ls->items[ls->next]);
+      item_append(&piece, ls, ls->next);
       ls->next++;
     }
     http_stream_write(ls->req, piece.data, piece.len);
@@ -421,6 +450,13 @@ void api__list(api_call_t *call) {
     }
     buf_append_str(&head, "},\"items\":[");
   }
+  char **conv = NULL;
+  if (api__converts_by_webhook(call->view) &&
+      webhook_convert_items(call->view, kvs, n_kvs, &conv, &st) < 0) {
+    api__respond_status(call->req, &st);
+    buf_done(&head);
+    goto out;
+  }
   bool yaml = !table && api__wants_yaml(call->req) && kvs_bytes <= LIST_YAML_MAX;
   list_stream_t *lst = xcalloc(1, sizeof(*lst));
   lst->req = call->req;
@@ -431,12 +467,13 @@ void api__list(api_call_t *call) {
     table = NULL;
   }
   lst->items = kvs;
+  lst->conv = conv;
   lst->n = n_kvs;
   kvs = NULL;
   n_kvs = 0;
   if (kvs_bytes <= LIST_INLINE_MAX || yaml) {
     for (size_t i = 0; i < lst->n; i++)
-      item_append(&head, lst, lst->items[i]);
+      item_append(&head, lst, i);
     buf_append(&head, "]}", 2);
     list_stream_free(lst);
     size_t blen;

@@ -149,8 +149,7 @@ void api__create(api_server_t *srv, http_req_t *req, const api_resource_t *res,
     offload_relock();
   }
   if (dry_run) {
-    api__from_storage(view, obj);
-    api__respond_obj(req, 201, obj);
+    api__respond_view_obj(req, 201, view, obj);
     goto out;
   }
   api__submit(srv, req, res, view, STORE_OP_CREATE, api_resource_key(res, ns, name), obj, 0, 201,
@@ -248,8 +247,7 @@ static void update_object(api_call_t *call, cJSON *obj, const cJSON *old, const 
       api__respond_obj(req, 200, api__scale_of(res, obj));
       cJSON_Delete(obj);
     } else {
-      api__from_storage(call->view, obj);
-      api__respond_obj(req, 200, obj);
+      api__respond_view_obj(req, 200, call->view, obj);
     }
     return;
   }
@@ -306,7 +304,13 @@ static void handle_get(api_call_t *call) {
     api__respond_obj(call->req, 200, api__scale_of(call->res, obj));
   } else if (call->want_table) {
     cJSON *t = api__table_new(api__table_row(call->view), true);
-    api__table_add_stored(t, call->view, obj, http_req_query(call->req, "includeObject"));
+    if (api__table_add_stored(t, call->view, obj, http_req_query(call->req, "includeObject"), &st) < 0) {
+      cJSON_Delete(t);
+      cJSON_Delete(obj);
+      store_kv_unref(kv);
+      api__respond_status(call->req, &st);
+      return;
+    }
     char rv[32];
     snprintf(rv, sizeof(rv), "%lld", (long long)kv->mod_rev);
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
@@ -572,8 +576,9 @@ static void handle_patch(api_call_t *call) {
   } else if (api__converts(call->view)) {
     /* The patch speaks the client's version: apply it to that view. */
     cJSON *view = cJSON_Duplicate(old, 1);
-    api__from_storage(call->view, view);
-    r = apply_patch(call, view, call->view->s->type, &next, &st);
+    r = api__from_storage(call->view, view, &st);
+    if (r == 0)
+      r = apply_patch(call, view, call->view->s->type, &next, &st);
     cJSON_Delete(view);
     if (r == 0)
       r = api__to_storage(call->view, next, &st);

@@ -13,6 +13,7 @@
 #include "api/object.h"
 #include "api/param.h"
 #include "util/alloc.h"
+#include "util/offload.h"
 #include "util/buf.h"
 
 #define WATCH_DEFAULT_TIMEOUT 1800.0
@@ -43,6 +44,11 @@ struct api_watch {
   bool page_valid;
   ev_timer timeout;
   ev_timer bookmark;
+  /* a view converted by webhook: every line goes through the offload
+   * worker's FIFO (the conversion releases the lock), in order; pending
+   * counts queued lines, dead says the watch ended meanwhile */
+  bool by_webhook, dead;
+  unsigned pending;
   api_watch_t *next, *prev;
 };
 
@@ -63,6 +69,10 @@ static void watch_free(api_watch_t *w) {
   label_selector_free(w->ls);
   field_selector_free(w->fs);
   free(w->prefix);
+  if (w->pending) {
+    w->dead = true; /* the last queued line frees it */
+    return;
+  }
   free(w);
 }
 
@@ -83,7 +93,7 @@ static void on_drain(http_req_t *req, void *data) {
     store_watch_pause(w->sw, false);
 }
 
-static void send_line(api_watch_t *w, const char *type, const char *obj, size_t len) {
+static void send_line_now(api_watch_t *w, const char *type, const char *obj, size_t len) {
   buf_t b;
   buf_init(&b, len + 64);
   buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
@@ -95,12 +105,84 @@ static void send_line(api_watch_t *w, const char *type, const char *obj, size_t 
     store_watch_pause(w->sw, true); /* resumed by on_drain */
 }
 
+typedef struct {
+  api_watch_t *w;
+  char type[16];
+  bool object; /* json is a stored object to convert, else a line's object */
+  size_t len;
+  char json[];
+} watch_line_t;
+
+static void send_object_now(api_watch_t *w, const char *type, const char *json, size_t len,
+                            const cJSON *parsed);
+
+static void line_task(void *data) {
+  watch_line_t *l = data;
+  api_watch_t *w = l->w;
+  if (!w->dead) {
+    if (l->object)
+      send_object_now(w, l->type, l->json, l->len, NULL);
+    else
+      send_line_now(w, l->type, l->json, l->len);
+  }
+  free(l);
+  if (--w->pending == 0 && w->dead)
+    free(w);
+}
+
+static void enqueue(api_watch_t *w, const char *type, bool object, const char *json, size_t len) {
+  watch_line_t *l = xmalloc(sizeof(*l) + len + 1);
+  l->w = w;
+  snprintf(l->type, sizeof(l->type), "%s", type);
+  l->object = object;
+  l->len = len;
+  memcpy(l->json, json, len);
+  l->json[len] = 0;
+  w->pending++;
+  offload_submit(line_task, l);
+}
+
+static void send_line(api_watch_t *w, const char *type, const char *obj, size_t len) {
+  if (w->by_webhook && !offload_in_task())
+    enqueue(w, type, false, obj, len);
+  else
+    send_line_now(w, type, obj, len);
+}
+
+/* A conversion failed: upstream ends the watch with an ERROR event. */
+static void conversion_failed(api_watch_t *w, api_status_t *st) {
+  size_t n;
+  char *s = api_status_json(st, &n);
+  send_line_now(w, "ERROR", s, n);
+  free(s);
+  api_status_done(st);
+  watch_end(w);
+}
+
 static void send_object(api_watch_t *w, const char *type, const char *json, size_t len,
                         const cJSON *parsed) {
+  if (w->by_webhook && !offload_in_task())
+    enqueue(w, type, true, json, len);
+  else
+    send_object_now(w, type, json, len, parsed);
+}
+
+static void send_object_now(api_watch_t *w, const char *type, const char *json, size_t len,
+                            const cJSON *parsed) {
   if (!w->table) {
     size_t vlen = len;
-    char *conv = api__view_bytes(w->view, json, len, &vlen);
-    send_line(w, type, conv ? conv : json, vlen);
+    api_status_t st;
+    char *conv = api__view_bytes(w->view, json, len, &vlen, &st);
+    if (w->dead) { /* ended while the webhook was called */
+      free(conv);
+      api_status_done(&st);
+      return;
+    }
+    if (st.code) {
+      conversion_failed(w, &st);
+      return;
+    }
+    send_line_now(w, type, conv ? conv : json, vlen);
     free(conv);
     return;
   }
@@ -111,12 +193,22 @@ static void send_object(api_watch_t *w, const char *type, const char *json, size
   if (w->table_sent_columns)
     cJSON_DeleteItemFromObjectCaseSensitive(t, "columnDefinitions");
   w->table_sent_columns = true;
-  api__table_add_stored(t, w->view, o, w->include);
+  api_status_t st;
+  int r = api__table_add_stored(t, w->view, o, w->include, &st);
+  if (w->dead || r < 0) {
+    cJSON_Delete(t);
+    cJSON_Delete(o);
+    if (w->dead)
+      api_status_done(&st);
+    else
+      conversion_failed(w, &st);
+    return;
+  }
   const char *rv = obj_str(o, "metadata.resourceVersion");
   if (rv)
     cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(t, "metadata"), "resourceVersion", rv);
   char *s = cJSON_PrintUnformatted(t);
-  send_line(w, type, s, strlen(s));
+  send_line_now(w, type, s, strlen(s));
   free(s);
   cJSON_Delete(t);
   cJSON_Delete(o);
@@ -261,6 +353,7 @@ void api__watch(api_call_t *call) {
   w->req = call->req;
   w->res = call->res;
   w->view = call->view;
+  w->by_webhook = api__converts_by_webhook(call->view);
   if (api__selectors(call, &w->ls, &w->fs, &st) < 0) {
     free(w);
     api__respond_status(call->req, &st);

@@ -79,6 +79,40 @@ static void denied(api_status_t *st, const char *name, const cJSON *status) {
                     name);
 }
 
+int api__webhook_target(api_server_t *srv, const cJSON *cc, int timeout, char *url, char *shown,
+                        size_t len, char server_name[600], char *why, size_t whylen) {
+  const char *u = obj_str(cc, "url");
+  server_name[0] = 0;
+  if (u) {
+    snprintf(url, len, "%s?timeout=%ds", u, timeout);
+    snprintf(shown, len, "%s", url);
+    return 0;
+  }
+  /* a service reference: the URL names an endpoint, the certificate must
+   * be the service's; errors name the service's URL, as upstream's dialer
+   * does */
+  const cJSON *svc = cJSON_GetObjectItemCaseSensitive(cc, "service");
+  const char *sns = obj_str(svc, "namespace"), *sname = obj_str(svc, "name");
+  const char *spath = obj_str(svc, "path");
+  const cJSON *sport = cJSON_GetObjectItemCaseSensitive(svc, "port");
+  int port = cJSON_IsNumber(sport) ? (int)sport->valuedouble : 443;
+  api__service_dns_name(sns ? sns : "", sname ? sname : "", server_name, 600);
+  snprintf(shown, len, "https://%s:%d%s?timeout=%ds", server_name, port, spath ? spath : "", timeout);
+  char portstr[16], host[256];
+  snprintf(portstr, sizeof(portstr), "%d", port);
+  int eport = 0;
+  api_status_t rst;
+  memset(&rst, 0, sizeof(rst));
+  int r = api__service_resolve(srv, sns, sname, portstr, host, sizeof(host), &eport, &rst);
+  if (r < 0)
+    snprintf(why, whylen, "failed to call webhook: Post \"%.500s\": %.500s", shown, rst.message);
+  else
+    snprintf(url, len, strchr(host, ':') ? "https://[%s]:%d%s?timeout=%ds" : "https://%s:%d%s?timeout=%ds",
+             host, eport, spath ? spath : "", timeout);
+  api_status_done(&rst);
+  return r < 0 ? r : 0;
+}
+
 /* Call one webhook. Returns 0 (allowed; *ret_patch set for a mutating
  * webhook's patch, caller frees), 1 (a call failure ignored under
  * failurePolicy Ignore), or -EPERM with st filled. */
@@ -92,44 +126,16 @@ static int call_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, cJSO
     api_status_bad_request(st, "admission webhook \"%s\" does not support dry run", name);
     return -EPERM;
   }
-  const char *url = obj_str(hook, "clientConfig.url");
   char why[1200];
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(hook, "timeoutSeconds");
   int timeout = cJSON_IsNumber(to) ? (int)to->valuedouble : 10;
   if (timeout < 1 || timeout > 30)
     timeout = 10;
-  char svc_url[1024], server_name[600], shown[1024];
-  const char *sni = NULL;
-  if (url) {
-    snprintf(shown, sizeof(shown), "%s?timeout=%ds", url, timeout);
-  } else {
-    /* a service reference: the URL names an endpoint, the certificate
-     * must be the service's */
-    const cJSON *svc = obj_get(hook, "clientConfig.service");
-    const char *sns = obj_str(svc, "namespace"), *sname = obj_str(svc, "name");
-    const char *spath = obj_str(svc, "path");
-    const cJSON *sport = cJSON_GetObjectItemCaseSensitive(svc, "port");
-    int port = cJSON_IsNumber(sport) ? (int)sport->valuedouble : 443;
-    api__service_dns_name(sns ? sns : "", sname ? sname : "", server_name, sizeof(server_name));
-    char portstr[16], host[256];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    int eport = 0;
-    api_status_t rst;
-    memset(&rst, 0, sizeof(rst));
-    /* errors name the service's URL, as upstream's dialer does */
-    snprintf(shown, sizeof(shown), "https://%s:%d%s?timeout=%ds", server_name, port, spath ? spath : "",
-             timeout);
-    if (api__service_resolve(at->srv, sns, sname, portstr, host, sizeof(host), &eport, &rst) < 0) {
-      snprintf(why, sizeof(why), "failed to call webhook: Post \"%.500s\": %.500s", shown, rst.message);
-      api_status_done(&rst);
-      goto call_error;
-    }
-    api_status_done(&rst);
-    snprintf(svc_url, sizeof(svc_url), strchr(host, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", host,
-             eport, spath ? spath : "");
-    url = svc_url;
-    sni = server_name;
-  }
+  char full_url[1100], shown[1100], server_name[600];
+  if (api__webhook_target(at->srv, cJSON_GetObjectItemCaseSensitive(hook, "clientConfig"), timeout,
+                          full_url, shown, sizeof(shown), server_name, why, sizeof(why)) < 0)
+    goto call_error;
+  const char *sni = server_name[0] ? server_name : NULL;
   unsigned char *ca = NULL;
   size_t ca_len = 0;
   const char *ca_b64 = obj_str(hook, "clientConfig.caBundle");
@@ -143,7 +149,6 @@ static int call_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, cJSO
   cJSON_AddStringToObject(review, "apiVersion", "admission.k8s.io/v1");
   cJSON_AddStringToObject(review, "kind", "AdmissionReview");
   cJSON_AddItemToObject(review, "request", api__adm_request(at, uid));
-  char *full_url = xasprintf("%s?timeout=%ds", url, timeout);
   api_webhook_resp_t resp;
   char err[800] = "";
   cJSON *doc = NULL;
@@ -161,10 +166,8 @@ static int call_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, cJSO
   free(ca);
   if (r < 0) {
     snprintf(why, sizeof(why), "failed to call webhook: Post \"%.500s\": %.600s", shown, err);
-    free(full_url);
     goto call_error;
   }
-  free(full_url);
   if (resp.code < 200 || resp.code >= 300) {
     snprintf(why, sizeof(why),
              "failed to call webhook: the server responded with the status code "

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "api/internal.h"
+
 typedef struct {
   int code;   /* HTTP status */
   char *body; /* malloc'd, NUL-terminated (chunked coding removed) */
@@ -24,3 +26,13 @@ typedef struct {
 int api__webhook_post(const char *url, const char *server_name, const unsigned char *ca,
                       size_t ca_len, const char *body, size_t len, double timeout,
                       api_webhook_resp_t *resp, char *err, size_t errlen);
+
+/* Where a webhook's clientConfig (url, or service: resolved to one of its
+ * endpoints, api/svcresolve.h) is called, loop lock held: url gets the
+ * address with "?timeout=<timeout>s", shown the URL errors name (the
+ * service's DNS name for a service), server_name the name the certificate
+ * must be valid for ("" for a url: its host). Returns 0, or a negative errno
+ * with why ("failed to call webhook: Post \"...\": no endpoints ..."). url
+ * and shown hold len bytes. */
+int api__webhook_target(api_server_t *srv, const cJSON *cc, int timeout, char *url, char *shown,
+                        size_t len, char server_name[600], char *why, size_t whylen);

@@ -171,6 +171,32 @@ static void pre_encode(write_ctx_t *w) {
   w->pre_at = (size_t)(at - s);
 }
 
+/* The answer of a write to a view converted by webhook: converted on the
+ * offload worker, the webhook called with the loop lock released. */
+typedef struct {
+  http_req_t *req;
+  int code;
+  const api_resource_t *view;
+  store_kv_t *kv;
+} stored_reply_t;
+
+static void stored_reply_task(void *data) {
+  stored_reply_t *t = data;
+  api__respond_stored(t->req, t->code, t->view, t->kv->value, t->kv->len);
+  store_kv_unref(t->kv);
+  free(t);
+}
+
+static void respond_stored(write_ctx_t *w, const store_kv_t *kv) {
+  if (!offload_in_task() && api__converts_by_webhook(w->view)) {
+    stored_reply_t *t = xmalloc(sizeof(*t));
+    *t = (stored_reply_t){w->req, w->code, w->view, store_kv_ref((store_kv_t *)kv)};
+    offload_submit(stored_reply_task, t);
+    return;
+  }
+  api__respond_stored(w->req, w->code, w->view, kv->value, kv->len);
+}
+
 static void write_done(int err, const store_kv_t *kv, void *data) {
   write_ctx_t *w = data;
   api_status_t st;
@@ -199,12 +225,12 @@ static void write_done(int err, const store_kv_t *kv, void *data) {
       if (reply)
         api__respond_obj(w->req, w->code, reply);
       else
-        api__respond_stored(w->req, w->code, w->view, kv->value, kv->len);
+        respond_stored(w, kv);
     } else if (w->reply == API_REPLY_SUCCESS) {
       api_status_init(&st, w->code, "", "%s", "");
       api__respond_status(w->req, &st);
     } else {
-      api__respond_stored(w->req, w->code, w->view, kv->value, kv->len);
+      respond_stored(w, kv);
     }
   }
   write_ctx_free(w);
