@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-all="jsonpatch selector strict http_parser yaml quantity regex query fieldset nodeopts registries docker_manifest jwt dns pb"
+all="jsonpatch selector strict http_parser yaml quantity regex cel query fieldset nodeopts registries docker_manifest jwt dns pb"
 harnesses=${*:-$all}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
@@ -40,6 +40,9 @@ for h in $harnesses; do
   regex)
     srcs="pkg/util/regex.c pkg/util/alloc.c pkg/util/log.c"
     libs="" ;;
+  cel)
+    srcs="$(ls pkg/cel/*.c | tr '\n' ' ') pkg/util/regex.c pkg/util/quantity.c pkg/util/k8sname.c pkg/util/base64.c $util"
+    libs="-lcjson -lm" ;;
   query)
     srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
     libs="-lcjson" ;;
