@@ -44,6 +44,8 @@ typedef enum {
 enum {
   CEL_TF_INT_OR_STRING = 1u << 0, /* dyn read as int or string */
   CEL_TF_EMBEDDED = 1u << 1,
+  CEL_TF_MAX_SET = 1u << 2,  /* max_size is a schema's limit (0 included) */
+  CEL_TF_MAX_ENUM = 1u << 3, /* max_size is an enum's longest value (no maxLength) */
 };
 
 struct cel_type {
@@ -58,6 +60,7 @@ struct cel_type {
   cel_type_t **field_types;
   cel_type_t *additional; /* object: additionalProperties alongside properties (NULL: none) */
   uint64_t max_size;  /* maxLength / maxItems / maxProperties; 0: unbounded */
+  uint64_t min_size;  /* schema: the smallest JSON of a value (cost estimates); 0: unknown */
 };
 
 cel_type_t *cel__type_new(cel_tkind_t kind);
@@ -172,6 +175,17 @@ void cel__error_at(cel_error_t *err, const char *src, size_t len, uint32_t pos, 
 /* Type-checks e in env; fills types and candidates. 0, or -EINVAL with
  * err filled. */
 int cel__check(const cel_env_t *env, cel_expr_t *e, const char *src, size_t len, cel_error_t *err);
+
+/* A type as the checker's messages print it (cel-go's FormatCELType:
+ * "null", "timestamp", "optional_type(int)"), unlike cel__type_str which
+ * prints type values. */
+void cel__type_check_str(const cel_type_t *t, char *out, size_t len);
+
+/* Whether a checked expression of type t is what result asks. Upstream
+ * compares exactly: a dyn result is refused too (CRD rules: "cel
+ * expression must evaluate to a bool"; ValidatingAdmissionPolicy: "must
+ * evaluate to bool but got dyn"); the caller words the error. */
+bool cel__result_matches(const cel_type_t *t, cel_result_t result);
 
 /* Whether value v matches type t at run time (shallow for containers,
  * which are checked by element kind of the first element). */

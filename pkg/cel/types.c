@@ -362,7 +362,9 @@ static uint64_t jmax(const cJSON *o, const char *k) {
   return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e18 ? (uint64_t)v->valuedouble : 0;
 }
 
-static cel_type_t *from_schema(const cJSON *s, int depth) {
+static cel_type_t *from_schema(const cJSON *s, int depth);
+
+static cel_type_t *from_schema_node(const cJSON *s, int depth) {
   if (!s || !cJSON_IsObject(s) || depth > 64)
     return cel_type_dyn();
   if (jbool(s, "x-kubernetes-int-or-string")) {
@@ -441,6 +443,66 @@ static cel_type_t *from_schema(const cJSON *s, int depth) {
     t->max_size = jmax(s, "maxLength");
   } else
     t = cel_type_dyn();
+  return t;
+}
+
+/* What the cost estimator needs besides the type (k8s.io/apiserver
+ * pkg/cel/common/schemas.go): whether a size limit is given (0 is one),
+ * the longest enum value of an unlimited string, and the smallest JSON a
+ * value takes (which bounds how many fit in a request). */
+static void size_info(const cJSON *s, cel_type_t *t) {
+  if (!cJSON_IsObject(s))
+    return;
+  const char *lim = t->kind == CEL_T_LIST ? "maxItems"
+                    : t->kind == CEL_T_MAP || t->kind == CEL_T_OBJECT ? "maxProperties"
+                                                                      : "maxLength";
+  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, lim))) {
+    t->flags |= CEL_TF_MAX_SET;
+    t->max_size = jmax(s, lim);
+  } else if (t->kind == CEL_T_STRING) {
+    const cJSON *e, *en = cJSON_GetObjectItemCaseSensitive(s, "enum");
+    size_t longest = 0;
+    cJSON_ArrayForEach(e, en) {
+      if (cJSON_IsString(e) && strlen(e->valuestring) > longest)
+        longest = strlen(e->valuestring);
+    }
+    if (cJSON_GetArraySize(en) > 0) {
+      t->flags |= CEL_TF_MAX_SET | CEL_TF_MAX_ENUM;
+      t->max_size = longest;
+    }
+  }
+  switch (t->kind) {
+  case CEL_T_STRING:
+  case CEL_T_BYTES:
+  case CEL_T_LIST:
+  case CEL_T_MAP: t->min_size = 2; break;
+  case CEL_T_BOOL: t->min_size = 4; break;
+  case CEL_T_DURATION: t->min_size = 3; break;
+  case CEL_T_TIMESTAMP: t->min_size = 21; break;
+  case CEL_T_OBJECT: {
+    /* {} and the required properties without a default */
+    t->min_size = 2;
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
+    const cJSON *r, *req = cJSON_GetObjectItemCaseSensitive(s, "required");
+    cJSON_ArrayForEach(r, req) {
+      if (!cJSON_IsString(r))
+        continue;
+      const cJSON *ps = cJSON_GetObjectItemCaseSensitive(props, r->valuestring);
+      const cel_type_t *ft = ps ? cel__type_field(t, r->valuestring) : NULL;
+      if (!ft || cJSON_GetObjectItemCaseSensitive(ps, "default") ||
+          (ft->kind == CEL_T_DYN && !(ft->flags & CEL_TF_INT_OR_STRING)))
+        continue;
+      t->min_size += strlen(r->valuestring) + ft->min_size + 4;
+    }
+    break;
+  }
+  default: t->min_size = 1;
+  }
+}
+
+static cel_type_t *from_schema(const cJSON *s, int depth) {
+  cel_type_t *t = from_schema_node(s, depth);
+  size_info(s, t);
   return t;
 }
 
