@@ -92,7 +92,7 @@ CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinitio
                 "names": {"plural": "hostiles", "singular": "hostile", "kind": "Hostile"},
                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
                     "type": "object", "properties": {"spec": {"type": "object", "properties": {
-                        "bad": {"type": "string", "pattern": "([a-z]{1,50}){1,50}!$"},
+                        "bad": {"type": "string", "pattern": "([a-z]{1,20}){1,50}!$"},
                         "dfa": {"type": "string", "pattern": "^(a|b)*a(a|b){20}c$"},
                         "list": {"type": "array", "items": {"type": "string",
                                                             "pattern": "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"}}}}}}}}]}}
@@ -156,7 +156,7 @@ def main():
         (f"Pod {n_ctr} containers+ports", "POST", ns + "/pods", ctr, J),
         (f"Endpoints {n_ep} addresses", "POST", ns + "/endpoints", ep, J),
         (f"CR {n_lab} pattern-checked items", "POST", "/apis/example.com/v1/namespaces/default/hostiles", labels, J),
-        ("CR 3 MiB value, ([a-z]{1,50}){1,50}!$", "POST", "/apis/example.com/v1/namespaces/default/hostiles", bad, J),
+        ("CR 3 MiB value, ([a-z]{1,20}){1,50}!$", "POST", "/apis/example.com/v1/namespaces/default/hostiles", bad, J),
         ("CR 3 MiB value, ^(a|b)*a(a|b){20}c$", "POST", "/apis/example.com/v1/namespaces/default/hostiles", dfa, J),
         (f"body over the limit ({LIMIT + 1} bytes)", "POST", ns + "/configmaps", b"x" * (LIMIT + 1), J),
     ]

@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-all="jsonpatch selector strict http_parser yaml quantity query fieldset nodeopts registries docker_manifest jwt dns pb"
+all="jsonpatch selector strict http_parser yaml quantity regex query fieldset nodeopts registries docker_manifest jwt dns pb"
 harnesses=${*:-$all}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
@@ -37,6 +37,9 @@ for h in $harnesses; do
   quantity)
     srcs="pkg/util/quantity.c"
     libs="-lm" ;;
+  regex)
+    srcs="pkg/util/regex.c pkg/util/alloc.c pkg/util/log.c"
+    libs="" ;;
   query)
     srcs="pkg/http/url.c pkg/api/reqinfo.c pkg/api/param.c $util"
     libs="-lcjson" ;;
