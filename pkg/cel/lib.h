@@ -1,6 +1,7 @@
-/* pkg/cel/lib.h: helpers the function libraries (lib_*.c) share: UTF-8
- * walking, Go's number formatting, argument shorthands. Internal to the
- * libraries; uses only value.h. */
+/* pkg/cel/lib.h: the function libraries' tables (listed in libs.c) and the
+ * helpers the lib_*.c files share (lib_util.c): UTF-8 walking, Go's number
+ * formatting and quoting, upstream's call costs. Internal to the
+ * libraries, which use only value.h of pkg/cel. */
 #ifndef K3C_CEL_LIB_H
 #define K3C_CEL_LIB_H
 

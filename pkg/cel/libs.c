@@ -1,6 +1,9 @@
-/* The function libraries an environment can register (libs.h). Helper
- * cellib adds its libraries (lib_std.c, lib_strings.c, lib_k8s.c,
- * lib_optional.c) to this list. */
+/* The function libraries an environment can register (libs.h): the
+ * standard definitions (lib_std.c, lib_time.c), cel-go's strings extension
+ * (lib_strings.c), Kubernetes' libraries (lib_k8s.c: lists, regex,
+ * quantity; lib_k8s_net.c: url, ip, cidr; lib_semver.c; lib_format.c), the
+ * cel-go sets/lists extensions Kubernetes enables (lib_ext.c) and
+ * optionals (lib_optional.c). */
 #include <stddef.h>
 
 #include "cel/lib.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "cel/internal.h"
 #include "test.h"
