@@ -56,6 +56,24 @@ cel_program_t *cel_compile(const cel_env_t *env, const char *src, cel_result_t r
   return p;
 }
 
+cel_program_t *cel_compile_unchecked(const cel_env_t *env, const char *src, cel_error_t *err) {
+  err->message[0] = 0;
+  size_t len = strlen(src);
+  cel_expr_t *root = len <= CEL__MAX_SRC ? cel__parse(src, len, err) : NULL;
+  if (!root) {
+    if (!err->message[0])
+      snprintf(err->message, sizeof(err->message), "expression over the limit of %d bytes", CEL__MAX_SRC);
+    return NULL;
+  }
+  cel_program_t *p = xcalloc(1, sizeof(*p));
+  p->env = env;
+  p->root = root;
+  p->src = xstrdup(src);
+  p->result = CEL_RESULT_ANY;
+  p->uses = xcalloc(env->nvars + 1, sizeof(bool));
+  return p;
+}
+
 void cel_program_free(cel_program_t *p) {
   if (!p)
     return;

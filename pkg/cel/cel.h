@@ -57,6 +57,10 @@ enum {
   CEL_LIB_K8S = 1u << 1,      /* Kubernetes: regex (find, findAll), lists (isSorted, sum, min, max, indexOf, lastIndexOf), url, ip, cidr, quantity, format */
   CEL_LIB_OPTIONALS = 1u << 2,/* optional values: ?. and [?], optional.of/none/ofNonZeroValue, hasValue, value, orValue, or */
   CEL_LIB_AUTHZ = 1u << 3,    /* the authorizer variable's check chain (see cel_activation_set_authorizer) */
+  /* Not a library: lists and maps literals may mix element types, as
+   * cel-spec allows; Kubernetes refuses them (cel-go's
+   * HomogeneousAggregateLiterals), so only the conformance tests set it. */
+  CEL_LIB_HETEROGENEOUS_LITERALS = 1u << 8,
   CEL_LIB_KUBERNETES = CEL_LIB_STRINGS | CEL_LIB_K8S | CEL_LIB_OPTIONALS,
 };
 
@@ -95,6 +99,11 @@ typedef struct {
  * env must outlive the program. */
 cel_program_t *cel_compile(const cel_env_t *env, const char *src, cel_result_t result, cel_error_t *err);
 void cel_program_free(cel_program_t *p); /* accepts NULL */
+
+/* Parses src without type checking: overloads are then chosen only when
+ * evaluated, from the arguments' kinds (cel-spec's conformance tests with
+ * disable_check). Kubernetes always checks: k3c's callers use cel_compile. */
+cel_program_t *cel_compile_unchecked(const cel_env_t *env, const char *src, cel_error_t *err);
 
 /* Whether the program refers to variable name (e.g. "oldSelf": a CRD
  * rule that does is a transition rule). */

@@ -1320,7 +1320,7 @@ int cel__check(const cel_env_t *env, cel_expr_t *e, const char *src, size_t len,
   check(&c, e);
   finish(&c, e);
   int r = flush_errors(&c, err);
-  if (r == 0) {
+  if (r == 0 && !(env->libs & CEL_LIB_HETEROGENEOUS_LITERALS)) {
     validate_literals(&c, e, false);
     r = flush_errors(&c, err);
   }

@@ -156,115 +156,8 @@ FN(add_list) {
 
 /* ---- comparisons ---- */
 
-/* -1/0/1 for two numbers of any numeric kind (cel-go's compare.go), 2 for
- * NaN. */
-static int cmp_num(const cel_value_t *a, const cel_value_t *b) {
-  cel_kind_t ka = cel_value_kind(a), kb = cel_value_kind(b);
-  if (ka == CEL_DOUBLE || kb == CEL_DOUBLE) {
-    if (ka == CEL_DOUBLE && kb == CEL_DOUBLE) {
-      double x = cel_value_double(a), y = cel_value_double(b);
-      if (isnan(x) || isnan(y))
-        return 2;
-      return x < y ? -1 : x > y;
-    }
-    bool swap = kb == CEL_DOUBLE;
-    const cel_value_t *d = swap ? b : a, *o = swap ? a : b;
-    double x = cel_value_double(d);
-    if (isnan(x))
-      return 2;
-    int r;
-    if (cel_value_kind(o) == CEL_INT) {
-      int64_t i = cel_value_int(o);
-      /* 2^63 as a double is exactly -(double)INT64_MIN */
-      if (x < -9223372036854775808.0)
-        r = -1;
-      else if (x >= 9223372036854775808.0)
-        r = 1;
-      else {
-        int64_t xi = (int64_t)x; /* truncates toward zero */
-        if (xi != i)
-          r = xi < i ? -1 : 1;
-        else {
-          double frac = x - (double)xi;
-          r = frac < 0 ? -1 : frac > 0;
-        }
-      }
-    } else {
-      uint64_t u = cel_value_uint(o);
-      if (x < 0)
-        r = -1;
-      else if (x >= 18446744073709551616.0)
-        r = 1;
-      else {
-        uint64_t xu = (uint64_t)x;
-        if (xu != u)
-          r = xu < u ? -1 : 1;
-        else {
-          double frac = x - (double)xu;
-          r = frac > 0;
-        }
-      }
-    }
-    return swap ? -r : r;
-  }
-  if (ka == CEL_INT && kb == CEL_INT) {
-    int64_t x = cel_value_int(a), y = cel_value_int(b);
-    return x < y ? -1 : x > y;
-  }
-  if (ka == CEL_UINT && kb == CEL_UINT) {
-    uint64_t x = cel_value_uint(a), y = cel_value_uint(b);
-    return x < y ? -1 : x > y;
-  }
-  if (ka == CEL_INT) { /* int vs uint */
-    int64_t x = cel_value_int(a);
-    uint64_t y = cel_value_uint(b);
-    if (x < 0)
-      return -1;
-    return (uint64_t)x < y ? -1 : (uint64_t)x > y;
-  }
-  uint64_t x = cel_value_uint(a);
-  int64_t y = cel_value_int(b);
-  if (y < 0)
-    return 1;
-  return x < (uint64_t)y ? -1 : x > (uint64_t)y;
-}
-
-static int cmp_bytes(const cel_value_t *a, const cel_value_t *b) {
-  size_t la, lb;
-  const char *x = cel_value_str(a, &la), *y = cel_value_str(b, &lb);
-  int c = memcmp(x, y, la < lb ? la : lb);
-  if (c)
-    return c < 0 ? -1 : 1;
-  return la < lb ? -1 : la > lb;
-}
-
-/* -1/0/1, 2 for NaN, 3 for kinds that do not compare */
-static int cmp_any(const cel_value_t *a, const cel_value_t *b) {
-  cel_kind_t ka = cel_value_kind(a), kb = cel_value_kind(b);
-  bool na = ka == CEL_INT || ka == CEL_UINT || ka == CEL_DOUBLE;
-  bool nb = kb == CEL_INT || kb == CEL_UINT || kb == CEL_DOUBLE;
-  if (na && nb)
-    return cmp_num(a, b);
-  if (ka != kb)
-    return 3;
-  switch (ka) {
-  case CEL_BOOL:
-    return (int)cel_value_bool(a) - (int)cel_value_bool(b);
-  case CEL_STRING: /* UTF-8 byte order is code point order */
-  case CEL_BYTES:
-    return cmp_bytes(a, b);
-  case CEL_TIMESTAMP:
-  case CEL_DURATION: {
-    int64_t sa, sb;
-    int32_t xa, xb;
-    cel_value_time(a, &sa, &xa);
-    cel_value_time(b, &sb, &xb);
-    __int128 x = (__int128)sa * 1000000000 + xa, y = (__int128)sb * 1000000000 + xb;
-    return x < y ? -1 : x > y;
-  }
-  default:
-    return 3;
-  }
+static bool is_nan(const cel_value_t *v) {
+  return cel_value_kind(v) == CEL_DOUBLE && isnan(cel_value_double(v));
 }
 
 static cel_value_t *cmp_result(cel_value_t **args, uint64_t *ret_cost, bool lt, bool eq, bool gt) {
@@ -273,10 +166,10 @@ static cel_value_t *cmp_result(cel_value_t **args, uint64_t *ret_cost, bool lt, 
     uint64_t a = cel__size(args[0]), b = cel__size(args[1]);
     cel__cost(ret_cost, cel__tenth(a < b ? a : b));
   }
-  int c = cmp_any(args[0], args[1]);
-  if (c == 2)
+  int c = cel_value_compare(args[0], args[1]);
+  if (c == -2 && (is_nan(args[0]) || is_nan(args[1])))
     return cel_errorf("NaN values cannot be ordered");
-  if (c == 3)
+  if (c == -2)
     return cel_errorf("no such overload");
   return cel_bool(c < 0 ? lt : c == 0 ? eq : gt);
 }

@@ -378,19 +378,21 @@ const char *cel_value_type_name(const cel_value_t *v) {
 
 static int cmp3(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
-/* int vs double, exactly (no rounding of the int); -2 for NaN */
+static int cmp_double(double a, double b) {
+  return a < b ? -1 : a > b;
+}
+
+/* int or uint vs double as cel-go compares them (common/types/compare.go):
+ * outside the integer's range decides, else both as doubles (so 2^63-1
+ * equals 2^63.0); -2 for NaN */
 static int cmp_int_double(int64_t i, double d) {
   if (isnan(d))
     return -2;
   if (d < -9223372036854775808.0)
     return 1;
-  if (d >= 9223372036854775808.0)
+  if (d > 9223372036854775808.0)
     return -1;
-  double t = trunc(d);
-  int64_t di = (int64_t)t;
-  if (i != di)
-    return i < di ? -1 : 1;
-  return t == d ? 0 : (d > t ? -1 : 1);
+  return cmp_double((double)i, d);
 }
 
 static int cmp_uint_double(uint64_t u, double d) {
@@ -398,13 +400,9 @@ static int cmp_uint_double(uint64_t u, double d) {
     return -2;
   if (d < 0)
     return 1;
-  if (d >= 18446744073709551616.0)
+  if (d > 18446744073709551616.0)
     return -1;
-  double t = trunc(d);
-  uint64_t du = (uint64_t)t;
-  if (u != du)
-    return u < du ? -1 : 1;
-  return t == d ? 0 : -1;
+  return cmp_double((double)u, d);
 }
 
 static int cmp_num(const cel_value_t *a, const cel_value_t *b) {
