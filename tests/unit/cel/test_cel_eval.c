@@ -83,6 +83,10 @@ static const char *const truths[] = {
   "[1, 2][?1] == optional.of(2) && ![1][?4].hasValue() && {'a': {'b': 2}}.?a.b == optional.of(2)",
   "[1, ?{'a': 1}.?b, ?{'a': 3}.?a] == [1, 3] && {?'a': {'x': 1}.?x, ?'b': {'x': 1}.?y} == {'a': 1}",
   "optional.none().or(optional.of(7)).value() == 7",
+  "optional.of(41).optMap(y, y + 1) == optional.of(42) && !optional.none().optMap(y, y + 1).hasValue()",
+  "{'k': {'s': 'v'}}.?k.optFlatMap(m, m.?s) == optional.of('v') && !{}.?k.optFlatMap(m, m.?s).hasValue()",
+  "[?{'a': 1}.?a, ?{}.?b] == [1] && has({'x': {'y': 1}}.?x.y) && !has({}.?x.y)",
+  "[{'z': 0}].exists(y, y.z == 0)",
   /* types */
   "type(1) == int && type(1u) == uint && type(1.0) == double && type('') == string && type(b'') == bytes",
   "type(true) == bool && type(null) == null_type && type([]) == list && type({}) == map && type(int) == type",
@@ -257,7 +261,8 @@ static void test_variables(void) {
   cel_error_t e = {{0}};
   cel_program_t *dbl = cel_compile(env, "x * 2", CEL_RESULT_ANY, &e);
   ASSERT_NOT_NULL(dbl);
-  cel_program_t *p = cel_compile(env, "a.b + variables.double + variables.double == 33 && obj.metadata.name == 'n'",
+  cel_program_t *p = cel_compile(env, "a.b + variables.double + variables.double == 33 && obj.metadata.name == 'n' && "
+                                 "[{'b': 0}].exists(a, a.b == 0)",
                                  CEL_RESULT_BOOL, &e);
   ASSERT_NOT_NULL(p);
   ASSERT_TRUE(cel_program_uses(p, "a.b"));
