@@ -544,13 +544,15 @@ static cel_expr_t *parse_member_ops(parser_t *p, cel_expr_t *e) {
     if (p->tok.kind == CEL_TOK_DOT || p->tok.kind == CEL_TOK_DOT_QUESTION) {
       bool opt = p->tok.kind == CEL_TOK_DOT_QUESTION;
       advance(p);
-      if (p->tok.kind != CEL_TOK_IDENT) {
+      bool quoted = p->tok.kind == CEL_TOK_QUOTED_IDENT;
+      if (p->tok.kind != CEL_TOK_IDENT && !quoted) {
         syntax_error(p, &p->tok, "IDENTIFIER");
         goto fail;
       }
-      char *name = xstrndup(p->lx.src + p->tok.start, p->tok.end - p->tok.start);
+      char *name = quoted ? xstrndup(p->lx.src + p->tok.start + 1, p->tok.end - p->tok.start - 2)
+                          : xstrndup(p->lx.src + p->tok.start, p->tok.end - p->tok.start);
       advance(p);
-      if (!opt && p->tok.kind == CEL_TOK_LPAREN) {
+      if (!opt && !quoted && p->tok.kind == CEL_TOK_LPAREN) {
         advance(p);
         e = finish_call(p, pos, name, e);
         if (!e)

@@ -77,6 +77,7 @@ static const char *const truths[] = {
   "![1, 0].all(x, 1 / x == 5)",
   /* has */
   "has({'a': 1}.a) && !has({'a': 1}.b)",
+  "{'content-type': 'json'}.`content-type` == 'json' && has({'a.b': 1}.`a.b`) && !has({'x': 1}.`a/b`)",
   /* optionals */
   "optional.of(1).hasValue() && !optional.none().hasValue() && optional.of(2).value() == 2",
   "{'a': 1}.?a.value() == 1 && !{'a': 1}.?b.hasValue() && {'a': 1}.?b.orValue(5) == 5",
@@ -152,6 +153,9 @@ static void test_result_types(void) {
   cel_env_t *env = cel_env_new(CEL_LIB_KUBERNETES);
   cel_error_t e = {{0}};
   ASSERT_NULL(cel_compile(env, "'a'", CEL_RESULT_BOOL, &e));
+  /* a quoted field name is no function name */
+  ASSERT_NULL(cel_compile(env, "{'a': 1}.`a`() == 1", CEL_RESULT_BOOL, &e));
+  ASSERT_CONTAINS(e.message, "Syntax error: mismatched input '('");
   cel_program_t *p = cel_compile(env, "'a' + 'b'", CEL_RESULT_STRING, &e);
   ASSERT_NOT_NULL(p);
   cel_activation_t *a = cel_activation_new();
