@@ -588,7 +588,8 @@ static cel_value_t *comprehension(ev_t *x, const cel_program_t *p, const cel_exp
  * name resolution says, the rest selected from it. NULL when the chain is
  * not of identifiers, its root is a local, or no prefix longer than the
  * root names a variable (plain evaluation then handles it). */
-static cel_value_t *qualified(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
+/* noinline: its buffers stay off the recursive eval frames */
+__attribute__((noinline)) static cel_value_t *qualified(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   const cel_expr_t *segs[CEL__MAX_DEPTH + 1];
   size_t n = 0;
   const cel_expr_t *c = e;
