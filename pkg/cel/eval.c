@@ -77,6 +77,12 @@ void cel_activation_set_lazy(cel_activation_t *a, const char *name, const cel_pr
   b->lazy = p;
 }
 
+void cel_activation_set_authorizer(cel_activation_t *a, const char *name, cel_authz_cb cb, void *ctx) {
+  cel_value_t *v = cel__authz_value(cb, ctx);
+  cel_activation_set_value(a, name, v);
+  cel_value_unref(v);
+}
+
 /* ---- evaluation state ---- */
 
 typedef struct {
