@@ -427,11 +427,15 @@ static cel_expr_t *parse_primary(parser_t *p) {
       return NULL;
     }
     return e;
-  case CEL_TOK_LBRACKET: {
+  case CEL_TOK_LBRACKET:
+  case CEL_TOK_LBRACKET_QUESTION: {
+    /* the lexer reads "[?" as one token: a list whose first element is optional */
+    bool first_opt = t->kind == CEL_TOK_LBRACKET_QUESTION;
     advance(p);
     e = mk(CEL_E_LIST, pos);
-    while (p->tok.kind != CEL_TOK_RBRACKET) {
-      bool opt = accept(p, CEL_TOK_QUESTION);
+    while (first_opt || p->tok.kind != CEL_TOK_RBRACKET) {
+      bool opt = first_opt || accept(p, CEL_TOK_QUESTION);
+      first_opt = false;
       cel_expr_t *a = parse_expr(p);
       if (!a)
         goto fail;
