@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cel/cel.h"
+#include "cel/internal.h"
 #include "cel/value.h"
 #include "test.h"
 
@@ -343,7 +344,36 @@ static void test_compile_errors(void) {
   cel_env_free(env);
 }
 
+/* The evaluator on an AST the checker has not seen: overloads resolved at
+ * run time, namespaced functions and qualified type names found there. */
+static void test_unchecked_ast(void) {
+  static const char *const srcs[] = {
+    "optional.of(1).value() == 1",
+    "type(timestamp('2024-01-01T00:00:00Z')) == google.protobuf.Timestamp",
+    "[1, 2].exists(i, i == 2) && 1 + 2 == 3 && 'ab'.size() == 2",
+    "1 == 1u && [1] == [1.0]", /* heterogeneous equality the checker would refuse */
+  };
+  cel_env_t *env = new_env();
+  for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+    cel_error_t err = {{0}};
+    cel_program_t *p = calloc(1, sizeof(*p));
+    p->env = env;
+    p->root = cel__parse(srcs[i], strlen(srcs[i]), &err);
+    ASSERT_NOT_NULL(p->root);
+    cel_value_t *v = NULL;
+    int r = cel_eval(p, NULL, 0, NULL, &v, &err);
+    bool ok = r == 0 && cel_value_kind(v) == CEL_BOOL && cel_value_bool(v);
+    cel_value_unref(v);
+    cel__expr_free(p->root);
+    free(p);
+    if (!ok)
+      TEST_FAIL("%s: r=%d %s", srcs[i], r, err.message);
+  }
+  cel_env_free(env);
+}
+
 TEST_LIST = {
+  TEST(test_unchecked_ast),
   TEST(test_map_heterogeneous_keys),
   TEST(test_equal_compare),
   TEST(test_timestamp_parse),
