@@ -96,6 +96,7 @@ typedef struct {
   bool *busy;          /* per binding: a lazy one being evaluated (a cycle) */
   uint64_t cost, limit;
   bool exhausted;
+  int depth; /* of eval() calls: lazy variables nest programs */
   local_t *locals;
   size_t nlocals, caplocals;
 } ev_t;
@@ -598,9 +599,25 @@ static cel_value_t *comprehension(ev_t *x, const cel_program_t *p, const cel_exp
 
 /* ---- the walk ---- */
 
+/* Each program's AST is at most CEL__MAX_DEPTH high; lazy variables
+ * evaluate one program inside another, so the walk's depth is bounded
+ * here too (never a stack overflow, whatever the variables). */
+#define MAX_EVAL_DEPTH (4 * CEL__MAX_DEPTH)
+
+static cel_value_t *eval_node(ev_t *x, const cel_program_t *p, const cel_expr_t *e);
+
 static cel_value_t *eval(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   if (x->exhausted || !charge(x, 1))
     return exhausted();
+  if (x->depth >= MAX_EVAL_DEPTH)
+    return cel_errorf("max recursion depth exceeded");
+  x->depth++;
+  cel_value_t *v = eval_node(x, p, e);
+  x->depth--;
+  return v;
+}
+
+static cel_value_t *eval_node(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   switch (e->kind) {
   case CEL_E_CONST:
     return cel_value_ref(e->value);

@@ -289,6 +289,52 @@ static void test_lazy_variable(void) {
   cel_env_free(env);
 }
 
+/* lazy variables that refer to each other: an error, not a stack overflow */
+static void test_lazy_chain_bounded(void) {
+  cel_env_t *env = cel_env_new(0);
+  enum { N = 40 };
+  char name[16], src[64];
+  cel_program_t *ps[N] = {0};
+  for (int i = 0; i < N; i++) {
+    snprintf(name, sizeof(name), "v%d", i);
+    cel_env_declare(env, name, cel_type_dyn());
+  }
+  cel_activation_t *a = cel_activation_new();
+  cel_error_t err = {{0}};
+  for (int i = 0; i < N; i++) {
+    /* v_i = [[[...v_{i+1}...]]], 100 deep; the last is 1 */
+    if (i == N - 1)
+      snprintf(src, sizeof(src), "1");
+    else
+      snprintf(src, sizeof(src), "v%d", i + 1);
+    char *deep = malloc(300);
+    int n = 0;
+    for (int k = 0; k < 100; k++)
+      deep[n++] = '[';
+    n += snprintf(deep + n, 300 - (size_t)n, "%s", src);
+    for (int k = 0; k < 100; k++)
+      deep[n++] = ']';
+    deep[n] = 0;
+    ps[i] = cel_compile(env, deep, CEL_RESULT_ANY, &err);
+    free(deep);
+    ASSERT_NOT_NULL(ps[i]);
+    snprintf(name, sizeof(name), "v%d", i);
+    cel_activation_set_lazy(a, name, ps[i]);
+  }
+  cel_value_t *v = NULL;
+  ASSERT_EQ_INT(cel_eval(ps[0], a, 0, NULL, &v, &err), -EINVAL);
+  ASSERT_CONTAINS(err.message, "max recursion depth exceeded");
+  /* a cycle is an error too */
+  cel_program_t *self_ref = cel_compile(env, "v0 + 1", CEL_RESULT_ANY, &err);
+  cel_activation_set_lazy(a, "v0", self_ref);
+  ASSERT_EQ_INT(cel_eval(self_ref, a, 0, NULL, &v, &err), -EINVAL);
+  cel_program_free(self_ref);
+  cel_activation_free(a);
+  for (int i = 0; i < N; i++)
+    cel_program_free(ps[i]);
+  cel_env_free(env);
+}
+
 static int authz_calls;
 
 static int authz_cb(void *ctx, const cel_authz_query_t *q, bool *ret_allowed, char *reason, size_t len) {
@@ -384,6 +430,7 @@ TEST_LIST = {
   TEST(test_cost_limit),
   TEST(test_hostile_nesting),
   TEST(test_lazy_variable),
+  TEST(test_lazy_chain_bounded),
   TEST(test_authorizer),
   TEST(test_compile_errors),
   {0},
