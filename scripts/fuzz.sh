@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-all="jsonpatch selector strict http_parser yaml quantity regex query fieldset nodeopts registries docker_manifest jwt dns pb"
+all="jsonpatch selector strict cel http_parser yaml quantity regex query fieldset nodeopts registries docker_manifest jwt dns pb"
 harnesses=${*:-$all}
 CC=${CC:-$(command -v clang-14 || command -v clang)}
 out=build-fuzz
@@ -28,6 +28,9 @@ for h in $harnesses; do
   jsonpatch | selector | strict)
     srcs="pkg/json/util.c pkg/json/mergepatch.c pkg/json/jsonpatch.c pkg/json/smp.c pkg/json/selector.c pkg/json/strict.c $util"
     libs="-lcjson" ;;
+  cel)
+    srcs="$(ls pkg/cel/*.c) $(ls pkg/util/*.c)"
+    libs="-lcjson -lev -lm -lpthread" ;;
   http_parser)
     srcs="pkg/http/parser.c pkg/http/url.c $util"
     libs="-lcjson" ;;

@@ -77,6 +77,12 @@ void cel_activation_set_lazy(cel_activation_t *a, const char *name, const cel_pr
   b->lazy = p;
 }
 
+void cel_activation_set_authorizer(cel_activation_t *a, const char *name, cel_authz_cb cb, void *ctx) {
+  cel_value_t *v = cel__authz_value(cb, ctx);
+  cel_activation_set_value(a, name, v);
+  cel_value_unref(v);
+}
+
 /* ---- evaluation state ---- */
 
 typedef struct {
@@ -90,6 +96,7 @@ typedef struct {
   bool *busy;          /* per binding: a lazy one being evaluated (a cycle) */
   uint64_t cost, limit;
   bool exhausted;
+  int depth; /* of eval() calls: lazy variables nest programs */
   local_t *locals;
   size_t nlocals, caplocals;
 } ev_t;
@@ -233,6 +240,34 @@ static cel_value_t *select_optional(const cel_value_t *t, const char *field) {
   return cel_optional(v ? cel_value_ref(v) : NULL);
 }
 
+/* ---- qualified names (an unchecked AST: the checker rewrites them) ---- */
+
+static bool bound(ev_t *x, const cel_program_t *p, const char *name) {
+  for (size_t i = 0; i < x->nlocals; i++)
+    if (!strcmp(x->locals[i].name, name))
+      return true;
+  for (size_t i = 0; x->act && i < x->act->n; i++)
+    if (!strcmp(x->act->b[i].name, name))
+      return true;
+  return cel__env_var(p->env, name) != NULL;
+}
+
+/* The dotted name of an ident/select chain whose root is no variable
+ * ("google.protobuf.Timestamp", "optional" of optional.of), or NULL.
+ * Caller frees. Bounded by the AST's height. */
+static char *unbound_qualified(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
+  if (e->kind == CEL_E_IDENT)
+    return e->name[0] != '.' && bound(x, p, e->name) ? NULL : xstrdup(e->name[0] == '.' ? e->name + 1 : e->name);
+  if (e->kind != CEL_E_SELECT || e->test_only)
+    return NULL;
+  char *t = unbound_qualified(x, p, e->target);
+  if (!t)
+    return NULL;
+  char *r = xasprintf("%s.%s", t, e->name);
+  free(t);
+  return r;
+}
+
 /* ---- calls ---- */
 
 static cel_value_t *logical(ev_t *x, const cel_program_t *p, const cel_expr_t *e, bool is_and) {
@@ -293,14 +328,14 @@ static bool overload_fits(const cel__overload_t *o, cel_value_t **args, size_t n
   return true;
 }
 
-static cel_value_t *dispatch(ev_t *x, const cel_program_t *p, const cel_expr_t *e, cel_value_t **args, size_t n,
-                             bool receiver) {
+static cel_value_t *dispatch(ev_t *x, const cel_program_t *p, const cel_expr_t *e, const char *name,
+                             cel_value_t **args, size_t n, bool receiver) {
   const cel__overload_t *o = NULL;
   for (size_t i = 0; i < e->ncands && !o; i++)
     if (overload_fits(e->cands[i], args, n, receiver))
       o = e->cands[i];
   for (size_t i = 0; !o && i < p->env->novl; i++)
-    if (!strcmp(p->env->ovl[i].name, e->name) && overload_fits(&p->env->ovl[i], args, n, receiver))
+    if (!strcmp(p->env->ovl[i].name, name) && overload_fits(&p->env->ovl[i], args, n, receiver))
       o = &p->env->ovl[i];
   if (!o || !o->fn) {
     char sig[400];
@@ -309,7 +344,7 @@ static cel_value_t *dispatch(ev_t *x, const cel_program_t *p, const cel_expr_t *
     for (size_t i = 0; i < n && used < sizeof(sig) - 64; i++)
       used += (size_t)snprintf(sig + used, sizeof(sig) - used, "%s%s", i ? ", " : "",
                                cel_value_type_name(args[i]));
-    return cel_errorf("no matching overload for '%s' applied to '(%s)'", e->name, sig);
+    return cel_errorf("no matching overload for '%s' applied to '(%s)'", name, sig);
   }
   uint64_t c = 0;
   cel_value_t *r = o->fn(args, n, &c);
@@ -317,7 +352,7 @@ static cel_value_t *dispatch(ev_t *x, const cel_program_t *p, const cel_expr_t *
     cel_value_unref(r);
     return exhausted();
   }
-  return r ? r : cel_errorf("no such overload: %s", e->name);
+  return r ? r : cel_errorf("no such overload: %s", name);
 }
 
 static cel_value_t *call(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
@@ -346,13 +381,26 @@ static cel_value_t *call(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
       return r;
     }
   }
-  size_t n = e->nargs + (e->target ? 1 : 0);
+  char *ns_name = NULL; /* a.b.f(x) where a.b.f is a function */
+  if (e->target && !e->ncands) {
+    char *q = unbound_qualified(x, p, e->target);
+    if (q) {
+      char *full = xasprintf("%s.%s", q, f);
+      free(q);
+      if (cel__env_has_function(p->env, full))
+        ns_name = full;
+      else
+        free(full);
+    }
+  }
+  const cel_expr_t *target = ns_name ? NULL : e->target;
+  size_t n = e->nargs + (target ? 1 : 0);
   cel_value_t *stack[8];
   cel_value_t **args = n <= 8 ? stack : xcalloc(n, sizeof(*args));
   size_t k = 0;
   cel_value_t *err = NULL;
-  if (e->target)
-    args[k++] = eval(x, p, e->target);
+  if (target)
+    args[k++] = eval(x, p, target);
   for (size_t i = 0; i < e->nargs; i++)
     args[k++] = eval(x, p, e->args[i]);
   for (size_t i = 0; i < n && !err; i++)
@@ -361,16 +409,19 @@ static cel_value_t *call(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   cel_value_t *r;
   if (err)
     r = err;
+  else if (ns_name)
+    r = dispatch(x, p, e, ns_name, args, n, false);
   else if (!e->target && (!strcmp(f, "_==_") || !strcmp(f, "_!=_")) && n == 2)
     r = cel_bool(cel_value_equal(args[0], args[1]) == (f[1] == '='));
   else if (!e->target && !strcmp(f, "_[?_]") && n == 2)
     r = optional_index(args[0], args[1]);
   else
-    r = dispatch(x, p, e, args, n, e->target != NULL);
+    r = dispatch(x, p, e, f, args, n, e->target != NULL);
   for (size_t i = 0; i < n; i++)
     cel_value_unref(args[i]);
   if (args != stack)
     free(args);
+  free(ns_name);
   return r;
 }
 
@@ -626,9 +677,25 @@ __attribute__((noinline)) static cel_value_t *qualified(ev_t *x, const cel_progr
   return NULL;
 }
 
+/* Each program's AST is at most CEL__MAX_DEPTH high; lazy variables
+ * evaluate one program inside another, so the walk's depth is bounded
+ * here too (never a stack overflow, whatever the variables). */
+#define MAX_EVAL_DEPTH (4 * CEL__MAX_DEPTH)
+
+static cel_value_t *eval_node(ev_t *x, const cel_program_t *p, const cel_expr_t *e);
+
 static cel_value_t *eval(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   if (x->exhausted || !charge(x, 1))
     return exhausted();
+  if (x->depth >= MAX_EVAL_DEPTH)
+    return cel_errorf("max recursion depth exceeded");
+  x->depth++;
+  cel_value_t *v = eval_node(x, p, e);
+  x->depth--;
+  return v;
+}
+
+static cel_value_t *eval_node(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   switch (e->kind) {
   case CEL_E_CONST:
     return cel_value_ref(e->value);
@@ -639,6 +706,14 @@ static cel_value_t *eval(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
       cel_value_t *q = qualified(x, p, e);
       if (q)
         return q;
+    }
+    if (!e->test_only && (!strcmp(e->name, "Timestamp") || !strcmp(e->name, "Duration"))) {
+      char *q = unbound_qualified(x, p, e);
+      bool is_type = q && (!strcmp(q, "google.protobuf.Timestamp") || !strcmp(q, "google.protobuf.Duration"));
+      cel_value_t *tv = is_type ? cel_type_value(q) : NULL;
+      free(q);
+      if (tv)
+        return tv;
     }
     cel_value_t *t = eval(x, p, e->target);
     cel_value_t *r;

@@ -13,7 +13,7 @@
 
 /* The library tables libs.c lists. */
 extern const cel_library_t cel_lib_std, cel_lib_time, cel_lib_strings, cel_lib_k8s, cel_lib_k8s_net, cel_lib_semver,
-  cel_lib_format, cel_lib_ext, cel_lib_optional;
+  cel_lib_format, cel_lib_ext, cel_lib_optional, cel_lib_authz;
 
 /* Decodes one UTF-8 code point at s[*i] (advancing *i); an invalid byte
  * decodes as U+FFFD and advances one byte. */

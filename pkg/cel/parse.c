@@ -484,9 +484,8 @@ static cel_expr_t *parse_primary(parser_t *p) {
     return e;
   case CEL_TOK_LBRACKET:
   case CEL_TOK_LBRACKET_QUESTION: {
-    /* "[?x, ...]": the lexer reads "[?" as one token (optional index);
-     * here it opens a list whose first element is optional */
-    bool first_opt = p->tok.kind == CEL_TOK_LBRACKET_QUESTION;
+    /* the lexer reads "[?" as one token: a list whose first element is optional */
+    bool first_opt = t->kind == CEL_TOK_LBRACKET_QUESTION;
     advance(p);
     e = mk(CEL_E_LIST, pos);
     while (first_opt || p->tok.kind != CEL_TOK_RBRACKET) {
