@@ -77,6 +77,12 @@ void cel_activation_set_lazy(cel_activation_t *a, const char *name, const cel_pr
   b->lazy = p;
 }
 
+void cel_activation_set_authorizer(cel_activation_t *a, const char *name, cel_authz_cb cb, void *ctx) {
+  cel_value_t *v = cel__authz_value(cb, ctx);
+  cel_activation_set_value(a, name, v);
+  cel_value_unref(v);
+}
+
 /* ---- evaluation state ---- */
 
 typedef struct {
@@ -146,12 +152,47 @@ static cel_value_t *variable(ev_t *x, const cel_program_t *p, const char *name) 
   return NULL;
 }
 
+static cel_value_t *select_field(const cel_value_t *t, const char *field, bool test_only);
+
+static const local_t *local(const ev_t *x, const char *name, size_t len) {
+  for (size_t i = x->nlocals; i-- > 0;)
+    if (strlen(x->locals[i].name) == len && !memcmp(x->locals[i].name, name, len))
+      return &x->locals[i];
+  return NULL;
+}
+
+/* A comprehension variable shadows a dotted variable name: in
+ * [m].exists(y, y.z == 0) with y.z declared, y.z selects z of the local y
+ * (cel-spec's namespace shadowing). NULL when name's first segment is not
+ * a local. */
+static cel_value_t *local_chain(const ev_t *x, const char *name) {
+  const char *dot = strchr(name, '.');
+  const local_t *l = dot ? local(x, name, (size_t)(dot - name)) : NULL;
+  if (!l)
+    return NULL;
+  cel_value_t *v = cel_value_ref(l->value);
+  while (dot) {
+    const char *f = dot + 1;
+    dot = strchr(f, '.');
+    char *field = xstrndup(f, dot ? (size_t)(dot - f) : strlen(f));
+    cel_value_t *n = select_field(v, field, false);
+    free(field);
+    cel_value_unref(v);
+    v = n;
+  }
+  return v;
+}
+
 static cel_value_t *ident(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
   const char *name = e->name[0] == '.' ? e->name + 1 : e->name;
-  if (e->name[0] != '.')
-    for (size_t i = x->nlocals; i-- > 0;)
-      if (!strcmp(x->locals[i].name, name))
-        return cel_value_ref(x->locals[i].value);
+  if (e->name[0] != '.') {
+    const local_t *l = local(x, name, strlen(name));
+    if (l)
+      return cel_value_ref(l->value);
+    cel_value_t *v = local_chain(x, name);
+    if (v)
+      return v;
+  }
   cel_value_t *v = variable(x, p, name);
   if (v)
     return v;
@@ -593,6 +634,49 @@ static cel_value_t *comprehension(ev_t *x, const cel_program_t *p, const cel_exp
 
 /* ---- the walk ---- */
 
+/* An unchecked program's a.b.c (the checker resolves these in checked
+ * ones): the longest dotted prefix that names a variable, as cel-spec's
+ * name resolution says, the rest selected from it. NULL when the chain is
+ * not of identifiers, its root is a local, or no prefix longer than the
+ * root names a variable (plain evaluation then handles it). */
+/* noinline: its buffers stay off the recursive eval frames */
+__attribute__((noinline)) static cel_value_t *qualified(ev_t *x, const cel_program_t *p, const cel_expr_t *e) {
+  const cel_expr_t *segs[CEL__MAX_DEPTH + 1];
+  size_t n = 0;
+  const cel_expr_t *c = e;
+  for (; c->kind == CEL_E_SELECT && !c->test_only && n < CEL__MAX_DEPTH; c = c->target)
+    segs[n++] = c;
+  if (c->kind != CEL_E_IDENT || c->name[0] == '.' || local(x, c->name, strlen(c->name)))
+    return NULL;
+  /* segs[n-1] is the first select after the root identifier */
+  char name[1024];
+  size_t len = (size_t)snprintf(name, sizeof(name), "%s", c->name);
+  size_t ends[CEL__MAX_DEPTH + 1];
+  for (size_t i = n; i-- > 0;) {
+    len += (size_t)snprintf(name + len, len < sizeof(name) ? sizeof(name) - len : 0, ".%s", segs[i]->name);
+    if (len >= sizeof(name))
+      return NULL;
+    ends[i] = len;
+  }
+  for (size_t i = 0; i < n; i++) { /* longest first: segs[0] ends the whole name */
+    name[ends[i]] = 0;
+    cel_value_t *v = variable(x, p, name);
+    if (!v && cel__env_var(p->env, name))
+      v = cel_errorf("no such attribute: %s", name);
+    if (v) {
+      for (size_t j = i; j-- > 0;) {
+        cel_value_t *r = select_field(v, segs[j]->name, false);
+        cel_value_unref(v);
+        v = r;
+      }
+      return v;
+    }
+    if (i + 1 < n)
+      name[ends[i]] = '.';
+  }
+  return NULL;
+}
+
 /* Each program's AST is at most CEL__MAX_DEPTH high; lazy variables
  * evaluate one program inside another, so the walk's depth is bounded
  * here too (never a stack overflow, whatever the variables). */
@@ -618,6 +702,11 @@ static cel_value_t *eval_node(ev_t *x, const cel_program_t *p, const cel_expr_t 
   case CEL_E_IDENT:
     return ident(x, p, e);
   case CEL_E_SELECT: {
+    if (!e->test_only && !e->type) {
+      cel_value_t *q = qualified(x, p, e);
+      if (q)
+        return q;
+    }
     if (!e->test_only && (!strcmp(e->name, "Timestamp") || !strcmp(e->name, "Duration"))) {
       char *q = unbound_qualified(x, p, e);
       bool is_type = q && (!strcmp(q, "google.protobuf.Timestamp") || !strcmp(q, "google.protobuf.Duration"));
@@ -627,8 +716,16 @@ static cel_value_t *eval_node(ev_t *x, const cel_program_t *p, const cel_expr_t 
         return tv;
     }
     cel_value_t *t = eval(x, p, e->target);
-    cel_value_t *r = cel_value_kind(t) == CEL_OPTIONAL && !e->test_only ? select_optional(t, e->name)
-                                                                        : select_field(t, e->name, e->test_only);
+    cel_value_t *r;
+    if (cel_value_kind(t) == CEL_OPTIONAL && !e->test_only) {
+      r = select_optional(t, e->name);
+    } else if (cel_value_kind(t) == CEL_OPTIONAL) {
+      /* has(o.f) on an optional: false for none, else f's presence */
+      const cel_value_t *in = cel_value_optional(t);
+      r = in ? select_field(in, e->name, true) : cel_bool(false);
+    } else {
+      r = select_field(t, e->name, e->test_only);
+    }
     cel_value_unref(t);
     return r;
   }

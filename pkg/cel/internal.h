@@ -202,4 +202,8 @@ struct cel_program {
 
 uint64_t cel__cost_estimate(const cel_program_t *p);
 
+/* The authorizer value cel_activation_set_authorizer binds (lib_authz.c):
+ * an opaque kubernetes.authorization.Authorizer calling cb(ctx, ...). */
+cel_value_t *cel__authz_value(cel_authz_cb cb, void *ctx);
+
 #endif

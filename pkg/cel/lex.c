@@ -57,6 +57,7 @@ const char *cel__tok_name(cel_tok_kind_t k) {
   case CEL_TOK_STRING: return "STRING";
   case CEL_TOK_BYTES: return "BYTES";
   case CEL_TOK_IDENT: return "IDENTIFIER";
+  case CEL_TOK_QUOTED_IDENT: return "ESC_IDENTIFIER";
   case CEL_TOK_TRUE: return "'true'";
   case CEL_TOK_FALSE: return "'false'";
   case CEL_TOK_NULL: return "'null'";
@@ -333,6 +334,17 @@ void cel__lex_next(cel_lexer_t *lx, cel_tok_t *tok) {
   case '(': k = CEL_TOK_LPAREN; break;
   case ')': k = CEL_TOK_RPAREN; break;
   case '[': k = c1 == '?' ? (w = 2, CEL_TOK_LBRACKET_QUESTION) : CEL_TOK_LBRACKET; break;
+  case '`': { /* cel-spec's ESC_IDENTIFIER: letters, digits, _ . - / and spaces */
+    size_t j = i + 1;
+    while (j < n && (is_ident(s[j]) || s[j] == '.' || s[j] == '-' || s[j] == '/' || s[j] == ' '))
+      j++;
+    if (j == i + 1 || j >= n || s[j] != '`')
+      goto bad;
+    lx->pos = j + 1;
+    tok->end = (uint32_t)(j + 1);
+    tok->kind = CEL_TOK_QUOTED_IDENT;
+    return;
+  }
   case '.':
     if (is_digit(c1)) {
       lex_number(lx, tok);

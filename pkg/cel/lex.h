@@ -45,6 +45,7 @@ typedef enum {
   CEL_TOK_RBRACE,
   CEL_TOK_LPAREN,
   CEL_TOK_RPAREN,
+  CEL_TOK_QUOTED_IDENT, /* `content-type`: a field name after '.' (start/end include the backticks) */
 } cel_tok_kind_t;
 
 typedef struct {

@@ -197,6 +197,59 @@ static bool enter(parser_t *p) {
   return true;
 }
 
+static cel_expr_t *mk_ident(uint32_t pos, const char *name) {
+  cel_expr_t *e = mk(CEL_E_IDENT, pos);
+  e->name = xstrdup(name);
+  return e;
+}
+
+static cel_expr_t *mk_recv(parser_t *p, uint32_t pos, const char *name, cel_expr_t *target) {
+  cel_expr_t *e = mk_call(p, pos, name, NULL, NULL);
+  e->target = target;
+  grow(p, e, target);
+  return e;
+}
+
+static cel_expr_t *mk_comp(parser_t *p, uint32_t pos, const char *var, cel_expr_t *range, cel_expr_t *pred) {
+  cel_expr_t *c = mk(CEL_E_COMPREHENSION, pos);
+  c->macro = CEL_M_MAP;
+  c->iter_var = xstrdup(var);
+  c->range = range;
+  c->pred = pred;
+  grow(p, c, range);
+  grow(p, c, pred);
+  return c;
+}
+
+static cel_expr_t *mk_list1(parser_t *p, uint32_t pos, cel_expr_t *a) {
+  cel_expr_t *l = mk(CEL_E_LIST, pos);
+  push_arg(p, l, a);
+  return l;
+}
+
+/* cel-go's optional macros, from the comprehensions the others use
+ * (@opt holds the target once evaluated):
+ *   o.optMap(v, e)     = [o].map(@opt, @opt.hasValue() ? optional.of([@opt.value()].map(v, e)[0]) : optional.none())[0]
+ *   o.optFlatMap(v, e) = the same without optional.of: e is an optional. */
+static cel_expr_t *expand_opt_macro(parser_t *p, uint32_t pos, bool flat, cel_expr_t *target, cel_expr_t *call) {
+  cel_expr_t *v = call->args[0];
+  if (v->kind != CEL_E_IDENT) {
+    perr(p, v->pos, "variable name must be a simple identifier");
+    return NULL;
+  }
+  cel_expr_t *inner = mk_comp(p, pos, v->name, mk_list1(p, pos, mk_recv(p, pos, "value", mk_ident(pos, "@opt"))),
+                              call->args[1]);
+  cel_expr_t *val = mk_call(p, pos, "_[_]", inner, mk_const(pos, cel_int(0)));
+  if (!flat)
+    val = mk_call(p, pos, "optional.of", val, NULL);
+  cel_expr_t *cond = mk_call(p, pos, "_?_:_", mk_recv(p, pos, "hasValue", mk_ident(pos, "@opt")), val);
+  push_arg(p, cond, mk_call(p, pos, "optional.none", NULL, NULL));
+  cel_expr_t *outer = mk_comp(p, pos, "@opt", mk_list1(p, pos, target), cond);
+  cel__expr_free(v);
+  call->nargs = 0;
+  return mk_call(p, pos, "_[_]", outer, mk_const(pos, cel_int(0)));
+}
+
 /* Expands a macro call, or returns NULL if name/args are no macro. Takes
  * target and args on success. */
 static cel_expr_t *expand_macro(parser_t *p, uint32_t pos, const char *name, cel_expr_t *target, cel_expr_t *call) {
@@ -213,6 +266,8 @@ static cel_expr_t *expand_macro(parser_t *p, uint32_t pos, const char *name, cel
     call->nargs = 0;
     return a;
   }
+  if ((!strcmp(name, "optMap") || !strcmp(name, "optFlatMap")) && n == 2)
+    return expand_opt_macro(p, pos, !strcmp(name, "optFlatMap"), target, call);
   cel_macro_t m;
   if (!strcmp(name, "all") && n == 2)
     m = CEL_M_ALL;
@@ -488,13 +543,15 @@ static cel_expr_t *parse_member_ops(parser_t *p, cel_expr_t *e) {
     if (p->tok.kind == CEL_TOK_DOT || p->tok.kind == CEL_TOK_DOT_QUESTION) {
       bool opt = p->tok.kind == CEL_TOK_DOT_QUESTION;
       advance(p);
-      if (p->tok.kind != CEL_TOK_IDENT) {
+      bool quoted = p->tok.kind == CEL_TOK_QUOTED_IDENT;
+      if (p->tok.kind != CEL_TOK_IDENT && !quoted) {
         syntax_error(p, &p->tok, "IDENTIFIER");
         goto fail;
       }
-      char *name = xstrndup(p->lx.src + p->tok.start, p->tok.end - p->tok.start);
+      char *name = quoted ? xstrndup(p->lx.src + p->tok.start + 1, p->tok.end - p->tok.start - 2)
+                          : xstrndup(p->lx.src + p->tok.start, p->tok.end - p->tok.start);
       advance(p);
-      if (!opt && p->tok.kind == CEL_TOK_LPAREN) {
+      if (!opt && !quoted && p->tok.kind == CEL_TOK_LPAREN) {
         advance(p);
         e = finish_call(p, pos, name, e);
         if (!e)
