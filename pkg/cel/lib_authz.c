@@ -1,175 +1,162 @@
-/* The Kubernetes authorizer library (CEL_LIB_AUTHZ;
- * k8s.io/apiserver/pkg/cel/library/authz.go): the `authorizer` variable of
- * ValidatingAdmissionPolicy and webhook matchConditions builds a check
- * step by step, each step a new immutable value, and check(verb) asks the
- * caller's callback once:
- *   authorizer.group('apps').resource('deployments').namespace('ns').name('x').check('delete').allowed()
- *   authorizer.path('/healthz').check('get').allowed()
- * Decision: allowed(), reason(), errored(), error(). Not offered:
- * serviceAccount() (the callback answers for the request's user only) and
- * field/label selectors of checks. */
-#include "cel/lib.h"
-#include "util/alloc.h"
-
-#include <stdio.h>
+/* CEL_LIB_AUTHZ: the authorizer variable of ValidatingAdmissionPolicy and
+ * matchConditions (k8s.io/apiserver/pkg/cel/library/authz.go):
+ * authorizer.group(g).resource(r).subresource(s).namespace(ns).name(n)
+ * .check(verb) and authorizer.path(p).check(verb) give a Decision with
+ * allowed(), reason(), errored(), error(). The authorizer value is made by
+ * cel_activation_set_authorizer (cel__authz_value); each check asks the
+ * caller's callback once. */
 #include <stdlib.h>
 #include <string.h>
 
-/* One authorizer, or a check being built (strings owned). */
+#include "cel/internal.h"
+#include "cel/lib.h"
+#include "util/alloc.h"
+
+#define T_AUTHZ "kubernetes.authorization.Authorizer"
+#define T_PATH "kubernetes.authorization.PathCheck"
+#define T_GROUP "kubernetes.authorization.GroupCheck"
+#define T_RES "kubernetes.authorization.ResourceCheck"
+#define T_DEC "kubernetes.authorization.Decision"
+
+enum { F_PATH, F_GROUP, F_RESOURCE, F_SUB, F_NS, F_NAME, F_N };
+
 typedef struct {
   cel_authz_cb cb;
   void *ctx;
-  char *path, *group, *resource, *subresource, *namespace_, *name;
-} authz_t;
+  char *f[F_N];
+} check_t;
 
 typedef struct {
   bool allowed, errored;
-  char reason[256];
-  char error[256];
+  char *reason, *error;
 } decision_t;
 
-static void authz_free(void *p) {
-  authz_t *a = p;
-  free(a->path);
-  free(a->group);
-  free(a->resource);
-  free(a->subresource);
-  free(a->namespace_);
-  free(a->name);
-  free(a);
+static void check_free(void *p) {
+  check_t *c = p;
+  for (int i = 0; i < F_N; i++)
+    free(c->f[i]);
+  free(c);
 }
 
-static const cel_opaque_type_t authorizer_t = {.name = "kubernetes.authorization.Authorizer", .free = authz_free};
-static const cel_opaque_type_t path_check_t = {.name = "kubernetes.authorization.PathCheck", .free = authz_free};
-static const cel_opaque_type_t group_check_t = {.name = "kubernetes.authorization.GroupCheck", .free = authz_free};
-static const cel_opaque_type_t resource_check_t = {.name = "kubernetes.authorization.ResourceCheck",
-                                                   .free = authz_free};
-static const cel_opaque_type_t decision_t_type = {.name = "kubernetes.authorization.Decision", .free = free};
-
-static char *dup_or_null(const char *s) {
-  return s ? xstrdup(s) : NULL;
+static void decision_free(void *p) {
+  decision_t *d = p;
+  free(d->reason);
+  free(d->error);
+  free(d);
 }
 
-static authz_t *copy(const authz_t *a) {
-  authz_t *c = xcalloc(1, sizeof(*c));
-  c->cb = a->cb;
-  c->ctx = a->ctx;
-  c->path = dup_or_null(a->path);
-  c->group = dup_or_null(a->group);
-  c->resource = dup_or_null(a->resource);
-  c->subresource = dup_or_null(a->subresource);
-  c->namespace_ = dup_or_null(a->namespace_);
-  c->name = dup_or_null(a->name);
-  return c;
+static const cel_opaque_type_t authz_type = {T_AUTHZ, check_free, NULL};
+static const cel_opaque_type_t path_type = {T_PATH, check_free, NULL};
+static const cel_opaque_type_t group_type = {T_GROUP, check_free, NULL};
+static const cel_opaque_type_t res_type = {T_RES, check_free, NULL};
+static const cel_opaque_type_t dec_type = {T_DEC, decision_free, NULL};
+
+cel_value_t *cel__authz_value(cel_authz_cb cb, void *ctx) {
+  check_t *c = xcalloc(1, sizeof(*c));
+  c->cb = cb;
+  c->ctx = ctx;
+  return cel_opaque(&authz_type, c);
 }
 
-void cel_activation_set_authorizer(cel_activation_t *act, const char *name, cel_authz_cb cb, void *ctx) {
-  authz_t *a = xcalloc(1, sizeof(*a));
-  a->cb = cb;
-  a->ctx = ctx;
-  cel_value_t *v = cel_opaque(&authorizer_t, a);
-  cel_activation_set_value(act, name, v);
-  cel_value_unref(v);
+/* The receiver's data if it is a value of this library (the dispatcher
+ * guarantees it; a direct caller may not). */
+static void *recv(cel_value_t *v) {
+  if (cel_value_kind(v) != CEL_OPAQUE)
+    return NULL;
+  const cel_opaque_type_t *t = cel_value_opaque_type(v);
+  if (t != &authz_type && t != &path_type && t != &group_type && t != &res_type && t != &dec_type)
+    return NULL;
+  return cel_value_opaque(v);
 }
 
-/* receiver.step(string): a copy of the receiver with one field set, of type t */
-static cel_value_t *step(cel_value_t **args, const cel_opaque_type_t *t, size_t off) {
-  const authz_t *a = cel_value_opaque(args[0]);
-  if (!a)
+static bool is_dec(cel_value_t *v) { return recv(v) && cel_value_opaque_type(v) == &dec_type; }
+
+/* a copy of the receiver's check with field f set to args[1] */
+static cel_value_t *with(cel_value_t **args, const cel_opaque_type_t *t, int f) {
+  const check_t *in = recv(args[0]);
+  if (!in || cel_value_opaque_type(args[0]) == &dec_type || cel_value_kind(args[1]) != CEL_STRING)
     return cel_errorf("no such overload");
-  authz_t *c = copy(a);
-  char **field = (char **)((char *)c + off);
-  free(*field);
-  *field = xstrdup(cel_value_str(args[1], NULL));
+  check_t *c = xcalloc(1, sizeof(*c));
+  c->cb = in->cb;
+  c->ctx = in->ctx;
+  for (int i = 0; i < F_N; i++)
+    c->f[i] = in->f[i] ? xstrdup(in->f[i]) : NULL;
+  free(c->f[f]);
+  c->f[f] = xstrdup(cel_value_str(args[1], NULL));
   return cel_opaque(t, c);
 }
 
-static cel_value_t *fn_path(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  return step(args, &path_check_t, offsetof(authz_t, path));
-}
-static cel_value_t *fn_group(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  return step(args, &group_check_t, offsetof(authz_t, group));
-}
-static cel_value_t *fn_resource(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  return step(args, &resource_check_t, offsetof(authz_t, resource));
-}
-static cel_value_t *fn_subresource(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  return step(args, &resource_check_t, offsetof(authz_t, subresource));
-}
-static cel_value_t *fn_namespace(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  return step(args, &resource_check_t, offsetof(authz_t, namespace_));
-}
-static cel_value_t *fn_name(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  return step(args, &resource_check_t, offsetof(authz_t, name));
-}
+static cel_value_t *f_path(cel_value_t **a, size_t n, uint64_t *c) { return with(a, &path_type, F_PATH); }
+static cel_value_t *f_group(cel_value_t **a, size_t n, uint64_t *c) { return with(a, &group_type, F_GROUP); }
+static cel_value_t *f_resource(cel_value_t **a, size_t n, uint64_t *c) { return with(a, &res_type, F_RESOURCE); }
+static cel_value_t *f_sub(cel_value_t **a, size_t n, uint64_t *c) { return with(a, &res_type, F_SUB); }
+static cel_value_t *f_ns(cel_value_t **a, size_t n, uint64_t *c) { return with(a, &res_type, F_NS); }
+static cel_value_t *f_name(cel_value_t **a, size_t n, uint64_t *c) { return with(a, &res_type, F_NAME); }
 
-static cel_value_t *fn_check(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n;
-  const authz_t *a = cel_value_opaque(args[0]);
-  if (!a)
+static cel_value_t *f_check(cel_value_t **a, size_t n, uint64_t *cost) {
+  const check_t *c = recv(a[0]);
+  if (!c || is_dec(a[0]) || cel_value_kind(a[1]) != CEL_STRING)
     return cel_errorf("no such overload");
-  cel_authz_query_t q = {.path = a->path,
-                         .group = a->group ? a->group : "",
-                         .resource = a->resource ? a->resource : "",
-                         .subresource = a->subresource ? a->subresource : "",
-                         .namespace_ = a->namespace_ ? a->namespace_ : "",
-                         .name = a->name ? a->name : "",
-                         .verb = cel_value_str(args[1], NULL)};
+  cel_authz_query_t q = {
+    .path = c->f[F_PATH],
+    .group = c->f[F_GROUP] ? c->f[F_GROUP] : "",
+    .resource = c->f[F_RESOURCE] ? c->f[F_RESOURCE] : "",
+    .subresource = c->f[F_SUB] ? c->f[F_SUB] : "",
+    .namespace_ = c->f[F_NS] ? c->f[F_NS] : "",
+    .name = c->f[F_NAME] ? c->f[F_NAME] : "",
+    .verb = cel_value_str(a[1], NULL),
+  };
+  char reason[512] = "";
+  bool allowed = false;
   decision_t *d = xcalloc(1, sizeof(*d));
-  int e = a->cb ? a->cb(a->ctx, &q, &d->allowed, d->reason, sizeof(d->reason)) : -1;
-  if (e < 0) {
+  int r = c->cb ? c->cb(c->ctx, &q, &allowed, reason, sizeof(reason)) : -1;
+  if (r < 0) {
     d->errored = true;
-    d->allowed = false;
-    snprintf(d->error, sizeof(d->error), "%s", d->reason[0] ? d->reason : "authorization check failed");
+    d->error = xstrdup(reason[0] ? reason : "authorization check failed");
+    d->reason = xstrdup("");
+  } else {
+    d->allowed = allowed;
+    d->reason = xstrdup(reason);
   }
-  /* upstream charges an authorization check as a costly call */
-  if (cost)
-    *cost = 350000;
-  return cel_opaque(&decision_t_type, d);
+  *cost = 350000; /* upstream's authz check cost (library/cost.go) */
+  return cel_opaque(&dec_type, d);
 }
 
-static cel_value_t *fn_allowed(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  const decision_t *d = cel_value_opaque(args[0]);
-  return d ? cel_bool(d->allowed) : cel_errorf("no such overload");
+static cel_value_t *f_allowed(cel_value_t **a, size_t n, uint64_t *c) {
+  if (!is_dec(a[0]))
+    return cel_errorf("no such overload");
+  return cel_bool(((decision_t *)cel_value_opaque(a[0]))->allowed);
 }
-static cel_value_t *fn_reason(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  const decision_t *d = cel_value_opaque(args[0]);
-  return d ? cel_stringz(d->reason) : cel_errorf("no such overload");
+static cel_value_t *f_reason(cel_value_t **a, size_t n, uint64_t *c) {
+  if (!is_dec(a[0]))
+    return cel_errorf("no such overload");
+  return cel_stringz(((decision_t *)cel_value_opaque(a[0]))->reason);
 }
-static cel_value_t *fn_errored(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  const decision_t *d = cel_value_opaque(args[0]);
-  return d ? cel_bool(d->errored) : cel_errorf("no such overload");
+static cel_value_t *f_errored(cel_value_t **a, size_t n, uint64_t *c) {
+  if (!is_dec(a[0]))
+    return cel_errorf("no such overload");
+  return cel_bool(((decision_t *)cel_value_opaque(a[0]))->errored);
 }
-static cel_value_t *fn_error(cel_value_t **args, size_t n, uint64_t *cost) {
-  (void)n, (void)cost;
-  const decision_t *d = cel_value_opaque(args[0]);
-  return d ? cel_stringz(d->error) : cel_errorf("no such overload");
+static cel_value_t *f_error(cel_value_t **a, size_t n, uint64_t *c) {
+  if (!is_dec(a[0]))
+    return cel_errorf("no such overload");
+  const decision_t *d = cel_value_opaque(a[0]);
+  return cel_stringz(d->error ? d->error : "");
 }
 
 static const cel_overload_t overloads[] = {
-    {"kubernetes.authorization.Authorizer.path(string) kubernetes.authorization.PathCheck", fn_path},
-    {"kubernetes.authorization.Authorizer.group(string) kubernetes.authorization.GroupCheck", fn_group},
-    {"kubernetes.authorization.GroupCheck.resource(string) kubernetes.authorization.ResourceCheck", fn_resource},
-    {"kubernetes.authorization.ResourceCheck.subresource(string) kubernetes.authorization.ResourceCheck",
-     fn_subresource},
-    {"kubernetes.authorization.ResourceCheck.namespace(string) kubernetes.authorization.ResourceCheck",
-     fn_namespace},
-    {"kubernetes.authorization.ResourceCheck.name(string) kubernetes.authorization.ResourceCheck", fn_name},
-    {"kubernetes.authorization.ResourceCheck.check(string) kubernetes.authorization.Decision", fn_check},
-    {"kubernetes.authorization.PathCheck.check(string) kubernetes.authorization.Decision", fn_check},
-    {"kubernetes.authorization.Decision.allowed() bool", fn_allowed},
-    {"kubernetes.authorization.Decision.reason() string", fn_reason},
-    {"kubernetes.authorization.Decision.errored() bool", fn_errored},
-    {"kubernetes.authorization.Decision.error() string", fn_error},
+  {T_AUTHZ ".path(string) " T_PATH, f_path},
+  {T_AUTHZ ".group(string) " T_GROUP, f_group},
+  {T_GROUP ".resource(string) " T_RES, f_resource},
+  {T_RES ".subresource(string) " T_RES, f_sub},
+  {T_RES ".namespace(string) " T_RES, f_ns},
+  {T_RES ".name(string) " T_RES, f_name},
+  {T_RES ".check(string) " T_DEC, f_check},
+  {T_PATH ".check(string) " T_DEC, f_check},
+  {T_DEC ".allowed() bool", f_allowed},
+  {T_DEC ".reason() string", f_reason},
+  {T_DEC ".errored() bool", f_errored},
+  {T_DEC ".error() string", f_error},
 };
 
-const cel_library_t cel_lib_authz = {CEL_LIB_AUTHZ, overloads, CEL__N(overloads)};
+const cel_library_t cel_lib_authz = {CEL_LIB_AUTHZ, overloads, sizeof(overloads) / sizeof(overloads[0])};
