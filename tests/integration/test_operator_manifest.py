@@ -3,8 +3,8 @@ CRDs with CEL rules and a conversion webhook, mutating and validating
 webhook configurations and an APIService reaching a service through a
 caBundle, RBAC, a ValidatingAdmissionPolicy and a Deployment) applied with
 real kubectl to `k3c server` with two hollow nodes, then used: the
-Deployment's pods run, a Widget is mutated, validated by CEL and by the
-webhook (its conversion webhook is not called yet: skipped), a Gadget's
+Deployment's pods run, a Widget is mutated, converted, validated by CEL and
+by the webhook, a Gadget's
 transition rule holds, the aggregated API answers through the server, the
 policy refuses a scale-up. The webhook service is served here (python ssl,
 a certificate for op-webhook.op-system.svc from a CA made here), reached
@@ -208,10 +208,15 @@ def main():
         w = json.loads(r.stdout) if r.returncode == 0 else {}
         t.ok(w.get("metadata", {}).get("labels", {}).get("op.example.com/mutated") == "yes",
              "the mutating webhook (a service reference) labelled it", r.stdout + r.stderr)
-        # The CRD declares a conversion webhook (strategy Webhook); k3c does not call
-        # conversion webhooks yet (issue #20), so reading through v2 is not checked.
-        t.skip("read as v2 through the conversion webhook", "CRD conversion webhooks are not implemented yet")
-        t.skip("a v2 Widget is stored as v1", "CRD conversion webhooks are not implemented yet")
+        r = srv.kubectl("get", "widgets.v2.op.example.com", "w1", "-n", "op-system", "-o", "json")
+        w2 = json.loads(r.stdout) if r.returncode == 0 else {}
+        t.ok(w2.get("apiVersion") == "op.example.com/v2" and w2.get("spec", {}).get("dimension") == 3
+             and "size" not in w2.get("spec", {}), "read as v2 through the conversion webhook",
+             r.stdout + r.stderr)
+        r = widget("w2", version="v2", dimension=4)
+        r2 = srv.kubectl("get", "widget.v1.op.example.com", "w2", "-n", "op-system", "-o", "jsonpath={.spec.size}")
+        t.ok(r.returncode == 0 and r2.stdout == "4", "a v2 Widget is stored as v1", r.stderr + r2.stdout + r2.stderr)
+
         r = widget("w3", size=11)
         t.ok(r.returncode != 0 and "size must be at most 10" in r.stderr, "the CRD's CEL rule refuses size 11",
              r.stderr)
@@ -270,11 +275,11 @@ import sys
 from kubernetes import client, config
 config.load_kube_config(sys.argv[1])
 api = client.CustomObjectsApi()
-items = api.list_namespaced_custom_object("op.example.com", "v1", "op-system", "widgets")["items"]
-print(sorted((i["metadata"]["name"], i["spec"].get("size")) for i in items))
+items = api.list_namespaced_custom_object("op.example.com", "v2", "op-system", "widgets")["items"]
+print(sorted((i["metadata"]["name"], i["spec"].get("dimension")) for i in items))
 """, srv.kubeconfig], capture_output=True, text=True, timeout=60)
-        t.ok(r.stdout.strip() == "[('w1', 3), ('w5', 2)]",
-             "the python client lists the Widgets", r.stdout + r.stderr)
+        t.ok(r.stdout.strip() == "[('w1', 3), ('w2', 4), ('w5', 2)]",
+             "the python client lists the Widgets in v2", r.stdout + r.stderr)
     finally:
         be.stop()
         t.ok(hollow.stop_clean(), "the hollow agent exits cleanly", hollow.log_tail())
