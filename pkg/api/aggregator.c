@@ -124,18 +124,6 @@ static http_tls_client_t *tls_of(struct api_aggr *a, const cJSON *spec, const ch
 
 /* ---- service resolution (upstream's aggregator routing to endpoints) ---- */
 
-static cJSON *load_core(api_server_t *srv, const char *resource, const char *ns, const char *name) {
-  const api_resource_t *res = api_registry_find("", "v1", resource);
-  char *key = res ? api_resource_key(res, ns, name) : NULL;
-  store_kv_t *kv = NULL;
-  cJSON *o = NULL;
-  if (key && store_get(srv->store, key, 0, &kv) == 0)
-    o = cJSON_ParseWithLength(kv->value, kv->len);
-  store_kv_unref(kv);
-  free(key);
-  return o;
-}
-
 typedef struct {
   char ip[64];
   int port;
@@ -562,7 +550,7 @@ static void ensure_objects(struct api_aggr *a) {
   a->cm_rev = cm_now;
   a->role_rev = role_now;
   /* kube-system first (bootstrap creates it; a write to it may still be pending) */
-  cJSON *ns = load_core(a->srv, "namespaces", "", "kube-system");
+  cJSON *ns = api__load_core(a->srv, "namespaces", "", "kube-system");
   if (!ns)
     return;
   cJSON_Delete(ns);

@@ -54,31 +54,6 @@ static bool split_id(const char *id, proxy_id_t *ret) {
   return true;
 }
 
-/* A decimal port 1..65535, else 0. */
-static int port_number(const char *s) {
-  if (!s || !*s || strlen(s) > 5)
-    return 0;
-  int v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return 0;
-    v = v * 10 + (*p - '0');
-  }
-  return v >= 1 && v <= 65535 ? v : 0;
-}
-
-static cJSON *load(api_server_t *srv, const char *resource, const char *ns, const char *name) {
-  const api_resource_t *res = api_registry_find("", "v1", resource);
-  char *key = res ? api_resource_key(res, ns[0] ? ns : NULL, name) : NULL;
-  store_kv_t *kv = NULL;
-  cJSON *o = NULL;
-  if (key && store_get(srv->store, key, 0, &kv) == 0)
-    o = cJSON_ParseWithLength(kv->value, kv->len);
-  store_kv_unref(kv);
-  free(key);
-  return o;
-}
-
 /* The proxied path of req: what follows …/<name>/proxy ("" when nothing),
  * with the segments counted as reqinfo.c counts them. */
 static const char *tail_of(const char *path, bool namespaced) {
@@ -142,7 +117,7 @@ typedef struct {
 
 static int node_location(api_call_t *call, const proxy_id_t *id, proxy_loc_t *loc,
                          api_status_t *st) {
-  cJSON *node = load(call->srv, "nodes", "", id->name);
+  cJSON *node = api__load_core(call->srv, "nodes", "", id->name);
   int ret = -EINVAL;
   if (!node) {
     api_status_not_found(st, "", "nodes", id->name);
@@ -156,7 +131,7 @@ static int node_location(api_call_t *call, const proxy_id_t *id, proxy_loc_t *lo
   }
   snprintf(loc->host, sizeof(loc->host), "%s", addr);
   int kp = cJSON_IsNumber(kport) ? (int)kport->valuedouble : 0;
-  int want = id->port[0] ? port_number(id->port) : kp;
+  int want = id->port[0] ? api__port_number(id->port) : kp;
   if (!want) {
     api_status_init(st, 500, "",
                     id->port[0] ? "invalid port %s for node %s"
@@ -189,7 +164,7 @@ static int pod_ip(const cJSON *pod, char *out, size_t len) {
 
 static int pod_location(api_call_t *call, const proxy_id_t *id, proxy_loc_t *loc,
                         api_status_t *st) {
-  cJSON *pod = load(call->srv, "pods", call->ri.ns, id->name);
+  cJSON *pod = api__load_core(call->srv, "pods", call->ri.ns, id->name);
   int ret = -EINVAL;
   if (!pod) {
     api_status_not_found(st, "", "pods", id->name);
@@ -212,7 +187,7 @@ static int pod_location(api_call_t *call, const proxy_id_t *id, proxy_loc_t *loc
     api_status_bad_request(st, "address not allowed"); /* upstream's IsProxyableIP("") */
     goto out;
   }
-  loc->port = port[0] ? port_number(port) : 80;
+  loc->port = port[0] ? api__port_number(port) : 80;
   if (!loc->port) {
     api_status_init(st, 500, "", "error trying to reach service: dial tcp %s:%s: unknown port",
                     loc->host, port);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cJSON *load(api_server_t *srv, const char *resource, const char *ns, const char *name) {
+cJSON *api__load_core(api_server_t *srv, const char *resource, const char *ns, const char *name) {
   const api_resource_t *res = api_registry_find("", "v1", resource);
   char *key = res ? api_resource_key(res, ns && ns[0] ? ns : NULL, name) : NULL;
   store_kv_t *kv = NULL;
@@ -20,8 +20,7 @@ static cJSON *load(api_server_t *srv, const char *resource, const char *ns, cons
   return o;
 }
 
-/* A decimal port 1..65535, else 0. */
-static int port_number(const char *s) {
+int api__port_number(const char *s) {
   if (!s || !*s || strlen(s) > 5)
     return 0;
   int v = 0;
@@ -44,8 +43,8 @@ api_svc_result_t api__service_endpoint(api_server_t *srv, const char *ns, const 
   api_svc_result_t ret = API_SVC_NO_SERVICE;
   char port_name[64];
   snprintf(port_name, sizeof(port_name), "%s", port ? port : "");
-  int num = port_number(port);
-  svc = load(srv, "services", ns, name);
+  int num = api__port_number(port);
+  svc = api__load_core(srv, "services", ns, name);
   if (num || (svc && obj_str(svc, "spec.externalName"))) {
     if (!svc)
       goto out;
@@ -74,7 +73,7 @@ api_svc_result_t api__service_endpoint(api_server_t *srv, const char *ns, const 
     }
   }
   ret = API_SVC_NO_ENDPOINTS;
-  eps = load(srv, "endpoints", ns, name);
+  eps = api__load_core(srv, "endpoints", ns, name);
   if (!eps)
     goto out;
   ret = API_SVC_NO_ADDRESS;
@@ -120,7 +119,7 @@ int api__service_resolve(api_server_t *srv, const char *ns, const char *name, co
     return -ENOENT;
   case API_SVC_NO_PORT:
     api_status_init(st, 503, "ServiceUnavailable", "no service port %d found for service \"%s\"",
-                    port_number(port), name);
+                    api__port_number(port), name);
     return -EHOSTUNREACH;
   case API_SVC_NO_ENDPOINTS:
     api_status_not_found(st, "", "endpoints", name);

@@ -37,3 +37,10 @@ int api__service_resolve(api_server_t *srv, const char *ns, const char *name, co
 /* The DNS name a service's serving certificate is checked against
  * ("<name>.<namespace>.svc"), into out. */
 void api__service_dns_name(const char *ns, const char *name, char *out, size_t len);
+
+/* A core/v1 object (resource "services", "endpoints", "nodes" ...) parsed
+ * from the store, or NULL. ns "" or NULL for cluster-scoped ones. */
+cJSON *api__load_core(api_server_t *srv, const char *resource, const char *ns, const char *name);
+
+/* A decimal port 1..65535, else 0. */
+int api__port_number(const char *s);
