@@ -24,7 +24,7 @@ crd_rules_t *crd_rules_new(const cJSON *schema);
 void crd_rules_free(crd_rules_t *r); /* accepts NULL */
 
 /* At CRD creation and update: each rule must compile to a bool, within
- * the per-rule cost limit, with a supported reason and a messageExpression
+ * upstream's static cost limit for one rule (10,000,000), with a supported reason and a messageExpression
  * that compiles to a string. Adds causes under field (the schema's path,
  * "spec.versions[0].schema.openAPIV3Schema"); returns their number. */
 int crd_rules_check(const cJSON *schema, const char *field, api_status_t *st);

@@ -112,9 +112,10 @@ bool cel_program_uses(const cel_program_t *p, const char *name);
 /* The program's estimated worst-case cost, as upstream's estimator
  * computes it from the declared types (maxLength, maxItems,
  * maxProperties bound a schema's sizes; unbounded ones count as the
- * request size limit allows). Compared by callers with the per-rule
- * limit (CEL_PER_CALL_LIMIT) to refuse a rule at creation with
- * upstream's "estimated rule cost exceeds budget by factor of ..." */
+ * request size limit allows). Callers compare it with their static
+ * limit (a CRD rule: apiextensions' StaticEstimatedCostLimit, 10,000,000;
+ * docs/CEL_CHECK.md) to refuse a rule at creation with upstream's
+ * "estimated rule cost exceeds budget by factor of ..." */
 uint64_t cel_program_cost_estimate(const cel_program_t *p);
 
 /* upstream's limits (k8s.io/apiserver/pkg/apis/cel/config.go) */

@@ -71,8 +71,11 @@ def main():
                               capture_output=True, text=True, timeout=120, env=env)
 
     # ---- invalid rules are refused at creation ----
-    bad = crd({"x": {"type": "integer"}}, rules=[{"rule": "self.x >"}, {"rule": "self.y == 1"},
-                                                 {"rule": "self.x", "reason": "Nope"}], name="brokens")
+    bad = crd({"x": {"type": "integer"},
+               "names": {"type": "array", "items": {"type": "string"},
+                         "x-kubernetes-validations": [{"rule": "self.all(n, n.contains('a'))"}]}},
+              rules=[{"rule": "self.x >"}, {"rule": "self.y == 1"},
+                     {"rule": "self.x", "reason": "Nope"}], name="brokens")
     r = k("apply", "-f", "-", stdin=bad)
     e = r.stderr
     t.ok(r.returncode != 0
@@ -80,8 +83,11 @@ def main():
              "Invalid value: apiextensions.ValidationRule{Rule:\"self.x >\"" in e
          and "compilation failed: ERROR: <input>:1:" in e
          and "x-kubernetes-validations[1].rule" in e and "undefined field 'y'" in e
-         and 'x-kubernetes-validations[2].reason: Unsupported value: "Nope"' in e,
-         "a CRD whose rules do not compile is refused with the compiler's messages", e)
+         and 'x-kubernetes-validations[2].reason: Unsupported value: "Nope"' in e
+         and "properties[names].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds "
+             "budget by factor of more than 100x" in e,
+         "a CRD whose rules do not compile, or cost too much (unbounded list of unbounded strings), "
+         "is refused with upstream's messages", e)
     r = k("get", "crd", "brokens.example.com")
     t.ok(r.returncode != 0, "the refused CRD was not stored", r.stdout + r.stderr)
 
