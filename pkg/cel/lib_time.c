@@ -35,7 +35,9 @@ static cel_value_t *dur_of(int64_t ns) {
 }
 
 /* a timestamp from seconds and any nanos, normalised and range checked */
-static cel_value_t *ts_of(__int128 sec, __int128 nanos) {
+/* (int64 is enough: seconds stay within +-2^38 and nanos within +-2^63,
+ * and armv7 has no __int128) */
+static cel_value_t *ts_of(int64_t sec, int64_t nanos) {
   sec += nanos / NS;
   nanos %= NS;
   if (nanos < 0)
@@ -417,7 +419,7 @@ FN(add_ts_dur) {
   int32_t ns;
   cel_value_time(args[swap], &sec, &ns);
   int64_t d = dur_ns(args[!swap]);
-  return ts_of((__int128)sec + d / NS, (__int128)ns + d % NS);
+  return ts_of(sec + d / NS, (int64_t)ns + d % NS);
 }
 FN(sub_ts_dur) {
   UNUSED;
@@ -425,7 +427,7 @@ FN(sub_ts_dur) {
   int32_t ns;
   cel_value_time(args[0], &sec, &ns);
   int64_t d = dur_ns(args[1]);
-  return ts_of((__int128)sec - d / NS, (__int128)ns - d % NS);
+  return ts_of(sec - d / NS, (int64_t)ns - d % NS);
 }
 FN(sub_ts_ts) {
   UNUSED;
@@ -433,10 +435,10 @@ FN(sub_ts_ts) {
   int32_t n1, n2;
   cel_value_time(args[0], &s1, &n1);
   cel_value_time(args[1], &s2, &n2);
-  __int128 d = ((__int128)s1 - s2) * NS + (n1 - n2);
-  if (d > INT64_MAX || d < INT64_MIN)
+  int64_t d;
+  if (__builtin_mul_overflow(s1 - s2, NS, &d) || __builtin_add_overflow(d, (int64_t)(n1 - n2), &d))
     return cel_errorf("integer overflow");
-  return dur_of((int64_t)d);
+  return dur_of(d);
 }
 FN(add_dur) {
   UNUSED;
