@@ -53,7 +53,7 @@ typedef struct aggr_entry {
   http_dial_t *dial;
   int code;
   buf_t body;
-  char url[400];
+  char url[512];
 } aggr_entry_t;
 
 struct api_aggr {
@@ -173,7 +173,7 @@ static int resolve(api_server_t *srv, const aggr_entry_t *e, endpoint_t *ret, co
 
 static void url_of(const endpoint_t *ep, const char *path, char *out, size_t len) {
   bool v6 = strchr(ep->ip, ':') != NULL;
-  snprintf(out, len, "https://%s%s%s:%d%s", v6 ? "[" : "", ep->ip, v6 ? "]" : "", ep->port, path);
+  snprintf(out, len, "https://%s%s%s:%d%.400s", v6 ? "[" : "", ep->ip, v6 ? "]" : "", ep->port, path);
 }
 
 /* ---- the Available condition ---- */
