@@ -39,7 +39,7 @@ for h in $harnesses; do
     libs="-lm" ;;
   regex)
     srcs="pkg/util/regex.c pkg/util/alloc.c pkg/util/log.c"
-    libs="" ;;
+    libs="-lcjson" ;;
   cel)
     srcs="$(ls pkg/cel/*.c | tr '\n' ' ') pkg/util/regex.c pkg/util/quantity.c pkg/util/k8sname.c pkg/util/base64.c $util"
     libs="-lcjson -lm" ;;
