@@ -427,7 +427,7 @@ static void refresh(struct api_aggr *a) {
   }
 }
 
-static void ensure_objects(struct api_aggr *a);
+static void ensure_objects(struct api_aggr *a, bool bootstrap);
 
 /* The mod_rev of a stored core object, 0 when absent. */
 static int64_t core_rev(api_server_t *srv, const char *resource, const char *ns, const char *name) {
@@ -442,7 +442,7 @@ static int64_t core_rev(api_server_t *srv, const char *resource, const char *ns,
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   struct api_aggr *a = w->data;
-  ensure_objects(a);
+  ensure_objects(a, false);
   api__apiservices_sync_crds(a->srv);
   refresh(a);
   double now = ev_now(loop);
@@ -539,7 +539,7 @@ static int64_t stored_rev(api_server_t *srv, const char *group, const char *kind
   return rev;
 }
 
-static void ensure_objects(struct api_aggr *a) {
+static void ensure_objects(struct api_aggr *a, bool bootstrap) {
   /* unchanged since they were last found right: nothing to build */
   int64_t cm_now =
       stored_rev(a->srv, "", "ConfigMap", "kube-system", "extension-apiserver-authentication");
@@ -550,8 +550,8 @@ static void ensure_objects(struct api_aggr *a) {
   a->cm_rev = cm_now;
   a->role_rev = role_now;
   /* kube-system first (bootstrap creates it; a write to it may still be pending) */
-  cJSON *ns = api__load_core(a->srv, "namespaces", "", "kube-system");
-  if (!ns)
+  cJSON *ns = bootstrap ? NULL : api__load_core(a->srv, "namespaces", "", "kube-system");
+  if (!bootstrap && !ns)
     return;
   cJSON_Delete(ns);
   ensure(a->srv, "ConfigMap", "", "kube-system", auth_configmap(a), true);
@@ -740,6 +740,13 @@ const char *api__aggregator_allowed_name(api_server_t *srv) {
 }
 
 /* ---- lifecycle ---- */
+
+/* With the bootstrap objects (kube-system just written): the ConfigMap and
+ * Role exist before the server answers, not a tick later. */
+void api__aggregator_bootstrap(api_server_t *srv) {
+  if (srv->aggr)
+    ensure_objects(srv->aggr, true);
+}
 
 void api__aggregator_start(api_server_t *srv, const api_server_opts_t *opts) {
   struct api_aggr *a = xcalloc(1, sizeof(*a));

@@ -633,6 +633,7 @@ void api_server_bootstrap(api_server_t *srv) {
   bootstrap_kubernetes_service(srv);
   bootstrap_dns_service(srv);
   api__apiservices_bootstrap(srv);
+  api__aggregator_bootstrap(srv);
   if (!ev_is_active(&srv->reconcile)) {
     ev_timer_init(&srv->reconcile, reconcile_cb, 10., 10.);
     ev_timer_start(srv->loop, &srv->reconcile);

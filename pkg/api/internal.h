@@ -167,6 +167,9 @@ void api__proxy_encode_path(buf_t *b, const char *s);
  * stop frees it all. */
 void api__aggregator_start(api_server_t *srv, const api_server_opts_t *opts);
 void api__aggregator_stop(api_server_t *srv);
+/* The ConfigMap and Role extension servers read, written with the other
+ * bootstrap objects (api_server_bootstrap). */
+void api__aggregator_bootstrap(api_server_t *srv);
 /* A request under /apis/<group>/<version> of an aggregated APIService:
  * proxied to its service (or answered 503 "service unavailable"); true
  * when answered. Call after authorization. */
