@@ -97,8 +97,8 @@ static void policy_validate(const cJSON *obj, const cJSON *old, api_status_t *st
     api__cause(st, "FieldValueRequired", "spec.validations",
                "Required value: validations or auditAnnotations must contain at least one item");
   bool params = pk != NULL;
-  cel_env_t *match_env = api__vap_env(params, API_VAP_MATCH);
-  cel_env_t *env = api__vap_env(params, API_VAP_VALIDATION);
+  const cel_env_t *match_env = api__vap_env(params, API_VAP_MATCH);
+  const cel_env_t *env = api__vap_env(params, API_VAP_VALIDATION);
   char f[128];
   int i = 0;
   const cJSON *x;
@@ -159,8 +159,6 @@ static void policy_validate(const cJSON *obj, const cJSON *old, api_status_t *st
     }
     check_expr(x, "valueExpression", env, API_VAP_AUDIT, f, st);
   }
-  cel_env_free(env);
-  cel_env_free(match_env);
 }
 
 static void binding_validate(const cJSON *obj, const cJSON *old, api_status_t *st) {

@@ -163,9 +163,7 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
     if (!expr || !expr[0]) {
       api__cause_required(st, f);
     } else {
-      cel_env_t *env = api__vap_env(false, API_VAP_MATCH);
-      cel_program_free(api__vap_compile(env, expr, API_VAP_MATCH, f, st));
-      cel_env_free(env);
+      cel_program_free(api__vap_compile(api__vap_env(false, API_VAP_MATCH), expr, API_VAP_MATCH, f, st));
     }
     c++;
   }

@@ -22,7 +22,7 @@
 
 /* ---- environment and compiling ---- */
 
-cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what) {
+static cel_env_t *env_new(bool has_params, api_vap_expr_t what) {
   bool authz = what == API_VAP_VALIDATION || what == API_VAP_MATCH || what == API_VAP_VARIABLE;
   cel_env_t *env = cel_env_new(CEL_LIB_KUBERNETES | (authz ? CEL_LIB_AUTHZ : 0));
   if (authz)
@@ -36,6 +36,16 @@ cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what) {
   if (what != API_VAP_MATCH)
     cel_env_declare(env, "variables", cel_type_object_dyn());
   return env;
+}
+
+const cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what) {
+  /* built once each (registering the libraries parses hundreds of
+   * signatures) and shared: an environment is immutable once made */
+  static cel_env_t *envs[2][API_VAP_AUDIT + 1];
+  cel_env_t **e = &envs[has_params][what];
+  if (!*e)
+    *e = env_new(has_params, what);
+  return *e;
 }
 
 static cel_result_t result_of(api_vap_expr_t what) {
@@ -168,7 +178,7 @@ int api__adm_match_conditions(api_adm_attrs_t *at, const cJSON *request, const c
                               size_t errlen) {
   if (!cJSON_GetArraySize(conds))
     return 1;
-  cel_env_t *env = api__vap_env(has_params, API_VAP_MATCH);
+  const cel_env_t *env = api__vap_env(has_params, API_VAP_MATCH);
   cel_activation_t *act = cel_activation_new();
   bind_common(at, request, act, params, has_params);
   int ret = 1;
@@ -195,7 +205,6 @@ int api__adm_match_conditions(api_adm_attrs_t *at, const cJSON *request, const c
     }
   }
   cel_activation_free(act);
-  cel_env_free(env);
   return ret;
 }
 
@@ -277,7 +286,7 @@ static void evaluate(run_t *r, const cJSON *params, bool has_params) {
   uint64_t budget = CEL_RUNTIME_BUDGET;
   if (match_conditions(r, params, has_params, &budget) <= 0)
     return;
-  cel_env_t *env = api__vap_env(has_params, API_VAP_VALIDATION);
+  const cel_env_t *env = api__vap_env(has_params, API_VAP_VALIDATION);
   cel_activation_t *act = cel_activation_new();
   bind_common(r->at, r->request, act, params, has_params);
   cel_value_t *vars = variables(r, env, act, &budget);
@@ -309,7 +318,6 @@ static void evaluate(run_t *r, const cJSON *params, bool has_params) {
   }
   cel_value_unref(vars);
   cel_activation_free(act);
-  cel_env_free(env);
 }
 
 /* ---- matching, parameters ---- */

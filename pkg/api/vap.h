@@ -40,8 +40,8 @@ typedef enum {
 } api_vap_expr_t;
 
 /* The CEL environment of a policy's expressions (with params when
- * has_params). Caller frees with cel_env_free. */
-cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what);
+ * has_params): made on first use and shared, never freed. Loop lock held. */
+const cel_env_t *api__vap_env(bool has_params, api_vap_expr_t what);
 
 /* Compile expr for what; on an error adds upstream's cause at field
  * ("Invalid value: \"<expr>\": compilation failed: ERROR: ...") and returns
