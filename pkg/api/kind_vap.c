@@ -12,37 +12,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_default(cJSON *o, const char *key, cJSON *v) {
-  if (cJSON_IsObject(o) && !cJSON_GetObjectItemCaseSensitive(o, key))
-    cJSON_AddItemToObject(o, key, v);
-  else
-    cJSON_Delete(v);
-}
-
 static void match_resources_defaults(cJSON *mr) {
   if (!cJSON_IsObject(mr))
     return;
-  set_default(mr, "matchPolicy", cJSON_CreateString("Equivalent"));
-  set_default(mr, "namespaceSelector", cJSON_CreateObject());
-  set_default(mr, "objectSelector", cJSON_CreateObject());
+  obj_set_default(mr, "matchPolicy", cJSON_CreateString("Equivalent"));
+  obj_set_default(mr, "namespaceSelector", cJSON_CreateObject());
+  obj_set_default(mr, "objectSelector", cJSON_CreateObject());
   static const char *const lists[] = {"resourceRules", "excludeResourceRules"};
   for (size_t i = 0; i < 2; i++) {
     cJSON *rule;
     cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(mr, lists[i]))
-      set_default(rule, "scope", cJSON_CreateString("*"));
+      obj_set_default(rule, "scope", cJSON_CreateString("*"));
   }
 }
 
 static void policy_defaults(cJSON *obj) {
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-  set_default(spec, "failurePolicy", cJSON_CreateString("Fail"));
+  obj_set_default(spec, "failurePolicy", cJSON_CreateString("Fail"));
   match_resources_defaults(cJSON_GetObjectItemCaseSensitive(spec, "matchConstraints"));
 }
 
 static void binding_defaults(cJSON *obj) {
   cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
   match_resources_defaults(cJSON_GetObjectItemCaseSensitive(spec, "matchResources"));
-  set_default(cJSON_GetObjectItemCaseSensitive(spec, "paramRef"), "parameterNotFoundAction",
+  obj_set_default(cJSON_GetObjectItemCaseSensitive(spec, "paramRef"), "parameterNotFoundAction",
               cJSON_CreateString("Deny"));
 }
 

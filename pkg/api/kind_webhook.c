@@ -10,33 +10,26 @@
 #include <stdio.h>
 #include <string.h>
 
-static void set_default(cJSON *o, const char *key, cJSON *v) {
-  if (!cJSON_GetObjectItemCaseSensitive(o, key))
-    cJSON_AddItemToObject(o, key, v);
-  else
-    cJSON_Delete(v);
-}
-
 static void defaults(cJSON *obj, bool mutating) {
   cJSON *hook;
   cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(obj, "webhooks")) {
     if (!cJSON_IsObject(hook))
       continue;
-    set_default(hook, "failurePolicy", cJSON_CreateString("Fail"));
-    set_default(hook, "matchPolicy", cJSON_CreateString("Equivalent"));
-    set_default(hook, "namespaceSelector", cJSON_CreateObject());
-    set_default(hook, "objectSelector", cJSON_CreateObject());
-    set_default(hook, "timeoutSeconds", cJSON_CreateNumber(10));
+    obj_set_default(hook, "failurePolicy", cJSON_CreateString("Fail"));
+    obj_set_default(hook, "matchPolicy", cJSON_CreateString("Equivalent"));
+    obj_set_default(hook, "namespaceSelector", cJSON_CreateObject());
+    obj_set_default(hook, "objectSelector", cJSON_CreateObject());
+    obj_set_default(hook, "timeoutSeconds", cJSON_CreateNumber(10));
     if (mutating)
-      set_default(hook, "reinvocationPolicy", cJSON_CreateString("Never"));
+      obj_set_default(hook, "reinvocationPolicy", cJSON_CreateString("Never"));
     cJSON *svc = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(hook, "clientConfig"), "service");
     if (cJSON_IsObject(svc))
-      set_default(svc, "port", cJSON_CreateNumber(443));
+      obj_set_default(svc, "port", cJSON_CreateNumber(443));
     cJSON *rule;
     cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(hook, "rules")) {
       if (cJSON_IsObject(rule))
-        set_default(rule, "scope", cJSON_CreateString("*"));
+        obj_set_default(rule, "scope", cJSON_CreateString("*"));
     }
   }
 }

@@ -204,3 +204,10 @@ const char *obj_check_qualified_name(const char *s) {
 const char *obj_check_label_value(const char *s) {
   return k8sname_check_label_value(s);
 }
+
+void obj_set_default(cJSON *o, const char *key, cJSON *v) {
+  if (cJSON_IsObject(o) && !cJSON_GetObjectItemCaseSensitive(o, key))
+    cJSON_AddItemToObject(o, key, v);
+  else
+    cJSON_Delete(v);
+}

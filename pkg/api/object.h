@@ -23,6 +23,9 @@ const char *obj_str(const cJSON *obj, const char *path);
 const cJSON *obj_get(const cJSON *obj, const char *path);
 /* Replace (or add) a string field of an object. */
 void obj_set_str(cJSON *obj, const char *key, const char *value);
+/* A default: adds key = v to object o when o has no key (takes v; freed
+ * when not added, also when o is not an object). */
+void obj_set_default(cJSON *o, const char *key, cJSON *v);
 /* Replace (or add) an item of an object; takes ownership of item. */
 void obj_set(cJSON *obj, const char *key, cJSON *item);
 
