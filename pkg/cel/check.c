@@ -72,7 +72,7 @@ static void sub_log(subst_t *m, bool is_var, bool appended, size_t idx, cel_type
     cel_type_free(old);
     return;
   }
-  m->u = xrealloc(m->u, (m->nu + 1) * sizeof(*m->u));
+  m->u = xgrow(m->u, m->nu, sizeof(*m->u));
   m->u[m->nu++] = (undo_t){is_var, appended, idx, old};
 }
 
@@ -98,7 +98,7 @@ static void sub_add(subst_t *m, const cel_type_t *p, cel_type_t *t) {
       sub_log(m, false, false, i, old);
       return;
     }
-  m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
+  m->v = xgrow(m->v, m->n, sizeof(*m->v));
   m->v[m->n].name = xstrdup(p->name);
   m->v[m->n++].t = t;
   sub_log(m, false, true, m->n - 1, NULL);
@@ -485,7 +485,7 @@ static void report(chk_t *c, uint32_t pos, const char *fmt, ...) {
   va_end(ap);
   if (c->nerrs_total++ >= MAX_ERRORS)
     return;
-  c->errs = xrealloc(c->errs, (c->nerrs + 1) * sizeof(*c->errs));
+  c->errs = xgrow(c->errs, c->nerrs, sizeof(*c->errs));
   c->errs[c->nerrs] = (cerr_t){pos, c->nerrs, xstrdup(msg)};
   c->nerrs++;
 }

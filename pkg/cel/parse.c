@@ -141,7 +141,7 @@ static void grow(parser_t *p, cel_expr_t *e, const cel_expr_t *child) {
 }
 
 static void push_arg(parser_t *p, cel_expr_t *e, cel_expr_t *a) {
-  e->args = xrealloc(e->args, (e->nargs + 1) * sizeof(*e->args));
+  e->args = xgrow(e->args, e->nargs, sizeof(*e->args));
   e->args[e->nargs++] = a;
   grow(p, e, a);
 }
@@ -390,8 +390,8 @@ static cel_expr_t *parse_struct(parser_t *p, cel_expr_t *type) {
       free(field);
       goto fail;
     }
-    e->fields = xrealloc(e->fields, (e->nargs + 1) * sizeof(*e->fields));
-    e->opt = xrealloc(e->opt, (e->nargs + 1) * sizeof(*e->opt));
+    e->fields = xgrow(e->fields, e->nargs, sizeof(*e->fields));
+    e->opt = xgrow(e->opt, e->nargs, sizeof(*e->opt));
     e->fields[e->nargs] = field;
     e->opt[e->nargs] = opt;
     push_arg(p, e, v);
@@ -494,7 +494,7 @@ static cel_expr_t *parse_primary(parser_t *p) {
       cel_expr_t *a = parse_expr(p);
       if (!a)
         goto fail;
-      e->opt = xrealloc(e->opt, (e->nargs + 1) * sizeof(*e->opt));
+      e->opt = xgrow(e->opt, e->nargs, sizeof(*e->opt));
       e->opt[e->nargs] = opt;
       push_arg(p, e, a);
       if (!accept(p, CEL_TOK_COMMA))
@@ -512,7 +512,7 @@ static cel_expr_t *parse_primary(parser_t *p) {
       cel_expr_t *k = parse_expr(p);
       if (!k)
         goto fail;
-      e->opt = xrealloc(e->opt, (e->nargs / 2 + 1) * sizeof(*e->opt));
+      e->opt = xgrow(e->opt, e->nargs / 2, sizeof(*e->opt));
       e->opt[e->nargs / 2] = opt;
       push_arg(p, e, k);
       if (!expect(p, CEL_TOK_COLON))
@@ -614,7 +614,7 @@ static cel_expr_t *parse_unary(parser_t *p) {
     size_t n = 0;
     uint32_t *ops = NULL;
     while (p->tok.kind == op) {
-      ops = xrealloc(ops, (n + 1) * sizeof(*ops));
+      ops = xgrow(ops, n, sizeof(*ops));
       ops[n++] = p->tok.start;
       advance(p);
     }
@@ -717,8 +717,8 @@ static cel_expr_t *parse_logical(parser_t *p, bool is_or) {
   if (!e || p->tok.kind != k)
     return e;
   size_t n = 1;
-  cel_expr_t **terms = xmalloc(sizeof(*terms));
-  uint32_t *ops = xmalloc(sizeof(*ops));
+  cel_expr_t **terms = xgrow(NULL, 0, sizeof(*terms));
+  uint32_t *ops = xgrow(NULL, 0, sizeof(*ops));
   terms[0] = e;
   ops[0] = 0;
   while (p->tok.kind == k) {
@@ -732,8 +732,8 @@ static cel_expr_t *parse_logical(parser_t *p, bool is_or) {
       free(ops);
       return NULL;
     }
-    terms = xrealloc(terms, (n + 1) * sizeof(*terms));
-    ops = xrealloc(ops, (n + 1) * sizeof(*ops));
+    terms = xgrow(terms, n, sizeof(*terms));
+    ops = xgrow(ops, n, sizeof(*ops));
     terms[n] = r;
     ops[n++] = pos;
   }

@@ -35,6 +35,15 @@ void *xrealloc(void *p, size_t size) {
   return q;
 }
 
+void *xgrow(void *p, size_t n, size_t size) {
+  if (n && (n < 4 || (n & (n - 1))))
+    return p; /* below the implicit capacity */
+  size_t cap = n ? 2 * n : 4;
+  if (cap < n || (size && cap > (size_t)-1 / size))
+    oom((size_t)-1);
+  return xrealloc(p, cap * size);
+}
+
 char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 
 char *xstrndup(const char *s, size_t n) {

@@ -10,6 +10,12 @@
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
+/* Room for element n of an array of n elements that grows one at a time
+ * through xgrow (shrinking n, or restarting from 0, is fine; sizing it any
+ * other way is not). The capacity is implicit, the power of two from 4 at or
+ * above n, so n appends copy O(n) in all where realloc to n + 1 each time
+ * copies O(n^2) on allocators that cannot grow in place (musl's, ASan's). */
+void *xgrow(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a fresh string; caller frees. */
