@@ -29,6 +29,7 @@
 
 #include "http/parser.h"
 #include "tls/cert.h"
+#include "tls/conf.h"
 #include "tls/token.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -244,6 +245,7 @@ static int https_get(const char *host, const char *port, const char *path, const
     r = -EIO;
     goto tls_fail;
   }
+  tls_conf_groups(&conf);
   mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
   mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_read_timeout(&conf, (uint32_t)timeout_ms);

@@ -24,6 +24,7 @@
 #include "agent/grpcprobe.h"
 #include "agent/podspec.h"
 #include "json/util.h"
+#include "tls/conf.h"
 #include "util/alloc.h"
 
 typedef enum { STARTUP, LIVENESS, READINESS } kind_t;
@@ -276,6 +277,7 @@ static int tls_begin(probe_t *pr) {
         mbedtls_ssl_config_defaults(&p->tls, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0)
       return -EIO;
+    tls_conf_groups(&p->tls);
     mbedtls_ssl_conf_rng(&p->tls, mbedtls_ctr_drbg_random, &p->drbg);
     mbedtls_ssl_conf_authmode(&p->tls, MBEDTLS_SSL_VERIFY_NONE);
   }

@@ -1,6 +1,7 @@
 /* Blocking HTTPS POST for admission webhooks (webhook_call.h). */
 #include "api/webhook_call.h"
 
+#include "tls/conf.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -314,6 +315,7 @@ int api__webhook_post(const char *url, const char *server_name, const unsigned c
     r = -EIO;
     goto out;
   }
+  tls_conf_groups(&conf);
   mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
   mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);

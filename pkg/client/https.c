@@ -27,6 +27,7 @@
 
 #include "client/backend.h"
 #include "http/parser.h"
+#include "tls/conf.h"
 #include "util/alloc.h"
 
 #define HEAD_MAX (64 << 10)
@@ -788,6 +789,7 @@ int client_https_new(struct ev_loop *loop, const client_https_opts_t *o, client_
     what = "TLS defaults";
     goto fail;
   }
+  tls_conf_groups(&h->ssl);
   mbedtls_ssl_conf_rng(&h->ssl, mbedtls_ctr_drbg_random, &h->drbg);
   mbedtls_ssl_conf_min_version(&h->ssl, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_ciphersuites(&h->ssl, suites);

@@ -23,6 +23,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "tls/conf.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -149,6 +150,7 @@ int http_tls_client_new(const char *cert_pem, const char *key_pem, http_tls_clie
   if ((m = mbedtls_ssl_config_defaults(&t->ssl, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                        MBEDTLS_SSL_PRESET_DEFAULT)))
     goto fail;
+  tls_conf_groups(&t->ssl);
   mbedtls_ssl_conf_rng(&t->ssl, mbedtls_ctr_drbg_random, &t->drbg);
   mbedtls_ssl_conf_min_version(&t->ssl, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_ciphersuites(&t->ssl, suites);

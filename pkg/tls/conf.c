@@ -44,6 +44,13 @@ static const int suites[] = {
 
 static const char *alpn[] = {"http/1.1", NULL};
 
+static const mbedtls_ecp_group_id groups[] = {
+    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP521R1,  MBEDTLS_ECP_DP_NONE,
+};
+
+void tls_conf_groups(mbedtls_ssl_config *ssl) { mbedtls_ssl_conf_curves(ssl, groups); }
+
 static void set_mbed_err(char *err, size_t errlen, const char *what, int code) {
   if (!err || !errlen)
     return;
@@ -100,6 +107,7 @@ int tls_server_conf_new(const char *cert_pem, const char *key_pem, const char *c
     what = "TLS defaults";
     goto fail;
   }
+  tls_conf_groups(&c->ssl);
   mbedtls_ssl_conf_rng(&c->ssl, mbedtls_ctr_drbg_random, &c->drbg);
   mbedtls_ssl_conf_min_version(&c->ssl, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_ciphersuites(&c->ssl, suites);

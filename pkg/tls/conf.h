@@ -14,6 +14,13 @@
 
 typedef struct tls_server_conf tls_server_conf_t;
 
+/* k3c's order of key-exchange groups, fastest first: x25519, P-256, P-384,
+ * P-521 (Go's). mbedTLS's default order starts at P-521 and a TLS 1.2
+ * server picks by its own order, so every kubectl handshake paid for the
+ * costliest curve. Each TLS config k3c makes, server or client, applies it
+ * after mbedtls_ssl_config_defaults. */
+void tls_conf_groups(mbedtls_ssl_config *ssl);
+
 /* cert_pem may hold a chain (leaf first). client_ca_pem NULL = do not ask
  * for client certificates. Returns 0 or a negative errno with a reason. */
 int tls_server_conf_new(const char *cert_pem, const char *key_pem, const char *client_ca_pem,
