@@ -126,6 +126,22 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
   else if (strcmp(se, "None") && strcmp(se, "NoneOnDryRun"))
     api__cause(st, "FieldValueNotSupported", f,
                "Unsupported value: \"%.100s\": supported values: \"None\", \"NoneOnDryRun\"", se);
+  /* the enums the calls read (webhook.c takes anything but Ignore as Fail) */
+  const char *fp = obj_str(hook, "failurePolicy");
+  snprintf(f, sizeof(f), "webhooks[%d].failurePolicy", i);
+  if (fp && strcmp(fp, "Fail") && strcmp(fp, "Ignore"))
+    api__cause(st, "FieldValueNotSupported", f,
+               "Unsupported value: \"%.100s\": supported values: \"Fail\", \"Ignore\"", fp);
+  const char *mp = obj_str(hook, "matchPolicy");
+  snprintf(f, sizeof(f), "webhooks[%d].matchPolicy", i);
+  if (mp && strcmp(mp, "Equivalent") && strcmp(mp, "Exact"))
+    api__cause(st, "FieldValueNotSupported", f,
+               "Unsupported value: \"%.100s\": supported values: \"Equivalent\", \"Exact\"", mp);
+  const char *rp = mutating ? obj_str(hook, "reinvocationPolicy") : NULL;
+  snprintf(f, sizeof(f), "webhooks[%d].reinvocationPolicy", i);
+  if (rp && strcmp(rp, "IfNeeded") && strcmp(rp, "Never"))
+    api__cause(st, "FieldValueNotSupported", f,
+               "Unsupported value: \"%.100s\": supported values: \"IfNeeded\", \"Never\"", rp);
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(hook, "timeoutSeconds");
   if (cJSON_IsNumber(to) && (to->valuedouble < 1 || to->valuedouble > 30)) {
     snprintf(f, sizeof(f), "webhooks[%d].timeoutSeconds", i);
@@ -179,7 +195,6 @@ static void validate_hook(const cJSON *hook, int i, bool mutating, api_status_t 
     }
     r++;
   }
-  (void)mutating;
 }
 
 static void validate(const cJSON *obj, const cJSON *old, api_status_t *st, bool mutating) {

@@ -168,6 +168,17 @@ def main():
          and 'webhooks[1].sideEffects: Unsupported value: "Some": supported values: "None", "NoneOnDryRun"' in e
          and "webhooks[1].clientConfig: Required value: exactly one of url or service is required" in e,
          "validation with upstream's messages", e)
+    bad = config("MutatingWebhookConfiguration", "bad-enums",
+                 [hook("enums.example.com", "https://127.0.0.1:1/x", wh.ca_b64, "none",
+                       failurePolicy="Failx", matchPolicy="Fuzzy", reinvocationPolicy="Always")])
+    r = k("apply", "-f", "-", stdin=bad)
+    e = r.stderr
+    t.ok(r.returncode != 0
+         and 'webhooks[0].failurePolicy: Unsupported value: "Failx": supported values: "Fail", "Ignore"' in e
+         and 'webhooks[0].matchPolicy: Unsupported value: "Fuzzy": supported values: "Equivalent", "Exact"' in e
+         and 'webhooks[0].reinvocationPolicy: Unsupported value: "Always": supported values: "IfNeeded", '
+             '"Never"' in e,
+         "failurePolicy, matchPolicy and reinvocationPolicy outside upstream's enums are refused", e)
 
     # ---- mutating: the label is added, the warning shown, the review complete ----
     r = k("create", "configmap", "cm1", "-n", "wh-mut", "--from-literal=a=b")
