@@ -6,6 +6,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/goerr.h"
 
 #include "json/util.h"
 #include <arpa/inet.h>
@@ -183,12 +184,7 @@ static int http_get(const char *host, int port, const char *path, const cJSON *h
     }
   }
   if (r < 0) {
-    snprintf(why, whylen, "dial tcp %s%s%s:%d: %s%s", v6 ? "[" : "", host, v6 ? "]" : "", port,
-             r == -ETIMEDOUT ? "" : "connect: ",
-             r == -ETIMEDOUT      ? "i/o timeout"
-             : r == -ECONNREFUSED ? "connection refused"
-             : r == -EHOSTUNREACH ? "no route to host"
-                                  : strerror(-r));
+    goerr_dial_msg(why, whylen, host, port, r);
     goto out;
   }
   buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: kube-lifecycle/1.32\r\n",

@@ -26,6 +26,7 @@
 #include "json/util.h"
 #include "tls/conf.h"
 #include "util/alloc.h"
+#include "util/goerr.h"
 
 typedef enum { STARTUP, LIVENESS, READINESS } kind_t;
 static const char *const KIND_NAME[] = {"Startup", "Liveness", "Readiness"};
@@ -240,11 +241,28 @@ static int probe_port(const cJSON *container, const cJSON *port) {
   return -1;
 }
 
-static void io_fail(probe_t *pr, const char *fmt, const char *detail) {
-  char why[512];
-  snprintf(why, sizeof(why), fmt, detail);
+/* A tcpSocket or httpGet probe that got no answer, in upstream's words:
+ * Go's error, behind `Get "URL": ` for httpGet ("Get
+ * \"http://10.42.0.5:8080/healthz\": dial tcp 10.42.0.5:8080: connect:
+ * connection refused"). */
+static void io_fail(probe_t *pr, const char *reason) {
+  char why[1024];
+  const cJSON *http = cJSON_GetObjectItemCaseSensitive(pr->spec, "httpGet");
+  if (http) {
+    const char *scheme = json_str(http, "scheme"), *path = json_str(http, "path");
+    snprintf(why, sizeof(why), "Get \"%s://%s:%d%s\": %s", scheme && !strcmp(scheme, "HTTPS") ? "https" : "http",
+             pr->ip, pr->port, path ? path : "", reason);
+  } else {
+    snprintf(why, sizeof(why), "%s", reason);
+  }
   close_socket(pr);
   result(pr, false, why);
+}
+
+static void dial_fail(probe_t *pr, int err) {
+  char why[300];
+  goerr_dial_msg(why, sizeof(why), pr->ip, pr->port, err);
+  io_fail(pr, why);
 }
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
@@ -298,7 +316,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
       socklen_t len = sizeof(err);
       getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err) {
-        io_fail(pr, "dial tcp: connect: %s", strerror(err));
+        dial_fail(pr, -err);
         return;
       }
       pr->connected = true;
@@ -309,7 +327,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
       }
       const char *scheme = json_str(pr->spec, "httpGet.scheme");
       if (scheme && !strcmp(scheme, "HTTPS") && tls_begin(pr) < 0) {
-        io_fail(pr, "HTTP probe failed: %s", "cannot set up TLS");
+        io_fail(pr, "tls: cannot set up TLS");
         return;
       }
     }
@@ -322,9 +340,10 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         return;
       }
       if (m != 0) {
-        char e[128];
+        char e[128], why[160];
         mbedtls_strerror(m, e, sizeof(e));
-        io_fail(pr, "Get \"https://...\": tls: %s", e);
+        snprintf(why, sizeof(why), "tls: %s", e);
+        io_fail(pr, why);
         return;
       }
     }
@@ -345,7 +364,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (n <= 0 || (size_t)n >= sizeof(req) ||
         (pr->ssl ? mbedtls_ssl_write(pr->ssl, (const unsigned char *)req, (size_t)n)
                  : write(pr->fd, req, (size_t)n)) != n) {
-      io_fail(pr, "HTTP probe failed: %s", "cannot send the request");
+      io_fail(pr, "write: broken pipe");
       return;
     }
     pr->sent = true;
@@ -374,7 +393,12 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
     return;
   int code = 0;
   if (sscanf(pr->buf, "HTTP/%*d.%*d %d", &code) != 1) {
-    io_fail(pr, "HTTP probe failed: %s", got < 0 ? strerror(errno) : "no HTTP response");
+    char why[160];
+    if (got < 0)
+      snprintf(why, sizeof(why), "read: %s", errno == ECONNRESET ? "connection reset by peer" : strerror(errno));
+    else
+      snprintf(why, sizeof(why), "%s", pr->len ? "malformed HTTP response" : "EOF");
+    io_fail(pr, why);
     return;
   }
   close_socket(pr);
@@ -389,7 +413,10 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   probe_t *pr = (probe_t *)((char *)w - offsetof(probe_t, deadline));
-  io_fail(pr, "%s", "context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+  if (cJSON_GetObjectItemCaseSensitive(pr->spec, "httpGet"))
+    io_fail(pr, "context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+  else
+    dial_fail(pr, -ETIMEDOUT);
 }
 
 static void run_socket(probe_t *pr, const cJSON *action) {
@@ -413,7 +440,7 @@ static void run_socket(probe_t *pr, const cJSON *action) {
   pr->len = 0;
   pr->buf[0] = 0;
   if (connect(pr->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-    io_fail(pr, "dial tcp: connect: %s", strerror(errno));
+    dial_fail(pr, -errno);
     return;
   }
   ev_io_init(&pr->io, io_cb, pr->fd, EV_WRITE);

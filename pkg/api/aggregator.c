@@ -17,6 +17,7 @@
 #include "util/alloc.h"
 #include "util/base64.h"
 #include "util/buf.h"
+#include "util/goerr.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
@@ -283,11 +284,9 @@ static void d_close(http_dial_t *d, int err, void *data) {
   } else if (!e->code) {
     const char *path = strchr(e->url + 8, '/');
     int hl = path ? (int)(path - (e->url + 8)) : 0;
+    char text[128];
     snprintf(msg, sizeof(msg), "failing or missing response from %s: Get \"%s\": dial tcp %.*s: %s",
-             e->url, e->url, hl, e->url + 8,
-             err == -ECONNREFUSED ? "connect: connection refused"
-             : err == 0           ? "EOF"
-                                  : strerror(-err));
+             e->url, e->url, hl, e->url + 8, err == 0 ? "EOF" : goerr_dial(err, text, sizeof(text)));
   } else if (e->code < 200 || e->code >= 300) {
     snprintf(msg, sizeof(msg), "failing or missing response from %s: bad status from %s: %d",
              e->url, e->url, e->code);

@@ -4,6 +4,7 @@
 #include "tls/conf.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/goerr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -152,15 +153,8 @@ static int dial(const url_t *u, conn_t *c, char *err, size_t errlen) {
     const char *hostfmt = strchr(u->host, ':') ? "[%s]:%s" : "%s:%s";
     char hp[300];
     snprintf(hp, sizeof(hp), hostfmt, u->host, u->port);
-    if (c->timed_out)
-      snprintf(err, errlen, "dial tcp %s: i/o timeout", hp);
-    else {
-      char text[128]; /* Go writes errno texts in lower case */
-      snprintf(text, sizeof(text), "%s", strerror(e));
-      if (text[0] >= 'A' && text[0] <= 'Z')
-        text[0] = (char)(text[0] - 'A' + 'a');
-      snprintf(err, errlen, "dial tcp %s: connect: %s", hp, text);
-    }
+    char text[128];
+    snprintf(err, errlen, "dial tcp %s: %s", hp, goerr_dial(-e, text, sizeof(text)));
     r = -e;
     close(fd);
     c->fd = -1;

@@ -142,6 +142,27 @@ spec:
     readinessProbe:
       httpGet: {path: /index.html, port: web}
       periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vp-refused}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: tcp
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    readinessProbe:
+      tcpSocket: {port: 9991}
+      periodSeconds: 1
+  - name: http
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    readinessProbe:
+      httpGet: {path: /healthz, port: 9992}
+      periodSeconds: 1
 EOF
 t_apply=$(now_us)
 
@@ -236,6 +257,25 @@ if wait_for 60 is_ready vp-http; then
 else
   fail "httpGet readiness on named port web: Ready within 60 s" \
     "$(kc get pod vp-http -o yaml 2>&1 | grep -A30 '^status:')" "$(kc get events --field-selector involvedObject.name=vp-http 2>&1)"
+fi
+
+# --- probes that reach nothing: upstream's Unhealthy messages (Go's dial errors) ---
+unhealthy_msgs() {
+  kc get events --field-selector involvedObject.name=vp-refused,reason=Unhealthy \
+    -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}' 2>/dev/null
+}
+both_refused() {
+  local ip m
+  ip=$(kc get pod vp-refused -o 'jsonpath={.status.podIP}' 2>/dev/null)
+  [ -n "$ip" ] || return 1
+  m=$(unhealthy_msgs)
+  grep -qxF "Readiness probe failed: dial tcp $ip:9991: connect: connection refused" <<<"$m" &&
+    grep -qxF "Readiness probe failed: Get \"http://$ip:9992/healthz\": dial tcp $ip:9992: connect: connection refused" <<<"$m"
+}
+if wait_for 60 both_refused; then
+  ok "tcpSocket and httpGet probes refused: Unhealthy events in upstream's words (dial tcp IP:PORT: connect: connection refused)"
+else
+  fail "Unhealthy events with upstream's dial errors for vp-refused" "$(unhealthy_msgs)"
 fi
 
 done_testing
