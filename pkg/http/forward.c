@@ -8,6 +8,7 @@
 #include "http/response.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/goerr.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -186,21 +187,14 @@ static void d_data(http_dial_t *d, const char *bytes, size_t len, void *data) {
     http_dial_pause(d, true); /* drained() resumes */
 }
 
-/* What Go's net package says for a failed dial (upstream's message). */
-static const char *dial_error(int err) {
+/* What Go says for a failed dial or a broken exchange (upstream's
+ * message); buf holds it when no constant does. */
+static const char *dial_error(int err, char *buf, size_t len) {
   switch (err) {
-  case -ETIMEDOUT:
-    return "i/o timeout";
   case -EPROTO:
     return "malformed HTTP response";
   case 0:
     return "EOF";
-  case -ECONNREFUSED:
-    return "connect: connection refused";
-  case -EHOSTUNREACH:
-    return "connect: no route to host";
-  case -ENETUNREACH:
-    return "connect: network is unreachable";
   case -ECONNRESET:
     return "read: connection reset by peer";
   case -ECONNABORTED:
@@ -208,7 +202,7 @@ static const char *dial_error(int err) {
   case -EKEYREJECTED:
     return "tls: failed to verify certificate";
   default:
-    return strerror(-err);
+    return goerr_dial(err, buf, len);
   }
 }
 
@@ -219,9 +213,9 @@ static void d_close(http_dial_t *d, int err, void *data) {
     finish(f); /* the body ended with the connection (or it broke: the client sees the end) */
     return;
   }
-  char msg[300];
+  char msg[300], text[128];
   snprintf(msg, sizeof(msg), "error trying to reach service: dial %s: %s", f->where,
-           dial_error(err));
+           dial_error(err, text, sizeof(text)));
   http_req_t *r = f->req;
   f->req = NULL;
   http_req_on_close(r, NULL, NULL);
@@ -291,9 +285,9 @@ int http_forward_start(http_req_t *r, struct ev_loop *loop, const http_forward_o
     return e;
   }
   if (e < 0) {
-    char msg[300];
+    char msg[300], text[128];
     snprintf(msg, sizeof(msg), "error trying to reach service: dial %s: %s", f->where,
-             dial_error(e));
+             dial_error(e, text, sizeof(text)));
     fwd_free(f);
     o->fail(r, e, msg, o->fail_data);
     return 0;
