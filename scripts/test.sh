@@ -130,10 +130,15 @@ for suite in $suites; do
       ;;
     e2e|build)
       [ -d "tests/$suite" ] || { echo "   (no tests/$suite)"; continue; }
+      # e2e tests share the host's containerd paths, CNI state and nf_tables:
+      # one at a time across every run on the machine (a developer's own
+      # run of one test takes the same lock)
+      lock=()
+      [ "$suite" = e2e ] && lock=(flock /run/k3c-e2e.lock)
       for t in $(find "tests/$suite" -maxdepth 1 -type f \( -name 'test_*.sh' -o -name 'test_*.py' \) | sort); do
         case $t in
-          *.py) run_tap "$t" 900 /usr/bin/python3 "$t" ;;
-          *.sh) run_tap "$t" 1200 bash "$t" ;;
+          *.py) run_tap "$t" 900 "${lock[@]}" /usr/bin/python3 "$t" ;;
+          *.sh) run_tap "$t" 1200 "${lock[@]}" bash "$t" ;;
         esac
       done
       ;;
