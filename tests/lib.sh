@@ -9,6 +9,16 @@ ok()   { tap__n=$((tap__n + 1)); echo "ok $tap__n - $1"; }
 fail() { tap__n=$((tap__n + 1)); tap__failed=$((tap__failed + 1)); echo "not ok $tap__n - $1"; shift; [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /'; return 0; }
 skip() { tap__n=$((tap__n + 1)); echo "ok $tap__n - $1 # SKIP $2"; }
 
+# bail NAME [DETAILS...]: fail NAME and end the script here (status 1, the
+# plan counting the checks run so far), for a step the remaining checks
+# need. The script's EXIT trap still runs.
+bail() {
+  fail "$@"
+  echo "# stopping: the remaining checks need this"
+  done_testing
+  exit 1
+}
+
 # check NAME CMD...: passes when CMD exits 0; shows its output when it fails.
 check() {
   local name=$1 out

@@ -1,12 +1,14 @@
 # Shell helpers for tests and benchmarks that run a real `k3c server` with
 # its agent (root): one data dir, one cgroup root, bounded waits, and a
 # cleanup that ends by pid what the run started and removes what it made.
-# Sourced by tests/e2e/test_pods.sh, test_volumes_probes.sh, test_logs.sh,
-# test_stream.sh, test_pods_lib.sh, bench/pods.sh and bench/stream.sh.
+# Sourced by the single-node tests in tests/e2e, by cluster_lib.sh's users,
+# and by bench/pods.sh, bench/stream.sh, bench/overlay.sh and bench/svc.sh.
 # Nothing here kills by name.
 #
 # Call pods_init first (sets the variables below), pods_snapshot before the
-# server starts, and register `trap pods_cleanup EXIT`.
+# server starts, and register `trap pods_cleanup EXIT`. For a TAP test,
+# pods_start_node does the usual start-up in one call and pods_report is
+# the usual diagnostics; those two (and pods_prepare) need tests/lib.sh.
 #
 #   PODS_DIR    data dir (mktemp)             PODS_CG     cgroup root name (no slash)
 #   PODS_KC     admin kubeconfig              PODS_NODE   node name
@@ -156,6 +158,49 @@ pods__gone() { ! kill -0 "$1" 2>/dev/null; }
 # pods_node_ready: the node's Ready condition is True.
 pods_node_ready() {
   [ "$(kc get node "$PODS_NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+# pods_ready_or_dead: the node is Ready, or the server exited (no use
+# waiting longer): `wait_for SECONDS pods_ready_or_dead`.
+pods_ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
+
+# pods_prepare PREFIX IMAGE: pods_init PREFIX, pods_snapshot and the
+# busybox tarball of IMAGE (pods_image); bails (tests/lib.sh) when the data
+# dir or the image cannot be made. The server is not started.
+pods_prepare() {
+  pods_init "$1" || bail "make the data dir"
+  pods_snapshot
+  pods_image "$2" || bail "build the busybox OCI image"
+}
+
+# pods_start_node PREFIX IMAGE [SERVER ARGS...]: the single-node start-up:
+# pods_prepare, pods_server_start with the extra args, then one check
+# "node NAME Ready" once the node is Ready (within 90 s). Bails when the
+# server exits first (with its log's last lines) or the node is not Ready
+# in time, since every later check needs the node.
+pods_start_node() {
+  pods_prepare "$1" "$2"
+  shift 2
+  pods_server_start "$@"
+  wait_for 90 pods_ready_or_dead
+  kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
+  pods_node_ready || bail "node $PODS_NODE Ready within 90 s of start"
+  ok "node $PODS_NODE Ready"
+}
+
+# pods_report [KINDS]: for an EXIT trap, before pods_cleanup: when a check
+# failed and the data dir is still there, TAP comments with `kubectl get
+# KINDS -o wide` (default pods; "pods,pv,pvc" is headed "pods, pv, pvc"),
+# the last 30 events and the server log's last 40 lines.
+pods_report() {
+  local kinds=${1:-pods}
+  [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ] || return 0
+  echo "# ${kinds//,/, }:"
+  kc get "$kinds" -o wide 2>&1 | sed 's/^/#   /'
+  echo "# events:"
+  kc get events 2>&1 | tail -n 30 | sed 's/^/#   /'
+  echo "# server log (last 40 lines):"
+  tail -n 40 "$PODS_DIR/server.log" 2>/dev/null | sed 's/^/#   /'
 }
 
 # pods_containerd_pid: the agent's containerd (pid file checked against

@@ -48,16 +48,7 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
-pods_init k3c-dns || bail "make the data dir"
-pods_snapshot
-pods_image "$IMAGE" || bail "build the busybox OCI image"
+pods_prepare k3c-dns "$IMAGE"
 
 # --- the fake upstream: outside.example A 198.51.100.7, else NXDOMAIN; counts queries ---
 cat >"$PODS_DIR/upstream.py" <<'EOF'
@@ -89,8 +80,7 @@ upstream_pid=$!
 
 # --- the node and its DNS ---
 pods_server_start --resolv-conf "$PODS_DIR/resolv.conf"
-ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
-wait_for 60 ready_or_dead
+wait_for 60 pods_ready_or_dead
 kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
 pods_node_ready || bail "node $PODS_NODE Ready within 60 s"
 expect_output "the agent logs its DNS on $DNS:53 with 1 upstream" \

@@ -54,13 +54,6 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
 # Nodes: 0 the server's device, 1 the agent's, 2 the impostors', 3 a hollow
 # agent joining with a bootstrap token (the "other node" of the authz checks).
 cluster_init k3c-fleet 4 || bail "make the test network (switch and 4 node namespaces)"

@@ -42,13 +42,6 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
 cluster_init k3c-netpol 2 || bail "make the test network (switch and 2 node namespaces)"
 cluster_image "$IMAGE" || bail "build the busybox OCI image"
 cluster_start || bail "start the server" "$(tail -n 20 "${CL_DIR[0]}/k3c.log")"

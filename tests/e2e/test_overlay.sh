@@ -40,13 +40,6 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
 cluster_init k3c-overlay 3 || bail "make the test network (switch and 3 node namespaces)"
 cluster_image "$IMAGE" || bail "build the busybox OCI image"
 t0=$(now_us)

@@ -43,24 +43,12 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-# bail NAME [DETAILS...]: fail and stop here (what follows depends on it).
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
-pods_init k3c-pods || bail "make the data dir"
-pods_snapshot
-pods_image "$IMAGE" || bail "build the busybox OCI image"
+pods_prepare k3c-pods "$IMAGE"
 
 # --- 1. the node ---
 t_start=$(now_us)
 pods_server_start --node-external-ip 192.0.2.10
-# ready_or_dead: the node is Ready, or the server exited (no use waiting).
-ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
-wait_for 60 ready_or_dead
+wait_for 60 pods_ready_or_dead
 kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
 if pods_node_ready; then
   t=$(secs_since "$t_start")

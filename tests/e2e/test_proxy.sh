@@ -46,13 +46,6 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
 cluster_init k3c-proxy 3 || bail "make the test network (switch and 3 node namespaces)"
 cluster_image "$IMAGE" || bail "build the busybox OCI image"
 cluster_start || bail "start the server" "$(tail -n 20 "${CL_DIR[0]}/k3c.log")"

@@ -45,15 +45,13 @@ on_exit() {
 }
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
-bail() { fail "$@"; done_testing; exit 1; }
 
 pods_init k3c-stream || bail "make the data dir"
 pods_snapshot
 KPORT=$(pods_free_port) || bail "pick a kubelet port"
 pods_image "$IMAGE" || bail "busybox image"
 pods_server_start --kubelet-port "$KPORT"
-ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
-wait_for 60 ready_or_dead
+wait_for 60 pods_ready_or_dead
 pods_node_ready || bail "node Ready" "$(tail -n 5 "$PODS_DIR/server.log")"
 ok "node Ready"
 

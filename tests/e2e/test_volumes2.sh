@@ -36,35 +36,13 @@ done
 GRPC_PID=
 on_exit() {
   [ -n "$GRPC_PID" ] && kill "$GRPC_PID" 2>/dev/null
-  if [ "$tap__failed" != 0 ] && [ -n "${PODS_DIR:-}" ] && [ -d "$PODS_DIR" ]; then
-    echo "# pods, pv, pvc:"
-    kc get pods,pv,pvc -o wide 2>&1 | sed 's/^/#   /'
-    echo "# events:"
-    kc get events 2>&1 | tail -n 30 | sed 's/^/#   /'
-    echo "# server log (last 40 lines):"
-    tail -n 40 "$PODS_DIR/server.log" 2>/dev/null | sed 's/^/#   /'
-  fi
+  pods_report pods,pv,pvc
   pods_cleanup
 }
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
-pods_init k3c-vol2 || bail "make the data dir"
-pods_snapshot
-pods_image "$IMAGE" || bail "build the busybox OCI image"
-pods_server_start --container-log-max-size 4Ki --container-log-max-files 3
-ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
-wait_for 90 ready_or_dead
-kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
-pods_node_ready || bail "node $PODS_NODE Ready within 90 s of start"
-ok "node $PODS_NODE Ready"
+pods_start_node k3c-vol2 "$IMAGE" --container-log-max-size 4Ki --container-log-max-files 3
 
 phase() { kc get pod "$1" -o 'jsonpath={.status.phase}' 2>/dev/null; }
 is_phase() { [ "$(phase "$1")" = "$2" ]; }

@@ -49,22 +49,7 @@ on_exit() {
 trap 'exit 143' TERM INT HUP
 trap on_exit EXIT
 
-bail() {
-  fail "$@"
-  echo "# stopping: the remaining checks need this"
-  done_testing
-  exit 1
-}
-
-pods_init k3c-webhook || bail "make the data dir"
-pods_snapshot
-pods_image "$IMAGE" || bail "build the busybox OCI image"
-pods_server_start
-ready_or_dead() { pods_node_ready || ! kill -0 "$PODS_SERVER_PID" 2>/dev/null; }
-wait_for 90 ready_or_dead
-kill -0 "$PODS_SERVER_PID" 2>/dev/null || bail "k3c server runs" "$(tail -n 5 "$PODS_DIR/server.log")"
-pods_node_ready || bail "node $PODS_NODE Ready within 90 s of start"
-ok "node $PODS_NODE Ready"
+pods_start_node k3c-webhook "$IMAGE"
 
 # ---- the CA, the serving certificate and the webhook server ----
 WH=$PODS_DIR/wh
