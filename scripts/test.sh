@@ -85,7 +85,7 @@ run_tap() {
 # floods, slow clients, leases and node heartbeats) run alone afterwards.
 serial_integration="test_api_load.sh test_load_hostile.py test_slowloris.py test_hostile_bodies.py
   test_hostile_decode.py test_hostile_query.py test_leaderelection.py test_nodelifecycle.py
-  test_hollow.py test_scheduler_hollow.py test_https.py"
+  test_hollow.py test_scheduler_hollow.py test_https.py test_flood_429.py"
 interp() { case $1 in *.py) echo /usr/bin/python3 ;; *) echo bash ;; esac; }
 run_pool() { # TIMEOUT TEST...
   local limit=$1 t jobs=${K3C_TEST_JOBS:-2} pending=()
