@@ -158,23 +158,24 @@ static void client_conf(mbedtls_ssl_config *c, mbedtls_x509_crt *ca, mbedtls_x50
 }
 
 static void row(const char *label, const mbedtls_ssl_config *server, const mbedtls_ssl_config *client,
-                int n) {
+                long n) {
   double *t = xcalloc((size_t)n, sizeof(*t));
   double start = mono();
-  int done = 0;
+  long done = 0;
   while (done < n && mono() - start < 20)
     t[done++] = handshake(server, client);
   double wall = mono() - start;
   qsort(t, (size_t)done, sizeof(*t), cmp_double);
-  printf("%-44s %6.2f %6.2f %8.0f %6d\n", label, t[done / 2] * 1e3, t[done * 9 / 10] * 1e3,
+  printf("%-44s %6.2f %6.2f %8.0f %6ld\n", label, t[done / 2] * 1e3, t[done * 9 / 10] * 1e3,
          done / wall, done);
   fflush(stdout);
   free(t);
 }
 
 int main(int argc, char **argv) {
-  int n = argc > 1 ? atoi(argv[1]) : 200;
-  if (n < 1 || n > 10000) {
+  char *end = NULL;
+  long n = argc > 1 ? strtol(argv[1], &end, 10) : 200;
+  if (n < 1 || n > 10000 || (end && *end)) {
     fprintf(stderr, "usage: tls_handshake [N]  (1..10000 handshakes per row)\n");
     return 2;
   }
@@ -216,7 +217,7 @@ int main(int argc, char **argv) {
   client_conf(&anonymous, &ca_crt, NULL, NULL, &drbg);
 
   static const mbedtls_ecp_group_id p256_first[] = {MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_NONE};
-  printf("TLS 1.2 handshake, server CPU per handshake (ECDSA P-256 certificates, %d per row)\n", n);
+  printf("TLS 1.2 handshake, server CPU per handshake (ECDSA P-256 certificates, %ld per row)\n", n);
   printf("%-44s %6s %6s %8s %6s\n", "server group order / client", "p50 ms", "p90 ms", "per s", "n");
   mbedtls_ssl_conf_curves(server, mbedtls_ecp_grp_id_list());
   row("mbedTLS default (P-521 first) / cert", server, &with_cert, n);
