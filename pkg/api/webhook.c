@@ -260,17 +260,16 @@ static int apply_patch(api_adm_attrs_t *at, const char *name, const cJSON *ops, 
   return 0;
 }
 
-/* Every webhook of the configurations of kind, in order. */
-static int run_kind(api_adm_attrs_t *at, const char *kind, bool mutating, api_status_t *st) {
+/* The configurations of kind, read from the store (first: the store may
+ * change while a call runs unlocked). */
+static cJSON *configs_of(api_adm_attrs_t *at, const char *kind) {
+  cJSON *configs = cJSON_CreateArray();
   const api_resource_t *cres = api_registry_find_kind(GROUP, kind);
   if (!cres)
-    return 0;
-  /* the configurations are read first: the store may change while a call
-   * runs unlocked */
+    return configs;
   char *prefix = api_resource_key(cres, NULL, NULL);
   store_list_opts_t lo = {.prefix = prefix, .limit = MAX_CONFIGS};
   store_list_t l;
-  cJSON *configs = cJSON_CreateArray();
   if (store_list(at->srv->store, &lo, &l) == 0) {
     for (size_t i = 0; i < l.n; i++) {
       cJSON *c = cJSON_ParseWithLength(l.items[i]->value, l.items[i]->len);
@@ -280,52 +279,106 @@ static int run_kind(api_adm_attrs_t *at, const char *kind, bool mutating, api_st
     store_list_done(&l);
   }
   free(prefix);
-  int r = 0;
-  const cJSON *config;
+  return configs;
+}
+
+/* One webhook, if it applies to the request: its call, and a mutating
+ * one's patch applied. *changed: the patch changed the object. 0 (called,
+ * skipped, or failed with failurePolicy Ignore) or -EPERM with st set. */
+static int run_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, bool *changed,
+                    api_status_t *st) {
+  *changed = false;
+  if (!api__adm_rules_match(cJSON_GetObjectItemCaseSensitive(hook, "rules"), at) ||
+      !api__adm_selectors_match(cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"),
+                                cJSON_GetObjectItemCaseSensitive(hook, "objectSelector"), at))
+    return 0;
+  const cJSON *conds = cJSON_GetObjectItemCaseSensitive(hook, "matchConditions");
+  if (cJSON_GetArraySize(conds) > 0) {
+    cJSON *request = api__adm_request(at, "");
+    uint64_t budget = CEL_RUNTIME_BUDGET;
+    char why[1000];
+    int m = api__adm_match_conditions(at, request, conds, NULL, false, &budget, why, sizeof(why));
+    cJSON_Delete(request);
+    if (m == 0)
+      return 0;
+    if (m < 0) {
+      const char *fp = obj_str(hook, "failurePolicy");
+      if (fp && !strcmp(fp, "Ignore"))
+        return 0;
+      call_failed(st, obj_str(hook, "name"), why);
+      return -EPERM;
+    }
+  }
+  cJSON *patch = NULL;
+  int c = call_hook(at, hook, mutating, &patch, st);
+  if (c < 0)
+    return c;
+  if (patch && at->obj) {
+    cJSON *before = cJSON_Duplicate(at->obj, true);
+    c = apply_patch(at, obj_str(hook, "name"), patch, st);
+    *changed = c == 0 && !cJSON_Compare(before, at->obj, true);
+    cJSON_Delete(before);
+  }
+  cJSON_Delete(patch);
+  return c < 0 ? c : 0;
+}
+
+static bool has_hook(const cJSON **v, size_t n, const cJSON *hook) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i] == hook)
+      return true;
+  return false;
+}
+
+static bool if_needed(const cJSON *hook) {
+  const char *rp = obj_str(hook, "reinvocationPolicy");
+  return rp && !strcmp(rp, "IfNeeded");
+}
+
+/* Every webhook of the configurations of kind, in order (configurations by
+ * name, as the store lists them). Mutating webhooks with reinvocationPolicy
+ * IfNeeded are called once more, after the others, when a webhook after
+ * them changed the object (upstream's reinvocation; the in-tree mutations
+ * k3c runs do not depend on what webhooks add, so only webhooks run again). */
+static int run_kind(api_adm_attrs_t *at, const char *kind, bool mutating, api_status_t *st) {
+  cJSON *configs = configs_of(at, kind);
+  int n_hooks = 0;
+  const cJSON *config, *hook;
   cJSON_ArrayForEach(config, configs) {
-    const cJSON *hook;
-    cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(config, "webhooks")) {
-      if (!api__adm_rules_match(cJSON_GetObjectItemCaseSensitive(hook, "rules"), at) ||
-          !api__adm_selectors_match(cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"),
-                                    cJSON_GetObjectItemCaseSensitive(hook, "objectSelector"), at))
-        continue;
-      const cJSON *conds = cJSON_GetObjectItemCaseSensitive(hook, "matchConditions");
-      if (cJSON_GetArraySize(conds) > 0) {
-        cJSON *request = api__adm_request(at, "");
-        uint64_t budget = CEL_RUNTIME_BUDGET;
-        char why[1000];
-        int m = api__adm_match_conditions(at, request, conds, NULL, false, &budget, why, sizeof(why));
-        cJSON_Delete(request);
-        if (m == 0)
+    n_hooks += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(config, "webhooks"));
+  }
+  /* IfNeeded webhooks called since the object last changed, and those a
+   * later change requires calling again */
+  const cJSON **pending = xcalloc((size_t)n_hooks + 1, sizeof(*pending));
+  const cJSON **again = xcalloc((size_t)n_hooks + 1, sizeof(*again));
+  size_t n_pending = 0, n_again = 0;
+  int r = 0;
+  for (int round = 0; round < 2 && r == 0; round++) {
+    if (round == 1 && n_again == 0)
+      break;
+    cJSON_ArrayForEach(config, configs) {
+      cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(config, "webhooks")) {
+        if (round == 1 && !has_hook(again, n_again, hook))
           continue;
-        if (m < 0) {
-          const char *fp = obj_str(hook, "failurePolicy");
-          if (fp && !strcmp(fp, "Ignore"))
-            continue;
-          call_failed(st, obj_str(hook, "name"), why);
-          r = -EPERM;
+        bool changed;
+        if ((r = run_hook(at, hook, mutating, &changed, st)) < 0)
           goto out;
+        if (round == 1)
+          continue;
+        if (changed) {
+          for (size_t i = 0; i < n_pending; i++)
+            if (!has_hook(again, n_again, pending[i]))
+              again[n_again++] = pending[i];
+          n_pending = 0;
         }
-      }
-      cJSON *patch = NULL;
-      int c = call_hook(at, hook, mutating, &patch, st);
-      if (c < 0) {
-        r = c;
-        goto out;
-      }
-      if (patch && at->obj) {
-        c = apply_patch(at, obj_str(hook, "name"), patch, st);
-        cJSON_Delete(patch);
-        if (c < 0) {
-          r = c;
-          goto out;
-        }
-      } else {
-        cJSON_Delete(patch);
+        if (mutating && if_needed(hook))
+          pending[n_pending++] = hook;
       }
     }
   }
 out:
+  free(pending);
+  free(again);
   cJSON_Delete(configs);
   return r;
 }

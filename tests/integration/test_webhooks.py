@@ -70,6 +70,15 @@ class Webhook:
                             resp["status"]["reason"] = "Forbidden"
                 elif path == "/slow":
                     time.sleep(4)
+                elif path in ("/reinv-a", "/reinv-b"):
+                    # a copies label b into label a (or "none"); b sets b=yes
+                    labels = obj.get("metadata", {}).get("labels") or {}
+                    key, val = ("a", labels.get("b", "none")) if path == "/reinv-a" else ("b", "yes")
+                    if labels.get(key) != val:
+                        ops = ([{"op": "add", "path": "/metadata/labels/" + key, "value": val}] if labels else
+                               [{"op": "add", "path": "/metadata/labels", "value": {key: val}}])
+                        resp["patchType"] = "JSONPatch"
+                        resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
                 body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                                    "response": resp}).encode()
                 try:
@@ -124,7 +133,7 @@ def main():
         return subprocess.run(["kubectl", "--kubeconfig", srv.kubeconfig] + list(args), input=stdin,
                               capture_output=True, text=True, timeout=120, env=env)
 
-    for ns in ("mut", "val", "fail", "slow", "svc"):
+    for ns in ("mut", "val", "fail", "slow", "svc", "reinv"):
         k("create", "namespace", "wh-" + ns)
         k("label", "namespace", "wh-" + ns, "webhook=" + ns)
 
@@ -350,6 +359,35 @@ def main():
          "timeoutSeconds 2: a slow webhook fails the write after the timeout (%.2f s)" % out.get("dt", -1),
          r.stderr if r else None)
     k("delete", "validatingwebhookconfiguration", "slow")
+
+    # ---- reinvocationPolicy: IfNeeded calls a webhook again after a later one changed the object ----
+    def reinv_configs(policy):
+        items = [config("MutatingWebhookConfiguration", "reinv-1",
+                        [hook("a.reinv.example.com", wh.url("/reinv-a"), wh.ca_b64, "reinv", ops=("CREATE",),
+                              reinvocationPolicy=policy)]),
+                 config("MutatingWebhookConfiguration", "reinv-2",
+                        [hook("b.reinv.example.com", wh.url("/reinv-b"), wh.ca_b64, "reinv", ops=("CREATE",))])]
+        return json.dumps({"apiVersion": "v1", "kind": "List", "items": [json.loads(i) for i in items]})
+
+    def labels_and_calls(name):
+        r = k("create", "configmap", name, "-n", "wh-reinv")
+        r2 = k("get", "configmap", name, "-n", "wh-reinv", "-o", "jsonpath={.metadata.labels}")
+        calls = [p for p, q, _ in wh.seen if q.get("name") == name]
+        return r, (json.loads(r2.stdout) if r2.returncode == 0 and r2.stdout else {}), calls
+
+    r = k("apply", "-f", "-", stdin=reinv_configs("IfNeeded"))
+    t.ok(r.returncode == 0 and r.stdout.count("created") == 2, "two mutating configurations for reinvocation",
+         r.stdout + r.stderr)
+    r, labels, calls = labels_and_calls("cm-reinv")
+    t.ok(r.returncode == 0 and labels == {"a": "yes", "b": "yes"}
+         and calls == ["/reinv-a", "/reinv-b", "/reinv-a"],
+         "reinvocationPolicy IfNeeded: webhook a is called again after webhook b changed the object "
+         "(configurations in name order)", (r.stderr, labels, calls))
+    k("apply", "-f", "-", stdin=reinv_configs("Never"))
+    r, labels, calls = labels_and_calls("cm-never")
+    t.ok(r.returncode == 0 and labels == {"a": "none", "b": "yes"} and calls == ["/reinv-a", "/reinv-b"],
+         "reinvocationPolicy Never: each webhook is called once", (r.stderr, labels, calls))
+    k("delete", "mutatingwebhookconfiguration", "reinv-1", "reinv-2")
     k("delete", "mutatingwebhookconfiguration", "label-adder")
     r = k("create", "configmap", "cm2", "-n", "wh-mut")
     r2 = k("get", "configmap", "cm2", "-n", "wh-mut", "-o", "jsonpath={.metadata.labels}")
