@@ -460,13 +460,14 @@ void api_server_handle(http_req_t *req, void *data) {
    * on the worker, in order (watch.c) */
   bool by_webhook = api__converts_by_webhook(call.view) && strcmp(call.ri.verb, "watch");
   /* admission webhooks and conversion webhooks are called with the loop
-   * lock released, from the offload worker */
+   * lock released, from the offload pool: a slow webhook holds up only the
+   * requests that wait for it */
   if (!offload_in_task() && (by_webhook || (is_write(call.ri.verb) && api__webhooks_any(srv)))) {
     api_call_t *task = xmalloc(sizeof(*task));
     *task = call;
     memset(&call.user, 0, sizeof(call.user)); /* the task owns them now */
     call.requester = NULL;
-    offload_submit(rest_task, task);
+    offload_submit_any(rest_task, task);
     goto out;
   }
   if (!strcmp(call.ri.verb, "watch"))

@@ -191,7 +191,7 @@ static void respond_stored(write_ctx_t *w, const store_kv_t *kv) {
   if (!offload_in_task() && api__converts_by_webhook(w->view)) {
     stored_reply_t *t = xmalloc(sizeof(*t));
     *t = (stored_reply_t){w->req, w->code, w->view, store_kv_ref((store_kv_t *)kv)};
-    offload_submit(stored_reply_task, t);
+    offload_submit_any(stored_reply_task, t);
     return;
   }
   api__respond_stored(w->req, w->code, w->view, kv->value, kv->len);

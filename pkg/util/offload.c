@@ -1,4 +1,4 @@
-/* The loop lock and its one worker thread (offload.h). The lock is a
+/* The loop lock, its ordered worker and the pool (offload.h). The lock is a
  * mutex-and-condition "held" flag rather than a bare mutex so that the
  * worker has priority: the loop re-takes it after every poll, and a bare
  * mutex would let it win every race and starve the worker. */
@@ -13,6 +13,7 @@
 #include "util/alloc.h"
 
 #define WORKER_STACK (8u << 20) /* decoders recurse to their depth limits */
+#define POOL_MAX 16             /* threads for offload_submit_any's tasks */
 
 typedef struct task {
   offload_task_cb fn;
@@ -26,11 +27,20 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool held;
 static int worker_waiting;
 
-/* the task queue, under its own mutex: the worker waits on it unlocked */
+/* the task queues, under their own mutex (workers wait on them unlocked):
+ * the ordered worker's, and the pool's */
+typedef struct {
+  pthread_cond_t cv;
+  task_t *head, **tail;
+} queue_t;
+
 static pthread_mutex_t qmu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER;
-static task_t *qhead, **qtail = &qhead;
+static queue_t q_ordered = {PTHREAD_COND_INITIALIZER, NULL, &q_ordered.head};
+static queue_t q_any = {PTHREAD_COND_INITIALIZER, NULL, &q_any.head};
 static bool stopping;
+/* the pool, under qmu */
+static pthread_t pool[POOL_MAX];
+static int pool_n, pool_idle;
 
 /* under the loop lock */
 static struct ev_loop *the_loop;
@@ -92,36 +102,63 @@ static void run_deferred(void) {
   }
 }
 
-static void *worker_main(void *arg) {
-  (void)arg;
-  for (;;) {
-    pthread_mutex_lock(&qmu);
-    while (!qhead && !stopping)
-      pthread_cond_wait(&qcv, &qmu);
-    task_t *t = qhead;
-    if (t) {
-      qhead = t->next;
-      if (!qhead)
-        qtail = &qhead;
-    }
-    pthread_mutex_unlock(&qmu);
-    if (!t)
-      break;
-    if (t->pure) {
-      t->fn(t->data);
-      free(t);
-      continue;
-    }
-    lock_take(true);
-    in_task = true;
-    t->fn(t->data);
-    in_task = false;
-    run_deferred();
-    lock_give();
-    ev_async_send(the_loop, &wake);
-    free(t);
+/* Take q's next task, waiting for one; NULL once stopping and q is empty.
+ * idle, if not NULL, counts this thread as waiting meanwhile. */
+static task_t *queue_take(queue_t *q, int *idle) {
+  pthread_mutex_lock(&qmu);
+  if (idle)
+    (*idle)++;
+  while (!q->head && !stopping)
+    pthread_cond_wait(&q->cv, &qmu);
+  if (idle)
+    (*idle)--;
+  task_t *t = q->head;
+  if (t) {
+    q->head = t->next;
+    if (!q->head)
+      q->tail = &q->head;
   }
+  pthread_mutex_unlock(&qmu);
+  return t;
+}
+
+static void run_task(task_t *t) {
+  if (t->pure) {
+    t->fn(t->data);
+    free(t);
+    return;
+  }
+  lock_take(true);
+  in_task = true;
+  t->fn(t->data);
+  in_task = false;
+  run_deferred();
+  lock_give();
+  ev_async_send(the_loop, &wake);
+  free(t);
+}
+
+static void *worker_main(void *arg) {
+  queue_t *q = arg;
+  task_t *t;
+  while ((t = queue_take(q, q == &q_any ? &pool_idle : NULL)))
+    run_task(t);
   return NULL;
+}
+
+/* A thread for worker_main(q) with every signal blocked (signals are the
+ * loop's). 0 or a positive errno. */
+static int spawn(pthread_t *th, queue_t *q) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, WORKER_STACK);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int r = pthread_create(th, &attr, worker_main, q);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  return r;
 }
 
 int offload_start(struct ev_loop *loop) {
@@ -132,17 +169,8 @@ int offload_start(struct ev_loop *loop) {
   ev_async_init(&wake, wake_cb);
   ev_async_start(loop, &wake);
   ev_unref(loop); /* the wake-up watcher alone does not keep ev_run going */
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, WORKER_STACK);
-  /* signals are the loop's: the worker blocks them all */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
   stopping = false;
-  int r = pthread_create(&worker, &attr, worker_main, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  int r = spawn(&worker, &q_ordered);
   if (r != 0) {
     ev_ref(loop);
     ev_async_stop(loop, &wake);
@@ -159,10 +187,15 @@ void offload_stop(void) {
     return;
   pthread_mutex_lock(&qmu);
   stopping = true;
-  pthread_cond_signal(&qcv);
+  pthread_cond_broadcast(&q_ordered.cv);
+  pthread_cond_broadcast(&q_any.cv);
+  int n = pool_n;
   pthread_mutex_unlock(&qmu);
-  lock_give(); /* the worker may need it to finish what is queued */
+  lock_give(); /* the workers may need it to finish what is queued */
   pthread_join(worker, NULL);
+  for (int i = 0; i < n; i++)
+    pthread_join(pool[i], NULL);
+  pool_n = pool_idle = 0;
   lock_take(false);
   ev_set_loop_release_cb(the_loop, NULL, NULL);
   ev_ref(the_loop);
@@ -172,7 +205,7 @@ void offload_stop(void) {
   lock_give(); /* no lock without a worker: the loop runs alone again */
 }
 
-static void submit(offload_task_cb fn, void *data, bool pure) {
+static void submit(offload_task_cb fn, void *data, bool pure, queue_t *q) {
   if (!started) {
     fn(data);
     return;
@@ -182,15 +215,21 @@ static void submit(offload_task_cb fn, void *data, bool pure) {
   t->data = data;
   t->pure = pure;
   pthread_mutex_lock(&qmu);
-  *qtail = t;
-  qtail = &t->next;
-  pthread_cond_signal(&qcv);
+  *q->tail = t;
+  q->tail = &t->next;
+  /* the pool grows while every one of its threads is busy (a task in a
+   * webhook call holds its thread for up to the call's timeout) */
+  if (q == &q_any && pool_idle == 0 && pool_n < POOL_MAX && spawn(&pool[pool_n], q) == 0)
+    pool_n++;
+  pthread_cond_signal(&q->cv);
   pthread_mutex_unlock(&qmu);
 }
 
-void offload_submit(offload_task_cb fn, void *data) { submit(fn, data, false); }
+void offload_submit(offload_task_cb fn, void *data) { submit(fn, data, false, &q_ordered); }
 
-void offload_submit_pure(offload_task_cb fn, void *data) { submit(fn, data, true); }
+void offload_submit_pure(offload_task_cb fn, void *data) { submit(fn, data, true, &q_ordered); }
+
+void offload_submit_any(offload_task_cb fn, void *data) { submit(fn, data, false, &q_any); }
 
 void offload_unlock(void) {
   if (!in_task || in_unlocked)

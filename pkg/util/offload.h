@@ -17,8 +17,12 @@
  * walk private cJSON trees, read constant schema tables and objects whose
  * freeing goes through offload_defer. Never: touch the store, the
  * registry's mutable rows, connections, watchers or any loop-owned list.
- * One worker: heavy requests queue behind each other, so at most one core
- * does their pure work next to the loop. */
+ * Tasks of offload_submit run in order on one worker. Those of
+ * offload_submit_any run on a pool that grows to 16 threads while all of
+ * its threads are busy, so a task waiting on the network in an unlocked
+ * section (an admission webhook's call) holds up only itself: its peers
+ * take the lock in turn and run meanwhile. Several tasks may be in
+ * unlocked sections at once; each must still touch only its own memory. */
 #pragma once
 
 #include <ev.h>
@@ -38,6 +42,12 @@ void offload_stop(void);
 /* Queue fn(data) to run on the worker holding the lock. Loop thread (or a
  * task) only. Without offload_start, fn runs at once. */
 void offload_submit(offload_task_cb fn, void *data);
+
+/* Queue fn(data) to run on a pool thread holding the lock, in no order
+ * with other tasks: for requests whose unlocked sections may block (a
+ * webhook call). Loop thread or a task. Without offload_start, fn runs at
+ * once. */
+void offload_submit_any(offload_task_cb fn, void *data);
 
 /* Queue fn(data) to run on the worker without the lock: pure work on
  * memory the caller hands over (freeing a big tree the loop is done with).

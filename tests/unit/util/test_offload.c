@@ -1,6 +1,8 @@
 /* util/offload: tasks run on the worker holding the loop lock, the loop
  * runs while a task is unlocked and not while it holds the lock, deferred
- * frees wait for unlocked tasks, stop runs what is queued. */
+ * frees wait for unlocked tasks, stop runs what is queued, and a pool task
+ * waiting unlocked holds up neither the pool's other tasks nor the ordered
+ * worker's. */
 #include "util/offload.h"
 
 #include <errno.h>
@@ -238,6 +240,76 @@ static void test_stop_runs_what_is_queued_in_order(void) {
     ASSERT_EQ_INT(order[i], i + 1);
 }
 
+/* Pool tasks: one waits unlocked (a webhook call) until a gate opens; the
+ * gate is opened by a second pool task and an ordered one, which must run
+ * meanwhile. On a single worker the first would wait out its 5 s. */
+static atomic_int gate, behind_ran, ordered_ran;
+static double blocked_for;
+
+static void blocking_task(void *data) {
+  (void)data;
+  double t0 = now_s();
+  offload_unlock();
+  while (!atomic_load(&gate) && now_s() - t0 < 5) {
+  }
+  offload_relock();
+  blocked_for = now_s() - t0;
+  atomic_store(&stop_loop, 1);
+}
+
+static void behind_task(void *data) {
+  (void)data;
+  atomic_store(&behind_ran, 1);
+  if (atomic_load(&ordered_ran))
+    atomic_store(&gate, 1);
+}
+
+static void ordered_task(void *data) {
+  (void)data;
+  atomic_store(&ordered_ran, 1);
+  if (atomic_load(&behind_ran))
+    atomic_store(&gate, 1);
+}
+
+/* the loop submits the other two once the first task is unlocked */
+static atomic_int others_submitted;
+static void submit_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)w;
+  (void)revents;
+  if (atomic_load(&stop_loop))
+    ev_break(loop, EVBREAK_ALL);
+  if (!atomic_load(&others_submitted) && offload_unlocked_now()) {
+    offload_submit_any(behind_task, NULL);
+    offload_submit(ordered_task, NULL);
+    atomic_store(&others_submitted, 1);
+  }
+}
+
+static void test_pool_task_waiting_unlocked_holds_up_no_other(void) {
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  ev_timer t;
+  ev_timer_init(&t, submit_timer_cb, 0.002, 0.002);
+  ev_timer_start(loop, &t);
+  atomic_store(&others_submitted, 0);
+  atomic_store(&gate, 0);
+  atomic_store(&behind_ran, 0);
+  atomic_store(&ordered_ran, 0);
+  blocked_for = 0;
+  ASSERT_EQ_INT(offload_start(loop), 0);
+  offload_submit_any(blocking_task, NULL);
+  atomic_store(&stop_loop, 0);
+  ev_run(loop, 0);
+  offload_stop();
+  ev_timer_stop(loop, &t);
+  ev_loop_destroy(loop);
+  printf("# the blocked pool task waited %.3f s for the others\n", blocked_for);
+  ASSERT_EQ_INT(atomic_load(&others_submitted), 1);
+  ASSERT_EQ_INT(atomic_load(&behind_ran), 1);
+  ASSERT_EQ_INT(atomic_load(&ordered_ran), 1);
+  ASSERT_EQ_INT(atomic_load(&gate), 1);
+  ASSERT_TRUE(blocked_for < t_time_limit(2.0));
+}
+
 TEST_LIST = {
     TEST(test_without_start_runs_inline),
     TEST(test_lock_excludes_the_loop_and_unlock_frees_it),
@@ -245,6 +317,7 @@ TEST_LIST = {
     TEST(test_defer_waits_for_unlocked_tasks),
     TEST(test_pure_task_runs_while_the_loop_holds_the_lock),
     TEST(test_stop_runs_what_is_queued_in_order),
+    TEST(test_pool_task_waiting_unlocked_holds_up_no_other),
     {0},
 };
 TEST_MAIN()
