@@ -56,7 +56,7 @@ static bool resource_matches(const cJSON *list, const char *plural, const char *
 bool api__adm_rule_matches(const cJSON *rule, const api_adm_attrs_t *at) {
   const schema_resource_t *s = at->res->s;
   const cJSON *names = cJSON_GetObjectItemCaseSensitive(rule, "resourceNames");
-  if (cJSON_GetArraySize(names) > 0) {
+  if (cJSON_GetArraySize(names) > 0 && !at->name_unknown) {
     const char *name = obj_str(api__adm_object(at), "metadata.name");
     bool found = false;
     const cJSON *n;

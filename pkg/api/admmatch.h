@@ -22,6 +22,7 @@ typedef struct {
   bool dry_run;
   cJSON *ns_obj;    /* the object's namespace (owned), loaded once */
   bool ns_loaded;
+  bool name_unknown; /* before the body is read: resourceNames pass */
 } api_adm_attrs_t;
 
 /* Fill at for one write (obj NULL on delete, old NULL on create). */

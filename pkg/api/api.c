@@ -462,7 +462,10 @@ void api_server_handle(http_req_t *req, void *data) {
   /* admission webhooks and conversion webhooks are called with the loop
    * lock released, from the offload pool: a slow webhook holds up only the
    * requests that wait for it */
-  if (!offload_in_task() && (by_webhook || (is_write(call.ri.verb) && api__webhooks_any(srv)))) {
+  if (!offload_in_task() &&
+      (by_webhook || (is_write(call.ri.verb) && api__webhooks_any(srv) &&
+                      api__webhooks_may_match(srv, call.res, call.ri.subresource, call.ri.verb,
+                                              call.ri.ns)))) {
     api_call_t *task = xmalloc(sizeof(*task));
     *task = call;
     memset(&call.user, 0, sizeof(call.user)); /* the task owns them now */

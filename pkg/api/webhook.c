@@ -383,6 +383,52 @@ out:
   return r;
 }
 
+static bool skipped(const api_resource_t *res);
+
+bool api__webhooks_may_match(api_server_t *srv, const api_resource_t *res, const char *sub,
+                             const char *verb, const char *ns) {
+  static const char *const kinds[] = {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"};
+  const char *ops[2] = {NULL, NULL}; /* a patch or an update may create */
+  if (!strcmp(verb, "create"))
+    ops[0] = "CREATE";
+  else if (!strcmp(verb, "update") || !strcmp(verb, "patch"))
+    ops[0] = "UPDATE", ops[1] = "CREATE";
+  else if (!strcmp(verb, "delete"))
+    ops[0] = "DELETE";
+  if (!res || !ops[0] || skipped(res))
+    return false;
+  bool is_ns = !res->s->group[0] && !strcmp(res->s->kind, "Namespace");
+  cJSON *stub = cJSON_CreateObject();
+  cJSON *md = cJSON_AddObjectToObject(stub, "metadata");
+  cJSON_AddStringToObject(md, "namespace", ns ? ns : "");
+  api_adm_attrs_t at;
+  api__adm_attrs_init(&at, srv, NULL, res, sub, stub, NULL, false);
+  at.name_unknown = true;
+  bool may = false;
+  for (size_t k = 0; k < 2 && !may; k++) {
+    cJSON *configs = configs_of(&at, kinds[k]);
+    const cJSON *config, *hook;
+    cJSON_ArrayForEach(config, configs) {
+      cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(config, "webhooks")) {
+        for (size_t o = 0; o < 2 && ops[o] && !may; o++) {
+          at.op = ops[o];
+          may = api__adm_rules_match(cJSON_GetObjectItemCaseSensitive(hook, "rules"), &at) &&
+                (is_ns || api__adm_selectors_match(
+                              cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"), NULL, &at));
+        }
+        if (may)
+          break;
+      }
+      if (may)
+        break;
+    }
+    cJSON_Delete(configs);
+  }
+  api__adm_attrs_done(&at);
+  cJSON_Delete(stub);
+  return may;
+}
+
 static bool skipped(const api_resource_t *res) {
   return !strcmp(res->s->group, GROUP) && (!strcmp(res->s->kind, "MutatingWebhookConfiguration") ||
                                            !strcmp(res->s->kind, "ValidatingWebhookConfiguration"));

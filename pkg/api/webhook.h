@@ -19,6 +19,15 @@
  * offload worker). Loop lock held. */
 bool api__webhooks_any(api_server_t *srv);
 
+/* Whether a write (verb create, update, patch or delete on res and
+ * subresource sub, in namespace ns) may be sent to a webhook, judged
+ * before its body is read: by the webhooks' rules and namespaceSelector;
+ * resourceNames, objectSelector, matchConditions and a Namespace's own
+ * labels count as a match. Such writes run on the offload pool; the others
+ * need no webhook call and stay on the loop. Loop lock held. */
+bool api__webhooks_may_match(api_server_t *srv, const api_resource_t *res, const char *sub,
+                             const char *verb, const char *ns);
+
 /* The admission plugins (admission.c): mutating webhooks last among the
  * mutating plugins, validating ones before ResourceQuota. CREATE or UPDATE
  * (a->old set). */
