@@ -23,10 +23,15 @@ checks the log for sanitizer reports (leaks count as failure).
 Hollow(srv, n, extra_args=[...]).start() runs `k3c agent --hollow n` with the
 server's admin kubeconfig (nodes hollow-0..n-1 by default) and waits until the
 nodes are Ready; stop()/stop_clean() end it by its pid as for the server.
+
+ReviewServer(tmp, answer) is an HTTPS server for admission and conversion
+webhooks: answer(path, review, full_path) returns the JSON object to send back.
 """
 import atexit
 import base64
 import http.client
+import http.server
+import json
 import os
 import shutil
 import signal
@@ -35,6 +40,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -73,6 +79,60 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ReviewServer:
+    """An HTTPS server on 127.0.0.1 answering POSTed JSON reviews, as
+    admission and conversion webhooks do: answer(path, review, full_path)
+    returns the object to send back as JSON with 200 (path is without the
+    query). It runs on threads of its own, one per request, listening on
+    host. Its certificate is self-signed for 127.0.0.1 and dns_names, kept
+    in tmp as NAME.crt and NAME.key (a second server of the same tmp and
+    name reuses it); ca_b64 is it in base64, for a caBundle."""
+
+    def __init__(self, tmp, answer, dns_names=(), name="hook", host="127.0.0.1"):
+        self.cert, self.key = os.path.join(tmp, name + ".crt"), os.path.join(tmp, name + ".key")
+        sans = ",".join(["DNS:" + d for d in dns_names] + ["IP:127.0.0.1"])
+        if not os.path.exists(self.cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "1", "-keyout", self.key, "-out", self.cert, "-subj",
+                            "/CN=" + name, "-addext", "subjectAltName=" + sans], check=True, capture_output=True)
+        with open(self.cert, "rb") as f:
+            self.ca_b64 = base64.b64encode(f.read()).decode()
+        self.port = free_port()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                review = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                body = json.dumps(answer(self.path.split("?")[0], review, self.path)).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the API server gave up (a slow webhook)
+
+        self.host = host
+        self.httpd = http.server.ThreadingHTTPServer((host, self.port), H)
+        self.httpd.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "https://%s:%d%s" % (self.host, self.port, path)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def k3c_bin():

@@ -8,18 +8,15 @@ upstream's messages, the loop answering while a conversion waits on a slow
 webhook, a webhook by service reference, CRD validation of
 spec.conversion, and watches through v2 (events converted in order, an
 ERROR event when the webhook fails)."""
-import base64
-import http.server
 import json
 import os
-import ssl
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from k3ctest import Tap, Server, free_port  # noqa: E402
+from k3ctest import ReviewServer, Server, Tap, free_port  # noqa: E402
 
 
 def convert(obj, to):
@@ -39,65 +36,33 @@ class ConversionWebhook:
     label and tries to change the uid-less metadata (generation)."""
 
     def __init__(self, tmp):
-        self.cert, self.key = os.path.join(tmp, "conv.crt"), os.path.join(tmp, "conv.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", self.key, "-out", self.cert, "-subj", "/CN=conv",
-                        "-addext", "subjectAltName=DNS:conv-hooks.conv-system.svc,IP:127.0.0.1"],
-                       check=True, capture_output=True)
-        with open(self.cert, "rb") as f:
-            self.ca_b64 = base64.b64encode(f.read()).decode()
-        self.seen = []  # (path, review)
-        self.port = free_port()
-        hook = self
+        self.seen = []  # (path, review, path with query)
+        self.server = ReviewServer(tmp, self.answer, dns_names=("conv-hooks.conv-system.svc",), name="conv")
+        self.port, self.ca_b64 = self.server.port, self.server.ca_b64
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                review = json.loads(self.rfile.read(n))
-                path = self.path.split("?")[0]
-                hook.seen.append((path, review, self.path))
-                req = review["request"]
-                to = req["desiredAPIVersion"]
-                out = [convert(o, to) for o in req["objects"]]
-                resp = {"uid": req["uid"], "convertedObjects": out, "result": {"status": "Success"}}
-                if path == "/slow":
-                    time.sleep(3)
-                elif path == "/baduid":
-                    resp["uid"] = "not-the-uid"
-                elif path == "/fail":
-                    resp = {"uid": req["uid"], "result": {"status": "Failure", "message": "cannot convert widgets today"}}
-                elif path == "/rename":
-                    for o in out:
-                        o["metadata"]["name"] = "other"
-                elif path == "/relabel":
-                    for o in out:
-                        o["metadata"].setdefault("labels", {})["converted"] = "yes"
-                        o["metadata"]["generation"] = 99
-                body = json.dumps({"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
-                                   "response": resp}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        self.httpd.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def answer(self, path, review, full_path):
+        self.seen.append((path, review, full_path))
+        req = review["request"]
+        to = req["desiredAPIVersion"]
+        out = [convert(o, to) for o in req["objects"]]
+        resp = {"uid": req["uid"], "convertedObjects": out, "result": {"status": "Success"}}
+        if path == "/slow":
+            time.sleep(3)
+        elif path == "/baduid":
+            resp["uid"] = "not-the-uid"
+        elif path == "/fail":
+            resp = {"uid": req["uid"], "result": {"status": "Failure", "message": "cannot convert widgets today"}}
+        elif path == "/rename":
+            for o in out:
+                o["metadata"]["name"] = "other"
+        elif path == "/relabel":
+            for o in out:
+                o["metadata"].setdefault("labels", {})["converted"] = "yes"
+                o["metadata"]["generation"] = 99
+        return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview", "response": resp}
 
     def url(self, path):
-        return "https://127.0.0.1:%d%s" % (self.port, path)
+        return self.server.url(path)
 
 
 SCHEMA = {"openAPIV3Schema": {"type": "object", "properties": {

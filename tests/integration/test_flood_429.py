@@ -11,13 +11,9 @@ webhook on that namespace (an HTTPS server in this test) holds every review
 until the test releases it, so the creates stay in their handlers meanwhile
 (a slow admission webhook is the usual way writes pile up). Traffic goes to
 loopback only; about 15 s."""
-import base64
-import http.server
 import json
 import os
 import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from k3ctest import Server, Tap, free_port  # noqa: E402
+from k3ctest import ReviewServer, Server, Tap  # noqa: E402
 
 FLOOD_TOKEN = "flood-token-9d41c2a7e0"
 PROBE_TOKEN = "probe-token-3b7e58f1c6"
@@ -91,49 +87,20 @@ class HoldingWebhook:
     release is set (or after 60 s); it counts the reviews it got."""
 
     def __init__(self, tmp):
-        self.cert, self.key = os.path.join(tmp, "wh.crt"), os.path.join(tmp, "wh.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-days", "1", "-keyout", self.key, "-out", self.cert, "-subj", "/CN=webhook",
-                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-        with open(self.cert, "rb") as f:
-            self.ca_b64 = base64.b64encode(f.read()).decode()
         self.release = threading.Event()
         self.reviews = 0
-        self.port = free_port()
-        hook = self
+        self.server = ReviewServer(tmp, self.answer)
+        self.port, self.ca_b64 = self.server.port, self.server.ca_b64
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                review = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                hook.reviews += 1
-                hook.release.wait(60)
-                body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                   "response": {"uid": review["request"]["uid"], "allowed": True}}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        self.httpd.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def answer(self, path, review, full_path):
+        self.reviews += 1
+        self.release.wait(60)
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "response": {"uid": review["request"]["uid"], "allowed": True}}
 
     def stop(self):
         self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 def created(st, name):

@@ -7,103 +7,66 @@ namespaceSelector/objectSelector, UPDATE/DELETE reviews, failurePolicy
 Ignore/Fail with nothing listening, timeoutSeconds against a slow webhook
 while another client is answered (the event loop does not wait)."""
 import base64
-import http.server
 import json
 import os
-import ssl
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from k3ctest import Tap, Server, free_port  # noqa: E402
+from k3ctest import ReviewServer, Server, Tap, free_port  # noqa: E402
 
 
 class Webhook:
     """An HTTPS admission webhook; every review it gets is kept in self.seen
-    (path, request)."""
+    (path, request, path with query)."""
 
     def __init__(self, tmp, host="127.0.0.1"):
-        self.host = host
-        self.cert, self.key = os.path.join(tmp, "wh.crt"), os.path.join(tmp, "wh.key")
-        if host == "127.0.0.1":
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                            "-keyout", self.key, "-out", self.cert, "-subj", "/CN=webhook",
-                            "-addext", "subjectAltName=DNS:webhook.test,DNS:hooks.wh-system.svc,IP:127.0.0.1"],
-                           check=True, capture_output=True)
-        with open(self.cert, "rb") as f:
-            self.ca_b64 = base64.b64encode(f.read()).decode()
         self.seen = []
-        self.port = free_port()
-        hook = self
+        self.server = ReviewServer(tmp, self.answer, dns_names=("webhook.test", "hooks.wh-system.svc"),
+                                   name="wh", host=host)
+        self.port, self.ca_b64 = self.server.port, self.server.ca_b64
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                review = json.loads(self.rfile.read(n))
-                req = review["request"]
-                path = self.path.split("?")[0]
-                hook.seen.append((path, req, self.path))
-                resp = {"uid": req["uid"], "allowed": True}
-                obj = req.get("object") or req.get("oldObject") or {}
-                name = obj.get("metadata", {}).get("name", "")
-                if path == "/mutate":
-                    has = bool(obj.get("metadata", {}).get("labels"))
-                    ops = ([{"op": "add", "path": "/metadata/labels/webhook-added", "value": "yes"}]
-                           if has else
-                           [{"op": "add", "path": "/metadata/labels", "value": {"webhook-added": "yes"}}])
-                    resp["patchType"] = "JSONPatch"
-                    resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
-                    resp["warnings"] = ["the mutating webhook was here"]
-                elif path == "/deny":
-                    if name.startswith("bad") or name.startswith("keep"):
-                        resp["allowed"] = False
-                        resp["status"] = {"message": "names like %s are refused" % name}
-                        if name.startswith("keep"):
-                            resp["status"]["code"] = 403
-                            resp["status"]["reason"] = "Forbidden"
-                elif path == "/slow":
-                    time.sleep(4)
-                elif path in ("/reinv-a", "/reinv-b"):
-                    # a copies label b into label a (or "none"); b sets b=yes
-                    labels = obj.get("metadata", {}).get("labels") or {}
-                    key, val = ("a", labels.get("b", "none")) if path == "/reinv-a" else ("b", "yes")
-                    if labels.get(key) != val:
-                        ops = ([{"op": "add", "path": "/metadata/labels/" + key, "value": val}] if labels else
-                               [{"op": "add", "path": "/metadata/labels", "value": {key: val}}])
-                        resp["patchType"] = "JSONPatch"
-                        resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
-                body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                   "response": resp}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the API server gave up (the slow webhook)
-
-        self.httpd = http.server.ThreadingHTTPServer((host, self.port), H)
-        self.httpd.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def answer(self, path, review, full_path):
+        req = review["request"]
+        self.seen.append((path, req, full_path))
+        resp = {"uid": req["uid"], "allowed": True}
+        obj = req.get("object") or req.get("oldObject") or {}
+        name = obj.get("metadata", {}).get("name", "")
+        if path == "/mutate":
+            has = bool(obj.get("metadata", {}).get("labels"))
+            ops = ([{"op": "add", "path": "/metadata/labels/webhook-added", "value": "yes"}]
+                   if has else
+                   [{"op": "add", "path": "/metadata/labels", "value": {"webhook-added": "yes"}}])
+            resp["patchType"] = "JSONPatch"
+            resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
+            resp["warnings"] = ["the mutating webhook was here"]
+        elif path == "/deny":
+            if name.startswith("bad") or name.startswith("keep"):
+                resp["allowed"] = False
+                resp["status"] = {"message": "names like %s are refused" % name}
+                if name.startswith("keep"):
+                    resp["status"]["code"] = 403
+                    resp["status"]["reason"] = "Forbidden"
+        elif path == "/slow":
+            time.sleep(4)
+        elif path in ("/reinv-a", "/reinv-b"):
+            # a copies label b into label a (or "none"); b sets b=yes
+            labels = obj.get("metadata", {}).get("labels") or {}
+            key, val = ("a", labels.get("b", "none")) if path == "/reinv-a" else ("b", "yes")
+            if labels.get(key) != val:
+                ops = ([{"op": "add", "path": "/metadata/labels/" + key, "value": val}] if labels else
+                       [{"op": "add", "path": "/metadata/labels", "value": {key: val}}])
+                resp["patchType"] = "JSONPatch"
+                resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}
 
     def url(self, path):
-        return "https://%s:%d%s" % (self.host, self.port, path)
+        return self.server.url(path)
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 def config(kind, name, hooks):
