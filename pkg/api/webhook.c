@@ -283,8 +283,9 @@ static cJSON *configs_of(api_adm_attrs_t *at, const char *kind) {
 }
 
 /* One webhook, if it applies to the request: its call, and a mutating
- * one's patch applied. *changed: the patch changed the object. 0 (called,
- * skipped, or failed with failurePolicy Ignore) or -EPERM with st set. */
+ * one's patch applied. *changed: the patch changed the object. 1 if it was
+ * called (a failure under failurePolicy Ignore included), 0 if it does not
+ * apply, or -EPERM with st set. */
 static int run_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, bool *changed,
                     api_status_t *st) {
   *changed = false;
@@ -320,14 +321,7 @@ static int run_hook(api_adm_attrs_t *at, const cJSON *hook, bool mutating, bool 
     cJSON_Delete(before);
   }
   cJSON_Delete(patch);
-  return c < 0 ? c : 0;
-}
-
-static bool has_hook(const cJSON **v, size_t n, const cJSON *hook) {
-  for (size_t i = 0; i < n; i++)
-    if (v[i] == hook)
-      return true;
-  return false;
+  return c < 0 ? c : 1;
 }
 
 static bool if_needed(const cJSON *hook) {
@@ -347,47 +341,56 @@ static int run_kind(api_adm_attrs_t *at, const char *kind, bool mutating, api_st
   cJSON_ArrayForEach(config, configs) {
     n_hooks += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(config, "webhooks"));
   }
-  /* IfNeeded webhooks called since the object last changed, and those a
-   * later change requires calling again */
-  const cJSON **pending = xcalloc((size_t)n_hooks + 1, sizeof(*pending));
-  const cJSON **again = xcalloc((size_t)n_hooks + 1, sizeof(*again));
-  size_t n_pending = 0, n_again = 0;
-  int r = 0;
-  for (int round = 0; round < 2 && r == 0; round++) {
-    if (round == 1 && n_again == 0)
-      break;
+  /* by ordinal: which webhooks the first round called, and the last one
+   * whose patch changed the object; the second round calls the IfNeeded
+   * webhooks called before that change */
+  bool *called = xcalloc((size_t)n_hooks + 1, sizeof(*called));
+  int last_change = -1, r = 0;
+  for (int round = 0; round < 2 && r >= 0 && (round == 0 || last_change > 0); round++) {
+    int i = 0;
     cJSON_ArrayForEach(config, configs) {
       cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(config, "webhooks")) {
-        if (round == 1 && !has_hook(again, n_again, hook))
+        int k = i++;
+        if (round == 1 && !(mutating && called[k] && k < last_change && if_needed(hook)))
           continue;
         bool changed;
         if ((r = run_hook(at, hook, mutating, &changed, st)) < 0)
           goto out;
-        if (round == 1)
-          continue;
-        if (changed) {
-          for (size_t i = 0; i < n_pending; i++)
-            if (!has_hook(again, n_again, pending[i]))
-              again[n_again++] = pending[i];
-          n_pending = 0;
+        if (round == 0) {
+          called[k] = r == 1;
+          if (changed)
+            last_change = k;
         }
-        if (mutating && if_needed(hook))
-          pending[n_pending++] = hook;
       }
     }
   }
+  r = 0;
 out:
-  free(pending);
-  free(again);
+  free(called);
   cJSON_Delete(configs);
   return r;
 }
 
 static bool skipped(const api_resource_t *res);
 
+/* Whether hook's rules, and but for a Namespace its namespaceSelector,
+ * select at under one of the operations ops (NULL-ended, at most two). */
+static bool hook_may_match(const cJSON *hook, api_adm_attrs_t *at, const char *const *ops,
+                           bool is_ns) {
+  for (size_t o = 0; o < 2 && ops[o]; o++) {
+    at->op = ops[o];
+    if (api__adm_rules_match(cJSON_GetObjectItemCaseSensitive(hook, "rules"), at) &&
+        (is_ns || api__adm_selectors_match(
+                      cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"), NULL, at)))
+      return true;
+  }
+  return false;
+}
+
 bool api__webhooks_may_match(api_server_t *srv, const api_resource_t *res, const char *sub,
                              const char *verb, const char *ns) {
-  static const char *const kinds[] = {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"};
+  static const char *const kinds[] = {"MutatingWebhookConfiguration",
+                                      "ValidatingWebhookConfiguration"};
   const char *ops[2] = {NULL, NULL}; /* a patch or an update may create */
   if (!strcmp(verb, "create"))
     ops[0] = "CREATE";
@@ -410,17 +413,8 @@ bool api__webhooks_may_match(api_server_t *srv, const api_resource_t *res, const
     const cJSON *config, *hook;
     cJSON_ArrayForEach(config, configs) {
       cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(config, "webhooks")) {
-        for (size_t o = 0; o < 2 && ops[o] && !may; o++) {
-          at.op = ops[o];
-          may = api__adm_rules_match(cJSON_GetObjectItemCaseSensitive(hook, "rules"), &at) &&
-                (is_ns || api__adm_selectors_match(
-                              cJSON_GetObjectItemCaseSensitive(hook, "namespaceSelector"), NULL, &at));
-        }
-        if (may)
-          break;
+        may = may || hook_may_match(hook, &at, ops, is_ns);
       }
-      if (may)
-        break;
     }
     cJSON_Delete(configs);
   }
